@@ -1,0 +1,185 @@
+/**
+ * The graph file (`graph.json`): its types, and the structural checks that
+ * need no servlet loaded. `graph.schema.json` describes the same format.
+ * @module
+ */
+import { GraphError } from "./errors.ts";
+import { didYouMean } from "./suggest.ts";
+
+/** A servlet node: which servlet module, with which arguments. */
+export interface NodeSpec {
+  /**
+   * The servlet: a built-in name (`hello`, `echo`, ...), a path relative to the
+   * graph file (`./upper.ts`), or a `file:`, `https:`, `jsr:` or `npm:` specifier.
+   */
+  servlet: string;
+  /** Arguments given to the servlet's `init`. */
+  args?: string[];
+}
+
+/** An edge: an output port feeding an input port, each written `node.port`. */
+export interface EdgeSpec {
+  /** The producing output port, `node.port` (or `node.__null__`, `node.__error__`). */
+  from: string;
+  /** The consuming input port, `node.port`. */
+  to: string;
+}
+
+/** A listener: a module that turns outside events into requests. */
+export interface ListenerSpec {
+  /** The module name, for example `tcp`. */
+  module: string;
+  /** The module's options, for example `{ "host": "127.0.0.1", "port": 12345 }`. */
+  options?: Record<string, unknown>;
+}
+
+/** A service graph, as written in a `graph.json` file. */
+export interface GraphSpec {
+  /** Optional JSON Schema reference, for editors. */
+  $schema?: string;
+  /** What the service does. */
+  description?: string;
+  /** The servlet nodes, by node name. */
+  nodes: Record<string, NodeSpec>;
+  /** The pipes between nodes. */
+  edges?: EdgeSpec[];
+  /** The input port that receives each request, `node.port`. */
+  input: string;
+  /** The output port whose bytes are the reply, `node.port`. */
+  output: string;
+  /** Where requests come from. */
+  listeners?: ListenerSpec[];
+}
+
+/** A `node.port` reference, split. */
+export interface PortRef {
+  /** The node's name. */
+  node: string;
+  /** The port's name. */
+  port: string;
+}
+
+const NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+const TOP_KEYS = ["$schema", "description", "nodes", "edges", "input", "output", "listeners"];
+const NODE_KEYS = ["servlet", "args"];
+const EDGE_KEYS = ["from", "to"];
+const LISTENER_KEYS = ["module", "options"];
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function checkKeys(file: string, where: string, value: Record<string, unknown>, keys: string[]): void {
+  for (const key of Object.keys(value)) {
+    if (!keys.includes(key)) {
+      throw new GraphError(
+        `${file}: ${where}: unknown key "${key}"${didYouMean(key, keys)}; allowed: ${keys.join(", ")}`,
+      );
+    }
+  }
+}
+
+/** Splits `node.port`; throws a {@linkcode GraphError} naming `where` when malformed. */
+export function parsePortRef(file: string, where: string, ref: unknown): PortRef {
+  if (typeof ref !== "string") {
+    throw new GraphError(`${file}: ${where}: expected a "node.port" string, got ${JSON.stringify(ref)}`);
+  }
+  const dot = ref.indexOf(".");
+  if (dot <= 0 || dot === ref.length - 1) {
+    throw new GraphError(
+      `${file}: ${where}: "${ref}" is not a port reference; write it as "node.port", for example "greet.in"`,
+    );
+  }
+  return { node: ref.slice(0, dot), port: ref.slice(dot + 1) };
+}
+
+/**
+ * Checks the shape of a parsed graph file and returns it typed. Every problem
+ * is a {@linkcode GraphError} with one line naming the file and the place.
+ */
+export function validateGraph(file: string, value: unknown): GraphSpec {
+  if (!isObject(value)) {
+    throw new GraphError(`${file}: a graph file holds one JSON object with "nodes", "input" and "output"`);
+  }
+  checkKeys(file, "graph", value, TOP_KEYS);
+  const nodes = value.nodes;
+  if (!isObject(nodes) || Object.keys(nodes).length === 0) {
+    throw new GraphError(
+      `${file}: "nodes" must be an object with at least one node, for example ` +
+        `{"greet": {"servlet": "hello"}}`,
+    );
+  }
+  for (const [name, node] of Object.entries(nodes)) {
+    const where = `node "${name}"`;
+    if (!NAME.test(name)) {
+      throw new GraphError(
+        `${file}: ${where}: a node name is letters, digits, "_" and "-", starting with a letter or "_"`,
+      );
+    }
+    if (!isObject(node)) {
+      throw new GraphError(`${file}: ${where}: expected an object like {"servlet": "hello"}`);
+    }
+    checkKeys(file, where, node, NODE_KEYS);
+    if (typeof node.servlet !== "string" || node.servlet === "") {
+      throw new GraphError(`${file}: ${where}: "servlet" must name a servlet module, for example "hello"`);
+    }
+    if (
+      node.args !== undefined &&
+      !(Array.isArray(node.args) && node.args.every((a) => typeof a === "string"))
+    ) {
+      throw new GraphError(`${file}: ${where}: "args" must be an array of strings`);
+    }
+  }
+  if (value.edges !== undefined && !Array.isArray(value.edges)) {
+    throw new GraphError(`${file}: "edges" must be an array of {"from": "a.out", "to": "b.in"}`);
+  }
+  for (const [i, edge] of (value.edges ?? []).entries()) {
+    const where = `edge ${i + 1}`;
+    if (!isObject(edge)) {
+      throw new GraphError(`${file}: ${where}: expected {"from": "node.port", "to": "node.port"}`);
+    }
+    checkKeys(file, where, edge, EDGE_KEYS);
+    parsePortRef(file, `${where} "from"`, edge.from);
+    parsePortRef(file, `${where} "to"`, edge.to);
+  }
+  for (const key of ["input", "output"]) {
+    if (value[key] === undefined) {
+      throw new GraphError(
+        `${file}: the graph has no "${key}"; name the port that ${
+          key === "input" ? "receives each request" : "carries the reply"
+        }, for example "${key}": "greet.${key === "input" ? "in" : "out"}"`,
+      );
+    }
+    parsePortRef(file, `"${key}"`, value[key]);
+  }
+  if (value.listeners !== undefined && !Array.isArray(value.listeners)) {
+    throw new GraphError(`${file}: "listeners" must be an array of {"module": "tcp", "options": {...}}`);
+  }
+  for (const [i, listener] of (value.listeners ?? []).entries()) {
+    const where = `listener ${i + 1}`;
+    if (!isObject(listener)) {
+      throw new GraphError(`${file}: ${where}: expected {"module": "tcp", "options": {...}}`);
+    }
+    checkKeys(file, where, listener, LISTENER_KEYS);
+    if (typeof listener.module !== "string") {
+      throw new GraphError(`${file}: ${where}: "module" must name a module, for example "tcp"`);
+    }
+    if (listener.options !== undefined && !isObject(listener.options)) {
+      throw new GraphError(`${file}: ${where}: "options" must be an object`);
+    }
+  }
+  return value as unknown as GraphSpec;
+}
+
+/**
+ * Parses graph file text. A JSON syntax error names the file and the place.
+ */
+export function parseGraph(file: string, text: string): GraphSpec {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new GraphError(`${file}: not valid JSON: ${(error as Error).message}`);
+  }
+  return validateGraph(file, value);
+}

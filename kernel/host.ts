@@ -1,0 +1,194 @@
+/**
+ * The host: loads a graph, checks it, and serves it on its listeners.
+ * @module
+ */
+import { GraphError, PermissionHint, PlumbError } from "./errors.ts";
+import { type GraphSpec, type ListenerSpec, parseGraph, validateGraph } from "./graph.ts";
+import { loadNodes, unloadNodes } from "./loader.ts";
+import { createLogger, type Logger, type LogLevel } from "./log.ts";
+import { compilePlan, type Plan } from "./plan.ts";
+import { runRequest } from "./scheduler.ts";
+import type { IoModule, Listener, RequestHandler } from "../modules/module.ts";
+import { IO_MODULES } from "../modules/registry.ts";
+import { didYouMean } from "./suggest.ts";
+
+/** Options of {@linkcode serve} and {@linkcode checkGraph}. */
+export interface ServeOptions {
+  /** Overrides the `host` option of the first listener. */
+  host?: string;
+  /** Overrides the `port` option of the first listener (0 = any free port). */
+  port?: number;
+  /** The most verbose log level written. Default `info`. */
+  logLevel?: LogLevel;
+  /** Where log lines go; default standard error at `logLevel`. */
+  logger?: Logger;
+  /**
+   * For a graph given as an object: the URL that relative servlet paths
+   * resolve against. Default: the current directory.
+   */
+  base?: URL;
+}
+
+/** A graph that was loaded and checked, with its listeners' options parsed. */
+export interface CheckedGraph {
+  /** The graph file's name as given, for messages. */
+  readonly file: string;
+  /** The compiled plan. */
+  readonly plan: Plan;
+  /** Each listener's module and parsed options. */
+  readonly listeners: readonly { module: IoModule<unknown>; options: unknown }[];
+}
+
+/** A running host, as returned by {@linkcode serve}. */
+export interface Host {
+  /** One URL per listener, for example `tcp://127.0.0.1:12345`, with the real port. */
+  readonly urls: readonly string[];
+  /** The checked graph being served. */
+  readonly graph: CheckedGraph;
+  /**
+   * Stops accepting, closes idle connections, lets requests in flight finish
+   * (up to `graceMs`, default 5000), then calls every node's `unload`.
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
+function fileUrl(path: string | URL): URL {
+  if (path instanceof URL) return path;
+  if (/^[a-z][a-z0-9+.-]*:/i.test(path) && !/^[a-z]:[\\/]/i.test(path)) return new URL(path);
+  const cwd = Deno.cwd().replace(/\\/g, "/");
+  return new URL(path.replace(/\\/g, "/"), `file://${cwd.startsWith("/") ? "" : "/"}${cwd}/`);
+}
+
+/** Reads and parses a graph file; a missing file or bad JSON is a {@linkcode GraphError}. */
+export async function readGraphFile(path: string | URL): Promise<{ file: string; base: URL; spec: GraphSpec }> {
+  const url = fileUrl(path);
+  const file = path instanceof URL ? url.href : path;
+  if (url.protocol === "file:") {
+    const status = Deno.permissions.querySync({ name: "read", path: url });
+    if (status.state !== "granted") throw new PermissionHint(`cannot read graph file ${file}`, "--allow-read");
+  }
+  let text: string;
+  try {
+    text = url.protocol === "file:" ? await Deno.readTextFile(url) : await (await fetch(url)).text();
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new GraphError(`${file}: no such graph file`);
+    }
+    throw new GraphError(`${file}: cannot read graph file: ${(error as Error).message}`);
+  }
+  return { file, base: url, spec: parseGraph(file, text) };
+}
+
+function listenerSpecs(spec: GraphSpec, options: ServeOptions): ListenerSpec[] {
+  const listeners = (spec.listeners ?? []).map((l) => ({ ...l, options: { ...l.options } }));
+  if (options.host !== undefined || options.port !== undefined) {
+    if (listeners.length === 0) listeners.push({ module: "tcp", options: {} });
+    if (options.host !== undefined) listeners[0].options.host = options.host;
+    if (options.port !== undefined) listeners[0].options.port = options.port;
+  }
+  return listeners;
+}
+
+async function load(
+  graph: string | URL | GraphSpec,
+  options: ServeOptions,
+): Promise<CheckedGraph> {
+  const { file, base, spec } = typeof graph === "string" || graph instanceof URL
+    ? await readGraphFile(graph)
+    : { file: "graph", base: options.base ?? fileUrl("./"), spec: validateGraph("graph", graph) };
+  const listeners = listenerSpecs(spec, options).map((l, i) => {
+    const where = `${file}: listener ${i + 1} (${l.module})`;
+    const module = IO_MODULES[l.module];
+    if (module === undefined) {
+      throw new GraphError(
+        `${file}: listener ${i + 1}: unknown module "${l.module}"${
+          didYouMean(l.module, Object.keys(IO_MODULES))
+        }; modules are ${Object.keys(IO_MODULES).join(", ")}`,
+      );
+    }
+    return { module, options: module.parseOptions(l.options ?? {}, where) };
+  });
+  const nodes = await loadNodes(file, base, spec);
+  try {
+    return { file, plan: compilePlan(file, spec, nodes), listeners };
+  } catch (error) {
+    await unloadNodes(nodes);
+    throw error;
+  }
+}
+
+/**
+ * Loads and checks a graph without serving it, then unloads its nodes.
+ * Throws a {@linkcode GraphError} naming the file, node and port on the first problem.
+ */
+export async function checkGraph(
+  graph: string | URL | GraphSpec,
+  options: ServeOptions = {},
+): Promise<CheckedGraph> {
+  const checked = await load(graph, options);
+  await unloadNodes(checked.plan.nodes);
+  return checked;
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return String(error);
+}
+
+/**
+ * Loads, checks and serves a graph: a `graph.json` path or URL, or a graph
+ * object. Resolves once every listener accepts connections.
+ *
+ * @example
+ * ```ts ignore
+ * import { serve } from "./host.ts";
+ * const host = await serve("examples/hello.json", { port: 0 });
+ * console.log(host.urls); // ["tcp://127.0.0.1:40123"]
+ * await host.close();
+ * ```
+ */
+export async function serve(graph: string | URL | GraphSpec, options: ServeOptions = {}): Promise<Host> {
+  const log = options.logger ?? createLogger(options.logLevel ?? "info");
+  const checked = await load(graph, options);
+  const { plan } = checked;
+  if (checked.listeners.length === 0) {
+    await unloadNodes(plan.nodes);
+    throw new GraphError(
+      `${checked.file}: the graph has no "listeners"; add {"module": "tcp", "options": {"port": 12345}} ` +
+        `or pass --port`,
+    );
+  }
+  const handle: RequestHandler = (input, output, peer) =>
+    runRequest(plan, input, output, (node, error) => {
+      if (error instanceof PlumbError && error.name === "UpstreamError") {
+        log.log("debug", `node "${node.name}" stopped: ${describe(error)}`);
+      } else {
+        log.log("error", `node "${node.name}" (${node.specifier}) failed a request from ${peer}: ${describe(error)}`);
+      }
+    });
+  const listeners: Listener[] = [];
+  try {
+    for (const { module, options: moduleOptions } of checked.listeners) {
+      listeners.push(await module.listen(moduleOptions, { handle, log }));
+    }
+  } catch (error) {
+    await Promise.all(listeners.map((l) => l.close(0)));
+    await unloadNodes(plan.nodes);
+    if (error instanceof Deno.errors.AddrInUse) {
+      throw new PlumbError(`${checked.file}: cannot listen: ${error.message}; pick another port with --port`);
+    }
+    throw error;
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    urls: listeners.map((l) => l.url),
+    graph: checked,
+    close(graceMs?: number): Promise<void> {
+      closing ??= (async () => {
+        await Promise.all(listeners.map((l) => l.close(graceMs)));
+        await unloadNodes(plan.nodes, (m) => log.log("error", m));
+      })();
+      return closing;
+    },
+  };
+}

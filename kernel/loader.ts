@@ -1,0 +1,145 @@
+/**
+ * Loads a graph's servlets with dynamic `import()` and runs each node's `init`,
+ * collecting the ports it declares.
+ * @module
+ */
+import { resolveServlet } from "./builtins.ts";
+import { GraphError, PlumbError } from "./errors.ts";
+import { DESCRIPTOR_MASK, DISABLED, KNOWN_FLAGS, OUTPUT, PERSIST, SHADOW } from "./flags.ts";
+import type { GraphSpec } from "./graph.ts";
+import { isServlet, type Port, type Servlet } from "./servlet.ts";
+
+/** The names of the signal outputs every node has. */
+export const SIGNAL_PORTS: readonly string[] = ["__null__", "__error__"];
+
+/** A node whose servlet is loaded and whose `init` has run. */
+export interface LoadedNode {
+  /** The node's name. */
+  readonly name: string;
+  /** The servlet specifier as the graph wrote it. */
+  readonly specifier: string;
+  /** The servlet. */
+  readonly servlet: Servlet<unknown>;
+  /** What `init` returned. */
+  readonly ctx: unknown;
+  /** The declared ports, by descriptor. */
+  readonly ports: readonly Port[];
+}
+
+function firstLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split("\n")[0];
+}
+
+function definePort(ports: Port[], where: string, name: unknown, flags: unknown, type: unknown): Port {
+  if (typeof name !== "string" || name === "") {
+    throw new PlumbError(`${where}: a port name must be a non-empty string`);
+  }
+  if (SIGNAL_PORTS.includes(name)) {
+    throw new PlumbError(`${where}: port name "${name}" is reserved for the kernel's signal output`);
+  }
+  if (ports.some((p) => p.name === name)) {
+    throw new PlumbError(`${where}: port "${name}" is declared twice; port names are unique in a node`);
+  }
+  if (typeof flags !== "number" || !Number.isInteger(flags) || (flags & ~(KNOWN_FLAGS | DESCRIPTOR_MASK))) {
+    throw new PlumbError(`${where}: port "${name}" has invalid flags ${String(flags)}; combine the constants of mod.ts`);
+  }
+  if (!(flags & OUTPUT) && (flags & ~PERSIST)) {
+    throw new PlumbError(
+      `${where}: input port "${name}" may carry only PERSIST; ASYNC, SHADOW and DISABLED are for outputs`,
+    );
+  }
+  if ((flags & DESCRIPTOR_MASK) && !(flags & SHADOW)) {
+    throw new PlumbError(
+      `${where}: port "${name}": the low 16 bits of the flags name a SHADOW target; ` +
+        `set them only together with SHADOW`,
+    );
+  }
+  if (flags & (SHADOW | DISABLED)) {
+    throw new PlumbError(`${where}: port "${name}": SHADOW and DISABLED outputs are not supported yet`);
+  }
+  if (type !== undefined && typeof type !== "string") {
+    throw new PlumbError(`${where}: port "${name}": a type must be a string such as "text/line"`);
+  }
+  const port: Port = Object.freeze({ id: ports.length, name, flags, type });
+  ports.push(port);
+  return port;
+}
+
+/** Imports one node's servlet module and runs its `init`. */
+export async function loadNode(
+  file: string,
+  base: URL,
+  name: string,
+  specifier: string,
+  args: readonly string[],
+): Promise<LoadedNode> {
+  const where = `${file}: node "${name}"`;
+  const url = resolveServlet(specifier, base, where);
+  let module: Record<string, unknown>;
+  try {
+    module = await import(url);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable) throw error;
+    throw new GraphError(`${where}: cannot load servlet "${specifier}" (${url}): ${firstLine(error)}`);
+  }
+  const servlet = module.default;
+  if (!isServlet(servlet)) {
+    throw new GraphError(
+      `${where}: "${specifier}" is not a servlet module; its default export must be made with defineServlet`,
+    );
+  }
+  const ports: Port[] = [];
+  let open = true;
+  const env = {
+    node: name,
+    define(portName: string, flags: number, type?: string): Port {
+      if (!open) {
+        throw new PlumbError(`${where}: port "${portName}" declared after init; declare every port in init`);
+      }
+      return definePort(ports, where, portName, flags, type);
+    },
+  };
+  let ctx: unknown;
+  try {
+    ctx = await servlet.init(Object.freeze([...args]), env);
+  } catch (error) {
+    if (error instanceof PlumbError && error.message.startsWith(where)) {
+      throw new GraphError(error.message, { cause: error });
+    }
+    throw new GraphError(`${where}: init of servlet "${specifier}" failed: ${firstLine(error)}`, {
+      cause: error,
+    });
+  } finally {
+    open = false;
+  }
+  return { name, specifier, servlet, ctx, ports };
+}
+
+/** Loads every node of a graph, in the order the file lists them; unloads them all if one fails. */
+export async function loadNodes(file: string, base: URL, graph: GraphSpec): Promise<LoadedNode[]> {
+  const loaded: LoadedNode[] = [];
+  try {
+    for (const [name, spec] of Object.entries(graph.nodes)) {
+      loaded.push(await loadNode(file, base, name, spec.servlet, spec.args ?? []));
+    }
+  } catch (error) {
+    await unloadNodes(loaded);
+    throw error;
+  }
+  return loaded;
+}
+
+/** Calls every node's `unload`; a failing `unload` is reported, the others still run. */
+export async function unloadNodes(
+  nodes: readonly LoadedNode[],
+  report: (message: string) => void = () => {},
+): Promise<void> {
+  for (const node of nodes) {
+    try {
+      await node.servlet.unload?.(node.ctx);
+    } catch (error) {
+      report(`node "${node.name}": unload failed: ${firstLine(error)}`);
+    }
+  }
+}

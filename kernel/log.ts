@@ -1,0 +1,46 @@
+/**
+ * The host's log: one line per event on standard error, filtered by level.
+ * @module
+ */
+
+/** Log levels, most severe first. */
+export type LogLevel = "error" | "warn" | "info" | "debug";
+
+/** The levels in order of severity, most severe first. */
+export const LOG_LEVELS: readonly LogLevel[] = ["error", "warn", "info", "debug"];
+
+/** Where the host writes its log lines. */
+export interface Logger {
+  /** The most verbose level written. */
+  readonly level: LogLevel;
+  /** True when lines of `level` are written (to skip building messages that would be dropped). */
+  enabled(level: LogLevel): boolean;
+  /** Writes one line at `level`. */
+  log(level: LogLevel, message: string): void;
+}
+
+/**
+ * A logger that writes `plumb LEVEL: message` lines to `sink` (standard error by default).
+ *
+ * @example
+ * ```ts
+ * import { createLogger } from "./log.ts";
+ * const lines: string[] = [];
+ * const log = createLogger("info", (line) => lines.push(line));
+ * log.log("debug", "dropped");
+ * log.log("warn", "kept"); // lines: ["plumb warn: kept"]
+ * ```
+ */
+export function createLogger(
+  level: LogLevel = "info",
+  sink: (line: string) => void = (line) => console.error(line),
+): Logger {
+  const max = LOG_LEVELS.indexOf(level);
+  return {
+    level,
+    enabled: (l: LogLevel): boolean => LOG_LEVELS.indexOf(l) <= max,
+    log(l: LogLevel, message: string): void {
+      if (LOG_LEVELS.indexOf(l) <= max) sink(`plumb ${l}: ${message}`);
+    },
+  };
+}

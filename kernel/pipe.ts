@@ -1,0 +1,80 @@
+/**
+ * Pipe handles: one request's end of a pipe, as the kernel sees it. Modules
+ * (tcp, mem, ...) implement these; servlets reach them only through
+ * {@linkcode Task}, which checks ports, direction and task lifetime.
+ * @module
+ */
+
+/** Common state of an input or output handle. */
+export interface HandleState {
+  /** This request's flags of the handle (declared flags plus exec-time changes). */
+  flags: number;
+  /** Flag bits that an exec task changed explicitly in this request. */
+  touched: number;
+}
+
+/** The reading end of a pipe for one request. */
+export interface InputHandle extends HandleState {
+  /** The next chunk, or `null` at the end of this request's input. */
+  read(): Promise<Uint8Array | null>;
+  /** The next line without its end of line, or `null` at the end of this request's input. */
+  readLine(): Promise<string | null>;
+  /** True when the next `read` would return `null`. */
+  eof(): Promise<boolean>;
+  /** The rest of this request's input as a stream. */
+  readable(): ReadableStream<Uint8Array>;
+  /** Called by the kernel when the task that reads the handle has ended. */
+  release(): void;
+}
+
+/** The writing end of a pipe for one request. */
+export interface OutputHandle extends HandleState {
+  /** True once anything (even zero bytes) was written in this request. */
+  readonly written: boolean;
+  /** Writes bytes; resolves when the pipe can take more (backpressure). */
+  write(chunk: Uint8Array): Promise<void>;
+  /** Marks the handle as written without writing bytes (signal outputs). */
+  touch(): void;
+}
+
+/** A resolved promise, shared so that synchronous writes allocate nothing. */
+export const RESOLVED: Promise<void> = Promise.resolve();
+
+const EMPTY_STREAM_SOURCE: UnderlyingDefaultSource<Uint8Array> = {
+  start(controller): void {
+    controller.close();
+  },
+};
+
+/** An unconnected input: reads as empty. */
+export class EmptyInput implements InputHandle {
+  flags = 0;
+  touched = 0;
+  read(): Promise<Uint8Array | null> {
+    return Promise.resolve(null);
+  }
+  readLine(): Promise<string | null> {
+    return Promise.resolve(null);
+  }
+  eof(): Promise<boolean> {
+    return Promise.resolve(true);
+  }
+  readable(): ReadableStream<Uint8Array> {
+    return new ReadableStream(EMPTY_STREAM_SOURCE);
+  }
+  release(): void {}
+}
+
+/** An unconnected output: discards what is written, remembers that it was. */
+export class DiscardOutput implements OutputHandle {
+  flags = 0;
+  touched = 0;
+  written = false;
+  write(_chunk: Uint8Array): Promise<void> {
+    this.written = true;
+    return RESOLVED;
+  }
+  touch(): void {
+    this.written = true;
+  }
+}

@@ -1,0 +1,232 @@
+/**
+ * Checks a loaded graph (ports, directions, ports used twice, cycles) and
+ * compiles it into the plan the scheduler runs for every request.
+ * @module
+ */
+import { GraphError } from "./errors.ts";
+import { OUTPUT } from "./flags.ts";
+import { type GraphSpec, parsePortRef, type PortRef } from "./graph.ts";
+import { type LoadedNode, SIGNAL_PORTS } from "./loader.ts";
+import type { Port } from "./servlet.ts";
+import { didYouMean } from "./suggest.ts";
+
+/** A port slot not connected to anything: inputs read empty, outputs discard. */
+export const UNBOUND = -1;
+/** A port slot bound to the request's input handle (the module's). */
+export const GRAPH_INPUT = -2;
+/** A port slot bound to the request's output handle (the module's). */
+export const GRAPH_OUTPUT = -3;
+
+/** A node as the scheduler runs it. */
+export interface PlanNode extends LoadedNode {
+  /** Index of the node in the plan. */
+  readonly index: number;
+  /**
+   * Per slot (declared ports by descriptor, then `__null__`, then `__error__`):
+   * an edge index, or {@linkcode UNBOUND}, {@linkcode GRAPH_INPUT}, {@linkcode GRAPH_OUTPUT}.
+   */
+  readonly slots: readonly number[];
+  /** Edges that feed this node's inputs. */
+  readonly inputEdges: readonly number[];
+  /** Edges fed by this node's outputs, including signal outputs. */
+  readonly outputEdges: readonly number[];
+}
+
+/** An edge as the scheduler runs it. */
+export interface PlanEdge {
+  /** Producing node index. */
+  readonly from: number;
+  /** Producing slot of that node. */
+  readonly fromSlot: number;
+  /** Consuming node index. */
+  readonly to: number;
+  /** Consuming port descriptor of that node. */
+  readonly toPort: number;
+}
+
+/** A checked graph, ready to serve. */
+export interface Plan {
+  /** The graph file, for messages. */
+  readonly file: string;
+  /** The nodes, in topological order. */
+  readonly nodes: readonly PlanNode[];
+  /** The edges. */
+  readonly edges: readonly PlanEdge[];
+  /** The node bound to the graph input. */
+  readonly entry: number;
+  /** The port bound to the graph input. */
+  readonly inputPort: Port;
+  /** The port bound to the graph output. */
+  readonly outputPort: Port;
+  /** True when the graph is one node with no edges (the scheduler's fast path). */
+  readonly single: boolean;
+}
+
+/** Slot of the `__null__` signal output of a node with `n` declared ports. */
+export function nullSlot(n: number): number {
+  return n;
+}
+/** Slot of the `__error__` signal output of a node with `n` declared ports. */
+export function errorSlot(n: number): number {
+  return n + 1;
+}
+
+interface Resolved {
+  node: LoadedNode;
+  slot: number;
+  output: boolean;
+}
+
+function resolve(
+  file: string,
+  where: string,
+  ref: PortRef,
+  byName: Map<string, LoadedNode>,
+  want: "input" | "output",
+): Resolved {
+  const text = `${ref.node}.${ref.port}`;
+  const node = byName.get(ref.node);
+  if (node === undefined) {
+    throw new GraphError(
+      `${file}: ${where} "${text}": no node "${ref.node}"${didYouMean(ref.node, byName.keys())}`,
+    );
+  }
+  const names = [...node.ports.map((p) => p.name), ...(want === "output" ? SIGNAL_PORTS : [])];
+  const signal = SIGNAL_PORTS.indexOf(ref.port);
+  const port = node.ports.find((p) => p.name === ref.port);
+  if (port === undefined && signal < 0) {
+    throw new GraphError(
+      `${file}: ${where} "${text}": node "${node.name}" has no port "${ref.port}"${
+        didYouMean(ref.port, names)
+      }; its ports are ${names.join(", ") || "none"}`,
+    );
+  }
+  const output = port === undefined || (port.flags & OUTPUT) !== 0;
+  if (output !== (want === "output")) {
+    throw new GraphError(
+      `${file}: ${where} "${text}": port "${ref.port}" of node "${node.name}" is an ${
+        output ? "output" : "input"
+      } port, but this place needs an ${want} port`,
+    );
+  }
+  return { node, slot: port ? port.id : node.ports.length + signal, output };
+}
+
+/**
+ * Checks the loaded graph and compiles it. Every problem is one
+ * {@linkcode GraphError} line naming the file, the node and the port.
+ */
+export function compilePlan(file: string, graph: GraphSpec, loaded: readonly LoadedNode[]): Plan {
+  const byName = new Map(loaded.map((n) => [n.name, n]));
+  const inputRef = parsePortRef(file, `"input"`, graph.input);
+  const outputRef = parsePortRef(file, `"output"`, graph.output);
+  const input = resolve(file, `"input"`, inputRef, byName, "input");
+  const output = resolve(file, `"output"`, outputRef, byName, "output");
+  if (output.slot >= output.node.ports.length) {
+    throw new GraphError(
+      `${file}: "output" "${graph.output}": a signal port cannot be the graph output; ` +
+        `name a declared output port`,
+    );
+  }
+  // Who uses each slot: "node.slot" -> description of the first use.
+  const used = new Map<string, string>();
+  const claim = (r: Resolved, description: string, where: string): void => {
+    const key = `${r.node.name}\u0000${r.slot}`;
+    const first = used.get(key);
+    if (first !== undefined) {
+      const portName = r.slot < r.node.ports.length
+        ? r.node.ports[r.slot].name
+        : SIGNAL_PORTS[r.slot - r.node.ports.length];
+      throw new GraphError(
+        `${file}: ${where}: port "${portName}" of node "${r.node.name}" is used twice ` +
+          `(also by ${first}); ${
+            r.output ? "fan-out from one output" : "fan-in to one input"
+          } is not supported yet, give each use its own port`,
+      );
+    }
+    used.set(key, description);
+  };
+  claim(input, `"input"`, `"input" "${graph.input}"`);
+  claim(output, `"output"`, `"output" "${graph.output}"`);
+
+  const raw: { from: Resolved; to: Resolved; text: string }[] = [];
+  for (const [i, edge] of (graph.edges ?? []).entries()) {
+    const text = `edge ${i + 1} ("${edge.from}" -> "${edge.to}")`;
+    const from = resolve(file, `${text} "from"`, parsePortRef(file, text, edge.from), byName, "output");
+    const to = resolve(file, `${text} "to"`, parsePortRef(file, text, edge.to), byName, "input");
+    claim(from, text, text);
+    claim(to, text, text);
+    raw.push({ from, to, text });
+  }
+
+  const order = topologicalOrder(file, loaded, raw);
+  const index = new Map(order.map((n, i) => [n.name, i]));
+  const edges: PlanEdge[] = raw.map((e) => ({
+    from: index.get(e.from.node.name)!,
+    fromSlot: e.from.slot,
+    to: index.get(e.to.node.name)!,
+    toPort: e.to.slot,
+  }));
+  const nodes: PlanNode[] = order.map((node, i) => {
+    const slots: number[] = new Array(node.ports.length + SIGNAL_PORTS.length).fill(UNBOUND);
+    if (node === input.node) slots[input.slot] = GRAPH_INPUT;
+    if (node === output.node) slots[output.slot] = GRAPH_OUTPUT;
+    const inputEdges: number[] = [];
+    const outputEdges: number[] = [];
+    edges.forEach((e, k) => {
+      if (e.to === i) {
+        slots[e.toPort] = k;
+        inputEdges.push(k);
+      }
+      if (e.from === i) {
+        slots[e.fromSlot] = k;
+        outputEdges.push(k);
+      }
+    });
+    return { ...node, index: i, slots, inputEdges, outputEdges };
+  });
+  return {
+    file,
+    nodes,
+    edges,
+    entry: index.get(input.node.name)!,
+    inputPort: input.node.ports[input.slot],
+    outputPort: output.node.ports[output.slot],
+    single: nodes.length === 1 && edges.length === 0,
+  };
+}
+
+function topologicalOrder(
+  file: string,
+  loaded: readonly LoadedNode[],
+  edges: readonly { from: Resolved; to: Resolved; text: string }[],
+): LoadedNode[] {
+  const state = new Map<LoadedNode, "visiting" | "done">();
+  const order: LoadedNode[] = [];
+  const stack: string[] = [];
+  const visit = (node: LoadedNode): void => {
+    const s = state.get(node);
+    if (s === "done") return;
+    if (s === "visiting") {
+      const start = stack.findIndex((t) => t.startsWith(`"${node.name}.`));
+      throw new GraphError(
+        `${file}: cycle through node "${node.name}": ${stack.slice(start).join(", ")}; ` +
+          `a graph must not feed a node's output back into its own input`,
+      );
+    }
+    state.set(node, "visiting");
+    for (const e of edges) {
+      if (e.from.node !== node) continue;
+      const fromPort = e.from.slot < node.ports.length
+        ? node.ports[e.from.slot].name
+        : SIGNAL_PORTS[e.from.slot - node.ports.length];
+      stack.push(`"${node.name}.${fromPort}" -> "${e.to.node.name}.${e.to.node.ports[e.to.slot].name}"`);
+      visit(e.to.node);
+      stack.pop();
+    }
+    state.set(node, "done");
+    order.push(node);
+  };
+  for (const node of loaded) visit(node);
+  return order.reverse();
+}

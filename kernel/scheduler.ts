@@ -1,0 +1,210 @@
+/**
+ * Runs one request through a plan: starts a node when one of its inputs is
+ * first written, cancels a node none of whose inputs was written, joins nodes
+ * with mem pipes, fires the `__null__` and `__error__` signals, and copies the
+ * shared flags from the request's input handle to its output companion.
+ * @module
+ */
+import { PlumbError } from "./errors.ts";
+import { OUTPUT, SHARED_FLAGS } from "./flags.ts";
+import { DiscardOutput, EmptyInput, type InputHandle, type OutputHandle } from "./pipe.ts";
+import { errorSlot, GRAPH_INPUT, GRAPH_OUTPUT, nullSlot, type Plan, type PlanNode, UNBOUND } from "./plan.ts";
+import { type Handle, TaskImpl } from "./task.ts";
+import { MemPipe } from "../modules/mem.ts";
+
+/** Called when a node's exec fails: its name and the reason. */
+export type FailureReport = (node: PlanNode, error: unknown) => void;
+
+/** The reason a downstream read fails after its producer failed. */
+export class UpstreamError extends PlumbError {
+  /** @param node the node that failed */
+  constructor(node: string) {
+    super(`upstream node "${node}" failed in this request`);
+    this.name = "UpstreamError";
+  }
+}
+
+const EMPTY_INPUT = new EmptyInput();
+const encoder = new TextEncoder();
+
+/** Copies the shared flags of a request's input handle to its output companion, unless exec set them there. */
+export function copySharedFlags(input: InputHandle, output: OutputHandle): void {
+  const copy = SHARED_FLAGS & ~output.touched;
+  output.flags = (output.flags & ~copy) | (input.flags & copy);
+}
+
+interface Outcome {
+  failed: boolean;
+  error: unknown;
+}
+
+const SUCCESS: Outcome = { failed: false, error: undefined };
+
+async function exec(node: PlanNode, handles: Handle[]): Promise<Outcome> {
+  const task = new TaskImpl(node.name, node.ports, handles);
+  try {
+    await node.servlet.exec(node.ctx, task);
+    return SUCCESS;
+  } catch (error) {
+    return { failed: true, error };
+  } finally {
+    task.end();
+  }
+}
+
+/**
+ * Runs one request. The module owns `input` and `output`; their flags are set
+ * to the declarations of the graph's input and output ports first.
+ *
+ * @returns false when the output is errored (a node that writes it failed)
+ */
+export function runRequest(
+  plan: Plan,
+  input: InputHandle,
+  output: OutputHandle,
+  report: FailureReport,
+): Promise<boolean> {
+  input.flags = plan.inputPort.flags;
+  input.touched = 0;
+  output.flags = plan.outputPort.flags;
+  output.touched = 0;
+  if (plan.single) return runSingle(plan.nodes[0], input, output, report);
+  return new RequestRun(plan, input, output, report).start();
+}
+
+async function runSingle(
+  node: PlanNode,
+  input: InputHandle,
+  output: OutputHandle,
+  report: FailureReport,
+): Promise<boolean> {
+  const handles: Handle[] = new Array(node.ports.length);
+  for (let i = 0; i < handles.length; i++) {
+    const slot = node.slots[i];
+    handles[i] = slot === GRAPH_INPUT
+      ? input
+      : slot === GRAPH_OUTPUT
+      ? output
+      : node.ports[i].flags & OUTPUT
+      ? new DiscardOutput()
+      : EMPTY_INPUT;
+  }
+  const outcome = await exec(node, handles);
+  input.release();
+  copySharedFlags(input, output);
+  if (outcome.failed) report(node, outcome.error);
+  return !outcome.failed;
+}
+
+const WAITING = 0;
+const RUNNING = 1;
+const SETTLED = 2;
+
+class RequestRun {
+  readonly #plan: Plan;
+  readonly #input: InputHandle;
+  readonly #output: OutputHandle;
+  readonly #report: FailureReport;
+  readonly #state: Uint8Array;
+  readonly #pipes: (MemPipe | undefined)[];
+  readonly #closed: Uint8Array;
+  #pending: number;
+  #ok = true;
+  #done: (ok: boolean) => void = () => {};
+
+  constructor(plan: Plan, input: InputHandle, output: OutputHandle, report: FailureReport) {
+    this.#plan = plan;
+    this.#input = input;
+    this.#output = output;
+    this.#report = report;
+    this.#state = new Uint8Array(plan.nodes.length);
+    this.#pipes = new Array(plan.edges.length);
+    this.#closed = new Uint8Array(plan.edges.length);
+    this.#pending = plan.nodes.length;
+  }
+
+  start(): Promise<boolean> {
+    const promise = new Promise<boolean>((resolve) => this.#done = resolve);
+    const { nodes, entry } = this.#plan;
+    this.#startNode(entry);
+    for (const node of nodes) {
+      if (node.index !== entry && node.inputEdges.length === 0) this.#cancel(node.index);
+    }
+    return promise;
+  }
+
+  #pipe(edge: number): MemPipe {
+    let pipe = this.#pipes[edge];
+    if (pipe === undefined) {
+      const to = this.#plan.edges[edge].to;
+      pipe = this.#pipes[edge] = new MemPipe({ onFirstWrite: () => this.#startNode(to) });
+    }
+    return pipe;
+  }
+
+  #startNode(index: number): void {
+    if (this.#state[index] !== WAITING) return;
+    this.#state[index] = RUNNING;
+    const node = this.#plan.nodes[index];
+    const handles: Handle[] = new Array(node.ports.length);
+    for (let i = 0; i < handles.length; i++) {
+      const slot = node.slots[i];
+      const output = (node.ports[i].flags & OUTPUT) !== 0;
+      if (slot >= 0) handles[i] = output ? this.#pipe(slot).output : this.#pipe(slot).input;
+      else if (slot === GRAPH_INPUT) handles[i] = this.#input;
+      else if (slot === GRAPH_OUTPUT) handles[i] = this.#output;
+      else handles[i] = output ? new DiscardOutput() : EMPTY_INPUT;
+    }
+    exec(node, handles).then((outcome) => this.#finish(node, handles, outcome));
+  }
+
+  #finish(node: PlanNode, handles: Handle[], outcome: Outcome): void {
+    const n = node.ports.length;
+    if (outcome.failed) {
+      this.#report(node, outcome.error);
+      const reason = new UpstreamError(node.name);
+      for (let i = 0; i < n; i++) {
+        const slot = node.slots[i];
+        if (slot >= 0 && this.#plan.edges[slot].from === node.index) this.#pipes[slot]?.error(reason);
+        else if (slot === GRAPH_OUTPUT) this.#ok = false;
+      }
+      const errorEdge = node.slots[errorSlot(n)];
+      if (errorEdge !== UNBOUND) {
+        const message = outcome.error instanceof Error ? outcome.error.message : String(outcome.error);
+        this.#pipe(errorEdge).output.write(encoder.encode(`${node.name}: ${message}\n`));
+      }
+    } else {
+      let wrote = false;
+      for (let i = 0; i < n; i++) {
+        if ((node.ports[i].flags & OUTPUT) && (handles[i] as OutputHandle).written) wrote = true;
+      }
+      const nullEdge = node.slots[nullSlot(n)];
+      if (!wrote && nullEdge !== UNBOUND) this.#pipe(nullEdge).output.touch();
+    }
+    for (let i = 0; i < n; i++) {
+      if (!(node.ports[i].flags & OUTPUT)) (handles[i] as InputHandle).release();
+    }
+    if (node.index === this.#plan.entry) copySharedFlags(this.#input, this.#output);
+    this.#settle(node);
+  }
+
+  #cancel(index: number): void {
+    if (this.#state[index] !== WAITING) return;
+    this.#settle(this.#plan.nodes[index]);
+  }
+
+  #settle(node: PlanNode): void {
+    this.#state[node.index] = SETTLED;
+    for (const edge of node.outputEdges) {
+      this.#pipes[edge]?.close();
+      this.#closed[edge] = 1;
+    }
+    for (const edge of node.outputEdges) {
+      const to = this.#plan.nodes[this.#plan.edges[edge].to];
+      if (this.#state[to.index] === WAITING && to.inputEdges.every((e) => this.#closed[e] === 1)) {
+        this.#cancel(to.index);
+      }
+    }
+    if (--this.#pending === 0) this.#done(this.#ok);
+  }
+}

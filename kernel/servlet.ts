@@ -1,0 +1,119 @@
+/**
+ * The servlet API: {@linkcode defineServlet}, ports, the init environment and
+ * the task an exec call receives.
+ * @module
+ */
+import type { CntlOp } from "./flags.ts";
+
+/** A port descriptor, returned by {@linkcode InitEnv.define} and used in `exec`. */
+export interface Port {
+  /** The descriptor: index of the port in its node, as Plumber's `pipe_t`. */
+  readonly id: number;
+  /** The port's name, unique in its node. */
+  readonly name: string;
+  /** The declared flags (direction, `PERSIST`, ...). */
+  readonly flags: number;
+  /** The declared type name, if any (S6). */
+  readonly type: string | undefined;
+}
+
+/** What `init` receives besides its arguments. */
+export interface InitEnv {
+  /** The node's name in the graph. */
+  readonly node: string;
+  /**
+   * Declares a port. Allowed only while `init` runs.
+   *
+   * @param name unique name of the port in this node
+   * @param flags `INPUT` or `OUTPUT`, optionally with `PERSIST`
+   * @param type optional type name of what the port carries
+   * @returns the port's descriptor, to keep in the context
+   */
+  define(name: string, flags: number, type?: string): Port;
+}
+
+/** One request's view of a node's ports, given to `exec`. */
+export interface Task {
+  /** The next chunk of an input, or `null` at the end of this request's input. */
+  read(port: Port): Promise<Uint8Array | null>;
+  /**
+   * The next line of an input without its `\n` or `\r\n`, or `null` at the end.
+   * UTF-8 safe when a character is split across chunks.
+   */
+  readLine(port: Port): Promise<string | null>;
+  /** True when the next `read` of the input would return `null`. */
+  eof(port: Port): Promise<boolean>;
+  /** Writes bytes or a string (as UTF-8) to an output; resolves when the pipe can take more. */
+  write(port: Port, data: Uint8Array | string): Promise<void>;
+  /** The rest of an input as a `ReadableStream`. */
+  readable(port: Port): ReadableStream<Uint8Array>;
+  /** An output as a `WritableStream`; closing it does not end the task. */
+  writable(port: Port): WritableStream<Uint8Array>;
+  /** Reads this request's flags of a port. */
+  cntl(port: Port, op: "GET_FLAGS"): number;
+  /** Sets or clears flag bits of a port for this request only; returns the new flags. */
+  cntl(port: Port, op: "SET_FLAG" | "CLR_FLAG", flags: number): number;
+  /** Any `cntl` operation. */
+  cntl(port: Port, op: CntlOp, flags?: number): number;
+}
+
+/**
+ * What a servlet module describes: `init` once per node, `exec` once per
+ * request that reaches the node, `unload` at shutdown. `C` is the context that
+ * `init` returns.
+ */
+export interface ServletDefinition<C> {
+  /** One line saying what the servlet does. */
+  readonly description?: string;
+  /**
+   * Declares the ports and builds the node's context.
+   * @param args the node's `args` from the graph
+   * @param env the node's name and `define`
+   */
+  init(args: readonly string[], env: InitEnv): C | Promise<C>;
+  /** Handles one request. Throwing or rejecting fails this request only. */
+  exec(ctx: C, task: Task): void | Promise<void>;
+  /** Releases what `init` acquired. */
+  unload?(ctx: C): void | Promise<void>;
+}
+
+/** The brand that marks a value made by {@linkcode defineServlet}. */
+export const SERVLET_BRAND: unique symbol = Symbol.for("plumb.servlet");
+
+/** A servlet, as made by {@linkcode defineServlet}: the default export of a servlet module. */
+export interface Servlet<C> extends ServletDefinition<C> {
+  /** Marks the value as a servlet. */
+  readonly [SERVLET_BRAND]: true;
+}
+
+/**
+ * Makes a servlet. The type of what `init` returns flows into `exec` and
+ * `unload` with no casts.
+ *
+ * @example
+ * ```ts
+ * import { defineServlet, INPUT, OUTPUT, PERSIST } from "../mod.ts";
+ *
+ * export default defineServlet({
+ *   init(_args, env) {
+ *     return {
+ *       input: env.define("in", INPUT | PERSIST),
+ *       output: env.define("out", OUTPUT),
+ *     };
+ *   },
+ *   async exec(ctx, task) {
+ *     const line = await task.readLine(ctx.input);
+ *     if (line !== null) await task.write(ctx.output, `Hello, ${line}\n`);
+ *   },
+ * });
+ * ```
+ */
+export function defineServlet<C>(definition: ServletDefinition<C>): Servlet<C> {
+  return Object.freeze({ ...definition, [SERVLET_BRAND]: true as const });
+}
+
+/** True when `value` was made by {@linkcode defineServlet}. */
+export function isServlet(value: unknown): value is Servlet<unknown> {
+  return typeof value === "object" && value !== null &&
+    (value as Record<symbol, unknown>)[SERVLET_BRAND] === true;
+}

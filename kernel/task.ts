@@ -1,0 +1,123 @@
+/**
+ * The kernel's implementation of {@linkcode Task}: checks each call against the
+ * node's declared ports and the task's lifetime, then goes to the handle.
+ * @module
+ */
+import { PipeError } from "./errors.ts";
+import {
+  CLR_FLAG,
+  type CntlOp,
+  FIXED_FLAGS,
+  GET_FLAGS,
+  KNOWN_FLAGS,
+  OUTPUT,
+  SET_FLAG,
+} from "./flags.ts";
+import type { HandleState, InputHandle, OutputHandle } from "./pipe.ts";
+import type { Port, Task } from "./servlet.ts";
+import { writableTo } from "./stream_util.ts";
+
+const encoder = new TextEncoder();
+
+/** A handle of either direction. */
+export type Handle = InputHandle | OutputHandle;
+
+/** One exec call's task: the node's ports bound to this request's handles. */
+export class TaskImpl implements Task {
+  readonly #node: string;
+  readonly #ports: readonly Port[];
+  readonly #handles: readonly Handle[];
+  #ended = false;
+
+  /**
+   * @param node the node's name, for messages
+   * @param ports the node's declared ports, by descriptor
+   * @param handles this request's handle of each port, by descriptor
+   */
+  constructor(node: string, ports: readonly Port[], handles: readonly Handle[]) {
+    this.#node = node;
+    this.#ports = ports;
+    this.#handles = handles;
+  }
+
+  /** Ends the task: later calls fail with a clear error. */
+  end(): void {
+    this.#ended = true;
+  }
+
+  #handle(port: Port, output: boolean, verb: string): Handle {
+    if (this.#ended) {
+      throw new PipeError(
+        `node "${this.#node}": ${verb} on port "${port?.name}" after its task ended; ` +
+          `await every read and write before exec returns`,
+      );
+    }
+    if (this.#ports[port?.id] !== port) {
+      throw new PipeError(
+        `node "${this.#node}": ${verb} on a port this node did not declare; ` +
+          `use the descriptors that init's env.define returned`,
+      );
+    }
+    if (((port.flags & OUTPUT) !== 0) !== output) {
+      throw new PipeError(
+        `node "${this.#node}": cannot ${verb} port "${port.name}", it is an ${
+          output ? "input" : "output"
+        } port`,
+      );
+    }
+    return this.#handles[port.id];
+  }
+
+  read(port: Port): Promise<Uint8Array | null> {
+    return (this.#handle(port, false, "read") as InputHandle).read();
+  }
+
+  readLine(port: Port): Promise<string | null> {
+    return (this.#handle(port, false, "readLine") as InputHandle).readLine();
+  }
+
+  eof(port: Port): Promise<boolean> {
+    return (this.#handle(port, false, "eof") as InputHandle).eof();
+  }
+
+  write(port: Port, data: Uint8Array | string): Promise<void> {
+    const handle = this.#handle(port, true, "write") as OutputHandle;
+    return handle.write(typeof data === "string" ? encoder.encode(data) : data);
+  }
+
+  readable(port: Port): ReadableStream<Uint8Array> {
+    return (this.#handle(port, false, "readable") as InputHandle).readable();
+  }
+
+  writable(port: Port): WritableStream<Uint8Array> {
+    this.#handle(port, true, "writable");
+    return writableTo((chunk) => this.write(port, chunk));
+  }
+
+  cntl(port: Port, op: "GET_FLAGS"): number;
+  cntl(port: Port, op: "SET_FLAG" | "CLR_FLAG", flags: number): number;
+  cntl(port: Port, op: CntlOp, flags?: number): number;
+  cntl(port: Port, op: CntlOp, flags = 0): number {
+    const handle: HandleState = this.#handle(port, (port?.flags & OUTPUT) !== 0, "cntl");
+    if (op === GET_FLAGS) return handle.flags;
+    if (op !== SET_FLAG && op !== CLR_FLAG) {
+      throw new PipeError(`node "${this.#node}": unknown cntl operation ${JSON.stringify(op)}`);
+    }
+    if (flags & FIXED_FLAGS) {
+      const what = flags & OUTPUT ? "the direction (OUTPUT)" : "SHADOW";
+      throw new PipeError(
+        `node "${this.#node}": cannot ${op} ${what} on port "${port.name}" at exec time; ` +
+          `direction and SHADOW are fixed when init declares the port`,
+      );
+    }
+    if (flags & ~KNOWN_FLAGS) {
+      throw new PipeError(
+        `node "${this.#node}": ${op} with unknown flag bits 0x${(flags & ~KNOWN_FLAGS).toString(16)} ` +
+          `on port "${port.name}"; use the flag constants from mod.ts`,
+      );
+    }
+    handle.flags = op === SET_FLAG ? handle.flags | flags : handle.flags & ~flags;
+    handle.touched |= flags;
+    return handle.flags;
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * plumb: a Deno-native servlet host. Small servlets, joined by Web Streams
+ * pipes into a service graph, served over TCP with flag-driven keep-alive,
+ * after the model of the Plumber framework.
+ *
+ * A servlet declares its ports in `init` and handles one request per `exec`:
+ *
+ * ```ts
+ * import { defineServlet, INPUT, OUTPUT, PERSIST } from "./mod.ts";
+ *
+ * export default defineServlet({
+ *   init(_args, env) {
+ *     return {
+ *       input: env.define("in", INPUT | PERSIST),
+ *       output: env.define("out", OUTPUT),
+ *     };
+ *   },
+ *   async exec(ctx, task) {
+ *     const line = await task.readLine(ctx.input);
+ *     if (line !== null) await task.write(ctx.output, `Hello, ${line}\n`);
+ *   },
+ * });
+ * ```
+ *
+ * A host serves a graph, from a `graph.json` file or an object:
+ *
+ * ```ts
+ * import { serve } from "./mod.ts";
+ *
+ * const host = await serve({
+ *   nodes: { greet: { servlet: "hello" } },
+ *   input: "greet.in",
+ *   output: "greet.out",
+ *   listeners: [{ module: "tcp", options: { host: "127.0.0.1", port: 0 } }],
+ * }, { logLevel: "warn" });
+ * console.log(host.urls[0]); // tcp://127.0.0.1:<a free port>
+ * await host.close();
+ * ```
+ * @module
+ */
+export {
+  defineServlet,
+  type InitEnv,
+  isServlet,
+  type Port,
+  type Servlet,
+  type ServletDefinition,
+  type Task,
+} from "./kernel/servlet.ts";
+export {
+  ASYNC,
+  CLR_FLAG,
+  type CntlOp,
+  DISABLED,
+  flagNames,
+  GET_FLAGS,
+  INPUT,
+  OUTPUT,
+  PERSIST,
+  SET_FLAG,
+  SHADOW,
+  SHARED_FLAGS,
+} from "./kernel/flags.ts";
+export { GraphError, MessageTooLongError, PermissionHint, PipeError, PlumbError } from "./kernel/errors.ts";
+export type { EdgeSpec, GraphSpec, ListenerSpec, NodeSpec } from "./kernel/graph.ts";
+export { type CheckedGraph, checkGraph, type Host, serve, type ServeOptions } from "./kernel/host.ts";
+export { createLogger, type Logger, type LogLevel } from "./kernel/log.ts";
+export { TextLineStream, type TextLineStreamOptions } from "./kernel/text_line_stream.ts";
+export type { InputHandle, OutputHandle } from "./kernel/pipe.ts";
+export type { IoModule, ListenContext, Listener, RequestHandler } from "./modules/module.ts";
+export type { TcpOptions } from "./modules/tcp.ts";

@@ -1,0 +1,53 @@
+/**
+ * The interface between the kernel and an I/O module: a module turns outside
+ * events into requests, giving the kernel an input/output companion pair for
+ * each one.
+ * @module
+ */
+import type { Logger } from "../kernel/log.ts";
+import type { InputHandle, OutputHandle } from "../kernel/pipe.ts";
+
+/**
+ * Runs one request through the graph with the module's companion handles.
+ * Resolves false when the output is errored: the module should then close
+ * the resource rather than keep it.
+ */
+export type RequestHandler = (
+  input: InputHandle,
+  output: OutputHandle,
+  peer: string,
+) => Promise<boolean>;
+
+/** What a module's listener gets from the host. */
+export interface ListenContext {
+  /** Runs a request. */
+  readonly handle: RequestHandler;
+  /** The host's log. */
+  readonly log: Logger;
+}
+
+/** A running listener. */
+export interface Listener {
+  /** Where it listens, for example `tcp://127.0.0.1:12345`. */
+  readonly url: string;
+  /** Open connections (or other resources) right now. */
+  readonly connections: number;
+  /**
+   * Stops accepting, closes idle resources, lets requests in flight finish for
+   * up to `graceMs`, then closes the rest.
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** An I/O module: validates its options and starts listeners. */
+export interface IoModule<O> {
+  /** The name a graph's listener uses, for example `tcp`. */
+  readonly name: string;
+  /**
+   * Checks a listener's options; throws a `GraphError` naming `where` and the option.
+   * @param where for messages, for example `graph.json: listener 1 (tcp)`
+   */
+  parseOptions(options: Record<string, unknown>, where: string): O;
+  /** Starts listening. */
+  listen(options: O, context: ListenContext): Promise<Listener>;
+}

@@ -1,0 +1,51 @@
+/**
+ * Checking of a listener's `options` object against what its module accepts.
+ * @module
+ */
+import { GraphError } from "../kernel/errors.ts";
+import { didYouMean } from "../kernel/suggest.ts";
+
+/** How one option is checked. */
+export interface OptionRule {
+  /** The JSON type of the value. */
+  type: "string" | "number" | "boolean";
+  /** For numbers: the smallest value allowed. */
+  min?: number;
+  /** For numbers: the largest value allowed. */
+  max?: number;
+  /** For numbers: only whole numbers. */
+  integer?: boolean;
+  /** What the option means, for messages. */
+  description: string;
+}
+
+/**
+ * Checks `options` against `rules`: unknown names (with a "did you mean"),
+ * wrong types and out-of-range numbers are one-line {@linkcode GraphError}s.
+ */
+export function checkOptions(
+  options: Record<string, unknown>,
+  rules: Readonly<Record<string, OptionRule>>,
+  where: string,
+): void {
+  const names = Object.keys(rules);
+  for (const [name, value] of Object.entries(options)) {
+    const rule = rules[name];
+    if (rule === undefined) {
+      throw new GraphError(
+        `${where}: unknown option "${name}"${didYouMean(name, names)}; options are ${names.join(", ")}`,
+      );
+    }
+    const bad = (why: string): never => {
+      throw new GraphError(
+        `${where}: option "${name}" ${why}, got ${JSON.stringify(value)} (${rule.description})`,
+      );
+    };
+    if (typeof value !== rule.type) bad(`must be a ${rule.type}`);
+    if (typeof value === "number") {
+      if (rule.integer && !Number.isInteger(value)) bad("must be a whole number");
+      if (rule.min !== undefined && value < rule.min) bad(`must be at least ${rule.min}`);
+      if (rule.max !== undefined && value > rule.max) bad(`must be at most ${rule.max}`);
+    }
+  }
+}

@@ -1,0 +1,25 @@
+/**
+ * `echo`: copies its input to its output, chunk by chunk. Its input is
+ * declared with `PERSIST`, so over TCP it is a keep-alive echo server; the
+ * argument `close` declares it without, closing after each reply.
+ *
+ * Ports: `in` (input), `out` (output).
+ * @module
+ */
+import { defineServlet, INPUT, OUTPUT, PERSIST } from "../mod.ts";
+
+export default defineServlet({
+  description: "copies its input to its output",
+  init(args, env) {
+    const persist = args.includes("close") ? 0 : PERSIST;
+    return {
+      input: env.define("in", INPUT | persist),
+      output: env.define("out", OUTPUT),
+    };
+  },
+  async exec(ctx, task): Promise<void> {
+    for (let chunk = await task.read(ctx.input); chunk !== null; chunk = await task.read(ctx.input)) {
+      await task.write(ctx.output, chunk);
+    }
+  },
+});
