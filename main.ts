@@ -106,9 +106,8 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command.check) {
     const checked = await checkGraph(command.graph, command.options);
-    const { nodes, edges } = checked.plan;
     console.log(
-      `${checked.file}: ok: ${nodes.length} node(s), ${edges.length} edge(s), ` +
+      `${checked.file}: ok: ${checked.nodes.length} node(s), ${checked.edges} edge(s), ` +
         `${checked.listeners.length} listener(s)`,
     );
     return 0;

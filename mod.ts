@@ -44,6 +44,7 @@ export {
   isServlet,
   type Port,
   type Servlet,
+  SERVLET_BRAND,
   type ServletDefinition,
   type Task,
 } from "./kernel/servlet.ts";
@@ -61,11 +62,23 @@ export {
   SHADOW,
   SHARED_FLAGS,
 } from "./kernel/flags.ts";
-export { GraphError, MessageTooLongError, PermissionHint, PipeError, PlumbError } from "./kernel/errors.ts";
+export {
+  GraphError,
+  MessageTooLongError,
+  PermissionHint,
+  PipeError,
+  PlumbError,
+} from "./kernel/errors.ts";
 export type { EdgeSpec, GraphSpec, ListenerSpec, NodeSpec } from "./kernel/graph.ts";
-export { type CheckedGraph, checkGraph, type Host, serve, type ServeOptions } from "./kernel/host.ts";
+export {
+  type CheckedGraph,
+  checkGraph,
+  type Host,
+  serve,
+  type ServeOptions,
+} from "./kernel/host.ts";
 export { createLogger, type Logger, type LogLevel } from "./kernel/log.ts";
 export { TextLineStream, type TextLineStreamOptions } from "./kernel/text_line_stream.ts";
-export type { InputHandle, OutputHandle } from "./kernel/pipe.ts";
+export type { HandleState, InputHandle, OutputHandle } from "./kernel/pipe.ts";
 export type { IoModule, ListenContext, Listener, RequestHandler } from "./modules/module.ts";
 export type { TcpOptions } from "./modules/tcp.ts";

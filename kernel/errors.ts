@@ -5,7 +5,10 @@
 
 /** Base class of every error plumb raises on purpose. */
 export class PlumbError extends Error {
-  /** @param message what was wrong and what to do */
+  /**
+   * Makes the error.
+   * @param message what was wrong and what to do
+   */
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = "PlumbError";
@@ -17,7 +20,10 @@ export class PlumbError extends Error {
  * line naming the file, the node and the port.
  */
 export class GraphError extends PlumbError {
-  /** @param message one line: `FILE: what is wrong` */
+  /**
+   * Makes the error.
+   * @param message one line: `FILE: what is wrong`
+   */
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = "GraphError";
@@ -26,7 +32,10 @@ export class GraphError extends PlumbError {
 
 /** A servlet broke the pipe API (for example changed a port's direction at exec time). */
 export class PipeError extends PlumbError {
-  /** @param message what the servlet did and what to do instead */
+  /**
+   * Makes the error.
+   * @param message what the servlet did and what to do instead
+   */
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = "PipeError";
@@ -37,7 +46,10 @@ export class PipeError extends PlumbError {
 export class MessageTooLongError extends PlumbError {
   /** The limit, in bytes, that was passed. */
   readonly limit: number;
-  /** @param limit the limit in bytes that the message passed */
+  /**
+   * Makes the error.
+   * @param limit the limit in bytes that the message passed
+   */
   constructor(limit: number) {
     super(
       `line longer than ${limit} bytes with no end of line; ` +
@@ -53,6 +65,7 @@ export class PermissionHint extends PlumbError {
   /** The exact command-line flag to add, for example `--allow-net=127.0.0.1:12345`. */
   readonly flag: string;
   /**
+   * Makes the error.
    * @param what what the host tried to do
    * @param flag the exact flag to add
    */

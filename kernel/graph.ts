@@ -69,11 +69,18 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function checkKeys(file: string, where: string, value: Record<string, unknown>, keys: string[]): void {
+function checkKeys(
+  file: string,
+  where: string,
+  value: Record<string, unknown>,
+  keys: string[],
+): void {
   for (const key of Object.keys(value)) {
     if (!keys.includes(key)) {
       throw new GraphError(
-        `${file}: ${where}: unknown key "${key}"${didYouMean(key, keys)}; allowed: ${keys.join(", ")}`,
+        `${file}: ${where}: unknown key "${key}"${didYouMean(key, keys)}; allowed: ${
+          keys.join(", ")
+        }`,
       );
     }
   }
@@ -82,7 +89,9 @@ function checkKeys(file: string, where: string, value: Record<string, unknown>, 
 /** Splits `node.port`; throws a {@linkcode GraphError} naming `where` when malformed. */
 export function parsePortRef(file: string, where: string, ref: unknown): PortRef {
   if (typeof ref !== "string") {
-    throw new GraphError(`${file}: ${where}: expected a "node.port" string, got ${JSON.stringify(ref)}`);
+    throw new GraphError(
+      `${file}: ${where}: expected a "node.port" string, got ${JSON.stringify(ref)}`,
+    );
   }
   const dot = ref.indexOf(".");
   if (dot <= 0 || dot === ref.length - 1) {
@@ -99,7 +108,9 @@ export function parsePortRef(file: string, where: string, ref: unknown): PortRef
  */
 export function validateGraph(file: string, value: unknown): GraphSpec {
   if (!isObject(value)) {
-    throw new GraphError(`${file}: a graph file holds one JSON object with "nodes", "input" and "output"`);
+    throw new GraphError(
+      `${file}: a graph file holds one JSON object with "nodes", "input" and "output"`,
+    );
   }
   checkKeys(file, "graph", value, TOP_KEYS);
   const nodes = value.nodes;
@@ -121,7 +132,9 @@ export function validateGraph(file: string, value: unknown): GraphSpec {
     }
     checkKeys(file, where, node, NODE_KEYS);
     if (typeof node.servlet !== "string" || node.servlet === "") {
-      throw new GraphError(`${file}: ${where}: "servlet" must name a servlet module, for example "hello"`);
+      throw new GraphError(
+        `${file}: ${where}: "servlet" must name a servlet module, for example "hello"`,
+      );
     }
     if (
       node.args !== undefined &&
@@ -153,7 +166,9 @@ export function validateGraph(file: string, value: unknown): GraphSpec {
     parsePortRef(file, `"${key}"`, value[key]);
   }
   if (value.listeners !== undefined && !Array.isArray(value.listeners)) {
-    throw new GraphError(`${file}: "listeners" must be an array of {"module": "tcp", "options": {...}}`);
+    throw new GraphError(
+      `${file}: "listeners" must be an array of {"module": "tcp", "options": {...}}`,
+    );
   }
   for (const [i, listener] of (value.listeners ?? []).entries()) {
     const where = `listener ${i + 1}`;

@@ -29,14 +29,32 @@ export interface ServeOptions {
   base?: URL;
 }
 
-/** A graph that was loaded and checked, with its listeners' options parsed. */
+/** What a check found: a summary of a graph that can be served. */
 export interface CheckedGraph {
   /** The graph file's name as given, for messages. */
   readonly file: string;
-  /** The compiled plan. */
+  /** The node names, in the order requests flow through them. */
+  readonly nodes: readonly string[];
+  /** How many edges join the nodes. */
+  readonly edges: number;
+  /** The module name of each listener. */
+  readonly listeners: readonly string[];
+}
+
+/** A loaded graph: the compiled plan and each listener's module and parsed options. */
+interface LoadedGraph {
+  readonly file: string;
   readonly plan: Plan;
-  /** Each listener's module and parsed options. */
   readonly listeners: readonly { module: IoModule<unknown>; options: unknown }[];
+}
+
+function summary(loaded: LoadedGraph): CheckedGraph {
+  return {
+    file: loaded.file,
+    nodes: loaded.plan.nodes.map((n) => n.name),
+    edges: loaded.plan.edges.length,
+    listeners: loaded.listeners.map((l) => l.module.name),
+  };
 }
 
 /** A running host, as returned by {@linkcode serve}. */
@@ -60,16 +78,22 @@ function fileUrl(path: string | URL): URL {
 }
 
 /** Reads and parses a graph file; a missing file or bad JSON is a {@linkcode GraphError}. */
-export async function readGraphFile(path: string | URL): Promise<{ file: string; base: URL; spec: GraphSpec }> {
+export async function readGraphFile(
+  path: string | URL,
+): Promise<{ file: string; base: URL; spec: GraphSpec }> {
   const url = fileUrl(path);
   const file = path instanceof URL ? url.href : path;
   if (url.protocol === "file:") {
     const status = Deno.permissions.querySync({ name: "read", path: url });
-    if (status.state !== "granted") throw new PermissionHint(`cannot read graph file ${file}`, "--allow-read");
+    if (status.state !== "granted") {
+      throw new PermissionHint(`cannot read graph file ${file}`, "--allow-read");
+    }
   }
   let text: string;
   try {
-    text = url.protocol === "file:" ? await Deno.readTextFile(url) : await (await fetch(url)).text();
+    text = url.protocol === "file:"
+      ? await Deno.readTextFile(url)
+      : await (await fetch(url)).text();
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
       throw new GraphError(`${file}: no such graph file`);
@@ -92,7 +116,7 @@ function listenerSpecs(spec: GraphSpec, options: ServeOptions): ListenerSpec[] {
 async function load(
   graph: string | URL | GraphSpec,
   options: ServeOptions,
-): Promise<CheckedGraph> {
+): Promise<LoadedGraph> {
   const { file, base, spec } = typeof graph === "string" || graph instanceof URL
     ? await readGraphFile(graph)
     : { file: "graph", base: options.base ?? fileUrl("./"), spec: validateGraph("graph", graph) };
@@ -125,9 +149,9 @@ export async function checkGraph(
   graph: string | URL | GraphSpec,
   options: ServeOptions = {},
 ): Promise<CheckedGraph> {
-  const checked = await load(graph, options);
-  await unloadNodes(checked.plan.nodes);
-  return checked;
+  const loaded = await load(graph, options);
+  await unloadNodes(loaded.plan.nodes);
+  return summary(loaded);
 }
 
 function describe(error: unknown): string {
@@ -147,7 +171,10 @@ function describe(error: unknown): string {
  * await host.close();
  * ```
  */
-export async function serve(graph: string | URL | GraphSpec, options: ServeOptions = {}): Promise<Host> {
+export async function serve(
+  graph: string | URL | GraphSpec,
+  options: ServeOptions = {},
+): Promise<Host> {
   const log = options.logger ?? createLogger(options.logLevel ?? "info");
   const checked = await load(graph, options);
   const { plan } = checked;
@@ -163,7 +190,12 @@ export async function serve(graph: string | URL | GraphSpec, options: ServeOptio
       if (error instanceof PlumbError && error.name === "UpstreamError") {
         log.log("debug", `node "${node.name}" stopped: ${describe(error)}`);
       } else {
-        log.log("error", `node "${node.name}" (${node.specifier}) failed a request from ${peer}: ${describe(error)}`);
+        log.log(
+          "error",
+          `node "${node.name}" (${node.specifier}) failed a request from ${peer}: ${
+            describe(error)
+          }`,
+        );
       }
     });
   const listeners: Listener[] = [];
@@ -175,14 +207,16 @@ export async function serve(graph: string | URL | GraphSpec, options: ServeOptio
     await Promise.all(listeners.map((l) => l.close(0)));
     await unloadNodes(plan.nodes);
     if (error instanceof Deno.errors.AddrInUse) {
-      throw new PlumbError(`${checked.file}: cannot listen: ${error.message}; pick another port with --port`);
+      throw new PlumbError(
+        `${checked.file}: cannot listen: ${error.message}; pick another port with --port`,
+      );
     }
     throw error;
   }
   let closing: Promise<void> | undefined;
   return {
     urls: listeners.map((l) => l.url),
-    graph: checked,
+    graph: summary(checked),
     close(graceMs?: number): Promise<void> {
       closing ??= (async () => {
         await Promise.all(listeners.map((l) => l.close(graceMs)));

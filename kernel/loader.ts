@@ -31,18 +31,35 @@ function firstLine(error: unknown): string {
   return message.split("\n")[0];
 }
 
-function definePort(ports: Port[], where: string, name: unknown, flags: unknown, type: unknown): Port {
+function definePort(
+  ports: Port[],
+  where: string,
+  name: unknown,
+  flags: unknown,
+  type: unknown,
+): Port {
   if (typeof name !== "string" || name === "") {
     throw new PlumbError(`${where}: a port name must be a non-empty string`);
   }
   if (SIGNAL_PORTS.includes(name)) {
-    throw new PlumbError(`${where}: port name "${name}" is reserved for the kernel's signal output`);
+    throw new PlumbError(
+      `${where}: port name "${name}" is reserved for the kernel's signal output`,
+    );
   }
   if (ports.some((p) => p.name === name)) {
-    throw new PlumbError(`${where}: port "${name}" is declared twice; port names are unique in a node`);
+    throw new PlumbError(
+      `${where}: port "${name}" is declared twice; port names are unique in a node`,
+    );
   }
-  if (typeof flags !== "number" || !Number.isInteger(flags) || (flags & ~(KNOWN_FLAGS | DESCRIPTOR_MASK))) {
-    throw new PlumbError(`${where}: port "${name}" has invalid flags ${String(flags)}; combine the constants of mod.ts`);
+  if (
+    typeof flags !== "number" || !Number.isInteger(flags) ||
+    (flags & ~(KNOWN_FLAGS | DESCRIPTOR_MASK))
+  ) {
+    throw new PlumbError(
+      `${where}: port "${name}" has invalid flags ${
+        String(flags)
+      }; combine the constants of mod.ts`,
+    );
   }
   if (!(flags & OUTPUT) && (flags & ~PERSIST)) {
     throw new PlumbError(
@@ -56,7 +73,9 @@ function definePort(ports: Port[], where: string, name: unknown, flags: unknown,
     );
   }
   if (flags & (SHADOW | DISABLED)) {
-    throw new PlumbError(`${where}: port "${name}": SHADOW and DISABLED outputs are not supported yet`);
+    throw new PlumbError(
+      `${where}: port "${name}": SHADOW and DISABLED outputs are not supported yet`,
+    );
   }
   if (type !== undefined && typeof type !== "string") {
     throw new PlumbError(`${where}: port "${name}": a type must be a string such as "text/line"`);
@@ -81,7 +100,9 @@ export async function loadNode(
     module = await import(url);
   } catch (error) {
     if (error instanceof Deno.errors.NotCapable) throw error;
-    throw new GraphError(`${where}: cannot load servlet "${specifier}" (${url}): ${firstLine(error)}`);
+    const why = firstLine(error);
+    const at = why.includes(url) ? "" : ` (${url})`;
+    throw new GraphError(`${where}: cannot load servlet "${specifier}"${at}: ${why}`);
   }
   const servlet = module.default;
   if (!isServlet(servlet)) {
@@ -95,7 +116,9 @@ export async function loadNode(
     node: name,
     define(portName: string, flags: number, type?: string): Port {
       if (!open) {
-        throw new PlumbError(`${where}: port "${portName}" declared after init; declare every port in init`);
+        throw new PlumbError(
+          `${where}: port "${portName}" declared after init; declare every port in init`,
+        );
       }
       return definePort(ports, where, portName, flags, type);
     },

@@ -152,7 +152,13 @@ export function compilePlan(file: string, graph: GraphSpec, loaded: readonly Loa
   const raw: { from: Resolved; to: Resolved; text: string }[] = [];
   for (const [i, edge] of (graph.edges ?? []).entries()) {
     const text = `edge ${i + 1} ("${edge.from}" -> "${edge.to}")`;
-    const from = resolve(file, `${text} "from"`, parsePortRef(file, text, edge.from), byName, "output");
+    const from = resolve(
+      file,
+      `${text} "from"`,
+      parsePortRef(file, text, edge.from),
+      byName,
+      "output",
+    );
     const to = resolve(file, `${text} "to"`, parsePortRef(file, text, edge.to), byName, "input");
     claim(from, text, text);
     claim(to, text, text);
@@ -220,7 +226,9 @@ function topologicalOrder(
       const fromPort = e.from.slot < node.ports.length
         ? node.ports[e.from.slot].name
         : SIGNAL_PORTS[e.from.slot - node.ports.length];
-      stack.push(`"${node.name}.${fromPort}" -> "${e.to.node.name}.${e.to.node.ports[e.to.slot].name}"`);
+      stack.push(
+        `"${node.name}.${fromPort}" -> "${e.to.node.name}.${e.to.node.ports[e.to.slot].name}"`,
+      );
       visit(e.to.node);
       stack.pop();
     }

@@ -8,7 +8,15 @@
 import { PlumbError } from "./errors.ts";
 import { OUTPUT, SHARED_FLAGS } from "./flags.ts";
 import { DiscardOutput, EmptyInput, type InputHandle, type OutputHandle } from "./pipe.ts";
-import { errorSlot, GRAPH_INPUT, GRAPH_OUTPUT, nullSlot, type Plan, type PlanNode, UNBOUND } from "./plan.ts";
+import {
+  errorSlot,
+  GRAPH_INPUT,
+  GRAPH_OUTPUT,
+  nullSlot,
+  type Plan,
+  type PlanNode,
+  UNBOUND,
+} from "./plan.ts";
 import { type Handle, TaskImpl } from "./task.ts";
 import { MemPipe } from "../modules/mem.ts";
 
@@ -165,12 +173,15 @@ class RequestRun {
       const reason = new UpstreamError(node.name);
       for (let i = 0; i < n; i++) {
         const slot = node.slots[i];
-        if (slot >= 0 && this.#plan.edges[slot].from === node.index) this.#pipes[slot]?.error(reason);
-        else if (slot === GRAPH_OUTPUT) this.#ok = false;
+        if (slot >= 0 && this.#plan.edges[slot].from === node.index) {
+          this.#pipes[slot]?.error(reason);
+        } else if (slot === GRAPH_OUTPUT) this.#ok = false;
       }
       const errorEdge = node.slots[errorSlot(n)];
       if (errorEdge !== UNBOUND) {
-        const message = outcome.error instanceof Error ? outcome.error.message : String(outcome.error);
+        const message = outcome.error instanceof Error
+          ? outcome.error.message
+          : String(outcome.error);
         this.#pipe(errorEdge).output.write(encoder.encode(`${node.name}: ${message}\n`));
       }
     } else {

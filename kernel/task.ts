@@ -112,7 +112,9 @@ export class TaskImpl implements Task {
     }
     if (flags & ~KNOWN_FLAGS) {
       throw new PipeError(
-        `node "${this.#node}": ${op} with unknown flag bits 0x${(flags & ~KNOWN_FLAGS).toString(16)} ` +
+        `node "${this.#node}": ${op} with unknown flag bits 0x${
+          (flags & ~KNOWN_FLAGS).toString(16)
+        } ` +
           `on port "${port.name}"; use the flag constants from mod.ts`,
       );
     }

@@ -22,7 +22,10 @@ export interface TextLineStreamOptions {
  * ```
  */
 export class TextLineStream extends TransformStream<string, string> {
-  /** @param options which characters end a line */
+  /**
+   * Makes the stream.
+   * @param options which characters end a line
+   */
   constructor(options: TextLineStreamOptions = {}) {
     const allowCR = options.allowCR ?? false;
     let rest = "";

@@ -53,7 +53,9 @@ export class MemPipe {
           this.#wake();
         },
       },
-      new ByteLengthQueuingStrategy({ highWaterMark: options.highWaterMark ?? MEM_HIGH_WATER_MARK }),
+      new ByteLengthQueuingStrategy({
+        highWaterMark: options.highWaterMark ?? MEM_HIGH_WATER_MARK,
+      }),
     );
     this.output = new MemOutput(this, options.onFirstWrite);
     this.input = new MemInput(this.stream, options.maxLineBytes);

@@ -33,7 +33,9 @@ export function checkOptions(
     const rule = rules[name];
     if (rule === undefined) {
       throw new GraphError(
-        `${where}: unknown option "${name}"${didYouMean(name, names)}; options are ${names.join(", ")}`,
+        `${where}: unknown option "${name}"${didYouMean(name, names)}; options are ${
+          names.join(", ")
+        }`,
       );
     }
     const bad = (why: string): never => {
@@ -41,7 +43,8 @@ export function checkOptions(
         `${where}: option "${name}" ${why}, got ${JSON.stringify(value)} (${rule.description})`,
       );
     };
-    if (typeof value !== rule.type) bad(`must be a ${rule.type}`);
+    const actual: string = typeof value;
+    if (actual !== rule.type) bad(`must be a ${rule.type}`);
     if (typeof value === "number") {
       if (rule.integer && !Number.isInteger(value)) bad("must be a whole number");
       if (rule.min !== undefined && value < rule.min) bad(`must be at least ${rule.min}`);

@@ -30,7 +30,13 @@ export const DEFAULT_TTL = 240;
 
 const RULES: Record<keyof TcpOptions, OptionRule> = {
   host: { type: "string", description: "address to listen on, for example 127.0.0.1" },
-  port: { type: "number", integer: true, min: 0, max: 65535, description: "TCP port, 0 = any free port" },
+  port: {
+    type: "number",
+    integer: true,
+    min: 0,
+    max: 65535,
+    description: "TCP port, 0 = any free port",
+  },
   ttl: { type: "number", min: 0.001, description: "seconds an idle persistent connection is kept" },
   maxMessageSize: { type: "number", integer: true, min: 1, description: "longest line in bytes" },
 };
@@ -184,7 +190,10 @@ class TcpConnection {
         if (reader.buffered === 0 && reader.ended) break;
       }
     } catch (error) {
-      context.log.log("warn", `tcp ${this.peer}: connection failed: ${(error as Error)?.message ?? error}`);
+      context.log.log(
+        "warn",
+        `tcp ${this.peer}: connection failed: ${(error as Error)?.message ?? error}`,
+      );
     } finally {
       this.close();
     }
@@ -259,7 +268,10 @@ class TcpListener implements Listener {
     const now = performance.now();
     for (const connection of this.#open) {
       if (connection.reading && now - connection.readingSince >= this.#ttlMs) {
-        this.#context.log.log("debug", `tcp ${connection.peer}: idle for ${this.#ttlMs / 1000} s (ttl), closing`);
+        this.#context.log.log(
+          "debug",
+          `tcp ${connection.peer}: idle for ${this.#ttlMs / 1000} s (ttl), closing`,
+        );
         connection.close();
       }
     }

@@ -6,11 +6,19 @@
  * Ports: `in` (input), `out` (output).
  * @module
  */
-import { defineServlet, INPUT, OUTPUT, PERSIST } from "../mod.ts";
+import { defineServlet, INPUT, OUTPUT, PERSIST, type Port } from "../mod.ts";
+
+/** The context of an `echo` node. */
+export interface EchoContext {
+  /** What to copy. */
+  input: Port;
+  /** The copy. */
+  output: Port;
+}
 
 export default defineServlet({
   description: "copies its input to its output",
-  init(args, env) {
+  init(args, env): EchoContext {
     const persist = args.includes("close") ? 0 : PERSIST;
     return {
       input: env.define("in", INPUT | persist),
@@ -18,7 +26,11 @@ export default defineServlet({
     };
   },
   async exec(ctx, task): Promise<void> {
-    for (let chunk = await task.read(ctx.input); chunk !== null; chunk = await task.read(ctx.input)) {
+    for (
+      let chunk = await task.read(ctx.input);
+      chunk !== null;
+      chunk = await task.read(ctx.input)
+    ) {
       await task.write(ctx.output, chunk);
     }
   },

@@ -6,11 +6,19 @@
  * Ports: `in` (input, `PERSIST`), `out` (output).
  * @module
  */
-import { defineServlet, INPUT, OUTPUT, PERSIST } from "../mod.ts";
+import { defineServlet, INPUT, OUTPUT, PERSIST, type Port } from "../mod.ts";
+
+/** The context of a `hello` node. */
+export interface HelloContext {
+  /** The line to greet (`PERSIST`). */
+  input: Port;
+  /** The greeting. */
+  output: Port;
+}
 
 export default defineServlet({
   description: "replies Hello, <line> to each line; keeps the connection open",
-  init(_args, env) {
+  init(_args, env): HelloContext {
     return {
       input: env.define("in", INPUT | PERSIST, "text/line"),
       output: env.define("out", OUTPUT, "text/line"),

@@ -6,11 +6,19 @@
  * Ports: `in` (input, `PERSIST`), `out` (output).
  * @module
  */
-import { defineServlet, INPUT, OUTPUT, PERSIST } from "../mod.ts";
+import { defineServlet, INPUT, OUTPUT, PERSIST, type Port } from "../mod.ts";
+
+/** The context of a `line` node. */
+export interface LineContext {
+  /** The byte stream to take one line from (`PERSIST`). */
+  input: Port;
+  /** The line, ending `\n`. */
+  output: Port;
+}
 
 export default defineServlet({
   description: "reads one line per request and passes it on",
-  init(_args, env) {
+  init(_args, env): LineContext {
     return {
       input: env.define("in", INPUT | PERSIST, "text/line"),
       output: env.define("out", OUTPUT, "text/line"),

@@ -5,7 +5,17 @@
  * Ports: `in` (input), `out` (output).
  * @module
  */
-import { defineServlet, INPUT, OUTPUT, PlumbError } from "../mod.ts";
+import { defineServlet, INPUT, OUTPUT, PlumbError, type Port } from "../mod.ts";
+
+/** The context of a `transform` node. */
+export interface TransformContext {
+  /** Rewrites one line. */
+  apply: (line: string) => string;
+  /** Lines to rewrite. */
+  input: Port;
+  /** Rewritten lines, each ending `\n`. */
+  output: Port;
+}
 
 const TRANSFORMS: Record<string, (line: string) => string> = {
   upper: (line) => line.toUpperCase(),
@@ -16,7 +26,7 @@ const TRANSFORMS: Record<string, (line: string) => string> = {
 
 export default defineServlet({
   description: "rewrites each line: upper, lower, reverse or trim",
-  init(args, env) {
+  init(args, env): TransformContext {
     const name = args[0] ?? "upper";
     const apply = TRANSFORMS[name];
     if (apply === undefined) {
@@ -31,7 +41,11 @@ export default defineServlet({
     };
   },
   async exec(ctx, task): Promise<void> {
-    for (let line = await task.readLine(ctx.input); line !== null; line = await task.readLine(ctx.input)) {
+    for (
+      let line = await task.readLine(ctx.input);
+      line !== null;
+      line = await task.readLine(ctx.input)
+    ) {
       await task.write(ctx.output, `${ctx.apply(line)}\n`);
     }
   },

@@ -1,0 +1,93 @@
+/** The command line (S5): options, permission hints, and a clean stop on signals. */
+import denoJson from "../deno.json" with { type: "json" };
+import { assert, assertEquals, assertMatch } from "./assert.ts";
+import { Client, runCli, spawnCli } from "./helpers.ts";
+
+Deno.test("cli: --help prints usage and exits 0", async () => {
+  const result = await runCli(["--help"]);
+  assertEquals(result.code, 0);
+  assertMatch(result.stdout, /^plumb \d+\.\d+\.\d+: serve a graph of servlets\n/);
+  for (const option of ["--host", "--port", "--check", "--log-level", "--help", "--version"]) {
+    assert(result.stdout.includes(option), option);
+  }
+});
+
+Deno.test("cli: --version prints the package version", async () => {
+  const result = await runCli(["--version"]);
+  assertEquals(result, { code: 0, stdout: `plumb ${denoJson.version}\n`, stderr: "" });
+});
+
+Deno.test("cli: an unknown option is refused (strict), exit 2", async () => {
+  const result = await runCli(["examples/hello.json", "--prot", "1"]);
+  assertEquals(result.code, 2);
+  assertEquals(result.stdout, "");
+  assertMatch(result.stderr, /^plumb: Unknown option '--prot'.*; see --help\n$/);
+});
+
+Deno.test("cli: a bad --port is refused, exit 2", async () => {
+  const result = await runCli(["examples/hello.json", "--port", "http"]);
+  assertEquals(result, {
+    code: 2,
+    stdout: "",
+    stderr: `plumb: --port must be a whole number from 0 to 65535, got "http"\n`,
+  });
+});
+
+Deno.test("cli: no graph file given", async () => {
+  const result = await runCli([]);
+  assertEquals(result.code, 2);
+  assertEquals(
+    result.stderr,
+    "plumb: no graph file given; usage: main.ts GRAPH.json [options], see --help\n",
+  );
+});
+
+Deno.test("cli: --check validates and prints a summary, exit 0", async () => {
+  const result = await runCli(["examples/pipeline.json", "--check"]);
+  assertEquals(result, {
+    code: 0,
+    stdout: "examples/pipeline.json: ok: 3 node(s), 2 edge(s), 1 listener(s)\n",
+    stderr: "",
+  });
+});
+
+Deno.test("cli: missing --allow-read prints the flag to add, not a stack trace", async () => {
+  const result = await runCli(["examples/hello.json"], ["--allow-net=127.0.0.1"]);
+  assertEquals(result, {
+    code: 2,
+    stdout: "",
+    stderr:
+      "plumb: cannot read graph file examples/hello.json: permission denied; run deno with --allow-read\n",
+  });
+});
+
+Deno.test("cli: missing --allow-net prints the flag to add, not a stack trace", async () => {
+  const result = await runCli(["examples/hello.json"], ["--allow-read"]);
+  assertEquals(result, {
+    code: 2,
+    stdout: "",
+    stderr: "plumb: cannot listen on tcp://127.0.0.1:12345: permission denied; " +
+      "run deno with --allow-net=127.0.0.1:12345\n",
+  });
+});
+
+Deno.test("cli: serves the hello example on --port 0 and prints the real port", async () => {
+  await using host = await spawnCli(["examples/hello.json", "--port", "0"]);
+  assert(host.port > 0);
+  await using c = await Client.connect(host.port);
+  await c.send("Plumber\r\n");
+  assertEquals(await c.readLine(), "Hello, Plumber\n");
+});
+
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  Deno.test(`cli: ${signal} stops accepting, closes idle connections, unloads, exits 0`, async () => {
+    const host = await spawnCli(["tests/fixtures/graphs/lifecycle.json", "--port", "0"]);
+    await using c = await Client.connect(host.port);
+    await c.send("hi\n");
+    assertEquals(await c.readLine(), "life: hi\n");
+    const result = await host.stop(signal);
+    assertEquals(result.code, 0);
+    assertEquals(result.stderr, "plumb: stopping (a second signal exits at once)\nunload life\n");
+    assertEquals(await c.closedByServer(), true, "the idle persistent connection was closed");
+  });
+}

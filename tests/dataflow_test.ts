@@ -1,0 +1,123 @@
+/**
+ * The kernel's request semantics across edges: a node none of whose inputs
+ * was written does not run; `__null__` and `__error__` fire and can be wired.
+ */
+import { assertEquals } from "./assert.ts";
+import { Client, startHost } from "./helpers.ts";
+import { calls } from "./fixtures/spy.ts";
+
+Deno.test("a node whose input was never written in a request does not run", async () => {
+  calls.length = 0;
+  await using h = await startHost({
+    nodes: {
+      route: { servlet: "./tests/fixtures/router.ts" },
+      left: { servlet: "./tests/fixtures/spy.ts", args: ["left"] },
+      right: { servlet: "./tests/fixtures/spy.ts", args: ["right"] },
+    },
+    edges: [
+      { from: "route.a", to: "left.in" },
+      { from: "route.b", to: "right.in" },
+    ],
+    input: "route.in",
+    output: "left.out",
+    listeners: [{ module: "tcp" }],
+  });
+  await using c = await Client.connect(h.port);
+  await c.send("apple\n");
+  assertEquals(await c.readLine(), "left saw apple\n");
+  assertEquals(calls, ["left: apple\n"]);
+  await c.send("berry\n");
+  // right ran (its output is unconnected), left did not: no reply, the connection stays.
+  await c.send("avocado\n");
+  assertEquals(await c.readLine(), "left saw avocado\n");
+  assertEquals(calls, ["left: apple\n", "right: berry\n", "left: avocado\n"]);
+});
+
+Deno.test("cancellation cascades: nodes behind a node that did not run do not run either", async () => {
+  calls.length = 0;
+  await using h = await startHost({
+    nodes: {
+      route: { servlet: "./tests/fixtures/router.ts" },
+      first: { servlet: "./tests/fixtures/spy.ts", args: ["first"] },
+      second: { servlet: "./tests/fixtures/spy.ts", args: ["second"] },
+      reply: { servlet: "./tests/fixtures/spy.ts", args: ["reply"] },
+    },
+    edges: [
+      { from: "route.b", to: "first.in" },
+      { from: "first.out", to: "second.in" },
+      { from: "route.a", to: "reply.in" },
+    ],
+    input: "route.in",
+    output: "reply.out",
+    listeners: [{ module: "tcp" }],
+  });
+  await using c = await Client.connect(h.port);
+  await c.send("a1\n");
+  assertEquals(await c.readLine(), "reply saw a1\n");
+  await c.send("b1\na2\n");
+  assertEquals(await c.readLine(), "reply saw a2\n");
+  assertEquals(calls, ["reply: a1\n", "first: b1\n", "second: first saw b1\n", "reply: a2\n"]);
+});
+
+Deno.test("__null__ fires when a successful exec wrote no output", async () => {
+  calls.length = 0;
+  await using h = await startHost({
+    nodes: {
+      route: { servlet: "./tests/fixtures/router.ts" },
+      empty: { servlet: "./tests/fixtures/spy.ts", args: ["nothing-written"] },
+      reply: { servlet: "./tests/fixtures/spy.ts", args: ["reply"] },
+    },
+    edges: [
+      { from: "route.__null__", to: "empty.in" },
+      { from: "route.a", to: "reply.in" },
+    ],
+    input: "route.in",
+    output: "reply.out",
+    listeners: [{ module: "tcp" }],
+  });
+  await using c = await Client.connect(h.port);
+  await c.send("\nabc\n");
+  assertEquals(await c.readLine(), "reply saw abc\n");
+  assertEquals(calls, ["nothing-written: ", "reply: abc\n"]);
+});
+
+Deno.test("__error__ carries the failure to a node wired to it", async () => {
+  calls.length = 0;
+  await using h = await startHost({
+    nodes: {
+      f: { servlet: "./tests/fixtures/fail.ts" },
+      errors: { servlet: "./tests/fixtures/spy.ts", args: ["errors"] },
+    },
+    edges: [{ from: "f.__error__", to: "errors.in" }],
+    input: "f.in",
+    output: "f.out",
+    listeners: [{ module: "tcp" }],
+  });
+  await using c = await Client.connect(h.port);
+  await c.send("fine\n");
+  assertEquals(await c.readLine(), "ok: fine\n");
+  assertEquals(calls, []);
+  await c.send("boom\n");
+  assertEquals(await c.readToEnd(), "");
+  assertEquals(calls, ["errors: f: boom requested\n"]);
+});
+
+Deno.test("a failing node makes the nodes reading its output fail quietly, not hang", async () => {
+  await using h = await startHost({
+    nodes: {
+      f: { servlet: "./tests/fixtures/fail.ts" },
+      shout: { servlet: "transform", args: ["upper"] },
+    },
+    edges: [{ from: "f.out", to: "shout.in" }],
+    input: "f.in",
+    output: "shout.out",
+    listeners: [{ module: "tcp" }],
+  });
+  await using c = await Client.connect(h.port);
+  await c.send("x\n");
+  assertEquals(await c.readLine(), "OK: X\n");
+  await c.send("half\n");
+  assertEquals(await c.readToEnd(), "");
+  assertEquals(h.logs.filter((l) => l.startsWith("plumb error:")).length, 1, h.logs.join("\n"));
+  assertEquals(h.logs.some((l) => l.includes(`node "shout" stopped: UpstreamError`)), true);
+});

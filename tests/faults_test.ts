@@ -1,0 +1,105 @@
+/**
+ * Failures a user can cause: a servlet that throws or rejects, a line over
+ * the limit, garbage bytes, a client that goes away mid-reply. Each fails
+ * only its own request; the host keeps serving everyone else.
+ */
+import { assert, assertEquals } from "./assert.ts";
+import { Client, startHost } from "./helpers.ts";
+
+const failGraph = {
+  nodes: { f: { servlet: "./tests/fixtures/fail.ts" } },
+  input: "f.in",
+  output: "f.out",
+  listeners: [{ module: "tcp" }],
+};
+
+Deno.test("a servlet that throws fails only its request; the host keeps serving", async () => {
+  await using h = await startHost(failGraph);
+  await using other = await Client.connect(h.port);
+  await other.send("before\n");
+  assertEquals(await other.readLine(), "ok: before\n");
+
+  await using bad = await Client.connect(h.port);
+  await bad.send("boom\n");
+  assertEquals(await bad.readToEnd(), "", "the failed request's connection closes with no reply");
+  assert(
+    h.logs.some((l) =>
+      l.startsWith("plumb error:") && l.includes(`node "f"`) && l.includes("Error: boom requested")
+    ),
+  );
+
+  await other.send("after\n");
+  assertEquals(await other.readLine(), "ok: after\n");
+  await using again = await Client.connect(h.port);
+  await again.send("new\n");
+  assertEquals(await again.readLine(), "ok: new\n");
+});
+
+Deno.test("a servlet that rejects fails only its request", async () => {
+  await using h = await startHost(failGraph);
+  await using bad = await Client.connect(h.port);
+  await bad.send("reject\n");
+  assertEquals(await bad.readToEnd(), "");
+  assert(h.logs.some((l) => l.includes("RangeError: rejected on purpose")));
+  await using good = await Client.connect(h.port);
+  await good.send("fine\n");
+  assertEquals(await good.readLine(), "ok: fine\n");
+});
+
+Deno.test("a servlet that fails after writing: what it wrote is delivered, then the connection closes", async () => {
+  await using h = await startHost(failGraph);
+  await using c = await Client.connect(h.port);
+  await c.send("half\nnever\n");
+  assertEquals(await c.readToEnd(), "partial ");
+});
+
+Deno.test("a line longer than maxMessageSize fails its request with a clear log line", async () => {
+  await using h = await startHost({
+    ...failGraph,
+    listeners: [{ module: "tcp", options: { maxMessageSize: 1024 } }],
+  });
+  await using c = await Client.connect(h.port);
+  await c.send("x".repeat(5000));
+  assertEquals(await c.readToEnd(), "");
+  assert(
+    h.logs.some((l) =>
+      l.includes("MessageTooLongError: line longer than 1024 bytes") && l.includes("maxMessageSize")
+    ),
+  );
+  await using good = await Client.connect(h.port);
+  await good.send(`${"y".repeat(1024)}\n`);
+  assertEquals(await good.readLine(), `ok: ${"y".repeat(1024)}\n`);
+});
+
+Deno.test("garbage and invalid UTF-8 become replacement characters, not a crash", async () => {
+  await using h = await startHost("examples/hello.json");
+  await using c = await Client.connect(h.port);
+  await c.send(new Uint8Array([0xff, 0xfe, 0x41, 0xc3, 0x0a]));
+  assertEquals(await c.readLine(), "Hello, \uFFFD\uFFFDA\uFFFD\n");
+  await c.send(new Uint8Array([0x00, 0x01, 0x1b, 0x5b, 0x0a]));
+  assertEquals(await c.readLine(), "Hello, \u0000\u0001\u001b[\n");
+});
+
+Deno.test("a client that disconnects mid-reply does not disturb the host", async () => {
+  await using h = await startHost({
+    nodes: { big: { servlet: "./tests/fixtures/big.ts" } },
+    input: "big.in",
+    output: "big.out",
+    listeners: [{ module: "tcp" }],
+  });
+  for (let i = 0; i < 3; i++) {
+    const c = await Client.connect(h.port);
+    await c.send("go\n");
+    const first = new Uint8Array(1000);
+    assert((await c.conn.read(first)) !== null);
+    c.close(); // gone with most of 4 MiB unread
+  }
+  await using good = await Client.connect(h.port);
+  await good.send("go\n");
+  const line = await good.readLine();
+  assertEquals(line?.length, 64 * 65536 + 1);
+  assert(
+    !h.logs.some((l) => l.startsWith("plumb error:") || l.startsWith("plumb warn:")),
+    h.logs.join("\n"),
+  );
+});

@@ -1,0 +1,70 @@
+/**
+ * Every graph error of S3 is one line naming the file, the node and the port
+ * (with a "did you mean" for near names), exit status 2, and nothing listens.
+ */
+import { assertEquals } from "./assert.ts";
+import { runCli } from "./helpers.ts";
+
+const DIR = "tests/fixtures/graphs";
+
+const CASES: Record<string, string> = {
+  unknown_servlet: `node "greet": unknown servlet "helo" (did you mean "hello"?); built-ins are ` +
+    `hello, echo, line, transform, a file is written "./name.ts" relative to the graph file`,
+  missing_module: `node "greet": cannot load servlet "./no_such_servlet.ts": Module not found ` +
+    `"${new URL(`../${DIR}/no_such_servlet.ts`, import.meta.url).href}".`,
+  not_servlet:
+    `node "odd": "../not_servlet.ts" is not a servlet module; its default export must be ` +
+    `made with defineServlet`,
+  unknown_port:
+    `edge 1 ("split.outt" -> "greet.in") "from" "split.outt": node "split" has no port ` +
+    `"outt" (did you mean "out"?); its ports are in, out, __null__, __error__`,
+  unknown_node: `edge 1 ("split.out" -> "gret.in") "to" "gret.in": no node "gret" ` +
+    `(did you mean "greet"?)`,
+  wrong_direction: `edge 1 ("split.out" -> "greet.out") "to" "greet.out": port "out" of node ` +
+    `"greet" is an output port, but this place needs an input port`,
+  input_is_output: `"input" "greet.out": port "out" of node "greet" is an output port, but this ` +
+    `place needs an input port`,
+  used_twice: `edge 2 ("split.out" -> "greet.in"): port "out" of node "split" is used twice ` +
+    `(also by edge 1 ("split.out" -> "shout.in")); fan-out from one output is not supported yet, ` +
+    `give each use its own port`,
+  cycle: `cycle through node "a": "a.out" -> "b.in", "b.out" -> "a.in"; a graph must not feed ` +
+    `a node's output back into its own input`,
+  missing_input: `the graph has no "input"; name the port that receives each request, for ` +
+    `example "input": "greet.in"`,
+  missing_output: `the graph has no "output"; name the port that carries the reply, for example ` +
+    `"output": "greet.out"`,
+  bad_json: `not valid JSON: Expected double-quoted property name in JSON at position 46 ` +
+    `(line 1 column 47)`,
+  unknown_key:
+    `node "greet": unknown key "servelt" (did you mean "servlet"?); allowed: servlet, args`,
+  unknown_module: `listener 1: unknown module "tpc" (did you mean "tcp"?); modules are tcp`,
+  unknown_option: `listener 1 (tcp): unknown option "prot" (did you mean "port"?); options are ` +
+    `host, port, ttl, maxMessageSize`,
+  init_fails: `node "shout": init of servlet "transform" failed: unknown transform "sideways"; ` +
+    `use one of upper, lower, reverse, trim`,
+  no_listeners: `the graph has no "listeners"; add {"module": "tcp", "options": {"port": 12345}} ` +
+    `or pass --port`,
+};
+
+for (const [name, message] of Object.entries(CASES)) {
+  Deno.test(`graph error: ${name.replaceAll("_", " ")}`, async () => {
+    const file = `${DIR}/${name}.json`;
+    const result = await runCli([file]);
+    assertEquals(result.stderr, `plumb: ${file}: ${message}\n`);
+    assertEquals(result.code, 2);
+    assertEquals(result.stdout, "", "nothing listens");
+  });
+}
+
+Deno.test("graph error: --check reports the same line and status", async () => {
+  const file = `${DIR}/unknown_port.json`;
+  const result = await runCli([file, "--check"]);
+  assertEquals(result.stderr, `plumb: ${file}: ${CASES.unknown_port}\n`);
+  assertEquals(result.code, 2);
+});
+
+Deno.test("graph error: a graph file that does not exist", async () => {
+  const result = await runCli(["examples/nope.json"]);
+  assertEquals(result.stderr, "plumb: examples/nope.json: no such graph file\n");
+  assertEquals(result.code, 2);
+});
