@@ -1,0 +1,36 @@
+/**
+ * graph.schema.json describes the format the loader accepts: every example
+ * validates, and every fixture the loader refuses for its shape is refused
+ * by the schema too. Ajv, from the npm registry, is the validator.
+ */
+import { Ajv2020 } from "npm:ajv@8.17.1/dist/2020.js";
+import { validateGraph } from "../kernel/graph.ts";
+import { assertEquals, assertThrows } from "./assert.ts";
+import { path } from "./helpers.ts";
+
+const schema = JSON.parse(await Deno.readTextFile(path("graph.schema.json")));
+const validate = new Ajv2020({ allErrors: true }).compile(schema);
+
+async function readJson(file: string): Promise<unknown> {
+  return JSON.parse(await Deno.readTextFile(path(file)));
+}
+
+Deno.test("schema: every example graph is valid", async () => {
+  for await (const entry of Deno.readDir(path("examples"))) {
+    if (!entry.name.endsWith(".json")) continue;
+    const graph = await readJson(`examples/${entry.name}`);
+    assertEquals(validate(graph), true, `${entry.name}: ${JSON.stringify(validate.errors)}`);
+    validateGraph(entry.name, graph);
+  }
+});
+
+Deno.test("schema: graphs the loader refuses for their shape are refused by the schema", async () => {
+  for (const name of ["unknown_key", "missing_input", "missing_output", "unknown_option"]) {
+    const graph = await readJson(`tests/fixtures/graphs/${name}.json`);
+    assertEquals(validate(graph), false, name);
+  }
+  for (const name of ["unknown_key", "missing_input", "missing_output"]) {
+    const graph = await readJson(`tests/fixtures/graphs/${name}.json`);
+    assertThrows(() => validateGraph(name, graph));
+  }
+});
