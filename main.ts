@@ -113,8 +113,9 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const host = await serve(command.graph, command.options);
+  const stopped = waitForSignal(host); // listen for signals before telling anyone we listen
   for (const url of host.urls) console.log(`listening on ${url}`);
-  await waitForSignal(host);
+  await stopped;
   return 0;
 }
 

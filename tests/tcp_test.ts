@@ -113,3 +113,18 @@ Deno.test("many concurrent connections are each served in order", async () => {
     for (const c of clients) c.close();
   }
 });
+
+Deno.test("a servlet may take its ports as ReadableStream and WritableStream", async () => {
+  await using h = await startHost({
+    nodes: { s: { servlet: "./tests/fixtures/streams.ts" } },
+    input: "s.in",
+    output: "s.out",
+    listeners: [{ module: "tcp" }],
+  });
+  await using c = await Client.connect(h.port);
+  await c.send("one\r\ntwo\n");
+  assertEquals(await c.readLine(), "1: ONE\n");
+  assertEquals(await c.readLine(), "2: TWO\n");
+  await c.send("three\n");
+  assertEquals(await c.readLine(), "1: THREE\n", "each readiness is a new request");
+});
