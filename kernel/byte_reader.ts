@@ -106,24 +106,41 @@ export class ByteReader {
    * lack an end of line. `null` at the end of the source.
    * @throws {MessageTooLongError} when a line is longer than `maxLineBytes`
    */
-  async readLine(): Promise<string | null> {
-    let from = 0;
-    for (;;) {
-      const p = this.#pending;
-      const nl = p.indexOf(LF, from);
-      if (nl >= 0) {
-        const end = nl > 0 && p[nl - 1] === CR ? nl - 1 : nl;
-        if (end > this.maxLineBytes) throw new MessageTooLongError(this.maxLineBytes);
-        this.#pending = nl + 1 === p.length ? EMPTY : p.subarray(nl + 1);
-        return decoder.decode(p.subarray(0, end));
-      }
+  readLine(): Promise<string | null> {
+    try {
+      const line = this.#bufferedLine(0);
+      if (line !== undefined) return Promise.resolve(line);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#readLineSlow();
+  }
+
+  /** A complete line from the buffer (searching from `from`), or undefined when there is none yet. */
+  #bufferedLine(from: number): string | undefined {
+    const p = this.#pending;
+    const nl = p.indexOf(LF, from);
+    if (nl < 0) {
       if (p.length > this.maxLineBytes) throw new MessageTooLongError(this.maxLineBytes);
-      from = p.length;
+      return undefined;
+    }
+    const end = nl > 0 && p[nl - 1] === CR ? nl - 1 : nl;
+    if (end > this.maxLineBytes) throw new MessageTooLongError(this.maxLineBytes);
+    this.#pending = nl + 1 === p.length ? EMPTY : p.subarray(nl + 1);
+    return decoder.decode(p.subarray(0, end));
+  }
+
+  async #readLineSlow(): Promise<string | null> {
+    for (;;) {
+      const from = this.#pending.length;
       if (!(await this.fill())) {
+        const p = this.#pending;
         if (p.length === 0) return null;
         this.#pending = EMPTY;
         return decoder.decode(p);
       }
+      const line = this.#bufferedLine(from);
+      if (line !== undefined) return line;
     }
   }
 

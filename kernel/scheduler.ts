@@ -113,9 +113,9 @@ class RequestRun {
   readonly #input: InputHandle;
   readonly #output: OutputHandle;
   readonly #report: FailureReport;
-  readonly #state: Uint8Array;
+  readonly #state: number[];
   readonly #pipes: (MemPipe | undefined)[];
-  readonly #closed: Uint8Array;
+  readonly #closed: boolean[];
   #pending: number;
   #ok = true;
   #done: (ok: boolean) => void = () => {};
@@ -125,9 +125,9 @@ class RequestRun {
     this.#input = input;
     this.#output = output;
     this.#report = report;
-    this.#state = new Uint8Array(plan.nodes.length);
+    this.#state = new Array(plan.nodes.length).fill(WAITING);
     this.#pipes = new Array(plan.edges.length);
-    this.#closed = new Uint8Array(plan.edges.length);
+    this.#closed = new Array(plan.edges.length).fill(false);
     this.#pending = plan.nodes.length;
   }
 
@@ -208,11 +208,11 @@ class RequestRun {
     this.#state[node.index] = SETTLED;
     for (const edge of node.outputEdges) {
       this.#pipes[edge]?.close();
-      this.#closed[edge] = 1;
+      this.#closed[edge] = true;
     }
     for (const edge of node.outputEdges) {
       const to = this.#plan.nodes[this.#plan.edges[edge].to];
-      if (this.#state[to.index] === WAITING && to.inputEdges.every((e) => this.#closed[e] === 1)) {
+      if (this.#state[to.index] === WAITING && to.inputEdges.every((e) => this.#closed[e])) {
         this.#cancel(to.index);
       }
     }

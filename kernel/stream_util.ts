@@ -3,9 +3,16 @@
  * @module
  */
 
-/** A `ReadableStream` that pulls its chunks from `read` until it returns `null`. */
+/**
+ * A `ReadableStream` that pulls its chunks from `read` until it returns
+ * `null`, one at a time (no read-ahead, so the source's bound holds).
+ *
+ * @param read the next chunk, or `null` at the end
+ * @param cancel called when the stream's consumer cancels it
+ */
 export function readableFrom(
   read: () => Promise<Uint8Array | null>,
+  cancel?: () => void,
 ): ReadableStream<Uint8Array> {
   return new ReadableStream<Uint8Array>({
     async pull(controller): Promise<void> {
@@ -13,6 +20,7 @@ export function readableFrom(
       if (chunk === null) controller.close();
       else controller.enqueue(chunk);
     },
+    cancel,
   }, { highWaterMark: 0 });
 }
 

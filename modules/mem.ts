@@ -1,11 +1,15 @@
 /**
  * The `mem` module: the in-memory pipe that joins two servlets along a graph
- * edge, built on a Web Streams `ReadableStream` with a bounded queue.
+ * edge, for one request.
  *
- * The writer enqueues into the stream's controller and waits while the queue
+ * A mem pipe is a bounded queue of chunks: a writer waits while the queue
  * holds `highWaterMark` bytes or more, so a fast producer cannot grow memory
- * without bound. The reader pulls through a {@linkcode ByteReader}, or takes
- * the stream itself when the servlet asks for a `ReadableStream`.
+ * without bound. A servlet sees it as Web Streams: `task.readable(port)` is a
+ * `ReadableStream` over the queue and `task.writable(port)` a
+ * `WritableStream` into it, both with the queue's backpressure. The stream
+ * objects are made only when a servlet asks for them; `read`, `readLine` and
+ * `write` go to the queue directly, so the per-request path pays for no
+ * stream machinery it does not use.
  * @module
  */
 import { ByteReader } from "../kernel/byte_reader.ts";
@@ -25,72 +29,101 @@ export interface MemPipeOptions {
 /** Default queue bound of a mem pipe, in bytes. */
 export const MEM_HIGH_WATER_MARK = 65536;
 
+const NONE = 0;
+const CLOSED = 1;
+const ERRORED = 2;
+const CANCELLED = 3;
+
 /**
  * One edge of one request: a bounded in-memory pipe with an output handle for
  * the producer and an input handle for the consumer.
  */
 export class MemPipe {
-  /** The consumer's end: a byte stream with a bounded queue. */
-  readonly stream: ReadableStream<Uint8Array>;
   /** The producer's handle. */
   readonly output: MemOutput;
   /** The consumer's handle. */
   readonly input: MemInput;
-  #controller!: ReadableStreamDefaultController<Uint8Array>;
-  #resume: (() => void) | null = null;
-  #done = false;
+  readonly #highWaterMark: number;
+  #chunks: Uint8Array[] = [];
+  #queued = 0;
+  #end = NONE;
+  #reason: unknown;
+  #reader: { resolve: (chunk: Uint8Array | null) => void; reject: (e: unknown) => void } | null =
+    null;
+  #writer: (() => void) | null = null;
 
   /** @param options queue bound, line limit and first-write callback */
   constructor(options: MemPipeOptions = {}) {
-    this.stream = new ReadableStream<Uint8Array>(
-      {
-        start: (controller): void => {
-          this.#controller = controller;
-        },
-        pull: (): void => this.#wake(),
-        cancel: (): void => {
-          this.#done = true;
-          this.#wake();
-        },
-      },
-      new ByteLengthQueuingStrategy({
-        highWaterMark: options.highWaterMark ?? MEM_HIGH_WATER_MARK,
-      }),
-    );
+    this.#highWaterMark = options.highWaterMark ?? MEM_HIGH_WATER_MARK;
     this.output = new MemOutput(this, options.onFirstWrite);
-    this.input = new MemInput(this.stream, options.maxLineBytes);
+    this.input = new MemInput(this, options.maxLineBytes);
   }
 
-  #wake(): void {
-    const resume = this.#resume;
-    this.#resume = null;
-    resume?.();
+  /** Bytes queued and not yet read. */
+  get queued(): number {
+    return this.#queued;
   }
 
-  /** Enqueues a chunk; resolves once the queue is below its bound. */
+  /** Queues a chunk; resolves once the queue is below its bound. Discarded after the reader stopped. */
   push(chunk: Uint8Array): Promise<void> {
-    if (this.#done) return RESOLVED;
-    if (chunk.length > 0) this.#controller.enqueue(chunk);
-    if ((this.#controller.desiredSize ?? 1) > 0) return RESOLVED;
-    return new Promise((resolve) => {
-      this.#resume = resolve;
-    });
+    if (this.#end !== NONE || chunk.length === 0) return RESOLVED;
+    const reader = this.#reader;
+    if (reader !== null) {
+      this.#reader = null;
+      reader.resolve(chunk);
+      return RESOLVED;
+    }
+    this.#chunks.push(chunk);
+    this.#queued += chunk.length;
+    if (this.#queued < this.#highWaterMark) return RESOLVED;
+    return new Promise((resolve) => this.#writer = resolve);
   }
 
-  /** Ends the stream: the reader sees the end after the queued bytes. */
+  /** The next chunk, waiting for the writer; `null` after `close`. Rejects after `error`. */
+  pull(): Promise<Uint8Array | null> {
+    if (this.#chunks.length > 0) {
+      const chunk = this.#chunks.shift()!;
+      this.#queued -= chunk.length;
+      if (this.#writer !== null && this.#queued < this.#highWaterMark) this.#wakeWriter();
+      return Promise.resolve(chunk);
+    }
+    if (this.#end === ERRORED) return Promise.reject(this.#reason);
+    if (this.#end !== NONE) return Promise.resolve(null);
+    return new Promise((resolve, reject) => this.#reader = { resolve, reject });
+  }
+
+  #wakeWriter(): void {
+    const writer = this.#writer;
+    this.#writer = null;
+    writer?.();
+  }
+
+  /** Ends the pipe: the reader sees the end after the queued bytes. */
   close(): void {
-    if (this.#done) return;
-    this.#done = true;
-    this.#controller.close();
-    this.#wake();
+    if (this.#end !== NONE) return;
+    this.#end = CLOSED;
+    this.#reader?.resolve(null);
+    this.#reader = null;
   }
 
-  /** Fails the stream: the reader's next read rejects with `reason`. */
+  /** Fails the pipe: queued bytes are dropped and the reader's next read rejects with `reason`. */
   error(reason: unknown): void {
-    if (this.#done) return;
-    this.#done = true;
-    this.#controller.error(reason);
-    this.#wake();
+    if (this.#end !== NONE) return;
+    this.#end = ERRORED;
+    this.#reason = reason;
+    this.#chunks = [];
+    this.#queued = 0;
+    this.#reader?.reject(reason);
+    this.#reader = null;
+    this.#wakeWriter();
+  }
+
+  /** The reader is done: queued and later bytes are discarded and a waiting writer goes on. */
+  cancel(): void {
+    if (this.#end === NONE) this.#end = CANCELLED;
+    this.#chunks = [];
+    this.#queued = 0;
+    this.#wakeWriter();
   }
 }
 
@@ -127,45 +160,31 @@ export class MemOutput implements OutputHandle {
 export class MemInput implements InputHandle {
   flags = 0;
   touched = 0;
-  readonly #stream: ReadableStream<Uint8Array>;
-  #reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
-  #bytes: ByteReader | null = null;
-  readonly #maxLineBytes: number | undefined;
+  readonly #pipe: MemPipe;
+  readonly #bytes: ByteReader;
 
   /**
-   * @param stream the pipe's stream
+   * @param pipe the pipe read from
    * @param maxLineBytes longest line `readLine` accepts
    */
-  constructor(stream: ReadableStream<Uint8Array>, maxLineBytes?: number) {
-    this.#stream = stream;
-    this.#maxLineBytes = maxLineBytes;
-  }
-
-  #byteReader(): ByteReader {
-    if (this.#bytes) return this.#bytes;
-    const reader = this.#reader = this.#stream.getReader();
-    return this.#bytes = new ByteReader(async () => {
-      const { value, done } = await reader.read();
-      return done ? null : value;
-    }, { maxLineBytes: this.#maxLineBytes });
+  constructor(pipe: MemPipe, maxLineBytes?: number) {
+    this.#pipe = pipe;
+    this.#bytes = new ByteReader(() => pipe.pull(), { maxLineBytes });
   }
 
   read(): Promise<Uint8Array | null> {
-    return this.#byteReader().read();
+    return this.#bytes.read();
   }
   readLine(): Promise<string | null> {
-    return this.#byteReader().readLine();
+    return this.#bytes.readLine();
   }
   eof(): Promise<boolean> {
-    return this.#byteReader().eof();
+    return this.#bytes.eof();
   }
   readable(): ReadableStream<Uint8Array> {
-    if (this.#bytes === null && !this.#stream.locked) return this.#stream;
-    const bytes = this.#byteReader();
-    return readableFrom(() => bytes.read());
+    return readableFrom(() => this.#bytes.read(), () => this.#pipe.cancel());
   }
   release(): void {
-    if (this.#reader) this.#reader.cancel().catch(() => {});
-    else if (!this.#stream.locked) this.#stream.cancel().catch(() => {});
+    this.#pipe.cancel();
   }
 }

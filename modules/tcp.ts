@@ -93,6 +93,7 @@ class TcpOutput implements OutputHandle {
   #chunks: Uint8Array[] = [];
   #size = 0;
   #flushing: Promise<void> = RESOLVED;
+  #busy = false;
 
   constructor(conn: Deno.Conn) {
     this.#conn = conn;
@@ -117,21 +118,33 @@ class TcpOutput implements OutputHandle {
     const data = chunks.length === 1 ? chunks[0] : chunks.reduce(concatBytes);
     this.#chunks = [];
     this.#size = 0;
-    return this.#flushing = this.#flushing.then(async () => {
-      if (this.gone) return;
-      try {
-        await writeAll(this.#conn, data);
-      } catch (error) {
-        if (!isGone(error)) throw error;
-        this.gone = true;
-      }
-    });
+    return this.#flushing = this.#busy
+      ? this.#flushing.then(() => this.#send(data))
+      : this.#send(data);
+  }
+
+  async #send(data: Uint8Array): Promise<void> {
+    if (this.gone) return;
+    this.#busy = true;
+    try {
+      await writeAll(this.#conn, data);
+    } catch (error) {
+      if (!isGone(error)) throw error;
+      this.gone = true;
+    } finally {
+      this.#busy = false;
+    }
   }
 
   /** Prepares the handle for the next request. */
   reset(): void {
     this.written = false;
   }
+}
+
+/** A coarse clock: the idle sweeper's tick count, cheap to read on every socket read. */
+interface Clock {
+  tick: number;
 }
 
 /** One accepted connection and its request loop. */
@@ -142,7 +155,7 @@ class TcpConnection {
   reading = false;
   /** True while no request is in flight (between requests). */
   idle = true;
-  /** When the current wait for bytes started (performance.now()). */
+  /** The listener's clock tick when the current wait for bytes started. */
   readingSince = 0;
   closed = false;
   readonly #buffer = new Uint8Array(READ_BUFFER);
@@ -150,8 +163,11 @@ class TcpConnection {
   readonly #input: TcpInput;
   readonly #output: TcpOutput;
 
-  constructor(conn: Deno.TcpConn, maxLineBytes: number) {
+  readonly #clock: Clock;
+
+  constructor(conn: Deno.TcpConn, maxLineBytes: number, clock: Clock) {
     this.conn = conn;
+    this.#clock = clock;
     const addr = conn.remoteAddr;
     this.peer = `${addr.hostname}:${addr.port}`;
     this.#reader = new ByteReader(() => this.#pull(), { volatile: true, maxLineBytes });
@@ -161,7 +177,7 @@ class TcpConnection {
 
   async #pull(): Promise<Uint8Array | null> {
     this.reading = true;
-    this.readingSince = performance.now();
+    this.readingSince = this.#clock.tick;
     try {
       const n = await this.conn.read(this.#buffer);
       return n === null ? null : this.#buffer.subarray(0, n);
@@ -214,7 +230,9 @@ class TcpListener implements Listener {
   readonly url: string;
   readonly #listener: Deno.TcpListener;
   readonly #context: ListenContext;
-  readonly #ttlMs: number;
+  readonly #ttl: number;
+  readonly #ttlTicks: number;
+  readonly #clock: Clock = { tick: 0 };
   readonly #maxLineBytes: number;
   readonly #open = new Set<TcpConnection>();
   readonly #served = new Set<Promise<void>>();
@@ -225,12 +243,13 @@ class TcpListener implements Listener {
   constructor(listener: Deno.TcpListener, options: TcpOptions, context: ListenContext) {
     this.#listener = listener;
     this.#context = context;
-    this.#ttlMs = options.ttl * 1000;
+    this.#ttl = options.ttl;
     this.#maxLineBytes = options.maxMessageSize;
     const addr = listener.addr;
     const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
     this.url = `tcp://${host}:${addr.port}`;
-    const every = Math.min(1000, Math.max(10, this.#ttlMs / 4));
+    const every = Math.min(1000, Math.max(10, options.ttl * 250));
+    this.#ttlTicks = Math.ceil((options.ttl * 1000) / every);
     this.#sweeper = setInterval(() => this.#sweep(), every);
     this.#accepting = this.#accept();
   }
@@ -254,7 +273,7 @@ class TcpListener implements Listener {
       } catch {
         // The peer may already be gone; the read will say so.
       }
-      const connection = new TcpConnection(conn, this.#maxLineBytes);
+      const connection = new TcpConnection(conn, this.#maxLineBytes, this.#clock);
       this.#open.add(connection);
       const served = connection.serve(this.#context, () => this.#closing).finally(() => {
         this.#open.delete(connection);
@@ -265,12 +284,12 @@ class TcpListener implements Listener {
   }
 
   #sweep(): void {
-    const now = performance.now();
+    const now = ++this.#clock.tick;
     for (const connection of this.#open) {
-      if (connection.reading && now - connection.readingSince >= this.#ttlMs) {
+      if (connection.reading && now - connection.readingSince >= this.#ttlTicks) {
         this.#context.log.log(
           "debug",
-          `tcp ${connection.peer}: idle for ${this.#ttlMs / 1000} s (ttl), closing`,
+          `tcp ${connection.peer}: idle for ${this.#ttl} s (ttl), closing`,
         );
         connection.close();
       }
