@@ -178,7 +178,10 @@ class RequestRun {
         } else if (slot === GRAPH_OUTPUT) this.#ok = false;
       }
       const errorEdge = node.slots[errorSlot(n)];
-      if (errorEdge !== UNBOUND) {
+      // A failure nobody handles fails the request, so the module does not keep a
+      // connection whose client would wait for a reply that will not come.
+      if (errorEdge === UNBOUND) this.#ok = false;
+      else {
         const message = outcome.error instanceof Error
           ? outcome.error.message
           : String(outcome.error);

@@ -121,3 +121,26 @@ Deno.test("a failing node makes the nodes reading its output fail quietly, not h
   assertEquals(h.logs.filter((l) => l.startsWith("plumb error:")).length, 1, h.logs.join("\n"));
   assertEquals(h.logs.some((l) => l.includes(`node "shout" stopped: UpstreamError`)), true);
 });
+
+Deno.test("a failure before anything was written closes the connection, not leaves it waiting", async () => {
+  await using h = await startHost({
+    nodes: {
+      f: { servlet: "./tests/fixtures/fail.ts" },
+      shout: { servlet: "transform", args: ["upper"] },
+    },
+    edges: [{ from: "f.out", to: "shout.in" }],
+    input: "f.in",
+    output: "shout.out",
+    listeners: [{ module: "tcp" }],
+  });
+  await using c = await Client.connect(h.port);
+  await c.send("boom\n");
+  assertEquals(
+    await c.readToEnd(),
+    "",
+    "shout did not run; the unhandled failure closed the connection",
+  );
+  await using d = await Client.connect(h.port);
+  await d.send("fine\n");
+  assertEquals(await d.readLine(), "OK: FINE\n");
+});
