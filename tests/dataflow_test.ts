@@ -5,6 +5,19 @@
 import { assertEquals } from "./assert.ts";
 import { Client, startHost } from "./helpers.ts";
 import { calls } from "./fixtures/spy.ts";
+import type { GraphSpec } from "../mod.ts";
+
+/** A node that fails on demand, feeding an upper-casing node that writes the reply. */
+const FAIL_THEN_SHOUT: GraphSpec = {
+  nodes: {
+    f: { servlet: "./tests/fixtures/fail.ts" },
+    shout: { servlet: "transform", args: ["upper"] },
+  },
+  edges: [{ from: "f.out", to: "shout.in" }],
+  input: "f.in",
+  output: "shout.out",
+  listeners: [{ module: "tcp" }],
+};
 
 Deno.test("a node whose input was never written in a request does not run", async () => {
   calls.length = 0;
@@ -103,16 +116,7 @@ Deno.test("__error__ carries the failure to a node wired to it", async () => {
 });
 
 Deno.test("a failing node makes the nodes reading its output fail quietly, not hang", async () => {
-  await using h = await startHost({
-    nodes: {
-      f: { servlet: "./tests/fixtures/fail.ts" },
-      shout: { servlet: "transform", args: ["upper"] },
-    },
-    edges: [{ from: "f.out", to: "shout.in" }],
-    input: "f.in",
-    output: "shout.out",
-    listeners: [{ module: "tcp" }],
-  });
+  await using h = await startHost(FAIL_THEN_SHOUT);
   await using c = await Client.connect(h.port);
   await c.send("x\n");
   assertEquals(await c.readLine(), "OK: X\n");
@@ -123,16 +127,7 @@ Deno.test("a failing node makes the nodes reading its output fail quietly, not h
 });
 
 Deno.test("a failure before anything was written closes the connection, not leaves it waiting", async () => {
-  await using h = await startHost({
-    nodes: {
-      f: { servlet: "./tests/fixtures/fail.ts" },
-      shout: { servlet: "transform", args: ["upper"] },
-    },
-    edges: [{ from: "f.out", to: "shout.in" }],
-    input: "f.in",
-    output: "shout.out",
-    listeners: [{ module: "tcp" }],
-  });
+  await using h = await startHost(FAIL_THEN_SHOUT);
   await using c = await Client.connect(h.port);
   await c.send("boom\n");
   assertEquals(

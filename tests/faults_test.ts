@@ -4,14 +4,9 @@
  * only its own request; the host keeps serving everyone else.
  */
 import { assert, assertEquals } from "./assert.ts";
-import { Client, startHost } from "./helpers.ts";
+import { Client, oneNode, startHost } from "./helpers.ts";
 
-const failGraph = {
-  nodes: { f: { servlet: "./tests/fixtures/fail.ts" } },
-  input: "f.in",
-  output: "f.out",
-  listeners: [{ module: "tcp" }],
-};
+const failGraph = oneNode("./tests/fixtures/fail.ts");
 
 Deno.test("a servlet that throws fails only its request; the host keeps serving", async () => {
   await using h = await startHost(failGraph);
@@ -24,7 +19,7 @@ Deno.test("a servlet that throws fails only its request; the host keeps serving"
   assertEquals(await bad.readToEnd(), "", "the failed request's connection closes with no reply");
   assert(
     h.logs.some((l) =>
-      l.startsWith("plumb error:") && l.includes(`node "f"`) && l.includes("Error: boom requested")
+      l.startsWith("plumb error:") && l.includes(`node "n"`) && l.includes("Error: boom requested")
     ),
   );
 
@@ -54,10 +49,9 @@ Deno.test("a servlet that fails after writing: what it wrote is delivered, then 
 });
 
 Deno.test("a line longer than maxMessageSize fails its request with a clear log line", async () => {
-  await using h = await startHost({
-    ...failGraph,
-    listeners: [{ module: "tcp", options: { maxMessageSize: 1024 } }],
-  });
+  await using h = await startHost(
+    oneNode("./tests/fixtures/fail.ts", [], { maxMessageSize: 1024 }),
+  );
   await using c = await Client.connect(h.port);
   await c.send("x".repeat(5000));
   assertEquals(await c.readToEnd(), "");
@@ -81,12 +75,7 @@ Deno.test("garbage and invalid UTF-8 become replacement characters, not a crash"
 });
 
 Deno.test("a client that disconnects mid-reply does not disturb the host", async () => {
-  await using h = await startHost({
-    nodes: { big: { servlet: "./tests/fixtures/big.ts" } },
-    input: "big.in",
-    output: "big.out",
-    listeners: [{ module: "tcp" }],
-  });
+  await using h = await startHost(oneNode("./tests/fixtures/big.ts"));
   for (let i = 0; i < 3; i++) {
     const c = await Client.connect(h.port);
     await c.send("go\n");

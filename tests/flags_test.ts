@@ -7,6 +7,7 @@ import {
   ASYNC,
   DISABLED,
   flagNames,
+  type GraphSpec,
   INPUT,
   OUTPUT,
   PERSIST,
@@ -14,15 +15,10 @@ import {
   SHARED_FLAGS,
 } from "../mod.ts";
 import { assertEquals } from "./assert.ts";
-import { Client, startHost } from "./helpers.ts";
+import { Client, oneNode, startHost } from "./helpers.ts";
 
-function flagsGraph(args: string[] = []): Parameters<typeof startHost>[0] {
-  return {
-    nodes: { f: { servlet: "./tests/fixtures/flags.ts", args } },
-    input: "f.in",
-    output: "f.out",
-    listeners: [{ module: "tcp" }],
-  };
+function flagsGraph(args: string[] = []): GraphSpec {
+  return oneNode("./tests/fixtures/flags.ts", args);
 }
 
 Deno.test("flag values are Plumber's", () => {
@@ -82,19 +78,19 @@ Deno.test("direction and SHADOW cannot change at exec time; the error says so", 
   await c.send("direction\n");
   assertEquals(
     await c.readLine(),
-    `error: node "f": cannot SET_FLAG the direction (OUTPUT) on port "in" at exec time; ` +
+    `error: node "n": cannot SET_FLAG the direction (OUTPUT) on port "in" at exec time; ` +
       `direction and SHADOW are fixed when init declares the port\n`,
   );
   await c.send("shadow\n");
   assertEquals(
     await c.readLine(),
-    `error: node "f": cannot SET_FLAG SHADOW on port "out" at exec time; ` +
+    `error: node "n": cannot SET_FLAG SHADOW on port "out" at exec time; ` +
       `direction and SHADOW are fixed when init declares the port\n`,
   );
   await c.send("write-input\n");
   assertEquals(
     await c.readLine(),
-    `error: node "f": cannot write port "in", it is an input port\n`,
+    `error: node "n": cannot write port "in", it is an input port\n`,
   );
 });
 

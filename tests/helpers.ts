@@ -15,6 +15,23 @@ export function path(relative: string): string {
   return new URL(relative, ROOT).pathname;
 }
 
+/**
+ * A graph of one node `n` whose `in` and `out` are the graph's input and
+ * output, served by one `tcp` listener with `tcpOptions`.
+ */
+export function oneNode(
+  servlet: string,
+  args: string[] = [],
+  tcpOptions: Record<string, unknown> = {},
+): GraphSpec {
+  return {
+    nodes: { n: { servlet, args } },
+    input: "n.in",
+    output: "n.out",
+    listeners: [{ module: "tcp", options: tcpOptions }],
+  };
+}
+
 /** A host started in-process, with the log lines it wrote. */
 export interface TestHost extends AsyncDisposable {
   host: Host;

@@ -3,7 +3,7 @@
  * transcript, keep-alive by PERSIST, pipelining, half-close, ttl.
  */
 import { assertEquals } from "./assert.ts";
-import { Client, startHost } from "./helpers.ts";
+import { Client, oneNode, startHost } from "./helpers.ts";
 
 const encoder = new TextEncoder();
 
@@ -54,12 +54,7 @@ Deno.test("hello: a last line without end of line, then half-close, is answered"
 });
 
 Deno.test("no PERSIST: the connection closes after one reply", async () => {
-  await using h = await startHost({
-    nodes: { echo: { servlet: "echo", args: ["close"] } },
-    input: "echo.in",
-    output: "echo.out",
-    listeners: [{ module: "tcp" }],
-  });
+  await using h = await startHost(oneNode("echo", ["close"]));
   await using c = await Client.connect(h.port);
   await c.send("first\n");
   assertEquals(await c.readToEnd(), "first\n");
@@ -85,12 +80,7 @@ Deno.test("three-node pipeline: split -> upper-case -> greet, kept alive", async
 });
 
 Deno.test("ttl: an idle persistent connection is closed after ttl", async () => {
-  await using h = await startHost({
-    nodes: { greet: { servlet: "hello" } },
-    input: "greet.in",
-    output: "greet.out",
-    listeners: [{ module: "tcp", options: { ttl: 0.2 } }],
-  });
+  await using h = await startHost(oneNode("hello", [], { ttl: 0.2 }));
   await using c = await Client.connect(h.port);
   await c.send("early\n");
   assertEquals(await c.readLine(), "Hello, early\n");
@@ -115,12 +105,7 @@ Deno.test("many concurrent connections are each served in order", async () => {
 });
 
 Deno.test("a servlet may take its ports as ReadableStream and WritableStream", async () => {
-  await using h = await startHost({
-    nodes: { s: { servlet: "./tests/fixtures/streams.ts" } },
-    input: "s.in",
-    output: "s.out",
-    listeners: [{ module: "tcp" }],
-  });
+  await using h = await startHost(oneNode("./tests/fixtures/streams.ts"));
   await using c = await Client.connect(h.port);
   await c.send("one\r\ntwo\n");
   assertEquals(await c.readLine(), "1: ONE\n");
