@@ -11,6 +11,7 @@ import denoJson from "./deno.json" with { type: "json" };
 import { GraphError, PermissionHint, PlumbError } from "./kernel/errors.ts";
 import { checkGraph, type Host, serve, type ServeOptions } from "./kernel/host.ts";
 import { LOG_LEVELS, type LogLevel } from "./kernel/log.ts";
+import { describeError } from "./kernel/scheduler.ts";
 
 const USAGE = `plumb ${denoJson.version}: serve a graph of servlets
 
@@ -119,7 +120,28 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
+/**
+ * Keeps the host up when a servlet leaves a promise rejected with no handler
+ * or throws from a timer: that failure is logged, and every other connection
+ * goes on being served.
+ */
+function survive(): void {
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    event.preventDefault();
+    console.error(
+      `plumb error: unhandled rejection (from a servlet?): ${describeError(event.reason)}`,
+    );
+  });
+  globalThis.addEventListener("error", (event) => {
+    event.preventDefault();
+    console.error(
+      `plumb error: uncaught exception (from a servlet?): ${describeError(event.error)}`,
+    );
+  });
+}
+
 if (import.meta.main) {
+  survive();
   let status: number;
   try {
     status = await main(Deno.args);

@@ -3,7 +3,7 @@
  * kind (connections and in-memory pipes).
  * @module
  */
-import { MessageTooLongError } from "./errors.ts";
+import { MessageTooLongError, PipeError } from "./errors.ts";
 
 const EMPTY = new Uint8Array(0);
 const LF = 0x0a;
@@ -44,6 +44,9 @@ export function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
 export class ByteReader {
   #pending: Uint8Array = EMPTY;
   #ended = false;
+  #filling: Promise<boolean> | null = null;
+  #generation = 0;
+  #consumed = 0;
   readonly #pull: PullChunk;
   readonly #volatile: boolean;
   /** Longest line accepted, in bytes. */
@@ -69,17 +72,49 @@ export class ByteReader {
     return this.#ended;
   }
 
-  /** Pulls one chunk into the buffer; false at the end of the source. */
-  async fill(): Promise<boolean> {
-    if (this.#ended) return false;
-    if (this.#volatile && this.#pending.length > 0) this.#pending = this.#pending.slice();
-    const chunk = await this.#pull();
-    if (chunk === null) {
-      this.#ended = true;
-      return false;
+  /** Bytes handed out so far (by `read`, `takeBuffered` and `readLine`), less those put back. */
+  get consumed(): number {
+    return this.#consumed;
+  }
+
+  /**
+   * Ends the current readers: a `read`, `readLine` or `eof` still waiting for
+   * the source fails with a {@linkcode PipeError} once it wakes, and takes no
+   * bytes. A module calls this when a request ends, so that a read left
+   * behind by a finished task cannot take the next request's bytes.
+   */
+  endReaders(): void {
+    this.#generation++;
+  }
+
+  #check(generation: number): void {
+    if (generation !== this.#generation) {
+      throw new PipeError("a read was still waiting when its task ended; await every read in exec");
     }
-    this.#pending = this.#pending.length === 0 ? chunk : concatBytes(this.#pending, chunk);
-    return true;
+  }
+
+  /**
+   * Pulls one chunk into the buffer; false at the end of the source. A call
+   * while a pull is under way shares it, so the source is never read twice at once.
+   */
+  fill(): Promise<boolean> {
+    return this.#filling ??= this.#fill();
+  }
+
+  async #fill(): Promise<boolean> {
+    try {
+      if (this.#ended) return false;
+      if (this.#volatile && this.#pending.length > 0) this.#pending = this.#pending.slice();
+      const chunk = await this.#pull();
+      if (chunk === null) {
+        this.#ended = true;
+        return false;
+      }
+      this.#pending = this.#pending.length === 0 ? chunk : concatBytes(this.#pending, chunk);
+      return true;
+    } finally {
+      this.#filling = null;
+    }
   }
 
   /** Takes what is buffered without pulling; `null` when nothing is. */
@@ -87,18 +122,30 @@ export class ByteReader {
     const p = this.#pending;
     if (p.length === 0) return null;
     this.#pending = EMPTY;
+    this.#consumed += p.length;
     return this.#volatile ? p.slice() : p;
   }
 
   /** The next chunk: what is buffered, else one pulled from the source; `null` at the end. */
-  async read(): Promise<Uint8Array | null> {
-    if (this.#pending.length === 0 && !(await this.fill())) return null;
-    return this.takeBuffered();
+  read(): Promise<Uint8Array | null> {
+    if (this.#pending.length > 0) return Promise.resolve(this.takeBuffered());
+    return this.#readSlow();
+  }
+
+  async #readSlow(): Promise<Uint8Array | null> {
+    const generation = this.#generation;
+    const more = await this.fill();
+    this.#check(generation);
+    return more ? this.takeBuffered() : null;
   }
 
   /** True when no byte is buffered and the source has ended. Pulls to find out. */
   async eof(): Promise<boolean> {
-    return this.#pending.length === 0 && !(await this.fill());
+    if (this.#pending.length > 0) return false;
+    const generation = this.#generation;
+    const more = await this.fill();
+    this.#check(generation);
+    return !more;
   }
 
   /**
@@ -127,16 +174,21 @@ export class ByteReader {
     const end = nl > 0 && p[nl - 1] === CR ? nl - 1 : nl;
     if (end > this.maxLineBytes) throw new MessageTooLongError(this.maxLineBytes);
     this.#pending = nl + 1 === p.length ? EMPTY : p.subarray(nl + 1);
+    this.#consumed += nl + 1;
     return decoder.decode(p.subarray(0, end));
   }
 
   async #readLineSlow(): Promise<string | null> {
+    const generation = this.#generation;
     for (;;) {
       const from = this.#pending.length;
-      if (!(await this.fill())) {
+      const more = await this.fill();
+      this.#check(generation);
+      if (!more) {
         const p = this.#pending;
         if (p.length === 0) return null;
         this.#pending = EMPTY;
+        this.#consumed += p.length;
         return decoder.decode(p);
       }
       const line = this.#bufferedLine(from);
@@ -147,6 +199,7 @@ export class ByteReader {
   /** Puts bytes back in front of the buffer, to be read first. */
   unread(bytes: Uint8Array): void {
     if (bytes.length === 0) return;
+    this.#consumed -= bytes.length;
     this.#pending = this.#pending.length === 0 ? bytes : concatBytes(bytes, this.#pending);
   }
 }

@@ -7,7 +7,7 @@ import { type GraphSpec, type ListenerSpec, parseGraph, validateGraph } from "./
 import { loadNodes, unloadNodes } from "./loader.ts";
 import { createLogger, type Logger, type LogLevel } from "./log.ts";
 import { compilePlan, type Plan } from "./plan.ts";
-import { runRequest } from "./scheduler.ts";
+import { describeError, runRequest } from "./scheduler.ts";
 import type { IoModule, Listener, RequestHandler } from "../modules/module.ts";
 import { IO_MODULES } from "../modules/registry.ts";
 import { didYouMean } from "./suggest.ts";
@@ -155,8 +155,7 @@ export async function checkGraph(
 }
 
 function describe(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`;
-  return String(error);
+  return error instanceof Error ? `${error.name}: ${error.message}` : describeError(error);
 }
 
 /**

@@ -153,16 +153,32 @@ export async function loadNodes(file: string, base: URL, graph: GraphSpec): Prom
   return loaded;
 }
 
-/** Calls every node's `unload`; a failing `unload` is reported, the others still run. */
+/** How long one node's `unload` may take before the host goes on without it, in ms. */
+export const UNLOAD_LIMIT_MS = 5000;
+
+/**
+ * Calls every node's `unload`; one that fails or takes longer than
+ * {@linkcode UNLOAD_LIMIT_MS} is reported, and the others still run.
+ */
 export async function unloadNodes(
   nodes: readonly LoadedNode[],
   report: (message: string) => void = () => {},
 ): Promise<void> {
   for (const node of nodes) {
+    if (node.servlet.unload === undefined) continue;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const limit = new Promise<"late">((resolve) =>
+      timer = setTimeout(() => resolve("late"), UNLOAD_LIMIT_MS)
+    );
     try {
-      await node.servlet.unload?.(node.ctx);
+      const result = await Promise.race([Promise.resolve(node.servlet.unload(node.ctx)), limit]);
+      if (result === "late") {
+        report(`node "${node.name}": unload did not finish in ${UNLOAD_LIMIT_MS} ms`);
+      }
     } catch (error) {
       report(`node "${node.name}": unload failed: ${firstLine(error)}`);
+    } finally {
+      clearTimeout(timer);
     }
   }
 }

@@ -21,9 +21,7 @@ export interface InputHandle extends HandleState {
   readLine(): Promise<string | null>;
   /** True when the next `read` would return `null`. */
   eof(): Promise<boolean>;
-  /** The rest of this request's input as a stream. */
-  readable(): ReadableStream<Uint8Array>;
-  /** Called by the kernel when the task that reads the handle has ended. */
+  /** Called by the kernel when the task that reads the handle has ended (or its stream was cancelled). */
   release(): void;
 }
 
@@ -40,12 +38,6 @@ export interface OutputHandle extends HandleState {
 /** A resolved promise, shared so that synchronous writes allocate nothing. */
 export const RESOLVED: Promise<void> = Promise.resolve();
 
-const EMPTY_STREAM_SOURCE: UnderlyingDefaultSource<Uint8Array> = {
-  start(controller): void {
-    controller.close();
-  },
-};
-
 /** An unconnected input: reads as empty. */
 export class EmptyInput implements InputHandle {
   flags = 0;
@@ -58,9 +50,6 @@ export class EmptyInput implements InputHandle {
   }
   eof(): Promise<boolean> {
     return Promise.resolve(true);
-  }
-  readable(): ReadableStream<Uint8Array> {
-    return new ReadableStream(EMPTY_STREAM_SOURCE);
   }
   release(): void {}
 }

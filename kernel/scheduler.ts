@@ -18,7 +18,17 @@ import {
   UNBOUND,
 } from "./plan.ts";
 import { type Handle, TaskImpl } from "./task.ts";
-import { MemPipe } from "../modules/mem.ts";
+import { MemPipe, type WaitMonitor } from "../modules/mem.ts";
+import type { Port } from "./servlet.ts";
+
+/** A one-line description of a thrown value, whatever it is. */
+export function describeError(error: unknown): string {
+  try {
+    return error instanceof Error ? error.message : String(error);
+  } catch {
+    return Object.prototype.toString.call(error);
+  }
+}
 
 /** Called when a node's exec fails: its name and the reason. */
 export type FailureReport = (node: PlanNode, error: unknown) => void;
@@ -32,8 +42,30 @@ export class UpstreamError extends PlumbError {
   }
 }
 
-const EMPTY_INPUT = new EmptyInput();
 const encoder = new TextEncoder();
+
+/** This request's handle for a port no edge or module is bound to, with the port's declared flags. */
+function unboundHandle(port: Port): Handle {
+  const handle = port.flags & OUTPUT ? new DiscardOutput() : new EmptyInput();
+  handle.flags = port.flags;
+  return handle;
+}
+
+/** Gives a pipe handle the flags of the port it is bound to, for this request. */
+function bind<H extends Handle>(handle: H, port: Port): H {
+  handle.flags = port.flags;
+  handle.touched = 0;
+  return handle;
+}
+
+/** Reports a failure without letting a report that throws (an odd thrown value) escape. */
+function safeReport(report: FailureReport, node: PlanNode, error: unknown): void {
+  try {
+    report(node, error);
+  } catch {
+    // The failure is still handled: outputs errored, request failed.
+  }
+}
 
 /** Copies the shared flags of a request's input handle to its output companion, unless exec set them there. */
 export function copySharedFlags(input: InputHandle, output: OutputHandle): void {
@@ -93,14 +125,12 @@ async function runSingle(
       ? input
       : slot === GRAPH_OUTPUT
       ? output
-      : node.ports[i].flags & OUTPUT
-      ? new DiscardOutput()
-      : EMPTY_INPUT;
+      : unboundHandle(node.ports[i]);
   }
   const outcome = await exec(node, handles);
   input.release();
   copySharedFlags(input, output);
-  if (outcome.failed) report(node, outcome.error);
+  if (outcome.failed) safeReport(report, node, outcome.error);
   return !outcome.failed;
 }
 
@@ -108,7 +138,7 @@ const WAITING = 0;
 const RUNNING = 1;
 const SETTLED = 2;
 
-class RequestRun {
+class RequestRun implements WaitMonitor {
   readonly #plan: Plan;
   readonly #input: InputHandle;
   readonly #output: OutputHandle;
@@ -117,6 +147,8 @@ class RequestRun {
   readonly #pipes: (MemPipe | undefined)[];
   readonly #closed: boolean[];
   #pending: number;
+  #running = 0;
+  #waiting = 0;
   #ok = true;
   #done: (ok: boolean) => void = () => {};
 
@@ -145,31 +177,52 @@ class RequestRun {
     let pipe = this.#pipes[edge];
     if (pipe === undefined) {
       const to = this.#plan.edges[edge].to;
-      pipe = this.#pipes[edge] = new MemPipe({ onFirstWrite: () => this.#startNode(to) });
+      pipe = this.#pipes[edge] = new MemPipe({
+        onFirstWrite: () => this.#startNode(to),
+        monitor: this,
+      });
     }
     return pipe;
+  }
+
+  wait(_pipe: MemPipe, _writer: boolean): void {
+    if (++this.#waiting < this.#running) return;
+    // Every running node waits on a pipe: bounded pipes deadlocked (a diamond
+    // whose join reads its branches in another order than they are written).
+    // Let a stalled pipe grow past its bound; the request goes on.
+    this.#pipes.find((p) => p?.stalled)?.overflow();
+  }
+
+  resume(_pipe: MemPipe, _writer: boolean): void {
+    this.#waiting--;
   }
 
   #startNode(index: number): void {
     if (this.#state[index] !== WAITING) return;
     this.#state[index] = RUNNING;
+    this.#running++;
     const node = this.#plan.nodes[index];
     const handles: Handle[] = new Array(node.ports.length);
     for (let i = 0; i < handles.length; i++) {
       const slot = node.slots[i];
-      const output = (node.ports[i].flags & OUTPUT) !== 0;
-      if (slot >= 0) handles[i] = output ? this.#pipe(slot).output : this.#pipe(slot).input;
-      else if (slot === GRAPH_INPUT) handles[i] = this.#input;
+      const port = node.ports[i];
+      if (slot >= 0) {
+        const pipe = this.#pipe(slot);
+        handles[i] = bind(port.flags & OUTPUT ? pipe.output : pipe.input, port);
+      } else if (slot === GRAPH_INPUT) handles[i] = this.#input;
       else if (slot === GRAPH_OUTPUT) handles[i] = this.#output;
-      else handles[i] = output ? new DiscardOutput() : EMPTY_INPUT;
+      else handles[i] = unboundHandle(port);
     }
-    exec(node, handles).then((outcome) => this.#finish(node, handles, outcome));
+    exec(node, handles).then((outcome) => {
+      this.#running--;
+      this.#finish(node, handles, outcome);
+    });
   }
 
   #finish(node: PlanNode, handles: Handle[], outcome: Outcome): void {
     const n = node.ports.length;
     if (outcome.failed) {
-      this.#report(node, outcome.error);
+      safeReport(this.#report, node, outcome.error);
       const reason = new UpstreamError(node.name);
       for (let i = 0; i < n; i++) {
         const slot = node.slots[i];
@@ -182,9 +235,7 @@ class RequestRun {
       // connection whose client would wait for a reply that will not come.
       if (errorEdge === UNBOUND) this.#ok = false;
       else {
-        const message = outcome.error instanceof Error
-          ? outcome.error.message
-          : String(outcome.error);
+        const message = describeError(outcome.error);
         this.#pipe(errorEdge).output.write(encoder.encode(`${node.name}: ${message}\n`));
       }
     } else {

@@ -15,7 +15,7 @@ import {
 } from "./flags.ts";
 import type { HandleState, InputHandle, OutputHandle } from "./pipe.ts";
 import type { Port, Task } from "./servlet.ts";
-import { writableTo } from "./stream_util.ts";
+import { readableFrom, writableTo } from "./stream_util.ts";
 
 const encoder = new TextEncoder();
 
@@ -68,25 +68,47 @@ export class TaskImpl implements Task {
     return this.#handles[port.id];
   }
 
+  // The promise-returning calls reject rather than throw, so that a misuse
+  // (for example a write from a timer after the task ended) is an error the
+  // servlet can catch like any other, never an exception outside its promise.
+
   read(port: Port): Promise<Uint8Array | null> {
-    return (this.#handle(port, false, "read") as InputHandle).read();
+    try {
+      return (this.#handle(port, false, "read") as InputHandle).read();
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   readLine(port: Port): Promise<string | null> {
-    return (this.#handle(port, false, "readLine") as InputHandle).readLine();
+    try {
+      return (this.#handle(port, false, "readLine") as InputHandle).readLine();
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   eof(port: Port): Promise<boolean> {
-    return (this.#handle(port, false, "eof") as InputHandle).eof();
+    try {
+      return (this.#handle(port, false, "eof") as InputHandle).eof();
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   write(port: Port, data: Uint8Array | string): Promise<void> {
-    const handle = this.#handle(port, true, "write") as OutputHandle;
-    return handle.write(typeof data === "string" ? encoder.encode(data) : data);
+    try {
+      const handle = this.#handle(port, true, "write") as OutputHandle;
+      return handle.write(typeof data === "string" ? encoder.encode(data) : data);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
+  /** The input as a stream; it reads through this task, so it ends with the task. */
   readable(port: Port): ReadableStream<Uint8Array> {
-    return (this.#handle(port, false, "readable") as InputHandle).readable();
+    const handle = this.#handle(port, false, "readable") as InputHandle;
+    return readableFrom(() => this.read(port), () => handle.release());
   }
 
   writable(port: Port): WritableStream<Uint8Array> {

@@ -14,7 +14,6 @@
  */
 import { ByteReader } from "../kernel/byte_reader.ts";
 import { type InputHandle, type OutputHandle, RESOLVED } from "../kernel/pipe.ts";
-import { readableFrom } from "../kernel/stream_util.ts";
 
 /** Options of a {@linkcode MemPipe}. */
 export interface MemPipeOptions {
@@ -24,6 +23,19 @@ export interface MemPipeOptions {
   maxLineBytes?: number;
   /** Called once, on the first write (or touch) of the request. */
   onFirstWrite?: () => void;
+  /** Told when a reader or writer starts and stops waiting on this pipe. */
+  monitor?: WaitMonitor;
+}
+
+/**
+ * Watches the waits of a request's pipes, so that the kernel can see when
+ * every running node waits on a pipe (a deadlock of bounded pipes).
+ */
+export interface WaitMonitor {
+  /** A reader (`writer` false) or writer (`writer` true) of `pipe` starts waiting. */
+  wait(pipe: MemPipe, writer: boolean): void;
+  /** A reader or writer of `pipe` stops waiting. */
+  resume(pipe: MemPipe, writer: boolean): void;
 }
 
 /** Default queue bound of a mem pipe, in bytes. */
@@ -50,11 +62,14 @@ export class MemPipe {
   #reason: unknown;
   #reader: { resolve: (chunk: Uint8Array | null) => void; reject: (e: unknown) => void } | null =
     null;
-  #writer: (() => void) | null = null;
+  #writers: (() => void)[] = [];
+  #overflow = false;
+  readonly #monitor: WaitMonitor | undefined;
 
-  /** @param options queue bound, line limit and first-write callback */
+  /** @param options queue bound, line limit, first-write callback and wait monitor */
   constructor(options: MemPipeOptions = {}) {
     this.#highWaterMark = options.highWaterMark ?? MEM_HIGH_WATER_MARK;
+    this.#monitor = options.monitor;
     this.output = new MemOutput(this, options.onFirstWrite);
     this.input = new MemInput(this, options.maxLineBytes);
   }
@@ -70,13 +85,33 @@ export class MemPipe {
     const reader = this.#reader;
     if (reader !== null) {
       this.#reader = null;
+      this.#monitor?.resume(this, false);
       reader.resolve(chunk);
       return RESOLVED;
     }
     this.#chunks.push(chunk);
     this.#queued += chunk.length;
-    if (this.#queued < this.#highWaterMark) return RESOLVED;
-    return new Promise((resolve) => this.#writer = resolve);
+    if (this.#queued < this.#highWaterMark || this.#overflow) return RESOLVED;
+    return new Promise((resolve) => {
+      this.#writers.push(resolve);
+      this.#monitor?.wait(this, true);
+    });
+  }
+
+  /** True while a writer waits for the reader. */
+  get stalled(): boolean {
+    return this.#writers.length > 0;
+  }
+
+  /**
+   * Lets this pipe grow past its bound for the rest of the request and wakes
+   * its writers: the kernel's way out when every running node of a request
+   * waits on a pipe (a diamond whose join reads the branches in another order
+   * than they are written).
+   */
+  overflow(): void {
+    this.#overflow = true;
+    this.#wakeWriters();
   }
 
   /** The next chunk, waiting for the writer; `null` after `close`. Rejects after `error`. */
@@ -84,26 +119,41 @@ export class MemPipe {
     if (this.#chunks.length > 0) {
       const chunk = this.#chunks.shift()!;
       this.#queued -= chunk.length;
-      if (this.#writer !== null && this.#queued < this.#highWaterMark) this.#wakeWriter();
+      if (this.#writers.length > 0 && this.#queued < this.#highWaterMark) this.#wakeWriters();
       return Promise.resolve(chunk);
     }
     if (this.#end === ERRORED) return Promise.reject(this.#reason);
     if (this.#end !== NONE) return Promise.resolve(null);
-    return new Promise((resolve, reject) => this.#reader = { resolve, reject });
+    return new Promise((resolve, reject) => {
+      this.#reader = { resolve, reject };
+      this.#monitor?.wait(this, false);
+    });
   }
 
-  #wakeWriter(): void {
-    const writer = this.#writer;
-    this.#writer = null;
-    writer?.();
+  #wakeWriters(): void {
+    const writers = this.#writers;
+    if (writers.length === 0) return;
+    this.#writers = [];
+    for (const wake of writers) {
+      this.#monitor?.resume(this, true);
+      wake();
+    }
+  }
+
+  #settleReader(chunk: null, reason?: unknown): void {
+    const reader = this.#reader;
+    if (reader === null) return;
+    this.#reader = null;
+    this.#monitor?.resume(this, false);
+    if (reason === undefined) reader.resolve(chunk);
+    else reader.reject(reason);
   }
 
   /** Ends the pipe: the reader sees the end after the queued bytes. */
   close(): void {
     if (this.#end !== NONE) return;
     this.#end = CLOSED;
-    this.#reader?.resolve(null);
-    this.#reader = null;
+    this.#settleReader(null);
   }
 
   /** Fails the pipe: queued bytes are dropped and the reader's next read rejects with `reason`. */
@@ -113,9 +163,8 @@ export class MemPipe {
     this.#reason = reason;
     this.#chunks = [];
     this.#queued = 0;
-    this.#reader?.reject(reason);
-    this.#reader = null;
-    this.#wakeWriter();
+    this.#settleReader(null, reason ?? new Error("pipe failed"));
+    this.#wakeWriters();
   }
 
   /** The reader is done: queued and later bytes are discarded and a waiting writer goes on. */
@@ -123,7 +172,7 @@ export class MemPipe {
     if (this.#end === NONE) this.#end = CANCELLED;
     this.#chunks = [];
     this.#queued = 0;
-    this.#wakeWriter();
+    this.#wakeWriters();
   }
 }
 
@@ -180,9 +229,6 @@ export class MemInput implements InputHandle {
   }
   eof(): Promise<boolean> {
     return this.#bytes.eof();
-  }
-  readable(): ReadableStream<Uint8Array> {
-    return readableFrom(() => this.#bytes.read(), () => this.#pipe.cancel());
   }
   release(): void {
     this.#pipe.cancel();

@@ -9,7 +9,6 @@ import { ByteReader, concatBytes, DEFAULT_MAX_LINE_BYTES } from "../kernel/byte_
 import { PermissionHint } from "../kernel/errors.ts";
 import { PERSIST } from "../kernel/flags.ts";
 import { type InputHandle, type OutputHandle, RESOLVED } from "../kernel/pipe.ts";
-import { readableFrom } from "../kernel/stream_util.ts";
 import type { IoModule, ListenContext, Listener } from "./module.ts";
 import { checkOptions, type OptionRule } from "./options.ts";
 
@@ -75,9 +74,6 @@ class TcpInput implements InputHandle {
   }
   eof(): Promise<boolean> {
     return Promise.resolve(this.#reader.buffered === 0);
-  }
-  readable(): ReadableStream<Uint8Array> {
-    return readableFrom(() => this.read());
   }
   release(): void {}
 }
@@ -199,10 +195,15 @@ class TcpConnection {
         if (closing()) break;
         this.idle = false;
         output.reset();
+        const consumed = reader.consumed;
         const ok = await context.handle(this.#input, output, this.peer);
+        reader.endReaders(); // a read the request left waiting must not take the next one's bytes
         await output.flush();
         this.idle = true;
         if (!ok || output.gone || !(output.flags & PERSIST) || closing()) break;
+        // A request that read nothing leaves the same bytes: wait for new ones
+        // rather than run it again on them at once.
+        if (reader.consumed === consumed && !(await reader.fill())) break;
         if (reader.buffered === 0 && reader.ended) break;
       }
     } catch (error) {
@@ -259,13 +260,23 @@ class TcpListener implements Listener {
   }
 
   async #accept(): Promise<void> {
+    let backoff = 0;
     for (;;) {
       let conn: Deno.TcpConn;
       try {
         conn = await this.#listener.accept();
+        backoff = 0;
       } catch (error) {
         if (this.#closing) return;
-        this.#context.log.log("error", `${this.url}: accept failed: ${(error as Error).message}`);
+        // Out of file descriptors, say: wait before trying again (10 ms doubling
+        // up to 1 s), and log once per wait rather than once per failure.
+        backoff = Math.min(1000, backoff === 0 ? 10 : backoff * 2);
+        this.#context.log.log(
+          "error",
+          `${this.url}: accept failed: ${(error as Error).message}; retrying in ${backoff} ms`,
+        );
+        await new Promise((resolve) => setTimeout(resolve, backoff));
+        if (this.#closing) return;
         continue;
       }
       try {
@@ -308,7 +319,11 @@ class TcpListener implements Listener {
     await Promise.race([Promise.all(this.#served), grace]);
     clearTimeout(timer);
     for (const connection of this.#open) connection.close();
-    await Promise.all(this.#served);
+    // A request whose servlet never resolves cannot be waited for: closing its
+    // connection ends its reads and writes, and the host stops without it.
+    const settled = new Promise<void>((resolve) => timer = setTimeout(resolve, 1000));
+    await Promise.race([Promise.all(this.#served), settled]);
+    clearTimeout(timer);
   }
 }
 

@@ -139,3 +139,43 @@ Deno.test("a failure before anything was written closes the connection, not leav
   await d.send("fine\n");
   assertEquals(await d.readLine(), "OK: FINE\n");
 });
+
+Deno.test("a diamond whose join reads its branches out of order does not deadlock on bounded pipes", async () => {
+  await using h = await startHost({
+    nodes: {
+      fork: { servlet: "./tests/fixtures/fork.ts" },
+      copy: { servlet: "echo" },
+      join: { servlet: "./tests/fixtures/join.ts" },
+    },
+    edges: [
+      { from: "fork.a", to: "copy.in" },
+      { from: "copy.out", to: "join.a" },
+      { from: "fork.b", to: "join.b" },
+    ],
+    input: "fork.in",
+    output: "join.out",
+    listeners: [{ module: "tcp" }],
+  });
+  await using c = await Client.connect(h.port);
+  await c.send("1000\n");
+  assertEquals(await c.readLine(), "b=2 a=1000\n");
+  await c.send("400000\n"); // far past two 64 KiB pipe bounds
+  assertEquals(await c.readLine(), "b=2 a=400000\n");
+});
+
+Deno.test("GET_FLAGS on a node inside a pipeline shows its own ports' declared flags", async () => {
+  await using h = await startHost({
+    nodes: {
+      split: { servlet: "line" },
+      f: { servlet: "./tests/fixtures/flags.ts" },
+    },
+    edges: [{ from: "split.out", to: "f.in" }],
+    input: "split.in",
+    output: "f.out",
+    listeners: [{ module: "tcp" }],
+  });
+  await using c = await Client.connect(h.port);
+  await c.send("keep-out\nget\n");
+  assertEquals(await c.readLine(), "out=0x30000\n");
+  assertEquals(await c.readLine(), "in=0x20000 out=0x10000\n");
+});

@@ -5,6 +5,7 @@
  */
 import { assert, assertEquals } from "./assert.ts";
 import { Client, oneNode, startHost } from "./helpers.ts";
+import { lateErrors } from "./fixtures/misbehave.ts";
 
 const failGraph = oneNode("./tests/fixtures/fail.ts");
 
@@ -91,4 +92,65 @@ Deno.test("a client that disconnects mid-reply does not disturb the host", async
     !h.logs.some((l) => l.startsWith("plumb error:") || l.startsWith("plumb warn:")),
     h.logs.join("\n"),
   );
+});
+
+Deno.test("a write after the task ended fails that write only, as a rejection the servlet can catch", async () => {
+  lateErrors.length = 0;
+  await using h = await startHost(oneNode("./tests/fixtures/misbehave.ts"));
+  await using c = await Client.connect(h.port);
+  await c.send("late\n");
+  assertEquals(await c.readLine(), "ok: late\n");
+  while (lateErrors.length === 0) await new Promise((r) => setTimeout(r, 10));
+  assertEquals(lateErrors, [
+    `node "n": write on port "out" after its task ended; await every read and write before exec returns`,
+  ]);
+  await c.send("next\n");
+  assertEquals(await c.readLine(), "ok: next\n");
+});
+
+Deno.test("a servlet that throws a value that cannot be printed fails only its request", async () => {
+  await using h = await startHost(oneNode("./tests/fixtures/misbehave.ts"));
+  await using bad = await Client.connect(h.port);
+  await bad.send("odd\n");
+  assertEquals(await bad.readToEnd(), "");
+  assert(
+    h.logs.some((l) => l.includes(`node "n"`) && l.includes("[object Object]")),
+    h.logs.join("\n"),
+  );
+  await using good = await Client.connect(h.port);
+  await good.send("fine\n");
+  assertEquals(await good.readLine(), "ok: fine\n");
+});
+
+Deno.test("close() is bounded even when a servlet never resolves", async () => {
+  const h = await startHost(oneNode("./tests/fixtures/misbehave.ts"));
+  const c = await Client.connect(h.port);
+  await c.send("hang\n");
+  await c.send("");
+  await h.host.close(50); // would never return if it waited for the hung exec
+  assertEquals(await c.closedByServer(), true);
+  c.close();
+});
+
+Deno.test("a read abandoned by its task does not take the next request's bytes", async () => {
+  await using h = await startHost(oneNode("./tests/fixtures/misbehave.ts", ["race"]));
+  await using c = await Client.connect(h.port);
+  await c.send("par");
+  assertEquals(await c.readLine(), "got (timeout)\n");
+  await c.send("tial\nsecond\n");
+  assertEquals(await c.readLine(), "got partial\n");
+  assertEquals(await c.readLine(), "got second\n");
+  await c.send("third\n");
+  assertEquals(await c.readLine(), "got third\n");
+});
+
+Deno.test("a servlet that never reads its PERSIST input runs once per arrival, not in a loop", async () => {
+  await using h = await startHost(oneNode("./tests/fixtures/misbehave.ts", ["quiet"]));
+  await using c = await Client.connect(h.port);
+  await c.send("x\n");
+  assertEquals(await c.readLine(), "hi\n");
+  await c.send("y\n");
+  assertEquals(await c.readLine(), "hi\n");
+  await c.closeWrite();
+  assertEquals(await c.readToEnd(), "");
 });

@@ -5,6 +5,7 @@
 import { ByteReader } from "../kernel/byte_reader.ts";
 import { MessageTooLongError, TextLineStream } from "../mod.ts";
 import { MemPipe } from "../modules/mem.ts";
+import { readableFrom } from "../kernel/stream_util.ts";
 import { assert, assertEquals, assertRejects } from "./assert.ts";
 
 const encoder = new TextEncoder();
@@ -115,9 +116,22 @@ Deno.test("mem pipe: a reader that stops early releases a waiting writer", async
   assertEquals(pipe.output.written, true);
 });
 
+Deno.test("mem pipe: writers waiting at the same time are all released as the reader drains", async () => {
+  const pipe = new MemPipe({ highWaterMark: 1024 });
+  const writes = Promise.all([
+    pipe.output.write(new Uint8Array(4096)),
+    pipe.output.write(new Uint8Array(4096)),
+  ]).then(() => pipe.close());
+  let read = 0;
+  for (let c = await pipe.input.read(); c !== null; c = await pipe.input.read()) read += c.length;
+  await writes; // would hang if the second writer's wake-up replaced the first's
+  assertEquals(read, 8192);
+});
+
 Deno.test("mem pipe: the consumer may take the port as a ReadableStream", async () => {
   const pipe = new MemPipe();
-  const text = pipe.input.readable().pipeThrough(new TextDecoderStream()).pipeThrough(
+  const stream = readableFrom(() => pipe.input.read(), () => pipe.input.release());
+  const text = stream.pipeThrough(new TextDecoderStream()).pipeThrough(
     new TextLineStream(),
   );
   const collected = Array.fromAsync(text);
