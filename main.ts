@@ -21,6 +21,13 @@ Usage:
 Options:
   --host HOST         listen address of the first listener
   --port PORT         port of the first listener (0 picks a free port)
+  --stdio             serve standard input and output as one connection instead
+                      (a terminal; inetd, xinetd or tcpserver in "nowait" mode)
+  --listen-fd FD      adopt the inherited listening socket FD for the first listener
+                      (socket activation: 3 under systemd, 0 under inetd "wait");
+                      with --allow-env=LISTEN_FDS,LISTEN_PID, systemd's is found by itself
+  --idle-exit TIME    stop after TIME with no connection (30s, 5m, 500ms; open
+                      sessions are never cut)
   --check             load and check the graph, print a summary, exit
   --log-level LEVEL   error, warn, info (default) or debug
   -h, --help          show this help
@@ -47,6 +54,9 @@ function parse(argv: string[]): { graph: string; options: ServeOptions; check: b
         host: { type: "string" },
         port: { type: "string" },
         check: { type: "boolean" },
+        stdio: { type: "boolean" },
+        "listen-fd": { type: "string" },
+        "idle-exit": { type: "string" },
         "log-level": { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "V" },
@@ -75,7 +85,16 @@ function parse(argv: string[]): { graph: string; options: ServeOptions; check: b
     }
     options.port = port;
   }
-  const level = values["log-level"];
+  if (values.stdio) options.stdio = true;
+  const fd = values["listen-fd"] ?? systemdListenFd();
+  if (fd !== undefined) {
+    if (!/^\d+$/.test(fd)) {
+      throw new CliExit(`--listen-fd must be a file descriptor number, got "${fd}"`, 2);
+    }
+    options.listenFd = Number(fd);
+  }
+  if (values["idle-exit"] !== undefined) options.idleExitMs = parseDuration(values["idle-exit"]);
+  const level = values["log-level"] ?? (values.stdio ? "error" : undefined);
   if (level !== undefined) {
     if (!LOG_LEVELS.includes(level as LogLevel)) {
       throw new CliExit(`--log-level must be one of ${LOG_LEVELS.join(", ")}, got "${level}"`, 2);
@@ -83,6 +102,31 @@ function parse(argv: string[]): { graph: string; options: ServeOptions; check: b
     options.logLevel = level as LogLevel;
   }
   return { graph: positionals[0], options, check: values.check ?? false };
+}
+
+/** Milliseconds of a duration such as `30s`, `5m`, `500ms` or `1h` (a bare number is seconds). */
+function parseDuration(text: string): number {
+  const match = text.match(/^(\d+(?:\.\d+)?)(ms|s|m|h)?$/);
+  if (!match) {
+    throw new CliExit(`--idle-exit takes a duration such as 30s, 5m or 500ms, got "${text}"`, 2);
+  }
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] ?? "s"]!;
+  return Number(match[1]) * unit;
+}
+
+/**
+ * The descriptor systemd passed (3) when this process was socket-activated:
+ * `LISTEN_FDS` set and `LISTEN_PID` ours. Read only when the environment
+ * permission for them was granted.
+ */
+function systemdListenFd(): string | undefined {
+  const granted = (variable: string): boolean =>
+    Deno.permissions.querySync({ name: "env", variable }).state === "granted";
+  if (!granted("LISTEN_FDS") || !granted("LISTEN_PID")) return undefined;
+  const fds = Number(Deno.env.get("LISTEN_FDS") ?? "0");
+  const pid = Deno.env.get("LISTEN_PID");
+  if (fds < 1 || (pid !== undefined && Number(pid) !== Deno.pid)) return undefined;
+  return "3";
 }
 
 function waitForSignal(host: Host): Promise<void> {
@@ -96,6 +140,7 @@ function waitForSignal(host: Host): Promise<void> {
     };
     Deno.addSignalListener("SIGINT", stop);
     if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", stop);
+    host.finished.then(resolve);
   });
 }
 
@@ -115,7 +160,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const host = await serve(command.graph, command.options);
   const stopped = waitForSignal(host); // listen for signals before telling anyone we listen
-  for (const url of host.urls) console.log(`listening on ${url}`);
+  // With --stdio, standard output is the conversation: no listening line there.
+  if (!command.options.stdio) { for (const url of host.urls) console.log(`listening on ${url}`); }
   await stopped;
   return 0;
 }

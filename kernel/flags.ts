@@ -46,8 +46,18 @@ export const SET_FLAG = "SET_FLAG";
 /** `cntl` operation: clear one or more flag bits on the handle for this request. */
 export const CLR_FLAG = "CLR_FLAG";
 
+/** `cntl` operation: keep a value with the resource under the port (a connection's session state). */
+export const PUSH_STATE = "PUSH_STATE";
+/** `cntl` operation: take back the value kept with the resource under the port. */
+export const POP_STATE = "POP_STATE";
+
 /** The `cntl` operations a task understands. */
-export type CntlOp = typeof GET_FLAGS | typeof SET_FLAG | typeof CLR_FLAG;
+export type CntlOp =
+  | typeof GET_FLAGS
+  | typeof SET_FLAG
+  | typeof CLR_FLAG
+  | typeof PUSH_STATE
+  | typeof POP_STATE;
 
 /**
  * Names the flag bits set in `flags`, for messages and logs.

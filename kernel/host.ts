@@ -8,7 +8,7 @@ import { loadNodes, unloadNodes } from "./loader.ts";
 import { createLogger, type Logger, type LogLevel } from "./log.ts";
 import { compilePlan, type Plan } from "./plan.ts";
 import { describeError, runRequest } from "./scheduler.ts";
-import type { IoModule, Listener, RequestHandler } from "../modules/module.ts";
+import type { IoModule, ListenContext, Listener, RequestHandler } from "../modules/module.ts";
 import { IO_MODULES } from "../modules/registry.ts";
 import { didYouMean } from "./suggest.ts";
 
@@ -27,6 +27,22 @@ export interface ServeOptions {
    * resolve against. Default: the current directory.
    */
   base?: URL;
+  /**
+   * Serve standard input and output as one connection instead of the graph's
+   * listeners (a terminal, or inetd/xinetd/tcpserver "nowait"). The first
+   * listener's `ttl`, `maxMessageSize` and `open` options carry over.
+   */
+  stdio?: boolean;
+  /**
+   * Adopt the inherited listening socket on this descriptor for the first
+   * (`tcp`) listener: 3 under systemd socket activation, 0 under inetd "wait".
+   */
+  listenFd?: number;
+  /**
+   * Stop after this many milliseconds with no open connection (the article's
+   * inetd "wait" server with an idle timeout). Open sessions are never cut.
+   */
+  idleExitMs?: number;
 }
 
 /** What a check found: a summary of a graph that can be served. */
@@ -44,6 +60,7 @@ export interface CheckedGraph {
 /** A loaded graph: the compiled plan and each listener's module and parsed options. */
 interface LoadedGraph {
   readonly file: string;
+  readonly base: URL;
   readonly plan: Plan;
   readonly listeners: readonly { module: IoModule<unknown>; options: unknown }[];
 }
@@ -68,6 +85,11 @@ export interface Host {
    * (up to `graceMs`, default 5000), then calls every node's `unload`.
    */
   close(graceMs?: number): Promise<void>;
+  /**
+   * Resolves once the host has stopped: after `close`, after the idle exit,
+   * or when every listener is done (standard input or an input file used up).
+   */
+  readonly finished: Promise<void>;
 }
 
 function fileUrl(path: string | URL): URL {
@@ -103,12 +125,30 @@ export async function readGraphFile(
   return { file, base: url, spec: parseGraph(file, text) };
 }
 
-function listenerSpecs(spec: GraphSpec, options: ServeOptions): ListenerSpec[] {
+const SESSION_OPTIONS = ["ttl", "maxMessageSize", "open"];
+
+function listenerSpecs(file: string, spec: GraphSpec, options: ServeOptions): ListenerSpec[] {
   const listeners = (spec.listeners ?? []).map((l) => ({ ...l, options: { ...l.options } }));
-  if (options.host !== undefined || options.port !== undefined) {
+  if (options.stdio) {
+    const first = listeners[0]?.options ?? {};
+    const carried = Object.fromEntries(
+      Object.entries(first).filter(([name]) => SESSION_OPTIONS.includes(name)),
+    );
+    return [{ module: "stdio", options: carried }];
+  }
+  if (
+    options.host !== undefined || options.port !== undefined || options.listenFd !== undefined
+  ) {
     if (listeners.length === 0) listeners.push({ module: "tcp", options: {} });
+    if (listeners[0].module !== "tcp") {
+      throw new GraphError(
+        `${file}: --host, --port and --listen-fd apply to the first listener, which must be tcp, ` +
+          `not ${listeners[0].module}`,
+      );
+    }
     if (options.host !== undefined) listeners[0].options.host = options.host;
     if (options.port !== undefined) listeners[0].options.port = options.port;
+    if (options.listenFd !== undefined) listeners[0].options.fd = options.listenFd;
   }
   return listeners;
 }
@@ -120,7 +160,7 @@ async function load(
   const { file, base, spec } = typeof graph === "string" || graph instanceof URL
     ? await readGraphFile(graph)
     : { file: "graph", base: options.base ?? fileUrl("./"), spec: validateGraph("graph", graph) };
-  const listeners = listenerSpecs(spec, options).map((l, i) => {
+  const listeners = listenerSpecs(file, spec, options).map((l, i) => {
     const where = `${file}: listener ${i + 1} (${l.module})`;
     const module = IO_MODULES[l.module];
     if (module === undefined) {
@@ -134,7 +174,7 @@ async function load(
   });
   const nodes = await loadNodes(file, base, spec);
   try {
-    return { file, plan: compilePlan(file, spec, nodes), listeners };
+    return { file, base, plan: compilePlan(file, spec, nodes), listeners };
   } catch (error) {
     await unloadNodes(nodes);
     throw error;
@@ -184,25 +224,31 @@ export async function serve(
         `or pass --port`,
     );
   }
-  const handle: RequestHandler = (input, output, peer) =>
+  const handle: RequestHandler = (input, output, info) =>
     runRequest(plan, input, output, (node, error) => {
       if (error instanceof PlumbError && error.name === "UpstreamError") {
         log.log("debug", `node "${node.name}" stopped: ${describe(error)}`);
       } else {
         log.log(
           "error",
-          `node "${node.name}" (${node.specifier}) failed a request from ${peer}: ${
+          `node "${node.name}" (${node.specifier}) failed a request from ${info.peer}: ${
             describe(error)
           }`,
         );
       }
-    });
+    }, info.event);
+  const idle = new IdleWatch(options.idleExitMs, () => {
+    log.log("info", `no connection for ${options.idleExitMs} ms: stopping (--idle-exit)`);
+    host.close();
+  });
+  const context: ListenContext = { handle, log, base: checked.base, connections: idle.change };
   const listeners: Listener[] = [];
   try {
     for (const { module, options: moduleOptions } of checked.listeners) {
-      listeners.push(await module.listen(moduleOptions, { handle, log }));
+      listeners.push(await module.listen(moduleOptions, context));
     }
   } catch (error) {
+    idle.stop();
     await Promise.all(listeners.map((l) => l.close(0)));
     await unloadNodes(plan.nodes);
     if (error instanceof Deno.errors.AddrInUse) {
@@ -212,16 +258,69 @@ export async function serve(
     }
     throw error;
   }
+  idle.start();
   let closing: Promise<void> | undefined;
-  return {
+  let stopped: () => void = () => {};
+  const finished = new Promise<void>((resolve) => stopped = resolve);
+  const host: Host = {
     urls: listeners.map((l) => l.url),
     graph: summary(checked),
+    finished,
     close(graceMs?: number): Promise<void> {
       closing ??= (async () => {
+        idle.stop();
         await Promise.all(listeners.map((l) => l.close(graceMs)));
         await unloadNodes(plan.nodes, (m) => log.log("error", m));
+        stopped();
       })();
       return closing;
     },
   };
+  Promise.all(listeners.map((l) => l.done)).then(() => host.close());
+  return host;
+}
+
+/** Counts open connections and calls `expire` after `ms` with none. */
+class IdleWatch {
+  readonly #ms: number | undefined;
+  readonly #expire: () => void;
+  #open = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #stopped = false;
+
+  constructor(ms: number | undefined, expire: () => void) {
+    this.#ms = ms;
+    this.#expire = expire;
+  }
+
+  /** Starts watching (call once listening). */
+  start(): void {
+    this.#arm();
+  }
+
+  /** A connection opened (+1) or closed (-1). */
+  readonly change = (delta: 1 | -1): void => {
+    this.#open += delta;
+    if (this.#open > 0) this.#disarm();
+    else this.#arm();
+  };
+
+  /** Stops watching for good. */
+  stop(): void {
+    this.#stopped = true;
+    this.#disarm();
+  }
+
+  #arm(): void {
+    if (this.#ms === undefined || this.#stopped || this.#timer !== undefined) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      if (this.#open === 0) this.#expire();
+    }, this.#ms);
+  }
+
+  #disarm(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
 }

@@ -5,12 +5,28 @@
  * @module
  */
 
+/**
+ * A value kept with the resource under a handle across requests (a
+ * connection's session state): what `PUSH_STATE` and `POP_STATE` reach.
+ */
+export interface StateSlot {
+  /**
+   * Keeps `value` with the resource. `dispose` is called with it when the
+   * resource closes, or when another value replaces it.
+   */
+  push(value: unknown, dispose?: (value: unknown) => void): void;
+  /** Takes the kept value back (`undefined` when there is none); the slot is then empty. */
+  pop(): unknown;
+}
+
 /** Common state of an input or output handle. */
 export interface HandleState {
   /** This request's flags of the handle (declared flags plus exec-time changes). */
   flags: number;
   /** Flag bits that an exec task changed explicitly in this request. */
   touched: number;
+  /** The resource's state slot; absent for pipes with no lasting resource (mem pipes). */
+  readonly state?: StateSlot;
 }
 
 /** The reading end of a pipe for one request. */

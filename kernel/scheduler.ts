@@ -19,7 +19,7 @@ import {
 } from "./plan.ts";
 import { type Handle, TaskImpl } from "./task.ts";
 import { MemPipe, type WaitMonitor } from "../modules/mem.ts";
-import type { Port } from "./servlet.ts";
+import type { Port, RequestEvent } from "./servlet.ts";
 
 /** A one-line description of a thrown value, whatever it is. */
 export function describeError(error: unknown): string {
@@ -80,8 +80,8 @@ interface Outcome {
 
 const SUCCESS: Outcome = { failed: false, error: undefined };
 
-async function exec(node: PlanNode, handles: Handle[]): Promise<Outcome> {
-  const task = new TaskImpl(node.name, node.ports, handles);
+async function exec(node: PlanNode, handles: Handle[], event: RequestEvent): Promise<Outcome> {
+  const task = new TaskImpl(node.name, node.ports, handles, event);
   try {
     await node.servlet.exec(node.ctx, task);
     return SUCCESS;
@@ -103,13 +103,14 @@ export function runRequest(
   input: InputHandle,
   output: OutputHandle,
   report: FailureReport,
+  event: RequestEvent = "data",
 ): Promise<boolean> {
   input.flags = plan.inputPort.flags;
   input.touched = 0;
   output.flags = plan.outputPort.flags;
   output.touched = 0;
-  if (plan.single) return runSingle(plan.nodes[0], input, output, report);
-  return new RequestRun(plan, input, output, report).start();
+  if (plan.single) return runSingle(plan.nodes[0], input, output, report, event);
+  return new RequestRun(plan, input, output, report, event).start();
 }
 
 async function runSingle(
@@ -117,6 +118,7 @@ async function runSingle(
   input: InputHandle,
   output: OutputHandle,
   report: FailureReport,
+  event: RequestEvent,
 ): Promise<boolean> {
   const handles: Handle[] = new Array(node.ports.length);
   for (let i = 0; i < handles.length; i++) {
@@ -127,7 +129,7 @@ async function runSingle(
       ? output
       : unboundHandle(node.ports[i]);
   }
-  const outcome = await exec(node, handles);
+  const outcome = await exec(node, handles, event);
   input.release();
   copySharedFlags(input, output);
   if (outcome.failed) safeReport(report, node, outcome.error);
@@ -143,6 +145,7 @@ class RequestRun implements WaitMonitor {
   readonly #input: InputHandle;
   readonly #output: OutputHandle;
   readonly #report: FailureReport;
+  readonly #event: RequestEvent;
   readonly #state: number[];
   readonly #pipes: (MemPipe | undefined)[];
   readonly #closed: boolean[];
@@ -152,8 +155,15 @@ class RequestRun implements WaitMonitor {
   #ok = true;
   #done: (ok: boolean) => void = () => {};
 
-  constructor(plan: Plan, input: InputHandle, output: OutputHandle, report: FailureReport) {
+  constructor(
+    plan: Plan,
+    input: InputHandle,
+    output: OutputHandle,
+    report: FailureReport,
+    event: RequestEvent,
+  ) {
     this.#plan = plan;
+    this.#event = event;
     this.#input = input;
     this.#output = output;
     this.#report = report;
@@ -213,7 +223,7 @@ class RequestRun implements WaitMonitor {
       else if (slot === GRAPH_OUTPUT) handles[i] = this.#output;
       else handles[i] = unboundHandle(port);
     }
-    exec(node, handles).then((outcome) => {
+    exec(node, handles, this.#event).then((outcome) => {
       this.#running--;
       this.#finish(node, handles, outcome);
     });

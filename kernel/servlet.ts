@@ -3,7 +3,6 @@
  * the task an exec call receives.
  * @module
  */
-import type { CntlOp } from "./flags.ts";
 
 /** A port descriptor, returned by {@linkcode InitEnv.define} and used in `exec`. */
 export interface Port {
@@ -32,8 +31,17 @@ export interface InitEnv {
   define(name: string, flags: number, type?: string): Port;
 }
 
+/**
+ * What started a request: `data` (bytes arrived) or `open` (a connection
+ * opened, on a listener with the `open` option: a chance to greet the client
+ * before it says anything).
+ */
+export type RequestEvent = "open" | "data";
+
 /** One request's view of a node's ports, given to `exec`. */
 export interface Task {
+  /** What started this request. */
+  readonly event: RequestEvent;
   /** The next chunk of an input, or `null` at the end of this request's input. */
   read(port: Port): Promise<Uint8Array | null>;
   /**
@@ -53,8 +61,19 @@ export interface Task {
   cntl(port: Port, op: "GET_FLAGS"): number;
   /** Sets or clears flag bits of a port for this request only; returns the new flags. */
   cntl(port: Port, op: "SET_FLAG" | "CLR_FLAG", flags: number): number;
-  /** Any `cntl` operation. */
-  cntl(port: Port, op: CntlOp, flags?: number): number;
+  /**
+   * `PUSH_STATE`: keeps `state` with the resource under the port (a
+   * connection) for later requests; `dispose` is called with it when the
+   * resource closes or another state replaces it. On a mem pipe there is no
+   * such resource and the state is dropped (disposed at once).
+   */
+  cntl(port: Port, op: "PUSH_STATE", state: unknown, dispose?: (state: unknown) => void): void;
+  /** `POP_STATE`: takes back the state kept with the resource, or `undefined`. */
+  cntl(port: Port, op: "POP_STATE"): unknown;
+  /** The typed form of `cntl(port, PUSH_STATE, state, dispose)`. */
+  pushState<S>(port: Port, state: S, dispose?: (state: S) => void): void;
+  /** The typed form of `cntl(port, POP_STATE)`: the caller names the type it pushed. */
+  popState<S>(port: Port): S | undefined;
 }
 
 /**

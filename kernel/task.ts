@@ -11,10 +11,12 @@ import {
   GET_FLAGS,
   KNOWN_FLAGS,
   OUTPUT,
+  POP_STATE,
+  PUSH_STATE,
   SET_FLAG,
 } from "./flags.ts";
 import type { HandleState, InputHandle, OutputHandle } from "./pipe.ts";
-import type { Port, Task } from "./servlet.ts";
+import type { Port, RequestEvent, Task } from "./servlet.ts";
 import { readableFrom, writableTo } from "./stream_util.ts";
 
 const encoder = new TextEncoder();
@@ -24,6 +26,7 @@ export type Handle = InputHandle | OutputHandle;
 
 /** One exec call's task: the node's ports bound to this request's handles. */
 export class TaskImpl implements Task {
+  readonly event: RequestEvent;
   readonly #node: string;
   readonly #ports: readonly Port[];
   readonly #handles: readonly Handle[];
@@ -33,11 +36,26 @@ export class TaskImpl implements Task {
    * @param node the node's name, for messages
    * @param ports the node's declared ports, by descriptor
    * @param handles this request's handle of each port, by descriptor
+   * @param event what started the request
    */
-  constructor(node: string, ports: readonly Port[], handles: readonly Handle[]) {
+  constructor(
+    node: string,
+    ports: readonly Port[],
+    handles: readonly Handle[],
+    event: RequestEvent = "data",
+  ) {
+    this.event = event;
     this.#node = node;
     this.#ports = ports;
     this.#handles = handles;
+  }
+
+  pushState<S>(port: Port, state: S, dispose?: (state: S) => void): void {
+    this.cntl(port, PUSH_STATE, state, dispose as ((state: unknown) => void) | undefined);
+  }
+
+  popState<S>(port: Port): S | undefined {
+    return this.cntl(port, POP_STATE) as S | undefined;
   }
 
   /** Ends the task: later calls fail with a clear error. */
@@ -118,10 +136,18 @@ export class TaskImpl implements Task {
 
   cntl(port: Port, op: "GET_FLAGS"): number;
   cntl(port: Port, op: "SET_FLAG" | "CLR_FLAG", flags: number): number;
-  cntl(port: Port, op: CntlOp, flags?: number): number;
-  cntl(port: Port, op: CntlOp, flags = 0): number {
+  cntl(port: Port, op: "PUSH_STATE", state: unknown, dispose?: (state: unknown) => void): void;
+  cntl(port: Port, op: "POP_STATE"): unknown;
+  cntl(port: Port, op: CntlOp, arg?: unknown, dispose?: (state: unknown) => void): unknown {
     const handle: HandleState = this.#handle(port, (port?.flags & OUTPUT) !== 0, "cntl");
     if (op === GET_FLAGS) return handle.flags;
+    if (op === PUSH_STATE) {
+      if (handle.state) handle.state.push(arg, dispose);
+      else dispose?.(arg);
+      return undefined;
+    }
+    if (op === POP_STATE) return handle.state?.pop();
+    const flags = typeof arg === "number" ? arg : 0;
     if (op !== SET_FLAG && op !== CLR_FLAG) {
       throw new PipeError(`node "${this.#node}": unknown cntl operation ${JSON.stringify(op)}`);
     }

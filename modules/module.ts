@@ -7,6 +7,17 @@
 import type { Logger } from "../kernel/log.ts";
 import type { InputHandle, OutputHandle } from "../kernel/pipe.ts";
 
+import type { RequestEvent } from "../kernel/servlet.ts";
+export type { RequestEvent };
+
+/** Facts about a request that servlets and logs may use. */
+export interface RequestInfo {
+  /** Who is at the other end, for logs. */
+  readonly peer: string;
+  /** What started the request. */
+  readonly event: RequestEvent;
+}
+
 /**
  * Runs one request through the graph with the module's companion handles.
  * Resolves false when the output is errored: the module should then close
@@ -15,7 +26,7 @@ import type { InputHandle, OutputHandle } from "../kernel/pipe.ts";
 export type RequestHandler = (
   input: InputHandle,
   output: OutputHandle,
-  peer: string,
+  info: RequestInfo,
 ) => Promise<boolean>;
 
 /** What a module's listener gets from the host. */
@@ -24,6 +35,10 @@ export interface ListenContext {
   readonly handle: RequestHandler;
   /** The host's log. */
   readonly log: Logger;
+  /** The graph file's URL: relative paths in options resolve against it. */
+  readonly base: URL;
+  /** Told when a connection opens (+1) or closes (-1), for the host's idle exit. */
+  readonly connections: (change: 1 | -1) => void;
 }
 
 /** A running listener. */
@@ -37,6 +52,11 @@ export interface Listener {
    * up to `graceMs`, then closes the rest.
    */
   close(graceMs?: number): Promise<void>;
+  /**
+   * Resolves when the listener will serve nothing more: once closed, or when
+   * a finite source (standard input, an input file) is used up.
+   */
+  readonly done: Promise<void>;
 }
 
 /** An I/O module: validates its options and starts listeners. */

@@ -1,0 +1,126 @@
+/**
+ * Byte channels: the two-way byte streams a connection-like module serves
+ * requests over (a TCP or Unix connection, an adopted socket, standard
+ * input and output).
+ * @module
+ */
+import type { Socket } from "node:net";
+
+/** A two-way byte stream. */
+export interface ByteChannel {
+  /** Reads into `buffer`; the byte count, or `null` at the end of the stream. */
+  read(buffer: Uint8Array): Promise<number | null>;
+  /** Writes some of `data`; the byte count written. */
+  write(data: Uint8Array): Promise<number>;
+  /** Closes both directions. */
+  close(): void;
+  /** Who is at the other end, for logs: `127.0.0.1:5000`, `unix:/run/x.sock`, `stdio`. */
+  readonly peer: string;
+}
+
+/** True for the errors that mean the other end is gone, which are not failures of the host. */
+export function isGone(error: unknown): boolean {
+  return error instanceof Deno.errors.BrokenPipe || error instanceof Deno.errors.ConnectionReset ||
+    error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted ||
+    error instanceof Deno.errors.ConnectionAborted || error instanceof Deno.errors.NotConnected ||
+    (error instanceof Error && /EPIPE|ECONNRESET|destroyed|write after end/.test(error.message));
+}
+
+/** Writes all of `data`. */
+export async function writeAll(channel: ByteChannel, data: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < data.length) offset += await channel.write(data.subarray(offset));
+}
+
+/** A Deno connection (TCP or Unix) as a channel. */
+export function connChannel(conn: Deno.Conn): ByteChannel {
+  const addr = conn.remoteAddr;
+  const peer = addr.transport === "tcp" || addr.transport === "udp"
+    ? `${addr.hostname}:${addr.port}`
+    : `unix:${(addr as Deno.UnixAddr).path || "(unnamed)"}`;
+  return {
+    peer,
+    read: (buffer) => conn.read(buffer),
+    write: (data) => conn.write(data),
+    close: () => conn.close(),
+  };
+}
+
+/** The process's standard input and output as one channel (a terminal, or a socket under inetd). */
+export function stdioChannel(): ByteChannel {
+  let closed = false;
+  return {
+    peer: "stdio",
+    read: (buffer) => closed ? Promise.resolve(null) : Deno.stdin.read(buffer),
+    write: (data) => Deno.stdout.write(data),
+    close(): void {
+      closed = true;
+    },
+  };
+}
+
+/**
+ * A `node:net` socket (from an adopted listening descriptor) as a channel:
+ * reads pull `data` events one at a time, pausing the socket between reads so
+ * that its buffering stays bounded.
+ */
+export function socketChannel(socket: Socket): ByteChannel {
+  const chunks: Uint8Array[] = [];
+  let ended = false;
+  let failure: Error | undefined;
+  let wake: (() => void) | undefined;
+  const notify = (): void => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  socket.pause();
+  socket.on("data", (data: Uint8Array) => {
+    chunks.push(data);
+    socket.pause();
+    notify();
+  });
+  socket.on("end", () => {
+    ended = true;
+    notify();
+  });
+  socket.on("error", (error: Error) => {
+    failure = error;
+    notify();
+  });
+  socket.on("close", () => {
+    ended = true;
+    notify();
+  });
+  const peer = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`;
+  return {
+    peer,
+    async read(buffer: Uint8Array): Promise<number | null> {
+      while (chunks.length === 0) {
+        if (failure) throw new Deno.errors.ConnectionReset(failure.message);
+        if (ended) return null;
+        const waiting = new Promise<void>((resolve) => wake = resolve);
+        socket.resume();
+        await waiting;
+      }
+      const chunk = chunks[0];
+      const n = Math.min(buffer.length, chunk.length);
+      buffer.set(chunk.subarray(0, n));
+      if (n === chunk.length) chunks.shift();
+      else chunks[0] = chunk.subarray(n);
+      return n;
+    },
+    write(data: Uint8Array): Promise<number> {
+      if (socket.destroyed) return Promise.reject(new Deno.errors.BrokenPipe("socket closed"));
+      return new Promise((resolve, reject) => {
+        socket.write(data, (error?: Error | null) => {
+          if (error) reject(new Deno.errors.BrokenPipe(error.message));
+          else resolve(data.length);
+        });
+      });
+    },
+    close(): void {
+      socket.destroy();
+    },
+  };
+}

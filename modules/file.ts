@@ -1,0 +1,118 @@
+/**
+ * The `file` module: each line of an input file is one request; the replies
+ * are appended to an output file. For batch runs, and for trying a graph
+ * without a network. The listener is done at the end of the input file.
+ * @module
+ */
+import { GraphError, PermissionHint } from "../kernel/errors.ts";
+import type { ByteChannel } from "./channel.ts";
+import type { IoModule, ListenContext, Listener } from "./module.ts";
+import { checkOptions, type OptionRule } from "./options.ts";
+import { SessionPool } from "./session_pool.ts";
+import { SESSION_RULES, sessionOptions } from "./tcp.ts";
+
+/** Options of a `file` listener. */
+export interface FileOptions {
+  /** The input file, relative to the graph file: one request per line. */
+  input: string;
+  /** The output file, relative to the graph file: replies are appended (it is created if missing). */
+  output: string;
+  /** Longest line a request may read, in bytes. Default 65536. */
+  maxMessageSize: number;
+  /** Run an `open` request before the first line (its reply goes to the output). Default false. */
+  open: boolean;
+}
+
+const RULES: Record<keyof FileOptions, OptionRule> = {
+  input: { type: "string", description: "input file, one request per line" },
+  output: { type: "string", description: "output file the replies are appended to" },
+  maxMessageSize: SESSION_RULES.maxMessageSize,
+  open: SESSION_RULES.open,
+};
+
+/** A channel that reads a file one line per read (each line its own readiness) and appends writes. */
+async function fileChannel(input: string, output: string): Promise<ByteChannel> {
+  const source = await Deno.open(input, { read: true });
+  const sink = await Deno.open(output, { write: true, create: true, append: true });
+  const lines = source.readable.getReader();
+  let pending = new Uint8Array(0);
+  let ended = false;
+  return {
+    peer: `file:${input}`,
+    async read(buffer: Uint8Array): Promise<number | null> {
+      for (;;) {
+        const nl = pending.indexOf(0x0a);
+        const end = nl >= 0 ? nl + 1 : ended ? pending.length : -1;
+        if (end > 0 || (ended && pending.length === 0)) {
+          if (pending.length === 0) return null;
+          const n = Math.min(end, buffer.length);
+          buffer.set(pending.subarray(0, n));
+          pending = pending.subarray(n);
+          return n;
+        }
+        const { value, done } = await lines.read();
+        if (done) ended = true;
+        else {
+          const next = new Uint8Array(pending.length + value.length);
+          next.set(pending);
+          next.set(value, pending.length);
+          pending = next;
+        }
+      }
+    },
+    write: (data) => sink.write(data),
+    close(): void {
+      lines.cancel().catch(() => {});
+      sink.close();
+    },
+  };
+}
+
+/** The `file` module. */
+export const file: IoModule<FileOptions> = {
+  name: "file",
+  parseOptions(options: Record<string, unknown>, where: string): FileOptions {
+    checkOptions(options, RULES, where);
+    for (const name of ["input", "output"] as const) {
+      if (typeof options[name] !== "string" || options[name] === "") {
+        throw new GraphError(`${where}: option "${name}" is required: ${RULES[name].description}`);
+      }
+    }
+    const { maxMessageSize, open } = sessionOptions(options);
+    return {
+      input: options.input as string,
+      output: options.output as string,
+      maxMessageSize,
+      open,
+    };
+  },
+  async listen(options: FileOptions, context: ListenContext): Promise<Listener> {
+    const input = new URL(options.input, context.base).pathname;
+    const output = new URL(options.output, context.base).pathname;
+    if (Deno.permissions.querySync({ name: "read", path: input }).state !== "granted") {
+      throw new PermissionHint(`cannot read ${input}`, `--allow-read=${input}`);
+    }
+    if (Deno.permissions.querySync({ name: "write", path: output }).state !== "granted") {
+      throw new PermissionHint(`cannot write ${output}`, `--allow-write=${output}`);
+    }
+    const channel = await fileChannel(input, output);
+    // A file is no connection to keep or drop: every line is a request, PERSIST or not.
+    const pool = new SessionPool(
+      context,
+      { maxLineBytes: options.maxMessageSize, open: options.open, keepAlways: true },
+      3600,
+    );
+    const served = pool.serve(channel);
+    let closing: Promise<void> | undefined;
+    return {
+      url: `file://${input}`,
+      get connections(): number {
+        return pool.size;
+      },
+      done: served.then(() => pool.close(0)),
+      close(graceMs = 5000): Promise<void> {
+        return closing ??= pool.close(graceMs);
+      },
+    };
+  },
+};

@@ -1,0 +1,249 @@
+/**
+ * The request loop of one connection-like resource (a TCP or Unix
+ * connection, an adopted socket, standard input and output): one readiness
+ * is one request; with `PERSIST` on the output companion when a request ends
+ * the resource is kept and the next bytes start the next request, else it is
+ * closed once the reply is flushed.
+ * @module
+ */
+import { ByteReader, concatBytes } from "../kernel/byte_reader.ts";
+import { PERSIST } from "../kernel/flags.ts";
+import { type InputHandle, type OutputHandle, RESOLVED, type StateSlot } from "../kernel/pipe.ts";
+import { type ByteChannel, isGone, writeAll } from "./channel.ts";
+import type { ListenContext, RequestEvent, RequestInfo } from "./module.ts";
+
+/** Size of each session's read buffer, in bytes. */
+const READ_BUFFER = 16384;
+/** Reply bytes buffered before a write waits for the channel. */
+const WRITE_HIGH_WATER = 65536;
+
+/** How a session serves its requests. */
+export interface SessionOptions {
+  /** Longest line a request may read, in bytes. */
+  maxLineBytes: number;
+  /** Run one request with an empty input and the `open` event before reading anything. */
+  open: boolean;
+  /** Go on after every request, `PERSIST` or not (a file: each line is a request). */
+  keepAlways?: boolean;
+}
+
+/** A coarse clock: the pool's tick count, cheap to read on every read. */
+export interface Clock {
+  /** Ticks so far. */
+  tick: number;
+}
+
+/** The input companion: this request's buffered bytes. */
+class SessionInput implements InputHandle {
+  flags = 0;
+  touched = 0;
+  readonly state: StateSlot;
+  readonly #reader: ByteReader;
+  /** True for an `open` request, whose input is empty. */
+  empty = false;
+  constructor(reader: ByteReader, state: StateSlot) {
+    this.#reader = reader;
+    this.state = state;
+  }
+  /** What is buffered now; `null` when nothing is (the end of this readiness). */
+  read(): Promise<Uint8Array | null> {
+    return Promise.resolve(this.empty ? null : this.#reader.takeBuffered());
+  }
+  /** A whole line, waiting for the rest of it if needed. */
+  readLine(): Promise<string | null> {
+    return this.empty ? Promise.resolve(null) : this.#reader.readLine();
+  }
+  eof(): Promise<boolean> {
+    return Promise.resolve(this.empty || this.#reader.buffered === 0);
+  }
+  release(): void {}
+}
+
+/** The output companion: buffers a request's reply and flushes it. */
+class SessionOutput implements OutputHandle {
+  flags = 0;
+  touched = 0;
+  written = false;
+  /** Set once a write failed because the peer is gone. */
+  gone = false;
+  readonly state: StateSlot;
+  readonly #channel: ByteChannel;
+  #chunks: Uint8Array[] = [];
+  #size = 0;
+  #flushing: Promise<void> = RESOLVED;
+  #busy = false;
+
+  constructor(channel: ByteChannel, state: StateSlot) {
+    this.#channel = channel;
+    this.state = state;
+  }
+
+  write(chunk: Uint8Array): Promise<void> {
+    this.written = true;
+    if (this.gone || chunk.length === 0) return RESOLVED;
+    this.#chunks.push(chunk);
+    this.#size += chunk.length;
+    return this.#size >= WRITE_HIGH_WATER ? this.flush() : RESOLVED;
+  }
+
+  touch(): void {
+    this.written = true;
+  }
+
+  /** Writes out what is buffered; a gone peer is recorded, never thrown. */
+  flush(): Promise<void> {
+    if (this.#size === 0) return this.#flushing;
+    const chunks = this.#chunks;
+    const data = chunks.length === 1 ? chunks[0] : chunks.reduce(concatBytes);
+    this.#chunks = [];
+    this.#size = 0;
+    return this.#flushing = this.#busy
+      ? this.#flushing.then(() => this.#send(data))
+      : this.#send(data);
+  }
+
+  async #send(data: Uint8Array): Promise<void> {
+    if (this.gone) return;
+    this.#busy = true;
+    try {
+      await writeAll(this.#channel, data);
+    } catch (error) {
+      if (!isGone(error)) throw error;
+      this.gone = true;
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  /** Prepares the handle for the next request. */
+  reset(): void {
+    this.written = false;
+  }
+}
+
+/** One connection-like resource and its request loop. */
+export class Session implements StateSlot {
+  readonly channel: ByteChannel;
+  /** True while waiting for bytes from the peer. */
+  reading = false;
+  /** True while no request is in flight (between requests). */
+  idle = true;
+  /** The clock's tick when the current wait for bytes started. */
+  readingSince = 0;
+  closed = false;
+  readonly #buffer = new Uint8Array(READ_BUFFER);
+  readonly #reader: ByteReader;
+  readonly #input: SessionInput;
+  readonly #output: SessionOutput;
+  readonly #clock: Clock;
+  readonly #open: boolean;
+  readonly #keepAlways: boolean;
+  #state: unknown;
+  #dispose: ((value: unknown) => void) | undefined;
+
+  /**
+   * @param channel the bytes both ways
+   * @param options line limit and whether to run an `open` request
+   * @param clock the pool's clock, for the idle ttl
+   */
+  constructor(channel: ByteChannel, options: SessionOptions, clock: Clock) {
+    this.channel = channel;
+    this.#clock = clock;
+    this.#open = options.open;
+    this.#keepAlways = options.keepAlways ?? false;
+    this.#reader = new ByteReader(() => this.#pull(), {
+      volatile: true,
+      maxLineBytes: options.maxLineBytes,
+    });
+    this.#input = new SessionInput(this.#reader, this);
+    this.#output = new SessionOutput(channel, this);
+  }
+
+  push(value: unknown, dispose?: (value: unknown) => void): void {
+    if (this.#state !== undefined && this.#state !== value) this.#disposeState();
+    this.#state = value;
+    this.#dispose = dispose;
+  }
+
+  pop(): unknown {
+    const value = this.#state;
+    this.#state = undefined;
+    this.#dispose = undefined;
+    return value;
+  }
+
+  #disposeState(): void {
+    const [value, dispose] = [this.#state, this.#dispose];
+    this.#state = undefined;
+    this.#dispose = undefined;
+    try {
+      dispose?.(value);
+    } catch {
+      // A failing dispose must not keep the resource from closing.
+    }
+  }
+
+  async #pull(): Promise<Uint8Array | null> {
+    this.reading = true;
+    this.readingSince = this.#clock.tick;
+    try {
+      const n = await this.channel.read(this.#buffer);
+      return n === null ? null : this.#buffer.subarray(0, n);
+    } catch (error) {
+      if (isGone(error)) return null;
+      throw error;
+    } finally {
+      this.reading = false;
+    }
+  }
+
+  async #request(context: ListenContext, event: RequestEvent): Promise<boolean> {
+    const output = this.#output;
+    this.idle = false;
+    output.reset();
+    this.#input.empty = event === "open";
+    const info: RequestInfo = { peer: this.channel.peer, event };
+    const ok = await context.handle(this.#input, output, info);
+    this.#reader.endReaders(); // a read the request left waiting must not take the next one's bytes
+    await output.flush();
+    this.idle = true;
+    return ok && !output.gone && (this.#keepAlways || (output.flags & PERSIST) !== 0);
+  }
+
+  /** Serves requests until the peer goes, `PERSIST` is off, or `closing()` says to stop. */
+  async serve(context: ListenContext, closing: () => boolean): Promise<void> {
+    const reader = this.#reader;
+    try {
+      if (this.#open && !(await this.#request(context, "open"))) return;
+      for (;;) {
+        if (reader.buffered === 0 && !(await reader.fill())) break;
+        if (closing()) break;
+        const consumed = reader.consumed;
+        if (!(await this.#request(context, "data")) || closing()) break;
+        // A request that read nothing leaves the same bytes: wait for new ones
+        // rather than run it again on them at once.
+        if (reader.consumed === consumed && !(await reader.fill())) break;
+        if (reader.buffered === 0 && reader.ended) break;
+      }
+    } catch (error) {
+      context.log.log(
+        "warn",
+        `${this.channel.peer}: connection failed: ${(error as Error)?.message ?? error}`,
+      );
+    } finally {
+      this.close();
+    }
+  }
+
+  /** Closes the channel and disposes of the session state. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.#disposeState();
+    try {
+      this.channel.close();
+    } catch {
+      // Already closed by the peer or the sweeper.
+    }
+  }
+}

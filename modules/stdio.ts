@@ -1,0 +1,54 @@
+/**
+ * The `stdio` module: the process's standard input and output are one
+ * persistent connection. So a graph runs in a terminal (the article's
+ * command-line ELIZA), and under inetd, xinetd or tcpserver in "nowait" mode,
+ * where standard input and output are the client's socket. The listener is
+ * done when the client goes (end of input, or `PERSIST` off).
+ * @module
+ */
+import { stdioChannel } from "./channel.ts";
+import type { IoModule, ListenContext, Listener } from "./module.ts";
+import { checkOptions, type OptionRule } from "./options.ts";
+import { SessionPool } from "./session_pool.ts";
+import { SESSION_RULES, sessionOptions } from "./tcp.ts";
+
+/** Options of a `stdio` listener. */
+export interface StdioOptions {
+  /** Seconds of silence after which the session ends. Default 240. */
+  ttl: number;
+  /** Longest line or message a request may read, in bytes. Default 65536. */
+  maxMessageSize: number;
+  /** Run an `open` request (a greeting) before reading. Default false. */
+  open: boolean;
+}
+
+const RULES: Record<keyof StdioOptions, OptionRule> = { ...SESSION_RULES };
+
+/** The `stdio` module. */
+export const stdio: IoModule<StdioOptions> = {
+  name: "stdio",
+  parseOptions(options: Record<string, unknown>, where: string): StdioOptions {
+    checkOptions(options, RULES, where);
+    return sessionOptions(options);
+  },
+  listen(options: StdioOptions, context: ListenContext): Promise<Listener> {
+    const pool = new SessionPool(
+      context,
+      { maxLineBytes: options.maxMessageSize, open: options.open },
+      options.ttl,
+    );
+    const served = pool.serve(stdioChannel());
+    let closing: Promise<void> | undefined;
+    const listener: Listener = {
+      url: "stdio:",
+      get connections(): number {
+        return pool.size;
+      },
+      done: served.then(() => pool.close(0)),
+      close(graceMs = 5000): Promise<void> {
+        return closing ??= pool.close(graceMs);
+      },
+    };
+    return Promise.resolve(listener);
+  },
+};

@@ -1,0 +1,89 @@
+/**
+ * The `unix` module: Unix domain socket connections as requests, with the same
+ * semantics as `tcp` (the article's `IO::Socket::UNIX`). A stale socket file
+ * left by a process that is gone is replaced; one that still answers is not.
+ * @module
+ */
+import { GraphError, PermissionHint, PlumbError } from "../kernel/errors.ts";
+import { AcceptingListener, denoAcceptor } from "./accept_loop.ts";
+import { connChannel } from "./channel.ts";
+import type { IoModule, ListenContext, Listener } from "./module.ts";
+import { checkOptions, type OptionRule } from "./options.ts";
+import { SESSION_RULES, sessionOptions } from "./tcp.ts";
+
+/** Options of a `unix` listener. */
+export interface UnixOptions {
+  /** Path of the socket file, relative to the graph file. */
+  path: string;
+  /** Seconds an idle persistent connection is kept. Default 240. */
+  ttl: number;
+  /** Longest line or message a request may read, in bytes. Default 65536. */
+  maxMessageSize: number;
+  /** Run an `open` request (a greeting) when a connection opens. Default false. */
+  open: boolean;
+}
+
+const RULES: Record<keyof UnixOptions, OptionRule> = {
+  path: { type: "string", description: "path of the socket file" },
+  ...SESSION_RULES,
+};
+
+async function removeStale(path: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.lstat(path);
+  } catch {
+    return; // nothing there
+  }
+  if (!info.isSocket) {
+    throw new PlumbError(
+      `cannot listen on unix://${path}: a file that is not a socket is there; remove it or pick another path`,
+    );
+  }
+  try {
+    (await Deno.connect({ transport: "unix", path })).close();
+  } catch {
+    await Deno.remove(path); // a socket nobody listens on: left by a process that is gone
+    return;
+  }
+  throw new PlumbError(`cannot listen on unix://${path}: another server is listening there`);
+}
+
+/** The `unix` module. */
+export const unix: IoModule<UnixOptions> = {
+  name: "unix",
+  parseOptions(options: Record<string, unknown>, where: string): UnixOptions {
+    checkOptions(options, RULES, where);
+    if (typeof options.path !== "string" || options.path === "") {
+      throw new GraphError(
+        `${where}: option "path" is required: the socket file, for example "eliza.sock"`,
+      );
+    }
+    return { path: options.path as string, ...sessionOptions(options) };
+  },
+  async listen(options: UnixOptions, context: ListenContext): Promise<Listener> {
+    const path = new URL(options.path, context.base).pathname;
+    for (const name of ["read", "write"] as const) {
+      if (Deno.permissions.querySync({ name, path }).state !== "granted") {
+        throw new PermissionHint(`cannot listen on unix://${path}`, `--allow-${name}=${path}`);
+      }
+    }
+    await removeStale(path);
+    const listener = Deno.listen({ transport: "unix", path });
+    const session = { maxLineBytes: options.maxMessageSize, open: options.open };
+    return new AcceptingListener(
+      `unix://${path}`,
+      denoAcceptor(listener, connChannel),
+      context,
+      session,
+      options.ttl,
+      () => {
+        try {
+          Deno.removeSync(path);
+        } catch {
+          // Already gone.
+        }
+      },
+    );
+  },
+};
