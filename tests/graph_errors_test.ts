@@ -37,7 +37,8 @@ const CASES: Record<string, string> = {
     `(line 1 column 47)`,
   unknown_key:
     `node "greet": unknown key "servelt" (did you mean "servlet"?); allowed: servlet, args`,
-  unknown_module: `listener 1: unknown module "tpc" (did you mean "tcp"?); modules are tcp, unix, stdio, file`,
+  unknown_module:
+    `listener 1: unknown module "tpc" (did you mean "tcp"?); modules are tcp, unix, stdio, file`,
   unknown_option: `listener 1 (tcp): unknown option "prot" (did you mean "port"?); options are ` +
     `host, port, ttl, maxMessageSize, open, fd`,
   init_fails: `node "shout": init of servlet "transform" failed: unknown transform "sideways"; ` +

@@ -3,7 +3,7 @@
  * validates, and every fixture the loader refuses for its shape is refused
  * by the schema too. Ajv, from the npm registry, is the validator.
  */
-import { Ajv2020 } from "npm:ajv@8.17.1/dist/2020.js";
+import { Ajv2020 } from "ajv/dist/2020.js";
 import { validateGraph } from "../kernel/graph.ts";
 import { assertEquals, assertThrows } from "./assert.ts";
 import { path } from "./helpers.ts";
