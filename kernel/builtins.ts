@@ -12,6 +12,7 @@ export const BUILTIN_SERVLETS: Readonly<Record<string, string>> = {
   echo: "../servlets/echo.ts",
   line: "../servlets/line.ts",
   transform: "../servlets/transform.ts",
+  eliza: "../servlets/eliza.ts",
 };
 
 const SCHEME = /^[a-z][a-z0-9+.-]*:/i;

@@ -114,6 +114,7 @@ export async function loadNode(
   let open = true;
   const env = {
     node: name,
+    base,
     define(portName: string, flags: number, type?: string): Port {
       if (!open) {
         throw new PlumbError(

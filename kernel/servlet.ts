@@ -20,6 +20,8 @@ export interface Port {
 export interface InitEnv {
   /** The node's name in the graph. */
   readonly node: string;
+  /** The graph file's URL: resolve a relative path in the arguments against it. */
+  readonly base: URL;
   /**
    * Declares a port. Allowed only while `init` runs.
    *

@@ -68,6 +68,9 @@ export const unix: IoModule<UnixOptions> = {
         throw new PermissionHint(`cannot listen on unix://${path}`, `--allow-${name}=${path}`);
       }
     }
+    if (Deno.permissions.querySync({ name: "net", host: `unix:${path}` }).state !== "granted") {
+      throw new PermissionHint(`cannot listen on unix://${path}`, `--allow-net=unix:${path}`);
+    }
     await removeStale(path);
     const listener = Deno.listen({ transport: "unix", path });
     const session = { maxLineBytes: options.maxMessageSize, open: options.open };

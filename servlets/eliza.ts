@@ -1,0 +1,86 @@
+/**
+ * `eliza`: the ELIZA psychotherapist as a servlet. Each line gets one reply;
+ * a quit word (`bye`, `goodbye`, `quit`, `exit`) gets a farewell and ends the
+ * session by clearing `PERSIST`. On a listener with the `open` option the
+ * client is greeted before it types anything.
+ *
+ * Each connection has its own conversation (its memory and where each rule's
+ * replies stand), kept with the connection by `PUSH_STATE`/`POP_STATE` and
+ * released when the connection closes: two sessions never hear each other's
+ * topics.
+ *
+ * Argument: an optional script file (JSON, relative to the graph file) in the
+ * shape of {@linkcode ElizaScript}; the default is the DOCTOR script.
+ *
+ * Ports: `in` (input, `PERSIST`), `out` (output).
+ * @module
+ */
+import { CLR_FLAG, defineServlet, INPUT, OUTPUT, PERSIST, PlumbError, type Port } from "../mod.ts";
+import { DOCTOR } from "./eliza/doctor.ts";
+import { Eliza, type ElizaSession } from "./eliza/engine.ts";
+import type { ElizaScript } from "./eliza/script.ts";
+
+export type { ElizaScript };
+
+/** The context of an `eliza` node. */
+export interface ElizaContext {
+  /** The compiled script. */
+  eliza: Eliza;
+  /** Lines from the client (`PERSIST`). */
+  input: Port;
+  /** Replies. */
+  output: Port;
+}
+
+async function loadScript(path: string, base: URL): Promise<ElizaScript> {
+  const url = new URL(path, base);
+  let script: ElizaScript;
+  try {
+    script = JSON.parse(await Deno.readTextFile(url));
+  } catch (error) {
+    throw new PlumbError(
+      `cannot read the ELIZA script ${url.pathname}: ${(error as Error).message}`,
+    );
+  }
+  for (const key of ["greetings", "farewells", "quit", "keywords", "fallbacks"] as const) {
+    if (!Array.isArray(script[key])) {
+      throw new PlumbError(`ELIZA script ${url.pathname}: "${key}" must be an array`);
+    }
+  }
+  for (const key of ["pre", "post", "synonyms"] as const) {
+    script[key] ??= {};
+  }
+  return script;
+}
+
+export default defineServlet({
+  description: "the ELIZA psychotherapist: one reply per line, a memory per connection",
+  async init(args, env): Promise<ElizaContext> {
+    const script = args[0] === undefined ? DOCTOR : await loadScript(args[0], env.base);
+    let eliza: Eliza;
+    try {
+      eliza = new Eliza(script);
+    } catch (error) {
+      throw new PlumbError(`ELIZA script ${args[0] ?? "DOCTOR"}: ${(error as Error).message}`);
+    }
+    return {
+      eliza,
+      input: env.define("in", INPUT | PERSIST, "text/line"),
+      output: env.define("out", OUTPUT, "text/line"),
+    };
+  },
+  async exec(ctx, task): Promise<void> {
+    if (task.event === "open") {
+      task.pushState(ctx.input, ctx.eliza.newSession());
+      await task.write(ctx.output, `${ctx.eliza.greeting()}\n`);
+      return;
+    }
+    const line = await task.readLine(ctx.input);
+    if (line === null) return;
+    const session = task.popState<ElizaSession>(ctx.input) ?? ctx.eliza.newSession();
+    const reply = ctx.eliza.respond(session, line);
+    if (reply.quit) task.cntl(ctx.input, CLR_FLAG, PERSIST);
+    else task.pushState(ctx.input, session);
+    await task.write(ctx.output, `${reply.text}\n`);
+  },
+});
