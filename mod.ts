@@ -43,6 +43,7 @@ export {
   type InitEnv,
   isServlet,
   type Port,
+  type RequestEvent,
   type Servlet,
   SERVLET_BRAND,
   type ServletDefinition,
@@ -58,6 +59,8 @@ export {
   INPUT,
   OUTPUT,
   PERSIST,
+  POP_STATE,
+  PUSH_STATE,
   SET_FLAG,
   SHADOW,
   SHARED_FLAGS,
@@ -79,6 +82,15 @@ export {
 } from "./kernel/host.ts";
 export { createLogger, type Logger, type LogLevel } from "./kernel/log.ts";
 export { TextLineStream, type TextLineStreamOptions } from "./kernel/text_line_stream.ts";
-export type { HandleState, InputHandle, OutputHandle } from "./kernel/pipe.ts";
-export type { IoModule, ListenContext, Listener, RequestHandler } from "./modules/module.ts";
+export type { HandleState, InputHandle, OutputHandle, StateSlot } from "./kernel/pipe.ts";
+export type {
+  IoModule,
+  ListenContext,
+  Listener,
+  RequestHandler,
+  RequestInfo,
+} from "./modules/module.ts";
 export type { TcpOptions } from "./modules/tcp.ts";
+export type { UnixOptions } from "./modules/unix.ts";
+export type { StdioOptions } from "./modules/stdio.ts";
+export type { FileOptions } from "./modules/file.ts";

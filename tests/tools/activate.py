@@ -8,6 +8,7 @@
 It exits with the command's status.
 """
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -31,4 +32,7 @@ elif mode == "inetd":
 else:
     sys.exit(f"activate.py: mode must be systemd or inetd, not {mode}")
 listener.close()
+# Signals are for the activated process, as under systemd or inetd.
+for sig in (signal.SIGTERM, signal.SIGINT):
+    signal.signal(sig, lambda number, _frame: child.send_signal(number))
 sys.exit(child.wait())
