@@ -48,13 +48,19 @@ export function connChannel(conn: Deno.Conn): ByteChannel {
 
 /** The process's standard input and output as one channel (a terminal, or a socket under inetd). */
 export function stdioChannel(): ByteChannel {
-  let closed = false;
+  // Standard input cannot be closed under a pending read, so closing the
+  // channel ends the read it is waiting on instead.
+  let close: () => void = () => {};
+  const closed = new Promise<null>((resolve) => close = () => resolve(null));
+  let isClosed = false;
   return {
     peer: "stdio",
-    read: (buffer) => closed ? Promise.resolve(null) : Deno.stdin.read(buffer),
+    read: (buffer) =>
+      isClosed ? Promise.resolve(null) : Promise.race([Deno.stdin.read(buffer), closed]),
     write: (data) => Deno.stdout.write(data),
     close(): void {
-      closed = true;
+      isClosed = true;
+      close();
     },
   };
 }
@@ -121,6 +127,8 @@ export function socketChannel(socket: Socket): ByteChannel {
     },
     close(): void {
       socket.destroy();
+      ended = true;
+      notify();
     },
   };
 }

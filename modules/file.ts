@@ -4,7 +4,8 @@
  * without a network. The listener is done at the end of the input file.
  * @module
  */
-import { GraphError, PermissionHint } from "../kernel/errors.ts";
+import { GraphError, PermissionHint, PlumbError } from "../kernel/errors.ts";
+import { filePath } from "../kernel/file_path.ts";
 import type { ByteChannel } from "./channel.ts";
 import type { IoModule, ListenContext, Listener } from "./module.ts";
 import { checkOptions, type OptionRule } from "./options.ts";
@@ -87,15 +88,22 @@ export const file: IoModule<FileOptions> = {
     };
   },
   async listen(options: FileOptions, context: ListenContext): Promise<Listener> {
-    const input = new URL(options.input, context.base).pathname;
-    const output = new URL(options.output, context.base).pathname;
+    const input = filePath(new URL(options.input, context.base));
+    const output = filePath(new URL(options.output, context.base));
     if (Deno.permissions.querySync({ name: "read", path: input }).state !== "granted") {
       throw new PermissionHint(`cannot read ${input}`, `--allow-read=${input}`);
     }
     if (Deno.permissions.querySync({ name: "write", path: output }).state !== "granted") {
       throw new PermissionHint(`cannot write ${output}`, `--allow-write=${output}`);
     }
-    const channel = await fileChannel(input, output);
+    let channel: ByteChannel;
+    try {
+      channel = await fileChannel(input, output);
+    } catch (error) {
+      throw new PlumbError(
+        `file listener: cannot open ${input} or ${output}: ${(error as Error).message}`,
+      );
+    }
     // A file is no connection to keep or drop: every line is a request, PERSIST or not.
     const pool = new SessionPool(
       context,

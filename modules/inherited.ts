@@ -19,7 +19,9 @@ export interface Adopted {
 
 /** Adopts the listening socket on descriptor `fd`. */
 export async function adoptListener(fd: number): Promise<Adopted> {
-  const server = createServer({ pauseOnConnect: true });
+  // allowHalfOpen: a client that sends its last line and shuts down its side
+  // still gets the reply, as with the tcp module.
+  const server = createServer({ pauseOnConnect: true, allowHalfOpen: true });
   const ready: Socket[] = [];
   let waiting: { resolve: (s: Socket) => void; reject: (e: Error) => void } | undefined;
   let closed = false;

@@ -160,6 +160,15 @@ export class Session implements StateSlot {
   }
 
   push(value: unknown, dispose?: (value: unknown) => void): void {
+    if (this.closed) {
+      // The resource is gone (the ttl closed it while the request ran): nothing to keep it with.
+      try {
+        dispose?.(value);
+      } catch {
+        // As in close(): a failing dispose changes nothing.
+      }
+      return;
+    }
     if (this.#state !== undefined && this.#state !== value) this.#disposeState();
     this.#state = value;
     this.#dispose = dispose;
@@ -184,11 +193,12 @@ export class Session implements StateSlot {
   }
 
   async #pull(): Promise<Uint8Array | null> {
+    if (this.closed) return null;
     this.reading = true;
     this.readingSince = this.#clock.tick;
     try {
       const n = await this.channel.read(this.#buffer);
-      return n === null ? null : this.#buffer.subarray(0, n);
+      return n === null || this.closed ? null : this.#buffer.subarray(0, n);
     } catch (error) {
       if (isGone(error)) return null;
       throw error;
@@ -207,7 +217,9 @@ export class Session implements StateSlot {
     this.#reader.endReaders(); // a read the request left waiting must not take the next one's bytes
     await output.flush();
     this.idle = true;
-    return ok && !output.gone && (this.#keepAlways || (output.flags & PERSIST) !== 0);
+    // A file goes on after a failed line: that request failed, not the batch.
+    if (this.#keepAlways) return !output.gone;
+    return ok && !output.gone && (output.flags & PERSIST) !== 0;
   }
 
   /** Serves requests until the peer goes, `PERSIST` is off, or `closing()` says to stop. */

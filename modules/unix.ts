@@ -6,6 +6,7 @@
  */
 import { GraphError, PermissionHint, PlumbError } from "../kernel/errors.ts";
 import { AcceptingListener, denoAcceptor } from "./accept_loop.ts";
+import { filePath } from "../kernel/file_path.ts";
 import { connChannel } from "./channel.ts";
 import type { IoModule, ListenContext, Listener } from "./module.ts";
 import { checkOptions, type OptionRule } from "./options.ts";
@@ -42,9 +43,15 @@ async function removeStale(path: string): Promise<void> {
   }
   try {
     (await Deno.connect({ transport: "unix", path })).close();
-  } catch {
-    await Deno.remove(path); // a socket nobody listens on: left by a process that is gone
-    return;
+  } catch (error) {
+    if (error instanceof Deno.errors.ConnectionRefused) {
+      await Deno.remove(path); // a socket nobody listens on: left by a process that is gone
+      return;
+    }
+    throw new PlumbError(
+      `cannot listen on unix://${path}: a socket is there and did not refuse a connection ` +
+        `(${(error as Error).message}); is another server using it?`,
+    );
   }
   throw new PlumbError(`cannot listen on unix://${path}: another server is listening there`);
 }
@@ -62,7 +69,7 @@ export const unix: IoModule<UnixOptions> = {
     return { path: options.path as string, ...sessionOptions(options) };
   },
   async listen(options: UnixOptions, context: ListenContext): Promise<Listener> {
-    const path = new URL(options.path, context.base).pathname;
+    const path = filePath(new URL(options.path, context.base));
     for (const name of ["read", "write"] as const) {
       if (Deno.permissions.querySync({ name, path }).state !== "granted") {
         throw new PermissionHint(`cannot listen on unix://${path}`, `--allow-${name}=${path}`);
@@ -73,6 +80,7 @@ export const unix: IoModule<UnixOptions> = {
     }
     await removeStale(path);
     const listener = Deno.listen({ transport: "unix", path });
+    const inode = Deno.lstatSync(path).ino;
     const session = { maxLineBytes: options.maxMessageSize, open: options.open };
     return new AcceptingListener(
       `unix://${path}`,
@@ -81,8 +89,9 @@ export const unix: IoModule<UnixOptions> = {
       session,
       options.ttl,
       () => {
+        // Remove the socket file only if it is still ours, not one another server made since.
         try {
-          Deno.removeSync(path);
+          if (Deno.lstatSync(path).ino === inode) Deno.removeSync(path);
         } catch {
           // Already gone.
         }

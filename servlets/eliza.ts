@@ -17,8 +17,9 @@
  */
 import { CLR_FLAG, defineServlet, INPUT, OUTPUT, PERSIST, PlumbError, type Port } from "../mod.ts";
 import { DOCTOR } from "./eliza/doctor.ts";
+import { filePath } from "../kernel/file_path.ts";
 import { Eliza, type ElizaSession } from "./eliza/engine.ts";
-import type { ElizaScript } from "./eliza/script.ts";
+import { checkScript, type ElizaScript } from "./eliza/script.ts";
 
 export type { ElizaScript };
 
@@ -34,23 +35,18 @@ export interface ElizaContext {
 
 async function loadScript(path: string, base: URL): Promise<ElizaScript> {
   const url = new URL(path, base);
-  let script: ElizaScript;
+  const file = filePath(url);
+  let text: string;
   try {
-    script = JSON.parse(await Deno.readTextFile(url));
+    text = await Deno.readTextFile(url);
   } catch (error) {
-    throw new PlumbError(
-      `cannot read the ELIZA script ${url.pathname}: ${(error as Error).message}`,
-    );
+    throw new PlumbError(`cannot read the ELIZA script ${file}: ${(error as Error).message}`);
   }
-  for (const key of ["greetings", "farewells", "quit", "keywords", "fallbacks"] as const) {
-    if (!Array.isArray(script[key])) {
-      throw new PlumbError(`ELIZA script ${url.pathname}: "${key}" must be an array`);
-    }
+  try {
+    return checkScript(JSON.parse(text));
+  } catch (error) {
+    throw new PlumbError(`ELIZA script ${file}: ${(error as Error).message}`);
   }
-  for (const key of ["pre", "post", "synonyms"] as const) {
-    script[key] ??= {};
-  }
-  return script;
 }
 
 export default defineServlet({

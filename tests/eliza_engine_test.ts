@@ -4,7 +4,7 @@
  */
 import { Eliza } from "../servlets/eliza/engine.ts";
 import { DOCTOR } from "../servlets/eliza/doctor.ts";
-import type { ElizaScript } from "../servlets/eliza/script.ts";
+import { checkScript, type ElizaScript } from "../servlets/eliza/script.ts";
 import { assertEquals, assertThrows } from "./assert.ts";
 
 function talk(lines: string[], script: ElizaScript = DOCTOR): string[] {
@@ -83,4 +83,37 @@ Deno.test("eliza engine: a script whose goto names no keyword is refused", () =>
     keywords: [{ word: "x", decompositions: [{ pattern: "*", replies: ["goto nowhere"] }] }],
   };
   assertThrows(() => new Eliza(broken), /keyword "x": "goto nowhere" names no keyword/);
+});
+
+Deno.test("eliza script check: the DOCTOR script passes, and a broken one is named by its place", () => {
+  assertEquals(checkScript(structuredClone(DOCTOR)).keywords.length, DOCTOR.keywords.length);
+  const broken = (patch: Record<string, unknown>): unknown => ({
+    ...structuredClone(DOCTOR),
+    ...patch,
+  });
+  assertThrows(
+    () =>
+      checkScript(
+        broken({ keywords: [{ word: "x", decompositions: [{ pattern: "*", replies: [] }] }] }),
+      ),
+    /keywords\[0\]\.decompositions\[0\]\.replies must not be empty/,
+  );
+  assertThrows(
+    () =>
+      checkScript(
+        broken({
+          keywords: [{ word: "x", decompositions: [{ pattern: "* x", replies: ["(5)?"] }] }],
+        }),
+      ),
+    /uses \(5\) but "\* x" has 1 part\(s\)/,
+  );
+  assertThrows(
+    () => checkScript(broken({ pre: { dont: 1 } })),
+    /pre must be an object of words to words/,
+  );
+  assertThrows(
+    () => checkScript(broken({ keywords: [{ word: "x" }] })),
+    /keywords\[0\]\.decompositions must be an array/,
+  );
+  assertThrows(() => checkScript(null), /a script is a JSON object/);
 });

@@ -245,3 +245,61 @@ Deno.test("file: each input line is a request; replies are appended to the outpu
       "I'm not sure I understand you fully.\n",
   );
 });
+
+Deno.test("socket activation: a client that half-closes after its line still gets the reply", async () => {
+  const { port, child, out } = await activated("inetd", ["--listen-fd", "0"]);
+  assertEquals(await out.line(), `listening on tcp://127.0.0.1:${port}\n`);
+  await using c = await Client.connect(port);
+  await c.send("I am sad");
+  await c.closeWrite();
+  assertEquals(
+    await c.readToEnd(),
+    `${GREETING}I am sorry to hear that you are sad.\n`,
+  );
+  child.kill("SIGTERM");
+  assertEquals((await child.status).code, 0);
+  await out.rest();
+  await child.stderr.cancel();
+});
+
+Deno.test("stdio: the ttl ends a silent session and the process", async () => {
+  const graph = path("tests/.tmp/eliza-ttl.json");
+  await Deno.mkdir(path("tests/.tmp"), { recursive: true });
+  await Deno.writeTextFile(
+    graph,
+    JSON.stringify({
+      nodes: { doctor: { servlet: "eliza" } },
+      input: "doctor.in",
+      output: "doctor.out",
+      listeners: [{ module: "tcp", options: { open: true, ttl: 0.3 } }],
+    }),
+  );
+  const child = deno(["run", "--allow-read", "main.ts", graph, "--stdio"], "piped");
+  const out = new LineReader(child.stdout);
+  assertEquals(await out.line(), GREETING);
+  // Say nothing: the session ends after its ttl even though standard input stays open.
+  const status = await child.status;
+  assertEquals(status.code, 0);
+  assertEquals(await out.rest(), "");
+  await child.stdin.close();
+  await child.stderr.cancel();
+});
+
+Deno.test("file: a line whose request fails is logged and the batch goes on", async () => {
+  const output = path("tests/.tmp/fail-out.txt");
+  await Deno.mkdir(path("tests/.tmp"), { recursive: true });
+  await Deno.remove(output).catch(() => {});
+  await Deno.writeTextFile(path("tests/.tmp/fail-in.txt"), "one\nboom\nthree\n");
+  const h = await startHost({
+    nodes: { f: { servlet: "./tests/fixtures/fail.ts" } },
+    input: "f.in",
+    output: "f.out",
+    listeners: [{
+      module: "file",
+      options: { input: "tests/.tmp/fail-in.txt", output: "tests/.tmp/fail-out.txt" },
+    }],
+  }, { host: undefined, port: undefined });
+  await h.host.finished;
+  assertEquals(await Deno.readTextFile(output), "ok: one\nok: three\n");
+  assert(h.logs.some((l) => l.includes("Error: boom requested")));
+});

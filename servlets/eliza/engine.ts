@@ -50,10 +50,18 @@ const MEMORY_LIMIT = 20;
 /** Most `goto` hops one reply may take (a script with a goto cycle stops here). */
 const MAX_GOTO = 10;
 
+/** Most characters of an input that are read; the rest is ignored (a reply stays cheap). */
+const MAX_INPUT_CHARS = 1000;
+/** Most words of one clause that patterns are matched against. */
+const MAX_CLAUSE_WORDS = 40;
+
 function words(text: string): string[] {
-  return text.toLowerCase().replace(/[^a-z0-9'\u00c0-\uffff]+/g, " ").trim().split(" ").filter((
-    w,
-  ) => w !== "");
+  return text.toLowerCase()
+    .replace(/[\u2018\u2019\u02bc]/g, "'")
+    .replace(/[^a-z0-9'\u00c0-\uffff]+/g, " ")
+    .trim()
+    .split(" ")
+    .filter((w) => w !== "");
 }
 
 /** A running ELIZA: a compiled script. Sessions hold all per-conversation state. */
@@ -62,6 +70,7 @@ export class Eliza {
   readonly #keywords = new Map<string, CompiledKeyword>();
   readonly #groups = new Map<string, Set<string>>();
   readonly #quit: Set<string>;
+  #greeting = 0;
 
   /**
    * Compiles a script.
@@ -109,13 +118,15 @@ export class Eliza {
     return { cursors: new Map(), memory: [], fallback: 0, farewell: 0 };
   }
 
-  /** The line a conversation starts with. */
+  /** The line a conversation starts with: the script's greetings in turn, across sessions. */
   greeting(): string {
-    return this.#script.greetings[0] ?? "";
+    const greetings = this.#script.greetings;
+    return greetings[this.#greeting++ % Math.max(1, greetings.length)] ?? "";
   }
 
   /** The reply to one line of input. */
   respond(session: ElizaSession, input: string): ElizaReply {
+    input = input.slice(0, MAX_INPUT_CHARS);
     const all = this.#substitute(words(input));
     if (this.#quit.has(all.join(" "))) {
       const farewells = this.#script.farewells;
@@ -151,7 +162,7 @@ export class Eliza {
   #keywordsIn(input: string): Found[] {
     const found: Found[] = [];
     for (const text of input.split(/[.,;:!?]+/)) {
-      const clause = this.#substitute(words(text));
+      const clause = this.#substitute(words(text)).slice(0, MAX_CLAUSE_WORDS);
       for (const w of clause) {
         const keyword = this.#keywords.get(w);
         if (keyword !== undefined && !found.some((f) => f.keyword === keyword)) {
@@ -169,6 +180,9 @@ export class Eliza {
         const parts = this.#match(compiled.tokens, clause);
         if (parts === undefined) continue;
         const reply = this.#next(session, compiled);
+        // "My." leaves nothing to remember: "Let's discuss further why your." helps no one.
+        const referenced = [...reply.matchAll(/\((\d+)\)/g)].map((m) => parts[Number(m[1]) - 1]);
+        if (referenced.some((part) => part === undefined || part.length === 0)) return;
         session.memory.push(this.#assemble(reply, parts));
         if (session.memory.length > MEMORY_LIMIT) session.memory.shift();
         return;
@@ -202,31 +216,41 @@ export class Eliza {
     return replies[i];
   }
 
-  /** Matches pattern tokens against words; the parts matched by `*` and `@group`, or undefined. */
+  /**
+   * Matches pattern tokens against words; the parts matched by `*` and
+   * `@group`, or undefined. A `*` takes as few words as it can.
+   */
   #match(tokens: string[], input: string[]): string[][] | undefined {
-    const parts: string[][] = [];
+    const bounds: number[] = []; // start and end of each part, in pairs
     const go = (t: number, w: number): boolean => {
       if (t === tokens.length) return w === input.length;
       const token = tokens[t];
       if (token === "*") {
+        // When a plain word follows, only the places where it stands can end this part.
+        const next = tokens[t + 1];
+        const literal = next !== undefined && next !== "*" && !next.startsWith("@");
         for (let end = w; end <= input.length; end++) {
-          parts.push(input.slice(w, end));
+          if (literal && end < input.length && input[end] !== next) continue;
+          bounds.push(w, end);
           if (go(t + 1, end)) return true;
-          parts.pop();
+          bounds.length -= 2;
         }
         return false;
       }
       if (w === input.length) return false;
       if (token.startsWith("@")) {
         if (!this.#groups.get(token.slice(1))!.has(input[w])) return false;
-        parts.push([input[w]]);
+        bounds.push(w, w + 1);
         if (go(t + 1, w + 1)) return true;
-        parts.pop();
+        bounds.length -= 2;
         return false;
       }
       return token === input[w] && go(t + 1, w + 1);
     };
-    return go(0, 0) ? parts : undefined;
+    if (!go(0, 0)) return undefined;
+    const parts: string[][] = [];
+    for (let i = 0; i < bounds.length; i += 2) parts.push(input.slice(bounds[i], bounds[i + 1]));
+    return parts;
   }
 
   #assemble(reply: string, parts: string[][]): string {

@@ -57,3 +57,83 @@ export interface ElizaScript {
   /** Replies when no keyword matches and nothing is remembered, used in turn. */
   fallbacks: string[];
 }
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function strings(value: unknown, where: string, nonEmpty: boolean): string[] {
+  if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) {
+    throw new Error(`${where} must be an array of strings`);
+  }
+  if (nonEmpty && value.length === 0) throw new Error(`${where} must not be empty`);
+  return value;
+}
+
+function words(value: unknown, where: string): Record<string, string> {
+  if (value === undefined) return {};
+  if (!isRecord(value) || !Object.values(value).every((v) => typeof v === "string")) {
+    throw new Error(`${where} must be an object of words to words, like {"dont": "don't"}`);
+  }
+  return value as Record<string, string>;
+}
+
+/**
+ * Checks that a value (a parsed JSON file, say) is a whole ELIZA script;
+ * the error names the place, like `keywords[2].decompositions[0].replies`.
+ */
+export function checkScript(value: unknown): ElizaScript {
+  if (!isRecord(value)) throw new Error("a script is a JSON object with greetings, keywords, ...");
+  const synonyms: Record<string, string[]> = {};
+  if (value.synonyms !== undefined) {
+    if (!isRecord(value.synonyms)) throw new Error("synonyms must be an object of arrays of words");
+    for (const [name, members] of Object.entries(value.synonyms)) {
+      synonyms[name] = strings(members, `synonyms.${name}`, false);
+    }
+  }
+  if (!Array.isArray(value.keywords)) throw new Error("keywords must be an array");
+  const keywords: Keyword[] = value.keywords.map((keyword: unknown, k: number): Keyword => {
+    const at = `keywords[${k}]`;
+    if (!isRecord(keyword) || typeof keyword.word !== "string" || keyword.word === "") {
+      throw new Error(`${at} must be an object with a "word"`);
+    }
+    if (keyword.rank !== undefined && typeof keyword.rank !== "number") {
+      throw new Error(`${at}.rank must be a number`);
+    }
+    if (!Array.isArray(keyword.decompositions)) {
+      throw new Error(`${at}.decompositions must be an array`);
+    }
+    const decompositions = keyword.decompositions.map((d: unknown, i: number): Decomposition => {
+      const where = `${at}.decompositions[${i}]`;
+      if (!isRecord(d) || typeof d.pattern !== "string" || d.pattern.trim() === "") {
+        throw new Error(`${where} must be an object with a "pattern"`);
+      }
+      const replies = strings(d.replies, `${where}.replies`, true);
+      const parts = d.pattern.split(/\s+/).filter((t) => t === "*" || t.startsWith("@")).length;
+      for (const reply of replies) {
+        for (const m of reply.matchAll(/\((\d+)\)/g)) {
+          if (Number(m[1]) < 1 || Number(m[1]) > parts) {
+            throw new Error(
+              `${where}.replies: "${reply}" uses (${m[1]}) but "${d.pattern}" has ${parts} part(s)`,
+            );
+          }
+        }
+      }
+      if (d.memory !== undefined && typeof d.memory !== "boolean") {
+        throw new Error(`${where}.memory must be true or false`);
+      }
+      return { pattern: d.pattern, replies, memory: d.memory as boolean | undefined };
+    });
+    return { word: keyword.word, rank: keyword.rank as number | undefined, decompositions };
+  });
+  return {
+    greetings: strings(value.greetings, "greetings", true),
+    farewells: strings(value.farewells, "farewells", true),
+    quit: strings(value.quit, "quit", false),
+    pre: words(value.pre, "pre"),
+    post: words(value.post, "post"),
+    synonyms,
+    keywords,
+    fallbacks: strings(value.fallbacks, "fallbacks", true),
+  };
+}
