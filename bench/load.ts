@@ -1,20 +1,31 @@
 /**
  * A closed-loop load generator for line servers on 127.0.0.1. Each of C
- * keep-alive connections keeps one request in flight: it writes `Plumber\n`,
- * reads up to the reply's `\n`, records the latency and starts over. After a
- * warmup it measures for a fixed time, stops by itself, closes every
- * connection and prints one JSON line:
+ * keep-alive connections keeps one request in flight: it writes a line
+ * (`Plumber\n`, or `--line TEXT`), reads up to the reply's `\n`, records the
+ * latency and starts over. After a warmup it measures for a fixed time, stops
+ * by itself, closes every connection and prints one JSON line:
  *
  * ```json
  * {"requests":1,"seconds":5,"rps":1,"p50_ms":1,"p99_ms":1,"errors":0,"cpu_ms":1,"conns":16}
  * ```
  *
+ * Every reply must be `--expect TEXT` (default `Hello, Plumber`): the first
+ * one is compared byte by byte, the others by length. `--expect ""` takes any
+ * one line as the reply, for servers whose replies vary. Bytes after a
+ * reply's `\n` that do not end a line, such as a prompt, are the start of the
+ * next reply; a whole second line is an error. With `--greeting`, each
+ * connection first reads one line and drops it, for servers that greet.
+ *
  * `cpu_ms` is this process's own user+system CPU time during the measured
  * window; with `--server-pid PID` the JSON also holds `server_cpu_ms`, the
  * CPU time of that process in the same window (Linux; needs `--allow-run=cat`).
+ * With `--server-tree` as well, `server_cpu_ms` also counts the processes the
+ * server forked, for servers with a process per connection.
  *
  * ```sh
  * deno run --allow-net=127.0.0.1 bench/load.ts --port 12345 --conns 16 --seconds 5
+ * deno run --allow-net=127.0.0.1 --allow-run=cat bench/load.ts --port 12000 --greeting \
+ *   --line "I am feeling sad today" --expect "" --server-pid 4242 --server-tree
  * ```
  * @module
  */
@@ -22,7 +33,7 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import { numberFlag } from "./flags.ts";
 import { LatencyHistogram } from "./histogram.ts";
-import { cpuTimeMs } from "./proc.ts";
+import { cpuTimeMs, treeCpuTimeMs } from "./proc.ts";
 
 /** The only host this tool sends load to. */
 const HOSTNAME = "127.0.0.1";
@@ -34,7 +45,6 @@ const MAX_SECONDS = 600;
 const DRAIN_MS = 2000;
 const LF = 0x0a;
 const encoder = new TextEncoder();
-const REQUEST = encoder.encode("Plumber\n");
 
 /** The command line of a run. */
 interface LoadOptions {
@@ -42,9 +52,15 @@ interface LoadOptions {
   conns: number;
   seconds: number;
   warmup: number;
-  /** The reply line expected, with its `\n`. */
+  /** The request line, with its `\n`. */
+  request: Uint8Array;
+  /** The reply line expected, with its `\n`; empty when any one line will do. */
   expect: Uint8Array;
+  /** Read and drop one line after connecting, before the first request. */
+  greeting: boolean;
   serverPid: number | undefined;
+  /** Count the CPU time of the server's children too. */
+  serverTree: boolean;
 }
 
 /** The JSON line that `load.ts` prints. */
@@ -65,7 +81,10 @@ export interface LoadResult {
   cpu_ms: number;
   /** Connections open at the start. */
   conns: number;
-  /** CPU time of `--server-pid` in the measured window, in ms (10 ms steps), when known. */
+  /**
+   * CPU time of `--server-pid` in the measured window, in ms (10 ms steps), when known;
+   * with `--server-tree`, of its children too.
+   */
   server_cpu_ms?: number;
 }
 
@@ -91,7 +110,8 @@ class Run {
 function usage(message: string): never {
   console.error(
     `load: ${message}\nusage: load.ts --port N [--conns C] [--seconds S] [--warmup W] ` +
-      `[--expect "Hello, Plumber"] [--host 127.0.0.1] [--server-pid PID]`,
+      `[--line Plumber] [--expect "Hello, Plumber"] [--greeting] [--host 127.0.0.1] ` +
+      `[--server-pid PID [--server-tree]]`,
   );
   Deno.exit(2);
 }
@@ -107,8 +127,11 @@ function parseOptions(args: string[]): LoadOptions {
         conns: { type: "string" },
         seconds: { type: "string" },
         warmup: { type: "string" },
+        line: { type: "string" },
         expect: { type: "string" },
+        greeting: { type: "boolean" },
         "server-pid": { type: "string" },
+        "server-tree": { type: "boolean" },
       },
     });
     if (values.host !== undefined && values.host !== HOSTNAME) {
@@ -121,15 +144,24 @@ function parseOptions(args: string[]): LoadOptions {
       conns = MAX_CONNS;
     }
     const pid = values["server-pid"];
+    if (values["server-tree"] && pid === undefined) {
+      throw new Error("--server-tree needs --server-pid");
+    }
+    const line = values.line ?? "Plumber";
+    const expect = values.expect ?? "Hello, Plumber";
+    if (/[\r\n]/.test(line + expect)) throw new Error("--line and --expect must be one line each");
     return {
       port: numberFlag(values.port, "port", 0, { min: 1, max: 65535, integer: true }),
       conns,
       seconds: numberFlag(values.seconds, "seconds", 5, { min: 0.1, max: MAX_SECONDS }),
       warmup: numberFlag(values.warmup, "warmup", 1, { min: 0, max: MAX_SECONDS }),
-      expect: encoder.encode(`${values.expect ?? "Hello, Plumber"}\n`),
+      request: encoder.encode(`${line}\n`),
+      expect: expect === "" ? new Uint8Array(0) : encoder.encode(`${expect}\n`),
+      greeting: values.greeting ?? false,
       serverPid: pid === undefined
         ? undefined
         : numberFlag(pid, "server-pid", 0, { min: 1, max: 2 ** 31, integer: true }),
+      serverTree: values["server-tree"] ?? false,
     };
   } catch (error) {
     usage((error as Error).message);
@@ -147,38 +179,78 @@ function sameBytes(a: Uint8Array, b: Uint8Array, length: number): boolean {
   return true;
 }
 
+/** A connection's received bytes, taken one line at a time. */
+class LineReader {
+  readonly buffer: Uint8Array;
+  /** Bytes held at the start of `buffer`: the current line and what came after it. */
+  held = 0;
+  readonly #conn: Deno.Conn;
+
+  constructor(conn: Deno.Conn, size: number) {
+    this.#conn = conn;
+    this.buffer = new Uint8Array(size);
+  }
+
+  /**
+   * Reads until the bytes held contain a `\n` and returns the length of the
+   * line they start with, `\n` included.
+   */
+  async line(): Promise<number> {
+    const buffer = this.buffer;
+    let scanned = 0;
+    for (;;) {
+      for (let i = scanned; i < this.held; i++) if (buffer[i] === LF) return i + 1;
+      scanned = this.held;
+      if (this.held === buffer.length) throw new Error(`reply longer than ${buffer.length} bytes`);
+      const n = await this.#conn.read(this.held === 0 ? buffer : buffer.subarray(this.held));
+      if (n === null) throw new Error("server closed the connection");
+      this.held += n;
+    }
+  }
+
+  /**
+   * Drops the first `length` bytes, a line. What follows must not be a whole
+   * line, since each request gets one; a part of one (a prompt) is kept as the
+   * start of the next.
+   */
+  consume(length: number): void {
+    if (length === this.held) {
+      this.held = 0;
+      return;
+    }
+    for (let i = length; i < this.held; i++) {
+      if (this.buffer[i] === LF) throw new Error("more than one line for one request");
+    }
+    this.buffer.copyWithin(0, length, this.held);
+    this.held -= length;
+  }
+}
+
 /**
  * One connection's closed loop: a request, its whole reply, repeat until the
- * run stops. Every reply must be one line as long as the expected one; the
- * first is also compared byte by byte.
+ * run stops. With an expected reply, every reply must be one line as long as
+ * it; the first is also compared byte by byte.
  */
-async function drive(conn: Deno.TcpConn, run: Run, expect: Uint8Array): Promise<void> {
-  const buffer = new Uint8Array(Math.max(4096, 2 * expect.length));
+async function drive(conn: Deno.TcpConn, run: Run, options: LoadOptions): Promise<void> {
+  const { request, expect } = options;
+  const reader = new LineReader(conn, Math.max(4096, 2 * expect.length));
   let first = true;
   try {
+    if (options.greeting) reader.consume(await reader.line());
     while (run.phase !== STOP) {
       const start = performance.now();
-      await writeAll(conn, REQUEST);
-      let got = 0;
-      let newline = -1;
-      while (newline < 0) {
-        if (got === buffer.length) throw new Error(`reply longer than ${buffer.length} bytes`);
-        const n = await conn.read(got === 0 ? buffer : buffer.subarray(got));
-        if (n === null) throw new Error("server closed the connection");
-        for (let i = got; i < got + n; i++) {
-          if (buffer[i] === LF) {
-            newline = i;
-            break;
-          }
-        }
-        got += n;
-      }
+      await writeAll(conn, request);
+      const length = await reader.line();
       const latency = performance.now() - start;
-      if (newline !== got - 1) throw new Error("bytes after the reply's newline");
-      if (first ? !sameBytes(buffer, expect, got) : got !== expect.length) {
-        const reply = JSON.stringify(new TextDecoder().decode(buffer.subarray(0, got)));
+      if (
+        expect.length > 0 &&
+        (first ? !sameBytes(reader.buffer, expect, length) : length !== expect.length)
+      ) {
+        const text = new TextDecoder().decode(reader.buffer.subarray(0, length));
+        const reply = JSON.stringify(text);
         run.fail(`unexpected reply ${reply.length > 80 ? reply.slice(0, 80) + "..." : reply}`);
       }
+      reader.consume(length);
       first = false;
       if (run.phase === MEASURE) {
         run.requests++;
@@ -240,13 +312,15 @@ async function load(options: LoadOptions): Promise<LoadResult> {
     for (const [message, count] of run.errorMessages) console.error(`load: ${count} x ${message}`);
     throw new Error(`no connection to ${HOSTNAME}:${options.port}`);
   }
-  const loops = conns.map((conn) => drive(conn, run, options.expect));
+  const loops = conns.map((conn) => drive(conn, run, options));
   const finished = Promise.all(loops);
 
   await sleep(options.warmup * 1000);
+  const serverCpu = (pid: number): Promise<number | null> =>
+    options.serverTree ? treeCpuTimeMs(pid) : cpuTimeMs(pid);
   const serverCpuStart = options.serverPid === undefined
     ? null
-    : await cpuTimeMs(options.serverPid);
+    : await serverCpu(options.serverPid);
   run.phase = MEASURE;
   const cpuStart = ownCpuMs();
   const start = performance.now();
@@ -255,7 +329,7 @@ async function load(options: LoadOptions): Promise<LoadResult> {
   run.phase = STOP;
   const seconds = (performance.now() - start) / 1000;
   const cpuMs = ownCpuMs() - cpuStart;
-  const serverCpuEnd = options.serverPid === undefined ? null : await cpuTimeMs(options.serverPid);
+  const serverCpuEnd = options.serverPid === undefined ? null : await serverCpu(options.serverPid);
 
   // Let each connection finish its request in flight, then close what is left.
   let timer: ReturnType<typeof setTimeout> | undefined;

@@ -1,6 +1,6 @@
 /**
- * Facts about the Linux machine: a process's CPU time, the CPU model and the
- * processor count.
+ * Facts about the Linux machine: the CPU time of a process (and of the
+ * processes it forked), the CPU model and the processor count.
  *
  * Deno asks for `--allow-all` to read anything under `/proc`, which the bench
  * task does not grant, so the files are read by a `cat` child process
@@ -11,7 +11,15 @@
 /** Clock ticks per second of `utime` and `stime` in `/proc/<pid>/stat` (USER_HZ on Linux). */
 const CLOCK_TICKS_PER_SECOND = 100;
 
-async function commandOutput(command: string, args: string[]): Promise<string | null> {
+/**
+ * What `command` printed; `null` when it failed, unless `partial`, which keeps
+ * what it printed before failing (`cat` of files of which some are gone).
+ */
+async function commandOutput(
+  command: string,
+  args: string[],
+  partial = false,
+): Promise<string | null> {
   try {
     const { success, stdout } = await new Deno.Command(command, {
       args,
@@ -19,7 +27,7 @@ async function commandOutput(command: string, args: string[]): Promise<string | 
       stdout: "piped",
       stderr: "null",
     }).output();
-    return success ? new TextDecoder().decode(stdout) : null;
+    return success || partial ? new TextDecoder().decode(stdout) : null;
   } catch {
     return null;
   }
@@ -36,10 +44,40 @@ function readProcFile(path: string): Promise<string | null> {
 export async function cpuTimeMs(pid: number): Promise<number | null> {
   const stat = await readProcFile(`/proc/${pid}/stat`);
   if (stat === null) return null;
+  const ticks = statTicks(stat, false);
+  return Number.isFinite(ticks) ? (ticks * 1000) / CLOCK_TICKS_PER_SECOND : null;
+}
+
+/**
+ * Clock ticks of user plus system time in one line of `/proc/<pid>/stat`, and
+ * with `reaped` those of the children it waited for (cutime and cstime).
+ */
+function statTicks(stat: string, reaped: boolean): number {
   // Fields after the command name, which is in parentheses and may hold spaces:
-  // state is field 3, utime field 14 and stime field 15.
+  // state is field 3, utime 14, stime 15, cutime 16 and cstime 17.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const ticks = Number(fields[14 - 3]) + Number(fields[15 - 3]);
+  const own = Number(fields[14 - 3]) + Number(fields[15 - 3]);
+  return reaped ? own + Number(fields[16 - 3]) + Number(fields[17 - 3]) : own;
+}
+
+/**
+ * User plus system CPU time so far of process `pid` and of the processes it
+ * forked, in milliseconds (10 ms steps): its own, that of its children still
+ * running (those of its main thread, from `/proc/<pid>/task/<pid>/children`)
+ * and that of the children it has reaped. `null` when it cannot be read. A
+ * child that ends while this reads may be counted twice or not at all, and
+ * grandchildren count only once reaped by a child that is itself reaped.
+ */
+export async function treeCpuTimeMs(pid: number): Promise<number | null> {
+  const children = await readProcFile(`/proc/${pid}/task/${pid}/children`);
+  if (children === null) return null;
+  const paths = children.split(" ").filter((child) => /^\d+$/.test(child))
+    .map((child) => `/proc/${child}/stat`);
+  // The server's own line comes first; a child gone by now has no line.
+  const stats = await commandOutput("cat", [`/proc/${pid}/stat`, ...paths], true);
+  const lines = stats?.split("\n").filter((line) => line !== "") ?? [];
+  if (lines.length === 0 || !lines[0].startsWith(`${pid} `)) return null;
+  const ticks = lines.reduce((sum, line, i) => sum + statTicks(line, i === 0), 0);
   return Number.isFinite(ticks) ? (ticks * 1000) / CLOCK_TICKS_PER_SECOND : null;
 }
 
