@@ -6,9 +6,15 @@ import { GraphError, PermissionHint, PlumbError } from "./errors.ts";
 import { type GraphSpec, type ListenerSpec, parseGraph, validateGraph } from "./graph.ts";
 import { loadNodes, unloadNodes } from "./loader.ts";
 import { createLogger, type Logger, type LogLevel } from "./log.ts";
-import { compilePlan, type Plan } from "./plan.ts";
+import { compilePlan, type Plan, type PlanNode } from "./plan.ts";
 import { describeError, runRequest } from "./scheduler.ts";
-import type { IoModule, ListenContext, Listener, RequestHandler } from "../modules/module.ts";
+import type {
+  IoModule,
+  ListenContext,
+  Listener,
+  RequestHandler,
+  RequestInfo,
+} from "../modules/module.ts";
 import { IO_MODULES } from "../modules/registry.ts";
 import { didYouMean } from "./suggest.ts";
 
@@ -224,19 +230,20 @@ export async function serve(
         `or pass --port`,
     );
   }
+  const report = (node: PlanNode, error: unknown, info: RequestInfo): void => {
+    if (error instanceof PlumbError && error.name === "UpstreamError") {
+      log.log("debug", `node "${node.name}" stopped: ${describe(error)}`);
+    } else {
+      log.log(
+        "error",
+        `node "${node.name}" (${node.specifier}) failed a request from ${info.peer}: ${
+          describe(error)
+        }`,
+      );
+    }
+  };
   const handle: RequestHandler = (input, output, info) =>
-    runRequest(plan, input, output, (node, error) => {
-      if (error instanceof PlumbError && error.name === "UpstreamError") {
-        log.log("debug", `node "${node.name}" stopped: ${describe(error)}`);
-      } else {
-        log.log(
-          "error",
-          `node "${node.name}" (${node.specifier}) failed a request from ${info.peer}: ${
-            describe(error)
-          }`,
-        );
-      }
-    }, info.event);
+    runRequest(plan, input, output, report, info);
   const idle = new IdleWatch(options.idleExitMs, () => {
     log.log("info", `no connection for ${options.idleExitMs} ms: stopping (--idle-exit)`);
     host.close();

@@ -20,6 +20,7 @@ import {
 import { type Handle, TaskImpl } from "./task.ts";
 import { MemPipe, type WaitMonitor } from "../modules/mem.ts";
 import type { Port, RequestEvent } from "./servlet.ts";
+import type { RequestInfo } from "../modules/module.ts";
 
 /** A one-line description of a thrown value, whatever it is. */
 export function describeError(error: unknown): string {
@@ -30,8 +31,10 @@ export function describeError(error: unknown): string {
   }
 }
 
-/** Called when a node's exec fails: its name and the reason. */
-export type FailureReport = (node: PlanNode, error: unknown) => void;
+/** Called when a node's exec fails: the node, the reason, and the request. */
+export type FailureReport = (node: PlanNode, error: unknown, info: RequestInfo) => void;
+
+const DEFAULT_INFO: RequestInfo = Object.freeze({ peer: "?", event: "data" });
 
 /** The reason a downstream read fails after its producer failed. */
 export class UpstreamError extends PlumbError {
@@ -59,9 +62,14 @@ function bind<H extends Handle>(handle: H, port: Port): H {
 }
 
 /** Reports a failure without letting a report that throws (an odd thrown value) escape. */
-function safeReport(report: FailureReport, node: PlanNode, error: unknown): void {
+function safeReport(
+  report: FailureReport,
+  node: PlanNode,
+  error: unknown,
+  info: RequestInfo,
+): void {
   try {
-    report(node, error);
+    report(node, error, info);
   } catch {
     // The failure is still handled: outputs errored, request failed.
   }
@@ -103,14 +111,14 @@ export function runRequest(
   input: InputHandle,
   output: OutputHandle,
   report: FailureReport,
-  event: RequestEvent = "data",
+  info: RequestInfo = DEFAULT_INFO,
 ): Promise<boolean> {
   input.flags = plan.inputPort.flags;
   input.touched = 0;
   output.flags = plan.outputPort.flags;
   output.touched = 0;
-  if (plan.single) return runSingle(plan.nodes[0], input, output, report, event);
-  return new RequestRun(plan, input, output, report, event).start();
+  if (plan.single) return runSingle(plan.nodes[0], input, output, report, info);
+  return new RequestRun(plan, input, output, report, info).start();
 }
 
 async function runSingle(
@@ -118,7 +126,7 @@ async function runSingle(
   input: InputHandle,
   output: OutputHandle,
   report: FailureReport,
-  event: RequestEvent,
+  info: RequestInfo,
 ): Promise<boolean> {
   const handles: Handle[] = new Array(node.ports.length);
   for (let i = 0; i < handles.length; i++) {
@@ -129,11 +137,20 @@ async function runSingle(
       ? output
       : unboundHandle(node.ports[i]);
   }
-  const outcome = await exec(node, handles, event);
-  input.release();
-  copySharedFlags(input, output);
-  if (outcome.failed) safeReport(report, node, outcome.error);
-  return !outcome.failed;
+  // The hot path of a one-node graph: exec inline, no outcome object.
+  const task = new TaskImpl(node.name, node.ports, handles, info.event);
+  let ok = true;
+  try {
+    await node.servlet.exec(node.ctx, task);
+  } catch (error) {
+    ok = false;
+    safeReport(report, node, error, info);
+  } finally {
+    task.end();
+    input.release();
+    copySharedFlags(input, output);
+  }
+  return ok;
 }
 
 const WAITING = 0;
@@ -145,7 +162,7 @@ class RequestRun implements WaitMonitor {
   readonly #input: InputHandle;
   readonly #output: OutputHandle;
   readonly #report: FailureReport;
-  readonly #event: RequestEvent;
+  readonly #info: RequestInfo;
   readonly #state: number[];
   readonly #pipes: (MemPipe | undefined)[];
   readonly #closed: boolean[];
@@ -160,10 +177,10 @@ class RequestRun implements WaitMonitor {
     input: InputHandle,
     output: OutputHandle,
     report: FailureReport,
-    event: RequestEvent,
+    info: RequestInfo,
   ) {
     this.#plan = plan;
-    this.#event = event;
+    this.#info = info;
     this.#input = input;
     this.#output = output;
     this.#report = report;
@@ -223,7 +240,7 @@ class RequestRun implements WaitMonitor {
       else if (slot === GRAPH_OUTPUT) handles[i] = this.#output;
       else handles[i] = unboundHandle(port);
     }
-    exec(node, handles, this.#event).then((outcome) => {
+    exec(node, handles, this.#info.event).then((outcome) => {
       this.#running--;
       this.#finish(node, handles, outcome);
     });
@@ -232,7 +249,7 @@ class RequestRun implements WaitMonitor {
   #finish(node: PlanNode, handles: Handle[], outcome: Outcome): void {
     const n = node.ports.length;
     if (outcome.failed) {
-      safeReport(this.#report, node, outcome.error);
+      safeReport(this.#report, node, outcome.error, this.#info);
       const reason = new UpstreamError(node.name);
       for (let i = 0; i < n; i++) {
         const slot = node.slots[i];

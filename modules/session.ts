@@ -90,6 +90,11 @@ class SessionOutput implements OutputHandle {
     this.written = true;
   }
 
+  /** True when bytes wait to be written, or a write is under way. */
+  get pending(): boolean {
+    return this.#size > 0 || this.#busy;
+  }
+
   /** Writes out what is buffered; a gone peer is recorded, never thrown. */
   flush(): Promise<void> {
     if (this.#size === 0) return this.#flushing;
@@ -138,6 +143,8 @@ export class Session implements StateSlot {
   readonly #clock: Clock;
   readonly #open: boolean;
   readonly #keepAlways: boolean;
+  readonly #openInfo: RequestInfo;
+  readonly #dataInfo: RequestInfo;
   #state: unknown;
   #dispose: ((value: unknown) => void) | undefined;
 
@@ -151,6 +158,8 @@ export class Session implements StateSlot {
     this.#clock = clock;
     this.#open = options.open;
     this.#keepAlways = options.keepAlways ?? false;
+    this.#openInfo = Object.freeze({ peer: channel.peer, event: "open" });
+    this.#dataInfo = Object.freeze({ peer: channel.peer, event: "data" });
     this.#reader = new ByteReader(() => this.#pull(), {
       volatile: true,
       maxLineBytes: options.maxLineBytes,
@@ -212,10 +221,13 @@ export class Session implements StateSlot {
     this.idle = false;
     output.reset();
     this.#input.empty = event === "open";
-    const info: RequestInfo = { peer: this.channel.peer, event };
-    const ok = await context.handle(this.#input, output, info);
+    const ok = await context.handle(
+      this.#input,
+      output,
+      event === "open" ? this.#openInfo : this.#dataInfo,
+    );
     this.#reader.endReaders(); // a read the request left waiting must not take the next one's bytes
-    await output.flush();
+    if (output.pending) await output.flush();
     this.idle = true;
     // A file goes on after a failed line: that request failed, not the batch.
     if (this.#keepAlways) return !output.gone;
