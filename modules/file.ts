@@ -9,7 +9,7 @@ import { filePath } from "../kernel/file_path.ts";
 import type { ByteChannel } from "./channel.ts";
 import type { IoModule, ListenContext, Listener } from "./module.ts";
 import { checkOptions, type OptionRule } from "./options.ts";
-import { SessionPool } from "./session_pool.ts";
+import { singleSessionListener } from "./session_pool.ts";
 import { SESSION_RULES, sessionOptions } from "./tcp.ts";
 
 /** Options of a `file` listener. */
@@ -105,22 +105,7 @@ export const file: IoModule<FileOptions> = {
       );
     }
     // A file is no connection to keep or drop: every line is a request, PERSIST or not.
-    const pool = new SessionPool(
-      context,
-      { maxLineBytes: options.maxMessageSize, open: options.open, keepAlways: true },
-      3600,
-    );
-    const served = pool.serve(channel);
-    let closing: Promise<void> | undefined;
-    return {
-      url: `file://${input}`,
-      get connections(): number {
-        return pool.size;
-      },
-      done: served.then(() => pool.close(0)),
-      close(graceMs = 5000): Promise<void> {
-        return closing ??= pool.close(graceMs);
-      },
-    };
+    const session = { maxLineBytes: options.maxMessageSize, open: options.open, keepAlways: true };
+    return singleSessionListener(`file://${input}`, channel, context, session, 3600);
   },
 };

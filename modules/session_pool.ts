@@ -4,7 +4,7 @@
  * @module
  */
 import type { ByteChannel } from "./channel.ts";
-import type { ListenContext } from "./module.ts";
+import type { ListenContext, Listener } from "./module.ts";
 import { type Clock, Session, type SessionOptions } from "./session.ts";
 
 /** The sessions of a listener. */
@@ -89,4 +89,36 @@ export class SessionPool {
     await Promise.race([Promise.all(this.#served), settled]);
     clearTimeout(timer);
   }
+}
+
+/**
+ * A listener with one session over one channel (standard input and output,
+ * a file): done when that session ends.
+ *
+ * @param url what the listener serves, for the log
+ * @param channel the one channel
+ * @param context the host's handler and log
+ * @param options the session's options
+ * @param ttl seconds of silence after which the session ends
+ */
+export function singleSessionListener(
+  url: string,
+  channel: ByteChannel,
+  context: ListenContext,
+  options: SessionOptions,
+  ttl: number,
+): Listener {
+  const pool = new SessionPool(context, options, ttl);
+  const served = pool.serve(channel);
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    get connections(): number {
+      return pool.size;
+    },
+    done: served.then(() => pool.close(0)),
+    close(graceMs = 5000): Promise<void> {
+      return closing ??= pool.close(graceMs);
+    },
+  };
 }

@@ -9,7 +9,7 @@
 import { stdioChannel } from "./channel.ts";
 import type { IoModule, ListenContext, Listener } from "./module.ts";
 import { checkOptions, type OptionRule } from "./options.ts";
-import { SessionPool } from "./session_pool.ts";
+import { singleSessionListener } from "./session_pool.ts";
 import { SESSION_RULES, sessionOptions } from "./tcp.ts";
 
 /** Options of a `stdio` listener. */
@@ -32,23 +32,9 @@ export const stdio: IoModule<StdioOptions> = {
     return sessionOptions(options);
   },
   listen(options: StdioOptions, context: ListenContext): Promise<Listener> {
-    const pool = new SessionPool(
-      context,
-      { maxLineBytes: options.maxMessageSize, open: options.open },
-      options.ttl,
+    const session = { maxLineBytes: options.maxMessageSize, open: options.open };
+    return Promise.resolve(
+      singleSessionListener("stdio:", stdioChannel(), context, session, options.ttl),
     );
-    const served = pool.serve(stdioChannel());
-    let closing: Promise<void> | undefined;
-    const listener: Listener = {
-      url: "stdio:",
-      get connections(): number {
-        return pool.size;
-      },
-      done: served.then(() => pool.close(0)),
-      close(graceMs = 5000): Promise<void> {
-        return closing ??= pool.close(graceMs);
-      },
-    };
-    return Promise.resolve(listener);
   },
 };
