@@ -13,6 +13,9 @@ export const BUILTIN_SERVLETS: Readonly<Record<string, string>> = {
   line: "../servlets/line.ts",
   transform: "../servlets/transform.ts",
   eliza: "../servlets/eliza.ts",
+  "dataflow/dup": "../servlets/dataflow/dup.ts",
+  "dataflow/firstnonempty": "../servlets/dataflow/firstnonempty.ts",
+  "dataflow/demux": "../servlets/dataflow/demux.ts",
 };
 
 const SCHEME = /^[a-z][a-z0-9+.-]*:/i;

@@ -7,6 +7,7 @@ import { type GraphSpec, type ListenerSpec, parseGraph, validateGraph } from "./
 import { loadNodes, unloadNodes } from "./loader.ts";
 import { createLogger, type Logger, type LogLevel } from "./log.ts";
 import { compilePlan, type Plan, type PlanNode } from "./plan.ts";
+import { rewriteFans } from "./rewrite.ts";
 import { describeError, runRequest } from "./scheduler.ts";
 import type {
   IoModule,
@@ -178,9 +179,15 @@ async function load(
     }
     return { module, options: module.parseOptions(l.options ?? {}, where) };
   });
-  const nodes = await loadNodes(file, base, spec);
+  const rewritten = rewriteFans(spec);
+  const nodes = await loadNodes(file, base, rewritten.spec);
   try {
-    return { file, base, plan: compilePlan(file, spec, nodes), listeners };
+    return {
+      file,
+      base,
+      plan: compilePlan(file, rewritten.spec, nodes, rewritten.labels),
+      listeners,
+    };
   } catch (error) {
     await unloadNodes(nodes);
     throw error;

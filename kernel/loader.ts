@@ -72,10 +72,19 @@ function definePort(
         `set them only together with SHADOW`,
     );
   }
-  if (flags & (SHADOW | DISABLED)) {
-    throw new PlumbError(
-      `${where}: port "${name}": SHADOW and DISABLED outputs are not supported yet`,
-    );
+  if ((flags & DISABLED) && !(flags & SHADOW)) {
+    throw new PlumbError(`${where}: port "${name}": DISABLED applies only to SHADOW outputs`);
+  }
+  if (flags & SHADOW) {
+    const target = ports[flags & DESCRIPTOR_MASK];
+    if (target === undefined || !(target.flags & OUTPUT) || (target.flags & SHADOW)) {
+      throw new PlumbError(
+        `${where}: port "${name}": a SHADOW names its target in the low 16 bits: the descriptor ` +
+          `of an output port declared before it, not itself a shadow (got ${
+            flags & DESCRIPTOR_MASK
+          })`,
+      );
+    }
   }
   if (type !== undefined && typeof type !== "string") {
     throw new PlumbError(`${where}: port "${name}": a type must be a string such as "text/line"`);

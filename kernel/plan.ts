@@ -4,7 +4,7 @@
  * @module
  */
 import { GraphError } from "./errors.ts";
-import { OUTPUT } from "./flags.ts";
+import { DESCRIPTOR_MASK, OUTPUT, SHADOW } from "./flags.ts";
 import { type GraphSpec, parsePortRef, type PortRef } from "./graph.ts";
 import { type LoadedNode, SIGNAL_PORTS } from "./loader.ts";
 import type { Port } from "./servlet.ts";
@@ -30,6 +30,27 @@ export interface PlanNode extends LoadedNode {
   readonly inputEdges: readonly number[];
   /** Edges fed by this node's outputs, including signal outputs. */
   readonly outputEdges: readonly number[];
+  /** For each output that has shadows: its descriptor and its shadows' descriptors. */
+  readonly tees: readonly Tee[];
+}
+
+/** An output and the shadow ports that carry its bytes. */
+export interface Tee {
+  /** The target port's descriptor. */
+  readonly target: number;
+  /** The shadows' descriptors. */
+  readonly shadows: readonly number[];
+}
+
+/** The tees of a node's ports: every SHADOW grouped under its target. */
+export function teesOf(ports: readonly Port[]): Tee[] {
+  const byTarget = new Map<number, number[]>();
+  for (const port of ports) {
+    if (!(port.flags & SHADOW)) continue;
+    const target = port.flags & DESCRIPTOR_MASK;
+    byTarget.set(target, [...(byTarget.get(target) ?? []), port.id]);
+  }
+  return [...byTarget].map(([target, shadows]) => ({ target, shadows }));
 }
 
 /** An edge as the scheduler runs it. */
@@ -116,7 +137,12 @@ function resolve(
  * Checks the loaded graph and compiles it. Every problem is one
  * {@linkcode GraphError} line naming the file, the node and the port.
  */
-export function compilePlan(file: string, graph: GraphSpec, loaded: readonly LoadedNode[]): Plan {
+export function compilePlan(
+  file: string,
+  graph: GraphSpec,
+  loaded: readonly LoadedNode[],
+  labels: readonly string[] = [],
+): Plan {
   const byName = new Map(loaded.map((n) => [n.name, n]));
   const inputRef = parsePortRef(file, `"input"`, graph.input);
   const outputRef = parsePortRef(file, `"output"`, graph.output);
@@ -139,9 +165,8 @@ export function compilePlan(file: string, graph: GraphSpec, loaded: readonly Loa
         : SIGNAL_PORTS[r.slot - r.node.ports.length];
       throw new GraphError(
         `${file}: ${where}: port "${portName}" of node "${r.node.name}" is used twice ` +
-          `(also by ${first}); ${
-            r.output ? "fan-out from one output" : "fan-in to one input"
-          } is not supported yet, give each use its own port`,
+          `(also by ${first}); the graph's ${r.output ? "output" : "input"} port cannot also be ` +
+          `the end of an edge`,
       );
     }
     used.set(key, description);
@@ -151,7 +176,7 @@ export function compilePlan(file: string, graph: GraphSpec, loaded: readonly Loa
 
   const raw: { from: Resolved; to: Resolved; text: string }[] = [];
   for (const [i, edge] of (graph.edges ?? []).entries()) {
-    const text = `edge ${i + 1} ("${edge.from}" -> "${edge.to}")`;
+    const text = labels[i] ?? `edge ${i + 1} ("${edge.from}" -> "${edge.to}")`;
     const from = resolve(
       file,
       `${text} "from"`,
@@ -189,7 +214,7 @@ export function compilePlan(file: string, graph: GraphSpec, loaded: readonly Loa
         outputEdges.push(k);
       }
     });
-    return { ...node, index: i, slots, inputEdges, outputEdges };
+    return { ...node, index: i, slots, inputEdges, outputEdges, tees: teesOf(node.ports) };
   });
   return {
     file,

@@ -18,6 +18,7 @@ import {
   UNBOUND,
 } from "./plan.ts";
 import { type Handle, TaskImpl } from "./task.ts";
+import { TeeOutput } from "./tee.ts";
 import { MemPipe, type WaitMonitor } from "../modules/mem.ts";
 import type { Port, RequestEvent } from "./servlet.ts";
 import type { RequestInfo } from "../modules/module.ts";
@@ -59,6 +60,18 @@ function bind<H extends Handle>(handle: H, port: Port): H {
   handle.flags = port.flags;
   handle.touched = 0;
   return handle;
+}
+
+/** Puts each output that has shadows behind a tee that feeds its enabled shadows too. */
+function applyTees(node: PlanNode, handles: Handle[]): void {
+  for (const { target, shadows } of node.tees) {
+    handles[target] = new TeeOutput(
+      node.name,
+      handles[target] as OutputHandle,
+      shadows.map((s) => handles[s] as OutputHandle),
+      shadows.map((s) => node.ports[s]),
+    );
+  }
 }
 
 /** Reports a failure without letting a report that throws (an odd thrown value) escape. */
@@ -137,6 +150,7 @@ async function runSingle(
       ? output
       : unboundHandle(node.ports[i]);
   }
+  if (node.tees.length > 0) applyTees(node, handles);
   // The hot path of a one-node graph: exec inline, no outcome object.
   const task = new TaskImpl(node.name, node.ports, handles, info.event);
   let ok = true;
@@ -208,6 +222,8 @@ class RequestRun implements WaitMonitor {
         onFirstWrite: () => this.#startNode(to),
         monitor: this,
       });
+      // Its producer may have settled already (cancelled, or done without writing): then it is empty.
+      if (this.#closed[edge]) pipe.close();
     }
     return pipe;
   }
@@ -240,6 +256,7 @@ class RequestRun implements WaitMonitor {
       else if (slot === GRAPH_OUTPUT) handles[i] = this.#output;
       else handles[i] = unboundHandle(port);
     }
+    if (node.tees.length > 0) applyTees(node, handles);
     exec(node, handles, this.#info.event).then((outcome) => {
       this.#running--;
       this.#finish(node, handles, outcome);

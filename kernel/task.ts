@@ -7,6 +7,7 @@ import { PipeError } from "./errors.ts";
 import {
   CLR_FLAG,
   type CntlOp,
+  DISABLED,
   FIXED_FLAGS,
   GET_FLAGS,
   KNOWN_FLAGS,
@@ -14,6 +15,7 @@ import {
   POP_STATE,
   PUSH_STATE,
   SET_FLAG,
+  SHADOW,
 } from "./flags.ts";
 import type { HandleState, InputHandle, OutputHandle } from "./pipe.ts";
 import type { Port, RequestEvent, Task } from "./servlet.ts";
@@ -156,6 +158,11 @@ export class TaskImpl implements Task {
       throw new PipeError(
         `node "${this.#node}": cannot ${op} ${what} on port "${port.name}" at exec time; ` +
           `direction and SHADOW are fixed when init declares the port`,
+      );
+    }
+    if ((flags & DISABLED) && !(port.flags & SHADOW)) {
+      throw new PipeError(
+        `node "${this.#node}": ${op} DISABLED on port "${port.name}", which is not a SHADOW output`,
       );
     }
     if (flags & ~KNOWN_FLAGS) {

@@ -9,7 +9,7 @@ const DIR = "tests/fixtures/graphs";
 
 const CASES: Record<string, string> = {
   unknown_servlet: `node "greet": unknown servlet "helo" (did you mean "hello"?); built-ins are ` +
-    `hello, echo, line, transform, eliza, a file is written "./name.ts" relative to the graph file`,
+    `hello, echo, line, transform, eliza, dataflow/dup, dataflow/firstnonempty, dataflow/demux, a file is written "./name.ts" relative to the graph file`,
   missing_module: `node "greet": cannot load servlet "./no_such_servlet.ts": Module not found ` +
     `"${new URL(`../${DIR}/no_such_servlet.ts`, import.meta.url).href}".`,
   not_servlet:
@@ -24,9 +24,8 @@ const CASES: Record<string, string> = {
     `"greet" is an output port, but this place needs an input port`,
   input_is_output: `"input" "greet.out": port "out" of node "greet" is an output port, but this ` +
     `place needs an input port`,
-  used_twice: `edge 2 ("split.out" -> "greet.in"): port "out" of node "split" is used twice ` +
-    `(also by edge 1 ("split.out" -> "shout.in")); fan-out from one output is not supported yet, ` +
-    `give each use its own port`,
+  used_twice: `edge 2 ("greet.out" -> "shout.in"): port "out" of node "greet" is used twice ` +
+    `(also by "output"); the graph's output port cannot also be the end of an edge`,
   cycle: `cycle through node "a": "a.out" -> "b.in", "b.out" -> "a.in"; a graph must not feed ` +
     `a node's output back into its own input`,
   missing_input: `the graph has no "input"; name the port that receives each request, for ` +

@@ -1,0 +1,73 @@
+/**
+ * Fan-out and fan-in, rewritten as Plumber does: an output that feeds
+ * several inputs gets a `dataflow/dup` node in between, and an input fed by
+ * several outputs gets a `dataflow/firstnonempty` node. The nodes added have
+ * names no graph can use (they hold `~`), and every edge keeps the label of
+ * the edge the user wrote, for messages.
+ * @module
+ */
+import type { EdgeSpec, GraphSpec, NodeSpec } from "./graph.ts";
+
+/** A graph after the rewrite, with a label per edge for messages. */
+export interface RewrittenGraph {
+  /** The graph with its fan-out and fan-in nodes. */
+  readonly spec: GraphSpec;
+  /** Per edge of `spec.edges`: how the user's file names it, `edge 2 ("a.out" -> "b.in")`. */
+  readonly labels: readonly string[];
+}
+
+function label(i: number, edge: EdgeSpec): string {
+  return `edge ${i + 1} ("${edge.from}" -> "${edge.to}")`;
+}
+
+/** A node name for a port's dup or join node: `node~port~dup`. */
+function helperName(ref: string, kind: string): string {
+  const dot = ref.indexOf(".");
+  return `${ref.slice(0, dot)}~${ref.slice(dot + 1).replaceAll(".", "~")}~${kind}`;
+}
+
+function groupBy(edges: { edge: EdgeSpec; label: string }[], key: (e: EdgeSpec) => string) {
+  const groups = new Map<string, { edge: EdgeSpec; label: string }[]>();
+  for (const e of edges) groups.set(key(e.edge), [...(groups.get(key(e.edge)) ?? []), e]);
+  return groups;
+}
+
+/** Rewrites every fan-out and fan-in of a checked graph file. */
+export function rewriteFans(spec: GraphSpec): RewrittenGraph {
+  const nodes: Record<string, NodeSpec> = { ...spec.nodes };
+  let edges = (spec.edges ?? []).map((edge, i) => ({ edge, label: label(i, edge) }));
+
+  const fannedOut: typeof edges = [];
+  for (const [from, group] of groupBy(edges, (e) => e.from)) {
+    if (group.length === 1) {
+      fannedOut.push(group[0]);
+      continue;
+    }
+    const dup = helperName(from, "dup");
+    nodes[dup] = { servlet: "dataflow/dup", args: [String(group.length)] };
+    fannedOut.push({ edge: { from, to: `${dup}.in` }, label: group[0].label });
+    group.forEach(({ edge, label }, k) =>
+      fannedOut.push({ edge: { from: `${dup}.out${k}`, to: edge.to }, label })
+    );
+  }
+  edges = fannedOut;
+
+  const fannedIn: typeof edges = [];
+  for (const [to, group] of groupBy(edges, (e) => e.to)) {
+    if (group.length === 1) {
+      fannedIn.push(group[0]);
+      continue;
+    }
+    const join = helperName(to, "join");
+    nodes[join] = { servlet: "dataflow/firstnonempty", args: [String(group.length)] };
+    group.forEach(({ edge, label }, k) =>
+      fannedIn.push({ edge: { from: edge.from, to: `${join}.in${k}` }, label })
+    );
+    fannedIn.push({ edge: { from: `${join}.out`, to }, label: group[0].label });
+  }
+
+  return {
+    spec: { ...spec, nodes, edges: fannedIn.map((e) => e.edge) },
+    labels: fannedIn.map((e) => e.label),
+  };
+}

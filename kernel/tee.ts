@@ -1,0 +1,96 @@
+/**
+ * `SHADOW` outputs: a tee that writes what a node writes to a port also to
+ * that port's enabled shadows, waiting for the slowest of them (so a slow
+ * branch slows the writer instead of growing a buffer).
+ * @module
+ */
+import { PipeError } from "./errors.ts";
+import { DISABLED } from "./flags.ts";
+import type { OutputHandle, StateSlot } from "./pipe.ts";
+import type { Port } from "./servlet.ts";
+
+/** A target output and its shadows, seen as the target's handle. */
+export class TeeOutput implements OutputHandle {
+  readonly #node: string;
+  readonly #target: OutputHandle;
+  readonly #shadows: readonly OutputHandle[];
+  readonly #ports: readonly Port[];
+  readonly #fed = new Set<OutputHandle>();
+  #writes = 0;
+
+  /**
+   * @param node the node's name, for messages
+   * @param target the target port's own handle
+   * @param shadows the shadows' handles
+   * @param ports the shadows' ports, in the same order, for messages
+   */
+  constructor(
+    node: string,
+    target: OutputHandle,
+    shadows: readonly OutputHandle[],
+    ports: readonly Port[],
+  ) {
+    this.#node = node;
+    this.#target = target;
+    this.#shadows = shadows;
+    this.#ports = ports;
+  }
+
+  get flags(): number {
+    return this.#target.flags;
+  }
+  set flags(value: number) {
+    this.#target.flags = value;
+  }
+  get touched(): number {
+    return this.#target.touched;
+  }
+  set touched(value: number) {
+    this.#target.touched = value;
+  }
+  get written(): boolean {
+    return this.#target.written;
+  }
+  get state(): StateSlot | undefined {
+    return this.#target.state;
+  }
+
+  /** The shadows enabled now; one enabled after the target was written would miss bytes. */
+  #live(): OutputHandle[] {
+    const live: OutputHandle[] = [];
+    this.#shadows.forEach((shadow, i) => {
+      if (shadow.flags & DISABLED) return;
+      if (this.#writes > 0 && !this.#fed.has(shadow)) {
+        throw new PipeError(
+          `node "${this.#node}": shadow port "${
+            this.#ports[i].name
+          }" was enabled after its target ` +
+            `was written; clear DISABLED before the first write, so that it carries every byte`,
+        );
+      }
+      this.#fed.add(shadow);
+      live.push(shadow);
+    });
+    this.#writes++;
+    return live;
+  }
+
+  write(chunk: Uint8Array): Promise<void> {
+    let live: OutputHandle[];
+    try {
+      live = this.#live();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (live.length === 0) return this.#target.write(chunk);
+    return Promise.all([this.#target.write(chunk), ...live.map((s) => s.write(chunk))]).then(
+      () => {},
+    );
+  }
+
+  touch(): void {
+    const live = this.#live();
+    this.#target.touch();
+    for (const shadow of live) shadow.touch();
+  }
+}

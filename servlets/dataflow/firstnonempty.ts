@@ -1,0 +1,37 @@
+/**
+ * `dataflow/firstnonempty`: of N inputs (`in0` ... `inN-1`, N from the first
+ * argument, default 2), copies the first, in that order, that carries any
+ * bytes to `out`. Inputs that were not written in a request read as empty, so
+ * after a `demux` it joins the branches back. The graph loader inserts one
+ * where several outputs feed one input.
+ *
+ * Ports: `in0` ... (inputs, `$T`), `out` (output, `$T`).
+ * @module
+ */
+import { defineServlet, INPUT, OUTPUT, type Port } from "../../mod.ts";
+import { countArg } from "./dup.ts";
+
+/** The context of a `dataflow/firstnonempty` node. */
+export interface FirstNonEmptyContext {
+  /** The inputs, in order of preference. */
+  inputs: Port[];
+  /** The chosen input's bytes. */
+  output: Port;
+}
+
+export default defineServlet({
+  description: "copies the first non-empty of N inputs",
+  init(args, env): FirstNonEmptyContext {
+    const n = countArg(args[0], 2, 1, "dataflow/firstnonempty");
+    const inputs = Array.from({ length: n }, (_, i) => env.define(`in${i}`, INPUT, "$T"));
+    return { inputs, output: env.define("out", OUTPUT, "$T") };
+  },
+  async exec(ctx, task): Promise<void> {
+    for (const input of ctx.inputs) {
+      let chunk = await task.read(input);
+      if (chunk === null) continue;
+      for (; chunk !== null; chunk = await task.read(input)) await task.write(ctx.output, chunk);
+      return;
+    }
+  },
+});

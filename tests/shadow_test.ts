@@ -1,0 +1,114 @@
+/**
+ * The full dataflow model over real TCP: SHADOW outputs, DISABLED shadows
+ * routing a request down one branch, the dataflow servlets, and the rewrite
+ * of fan-out and fan-in into dup and firstnonempty nodes.
+ */
+import { assert, assertEquals } from "./assert.ts";
+import { Client, startHost } from "./helpers.ts";
+import { progress } from "./fixtures/gen.ts";
+import { calls } from "./fixtures/spy.ts";
+import { lateShadowErrors } from "./fixtures/late_shadow.ts";
+
+Deno.test("fan-out: one output feeding two inputs is rewritten into dataflow/dup; both get every byte", async () => {
+  calls.length = 0;
+  await using h = await startHost({
+    nodes: {
+      split: { servlet: "line" },
+      left: { servlet: "./tests/fixtures/spy.ts", args: ["left"] },
+      right: { servlet: "./tests/fixtures/spy.ts", args: ["right"] },
+    },
+    edges: [
+      { from: "split.out", to: "left.in" },
+      { from: "split.out", to: "right.in" },
+    ],
+    input: "split.in",
+    output: "left.out",
+    listeners: [{ module: "tcp" }],
+  });
+  assertEquals(h.host.graph.nodes.toSorted(), ["left", "right", "split", "split~out~dup"]);
+  await using c = await Client.connect(h.port);
+  await c.send("same bytes\n");
+  assertEquals(await c.readLine(), "left saw same bytes\n");
+  assertEquals(calls.toSorted(), ["left: same bytes\n", "right: same bytes\n"]);
+});
+
+Deno.test("fan-out with a slow branch: the writer waits for it, memory stays bounded", async () => {
+  progress.written = progress.slowRead = progress.maxGap = 0;
+  await using h = await startHost({
+    nodes: {
+      gen: { servlet: "./tests/fixtures/gen.ts" },
+      slow: { servlet: "./tests/fixtures/slow.ts" },
+      fast: { servlet: "./tests/fixtures/count.ts" },
+    },
+    edges: [
+      { from: "gen.out", to: "slow.in" },
+      { from: "gen.out", to: "fast.in" },
+    ],
+    input: "gen.in",
+    output: "fast.out",
+    listeners: [{ module: "tcp" }],
+  });
+  await using c = await Client.connect(h.port);
+  const total = 4 * 1024 * 1024;
+  await c.send(`${total}\n`);
+  assertEquals(await c.readLine(), `count=${total}\n`);
+  // Never more in flight than the two pipes' bounds (64 KiB each) and a chunk or two.
+  assert(progress.maxGap <= 2 * 65536 + 3 * 4096, `gap reached ${progress.maxGap} bytes`);
+  assert(progress.written === total);
+});
+
+Deno.test("demux routes each line down one branch; fan-in joins the branches back", async () => {
+  calls.length = 0;
+  await using h = await startHost({
+    nodes: {
+      route: { servlet: "dataflow/demux", args: ["/^a/", "bee"] },
+      up: { servlet: "transform", args: ["upper"] },
+      rev: { servlet: "transform", args: ["reverse"] },
+      other: { servlet: "./tests/fixtures/spy.ts", args: ["other"] },
+      reply: { servlet: "echo" },
+    },
+    edges: [
+      { from: "route.out0", to: "up.in" },
+      { from: "route.out1", to: "rev.in" },
+      { from: "route.default", to: "other.in" },
+      { from: "up.out", to: "reply.in" },
+      { from: "rev.out", to: "reply.in" },
+      { from: "other.out", to: "reply.in" },
+    ],
+    input: "route.in",
+    output: "reply.out",
+    listeners: [{ module: "tcp" }],
+  });
+  assert(h.host.graph.nodes.includes("reply~in~join"));
+  await using c = await Client.connect(h.port);
+  await c.send("apple\nbee\nbeetle\n");
+  assertEquals(await c.readLine(), "APPLE\n");
+  assertEquals(await c.readLine(), "eeb\n");
+  assertEquals(await c.readLine(), "other saw beetle\n");
+  assertEquals(
+    calls,
+    ["other: beetle\n"],
+    "the default branch ran only for the line that matched nothing",
+  );
+});
+
+Deno.test("a shadow enabled after its target was written fails the request with a clear error", async () => {
+  lateShadowErrors.length = 0;
+  await using h = await startHost({
+    nodes: { late: { servlet: "./tests/fixtures/late_shadow.ts" } },
+    input: "late.in",
+    output: "late.out",
+    listeners: [{ module: "tcp" }],
+  });
+  await using c = await Client.connect(h.port);
+  await c.send("x\n");
+  assertEquals(
+    await c.readToEnd(),
+    "first\n",
+    "what was written before is delivered, then the connection closes",
+  );
+  assertEquals(lateShadowErrors, [
+    `node "late": shadow port "copy" was enabled after its target was written; ` +
+    `clear DISABLED before the first write, so that it carries every byte`,
+  ]);
+});
