@@ -49,6 +49,8 @@ export interface GraphSpec {
   output: string;
   /** Where requests come from. */
   listeners?: ListenerSpec[];
+  /** The graph's own pipe types, each naming the type it extends (`{"chat/line": "text/line"}`). */
+  types?: Record<string, string>;
 }
 
 /** A `node.port` reference, split. */
@@ -60,7 +62,16 @@ export interface PortRef {
 }
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
-const TOP_KEYS = ["$schema", "description", "nodes", "edges", "input", "output", "listeners"];
+const TOP_KEYS = [
+  "$schema",
+  "description",
+  "types",
+  "nodes",
+  "edges",
+  "input",
+  "output",
+  "listeners",
+];
 const NODE_KEYS = ["servlet", "args"];
 const EDGE_KEYS = ["from", "to"];
 const LISTENER_KEYS = ["module", "options"];
@@ -113,6 +124,14 @@ export function validateGraph(file: string, value: unknown): GraphSpec {
     );
   }
   checkKeys(file, "graph", value, TOP_KEYS);
+  if (
+    value.types !== undefined &&
+    !(isObject(value.types) && Object.values(value.types).every((t) => typeof t === "string"))
+  ) {
+    throw new GraphError(
+      `${file}: "types" must map each type name to the type it extends, like {"chat/line": "text/line"}`,
+    );
+  }
   const nodes = value.nodes;
   if (!isObject(nodes) || Object.keys(nodes).length === 0) {
     throw new GraphError(

@@ -9,6 +9,7 @@ import { type GraphSpec, parsePortRef, type PortRef } from "./graph.ts";
 import { type LoadedNode, SIGNAL_PORTS } from "./loader.ts";
 import type { Port } from "./servlet.ts";
 import { didYouMean } from "./suggest.ts";
+import { isGeneric, TypeTable } from "./types.ts";
 
 /** A port slot not connected to anything: inputs read empty, outputs discard. */
 export const UNBOUND = -1;
@@ -32,6 +33,8 @@ export interface PlanNode extends LoadedNode {
   readonly outputEdges: readonly number[];
   /** For each output that has shadows: its descriptor and its shadows' descriptors. */
   readonly tees: readonly Tee[];
+  /** Each port's type once generics are bound (undefined: untyped, or a generic left unbound). */
+  readonly types: readonly (string | undefined)[];
 }
 
 /** An output and the shadow ports that carry its bytes. */
@@ -191,6 +194,7 @@ export function compilePlan(
   }
 
   const order = topologicalOrder(file, loaded, raw);
+  const types = checkTypes(file, new TypeTable(file, graph.types), order, raw);
   const index = new Map(order.map((n, i) => [n.name, i]));
   const edges: PlanEdge[] = raw.map((e) => ({
     from: index.get(e.from.node.name)!,
@@ -214,7 +218,15 @@ export function compilePlan(
         outputEdges.push(k);
       }
     });
-    return { ...node, index: i, slots, inputEdges, outputEdges, tees: teesOf(node.ports) };
+    return {
+      ...node,
+      index: i,
+      slots,
+      inputEdges,
+      outputEdges,
+      tees: teesOf(node.ports),
+      types: types.get(node)!,
+    };
   });
   return {
     file,
@@ -225,6 +237,61 @@ export function compilePlan(
     outputPort: output.node.ports[output.slot],
     single: nodes.length === 1 && edges.length === 0,
   };
+}
+
+/**
+ * Checks the declared port types and every edge's conversion, binding the
+ * generic ports in topological order (a generic input takes the nearest type
+ * all its producers convert to). Returns each node's resolved port types.
+ */
+function checkTypes(
+  file: string,
+  table: TypeTable,
+  order: readonly LoadedNode[],
+  edges: readonly { from: Resolved; to: Resolved; text: string }[],
+): Map<LoadedNode, (string | undefined)[]> {
+  for (const node of order) {
+    for (const port of node.ports) {
+      if (port.type === undefined || isGeneric(port.type) || table.has(port.type)) continue;
+      throw new GraphError(
+        `${file}: node "${node.name}": port "${port.name}" has unknown type "${port.type}"${
+          didYouMean(port.type, table.names())
+        }; declare it in the graph's "types", for example {"${port.type}": "bytes"}`,
+      );
+    }
+  }
+  const resolved = new Map<LoadedNode, (string | undefined)[]>();
+  for (const node of order) {
+    const bound = new Map<string, string>();
+    for (const e of edges) {
+      if (e.to.node !== node) continue;
+      const producer = e.from.node;
+      const produced = e.from.slot < producer.ports.length
+        ? resolved.get(producer)?.[e.from.slot]
+        : undefined;
+      const wanted = node.ports[e.to.slot].type;
+      if (produced === undefined || wanted === undefined) continue;
+      if (isGeneric(wanted)) {
+        const before = bound.get(wanted);
+        bound.set(wanted, before === undefined ? produced : table.common(before, produced));
+      } else if (!table.converts(produced, wanted)) {
+        // A dup or join the loader added is named node~port~kind: name the port the user wrote.
+        const [origin, via, kind] = producer.name.split("~");
+        const from = kind === undefined
+          ? `"${producer.name}.${producer.ports[e.from.slot].name}"`
+          : `"${origin}.${via}" (through the ${
+            kind === "dup" ? "dup for its fan-out" : "join for a fan-in"
+          })`;
+        const to = `${node.name}.${node.ports[e.to.slot].name}`;
+        throw new GraphError(
+          `${file}: ${e.text}: type "${produced}" of ${from} does not convert to type ` +
+            `"${wanted}" of "${to}"`,
+        );
+      }
+    }
+    resolved.set(node, node.ports.map((p) => isGeneric(p.type) ? bound.get(p.type) : p.type));
+  }
+  return resolved;
 }
 
 function topologicalOrder(

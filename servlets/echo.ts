@@ -21,8 +21,8 @@ export default defineServlet({
   init(args, env): EchoContext {
     const persist = args.includes("close") ? 0 : PERSIST;
     return {
-      input: env.define("in", INPUT | persist),
-      output: env.define("out", OUTPUT),
+      input: env.define("in", INPUT | persist, "$T"),
+      output: env.define("out", OUTPUT, "$T"),
     };
   },
   async exec(ctx, task): Promise<void> {

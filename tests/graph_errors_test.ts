@@ -42,6 +42,15 @@ const CASES: Record<string, string> = {
     `host, port, ttl, maxMessageSize, open, fd`,
   init_fails: `node "shout": init of servlet "transform" failed: unknown transform "sideways"; ` +
     `use one of upper, lower, reverse, trim`,
+  type_mismatch: `edge 1 ("parse.out" -> "greet.in"): type "json" of "parse.out" does not ` +
+    `convert to type "text/line" of "greet.in"`,
+  type_generic_mismatch: `edge 1 ("parse.out" -> "greet.in"): type "json" of "parse.out" ` +
+    `(through the dup for its fan-out) does not convert to type "text/line" of "greet.in"`,
+  type_unknown:
+    `node "parse": port "out" has unknown type "jsn" (did you mean "json"?); declare it ` +
+    `in the graph's "types", for example {"jsn": "bytes"}`,
+  type_bad_parent:
+    `"types": "chat/line" extends unknown type "text/lines" (did you mean "text/line"?)`,
   no_listeners: `the graph has no "listeners"; add {"module": "tcp", "options": {"port": 12345}} ` +
     `or pass --port`,
 };

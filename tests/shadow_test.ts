@@ -112,3 +112,20 @@ Deno.test("a shadow enabled after its target was written fails the request with 
     `clear DISABLED before the first write, so that it carries every byte`,
   ]);
 });
+
+Deno.test("typed pipes: a graph type that extends text/line flows into hello's text/line input", async () => {
+  await using h = await startHost({
+    types: { "chat/line": "text/line", "chat/shout": "chat/line" },
+    nodes: {
+      say: { servlet: "./tests/fixtures/typed.ts", args: ["-", "chat/shout"] },
+      greet: { servlet: "hello" },
+    },
+    edges: [{ from: "say.out", to: "greet.in" }],
+    input: "say.in",
+    output: "greet.out",
+    listeners: [{ module: "tcp" }],
+  });
+  await using c = await Client.connect(h.port);
+  await c.send("typed\n");
+  assertEquals(await c.readLine(), "Hello, typed\n");
+});

@@ -1,0 +1,96 @@
+/**
+ * Typed pipes (S6): type names that extend others, generic ports (`$T`)
+ * that take the type of what is connected, and the check that refuses an
+ * edge whose producer type does not convert to its consumer's.
+ *
+ * Built-in types: `bytes` (the root), `text` (extends `bytes`), `text/line`
+ * and `json` (extend `text`). A graph adds its own in `"types"`, each naming
+ * the type it extends. A port with no type takes anything. A type converts to
+ * itself and to every type it extends, directly or not.
+ * @module
+ */
+import { GraphError } from "./errors.ts";
+import { didYouMean } from "./suggest.ts";
+
+/** The built-in types, each with the type it extends. */
+export const BUILTIN_TYPES: Readonly<Record<string, string | null>> = {
+  bytes: null,
+  text: "bytes",
+  "text/line": "text",
+  json: "text",
+};
+
+/** A set of types and what each extends. */
+export class TypeTable {
+  readonly #parent = new Map<string, string | null>(Object.entries(BUILTIN_TYPES));
+
+  /**
+   * Adds a graph's own types; throws a {@linkcode GraphError} for a type that
+   * extends an unknown one or itself (a loop).
+   * @param file the graph file, for messages
+   * @param types type name to the name of the type it extends
+   */
+  constructor(file: string, types: Readonly<Record<string, string>> = {}) {
+    for (const name of Object.keys(types)) {
+      if (this.#parent.has(name)) {
+        throw new GraphError(`${file}: "types": "${name}" is a built-in type; pick another name`);
+      }
+      this.#parent.set(name, types[name]);
+    }
+    for (const [name, parent] of Object.entries(types)) {
+      if (!this.#parent.has(parent)) {
+        throw new GraphError(
+          `${file}: "types": "${name}" extends unknown type "${parent}"${
+            didYouMean(parent, this.#parent.keys())
+          }`,
+        );
+      }
+      const seen = new Set<string>([name]);
+      for (let t: string | null = parent; t !== null; t = this.#parent.get(t) ?? null) {
+        if (seen.has(t)) {
+          throw new GraphError(`${file}: "types": "${name}" extends itself through "${t}"`);
+        }
+        seen.add(t);
+      }
+    }
+  }
+
+  /** True for a known type name. */
+  has(name: string): boolean {
+    return this.#parent.has(name);
+  }
+
+  /** The known type names. */
+  names(): string[] {
+    return [...this.#parent.keys()];
+  }
+
+  /** `name` and every type it extends, nearest first. */
+  ancestors(name: string): string[] {
+    const chain: string[] = [];
+    for (
+      let t: string | null = name;
+      t !== null && t !== undefined;
+      t = this.#parent.get(t) ?? null
+    ) {
+      chain.push(t);
+    }
+    return chain;
+  }
+
+  /** True when a value of type `from` may flow into a port of type `to`. */
+  converts(from: string, to: string): boolean {
+    return this.ancestors(from).includes(to);
+  }
+
+  /** The nearest type both `a` and `b` convert to. */
+  common(a: string, b: string): string {
+    const up = this.ancestors(b);
+    return this.ancestors(a).find((t) => up.includes(t)) ?? "bytes";
+  }
+}
+
+/** True for a generic type (`$T`), bound to what the port is connected to. */
+export function isGeneric(type: string | undefined): type is string {
+  return type !== undefined && type.startsWith("$");
+}
