@@ -9,7 +9,7 @@
 import { parseArgs } from "node:util";
 import denoJson from "./deno.json" with { type: "json" };
 import { GraphError, PermissionHint, PlumbError } from "./kernel/errors.ts";
-import { checkGraph, type Host, serve, type ServeOptions } from "./kernel/host.ts";
+import { checkGraph, graphToDot, type Host, serve, type ServeOptions } from "./kernel/host.ts";
 import { LOG_LEVELS, type LogLevel } from "./kernel/log.ts";
 import { describeError } from "./kernel/scheduler.ts";
 
@@ -29,6 +29,7 @@ Options:
   --idle-exit TIME    stop after TIME with no connection (30s, 5m, 500ms; open
                       sessions are never cut)
   --check             load and check the graph, print a summary, exit
+  --dot               load and check the graph, print it as Graphviz DOT, exit
   --log-level LEVEL   error, warn, info (default) or debug
   -h, --help          show this help
   -V, --version       print the version
@@ -43,7 +44,9 @@ class CliExit extends Error {
   }
 }
 
-function parse(argv: string[]): { graph: string; options: ServeOptions; check: boolean } | string {
+function parse(
+  argv: string[],
+): { graph: string; options: ServeOptions; check: boolean; dot: boolean } | string {
   let parsed;
   try {
     parsed = parseArgs({
@@ -54,6 +57,7 @@ function parse(argv: string[]): { graph: string; options: ServeOptions; check: b
         host: { type: "string" },
         port: { type: "string" },
         check: { type: "boolean" },
+        dot: { type: "boolean" },
         stdio: { type: "boolean" },
         "listen-fd": { type: "string" },
         "idle-exit": { type: "string" },
@@ -101,7 +105,7 @@ function parse(argv: string[]): { graph: string; options: ServeOptions; check: b
     }
     options.logLevel = level as LogLevel;
   }
-  return { graph: positionals[0], options, check: values.check ?? false };
+  return { graph: positionals[0], options, check: values.check ?? false, dot: values.dot ?? false };
 }
 
 /** Milliseconds of a duration such as `30s`, `5m`, `500ms` or `1h` (a bare number is seconds). */
@@ -148,6 +152,12 @@ async function main(argv: string[]): Promise<number> {
   const command = parse(argv);
   if (typeof command === "string") {
     await Deno.stdout.write(new TextEncoder().encode(command));
+    return 0;
+  }
+  if (command.dot) {
+    await Deno.stdout.write(
+      new TextEncoder().encode(await graphToDot(command.graph, command.options)),
+    );
     return 0;
   }
   if (command.check) {

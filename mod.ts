@@ -76,6 +76,7 @@ export type { EdgeSpec, GraphSpec, ListenerSpec, NodeSpec } from "./kernel/graph
 export {
   type CheckedGraph,
   checkGraph,
+  graphToDot,
   type Host,
   serve,
   type ServeOptions,

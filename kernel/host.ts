@@ -8,6 +8,7 @@ import { loadNodes, unloadNodes } from "./loader.ts";
 import { createLogger, type Logger, type LogLevel } from "./log.ts";
 import { compilePlan, type Plan, type PlanNode } from "./plan.ts";
 import { rewriteFans } from "./rewrite.ts";
+import { toDot } from "./dot.ts";
 import { describeError, runRequest } from "./scheduler.ts";
 import type {
   IoModule,
@@ -62,6 +63,20 @@ export interface CheckedGraph {
   readonly edges: number;
   /** The module name of each listener. */
   readonly listeners: readonly string[];
+}
+
+/**
+ * Loads and checks a graph like {@linkcode checkGraph}, and returns it as
+ * Graphviz DOT (after the fan-out and fan-in rewrite, with port names and
+ * types on the edges).
+ */
+export async function graphToDot(
+  graph: string | URL | GraphSpec,
+  options: ServeOptions = {},
+): Promise<string> {
+  const loaded = await load(graph, options);
+  await unloadNodes(loaded.plan.nodes);
+  return toDot(loaded.plan, loaded.file);
 }
 
 /** A loaded graph: the compiled plan and each listener's module and parsed options. */

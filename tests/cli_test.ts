@@ -91,3 +91,39 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
     assertEquals(await c.closedByServer(), true, "the idle persistent connection was closed");
   });
 }
+
+Deno.test("cli: --dot prints the graph after the rewrite, with ports and types on the edges", async () => {
+  const result = await runCli(["examples/pipeline.json", "--dot"]);
+  assertEquals(result.code, 0);
+  assertEquals(result.stderr, "");
+  assertEquals(
+    result.stdout,
+    [
+      `digraph "examples/pipeline.json" {`,
+      `  rankdir=LR;`,
+      `  node [shape=box, style=rounded, fontname="Helvetica"];`,
+      `  edge [fontname="Helvetica", fontsize=10];`,
+      `  "(input)" [shape=circle, label="in"];`,
+      `  "(output)" [shape=doublecircle, label="out"];`,
+      `  "split" [label="split\\nline"];`,
+      `  "shout" [label="shout\\ntransform"];`,
+      `  "greet" [label="greet\\nhello"];`,
+      `  "(input)" -> "split" [label="in\\ntext/line"];`,
+      `  "greet" -> "(output)" [label="out\\ntext/line"];`,
+      `  "split" -> "shout" [label="out → in\\ntext/line"];`,
+      `  "shout" -> "greet" [label="out → in\\ntext/line"];`,
+      `}`,
+      ``,
+    ].join("\n"),
+  );
+});
+
+Deno.test("cli: --dot shows the dup and join nodes the loader added", async () => {
+  const result = await runCli(["examples/router.json", "--dot"]);
+  assertEquals(result.code, 0);
+  assert(
+    result.stdout.includes(`"split~out~dup" [label="split~out~dup\\ndataflow/dup", shape=diamond`),
+  );
+  assert(result.stdout.includes(`"route" -> "greet" [label="default → in\\ntext/line"];`));
+  assert(result.stdout.includes(`"reply~in~join" -> "reply" [label="out → in\\ntext/line"];`));
+});

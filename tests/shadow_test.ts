@@ -129,3 +129,12 @@ Deno.test("typed pipes: a graph type that extends text/line flows into hello's t
   await c.send("typed\n");
   assertEquals(await c.readLine(), "Hello, typed\n");
 });
+
+Deno.test("examples/router.json: a dup taps each line, demux routes it, the branches join back", async () => {
+  await using h = await startHost("examples/router.json");
+  await using c = await Client.connect(h.port);
+  await c.send("!hey\r\n?abc\nPlumber\n");
+  assertEquals(await c.readLine(), "!HEY\n");
+  assertEquals(await c.readLine(), "cba?\n");
+  assertEquals(await c.readLine(), "Hello, Plumber\n");
+});
