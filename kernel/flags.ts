@@ -51,13 +51,24 @@ export const PUSH_STATE = "PUSH_STATE";
 /** `cntl` operation: take back the value kept with the resource under the port. */
 export const POP_STATE = "POP_STATE";
 
+/**
+ * `cntl` operation: end of message. The bytes of a buffer from an offset on
+ * are given back to the input, unread: they start the next request.
+ */
+export const EOM = "EOM";
+
+/** A module-specific `cntl` operation, addressed by module path: `tcp/peer`, `tcp/local`, `unix/path`. */
+export type ModuleOp = `${string}/${string}`;
+
 /** The `cntl` operations a task understands. */
 export type CntlOp =
   | typeof GET_FLAGS
   | typeof SET_FLAG
   | typeof CLR_FLAG
   | typeof PUSH_STATE
-  | typeof POP_STATE;
+  | typeof POP_STATE
+  | typeof EOM
+  | ModuleOp;
 
 /**
  * Names the flag bits set in `flags`, for messages and logs.

@@ -27,6 +27,11 @@ export interface HandleState {
   touched: number;
   /** The resource's state slot; absent for pipes with no lasting resource (mem pipes). */
   readonly state?: StateSlot;
+  /**
+   * The module's own `cntl` answers, by module path (`tcp/peer`, `unix/path`);
+   * absent for mem pipes.
+   */
+  readonly module?: Readonly<Record<string, unknown>>;
 }
 
 /** The reading end of a pipe for one request. */
@@ -37,6 +42,8 @@ export interface InputHandle extends HandleState {
   readLine(): Promise<string | null>;
   /** True when the next `read` would return `null`. */
   eof(): Promise<boolean>;
+  /** Gives bytes back, to be read first (by the next request, for a connection): `EOM`. */
+  unread(bytes: Uint8Array): void;
   /** Called by the kernel when the task that reads the handle has ended (or its stream was cancelled). */
   release(): void;
 }
@@ -67,6 +74,7 @@ export class EmptyInput implements InputHandle {
   eof(): Promise<boolean> {
     return Promise.resolve(true);
   }
+  unread(_bytes: Uint8Array): void {}
   release(): void {}
 }
 

@@ -72,6 +72,17 @@ export interface Task {
   cntl(port: Port, op: "PUSH_STATE", state: unknown, dispose?: (state: unknown) => void): void;
   /** `POP_STATE`: takes back the state kept with the resource, or `undefined`. */
   cntl(port: Port, op: "POP_STATE"): unknown;
+  /**
+   * `EOM`: the message ended at `offset` of `data` (bytes this task read from
+   * the input): the bytes after it are given back, unread, and start the next
+   * request on the same connection.
+   */
+  cntl(port: Port, op: "EOM", data: Uint8Array, offset: number): void;
+  /**
+   * A module's own operation, addressed by module path: `tcp/peer` and
+   * `tcp/local` (`"127.0.0.1:5000"`), `unix/path` (the socket file).
+   */
+  cntl(port: Port, op: `${string}/${string}`): unknown;
   /** The typed form of `cntl(port, PUSH_STATE, state, dispose)`. */
   pushState<S>(port: Port, state: S, dispose?: (state: S) => void): void;
   /** The typed form of `cntl(port, POP_STATE)`: the caller names the type it pushed. */

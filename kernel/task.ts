@@ -8,9 +8,11 @@ import {
   CLR_FLAG,
   type CntlOp,
   DISABLED,
+  EOM,
   FIXED_FLAGS,
   GET_FLAGS,
   KNOWN_FLAGS,
+  type ModuleOp,
   OUTPUT,
   POP_STATE,
   PUSH_STATE,
@@ -140,9 +142,39 @@ export class TaskImpl implements Task {
   cntl(port: Port, op: "SET_FLAG" | "CLR_FLAG", flags: number): number;
   cntl(port: Port, op: "PUSH_STATE", state: unknown, dispose?: (state: unknown) => void): void;
   cntl(port: Port, op: "POP_STATE"): unknown;
-  cntl(port: Port, op: CntlOp, arg?: unknown, dispose?: (state: unknown) => void): unknown {
+  cntl(port: Port, op: "EOM", data: Uint8Array, offset: number): void;
+  cntl(port: Port, op: ModuleOp): unknown;
+  cntl(port: Port, op: CntlOp, arg?: unknown, extra?: unknown): unknown {
     const handle: HandleState = this.#handle(port, (port?.flags & OUTPUT) !== 0, "cntl");
     if (op === GET_FLAGS) return handle.flags;
+    if (op === EOM) {
+      if (port.flags & OUTPUT) {
+        throw new PipeError(
+          `node "${this.#node}": EOM on output port "${port.name}"; it ends what an input read`,
+        );
+      }
+      if (
+        !(arg instanceof Uint8Array) || typeof extra !== "number" || extra < 0 || extra > arg.length
+      ) {
+        throw new PipeError(
+          `node "${this.#node}": EOM takes the bytes read and the offset where the message ended ` +
+            `(0 to their length): task.cntl(port, EOM, bytes, offset)`,
+        );
+      }
+      (handle as InputHandle).unread(arg.subarray(extra));
+      return undefined;
+    }
+    if (op.includes("/")) {
+      const answers = handle.module;
+      if (answers === undefined || !(op in answers)) {
+        const known = answers ? Object.keys(answers).join(", ") : "none: it is an in-memory pipe";
+        throw new PipeError(
+          `node "${this.#node}": port "${port.name}" has no "${op}" operation; its module's are ${known}`,
+        );
+      }
+      return answers[op];
+    }
+    const dispose = extra as ((state: unknown) => void) | undefined;
     if (op === PUSH_STATE) {
       if (handle.state) handle.state.push(arg, dispose);
       else dispose?.(arg);

@@ -16,6 +16,8 @@ export interface ByteChannel {
   close(): void;
   /** Who is at the other end, for logs: `127.0.0.1:5000`, `unix:/run/x.sock`, `stdio`. */
   readonly peer: string;
+  /** Answers to the module's own `cntl` operations, by module path (`tcp/peer`). */
+  readonly module?: Readonly<Record<string, unknown>>;
 }
 
 /** True for the errors that mean the other end is gone, which are not failures of the host. */
@@ -35,11 +37,18 @@ export async function writeAll(channel: ByteChannel, data: Uint8Array): Promise<
 /** A Deno connection (TCP or Unix) as a channel. */
 export function connChannel(conn: Deno.Conn): ByteChannel {
   const addr = conn.remoteAddr;
-  const peer = addr.transport === "tcp" || addr.transport === "udp"
-    ? `${addr.hostname}:${addr.port}`
-    : `unix:${(addr as Deno.UnixAddr).path || "(unnamed)"}`;
+  const tcp = addr.transport === "tcp";
+  const hostPort = (a: Deno.Addr): string => {
+    const net = a as Deno.NetAddr;
+    return `${net.hostname.includes(":") ? `[${net.hostname}]` : net.hostname}:${net.port}`;
+  };
+  const peer = tcp ? hostPort(addr) : `unix:${(addr as Deno.UnixAddr).path || "(unnamed)"}`;
+  const module = tcp
+    ? { "tcp/peer": peer, "tcp/local": hostPort(conn.localAddr) }
+    : { "unix/path": (conn.localAddr as Deno.UnixAddr).path };
   return {
     peer,
+    module: Object.freeze(module),
     read: (buffer) => conn.read(buffer),
     write: (data) => conn.write(data),
     close: () => conn.close(),
@@ -99,8 +108,13 @@ export function socketChannel(socket: Socket): ByteChannel {
     notify();
   });
   const peer = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`;
+  const module = Object.freeze({
+    "tcp/peer": peer,
+    "tcp/local": `${socket.localAddress ?? "?"}:${socket.localPort ?? "?"}`,
+  });
   return {
     peer,
+    module,
     async read(buffer: Uint8Array): Promise<number | null> {
       while (chunks.length === 0) {
         if (failure) throw new Deno.errors.ConnectionReset(failure.message);

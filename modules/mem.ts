@@ -230,6 +230,9 @@ export class MemInput implements InputHandle {
   eof(): Promise<boolean> {
     return this.#bytes.eof();
   }
+  unread(bytes: Uint8Array): void {
+    this.#bytes.unread(bytes);
+  }
   release(): void {
     this.#pipe.cancel();
   }

@@ -38,12 +38,14 @@ class SessionInput implements InputHandle {
   flags = 0;
   touched = 0;
   readonly state: StateSlot;
+  readonly module: Readonly<Record<string, unknown>> | undefined;
   readonly #reader: ByteReader;
   /** True for an `open` request, whose input is empty. */
   empty = false;
-  constructor(reader: ByteReader, state: StateSlot) {
+  constructor(reader: ByteReader, state: StateSlot, module?: Readonly<Record<string, unknown>>) {
     this.#reader = reader;
     this.state = state;
+    this.module = module;
   }
   /** What is buffered now; `null` when nothing is (the end of this readiness). */
   read(): Promise<Uint8Array | null> {
@@ -56,6 +58,9 @@ class SessionInput implements InputHandle {
   eof(): Promise<boolean> {
     return Promise.resolve(this.empty || this.#reader.buffered === 0);
   }
+  unread(bytes: Uint8Array): void {
+    this.#reader.unread(bytes.slice());
+  }
   release(): void {}
 }
 
@@ -67,6 +72,7 @@ class SessionOutput implements OutputHandle {
   /** Set once a write failed because the peer is gone. */
   gone = false;
   readonly state: StateSlot;
+  readonly module: Readonly<Record<string, unknown>> | undefined;
   readonly #channel: ByteChannel;
   #chunks: Uint8Array[] = [];
   #size = 0;
@@ -76,6 +82,7 @@ class SessionOutput implements OutputHandle {
   constructor(channel: ByteChannel, state: StateSlot) {
     this.#channel = channel;
     this.state = state;
+    this.module = channel.module;
   }
 
   write(chunk: Uint8Array): Promise<void> {
@@ -164,7 +171,7 @@ export class Session implements StateSlot {
       volatile: true,
       maxLineBytes: options.maxLineBytes,
     });
-    this.#input = new SessionInput(this.#reader, this);
+    this.#input = new SessionInput(this.#reader, this, channel.module);
     this.#output = new SessionOutput(channel, this);
   }
 

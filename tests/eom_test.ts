@@ -1,0 +1,99 @@
+/**
+ * EOM and module cntl operations over real sockets: length-prefixed framing
+ * where the bytes after a message start the next request, and the TCP and
+ * Unix modules' own operations.
+ */
+import { assertEquals } from "./assert.ts";
+import { Client, oneNode, startHost } from "./helpers.ts";
+
+function frame(text: string): Uint8Array {
+  const body = new TextEncoder().encode(text);
+  const out = new Uint8Array(2 + body.length);
+  out[0] = body.length >> 8;
+  out[1] = body.length & 0xff;
+  out.set(body, 2);
+  return out;
+}
+
+function join(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+Deno.test("EOM: two length-prefixed messages in one write are two requests, in order", async () => {
+  await using h = await startHost(oneNode("./tests/fixtures/framer.ts"));
+  await using c = await Client.connect(h.port);
+  await c.send(join(frame("first"), frame("second"), frame("third")));
+  assertEquals(await c.readLine(), "got first\n");
+  assertEquals(await c.readLine(), "got second\n");
+  assertEquals(await c.readLine(), "got third\n");
+});
+
+Deno.test("EOM: a message split across writes waits for its rest, then the bytes after it go on", async () => {
+  await using h = await startHost(oneNode("./tests/fixtures/framer.ts"));
+  await using c = await Client.connect(h.port);
+  const both = join(frame("hello, framed world"), frame("next"));
+  await c.send(both.subarray(0, 7));
+  await new Promise((r) => setTimeout(r, 30));
+  await c.send(both.subarray(7));
+  assertEquals(await c.readLine(), "got hello, framed world\n");
+  assertEquals(await c.readLine(), "got next\n");
+});
+
+Deno.test("module cntl: tcp/peer and tcp/local answer with the connection's addresses", async () => {
+  await using h = await startHost(oneNode("./tests/fixtures/whoami.ts"));
+  await using c = await Client.connect(h.port);
+  await c.send("tcp/peer tcp/local unix/path\n");
+  const local = c.conn.localAddr as Deno.NetAddr;
+  assertEquals(
+    await c.readLine(),
+    `tcp/peer=127.0.0.1:${local.port} tcp/local=127.0.0.1:${h.port} ` +
+      `error: node "n": port "in" has no "unix/path" operation; its module's are tcp/peer, tcp/local\n`,
+  );
+});
+
+Deno.test("module cntl: unix/path on a Unix socket", async () => {
+  const socket = "/tmp/plumb-test.sock";
+  await using _h = await startHost(
+    {
+      ...oneNode("./tests/fixtures/whoami.ts"),
+      listeners: [{ module: "unix", options: { path: socket } }],
+    },
+    { host: undefined, port: undefined },
+  );
+  const conn = await Deno.connect({ transport: "unix", path: socket });
+  await conn.write(new TextEncoder().encode("unix/path tcp/peer\n"));
+  const buffer = new Uint8Array(1024);
+  let reply = "";
+  while (!reply.endsWith("\n")) {
+    const n = await conn.read(buffer);
+    if (n === null) break;
+    reply += new TextDecoder().decode(buffer.subarray(0, n));
+  }
+  conn.close();
+  assertEquals(
+    reply,
+    `unix/path=${socket} error: node "n": port "in" has no "tcp/peer" operation; its module's are unix/path\n`,
+  );
+});
+
+Deno.test("module cntl: a mem pipe has no module operations, and says so", async () => {
+  await using h = await startHost({
+    nodes: { split: { servlet: "line" }, who: { servlet: "./tests/fixtures/whoami.ts" } },
+    edges: [{ from: "split.out", to: "who.in" }],
+    input: "split.in",
+    output: "who.out",
+    listeners: [{ module: "tcp" }],
+  });
+  await using c = await Client.connect(h.port);
+  await c.send("tcp/peer\n");
+  assertEquals(
+    await c.readLine(),
+    `error: node "who": port "in" has no "tcp/peer" operation; its module's are none: it is an in-memory pipe\n`,
+  );
+});
