@@ -7,7 +7,7 @@
  * @module
  */
 import { ByteReader, concatBytes } from "../kernel/byte_reader.ts";
-import { PERSIST } from "../kernel/flags.ts";
+import { ASYNC, PERSIST } from "../kernel/flags.ts";
 import { type InputHandle, type OutputHandle, RESOLVED, type StateSlot } from "../kernel/pipe.ts";
 import { type ByteChannel, isGone, writeAll } from "./channel.ts";
 import type { ListenContext, RequestEvent, RequestInfo } from "./module.ts";
@@ -76,6 +76,8 @@ class SessionOutput implements OutputHandle {
   readonly #channel: ByteChannel;
   #chunks: Uint8Array[] = [];
   #size = 0;
+  /** Bytes handed to a flush and not yet written. */
+  #inFlight = 0;
   #flushing: Promise<void> = RESOLVED;
   #busy = false;
 
@@ -90,7 +92,9 @@ class SessionOutput implements OutputHandle {
     if (this.gone || chunk.length === 0) return RESOLVED;
     this.#chunks.push(chunk);
     this.#size += chunk.length;
-    return this.#size >= WRITE_HIGH_WATER ? this.flush() : RESOLVED;
+    // Bounded: past the high-water mark (counting bytes still being written by an
+    // earlier, ASYNC, flush) the writer waits until everything before it is written.
+    return this.#size + this.#inFlight >= WRITE_HIGH_WATER ? this.flush() : RESOLVED;
   }
 
   touch(): void {
@@ -99,7 +103,7 @@ class SessionOutput implements OutputHandle {
 
   /** True when bytes wait to be written, or a write is under way. */
   get pending(): boolean {
-    return this.#size > 0 || this.#busy;
+    return this.#size > 0 || this.#inFlight > 0;
   }
 
   /** Writes out what is buffered; a gone peer is recorded, never thrown. */
@@ -109,21 +113,22 @@ class SessionOutput implements OutputHandle {
     const data = chunks.length === 1 ? chunks[0] : chunks.reduce(concatBytes);
     this.#chunks = [];
     this.#size = 0;
+    this.#inFlight += data.length;
     return this.#flushing = this.#busy
       ? this.#flushing.then(() => this.#send(data))
       : this.#send(data);
   }
 
   async #send(data: Uint8Array): Promise<void> {
-    if (this.gone) return;
     this.#busy = true;
     try {
-      await writeAll(this.#channel, data);
+      if (!this.gone) await writeAll(this.#channel, data);
     } catch (error) {
       if (!isGone(error)) throw error;
       this.gone = true;
     } finally {
       this.#busy = false;
+      this.#inFlight -= data.length;
     }
   }
 
@@ -150,6 +155,7 @@ export class Session implements StateSlot {
   readonly #clock: Clock;
   readonly #open: boolean;
   readonly #keepAlways: boolean;
+  #draining: Promise<void> = RESOLVED;
   readonly #openInfo: RequestInfo;
   readonly #dataInfo: RequestInfo;
   #state: unknown;
@@ -234,7 +240,15 @@ export class Session implements StateSlot {
       event === "open" ? this.#openInfo : this.#dataInfo,
     );
     this.#reader.endReaders(); // a read the request left waiting must not take the next one's bytes
-    if (output.pending) await output.flush();
+    if (output.pending) {
+      // ASYNC: the request is over before its reply is written; the next one may
+      // start, and its bytes queue behind (order kept, memory bounded by write()).
+      if (output.flags & ASYNC) {
+        this.#draining = output.flush().catch((error) =>
+          context.log.log("warn", `${this.channel.peer}: write failed: ${(error as Error).message}`)
+        );
+      } else await output.flush();
+    }
     this.idle = true;
     // A file goes on after a failed line: that request failed, not the batch.
     if (this.#keepAlways) return !output.gone;
@@ -245,8 +259,8 @@ export class Session implements StateSlot {
   async serve(context: ListenContext, closing: () => boolean): Promise<void> {
     const reader = this.#reader;
     try {
-      if (this.#open && !(await this.#request(context, "open"))) return;
-      for (;;) {
+      let go = !this.#open || await this.#request(context, "open");
+      while (go) {
         if (reader.buffered === 0 && !(await reader.fill())) break;
         if (closing()) break;
         const consumed = reader.consumed;
@@ -254,8 +268,10 @@ export class Session implements StateSlot {
         // A request that read nothing leaves the same bytes: wait for new ones
         // rather than run it again on them at once.
         if (reader.consumed === consumed && !(await reader.fill())) break;
-        if (reader.buffered === 0 && reader.ended) break;
+        go = reader.buffered > 0 || !reader.ended;
       }
+      await this.#draining; // what ASYNC requests left to write is written before closing
+      await this.#output.flush();
     } catch (error) {
       context.log.log(
         "warn",
