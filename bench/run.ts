@@ -1,8 +1,8 @@
 /**
- * The benchmark: plumb's `examples/hello.json` and `examples/pipeline.json`
+ * The benchmark: plumb's `examples/hello.json`, `examples/pipeline.json` and `examples/router.json`
  * against a plain `Deno.listen` server (`raw_server.ts`), each loaded by
  * `load.ts` in its own process. For each round and each connection count the
- * targets run one after the other (raw, hello, pipeline), each on a fresh
+ * targets run one after the other (raw, hello, pipeline, router), each on a fresh
  * server; every cell of the table is the median over the rounds.
  *
  * A second table, in the same run, compares ELIZA on plumb
@@ -83,6 +83,12 @@ const TARGETS: readonly Target[] = [
     name: "pipeline",
     server: { script: ["main.ts", "examples/pipeline.json"] },
     expect: "Hello, PLUMBER",
+  },
+  {
+    // A dup (fan-out to an audit branch), a demux and a join: the dataflow machinery.
+    name: "router",
+    server: { script: ["main.ts", "examples/router.json"] },
+    expect: "Hello, Plumber",
   },
 ];
 

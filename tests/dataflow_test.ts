@@ -179,3 +179,26 @@ Deno.test("GET_FLAGS on a node inside a pipeline shows its own ports' declared f
   assertEquals(await c.readLine(), "out=0x30000\n");
   assertEquals(await c.readLine(), "in=0x20000 out=0x10000\n");
 });
+
+Deno.test("__error__ wired to an error reply: a failed request is answered and the connection kept", async () => {
+  await using h = await startHost({
+    nodes: {
+      f: { servlet: "./tests/fixtures/fail.ts" },
+      sorry: { servlet: "./tests/fixtures/apology.ts" },
+      reply: { servlet: "echo" },
+    },
+    edges: [
+      { from: "f.out", to: "reply.in" },
+      { from: "f.__error__", to: "sorry.in" },
+      { from: "sorry.out", to: "reply.in" },
+    ],
+    input: "f.in",
+    output: "reply.out",
+    listeners: [{ module: "tcp" }],
+  });
+  await using c = await Client.connect(h.port);
+  await c.send("fine\nboom\nagain\n");
+  assertEquals(await c.readLine(), "ok: fine\n");
+  assertEquals(await c.readLine(), "sorry, that failed (f: boom requested)\n");
+  assertEquals(await c.readLine(), "ok: again\n");
+});

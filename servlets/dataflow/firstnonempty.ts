@@ -2,8 +2,9 @@
  * `dataflow/firstnonempty`: of N inputs (`in0` ... `inN-1`, N from the first
  * argument, default 2), copies the first, in that order, that carries any
  * bytes to `out`. Inputs that were not written in a request read as empty, so
- * after a `demux` it joins the branches back. The graph loader inserts one
- * where several outputs feed one input.
+ * after a `demux` it joins the branches back. An input whose producer failed
+ * before writing counts as empty, so a branch fed by `__error__` can answer
+ * instead. The graph loader inserts one where several outputs feed one input.
  *
  * Ports: `in0` ... (inputs, `$T`), `out` (output, `$T`).
  * @module
@@ -28,7 +29,9 @@ export default defineServlet({
   },
   async exec(ctx, task): Promise<void> {
     for (const input of ctx.inputs) {
-      let chunk = await task.read(input);
+      // An input whose producer failed before writing anything counts as empty:
+      // so an error branch (from __error__) can answer in its place.
+      let chunk = await task.read(input).catch(() => null);
       if (chunk === null) continue;
       for (; chunk !== null; chunk = await task.read(input)) await task.write(ctx.output, chunk);
       return;
