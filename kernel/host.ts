@@ -194,7 +194,7 @@ async function load(
     }
     return { module, options: module.parseOptions(l.options ?? {}, where) };
   });
-  const rewritten = rewriteFans(spec);
+  const rewritten = rewriteFans(file, spec);
   const nodes = await loadNodes(file, base, rewritten.spec);
   try {
     return {

@@ -260,6 +260,18 @@ function checkTypes(
       );
     }
   }
+  // A join the loader added for a fan-in: each producer must convert to what
+  // the join feeds, and a mismatch is reported on that producer's own edge.
+  const joinFeeds = new Map<LoadedNode, { type: string; to: string }>();
+  for (const e of edges) {
+    const type = e.to.node.ports[e.to.slot].type;
+    if (e.from.node.name.endsWith("~join") && type !== undefined && !isGeneric(type)) {
+      joinFeeds.set(e.from.node, {
+        type,
+        to: `${e.to.node.name}.${e.to.node.ports[e.to.slot].name}`,
+      });
+    }
+  }
   const resolved = new Map<LoadedNode, (string | undefined)[]>();
   for (const node of order) {
     const bound = new Map<string, string>();
@@ -269,6 +281,14 @@ function checkTypes(
       const produced = e.from.slot < producer.ports.length
         ? resolved.get(producer)?.[e.from.slot]
         : undefined;
+      const feeds = joinFeeds.get(node);
+      if (produced !== undefined && feeds !== undefined && !table.converts(produced, feeds.type)) {
+        throw new GraphError(
+          `${file}: ${e.text}: type "${produced}" of "${producer.name}.${
+            producer.ports[e.from.slot].name
+          }" does not convert to type "${feeds.type}" of "${feeds.to}"`,
+        );
+      }
       const wanted = node.ports[e.to.slot].type;
       if (produced === undefined || wanted === undefined) continue;
       if (isGeneric(wanted)) {

@@ -229,10 +229,19 @@ class RequestRun implements WaitMonitor {
   }
 
   wait(_pipe: MemPipe, _writer: boolean): void {
-    if (++this.#waiting < this.#running) return;
-    // Every running node waits on a pipe: bounded pipes deadlocked (a diamond
-    // whose join reads its branches in another order than they are written).
-    // Let a stalled pipe grow past its bound; the request goes on.
+    this.#waiting++;
+    this.#checkStall();
+  }
+
+  /**
+   * When every running node waits on a pipe, bounded pipes have deadlocked (a
+   * diamond whose join reads its branches in another order than they are
+   * written): let a stalled pipe grow past its bound so the request goes on.
+   * Checked when a node starts waiting and when a node ends (the others may
+   * all be waiting by then).
+   */
+  #checkStall(): void {
+    if (this.#running === 0 || this.#waiting < this.#running) return;
     this.#pipes.find((p) => p?.stalled)?.overflow();
   }
 
@@ -260,6 +269,7 @@ class RequestRun implements WaitMonitor {
     exec(node, handles, this.#info.event).then((outcome) => {
       this.#running--;
       this.#finish(node, handles, outcome);
+      this.#checkStall();
     });
   }
 

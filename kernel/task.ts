@@ -121,6 +121,12 @@ export class TaskImpl implements Task {
   write(port: Port, data: Uint8Array | string): Promise<void> {
     try {
       const handle = this.#handle(port, true, "write") as OutputHandle;
+      if (port.flags & SHADOW) {
+        throw new PipeError(
+          `node "${this.#node}": cannot write SHADOW port "${port.name}"; write its target, and the ` +
+            `shadow carries the same bytes`,
+        );
+      }
       return handle.write(typeof data === "string" ? encoder.encode(data) : data);
     } catch (error) {
       return Promise.reject(error);
@@ -167,7 +173,9 @@ export class TaskImpl implements Task {
     if (op.includes("/")) {
       const answers = handle.module;
       if (answers === undefined || !(op in answers)) {
-        const known = answers ? Object.keys(answers).join(", ") : "none: it is an in-memory pipe";
+        const known = answers === undefined
+          ? "none: it is an in-memory pipe"
+          : Object.keys(answers).join(", ") || "none";
         throw new PipeError(
           `node "${this.#node}": port "${port.name}" has no "${op}" operation; its module's are ${known}`,
         );

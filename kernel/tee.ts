@@ -59,7 +59,17 @@ export class TeeOutput implements OutputHandle {
   #live(): OutputHandle[] {
     const live: OutputHandle[] = [];
     this.#shadows.forEach((shadow, i) => {
-      if (shadow.flags & DISABLED) return;
+      if (shadow.flags & DISABLED) {
+        if (this.#fed.has(shadow)) {
+          throw new PipeError(
+            `node "${this.#node}": shadow port "${
+              this.#ports[i].name
+            }" was disabled again after it ` +
+              `carried bytes; a shadow carries all of its target's bytes or none`,
+          );
+        }
+        return;
+      }
       if (this.#writes > 0 && !this.#fed.has(shadow)) {
         throw new PipeError(
           `node "${this.#node}": shadow port "${

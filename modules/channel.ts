@@ -64,6 +64,7 @@ export function stdioChannel(): ByteChannel {
   let isClosed = false;
   return {
     peer: "stdio",
+    module: Object.freeze({}),
     read: (buffer) =>
       isClosed ? Promise.resolve(null) : Promise.race([Deno.stdin.read(buffer), closed]),
     write: (data) => Deno.stdout.write(data),

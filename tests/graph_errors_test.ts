@@ -51,6 +51,9 @@ const CASES: Record<string, string> = {
     `in the graph's "types", for example {"jsn": "bytes"}`,
   type_bad_parent:
     `"types": "chat/line" extends unknown type "text/lines" (did you mean "text/line"?)`,
+  type_fan_in: `edge 3 ("j.out" -> "h.in"): type "json" of "j.out" does not convert to type ` +
+    `"text/line" of "h.in"`,
+  duplicate_edge: `edge 2 ("s.out" -> "h.in") repeats edge 1 ("s.out" -> "h.in"); remove one`,
   no_listeners: `the graph has no "listeners"; add {"module": "tcp", "options": {"port": 12345}} ` +
     `or pass --port`,
 };

@@ -138,3 +138,91 @@ Deno.test("examples/router.json: a dup taps each line, demux routes it, the bran
   assertEquals(await c.readLine(), "cba?\n");
   assertEquals(await c.readLine(), "Hello, Plumber\n");
 });
+
+Deno.test("writing a SHADOW port directly is refused: a shadow carries its target's bytes only", async () => {
+  lateShadowErrors.length = 0;
+  await using h = await startHost({
+    nodes: { late: { servlet: "./tests/fixtures/late_shadow.ts", args: ["direct"] } },
+    input: "late.in",
+    output: "late.out",
+    listeners: [{ module: "tcp" }],
+  });
+  await using c = await Client.connect(h.port);
+  await c.send("x\n");
+  assertEquals(await c.readLine(), "done\n");
+  assertEquals(lateShadowErrors, [
+    `node "late": cannot write SHADOW port "copy"; write its target, and the shadow carries the same bytes`,
+  ]);
+});
+
+Deno.test("a fan-out that fans back in (a diamond) carries large requests without deadlock", async () => {
+  await using h = await startHost({
+    nodes: {
+      gen: { servlet: "./tests/fixtures/gen.ts" },
+      a: { servlet: "echo" },
+      b: { servlet: "echo" },
+      count: { servlet: "./tests/fixtures/count.ts" },
+    },
+    edges: [
+      { from: "gen.out", to: "a.in" },
+      { from: "gen.out", to: "b.in" },
+      { from: "a.out", to: "count.in" },
+      { from: "b.out", to: "count.in" },
+    ],
+    input: "gen.in",
+    output: "count.out",
+    listeners: [{ module: "tcp" }],
+  });
+  await using c = await Client.connect(h.port);
+  for (const size of [1000, 1048576, 4 * 1048576]) {
+    await c.send(`${size}\n`);
+    assertEquals(await c.readLine(), `count=${size}\n`);
+  }
+});
+
+Deno.test("__null__ passes through a fan-out: every handler wired to it runs", async () => {
+  calls.length = 0;
+  await using h = await startHost({
+    nodes: {
+      route: { servlet: "./tests/fixtures/router.ts" },
+      one: { servlet: "./tests/fixtures/spy.ts", args: ["one"] },
+      two: { servlet: "./tests/fixtures/spy.ts", args: ["two"] },
+      reply: { servlet: "./tests/fixtures/spy.ts", args: ["reply"] },
+    },
+    edges: [
+      { from: "route.__null__", to: "one.in" },
+      { from: "route.__null__", to: "two.in" },
+      { from: "route.a", to: "reply.in" },
+    ],
+    input: "route.in",
+    output: "reply.out",
+    listeners: [{ module: "tcp" }],
+  });
+  await using c = await Client.connect(h.port);
+  await c.send("\nabc\n");
+  assertEquals(await c.readLine(), "reply saw abc\n");
+  assertEquals(calls.toSorted(), ["one: ", "reply: abc\n", "two: "]);
+});
+
+Deno.test("a fan-in prefers its inputs in the order the file lists their edges", async () => {
+  await using h = await startHost({
+    nodes: {
+      split: { servlet: "line" },
+      up: { servlet: "transform", args: ["upper"] },
+      low: { servlet: "transform", args: ["lower"] },
+      reply: { servlet: "echo" },
+    },
+    edges: [
+      { from: "up.out", to: "reply.in" },
+      { from: "low.out", to: "reply.in" },
+      { from: "split.out", to: "low.in" },
+      { from: "split.out", to: "up.in" },
+    ],
+    input: "split.in",
+    output: "reply.out",
+    listeners: [{ module: "tcp" }],
+  });
+  await using c = await Client.connect(h.port);
+  await c.send("MiXeD\n");
+  assertEquals(await c.readLine(), "MIXED\n");
+});

@@ -9,6 +9,8 @@
  */
 import { defineServlet, INPUT, OUTPUT, PlumbError, type Port, SHADOW } from "../../mod.ts";
 
+const EMPTY = new Uint8Array(0);
+
 /** The context of a `dataflow/dup` node. */
 export interface DupContext {
   /** What to copy. */
@@ -44,8 +46,12 @@ export default defineServlet({
     return { input, first };
   },
   async exec(ctx, task): Promise<void> {
+    let copied = false;
     for (let c = await task.read(ctx.input); c !== null; c = await task.read(ctx.input)) {
       await task.write(ctx.first, c);
+      copied = true;
     }
+    // Written with no bytes (a __null__ signal, say) is still written: pass that on.
+    if (!copied) await task.write(ctx.first, EMPTY);
   },
 });

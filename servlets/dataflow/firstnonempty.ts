@@ -9,7 +9,7 @@
  * Ports: `in0` ... (inputs, `$T`), `out` (output, `$T`).
  * @module
  */
-import { defineServlet, INPUT, OUTPUT, type Port } from "../../mod.ts";
+import { defineServlet, INPUT, OUTPUT, type Port, type Task } from "../../mod.ts";
 import { countArg } from "./dup.ts";
 
 /** The context of a `dataflow/firstnonempty` node. */
@@ -20,6 +20,19 @@ export interface FirstNonEmptyContext {
   output: Port;
 }
 
+/** Copies the first input that carries bytes; false when none did. */
+async function copyFirst(ctx: FirstNonEmptyContext, task: Task): Promise<boolean> {
+  for (const input of ctx.inputs) {
+    // An input whose producer failed before writing anything counts as empty:
+    // so an error branch (from __error__) can answer in its place.
+    let chunk = await task.read(input).catch(() => null);
+    if (chunk === null) continue;
+    for (; chunk !== null; chunk = await task.read(input)) await task.write(ctx.output, chunk);
+    return true;
+  }
+  return false;
+}
+
 export default defineServlet({
   description: "copies the first non-empty of N inputs",
   init(args, env): FirstNonEmptyContext {
@@ -28,13 +41,8 @@ export default defineServlet({
     return { inputs, output: env.define("out", OUTPUT, "$T") };
   },
   async exec(ctx, task): Promise<void> {
-    for (const input of ctx.inputs) {
-      // An input whose producer failed before writing anything counts as empty:
-      // so an error branch (from __error__) can answer in its place.
-      let chunk = await task.read(input).catch(() => null);
-      if (chunk === null) continue;
-      for (; chunk !== null; chunk = await task.read(input)) await task.write(ctx.output, chunk);
-      return;
-    }
+    // This node runs only when an input was written; if every one is empty (a
+    // __null__ signal carries no bytes), pass on that something was written.
+    if (!(await copyFirst(ctx, task))) await task.write(ctx.output, new Uint8Array(0));
   },
 });
