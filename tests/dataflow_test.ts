@@ -3,7 +3,7 @@
  * was written does not run; `__null__` and `__error__` fire and can be wired.
  */
 import { assertEquals } from "./assert.ts";
-import { Client, startHost } from "./helpers.ts";
+import { Client, spy, startHost } from "./helpers.ts";
 import { calls } from "./fixtures/spy.ts";
 import type { GraphSpec } from "../mod.ts";
 
@@ -24,8 +24,8 @@ Deno.test("a node whose input was never written in a request does not run", asyn
   await using h = await startHost({
     nodes: {
       route: { servlet: "./tests/fixtures/router.ts" },
-      left: { servlet: "./tests/fixtures/spy.ts", args: ["left"] },
-      right: { servlet: "./tests/fixtures/spy.ts", args: ["right"] },
+      left: spy("left"),
+      right: spy("right"),
     },
     edges: [
       { from: "route.a", to: "left.in" },
@@ -51,9 +51,9 @@ Deno.test("cancellation cascades: nodes behind a node that did not run do not ru
   await using h = await startHost({
     nodes: {
       route: { servlet: "./tests/fixtures/router.ts" },
-      first: { servlet: "./tests/fixtures/spy.ts", args: ["first"] },
-      second: { servlet: "./tests/fixtures/spy.ts", args: ["second"] },
-      reply: { servlet: "./tests/fixtures/spy.ts", args: ["reply"] },
+      first: spy("first"),
+      second: spy("second"),
+      reply: spy("reply"),
     },
     edges: [
       { from: "route.b", to: "first.in" },
@@ -77,8 +77,8 @@ Deno.test("__null__ fires when a successful exec wrote no output", async () => {
   await using h = await startHost({
     nodes: {
       route: { servlet: "./tests/fixtures/router.ts" },
-      empty: { servlet: "./tests/fixtures/spy.ts", args: ["nothing-written"] },
-      reply: { servlet: "./tests/fixtures/spy.ts", args: ["reply"] },
+      empty: spy("nothing-written"),
+      reply: spy("reply"),
     },
     edges: [
       { from: "route.__null__", to: "empty.in" },
@@ -99,7 +99,7 @@ Deno.test("__error__ carries the failure to a node wired to it", async () => {
   await using h = await startHost({
     nodes: {
       f: { servlet: "./tests/fixtures/fail.ts" },
-      errors: { servlet: "./tests/fixtures/spy.ts", args: ["errors"] },
+      errors: spy("errors"),
     },
     edges: [{ from: "f.__error__", to: "errors.in" }],
     input: "f.in",

@@ -4,7 +4,7 @@
  * of fan-out and fan-in into dup and firstnonempty nodes.
  */
 import { assert, assertEquals } from "./assert.ts";
-import { Client, startHost } from "./helpers.ts";
+import { Client, spy, startHost } from "./helpers.ts";
 import { progress } from "./fixtures/gen.ts";
 import { calls } from "./fixtures/spy.ts";
 import { lateShadowErrors } from "./fixtures/late_shadow.ts";
@@ -14,8 +14,8 @@ Deno.test("fan-out: one output feeding two inputs is rewritten into dataflow/dup
   await using h = await startHost({
     nodes: {
       split: { servlet: "line" },
-      left: { servlet: "./tests/fixtures/spy.ts", args: ["left"] },
-      right: { servlet: "./tests/fixtures/spy.ts", args: ["right"] },
+      left: spy("left"),
+      right: spy("right"),
     },
     edges: [
       { from: "split.out", to: "left.in" },
@@ -64,7 +64,7 @@ Deno.test("demux routes each line down one branch; fan-in joins the branches bac
       route: { servlet: "dataflow/demux", args: ["/^a/", "bee"] },
       up: { servlet: "transform", args: ["upper"] },
       rev: { servlet: "transform", args: ["reverse"] },
-      other: { servlet: "./tests/fixtures/spy.ts", args: ["other"] },
+      other: spy("other"),
       reply: { servlet: "echo" },
     },
     edges: [
@@ -185,9 +185,9 @@ Deno.test("__null__ passes through a fan-out: every handler wired to it runs", a
   await using h = await startHost({
     nodes: {
       route: { servlet: "./tests/fixtures/router.ts" },
-      one: { servlet: "./tests/fixtures/spy.ts", args: ["one"] },
-      two: { servlet: "./tests/fixtures/spy.ts", args: ["two"] },
-      reply: { servlet: "./tests/fixtures/spy.ts", args: ["reply"] },
+      one: spy("one"),
+      two: spy("two"),
+      reply: spy("reply"),
     },
     edges: [
       { from: "route.__null__", to: "one.in" },
