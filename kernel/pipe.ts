@@ -54,6 +54,12 @@ export interface OutputHandle extends HandleState {
   readonly written: boolean;
   /** Writes bytes; resolves when the pipe can take more (backpressure). */
   write(chunk: Uint8Array): Promise<void>;
+  /**
+   * Writes text, for a handle that can carry it without encoding it (an
+   * in-memory pipe, whose reader may want lines again). Optional: the kernel
+   * UTF-8-encodes text written to a handle without it and calls `write`.
+   */
+  writeText?(text: string): Promise<void>;
   /** Marks the handle as written without writing bytes (signal outputs). */
   touch(): void;
 }

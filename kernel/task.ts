@@ -127,7 +127,8 @@ export class TaskImpl implements Task {
             `shadow carries the same bytes`,
         );
       }
-      return handle.write(typeof data === "string" ? encoder.encode(data) : data);
+      if (typeof data !== "string") return handle.write(data);
+      return handle.writeText ? handle.writeText(data) : handle.write(encoder.encode(data));
     } catch (error) {
       return Promise.reject(error);
     }

@@ -46,9 +46,23 @@ const CLOSED = 1;
 const ERRORED = 2;
 const CANCELLED = 3;
 
+/** A queued chunk: bytes, or text a servlet wrote (kept as text until a reader wants bytes). */
+type Chunk = Uint8Array | string;
+
+const encoder = new TextEncoder();
+
+function toBytes(chunk: Chunk): Uint8Array {
+  return typeof chunk === "string" ? encoder.encode(chunk) : chunk;
+}
+
 /**
  * One edge of one request: a bounded in-memory pipe with an output handle for
  * the producer and an input handle for the consumer.
+ *
+ * Text a servlet writes is queued as text and handed to a `readLine` as is, so
+ * a chain of line servlets encodes and decodes each line once (at the
+ * connection), not at every pipe; a `read` gets it as UTF-8 bytes. A string's
+ * length counts against the bound as its byte count would.
  */
 export class MemPipe {
   /** The producer's handle. */
@@ -56,12 +70,14 @@ export class MemPipe {
   /** The consumer's handle. */
   readonly input: MemInput;
   readonly #highWaterMark: number;
-  #chunks: Uint8Array[] = [];
+  #chunks: Chunk[] = [];
   #queued = 0;
   #end = NONE;
   #reason: unknown;
-  #reader: { resolve: (chunk: Uint8Array | null) => void; reject: (e: unknown) => void } | null =
-    null;
+  /** The reader waiting for a chunk (`pull`) or for anything queued (`ready`). */
+  #reader: { resolve: (chunk: Chunk | null) => void; reject: (e: unknown) => void } | null = null;
+  /** The waiting reader takes text (`ready`), not only bytes (`pull`). */
+  #readerTakesText = false;
   #writers: (() => void)[] = [];
   #overflow = false;
   readonly #monitor: WaitMonitor | undefined;
@@ -74,23 +90,24 @@ export class MemPipe {
     this.input = new MemInput(this, options.maxLineBytes);
   }
 
-  /** Bytes queued and not yet read. */
+  /** Bytes queued and not yet read (a string counts its length). */
   get queued(): number {
     return this.#queued;
   }
 
   /** Queues a chunk; resolves once the queue is below its bound. Discarded after the reader stopped. */
-  push(chunk: Uint8Array): Promise<void> {
+  push(chunk: Chunk): Promise<void> {
     if (this.#end !== NONE || chunk.length === 0) return RESOLVED;
     const reader = this.#reader;
-    if (reader !== null) {
+    if (reader !== null && !this.#readerTakesText) {
       this.#reader = null;
       this.#monitor?.resume(this, false);
-      reader.resolve(chunk);
+      reader.resolve(toBytes(chunk));
       return RESOLVED;
     }
     this.#chunks.push(chunk);
     this.#queued += chunk.length;
+    if (reader !== null) this.#settleReader(chunk);
     if (this.#queued < this.#highWaterMark || this.#overflow) return RESOLVED;
     return new Promise((resolve) => {
       this.#writers.push(resolve);
@@ -114,20 +131,54 @@ export class MemPipe {
     this.#wakeWriters();
   }
 
-  /** The next chunk, waiting for the writer; `null` after `close`. Rejects after `error`. */
+  #dequeued(length: number): void {
+    this.#queued -= length;
+    if (this.#writers.length > 0 && this.#queued < this.#highWaterMark) this.#wakeWriters();
+  }
+
+  /** The next chunk as bytes, waiting for the writer; `null` after `close`. Rejects after `error`. */
   pull(): Promise<Uint8Array | null> {
     if (this.#chunks.length > 0) {
       const chunk = this.#chunks.shift()!;
-      this.#queued -= chunk.length;
-      if (this.#writers.length > 0 && this.#queued < this.#highWaterMark) this.#wakeWriters();
-      return Promise.resolve(chunk);
+      this.#dequeued(chunk.length);
+      return Promise.resolve(toBytes(chunk));
     }
+    return this.#wait(false) as Promise<Uint8Array | null>;
+  }
+
+  /**
+   * Resolves once a chunk is queued or the pipe has ended (then, or after
+   * `error`, the next `pull` says how); takes nothing.
+   */
+  ready(): Promise<unknown> {
+    if (this.#chunks.length > 0 || this.#end !== NONE) return RESOLVED;
+    return this.#wait(true).catch(() => {});
+  }
+
+  #wait(takesText: boolean): Promise<Chunk | null> {
     if (this.#end === ERRORED) return Promise.reject(this.#reason);
     if (this.#end !== NONE) return Promise.resolve(null);
     return new Promise((resolve, reject) => {
       this.#reader = { resolve, reject };
+      this.#readerTakesText = takesText;
       this.#monitor?.wait(this, false);
     });
+  }
+
+  /**
+   * Takes one whole line off the front of the queue when it starts with text
+   * holding a `\n` within `maxUnits` UTF-16 units; `undefined` otherwise (bytes
+   * first, no line end yet, or too long to tell without encoding).
+   */
+  takeTextLine(maxUnits: number): string | undefined {
+    const head = this.#chunks[0];
+    if (typeof head !== "string") return undefined;
+    const nl = head.indexOf("\n");
+    if (nl < 0 || nl > maxUnits) return undefined;
+    if (nl + 1 === head.length) this.#chunks.shift();
+    else this.#chunks[0] = head.slice(nl + 1);
+    this.#dequeued(nl + 1);
+    return nl > 0 && head.charCodeAt(nl - 1) === 0x0d ? head.slice(0, nl - 1) : head.slice(0, nl);
   }
 
   #wakeWriters(): void {
@@ -140,7 +191,7 @@ export class MemPipe {
     }
   }
 
-  #settleReader(chunk: null, reason?: unknown): void {
+  #settleReader(chunk: Chunk | null, reason?: unknown): void {
     const reader = this.#reader;
     if (reader === null) return;
     this.#reader = null;
@@ -198,6 +249,11 @@ export class MemOutput implements OutputHandle {
     return this.#pipe.push(chunk);
   }
 
+  writeText(text: string): Promise<void> {
+    this.touch();
+    return this.#pipe.push(text);
+  }
+
   touch(): void {
     if (this.written) return;
     this.written = true;
@@ -211,6 +267,8 @@ export class MemInput implements InputHandle {
   touched = 0;
   readonly #pipe: MemPipe;
   readonly #bytes: ByteReader;
+  /** Longest line taken as text without encoding it: a UTF-16 unit is at most 3 UTF-8 bytes. */
+  readonly #maxTextUnits: number;
 
   /**
    * @param pipe the pipe read from
@@ -219,13 +277,28 @@ export class MemInput implements InputHandle {
   constructor(pipe: MemPipe, maxLineBytes?: number) {
     this.#pipe = pipe;
     this.#bytes = new ByteReader(() => pipe.pull(), { maxLineBytes });
+    this.#maxTextUnits = Math.floor(this.#bytes.maxLineBytes / 3);
   }
 
   read(): Promise<Uint8Array | null> {
     return this.#bytes.read();
   }
   readLine(): Promise<string | null> {
+    // Text written by a servlet is read as text while no bytes are buffered
+    // ahead of it; anything else goes through the byte reader.
+    if (this.#bytes.buffered === 0) {
+      const line = this.#pipe.takeTextLine(this.#maxTextUnits);
+      if (line !== undefined) return Promise.resolve(line);
+      if (this.#pipe.queued === 0) return this.#readLineLater();
+    }
     return this.#bytes.readLine();
+  }
+  async #readLineLater(): Promise<string | null> {
+    await this.#pipe.ready();
+    const line = this.#bytes.buffered === 0
+      ? this.#pipe.takeTextLine(this.#maxTextUnits)
+      : undefined;
+    return line ?? this.#bytes.readLine();
   }
   eof(): Promise<boolean> {
     return this.#bytes.eof();
