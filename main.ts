@@ -12,6 +12,7 @@ import { GraphError, PermissionHint, PlumbError } from "./kernel/errors.ts";
 import { checkGraph, graphToDot, type Host, serve, type ServeOptions } from "./kernel/host.ts";
 import { LOG_LEVELS, type LogLevel } from "./kernel/log.ts";
 import { describeError } from "./kernel/scheduler.ts";
+import { MAX_WORKERS, serveWorkers } from "./kernel/workers.ts";
 
 const USAGE = `plumb ${denoJson.version}: serve a graph of servlets
 
@@ -28,6 +29,8 @@ Options:
                       with --allow-env=LISTEN_FDS,LISTEN_PID, systemd's is found by itself
   --idle-exit TIME    stop after TIME with no connection (30s, 5m, 500ms; open
                       sessions are never cut)
+  --workers N         serve on N workers (isolates) sharing the TCP ports, each with
+                      its own servlets; needs deno run --unstable-net
   --check             load and check the graph, print a summary, exit
   --dot               load and check the graph, print it as Graphviz DOT, exit
   --log-level LEVEL   error, warn, info (default) or debug
@@ -36,6 +39,16 @@ Options:
 
 Exit status: 0 served and stopped, 2 bad command line or graph, 1 other failure.
 `;
+
+/** What the command line asks for. */
+interface Command {
+  graph: string;
+  options: ServeOptions;
+  check: boolean;
+  dot: boolean;
+  /** Workers to serve on; 1 serves in this isolate. */
+  workers: number;
+}
 
 /** A failure of the command line: message and exit status. */
 class CliExit extends Error {
@@ -46,7 +59,7 @@ class CliExit extends Error {
 
 function parse(
   argv: string[],
-): { graph: string; options: ServeOptions; check: boolean; dot: boolean } | string {
+): Command | string {
   let parsed;
   try {
     parsed = parseArgs({
@@ -61,6 +74,7 @@ function parse(
         stdio: { type: "boolean" },
         "listen-fd": { type: "string" },
         "idle-exit": { type: "string" },
+        workers: { type: "string" },
         "log-level": { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "V" },
@@ -105,7 +119,20 @@ function parse(
     }
     options.logLevel = level as LogLevel;
   }
-  return { graph: positionals[0], options, check: values.check ?? false, dot: values.dot ?? false };
+  const workers = Number(values.workers ?? "1");
+  if (!/^\d+$/.test(values.workers ?? "1") || workers < 1 || workers > MAX_WORKERS) {
+    throw new CliExit(
+      `--workers must be a whole number from 1 to ${MAX_WORKERS}, got "${values.workers}"`,
+      2,
+    );
+  }
+  return {
+    graph: positionals[0],
+    options,
+    check: values.check ?? false,
+    dot: values.dot ?? false,
+    workers,
+  };
 }
 
 /** Milliseconds of a duration such as `30s`, `5m`, `500ms` or `1h` (a bare number is seconds). */
@@ -168,7 +195,9 @@ async function main(argv: string[]): Promise<number> {
     );
     return 0;
   }
-  const host = await serve(command.graph, command.options);
+  const host = command.workers > 1
+    ? await serveWorkers(command.graph, command.workers, command.options)
+    : await serve(command.graph, command.options);
   const stopped = waitForSignal(host); // listen for signals before telling anyone we listen
   // With --stdio, standard output is the conversation: no listening line there.
   if (!command.options.stdio) { for (const url of host.urls) console.log(`listening on ${url}`); }

@@ -83,6 +83,7 @@ export {
   serve,
   type ServeOptions,
 } from "./kernel/host.ts";
+export { serveWorkers } from "./kernel/workers.ts";
 export { createLogger, type Logger, type LogLevel } from "./kernel/log.ts";
 export { TextLineStream, type TextLineStreamOptions } from "./kernel/text_line_stream.ts";
 export type { HandleState, InputHandle, OutputHandle, StateSlot } from "./kernel/pipe.ts";

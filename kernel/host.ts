@@ -51,6 +51,18 @@ export interface ServeOptions {
    * inetd "wait" server with an idle timeout). Open sessions are never cut.
    */
   idleExitMs?: number;
+  /**
+   * Listen on every `tcp` listener with `reusePort` (`SO_REUSEPORT`), so that
+   * other hosts can share the ports: how `--workers` runs one host per
+   * worker. Needs `deno run --unstable-net`.
+   */
+  reusePort?: boolean;
+  /**
+   * Port of each listener, by position, overriding the graph's (and `port`):
+   * `--workers` starts its first worker, then gives the others the ports it
+   * got, as its `Host.urls` report them.
+   */
+  ports?: readonly number[];
 }
 
 /** What a check found: a summary of a graph that can be served. */
@@ -171,6 +183,14 @@ function listenerSpecs(file: string, spec: GraphSpec, options: ServeOptions): Li
     if (options.host !== undefined) listeners[0].options.host = options.host;
     if (options.port !== undefined) listeners[0].options.port = options.port;
     if (options.listenFd !== undefined) listeners[0].options.fd = options.listenFd;
+  }
+  options.ports?.forEach((port, i) => {
+    if (listeners[i] !== undefined) listeners[i].options.port = port;
+  });
+  if (options.reusePort) {
+    for (const listener of listeners) {
+      if (listener.module === "tcp") listener.options.reusePort = true;
+    }
   }
   return listeners;
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import { DEFAULT_MAX_LINE_BYTES } from "../kernel/byte_reader.ts";
-import { PermissionHint } from "../kernel/errors.ts";
+import { PermissionHint, PlumbError } from "../kernel/errors.ts";
 import { AcceptingListener, denoAcceptor } from "./accept_loop.ts";
 import { connChannel } from "./channel.ts";
 import { adoptListener } from "./inherited.ts";
@@ -32,6 +32,12 @@ export interface TcpOptions {
    * listening (socket activation: 3 under systemd, 0 under inetd "wait").
    */
   fd?: number;
+  /**
+   * Listen with `SO_REUSEPORT`, so that several processes or workers share the
+   * port and the kernel spreads new connections over them (`--workers`).
+   * Needs `deno run --unstable-net`. Default false.
+   */
+  reusePort: boolean;
 }
 
 /** Default idle time of a persistent connection, in seconds. */
@@ -58,7 +64,13 @@ const RULES: Record<keyof TcpOptions, OptionRule> = {
   },
   ...SESSION_RULES,
   fd: { type: "number", integer: true, min: 0, description: "inherited listening socket to adopt" },
+  reusePort: { type: "boolean", description: "share the port with other listeners (SO_REUSEPORT)" },
 };
+
+/** True when Deno runs with `--unstable-net`, which `reusePort` needs (it exits the process without it). */
+export function unstableNetEnabled(): boolean {
+  return typeof (Deno as { listenDatagram?: unknown }).listenDatagram === "function";
+}
 
 /** Reads the session options shared by the connection-like modules, with their defaults. */
 export function sessionOptions(
@@ -81,6 +93,7 @@ export const tcp: IoModule<TcpOptions> = {
       port: (options.port as number | undefined) ?? 0,
       ...sessionOptions(options),
       fd: options.fd as number | undefined,
+      reusePort: (options.reusePort as boolean | undefined) ?? false,
     };
   },
   async listen(options: TcpOptions, context: ListenContext): Promise<Listener> {
@@ -97,7 +110,16 @@ export const tcp: IoModule<TcpOptions> = {
         `--allow-net=${options.host}${port}`,
       );
     }
-    const listener = Deno.listen({ hostname: options.host, port: options.port, transport: "tcp" });
+    if (options.reusePort && !unstableNetEnabled()) {
+      throw new PlumbError(
+        `cannot listen on tcp://${options.host}${port} with reusePort: ` +
+          `it needs deno run --unstable-net`,
+      );
+    }
+    const listenOptions = { hostname: options.host, port: options.port, transport: "tcp" as const };
+    const listener = Deno.listen(
+      options.reusePort ? { ...listenOptions, reusePort: true } : listenOptions,
+    );
     const addr = listener.addr;
     const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
     const acceptor = denoAcceptor(listener, (conn) => {

@@ -1,0 +1,81 @@
+/**
+ * The code a `--workers` worker runs: it serves the graph it is sent with its
+ * own servlet instances, on ports it shares with the other workers
+ * (`reusePort`), sends its log lines to the main isolate, and closes when told.
+ * @module
+ */
+import { type Host, serve } from "./host.ts";
+import type { Logger, LogLevel } from "./log.ts";
+import { LOG_LEVELS } from "./log.ts";
+import { describeError } from "./scheduler.ts";
+import type { FromWorker, ToWorker } from "./worker_protocol.ts";
+
+/** The worker's global scope, as far as this module uses it. */
+interface WorkerScope {
+  postMessage(message: FromWorker): void;
+  onmessage: ((event: MessageEvent<ToWorker>) => void) | null;
+  addEventListener(
+    type: "unhandledrejection" | "error",
+    listener: (event: Event & { reason?: unknown; error?: unknown }) => void,
+  ): void;
+}
+
+const scope = globalThis as unknown as WorkerScope;
+let host: Host | undefined;
+
+function post(message: FromWorker): void {
+  scope.postMessage(message);
+}
+
+/** A logger that hands each line to the main isolate, which writes it. */
+function forwardingLogger(level: LogLevel): Logger {
+  const max = LOG_LEVELS.indexOf(level);
+  return {
+    level,
+    enabled: (l: LogLevel): boolean => LOG_LEVELS.indexOf(l) <= max,
+    log(l: LogLevel, message: string): void {
+      if (LOG_LEVELS.indexOf(l) <= max) post({ type: "log", level: l, message });
+    },
+  };
+}
+
+// As in the CLI: a servlet's stray rejection or exception is logged, and the worker goes on.
+scope.addEventListener("unhandledrejection", (event) => {
+  event.preventDefault();
+  post({
+    type: "log",
+    level: "error",
+    message: `unhandled rejection (from a servlet?): ${describeError(event.reason)}`,
+  });
+});
+scope.addEventListener("error", (event) => {
+  event.preventDefault();
+  post({
+    type: "log",
+    level: "error",
+    message: `uncaught exception (from a servlet?): ${describeError(event.error)}`,
+  });
+});
+
+scope.onmessage = async (event: MessageEvent<ToWorker>): Promise<void> => {
+  const command = event.data;
+  if (command.type === "serve") {
+    try {
+      const { logLevel, ...options } = command.options;
+      host = await serve(command.graph, { ...options, logger: forwardingLogger(logLevel) });
+      host.finished.then(() => post({ type: "finished" }));
+      post({ type: "listening", urls: host.urls, graph: host.graph });
+    } catch (error) {
+      const name = error instanceof Error ? error.name : "Error";
+      const message = error instanceof Deno.errors.NotCapable
+        ? `${error.message.split("\n")[0]}; run deno with the flag it names`
+        : error instanceof Error
+        ? error.message
+        : describeError(error);
+      post({ type: "failed", name, message });
+    }
+  } else if (command.type === "close") {
+    if (host === undefined) post({ type: "finished" });
+    else await host.close(command.graceMs);
+  }
+};

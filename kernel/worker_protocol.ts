@@ -1,0 +1,28 @@
+/**
+ * The messages between `--workers`' main isolate and its worker isolates
+ * (`workers.ts` and `worker_entry.ts`). Only plain data crosses.
+ * @module
+ */
+import type { CheckedGraph } from "./host.ts";
+import type { LogLevel } from "./log.ts";
+
+/** What a worker is told to serve: the parts of `ServeOptions` that are plain data. */
+export interface WorkerServeOptions {
+  host?: string;
+  port?: number;
+  ports?: readonly number[];
+  logLevel: LogLevel;
+  reusePort: true;
+}
+
+/** From the main isolate to a worker. */
+export type ToWorker =
+  | { type: "serve"; graph: string; options: WorkerServeOptions }
+  | { type: "close"; graceMs?: number };
+
+/** From a worker to the main isolate. */
+export type FromWorker =
+  | { type: "listening"; urls: readonly string[]; graph: CheckedGraph }
+  | { type: "failed"; name: string; message: string }
+  | { type: "log"; level: LogLevel; message: string }
+  | { type: "finished" };

@@ -1,0 +1,188 @@
+/**
+ * `--workers N`: one host per Web Worker, all on the same ports. Each worker
+ * loads the graph with its own servlet instances and listens with
+ * `reusePort` (`SO_REUSEPORT`), so the operating system spreads new
+ * connections over the workers and a connection, with its session state,
+ * stays on the worker that accepted it. The first worker starts alone and
+ * picks the ports (port 0 picks a free one); the others then listen on the
+ * same ones. Needs `deno run --unstable-net`.
+ * @module
+ */
+import { GraphError, PlumbError } from "./errors.ts";
+import type { CheckedGraph, Host, ServeOptions } from "./host.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { unstableNetEnabled } from "../modules/tcp.ts";
+import type { FromWorker, ToWorker, WorkerServeOptions } from "./worker_protocol.ts";
+
+/** Most workers `--workers` starts. */
+export const MAX_WORKERS = 64;
+/** Extra time a worker may take to close, beyond the grace of its requests, in ms. */
+const CLOSE_SLACK_MS = 7000;
+
+/** Errors whose messages the CLI prints as a bad command line or graph (exit 2). */
+const USAGE_ERRORS = new Set(["GraphError", "PermissionHint", "NotCapable"]);
+
+/** One worker and its host's state. */
+class HostWorker {
+  readonly id: number;
+  readonly #worker: Worker;
+  readonly #log: Logger;
+  #listening: ((value: { urls: readonly string[]; graph: CheckedGraph }) => void) | undefined;
+  #failed: ((error: Error) => void) | undefined;
+  #finished: () => void = () => {};
+  /** Resolves once the worker's host has stopped, or the worker is gone. */
+  readonly finished: Promise<void>;
+  #gone = false;
+
+  constructor(id: number, log: Logger, onFailure: (worker: HostWorker, message: string) => void) {
+    this.id = id;
+    this.#log = log;
+    this.finished = new Promise((resolve) => this.#finished = resolve);
+    this.#worker = new Worker(new URL("./worker_entry.ts", import.meta.url), {
+      type: "module",
+      name: `plumb worker ${id}`,
+    });
+    this.#worker.onmessage = (event: MessageEvent<FromWorker>): void => this.#receive(event.data);
+    this.#worker.onerror = (event: ErrorEvent): void => {
+      event.preventDefault();
+      const message = event.message ?? String(event.error);
+      if (this.#failed) this.#failed(new PlumbError(`worker ${id}: ${message}`));
+      else onFailure(this, message);
+    };
+  }
+
+  #receive(message: FromWorker): void {
+    if (message.type === "log") {
+      this.#log.log(message.level, `worker ${this.id}: ${message.message}`);
+    } else if (message.type === "listening") this.#listening?.(message);
+    else if (message.type === "failed") {
+      const error = USAGE_ERRORS.has(message.name)
+        ? new GraphError(message.message)
+        : new PlumbError(message.message);
+      this.#failed?.(error);
+    } else if (message.type === "finished") this.terminate();
+  }
+
+  #send(message: ToWorker): void {
+    if (!this.#gone) this.#worker.postMessage(message);
+  }
+
+  /** Starts the worker's host; resolves once it listens, rejects when it cannot. */
+  serve(
+    graph: string,
+    options: WorkerServeOptions,
+  ): Promise<{ urls: readonly string[]; graph: CheckedGraph }> {
+    const started = new Promise<{ urls: readonly string[]; graph: CheckedGraph }>(
+      (resolve, reject) => {
+        this.#listening = resolve;
+        this.#failed = reject;
+      },
+    );
+    this.#send({ type: "serve", graph, options });
+    return started.finally(() => {
+      this.#listening = undefined;
+      this.#failed = undefined;
+    });
+  }
+
+  /** Asks the worker's host to close; terminates the worker when it has, or after a bound. */
+  close(graceMs: number): Promise<void> {
+    this.#send({ type: "close", graceMs });
+    const timer = setTimeout(() => this.terminate(), graceMs + CLOSE_SLACK_MS);
+    return this.finished.finally(() => clearTimeout(timer));
+  }
+
+  /** Stops the worker at once. */
+  terminate(): void {
+    if (this.#gone) return;
+    this.#gone = true;
+    this.#worker.terminate();
+    this.#finished();
+  }
+}
+
+/**
+ * Serves `graph` on `count` workers sharing its ports, and returns one
+ * {@linkcode Host} for all of them.
+ *
+ * @example
+ * ```ts ignore
+ * // deno run --unstable-net --allow-net --allow-read
+ * import { serveWorkers } from "./workers.ts";
+ * const host = await serveWorkers("examples/hello.json", 2, { port: 0 });
+ * console.log(host.urls); // ["tcp://127.0.0.1:40123"], served by both workers
+ * await host.close();
+ * ```
+ * @throws {GraphError} for a bad graph or option, as {@linkcode serve} would
+ */
+export async function serveWorkers(
+  graph: string,
+  count: number,
+  options: ServeOptions = {},
+): Promise<Host> {
+  if (!Number.isInteger(count) || count < 1 || count > MAX_WORKERS) {
+    throw new GraphError(`--workers must be a whole number from 1 to ${MAX_WORKERS}, got ${count}`);
+  }
+  if (options.stdio || options.listenFd !== undefined || options.idleExitMs !== undefined) {
+    throw new GraphError(
+      "--workers shares listening TCP ports; it cannot be used with --stdio, --listen-fd or " +
+        "--idle-exit",
+    );
+  }
+  if (!unstableNetEnabled()) {
+    throw new GraphError(
+      "--workers needs deno run --unstable-net: the workers share the port with reusePort",
+    );
+  }
+  const log = options.logger ?? createLogger(options.logLevel ?? "info");
+  const base: WorkerServeOptions = { logLevel: log.level, reusePort: true };
+  if (options.host !== undefined) base.host = options.host;
+  if (options.port !== undefined) base.port = options.port;
+  const workers: HostWorker[] = [];
+  let closing = false;
+
+  // A worker's servlet errors are caught and logged in the worker; one that
+  // still fails is stopped and logged, and the others go on serving.
+  const start = (id: number): HostWorker =>
+    new HostWorker(id, log, (failed, message) => {
+      failed.terminate();
+      if (!closing) log.log("error", `worker ${failed.id} failed and was stopped: ${message}`);
+    });
+
+  const stopAll = async (graceMs = 5000): Promise<void> => {
+    closing = true;
+    await Promise.all(workers.map((w) => w.close(graceMs)));
+  };
+
+  try {
+    const first = start(1);
+    workers.push(first);
+    const { urls, graph: checked } = await first.serve(graph, base);
+    const nonTcp = checked.listeners.findIndex((module) => module !== "tcp");
+    if (nonTcp >= 0) {
+      throw new GraphError(
+        `${checked.file}: --workers shares TCP ports only; listener ${nonTcp + 1} is ` +
+          `${checked.listeners[nonTcp]}`,
+      );
+    }
+    const shared: WorkerServeOptions = {
+      ...base,
+      ports: urls.map((url) => Number(new URL(url.replace(/^tcp:/, "http:")).port)),
+    };
+    for (let id = 2; id <= count; id++) workers.push(start(id));
+    await Promise.all(workers.slice(1).map((w) => w.serve(graph, shared)));
+    let closed: Promise<void> | undefined;
+    return {
+      urls,
+      graph: checked,
+      finished: Promise.all(workers.map((w) => w.finished)).then(() => {}),
+      close(graceMs?: number): Promise<void> {
+        closed ??= stopAll(graceMs);
+        return closed;
+      },
+    };
+  } catch (error) {
+    await stopAll(0);
+    throw error;
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * `--workers N`: N isolates share the port (reusePort), each with its own
+ * servlet instances; a connection and its state stay on one worker; a signal
+ * closes every worker and calls every `unload`.
+ */
+import { assert, assertEquals } from "./assert.ts";
+import { CLI_PERMISSIONS, Client, runCli, spawnCli } from "./helpers.ts";
+
+const GRAPH = "tests/fixtures/graphs/worker_name.json";
+const UNSTABLE = ["--unstable-net", ...CLI_PERMISSIONS];
+
+Deno.test("--workers 2 spreads connections over two workers; each keeps its connections", async () => {
+  const cli = await spawnCli([GRAPH, "--workers", "2"], UNSTABLE);
+  const seen = new Set<string>();
+  const clients: Client[] = [];
+  try {
+    for (let i = 0; i < 40; i++) clients.push(await Client.connect(cli.port));
+    for (const c of clients) {
+      await c.send("a\n");
+      const first = await c.readLine();
+      const worker = first?.match(/^(plumb worker \d) 1\n$/)?.[1];
+      assert(worker !== undefined, `unexpected reply ${JSON.stringify(first)}`);
+      seen.add(worker);
+      // The same connection stays on its worker, with its state.
+      await c.send("b\nc\n");
+      assertEquals(await c.readLine(), `${worker} 2\n`);
+      assertEquals(await c.readLine(), `${worker} 3\n`);
+    }
+  } finally {
+    for (const c of clients) c.close();
+  }
+  // 40 connections all hashed to one worker would happen once in 2^39 runs.
+  assertEquals([...seen].sort(), ["plumb worker 1", "plumb worker 2"]);
+  const { code, stderr } = await cli.stop("SIGTERM");
+  assertEquals(code, 0, stderr);
+  const unloads = stderr.split("\n").filter((l) => l.startsWith("unload ")).sort();
+  assertEquals(unloads, ["unload plumb worker 1", "unload plumb worker 2"], stderr);
+});
+
+Deno.test("--workers names the missing --unstable-net flag and exits 2", async () => {
+  const { code, stderr } = await runCli([GRAPH, "--workers", "2"]);
+  assertEquals(code, 2);
+  assertEquals(
+    stderr,
+    "plumb: --workers needs deno run --unstable-net: the workers share the port with reusePort\n",
+  );
+});
+
+Deno.test("--workers refuses what cannot be shared, and bad counts", async () => {
+  const stdio = await runCli([GRAPH, "--workers", "2", "--stdio"], UNSTABLE);
+  assertEquals(stdio.code, 2);
+  assertEquals(
+    stdio.stderr,
+    "plumb: --workers shares listening TCP ports; it cannot be used with --stdio, --listen-fd " +
+      "or --idle-exit\n",
+  );
+  const zero = await runCli([GRAPH, "--workers", "0"], UNSTABLE);
+  assertEquals(zero.code, 2);
+  assertEquals(zero.stderr, 'plumb: --workers must be a whole number from 1 to 64, got "0"\n');
+});
+
+Deno.test("--workers reports a bad graph as serve does, and nothing listens", async () => {
+  const { code, stdout, stderr } = await runCli(
+    ["tests/fixtures/graphs/unknown_servlet.json", "--workers", "2"],
+    UNSTABLE,
+  );
+  assertEquals(code, 2, stderr);
+  assertEquals(stdout, "");
+  const alone = await runCli(["tests/fixtures/graphs/unknown_servlet.json"]);
+  assertEquals(stderr, alone.stderr);
+});
