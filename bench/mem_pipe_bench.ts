@@ -21,6 +21,9 @@
  * through N pass-through stages:
  *
  * - `plumb mem pipe`: the kernel, as above;
+ * - `plumb line servlets` (small line only): the same chain of `line` nodes,
+ *   each reading a line and writing it as text, which the mem pipes pass on as
+ *   text (no encoding and decoding between nodes);
  * - `web streams` (the baseline): N chained `TransformStream`s that pass each
  *   chunk on, the Web Streams the servlet API also offers;
  * - `async calls`: N awaited async pass-through functions, the floor of N
@@ -48,6 +51,7 @@ import { rewriteFans } from "../kernel/rewrite.ts";
 import { describeError, runRequest } from "../kernel/scheduler.ts";
 // Static, so the loader's dynamic import of the built-in finds it loaded: no --allow-read.
 import "../servlets/echo.ts";
+import "../servlets/line.ts";
 
 /** The chain lengths measured. */
 const CHAINS: readonly number[] = [1, 3, 10];
@@ -136,12 +140,12 @@ function report(node: PlanNode, error: unknown): void {
   throw new Error(`bench: node "${node.name}" failed: ${describeError(error)}`);
 }
 
-/** A chain of `n` echo nodes, `e1.out -> e2.in -> ... -> en`, compiled as the host does. */
-async function echoChain(n: number): Promise<Plan> {
+/** A chain of `n` `servlet` nodes, `e1.out -> e2.in -> ... -> en`, compiled as the host does. */
+async function chain(n: number, servlet = "echo"): Promise<Plan> {
   const nodes: Record<string, { servlet: string }> = {};
   const edges: { from: string; to: string }[] = [];
   for (let i = 1; i <= n; i++) {
-    nodes[`e${i}`] = { servlet: "echo" };
+    nodes[`e${i}`] = { servlet };
     if (i > 1) edges.push({ from: `e${i - 1}.out`, to: `e${i}.in` });
   }
   const file = `chain-${n}.json`;
@@ -224,8 +228,15 @@ function expectSize(what: string, got: number, want: number): void {
 
 // Setup, not timed: build each chain and check every path's output once.
 const plans = new Map<number, Plan>();
+const linePlans = new Map<number, Plan>();
 for (const n of CHAINS) {
-  const plan = await echoChain(n);
+  const plan = await chain(n);
+  const linePlan = await chain(n, "line");
+  const small = PAYLOADS[0];
+  const lines = new CountingOutput(true);
+  await plumbOnce(linePlan, small.chunks, lines);
+  assertBytes(`plumb line servlets, chain ${n}`, lines.chunks!, small.bytes);
+  linePlans.set(n, linePlan);
   if (plan.nodes.length !== n || plan.edges.length !== n - 1) {
     throw new Error(`bench: chain ${n} compiled to ${plan.nodes.length} nodes`);
   }
@@ -254,6 +265,16 @@ for (const n of CHAINS) {
         expectSize(group, await plumbOnce(plan, chunks, new CountingOutput()), bytes.length);
       },
     });
+    if (label === PAYLOADS[0].label) {
+      const linePlan = linePlans.get(n)!;
+      Deno.bench({
+        name: `plumb line servlets (${group})`,
+        group,
+        async fn(): Promise<void> {
+          expectSize(group, await plumbOnce(linePlan, chunks, new CountingOutput()), bytes.length);
+        },
+      });
+    }
     Deno.bench({
       name: `web streams (${group})`,
       group,

@@ -101,16 +101,34 @@ interface Outcome {
 
 const SUCCESS: Outcome = { failed: false, error: undefined };
 
-async function exec(node: PlanNode, handles: Handle[], event: RequestEvent): Promise<Outcome> {
+/**
+ * Runs a node's exec on a task over `handles` and calls `done` with how it
+ * went, once, after ending the task. Not an async function: the request path
+ * pays for one promise reaction per node, no more.
+ */
+function exec(
+  node: PlanNode,
+  handles: Handle[],
+  event: RequestEvent,
+  done: (outcome: Outcome) => void,
+): void {
   const task = new TaskImpl(node.name, node.ports, handles, event);
+  let running: void | Promise<void>;
   try {
-    await node.servlet.exec(node.ctx, task);
-    return SUCCESS;
+    running = node.servlet.exec(node.ctx, task);
   } catch (error) {
-    return { failed: true, error };
-  } finally {
-    task.end();
+    running = Promise.reject(error);
   }
+  Promise.resolve(running).then(
+    () => {
+      task.end();
+      done(SUCCESS);
+    },
+    (error) => {
+      task.end();
+      done({ failed: true, error });
+    },
+  );
 }
 
 /**
@@ -266,7 +284,7 @@ class RequestRun implements WaitMonitor {
       else handles[i] = unboundHandle(port);
     }
     if (node.tees.length > 0) applyTees(node, handles);
-    exec(node, handles, this.#info.event).then((outcome) => {
+    exec(node, handles, this.#info.event, (outcome) => {
       this.#running--;
       this.#finish(node, handles, outcome);
       this.#checkStall();

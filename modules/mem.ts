@@ -12,7 +12,7 @@
  * stream machinery it does not use.
  * @module
  */
-import { ByteReader } from "../kernel/byte_reader.ts";
+import { ByteReader, DEFAULT_MAX_LINE_BYTES } from "../kernel/byte_reader.ts";
 import { type InputHandle, type OutputHandle, RESOLVED } from "../kernel/pipe.ts";
 
 /** Options of a {@linkcode MemPipe}. */
@@ -266,9 +266,9 @@ export class MemInput implements InputHandle {
   flags = 0;
   touched = 0;
   readonly #pipe: MemPipe;
-  readonly #bytes: ByteReader;
-  /** Longest line taken as text without encoding it: a UTF-16 unit is at most 3 UTF-8 bytes. */
-  readonly #maxTextUnits: number;
+  readonly #maxLineBytes: number | undefined;
+  /** The byte reader, made on first need: lines written as text never need it. */
+  #reader: ByteReader | undefined;
 
   /**
    * @param pipe the pipe read from
@@ -276,8 +276,25 @@ export class MemInput implements InputHandle {
    */
   constructor(pipe: MemPipe, maxLineBytes?: number) {
     this.#pipe = pipe;
-    this.#bytes = new ByteReader(() => pipe.pull(), { maxLineBytes });
-    this.#maxTextUnits = Math.floor(this.#bytes.maxLineBytes / 3);
+    this.#maxLineBytes = maxLineBytes;
+  }
+
+  get #bytes(): ByteReader {
+    return this.#reader ??= new ByteReader(() => this.#pipe.pull(), {
+      maxLineBytes: this.#maxLineBytes,
+    });
+  }
+
+  /**
+   * A line written as text, taken as is when no bytes are buffered ahead of it;
+   * `undefined` when the next line must go through the byte reader.
+   */
+  #textLine(): string | undefined {
+    if (this.#reader !== undefined && this.#reader.buffered > 0) return undefined;
+    // A UTF-16 unit is at most 3 UTF-8 bytes: a longer line is checked as bytes.
+    return this.#pipe.takeTextLine(
+      Math.floor((this.#maxLineBytes ?? DEFAULT_MAX_LINE_BYTES) / 3),
+    );
   }
 
   read(): Promise<Uint8Array | null> {
@@ -286,19 +303,16 @@ export class MemInput implements InputHandle {
   readLine(): Promise<string | null> {
     // Text written by a servlet is read as text while no bytes are buffered
     // ahead of it; anything else goes through the byte reader.
-    if (this.#bytes.buffered === 0) {
-      const line = this.#pipe.takeTextLine(this.#maxTextUnits);
-      if (line !== undefined) return Promise.resolve(line);
-      if (this.#pipe.queued === 0) return this.#readLineLater();
+    const line = this.#textLine();
+    if (line !== undefined) return Promise.resolve(line);
+    if (this.#pipe.queued === 0 && !(this.#reader !== undefined && this.#reader.buffered > 0)) {
+      return this.#readLineLater();
     }
     return this.#bytes.readLine();
   }
   async #readLineLater(): Promise<string | null> {
     await this.#pipe.ready();
-    const line = this.#bytes.buffered === 0
-      ? this.#pipe.takeTextLine(this.#maxTextUnits)
-      : undefined;
-    return line ?? this.#bytes.readLine();
+    return this.#textLine() ?? this.#bytes.readLine();
   }
   eof(): Promise<boolean> {
     return this.#bytes.eof();
