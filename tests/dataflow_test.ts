@@ -163,7 +163,7 @@ Deno.test("a diamond whose join reads its branches out of order does not deadloc
   assertEquals(await c.readLine(), "b=2 a=400000\n");
 });
 
-Deno.test("GET_FLAGS on a node inside a pipeline shows its own ports' declared flags", async () => {
+Deno.test("GET_FLAGS inside a pipeline: a node's own declared flags, and the shared PERSIST once the entry node ended", async () => {
   await using h = await startHost({
     nodes: {
       split: { servlet: "line" },
@@ -175,9 +175,12 @@ Deno.test("GET_FLAGS on a node inside a pipeline shows its own ports' declared f
     listeners: [{ module: "tcp" }],
   });
   await using c = await Client.connect(h.port);
-  await c.send("keep-out\nget\n");
+  await c.send("keep-out\nget-at-end\n");
   assertEquals(await c.readLine(), "out=0x30000\n");
-  assertEquals(await c.readLine(), "in=0x20000 out=0x10000\n");
+  // f.in is a mem pipe with f's declared INPUT | PERSIST. f.out is the graph's
+  // output: OUTPUT, plus the PERSIST of the connection, copied from the graph's
+  // input (split.in) when split ended.
+  assertEquals(await c.readLine(), "in=0x20000 out=0x30000\n");
 });
 
 Deno.test("__error__ wired to an error reply: a failed request is answered and the connection kept", async () => {
