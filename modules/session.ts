@@ -80,6 +80,8 @@ class SessionOutput implements OutputHandle {
   #inFlight = 0;
   #flushing: Promise<void> = RESOLVED;
   #busy = false;
+  /** Bytes written to the channel so far, over every request of the session. */
+  bytesOut = 0;
 
   constructor(channel: ByteChannel, state: StateSlot) {
     this.#channel = channel;
@@ -122,7 +124,10 @@ class SessionOutput implements OutputHandle {
   async #send(data: Uint8Array): Promise<void> {
     this.#busy = true;
     try {
-      if (!this.gone) await writeAll(this.#channel, data);
+      if (!this.gone) {
+        await writeAll(this.#channel, data);
+        this.bytesOut += data.length;
+      }
     } catch (error) {
       if (!isGone(error)) throw error;
       this.gone = true;
@@ -148,6 +153,12 @@ export class Session implements StateSlot {
   /** The clock's tick when the current wait for bytes started. */
   readingSince = 0;
   closed = false;
+  /** Requests served (an `open` request counts). */
+  requests = 0;
+  /** Bytes read from the channel. */
+  bytesIn = 0;
+  /** When the session started, in `performance.now()` milliseconds. */
+  readonly startedAt: number = performance.now();
   readonly #buffer = new Uint8Array(READ_BUFFER);
   readonly #reader: ByteReader;
   readonly #input: SessionInput;
@@ -220,7 +231,9 @@ export class Session implements StateSlot {
     this.readingSince = this.#clock.tick;
     try {
       const n = await this.channel.read(this.#buffer);
-      return n === null || this.closed ? null : this.#buffer.subarray(0, n);
+      if (n === null || this.closed) return null;
+      this.bytesIn += n;
+      return this.#buffer.subarray(0, n);
     } catch (error) {
       if (isGone(error)) return null;
       throw error;
@@ -232,6 +245,7 @@ export class Session implements StateSlot {
   async #request(context: ListenContext, event: RequestEvent): Promise<boolean> {
     const output = this.#output;
     this.idle = false;
+    this.requests++;
     output.reset();
     this.#input.empty = event === "open";
     const ok = await context.handle(
@@ -280,6 +294,11 @@ export class Session implements StateSlot {
     } finally {
       this.close();
     }
+  }
+
+  /** Bytes written to the channel. */
+  get bytesOut(): number {
+    return this.#output.bytesOut;
   }
 
   /** Closes the channel and disposes of the session state. */
