@@ -51,6 +51,8 @@ export class ByteReader {
   readonly #volatile: boolean;
   /** Longest line accepted, in bytes. */
   readonly maxLineBytes: number;
+  /** True once a line longer than `maxLineBytes` was refused. */
+  overflowed = false;
 
   /**
    * @param pull returns the next chunk, or `null` at the end of the source
@@ -168,14 +170,19 @@ export class ByteReader {
     const p = this.#pending;
     const nl = p.indexOf(LF, from);
     if (nl < 0) {
-      if (p.length > this.maxLineBytes) throw new MessageTooLongError(this.maxLineBytes);
+      if (p.length > this.maxLineBytes) throw this.#tooLong();
       return undefined;
     }
     const end = nl > 0 && p[nl - 1] === CR ? nl - 1 : nl;
-    if (end > this.maxLineBytes) throw new MessageTooLongError(this.maxLineBytes);
+    if (end > this.maxLineBytes) throw this.#tooLong();
     this.#pending = nl + 1 === p.length ? EMPTY : p.subarray(nl + 1);
     this.#consumed += nl + 1;
     return decoder.decode(p.subarray(0, end));
+  }
+
+  #tooLong(): MessageTooLongError {
+    this.overflowed = true;
+    return new MessageTooLongError(this.maxLineBytes);
   }
 
   async #readLineSlow(): Promise<string | null> {

@@ -10,7 +10,7 @@ import type { ByteChannel } from "./channel.ts";
 import type { IoModule, ListenContext, Listener } from "./module.ts";
 import { checkOptions, type OptionRule } from "./options.ts";
 import { singleSessionListener } from "./session_pool.ts";
-import { SESSION_RULES, sessionOptions } from "./tcp.ts";
+import { SESSION_RULES, sessionOptions } from "./session_options.ts";
 
 /** Options of a `file` listener. */
 export interface FileOptions {

@@ -10,6 +10,8 @@ import { ByteReader, concatBytes } from "../kernel/byte_reader.ts";
 import { ASYNC, PERSIST } from "../kernel/flags.ts";
 import { type InputHandle, type OutputHandle, RESOLVED, type StateSlot } from "../kernel/pipe.ts";
 import { type ByteChannel, isGone, writeAll } from "./channel.ts";
+
+const encoder = new TextEncoder();
 import type { ListenContext, RequestEvent, RequestInfo } from "./module.ts";
 
 /** Size of each session's read buffer, in bytes. */
@@ -25,7 +27,19 @@ export interface SessionOptions {
   open: boolean;
   /** Go on after every request, `PERSIST` or not (a file: each line is a request). */
   keepAlways?: boolean;
+  /** Seconds a request may take before the session is closed. Default: no limit. */
+  requestTimeout?: number;
+  /** Seconds a write may wait for the peer to read before the session is closed. Default: no limit. */
+  writeTimeout?: number;
+  /**
+   * Written when a request fails before writing anything (then the session
+   * closes); `{reason}` is replaced by a few safe words. Default: nothing.
+   */
+  errorReply?: string;
 }
+
+/** How long the error reply of a timed-out request may take to write before the close, in ms. */
+const TIMEOUT_REPLY_MS = 1000;
 
 /** A coarse clock: the pool's tick count, cheap to read on every read. */
 export interface Clock {
@@ -82,11 +96,17 @@ class SessionOutput implements OutputHandle {
   #busy = false;
   /** Bytes written to the channel so far, over every request of the session. */
   bytesOut = 0;
+  /** True while a write to the channel is under way. */
+  writing = false;
+  /** The clock's tick when the current write started. */
+  writingSince = 0;
+  readonly #clock: Clock;
 
-  constructor(channel: ByteChannel, state: StateSlot) {
+  constructor(channel: ByteChannel, state: StateSlot, clock: Clock) {
     this.#channel = channel;
     this.state = state;
     this.module = channel.module;
+    this.#clock = clock;
   }
 
   write(chunk: Uint8Array): Promise<void> {
@@ -125,6 +145,8 @@ class SessionOutput implements OutputHandle {
     this.#busy = true;
     try {
       if (!this.gone) {
+        this.writing = true;
+        this.writingSince = this.#clock.tick;
         await writeAll(this.#channel, data);
         this.bytesOut += data.length;
       }
@@ -132,6 +154,7 @@ class SessionOutput implements OutputHandle {
       if (!isGone(error)) throw error;
       this.gone = true;
     } finally {
+      this.writing = false;
       this.#busy = false;
       this.#inFlight -= data.length;
     }
@@ -159,6 +182,13 @@ export class Session implements StateSlot {
   bytesIn = 0;
   /** When the session started, in `performance.now()` milliseconds. */
   readonly startedAt: number = performance.now();
+  /** The clock's tick when the current request started. */
+  requestSince = 0;
+  /** Why the session was closed from outside (the ttl, a time limit), if it was. */
+  closedBecause: string | undefined;
+  #closedSignal: () => void = () => {};
+  readonly #closedPromise: Promise<void> = new Promise((resolve) => this.#closedSignal = resolve);
+  readonly #errorReply: string;
   readonly #buffer = new Uint8Array(READ_BUFFER);
   readonly #reader: ByteReader;
   readonly #input: SessionInput;
@@ -189,7 +219,8 @@ export class Session implements StateSlot {
       maxLineBytes: options.maxLineBytes,
     });
     this.#input = new SessionInput(this.#reader, this, channel.module);
-    this.#output = new SessionOutput(channel, this);
+    this.#output = new SessionOutput(channel, this, clock);
+    this.#errorReply = options.errorReply ?? "";
   }
 
   push(value: unknown, dispose?: (value: unknown) => void): void {
@@ -246,6 +277,7 @@ export class Session implements StateSlot {
     const output = this.#output;
     this.idle = false;
     this.requests++;
+    this.requestSince = this.#clock.tick;
     output.reset();
     this.#input.empty = event === "open";
     const ok = await context.handle(
@@ -254,6 +286,12 @@ export class Session implements StateSlot {
       event === "open" ? this.#openInfo : this.#dataInfo,
     );
     this.#reader.endReaders(); // a read the request left waiting must not take the next one's bytes
+    if (!ok && !output.written && !this.closed && this.#errorReply !== "") {
+      const reason = this.#reader.overflowed
+        ? `line longer than ${this.#reader.maxLineBytes} bytes`
+        : "request failed";
+      await output.write(encoder.encode(this.#errorReply.replaceAll("{reason}", reason)));
+    }
     if (output.pending) {
       // ASYNC: the request is over before its reply is written; the next one may
       // start, and its bytes queue behind (order kept, memory bounded by write()).
@@ -269,8 +307,16 @@ export class Session implements StateSlot {
     return ok && !output.gone && (output.flags & PERSIST) !== 0;
   }
 
-  /** Serves requests until the peer goes, `PERSIST` is off, or `closing()` says to stop. */
-  async serve(context: ListenContext, closing: () => boolean): Promise<void> {
+  /**
+   * Serves requests until the peer goes, `PERSIST` is off, or `closing()` says
+   * to stop. Resolves at once when the session is closed from outside (a time
+   * limit), even while a servlet never resolves.
+   */
+  serve(context: ListenContext, closing: () => boolean): Promise<void> {
+    return Promise.race([this.#serve(context, closing), this.#closedPromise]);
+  }
+
+  async #serve(context: ListenContext, closing: () => boolean): Promise<void> {
     const reader = this.#reader;
     try {
       let go = !this.#open || await this.#request(context, "open");
@@ -301,10 +347,41 @@ export class Session implements StateSlot {
     return this.#output.bytesOut;
   }
 
-  /** Closes the channel and disposes of the session state. */
-  close(): void {
+  /** True while a reply is being written to the channel. */
+  get writing(): boolean {
+    return this.#output.writing;
+  }
+
+  /** The clock's tick when the write under way started. */
+  get writingSince(): number {
+    return this.#output.writingSince;
+  }
+
+  /**
+   * Ends a request that took too long: tells the client why (the `errorReply`,
+   * when the request wrote nothing; bounded in time), then closes.
+   */
+  timeOut(reason: string): void {
+    if (this.closed) return;
+    this.closedBecause = reason;
+    if (this.#errorReply === "" || this.#output.written || this.#output.pending) {
+      this.close();
+      return;
+    }
+    const reply = encoder.encode(this.#errorReply.replaceAll("{reason}", reason));
+    const timer = setTimeout(() => this.close(), TIMEOUT_REPLY_MS);
+    writeAll(this.channel, reply).catch(() => {}).finally(() => {
+      clearTimeout(timer);
+      this.close();
+    });
+  }
+
+  /** Closes the channel and disposes of the session state; `because` says why, for the log. */
+  close(because?: string): void {
     if (this.closed) return;
     this.closed = true;
+    this.closedBecause ??= because;
+    this.#closedSignal();
     this.#disposeState();
     try {
       this.channel.close();

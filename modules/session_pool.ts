@@ -13,6 +13,10 @@ export class SessionPool {
   readonly #options: SessionOptions;
   readonly #ttl: number;
   readonly #ttlTicks: number;
+  /** Ticks a request may take; 0 for no limit. */
+  readonly #requestTicks: number;
+  /** Ticks a write may wait for the peer; 0 for no limit. */
+  readonly #writeTicks: number;
   readonly #clock: Clock = { tick: 0 };
   readonly #open = new Set<Session>();
   readonly #served = new Set<Promise<void>>();
@@ -28,8 +32,15 @@ export class SessionPool {
     this.#context = context;
     this.#options = options;
     this.#ttl = ttl;
-    const every = Math.min(1000, Math.max(10, ttl * 250));
-    this.#ttlTicks = Math.ceil((ttl * 1000) / every);
+    // A tick is a quarter of the shortest limit (10 ms to 1 s): each limit
+    // bites within a quarter of its length, at the cost of one timer per listener.
+    const shortest = Math.min(ttl, options.requestTimeout ?? ttl, options.writeTimeout ?? ttl);
+    const every = Math.min(1000, Math.max(10, shortest * 250));
+    const ticks = (seconds: number | undefined): number =>
+      seconds === undefined ? 0 : Math.max(1, Math.ceil((seconds * 1000) / every));
+    this.#ttlTicks = ticks(ttl);
+    this.#requestTicks = ticks(options.requestTimeout);
+    this.#writeTicks = ticks(options.writeTimeout);
     this.#sweeper = setInterval(() => this.#sweep(), every);
   }
 
@@ -59,13 +70,29 @@ export class SessionPool {
 
   #sweep(): void {
     const now = ++this.#clock.tick;
+    const log = this.#context.log;
     for (const session of this.#open) {
       if (session.reading && now - session.readingSince >= this.#ttlTicks) {
-        this.#context.log.log(
-          "debug",
-          `${session.channel.peer}: idle for ${this.#ttl} s (ttl), closing`,
+        log.log("debug", `${session.channel.peer}: idle for ${this.#ttl} s (ttl), closing`);
+        session.close("ttl");
+      } else if (
+        this.#writeTicks > 0 && session.writing && now - session.writingSince >= this.#writeTicks
+      ) {
+        log.log(
+          "warn",
+          `${session.channel.peer}: did not read its reply for ${this.#options.writeTimeout} s ` +
+            `(writeTimeout), closing`,
         );
-        session.close();
+        session.close("writeTimeout");
+      } else if (
+        this.#requestTicks > 0 && !session.idle && now - session.requestSince >= this.#requestTicks
+      ) {
+        log.log(
+          "warn",
+          `${session.channel.peer}: request took longer than ${this.#options.requestTimeout} s ` +
+            `(requestTimeout), closing`,
+        );
+        session.timeOut(`request took longer than ${this.#options.requestTimeout} s`);
       }
     }
   }

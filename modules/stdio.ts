@@ -10,16 +10,15 @@ import { stdioChannel } from "./channel.ts";
 import type { IoModule, ListenContext, Listener } from "./module.ts";
 import { checkOptions, type OptionRule } from "./options.ts";
 import { singleSessionListener } from "./session_pool.ts";
-import { SESSION_RULES, sessionOptions } from "./tcp.ts";
+import {
+  SESSION_RULES,
+  type SessionListenerOptions,
+  sessionOptions,
+  sessionSettings,
+} from "./session_options.ts";
 
 /** Options of a `stdio` listener. */
-export interface StdioOptions {
-  /** Seconds of silence after which the session ends. Default 240. */
-  ttl: number;
-  /** Longest line or message a request may read, in bytes. Default 65536. */
-  maxMessageSize: number;
-  /** Run an `open` request (a greeting) before reading. Default false. */
-  open: boolean;
+export interface StdioOptions extends SessionListenerOptions {
 }
 
 const RULES: Record<keyof StdioOptions, OptionRule> = { ...SESSION_RULES };
@@ -32,7 +31,7 @@ export const stdio: IoModule<StdioOptions> = {
     return sessionOptions(options);
   },
   listen(options: StdioOptions, context: ListenContext): Promise<Listener> {
-    const session = { maxLineBytes: options.maxMessageSize, open: options.open };
+    const session = sessionSettings(options);
     return Promise.resolve(
       singleSessionListener("stdio:", stdioChannel(), context, session, options.ttl),
     );

@@ -4,29 +4,25 @@
  * inherited from a socket activator.
  * @module
  */
-import { DEFAULT_MAX_LINE_BYTES } from "../kernel/byte_reader.ts";
 import { PermissionHint, PlumbError } from "../kernel/errors.ts";
 import { AcceptingListener, denoAcceptor } from "./accept_loop.ts";
 import { connChannel } from "./channel.ts";
 import { adoptListener } from "./inherited.ts";
 import type { IoModule, ListenContext, Listener } from "./module.ts";
 import { checkOptions, type OptionRule } from "./options.ts";
+import {
+  SESSION_RULES,
+  type SessionListenerOptions,
+  sessionOptions,
+  sessionSettings,
+} from "./session_options.ts";
 
 /** Options of a `tcp` listener. */
-export interface TcpOptions {
+export interface TcpOptions extends SessionListenerOptions {
   /** Address to listen on. Default `127.0.0.1`; `0.0.0.0` for every interface. */
   host: string;
   /** Port to listen on; 0 picks a free one (printed on start). Default 0. */
   port: number;
-  /** Seconds an idle persistent connection is kept. Default 240, as in Plumber. */
-  ttl: number;
-  /** Longest line or message a request may read, in bytes. Default 65536. */
-  maxMessageSize: number;
-  /**
-   * Run one request with the `open` event and an empty input when a connection
-   * opens, before the client sends anything (a greeting). Default false.
-   */
-  open: boolean;
   /**
    * Adopt the inherited listening socket on this file descriptor instead of
    * listening (socket activation: 3 under systemd, 0 under inetd "wait").
@@ -39,19 +35,6 @@ export interface TcpOptions {
    */
   reusePort: boolean;
 }
-
-/** Default idle time of a persistent connection, in seconds. */
-export const DEFAULT_TTL = 240;
-
-/** Option rules shared by the connection-like modules. */
-export const SESSION_RULES: Record<"ttl" | "maxMessageSize" | "open", OptionRule> = {
-  ttl: { type: "number", min: 0.001, description: "seconds an idle persistent connection is kept" },
-  maxMessageSize: { type: "number", integer: true, min: 1, description: "longest line in bytes" },
-  open: {
-    type: "boolean",
-    description: "run an open request (a greeting) when a connection opens",
-  },
-};
 
 const RULES: Record<keyof TcpOptions, OptionRule> = {
   host: { type: "string", description: "address to listen on, for example 127.0.0.1" },
@@ -72,17 +55,6 @@ export function unstableNetEnabled(): boolean {
   return typeof (Deno as { listenDatagram?: unknown }).listenDatagram === "function";
 }
 
-/** Reads the session options shared by the connection-like modules, with their defaults. */
-export function sessionOptions(
-  options: Record<string, unknown>,
-): Pick<TcpOptions, "ttl" | "maxMessageSize" | "open"> {
-  return {
-    ttl: (options.ttl as number | undefined) ?? DEFAULT_TTL,
-    maxMessageSize: (options.maxMessageSize as number | undefined) ?? DEFAULT_MAX_LINE_BYTES,
-    open: (options.open as boolean | undefined) ?? false,
-  };
-}
-
 /** The `tcp` module. */
 export const tcp: IoModule<TcpOptions> = {
   name: "tcp",
@@ -97,7 +69,7 @@ export const tcp: IoModule<TcpOptions> = {
     };
   },
   async listen(options: TcpOptions, context: ListenContext): Promise<Listener> {
-    const session = { maxLineBytes: options.maxMessageSize, open: options.open };
+    const session = sessionSettings(options);
     if (options.fd !== undefined) {
       const { acceptor, url } = await adoptListener(options.fd);
       return new AcceptingListener(url, acceptor, context, session, options.ttl);

@@ -10,18 +10,17 @@ import { filePath } from "../kernel/file_path.ts";
 import { connChannel } from "./channel.ts";
 import type { IoModule, ListenContext, Listener } from "./module.ts";
 import { checkOptions, type OptionRule } from "./options.ts";
-import { SESSION_RULES, sessionOptions } from "./tcp.ts";
+import {
+  SESSION_RULES,
+  type SessionListenerOptions,
+  sessionOptions,
+  sessionSettings,
+} from "./session_options.ts";
 
 /** Options of a `unix` listener. */
-export interface UnixOptions {
+export interface UnixOptions extends SessionListenerOptions {
   /** Path of the socket file, relative to the graph file. */
   path: string;
-  /** Seconds an idle persistent connection is kept. Default 240. */
-  ttl: number;
-  /** Longest line or message a request may read, in bytes. Default 65536. */
-  maxMessageSize: number;
-  /** Run an `open` request (a greeting) when a connection opens. Default false. */
-  open: boolean;
 }
 
 const RULES: Record<keyof UnixOptions, OptionRule> = {
@@ -81,7 +80,7 @@ export const unix: IoModule<UnixOptions> = {
     await removeStale(path);
     const listener = Deno.listen({ transport: "unix", path });
     const inode = Deno.lstatSync(path).ino;
-    const session = { maxLineBytes: options.maxMessageSize, open: options.open };
+    const session = sessionSettings(options);
     return new AcceptingListener(
       `unix://${path}`,
       denoAcceptor(listener, connChannel),

@@ -111,7 +111,8 @@ Deno.test("__error__ carries the failure to a node wired to it", async () => {
   assertEquals(await c.readLine(), "ok: fine\n");
   assertEquals(calls, []);
   await c.send("boom\n");
-  assertEquals(await c.readToEnd(), "");
+  // The failure went to the spy, not to the client: the client is told its request failed.
+  assertEquals(await c.readToEnd(), "error: request failed\n");
   assertEquals(calls, ["errors: f: boom requested\n"]);
 });
 
@@ -121,7 +122,7 @@ Deno.test("a failing node makes the nodes reading its output fail quietly, not h
   await c.send("x\n");
   assertEquals(await c.readLine(), "OK: X\n");
   await c.send("half\n");
-  assertEquals(await c.readToEnd(), "");
+  assertEquals(await c.readToEnd(), "error: request failed\n");
   assertEquals(h.logs.filter((l) => l.startsWith("plumb error:")).length, 1, h.logs.join("\n"));
   assertEquals(h.logs.some((l) => l.includes(`node "shout" stopped: UpstreamError`)), true);
 });
@@ -132,8 +133,8 @@ Deno.test("a failure before anything was written closes the connection, not leav
   await c.send("boom\n");
   assertEquals(
     await c.readToEnd(),
-    "",
-    "shout did not run; the unhandled failure closed the connection",
+    "error: request failed\n",
+    "shout did not run; the unhandled failure is told (errorReply) and closes the connection",
   );
   await using d = await Client.connect(h.port);
   await d.send("fine\n");

@@ -17,7 +17,11 @@ Deno.test("a servlet that throws fails only its request; the host keeps serving"
 
   await using bad = await Client.connect(h.port);
   await bad.send("boom\n");
-  assertEquals(await bad.readToEnd(), "", "the failed request's connection closes with no reply");
+  assertEquals(
+    await bad.readToEnd(),
+    "error: request failed\n",
+    "the failed request's connection is told so (errorReply) and closes",
+  );
   assert(
     h.logs.some((l) =>
       l.startsWith("plumb error:") && l.includes(`node "n"`) && l.includes("Error: boom requested")
@@ -35,7 +39,7 @@ Deno.test("a servlet that rejects fails only its request", async () => {
   await using h = await startHost(failGraph);
   await using bad = await Client.connect(h.port);
   await bad.send("reject\n");
-  assertEquals(await bad.readToEnd(), "");
+  assertEquals(await bad.readToEnd(), "error: request failed\n");
   assert(h.logs.some((l) => l.includes("RangeError: rejected on purpose")));
   await using good = await Client.connect(h.port);
   await good.send("fine\n");
@@ -55,7 +59,7 @@ Deno.test("a line longer than maxMessageSize fails its request with a clear log 
   );
   await using c = await Client.connect(h.port);
   await c.send("x".repeat(5000));
-  assertEquals(await c.readToEnd(), "");
+  assertEquals(await c.readToEnd(), "error: line longer than 1024 bytes\n");
   assert(
     h.logs.some((l) =>
       l.includes("MessageTooLongError: line longer than 1024 bytes") && l.includes("maxMessageSize")
@@ -112,7 +116,7 @@ Deno.test("a servlet that throws a value that cannot be printed fails only its r
   await using h = await startHost(oneNode("./tests/fixtures/misbehave.ts"));
   await using bad = await Client.connect(h.port);
   await bad.send("odd\n");
-  assertEquals(await bad.readToEnd(), "");
+  assertEquals(await bad.readToEnd(), "error: request failed\n");
   assert(
     h.logs.some((l) => l.includes(`node "n"`) && l.includes("[object Object]")),
     h.logs.join("\n"),

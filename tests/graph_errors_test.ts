@@ -39,7 +39,7 @@ const CASES: Record<string, string> = {
   unknown_module:
     `listener 1: unknown module "tpc" (did you mean "tcp"?); modules are tcp, unix, stdio, file`,
   unknown_option: `listener 1 (tcp): unknown option "prot" (did you mean "port"?); options are ` +
-    `host, port, ttl, maxMessageSize, open, fd, reusePort`,
+    `host, port, ttl, maxMessageSize, open, requestTimeout, writeTimeout, errorReply, fd, reusePort`,
   init_fails: `node "shout": init of servlet "transform" failed: unknown transform "sideways"; ` +
     `use one of upper, lower, reverse, trim`,
   type_mismatch: `edge 1 ("parse.out" -> "greet.in"): type "json" of "parse.out" does not ` +
