@@ -95,6 +95,7 @@ export type {
   RequestInfo,
 } from "./modules/module.ts";
 export type { TcpOptions } from "./modules/tcp.ts";
+export type { SessionListenerOptions } from "./modules/session_options.ts";
 export type { UnixOptions } from "./modules/unix.ts";
 export type { StdioOptions } from "./modules/stdio.ts";
 export type { FileOptions } from "./modules/file.ts";
