@@ -1,6 +1,8 @@
 /**
  * Facts about the Linux machine: the CPU time of a process (and of the
- * processes it forked), the CPU model and the processor count.
+ * processes it forked) and of all processors, its resident memory and open-files limit, kernel
+ * settings under `/proc/sys`, TCP sockets in TIME_WAIT, the CPU model and
+ * the processor count.
  *
  * Deno asks for `--allow-all` to read anything under `/proc`, which the bench
  * task does not grant, so the files are read by a `cat` child process
@@ -91,4 +93,45 @@ export async function cpuModel(): Promise<string> {
 export async function processorCount(): Promise<number> {
   const count = Number(await commandOutput("nproc", []));
   return Number.isInteger(count) && count > 0 ? count : navigator.hardwareConcurrency;
+}
+
+/** The resident memory (`VmRSS` of `/proc/<pid>/status`) of process `pid` in KiB, or `null`. */
+export async function residentKiB(pid: number): Promise<number | null> {
+  const status = await readProcFile(`/proc/${pid}/status`);
+  const kib = Number(/^VmRSS:\s*(\d+) kB$/m.exec(status ?? "")?.[1] ?? NaN);
+  return Number.isFinite(kib) ? kib : null;
+}
+
+/** The soft limit of open files (`Max open files` of `/proc/<pid>/limits`) of `pid`, or `null`. */
+export async function openFilesLimit(pid: number): Promise<number | null> {
+  const limits = await readProcFile(`/proc/${pid}/limits`);
+  const soft = /^Max open files\s+(\S+)/m.exec(limits ?? "")?.[1];
+  return soft === undefined ? null : soft === "unlimited" ? Infinity : Number(soft);
+}
+
+/** A kernel setting such as `net.ipv4.tcp_tw_reuse` (from `/proc/sys`), trimmed, or `null`. */
+export async function sysctl(name: string): Promise<string | null> {
+  if (!/^[a-z0-9_.]+$/.test(name)) throw new Error(`not a sysctl name: ${name}`);
+  const value = await readProcFile(`/proc/sys/${name.replaceAll(".", "/")}`);
+  return value === null ? null : value.trim().replace(/\s+/g, " ");
+}
+
+/** TCP sockets in TIME_WAIT in this network namespace (`tw` of `/proc/net/sockstat`), or `null`. */
+export async function timeWaitCount(): Promise<number | null> {
+  const sockstat = await readProcFile("/proc/net/sockstat");
+  const count = Number(/^TCP:.* tw (\d+)/m.exec(sockstat ?? "")?.[1] ?? NaN);
+  return Number.isFinite(count) ? count : null;
+}
+
+/**
+ * Busy CPU time of all processors so far in ms (10 ms steps): user, nice,
+ * system, irq, softirq and steal of the first line of `/proc/stat`; `null` when
+ * it cannot be read.
+ */
+export async function machineCpuMs(): Promise<number | null> {
+  const stat = await readProcFile("/proc/stat");
+  const fields = /^cpu +(.*)$/m.exec(stat ?? "")?.[1].split(/ +/).map(Number) ?? [];
+  const [user, nice, system, _idle, _iowait, irq, softirq, steal] = fields;
+  const ticks = user + nice + system + irq + softirq + steal;
+  return Number.isFinite(ticks) ? (ticks * 1000) / CLOCK_TICKS_PER_SECOND : null;
 }

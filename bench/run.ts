@@ -1,39 +1,60 @@
 /**
- * The benchmark: plumb's `examples/hello.json`, `examples/pipeline.json` and `examples/router.json`
- * against a plain `Deno.listen` server (`raw_server.ts`), each loaded by
- * `load.ts` in its own process. For each round and each connection count the
- * targets run one after the other (raw, hello, pipeline, router), each on a fresh
- * server; every cell of the table is the median over the rounds.
+ * The benchmark: plumb against a plain `Deno.listen` server (`raw_server.ts`),
+ * each server a fresh child process per measurement, loaded by `loadgen.c`
+ * (compiled on demand with `cc -O2` into `bench/results/loadgen`; without a C
+ * compiler `load.ts` stands in, with a note). Every cell of every table is
+ * the median over the rounds; within a round the targets of each section run
+ * one after the other, so that the machine's noise hits them alike. The
+ * sections, in the order they run within a round:
  *
- * A second table, in the same run, compares ELIZA on plumb
- * (`examples/eliza.json`) with the standalone forking Perl server of Lincoln
- * Stein's "Client-Server Applications" (`eliza_perl_server.pl`, Chatbot::Eliza,
- * a process per connection), as it is and with TCP_NODELAY: the same closed
- * loop, each connection sending `I am feeling sad today` after the greeting,
- * any one line counting as the reply. In each round these targets run after
- * the others, one after the other (perl, perl nodelay, plumb). Their server
- * CPU counts the processes the server forked too. Both tables are printed and
- * saved to `bench/results/latest.md`.
+ * - `keepalive`: `examples/hello.json`, `examples/pipeline.json` and
+ *   `examples/router.json` against `raw`; C keep-alive connections with one
+ *   `Plumber\n` in flight each.
+ * - `connect`: `raw` and `hello` with a new connection per request (connect,
+ *   one line, its reply, close, repeat) in each of C slots. The client closes
+ *   first, so its ports wait in TIME_WAIT: the load generator spreads its
+ *   connections over `--sources` source addresses (127.0.0.1, 127.0.0.2, ...;
+ *   it still connects to 127.0.0.1 only), and a `raw 1 source` row shows the
+ *   rate one address allows.
+ * - `idle`: the server's resident memory (VmRSS) per idle connection: after a
+ *   warmup, `--idle-conns` connections each send one request, read the reply
+ *   and stay open for `--seconds`; `raw` and `hello`.
+ * - `workers`: `raw`, `hello` and `hello --workers 2` (Web Workers sharing the
+ *   port), keep-alive, not pinned to processors, so a server may use every core.
+ * - `eliza`: ELIZA on plumb (`examples/eliza.json`) against the standalone
+ *   forking Perl server of Lincoln Stein's "Client-Server Applications"
+ *   (`eliza_perl_server.pl`, Chatbot::Eliza, a process per connection), as it
+ *   is and with TCP_NODELAY: each connection sends `I am feeling sad today`
+ *   after the greeting, any one line counting as the reply; server CPU counts
+ *   the processes the server forked too. Needs `perl` with Chatbot::Eliza
+ *   (Debian's `libchatbot-eliza-perl`).
  *
- * Flags: `--seconds S` measured per cell (default 5), `--warmup W` (default 1),
- * `--rounds R` (default 2), `--conns C1,C2` (default 16,256), `--eliza-conns
- * C1,...` (default 16), `--no-eliza` to leave out the ELIZA table (which needs
- * `perl` with Chatbot::Eliza, Debian's `libchatbot-eliza-perl`). The server
- * runs on processor 0 and the load generator on processor 1 (`taskset`) when
- * the machine allows it, which makes results much steadier; `--no-pin` turns
- * that off.
+ * A target that fails (a server that does not start, a load run that fails)
+ * is reported in the notes under the tables and the run goes on. The tables
+ * are printed and saved to `bench/results/latest.md`.
+ *
+ * Flags: `--seconds S` measured per cell (default 5; the idle hold too),
+ * `--warmup W` (default 1), `--rounds R` (default 2), `--only
+ * keepalive,connect,idle,workers,eliza` (default all), `--no-eliza`,
+ * `--conns C1,C2` (keepalive, default 16,256), `--connect-conns` (default
+ * 16,256), `--idle-conns` (default 10000), `--workers-conns` (default 16,256),
+ * `--eliza-conns` (default 16), `--sources N` (connect section, default 16),
+ * `--load c|deno` (default c: `loadgen.c`; deno: `load.ts`). Except in the
+ * workers section, the server runs on processor 0 and the load generator on
+ * processor 1 (`taskset`) when the machine allows it, which makes results
+ * much steadier; `--no-pin` turns that off.
  *
  * ```sh
  * deno task bench
- * deno task bench --seconds 3 --rounds 1 --conns 16,256
- * deno task bench --no-eliza
+ * deno task bench --seconds 3 --rounds 1 --only keepalive
+ * deno task bench --no-eliza --only keepalive,connect,idle
  * ```
  * @module
  */
 import { parseArgs } from "node:util";
 import { numberFlag } from "./flags.ts";
-import type { LoadResult } from "./load.ts";
-import { cpuModel, processorCount } from "./proc.ts";
+import type { LoadMode, LoadResult } from "./load.ts";
+import { cpuModel, openFilesLimit, processorCount, sysctl } from "./proc.ts";
 import { type ServerExit, startServer } from "./server_process.ts";
 
 /** The task's command line, for the report. */
@@ -43,19 +64,35 @@ const TASK_COMMAND =
 const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname);
 /** Where the table is saved, relative to the repository root. */
 const RESULTS_FILE = "bench/results/latest.md";
+/** The C load generator's source and where it is compiled to, relative to the root. */
+const LOADGEN_SOURCE = "bench/loadgen.c";
+const LOADGEN_BINARY = "bench/results/loadgen";
 /** What plumb prints on standard error when told to stop; not worth reporting. */
 const STOPPING_MESSAGE = "plumb: stopping (a second signal exits at once)";
 /** How long a server may take to exit after SIGTERM before it is killed, in ms. */
 const STOP_GRACE_MS = 10000;
 /** Extra time a load run may take beyond warmup and measurement before it is killed, in ms. */
 const LOAD_SLACK_MS = 30000;
+/** Extra time of an idle run: opening the connections (limited to 20 s) and settling. */
+const IDLE_SLACK_MS = 25000;
+/**
+ * plumb's default idle ttl of a persistent connection in seconds (`DEFAULT_TTL`,
+ * now in `modules/session_options.ts`), copied rather than imported so that the
+ * benchmark does not break when modules/ moves it; the idle runs check anyway
+ * that every held connection stayed open to the end.
+ */
+const DEFAULT_TTL = 240;
+/** Open files the server needs beyond the idle connections (listener, pipes, V8). */
+const SPARE_FILES = 64;
 
 /**
  * How to start a server, from the repository root: a Deno script and its
- * arguments (run with `--allow-net=127.0.0.1 --allow-read`, and `--port 0`
- * appended), or any program and its arguments.
+ * arguments (run with `--allow-net=127.0.0.1 --allow-read` and `denoFlags`,
+ * and `--port 0` appended), or any program and its arguments.
  */
-type ServerCommand = { script: string[] } | { program: string; args: string[] };
+type ServerCommand =
+  | { script: string[]; denoFlags?: string[] }
+  | { program: string; args: string[] };
 
 /** A server to measure. */
 interface Target {
@@ -70,15 +107,24 @@ interface Target {
   greeting?: boolean;
   /** Count the CPU time of the processes the server forks too. */
   children?: boolean;
+  /** Connect section: source addresses of the load generator, instead of `--sources`. */
+  sources?: number;
 }
 
-const TARGETS: readonly Target[] = [
-  { name: "raw", server: { script: ["bench/raw_server.ts"] }, expect: "Hello, Plumber" },
-  {
-    name: "hello",
-    server: { script: ["main.ts", "examples/hello.json"] },
-    expect: "Hello, Plumber",
-  },
+const RAW: Target = {
+  name: "raw",
+  server: { script: ["bench/raw_server.ts"] },
+  expect: "Hello, Plumber",
+};
+const HELLO: Target = {
+  name: "hello",
+  server: { script: ["main.ts", "examples/hello.json"] },
+  expect: "Hello, Plumber",
+};
+
+const KEEPALIVE_TARGETS: readonly Target[] = [
+  RAW,
+  HELLO,
   {
     name: "pipeline",
     server: { script: ["main.ts", "examples/pipeline.json"] },
@@ -91,6 +137,23 @@ const TARGETS: readonly Target[] = [
     expect: "Hello, Plumber",
   },
 ];
+
+/** Connect section: the raw server from one source address shows the TIME_WAIT limit. */
+const RAW_ONE_SOURCE: Target = { ...RAW, name: "raw 1 source", sources: 1 };
+const CONNECT_TARGETS: readonly Target[] = [RAW, HELLO, RAW_ONE_SOURCE];
+
+const IDLE_TARGETS: readonly Target[] = [RAW, HELLO];
+
+/** How many workers the multi-core section gives plumb. */
+const WORKERS = 2;
+const WORKER_TARGETS: readonly Target[] = [RAW, HELLO, {
+  name: `hello ${WORKERS} workers`,
+  server: {
+    script: ["main.ts", "examples/hello.json", "--workers", String(WORKERS)],
+    denoFlags: ["--unstable-net"],
+  },
+  expect: "Hello, Plumber",
+}];
 
 /** What each ELIZA connection says, over and over. */
 const ELIZA_LINE = "I am feeling sad today";
@@ -115,33 +178,43 @@ const ELIZA_PLUMB = elizaTarget("eliza plumb", { script: ["main.ts", "examples/e
 /** The ELIZA servers; the first is the base of the ratios. */
 const ELIZA_TARGETS: readonly Target[] = [ELIZA_PERL, ELIZA_PERL_NODELAY, ELIZA_PLUMB];
 
+/** The sections, in the order they run within a round. */
+const SECTION_IDS = ["keepalive", "connect", "idle", "workers", "eliza"] as const;
+type SectionId = typeof SECTION_IDS[number];
+
+/** One table of the report: its targets and connection counts and how the load runs. */
+interface Section {
+  id: SectionId;
+  targets: readonly Target[];
+  conns: number[];
+  mode: LoadMode;
+  /** Pin the server and the load generator to a processor each, when `--pin`. */
+  pinned: boolean;
+}
+
 /** The command line of a benchmark run. */
 interface BenchOptions {
   seconds: number;
   rounds: number;
   warmup: number;
-  conns: number[];
-  /** Connection counts of the ELIZA table; empty with `--no-eliza`. */
-  elizaConns: number[];
+  /** The sections to run, in order, each with its connection counts. */
+  sections: Section[];
+  /** Source addresses of the connect section. */
+  sources: number;
   /** Run servers on processor 0 and the load generator on processor 1 (`taskset`). */
   pin: boolean;
+  /** Use the C load generator when it can be compiled. */
+  loadC: boolean;
 }
 
 /** Processors of the server and of the load generator with `--pin`. */
 const SERVER_CPU = 0;
 const LOAD_CPU = 1;
 
-/** One measurement of one target at one connection count. */
-interface Sample {
-  rps: number;
-  p99Ms: number;
-  /** CPU time as a percentage of one core over the measured window. */
-  loadCpu: number;
-  serverCpu: number | null;
-}
-
-const USAGE = "flags are --seconds S --rounds R --warmup W --conns C1,C2,... " +
-  "--eliza-conns C1,... --no-eliza --no-pin";
+const USAGE = "flags are --seconds S --rounds R --warmup W " +
+  `--only ${SECTION_IDS.join(",")} --no-eliza --conns C1,C2,... --connect-conns C1,... ` +
+  "--idle-conns C1,... --workers-conns C1,... --eliza-conns C1,... --sources N " +
+  "--load c|deno --no-pin";
 
 function connsFlag(value: string, name: string): number[] {
   return value.split(",").map((c) => numberFlag(c, name, 0, { min: 1, max: 10000, integer: true }));
@@ -155,20 +228,75 @@ function parseOptions(args: string[]): BenchOptions {
       seconds: { type: "string" },
       rounds: { type: "string" },
       warmup: { type: "string" },
+      only: { type: "string" },
       conns: { type: "string" },
+      "connect-conns": { type: "string" },
+      "idle-conns": { type: "string" },
+      "workers-conns": { type: "string" },
       "eliza-conns": { type: "string" },
       "no-eliza": { type: "boolean" },
+      sources: { type: "string" },
+      load: { type: "string" },
       pin: { type: "boolean" },
       "no-pin": { type: "boolean" },
     },
   });
+  const only = values.only?.split(",").map((id) => id.trim()) ?? [...SECTION_IDS];
+  for (const id of only) {
+    if (!(SECTION_IDS as readonly string[]).includes(id)) {
+      throw new Error(`--only takes ${SECTION_IDS.join(", ")}; got "${id}"`);
+    }
+  }
+  if (values.load !== undefined && values.load !== "c" && values.load !== "deno") {
+    throw new Error(`--load must be c or deno, got "${values.load}"`);
+  }
+  const wanted = (id: SectionId): boolean =>
+    only.includes(id) && !(id === "eliza" && values["no-eliza"]);
+  const all: Section[] = [
+    {
+      id: "keepalive",
+      targets: KEEPALIVE_TARGETS,
+      conns: connsFlag(values.conns ?? "16,256", "conns"),
+      mode: "keepalive",
+      pinned: true,
+    },
+    {
+      id: "connect",
+      targets: CONNECT_TARGETS,
+      conns: connsFlag(values["connect-conns"] ?? "16,256", "connect-conns"),
+      mode: "connect",
+      pinned: true,
+    },
+    {
+      id: "idle",
+      targets: IDLE_TARGETS,
+      conns: connsFlag(values["idle-conns"] ?? "10000", "idle-conns"),
+      mode: "idle",
+      pinned: true,
+    },
+    {
+      id: "workers",
+      targets: WORKER_TARGETS,
+      conns: connsFlag(values["workers-conns"] ?? "16,256", "workers-conns"),
+      mode: "keepalive",
+      pinned: false,
+    },
+    {
+      id: "eliza",
+      targets: ELIZA_TARGETS,
+      conns: connsFlag(values["eliza-conns"] ?? "16", "eliza-conns"),
+      mode: "keepalive",
+      pinned: true,
+    },
+  ];
   return {
     seconds: numberFlag(values.seconds, "seconds", 5, { min: 0.1, max: 600 }),
     rounds: numberFlag(values.rounds, "rounds", 2, { min: 1, max: 20, integer: true }),
     warmup: numberFlag(values.warmup, "warmup", 1, { min: 0, max: 60 }),
-    conns: connsFlag(values.conns ?? "16,256", "conns"),
-    elizaConns: values["no-eliza"] ? [] : connsFlag(values["eliza-conns"] ?? "16", "eliza-conns"),
+    sections: all.filter((section) => wanted(section.id)),
+    sources: numberFlag(values.sources, "sources", 16, { min: 1, max: 250, integer: true }),
     pin: !values["no-pin"] && (values.pin || canPin()),
+    loadC: values.load !== "deno",
   };
 }
 
@@ -188,7 +316,7 @@ function median(values: number[]): number {
   return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
-/** Counts messages, for the notes under the table. */
+/** Counts messages, for the notes under the tables. */
 class Notes {
   readonly #counts = new Map<string, number>();
 
@@ -203,55 +331,135 @@ class Notes {
   }
 }
 
+/** The load generator of this run: the compiled `loadgen.c`, or `load.ts`. */
+interface LoadGenerator {
+  /** Absolute path of the compiled `loadgen.c`; `null` for `load.ts`. */
+  binary: string | null;
+  /** What it is, for the report. */
+  description: string;
+}
+
+/** Modification time of `path` in ms, or `null` when it does not exist. */
+async function modified(path: string): Promise<number | null> {
+  try {
+    return (await Deno.stat(path)).mtime?.getTime() ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Compiles `loadgen.c` when its binary is missing or older than the source
+ * (`cc` writes the binary itself: the bench task grants no write access) and
+ * returns it; `load.ts` with a note when it cannot be compiled.
+ */
+async function prepareLoadGenerator(options: BenchOptions, notes: Notes): Promise<LoadGenerator> {
+  const fallback = (why: string): LoadGenerator => {
+    const message = `${why}: the load generator is bench/load.ts, which needs most of a core ` +
+      "at the top rates, so there the client, not the server, may set the pace";
+    console.error(`bench: ${message}`);
+    notes.add(message);
+    return { binary: null, description: "`bench/load.ts` (Deno)" };
+  };
+  if (!options.loadC) return fallback("--load deno");
+  const description = "`bench/loadgen.c` (C, epoll, one thread; `cc -O2`)";
+  const binary = `${ROOT}${LOADGEN_BINARY}`;
+  const [sourceTime, binaryTime] = await Promise.all([
+    modified(`${ROOT}${LOADGEN_SOURCE}`),
+    modified(binary),
+  ]);
+  if (sourceTime === null) return fallback(`${LOADGEN_SOURCE} is missing`);
+  if (binaryTime !== null && binaryTime >= sourceTime) return { binary, description };
+  const args = ["-O2", "-o", LOADGEN_BINARY, LOADGEN_SOURCE];
+  console.error(`bench: cc ${args.join(" ")}`);
+  try {
+    await new Deno.Command("mkdir", { args: ["-p", "bench/results"], cwd: ROOT }).output();
+    const { success, stderr } = await new Deno.Command("cc", {
+      args,
+      cwd: ROOT,
+      stdin: "null",
+    }).output();
+    if (!success) {
+      const errors = new TextDecoder().decode(stderr).trim();
+      console.error(errors);
+      return fallback(`cc could not compile ${LOADGEN_SOURCE} (${errors.split("\n")[0]})`);
+    }
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return fallback("no C compiler (cc) found");
+    throw error;
+  }
+  return { binary, description };
+}
+
 /** The command and arguments that run `program` with `args`, on processor `cpu` when pinning. */
 function pinned(
   program: string,
   args: string[],
-  options: BenchOptions,
+  pin: boolean,
   cpu: number,
 ): [string, string[]] {
-  return options.pin ? ["taskset", ["-c", String(cpu), program, ...args]] : [program, args];
+  return pin ? ["taskset", ["-c", String(cpu), program, ...args]] : [program, args];
 }
 
-/** The command and arguments that run `deno` with `args`, on processor `cpu` when pinning. */
-function deno(args: string[], options: BenchOptions, cpu: number): [string, string[]] {
-  return pinned(Deno.execPath(), args, options, cpu);
-}
-
-/** The command and arguments that start `target`'s server on processor 0 when pinning. */
-function serverCommand(target: Target, options: BenchOptions): [string, string[]] {
+/** The command and arguments that start `target`'s server, on processor 0 when pinning. */
+function serverCommand(target: Target, pin: boolean): [string, string[]] {
   const server = target.server;
   return "script" in server
-    ? deno(
-      ["run", "--allow-net=127.0.0.1", "--allow-read", ...server.script, "--port", "0"],
-      options,
+    ? pinned(
+      Deno.execPath(),
+      [
+        "run",
+        "--allow-net=127.0.0.1",
+        "--allow-read",
+        ...(server.denoFlags ?? []),
+        ...server.script,
+        "--port",
+        "0",
+      ],
+      pin,
       SERVER_CPU,
     )
-    : pinned(server.program, server.args, options, SERVER_CPU);
+    : pinned(server.program, server.args, pin, SERVER_CPU);
 }
 
-/** Runs `load.ts` against a server and parses its JSON line. */
+/** One load run: what to load and how. */
+interface LoadRun {
+  section: Section;
+  target: Target;
+  conns: number;
+  port: number;
+  pid: number;
+}
+
+/** Runs the load generator against a server and parses its JSON line. */
 async function runLoad(
   options: BenchOptions,
-  target: Target,
-  conns: number,
-  port: number,
-  pid: number,
+  loadgen: LoadGenerator,
+  run: LoadRun,
+  pin: boolean,
 ): Promise<LoadResult> {
+  const { section, target, conns } = run;
   const args = [
-    "run",
-    "--allow-net=127.0.0.1",
-    "--allow-run=cat",
-    "bench/load.ts",
-    ...["--port", String(port), "--conns", String(conns), "--expect", target.expect],
+    ...["--port", String(run.port), "--conns", String(conns), "--expect", target.expect],
     ...["--seconds", String(options.seconds), "--warmup", String(options.warmup)],
-    ...["--server-pid", String(pid)],
+    ...["--server-pid", String(run.pid), "--mode", section.mode],
     ...(target.line === undefined ? [] : ["--line", target.line]),
     ...(target.greeting ? ["--greeting"] : []),
     ...(target.children ? ["--server-tree"] : []),
+    ...(section.mode === "connect" && loadgen.binary !== null
+      ? ["--sources", String(target.sources ?? options.sources)]
+      : []),
   ];
-  const limitMs = (options.warmup + options.seconds) * 1000 + LOAD_SLACK_MS;
-  const [command, commandArgs] = deno(args, options, LOAD_CPU);
+  const limitMs = (options.warmup + options.seconds) * 1000 + LOAD_SLACK_MS +
+    (section.mode === "idle" ? IDLE_SLACK_MS : 0);
+  const [command, commandArgs] = loadgen.binary === null
+    ? pinned(
+      Deno.execPath(),
+      ["run", "--allow-net=127.0.0.1", "--allow-run=cat", "bench/load.ts", ...args],
+      pin,
+      LOAD_CPU,
+    )
+    : pinned(loadgen.binary, args, pin, LOAD_CPU);
   const { success, stdout, stderr } = await new Deno.Command(command, {
     args: commandArgs,
     cwd: ROOT,
@@ -259,9 +467,10 @@ async function runLoad(
     signal: AbortSignal.timeout(limitMs),
   }).output();
   const errors = new TextDecoder().decode(stderr).trim();
-  if (errors !== "") console.error(errors.replace(/^/gm, `  ${target.name} C=${conns}: `));
+  const where = `${section.id} ${target.name} C=${conns}`;
+  if (errors !== "") console.error(errors.replace(/^/gm, `  ${where}: `));
   const lines = new TextDecoder().decode(stdout).trim().split("\n");
-  if (!success) throw new Error(`load.ts failed for ${target.name} C=${conns}: ${errors}`);
+  if (!success) throw new Error(`the load generator failed: ${errors.split("\n").at(-1)}`);
   return JSON.parse(lines[lines.length - 1]) as LoadResult;
 }
 
@@ -283,26 +492,80 @@ function noteExit(target: Target, exit: ServerExit, notes: Notes): void {
 /** Measures one target at one connection count on a fresh server. */
 async function measure(
   options: BenchOptions,
+  loadgen: LoadGenerator,
+  section: Section,
   target: Target,
   conns: number,
   notes: Notes,
-): Promise<Sample> {
-  const server = await startServer(...serverCommand(target, options), ROOT);
+): Promise<LoadResult> {
+  const pin = options.pin && section.pinned;
+  const server = await startServer(...serverCommand(target, pin), ROOT);
   let result: LoadResult;
   try {
-    result = await runLoad(options, target, conns, server.port, server.pid);
+    if (section.mode === "idle") {
+      const limit = await openFilesLimit(server.pid);
+      if (limit !== null && limit < conns + SPARE_FILES) {
+        notes.add(
+          `idle: the ${target.name} server may open ${limit} files (ulimit -n), ` +
+            `fewer than ${conns} connections need`,
+        );
+      }
+    }
+    result = await runLoad(options, loadgen, {
+      section,
+      target,
+      conns,
+      port: server.port,
+      pid: server.pid,
+    }, pin);
   } finally {
     noteExit(target, await server.stop(STOP_GRACE_MS), notes);
   }
   if (result.errors > 0) {
-    notes.add(`${target.name} C=${conns}: ${result.errors} load error(s) (see stderr)`);
+    notes.add(
+      `${section.id}: ${target.name} C=${conns}: ${result.errors} load error(s) (see stderr)`,
+    );
   }
-  const windowMs = result.seconds * 1000;
+  if (section.mode === "idle" && (result.idle_conns ?? 0) < conns) {
+    notes.add(
+      `idle: ${target.name}: only ${result.idle_conns} of ${conns} connections were answered`,
+    );
+  }
+  if (section.mode === "idle" && result.open_at_end !== result.idle_conns) {
+    notes.add(
+      `idle: ${target.name}: ${(result.idle_conns ?? 0) - (result.open_at_end ?? 0)} ` +
+        "idle connection(s) closed or written to during the hold",
+    );
+  }
+  return result;
+}
+
+/** The medians of a cell's runs. */
+interface Cell {
+  rps: number;
+  p99: number;
+  /** CPU time as a percentage of one core over the measured window. */
+  loadCpu: number;
+  serverCpu: number | null;
+  /** What other processes took of the machine's processors, as a percentage of one core. */
+  othersCpu: number | null;
+}
+
+function cellOf(runs: LoadResult[]): Cell {
+  const serverCpus = runs.map((r) => r.server_cpu_ms);
+  const others = runs.map((r) =>
+    r.server_cpu_ms === undefined || r.machine_cpu_ms === undefined
+      ? null
+      : Math.max(0, (100 * (r.machine_cpu_ms - r.server_cpu_ms - r.cpu_ms)) / (r.seconds * 1000))
+  );
   return {
-    rps: result.rps,
-    p99Ms: result.p99_ms,
-    loadCpu: (100 * result.cpu_ms) / windowMs,
-    serverCpu: result.server_cpu_ms === undefined ? null : (100 * result.server_cpu_ms) / windowMs,
+    rps: median(runs.map((r) => r.rps)),
+    p99: median(runs.map((r) => r.p99_ms)),
+    loadCpu: median(runs.map((r) => (100 * r.cpu_ms) / (r.seconds * 1000))),
+    serverCpu: serverCpus.every((ms) => ms !== undefined)
+      ? median(runs.map((r) => (100 * r.server_cpu_ms!) / (r.seconds * 1000)))
+      : null,
+    othersCpu: others.every((v) => v !== null) ? median(others as number[]) : null,
   };
 }
 
@@ -310,49 +573,207 @@ function formatRatio(value: number, base: number): string {
   return base > 0 ? `${(value / base).toFixed(2)}x` : "n/a";
 }
 
-function formatPercent(values: (number | null)[]): string {
-  return values.every((v) => v !== null) ? `${median(values as number[]).toFixed(0)} %` : "n/a";
+function formatPercent(value: number | null): string {
+  return value === null ? "n/a" : `${value.toFixed(0)} %`;
+}
+
+/** The runs of a target at a connection count, by section. */
+type Samples = Map<string, LoadResult[]>;
+
+function sampleKey(section: Section, target: Target, conns: number): string {
+  return `${section.id} ${target.name} ${conns}`;
 }
 
 /**
- * A markdown table: one row per connection count and target, medians over the
- * rounds, with ratios to the first target.
+ * A markdown table of request rates: one row per connection count and
+ * target, medians over the rounds, with ratios to the first target. The
+ * connect section adds the slowest whole second, the connect errors and the
+ * most sockets in TIME_WAIT.
  */
-function table(
-  targets: readonly Target[],
-  connsList: number[],
-  samples: Map<string, Sample[]>,
-): string[] {
+function rateTable(section: Section, samples: Samples): string[] {
+  const targets = section.targets;
   const base = targets[0].name;
+  const connect = section.mode === "connect";
   const rows = [
-    `| target | C | req/s | p99 ms | ratio vs ${base} (req/s) | p99 vs ${base} | server CPU % | ` +
-    "load CPU % |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    `| target | C | ${connect ? "conn/s" : "req/s"} | p99 ms | ratio vs ${base} (req/s) | ` +
+    `p99 vs ${base} | server CPU % | load CPU % | others CPU % |` +
+    (connect ? " slowest 1 s | connect errors | TIME_WAIT max |" : ""),
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |" +
+    (connect ? " ---: | ---: | ---: |" : ""),
   ];
-  for (const conns of connsList) {
-    const of = (target: Target): Sample[] => samples.get(`${target.name} ${conns}`) ?? [];
+  for (const conns of section.conns) {
+    const of = (target: Target): LoadResult[] =>
+      samples.get(sampleKey(section, target, conns)) ?? [];
     const baseRuns = of(targets[0]);
-    const baseRps = median(baseRuns.map((s) => s.rps));
-    const baseP99 = median(baseRuns.map((s) => s.p99Ms));
+    const baseCell = baseRuns.length > 0 ? cellOf(baseRuns) : null;
     for (const target of targets) {
       const runs = of(target);
-      const rps = median(runs.map((s) => s.rps));
-      const p99 = median(runs.map((s) => s.p99Ms));
-      const serverCpu = formatPercent(runs.map((s) => s.serverCpu));
-      const loadCpu = formatPercent(runs.map((s) => s.loadCpu));
+      if (runs.length === 0) {
+        rows.push(`| ${target.name} | ${conns} | failed | | | | | | |` + (connect ? " | | |" : ""));
+        continue;
+      }
+      const cell = cellOf(runs);
+      const extra = connect
+        ? ` ${Math.round(median(runs.map((r) => r.slowest_second ?? 0)))} | ` +
+          `${runs.reduce((sum, r) => sum + (r.connect_errors ?? 0), 0)} | ` +
+          `${Math.max(...runs.map((r) => r.time_wait_max ?? -1))} |`
+        : "";
       rows.push(
-        `| ${target.name} | ${conns} | ${Math.round(rps)} | ${p99.toFixed(3)} | ` +
-          `${formatRatio(rps, baseRps)} | ${
-            formatRatio(p99, baseP99)
-          } | ${serverCpu} | ${loadCpu} |`,
+        `| ${target.name} | ${conns} | ${Math.round(cell.rps)} | ${cell.p99.toFixed(3)} | ` +
+          `${formatRatio(cell.rps, baseCell?.rps ?? 0)} | ` +
+          `${formatRatio(cell.p99, baseCell?.p99 ?? 0)} | ${formatPercent(cell.serverCpu)} | ` +
+          `${formatPercent(cell.loadCpu)} | ${formatPercent(cell.othersCpu)} |${extra}`,
       );
     }
   }
   return rows;
 }
 
+/** KiB of server memory per idle connection in one idle run, or `null` when not measured. */
+function kibPerConn(run: LoadResult): number | null {
+  const { rss_before_kib: before, rss_idle_kib: after, idle_conns: conns } = run;
+  if (before === undefined || after === undefined || !conns || before < 0 || after < 0) return null;
+  return (after - before) / conns;
+}
+
+/** The idle section's table: resident memory per idle connection, medians over the rounds. */
+function idleTable(section: Section, samples: Samples): string[] {
+  const base = section.targets[0].name;
+  const rows = [
+    `| target | connections | held to the end | VmRSS before MiB | VmRSS all answered MiB | ` +
+    `VmRSS after hold MiB | KiB per idle connection | ratio vs ${base} |`,
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  ];
+  const mib = (values: (number | undefined)[]): string => {
+    const known = values.filter((v): v is number => v !== undefined && v >= 0);
+    return known.length === 0 ? "n/a" : (median(known) / 1024).toFixed(1);
+  };
+  const perConn = (runs: LoadResult[]): number | null => {
+    const values = runs.map(kibPerConn).filter((v): v is number => v !== null);
+    return values.length === 0 ? null : median(values);
+  };
+  for (const conns of section.conns) {
+    const of = (target: Target): LoadResult[] =>
+      samples.get(sampleKey(section, target, conns)) ?? [];
+    const basePerConn = perConn(of(section.targets[0]));
+    for (const target of section.targets) {
+      const runs = of(target);
+      if (runs.length === 0) {
+        rows.push(`| ${target.name} | ${conns} | failed | | | | | |`);
+        continue;
+      }
+      const kib = perConn(runs);
+      const held = Math.min(...runs.map((r) => r.open_at_end ?? 0));
+      rows.push(
+        `| ${target.name} | ${conns} | ${held} | ${mib(runs.map((r) => r.rss_before_kib))} | ` +
+          `${mib(runs.map((r) => r.rss_loaded_kib))} | ${mib(runs.map((r) => r.rss_idle_kib))} | ` +
+          `${kib === null ? "n/a" : kib.toFixed(1)} | ` +
+          `${kib === null || basePerConn === null ? "n/a" : formatRatio(kib, basePerConn)} |`,
+      );
+    }
+  }
+  return rows;
+}
+
+/** What the run was told and where it ran, for the sections' texts. */
+interface Context {
+  options: BenchOptions;
+  loadgen: LoadGenerator;
+  /** Perl and Chatbot::Eliza versions, when the ELIZA section runs. */
+  perl: string;
+  /** Kernel settings that bear on the connect section. */
+  kernel: { twReuse: string; portRange: string; maxTwBuckets: string };
+}
+
+function pinning(options: BenchOptions, section: Section): string {
+  return options.pin && section.pinned
+    ? `server on processor ${SERVER_CPU}, load generator on ${LOAD_CPU} (taskset)`
+    : "not pinned to processors";
+}
+
+/** The title, the text and the table of one section. */
+function sectionReport(section: Section, samples: Samples, context: Context): string[] {
+  const { options } = context;
+  const conns = (list: number[]): string => list.map((c) => `C=${c}`).join(", ");
+  switch (section.id) {
+    case "keepalive":
+      return [
+        "## Keep-alive connections",
+        "",
+        `- Closed loop, one \`Plumber\\n\` in flight per connection, ${conns(section.conns)}; ` +
+        `${pinning(options, section)}.`,
+        "",
+        ...rateTable(section, samples),
+      ];
+    case "connect": {
+      const { twReuse, portRange, maxTwBuckets } = context.kernel;
+      const [low, high] = portRange.split(" ").map(Number);
+      const ports = Number.isFinite(high - low) ? ` (${high - low + 1} ports)` : "";
+      const sources = context.loadgen.binary === null
+        ? "`load.ts` connects from 127.0.0.1 only, and the rows may be limited by that"
+        : `\`raw\` and \`hello\` connect from ${options.sources} source address(es), ` +
+          `127.0.0.1 to 127.0.0.${options.sources} (all loopback; the only destination is ` +
+          "127.0.0.1), the load generator binding each socket's address before `connect` " +
+          "(IP_BIND_ADDRESS_NO_PORT) so that the kernel still picks the port; " +
+          "`raw 1 source` is the raw server from 127.0.0.1 alone";
+      return [
+        "",
+        "## A new connection per request",
+        "",
+        `- Each of C slots: connect, write \`Plumber\\n\`, read the reply line, close, repeat; ` +
+        `the latency runs from \`connect\` to the reply; ${conns(section.conns)}; ` +
+        `${pinning(options, section)}.`,
+        `- The client closes first, so each of its ports waits in TIME_WAIT. Kernel: ` +
+        `net.ipv4.tcp_tw_reuse = ${twReuse} (2: loopback only), ip_local_port_range ` +
+        `${portRange}${ports}, tcp_max_tw_buckets ${maxTwBuckets}. tw_reuse lets \`connect\` ` +
+        "take a port in TIME_WAIT again once it is 1 s old, so one source address allows " +
+        "only so many new connections per second to one server port, whatever the server " +
+        `(the \`raw 1 source\` row). So ${sources}.`,
+        "- `slowest 1 s` is the fewest connections served in a whole second of the window (did " +
+        "the rate hold to the end); `TIME_WAIT max` the most TCP sockets in TIME_WAIT seen " +
+        "(/proc/net/sockstat, the whole machine): at tcp_max_tw_buckets the kernel stops keeping " +
+        "new ones and closes those sockets at once.",
+        "",
+        ...rateTable(section, samples),
+      ];
+    }
+    case "idle":
+      return [
+        "",
+        "## Memory per idle connection",
+        "",
+        `- Each server first gets ${options.warmup} s of keep-alive load over 16 connections ` +
+        "(compiled code, pools), then its VmRSS is read (/proc/PID/status); then the connections " +
+        "open (at most 128 at a time), each sends `Plumber\\n` and reads the reply, and all are " +
+        `held idle for ${options.seconds} s. KiB per idle connection = (VmRSS after the hold - ` +
+        `VmRSS before) / connections held. plumb's default idle ttl (DEFAULT_TTL, ` +
+        `${DEFAULT_TTL} s) is longer than the hold, and \`held to the end\` counts the ` +
+        `connections still open, with nothing received, when it ended; ` +
+        `${pinning(options, section)}.`,
+        "",
+        ...idleTable(section, samples),
+      ];
+    case "workers":
+      return [
+        "",
+        `## Multi-core: plumb on 1 and ${WORKERS} workers`,
+        "",
+        `- Keep-alive as above, ${conns(section.conns)}, but not pinned: the server and the ` +
+        "load generator share every processor. `hello " + `${WORKERS} workers\` is \`main.ts ` +
+        `examples/hello.json --workers ${WORKERS}\` (Web Workers sharing the port with ` +
+        "reusePort, `deno run --unstable-net`). CPU % is of one core: a server on two cores " +
+        "can show up to 200 %, and what the load generator takes is not the server's.",
+        "",
+        ...rateTable(section, samples),
+      ];
+    case "eliza":
+      return elizaSection(section, samples, context.perl);
+  }
+}
+
 /** The title and the lines naming the machine, the command and the settings. */
-async function header(options: BenchOptions, args: string[]): Promise<string[]> {
+async function header(context: Context, args: string[]): Promise<string[]> {
+  const { options } = context;
   const command = [TASK_COMMAND, ...args].join(" ");
   const date = new Date().toISOString();
   return [
@@ -361,14 +782,13 @@ async function header(options: BenchOptions, args: string[]): Promise<string[]> 
     `- Machine: nproc ${await processorCount()}, ${await cpuModel()}, ` +
     `deno ${Deno.version.deno} (V8 ${Deno.version.v8}), ${Deno.build.os} ${Deno.build.arch}`,
     `- Command: \`${command}\``,
-    `- Run: ${options.warmup} s warmup + ${options.seconds} s measured per cell, ${options.rounds} round(s), ` +
-    `each cell the median over rounds; closed loop, one \`Plumber\\n\` in flight per connection ` +
-    `(ELIZA: below); ` +
-    `CPU % is of one core (server and load generator are separate processes); ` +
-    (options.pin
-      ? `server pinned to processor ${SERVER_CPU}, load generator to ${LOAD_CPU} (taskset); `
-      : "not pinned to processors; ") +
-    date,
+    `- Run: ${options.warmup} s warmup + ${options.seconds} s measured per cell, ` +
+    `${options.rounds} round(s), each cell the median over rounds, each measurement on a fresh ` +
+    `server; load generator ${context.loadgen.description}; CPU % is of one core (server and ` +
+    `load generator are separate processes); ${date}`,
+    "- `others CPU %`: the busy time of all processors in the window (/proc/stat) less the " +
+    "server's and the load generator's, that is what other processes of this shared machine " +
+    "took (as a percentage of one core); cells where it is high were disturbed.",
     "",
   ];
 }
@@ -392,16 +812,12 @@ async function perlVersions(): Promise<string | null> {
 }
 
 /** The ELIZA section: what it compares, the ratios to the Perl server without Nagle, the table. */
-function elizaSection(
-  options: BenchOptions,
-  samples: Map<string, Sample[]>,
-  versions: string,
-): string[] {
+function elizaSection(section: Section, samples: Samples, versions: string): string[] {
   const medians = (target: Target, conns: number): [number, number] => {
-    const runs = samples.get(`${target.name} ${conns}`) ?? [];
-    return [median(runs.map((s) => s.rps)), median(runs.map((s) => s.p99Ms))];
+    const runs = samples.get(sampleKey(section, target, conns)) ?? [];
+    return [median(runs.map((s) => s.rps)), median(runs.map((s) => s.p99_ms))];
   };
-  const ratios = options.elizaConns.map((conns) => {
+  const ratios = section.conns.map((conns) => {
     const [rps, p99] = medians(ELIZA_PLUMB, conns);
     const [baseRps, baseP99] = medians(ELIZA_PERL_NODELAY, conns);
     const rpsRatio = formatRatio(rps, baseRps);
@@ -420,7 +836,7 @@ function elizaSection(
     `prompt included). Server CPU % counts the server and the processes it forked (from /proc).`,
     `- \`eliza plumb\` versus \`eliza perl nodelay\`, ${ratios.join("; ")}.`,
     "",
-    ...table(ELIZA_TARGETS, options.elizaConns, samples),
+    ...rateTable(section, samples),
   ];
 }
 
@@ -437,6 +853,21 @@ async function save(text: string): Promise<void> {
   if (!(await child.status).success) throw new Error(`could not write ${RESULTS_FILE}`);
 }
 
+/** One line of progress on stderr for a measurement. */
+function progress(section: Section, result: LoadResult): string {
+  if (section.mode === "idle") {
+    const kib = kibPerConn(result);
+    return `${result.open_at_end}/${result.conns} held, ` +
+      `${kib === null ? "?" : kib.toFixed(1)} KiB per idle connection`;
+  }
+  const window = result.seconds * 1000;
+  const serverCpu = result.server_cpu_ms === undefined
+    ? "?"
+    : (100 * result.server_cpu_ms / window).toFixed(0);
+  return `${result.rps} req/s, p99 ${result.p99_ms} ms, server CPU ${serverCpu} %, ` +
+    `load CPU ${(100 * result.cpu_ms / window).toFixed(0)} %`;
+}
+
 async function main(args: string[]): Promise<number> {
   let options: BenchOptions;
   try {
@@ -445,45 +876,70 @@ async function main(args: string[]): Promise<number> {
     console.error(`bench: ${(error as Error).message}; ${USAGE}`);
     return 2;
   }
-  const versions = options.elizaConns.length > 0 ? await perlVersions() : "";
-  if (versions === null) {
+  const elizaRuns = options.sections.some((section) => section.id === "eliza");
+  const perl = elizaRuns ? await perlVersions() : "";
+  if (perl === null) {
     console.error(
       "bench: the ELIZA table needs perl with Chatbot::Eliza (Debian: libchatbot-eliza-perl); " +
         "--no-eliza leaves it out",
     );
     return 1;
   }
-  const plan: [readonly Target[], number[]][] = [
-    [TARGETS, options.conns],
-    [ELIZA_TARGETS, options.elizaConns],
-  ];
-  const cells = options.rounds *
-    plan.reduce((sum, [targets, connsList]) => sum + targets.length * connsList.length, 0);
-  const estimate = Math.ceil(cells * (options.warmup + options.seconds + 1));
-  console.error(`bench: ${cells} runs, about ${estimate} s`);
-  const samples = new Map<string, Sample[]>();
   const notes = new Notes();
+  const loadgen = await prepareLoadGenerator(options, notes);
+  if (loadgen.binary === null) {
+    // load.ts connects from 127.0.0.1 only: a `raw 1 source` row would repeat `raw`.
+    options.sections = options.sections.map((section) => ({
+      ...section,
+      targets: section.targets.filter((target) => target.sources === undefined),
+    }));
+  }
+  const [twReuse, portRange, maxTwBuckets] = await Promise.all(
+    ["net.ipv4.tcp_tw_reuse", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_max_tw_buckets"]
+      .map(async (name) => await sysctl(name) ?? "unknown"),
+  );
+  const context: Context = {
+    options,
+    loadgen,
+    perl,
+    kernel: { twReuse, portRange, maxTwBuckets },
+  };
+  if (options.sections.some((s) => s.mode === "idle") && options.seconds + 30 >= DEFAULT_TTL) {
+    notes.add(
+      `idle: the hold (${options.seconds} s) comes close to plumb's default idle ttl ` +
+        `(${DEFAULT_TTL} s): plumb may close idle connections during it`,
+    );
+  }
+  const cells = options.rounds *
+    options.sections.reduce((sum, s) => sum + s.targets.length * s.conns.length, 0);
+  const estimate = Math.ceil(cells * (options.warmup + options.seconds + 1.5));
+  console.error(`bench: ${cells} runs, about ${estimate} s`);
+  const samples: Samples = new Map();
   for (let round = 1; round <= options.rounds; round++) {
-    for (const [targets, connsList] of plan) {
-      for (const conns of connsList) {
-        for (const target of targets) {
-          const sample = await measure(options, target, conns, notes);
-          const key = `${target.name} ${conns}`;
-          samples.set(key, [...(samples.get(key) ?? []), sample]);
-          console.error(
-            `  round ${round}/${options.rounds} C=${conns} ${target.name}: ${sample.rps} req/s, ` +
-              `p99 ${sample.p99Ms} ms, server CPU ${sample.serverCpu?.toFixed(0) ?? "?"} %, ` +
-              `load CPU ${sample.loadCpu.toFixed(0)} %`,
-          );
+    for (const section of options.sections) {
+      for (const conns of section.conns) {
+        for (const target of section.targets) {
+          const where = `round ${round}/${options.rounds} ${section.id} C=${conns} ${target.name}`;
+          try {
+            const result = await measure(options, loadgen, section, target, conns, notes);
+            const key = sampleKey(section, target, conns);
+            samples.set(key, [...(samples.get(key) ?? []), result]);
+            console.error(`  ${where}: ${progress(section, result)}`);
+          } catch (error) {
+            const message = (error as Error).message.split("\n").map((line) => line.trim())
+              .filter((line) => line !== "").join(" / ");
+            const short = message.length > 300 ? `${message.slice(0, 300)}...` : message;
+            console.error(`  ${where}: failed: ${short}`);
+            notes.add(`${section.id}: ${target.name} C=${conns} failed: ${short}`);
+          }
         }
       }
     }
   }
   const noteLines = notes.lines();
   const report = [
-    ...(await header(options, args)),
-    ...table(TARGETS, options.conns, samples),
-    ...(options.elizaConns.length > 0 ? elizaSection(options, samples, versions) : []),
+    ...(await header(context, args)),
+    ...options.sections.flatMap((section) => sectionReport(section, samples, context)),
     ...(noteLines.length > 0 ? ["", "Notes:", "", ...noteLines] : []),
   ].join("\n") + "\n";
   console.log(report);
