@@ -13,6 +13,8 @@ import { checkGraph, graphToDot, type Host, serve, type ServeOptions } from "./k
 import { LOG_LEVELS, type LogLevel } from "./kernel/log.ts";
 import { describeError } from "./kernel/scheduler.ts";
 import { MAX_WORKERS, serveWorkers } from "./kernel/workers.ts";
+// The built-in servlets, loaded with the CLI: serving them needs no read permission for their files.
+import "./servlets/all.ts";
 
 const USAGE = `plumb ${denoJson.version}: serve a graph of servlets
 

@@ -9,6 +9,8 @@ import type { Logger, LogLevel } from "./log.ts";
 import { LOG_LEVELS } from "./log.ts";
 import { describeError } from "./scheduler.ts";
 import type { FromWorker, ToWorker } from "./worker_protocol.ts";
+// As in the CLI: the built-ins are loaded with the worker, needing no read permission.
+import "../servlets/all.ts";
 
 /** The worker's global scope, as far as this module uses it. */
 interface WorkerScope {

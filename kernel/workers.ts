@@ -8,7 +8,7 @@
  * same ones. Needs `deno run --unstable-net`.
  * @module
  */
-import { GraphError, PlumbError } from "./errors.ts";
+import { GraphError, PermissionHint, PlumbError } from "./errors.ts";
 import type { CheckedGraph, Host, ServeOptions } from "./host.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { unstableNetEnabled } from "../modules/tcp.ts";
@@ -132,6 +132,18 @@ export async function serveWorkers(
   if (!unstableNetEnabled()) {
     throw new GraphError(
       "--workers needs deno run --unstable-net: the workers share the port with reusePort",
+    );
+  }
+  // A worker loads plumb's modules itself: local files need read permission.
+  const root = new URL("../", import.meta.url);
+  if (
+    root.protocol === "file:" &&
+    Deno.permissions.querySync({ name: "read", path: root }).state !== "granted"
+  ) {
+    const path = decodeURIComponent(root.pathname).replace(/\/$/, "");
+    throw new PermissionHint(
+      `--workers cannot load plumb's modules in its workers`,
+      `--allow-read=${path}`,
     );
   }
   const log = options.logger ?? createLogger(options.logLevel ?? "info");

@@ -4,7 +4,7 @@
  * closes every worker and calls every `unload`.
  */
 import { assert, assertEquals } from "./assert.ts";
-import { CLI_PERMISSIONS, Client, runCli, spawnCli } from "./helpers.ts";
+import { CLI_PERMISSIONS, Client, path, runCli, spawnCli } from "./helpers.ts";
 
 const GRAPH = "tests/fixtures/graphs/worker_name.json";
 const UNSTABLE = ["--unstable-net", ...CLI_PERMISSIONS];
@@ -68,4 +68,17 @@ Deno.test("--workers reports a bad graph as serve does, and nothing listens", as
   assertEquals(stdout, "");
   const alone = await runCli(["tests/fixtures/graphs/unknown_servlet.json"]);
   assertEquals(stderr, alone.stderr);
+});
+
+Deno.test("--workers without read permission for plumb's modules names the flag", async () => {
+  const { code, stderr } = await runCli(
+    [GRAPH, "--workers", "2"],
+    ["--unstable-net", "--allow-net=127.0.0.1", `--allow-read=${GRAPH}`],
+  );
+  assertEquals(code, 2);
+  assertEquals(
+    stderr,
+    `plumb: --workers cannot load plumb's modules in its workers: permission denied; run deno ` +
+      `with --allow-read=${path(".").replace(/\/$/, "")}\n`,
+  );
 });
