@@ -96,6 +96,12 @@ export type {
 } from "./modules/module.ts";
 export type { TcpOptions } from "./modules/tcp.ts";
 export type { SessionListenerOptions } from "./modules/session_options.ts";
+export type {
+  ConnectionLimitOptions,
+  Overflow,
+  SourceRuleOptions,
+} from "./modules/listener_limits.ts";
+export type { ConnectionLogOptions } from "./modules/connection_log.ts";
 export type { UnixOptions } from "./modules/unix.ts";
 export type { StdioOptions } from "./modules/stdio.ts";
 export type { FileOptions } from "./modules/file.ts";

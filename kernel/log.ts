@@ -17,6 +17,11 @@ export interface Logger {
   enabled(level: LogLevel): boolean;
   /** Writes one line at `level`. */
   log(level: LogLevel, message: string): void;
+  /**
+   * Writes `line` as it is, without the `plumb LEVEL:` prefix, if lines of
+   * `level` are written: a JSON line, say. A logger without it gets `log`.
+   */
+  write?(level: LogLevel, line: string): void;
 }
 
 /**
@@ -41,6 +46,9 @@ export function createLogger(
     enabled: (l: LogLevel): boolean => LOG_LEVELS.indexOf(l) <= max,
     log(l: LogLevel, message: string): void {
       if (LOG_LEVELS.indexOf(l) <= max) sink(`plumb ${l}: ${message}`);
+    },
+    write(l: LogLevel, line: string): void {
+      if (LOG_LEVELS.indexOf(l) <= max) sink(line);
     },
   };
 }

@@ -4,10 +4,17 @@
  * socket.
  * @module
  */
-import type { ByteChannel } from "./channel.ts";
+import { type ByteChannel, writeAll } from "./channel.ts";
+import { ConnectionLog, type ConnectionLogOptions } from "./connection_log.ts";
+import {
+  Admission,
+  type ConnectionLimitOptions,
+  type Refusal,
+  type SourceRuleOptions,
+} from "./listener_limits.ts";
 import type { ListenContext, Listener } from "./module.ts";
-import { SessionPool } from "./session_pool.ts";
-import type { SessionOptions } from "./session.ts";
+import { type SessionHooks, SessionPool } from "./session_pool.ts";
+import type { Session, SessionOptions } from "./session.ts";
 
 /** A source of accepted connections. */
 export interface Acceptor {
@@ -17,7 +24,19 @@ export interface Acceptor {
   close(): void;
 }
 
-/** Serves every connection an {@linkcode Acceptor} accepts. */
+/** A listener's limits, access rules and connection log options; each absent one does not apply. */
+export type ListenerPolicy = Partial<
+  ConnectionLimitOptions & SourceRuleOptions & ConnectionLogOptions
+>;
+
+/** How long a refused connection's `refuseMessage` may take to write, in milliseconds. */
+const REFUSE_WRITE_MS = 1000;
+
+/**
+ * Serves every connection an {@linkcode Acceptor} accepts, within the
+ * listener's limits and access rules. With none of them, and connection
+ * lines not logged, a connection costs the accept loop nothing more.
+ */
 export class AcceptingListener implements Listener {
   readonly url: string;
   readonly done: Promise<void>;
@@ -26,6 +45,16 @@ export class AcceptingListener implements Listener {
   readonly #pool: SessionPool;
   readonly #accepting: Promise<void>;
   readonly #onClose: () => void;
+  readonly #connectionLog: ConnectionLog;
+  /** Checks each accepted connection; `undefined` when there is nothing to check. */
+  readonly #admission: Admission | undefined;
+  /** `maxConnections` when new connections wait for a free place. */
+  readonly #waitAt: number | undefined;
+  readonly #refuseMessage: Uint8Array | undefined;
+  /** Refused connections still being told `refuseMessage`. */
+  readonly #refusing = new Set<Promise<void>>();
+  /** Wakes the accept loop waiting for a free place. */
+  #vacancy: (() => void) | undefined;
   #finished: () => void = () => {};
   #closing: Promise<void> | undefined;
 
@@ -36,6 +65,7 @@ export class AcceptingListener implements Listener {
    * @param options each session's options
    * @param ttl seconds an idle session is kept
    * @param onClose called once the listener has stopped (to remove a socket file, say)
+   * @param policy limits, access rules and connection log options
    */
   constructor(
     url: string,
@@ -44,12 +74,25 @@ export class AcceptingListener implements Listener {
     options: SessionOptions,
     ttl: number,
     onClose: () => void = () => {},
+    policy: ListenerPolicy = {},
   ) {
     this.url = url;
     this.#acceptor = acceptor;
     this.#context = context;
     this.#onClose = onClose;
-    this.#pool = new SessionPool(context, options, ttl);
+    this.#connectionLog = new ConnectionLog(url, context.log, policy);
+    this.#admission = Admission.create(policy);
+    this.#waitAt = policy.overflow === "refuse" ? undefined : policy.maxConnections;
+    this.#refuseMessage = policy.refuseMessage
+      ? new TextEncoder().encode(policy.refuseMessage)
+      : undefined;
+    const hooked = this.#connectionLog.enabled || this.#admission?.countsOpen ||
+      this.#waitAt !== undefined;
+    const hooks: SessionHooks = {
+      started: (session, sessionContext) => this.#started(session, sessionContext),
+      ended: (session, closing) => this.#ended(session, closing),
+    };
+    this.#pool = new SessionPool(context, options, ttl, hooked ? hooks : undefined);
     this.done = new Promise((resolve) => this.#finished = resolve);
     this.#accepting = this.#accept();
   }
@@ -58,9 +101,62 @@ export class AcceptingListener implements Listener {
     return this.#pool.size;
   }
 
+  /** A session starts: watched when connection lines are logged. */
+  #started(session: Session, context: ListenContext): ListenContext {
+    return this.#connectionLog.context(session.channel, context);
+  }
+
+  /** A session has ended: its source and its place are free, and its line is logged. */
+  #ended(session: Session, closing: boolean): void {
+    if (this.#admission?.countsOpen) this.#admission.release(session.channel.address);
+    this.#connectionLog.ended(session, closing);
+    const wake = this.#vacancy;
+    this.#vacancy = undefined;
+    wake?.();
+  }
+
+  /** Resolves once fewer than `maxConnections` are open (or the listener closes). */
+  #waitForVacancy(open: number, max: number): Promise<void> {
+    this.#connectionLog.waiting(open, max);
+    return new Promise((resolve) => this.#vacancy = resolve);
+  }
+
+  /** Closes a connection that is not served, after its `refuseMessage` if a limit refused it. */
+  #refuse(channel: ByteChannel, refusal: Refusal): void {
+    this.#connectionLog.refused(channel, refusal.end, refusal.reason);
+    const message = this.#refuseMessage;
+    const close = (): void => {
+      try {
+        channel.close();
+      } catch {
+        // Already gone.
+      }
+    };
+    if (message === undefined || refusal.end === "denied") return close();
+    // The message is short and the connection new: it fits the socket's buffer. A
+    // peer that still does not take it is closed after REFUSE_WRITE_MS regardless.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const done = Promise.race([
+      writeAll(channel, message).catch(() => {}),
+      new Promise<void>((resolve) => timer = setTimeout(resolve, REFUSE_WRITE_MS)),
+    ]).then(() => {
+      clearTimeout(timer);
+      close();
+      this.#refusing.delete(done);
+    });
+    this.#refusing.add(done);
+  }
+
   async #accept(): Promise<void> {
     let backoff = 0;
     for (;;) {
+      const max = this.#waitAt;
+      if (max !== undefined && this.#pool.size >= max) {
+        // Stop accepting: new connections wait in the kernel's backlog meanwhile.
+        await this.#waitForVacancy(this.#pool.size, max);
+        if (this.#pool.closing) return;
+        continue;
+      }
       let channel: ByteChannel;
       try {
         channel = await this.#acceptor.accept();
@@ -82,7 +178,14 @@ export class AcceptingListener implements Listener {
         channel.close();
         return;
       }
-      this.#pool.serve(channel);
+      if (this.#admission !== undefined) {
+        const refusal = this.#admission.admit(channel.address, this.#pool.size);
+        if (refusal !== undefined) {
+          this.#refuse(channel, refusal);
+          continue;
+        }
+      }
+      this.#pool.serve(this.#connectionLog.enabled ? this.#connectionLog.watch(channel) : channel);
     }
   }
 
@@ -90,8 +193,11 @@ export class AcceptingListener implements Listener {
     return this.#closing ??= (async () => {
       const pool = this.#pool.close(graceMs);
       this.#acceptor.close();
+      this.#vacancy?.();
       await this.#accepting;
       await pool;
+      await Promise.all(this.#refusing);
+      this.#connectionLog.flush();
       this.#onClose();
       this.#finished();
     })();

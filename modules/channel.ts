@@ -16,6 +16,8 @@ export interface ByteChannel {
   close(): void;
   /** Who is at the other end, for logs: `127.0.0.1:5000`, `unix:/run/x.sock`, `stdio`. */
   readonly peer: string;
+  /** The peer's IP address without the port (`127.0.0.1`, `::1`); absent when it has none. */
+  readonly address?: string;
   /** Answers to the module's own `cntl` operations, by module path (`tcp/peer`). */
   readonly module?: Readonly<Record<string, unknown>>;
 }
@@ -48,6 +50,7 @@ export function connChannel(conn: Deno.Conn): ByteChannel {
     : { "unix/path": (conn.localAddr as Deno.UnixAddr).path };
   return {
     peer,
+    address: tcp ? (addr as Deno.NetAddr).hostname : undefined,
     module: Object.freeze(module),
     read: (buffer) => conn.read(buffer),
     write: (data) => conn.write(data),
@@ -115,6 +118,7 @@ export function socketChannel(socket: Socket): ByteChannel {
   });
   return {
     peer,
+    address: socket.remoteAddress,
     module,
     async read(buffer: Uint8Array): Promise<number | null> {
       while (chunks.length === 0) {

@@ -7,8 +7,10 @@ import { didYouMean } from "../kernel/suggest.ts";
 
 /** How one option is checked. */
 export interface OptionRule {
-  /** The JSON type of the value. */
-  type: "string" | "number" | "boolean";
+  /** The JSON type of the value (`string[]`: an array of strings). */
+  type: "string" | "number" | "boolean" | "string[]";
+  /** For strings: the only values allowed. */
+  values?: readonly string[];
   /** For numbers: the smallest value allowed. */
   min?: number;
   /** For numbers: the largest value allowed. */
@@ -43,8 +45,15 @@ export function checkOptions(
         `${where}: option "${name}" ${why}, got ${JSON.stringify(value)} (${rule.description})`,
       );
     };
-    const actual: string = typeof value;
-    if (actual !== rule.type) bad(`must be a ${rule.type}`);
+    const actual: string = Array.isArray(value)
+      ? value.every((item) => typeof item === "string") ? "string[]" : "array"
+      : typeof value;
+    if (actual !== rule.type) {
+      bad(rule.type === "string[]" ? "must be an array of strings" : `must be a ${rule.type}`);
+    }
+    if (rule.values !== undefined && !rule.values.includes(value as string)) {
+      bad(`must be one of ${rule.values.map((v) => JSON.stringify(v)).join(", ")}`);
+    }
     if (typeof value === "number") {
       if (rule.integer && !Number.isInteger(value)) bad("must be a whole number");
       if (rule.min !== undefined && value < rule.min) bad(`must be at least ${rule.min}`);

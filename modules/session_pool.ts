@@ -7,6 +7,14 @@ import type { ByteChannel } from "./channel.ts";
 import type { ListenContext, Listener } from "./module.ts";
 import { type Clock, Session, type SessionOptions } from "./session.ts";
 
+/** Told as each session of a pool starts and ends (connection logs and limits). */
+export interface SessionHooks {
+  /** A session starts; returns the context to serve it with (`context`, or a wrapper of it). */
+  started(session: Session, context: ListenContext): ListenContext;
+  /** A session has ended and left the pool; `closing` when the pool was closing. */
+  ended(session: Session, closing: boolean): void;
+}
+
 /** The sessions of a listener. */
 export class SessionPool {
   readonly #context: ListenContext;
@@ -21,15 +29,23 @@ export class SessionPool {
   readonly #open = new Set<Session>();
   readonly #served = new Set<Promise<void>>();
   readonly #sweeper: ReturnType<typeof setInterval>;
+  readonly #hooks: SessionHooks | undefined;
   #closing = false;
 
   /**
    * @param context the host's handler and log
    * @param options each session's options
    * @param ttl seconds an idle session is kept
+   * @param hooks told as each session starts and ends, if given
    */
-  constructor(context: ListenContext, options: SessionOptions, ttl: number) {
+  constructor(
+    context: ListenContext,
+    options: SessionOptions,
+    ttl: number,
+    hooks?: SessionHooks,
+  ) {
     this.#context = context;
+    this.#hooks = hooks;
     this.#options = options;
     this.#ttl = ttl;
     // A tick is a quarter of the shortest limit (10 ms to 1 s): each limit
@@ -59,10 +75,13 @@ export class SessionPool {
     const session = new Session(channel, this.#options, this.#clock);
     this.#open.add(session);
     this.#context.connections(1);
-    const served = session.serve(this.#context, () => this.#closing).finally(() => {
+    const hooks = this.#hooks;
+    const context = hooks === undefined ? this.#context : hooks.started(session, this.#context);
+    const served = session.serve(context, () => this.#closing).finally(() => {
       this.#open.delete(session);
       this.#served.delete(served);
       this.#context.connections(-1);
+      hooks?.ended(session, this.#closing);
     });
     this.#served.add(served);
     return served;

@@ -7,7 +7,20 @@
 import { PermissionHint, PlumbError } from "../kernel/errors.ts";
 import { AcceptingListener, denoAcceptor } from "./accept_loop.ts";
 import { connChannel } from "./channel.ts";
+import {
+  CONNECTION_LOG_RULES,
+  type ConnectionLogOptions,
+  connectionLogOptions,
+} from "./connection_log.ts";
 import { adoptListener } from "./inherited.ts";
+import {
+  CONNECTION_LIMIT_RULES,
+  type ConnectionLimitOptions,
+  connectionLimitOptions,
+  SOURCE_RULES,
+  type SourceRuleOptions,
+  sourceRuleOptions,
+} from "./listener_limits.ts";
 import type { IoModule, ListenContext, Listener } from "./module.ts";
 import { checkOptions, type OptionRule } from "./options.ts";
 import {
@@ -18,7 +31,8 @@ import {
 } from "./session_options.ts";
 
 /** Options of a `tcp` listener. */
-export interface TcpOptions extends SessionListenerOptions {
+export interface TcpOptions
+  extends SessionListenerOptions, ConnectionLimitOptions, SourceRuleOptions, ConnectionLogOptions {
   /** Address to listen on. Default `127.0.0.1`; `0.0.0.0` for every interface. */
   host: string;
   /** Port to listen on; 0 picks a free one (printed on start). Default 0. */
@@ -48,6 +62,9 @@ const RULES: Record<keyof TcpOptions, OptionRule> = {
   ...SESSION_RULES,
   fd: { type: "number", integer: true, min: 0, description: "inherited listening socket to adopt" },
   reusePort: { type: "boolean", description: "share the port with other listeners (SO_REUSEPORT)" },
+  ...CONNECTION_LIMIT_RULES,
+  ...SOURCE_RULES,
+  ...CONNECTION_LOG_RULES,
 };
 
 /** True when Deno runs with `--unstable-net`, which `reusePort` needs (it exits the process without it). */
@@ -66,13 +83,24 @@ export const tcp: IoModule<TcpOptions> = {
       ...sessionOptions(options),
       fd: options.fd as number | undefined,
       reusePort: (options.reusePort as boolean | undefined) ?? false,
+      ...connectionLimitOptions(options),
+      ...sourceRuleOptions(options, where),
+      ...connectionLogOptions(options),
     };
   },
   async listen(options: TcpOptions, context: ListenContext): Promise<Listener> {
     const session = sessionSettings(options);
     if (options.fd !== undefined) {
       const { acceptor, url } = await adoptListener(options.fd);
-      return new AcceptingListener(url, acceptor, context, session, options.ttl);
+      return new AcceptingListener(
+        url,
+        acceptor,
+        context,
+        session,
+        options.ttl,
+        undefined,
+        options,
+      );
     }
     const port = options.port === 0 ? "" : `:${options.port}`;
     const status = Deno.permissions.querySync({ name: "net", host: `${options.host}${port}` });
@@ -108,6 +136,8 @@ export const tcp: IoModule<TcpOptions> = {
       context,
       session,
       options.ttl,
+      undefined,
+      options,
     );
   },
 };

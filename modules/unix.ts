@@ -8,6 +8,16 @@ import { GraphError, PermissionHint, PlumbError } from "../kernel/errors.ts";
 import { AcceptingListener, denoAcceptor } from "./accept_loop.ts";
 import { filePath } from "../kernel/file_path.ts";
 import { connChannel } from "./channel.ts";
+import {
+  CONNECTION_LOG_RULES,
+  type ConnectionLogOptions,
+  connectionLogOptions,
+} from "./connection_log.ts";
+import {
+  CONNECTION_LIMIT_RULES,
+  type ConnectionLimitOptions,
+  connectionLimitOptions,
+} from "./listener_limits.ts";
 import type { IoModule, ListenContext, Listener } from "./module.ts";
 import { checkOptions, type OptionRule } from "./options.ts";
 import {
@@ -18,7 +28,8 @@ import {
 } from "./session_options.ts";
 
 /** Options of a `unix` listener. */
-export interface UnixOptions extends SessionListenerOptions {
+export interface UnixOptions
+  extends SessionListenerOptions, ConnectionLimitOptions, ConnectionLogOptions {
   /** Path of the socket file, relative to the graph file. */
   path: string;
 }
@@ -26,6 +37,8 @@ export interface UnixOptions extends SessionListenerOptions {
 const RULES: Record<keyof UnixOptions, OptionRule> = {
   path: { type: "string", description: "path of the socket file" },
   ...SESSION_RULES,
+  ...CONNECTION_LIMIT_RULES,
+  ...CONNECTION_LOG_RULES,
 };
 
 async function removeStale(path: string): Promise<void> {
@@ -65,7 +78,12 @@ export const unix: IoModule<UnixOptions> = {
         `${where}: option "path" is required: the socket file, for example "eliza.sock"`,
       );
     }
-    return { path: options.path as string, ...sessionOptions(options) };
+    return {
+      path: options.path as string,
+      ...sessionOptions(options),
+      ...connectionLimitOptions(options),
+      ...connectionLogOptions(options),
+    };
   },
   async listen(options: UnixOptions, context: ListenContext): Promise<Listener> {
     const path = filePath(new URL(options.path, context.base));
@@ -95,6 +113,7 @@ export const unix: IoModule<UnixOptions> = {
           // Already gone.
         }
       },
+      options,
     );
   },
 };

@@ -39,7 +39,13 @@ const CASES: Record<string, string> = {
   unknown_module:
     `listener 1: unknown module "tpc" (did you mean "tcp"?); modules are tcp, unix, stdio, file`,
   unknown_option: `listener 1 (tcp): unknown option "prot" (did you mean "port"?); options are ` +
-    `host, port, ttl, maxMessageSize, open, requestTimeout, writeTimeout, errorReply, fd, reusePort`,
+    `host, port, ttl, maxMessageSize, open, requestTimeout, writeTimeout, errorReply, fd, ` +
+    `reusePort, maxConnections, overflow, refuseMessage, allow, deny, maxPerSource, ` +
+    `maxRatePerSource, log, logFormat`,
+  bad_address_rule: `listener 2 (tcp): option "allow": entry "10.0.0.0/33": prefix length 33 ` +
+    `is more than the 32 bits of an IPv4 address`,
+  bad_overflow: `listener 1 (tcp): option "overflow" must be one of "wait", "refuse", got ` +
+    `"drop" (what a connection over maxConnections gets: wait in the backlog, or refused)`,
   init_fails: `node "shout": init of servlet "transform" failed: unknown transform "sideways"; ` +
     `use one of upper, lower, reverse, trim`,
   type_mismatch: `edge 1 ("parse.out" -> "greet.in"): type "json" of "parse.out" does not ` +

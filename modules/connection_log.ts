@@ -1,0 +1,302 @@
+/**
+ * Connection logging, after xinetd's `log_on_success`/`log_on_failure`: one
+ * line per connection when it ends, with the peer, how long it lasted, its
+ * requests, the bytes each way and how it ended; a refused or denied
+ * connection gets a line naming the rule. As text, or as JSON lines.
+ * @module
+ */
+import { LOG_LEVELS, type Logger, type LogLevel } from "../kernel/log.ts";
+import { type ByteChannel, isGone } from "./channel.ts";
+import type { ListenContext } from "./module.ts";
+import type { OptionRule } from "./options.ts";
+import type { Session } from "./session.ts";
+
+/** How a listener writes its connection lines. */
+export interface ConnectionLogOptions {
+  /**
+   * Level of the line written as each connection ends. Default `"debug"`, so
+   * that it costs nothing unless the host logs at `debug`. Lines about
+   * refused and denied connections are written at `"info"`, or at this level
+   * when it is more severe.
+   */
+  log: LogLevel;
+  /** `"text"` (default) or `"json"`: one JSON object per line, without the `plumb` prefix. */
+  logFormat: "text" | "json";
+}
+
+/** Option rules of {@linkcode ConnectionLogOptions}, for `checkOptions`. */
+export const CONNECTION_LOG_RULES: Record<keyof ConnectionLogOptions, OptionRule> = {
+  log: {
+    type: "string",
+    values: LOG_LEVELS,
+    description: "the level of the line logged as each connection ends",
+  },
+  logFormat: {
+    type: "string",
+    values: ["text", "json"],
+    description: "connection lines as text or as JSON lines",
+  },
+};
+
+/** Reads the connection log options from a listener's checked options, with their defaults. */
+export function connectionLogOptions(options: Record<string, unknown>): ConnectionLogOptions {
+  return {
+    log: (options.log as LogLevel | undefined) ?? "debug",
+    logFormat: (options.logFormat as "text" | "json" | undefined) ?? "text",
+  };
+}
+
+/**
+ * How a connection ended: the peer closed it, the server did (`PERSIST` off),
+ * it was idle past the `ttl`, a time limit cut it (`timeout`), a request
+ * failed (`error`), the host stopped (`shutdown`), or it was never served:
+ * `denied` by the access rules or refused by a `limit`.
+ */
+export type ConnectionEnd =
+  | "peer"
+  | "server"
+  | "ttl"
+  | "timeout"
+  | "error"
+  | "shutdown"
+  | "denied"
+  | "limit";
+
+const ENDED: Record<ConnectionEnd, string> = {
+  peer: "closed by peer",
+  server: "closed by server",
+  ttl: "idle (ttl)",
+  timeout: "timed out",
+  error: "request failed",
+  shutdown: "host stopping",
+  denied: "denied",
+  limit: "refused",
+};
+
+/**
+ * A channel that notes how it ended: whether the peer closed it (end of
+ * input, a reset) or it failed, as opposed to being closed by the server.
+ */
+export class WatchedChannel implements ByteChannel {
+  readonly peer: string;
+  readonly address: string | undefined;
+  readonly module: Readonly<Record<string, unknown>> | undefined;
+  readonly #inner: ByteChannel;
+  /** The peer closed its side or reset the connection. */
+  peerClosed = false;
+  /** A request failed, or a read or write failed other than by the peer going. */
+  failed = false;
+  /** The server closed the channel. */
+  closedHere = false;
+
+  /** @param inner the channel watched */
+  constructor(inner: ByteChannel) {
+    this.#inner = inner;
+    this.peer = inner.peer;
+    this.address = inner.address;
+    this.module = inner.module;
+  }
+
+  #failure(error: unknown): never {
+    if (!this.closedHere) {
+      if (isGone(error)) this.peerClosed = true;
+      else this.failed = true;
+    }
+    throw error;
+  }
+
+  async read(buffer: Uint8Array): Promise<number | null> {
+    let n: number | null;
+    try {
+      n = await this.#inner.read(buffer);
+    } catch (error) {
+      this.#failure(error);
+    }
+    if (n === null && !this.closedHere) this.peerClosed = true;
+    return n;
+  }
+
+  async write(data: Uint8Array): Promise<number> {
+    try {
+      return await this.#inner.write(data);
+    } catch (error) {
+      this.#failure(error);
+    }
+  }
+
+  close(): void {
+    this.closedHere = true;
+    this.#inner.close();
+  }
+}
+
+/** Lines about refused and denied connections written at most per second; then they are counted. */
+export const FAILURE_LINES_PER_SECOND = 100;
+
+/** The connection lines of one listener. */
+export class ConnectionLog {
+  readonly #url: string;
+  readonly #log: Logger;
+  readonly #level: LogLevel;
+  readonly #failureLevel: LogLevel;
+  readonly #json: boolean;
+  /** True when a line is written as each connection ends (the level is logged). */
+  readonly enabled: boolean;
+  #window = 0;
+  #inWindow = 0;
+  #suppressed = 0;
+  #lastWait = -Infinity;
+
+  /**
+   * @param url the listener, for the lines
+   * @param log the host's log
+   * @param options level and format (defaults as {@linkcode connectionLogOptions})
+   */
+  constructor(url: string, log: Logger, options: Partial<ConnectionLogOptions> = {}) {
+    this.#url = url;
+    this.#log = log;
+    this.#level = options.log ?? "debug";
+    this.#failureLevel = LOG_LEVELS.indexOf(this.#level) < LOG_LEVELS.indexOf("info")
+      ? this.#level
+      : "info";
+    this.#json = options.logFormat === "json";
+    this.enabled = log.enabled(this.#level);
+  }
+
+  /** Wraps a new connection's channel to see how it ends (only when {@linkcode enabled}). */
+  watch(channel: ByteChannel): WatchedChannel {
+    return new WatchedChannel(channel);
+  }
+
+  /**
+   * The context a watched session runs its requests with: the same, but a
+   * request that fails marks the connection as failed.
+   */
+  context(channel: ByteChannel, context: ListenContext): ListenContext {
+    if (!(channel instanceof WatchedChannel)) return context;
+    const handle = context.handle;
+    return {
+      ...context,
+      handle: (input, output, info) =>
+        handle(input, output, info).then((ok) => {
+          if (!ok) channel.failed = true;
+          return ok;
+        }),
+    };
+  }
+
+  /** Writes the line of a session that has ended; `closing` when the listener was stopping. */
+  ended(session: Session, closing: boolean): void {
+    const channel = session.channel;
+    if (!this.enabled || !(channel instanceof WatchedChannel)) return;
+    const because = session.closedBecause;
+    const end: ConnectionEnd = because === "ttl"
+      ? "ttl"
+      : because !== undefined
+      ? "timeout"
+      : channel.failed
+      ? "error"
+      : channel.peerClosed
+      ? "peer"
+      : closing
+      ? "shutdown"
+      : "server";
+    const seconds = (performance.now() - session.startedAt) / 1000;
+    const { requests, bytesIn, bytesOut } = session;
+    if (this.#json) {
+      this.#write(this.#level, {
+        peer: channel.peer,
+        end,
+        ...(end === "timeout" ? { reason: because } : {}),
+        seconds: Number(seconds.toFixed(3)),
+        requests,
+        bytesIn,
+        bytesOut,
+      });
+      return;
+    }
+    const how = end === "timeout" ? `timed out (${because})` : ENDED[end];
+    this.#log.log(
+      this.#level,
+      `connection from ${channel.peer} to ${this.#url} ended: ${how} after ${
+        seconds.toFixed(3)
+      } s, ${requests} ${requests === 1 ? "request" : "requests"}, ${bytesIn} bytes in, ` +
+        `${bytesOut} bytes out`,
+    );
+  }
+
+  /** Writes the line of a connection that is not served: denied, or refused by a limit. */
+  refused(channel: ByteChannel, end: "denied" | "limit", reason: string): void {
+    if (!this.#log.enabled(this.#failureLevel) || !this.#withinBudget()) return;
+    if (this.#json) {
+      this.#write(this.#failureLevel, {
+        peer: channel.peer,
+        end,
+        reason,
+        seconds: 0,
+        requests: 0,
+        bytesIn: 0,
+        bytesOut: 0,
+      });
+    } else {
+      this.#log.log(
+        this.#failureLevel,
+        `connection from ${channel.peer} to ${this.#url} ${ENDED[end]}: ${reason}`,
+      );
+    }
+  }
+
+  /**
+   * Says that the listener stopped accepting because `open` connections are
+   * open, the most `maxConnections` (`max`) allows (at most once in 10 s).
+   */
+  waiting(open: number, max: number): void {
+    const now = performance.now();
+    if (now - this.#lastWait < 10_000) return;
+    this.#lastWait = now;
+    this.#log.log(
+      "info",
+      `${this.#url}: ${open} ${open === 1 ? "connection" : "connections"} open ` +
+        `(maxConnections ${max}); ` +
+        `new connections wait until one closes`,
+    );
+  }
+
+  /** Writes the count of failure lines left out, if any (when the listener stops). */
+  flush(): void {
+    if (this.#suppressed === 0) return;
+    this.#log.log(
+      this.#failureLevel,
+      `${this.#url}: ${this.#suppressed} more refused or denied connections not logged ` +
+        `(over ${FAILURE_LINES_PER_SECOND} lines a second)`,
+    );
+    this.#suppressed = 0;
+  }
+
+  /** True when one more failure line fits this second's budget; counts it if not. */
+  #withinBudget(): boolean {
+    const second = Math.floor(performance.now() / 1000);
+    if (second !== this.#window) {
+      this.flush();
+      this.#window = second;
+      this.#inWindow = 0;
+    }
+    if (this.#inWindow >= FAILURE_LINES_PER_SECOND) {
+      this.#suppressed++;
+      return false;
+    }
+    this.#inWindow++;
+    return true;
+  }
+
+  #write(level: LogLevel, fields: Record<string, unknown>): void {
+    const line = JSON.stringify({
+      time: new Date().toISOString(),
+      level,
+      listener: this.#url,
+      ...fields,
+    });
+    if (this.#log.write !== undefined) this.#log.write(level, line);
+    else this.#log.log(level, line);
+  }
+}

@@ -1,0 +1,235 @@
+/**
+ * Who a listener serves and how many: `maxConnections` (tcpserver `-c`) with
+ * its `overflow` (wait in the backlog, or refuse), and, for TCP, `allow` and
+ * `deny` address rules (xinetd `only_from`/`no_access`), `maxPerSource`
+ * (xinetd `per_source`) and `maxRatePerSource` (xinetd `cps`). An
+ * {@linkcode Admission} decides, for each accepted connection, whether it is
+ * served, before any servlet runs.
+ * @module
+ */
+import { GraphError } from "../kernel/errors.ts";
+import { AccessRules, AddressRuleError, parseRange } from "./address_rules.ts";
+import type { OptionRule } from "./options.ts";
+import { SourceTable } from "./source_table.ts";
+
+/** What happens to a new connection while `maxConnections` are open. */
+export type Overflow = "wait" | "refuse";
+
+/** Limits on a listener's connections (`tcp`, `unix`). */
+export interface ConnectionLimitOptions {
+  /** Connections served at once; absent for no limit. */
+  maxConnections?: number;
+  /**
+   * When `maxConnections` are open: `"wait"` stops accepting until one closes
+   * (new connections wait in the kernel's backlog), `"refuse"` accepts and
+   * closes them at once (after `refuseMessage`). Default `"wait"`.
+   */
+  overflow: Overflow;
+  /**
+   * Written, as is, to a connection refused by a limit (`maxConnections` with
+   * `"refuse"`, `maxPerSource`, `maxRatePerSource`) before it is closed, for
+   * example `"busy, try again later\n"`. Default `""`: nothing. A connection
+   * denied by `allow`/`deny` is never told anything.
+   */
+  refuseMessage: string;
+}
+
+/** Access rules and per-source limits of a TCP listener, by peer address. */
+export interface SourceRuleOptions {
+  /**
+   * Addresses and CIDR ranges (`127.0.0.1`, `10.0.0.0/8`, `::1`, `fe80::/10`)
+   * that may connect; absent for any. IPv4 entries also match IPv4-mapped
+   * IPv6 peers.
+   */
+  allow?: string[];
+  /** Addresses and CIDR ranges that may not connect; they win over `allow`. */
+  deny?: string[];
+  /** Connections one address may hold open at once; absent for no limit. */
+  maxPerSource?: number;
+  /**
+   * New connections one address may open per second (a burst of up to one
+   * second's worth, then this rate); absent for no limit.
+   */
+  maxRatePerSource?: number;
+}
+
+/** Option rules of {@linkcode ConnectionLimitOptions}, for `checkOptions`. */
+export const CONNECTION_LIMIT_RULES: Record<keyof ConnectionLimitOptions, OptionRule> = {
+  maxConnections: {
+    type: "number",
+    integer: true,
+    min: 1,
+    description: "connections served at once",
+  },
+  overflow: {
+    type: "string",
+    values: ["wait", "refuse"],
+    description: "what a connection over maxConnections gets: wait in the backlog, or refused",
+  },
+  refuseMessage: {
+    type: "string",
+    description: "written to a connection refused by a limit before it is closed",
+  },
+};
+
+/** Option rules of {@linkcode SourceRuleOptions}, for `checkOptions`. */
+export const SOURCE_RULES: Record<keyof SourceRuleOptions, OptionRule> = {
+  allow: {
+    type: "string[]",
+    description: "addresses and CIDR ranges that may connect, for example 10.0.0.0/8",
+  },
+  deny: {
+    type: "string[]",
+    description: "addresses and CIDR ranges that may not connect, for example 10.0.0.0/8",
+  },
+  maxPerSource: {
+    type: "number",
+    integer: true,
+    min: 1,
+    description: "connections one address may hold open at once",
+  },
+  maxRatePerSource: {
+    type: "number",
+    min: 0.001,
+    description: "new connections one address may open per second",
+  },
+};
+
+/** Reads the connection limits from a listener's checked options, with their defaults. */
+export function connectionLimitOptions(options: Record<string, unknown>): ConnectionLimitOptions {
+  return {
+    maxConnections: options.maxConnections as number | undefined,
+    overflow: (options.overflow as Overflow | undefined) ?? "wait",
+    refuseMessage: (options.refuseMessage as string | undefined) ?? "",
+  };
+}
+
+/**
+ * Reads the access rules and per-source limits from a listener's checked
+ * options; a bad `allow` or `deny` entry is a {@linkcode GraphError} naming
+ * `where`, the option and the entry.
+ */
+export function sourceRuleOptions(
+  options: Record<string, unknown>,
+  where: string,
+): SourceRuleOptions {
+  for (const name of ["allow", "deny"] as const) {
+    for (const entry of (options[name] as string[] | undefined) ?? []) {
+      try {
+        parseRange(entry);
+      } catch (error) {
+        if (!(error instanceof AddressRuleError)) throw error;
+        throw new GraphError(
+          `${where}: option "${name}": entry ${JSON.stringify(entry)}: ${error.message}`,
+        );
+      }
+    }
+  }
+  return {
+    allow: options.allow as string[] | undefined,
+    deny: options.deny as string[] | undefined,
+    maxPerSource: options.maxPerSource as number | undefined,
+    maxRatePerSource: options.maxRatePerSource as number | undefined,
+  };
+}
+
+/** Why a connection is not served. */
+export interface Refusal {
+  /** `denied` by the access rules, or refused by a `limit`. */
+  readonly end: "denied" | "limit";
+  /** One phrase for the log, naming the rule or the limit. */
+  readonly reason: string;
+}
+
+/**
+ * The source address a peer's per-source limits count under: an
+ * IPv4-mapped IPv6 address (`::ffff:127.0.0.1`) counts as its IPv4 address.
+ */
+export function sourceKey(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  return mapped === null ? address : mapped[1];
+}
+
+/** Decides, for each connection a listener accepts, whether it is served. */
+export class Admission {
+  readonly #access: AccessRules | undefined;
+  readonly #maxConnections: number | undefined;
+  readonly #sources: SourceTable | undefined;
+  readonly #maxPerSource: number | undefined;
+  readonly #rate: number | undefined;
+
+  /**
+   * An admission for the listener's options, or `undefined` when they ask
+   * for no check on accept (then the accept loop does no work for it).
+   * `maxConnections` is checked here only with `overflow: "refuse"`.
+   */
+  static create(
+    options: Partial<ConnectionLimitOptions & SourceRuleOptions>,
+  ): Admission | undefined {
+    const refuse = options.overflow === "refuse" && options.maxConnections !== undefined;
+    const checks = options.allow !== undefined || options.deny !== undefined ||
+      options.maxPerSource !== undefined || options.maxRatePerSource !== undefined || refuse;
+    return checks ? new Admission(options) : undefined;
+  }
+
+  /** @param options the listener's limits and rules (see {@linkcode Admission.create}) */
+  constructor(options: Partial<ConnectionLimitOptions & SourceRuleOptions>) {
+    const { allow, deny, maxPerSource, maxRatePerSource } = options;
+    this.#access = allow !== undefined || deny !== undefined
+      ? new AccessRules(allow, deny)
+      : undefined;
+    this.#maxConnections = options.overflow === "refuse" ? options.maxConnections : undefined;
+    this.#maxPerSource = maxPerSource;
+    this.#rate = maxRatePerSource;
+    this.#sources = maxPerSource !== undefined || maxRatePerSource !== undefined
+      ? new SourceTable({ maxPerSource, maxRatePerSource })
+      : undefined;
+  }
+
+  /** True when {@linkcode release} must be called as each admitted connection ends. */
+  get countsOpen(): boolean {
+    return this.#sources?.countsOpen ?? false;
+  }
+
+  /**
+   * Admits a connection from `address` (`undefined` for a peer with no IP
+   * address, a Unix socket's) while `open` connections are served, or says
+   * why not. Checked in this order: `deny`/`allow`, `maxConnections`,
+   * `maxPerSource`, `maxRatePerSource`.
+   */
+  admit(address: string | undefined, open: number): Refusal | undefined {
+    const denial = this.#access?.check(address);
+    if (denial !== undefined) return { end: "denied", reason: denial.reason };
+    const max = this.#maxConnections;
+    if (max !== undefined && open >= max) {
+      const connections = open === 1 ? "connection" : "connections";
+      return { end: "limit", reason: `${open} ${connections} open (maxConnections ${max})` };
+    }
+    if (this.#sources === undefined || address === undefined) return undefined;
+    const source = sourceKey(address);
+    switch (this.#sources.admit(source)) {
+      case undefined:
+        return undefined;
+      case "maxPerSource":
+        return {
+          end: "limit",
+          reason:
+            `${this.#maxPerSource} ${
+              this.#maxPerSource === 1 ? "connection" : "connections"
+            } from ${source} open already ` +
+            `(maxPerSource ${this.#maxPerSource})`,
+        };
+      case "maxRatePerSource":
+        return {
+          end: "limit",
+          reason: `over ${this.#rate} new connections a second from ${source} ` +
+            `(maxRatePerSource ${this.#rate})`,
+        };
+    }
+  }
+
+  /** A connection that {@linkcode admit} let in from `address` has ended. */
+  release(address: string | undefined): void {
+    if (address !== undefined) this.#sources?.release(sourceKey(address));
+  }
+}
