@@ -39,6 +39,9 @@ Options:
   -h, --help          show this help
   -V, --version       print the version
 
+Signals: SIGINT or SIGTERM stops (requests in flight finish; a second one exits at
+once); SIGHUP reloads the graph file: new connections get it, open ones finish on theirs.
+
 Exit status: 0 served and stopped, 2 bad command line or graph, 1 other failure.
 `;
 
@@ -162,6 +165,21 @@ function systemdListenFd(): string | undefined {
   return "3";
 }
 
+/**
+ * Reloads the graph on SIGHUP, as the article's daemons re-read their
+ * configuration: new connections get the re-read graph, open ones finish on
+ * theirs; a graph that does not check is logged and the old one kept (the host
+ * logs either). Not with --stdio, where a hangup means the terminal is gone.
+ */
+function reloadOnHangup(host: Host): void {
+  if (Deno.build.os === "windows") return;
+  Deno.addSignalListener("SIGHUP", () => {
+    host.reload().catch((error) =>
+      console.error(`plumb error: reload failed: ${describeError(error)}`)
+    );
+  });
+}
+
 function waitForSignal(host: Host): Promise<void> {
   return new Promise((resolve) => {
     let stopping = false;
@@ -201,6 +219,7 @@ async function main(argv: string[]): Promise<number> {
     ? await serveWorkers(command.graph, command.workers, command.options)
     : await serve(command.graph, command.options);
   const stopped = waitForSignal(host); // listen for signals before telling anyone we listen
+  if (!command.options.stdio) reloadOnHangup(host);
   // With --stdio, standard output is the conversation: no listening line there.
   if (!command.options.stdio) { for (const url of host.urls) console.log(`listening on ${url}`); }
   await stopped;

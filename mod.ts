@@ -80,6 +80,7 @@ export {
   checkGraph,
   graphToDot,
   type Host,
+  type ReloadResult,
   serve,
   type ServeOptions,
 } from "./kernel/host.ts";
@@ -91,6 +92,7 @@ export type {
   IoModule,
   ListenContext,
   Listener,
+  PinnedGraph,
   RequestHandler,
   RequestInfo,
 } from "./modules/module.ts";

@@ -170,7 +170,9 @@ export class ByteReader {
     const p = this.#pending;
     const nl = p.indexOf(LF, from);
     if (nl < 0) {
-      if (p.length > this.maxLineBytes) throw this.#tooLong();
+      // A \r last may be the first half of the line's \r\n: it does not count yet.
+      const length = p.length > 0 && p[p.length - 1] === CR ? p.length - 1 : p.length;
+      if (length > this.maxLineBytes) throw this.#tooLong();
       return undefined;
     }
     const end = nl > 0 && p[nl - 1] === CR ? nl - 1 : nl;
@@ -194,6 +196,7 @@ export class ByteReader {
       if (!more) {
         const p = this.#pending;
         if (p.length === 0) return null;
+        if (p.length > this.maxLineBytes) throw this.#tooLong(); // a last line without \n, \r and all
         this.#pending = EMPTY;
         this.#consumed += p.length;
         return decoder.decode(p);

@@ -21,11 +21,12 @@ export class PlumbError extends Error {
  */
 export class GraphError extends PlumbError {
   /**
-   * Makes the error.
+   * Makes the error. Line breaks that came in with a name from the graph
+   * file are written `\n`, so the message stays one line.
    * @param message one line: `FILE: what is wrong`
    */
   constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
+    super(message.replace(/\r/g, "\\r").replace(/\n/g, "\\n"), options);
     this.name = "GraphError";
   }
 }

@@ -213,7 +213,9 @@ export function parseGraph(file: string, text: string): GraphSpec {
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new GraphError(`${file}: not valid JSON: ${(error as Error).message}`);
+    // V8 quotes the text around the error, newlines and all: kept on one line.
+    const why = (error as Error).message.replace(/\s*\n\s*/g, " ");
+    throw new GraphError(`${file}: not valid JSON: ${why}`);
   }
   return validateGraph(file, value);
 }

@@ -19,6 +19,9 @@ import type {
 } from "../modules/module.ts";
 import { IO_MODULES } from "../modules/registry.ts";
 import { didYouMean } from "./suggest.ts";
+import { failureReason, Generation, listenerChanges, type ReloadResult } from "./reload.ts";
+
+export type { ReloadResult };
 
 /** Options of {@linkcode serve} and {@linkcode checkGraph}. */
 export interface ServeOptions {
@@ -97,6 +100,8 @@ interface LoadedGraph {
   readonly base: URL;
   readonly plan: Plan;
   readonly listeners: readonly { module: IoModule<unknown>; options: unknown }[];
+  /** The graph's nodes, edges, input, output and types, to tell whether a reload changed them. */
+  readonly fingerprint: string;
 }
 
 function summary(loaded: LoadedGraph): CheckedGraph {
@@ -112,7 +117,7 @@ function summary(loaded: LoadedGraph): CheckedGraph {
 export interface Host {
   /** One URL per listener, for example `tcp://127.0.0.1:12345`, with the real port. */
   readonly urls: readonly string[];
-  /** The checked graph being served. */
+  /** The checked graph being served to new connections (the newest, after a {@linkcode Host.reload}). */
   readonly graph: CheckedGraph;
   /**
    * Stops accepting, closes idle connections, lets requests in flight finish
@@ -124,6 +129,22 @@ export interface Host {
    * or when every listener is done (standard input or an input file used up).
    */
   readonly finished: Promise<void>;
+  /**
+   * Reads, loads and checks the graph again (the same file or object, or
+   * `graph`) without stopping, as `SIGHUP` asks of the CLI. When it is good,
+   * new connections get it, while each open connection finishes on the graph
+   * it started with, whose nodes are unloaded once its last connection has
+   * ended; every node of the new graph is initialised afresh (its `init`
+   * re-reads its arguments), even when nothing changed. When it is not, the
+   * host keeps serving the graph it had and says why: the message `--check`
+   * would print. Listening sockets are never closed or reopened by a reload,
+   * so no client is refused meanwhile; changed listeners (module, address,
+   * port, options) are reported as needing a restart and the old ones are
+   * kept. Reloads run one at a time, in call order. The host logs one line
+   * for each (info, warn when listeners changed, error when nothing was
+   * reloaded) and returns what happened.
+   */
+  reload(graph?: string | URL | GraphSpec): Promise<ReloadResult>;
 }
 
 function fileUrl(path: string | URL): URL {
@@ -204,7 +225,8 @@ async function load(
     : { file: "graph", base: options.base ?? fileUrl("./"), spec: validateGraph("graph", graph) };
   const listeners = listenerSpecs(file, spec, options).map((l, i) => {
     const where = `${file}: listener ${i + 1} (${l.module})`;
-    const module = IO_MODULES[l.module];
+    // Own keys only: "constructor" or "toString" name no module.
+    const module = Object.hasOwn(IO_MODULES, l.module) ? IO_MODULES[l.module] : undefined;
     if (module === undefined) {
       throw new GraphError(
         `${file}: listener ${i + 1}: unknown module "${l.module}"${
@@ -216,12 +238,14 @@ async function load(
   });
   const rewritten = rewriteFans(file, spec);
   const nodes = await loadNodes(file, base, rewritten.spec);
+  const { nodes: nodeSpecs, edges, input, output, types } = spec;
   try {
     return {
       file,
       base,
       plan: compilePlan(file, rewritten.spec, nodes, rewritten.labels),
       listeners,
+      fingerprint: JSON.stringify({ nodeSpecs, edges, input, output, types }),
     };
   } catch (error) {
     await unloadNodes(nodes);
@@ -284,13 +308,33 @@ export async function serve(
       );
     }
   };
-  const handle: RequestHandler = (input, output, info) =>
-    runRequest(plan, input, output, report, info);
+  const unloadReport = (message: string): void => log.log("error", message);
+  const generationOf = (loaded: LoadedGraph, number: number): Generation => {
+    const { plan } = loaded;
+    return new Generation(
+      number,
+      plan.nodes,
+      (input, output, info) => runRequest(plan, input, output, report, info),
+      unloadReport,
+    );
+  };
+  // The graph new connections get, and the older ones still serving connections.
+  let served = checked;
+  let servedSummary = summary(checked);
+  let current = generationOf(checked, 1);
+  const retired = new Set<Generation>();
+  const handle: RequestHandler = (input, output, info) => current.handle(input, output, info);
   const idle = new IdleWatch(options.idleExitMs, () => {
     log.log("info", `no connection for ${options.idleExitMs} ms: stopping (--idle-exit)`);
     host.close();
   });
-  const context: ListenContext = { handle, log, base: checked.base, connections: idle.change };
+  const context: ListenContext = {
+    handle,
+    log,
+    base: checked.base,
+    connections: idle.change,
+    pin: () => current.pin(),
+  };
   const listeners: Listener[] = [];
   try {
     for (const { module, options: moduleOptions } of checked.listeners) {
@@ -311,18 +355,88 @@ export async function serve(
   let closing: Promise<void> | undefined;
   let stopped: () => void = () => {};
   const finished = new Promise<void>((resolve) => stopped = resolve);
+  const draining = (): number => [...retired].reduce((sum, g) => sum + g.pinned, 0);
+
+  const reloadNow = async (next: string | URL | GraphSpec): Promise<ReloadResult> => {
+    const name = typeof next === "string" ? next : next instanceof URL ? next.href : "graph";
+    const kept = (reason: string): ReloadResult => {
+      const message = `reload of ${name} failed, still serving graph ${current.number}: ${reason}`;
+      log.log("error", message);
+      return {
+        reloaded: false,
+        message,
+        reason,
+        listenersChanged: false,
+        graphChanged: false,
+        draining: draining(),
+        graph: servedSummary,
+      };
+    };
+    if (closing !== undefined) return kept("the host is stopping");
+    let loaded: LoadedGraph;
+    try {
+      loaded = await load(next, options);
+    } catch (error) {
+      return kept(failureReason(error));
+    }
+    if (closing !== undefined) {
+      await unloadNodes(loaded.plan.nodes, unloadReport);
+      return kept("the host is stopping");
+    }
+    const changes = listenerChanges(served.listeners, loaded.listeners);
+    const graphChanged = loaded.fingerprint !== served.fingerprint;
+    const old = current;
+    current = generationOf(loaded, old.number + 1);
+    served = loaded;
+    servedSummary = summary(loaded);
+    retired.add(old);
+    const open = draining();
+    const parts = [
+      `reloaded ${loaded.file}: new connections get graph ${current.number} ` +
+      `(${loaded.plan.nodes.length} node(s), ${loaded.plan.edges.length} edge(s)` +
+      `${graphChanged ? "" : ", nodes and edges unchanged"})`,
+      open === 0
+        ? `no connection was open on graph ${old.number}`
+        : `${open} open connection(s) finish on the graph they started with`,
+    ];
+    if (changes !== undefined) {
+      parts.push(`listener changes need a restart, the old listeners are kept: ${changes}`);
+    }
+    const message = parts.join("; ");
+    log.log(changes === undefined ? "info" : "warn", message);
+    old.retire(() => log.log("info", `graph ${old.number} is no longer used; unloading its nodes`))
+      .then(() => retired.delete(old));
+    return {
+      reloaded: true,
+      message,
+      listenersChanged: changes !== undefined,
+      graphChanged,
+      draining: open,
+      graph: servedSummary,
+    };
+  };
+  let reloads: Promise<unknown> = Promise.resolve();
+
   const host: Host = {
     urls: listeners.map((l) => l.url),
-    graph: summary(checked),
+    get graph(): CheckedGraph {
+      return servedSummary;
+    },
     finished,
     close(graceMs?: number): Promise<void> {
       closing ??= (async () => {
         idle.stop();
         await Promise.all(listeners.map((l) => l.close(graceMs)));
-        await unloadNodes(plan.nodes, (m) => log.log("error", m));
+        // Graphs a reload retired whose connections were cut, oldest first, then the newest.
+        for (const generation of [...retired, current]) await generation.unload();
         stopped();
       })();
       return closing;
+    },
+    reload(next: string | URL | GraphSpec = graph): Promise<ReloadResult> {
+      const run = reloads.then(() => reloadNow(next));
+      reloads = run.catch(() => {});
+      return run;
     },
   };
   Promise.all(listeners.map((l) => l.done)).then(() => host.close());

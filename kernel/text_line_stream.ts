@@ -49,8 +49,9 @@ export class TextLineStream extends TransformStream<string, string> {
         rest = text.slice(start);
       },
       flush(controller): void {
-        const last = allowCR && rest.endsWith("\r") ? rest.slice(0, -1) : rest;
-        if (last.length > 0) controller.enqueue(last);
+        // A lone \r left at the end still ends a line (an empty one, when it is all that is left).
+        if (rest === "") return;
+        controller.enqueue(allowCR && rest.endsWith("\r") ? rest.slice(0, -1) : rest);
       },
     });
   }

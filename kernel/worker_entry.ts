@@ -76,6 +76,11 @@ scope.onmessage = async (event: MessageEvent<ToWorker>): Promise<void> => {
         : describeError(error);
       post({ type: "failed", name, message });
     }
+  } else if (command.type === "reload") {
+    post({
+      type: "reloaded",
+      result: host === undefined ? null : await host.reload(command.graph),
+    });
   } else if (command.type === "close") {
     if (host === undefined) post({ type: "finished" });
     else await host.close(command.graceMs);

@@ -3,7 +3,9 @@
  * (`workers.ts` and `worker_entry.ts`). Only plain data crosses.
  * @module
  */
+import type { GraphSpec } from "./graph.ts";
 import type { CheckedGraph } from "./host.ts";
+import type { ReloadResult } from "./reload.ts";
 import type { LogLevel } from "./log.ts";
 
 /** What a worker is told to serve: the parts of `ServeOptions` that are plain data. */
@@ -18,11 +20,13 @@ export interface WorkerServeOptions {
 /** From the main isolate to a worker. */
 export type ToWorker =
   | { type: "serve"; graph: string; options: WorkerServeOptions }
-  | { type: "close"; graceMs?: number };
+  | { type: "close"; graceMs?: number }
+  | { type: "reload"; graph?: string | GraphSpec };
 
 /** From a worker to the main isolate. */
 export type FromWorker =
   | { type: "listening"; urls: readonly string[]; graph: CheckedGraph }
   | { type: "failed"; name: string; message: string }
   | { type: "log"; level: LogLevel; message: string }
+  | { type: "reloaded"; result: ReloadResult | null }
   | { type: "finished" };

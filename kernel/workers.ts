@@ -9,7 +9,9 @@
  * @module
  */
 import { GraphError, PermissionHint, PlumbError } from "./errors.ts";
+import type { GraphSpec } from "./graph.ts";
 import type { CheckedGraph, Host, ServeOptions } from "./host.ts";
+import type { ReloadResult } from "./reload.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { unstableNetEnabled } from "../modules/tcp.ts";
 import type { FromWorker, ToWorker, WorkerServeOptions } from "./worker_protocol.ts";
@@ -30,6 +32,8 @@ class HostWorker {
   #listening: ((value: { urls: readonly string[]; graph: CheckedGraph }) => void) | undefined;
   #failed: ((error: Error) => void) | undefined;
   #finished: () => void = () => {};
+  /** Reloads sent and not yet answered, oldest first (a worker answers them in order). */
+  readonly #reloads: ((result: ReloadResult | null) => void)[] = [];
   /** Resolves once the worker's host has stopped, or the worker is gone. */
   readonly finished: Promise<void>;
   #gone = false;
@@ -60,7 +64,8 @@ class HostWorker {
         ? new GraphError(message.message)
         : new PlumbError(message.message);
       this.#failed?.(error);
-    } else if (message.type === "finished") this.terminate();
+    } else if (message.type === "reloaded") this.#reloads.shift()?.(message.result);
+    else if (message.type === "finished") this.terminate();
   }
 
   #send(message: ToWorker): void {
@@ -92,13 +97,58 @@ class HostWorker {
     return this.finished.finally(() => clearTimeout(timer));
   }
 
+  /**
+   * Asks the worker's host to reload its graph; resolves with what it did.
+   * @param serving the graph served now, kept when the worker cannot reload
+   */
+  async reload(
+    graph: string | GraphSpec | undefined,
+    serving: CheckedGraph,
+  ): Promise<ReloadResult> {
+    const answered = this.#gone
+      ? null
+      : new Promise<ReloadResult | null>((resolve) => this.#reloads.push(resolve));
+    this.#send(graph === undefined ? { type: "reload" } : { type: "reload", graph });
+    const reason = `worker ${this.id} is not serving`;
+    return await answered ?? {
+      reloaded: false,
+      message: `reload failed: ${reason}`,
+      reason,
+      listenersChanged: false,
+      graphChanged: false,
+      draining: 0,
+      graph: serving,
+    };
+  }
+
   /** Stops the worker at once. */
   terminate(): void {
     if (this.#gone) return;
     this.#gone = true;
     this.#worker.terminate();
+    for (const answer of this.#reloads.splice(0)) answer(null);
     this.#finished();
   }
+}
+
+/**
+ * One result for the reloads of every worker: reloaded when each worker
+ * reloaded, with each worker's message (once, when they all say the same).
+ */
+function combineReloads(results: readonly ReloadResult[]): ReloadResult {
+  const messages = new Set(results.map((r) => r.message));
+  const reason = results.find((r) => r.reason !== undefined)?.reason;
+  return {
+    reloaded: results.every((r) => r.reloaded),
+    message: messages.size === 1
+      ? results[0].message
+      : results.map((r, i) => `worker ${i + 1}: ${r.message}`).join("; "),
+    ...(reason === undefined ? {} : { reason }),
+    listenersChanged: results.some((r) => r.listenersChanged),
+    graphChanged: results.some((r) => r.graphChanged),
+    draining: results.reduce((sum, r) => sum + r.draining, 0),
+    graph: results[0].graph,
+  };
 }
 
 /**
@@ -184,13 +234,25 @@ export async function serveWorkers(
     for (let id = 2; id <= count; id++) workers.push(start(id));
     await Promise.all(workers.slice(1).map((w) => w.serve(graph, shared)));
     let closed: Promise<void> | undefined;
+    let serving = checked;
     return {
       urls,
-      graph: checked,
+      get graph(): CheckedGraph {
+        return serving;
+      },
       finished: Promise.all(workers.map((w) => w.finished)).then(() => {}),
       close(graceMs?: number): Promise<void> {
         closed ??= stopAll(graceMs);
         return closed;
+      },
+      // Each worker reloads its own servlets and logs its own line.
+      async reload(next?: string | URL | GraphSpec): Promise<ReloadResult> {
+        const sent = next instanceof URL ? next.href : next;
+        const result = combineReloads(
+          await Promise.all(workers.map((w) => w.reload(sent, serving))),
+        );
+        if (result.reloaded) serving = result.graph;
+        return result;
       },
     };
   } catch (error) {

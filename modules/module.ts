@@ -39,6 +39,22 @@ export interface ListenContext {
   readonly base: URL;
   /** Told when a connection opens (+1) or closes (-1), for the host's idle exit. */
   readonly connections: (change: 1 | -1) => void;
+  /**
+   * Pins a new connection to the graph served now, so that a reload of the
+   * host's graph does not change it mid-conversation: the connection's
+   * requests go to the returned `handle` (not to {@linkcode ListenContext.handle},
+   * which always runs the newest graph), and it calls `release` once it has
+   * ended, after which an older graph's nodes may be unloaded.
+   */
+  readonly pin?: () => PinnedGraph;
+}
+
+/** A connection's hold on the graph that was served when it opened. */
+export interface PinnedGraph {
+  /** Runs a request through that graph. */
+  readonly handle: RequestHandler;
+  /** The connection has ended; calls after the first do nothing. */
+  release(): void;
 }
 
 /** A running listener. */

@@ -75,12 +75,16 @@ export class SessionPool {
     const session = new Session(channel, this.#options, this.#clock);
     this.#open.add(session);
     this.#context.connections(1);
+    // The graph served now stays this session's graph, whatever a reload does meanwhile.
+    const pinned = this.#context.pin?.();
+    const context = pinned ? { ...this.#context, handle: pinned.handle } : this.#context;
     const hooks = this.#hooks;
-    const context = hooks === undefined ? this.#context : hooks.started(session, this.#context);
-    const served = session.serve(context, () => this.#closing).finally(() => {
+    const started = hooks === undefined ? context : hooks.started(session, context);
+    const served = session.serve(started, () => this.#closing).finally(() => {
       this.#open.delete(session);
       this.#served.delete(served);
       this.#context.connections(-1);
+      pinned?.release();
       hooks?.ended(session, this.#closing);
     });
     this.#served.add(served);

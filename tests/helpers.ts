@@ -174,6 +174,12 @@ export async function runCli(args: string[], permissions = CLI_PERMISSIONS): Pro
 export interface CliHost extends AsyncDisposable {
   process: Deno.ChildProcess;
   port: number;
+  /**
+   * Waits until the process has printed `expected` on standard error (a
+   * string, or a pattern), and returns everything it printed there so far.
+   * @throws after `timeoutMs` (default 5000) without it, with what was printed
+   */
+  waitForStderr(expected: string | RegExp, timeoutMs?: number): Promise<string>;
   /** Sends a signal and returns what the process printed and its exit code. */
   stop(signal?: Deno.Signal): Promise<CliResult>;
 }
@@ -196,7 +202,25 @@ export async function spawnCli(args: string[], permissions = CLI_PERMISSIONS): P
     stdout += value;
   }
   const match = stdout.match(/^listening on tcp:\/\/127\.0\.0\.1:(\d+)\n/);
-  const stderrText = new Response(process.stderr).text();
+  let stderrSoFar = "";
+  const stderrText = (async (): Promise<string> => {
+    for await (const text of process.stderr.pipeThrough(new TextDecoderStream())) {
+      stderrSoFar += text;
+    }
+    return stderrSoFar;
+  })();
+  const waitForStderr = async (expected: string | RegExp, timeoutMs = 5000): Promise<string> => {
+    const deadline = performance.now() + timeoutMs;
+    const seen = (): boolean =>
+      typeof expected === "string" ? stderrSoFar.includes(expected) : expected.test(stderrSoFar);
+    while (!seen()) {
+      if (performance.now() > deadline) {
+        throw new Error(`no ${expected} on standard error in ${timeoutMs} ms: ${stderrSoFar}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    return stderrSoFar;
+  };
   if (!match) {
     process.kill("SIGKILL");
     await process.status;
@@ -221,6 +245,7 @@ export async function spawnCli(args: string[], permissions = CLI_PERMISSIONS): P
   return {
     process,
     port: Number(match[1]),
+    waitForStderr,
     stop,
     async [Symbol.asyncDispose](): Promise<void> {
       await stop();
