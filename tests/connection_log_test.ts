@@ -55,7 +55,7 @@ Deno.test("connection log: closed by peer, with duration, requests and bytes eac
   assertEquals(h.logs.filter((l) => l.includes("ended:")).length, 1, "one line per connection");
 });
 
-Deno.test("connection log: closed by server (PERSIST off), idle past the ttl, a failed request", async () => {
+Deno.test("connection log: closed by server (PERSIST off), idle past the ttl, a failed request, a time limit", async () => {
   {
     await using h = await startHost(oneNode("echo", ["close"], { log: "info" }));
     await using c = await Client.connect(h.port);
@@ -82,6 +82,18 @@ Deno.test("connection log: closed by server (PERSIST off), idle past the ttl, a 
     assertEquals(await c.readToEnd(), "ok: ok\n");
     const fields = ended(await logged(h, "ended:"));
     assertEquals([fields.how, ...fields.counts], ["request failed", 2, 8, 7]);
+  }
+  {
+    await using h = await startHost(oneNode("hello", [], { log: "info", requestTimeout: 0.2 }));
+    await using c = await Client.connect(h.port);
+    await c.send("no end of line"); // a line that never ends: the request runs out of time
+    await c.readToEnd();
+    const fields = ended(await logged(h, "ended:"));
+    assertEquals([fields.how, ...fields.counts.slice(0, 2)], [
+      "timed out (request took longer than 0.2 s)",
+      1,
+      14,
+    ]);
   }
 });
 
