@@ -18,7 +18,7 @@ Deno.test("cli: SIGTERM lets the request in flight finish, closes the idle conne
   await busy.send("400\n");
   await cli.waitForStderr("start 400\n");
 
-  cli.process.kill("SIGTERM");
+  const stopped = cli.stop("SIGTERM");
   assertEquals(await idle.closedByServer(), true, "the idle persistent connection was closed");
   // Stopped accepting: a new connection is refused (or, had it come in the instant
   // before the listening socket closed, dropped unserved).
@@ -31,7 +31,7 @@ Deno.test("cli: SIGTERM lets the request in flight finish, closes the idle conne
   assertEquals(await busy.readLine(), "slept 400\n", "the request in flight was answered");
   assertEquals(await busy.closedByServer(), true);
 
-  const result = await cli.stop();
+  const result = await stopped;
   assertEquals(result.code, 0, result.stderr);
   assertEquals(
     result.stderr,
