@@ -14,8 +14,8 @@
  *   one line, its reply, close, repeat) in each of C slots. The client closes
  *   first, so its ports wait in TIME_WAIT: the load generator spreads its
  *   connections over `--sources` source addresses (127.0.0.1, 127.0.0.2, ...;
- *   it still connects to 127.0.0.1 only), and a `raw 1 source` row shows the
- *   rate one address allows.
+ *   it still connects to 127.0.0.1 only), so that the rate does not depend on
+ *   how full the machine's TIME_WAIT table is (`--sources 1` shows why).
  * - `idle`: the server's resident memory (VmRSS) per idle connection: after a
  *   warmup, `--idle-conns` connections each send one request, read the reply
  *   and stay open for `--seconds`; `raw` and `hello`.
@@ -107,8 +107,6 @@ interface Target {
   greeting?: boolean;
   /** Count the CPU time of the processes the server forks too. */
   children?: boolean;
-  /** Connect section: source addresses of the load generator, instead of `--sources`. */
-  sources?: number;
 }
 
 const RAW: Target = {
@@ -138,9 +136,7 @@ const KEEPALIVE_TARGETS: readonly Target[] = [
   },
 ];
 
-/** Connect section: the raw server from one source address shows the TIME_WAIT limit. */
-const RAW_ONE_SOURCE: Target = { ...RAW, name: "raw 1 source", sources: 1 };
-const CONNECT_TARGETS: readonly Target[] = [RAW, HELLO, RAW_ONE_SOURCE];
+const CONNECT_TARGETS: readonly Target[] = [RAW, HELLO];
 
 const IDLE_TARGETS: readonly Target[] = [RAW, HELLO];
 
@@ -447,7 +443,7 @@ async function runLoad(
     ...(target.greeting ? ["--greeting"] : []),
     ...(target.children ? ["--server-tree"] : []),
     ...(section.mode === "connect" && loadgen.binary !== null
-      ? ["--sources", String(target.sources ?? options.sources)]
+      ? ["--sources", String(options.sources)]
       : []),
   ];
   const limitMs = (options.warmup + options.seconds) * 1000 + LOAD_SLACK_MS +
@@ -577,6 +573,13 @@ function formatPercent(value: number | null): string {
   return value === null ? "n/a" : `${value.toFixed(0)} %`;
 }
 
+/** The lowest and highest rate of a cell's runs, short: `110k-269k`. */
+function range(runs: LoadResult[]): string {
+  const short = (n: number): string => n >= 10000 ? `${Math.round(n / 1000)}k` : String(n);
+  const rates = runs.map((r) => r.rps);
+  return `${short(Math.min(...rates))}-${short(Math.max(...rates))}`;
+}
+
 /** The runs of a target at a connection count, by section. */
 type Samples = Map<string, LoadResult[]>;
 
@@ -586,7 +589,8 @@ function sampleKey(section: Section, target: Target, conns: number): string {
 
 /**
  * A markdown table of request rates: one row per connection count and
- * target, medians over the rounds, with ratios to the first target. The
+ * target, medians over the rounds (and the range of the rates), with ratios
+ * to the first target. The
  * connect section adds the slowest whole second, the connect errors and the
  * most sockets in TIME_WAIT.
  */
@@ -595,10 +599,12 @@ function rateTable(section: Section, samples: Samples): string[] {
   const base = targets[0].name;
   const connect = section.mode === "connect";
   const rows = [
-    `| target | C | ${connect ? "conn/s" : "req/s"} | p99 ms | ratio vs ${base} (req/s) | ` +
+    `| target | C | ${
+      connect ? "conn/s" : "req/s"
+    } | range | p99 ms | ratio vs ${base} (req/s) | ` +
     `p99 vs ${base} | server CPU % | load CPU % | others CPU % |` +
     (connect ? " slowest 1 s | connect errors | TIME_WAIT max |" : ""),
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |" +
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |" +
     (connect ? " ---: | ---: | ---: |" : ""),
   ];
   for (const conns of section.conns) {
@@ -609,7 +615,9 @@ function rateTable(section: Section, samples: Samples): string[] {
     for (const target of targets) {
       const runs = of(target);
       if (runs.length === 0) {
-        rows.push(`| ${target.name} | ${conns} | failed | | | | | | |` + (connect ? " | | |" : ""));
+        rows.push(
+          `| ${target.name} | ${conns} | failed | | | | | | | |` + (connect ? " | | |" : ""),
+        );
         continue;
       }
       const cell = cellOf(runs);
@@ -619,7 +627,8 @@ function rateTable(section: Section, samples: Samples): string[] {
           `${Math.max(...runs.map((r) => r.time_wait_max ?? -1))} |`
         : "";
       rows.push(
-        `| ${target.name} | ${conns} | ${Math.round(cell.rps)} | ${cell.p99.toFixed(3)} | ` +
+        `| ${target.name} | ${conns} | ${Math.round(cell.rps)} | ${range(runs)} | ` +
+          `${cell.p99.toFixed(3)} | ` +
           `${formatRatio(cell.rps, baseCell?.rps ?? 0)} | ` +
           `${formatRatio(cell.p99, baseCell?.p99 ?? 0)} | ${formatPercent(cell.serverCpu)} | ` +
           `${formatPercent(cell.loadCpu)} | ${formatPercent(cell.othersCpu)} |${extra}`,
@@ -710,12 +719,14 @@ function sectionReport(section: Section, samples: Samples, context: Context): st
       const [low, high] = portRange.split(" ").map(Number);
       const ports = Number.isFinite(high - low) ? ` (${high - low + 1} ports)` : "";
       const sources = context.loadgen.binary === null
-        ? "`load.ts` connects from 127.0.0.1 only, and the rows may be limited by that"
-        : `\`raw\` and \`hello\` connect from ${options.sources} source address(es), ` +
+        ? "`load.ts` connects from 127.0.0.1 only, so these rows may be limited by that"
+        : options.sources === 1
+        ? "here (`--sources 1`) every connection comes from 127.0.0.1"
+        : `here the connections come from ${options.sources} source addresses in turn, ` +
           `127.0.0.1 to 127.0.0.${options.sources} (all loopback; the only destination is ` +
-          "127.0.0.1), the load generator binding each socket's address before `connect` " +
-          "(IP_BIND_ADDRESS_NO_PORT) so that the kernel still picks the port; " +
-          "`raw 1 source` is the raw server from 127.0.0.1 alone";
+          "127.0.0.1), each socket bound to its address before `connect` " +
+          "(IP_BIND_ADDRESS_NO_PORT, so the kernel still picks the port): " +
+          `${options.sources} times the ports, and a rate that does not depend on the table`;
       return [
         "",
         "## A new connection per request",
@@ -724,11 +735,12 @@ function sectionReport(section: Section, samples: Samples, context: Context): st
         `the latency runs from \`connect\` to the reply; ${conns(section.conns)}; ` +
         `${pinning(options, section)}.`,
         `- The client closes first, so each of its ports waits in TIME_WAIT. Kernel: ` +
-        `net.ipv4.tcp_tw_reuse = ${twReuse} (2: loopback only), ip_local_port_range ` +
+        `net.ipv4.tcp_tw_reuse = ${twReuse} (2: on for loopback), ip_local_port_range ` +
         `${portRange}${ports}, tcp_max_tw_buckets ${maxTwBuckets}. tw_reuse lets \`connect\` ` +
-        "take a port in TIME_WAIT again once it is 1 s old, so one source address allows " +
-        "only so many new connections per second to one server port, whatever the server " +
-        `(the \`raw 1 source\` row). So ${sources}.`,
+        "take a port whose TIME_WAIT is over 1 s old, but it has to search for one: from a " +
+        "single source address the client's `connect` calls, not the server, set the rate, " +
+        "until the machine's TIME_WAIT table is full and the kernel stops keeping new " +
+        `entries (\`--sources 1\` shows it). So ${sources}.`,
         "- `slowest 1 s` is the fewest connections served in a whole second of the window (did " +
         "the rate hold to the end); `TIME_WAIT max` the most TCP sockets in TIME_WAIT seen " +
         "(/proc/net/sockstat, the whole machine): at tcp_max_tw_buckets the kernel stops keeping " +
@@ -788,7 +800,8 @@ async function header(context: Context, args: string[]): Promise<string[]> {
     `load generator are separate processes); ${date}`,
     "- `others CPU %`: the busy time of all processors in the window (/proc/stat) less the " +
     "server's and the load generator's, that is what other processes of this shared machine " +
-    "took (as a percentage of one core); cells where it is high were disturbed.",
+    "took (as a percentage of one core); cells where it is high were disturbed. `range`: the " +
+    "lowest and the highest rate over the rounds.",
     "",
   ];
 }
@@ -887,13 +900,6 @@ async function main(args: string[]): Promise<number> {
   }
   const notes = new Notes();
   const loadgen = await prepareLoadGenerator(options, notes);
-  if (loadgen.binary === null) {
-    // load.ts connects from 127.0.0.1 only: a `raw 1 source` row would repeat `raw`.
-    options.sections = options.sections.map((section) => ({
-      ...section,
-      targets: section.targets.filter((target) => target.sources === undefined),
-    }));
-  }
   const [twReuse, portRange, maxTwBuckets] = await Promise.all(
     ["net.ipv4.tcp_tw_reuse", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_max_tw_buckets"]
       .map(async (name) => await sysctl(name) ?? "unknown"),
