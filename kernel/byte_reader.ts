@@ -64,6 +64,11 @@ export class ByteReader {
     this.maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   }
 
+  /** True while a pull from the source is under way. */
+  get filling(): boolean {
+    return this.#filling !== null;
+  }
+
   /** Bytes read from the source and not yet consumed. */
   get buffered(): number {
     return this.#pending.length;

@@ -36,26 +36,64 @@ export async function writeAll(channel: ByteChannel, data: Uint8Array): Promise<
   while (offset < data.length) offset += await channel.write(data.subarray(offset));
 }
 
+function hostPort(addr: Deno.Addr): string {
+  const net = addr as Deno.NetAddr;
+  return `${net.hostname.includes(":") ? `[${net.hostname}]` : net.hostname}:${net.port}`;
+}
+
+/**
+ * A Deno connection (TCP or Unix) as a channel. What only logs and `cntl`
+ * need (the peer's name, the module's answers) is worked out on first use,
+ * so a connection that is served and closed without either costs nothing more.
+ */
+class ConnChannel implements ByteChannel {
+  readonly #conn: Deno.Conn;
+  #peer: string | undefined;
+  #module: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(conn: Deno.Conn) {
+    this.#conn = conn;
+  }
+
+  get peer(): string {
+    if (this.#peer === undefined) {
+      const addr = this.#conn.remoteAddr;
+      this.#peer = addr.transport === "tcp"
+        ? hostPort(addr)
+        : `unix:${(addr as Deno.UnixAddr).path || "(unnamed)"}`;
+    }
+    return this.#peer;
+  }
+
+  get address(): string | undefined {
+    const addr = this.#conn.remoteAddr;
+    return addr.transport === "tcp" ? addr.hostname : undefined;
+  }
+
+  get module(): Readonly<Record<string, unknown>> {
+    return this.#module ??= Object.freeze(
+      this.#conn.remoteAddr.transport === "tcp"
+        ? { "tcp/peer": this.peer, "tcp/local": hostPort(this.#conn.localAddr) }
+        : { "unix/path": (this.#conn.localAddr as Deno.UnixAddr).path },
+    );
+  }
+
+  read(buffer: Uint8Array): Promise<number | null> {
+    return this.#conn.read(buffer);
+  }
+
+  write(data: Uint8Array): Promise<number> {
+    return this.#conn.write(data);
+  }
+
+  close(): void {
+    this.#conn.close();
+  }
+}
+
 /** A Deno connection (TCP or Unix) as a channel. */
 export function connChannel(conn: Deno.Conn): ByteChannel {
-  const addr = conn.remoteAddr;
-  const tcp = addr.transport === "tcp";
-  const hostPort = (a: Deno.Addr): string => {
-    const net = a as Deno.NetAddr;
-    return `${net.hostname.includes(":") ? `[${net.hostname}]` : net.hostname}:${net.port}`;
-  };
-  const peer = tcp ? hostPort(addr) : `unix:${(addr as Deno.UnixAddr).path || "(unnamed)"}`;
-  const module = tcp
-    ? { "tcp/peer": peer, "tcp/local": hostPort(conn.localAddr) }
-    : { "unix/path": (conn.localAddr as Deno.UnixAddr).path };
-  return {
-    peer,
-    address: tcp ? (addr as Deno.NetAddr).hostname : undefined,
-    module: Object.freeze(module),
-    read: (buffer) => conn.read(buffer),
-    write: (data) => conn.write(data),
-    close: () => conn.close(),
-  };
+  return new ConnChannel(conn);
 }
 
 /** The process's standard input and output as one channel (a terminal, or a socket under inetd). */
