@@ -4,7 +4,7 @@
  * ports are the examples' own, so these tests run one at a time.
  */
 import { assertEquals } from "./assert.ts";
-import { Client, path } from "./helpers.ts";
+import { Client, path, spawnCli } from "./helpers.ts";
 
 /** One row: the command after `deno`, what to send, the first reply. */
 interface Row {
@@ -33,33 +33,17 @@ Deno.test("the README's permissions table has a row for every example", () => {
 
 for (const row of rows) {
   Deno.test(`README permissions: ${row.name} serves under exactly its flags`, async () => {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: row.args,
-      cwd: path("."),
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      env: { NO_COLOR: "1" },
-    }).spawn();
-    const stderr = new Response(child.stderr).text();
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let out = "";
-    while (!out.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      out += value;
-    }
+    // `run FLAGS... main.ts GRAPH`: the flags are the permissions, the rest the CLI's arguments.
+    const main = row.args.indexOf("main.ts");
+    assertEquals(row.args[0] === "run" && main > 0, true, row.args.join(" "));
+    const cli = await spawnCli(row.args.slice(main + 1), row.args.slice(1, main));
     try {
-      const port = Number(out.match(/^listening on tcp:\/\/127\.0\.0\.1:(\d+)\n/)?.[1]);
-      assertEquals(port > 0, true, `no listening line: ${out}`);
-      await using c = await Client.connect(port);
+      await using c = await Client.connect(cli.port);
       await c.send(`${row.send}\n`);
       assertEquals(await c.readLine(), `${row.reply}\n`);
     } finally {
-      child.kill("SIGTERM");
-      while (!(await reader.read()).done) { /* drain */ }
-      const status = await child.status;
-      assertEquals(status.code, 0, await stderr);
+      const { code, stderr } = await cli.stop();
+      assertEquals(code, 0, stderr);
     }
   });
 }
