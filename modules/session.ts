@@ -370,9 +370,13 @@ export class Session implements StateSlot {
       );
     } finally {
       this.close();
-      // No read into the buffer can be under way now (unless a servlet left one
-      // waiting): it can serve another session.
-      if (!this.reading && !reader.filling && freeBuffers.length < MAX_FREE_BUFFERS) {
+      // No read into the buffer is under way now (unless a servlet left one
+      // waiting) and no unread byte points into it (a servlet still running
+      // could read them later): it can serve another session.
+      if (
+        !this.reading && !reader.filling && reader.buffered === 0 &&
+        freeBuffers.length < MAX_FREE_BUFFERS
+      ) {
         freeBuffers.push(this.#buffer);
       }
     }
