@@ -285,12 +285,17 @@ export class MemInput implements InputHandle {
     });
   }
 
+  /** True when the byte reader holds bytes, which come before anything still queued. */
+  get #bytesBuffered(): boolean {
+    return this.#reader !== undefined && this.#reader.buffered > 0;
+  }
+
   /**
    * A line written as text, taken as is when no bytes are buffered ahead of it;
    * `undefined` when the next line must go through the byte reader.
    */
   #textLine(): string | undefined {
-    if (this.#reader !== undefined && this.#reader.buffered > 0) return undefined;
+    if (this.#bytesBuffered) return undefined;
     // A UTF-16 unit is at most 3 UTF-8 bytes: a longer line is checked as bytes.
     return this.#pipe.takeTextLine(
       Math.floor((this.#maxLineBytes ?? DEFAULT_MAX_LINE_BYTES) / 3),
@@ -305,7 +310,7 @@ export class MemInput implements InputHandle {
     // ahead of it; anything else goes through the byte reader.
     const line = this.#textLine();
     if (line !== undefined) return Promise.resolve(line);
-    if (this.#pipe.queued === 0 && !(this.#reader !== undefined && this.#reader.buffered > 0)) {
+    if (this.#pipe.queued === 0 && !this.#bytesBuffered) {
       return this.#readLineLater();
     }
     return this.#bytes.readLine();

@@ -318,7 +318,7 @@ export class Session implements StateSlot {
       const reason = this.#reader.overflowed
         ? `line longer than ${this.#reader.maxLineBytes} bytes`
         : "request failed";
-      await output.write(encoder.encode(this.#errorReply.replaceAll("{reason}", reason)));
+      await output.write(this.#errorBytes(reason));
     }
     if (output.pending) {
       // ASYNC: the request is over before its reply is written; the next one may
@@ -397,6 +397,11 @@ export class Session implements StateSlot {
     return this.#output.writingSince;
   }
 
+  /** The error reply with `{reason}` filled in, as bytes. */
+  #errorBytes(reason: string): Uint8Array {
+    return encoder.encode(this.#errorReply.replaceAll("{reason}", reason));
+  }
+
   /**
    * Ends a request that took too long: tells the client why (the `errorReply`,
    * when the request wrote nothing; bounded in time), then closes.
@@ -408,7 +413,7 @@ export class Session implements StateSlot {
       this.close();
       return;
     }
-    const reply = encoder.encode(this.#errorReply.replaceAll("{reason}", reason));
+    const reply = this.#errorBytes(reason);
     const timer = setTimeout(() => this.close(), TIMEOUT_REPLY_MS);
     writeAll(this.channel, reply).catch(() => {}).finally(() => {
       clearTimeout(timer);

@@ -5,7 +5,7 @@
  * @module
  */
 import { PermissionHint, PlumbError } from "../kernel/errors.ts";
-import { AcceptingListener, denoAcceptor } from "./accept_loop.ts";
+import { AcceptingListener, type Acceptor, denoAcceptor } from "./accept_loop.ts";
 import { connChannel } from "./channel.ts";
 import {
   CONNECTION_LOG_RULES,
@@ -72,6 +72,39 @@ export function unstableNetEnabled(): boolean {
   return typeof (Deno as { listenDatagram?: unknown }).listenDatagram === "function";
 }
 
+/** Listens on `options.host` and `options.port` (checking the permission first). */
+function listenTcp(options: TcpOptions): { acceptor: Acceptor; url: string } {
+  const port = options.port === 0 ? "" : `:${options.port}`;
+  const status = Deno.permissions.querySync({ name: "net", host: `${options.host}${port}` });
+  if (status.state !== "granted") {
+    throw new PermissionHint(
+      `cannot listen on tcp://${options.host}${port}`,
+      `--allow-net=${options.host}${port}`,
+    );
+  }
+  if (options.reusePort && !unstableNetEnabled()) {
+    throw new PlumbError(
+      `cannot listen on tcp://${options.host}${port} with reusePort: ` +
+        `it needs deno run --unstable-net`,
+    );
+  }
+  const listenOptions = { hostname: options.host, port: options.port, transport: "tcp" as const };
+  const listener = Deno.listen(
+    options.reusePort ? { ...listenOptions, reusePort: true } : listenOptions,
+  );
+  const addr = listener.addr;
+  const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+  const acceptor = denoAcceptor(listener, (conn) => {
+    try {
+      (conn as Deno.TcpConn).setNoDelay(true);
+    } catch {
+      // The peer may already be gone; the read will say so.
+    }
+    return connChannel(conn);
+  });
+  return { acceptor, url: `tcp://${host}:${addr.port}` };
+}
+
 /** The `tcp` module. */
 export const tcp: IoModule<TcpOptions> = {
   name: "tcp",
@@ -89,52 +122,14 @@ export const tcp: IoModule<TcpOptions> = {
     };
   },
   async listen(options: TcpOptions, context: ListenContext): Promise<Listener> {
-    const session = sessionSettings(options);
-    if (options.fd !== undefined) {
-      const { acceptor, url } = await adoptListener(options.fd);
-      return new AcceptingListener(
-        url,
-        acceptor,
-        context,
-        session,
-        options.ttl,
-        undefined,
-        options,
-      );
-    }
-    const port = options.port === 0 ? "" : `:${options.port}`;
-    const status = Deno.permissions.querySync({ name: "net", host: `${options.host}${port}` });
-    if (status.state !== "granted") {
-      throw new PermissionHint(
-        `cannot listen on tcp://${options.host}${port}`,
-        `--allow-net=${options.host}${port}`,
-      );
-    }
-    if (options.reusePort && !unstableNetEnabled()) {
-      throw new PlumbError(
-        `cannot listen on tcp://${options.host}${port} with reusePort: ` +
-          `it needs deno run --unstable-net`,
-      );
-    }
-    const listenOptions = { hostname: options.host, port: options.port, transport: "tcp" as const };
-    const listener = Deno.listen(
-      options.reusePort ? { ...listenOptions, reusePort: true } : listenOptions,
-    );
-    const addr = listener.addr;
-    const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
-    const acceptor = denoAcceptor(listener, (conn) => {
-      try {
-        (conn as Deno.TcpConn).setNoDelay(true);
-      } catch {
-        // The peer may already be gone; the read will say so.
-      }
-      return connChannel(conn);
-    });
+    const { acceptor, url } = options.fd !== undefined
+      ? await adoptListener(options.fd)
+      : listenTcp(options);
     return new AcceptingListener(
-      `tcp://${host}:${addr.port}`,
+      url,
       acceptor,
       context,
-      session,
+      sessionSettings(options),
       options.ttl,
       undefined,
       options,

@@ -7,7 +7,7 @@
  */
 import { calls } from "./fixtures/spy.ts";
 import { assertEquals } from "./assert.ts";
-import { Client, spy, startHost, type TestHost } from "./helpers.ts";
+import { Client, spy, startHost, type TestHost, waitForLog } from "./helpers.ts";
 
 /** A spy graph whose tcp listener has `options`. */
 async function spyHost(options: Record<string, unknown>): Promise<TestHost> {
@@ -31,22 +31,13 @@ async function exchange(port: number, line: string): Promise<string> {
   return await c.readToEnd();
 }
 
-async function logged(h: TestHost, text: string): Promise<string> {
-  for (let waited = 0; waited < 5000; waited += 10) {
-    const line = h.logs.find((l) => l.includes(text));
-    if (line !== undefined) return line;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`no log line with ${JSON.stringify(text)} in:\n${h.logs.join("\n")}`);
-}
-
 const DENIED =
   /^plumb info: connection from 127\.0\.0\.1:\d+ to tcp:\/\/127\.0\.0\.1:\d+ denied: (.*)$/;
 
 Deno.test("deny 127.0.0.0/8: the client is closed before any servlet runs; the log names peer and rule", async () => {
   await using h = await spyHost({ deny: ["127.0.0.0/8"] });
   assertEquals(await exchange(h.port, "let me in\n"), "");
-  const line = await logged(h, "denied");
+  const line = await waitForLog(h, "denied");
   assertEquals(line.match(DENIED)?.[1], 'matches deny rule "127.0.0.0/8"', line);
   assertEquals(calls, [], "no servlet ran");
 });
@@ -54,7 +45,7 @@ Deno.test("deny 127.0.0.0/8: the client is closed before any servlet runs; the l
 Deno.test("allow 10.0.0.0/8: 127.0.0.1 matches no allow rule and is closed", async () => {
   await using h = await spyHost({ allow: ["10.0.0.0/8"] });
   assertEquals(await exchange(h.port, "let me in\n"), "");
-  const line = await logged(h, "denied");
+  const line = await waitForLog(h, "denied");
   assertEquals(line.match(DENIED)?.[1], "matches no allow rule (10.0.0.0/8)", line);
   assertEquals(calls, []);
 });
@@ -63,7 +54,7 @@ Deno.test("allow ::1 only: an IPv4 client is not the IPv6 loopback", async () =>
   await using h = await spyHost({ allow: ["::1", "fe80::/10"] });
   assertEquals(await exchange(h.port, "x\n"), "");
   assertEquals(
-    (await logged(h, "denied")).match(DENIED)?.[1],
+    (await waitForLog(h, "denied")).match(DENIED)?.[1],
     "matches no allow rule (::1, fe80::/10)",
   );
   assertEquals(calls, []);
@@ -85,7 +76,7 @@ Deno.test("deny wins over allow; a denied peer is told nothing, even with a refu
     overflow: "refuse",
   });
   assertEquals(await exchange(h.port, "x\n"), "");
-  assertEquals((await logged(h, "denied")).match(DENIED)?.[1], 'matches deny rule "127.0.0.1"');
+  assertEquals((await waitForLog(h, "denied")).match(DENIED)?.[1], 'matches deny rule "127.0.0.1"');
   assertEquals(calls, []);
 });
 

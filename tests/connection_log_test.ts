@@ -7,17 +7,7 @@
 import { ConnectionLog, FAILURE_LINES_PER_SECOND } from "../modules/connection_log.ts";
 import { createLogger, type LogLevel } from "../mod.ts";
 import { assert, assertEquals } from "./assert.ts";
-import { Client, oneNode, startHost, type TestHost } from "./helpers.ts";
-
-async function logged(h: TestHost, text: string | RegExp): Promise<string> {
-  const has = (l: string): boolean => typeof text === "string" ? l.includes(text) : text.test(l);
-  for (let waited = 0; waited < 5000; waited += 10) {
-    const line = h.logs.find(has);
-    if (line !== undefined) return line;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`no log line with ${text} in:\n${h.logs.join("\n")}`);
-}
+import { Client, oneNode, startHost, waitForLog } from "./helpers.ts";
 
 /** The text line's parts: level, peer, listener, how it ended, seconds, requests, bytes in and out. */
 const ENDED = new RegExp(
@@ -45,7 +35,7 @@ Deno.test("connection log: closed by peer, with duration, requests and bytes eac
   await c.send("bb\n");
   assertEquals(await c.readLine(), "Hello, bb\n");
   c.close();
-  const line = await logged(h, "ended:");
+  const line = await waitForLog(h, "ended:");
   const fields = ended(line);
   assertEquals(fields.level, "info");
   assertEquals(fields.how, "closed by peer");
@@ -61,7 +51,7 @@ Deno.test("connection log: closed by server (PERSIST off), idle past the ttl, a 
     await using c = await Client.connect(h.port);
     await c.send("once\n");
     assertEquals(await c.readToEnd(), "once\n");
-    const fields = ended(await logged(h, "ended:"));
+    const fields = ended(await waitForLog(h, "ended:"));
     assertEquals([fields.how, ...fields.counts], ["closed by server", 1, 5, 5]);
   }
   {
@@ -70,7 +60,7 @@ Deno.test("connection log: closed by server (PERSIST off), idle past the ttl, a 
     await c.send("x\n");
     assertEquals(await c.readLine(), "Hello, x\n");
     assertEquals(await c.closedByServer(), true);
-    const fields = ended(await logged(h, "ended:"));
+    const fields = ended(await waitForLog(h, "ended:"));
     assertEquals([fields.how, ...fields.counts], ["idle (ttl)", 1, 2, 9]);
   }
   {
@@ -80,7 +70,7 @@ Deno.test("connection log: closed by server (PERSIST off), idle past the ttl, a 
     await using c = await Client.connect(h.port);
     await c.send("ok\nboom\n");
     assertEquals(await c.readToEnd(), "ok: ok\n");
-    const fields = ended(await logged(h, "ended:"));
+    const fields = ended(await waitForLog(h, "ended:"));
     assertEquals([fields.how, ...fields.counts], ["request failed", 2, 8, 7]);
   }
   {
@@ -88,7 +78,7 @@ Deno.test("connection log: closed by server (PERSIST off), idle past the ttl, a 
     await using c = await Client.connect(h.port);
     await c.send("no end of line"); // a line that never ends: the request runs out of time
     await c.readToEnd();
-    const fields = ended(await logged(h, "ended:"));
+    const fields = ended(await waitForLog(h, "ended:"));
     assertEquals([fields.how, ...fields.counts.slice(0, 2)], [
       "timed out (request took longer than 0.2 s)",
       1,
@@ -104,7 +94,7 @@ Deno.test("connection log: a connection open when the host stops", async () => {
     await c.send("x\n");
     assertEquals(await c.readLine(), "Hello, x\n");
     await h.host.close(1000);
-    const fields = ended(await logged(h, "ended:"));
+    const fields = ended(await waitForLog(h, "ended:"));
     assertEquals([fields.level, fields.how, ...fields.counts], ["warn", "host stopping", 1, 2, 9]);
   } finally {
     await h.host.close(1000);
@@ -121,8 +111,8 @@ Deno.test("connection log: JSON lines, for a served and for a refused connection
   await using b = await Client.connect(h.port);
   assertEquals(await b.readToEnd(), "", "refused: a second connection from 127.0.0.1");
   a.close();
-  const refusedLine = await logged(h, '"end":"limit"');
-  const servedLine = await logged(h, '"end":"peer"');
+  const refusedLine = await waitForLog(h, '"end":"limit"');
+  const servedLine = await waitForLog(h, '"end":"peer"');
   const refused = JSON.parse(refusedLine);
   const served = JSON.parse(servedLine);
   const iso = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
@@ -170,7 +160,7 @@ Deno.test("connection log: by default at debug, so a host logging at info writes
     await c.send("x\n");
     assertEquals(await c.readLine(), "Hello, x\n");
   }
-  assertEquals(ended(await logged(d, "ended:")).level, "debug");
+  assertEquals(ended(await waitForLog(d, "ended:")).level, "debug");
   await h.host.close(1000);
   assertEquals(lines.filter((l) => l.includes("connection from")), []);
 });

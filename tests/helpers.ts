@@ -63,6 +63,20 @@ export async function startHost(
   return { host, port, logs, [Symbol.asyncDispose]: () => host.close(1000) };
 }
 
+/**
+ * Waits until the host logged a line containing `text` (or matching it) and
+ * returns that line; fails with every log line after 5 s.
+ */
+export async function waitForLog(h: TestHost, text: string | RegExp): Promise<string> {
+  const has = (l: string): boolean => typeof text === "string" ? l.includes(text) : text.test(l);
+  for (let waited = 0; waited < 5000; waited += 10) {
+    const line = h.logs.find(has);
+    if (line !== undefined) return line;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`no log line with ${text} in:\n${h.logs.join("\n")}`);
+}
+
 /** A real TCP client reading replies line by line. */
 export class Client implements AsyncDisposable {
   readonly conn: Deno.TcpConn;

@@ -6,17 +6,7 @@
  */
 import { calls } from "./fixtures/spy.ts";
 import { assert, assertEquals } from "./assert.ts";
-import { Client, oneNode, path, runCli, spy, startHost, type TestHost } from "./helpers.ts";
-
-/** Waits until a log line contains `text` (bounded: the test fails after 5 s). */
-async function logged(h: TestHost, text: string): Promise<string> {
-  for (let waited = 0; waited < 5000; waited += 10) {
-    const line = h.logs.find((l) => l.includes(text));
-    if (line !== undefined) return line;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`no log line with ${JSON.stringify(text)} in:\n${h.logs.join("\n")}`);
-}
+import { Client, oneNode, path, runCli, spy, startHost, waitForLog } from "./helpers.ts";
 
 /**
  * Connects, sends `line` and returns the first reply line, or what the server
@@ -51,7 +41,10 @@ Deno.test("maxConnections, overflow wait: the next connection waits in the backl
   assertEquals(await a.readLine(), "Hello, a\n");
   await b.send("b\n");
   assertEquals(await b.readLine(), "Hello, b\n");
-  await logged(h, "2 connections open (maxConnections 2); new connections wait until one closes");
+  await waitForLog(
+    h,
+    "2 connections open (maxConnections 2); new connections wait until one closes",
+  );
 
   await using c = await Client.connect(h.port); // the kernel completes it: the backlog
   await c.send("c\n");
@@ -84,7 +77,7 @@ Deno.test("maxConnections, overflow refuse: the next connection gets refuseMessa
   // The spy does not keep its connection (no PERSIST): this one stays open by saying nothing yet.
   await using a = await Client.connect(h.port);
   assertEquals(await attempt(h.port, "two\n"), "busy, try again later\n");
-  const line = await logged(h, "refused: 1 connection open (maxConnections 1)");
+  const line = await waitForLog(h, "refused: 1 connection open (maxConnections 1)");
   assert(
     /^plumb info: connection from 127\.0\.0\.1:\d+ to tcp:\/\/127\.0\.0\.1:\d+ refused: 1 connection open \(maxConnections 1\)$/
       .test(line),
@@ -108,7 +101,7 @@ Deno.test("maxPerSource: a third connection from 127.0.0.1 is closed at once whi
   assertEquals(await b.readLine(), "Hello, b\n");
 
   assertEquals(await attempt(h.port, "c\n"), "", "closed without a word (no refuseMessage)");
-  await logged(h, "refused: 2 connections from 127.0.0.1 open already (maxPerSource 2)");
+  await waitForLog(h, "refused: 2 connections from 127.0.0.1 open already (maxPerSource 2)");
   await b.send("b again\n");
   assertEquals(await b.readLine(), "Hello, b again\n", "the open ones are untouched");
 
@@ -131,7 +124,10 @@ Deno.test("maxRatePerSource: past the rate, new connections from 127.0.0.1 are r
     true,
     JSON.stringify(answers),
   );
-  await logged(h, "refused: over 2 new connections a second from 127.0.0.1 (maxRatePerSource 2)");
+  await waitForLog(
+    h,
+    "refused: over 2 new connections a second from 127.0.0.1 (maxRatePerSource 2)",
+  );
 });
 
 Deno.test("unix: maxConnections refuse on a Unix socket", async () => {
@@ -161,7 +157,7 @@ Deno.test("unix: maxConnections refuse on a Unix socket", async () => {
     } finally {
       b.close();
     }
-    await logged(h, "refused: 1 connection open (maxConnections 1)");
+    await waitForLog(h, "refused: 1 connection open (maxConnections 1)");
   } finally {
     a.close();
   }
