@@ -76,6 +76,12 @@ export {
 } from "./kernel/errors.ts";
 export type { EdgeSpec, GraphSpec, ListenerSpec, NodeSpec } from "./kernel/graph.ts";
 export {
+  graph,
+  GraphBuilder,
+  type ListenerOptionsMap,
+  type PortRef,
+} from "./kernel/graph_builder.ts";
+export {
   type CheckedGraph,
   checkGraph,
   graphToDot,

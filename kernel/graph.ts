@@ -4,6 +4,7 @@
  * @module
  */
 import { GraphError } from "./errors.ts";
+import { isServlet, type Servlet } from "./servlet.ts";
 import { didYouMean } from "./suggest.ts";
 
 /** A servlet node: which servlet module, with which arguments. */
@@ -11,8 +12,10 @@ export interface NodeSpec {
   /**
    * The servlet: a built-in name (`hello`, `echo`, ...), a path relative to the
    * graph file (`./upper.ts`), or a `file:`, `https:`, `jsr:` or `npm:` specifier.
+   * A graph built in code may also give the servlet itself, as made by
+   * {@linkcode defineServlet} (a graph file cannot).
    */
-  servlet: string;
+  servlet: string | Servlet<unknown>;
   /** Arguments given to the servlet's `init`. */
   args?: string[];
 }
@@ -150,9 +153,10 @@ export function validateGraph(file: string, value: unknown): GraphSpec {
       throw new GraphError(`${file}: ${where}: expected an object like {"servlet": "hello"}`);
     }
     checkKeys(file, where, node, NODE_KEYS);
-    if (typeof node.servlet !== "string" || node.servlet === "") {
+    if ((typeof node.servlet !== "string" || node.servlet === "") && !isServlet(node.servlet)) {
       throw new GraphError(
-        `${file}: ${where}: "servlet" must name a servlet module, for example "hello"`,
+        `${file}: ${where}: "servlet" must name a servlet module, for example "hello"` +
+          ` (in code, it may also be a servlet made with defineServlet)`,
       );
     }
     if (

@@ -66,6 +66,12 @@ export interface ServeOptions {
    * got, as its `Host.urls` report them.
    */
   ports?: readonly number[];
+  /**
+   * I/O modules of your own, by the name a listener uses, beside (or instead
+   * of) the built-in `tcp`, `unix`, `stdio` and `file`. The testing kit
+   * serves graphs in memory this way.
+   */
+  modules?: Readonly<Record<string, IoModule<unknown>>>;
 }
 
 /** What a check found: a summary of a graph that can be served. */
@@ -223,15 +229,18 @@ async function load(
   const { file, base, spec } = typeof graph === "string" || graph instanceof URL
     ? await readGraphFile(graph)
     : { file: "graph", base: options.base ?? fileUrl("./"), spec: validateGraph("graph", graph) };
+  const modules = options.modules === undefined
+    ? IO_MODULES
+    : { ...IO_MODULES, ...options.modules };
   const listeners = listenerSpecs(file, spec, options).map((l, i) => {
     const where = `${file}: listener ${i + 1} (${l.module})`;
     // Own keys only: "constructor" or "toString" name no module.
-    const module = Object.hasOwn(IO_MODULES, l.module) ? IO_MODULES[l.module] : undefined;
+    const module = Object.hasOwn(modules, l.module) ? modules[l.module] : undefined;
     if (module === undefined) {
       throw new GraphError(
         `${file}: listener ${i + 1}: unknown module "${l.module}"${
-          didYouMean(l.module, Object.keys(IO_MODULES))
-        }; modules are ${Object.keys(IO_MODULES).join(", ")}`,
+          didYouMean(l.module, Object.keys(modules))
+        }; modules are ${Object.keys(modules).join(", ")}`,
       );
     }
     return { module, options: module.parseOptions(l.options ?? {}, where) };

@@ -94,15 +94,14 @@ function definePort(
   return port;
 }
 
-/** Imports one node's servlet module and runs its `init`. */
-export async function loadNode(
-  file: string,
-  base: URL,
-  name: string,
+/** How messages and logs name a servlet given as an object rather than a specifier. */
+export const IN_CODE_SERVLET = "servlet in code";
+
+async function importServlet(
+  where: string,
   specifier: string,
-  args: readonly string[],
-): Promise<LoadedNode> {
-  const where = `${file}: node "${name}"`;
+  base: URL,
+): Promise<Servlet<unknown>> {
   const url = resolveServlet(specifier, base, where);
   let module: Record<string, unknown>;
   try {
@@ -119,6 +118,23 @@ export async function loadNode(
       `${where}: "${specifier}" is not a servlet module; its default export must be made with defineServlet`,
     );
   }
+  return servlet;
+}
+
+/**
+ * Imports one node's servlet module (or takes the servlet given in code) and
+ * runs its `init`.
+ */
+export async function loadNode(
+  file: string,
+  base: URL,
+  name: string,
+  source: string | Servlet<unknown>,
+  args: readonly string[],
+): Promise<LoadedNode> {
+  const where = `${file}: node "${name}"`;
+  const specifier = typeof source === "string" ? source : IN_CODE_SERVLET;
+  const servlet = typeof source === "string" ? await importServlet(where, source, base) : source;
   const ports: Port[] = [];
   let open = true;
   const env = {

@@ -5,7 +5,6 @@
  */
 import { createLogger, type GraphSpec, type Host, serve, type ServeOptions } from "../mod.ts";
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** The repository root, as a file URL. */
@@ -77,91 +76,8 @@ export async function waitForLog(h: TestHost, text: string | RegExp): Promise<st
   throw new Error(`no log line with ${text} in:\n${h.logs.join("\n")}`);
 }
 
-/** A real TCP client reading replies line by line. */
-export class Client implements AsyncDisposable {
-  readonly conn: Deno.TcpConn;
-  #pending = new Uint8Array(0);
-  #closed = false;
-
-  private constructor(conn: Deno.TcpConn) {
-    this.conn = conn;
-  }
-
-  /** Connects to 127.0.0.1:`port`. */
-  static async connect(port: number): Promise<Client> {
-    return new Client(await Deno.connect({ hostname: "127.0.0.1", port }));
-  }
-
-  /** Sends bytes or a string, all of it. */
-  async send(data: string | Uint8Array): Promise<void> {
-    const bytes = typeof data === "string" ? encoder.encode(data) : data;
-    let offset = 0;
-    while (offset < bytes.length) offset += await this.conn.write(bytes.subarray(offset));
-  }
-
-  async #fill(): Promise<boolean> {
-    const buf = new Uint8Array(65536);
-    let n: number | null;
-    try {
-      n = await this.conn.read(buf);
-    } catch (error) {
-      if (error instanceof Deno.errors.ConnectionReset) n = null;
-      else throw error;
-    }
-    if (n === null) return false;
-    const next = new Uint8Array(this.#pending.length + n);
-    next.set(this.#pending);
-    next.set(buf.subarray(0, n), this.#pending.length);
-    this.#pending = next;
-    return true;
-  }
-
-  /** The next reply line with its `\n`, or `null` when the server closed first. */
-  async readLine(): Promise<string | null> {
-    for (;;) {
-      const nl = this.#pending.indexOf(10);
-      if (nl >= 0) {
-        const line = decoder.decode(this.#pending.subarray(0, nl + 1));
-        this.#pending = this.#pending.slice(nl + 1);
-        return line;
-      }
-      if (!(await this.#fill())) return null;
-    }
-  }
-
-  /** Everything until the server closes the connection. */
-  async readToEnd(): Promise<string> {
-    while (await this.#fill());
-    const text = decoder.decode(this.#pending);
-    this.#pending = new Uint8Array(0);
-    return text;
-  }
-
-  /** True when the server closed the connection (reads EOF) with nothing more to read. */
-  async closedByServer(): Promise<boolean> {
-    return this.#pending.length === 0 && !(await this.#fill());
-  }
-
-  /** Half-closes: the server reads EOF, the client can still read. */
-  closeWrite(): Promise<void> {
-    return this.conn.closeWrite();
-  }
-
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    try {
-      this.conn.close();
-    } catch {
-      // Already closed.
-    }
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    this.close();
-    return Promise.resolve();
-  }
-}
+/** A real TCP client reading replies line by line: the testing kit's. */
+export { TcpClient as Client } from "../testing.ts";
 
 /** What a finished CLI run printed. */
 export interface CliResult {

@@ -1,0 +1,202 @@
+// deno-lint-ignore-file explicit-function-return-type -- servlets written as a user would: the context type is inferred from init
+/**
+ * The typed graph builder: it builds the same graph as each example file,
+ * refuses what a graph file is refused for with the same message, and what
+ * it builds serves like the file.
+ */
+import { assertEquals, assertRejects, assertThrows } from "./assert.ts";
+import { path } from "./helpers.ts";
+import {
+  checkGraph,
+  defineServlet,
+  graph,
+  GraphError,
+  type GraphSpec,
+  INPUT,
+  OUTPUT,
+  PERSIST,
+} from "../mod.ts";
+import { simulate } from "../testing.ts";
+import { parseGraph } from "../kernel/graph.ts";
+
+/** An example file as parsed, without `$schema` (an editor's hint, which the builder has no use for). */
+function example(name: string): GraphSpec {
+  const file = `examples/${name}.json`;
+  const spec = parseGraph(file, Deno.readTextFileSync(path(file)));
+  delete spec.$schema;
+  return spec;
+}
+
+const describe = (name: string): string => example(name).description ?? "";
+
+const BUILT: Record<string, () => GraphSpec> = {
+  hello: () =>
+    graph(describe("hello"))
+      .node("greet", "hello")
+      .input("greet.in")
+      .output("greet.out")
+      .listen("tcp", { host: "127.0.0.1", port: 12345 })
+      .build(),
+  echo: () =>
+    graph(describe("echo"))
+      .node("echo", "echo")
+      .input("echo.in")
+      .output("echo.out")
+      .listen("tcp", { host: "127.0.0.1", port: 12346 })
+      .build(),
+  pipeline: () =>
+    graph(describe("pipeline"))
+      .node("split", "line")
+      .node("shout", "transform", ["upper"])
+      .node("greet", "hello")
+      .edge("split.out", "shout.in")
+      .edge("shout.out", "greet.in")
+      .input("split.in")
+      .output("greet.out")
+      .listen("tcp", { host: "127.0.0.1", port: 12347 })
+      .build(),
+  typed: () =>
+    graph(describe("typed"))
+      .node("split", "line")
+      .node("shout", "transform", ["upper"])
+      .node("greet", "hello")
+      .node("quiet", "transform", ["lower"])
+      .edge("split.out", "shout.in")
+      .edge("shout.out", "greet.in")
+      .edge("shout.out", "quiet.in")
+      .input("split.in")
+      .output("greet.out")
+      .listen("tcp", { host: "127.0.0.1", port: 12348 })
+      .build(),
+  router: () =>
+    graph(describe("router"))
+      .node("split", "line")
+      .node("audit", "transform", ["lower"])
+      .node("route", "dataflow/demux", ["/^!/", "/^\\?/"])
+      .node("shout", "transform", ["upper"])
+      .node("flip", "transform", ["reverse"])
+      .node("greet", "hello")
+      .node("reply", "echo")
+      .edge("split.out", "route.in")
+      .edge("split.out", "audit.in")
+      .edge("route.out0", "shout.in")
+      .edge("route.out1", "flip.in")
+      .edge("route.default", "greet.in")
+      .edge("shout.out", "reply.in")
+      .edge("flip.out", "reply.in")
+      .edge("greet.out", "reply.in")
+      .input("split.in")
+      .output("reply.out")
+      .listen("tcp", { host: "127.0.0.1", port: 12349 })
+      .build(),
+  eliza: () =>
+    graph(describe("eliza"))
+      .node("doctor", "eliza")
+      .input("doctor.in")
+      .output("doctor.out")
+      .listen("tcp", { host: "127.0.0.1", port: 12000, open: true })
+      .build(),
+};
+
+Deno.test("the builder builds the same graph as each example file", () => {
+  for (const [name, build] of Object.entries(BUILT)) {
+    assertEquals(build(), example(name), name);
+  }
+});
+
+Deno.test("every example file has a builder twin in this test", () => {
+  const files = [...Deno.readDirSync(path("examples"))]
+    .filter((e) => e.name.endsWith(".json") && !e.name.startsWith("jsonl"))
+    .map((e) => e.name.replace(/\.json$/, "")).sort();
+  assertEquals(Object.keys(BUILT).sort(), files);
+});
+
+Deno.test("the builder refuses what a graph file is refused for, with the same message", () => {
+  const fromFile = (json: string): string => {
+    try {
+      parseGraph("graph", json);
+    } catch (error) {
+      return (error as Error).message;
+    }
+    throw new Error(`accepted: ${json}`);
+  };
+  const fromBuilder = (build: () => unknown): string => {
+    try {
+      build();
+    } catch (error) {
+      return (error as Error).message;
+    }
+    throw new Error("accepted");
+  };
+  assertEquals(
+    fromBuilder(() => graph().node("1st", "hello").input("1st.in").output("1st.out").build()),
+    fromFile(`{"nodes": {"1st": {"servlet": "hello"}}, "input": "1st.in", "output": "1st.out"}`),
+  );
+  assertEquals(
+    fromBuilder(() => graph().node("greet", "hello").output("greet.out").build()),
+    fromFile(`{"nodes": {"greet": {"servlet": "hello"}}, "output": "greet.out"}`),
+  );
+  assertEquals(
+    fromBuilder(() => graph().build()),
+    fromFile(`{"nodes": {}, "input": "a.in", "output": "a.out"}`),
+  );
+  assertThrows(
+    () => graph().node("greet", "hello").node("greet", "echo"),
+    (error: unknown) =>
+      error instanceof GraphError &&
+      error.message === 'graph: node "greet" is added twice; node names are unique',
+  );
+});
+
+Deno.test("checkGraph gives a built graph the checks of a file: ports, with a did-you-mean", async () => {
+  const built = graph()
+    .node("split", "line")
+    .node("greet", "hello")
+    .edge("split.outt", "greet.in")
+    .input("split.in")
+    .output("greet.out")
+    .build();
+  await assertRejects(
+    () => checkGraph(built),
+    (error: unknown) =>
+      error instanceof GraphError &&
+      error.message ===
+        'graph: edge 1 ("split.outt" -> "greet.in") "from" "split.outt": node "split" has no port "outt" ' +
+          '(did you mean "out"?); its ports are in, out, __null__, __error__',
+  );
+});
+
+Deno.test("a built graph can hold a servlet written in code, and serves it", async () => {
+  const shout = defineServlet({
+    init(_args, env) {
+      return { input: env.define("in", INPUT | PERSIST), output: env.define("out", OUTPUT) };
+    },
+    async exec(ctx, task): Promise<void> {
+      const line = await task.readLine(ctx.input);
+      if (line !== null) await task.write(ctx.output, `${line.toUpperCase()}!\n`);
+    },
+  });
+  const spec = graph("in-code servlet behind a greeter")
+    .node("shout", shout)
+    .node("greet", "hello")
+    .edge("shout.out", "greet.in")
+    .input("shout.in")
+    .output("greet.out")
+    .listen("tcp", { host: "127.0.0.1", port: 0 })
+    .build();
+  assertEquals((await checkGraph(spec)).nodes, ["shout", "greet"]);
+  for (const transport of ["memory", "tcp"] as const) {
+    await using sim = await simulate(spec, { transport });
+    assertEquals(await sim.exchange("plumber\nworld\n"), "Hello, PLUMBER!\nHello, WORLD!\n");
+  }
+});
+
+Deno.test("a port of a node that was never added is a type error, and checkGraph refuses it", async () => {
+  const built = graph()
+    .node("greet", "hello")
+    // @ts-expect-error: "great" is not a node of this graph
+    .input("great.in")
+    .output("greet.out")
+    .build();
+  await assertRejects(() => checkGraph(built), GraphError, 'no node "great"');
+});
