@@ -1,0 +1,413 @@
+/**
+ * The reference pages of `docs/` against the code:
+ *
+ * - `docs/modules.md`: each module's option table lists exactly the options
+ *   its rules accept, with their types, ranges and defaults as the code has
+ *   them; the `mem` figures are the pipe's own.
+ * - `docs/graph-format.md`: the built-in servlet and type tables name what
+ *   `kernel/builtins.ts` and `kernel/types.ts` have.
+ * - `docs/pipes-and-flags.md`: the flag table has the names, values and
+ *   shared/private kinds of `kernel/flags.ts`; each servlet block of the page
+ *   (a `ts` block starting `// NAME.ts:`) is served and answers as the page
+ *   says, and so does its `__error__` graph.
+ *
+ * The rules are read through each module's `parseOptions`: its messages name
+ * the options, types and ranges, and its result holds the defaults.
+ * @module
+ */
+import { assert, assertEquals, assertThrows } from "./assert.ts";
+import { codeBlocks } from "./docs/markdown.ts";
+import { Client, path, startHost } from "./helpers.ts";
+import { BUILTIN_SERVLETS } from "../kernel/builtins.ts";
+import { DEFAULT_MAX_LINE_BYTES } from "../kernel/byte_reader.ts";
+import { GraphError } from "../kernel/errors.ts";
+import * as flags from "../kernel/flags.ts";
+import { BUILTIN_TYPES } from "../kernel/types.ts";
+import type { GraphSpec } from "../mod.ts";
+import { MEM_HIGH_WATER_MARK } from "../modules/mem.ts";
+import { IO_MODULES } from "../modules/registry.ts";
+
+// --- Markdown tables -------------------------------------------------------
+
+/** The cells of a table row, trimmed (`\|` is a pipe inside a cell). */
+function cells(line: string): string[] {
+  return line.trim().replace(/^\|/, "").replace(/\|$/, "").split(/(?<!\\)\|/).map((c) =>
+    c.trim().replaceAll("\\|", "|")
+  );
+}
+
+/** A Markdown table: the heading it is under, its header and its rows. */
+interface Table {
+  heading: string;
+  header: string[];
+  rows: string[][];
+}
+
+/** The tables of a Markdown file, outside code blocks. */
+function tables(file: string): Table[] {
+  const lines = Deno.readTextFileSync(path(file)).split("\n");
+  const found: Table[] = [];
+  let heading = "";
+  let fenced = false;
+  for (let i = 0; i < lines.length; i++) {
+    if (lines[i].startsWith("```")) fenced = !fenced;
+    if (fenced) continue;
+    if (lines[i].startsWith("#")) heading = lines[i].replace(/^#+\s*/, "");
+    if (!lines[i].startsWith("|") || !/^\|[\s|:-]+\|$/.test(lines[i + 1] ?? "")) continue;
+    const header = cells(lines[i]);
+    const rows: string[][] = [];
+    for (i += 2; i < lines.length && lines[i].startsWith("|"); i++) rows.push(cells(lines[i]));
+    found.push({ heading, header, rows });
+  }
+  return found;
+}
+
+/** Text inside one pair of backticks, or undefined. */
+function code(cell: string): string | undefined {
+  return /^`([^`]*)`$/.exec(cell)?.[1];
+}
+
+// --- docs/modules.md -------------------------------------------------------
+
+const MODULES_PAGE = "docs/modules.md";
+
+/** Options each module needs to accept anything: its required ones. */
+const REQUIRED: Readonly<Record<string, Record<string, unknown>>> = {
+  tcp: {},
+  unix: { path: "plumb.sock" },
+  stdio: {},
+  file: { input: "questions.txt", output: "answers.txt" },
+};
+
+/** The message `parseOptions` refuses `options` with (after the `where`), or undefined. */
+function refusal(module: string, options: Record<string, unknown>): string | undefined {
+  try {
+    IO_MODULES[module].parseOptions({ ...REQUIRED[module], ...options }, "x");
+    return undefined;
+  } catch (error) {
+    if (!(error instanceof GraphError)) throw error;
+    return error.message.replace(/^x: /, "");
+  }
+}
+
+/** The names of a module's options, from its answer to an unknown one. */
+function optionNames(module: string): string[] {
+  const message = refusal(module, { "no such option": 1 }) ?? "";
+  const list = /; options are (.*)$/.exec(message);
+  assert(list !== null, `${module}: no option list in ${JSON.stringify(message)}`);
+  return list[1].split(", ");
+}
+
+/** The "must be ..." part of a refusal of one option's value, if refused. */
+function mustBe(module: string, name: string, value: unknown): string | undefined {
+  const message = refusal(module, { [name]: value });
+  return message === undefined ? undefined : /must be (.*?), got /.exec(message)?.[1];
+}
+
+/** How a doc's type column writes an option's rule, worked out from the module's messages. */
+function typeText(module: string, name: string): string {
+  const type = mustBe(module, name, null);
+  assert(type !== undefined, `${module}: option "${name}" takes null`);
+  if (type === "a boolean") return "boolean";
+  if (type === "an array of strings") return "array of strings";
+  if (type === "a string") {
+    const values = mustBe(module, name, "\u0001 no such value")?.replace(/^one of /, "");
+    if (values === undefined) return "string";
+    const quoted = values.split(", ").map((v) => `\`${v}\``);
+    return quoted.length === 1
+      ? quoted[0]
+      : `${quoted.slice(0, -1).join(", ")} or ${quoted[quoted.length - 1]}`;
+  }
+  assertEquals(type, "a number", `${module}: option "${name}"`);
+  const whole = mustBe(module, name, 1.5) === "a whole number";
+  const min = mustBe(module, name, -1e9)?.replace(/^at least /, "");
+  const max = mustBe(module, name, 1e9)?.replace(/^at most /, "");
+  const range = min !== undefined && max !== undefined
+    ? ` ${min}–${max}`
+    : min !== undefined
+    ? ` ≥ ${min}`
+    : max !== undefined
+    ? ` ≤ ${max}`
+    : "";
+  return `${whole ? "whole number" : "number"}${range}`;
+}
+
+/** The option table under the heading `` `module` ``. */
+function optionTable(module: string): Table {
+  const table = tables(MODULES_PAGE).find((t) =>
+    t.heading === `\`${module}\`` && t.header[0] === "option"
+  );
+  assert(table !== undefined, `${MODULES_PAGE}: no option table under "## \`${module}\`"`);
+  assertEquals(table.header.slice(0, 3), ["option", "type", "default"]);
+  return table;
+}
+
+Deno.test("docs/modules.md: a table of options for each module there is, and for no other", () => {
+  const documented = tables(MODULES_PAGE)
+    .filter((t) => t.header[0] === "option")
+    .map((t) => code(t.heading));
+  assertEquals(documented.sort(), Object.keys(IO_MODULES).sort());
+});
+
+for (const module of Object.keys(IO_MODULES)) {
+  Deno.test(`docs/modules.md: the ${module} table has every option, with its type and default`, () => {
+    const rows = optionTable(module).rows;
+    const names = rows.map((row) => code(row[0]) ?? row[0]);
+    assertEquals(
+      [...names].sort(),
+      optionNames(module).sort(),
+      "the options documented are the options the module accepts",
+    );
+    const defaults = IO_MODULES[module].parseOptions({ ...REQUIRED[module] }, "x") as Record<
+      string,
+      unknown
+    >;
+    for (const [i, row] of rows.entries()) {
+      const name = names[i];
+      assertEquals(row[1], typeText(module, name), `${module}: type of "${name}"`);
+      const cell = row[2];
+      if (cell === "required") {
+        assert(name in REQUIRED[module], `${module}: "${name}" is documented as required`);
+        const { [name]: _, ...without } = REQUIRED[module];
+        assertThrows(
+          () => IO_MODULES[module].parseOptions(without, "x"),
+          new RegExp(`option "${name}" is required`),
+        );
+      } else if (cell === "none") {
+        assertEquals(defaults[name], undefined, `${module}: "${name}" has a default`);
+      } else {
+        const literal = code(cell);
+        assert(literal !== undefined, `${module}: default of "${name}": ${cell}`);
+        assertEquals(defaults[name], JSON.parse(literal), `${module}: default of "${name}"`);
+      }
+    }
+  });
+}
+
+Deno.test("docs/modules.md: mem's bound and line limit are the pipe's", () => {
+  const table = tables(MODULES_PAGE).find((t) => t.heading === "`mem`");
+  assert(table !== undefined, "no table under ## `mem`");
+  const value = (property: string): number => {
+    const row = table.rows.find((r) => r[0].startsWith(property));
+    assert(row !== undefined, `no "${property}" row`);
+    return Number(code(row[1]));
+  };
+  assertEquals(value("bound"), MEM_HIGH_WATER_MARK);
+  assertEquals(value("longest line"), DEFAULT_MAX_LINE_BYTES);
+});
+
+// --- docs/pipes-and-flags.md: the flag table --------------------------------
+
+const FLAGS_PAGE = "docs/pipes-and-flags.md";
+
+Deno.test("docs/pipes-and-flags.md: the flag table has every flag, with its value and kind", () => {
+  const table = tables(FLAGS_PAGE).find((t) => t.header[0] === "flag");
+  assert(table !== undefined, `${FLAGS_PAGE}: no flag table`);
+  assertEquals(table.header.slice(0, 3), ["flag", "value", "kind"]);
+  // The flags proper: INPUT and one constant per bit; not the masks made of them.
+  const codeFlags = Object.entries(flags).filter(([name, value]) =>
+    typeof value === "number" && !/_FLAGS$|_MASK$/.test(name)
+  ) as [string, number][];
+  const documented = table.rows.map((row) => code(row[0]));
+  assertEquals(documented.sort(), codeFlags.map(([name]) => name).sort());
+  let bits = 0;
+  for (const row of table.rows) {
+    const name = code(row[0])!;
+    const value = (flags as unknown as Record<string, number>)[name];
+    assertEquals(row[1], `\`0x${value.toString(16).padStart(5, "0")}\``, `value of ${name}`);
+    assertEquals(row[2], value & flags.SHARED_FLAGS ? "shared" : "private", `kind of ${name}`);
+    bits |= value;
+  }
+  assertEquals(bits, flags.KNOWN_FLAGS, "every flag bit is in the table");
+});
+
+// --- docs/graph-format.md: the built-in servlets and types -------------------
+
+const GRAPH_PAGE = "docs/graph-format.md";
+
+Deno.test("docs/graph-format.md: the built-in servlet table names every built-in, and only those", () => {
+  const table = tables(GRAPH_PAGE).find((t) => t.header[0] === "servlet");
+  assert(table !== undefined, `${GRAPH_PAGE}: no built-in servlet table`);
+  assertEquals(
+    table.rows.map((row) => code(row[0])).sort(),
+    Object.keys(BUILTIN_SERVLETS).sort(),
+  );
+});
+
+Deno.test("docs/graph-format.md: the built-in type table is the kernel's", () => {
+  const table = tables(GRAPH_PAGE).find((t) => t.header[0] === "type");
+  assert(table !== undefined, `${GRAPH_PAGE}: no built-in type table`);
+  const documented = Object.fromEntries(
+    table.rows.map((row) => [code(row[0]), row[1] === "nothing" ? null : code(row[1])]),
+  );
+  assertEquals(documented, { ...BUILTIN_TYPES });
+});
+
+// --- docs/pipes-and-flags.md: the servlets of the page, served --------------
+
+/** Where a servlet of the page is written while its scenario runs, to be loaded as a node. */
+const SNIPPETS = "tests/.tmp/docs_servlets";
+
+/** Each `// NAME.ts:` servlet block of the page: NAME to its source. */
+function pageServlets(): Map<string, string> {
+  const servlets = new Map<string, string>();
+  for (const block of codeBlocks(FLAGS_PAGE)) {
+    const name = /^\/\/ ([\w-]+)\.ts:/.exec(block.body)?.[1];
+    if (block.lang === "ts" && name !== undefined) servlets.set(name, block.body);
+  }
+  return servlets;
+}
+
+/**
+ * Writes the servlet `name` of the page to a file for `run`, which gets its
+ * graph path, and removes the file afterwards (so that no test run finds it).
+ */
+async function withServlet(name: string, run: (servlet: string) => Promise<void>): Promise<void> {
+  const source = pageServlets().get(name);
+  assert(source !== undefined, `${FLAGS_PAGE}: no "// ${name}.ts:" block`);
+  Deno.mkdirSync(path(SNIPPETS), { recursive: true });
+  const file = `${SNIPPETS}/${name}.ts`;
+  Deno.writeTextFileSync(path(file), source);
+  try {
+    await run(`./${file}`);
+  } finally {
+    Deno.removeSync(path(file));
+  }
+}
+
+/** A graph of the one servlet `name`, its `in` and `out` the graph's. */
+function alone(servlet: string, tcp: Record<string, unknown> = {}): GraphSpec {
+  return {
+    nodes: { n: { servlet } },
+    input: "n.in",
+    output: "n.out",
+    listeners: [{ module: "tcp", options: tcp }],
+  };
+}
+
+/** What the page says each servlet does, run against it. */
+const SCENARIOS: Record<string, (servlet: string) => Promise<void>> = {
+  async greet_once(servlet): Promise<void> {
+    await using h = await startHost(alone(servlet));
+    await using c = await Client.connect(h.port);
+    await c.send("Plumber\n");
+    assertEquals(await c.readLine(), "Hello, Plumber\n");
+    assert(await c.closedByServer(), "without PERSIST the connection closes");
+  },
+  async hello(servlet): Promise<void> {
+    await using h = await startHost(alone(servlet));
+    await using c = await Client.connect(h.port);
+    for (const name of ["Plumber", "world", "世界"]) {
+      await c.send(`${name}\r\n`);
+      assertEquals(await c.readLine(), `Hello, ${name}\n`);
+    }
+  },
+  async flags(servlet): Promise<void> {
+    await using h = await startHost(alone(servlet));
+    await using c = await Client.connect(h.port);
+    for (let i = 0; i < 2; i++) {
+      await c.send("x\n");
+      assertEquals(await c.readLine(), "in INPUT|PERSIST, out OUTPUT\n");
+    }
+  },
+  async bye(servlet): Promise<void> {
+    await using h = await startHost(alone(servlet));
+    await using c = await Client.connect(h.port);
+    await c.send("hi\n");
+    assertEquals(await c.readLine(), "You said: hi\n");
+    await c.send("bye\n");
+    assertEquals(await c.readLine(), "Goodbye.\n");
+    assert(await c.closedByServer(), "clearing PERSIST closes the connection");
+  },
+  async ask(servlet): Promise<void> {
+    await using h = await startHost({
+      nodes: {
+        ask: { servlet },
+        shout: { servlet: "transform", args: ["upper"] },
+        greet: { servlet: "hello" },
+        reply: { servlet: "echo" },
+      },
+      edges: [
+        { from: "ask.question", to: "shout.in" },
+        { from: "ask.other", to: "greet.in" },
+        { from: "shout.out", to: "reply.in" },
+        { from: "greet.out", to: "reply.in" },
+      ],
+      input: "ask.in",
+      output: "reply.out",
+      listeners: [{ module: "tcp" }],
+    });
+    await using c = await Client.connect(h.port);
+    await c.send("why?\nPlumber\n");
+    assertEquals(await c.readLine(), "WHY?\n");
+    assertEquals(await c.readLine(), "Hello, Plumber\n");
+  },
+  async big(servlet): Promise<void> {
+    await using h = await startHost(alone(servlet));
+    await using c = await Client.connect(h.port);
+    await c.send("3\n2\n");
+    for (let i = 0; i < 5; i++) assertEquals(await c.readLine(), ".".repeat(1023) + "\n");
+    await c.send("1\n");
+    assertEquals(await c.readLine(), ".".repeat(1023) + "\n");
+  },
+  async framer(servlet): Promise<void> {
+    await using h = await startHost(alone(servlet));
+    await using c = await Client.connect(h.port);
+    const bytes = (...parts: (number | string)[]): Uint8Array =>
+      new Uint8Array(
+        parts.flatMap((p) => typeof p === "number" ? [p] : [...new TextEncoder().encode(p)]),
+      );
+    await c.send(bytes(0, 2, "hi", 0, 3, "you"));
+    assertEquals(await c.readLine(), "got hi\n");
+    assertEquals(await c.readLine(), "got you\n");
+    await c.send(bytes(0, 5, "he"));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await c.send("llo");
+    assertEquals(await c.readLine(), "got hello\n");
+  },
+  async counter(servlet): Promise<void> {
+    await using h = await startHost(alone(servlet, { open: true }));
+    await using one = await Client.connect(h.port);
+    await using two = await Client.connect(h.port);
+    for (const c of [one, two]) {
+      assertEquals(await c.readLine(), "Send lines; each gets its number.\n");
+    }
+    await one.send("a\n");
+    assertEquals(await one.readLine(), "1: a\n");
+    await one.send("b\n");
+    assertEquals(await one.readLine(), "2: b\n");
+    await two.send("x\n");
+    assertEquals(await two.readLine(), "1: x\n", "each connection counts on its own");
+  },
+  async shout(servlet): Promise<void> {
+    await using h = await startHost(alone(servlet));
+    await using c = await Client.connect(h.port);
+    await c.send("abc\n");
+    assertEquals(await c.readLine(), "ABC\n");
+    await c.send("plumb\n");
+    assertEquals(await c.readLine(), "PLUMB\n");
+  },
+};
+
+Deno.test("docs/pipes-and-flags.md: every servlet block of the page has a scenario here", () => {
+  assertEquals([...pageServlets().keys()].sort(), Object.keys(SCENARIOS).sort());
+});
+
+for (const [name, scenario] of Object.entries(SCENARIOS)) {
+  Deno.test(`docs/pipes-and-flags.md: ${name}.ts answers as the page says`, async () => {
+    await withServlet(name, scenario);
+  });
+}
+
+Deno.test("docs/pipes-and-flags.md: the __error__ graph answers a failed line and keeps the connection", async () => {
+  const block = codeBlocks(FLAGS_PAGE).find((b) =>
+    b.kind === "graph" && b.body.includes(".__error__")
+  );
+  assert(block !== undefined, `${FLAGS_PAGE}: no graph block wiring __error__`);
+  await using h = await startHost(JSON.parse(block.body));
+  await using c = await Client.connect(h.port);
+  await c.send("fine\nboom\nagain\n");
+  assertEquals(await c.readLine(), "ok: fine\n");
+  assertEquals(await c.readLine(), "sorry, that failed (work: boom requested)\n");
+  assertEquals(await c.readLine(), "ok: again\n");
+});
