@@ -18,6 +18,7 @@ import type {
   RequestInfo,
 } from "../modules/module.ts";
 import { IO_MODULES } from "../modules/registry.ts";
+import { SESSION_RULES } from "../modules/session_options.ts";
 import { didYouMean } from "./suggest.ts";
 import { failureReason, Generation, listenerChanges, type ReloadResult } from "./reload.ts";
 
@@ -41,7 +42,8 @@ export interface ServeOptions {
   /**
    * Serve standard input and output as one connection instead of the graph's
    * listeners (a terminal, or inetd/xinetd/tcpserver "nowait"). The first
-   * listener's `ttl`, `maxMessageSize` and `open` options carry over.
+   * listener's session options (`ttl`, `maxMessageSize`, `open`,
+   * `requestTimeout`, `writeTimeout`, `errorReply`) carry over.
    */
   stdio?: boolean;
   /**
@@ -186,7 +188,8 @@ export async function readGraphFile(
   return { file, base: url, spec: parseGraph(file, text) };
 }
 
-const SESSION_OPTIONS = ["ttl", "maxMessageSize", "open"];
+/** The options `--stdio` carries over from the first listener: its session's. */
+const SESSION_OPTIONS = Object.keys(SESSION_RULES);
 
 function listenerSpecs(file: string, spec: GraphSpec, options: ServeOptions): ListenerSpec[] {
   const listeners = (spec.listeners ?? []).map((l) => ({ ...l, options: { ...l.options } }));

@@ -151,6 +151,11 @@ function combineReloads(results: readonly ReloadResult[]): ReloadResult {
   };
 }
 
+/** True when a node of `graph` gives its servlet as an object, which cannot cross to a worker. */
+function inCode(graph: GraphSpec): boolean {
+  return Object.values(graph.nodes ?? {}).some((node) => typeof node.servlet !== "string");
+}
+
 /**
  * Serves `graph` on `count` workers sharing its ports, and returns one
  * {@linkcode Host} for all of them.
@@ -247,6 +252,19 @@ export async function serveWorkers(
       },
       // Each worker reloads its own servlets and logs its own line.
       async reload(next?: string | URL | GraphSpec): Promise<ReloadResult> {
+        if (typeof next === "object" && !(next instanceof URL) && inCode(next)) {
+          const reason = "a graph with servlets given in code cannot be sent to workers; " +
+            "name each servlet by its specifier";
+          return {
+            reloaded: false,
+            message: `reload failed: ${reason}`,
+            reason,
+            listenersChanged: false,
+            graphChanged: false,
+            draining: 0,
+            graph: serving,
+          };
+        }
         const sent = next instanceof URL ? next.href : next;
         const result = combineReloads(
           await Promise.all(workers.map((w) => w.reload(sent, serving))),

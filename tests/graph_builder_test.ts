@@ -89,6 +89,13 @@ const BUILT: Record<string, () => GraphSpec> = {
       .output("reply.out")
       .listen("tcp", { host: "127.0.0.1", port: 12349 })
       .build(),
+  upper: () =>
+    graph(describe("upper"))
+      .node("shout", "./upper.ts")
+      .input("shout.in")
+      .output("shout.out")
+      .listen("tcp", { host: "127.0.0.1", port: 12351 })
+      .build(),
   eliza: () =>
     graph(describe("eliza"))
       .node("doctor", "eliza")

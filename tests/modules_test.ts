@@ -303,3 +303,17 @@ Deno.test("file: a line whose request fails is logged and the batch goes on", as
   assertEquals(await Deno.readTextFile(output), "ok: one\nok: three\n");
   assert(h.logs.some((l) => l.includes("Error: boom requested")));
 });
+
+Deno.test("stdio: --stdio carries the first listener's session options over, errorReply too", async () => {
+  const child = deno(
+    ["run", "--allow-read", "main.ts", "tests/fixtures/graphs/stdio_session.json", "--stdio"],
+    "piped",
+  );
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode("abc\nabcdefgh\n"));
+  const [stdout, status] = await Promise.all([new Response(child.stdout).text(), child.status]);
+  await writer.close().catch(() => {});
+  await child.stderr.cancel();
+  assertEquals(stdout, "Hello, abc\ntoo long: line longer than 4 bytes\n");
+  assertEquals(status.code, 0);
+});

@@ -5,6 +5,8 @@
  */
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { validateGraph } from "../kernel/graph.ts";
+import { BUILTIN_SERVLETS } from "../kernel/builtins.ts";
+import { IO_MODULES } from "../modules/registry.ts";
 import { assertEquals, assertThrows } from "./assert.ts";
 import { path } from "./helpers.ts";
 
@@ -32,5 +34,36 @@ Deno.test("schema: graphs the loader refuses for their shape are refused by the 
   for (const name of ["unknown_key", "missing_input", "missing_output"]) {
     const graph = await readJson(`tests/fixtures/graphs/${name}.json`);
     assertThrows(() => validateGraph(name, graph));
+  }
+});
+
+/** The option names a module accepts, as its "unknown option" message lists them. */
+function optionNames(module: string): string[] {
+  try {
+    IO_MODULES[module].parseOptions({ "no such option": 1 }, "x");
+  } catch (error) {
+    return (error as Error).message.split("; options are ")[1].split(", ").sort();
+  }
+  throw new Error(`${module} accepted an unknown option`);
+}
+
+Deno.test("schema: each module's options are exactly the ones the module accepts", () => {
+  const defs = schema.$defs as Record<string, { properties: Record<string, unknown> }>;
+  const byModule: Record<string, string> = {
+    tcp: "tcpOptions",
+    unix: "unixOptions",
+    stdio: "sessionOptions",
+    file: "fileOptions",
+  };
+  assertEquals(Object.keys(byModule).sort(), Object.keys(IO_MODULES).sort());
+  for (const [module, def] of Object.entries(byModule)) {
+    assertEquals(Object.keys(defs[def].properties).sort(), optionNames(module), module);
+  }
+});
+
+Deno.test("schema: the servlet description names every built-in", () => {
+  const text = (schema.$defs.node.properties.servlet as { description: string }).description;
+  for (const name of Object.keys(BUILTIN_SERVLETS)) {
+    assertEquals(new RegExp(`[ (]${name}[,)]`).test(text), true, name);
   }
 });

@@ -82,3 +82,18 @@ Deno.test("--workers without read permission for plumb's modules names the flag"
       `with --allow-read=${path(".").replace(/\/$/, "")}\n`,
   );
 });
+
+Deno.test("--workers: a reload with a servlet given in code is refused with the reason", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", ...UNSTABLE, path("tests/fixtures/workers_in_code.ts")],
+    cwd: path("."),
+    env: { NO_COLOR: "1" },
+  }).output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+  assertEquals(JSON.parse(stdout), {
+    reloaded: false,
+    reason: "a graph with servlets given in code cannot be sent to workers; " +
+      "name each servlet by its specifier",
+  });
+});

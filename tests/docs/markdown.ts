@@ -52,8 +52,9 @@ export interface CodeBlock {
  *   source (`tests/docs/messages.ts`).
  * - `systemd`, `inetd`, `xinetd`, `tcpserver`: deployment configuration,
  *   run by `tests/deploying_test.ts`.
- * - `schema`: a JSON Schema fragment that must equal the part of
- *   `graph.schema.json` it names.
+ * - `usage`: a command synopsis: its options are those `main.ts --help` lists.
+ * - `schema POINTER`: a JSON Schema fragment that must equal the part of
+ *   `graph.schema.json` at the JSON pointer (`#/properties/listeners`).
  */
 export const EXAMPLE_KINDS: Readonly<Record<string, string>> = {
   file: "tests/docs_test.ts",
@@ -62,6 +63,7 @@ export const EXAMPLE_KINDS: Readonly<Record<string, string>> = {
   telnet: "tests/docs_test.ts",
   shell: "tests/docs_test.ts",
   log: "tests/docs_test.ts",
+  usage: "tests/docs_test.ts",
   schema: "tests/docs_test.ts",
   systemd: "tests/deploying_test.ts",
   inetd: "tests/deploying_test.ts",
