@@ -1,0 +1,42 @@
+/**
+ * The package as JSR would receive it: `deno publish --dry-run` passes with
+ * no slow types and ships the library without its tests and benchmarks, and
+ * `deno doc --lint` finds every export of both entry points documented.
+ */
+import { assert, assertEquals } from "./assert.ts";
+import { path } from "./helpers.ts";
+
+const decoder = new TextDecoder();
+
+async function deno(args: string[]): Promise<{ code: number; output: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: path("."),
+    env: { NO_COLOR: "1" },
+  }).output();
+  return { code: out.code, output: decoder.decode(out.stdout) + decoder.decode(out.stderr) };
+}
+
+Deno.test("deno publish --dry-run passes, with no slow types, without tests and benchmarks", async () => {
+  const { code, output } = await deno(["publish", "--dry-run", "--allow-dirty"]);
+  assertEquals(code, 0, output);
+  // The one warning allowed: the loader's import() of a servlet by URL, which
+  // is resolved to an absolute URL first and needs no rewriting.
+  const warnings = [...output.matchAll(/^(warning|error)\[([\w-]+)\]/gm)].map((m) => m[2]);
+  assertEquals(warnings.filter((w) => w !== "unanalyzable-dynamic-import"), [], output);
+  const root = new URL("../", import.meta.url).href;
+  const shipped = output.split("\n").map((l) => l.trim())
+    .filter((l) => l.startsWith(root))
+    .map((l) => l.split(" ")[0].slice(root.length));
+  assert(shipped.length > 0, output);
+  for (const needed of ["mod.ts", "testing.ts", "main.ts", "graph.schema.json", "README.md"]) {
+    assert(shipped.includes(needed), `${needed} is not in the package:\n${shipped.join("\n")}`);
+  }
+  const unwanted = shipped.filter((f) => /^(tests|bench|\.ci)\//.test(f));
+  assertEquals(unwanted, [], "tests and benchmarks stay out of the package");
+});
+
+Deno.test("deno doc --lint: every export of mod.ts and testing.ts is documented", async () => {
+  const { code, output } = await deno(["doc", "--lint", "mod.ts", "testing.ts"]);
+  assertEquals(code, 0, output);
+});
