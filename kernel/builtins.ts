@@ -16,6 +16,9 @@ export const BUILTIN_SERVLETS: Readonly<Record<string, string>> = {
   "dataflow/dup": "../servlets/dataflow/dup.ts",
   "dataflow/firstnonempty": "../servlets/dataflow/firstnonempty.ts",
   "dataflow/demux": "../servlets/dataflow/demux.ts",
+  exec: "../servlets/exec.ts",
+  "json/parse": "../servlets/json/parse.ts",
+  "json/stringify": "../servlets/json/stringify.ts",
 };
 
 const SCHEME = /^[a-z][a-z0-9+.-]*:/i;

@@ -19,3 +19,6 @@ import "./eliza.ts";
 import "./dataflow/dup.ts";
 import "./dataflow/firstnonempty.ts";
 import "./dataflow/demux.ts";
+import "./exec.ts";
+import "./json/parse.ts";
+import "./json/stringify.ts";

@@ -1,0 +1,467 @@
+/**
+ * `exec`: runs a program for each request, the inetd way of reusing any
+ * program (Plumber's `language/exec`). The request's input is the program's
+ * standard input, its standard output is the node's output `out` and its
+ * standard error the output `err`. Both ways stream with backpressure: the
+ * input is written while the output is read, so a program that writes
+ * before it has read all its input does not deadlock, and neither side is
+ * held in memory whole.
+ *
+ * Arguments: options first, then the program and its arguments.
+ *
+ * - `--timeout S` (or `--timeout=S`): seconds the program may run, decimals
+ *   allowed, default 10. Then it gets `SIGTERM`, a second later `SIGKILL`,
+ *   and the request fails with `did not finish in S s`.
+ * - `--persist`: declare the input `INPUT | PERSIST`, so that as the graph's
+ *   first node the connection stays open for the next request. Without it
+ *   the connection closes after one reply (inetd's `nowait`).
+ * - `--cwd DIR` (or `--cwd=DIR`): the program's working directory, relative
+ *   to the graph file.
+ * - `--`: ends the options (for a program whose name starts with `-`).
+ *
+ * A program path with a `/` in it is relative to the graph file; a bare name
+ * is looked up in `PATH`. The host needs `--allow-run=PROGRAM`; without it
+ * `init` fails and names the flag.
+ *
+ * A request fails (so the graph's `__error__` output, or the listener's
+ * `errorReply`, applies) when the program exits with a status other than 0
+ * or dies by a signal: the message names the program, the status and the
+ * first line the program wrote on standard error. A program is never left
+ * running after its request: it is killed when the time limit passes, when
+ * writing its output fails, when its input fails (an upstream node failed)
+ * and when the node unloads (the host stops or a reload retires the graph).
+ * A client that leaves mid-request is not told to a servlet (a task has no
+ * cancellation signal), so its program runs on until it ends or its time
+ * limit: the limit is what bounds it.
+ * Under `--allow-run` for every program, the program runs in a process group
+ * of its own and the whole group is signalled, so what a shell script started
+ * goes too; under `--allow-run=PROGRAM` only the program itself can be.
+ *
+ * As the graph's first node, a request's input is what one read of the
+ * connection brought; put `line` before it to run the program once per line.
+ * On a listener with `open`, the program also runs when a connection opens,
+ * with an empty input (a greeting).
+ *
+ * Ports: `in` (input, `PERSIST` with `--persist`), `out` (output: standard
+ * output), `err` (output: standard error; unconnected, it is discarded).
+ *
+ * @example
+ * ```json
+ * { "servlet": "exec", "args": ["--timeout", "5", "tr", "a-z", "A-Z"] }
+ * ```
+ * @module
+ */
+import {
+  defineServlet,
+  INPUT,
+  OUTPUT,
+  PermissionHint,
+  PERSIST,
+  PlumbError,
+  type Port,
+  type Servlet,
+  type Task,
+} from "../mod.ts";
+import { filePath } from "../kernel/file_path.ts";
+
+// The servlet API types the default export's type refers to, for the docs.
+export type {
+  InitEnv,
+  Port,
+  RequestEvent,
+  Servlet,
+  SERVLET_BRAND,
+  ServletDefinition,
+  Task,
+} from "../mod.ts";
+
+const USAGE = "args are [--timeout S] [--persist] [--cwd DIR] [--] PROGRAM [ARG...]";
+/** Default time limit of a program, in seconds. */
+const DEFAULT_TIMEOUT_S = 10;
+/** Longest time limit: what `setTimeout` can wait, in whole seconds. */
+const MAX_TIMEOUT_S = 2_147_483;
+/** How long a program has between `SIGTERM` and `SIGKILL`, in ms. */
+const KILL_AFTER_MS = 1000;
+/** Bytes of standard error kept for the failure message. */
+const STDERR_HEAD_BYTES = 1024;
+/** Longest first line of standard error put in a failure message, in characters. */
+const STDERR_LINE_CHARS = 200;
+
+/** What an `exec` node's arguments say. */
+export interface ExecOptions {
+  /** The program as the graph names it, for messages. */
+  readonly name: string;
+  /** The program to run: a name looked up in `PATH`, or an absolute path. */
+  readonly program: string;
+  /** The program's arguments. */
+  readonly args: readonly string[];
+  /** Seconds the program may run. */
+  readonly timeout: number;
+  /** The input port is declared `PERSIST`. */
+  readonly persist: boolean;
+  /** The program's working directory, absolute; `undefined`: the host's. */
+  readonly cwd: string | undefined;
+}
+
+/** A program an `exec` node is running for a request. */
+export interface RunningProgram {
+  /** The program's process id. */
+  readonly pid: number;
+  /**
+   * Kills the program (`SIGTERM`, then `SIGKILL` a second later) and fails
+   * its request with `reason`; resolves once it is gone.
+   */
+  stop(reason: Error): Promise<void>;
+}
+
+/** The context of an `exec` node. */
+export interface ExecContext {
+  /** What the arguments say. */
+  readonly options: ExecOptions;
+  /** The command every request spawns. */
+  readonly command: Deno.Command;
+  /** Signal the program's whole process group (needs `--allow-run` for every program). */
+  readonly group: boolean;
+  /** The programs running now, one per request in flight. */
+  readonly running: Set<RunningProgram>;
+  /** The program's standard input. */
+  readonly input: Port;
+  /** The program's standard output. */
+  readonly output: Port;
+  /** The program's standard error. */
+  readonly errors: Port;
+}
+
+function usage(what: string): PlumbError {
+  return new PlumbError(`exec: ${what}; ${USAGE}`);
+}
+
+function parseTimeout(text: string): number {
+  const seconds = /^\s*$/.test(text) ? NaN : Number(text);
+  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > MAX_TIMEOUT_S) {
+    throw usage(
+      `--timeout ${JSON.stringify(text)} is not a number of seconds above 0 ` +
+        `and at most ${MAX_TIMEOUT_S} (for example 5 or 0.5)`,
+    );
+  }
+  return seconds;
+}
+
+/** The path `relative` names against the graph file's URL. */
+function pathFrom(base: URL, relative: string, what: string): string {
+  if (relative.startsWith("/")) return relative;
+  if (base.protocol !== "file:") {
+    throw new PlumbError(
+      `exec: ${what} ${JSON.stringify(relative)} is relative, but the graph is not a file ` +
+        `(${base.href}); give an absolute path`,
+    );
+  }
+  return filePath(new URL(relative, base));
+}
+
+/**
+ * Reads an `exec` node's arguments.
+ *
+ * @param args the node's `args`
+ * @param base the graph file's URL, which `--cwd` and a program path are relative to
+ * @returns what they say
+ * @throws {PlumbError} naming the argument that is wrong, with the usage
+ */
+export function parseExecArgs(args: readonly string[], base: URL): ExecOptions {
+  let timeout = DEFAULT_TIMEOUT_S;
+  let persist = false;
+  let cwd: string | undefined;
+  let i = 0;
+  const valueOf = (option: string): string => {
+    const value = args[++i];
+    if (value === undefined) throw usage(`${option} needs a value`);
+    return value;
+  };
+  for (; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--") {
+      i++;
+      break;
+    }
+    if (!arg.startsWith("-") || arg === "-") break;
+    if (arg === "--timeout") timeout = parseTimeout(valueOf(arg));
+    else if (arg.startsWith("--timeout=")) timeout = parseTimeout(arg.slice("--timeout=".length));
+    else if (arg === "--persist") persist = true;
+    else if (arg === "--cwd") cwd = valueOf(arg);
+    else if (arg.startsWith("--cwd=")) cwd = arg.slice("--cwd=".length);
+    else throw usage(`unknown option ${JSON.stringify(arg)}`);
+  }
+  const name = args[i];
+  if (name === undefined || name === "") throw usage("no program given");
+  if (cwd === "") throw usage("--cwd needs a directory");
+  return {
+    name,
+    program: name.includes("/") ? pathFrom(base, name, "program") : name,
+    args: args.slice(i + 1),
+    timeout,
+    persist,
+    cwd: cwd === undefined ? undefined : pathFrom(base, cwd, "--cwd"),
+  };
+}
+
+/** Refuses a working directory that is known not to exist (when the host may look). */
+function checkDirectory(cwd: string): void {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(cwd);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new PlumbError(`exec: --cwd ${cwd}: no such directory`);
+    }
+    return; // Not allowed to look (no --allow-read for it): spawning will tell.
+  }
+  if (!info.isDirectory) throw new PlumbError(`exec: --cwd ${cwd}: not a directory`);
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** True when a write to the program's input failed because the program closed it. */
+function isClosedByProgram(error: unknown): boolean {
+  return error instanceof Deno.errors.BrokenPipe;
+}
+
+/** A chunk to keep: one that uses little of a large buffer is copied, so the buffer is not held. */
+function compact(chunk: Uint8Array): Uint8Array {
+  return chunk.byteLength * 4 < chunk.buffer.byteLength ? chunk.slice() : chunk;
+}
+
+/** One run of the program, for one request. */
+class Run implements RunningProgram {
+  readonly #ctx: ExecContext;
+  readonly #task: Task;
+  readonly #child: Deno.ChildProcess;
+  readonly #stdin: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #stdout: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #stderr: ReadableStreamDefaultReader<Uint8Array>;
+  /** The first bytes of standard error. */
+  #head = new Uint8Array(0);
+  /** The feeder waits for the request's input (not for the program). */
+  #feedWaitsForInput = false;
+  /** The program has exited (its status is known). */
+  #exited = false;
+  /** `run` has returned: the task is over, nothing more is read or written. */
+  #ended = false;
+  #failure: Error | undefined;
+  #stopping: Promise<void> | undefined;
+  #stoppedSignal: () => void = () => {};
+  /** Resolves once a stop has killed the program and closed its pipes. */
+  readonly #stopped: Promise<void> = new Promise((resolve) => this.#stoppedSignal = resolve);
+
+  constructor(ctx: ExecContext, task: Task, child: Deno.ChildProcess) {
+    this.#ctx = ctx;
+    this.#task = task;
+    this.#child = child;
+    this.#stdin = child.stdin.getWriter();
+    this.#stdout = child.stdout.getReader();
+    this.#stderr = child.stderr.getReader();
+  }
+
+  get pid(): number {
+    return this.#child.pid;
+  }
+
+  stop(reason: Error): Promise<void> {
+    if (this.#ended) return Promise.resolve();
+    this.#failure ??= reason;
+    return this.#stopping ??= this.#terminate();
+  }
+
+  /** Runs the program to its end; rejects when the request fails. */
+  async run(): Promise<void> {
+    const { name, timeout } = this.#ctx.options;
+    const timer = setTimeout(
+      () => this.stop(new PlumbError(`exec: ${name} did not finish in ${timeout} s; killed it`)),
+      timeout * 1000,
+    );
+    const feeding = this.#feed();
+    const pumping = Promise.all([
+      this.#pump(this.#stdout, this.#ctx.output, false),
+      this.#pump(this.#stderr, this.#ctx.errors, true),
+    ]);
+    try {
+      const status = await this.#child.status;
+      this.#exited = true;
+      // The output ends when the last process holding it (the program, or
+      // one it started) lets go; the time limit bounds that wait.
+      await Promise.race([pumping, this.#stopped]);
+      // The input is done, or failed on the closed pipe, unless the feeder
+      // waits for input the program is no longer there to read.
+      if (!this.#feedWaitsForInput) await Promise.race([feeding, this.#stopped]);
+      if (this.#stopping !== undefined) await this.#stopping;
+      if (this.#failure !== undefined) throw this.#failure;
+      if (!status.success) throw new PlumbError(`exec: ${this.#describe(status)}`);
+    } finally {
+      this.#ended = true;
+      clearTimeout(timer);
+      this.#closePipes();
+    }
+  }
+
+  /** Writes the request's input to the program's standard input, then closes it. */
+  async #feed(): Promise<void> {
+    try {
+      for (;;) {
+        this.#feedWaitsForInput = true;
+        const chunk = await this.#task.read(this.#ctx.input);
+        this.#feedWaitsForInput = false;
+        // Stopped, or over: the pipe is closed by #closePipes.
+        if (this.#ended || this.#stopping !== undefined) return;
+        if (chunk === null) break;
+        await this.#stdin.write(chunk);
+      }
+      await this.#stdin.close();
+    } catch (error) {
+      this.#feedWaitsForInput = false;
+      // The program closed its input, or stopped, or the request is over:
+      // the program did not want the rest, which is not a failure.
+      if (isClosedByProgram(error) || this.#ended || this.#stopping !== undefined) return;
+      this.stop(error instanceof Error ? error : new PlumbError(message(error)));
+    }
+  }
+
+  /** Copies one of the program's outputs to a port. */
+  async #pump(
+    reader: ReadableStreamDefaultReader<Uint8Array>,
+    port: Port,
+    isStderr: boolean,
+  ): Promise<void> {
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done || this.#ended) return;
+        if (isStderr) this.#keepHead(value);
+        await this.#task.write(port, compact(value));
+      }
+    } catch (error) {
+      if (this.#ended) return;
+      this.stop(
+        new PlumbError(
+          `exec: ${this.#ctx.options.name}: cannot pass on its standard ${
+            isStderr ? "error" : "output"
+          }: ${message(error)}; killed it`,
+          { cause: error },
+        ),
+      );
+    }
+  }
+
+  #keepHead(chunk: Uint8Array): void {
+    const room = STDERR_HEAD_BYTES - this.#head.length;
+    if (room <= 0) return;
+    const take = chunk.subarray(0, room);
+    const head = new Uint8Array(this.#head.length + take.length);
+    head.set(this.#head);
+    head.set(take, this.#head.length);
+    this.#head = head;
+  }
+
+  /** `sh exited with status 3: boom`, from the status and the first line of standard error. */
+  #describe(status: Deno.CommandStatus): string {
+    const what = status.signal !== null
+      ? `${this.#ctx.options.name} was killed by ${status.signal}`
+      : `${this.#ctx.options.name} exited with status ${status.code}`;
+    const first = new TextDecoder().decode(this.#head).split("\n")[0].replace(/\r/g, "").trim();
+    if (first === "") return `${what}; it wrote nothing on standard error`;
+    const line = first.length > STDERR_LINE_CHARS
+      ? `${first.slice(0, STDERR_LINE_CHARS)}...`
+      : first;
+    return `${what}: ${line}`;
+  }
+
+  /** Sends a signal to the program (and its process group, when allowed); a gone one is ignored. */
+  #signal(signal: Deno.Signal): void {
+    try {
+      if (this.#ctx.group) Deno.kill(-this.#child.pid, signal);
+      else if (!this.#exited) this.#child.kill(signal);
+    } catch {
+      // Already gone.
+    }
+  }
+
+  /** `SIGTERM`, `SIGKILL` a second later if need be; then closes the pipes. */
+  async #terminate(): Promise<void> {
+    this.#signal("SIGTERM");
+    const kill = setTimeout(() => this.#signal("SIGKILL"), KILL_AFTER_MS);
+    try {
+      await this.#child.status;
+    } finally {
+      clearTimeout(kill);
+    }
+    this.#exited = true;
+    // What the program started and left in its group goes too.
+    if (this.#ctx.group) this.#signal("SIGKILL");
+    this.#closePipes();
+    this.#stoppedSignal();
+  }
+
+  /** Stops reading and writing the program's pipes (processes it started may hold them open). */
+  #closePipes(): void {
+    this.#stdout.cancel().catch(() => {});
+    this.#stderr.cancel().catch(() => {});
+    this.#stdin.abort().catch(() => {});
+  }
+}
+
+/** The `exec` servlet: a program per request, its input and output the request's. */
+const execServlet: Servlet<ExecContext> = defineServlet({
+  description: "runs a program per request: input to its standard input, its output back",
+  init(args, env): ExecContext {
+    const options = parseExecArgs(args, env.base);
+    const permission = Deno.permissions.querySync({ name: "run", command: options.program });
+    if (permission.state !== "granted") {
+      throw new PermissionHint(
+        `exec: cannot run ${options.program}`,
+        `--allow-run=${options.program}`,
+      );
+    }
+    if (options.cwd !== undefined) checkDirectory(options.cwd);
+    const group = Deno.permissions.querySync({ name: "run" }).state === "granted";
+    return {
+      options,
+      command: new Deno.Command(options.program, {
+        args: [...options.args],
+        cwd: options.cwd,
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+        // A process group of its own, to signal it with what it started.
+        detached: group,
+      }),
+      group,
+      running: new Set(),
+      input: env.define("in", options.persist ? INPUT | PERSIST : INPUT),
+      output: env.define("out", OUTPUT),
+      errors: env.define("err", OUTPUT),
+    };
+  },
+  async exec(ctx, task): Promise<void> {
+    let child: Deno.ChildProcess;
+    try {
+      child = ctx.command.spawn();
+    } catch (error) {
+      throw new PlumbError(`exec: cannot run ${ctx.options.program}: ${message(error)}`, {
+        cause: error,
+      });
+    }
+    const run = new Run(ctx, task, child);
+    ctx.running.add(run);
+    try {
+      await run.run();
+    } finally {
+      ctx.running.delete(run);
+    }
+  },
+  async unload(ctx): Promise<void> {
+    const reason = new PlumbError("exec: the node is unloading (the host stops); killed it");
+    await Promise.all([...ctx.running].map((run) => run.stop(reason)));
+  },
+});
+
+export default execServlet;

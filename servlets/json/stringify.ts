@@ -1,0 +1,97 @@
+/**
+ * `json/stringify`: writes each JSON value of its input (JSON lines, as
+ * `json/parse` writes them) as text. With no arguments each value is one
+ * compact line; `--pretty` indents it by two spaces over several lines
+ * (`JSON.stringify(value, null, 2)` and `\n`); `--field NAME` writes only that
+ * top-level field of an object, as JSON (`null` when the object has no such
+ * field or the value is `null`; any other value fails the request).
+ *
+ * The output's type is `text/line` (one line per value), or `text` with
+ * `--pretty`, whose values span several lines.
+ *
+ * Ports: `in` (input, `json`), `out` (output, `text/line`, or `text` with `--pretty`).
+ * @module
+ */
+import { defineServlet, INPUT, OUTPUT, PlumbError, type Port, type Servlet } from "../../mod.ts";
+import { readJsonLine, toJson } from "./lines.ts";
+
+// The servlet API types the default export's type refers to, for the docs.
+export type {
+  InitEnv,
+  Port,
+  RequestEvent,
+  Servlet,
+  SERVLET_BRAND,
+  ServletDefinition,
+  Task,
+} from "../../mod.ts";
+
+const USAGE = "args are [--pretty] [--field NAME]";
+
+/** The context of a `json/stringify` node. */
+export interface JsonStringifyContext {
+  /** Spaces to indent by: 0 writes one compact line per value. */
+  indent: number;
+  /** The top-level field to write instead of the whole value, if any. */
+  field: string | undefined;
+  /** JSON lines to write. */
+  input: Port;
+  /** The values as text. */
+  output: Port;
+}
+
+/** The kind of a JSON value, for messages: `an array`, `a string`, ... */
+function kindOf(value: unknown): string {
+  if (Array.isArray(value)) return "an array";
+  const kind = typeof value;
+  return kind === "object" ? "an object" : `a ${kind}`;
+}
+
+/** The field `name` of `value`: `null` when it has none; a value that is no object fails. */
+export function fieldOf(value: unknown, name: string): unknown {
+  if (value === null) return null;
+  if (typeof value !== "object" || Array.isArray(value)) {
+    throw new PlumbError(`json/stringify: cannot take field "${name}" of ${kindOf(value)}`);
+  }
+  return Object.hasOwn(value, name) ? (value as Record<string, unknown>)[name] : null;
+}
+
+/** The `json/stringify` servlet: each JSON value as text, compact, pretty or one field. */
+const jsonStringify: Servlet<JsonStringifyContext> = defineServlet({
+  description: "writes each JSON value as text: compact, --pretty, or one --field",
+  init(args, env): JsonStringifyContext {
+    let indent = 0;
+    let field: string | undefined;
+    for (let i = 0; i < args.length; i++) {
+      const arg = args[i];
+      if (arg === "--pretty") indent = 2;
+      else if (arg === "--field" || arg.startsWith("--field=")) {
+        const name = arg === "--field" ? args[++i] : arg.slice("--field=".length);
+        if (name === undefined || name === "") {
+          throw new PlumbError(`json/stringify: --field needs a field name; ${USAGE}`);
+        }
+        field = name;
+      } else {
+        throw new PlumbError(`json/stringify: unknown argument ${JSON.stringify(arg)}; ${USAGE}`);
+      }
+    }
+    return {
+      indent,
+      field,
+      input: env.define("in", INPUT, "json"),
+      output: env.define("out", OUTPUT, indent === 0 ? "text/line" : "text"),
+    };
+  },
+  async exec(ctx, task): Promise<void> {
+    for (
+      let value = await readJsonLine(task, ctx.input);
+      value !== undefined;
+      value = await readJsonLine(task, ctx.input)
+    ) {
+      const picked = ctx.field === undefined ? value : fieldOf(value, ctx.field);
+      await task.write(ctx.output, `${toJson(picked, ctx.indent)}\n`);
+    }
+  },
+});
+
+export default jsonStringify;
