@@ -74,7 +74,7 @@ const TELNET_CHATTER =
 
 /** `promise`, or a failure naming `what` after 5 s: a transcript that goes wrong must not hang. */
 async function within<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: number | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<never>((_, reject) =>
     timer = setTimeout(() => reject(new Error(`no ${what} in 5 s`)), 5000)
   );

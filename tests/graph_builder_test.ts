@@ -96,6 +96,15 @@ const BUILT: Record<string, () => GraphSpec> = {
       .output("shout.out")
       .listen("tcp", { host: "127.0.0.1", port: 12351 })
       .build(),
+  jsonl: () =>
+    graph(describe("jsonl"))
+      .node("parse", "json/parse")
+      .node("name", "json/stringify", ["--field", "name"])
+      .edge("parse.out", "name.in")
+      .input("parse.in")
+      .output("name.out")
+      .listen("tcp", { host: "127.0.0.1", port: 12350, open: false })
+      .build(),
   eliza: () =>
     graph(describe("eliza"))
       .node("doctor", "eliza")
@@ -113,7 +122,7 @@ Deno.test("the builder builds the same graph as each example file", () => {
 
 Deno.test("every example file has a builder twin in this test", () => {
   const files = [...Deno.readDirSync(path("examples"))]
-    .filter((e) => e.name.endsWith(".json") && !e.name.startsWith("jsonl"))
+    .filter((e) => e.name.endsWith(".json"))
     .map((e) => e.name.replace(/\.json$/, "")).sort();
   assertEquals(Object.keys(BUILT).sort(), files);
 });
