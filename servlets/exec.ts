@@ -64,17 +64,6 @@ import {
 } from "../mod.ts";
 import { filePath } from "../kernel/file_path.ts";
 
-// The servlet API types the default export's type refers to, for the docs.
-export type {
-  InitEnv,
-  Port,
-  RequestEvent,
-  Servlet,
-  SERVLET_BRAND,
-  ServletDefinition,
-  Task,
-} from "../mod.ts";
-
 const USAGE = "args are [--timeout S] [--persist] [--cwd DIR] [--] PROGRAM [ARG...]";
 /** Default time limit of a program, in seconds. */
 const DEFAULT_TIMEOUT_S = 10;

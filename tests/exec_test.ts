@@ -223,7 +223,8 @@ Deno.test("exec: a program past --timeout is killed, its request fails, and it i
   const pid = await readPid(file);
   assertEquals(await c.readToEnd(), "error: request failed\n");
   const took = performance.now() - started;
-  assert(took >= 250 && took < 3000, `failed after ${took} ms`);
+  // Not before the timeout (no upper bound: machines are shared and slow).
+  assert(took >= 250, `failed after ${took} ms, before the timeout`);
   assertEquals(
     await failureLog(h, "run"),
     `plumb error: node "run" (exec) failed a request from 127.0.0.1:PORT: ` +
@@ -241,7 +242,8 @@ Deno.test("exec: a program that ignores SIGTERM gets SIGKILL a second later, wit
   const pid = await readPid(file);
   assertEquals(await c.readToEnd(), "error: request failed\n");
   const took = performance.now() - started;
-  assert(took >= 1250 && took < 4000, `failed after ${took} ms`);
+  // Not before the timeout and the second of grace (no upper bound: machines are shared).
+  assert(took >= 1250, `failed after ${took} ms, before the timeout and the grace second`);
   assertEquals(
     await failureLog(h, "stuck"),
     `plumb error: node "stuck" (exec) failed a request from 127.0.0.1:PORT: ` +

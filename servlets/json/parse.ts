@@ -24,17 +24,6 @@ import {
 } from "../../mod.ts";
 import { parseJsonLine, writeJsonLine } from "./lines.ts";
 
-// The servlet API types the default export's type refers to, for the docs.
-export type {
-  InitEnv,
-  Port,
-  RequestEvent,
-  Servlet,
-  SERVLET_BRAND,
-  ServletDefinition,
-  Task,
-} from "../../mod.ts";
-
 /** The context of a `json/parse` node. */
 export interface JsonParseContext {
   /** The lines to parse (`PERSIST`). */

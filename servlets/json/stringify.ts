@@ -15,17 +15,6 @@
 import { defineServlet, INPUT, OUTPUT, PlumbError, type Port, type Servlet } from "../../mod.ts";
 import { readJsonLine, toJson } from "./lines.ts";
 
-// The servlet API types the default export's type refers to, for the docs.
-export type {
-  InitEnv,
-  Port,
-  RequestEvent,
-  Servlet,
-  SERVLET_BRAND,
-  ServletDefinition,
-  Task,
-} from "../../mod.ts";
-
 const USAGE = "args are [--pretty] [--field NAME]";
 
 /** The context of a `json/stringify` node. */
