@@ -175,7 +175,7 @@ export class TaskImpl implements Task {
       const answers = handle.module;
       if (answers === undefined || !(op in answers)) {
         const known = answers === undefined
-          ? "none: it is an in-memory pipe"
+          ? "none: it is an in-memory pipe or a file"
           : Object.keys(answers).join(", ") || "none";
         throw new PipeError(
           `node "${this.#node}": port "${port.name}" has no "${op}" operation; its module's are ${known}`,

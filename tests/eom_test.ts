@@ -94,6 +94,6 @@ Deno.test("module cntl: a mem pipe has no module operations, and says so", async
   await c.send("tcp/peer\n");
   assertEquals(
     await c.readLine(),
-    `error: node "who": port "in" has no "tcp/peer" operation; its module's are none: it is an in-memory pipe\n`,
+    `error: node "who": port "in" has no "tcp/peer" operation; its module's are none: it is an in-memory pipe or a file\n`,
   );
 });
