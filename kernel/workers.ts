@@ -109,16 +109,7 @@ class HostWorker {
       ? null
       : new Promise<ReloadResult | null>((resolve) => this.#reloads.push(resolve));
     this.#send(graph === undefined ? { type: "reload" } : { type: "reload", graph });
-    const reason = `worker ${this.id} is not serving`;
-    return await answered ?? {
-      reloaded: false,
-      message: `reload failed: ${reason}`,
-      reason,
-      listenersChanged: false,
-      graphChanged: false,
-      draining: 0,
-      graph: serving,
-    };
+    return await answered ?? refusedReload(`worker ${this.id} is not serving`, serving);
   }
 
   /** Stops the worker at once. */
@@ -148,6 +139,19 @@ function combineReloads(results: readonly ReloadResult[]): ReloadResult {
     graphChanged: results.some((r) => r.graphChanged),
     draining: results.reduce((sum, r) => sum + r.draining, 0),
     graph: results[0].graph,
+  };
+}
+
+/** A reload that did not happen, and why: the workers go on serving `serving`. */
+function refusedReload(reason: string, serving: CheckedGraph): ReloadResult {
+  return {
+    reloaded: false,
+    message: `reload failed: ${reason}`,
+    reason,
+    listenersChanged: false,
+    graphChanged: false,
+    draining: 0,
+    graph: serving,
   };
 }
 
@@ -253,17 +257,11 @@ export async function serveWorkers(
       // Each worker reloads its own servlets and logs its own line.
       async reload(next?: string | URL | GraphSpec): Promise<ReloadResult> {
         if (typeof next === "object" && !(next instanceof URL) && inCode(next)) {
-          const reason = "a graph with servlets given in code cannot be sent to workers; " +
-            "name each servlet by its specifier";
-          return {
-            reloaded: false,
-            message: `reload failed: ${reason}`,
-            reason,
-            listenersChanged: false,
-            graphChanged: false,
-            draining: 0,
-            graph: serving,
-          };
+          return refusedReload(
+            "a graph with servlets given in code cannot be sent to workers; " +
+              "name each servlet by its specifier",
+            serving,
+          );
         }
         const sent = next instanceof URL ? next.href : next;
         const result = combineReloads(
