@@ -10,6 +10,7 @@ import { ByteReader, concatBytes } from "../kernel/byte_reader.ts";
 import { ASYNC, PERSIST } from "../kernel/flags.ts";
 import { type InputHandle, type OutputHandle, RESOLVED, type StateSlot } from "../kernel/pipe.ts";
 import { type ByteChannel, isGone, writeAll } from "./channel.ts";
+import { KeptState } from "../kernel/kept_state.ts";
 
 const encoder = new TextEncoder();
 import type { ListenContext, RequestEvent, RequestInfo } from "./module.ts";
@@ -227,8 +228,7 @@ export class Session implements StateSlot {
   #draining: Promise<void> = RESOLVED;
   #openInfo: RequestInfo | undefined;
   #dataInfo: RequestInfo | undefined;
-  #state: unknown;
-  #dispose: ((value: unknown) => void) | undefined;
+  readonly #kept = new KeptState();
 
   /**
    * @param channel the bytes both ways
@@ -259,27 +259,11 @@ export class Session implements StateSlot {
       }
       return;
     }
-    if (this.#state !== undefined && this.#state !== value) this.#disposeState();
-    this.#state = value;
-    this.#dispose = dispose;
+    this.#kept.push(value, dispose);
   }
 
   pop(): unknown {
-    const value = this.#state;
-    this.#state = undefined;
-    this.#dispose = undefined;
-    return value;
-  }
-
-  #disposeState(): void {
-    const [value, dispose] = [this.#state, this.#dispose];
-    this.#state = undefined;
-    this.#dispose = undefined;
-    try {
-      dispose?.(value);
-    } catch {
-      // A failing dispose must not keep the resource from closing.
-    }
+    return this.#kept.pop();
   }
 
   async #pull(): Promise<Uint8Array | null> {
@@ -427,7 +411,7 @@ export class Session implements StateSlot {
     this.closed = true;
     this.closedBecause ??= because;
     this.#closedSignal();
-    this.#disposeState();
+    this.#kept.dispose();
     try {
       this.channel.close();
     } catch {

@@ -13,6 +13,7 @@ import { type LoadedNode, loadNode, unloadNodes } from "../kernel/loader.ts";
 import { DESCRIPTOR_MASK, DISABLED, OUTPUT, PERSIST, SHADOW } from "../kernel/flags.ts";
 import type { InputHandle, OutputHandle, StateSlot } from "../kernel/pipe.ts";
 import { RESOLVED } from "../kernel/pipe.ts";
+import { KeptState } from "../kernel/kept_state.ts";
 import type { Port, RequestEvent, Servlet } from "../kernel/servlet.ts";
 import { type Handle, TaskImpl } from "../kernel/task.ts";
 
@@ -79,31 +80,6 @@ export interface ExecResult {
    * with `EOM`), as text: the next request of the harness reads them first.
    */
   unread: Record<string, string>;
-}
-
-class SlotState implements StateSlot {
-  value: unknown = undefined;
-  dispose: ((value: unknown) => void) | undefined;
-  held = false;
-  push(value: unknown, dispose?: (value: unknown) => void): void {
-    this.release();
-    this.value = value;
-    this.dispose = dispose;
-    this.held = true;
-  }
-  pop(): unknown {
-    const value = this.value;
-    this.value = undefined;
-    this.dispose = undefined;
-    this.held = false;
-    return value;
-  }
-  release(): void {
-    if (!this.held) return;
-    const { value, dispose } = this;
-    this.pop();
-    dispose?.(value);
-  }
 }
 
 class ScriptedInputHandle implements InputHandle {
@@ -195,7 +171,7 @@ function toChunks(input: ScriptedInput | undefined): Uint8Array[] {
 export class ServletHarness<C> implements AsyncDisposable {
   readonly #node: LoadedNode;
   readonly #options: HarnessOptions;
-  readonly #slot = new SlotState();
+  readonly #slot = new KeptState();
   readonly #rest = new Map<string, Uint8Array>();
   #closed = false;
 
@@ -344,7 +320,7 @@ export class ServletHarness<C> implements AsyncDisposable {
    * unread bytes, as when a connection closes. The next request starts afresh.
    */
   reset(): void {
-    this.#slot.release();
+    this.#slot.dispose();
     this.#rest.clear();
   }
 

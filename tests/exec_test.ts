@@ -254,18 +254,23 @@ Deno.test("exec: a program that ignores SIGTERM gets SIGKILL a second later, wit
   assert(await gone(pid, 1000, "-s"), `processes of session ${pid} still run`);
 });
 
-Deno.test("exec: 1 MiB through cat comes back byte-exact, input and output streamed at once", async () => {
-  const size = 1 << 20;
-  await using h = await startHost({
+/** A graph where `exec` with `args` reads the bytes `tests/fixtures/exec_bytes.ts` generates. */
+function generatedInto(args: string[]): GraphSpec {
+  return {
     nodes: {
       gen: { servlet: "./tests/fixtures/exec_bytes.ts" },
-      cat: { servlet: "exec", args: ["cat"] },
+      run: { servlet: "exec", args },
     },
-    edges: [{ from: "gen.out", to: "cat.in" }],
+    edges: [{ from: "gen.out", to: "run.in" }],
     input: "gen.in",
-    output: "cat.out",
+    output: "run.out",
     listeners: [{ module: "tcp", options: {} }],
-  });
+  };
+}
+
+Deno.test("exec: 1 MiB through cat comes back byte-exact, input and output streamed at once", async () => {
+  const size = 1 << 20;
+  await using h = await startHost(generatedInto(["cat"]));
   await using c = await Client.connect(h.port);
   await c.send(`${size}\n`);
   const got = await readBytes(c.conn, size + 1);
@@ -275,16 +280,9 @@ Deno.test("exec: 1 MiB through cat comes back byte-exact, input and output strea
 
 Deno.test("exec: a program that writes 1 MiB before reading its input does not deadlock", async () => {
   const size = 1 << 20;
-  await using h = await startHost({
-    nodes: {
-      gen: { servlet: "./tests/fixtures/exec_bytes.ts" },
-      run: { servlet: "exec", args: ["sh", "-c", `head -c ${size} /dev/zero; wc -c`] },
-    },
-    edges: [{ from: "gen.out", to: "run.in" }],
-    input: "gen.in",
-    output: "run.out",
-    listeners: [{ module: "tcp", options: {} }],
-  });
+  await using h = await startHost(
+    generatedInto(["sh", "-c", `head -c ${size} /dev/zero; wc -c`]),
+  );
   await using c = await Client.connect(h.port);
   await c.send(`${size}\n`);
   const got = await readBytes(c.conn, size + 100);
