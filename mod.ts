@@ -94,6 +94,7 @@ export { serveWorkers } from "./kernel/workers.ts";
 export { createLogger, type Logger, type LogLevel } from "./kernel/log.ts";
 export { TextLineStream, type TextLineStreamOptions } from "./kernel/text_line_stream.ts";
 export type { HandleState, InputHandle, OutputHandle, StateSlot } from "./kernel/pipe.ts";
+export { decodeValue, encodeValue, QueuedValue } from "./kernel/value_codec.ts";
 export type {
   IoModule,
   ListenContext,

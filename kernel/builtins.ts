@@ -19,6 +19,10 @@ export const BUILTIN_SERVLETS: Readonly<Record<string, string>> = {
   exec: "../servlets/exec.ts",
   "json/parse": "../servlets/json/parse.ts",
   "json/stringify": "../servlets/json/stringify.ts",
+  "http/parser": "../servlets/http/parser.ts",
+  "http/render": "../servlets/http/render.ts",
+  "http/router": "../servlets/http/router.ts",
+  "http/static": "../servlets/http/static.ts",
 };
 
 const SCHEME = /^[a-z][a-z0-9+.-]*:/i;

@@ -4,6 +4,7 @@
  * {@linkcode Task}, which checks ports, direction and task lifetime.
  * @module
  */
+import type { QueuedValue } from "./value_codec.ts";
 
 /**
  * A value kept with the resource under a handle across requests (a
@@ -42,6 +43,17 @@ export interface InputHandle extends HandleState {
   readLine(): Promise<string | null>;
   /** True when the next `read` would return `null`. */
   eof(): Promise<boolean>;
+  /**
+   * The next value written with `writeValue`, as queued; or, when the pipe
+   * holds bytes or text there, the next line (JSON, for the task to decode);
+   * `null` at the end. Optional: the kernel reads a line for a handle without it.
+   */
+  readValue?(): Promise<QueuedValue | string | null>;
+  /**
+   * The next chunk as it was written: bytes, text or a value; `null` at the
+   * end. Optional: the kernel reads bytes from a handle without it.
+   */
+  readChunk?(): Promise<Uint8Array | string | QueuedValue | null>;
   /** Gives bytes back, to be read first (by the next request, for a connection): `EOM`. */
   unread(bytes: Uint8Array): void;
   /** Called by the kernel when the task that reads the handle has ended (or its stream was cancelled). */
@@ -60,6 +72,11 @@ export interface OutputHandle extends HandleState {
    * UTF-8-encodes text written to a handle without it and calls `write`.
    */
   writeText?(text: string): Promise<void>;
+  /**
+   * Writes a value, handed over as the object itself. Optional: the kernel
+   * writes a line of JSON to a handle without it.
+   */
+  writeValue?(value: unknown): Promise<void>;
   /** Marks the handle as written without writing bytes (signal outputs). */
   touch(): void;
 }
@@ -90,6 +107,14 @@ export class DiscardOutput implements OutputHandle {
   touched = 0;
   written = false;
   write(_chunk: Uint8Array): Promise<void> {
+    this.written = true;
+    return RESOLVED;
+  }
+  writeText(_text: string): Promise<void> {
+    this.written = true;
+    return RESOLVED;
+  }
+  writeValue(_value: unknown): Promise<void> {
     this.written = true;
     return RESOLVED;
   }

@@ -55,6 +55,30 @@ export interface Task {
   eof(port: Port): Promise<boolean>;
   /** Writes bytes or a string (as UTF-8) to an output; resolves when the pipe can take more. */
   write(port: Port, data: Uint8Array | string): Promise<void>;
+  /**
+   * The next value of an input, or `null` at the end. A value written with
+   * `writeValue` on an in-memory pipe arrives as the object itself; bytes or
+   * text there are read as one line of JSON (as `writeValue` encodes a value
+   * for a connection or file). The caller names the type it expects; it is
+   * not checked. Treat a value read as read-only: a shadow's reader gets the
+   * same object.
+   * @throws {PipeError} when the line read is not JSON
+   */
+  readValue<T = unknown>(port: Port): Promise<T | null>;
+  /**
+   * Writes a value (an object, array, string, number or boolean; not `null`
+   * or `undefined`, which `readValue` uses for the end). A reader that reads
+   * values over an in-memory pipe gets the object itself; anything else gets
+   * one line of JSON, in which a `Uint8Array` is `{"$bytes": "<base64>"}`.
+   */
+  writeValue(port: Port, value: unknown): Promise<void>;
+  /**
+   * Copies the rest of an input to an output as it was written: values stay
+   * objects and text stays text (bytes where a side carries only bytes), with
+   * backpressure. Resolves true when anything was copied. How
+   * `dataflow/dup` and `dataflow/firstnonempty` pass on what they are given.
+   */
+  forward(from: Port, to: Port): Promise<boolean>;
   /** The rest of an input as a `ReadableStream`. */
   readable(port: Port): ReadableStream<Uint8Array>;
   /** An output as a `WritableStream`; closing it does not end the task. */

@@ -22,6 +22,7 @@ import {
 import type { HandleState, InputHandle, OutputHandle } from "./pipe.ts";
 import type { Port, RequestEvent, Task } from "./servlet.ts";
 import { readableFrom, writableTo } from "./stream_util.ts";
+import { decodeValue, forwardAll, QueuedValue, writeValueTo } from "./value_codec.ts";
 
 const encoder = new TextEncoder();
 
@@ -118,15 +119,67 @@ export class TaskImpl implements Task {
     }
   }
 
-  write(port: Port, data: Uint8Array | string): Promise<void> {
+  readValue<T = unknown>(port: Port): Promise<T | null> {
     try {
-      const handle = this.#handle(port, true, "write") as OutputHandle;
-      if (port.flags & SHADOW) {
+      const handle = this.#handle(port, false, "readValue") as InputHandle;
+      const next = handle.readValue ? handle.readValue() : handle.readLine();
+      return next.then((item) => this.#value(port, item) as T | null);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #value(port: Port, item: QueuedValue | string | null): unknown {
+    if (item === null || item instanceof QueuedValue) return item?.value ?? null;
+    try {
+      return decodeValue(item);
+    } catch (error) {
+      throw new PipeError(
+        `node "${this.#node}": readValue on port "${port.name}" read a line that is not JSON ` +
+          `(${(error as Error).message}); its writer must write values or lines of JSON`,
+      );
+    }
+  }
+
+  /** The handle of an output to write, refusing a SHADOW port. */
+  #writable(port: Port, verb: string): OutputHandle {
+    const handle = this.#handle(port, true, verb) as OutputHandle;
+    if (port.flags & SHADOW) {
+      throw new PipeError(
+        `node "${this.#node}": cannot ${verb} SHADOW port "${port.name}"; write its target, and the ` +
+          `shadow carries the same bytes`,
+      );
+    }
+    return handle;
+  }
+
+  forward(from: Port, to: Port): Promise<boolean> {
+    try {
+      const input = this.#handle(from, false, "forward") as InputHandle;
+      return forwardAll(input, this.#writable(to, "forward"));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  writeValue(port: Port, value: unknown): Promise<void> {
+    try {
+      const handle = this.#writable(port, "writeValue");
+      if (value === null || value === undefined) {
         throw new PipeError(
-          `node "${this.#node}": cannot write SHADOW port "${port.name}"; write its target, and the ` +
-            `shadow carries the same bytes`,
+          `node "${this.#node}": writeValue on port "${port.name}" with ${value}; ` +
+            `write an object, array, string, number or boolean (null is how readValue says "the end")`,
         );
       }
+      return writeValueTo(handle, value);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  write(port: Port, data: Uint8Array | string): Promise<void> {
+    try {
+      const handle = this.#writable(port, "write");
       if (typeof data !== "string") return handle.write(data);
       return handle.writeText ? handle.writeText(data) : handle.write(encoder.encode(data));
     } catch (error) {

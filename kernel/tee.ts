@@ -8,6 +8,7 @@ import { PipeError } from "./errors.ts";
 import { DISABLED } from "./flags.ts";
 import type { OutputHandle, StateSlot } from "./pipe.ts";
 import type { Port } from "./servlet.ts";
+import { writeTextTo, writeValueTo } from "./value_codec.ts";
 
 /** A target output and its shadows, seen as the target's handle. */
 export class TeeOutput implements OutputHandle {
@@ -86,16 +87,27 @@ export class TeeOutput implements OutputHandle {
   }
 
   write(chunk: Uint8Array): Promise<void> {
+    return this.#fan((handle) => handle.write(chunk));
+  }
+
+  writeText(text: string): Promise<void> {
+    return this.#fan((handle) => writeTextTo(handle, text));
+  }
+
+  writeValue(value: unknown): Promise<void> {
+    return this.#fan((handle) => writeValueTo(handle, value));
+  }
+
+  /** Sends the same thing to the target and every live shadow; resolves when all took it. */
+  #fan(send: (handle: OutputHandle) => Promise<void>): Promise<void> {
     let live: OutputHandle[];
     try {
       live = this.#live();
     } catch (error) {
       return Promise.reject(error);
     }
-    if (live.length === 0) return this.#target.write(chunk);
-    return Promise.all([this.#target.write(chunk), ...live.map((s) => s.write(chunk))]).then(
-      () => {},
-    );
+    if (live.length === 0) return send(this.#target);
+    return Promise.all([send(this.#target), ...live.map(send)]).then(() => {});
   }
 
   touch(): void {

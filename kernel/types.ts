@@ -4,7 +4,9 @@
  * edge whose producer type does not convert to its consumer's.
  *
  * Built-in types: `bytes` (the root), `text` (extends `bytes`), `text/line`
- * and `json` (extend `text`). A graph adds its own in `"types"`, each naming
+ * and `json` (extend `text`), the HTTP servlets' `http/request` and
+ * `http/head` (values, so `json` on a byte pipe) and `http/response` (a value
+ * and the bytes of its body: `bytes`). A graph adds its own in `"types"`, each naming
  * the type it extends. A port with no type takes anything. A type converts to
  * itself and to every type it extends, directly or not.
  * @module
@@ -18,6 +20,9 @@ export const BUILTIN_TYPES: Readonly<Record<string, string | null>> = {
   text: "bytes",
   "text/line": "text",
   json: "text",
+  "http/request": "json",
+  "http/head": "json",
+  "http/response": "bytes",
 };
 
 /** A set of types and what each extends. */

@@ -14,6 +14,7 @@
  */
 import { ByteReader, DEFAULT_MAX_LINE_BYTES } from "../kernel/byte_reader.ts";
 import { type InputHandle, type OutputHandle, RESOLVED } from "../kernel/pipe.ts";
+import { QueuedValue } from "../kernel/value_codec.ts";
 
 /** Options of a {@linkcode MemPipe}. */
 export interface MemPipeOptions {
@@ -46,13 +47,17 @@ const CLOSED = 1;
 const ERRORED = 2;
 const CANCELLED = 3;
 
-/** A queued chunk: bytes, or text a servlet wrote (kept as text until a reader wants bytes). */
-type Chunk = Uint8Array | string;
+/**
+ * A queued chunk: bytes, text a servlet wrote (kept as text until a reader
+ * wants bytes), or a value (kept as the object until a reader wants text).
+ */
+export type Chunk = Uint8Array | string | QueuedValue;
 
 const encoder = new TextEncoder();
 
 function toBytes(chunk: Chunk): Uint8Array {
-  return typeof chunk === "string" ? encoder.encode(chunk) : chunk;
+  if (typeof chunk === "string") return encoder.encode(chunk);
+  return chunk instanceof QueuedValue ? encoder.encode(chunk.text()) : chunk;
 }
 
 /**
@@ -147,6 +152,17 @@ export class MemPipe {
   }
 
   /**
+   * The next chunk as it was queued (bytes, text or a value), waiting for the
+   * writer; `null` after `close`. Rejects after `error`.
+   */
+  async pullRaw(): Promise<Chunk | null> {
+    if (this.#chunks.length === 0 && (await this.#wait(true)) === null) return null;
+    const chunk = this.#chunks.shift()!;
+    this.#dequeued(chunk.length);
+    return chunk;
+  }
+
+  /**
    * Resolves once a chunk is queued or the pipe has ended (then, or after
    * `error`, the next `pull` says how); takes nothing.
    */
@@ -171,7 +187,13 @@ export class MemPipe {
    * first, no line end yet, or too long to tell without encoding).
    */
   takeTextLine(maxUnits: number): string | undefined {
-    const head = this.#chunks[0];
+    let head = this.#chunks[0];
+    if (head instanceof QueuedValue) {
+      // A value read as a line: its JSON text, counted as what it is now.
+      const text = head.text();
+      this.#queued += text.length - head.length;
+      this.#chunks[0] = head = text;
+    }
     if (typeof head !== "string") return undefined;
     const nl = head.indexOf("\n");
     if (nl < 0 || nl > maxUnits) return undefined;
@@ -179,6 +201,15 @@ export class MemPipe {
     else this.#chunks[0] = head.slice(nl + 1);
     this.#dequeued(nl + 1);
     return nl > 0 && head.charCodeAt(nl - 1) === 0x0d ? head.slice(0, nl - 1) : head.slice(0, nl);
+  }
+
+  /** Takes a value off the front of the queue; `undefined` when the queue starts with anything else. */
+  takeValue(): QueuedValue | undefined {
+    const head = this.#chunks[0];
+    if (!(head instanceof QueuedValue)) return undefined;
+    this.#chunks.shift();
+    this.#dequeued(head.length);
+    return head;
   }
 
   #wakeWriters(): void {
@@ -254,6 +285,11 @@ export class MemOutput implements OutputHandle {
     return this.#pipe.push(text);
   }
 
+  writeValue(value: unknown): Promise<void> {
+    this.touch();
+    return this.#pipe.push(new QueuedValue(value));
+  }
+
   touch(): void {
     if (this.written) return;
     this.written = true;
@@ -319,8 +355,28 @@ export class MemInput implements InputHandle {
     await this.#pipe.ready();
     return this.#textLine() ?? this.#bytes.readLine();
   }
+  readValue(): Promise<QueuedValue | string | null> {
+    // A value is handed over as is while no bytes are buffered ahead of it.
+    const value = this.#bytesBuffered ? undefined : this.#pipe.takeValue();
+    if (value !== undefined) return Promise.resolve(value);
+    if (this.#pipe.queued === 0 && !this.#bytesBuffered) return this.#readValueLater();
+    return this.readLine();
+  }
+  async #readValueLater(): Promise<QueuedValue | string | null> {
+    await this.#pipe.ready();
+    return this.#pipe.takeValue() ?? this.readLine();
+  }
+  readChunk(): Promise<Chunk | null> {
+    return this.#bytesBuffered ? this.#bytes.read() : this.#pipe.pullRaw();
+  }
   eof(): Promise<boolean> {
-    return this.#bytes.eof();
+    // Answered without taking anything off the queue, so a value stays a value.
+    if (this.#bytesBuffered || this.#pipe.queued > 0) return Promise.resolve(false);
+    return this.#eofLater();
+  }
+  async #eofLater(): Promise<boolean> {
+    await this.#pipe.ready();
+    return this.#pipe.queued > 0 ? false : this.#bytes.eof();
   }
   unread(bytes: Uint8Array): void {
     this.#bytes.unread(bytes);

@@ -22,3 +22,7 @@ import "./dataflow/demux.ts";
 import "./exec.ts";
 import "./json/parse.ts";
 import "./json/stringify.ts";
+import "./http/parser.ts";
+import "./http/render.ts";
+import "./http/router.ts";
+import "./http/static.ts";

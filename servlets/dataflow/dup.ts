@@ -46,11 +46,8 @@ export default defineServlet({
     return { input, first };
   },
   async exec(ctx, task): Promise<void> {
-    let copied = false;
-    for (let c = await task.read(ctx.input); c !== null; c = await task.read(ctx.input)) {
-      await task.write(ctx.first, c);
-      copied = true;
-    }
+    // Values and text are passed on as they are: each output's reader gets the same.
+    const copied = await task.forward(ctx.input, ctx.first);
     // Written with no bytes (a __null__ signal, say) is still written: pass that on.
     if (!copied) await task.write(ctx.first, EMPTY);
   },

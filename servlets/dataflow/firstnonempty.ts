@@ -1,7 +1,7 @@
 /**
  * `dataflow/firstnonempty`: of N inputs (`in0` ... `inN-1`, N from the first
  * argument, default 2), copies the first, in that order, that carries any
- * bytes to `out`. Inputs that were not written in a request read as empty, so
+ * bytes (or values, passed on as they are) to `out`. Inputs that were not written in a request read as empty, so
  * after a `demux` it joins the branches back. An input whose producer failed
  * before writing counts as empty, so a branch fed by `__error__` can answer
  * instead. The graph loader inserts one where several outputs feed one input.
@@ -20,14 +20,13 @@ export interface FirstNonEmptyContext {
   output: Port;
 }
 
-/** Copies the first input that carries bytes; false when none did. */
+/** Copies the first input that carries anything, as written; false when none did. */
 async function copyFirst(ctx: FirstNonEmptyContext, task: Task): Promise<boolean> {
   for (const input of ctx.inputs) {
     // An input whose producer failed before writing anything counts as empty:
     // so an error branch (from __error__) can answer in its place.
-    let chunk = await task.read(input).catch(() => null);
-    if (chunk === null) continue;
-    for (; chunk !== null; chunk = await task.read(input)) await task.write(ctx.output, chunk);
+    if (await task.eof(input).catch(() => true)) continue;
+    await task.forward(input, ctx.output);
     return true;
   }
   return false;

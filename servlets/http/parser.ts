@@ -1,0 +1,131 @@
+/**
+ * `http/parser`: reads HTTP/1.x requests from a connection, one request per
+ * exec, into {@linkcode HttpRequest} values.
+ *
+ * - Keep-alive through the shared `PERSIST` flag: its input is declared with
+ *   `PERSIST`, cleared for a request whose client asks to close
+ *   (`Connection: close`, or HTTP/1.0 without `Connection: keep-alive`) and
+ *   after a request it could not read.
+ * - Pipelining through `EOM`: the bytes after the request are given back and
+ *   start the next request at once.
+ * - Partial reads through `PUSH_STATE`/`POP_STATE`: a request not all here yet
+ *   is kept with the connection (writing nothing, so nothing else runs) and
+ *   the next bytes go on from it.
+ * - A request it cannot read is answered through `http/render` with 400
+ *   (malformed), 413 (body too large), 414/431 (request line or header too
+ *   large), 501 (unknown transfer coding) or 505 (not HTTP/1), and the
+ *   connection is closed.
+ *
+ * Arguments: `--max-header-bytes N` (default 16384), `--max-body-bytes N`
+ * (default 1048576).
+ *
+ * Ports: `in` (input, `PERSIST`, `bytes`: the connection), `out` (output,
+ * `http/request`: the request, to a router or handler), `head` (output,
+ * `http/head`: what `http/render` needs to answer it).
+ *
+ * @example
+ * ```json
+ * { "servlet": "http/parser", "args": ["--max-body-bytes", "65536"] }
+ * ```
+ * @module
+ */
+import {
+  CLR_FLAG,
+  defineServlet,
+  EOM,
+  INPUT,
+  OUTPUT,
+  PERSIST,
+  PlumbError,
+  type Port,
+  SET_FLAG,
+} from "../../mod.ts";
+import { concatBytes } from "../../kernel/byte_reader.ts";
+import { type ParsedHead, parseRequest, type RequestLimits } from "./request_parser.ts";
+import type { HttpHead } from "./types.ts";
+
+/** The context of an `http/parser` node. */
+export interface ParserContext {
+  /** The connection. */
+  input: Port;
+  /** The parsed request. */
+  output: Port;
+  /** What the renderer needs. */
+  head: Port;
+  /** Size limits. */
+  limits: RequestLimits;
+}
+
+/** What is kept with the connection while a request is not all here. */
+interface Partial {
+  bytes: Uint8Array;
+  head: ParsedHead | undefined;
+}
+
+const USAGE = "args are [--max-header-bytes N] [--max-body-bytes N]";
+
+/** Reads the arguments into limits; throws a usage message for anything else. */
+export function parseParserArgs(args: readonly string[]): RequestLimits {
+  const limits: RequestLimits = { maxHeaderBytes: 16384, maxBodyBytes: 1048576 };
+  for (let i = 0; i < args.length; i++) {
+    const [flag, inline] = args[i].split("=", 2);
+    const key = flag === "--max-header-bytes"
+      ? "maxHeaderBytes"
+      : flag === "--max-body-bytes"
+      ? "maxBodyBytes"
+      : undefined;
+    if (key === undefined) {
+      throw new PlumbError(`http/parser: unknown argument "${args[i]}"; ${USAGE}`);
+    }
+    const text = inline ?? args[++i];
+    const n = Number(text);
+    if (text === undefined || !Number.isSafeInteger(n) || n < 1) {
+      throw new PlumbError(`http/parser: ${flag} needs a whole number of bytes above 0; ${USAGE}`);
+    }
+    limits[key] = n;
+  }
+  return limits;
+}
+
+export default defineServlet({
+  description: "reads HTTP/1.x requests; keep-alive by PERSIST, pipelining by EOM",
+  init(args, env): ParserContext {
+    return {
+      limits: parseParserArgs(args),
+      input: env.define("in", INPUT | PERSIST, "bytes"),
+      output: env.define("out", OUTPUT, "http/request"),
+      head: env.define("head", OUTPUT, "http/head"),
+    };
+  },
+  async exec(ctx, task): Promise<void> {
+    const partial = task.popState<Partial>(ctx.input);
+    let bytes = partial?.bytes;
+    for (
+      let chunk = await task.read(ctx.input);
+      chunk !== null;
+      chunk = await task.read(ctx.input)
+    ) {
+      bytes = bytes === undefined ? chunk : concatBytes(bytes, chunk);
+    }
+    if (bytes === undefined) return;
+    const outcome = parseRequest(bytes, ctx.limits, partial?.head);
+    if (outcome.kind === "more") {
+      // Not all here: kept with the connection, and nothing runs until more comes.
+      task.pushState<Partial>(ctx.input, { bytes, head: outcome.head });
+      task.cntl(ctx.input, SET_FLAG, PERSIST);
+      return;
+    }
+    if (outcome.kind === "error") {
+      task.cntl(ctx.input, CLR_FLAG, PERSIST);
+      const head: HttpHead = { method: "GET", version: "1.1", error: outcome.response };
+      await task.writeValue(ctx.head, head);
+      return;
+    }
+    const { request, end } = outcome;
+    if (end < bytes.length) task.cntl(ctx.input, EOM, bytes, end);
+    task.cntl(ctx.input, request.keepAlive ? SET_FLAG : CLR_FLAG, PERSIST);
+    const head: HttpHead = { method: request.method, version: request.version };
+    await task.writeValue(ctx.head, head);
+    await task.writeValue(ctx.output, request);
+  },
+});

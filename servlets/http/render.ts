@@ -1,0 +1,161 @@
+/**
+ * `http/render`: turns an {@linkcode HttpResponse} into HTTP/1.1 bytes on the
+ * connection: the status line, the handler's header fields, `date`, the body
+ * framed by `content-length` (a body given whole, or a streamed one whose
+ * `length` is known) or chunked (a streamed one of unknown length), and
+ * `connection` from the `PERSIST` flag on the connection when the parser has
+ * ended: `close` when it is off (HTTP/1.1), `keep-alive` when it is on
+ * (HTTP/1.0).
+ *
+ * When no response comes (the router found no route to a handler) it answers
+ * 404; when the handler failed, 500 and the connection is closed. A request
+ * the parser could not read is answered with the parser's error reply.
+ * `HEAD` gets the header fields of the body it would get, without the body.
+ *
+ * Ports: `head` (input, `http/head`, from `http/parser`), `in` (input,
+ * `http/response`), `out` (output, `bytes`: the connection).
+ *
+ * @example
+ * ```json
+ * { "servlet": "http/render" }
+ * ```
+ * @module
+ */
+import {
+  CLR_FLAG,
+  defineServlet,
+  GET_FLAGS,
+  INPUT,
+  OUTPUT,
+  PERSIST,
+  type Port,
+} from "../../mod.ts";
+import { type HttpHead, type HttpResponse, STATUS_TEXT, textResponse } from "./types.ts";
+
+/** The context of an `http/render` node. */
+export interface RenderContext {
+  /** The exchange, from the parser. */
+  head: Port;
+  /** The response. */
+  input: Port;
+  /** The connection. */
+  output: Port;
+}
+
+const encoder = new TextEncoder();
+/** What a response without a parser is rendered as: HTTP/1.1, keep-alive by the flag. */
+const DEFAULT_HEAD: HttpHead = { method: "GET", version: "1.1" };
+/** Header fields the renderer writes itself. */
+const OWN_FIELDS = new Set(["content-length", "transfer-encoding", "connection", "date"]);
+const LINE_BREAK = /[\r\n]/;
+
+let dateSecond = -1;
+let dateText = "";
+
+/** The `date` field value, made once a second. */
+function httpDate(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = new Date(now).toUTCString();
+  }
+  return dateText;
+}
+
+/** The status line and the handler's fields, checked for line breaks (response splitting). */
+function headText(response: HttpResponse): string {
+  const status = response.status;
+  if (!Number.isInteger(status) || status < 100 || status > 999) {
+    throw new TypeError(`http/render: status ${status} is not a 3-digit status code`);
+  }
+  const reason = response.reason ?? STATUS_TEXT[status] ?? "Unknown";
+  let text = `HTTP/1.1 ${status} ${reason}\r\ndate: ${httpDate()}\r\n`;
+  const headers = response.headers;
+  if (headers !== undefined) {
+    for (const name in headers) {
+      const value = String(headers[name]);
+      if (OWN_FIELDS.has(name.toLowerCase())) continue;
+      if (LINE_BREAK.test(name) || LINE_BREAK.test(value) || LINE_BREAK.test(reason)) {
+        throw new TypeError(`http/render: header "${name.trim()}" holds a line break`);
+      }
+      text += `${name}: ${value}\r\n`;
+    }
+  }
+  return text;
+}
+
+export default defineServlet({
+  description: "writes an HTTP response: status, fields, length or chunks, keep-alive by PERSIST",
+  init(_args, env): RenderContext {
+    return {
+      head: env.define("head", INPUT, "http/head"),
+      input: env.define("in", INPUT, "http/response"),
+      output: env.define("out", OUTPUT, "bytes"),
+    };
+  },
+  async exec(ctx, task): Promise<void> {
+    const head = await task.readValue<HttpHead>(ctx.head) ?? DEFAULT_HEAD;
+    // The head's pipe ends when the parser has: only then is its PERSIST on the connection.
+    await task.eof(ctx.head);
+    let response: HttpResponse | null;
+    let failed = head.error !== undefined;
+    if (head.error !== undefined) response = head.error;
+    else {
+      try {
+        response = await task.readValue<HttpResponse>(ctx.input) ??
+          textResponse(404, "no handler answered");
+      } catch {
+        // The handler failed (the host logs why): the client is told, and the connection closed.
+        response = textResponse(500);
+        failed = true;
+      }
+    }
+    const status = response.status;
+    const bodyless = head.method === "HEAD" || status < 200 || status === 204 || status === 304;
+    let text = headText(response);
+    let persist = !failed && (task.cntl(ctx.output, GET_FLAGS) & PERSIST) !== 0;
+    const body = typeof response.body === "string" ? encoder.encode(response.body) : response.body;
+    const length = body?.length ?? response.length;
+    const chunked = body === undefined && length === undefined && !bodyless &&
+      head.version === "1.1";
+    if (body === undefined && length === undefined && !bodyless && !chunked) persist = false;
+    if (length !== undefined && status !== 204 && status !== 304 && status >= 200) {
+      text += `content-length: ${length}\r\n`;
+    }
+    if (chunked) text += "transfer-encoding: chunked\r\n";
+    if (!persist) {
+      task.cntl(ctx.output, CLR_FLAG, PERSIST);
+      if (head.version === "1.1") text += "connection: close\r\n";
+    } else if (head.version === "1.0") text += "connection: keep-alive\r\n";
+    text += "\r\n";
+    if (bodyless) {
+      await task.write(ctx.output, text);
+      return;
+    }
+    if (body !== undefined) {
+      await task.write(ctx.output, text);
+      await task.write(ctx.output, body);
+      return;
+    }
+    await task.write(ctx.output, text);
+    let sent = 0;
+    for (
+      let chunk = await task.read(ctx.input);
+      chunk !== null;
+      chunk = await task.read(ctx.input)
+    ) {
+      if (chunked) {
+        await task.write(ctx.output, `${chunk.length.toString(16)}\r\n`);
+        await task.write(ctx.output, chunk);
+        await task.write(ctx.output, "\r\n");
+      } else await task.write(ctx.output, chunk);
+      sent += chunk.length;
+    }
+    if (chunked) await task.write(ctx.output, "0\r\n\r\n");
+    else if (length !== undefined && sent !== length) {
+      task.cntl(ctx.output, CLR_FLAG, PERSIST);
+      throw new TypeError(`http/render: the body was ${sent} bytes, its length said ${length}`);
+    }
+  },
+});

@@ -1,0 +1,144 @@
+/**
+ * `http/router`: routes each {@linkcode HttpRequest} by method and path to
+ * one of its outputs, as `dataflow/demux` routes lines: every route is a
+ * `DISABLED` shadow of one target, and only the chosen one is enabled, so
+ * only the handler behind it runs. The request's `params` get the values of
+ * the route's `:name` segments and, for a `/prefix/*` route, `*`: the rest of
+ * the path.
+ *
+ * Arguments: one route per output, `out0` ... in order, each `[METHODS] PATH`:
+ * METHODS is a comma-separated list (`GET,HEAD`) or `*` (the default: any);
+ * PATH is `/exact`, `/users/:id` (one segment) or `/static/*` (the prefix
+ * and everything under it). The first route that matches wins; a request
+ * that none matches goes to `default` (leave it unconnected and
+ * `http/render` answers 404). A route for `GET` also takes `HEAD`.
+ *
+ * Ports: `in` (input, `http/request`), `data` (output, `http/request`: the
+ * target that every route shadows), `out0` ..., `default` (outputs,
+ * `http/request`).
+ *
+ * @example
+ * ```json
+ * { "servlet": "http/router", "args": ["GET /api/hello", "GET /*"] }
+ * ```
+ * @module
+ */
+import {
+  CLR_FLAG,
+  defineServlet,
+  DISABLED,
+  INPUT,
+  OUTPUT,
+  PlumbError,
+  type Port,
+  SHADOW,
+} from "../../mod.ts";
+import type { HttpRequest } from "./types.ts";
+
+/** One route: the methods it takes and its path as a regular expression. */
+export interface Route {
+  /** The methods, or `undefined` for any. */
+  methods: ReadonlySet<string> | undefined;
+  /** Matches the path; its groups are the parameters. */
+  pattern: RegExp;
+  /** The parameter name of each group (`*` for the rest). */
+  names: readonly string[];
+}
+
+/** The context of an `http/router` node. */
+export interface RouterContext {
+  /** The request to route. */
+  input: Port;
+  /** The target every route shadows. */
+  data: Port;
+  /** The routes, by output. */
+  routes: Route[];
+  /** One output per route, then `default`. */
+  outputs: Port[];
+}
+
+/**
+ * Compiles one route argument.
+ *
+ * @example
+ * ```ts
+ * import { compileRoute, matchRoute } from "./router.ts";
+ *
+ * const route = compileRoute("GET /users/:id");
+ * console.log(matchRoute(route, "GET", "/users/7")); // { id: "7" }
+ * ```
+ */
+export function compileRoute(arg: string): Route {
+  const parts = arg.trim().split(/\s+/);
+  if (
+    parts.length > 2 || parts[parts.length - 1] === "" || !parts[parts.length - 1].startsWith("/")
+  ) {
+    throw new PlumbError(
+      `http/router: route "${arg}" is not [METHODS] PATH; write for example "GET /api/hello", ` +
+        `"GET,POST /users/:id" or "/static/*"`,
+    );
+  }
+  const path = parts[parts.length - 1];
+  const methods = parts.length === 2 && parts[0] !== "*"
+    ? new Set(parts[0].split(",").map((m) => m.toUpperCase()))
+    : undefined;
+  if (methods?.has("GET")) methods.add("HEAD");
+  const names: string[] = [];
+  let source = "^";
+  const segments = path.split("/").slice(1);
+  segments.forEach((segment, i) => {
+    if (segment === "*" && i === segments.length - 1) {
+      names.push("*");
+      source += "(?:/(.*))?";
+    } else if (segment.startsWith(":") && segment.length > 1) {
+      names.push(segment.slice(1));
+      source += "/([^/]+)";
+    } else {
+      source += "/" + segment.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    }
+  });
+  return { methods, pattern: new RegExp(source + "$"), names };
+}
+
+/** The parameters when the route takes the method and path, else `undefined`. */
+export function matchRoute(
+  route: Route,
+  method: string,
+  path: string,
+): Record<string, string> | undefined {
+  if (route.methods !== undefined && !route.methods.has(method)) return undefined;
+  const match = route.pattern.exec(path);
+  if (match === null) return undefined;
+  const params: Record<string, string> = {};
+  route.names.forEach((name, i) => params[name] = match[i + 1] ?? "");
+  return params;
+}
+
+export default defineServlet({
+  description: "routes HTTP requests by method and path to DISABLED shadows",
+  init(args, env): RouterContext {
+    const routes = args.map(compileRoute);
+    const input = env.define("in", INPUT, "http/request");
+    const data = env.define("data", OUTPUT, "http/request");
+    const outputs = args.map((_, i) =>
+      env.define(`out${i}`, OUTPUT | SHADOW | DISABLED | data.id, "http/request")
+    );
+    outputs.push(env.define("default", OUTPUT | SHADOW | DISABLED | data.id, "http/request"));
+    return { input, data, routes, outputs };
+  },
+  async exec(ctx, task): Promise<void> {
+    const request = await task.readValue<HttpRequest>(ctx.input);
+    if (request === null) return;
+    let chosen = ctx.outputs.length - 1;
+    for (let i = 0; i < ctx.routes.length; i++) {
+      const params = matchRoute(ctx.routes[i], request.method, request.path);
+      if (params !== undefined) {
+        request.params = params;
+        chosen = i;
+        break;
+      }
+    }
+    task.cntl(ctx.outputs[chosen], CLR_FLAG, DISABLED);
+    await task.writeValue(ctx.data, request);
+  },
+});

@@ -1,0 +1,161 @@
+/**
+ * The values the HTTP servlets pass each other over their pipes (with
+ * `task.writeValue`/`task.readValue`): a parsed {@linkcode HttpRequest}, the
+ * {@linkcode HttpHead} the parser tells `http/render` about each exchange, and
+ * the {@linkcode HttpResponse} a handler answers with.
+ *
+ * A handler of your own reads an `HttpRequest` and writes an `HttpResponse`:
+ *
+ * @example
+ * ```ts
+ * import { defineServlet, INPUT, OUTPUT } from "@plumb/plumb";
+ * import type { HttpRequest, HttpResponse } from "@plumb/plumb/http";
+ *
+ * export default defineServlet({
+ *   init(_args, env) {
+ *     return {
+ *       request: env.define("request", INPUT, "http/request"),
+ *       response: env.define("response", OUTPUT, "http/response"),
+ *     };
+ *   },
+ *   async exec(ctx, task) {
+ *     const request = await task.readValue<HttpRequest>(ctx.request);
+ *     if (request === null) return;
+ *     const reply: HttpResponse = {
+ *       status: 200,
+ *       headers: { "content-type": "text/plain; charset=utf-8" },
+ *       body: `you asked for ${request.path}\n`,
+ *     };
+ *     await task.writeValue(ctx.response, reply);
+ *   },
+ * });
+ * ```
+ * @module
+ */
+
+/** One HTTP/1.x request, as `http/parser` read it. */
+export interface HttpRequest {
+  /** The method, as sent (`GET`, `POST`, ...). */
+  method: string;
+  /** The request target, as sent (`/a%20b?x=1`). */
+  target: string;
+  /** The target's path, still percent-encoded (`/a%20b`). */
+  path: string;
+  /** The target's query without its `?` (`x=1`), or `""`. */
+  query: string;
+  /** The protocol version: `"1.1"` or `"1.0"`. */
+  version: "1.0" | "1.1";
+  /**
+   * The header fields by lower-case name; a field sent more than once has its
+   * values joined with `, `.
+   */
+  headers: Record<string, string>;
+  /** The body, de-chunked; empty when there is none. */
+  body: Uint8Array;
+  /** Whether the client wants the connection kept after this exchange. */
+  keepAlive: boolean;
+  /**
+   * What `http/router` matched: a `:name` segment's value by name, and `*`
+   * for the rest of the path under a `/prefix/*` route (percent-encoded).
+   */
+  params: Record<string, string>;
+}
+
+/** A response, as a handler writes it to `http/render`. */
+export interface HttpResponse {
+  /** The status code (200, 404, ...). */
+  status: number;
+  /** The reason phrase; default the standard one for the status. */
+  reason?: string;
+  /**
+   * Header fields by name. `content-length`, `transfer-encoding` and
+   * `connection` are the renderer's and are ignored here.
+   */
+  headers?: Record<string, string>;
+  /**
+   * The body. When absent, the bytes written to the same port after this
+   * value are the body, streamed: sent with `content-length` when `length`
+   * is given, else chunked (HTTP/1.1) or ended by closing (HTTP/1.0).
+   */
+  body?: string | Uint8Array;
+  /** The length of a streamed body, in bytes, when known. */
+  length?: number;
+}
+
+/** What `http/render` needs to know of the exchange it answers. */
+export interface HttpHead {
+  /** The request's method (`HEAD` is answered without a body). */
+  method: string;
+  /** The request's protocol version. */
+  version: "1.0" | "1.1";
+  /** Set when the request could not be read: the response to send instead, and close. */
+  error?: HttpResponse;
+}
+
+/** The reason phrases of the status codes the servlets use, and the common ones. */
+export const STATUS_TEXT: Readonly<Record<number, string>> = {
+  100: "Continue",
+  200: "OK",
+  201: "Created",
+  204: "No Content",
+  206: "Partial Content",
+  301: "Moved Permanently",
+  302: "Found",
+  304: "Not Modified",
+  400: "Bad Request",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  408: "Request Timeout",
+  411: "Length Required",
+  413: "Content Too Large",
+  414: "URI Too Long",
+  416: "Range Not Satisfiable",
+  431: "Request Header Fields Too Large",
+  500: "Internal Server Error",
+  501: "Not Implemented",
+  503: "Service Unavailable",
+  505: "HTTP Version Not Supported",
+};
+
+/**
+ * A short plain-text response for a status: `404 Not Found` and why.
+ *
+ * @example
+ * ```ts
+ * import { textResponse } from "./types.ts";
+ *
+ * const reply = textResponse(404, "no such page");
+ * console.log(reply.body); // "404 Not Found: no such page\n"
+ * ```
+ */
+export function textResponse(
+  status: number,
+  detail?: string,
+  headers: Record<string, string> = {},
+): HttpResponse {
+  const head = `${status} ${STATUS_TEXT[status] ?? "Unknown"}`;
+  return {
+    status,
+    headers: { "content-type": "text/plain; charset=utf-8", ...headers },
+    body: detail === undefined ? `${head}\n` : `${head}: ${detail}\n`,
+  };
+}
+
+/**
+ * A JSON response: the value as the body, with its content type.
+ *
+ * @example
+ * ```ts
+ * import { jsonResponse } from "./types.ts";
+ *
+ * console.log(jsonResponse({ ok: true }).body); // '{"ok":true}'
+ * ```
+ */
+export function jsonResponse(value: unknown, status = 200): HttpResponse {
+  return {
+    status,
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(value),
+  };
+}
