@@ -40,6 +40,7 @@ const decoder = new TextDecoder();
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const REQUEST_LINE = /^([^ ]+) ([^ ]+) HTTP\/(\d)\.(\d)$/;
 /** Characters a field value may not hold: controls other than tab, and DEL. */
+// deno-lint-ignore no-control-regex
 const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 /** Longest chunk-size line, extensions included. */
 const MAX_CHUNK_LINE = 1024;
