@@ -21,6 +21,8 @@ export interface TestClient extends AsyncDisposable {
   readLines(count: number): Promise<string[]>;
   /** Every reply byte until the host closes the connection, as text. */
   readToEnd(): Promise<string>;
+  /** The next `count` reply bytes; fewer if the host closed first. */
+  readBytes(count: number): Promise<Uint8Array>;
   /** True when the host closed the connection with nothing more to read. */
   closedByServer(): Promise<boolean>;
   /** Half-closes: the host reads the end of input, and the client can still read replies. */
@@ -84,6 +86,14 @@ export abstract class BufferedClient implements TestClient {
       lines.push(line);
     }
     return lines;
+  }
+
+  /** The next `count` reply bytes; fewer if the host closed first. */
+  async readBytes(count: number): Promise<Uint8Array> {
+    while (this.#pending.length < count && await this.#fill());
+    const bytes = this.#pending.slice(0, count);
+    this.#pending = this.#pending.slice(bytes.length);
+    return bytes;
   }
 
   /** Every reply byte until the host closes the connection, as text. */
