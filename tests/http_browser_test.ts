@@ -1,0 +1,258 @@
+/**
+ * A real browser through plumb: headless Chromium (Debian package `chromium`)
+ * loads `examples/www/index.html` from `examples/http.json` served on
+ * 127.0.0.1, with its style sheet, its three images and the JSON endpoint its
+ * script fetches. The page writes how many images really loaded; the test
+ * reads it from the DOM Chromium dumps, and checks on the host side which
+ * requests arrived.
+ *
+ * Chromium is a requirement, not an option: when it is not installed the test
+ * fails and says to install it (`.ci/run` does).
+ * @module
+ */
+import { assert, assertEquals } from "./assert.ts";
+import { path } from "./helpers.ts";
+import { defineServlet, type GraphSpec, INPUT, OUTPUT, type Port } from "../mod.ts";
+import { readGraphFile } from "../kernel/host.ts";
+import type { HttpRequest } from "../servlets/http/types.ts";
+import { simulate } from "../testing.ts";
+
+const TMP = path("tests/.tmp");
+const CHROMIUM = "chromium";
+/** How long Chromium may run at all before it is killed: a guard against a hang, not a measure. */
+const HANG_GUARD_MS = 120_000;
+/** How long Chromium's helper processes may outlive it before they are killed (and the test fails). */
+const LEFTOVER_GUARD_MS = 30_000;
+/** The requests the page needs, as `METHOD path?query`. */
+const EXPECTED = [
+  "GET /",
+  "GET /style.css",
+  "GET /images/red.png",
+  "GET /images/blue.png",
+  "GET /images/pipe.svg",
+  "GET /api/hello?name=browser",
+];
+
+/** What a finished Chromium run printed. */
+interface BrowserRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The context of the tap node. */
+interface TapContext {
+  input: Port;
+  output: Port;
+}
+
+/**
+ * `examples/http.json` with a pass-through node before its `http/router`
+ * that records each request the host parsed, as `METHOD path?query`.
+ */
+async function tappedHttpGraph(seen: string[]): Promise<{ spec: GraphSpec; base: URL }> {
+  const { spec, base } = await readGraphFile(path("examples/http.json"));
+  const router = Object.entries(spec.nodes).find(([, node]) => node.servlet === "http/router");
+  assert(router !== undefined, "examples/http.json has no http/router node");
+  const routerIn = `${router[0]}.in`;
+  const tap = defineServlet({
+    description: "records each request, then passes it on",
+    init(_args, env): TapContext {
+      return {
+        input: env.define("in", INPUT, "http/request"),
+        output: env.define("out", OUTPUT, "http/request"),
+      };
+    },
+    async exec(ctx, task): Promise<void> {
+      const request = await task.readValue<HttpRequest>(ctx.input);
+      if (request === null) return;
+      seen.push(`${request.method} ${request.path}${request.query ? `?${request.query}` : ""}`);
+      await task.writeValue(ctx.output, request);
+    },
+  });
+  const edges = spec.edges ?? [];
+  assert(edges.some((e) => e.to === routerIn), `no edge into ${routerIn}`);
+  return {
+    base,
+    spec: {
+      ...spec,
+      nodes: { ...spec.nodes, tap: { servlet: tap } },
+      edges: [
+        ...edges.map((e) => e.to === routerIn ? { ...e, to: "tap.in" } : e),
+        { from: "tap.out", to: routerIn },
+      ],
+    },
+  };
+}
+
+/**
+ * Pids of the live processes whose command line mentions `text`, from Linux
+ * `/proc` (read by `grep`: Deno asks `--allow-all` for `/proc`). The text goes
+ * by the environment, so that neither `sh` nor `grep` mentions it.
+ */
+async function processesMentioning(text: string): Promise<number[]> {
+  if (Deno.build.os !== "linux") return [];
+  const out = await new Deno.Command("/bin/sh", {
+    args: ["-c", 'printf %s "$NEEDLE" | grep -lsF -f - /proc/[0-9]*/cmdline'],
+    env: { NEEDLE: text },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const pids = new TextDecoder().decode(out.stdout).match(/(?<=^\/proc\/)\d+(?=\/cmdline$)/gm);
+  return (pids ?? []).map(Number);
+}
+
+/**
+ * Waits until no process mentions `dir` (Chromium's helpers, its crash
+ * handler, which end after it); kills what is left after `LEFTOVER_GUARD_MS`
+ * and returns their pids.
+ */
+async function noProcessLeft(dir: string): Promise<number[]> {
+  const deadline = Date.now() + LEFTOVER_GUARD_MS;
+  let left = await processesMentioning(dir);
+  while (left.length > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    left = await processesMentioning(dir);
+  }
+  for (const pid of left) {
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
+  return left;
+}
+
+/**
+ * Runs headless Chromium on `url` with its profile, cache and crash reports
+ * under `dir`, and returns the DOM it dumped after the page loaded. Chromium
+ * is killed if it is still running when this returns or throws.
+ */
+async function dumpDom(url: string, dir: string): Promise<BrowserRun> {
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(CHROMIUM, {
+      args: [
+        "--headless=new",
+        "--no-sandbox", // required as root
+        "--disable-gpu",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--disable-extensions",
+        "--disable-background-networking",
+        "--disable-breakpad",
+        `--user-data-dir=${dir}/profile`,
+        "--virtual-time-budget=5000",
+        "--dump-dom",
+        url,
+      ],
+      // Everything Chromium writes outside its profile (Crash Reports, dconf) goes under `dir` too.
+      env: {
+        HOME: dir,
+        XDG_CONFIG_HOME: `${dir}/config`,
+        XDG_CACHE_HOME: `${dir}/cache`,
+        XDG_DATA_HOME: `${dir}/data`,
+      },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new Error(
+        `${CHROMIUM} is not installed: this test needs headless Chromium; ` +
+          `install it with \`apt-get install -y chromium\` (.ci/run does)`,
+      );
+    }
+    throw error;
+  }
+  const output = child.output();
+  let exited = false;
+  const done = output.finally(() => exited = true);
+  let guard: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const hung = new Promise<never>((_, reject) => {
+      guard = setTimeout(
+        () => reject(new Error(`${CHROMIUM} still running after ${HANG_GUARD_MS} ms; killed`)),
+        HANG_GUARD_MS,
+      );
+    });
+    const out = await Promise.race([done, hung]);
+    const decoder = new TextDecoder();
+    return {
+      code: out.code,
+      stdout: decoder.decode(out.stdout),
+      stderr: decoder.decode(out.stderr),
+    };
+  } finally {
+    clearTimeout(guard);
+    if (!exited) {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // It ended meanwhile.
+      }
+      await output.catch(() => undefined);
+    }
+  }
+}
+
+/** The text of the element with `id` in a dumped DOM (no nested elements). */
+function textOf(dom: string, id: string): string | undefined {
+  return dom.match(new RegExp(`<[a-z]+ id="${id}"[^>]*>([^<]*)<`))?.[1];
+}
+
+/** The sum of the requests in the host's connection lines. */
+function requestsLogged(logs: readonly string[]): number {
+  let sum = 0;
+  for (const line of logs) {
+    const match = line.match(/^plumb debug: connection from .* ended: .*, (\d+) requests?, /);
+    if (match) sum += Number(match[1]);
+  }
+  return sum;
+}
+
+Deno.test("http: headless Chromium loads examples/www with its images through plumb", async () => {
+  const seen: string[] = [];
+  const { spec, base } = await tappedHttpGraph(seen);
+  const sim = await simulate(spec, { transport: "tcp", base });
+  await Deno.mkdir(TMP, { recursive: true });
+  const dir = await Deno.makeTempDir({ dir: TMP, prefix: "chromium-" });
+  let run: BrowserRun;
+  let left: number[] = [];
+  try {
+    try {
+      run = await dumpDom(`http://127.0.0.1:${sim.port}/`, dir);
+    } finally {
+      try {
+        left = await noProcessLeft(dir);
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    }
+  } finally {
+    // Every connection's line is written by now, at the latest as the host stops.
+    await sim.close();
+  }
+  assertEquals(left, [], `${CHROMIUM} left processes behind (killed them)`);
+  const stderrTail = run.stderr.split("\n").slice(-20).join("\n");
+  assertEquals(run.code, 0, `${CHROMIUM} failed:\n${stderrTail}`);
+  const dom = run.stdout;
+  assert(dom.includes("<h1>Served by plumb</h1>"), `not the page:\n${dom}\n${stderrTail}`);
+  assertEquals(textOf(dom, "loaded"), "3/3 loaded", `images:\n${dom}`);
+  assertEquals(textOf(dom, "message"), "Hello, browser!", `the API's message:\n${dom}`);
+
+  // The host side: each request the page needs was parsed from a real
+  // connection (Chromium may also ask for /favicon.ico), and the connection
+  // lines count as many requests as the host handled.
+  for (const request of EXPECTED) {
+    assert(seen.includes(request), `the host saw no ${request}; it saw ${seen.join(", ")}`);
+  }
+  assertEquals(
+    requestsLogged(sim.logs),
+    seen.length,
+    `connection lines against ${seen.join(", ")}:\n${sim.logs.join("\n")}`,
+  );
+});
