@@ -1,18 +1,22 @@
 /**
- * A JSON endpoint of your own for `examples/http.json`: a handler reads an
+ * JSON endpoints of your own for `examples/http.json`: a handler reads an
  * `HttpRequest` value and writes an `HttpResponse` value, and `http/render`
- * turns it into bytes on the connection.
+ * turns it into bytes on the connection. The argument says which endpoint a
+ * node is (the router sends each its own requests):
  *
- * - `GET /api/hello?name=N`: `{"message":"Hello, N!"}` (`N` defaults to `world`).
- * - `POST /api/echo` with a JSON body: `{"method":"POST","path":"/api/echo","body":...}`;
- *   a body that is not JSON gets 400.
+ * - `hello`: `{"message":"Hello, N!"}` for `?name=N` (`N` defaults to `world`).
+ * - `echo`: the request's JSON body back, as
+ *   `{"method":"POST","path":"/api/echo","body":...}`; a body that is not
+ *   JSON gets 400.
  * @module
  */
-import { defineServlet, INPUT, OUTPUT, type Port } from "../mod.ts";
+import { defineServlet, INPUT, OUTPUT, PlumbError, type Port } from "../mod.ts";
 import { type HttpRequest, jsonResponse, textResponse } from "../servlets/http/types.ts";
 
 /** The context of an API node. */
 export interface ApiContext {
+  /** Which endpoint the node is. */
+  endpoint: "hello" | "echo";
   /** The routed request. */
   input: Port;
   /** The response. */
@@ -22,9 +26,13 @@ export interface ApiContext {
 const decoder = new TextDecoder();
 
 export default defineServlet({
-  description: "a JSON endpoint: GET /api/hello, POST /api/echo",
-  init(_args, env): ApiContext {
+  description: "a JSON endpoint: hello (a greeting) or echo (the JSON body back)",
+  init(args, env): ApiContext {
+    if (args.length !== 1 || (args[0] !== "hello" && args[0] !== "echo")) {
+      throw new PlumbError(`http_api: args are ["hello"] or ["echo"], got ${JSON.stringify(args)}`);
+    }
     return {
+      endpoint: args[0],
       input: env.define("in", INPUT, "http/request"),
       output: env.define("out", OUTPUT, "http/response"),
     };
@@ -32,7 +40,7 @@ export default defineServlet({
   async exec(ctx, task): Promise<void> {
     const request = await task.readValue<HttpRequest>(ctx.input);
     if (request === null) return;
-    if (request.path === "/api/hello") {
+    if (ctx.endpoint === "hello") {
       const name = new URLSearchParams(request.query).get("name") ?? "world";
       await task.writeValue(ctx.output, jsonResponse({ message: `Hello, ${name}!` }));
       return;

@@ -163,6 +163,14 @@ export class MemPipe {
   }
 
   /**
+   * True once the pipe has ended with nothing queued, false as soon as a
+   * chunk is queued; takes nothing. Rejects after `error`.
+   */
+  async atEnd(): Promise<boolean> {
+    return this.#chunks.length === 0 && (await this.#wait(true)) === null;
+  }
+
+  /**
    * Resolves once a chunk is queued or the pipe has ended (then, or after
    * `error`, the next `pull` says how); takes nothing.
    */
@@ -371,12 +379,7 @@ export class MemInput implements InputHandle {
   }
   eof(): Promise<boolean> {
     // Answered without taking anything off the queue, so a value stays a value.
-    if (this.#bytesBuffered || this.#pipe.queued > 0) return Promise.resolve(false);
-    return this.#eofLater();
-  }
-  async #eofLater(): Promise<boolean> {
-    await this.#pipe.ready();
-    return this.#pipe.queued > 0 ? false : this.#bytes.eof();
+    return this.#bytesBuffered ? Promise.resolve(false) : this.#pipe.atEnd();
   }
   unread(bytes: Uint8Array): void {
     this.#bytes.unread(bytes);

@@ -172,10 +172,10 @@ Deno.test("http: a chunked body is de-chunked; curl POST with a body", async () 
     "-X",
     "POST",
     "--data",
-    '{"x":"é"}',
+    '{"x":"é😀\\ud800"}',
     `http://127.0.0.1:${sim.port}/api/echo`,
   ]);
-  assertEquals(JSON.parse(posted.stdout).body, { x: "é" });
+  assertEquals(JSON.parse(posted.stdout).body, { x: "é😀\ud800" });
   const bad = await curl([
     "-i",
     "-X",

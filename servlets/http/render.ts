@@ -42,7 +42,23 @@ export interface RenderContext {
   output: Port;
 }
 
-const encoder = new TextEncoder();
+/** The UTF-8 length of a string, without encoding it. */
+function utf8Length(text: string): number {
+  let n = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const d = text.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n += 2; // a pair: 4 bytes for 2 units
+        i++;
+      } else n += 2;
+    } else n += 2; // 3 bytes (a lone surrogate is encoded as U+FFFD, 3 bytes too)
+  }
+  return n;
+}
 /** What a response without a parser is rendered as: HTTP/1.1, keep-alive by the flag. */
 const DEFAULT_HEAD: HttpHead = { method: "GET", version: "1.1" };
 /** Header fields the renderer writes itself. */
@@ -95,12 +111,12 @@ export default defineServlet({
     };
   },
   async exec(ctx, task): Promise<void> {
-    const head = await task.readValue<HttpHead>(ctx.head) ?? DEFAULT_HEAD;
+    const exchange = await task.readValue<HttpHead>(ctx.head) ?? DEFAULT_HEAD;
     // The head's pipe ends when the parser has: only then is its PERSIST on the connection.
     await task.eof(ctx.head);
     let response: HttpResponse | null;
-    let failed = head.error !== undefined;
-    if (head.error !== undefined) response = head.error;
+    let failed = exchange.error !== undefined;
+    if (exchange.error !== undefined) response = exchange.error;
     else {
       try {
         response = await task.readValue<HttpResponse>(ctx.input) ??
@@ -112,33 +128,38 @@ export default defineServlet({
       }
     }
     const status = response.status;
-    const bodyless = head.method === "HEAD" || status < 200 || status === 204 || status === 304;
-    let text = headText(response);
+    const bodyless = exchange.method === "HEAD" || status < 200 || status === 204 || status === 304;
+    let head = headText(response);
     let persist = !failed && (task.cntl(ctx.output, GET_FLAGS) & PERSIST) !== 0;
-    const body = typeof response.body === "string" ? encoder.encode(response.body) : response.body;
-    const length = body?.length ?? response.length;
-    const chunked = body === undefined && length === undefined && !bodyless &&
-      head.version === "1.1";
-    if (body === undefined && length === undefined && !bodyless && !chunked) persist = false;
+    const text = typeof response.body === "string" ? response.body : undefined;
+    const body = text === undefined ? response.body : undefined;
+    const length = text !== undefined ? utf8Length(text) : body?.length ?? response.length;
+    const chunked = text === undefined && body === undefined && length === undefined && !bodyless &&
+      exchange.version === "1.1";
+    if (length === undefined && !bodyless && !chunked) persist = false;
     if (length !== undefined && status !== 204 && status !== 304 && status >= 200) {
-      text += `content-length: ${length}\r\n`;
+      head += `content-length: ${length}\r\n`;
     }
-    if (chunked) text += "transfer-encoding: chunked\r\n";
+    if (chunked) head += "transfer-encoding: chunked\r\n";
     if (!persist) {
       task.cntl(ctx.output, CLR_FLAG, PERSIST);
-      if (head.version === "1.1") text += "connection: close\r\n";
-    } else if (head.version === "1.0") text += "connection: keep-alive\r\n";
-    text += "\r\n";
+      if (exchange.version === "1.1") head += "connection: close\r\n";
+    } else if (exchange.version === "1.0") head += "connection: keep-alive\r\n";
+    head += "\r\n";
     if (bodyless) {
-      await task.write(ctx.output, text);
+      await task.write(ctx.output, head);
       return;
     }
+    if (text !== undefined) {
+      // One string, encoded once, written once.
+      await task.write(ctx.output, head + text);
+      return;
+    }
+    await task.write(ctx.output, head);
     if (body !== undefined) {
-      await task.write(ctx.output, text);
       await task.write(ctx.output, body);
       return;
     }
-    await task.write(ctx.output, text);
     let sent = 0;
     for (
       let chunk = await task.read(ctx.input);
