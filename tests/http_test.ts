@@ -6,7 +6,15 @@
  * @module
  */
 import { simulate, type Simulation, type TestClient } from "../testing.ts";
-import { defineServlet, type GraphSpec, INPUT, OUTPUT } from "../mod.ts";
+import {
+  defineServlet,
+  type EdgeSpec,
+  type GraphSpec,
+  INPUT,
+  type NodeSpec,
+  OUTPUT,
+  type Port,
+} from "../mod.ts";
 import { compileRoute, matchRoute, parseRange } from "../servlets/http/mod.ts";
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import { path } from "./helpers.ts";
@@ -272,7 +280,7 @@ Deno.test("http: malformed, oversized and garbage requests get 400/413/414/431/5
 });
 
 Deno.test("http: a larger limit is taken from the parser's arguments", async () => {
-  const graph = httpGraph([["--max-body-bytes", "10"]]);
+  const graph = sizerGraph(["--max-body-bytes", "10"]);
   await using sim = await simulate(graph, { transport: "tcp" });
   const ok = await fetchRaw(
     sim,
@@ -288,7 +296,7 @@ Deno.test("http: a larger limit is taken from the parser's arguments", async () 
 
 /** A handler that answers with the size of the body, or fails on `/fail`. */
 const sizer = defineServlet({
-  init(_args, env) {
+  init(_args, env): { input: Port; output: Port } {
     return {
       input: env.define("in", INPUT, "http/request"),
       output: env.define("out", OUTPUT, "http/response"),
@@ -307,18 +315,27 @@ const sizer = defineServlet({
   },
 });
 
-/** parser → sizer → render, with the parser's arguments. */
-function httpGraph([parserArgs]: [string[]]): GraphSpec {
+/**
+ * parser → `nodes` (entered at `entry`, answered from `exit`) → render; the
+ * parser with `parserArgs`.
+ */
+function httpGraph(
+  parserArgs: string[],
+  nodes: Record<string, NodeSpec>,
+  [entry, exit]: [string, string],
+  edges: EdgeSpec[] = [],
+): GraphSpec {
   return {
     nodes: {
       parse: { servlet: "http/parser", args: parserArgs },
-      size: { servlet: sizer },
+      ...nodes,
       render: { servlet: "http/render" },
     },
     edges: [
-      { from: "parse.out", to: "size.in" },
+      { from: "parse.out", to: entry },
       { from: "parse.head", to: "render.head" },
-      { from: "size.out", to: "render.in" },
+      ...edges,
+      { from: exit, to: "render.in" },
     ],
     input: "parse.in",
     output: "render.out",
@@ -326,8 +343,13 @@ function httpGraph([parserArgs]: [string[]]): GraphSpec {
   };
 }
 
+/** parser → sizer → render. */
+function sizerGraph(parserArgs: string[]): GraphSpec {
+  return httpGraph(parserArgs, { size: { servlet: sizer } }, ["size.in", "size.out"]);
+}
+
 Deno.test("http: a handler that throws gets 500 and a close; a streamed body is chunked", async () => {
-  await using sim = await simulate(httpGraph([[]]), { transport: "tcp", logLevel: "error" });
+  await using sim = await simulate(sizerGraph([]), { transport: "tcp", logLevel: "error" });
   await using bystander = await sim.connect();
   const failed = await fetchRaw(sim, get("/fail"));
   assertEquals([failed.status, failed.headers.connection], [
@@ -404,23 +426,18 @@ async function staticRoot(): Promise<string> {
 }
 
 async function staticServer(root: string): Promise<Simulation> {
-  return await simulate({
-    nodes: {
-      parse: { servlet: "http/parser" },
-      route: { servlet: "http/router", args: ["* /files/*"] },
-      files: { servlet: "http/static", args: [root] },
-      render: { servlet: "http/render" },
-    },
-    edges: [
-      { from: "parse.out", to: "route.in" },
-      { from: "parse.head", to: "render.head" },
-      { from: "route.out0", to: "files.in" },
-      { from: "files.out", to: "render.in" },
-    ],
-    input: "parse.in",
-    output: "render.out",
-    listeners: [{ module: "tcp", options: { host: "127.0.0.1", port: 0 } }],
-  }, { transport: "tcp" });
+  return await simulate(
+    httpGraph(
+      [],
+      {
+        route: { servlet: "http/router", args: ["* /files/*"] },
+        files: { servlet: "http/static", args: [root] },
+      },
+      ["route.in", "files.out"],
+      [{ from: "route.out0", to: "files.in" }],
+    ),
+    { transport: "tcp" },
+  );
 }
 
 Deno.test("http/static: no path escapes: .., encoded dots and slashes, NUL, hidden files, symlinks out of the root", async () => {

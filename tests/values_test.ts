@@ -5,12 +5,18 @@
  * wherever a pipe carries bytes: a connection, a servlet that reads lines.
  * @module
  */
-import { defineServlet, type GraphSpec, INPUT, OUTPUT, PERSIST } from "../mod.ts";
+import { defineServlet, type GraphSpec, INPUT, OUTPUT, PERSIST, type Port } from "../mod.ts";
 import { simulate } from "../testing.ts";
 import { assertEquals, assertMatch } from "./assert.ts";
 
 /** The objects `make` wrote, to check that `check` got the very same. */
 const made = new WeakSet<object>();
+
+/** A node's two ports. */
+interface InOut {
+  input: Port;
+  output: Port;
+}
 
 interface Made {
   line: string;
@@ -19,7 +25,7 @@ interface Made {
 
 /** Reads a line and writes it as a value holding bytes (`null!` writes null). */
 const make = defineServlet({
-  init(_args, env) {
+  init(_args, env): InOut {
     return { input: env.define("in", INPUT | PERSIST), output: env.define("out", OUTPUT) };
   },
   async exec(ctx, task): Promise<void> {
@@ -37,7 +43,7 @@ const make = defineServlet({
 
 /** Reads a value and says what it got, as a line; with the argument `next`, what a second read gives. */
 const check = defineServlet({
-  init(args, env) {
+  init(args, env): InOut & { next: boolean } {
     return {
       next: args.includes("next"),
       input: env.define("in", INPUT | PERSIST),
