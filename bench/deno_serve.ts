@@ -1,0 +1,114 @@
+/**
+ * The baseline of `bench/http.ts`: `Deno.serve` answering what
+ * `examples/http.json` answers, with no graph in between.
+ *
+ * - `GET /api/hello?name=N`: `{"message":"Hello, N!"}` (`N` defaults to
+ *   `world`) as `application/json`, built per request as `examples/http_api.ts`
+ *   builds it.
+ * - Any other `GET` or `HEAD`: the file under `examples/www` (a directory by
+ *   its `index.html`), read whole per request, with the content type
+ *   `http/static` gives it (`servlets/http/mime.ts`); a segment that starts
+ *   with `.` or holds `/`, `\` or NUL once decoded is answered 404. Unlike
+ *   `http/static` it sends no `etag`, `last-modified` or `accept-ranges`,
+ *   resolves no symbolic links and answers no ranges or conditional requests.
+ * - Anything else: 404.
+ *
+ * ```sh
+ * deno run --allow-net=127.0.0.1 --allow-read=examples/www bench/deno_serve.ts --port 0
+ * ```
+ * Run from the repository root. Prints `listening on tcp://127.0.0.1:PORT`
+ * once it accepts connections, as plumb does, and exits 0 on SIGTERM or
+ * SIGINT.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { contentType } from "../servlets/http/mime.ts";
+
+const HOSTNAME = "127.0.0.1";
+/** The files served, relative to the working directory (the repository root). */
+const WWW = "examples/www";
+/** The file that serves a directory. */
+const INDEX = "index.html";
+
+function notFound(): Response {
+  return new Response("404 Not Found\n", {
+    status: 404,
+    headers: { "content-type": "text/plain; charset=utf-8" },
+  });
+}
+
+/** The decoded segments of a URL path, or `undefined` when one may not be served. */
+function segmentsOf(pathname: string): string[] | undefined {
+  const segments: string[] = [];
+  for (const raw of pathname.split("/")) {
+    if (raw === "") continue;
+    let segment: string;
+    try {
+      segment = decodeURIComponent(raw);
+    } catch {
+      return undefined;
+    }
+    if (segment.startsWith(".") || /[/\\\0]/.test(segment)) return undefined;
+    segments.push(segment);
+  }
+  return segments;
+}
+
+/** A file of `examples/www`, or 404. */
+async function serveFile(request: Request, pathname: string): Promise<Response> {
+  const segments = segmentsOf(pathname);
+  if (segments === undefined) return notFound();
+  let path = [WWW, ...segments].join("/");
+  if (pathname.endsWith("/")) path = `${path}/${INDEX}`;
+  let body: Uint8Array<ArrayBuffer>;
+  try {
+    body = await Deno.readFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.IsADirectory) {
+      return new Response(null, { status: 301, headers: { location: `${pathname}/` } });
+    }
+    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+      return notFound();
+    }
+    throw error;
+  }
+  const headers = { "content-type": contentType(path), "content-length": String(body.length) };
+  return new Response(request.method === "HEAD" ? null : body, { headers });
+}
+
+/** Answers one request. */
+function handle(request: Request): Response | Promise<Response> {
+  const url = new URL(request.url);
+  if (request.method === "GET" && url.pathname === "/api/hello") {
+    const name = url.searchParams.get("name") ?? "world";
+    return new Response(JSON.stringify({ message: `Hello, ${name}!` }), {
+      headers: { "content-type": "application/json" },
+    });
+  }
+  if (request.method === "GET" || request.method === "HEAD") {
+    return serveFile(request, url.pathname);
+  }
+  return notFound();
+}
+
+/** Serves until SIGTERM or SIGINT, then exits 0. */
+function main(args: string[]): void {
+  const { values } = parseArgs({ args, strict: true, options: { port: { type: "string" } } });
+  const port = Number(values.port ?? "0");
+  if (!/^\d+$/.test(values.port ?? "0") || port > 65535) {
+    console.error(
+      `deno_serve: --port must be a whole number from 0 to 65535, got "${values.port}"`,
+    );
+    Deno.exit(2);
+  }
+  const stop = (): void => Deno.exit(0);
+  Deno.addSignalListener("SIGTERM", stop);
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.serve({
+    hostname: HOSTNAME,
+    port,
+    onListen: (addr): void => console.log(`listening on tcp://${HOSTNAME}:${addr.port}`),
+  }, handle);
+}
+
+if (import.meta.main) main(Deno.args);

@@ -1,0 +1,843 @@
+/**
+ * The HTTP benchmark: plumb serving `examples/http.json` against `Deno.serve`
+ * serving the same responses (`bench/deno_serve.ts`: the same body and
+ * `content-type`), both loaded by `wrk` (one thread, keep-alive, `--conns`
+ * connections) on `GET --path` (default `/api/hello`, `{"message":"Hello,
+ * world!"}`; `/index.html` and such load a file of `examples/www`).
+ *
+ * The method:
+ *
+ * - First a correctness check: each server, started once for it, is asked for
+ *   the path with `fetch()`; both must answer 200 with identical bodies (and
+ *   the same `content-type`), else the notes say how they differ. The run goes
+ *   on either way.
+ * - Then `--rounds` rounds; each round measures plumb then Deno.serve, the
+ *   order alternating from round to round, so that a slow spell of this shared
+ *   machine hits both alike. Each measurement starts a fresh server, runs
+ *   `wrk` for `--warmup` seconds (not counted), then `wrk --latency` for
+ *   `--seconds` and parses its `Requests/sec:` and the 50 % and 99 % of its
+ *   latency distribution, then stops the server (SIGTERM).
+ * - The table gives, per server, the median over the rounds of req/s, p50 and
+ *   p99, and for plumb the median of the per-round ratios plumb / Deno.serve
+ *   (each taken from two measurements a few seconds apart). It also gives the
+ *   CPU taken in the measured window by the server, by wrk and by everything
+ *   else on the machine (from /proc): a high `others` marks a disturbed cell.
+ * - The server runs on processor 0 and wrk on processor 1 (`taskset`) when the
+ *   machine allows it; `--no-pin` turns that off.
+ * - `--profile` then runs plumb once more with `deno run --cpu-prof
+ *   --cpu-prof-dir=bench/results/http-prof` under the same warmup and load,
+ *   stops it with SIGINT (plumb stops cleanly and V8 writes the profile as the
+ *   process exits), and lists the 25 functions with the most self time, as
+ *   percentages of the samples that were not idle. The profile covers the
+ *   whole process: start-up and warmup too. Deno writes it without any
+ *   `--allow-write` (the runtime writes it, not the program), so plumb gets
+ *   only its usual permissions. Profiles pile up in that directory.
+ *
+ * The tables are printed and saved to `bench/results/http.md` (through
+ * `bench/save_results.ts`: the task grants no write access).
+ *
+ * Flags: `--seconds S` (whole seconds, default 5), `--warmup W` (default 1),
+ * `--rounds R` (default 3), `--conns C` (default 50), `--path P` (default
+ * `/api/hello`), `--profile`, `--no-pin`.
+ *
+ * ```sh
+ * deno task bench:http
+ * deno task bench:http --rounds 3 --seconds 3
+ * deno task bench:http --path /index.html
+ * deno task bench:http --rounds 1 --seconds 3 --profile
+ * ```
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { numberFlag } from "./flags.ts";
+import { cpuModel, cpuTimeMs, machineCpuMs, processorCount } from "./proc.ts";
+import { type ServerExit, type ServerProcess, startServer } from "./server_process.ts";
+
+/** The task's command line, for the report. */
+const TASK_COMMAND = "deno run --allow-net=127.0.0.1 --allow-read --allow-run bench/http.ts";
+/** The repository root: children run there, with paths relative to it. */
+const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname);
+/** Where the report is saved, relative to the repository root. */
+const RESULTS_FILE = "bench/results/http.md";
+/** Where `--profile` has plumb write its `.cpuprofile`, relative to the repository root. */
+const PROFILE_DIR = "bench/results/http-prof";
+/** Functions listed from the profile. */
+const TOP_FUNCTIONS = 25;
+/** What plumb prints on standard error when told to stop; not worth reporting. */
+const STOPPING_MESSAGE = "plumb: stopping (a second signal exits at once)";
+/** How long a server may take to exit after its signal before it is killed, in ms. */
+const STOP_GRACE_MS = 10000;
+/** Extra time a wrk run may take beyond its duration before it is killed, in ms. */
+const WRK_SLACK_MS = 30000;
+/** How long the correctness check waits for an answer, in ms. */
+const FETCH_TIMEOUT_MS = 10000;
+/** Processors of the server and of wrk when pinning. */
+const SERVER_CPU = 0;
+const LOAD_CPU = 1;
+/** wrk's threads: one, on its own processor. */
+const WRK_THREADS = 1;
+
+/** A server to measure: its name and the arguments of `deno` that start it from the root. */
+interface Target {
+  name: string;
+  denoArgs: string[];
+}
+
+const PLUMB: Target = {
+  name: "plumb",
+  denoArgs: [
+    "run",
+    "--allow-net",
+    "--allow-read",
+    "main.ts",
+    "examples/http.json",
+    "--port",
+    "0",
+  ],
+};
+const DENO_SERVE: Target = {
+  name: "Deno.serve",
+  denoArgs: [
+    "run",
+    "--allow-net=127.0.0.1",
+    "--allow-read=examples/www",
+    "bench/deno_serve.ts",
+    "--port",
+    "0",
+  ],
+};
+/** plumb with the CPU profiler on. */
+const PLUMB_PROFILED: Target = {
+  name: "plumb --cpu-prof",
+  denoArgs: ["run", "--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`, ...PLUMB.denoArgs.slice(1)],
+};
+
+/** The command line of a run. */
+interface HttpBenchOptions {
+  seconds: number;
+  warmup: number;
+  rounds: number;
+  conns: number;
+  /** The request path, with its query if any. */
+  path: string;
+  /** Server on processor 0, wrk on processor 1. */
+  pin: boolean;
+  profile: boolean;
+}
+
+const USAGE = "flags are --seconds S --warmup W --rounds R --conns C --path /P --profile --no-pin";
+
+function parseOptions(args: string[]): HttpBenchOptions {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      seconds: { type: "string" },
+      warmup: { type: "string" },
+      rounds: { type: "string" },
+      conns: { type: "string" },
+      path: { type: "string" },
+      profile: { type: "boolean" },
+      pin: { type: "boolean" },
+      "no-pin": { type: "boolean" },
+    },
+  });
+  const path = values.path ?? "/api/hello";
+  if (!/^\/[\x21-\x7e]*$/.test(path)) {
+    throw new Error(`--path must start with / and hold no spaces, got "${path}"`);
+  }
+  return {
+    // wrk takes whole seconds only.
+    seconds: numberFlag(values.seconds, "seconds", 5, { min: 1, max: 600, integer: true }),
+    warmup: numberFlag(values.warmup, "warmup", 1, { min: 0, max: 60, integer: true }),
+    rounds: numberFlag(values.rounds, "rounds", 3, { min: 1, max: 20, integer: true }),
+    conns: numberFlag(values.conns, "conns", 50, { min: 1, max: 10000, integer: true }),
+    path,
+    pin: !values["no-pin"] && (values.pin || canPin()),
+    profile: values.profile ?? false,
+  };
+}
+
+/** True when `taskset` exists and there are at least 2 processors to pin to. */
+function canPin(): boolean {
+  try {
+    return new Deno.Command("taskset", { args: ["-c", "0,1", "true"] }).outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = values.toSorted((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/** Counts messages, for the notes under the tables. */
+class Notes {
+  readonly #counts = new Map<string, number>();
+
+  add(message: string): void {
+    this.#counts.set(message, (this.#counts.get(message) ?? 0) + 1);
+  }
+
+  lines(): string[] {
+    return [...this.#counts].map(([message, count]) =>
+      `- ${count > 1 ? `${count} x ` : ""}${message}`
+    );
+  }
+}
+
+/** The command and arguments that run `program` with `args`, on processor `cpu` when pinning. */
+function pinned(program: string, args: string[], pin: boolean, cpu: number): [string, string[]] {
+  return pin ? ["taskset", ["-c", String(cpu), program, ...args]] : [program, args];
+}
+
+/** Starts `target` from the repository root, on processor 0 when pinning. */
+function start(target: Target, options: HttpBenchOptions): Promise<ServerProcess> {
+  return startServer(...pinned(Deno.execPath(), target.denoArgs, options.pin, SERVER_CPU), ROOT);
+}
+
+/** Reports what a server said on standard error and how it ended, when unusual. */
+function noteExit(target: Target, exit: ServerExit, signal: string, notes: Notes): void {
+  for (const line of exit.stderr.split("\n")) {
+    if (line.trim() !== "" && line !== STOPPING_MESSAGE) {
+      notes.add(`${target.name} server said: ${line}`);
+    }
+  }
+  if (exit.killed) {
+    notes.add(
+      `${target.name} server did not stop within ${STOP_GRACE_MS / 1000} s of ${signal} ` +
+        "and was killed",
+    );
+  } else if (exit.code !== 0) {
+    notes.add(`${target.name} server exited with status ${exit.code} after ${signal}`);
+  }
+}
+
+/** One line or the whole of an error's message, on one line, at most 300 characters. */
+function oneLine(error: unknown): string {
+  const message = (error instanceof Error ? error.message : String(error)).split("\n")
+    .map((line) => line.trim()).filter((line) => line !== "").join(" / ");
+  return message.length > 300 ? `${message.slice(0, 300)}...` : message;
+}
+
+// --- correctness -----------------------------------------------------------
+
+/** What a server answered to one `fetch()`. */
+interface Answer {
+  status: number;
+  contentType: string | null;
+  body: Uint8Array;
+}
+
+/** Starts `target`, fetches the path once, stops it. */
+async function fetchOnce(target: Target, options: HttpBenchOptions, notes: Notes): Promise<Answer> {
+  const server = await start(target, options);
+  try {
+    const response = await fetch(`http://127.0.0.1:${server.port}${options.path}`, {
+      signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
+    });
+    return {
+      status: response.status,
+      contentType: response.headers.get("content-type"),
+      body: await response.bytes(),
+    };
+  } finally {
+    noteExit(target, await server.stop(STOP_GRACE_MS), "SIGTERM", notes);
+  }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}
+
+/** A body for the notes: its text, shortened. */
+function shown(body: Uint8Array): string {
+  const text = new TextDecoder().decode(body.subarray(0, 80));
+  return `${body.length} bytes ${JSON.stringify(text)}${body.length > 80 ? "..." : ""}`;
+}
+
+/**
+ * Fetches the path from each server and says in the notes whether both
+ * answered 200 with the same body; returns true when they did.
+ */
+async function checkCorrectness(options: HttpBenchOptions, notes: Notes): Promise<boolean> {
+  const answers: Answer[] = [];
+  for (const target of [PLUMB, DENO_SERVE]) {
+    try {
+      answers.push(await fetchOnce(target, options, notes));
+    } catch (error) {
+      notes.add(
+        `correctness: MISMATCH: GET ${options.path} from ${target.name} failed: ` +
+          oneLine(error),
+      );
+      return false;
+    }
+  }
+  const [plumb, deno] = answers;
+  const problems: string[] = [];
+  for (const [name, answer] of [["plumb", plumb], ["Deno.serve", deno]] as const) {
+    if (answer.status !== 200) problems.push(`${name} answered ${answer.status}`);
+  }
+  if (!sameBytes(plumb.body, deno.body)) {
+    problems.push(`the bodies differ: plumb ${shown(plumb.body)}, Deno.serve ${shown(deno.body)}`);
+  }
+  if (plumb.contentType !== deno.contentType) {
+    problems.push(
+      `content-type: plumb ${JSON.stringify(plumb.contentType)}, ` +
+        `Deno.serve ${JSON.stringify(deno.contentType)}`,
+    );
+  }
+  if (problems.length > 0) {
+    notes.add(`correctness: MISMATCH on GET ${options.path}: ${problems.join("; ")}`);
+    return false;
+  }
+  notes.add(
+    `correctness: GET ${options.path} (\`fetch()\`): both answered 200 with identical ` +
+      `bodies (${plumb.body.length} bytes) and content-type \`${plumb.contentType}\``,
+  );
+  return true;
+}
+
+// --- wrk ---------------------------------------------------------------------
+
+/** What one wrk run reported. */
+interface WrkResult {
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  requests: number;
+  /** `Non-2xx or 3xx responses:` (0 when absent). */
+  non2xx: number;
+  /** wrk's `Socket errors:` line, when it printed one. */
+  socketErrors: string | null;
+}
+
+/** The wrk arguments of a run of `seconds` against `port`. */
+function wrkArgs(options: HttpBenchOptions, port: number | string, seconds: number): string[] {
+  return [
+    `-t${WRK_THREADS}`,
+    `-c${options.conns}`,
+    `-d${seconds}s`,
+    "--latency",
+    `http://127.0.0.1:${port}${options.path}`,
+  ];
+}
+
+/** A latency of wrk (`152.00us`, `1.23ms`, `2.00s`, `1.00m`) in ms. */
+function latencyMs(value: string, unit: string): number {
+  const scale: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60000 };
+  if (!(unit in scale)) throw new Error(`wrk printed a latency in unknown unit "${unit}"`);
+  return Number(value) * scale[unit];
+}
+
+/** Parses the output of `wrk --latency`. */
+function parseWrk(out: string): WrkResult {
+  const rps = /^Requests\/sec:\s+([\d.]+)/m.exec(out);
+  const p50 = /^\s+50%\s+([\d.]+)(us|ms|s|m)\s*$/m.exec(out);
+  const p99 = /^\s+99%\s+([\d.]+)(us|ms|s|m)\s*$/m.exec(out);
+  const requests = /^\s*(\d+) requests in /m.exec(out);
+  if (rps === null || p50 === null || p99 === null || requests === null) {
+    throw new Error(`could not parse wrk's output: ${out.trim().split("\n").join(" / ")}`);
+  }
+  return {
+    rps: Number(rps[1]),
+    p50Ms: latencyMs(p50[1], p50[2]),
+    p99Ms: latencyMs(p99[1], p99[2]),
+    requests: Number(requests[1]),
+    non2xx: Number(/^\s*Non-2xx or 3xx responses:\s+(\d+)/m.exec(out)?.[1] ?? 0),
+    socketErrors: /^\s*Socket errors:\s*(.+)$/m.exec(out)?.[1].trim() ?? null,
+  };
+}
+
+/** Runs wrk for `seconds` against `port` (on processor 1 when pinning) and parses its report. */
+async function runWrk(
+  options: HttpBenchOptions,
+  port: number,
+  seconds: number,
+): Promise<WrkResult> {
+  const [command, args] = pinned("wrk", wrkArgs(options, port, seconds), options.pin, LOAD_CPU);
+  const { success, stdout, stderr } = await new Deno.Command(command, {
+    args,
+    cwd: ROOT,
+    stdin: "null",
+    signal: AbortSignal.timeout(seconds * 1000 + WRK_SLACK_MS),
+  }).output();
+  const out = new TextDecoder().decode(stdout);
+  if (!success) {
+    throw new Error(`wrk failed: ${new TextDecoder().decode(stderr).trim()} ${out.trim()}`);
+  }
+  return parseWrk(out);
+}
+
+/** wrk's version line, or `null` when wrk cannot be run. */
+async function wrkVersion(): Promise<string | null> {
+  try {
+    // `wrk -v` prints its version and usage and exits 1.
+    const { stdout } = await new Deno.Command("wrk", { args: ["-v"], stdin: "null" }).output();
+    return new TextDecoder().decode(stdout).split("\n")[0].replace(/\s*Copyright.*$/, "").trim();
+  } catch {
+    return null;
+  }
+}
+
+// --- measuring ---------------------------------------------------------------
+
+/**
+ * User plus system CPU time, in ms, of the child processes this process has
+ * reaped (`cutime` and `cstime` of `/proc/PID/stat`, read by `cat`, whose own
+ * time lands in the next reading): wrk's time once it has exited.
+ */
+async function reapedChildrenCpuMs(): Promise<number | null> {
+  try {
+    const { success, stdout } = await new Deno.Command("cat", {
+      args: [`/proc/${Deno.pid}/stat`],
+      stdin: "null",
+      stderr: "null",
+    }).output();
+    if (!success) return null;
+    const stat = new TextDecoder().decode(stdout);
+    // Fields after the command name: state is field 3, cutime 16, cstime 17.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ticks = Number(fields[16 - 3]) + Number(fields[17 - 3]);
+    return Number.isFinite(ticks) ? ticks * 10 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** One measurement: wrk's report and CPU shares of the window, as percentages of one core. */
+interface Measurement extends WrkResult {
+  serverCpu: number | null;
+  wrkCpu: number | null;
+  othersCpu: number | null;
+}
+
+/** Differences of CPU readings over a window of `ms`, as a percentage of one core. */
+function share(before: number | null, after: number | null, ms: number): number | null {
+  return before === null || after === null ? null : (100 * (after - before)) / ms;
+}
+
+/** Warms up and measures one fresh server of `target` under wrk. */
+async function measure(
+  target: Target,
+  options: HttpBenchOptions,
+  notes: Notes,
+): Promise<Measurement> {
+  const server = await start(target, options);
+  let result: Measurement;
+  try {
+    if (options.warmup > 0) await runWrk(options, server.port, options.warmup);
+    const [server0, machine0, wrk0] = await Promise.all([
+      cpuTimeMs(server.pid),
+      machineCpuMs(),
+      reapedChildrenCpuMs(),
+    ]);
+    const t0 = performance.now();
+    const wrk = await runWrk(options, server.port, options.seconds);
+    const window = performance.now() - t0;
+    const [server1, machine1, wrk1] = await Promise.all([
+      cpuTimeMs(server.pid),
+      machineCpuMs(),
+      reapedChildrenCpuMs(),
+    ]);
+    const serverCpu = share(server0, server1, window);
+    const wrkCpu = share(wrk0, wrk1, window);
+    const machine = share(machine0, machine1, window);
+    result = {
+      ...wrk,
+      serverCpu,
+      wrkCpu,
+      othersCpu: machine === null || serverCpu === null || wrkCpu === null
+        ? null
+        : Math.max(0, machine - serverCpu - wrkCpu),
+    };
+  } finally {
+    noteExit(target, await server.stop(STOP_GRACE_MS), "SIGTERM", notes);
+  }
+  if (result.non2xx > 0) {
+    notes.add(`${target.name}: ${result.non2xx} response(s) not 2xx or 3xx in a measurement`);
+  }
+  if (result.socketErrors !== null) {
+    notes.add(`${target.name}: wrk reported socket errors: ${result.socketErrors}`);
+  }
+  return result;
+}
+
+/** The measurements of each target, by name, and the per-round ratios plumb / Deno.serve. */
+interface Samples {
+  runs: Map<string, Measurement[]>;
+  /** req/s of plumb over req/s of Deno.serve, per round where both were measured. */
+  rpsRatios: number[];
+  p99Ratios: number[];
+}
+
+/** Runs the rounds, alternating the order of the targets. */
+async function runRounds(options: HttpBenchOptions, notes: Notes): Promise<Samples> {
+  const samples: Samples = { runs: new Map(), rpsRatios: [], p99Ratios: [] };
+  for (let round = 1; round <= options.rounds; round++) {
+    const order = round % 2 === 1 ? [PLUMB, DENO_SERVE] : [DENO_SERVE, PLUMB];
+    const got = new Map<string, Measurement>();
+    for (const target of order) {
+      const where = `round ${round}/${options.rounds} ${target.name}`;
+      try {
+        const result = await measure(target, options, notes);
+        got.set(target.name, result);
+        samples.runs.set(target.name, [...(samples.runs.get(target.name) ?? []), result]);
+        console.error(`  ${where}: ${progress(result)}`);
+      } catch (error) {
+        console.error(`  ${where}: failed: ${oneLine(error)}`);
+        notes.add(`${target.name} failed: ${oneLine(error)}`);
+      }
+    }
+    const plumb = got.get(PLUMB.name);
+    const deno = got.get(DENO_SERVE.name);
+    if (plumb !== undefined && deno !== undefined && deno.rps > 0 && deno.p99Ms > 0) {
+      samples.rpsRatios.push(plumb.rps / deno.rps);
+      samples.p99Ratios.push(plumb.p99Ms / deno.p99Ms);
+    }
+  }
+  return samples;
+}
+
+function percent(value: number | null): string {
+  return value === null ? "?" : `${value.toFixed(0)} %`;
+}
+
+/** One line of progress on stderr for a measurement. */
+function progress(result: Measurement): string {
+  return `${Math.round(result.rps)} req/s, p50 ${result.p50Ms.toFixed(3)} ms, ` +
+    `p99 ${result.p99Ms.toFixed(3)} ms, server CPU ${percent(result.serverCpu)}, ` +
+    `wrk CPU ${percent(result.wrkCpu)}, others CPU ${percent(result.othersCpu)}`;
+}
+
+// --- the report ----------------------------------------------------------------
+
+/** A median of CPU shares, or `null` when any is unknown. */
+function medianShare(values: (number | null)[]): number | null {
+  return values.length > 0 && values.every((v) => v !== null) ? median(values as number[]) : null;
+}
+
+function ratio(values: number[]): string {
+  return values.length === 0 ? "n/a" : `${median(values).toFixed(2)}x`;
+}
+
+/** The rate table: medians over the rounds, ratios as medians of per-round ratios. */
+function rateTable(samples: Samples): string[] {
+  const rows = [
+    "| target | req/s | range | p50 ms | p99 ms | req/s vs Deno.serve | p99 vs Deno.serve | " +
+    "server CPU % | wrk CPU % | others CPU % |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  ];
+  for (const target of [PLUMB, DENO_SERVE]) {
+    const runs = samples.runs.get(target.name) ?? [];
+    if (runs.length === 0) {
+      rows.push(`| ${target.name} | failed | | | | | | | | |`);
+      continue;
+    }
+    const rates = runs.map((r) => r.rps);
+    const isPlumb = target === PLUMB;
+    rows.push(
+      `| ${target.name} | ${Math.round(median(rates))} | ` +
+        `${Math.round(Math.min(...rates))}-${Math.round(Math.max(...rates))} | ` +
+        `${median(runs.map((r) => r.p50Ms)).toFixed(3)} | ` +
+        `${median(runs.map((r) => r.p99Ms)).toFixed(3)} | ` +
+        `${isPlumb ? ratio(samples.rpsRatios) : "1.00x"} | ` +
+        `${isPlumb ? ratio(samples.p99Ratios) : "1.00x"} | ` +
+        `${percent(medianShare(runs.map((r) => r.serverCpu)))} | ` +
+        `${percent(medianShare(runs.map((r) => r.wrkCpu)))} | ` +
+        `${percent(medianShare(runs.map((r) => r.othersCpu)))} |`,
+    );
+  }
+  return rows;
+}
+
+/** The title, what ran where, and the method. */
+async function header(
+  options: HttpBenchOptions,
+  args: string[],
+  wrk: string,
+  samples: Samples,
+): Promise<string[]> {
+  const command = [TASK_COMMAND, ...args].join(" ");
+  const where = options.pin
+    ? `each server on processor ${SERVER_CPU}, wrk on processor ${LOAD_CPU} (\`taskset -c\`)`
+    : "not pinned to processors (`--no-pin` or no `taskset`)";
+  const first = (target: Target): string => `\`deno ${target.denoArgs.join(" ")}\``;
+  const perRound = samples.rpsRatios.map((r) => r.toFixed(2)).join(", ");
+  return [
+    "# plumb HTTP benchmark: examples/http.json against Deno.serve",
+    "",
+    `- Machine: nproc ${await processorCount()}, ${await cpuModel()}, ` +
+    `deno ${Deno.version.deno} (V8 ${Deno.version.v8}), ${Deno.build.os} ${Deno.build.arch}, ` +
+    `${wrk}; ${new Date().toISOString()}`,
+    `- Command: \`${command}\``,
+    `- Load: \`wrk ${wrkArgs(options, "PORT", options.seconds).join(" ")}\` (keep-alive), ` +
+    `after a \`wrk\` warmup of ${options.warmup} s on the same server; ${where}.`,
+    `- Servers: plumb ${first(PLUMB)}; Deno.serve ${first(DENO_SERVE)}; from the repository ` +
+    "root, a fresh process per measurement, stopped with SIGTERM.",
+    `- ${options.rounds} round(s), each measuring plumb then Deno.serve, the order alternating ` +
+    "from round to round. req/s, p50 and p99 are medians over the rounds (range: the lowest " +
+    "and highest req/s); the ratios are medians of the per-round ratios plumb / Deno.serve" +
+    (perRound === "" ? "." : ` (req/s per round: ${perRound}).`),
+    "- Noise: this machine is shared and noisy; absolute numbers vary from run to run, compare " +
+    "only the ratios of one run. CPU % is of one core over the measured window (from /proc): " +
+    "`server` the server process, `wrk` the load generator, `others` the rest of the " +
+    "machine's busy time, that is other processes of the shared machine; a high `others` " +
+    "marks a disturbed measurement. A server pinned to one processor can use at most 100 %.",
+    "",
+  ];
+}
+
+// --- the profile -----------------------------------------------------------
+
+/** A node of a V8 `.cpuprofile`. */
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
+  hitCount?: number;
+}
+
+/** The parts of a V8 `.cpuprofile` read here. */
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples?: number[];
+  /** Microseconds since the previous sample. */
+  timeDeltas?: number[];
+}
+
+/** A function's self time in a profile. */
+interface FunctionTime {
+  name: string;
+  /** `file:line`, the file relative to the repository root when it is under it. */
+  location: string;
+  samples: number;
+  selfMs: number;
+}
+
+/** What the profiled run gave. */
+interface ProfileResult {
+  file: string;
+  wrk: WrkResult;
+  samples: number;
+  idleSamples: number;
+  top: FunctionTime[];
+}
+
+/** The `.cpuprofile` files in the profile directory, with their modification times. */
+async function profileFiles(): Promise<Map<string, number>> {
+  const files = new Map<string, number>();
+  try {
+    for await (const entry of Deno.readDir(`${ROOT}${PROFILE_DIR}`)) {
+      if (!entry.isFile || !entry.name.endsWith(".cpuprofile")) continue;
+      const info = await Deno.stat(`${ROOT}${PROFILE_DIR}/${entry.name}`);
+      files.set(entry.name, info.mtime?.getTime() ?? 0);
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return files;
+}
+
+/** The state letter of process `pid` (`R`, `S`, `Z`, ...), or `null` when it is gone. */
+async function processState(pid: number): Promise<string | null> {
+  const { success, stdout } = await new Deno.Command("cat", {
+    args: [`/proc/${pid}/stat`],
+    stdin: "null",
+    stderr: "null",
+  }).output();
+  if (!success) return null;
+  const stat = new TextDecoder().decode(stdout);
+  return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) || null;
+}
+
+/** Waits until process `pid` has exited (gone or a zombie); false after `ms`. */
+async function waitExit(pid: number, ms: number): Promise<boolean> {
+  const deadline = performance.now() + ms;
+  while (performance.now() < deadline) {
+    const state = await processState(pid);
+    if (state === null || state === "Z") return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return false;
+}
+
+/** Where a call frame is: `file:line`, relative to the root when under it. */
+function locationOf(frame: ProfileNode["callFrame"]): string {
+  if (frame.url === "") return "";
+  const rootUrl = `file://${ROOT}`;
+  const file = frame.url.startsWith(rootUrl) ? frame.url.slice(rootUrl.length) : frame.url;
+  return frame.lineNumber >= 0 ? `${file}:${frame.lineNumber + 1}` : file;
+}
+
+/** Self time by function (name and place), most first; `(idle)` counted apart. */
+function selfTimes(profile: CpuProfile): { top: FunctionTime[]; samples: number; idle: number } {
+  const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
+  const counts = new Map<number, { samples: number; us: number }>();
+  const samples = profile.samples ?? [];
+  const deltas = profile.timeDeltas ?? [];
+  if (samples.length > 0) {
+    // A sample lasts until the next one (as Chrome's DevTools counts it); the last, 0.
+    samples.forEach((id, i) => {
+      const count = counts.get(id) ?? { samples: 0, us: 0 };
+      count.samples++;
+      count.us += Math.max(0, deltas[i + 1] ?? 0);
+      counts.set(id, count);
+    });
+  } else {
+    for (const node of profile.nodes) {
+      if (node.hitCount) counts.set(node.id, { samples: node.hitCount, us: 0 });
+    }
+  }
+  const byFunction = new Map<string, FunctionTime>();
+  let idle = 0;
+  let total = 0;
+  for (const [id, count] of counts) {
+    const frame = nodes.get(id)?.callFrame;
+    if (frame === undefined) continue;
+    total += count.samples;
+    if (frame.functionName === "(idle)") {
+      idle += count.samples;
+      continue;
+    }
+    const name = frame.functionName === "" ? "(anonymous)" : frame.functionName;
+    const location = locationOf(frame);
+    const key = `${name}\0${frame.url}\0${frame.lineNumber}\0${frame.columnNumber}`;
+    const entry = byFunction.get(key) ?? { name, location, samples: 0, selfMs: 0 };
+    entry.samples += count.samples;
+    entry.selfMs += count.us / 1000;
+    byFunction.set(key, entry);
+  }
+  const top = [...byFunction.values()].sort((a, b) => b.samples - a.samples || b.selfMs - a.selfMs);
+  return { top, samples: total, idle };
+}
+
+/**
+ * Runs plumb with the CPU profiler under warmup and load, stops it with
+ * SIGINT, and reads the profile it wrote.
+ */
+async function runProfile(options: HttpBenchOptions, notes: Notes): Promise<ProfileResult> {
+  const before = await profileFiles();
+  const server = await start(PLUMB_PROFILED, options);
+  let wrk: WrkResult;
+  try {
+    if (options.warmup > 0) await runWrk(options, server.port, options.warmup);
+    wrk = await runWrk(options, server.port, options.seconds);
+  } finally {
+    // SIGINT, then wait: a second signal (stop()'s SIGTERM) would exit at once, maybe
+    // before the profile is written.
+    try {
+      Deno.kill(server.pid, "SIGINT");
+    } catch {
+      // Already gone; its status says how.
+    }
+    if (!(await waitExit(server.pid, STOP_GRACE_MS))) {
+      notes.add(`${PLUMB_PROFILED.name} did not exit within ${STOP_GRACE_MS / 1000} s of SIGINT`);
+    }
+    noteExit(PLUMB_PROFILED, await server.stop(STOP_GRACE_MS), "SIGINT", notes);
+  }
+  const after = await profileFiles();
+  const fresh = [...after].filter(([name]) => !before.has(name)).sort((a, b) => b[1] - a[1]);
+  if (fresh.length === 0) throw new Error(`plumb wrote no .cpuprofile to ${PROFILE_DIR}`);
+  const file = `${PROFILE_DIR}/${fresh[0][0]}`;
+  const profile = JSON.parse(await Deno.readTextFile(`${ROOT}${file}`)) as CpuProfile;
+  const { top, samples, idle } = selfTimes(profile);
+  return { file, wrk, samples, idleSamples: idle, top: top.slice(0, TOP_FUNCTIONS) };
+}
+
+/** The profile's section of the report. */
+function profileReport(options: HttpBenchOptions, result: ProfileResult): string[] {
+  const busy = result.samples - result.idleSamples;
+  const cell = (text: string): string => text.replaceAll("|", "\\|");
+  return [
+    "",
+    `## Where plumb spends its time: top ${TOP_FUNCTIONS} functions by self time`,
+    "",
+    `- \`deno ${PLUMB_PROFILED.denoArgs.join(" ")}\`, ${options.warmup} s of warmup and ` +
+    `${options.seconds} s of the same wrk load (${Math.round(result.wrk.rps)} req/s under the ` +
+    "profiler), stopped with SIGINT; the profile covers the whole process, start-up included.",
+    `- \`${result.file}\`: ${result.samples} samples, ${result.idleSamples} idle ` +
+    `(${(100 * result.idleSamples / Math.max(1, result.samples)).toFixed(0)} %); self % is of ` +
+    `the ${busy} samples that were not idle. \`(program)\` is V8 and Deno's native code ` +
+    "outside JavaScript (the event loop, the network ops), `(garbage collector)` the GC.",
+    "",
+    "| # | function | self % | self ms | file:line |",
+    "| ---: | --- | ---: | ---: | --- |",
+    ...result.top.map((f, i) =>
+      `| ${i + 1} | \`${cell(f.name)}\` | ${(100 * f.samples / Math.max(1, busy)).toFixed(1)} | ` +
+      `${f.selfMs.toFixed(0)} | ${f.location === "" ? "" : `\`${cell(f.location)}\``} |`
+    ),
+  ];
+}
+
+// --- main ------------------------------------------------------------------
+
+/** Saves the report through a child process allowed to write `bench/results/` only. */
+async function save(text: string): Promise<void> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-write=bench/results", "bench/save_results.ts", RESULTS_FILE],
+    cwd: ROOT,
+    stdin: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(text));
+  await writer.close();
+  if (!(await child.status).success) throw new Error(`could not write ${RESULTS_FILE}`);
+}
+
+async function main(args: string[]): Promise<number> {
+  let options: HttpBenchOptions;
+  try {
+    options = parseOptions(args);
+  } catch (error) {
+    console.error(`bench:http: ${(error as Error).message}; ${USAGE}`);
+    return 2;
+  }
+  const wrk = await wrkVersion();
+  if (wrk === null) {
+    console.error("bench:http: needs wrk (Debian: apt-get install wrk)");
+    return 1;
+  }
+  const notes = new Notes();
+  if (!options.pin) notes.add("not pinned to processors: server and wrk share both");
+  const runs = 2 * options.rounds + (options.profile ? 1 : 0);
+  console.error(
+    `bench:http: correctness check, then ${runs} runs, about ` +
+      `${Math.ceil(runs * (options.warmup + options.seconds + 1.5) + 4)} s`,
+  );
+  await checkCorrectness(options, notes);
+  const samples = await runRounds(options, notes);
+  let profile: ProfileResult | null = null;
+  if (options.profile) {
+    try {
+      profile = await runProfile(options, notes);
+      console.error(`  profile: ${Math.round(profile.wrk.rps)} req/s, ${profile.file}`);
+    } catch (error) {
+      console.error(`  profile: failed: ${oneLine(error)}`);
+      notes.add(`profile failed: ${oneLine(error)}`);
+    }
+  }
+  const noteLines = notes.lines();
+  const report = [
+    ...(await header(options, args, wrk, samples)),
+    ...rateTable(samples),
+    ...(profile === null ? [] : profileReport(options, profile)),
+    ...(noteLines.length > 0 ? ["", "Notes:", "", ...noteLines] : []),
+  ].join("\n") + "\n";
+  console.log(report);
+  await save(report);
+  console.error(`bench:http: wrote ${RESULTS_FILE}`);
+  return 0;
+}
+
+if (import.meta.main) {
+  let status: number;
+  try {
+    status = await main(Deno.args);
+  } catch (error) {
+    console.error(`bench:http: ${(error as Error).message}`);
+    status = 1;
+  }
+  Deno.exit(status);
+}
