@@ -6,7 +6,7 @@
  */
 import { PipeError } from "./errors.ts";
 import { DISABLED } from "./flags.ts";
-import type { OutputHandle, StateSlot } from "./pipe.ts";
+import { type OutputHandle, RESOLVED, type StateSlot } from "./pipe.ts";
 import type { Port } from "./servlet.ts";
 import { writeTextTo, writeValueTo } from "./value_codec.ts";
 
@@ -16,7 +16,8 @@ export class TeeOutput implements OutputHandle {
   readonly #target: OutputHandle;
   readonly #shadows: readonly OutputHandle[];
   readonly #ports: readonly Port[];
-  readonly #fed = new Set<OutputHandle>();
+  /** Which shadows carried something, by index. */
+  readonly #fed: boolean[] = [];
   #writes = 0;
 
   /**
@@ -59,9 +60,11 @@ export class TeeOutput implements OutputHandle {
   /** The shadows enabled now; one enabled after the target was written would miss bytes. */
   #live(): OutputHandle[] {
     const live: OutputHandle[] = [];
-    this.#shadows.forEach((shadow, i) => {
+    const shadows = this.#shadows;
+    for (let i = 0; i < shadows.length; i++) {
+      const shadow = shadows[i];
       if (shadow.flags & DISABLED) {
-        if (this.#fed.has(shadow)) {
+        if (this.#fed[i]) {
           throw new PipeError(
             `node "${this.#node}": shadow port "${
               this.#ports[i].name
@@ -69,9 +72,9 @@ export class TeeOutput implements OutputHandle {
               `carried bytes; a shadow carries all of its target's bytes or none`,
           );
         }
-        return;
+        continue;
       }
-      if (this.#writes > 0 && !this.#fed.has(shadow)) {
+      if (this.#writes > 0 && !this.#fed[i]) {
         throw new PipeError(
           `node "${this.#node}": shadow port "${
             this.#ports[i].name
@@ -79,9 +82,9 @@ export class TeeOutput implements OutputHandle {
             `was written; clear DISABLED before the first write, so that it carries every byte`,
         );
       }
-      this.#fed.add(shadow);
+      this.#fed[i] = true;
       live.push(shadow);
-    });
+    }
     this.#writes++;
     return live;
   }
@@ -107,7 +110,15 @@ export class TeeOutput implements OutputHandle {
       return Promise.reject(error);
     }
     if (live.length === 0) return send(this.#target);
-    return Promise.all([send(this.#target), ...live.map(send)]).then(() => {});
+    const first = send(this.#target);
+    if (live.length === 1) {
+      // The usual case (a route): no array, and no Promise.all when both took it at once.
+      const second = send(live[0]);
+      return first === RESOLVED && second === RESOLVED
+        ? RESOLVED
+        : Promise.all([first, second]).then(() => {});
+    }
+    return Promise.all([first, ...live.map(send)]).then(() => {});
   }
 
   touch(): void {
