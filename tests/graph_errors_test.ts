@@ -9,7 +9,9 @@ const DIR = "tests/fixtures/graphs";
 
 const CASES: Record<string, string> = {
   unknown_servlet: `node "greet": unknown servlet "helo" (did you mean "hello"?); built-ins are ` +
-    `hello, echo, line, transform, eliza, dataflow/dup, dataflow/firstnonempty, dataflow/demux, exec, json/parse, json/stringify, a file is written "./name.ts" relative to the graph file`,
+    `hello, echo, line, transform, eliza, dataflow/dup, dataflow/firstnonempty, dataflow/demux, ` +
+    `exec, json/parse, json/stringify, http/parser, http/render, http/router, http/static, a ` +
+    `file is written "./name.ts" relative to the graph file`,
   missing_module: `node "greet": cannot load servlet "./no_such_servlet.ts": Module not found ` +
     `"${new URL(`../${DIR}/no_such_servlet.ts`, import.meta.url).href}".`,
   not_servlet:
