@@ -306,6 +306,17 @@ const sizer = defineServlet({
     const request = await task.readValue<{ path: string; body: Uint8Array }>(ctx.input);
     if (request === null) return;
     if (request.path === "/fail") throw new Error("the handler failed on purpose");
+    if (request.path === "/split") {
+      await task.writeValue(ctx.output, {
+        status: 200,
+        headers: { "x-a": "1\r\nset-cookie: evil=1" },
+      });
+      return;
+    }
+    if (request.path === "/reason") {
+      await task.writeValue(ctx.output, { status: 200, reason: "OK\r\nx-evil: 1", body: "" });
+      return;
+    }
     if (request.path === "/stream") {
       await task.writeValue(ctx.output, { status: 200 });
       for (const part of ["one ", "two ", "three"]) await task.write(ctx.output, part);
@@ -357,6 +368,15 @@ Deno.test("http: a handler that throws gets 500 and a close; a streamed body is 
     "close",
   ]);
   await sim.waitForLog("the handler failed on purpose");
+  for (const target of ["/split", "/reason"]) {
+    const split = await fetchRaw(sim, get(target));
+    assertEquals(
+      [split.status, split.headers.connection, Object.keys(split.headers).includes("set-cookie")],
+      ["HTTP/1.1 500 Internal Server Error", "close", false],
+    );
+  }
+  await sim.waitForLog('http/render: header "x-a" holds a line break');
+  await sim.waitForLog("http/render: the reason phrase of status 200 holds a line break");
   await bystander.send(get("/stream"));
   const streamed = await readReply(bystander);
   assertEquals([streamed.headers["transfer-encoding"], streamed.text], [

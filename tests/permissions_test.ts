@@ -19,7 +19,7 @@ function readmeRows(): Row[] {
   const table = readme.split("<!-- permissions:start -->")[1].split("<!-- permissions:end -->")[0];
   return table.split("\n").filter((line) => /^\| *\w+ *\| *`deno /.test(line)).map((line) => {
     const cells = line.split("|").slice(1, -1).map((c) => c.trim().replace(/^`|`$/g, ""));
-    return { name: cells[0], args: cells[1].split(" ").slice(1), send: cells[2], reply: cells[3] };
+    return { name: cells[0], args: cells[1].split(" ").slice(1), send: cells[2].replaceAll("\\n", "\n"), reply: cells[3] };
   });
 }
 
@@ -41,7 +41,8 @@ for (const row of rows) {
     try {
       await using c = await Client.connect(cli.port);
       await c.send(`${row.send}\n`);
-      assertEquals(await c.readLine(), `${row.reply}\n`);
+      // An HTTP reply line ends in \r\n.
+      assertEquals((await c.readLine())?.replace(/\r\n$/, "\n"), `${row.reply}\n`);
     } finally {
       const { code, stderr } = await cli.stop();
       assertEquals(code, 0, stderr);

@@ -28,6 +28,7 @@ import {
   INPUT,
   OUTPUT,
   PERSIST,
+  PlumbError,
   type Port,
 } from "../../mod.ts";
 import { type HttpHead, type HttpResponse, STATUS_TEXT, textResponse } from "./types.ts";
@@ -83,17 +84,20 @@ function httpDate(): string {
 function headText(response: HttpResponse): string {
   const status = response.status;
   if (!Number.isInteger(status) || status < 100 || status > 999) {
-    throw new TypeError(`http/render: status ${status} is not a 3-digit status code`);
+    throw new PlumbError(`http/render: status ${status} is not a 3-digit status code`);
   }
   const reason = response.reason ?? STATUS_TEXT[status] ?? "Unknown";
+  if (LINE_BREAK.test(reason)) {
+    throw new PlumbError(`http/render: the reason phrase of status ${status} holds a line break`);
+  }
   let text = `HTTP/1.1 ${status} ${reason}\r\ndate: ${httpDate()}\r\n`;
   const headers = response.headers;
   if (headers !== undefined) {
     for (const name in headers) {
       const value = String(headers[name]);
       if (OWN_FIELDS.has(name.toLowerCase())) continue;
-      if (LINE_BREAK.test(name) || LINE_BREAK.test(value) || LINE_BREAK.test(reason)) {
-        throw new TypeError(`http/render: header "${name.trim()}" holds a line break`);
+      if (LINE_BREAK.test(name) || LINE_BREAK.test(value)) {
+        throw new PlumbError(`http/render: header "${name.trim()}" holds a line break`);
       }
       text += `${name}: ${value}\r\n`;
     }
@@ -129,7 +133,21 @@ export default defineServlet({
     }
     const status = response.status;
     const bodyless = exchange.method === "HEAD" || status < 200 || status === 204 || status === 304;
-    let head = headText(response);
+    let head: string;
+    try {
+      head = headText(response);
+    } catch (error) {
+      // A response that cannot be written as it is: the client gets a 500, the host logs why.
+      task.cntl(ctx.output, CLR_FLAG, PERSIST);
+      const body = "500 Internal Server Error\n";
+      await task.write(
+        ctx.output,
+        `${headText(textResponse(500))}content-length: ${body.length}\r\nconnection: close\r\n\r\n${
+          exchange.method === "HEAD" ? "" : body
+        }`,
+      );
+      throw error;
+    }
     let persist = !failed && (task.cntl(ctx.output, GET_FLAGS) & PERSIST) !== 0;
     const text = typeof response.body === "string" ? response.body : undefined;
     const body = text === undefined ? response.body : undefined;
@@ -176,7 +194,7 @@ export default defineServlet({
     if (chunked) await task.write(ctx.output, "0\r\n\r\n");
     else if (length !== undefined && sent !== length) {
       task.cntl(ctx.output, CLR_FLAG, PERSIST);
-      throw new TypeError(`http/render: the body was ${sent} bytes, its length said ${length}`);
+      throw new PlumbError(`http/render: the body was ${sent} bytes, its length said ${length}`);
     }
   },
 });

@@ -130,15 +130,17 @@ export default defineServlet({
     const request = await task.readValue<HttpRequest>(ctx.input);
     if (request === null) return;
     let chosen = ctx.outputs.length - 1;
+    let routed = request;
     for (let i = 0; i < ctx.routes.length; i++) {
       const params = matchRoute(ctx.routes[i], request.method, request.path);
       if (params !== undefined) {
-        request.params = params;
+        // A copy with the parameters: a value read is shared, so it is not changed.
+        routed = { ...request, params };
         chosen = i;
         break;
       }
     }
     task.cntl(ctx.outputs[chosen], CLR_FLAG, DISABLED);
-    await task.writeValue(ctx.data, request);
+    await task.writeValue(ctx.data, routed);
   },
 });
