@@ -19,7 +19,12 @@ function readmeRows(): Row[] {
   const table = readme.split("<!-- permissions:start -->")[1].split("<!-- permissions:end -->")[0];
   return table.split("\n").filter((line) => /^\| *\w+ *\| *`deno /.test(line)).map((line) => {
     const cells = line.split("|").slice(1, -1).map((c) => c.trim().replace(/^`|`$/g, ""));
-    return { name: cells[0], args: cells[1].split(" ").slice(1), send: cells[2].replaceAll("\\n", "\n"), reply: cells[3] };
+    return {
+      name: cells[0],
+      args: cells[1].split(" ").slice(1),
+      send: cells[2].replaceAll("\\n", "\n"),
+      reply: cells[3],
+    };
   });
 }
 
