@@ -359,6 +359,22 @@ function sizerGraph(parserArgs: string[]): GraphSpec {
   return httpGraph(parserArgs, { size: { servlet: sizer } }, ["size.in", "size.out"]);
 }
 
+Deno.test("http: chunk framing is bounded too: tiny chunks with long extensions get 413", async () => {
+  await using sim = await simulate(sizerGraph(["--max-body-bytes", "100"]), { transport: "tcp" });
+  await using client = await sim.connect();
+  // 65 chunks of 1007 bytes of framing and a piece of the next: one byte past the bound, so that
+  // the host has read everything when it answers (closing with bytes unread would reset).
+  const chunks = `1;${"e".repeat(1000)}\r\nx\r\n`.repeat(65) + `1;${"e".repeat(280)}`;
+  assertEquals(chunks.length, 65737);
+  await client.send(`POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n${chunks}`);
+  const reply = await readReply(client);
+  assertEquals(reply?.status, "HTTP/1.1 413 Content Too Large");
+  assertEquals(
+    reply?.text,
+    "413 Content Too Large: chunked body framing longer than 65736 bytes\n",
+  );
+});
+
 Deno.test("http: a handler that throws gets 500 and a close; a streamed body is chunked", async () => {
   await using sim = await simulate(sizerGraph([]), { transport: "tcp", logLevel: "error" });
   await using bystander = await sim.connect();

@@ -248,7 +248,13 @@ export function parseRequest(
     return { kind: "request", request, end };
   }
   const chunked = parseChunked(buf, bodyStart, limits);
-  if (chunked === undefined) return { kind: "more", head };
+  if (chunked === undefined) {
+    // Tiny chunks with long extensions: the framing, too, is bounded.
+    if (buf.length - bodyStart > 2 * limits.maxBodyBytes + 65536) {
+      return fail(413, `chunked body framing longer than ${2 * limits.maxBodyBytes + 65536} bytes`);
+    }
+    return { kind: "more", head };
+  }
   if ("kind" in chunked) return chunked;
   request.body = chunked.body;
   return { kind: "request", request, end: chunked.end };
