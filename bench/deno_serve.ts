@@ -23,6 +23,7 @@
  */
 import { parseArgs } from "node:util";
 import { contentType } from "../servlets/http/mime.ts";
+import { segmentsOf } from "../servlets/http/static.ts";
 
 const HOSTNAME = "127.0.0.1";
 /** The files served, relative to the working directory (the repository root). */
@@ -35,23 +36,6 @@ function notFound(): Response {
     status: 404,
     headers: { "content-type": "text/plain; charset=utf-8" },
   });
-}
-
-/** The decoded segments of a URL path, or `undefined` when one may not be served. */
-function segmentsOf(pathname: string): string[] | undefined {
-  const segments: string[] = [];
-  for (const raw of pathname.split("/")) {
-    if (raw === "") continue;
-    let segment: string;
-    try {
-      segment = decodeURIComponent(raw);
-    } catch {
-      return undefined;
-    }
-    if (segment.startsWith(".") || /[/\\\0]/.test(segment)) return undefined;
-    segments.push(segment);
-  }
-  return segments;
 }
 
 /** A file of `examples/www`, or 404. */

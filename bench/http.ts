@@ -49,6 +49,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { canPin, median, Notes } from "./common.ts";
 import { numberFlag } from "./flags.ts";
 import { cpuModel, cpuTimeMs, machineCpuMs, processorCount } from "./proc.ts";
 import { type ServerExit, type ServerProcess, startServer } from "./server_process.ts";
@@ -156,36 +157,6 @@ function parseOptions(args: string[]): HttpBenchOptions {
     pin: !values["no-pin"] && (values.pin || canPin()),
     profile: values.profile ?? false,
   };
-}
-
-/** True when `taskset` exists and there are at least 2 processors to pin to. */
-function canPin(): boolean {
-  try {
-    return new Deno.Command("taskset", { args: ["-c", "0,1", "true"] }).outputSync().success;
-  } catch {
-    return false;
-  }
-}
-
-function median(values: number[]): number {
-  const sorted = values.toSorted((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
-
-/** Counts messages, for the notes under the tables. */
-class Notes {
-  readonly #counts = new Map<string, number>();
-
-  add(message: string): void {
-    this.#counts.set(message, (this.#counts.get(message) ?? 0) + 1);
-  }
-
-  lines(): string[] {
-    return [...this.#counts].map(([message, count]) =>
-      `- ${count > 1 ? `${count} x ` : ""}${message}`
-    );
-  }
 }
 
 /** The command and arguments that run `program` with `args`, on processor `cpu` when pinning. */

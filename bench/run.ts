@@ -52,6 +52,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { canPin, median, Notes } from "./common.ts";
 import { numberFlag } from "./flags.ts";
 import type { LoadMode, LoadResult } from "./load.ts";
 import { cpuModel, openFilesLimit, processorCount, sysctl } from "./proc.ts";
@@ -294,37 +295,6 @@ function parseOptions(args: string[]): BenchOptions {
     pin: !values["no-pin"] && (values.pin || canPin()),
     loadC: values.load !== "deno",
   };
-}
-
-/** True when `taskset` exists and there are at least 2 processors to pin to. */
-function canPin(): boolean {
-  try {
-    const out = new Deno.Command("taskset", { args: ["-c", "0,1", "true"] }).outputSync();
-    return out.success;
-  } catch {
-    return false;
-  }
-}
-
-function median(values: number[]): number {
-  const sorted = values.toSorted((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
-
-/** Counts messages, for the notes under the tables. */
-class Notes {
-  readonly #counts = new Map<string, number>();
-
-  add(message: string): void {
-    this.#counts.set(message, (this.#counts.get(message) ?? 0) + 1);
-  }
-
-  lines(): string[] {
-    return [...this.#counts].map(([message, count]) =>
-      `- ${count > 1 ? `${count} x ` : ""}${message}`
-    );
-  }
 }
 
 /** The load generator of this run: the compiled `loadgen.c`, or `load.ts`. */

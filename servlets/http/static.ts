@@ -97,8 +97,20 @@ function parseStaticArgs(
   return { root, index, maxAge };
 }
 
-/** The decoded segments of a path, or `undefined` when one may not be served. */
-function segmentsOf(path: string): string[] | undefined {
+/**
+ * The percent-decoded segments of a URL path, or `undefined` when one may not
+ * be served: invalid percent-encoding, `.` or `..`, a hidden name (leading
+ * `.`), or a `/`, `\` or NUL once decoded.
+ *
+ * @example
+ * ```ts
+ * import { segmentsOf } from "./static.ts";
+ *
+ * console.log(segmentsOf("/a/b%20c")); // ["a", "b c"]
+ * console.log(segmentsOf("/a/%2e%2e/etc")); // undefined
+ * ```
+ */
+export function segmentsOf(path: string): string[] | undefined {
   const segments: string[] = [];
   for (const raw of path.split("/")) {
     if (raw === "") continue;
