@@ -22,9 +22,7 @@ import {
 import type { HandleState, InputHandle, OutputHandle } from "./pipe.ts";
 import type { Port, RequestEvent, Task } from "./servlet.ts";
 import { readableFrom, writableTo } from "./stream_util.ts";
-import { decodeValue, forwardAll, QueuedValue, writeValueTo } from "./value_codec.ts";
-
-const encoder = new TextEncoder();
+import { decodeValue, forwardAll, QueuedValue, writeTextTo, writeValueTo } from "./value_codec.ts";
 
 /** A handle of either direction. */
 export type Handle = InputHandle | OutputHandle;
@@ -181,7 +179,7 @@ export class TaskImpl implements Task {
     try {
       const handle = this.#writable(port, "write");
       if (typeof data !== "string") return handle.write(data);
-      return handle.writeText ? handle.writeText(data) : handle.write(encoder.encode(data));
+      return writeTextTo(handle, data);
     } catch (error) {
       return Promise.reject(error);
     }

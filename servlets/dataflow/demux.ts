@@ -19,6 +19,7 @@ import {
   CLR_FLAG,
   defineServlet,
   DISABLED,
+  type InitEnv,
   INPUT,
   OUTPUT,
   PERSIST,
@@ -52,15 +53,26 @@ function test(arg: string): (line: string) => boolean {
   }
 }
 
+/**
+ * Declares `count` routes, `out0` ..., then `default`: each a `DISABLED`
+ * shadow of `data`, so that exec enables the one it picks. Shared by
+ * `dataflow/demux` and `http/router`.
+ */
+export function defineRoutes(env: InitEnv, data: Port, count: number, type: string): Port[] {
+  const routes = Array.from(
+    { length: count },
+    (_, i) => env.define(`out${i}`, OUTPUT | SHADOW | DISABLED | data.id, type),
+  );
+  routes.push(env.define("default", OUTPUT | SHADOW | DISABLED | data.id, type));
+  return routes;
+}
+
 export default defineServlet({
   description: "routes each line to the first output whose test it passes",
   init(args, env): DemuxContext {
     const input = env.define("in", INPUT | PERSIST, "text/line");
     const data = env.define("data", OUTPUT, "text/line");
-    const routes = args.map((_, i) =>
-      env.define(`out${i}`, OUTPUT | SHADOW | DISABLED | data.id, "text/line")
-    );
-    routes.push(env.define("default", OUTPUT | SHADOW | DISABLED | data.id, "text/line"));
+    const routes = defineRoutes(env, data, args.length, "text/line");
     return { input, data, tests: args.map(test), routes };
   },
   async exec(ctx, task): Promise<void> {

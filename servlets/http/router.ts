@@ -31,8 +31,8 @@ import {
   OUTPUT,
   PlumbError,
   type Port,
-  SHADOW,
 } from "../../mod.ts";
+import { defineRoutes } from "../dataflow/demux.ts";
 import type { HttpRequest } from "./types.ts";
 
 /** One route: the methods it takes and its path as a regular expression. */
@@ -120,10 +120,7 @@ export default defineServlet({
     const routes = args.map(compileRoute);
     const input = env.define("in", INPUT, "http/request");
     const data = env.define("data", OUTPUT, "http/request");
-    const outputs = args.map((_, i) =>
-      env.define(`out${i}`, OUTPUT | SHADOW | DISABLED | data.id, "http/request")
-    );
-    outputs.push(env.define("default", OUTPUT | SHADOW | DISABLED | data.id, "http/request"));
+    const outputs = defineRoutes(env, data, args.length, "http/request");
     return { input, data, routes, outputs };
   },
   async exec(ctx, task): Promise<void> {
