@@ -9,12 +9,10 @@
 import { parseArgs } from "node:util";
 import denoJson from "./deno.json" with { type: "json" };
 import { GraphError, PermissionHint, PlumbError } from "./kernel/errors.ts";
-import { checkGraph, graphToDot, type Host, serve, type ServeOptions } from "./kernel/host.ts";
+import { checkGraph, graphToDot, serve, type ServeOptions, type Serving } from "./host/mod.ts";
 import { LOG_LEVELS, type LogLevel } from "./kernel/log.ts";
 import { describeError } from "./kernel/scheduler.ts";
-import { MAX_WORKERS, serveWorkers } from "./kernel/workers.ts";
-// The built-in servlets, loaded with the CLI: serving them needs no read permission for their files.
-import "./servlets/all.ts";
+import { MAX_WORKERS, serveWorkers } from "./host/workers.ts";
 
 const USAGE = `plumb ${denoJson.version}: serve a graph of servlets
 
@@ -171,7 +169,7 @@ function systemdListenFd(): string | undefined {
  * theirs; a graph that does not check is logged and the old one kept (the host
  * logs either). Not with --stdio, where a hangup means the terminal is gone.
  */
-function reloadOnHangup(host: Host): void {
+function reloadOnHangup(host: Serving): void {
   if (Deno.build.os === "windows") return;
   Deno.addSignalListener("SIGHUP", () => {
     host.reload().catch((error) =>
@@ -180,7 +178,7 @@ function reloadOnHangup(host: Host): void {
   });
 }
 
-function waitForSignal(host: Host): Promise<void> {
+function waitForSignal(host: Serving): Promise<void> {
   return new Promise((resolve) => {
     let stopping = false;
     const stop = (): void => {

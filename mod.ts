@@ -25,7 +25,7 @@
  * A host serves a graph, from a `graph.json` file or an object:
  *
  * ```ts
- * import { serve } from "./mod.ts";
+ * import { serve } from "./host/mod.ts";
  *
  * const host = await serve({
  *   nodes: { greet: { servlet: "hello" } },
@@ -45,7 +45,6 @@ export {
   type Port,
   type RequestEvent,
   type Servlet,
-  SERVLET_BRAND,
   type ServletDefinition,
   type Task,
 } from "./kernel/servlet.ts";
@@ -74,43 +73,3 @@ export {
   PipeError,
   PlumbError,
 } from "./kernel/errors.ts";
-export type { EdgeSpec, GraphSpec, ListenerSpec, NodeSpec } from "./kernel/graph.ts";
-export {
-  graph,
-  GraphBuilder,
-  type ListenerOptionsMap,
-  type PortRef,
-} from "./kernel/graph_builder.ts";
-export {
-  type CheckedGraph,
-  checkGraph,
-  graphToDot,
-  type Host,
-  type ReloadResult,
-  serve,
-  type ServeOptions,
-} from "./kernel/host.ts";
-export { serveWorkers } from "./kernel/workers.ts";
-export { createLogger, type Logger, type LogLevel } from "./kernel/log.ts";
-export { TextLineStream, type TextLineStreamOptions } from "./kernel/text_line_stream.ts";
-export type { HandleState, InputHandle, OutputHandle, StateSlot } from "./kernel/pipe.ts";
-export { decodeValue, encodeValue, QueuedValue } from "./kernel/value_codec.ts";
-export type {
-  IoModule,
-  ListenContext,
-  Listener,
-  PinnedGraph,
-  RequestHandler,
-  RequestInfo,
-} from "./modules/module.ts";
-export type { TcpOptions } from "./modules/tcp.ts";
-export type { SessionListenerOptions } from "./modules/session_options.ts";
-export type {
-  ConnectionLimitOptions,
-  Overflow,
-  SourceRuleOptions,
-} from "./modules/listener_limits.ts";
-export type { ConnectionLogOptions } from "./modules/connection_log.ts";
-export type { UnixOptions } from "./modules/unix.ts";
-export type { StdioOptions } from "./modules/stdio.ts";
-export type { FileOptions } from "./modules/file.ts";

@@ -11,7 +11,12 @@
  * @module
  */
 import { defineServlet, INPUT, OUTPUT, PlumbError, type Port } from "../mod.ts";
-import { type HttpRequest, jsonResponse, textResponse } from "../servlets/http/types.ts";
+import {
+  HTTP_PIPE_TYPES,
+  type HttpRequest,
+  jsonResponse,
+  textResponse,
+} from "../servlets/http/types.ts";
 
 /** The context of an API node. */
 export interface ApiContext {
@@ -26,6 +31,7 @@ export interface ApiContext {
 const decoder = new TextDecoder();
 
 export default defineServlet({
+  types: HTTP_PIPE_TYPES,
   description: "a JSON endpoint: hello (a greeting) or echo (the JSON body back)",
   init(args, env): ApiContext {
     if (args.length !== 1 || (args[0] !== "hello" && args[0] !== "echo")) {

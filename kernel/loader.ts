@@ -3,10 +3,10 @@
  * collecting the ports it declares.
  * @module
  */
-import { resolveServlet } from "./builtins.ts";
 import { GraphError, PlumbError } from "./errors.ts";
 import { DESCRIPTOR_MASK, DISABLED, KNOWN_FLAGS, OUTPUT, PERSIST, SHADOW } from "./flags.ts";
 import type { GraphSpec } from "./graph.ts";
+import { filePath } from "./file_path.ts";
 import { isServlet, type Port, type Servlet } from "./servlet.ts";
 
 /** The names of the signal outputs every node has. */
@@ -97,12 +97,43 @@ function definePort(
 /** How messages and logs name a servlet given as an object rather than a specifier. */
 export const IN_CODE_SERVLET = "servlet in code";
 
+/**
+ * Resolves a node's `servlet` specifier: to a servlet already in hand (a
+ * built-in, from the host's registry) or to a module URL to `import()`.
+ * Throws a {@linkcode GraphError} naming `where` for a name it does not know.
+ */
+export type ServletResolver = (
+  specifier: string,
+  base: URL,
+  where: string,
+) => string | Servlet<unknown>;
+
+const SCHEME = /^[a-z][a-z0-9+.-]*:/i;
+
+/**
+ * The resolver the kernel uses alone: a relative or absolute path against the
+ * graph file, a URL or `jsr:`/`npm:` specifier as it is. The host's servlet
+ * registry adds the built-in names on top of it.
+ */
+export function resolvePath(specifier: string, base: URL, where: string): string {
+  if (specifier.startsWith("./") || specifier.startsWith("../") || specifier.startsWith("/")) {
+    return new URL(specifier, base).href;
+  }
+  if (SCHEME.test(specifier)) return specifier;
+  throw new GraphError(
+    `${where}: unknown servlet "${specifier}"; a file is written "./name.ts" relative to the graph file`,
+  );
+}
+
 async function importServlet(
   where: string,
   specifier: string,
   base: URL,
+  resolve: ServletResolver,
 ): Promise<Servlet<unknown>> {
-  const url = resolveServlet(specifier, base, where);
+  const resolved = resolve(specifier, base, where);
+  if (typeof resolved !== "string") return resolved;
+  const url = resolved;
   let module: Record<string, unknown>;
   try {
     module = await import(url);
@@ -131,15 +162,28 @@ export async function loadNode(
   name: string,
   source: string | Servlet<unknown>,
   args: readonly string[],
+  resolve: ServletResolver = resolvePath,
 ): Promise<LoadedNode> {
   const where = `${file}: node "${name}"`;
   const specifier = typeof source === "string" ? source : IN_CODE_SERVLET;
-  const servlet = typeof source === "string" ? await importServlet(where, source, base) : source;
+  const servlet = typeof source === "string"
+    ? await importServlet(where, source, base, resolve)
+    : source;
   const ports: Port[] = [];
   let open = true;
   const env = {
     node: name,
     base,
+    path(path: string, what = "path"): string {
+      if (path.startsWith("/")) return path;
+      if (base.protocol !== "file:") {
+        throw new PlumbError(
+          `${what} ${JSON.stringify(path)} is relative, but the graph is not a file ` +
+            `(${base.href}); give an absolute path`,
+        );
+      }
+      return filePath(new URL(path, base));
+    },
     define(portName: string, flags: number, type?: string): Port {
       if (!open) {
         throw new PlumbError(
@@ -166,11 +210,16 @@ export async function loadNode(
 }
 
 /** Loads every node of a graph, in the order the file lists them; unloads them all if one fails. */
-export async function loadNodes(file: string, base: URL, graph: GraphSpec): Promise<LoadedNode[]> {
+export async function loadNodes(
+  file: string,
+  base: URL,
+  graph: GraphSpec,
+  resolve: ServletResolver = resolvePath,
+): Promise<LoadedNode[]> {
   const loaded: LoadedNode[] = [];
   try {
     for (const [name, spec] of Object.entries(graph.nodes)) {
-      loaded.push(await loadNode(file, base, name, spec.servlet, spec.args ?? []));
+      loaded.push(await loadNode(file, base, name, spec.servlet, spec.args ?? [], resolve));
     }
   } catch (error) {
     await unloadNodes(loaded);

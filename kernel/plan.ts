@@ -9,7 +9,7 @@ import { type GraphSpec, parsePortRef, type PortRef } from "./graph.ts";
 import { type LoadedNode, SIGNAL_PORTS } from "./loader.ts";
 import type { Port } from "./servlet.ts";
 import { didYouMean } from "./suggest.ts";
-import { isGeneric, TypeTable } from "./types.ts";
+import { isGeneric, TypeTable } from "./pipe_types.ts";
 
 /** A port slot not connected to anything: inputs read empty, outputs discard. */
 export const UNBOUND = -1;
@@ -194,7 +194,19 @@ export function compilePlan(
   }
 
   const order = topologicalOrder(file, loaded, raw);
-  const types = checkTypes(file, new TypeTable(file, graph.types), order, raw);
+  const types = checkTypes(
+    file,
+    new TypeTable(
+      file,
+      graph.types,
+      loaded.filter((n) => n.servlet.types !== undefined).map((n) => ({
+        node: n.name,
+        types: n.servlet.types!,
+      })),
+    ),
+    order,
+    raw,
+  );
   const index = new Map(order.map((n, i) => [n.name, i]));
   const edges: PlanEdge[] = raw.map((e) => ({
     from: index.get(e.from.node.name)!,

@@ -19,9 +19,9 @@ import {
 } from "./plan.ts";
 import { type Handle, TaskImpl } from "./task.ts";
 import { TeeOutput } from "./tee.ts";
-import { MemPipe, type WaitMonitor } from "../modules/mem.ts";
+import { MemPipe, type WaitMonitor } from "./mem_pipe.ts";
 import type { Port, RequestEvent } from "./servlet.ts";
-import type { RequestInfo } from "../modules/module.ts";
+import type { RequestInfo } from "./request.ts";
 
 /** A one-line description of a thrown value, whatever it is. */
 export function describeError(error: unknown): string {

@@ -23,6 +23,15 @@ export interface InitEnv {
   /** The graph file's URL: resolve a relative path in the arguments against it. */
   readonly base: URL;
   /**
+   * A path from the arguments as a file path: an absolute one as it is, a
+   * relative one against the graph file's folder. Throws a `PlumbError`
+   * naming `what` when the path is relative and the graph is not a file.
+   *
+   * @param path what the arguments say, for example `"./www"`
+   * @param what for messages, for example `"root"`
+   */
+  path(path: string, what?: string): string;
+  /**
    * Declares a port. Allowed only while `init` runs.
    *
    * @param name unique name of the port in this node
@@ -122,6 +131,13 @@ export interface ServletDefinition<C> {
   /** One line saying what the servlet does. */
   readonly description?: string;
   /**
+   * Pipe types this servlet's family adds to the kernel's (`bytes`, `text`,
+   * `text/line`, `json`): type name to the name of the type it extends, as a
+   * graph's `"types"` says them. Servlets that register the same name must
+   * agree on what it extends.
+   */
+  readonly types?: Readonly<Record<string, string>>;
+  /**
    * Declares the ports and builds the node's context.
    * @param args the node's `args` from the graph
    * @param env the node's name and `define`
@@ -133,14 +149,15 @@ export interface ServletDefinition<C> {
   unload?(ctx: C): void | Promise<void>;
 }
 
-/** The brand that marks a value made by {@linkcode defineServlet}. */
-export const SERVLET_BRAND: unique symbol = Symbol.for("plumb.servlet");
+/** Marks a value made by {@linkcode defineServlet}, across copies of plumb's modules. */
+const SERVLET_BRAND: unique symbol = Symbol.for("plumb.servlet");
 
-/** A servlet, as made by {@linkcode defineServlet}: the default export of a servlet module. */
-export interface Servlet<C> extends ServletDefinition<C> {
-  /** Marks the value as a servlet. */
-  readonly [SERVLET_BRAND]: true;
-}
+/**
+ * A servlet, as made by {@linkcode defineServlet}: the default export of a
+ * servlet module. (At run time it also carries a private brand, so that a
+ * plain object is not taken for one.)
+ */
+export type Servlet<C> = Readonly<ServletDefinition<C>>;
 
 /**
  * Makes a servlet. The type of what `init` returns flows into `exec` and
@@ -165,7 +182,7 @@ export interface Servlet<C> extends ServletDefinition<C> {
  * ```
  */
 export function defineServlet<C>(definition: ServletDefinition<C>): Servlet<C> {
-  return Object.freeze({ ...definition, [SERVLET_BRAND]: true as const });
+  return Object.freeze({ ...definition, [SERVLET_BRAND]: true as const }) as Servlet<C>;
 }
 
 /** True when `value` was made by {@linkcode defineServlet}. */

@@ -5,29 +5,9 @@
  * @module
  */
 import type { Logger } from "../kernel/log.ts";
-import type { InputHandle, OutputHandle } from "../kernel/pipe.ts";
-
 import type { RequestEvent } from "../kernel/servlet.ts";
-export type { RequestEvent };
-
-/** Facts about a request that servlets and logs may use. */
-export interface RequestInfo {
-  /** Who is at the other end, for logs. */
-  readonly peer: string;
-  /** What started the request. */
-  readonly event: RequestEvent;
-}
-
-/**
- * Runs one request through the graph with the module's companion handles.
- * Resolves false when the output is errored: the module should then close
- * the resource rather than keep it.
- */
-export type RequestHandler = (
-  input: InputHandle,
-  output: OutputHandle,
-  info: RequestInfo,
-) => Promise<boolean>;
+import type { RequestHandler, RequestInfo } from "../kernel/request.ts";
+export type { RequestEvent, RequestHandler, RequestInfo };
 
 /** What a module's listener gets from the host. */
 export interface ListenContext {

@@ -17,7 +17,6 @@
  */
 import { CLR_FLAG, defineServlet, INPUT, OUTPUT, PERSIST, PlumbError, type Port } from "../mod.ts";
 import { DOCTOR } from "./eliza/doctor.ts";
-import { filePath } from "../kernel/file_path.ts";
 import { Eliza, type ElizaSession } from "./eliza/engine.ts";
 import { checkScript, type ElizaScript } from "./eliza/script.ts";
 
@@ -33,12 +32,10 @@ export interface ElizaContext {
   output: Port;
 }
 
-async function loadScript(path: string, base: URL): Promise<ElizaScript> {
-  const url = new URL(path, base);
-  const file = filePath(url);
+async function loadScript(file: string): Promise<ElizaScript> {
   let text: string;
   try {
-    text = await Deno.readTextFile(url);
+    text = await Deno.readTextFile(file);
   } catch (error) {
     throw new PlumbError(`cannot read the ELIZA script ${file}: ${(error as Error).message}`);
   }
@@ -52,7 +49,9 @@ async function loadScript(path: string, base: URL): Promise<ElizaScript> {
 export default defineServlet({
   description: "the ELIZA psychotherapist: one reply per line, a memory per connection",
   async init(args, env): Promise<ElizaContext> {
-    const script = args[0] === undefined ? DOCTOR : await loadScript(args[0], env.base);
+    const script = args[0] === undefined
+      ? DOCTOR
+      : await loadScript(env.path(args[0], "eliza: script"));
     let eliza: Eliza;
     try {
       eliza = new Eliza(script);

@@ -62,7 +62,6 @@ import {
   type Servlet,
   type Task,
 } from "../mod.ts";
-import { filePath } from "../kernel/file_path.ts";
 
 const USAGE = "args are [--timeout S] [--persist] [--cwd DIR] [--] PROGRAM [ARG...]";
 /** Default time limit of a program, in seconds. */
@@ -137,16 +136,6 @@ function parseTimeout(text: string): number {
 }
 
 /** The path `relative` names against the graph file's URL. */
-function pathFrom(base: URL, relative: string, what: string): string {
-  if (relative.startsWith("/")) return relative;
-  if (base.protocol !== "file:") {
-    throw new PlumbError(
-      `exec: ${what} ${JSON.stringify(relative)} is relative, but the graph is not a file ` +
-        `(${base.href}); give an absolute path`,
-    );
-  }
-  return filePath(new URL(relative, base));
-}
 
 /**
  * Reads an `exec` node's arguments.
@@ -156,7 +145,10 @@ function pathFrom(base: URL, relative: string, what: string): string {
  * @returns what they say
  * @throws {PlumbError} naming the argument that is wrong, with the usage
  */
-export function parseExecArgs(args: readonly string[], base: URL): ExecOptions {
+export function parseExecArgs(
+  args: readonly string[],
+  path: (relative: string, what: string) => string,
+): ExecOptions {
   let timeout = DEFAULT_TIMEOUT_S;
   let persist = false;
   let cwd: string | undefined;
@@ -185,11 +177,11 @@ export function parseExecArgs(args: readonly string[], base: URL): ExecOptions {
   if (cwd === "") throw usage("--cwd needs a directory");
   return {
     name,
-    program: name.includes("/") ? pathFrom(base, name, "program") : name,
+    program: name.includes("/") ? path(name, "exec: program") : name,
     args: args.slice(i + 1),
     timeout,
     persist,
-    cwd: cwd === undefined ? undefined : pathFrom(base, cwd, "--cwd"),
+    cwd: cwd === undefined ? undefined : path(cwd, "exec: --cwd"),
   };
 }
 
@@ -402,7 +394,7 @@ class Run implements RunningProgram {
 const execServlet: Servlet<ExecContext> = defineServlet({
   description: "runs a program per request: input to its standard input, its output back",
   init(args, env): ExecContext {
-    const options = parseExecArgs(args, env.base);
+    const options = parseExecArgs(args, env.path);
     const permission = Deno.permissions.querySync({ name: "run", command: options.program });
     if (permission.state !== "granted") {
       throw new PermissionHint(

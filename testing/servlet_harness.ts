@@ -16,6 +16,7 @@ import { RESOLVED } from "../kernel/pipe.ts";
 import { KeptState } from "../kernel/kept_state.ts";
 import type { Port, RequestEvent, Servlet } from "../kernel/servlet.ts";
 import { type Handle, TaskImpl } from "../kernel/task.ts";
+import { resolveServlet } from "../host/servlet_registry.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -199,6 +200,7 @@ export class ServletHarness<C> implements AsyncDisposable {
       options.node ?? "servlet",
       servlet as Servlet<unknown> | string,
       options.args ?? [],
+      resolveServlet,
     );
     return new ServletHarness<C>(node, options);
   }

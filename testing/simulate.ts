@@ -4,9 +4,8 @@
  * on 127.0.0.1, with the host's log lines kept for assertions.
  * @module
  */
-import { readGraphFile } from "../kernel/host.ts";
-import { serve } from "../kernel/host.ts";
-import type { Host } from "../kernel/host.ts";
+import { readGraphFile } from "../host/graph_file.ts";
+import { type Host, serve } from "../host/host.ts";
 import type { GraphSpec, ListenerSpec } from "../kernel/graph.ts";
 import { createLogger, type LogLevel } from "../kernel/log.ts";
 import { isServlet, type Servlet } from "../kernel/servlet.ts";

@@ -5,7 +5,7 @@
  * level, as text or JSON lines; refused and denied connections get a line.
  */
 import { ConnectionLog, FAILURE_LINES_PER_SECOND } from "../modules/connection_log.ts";
-import { createLogger, type LogLevel } from "../mod.ts";
+import { createLogger, type LogLevel } from "../host/mod.ts";
 import { assert, assertEquals } from "./assert.ts";
 import { Client, oneNode, startHost, waitForLog } from "./helpers.ts";
 

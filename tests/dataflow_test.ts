@@ -5,7 +5,7 @@
 import { assertEquals } from "./assert.ts";
 import { Client, spy, startHost } from "./helpers.ts";
 import { calls } from "./fixtures/spy.ts";
-import type { GraphSpec } from "../mod.ts";
+import type { GraphSpec } from "../host/mod.ts";
 
 /** A node that fails on demand, feeding an upper-casing node that writes the reply. */
 const FAIL_THEN_SHOUT: GraphSpec = {

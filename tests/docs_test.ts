@@ -9,8 +9,8 @@ import { assert, assertEquals } from "./assert.ts";
 import { path, ROOT, runCli, spawnCli } from "./helpers.ts";
 import { allBlocks, type CodeBlock, EXAMPLE_KINDS, where } from "./docs/markdown.ts";
 import { findMessage } from "./docs/messages.ts";
-import { checkGraph, type GraphSpec } from "../mod.ts";
-import { simulate } from "../testing.ts";
+import { checkGraph, type GraphSpec } from "../host/mod.ts";
+import { simulate } from "../testing/mod.ts";
 import { IO_MODULES } from "../modules/registry.ts";
 
 const blocks = allBlocks();

@@ -8,7 +8,7 @@
  */
 import { assert, assertEquals, assertRejects } from "./assert.ts";
 import { Client, path, runCli, spawnCli, startHost, type TestHost, waitForLog } from "./helpers.ts";
-import type { GraphSpec } from "../mod.ts";
+import type { GraphSpec } from "../host/mod.ts";
 import { pattern } from "./fixtures/exec_bytes.ts";
 
 const TMP = "tests/.tmp";

@@ -7,13 +7,13 @@ import {
   ASYNC,
   DISABLED,
   flagNames,
-  type GraphSpec,
   INPUT,
   OUTPUT,
   PERSIST,
   SHADOW,
   SHARED_FLAGS,
 } from "../mod.ts";
+import type { GraphSpec } from "../host/mod.ts";
 import { assertEquals } from "./assert.ts";
 import { Client, oneNode, startHost } from "./helpers.ts";
 

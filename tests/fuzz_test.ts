@@ -15,9 +15,10 @@ import { assert, assertEquals } from "./assert.ts";
 import { Client, oneNode, path, ROOT, startHost } from "./helpers.ts";
 import { ByteReader } from "../kernel/byte_reader.ts";
 import { MessageTooLongError } from "../kernel/errors.ts";
-import { TextLineStream } from "../kernel/text_line_stream.ts";
+import { TextLineStream } from "../kernel/_text_line_stream.ts";
 import { parseGraph } from "../kernel/graph.ts";
-import { checkGraph, GraphError, type GraphSpec } from "../mod.ts";
+import { checkGraph, type GraphSpec } from "../host/mod.ts";
+import { GraphError } from "../mod.ts";
 
 const BASE_SEED = Number(Deno.env.get("PLUMB_FUZZ_SEED") ?? Math.floor(Math.random() * 2 ** 32));
 const decoder = new TextDecoder();

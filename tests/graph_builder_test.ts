@@ -6,17 +6,9 @@
  */
 import { assertEquals, assertRejects, assertThrows } from "./assert.ts";
 import { path } from "./helpers.ts";
-import {
-  checkGraph,
-  defineServlet,
-  graph,
-  GraphError,
-  type GraphSpec,
-  INPUT,
-  OUTPUT,
-  PERSIST,
-} from "../mod.ts";
-import { simulate } from "../testing.ts";
+import { checkGraph, graph, type GraphSpec } from "../host/mod.ts";
+import { defineServlet, GraphError, INPUT, OUTPUT, PERSIST } from "../mod.ts";
+import { simulate } from "../testing/mod.ts";
 import { parseGraph } from "../kernel/graph.ts";
 
 /** An example file as parsed, without `$schema` (an editor's hint, which the builder has no use for). */

@@ -3,7 +3,7 @@
  * real TCP with a small line client.
  * @module
  */
-import { createLogger, type GraphSpec, type Host, serve, type ServeOptions } from "../mod.ts";
+import { createLogger, type GraphSpec, type Host, serve, type ServeOptions } from "../host/mod.ts";
 
 const decoder = new TextDecoder();
 
@@ -77,7 +77,7 @@ export async function waitForLog(h: TestHost, text: string | RegExp): Promise<st
 }
 
 /** A real TCP client reading replies line by line: the testing kit's. */
-export { TcpClient as Client } from "../testing.ts";
+export { TcpClient as Client } from "../testing/mod.ts";
 
 /** What a finished CLI run printed. */
 export interface CliResult {

@@ -12,10 +12,11 @@
  */
 import { assert, assertEquals } from "./assert.ts";
 import { path } from "./helpers.ts";
-import { defineServlet, type GraphSpec, INPUT, OUTPUT, type Port } from "../mod.ts";
-import { readGraphFile } from "../kernel/host.ts";
+import { defineServlet, INPUT, OUTPUT, type Port } from "../mod.ts";
+import type { GraphSpec } from "../host/mod.ts";
+import { readGraphFile } from "../host/graph_file.ts";
 import type { HttpRequest } from "../servlets/http/types.ts";
-import { simulate } from "../testing.ts";
+import { simulate } from "../testing/mod.ts";
 
 const TMP = path("tests/.tmp");
 const CHROMIUM = "chromium";

@@ -5,16 +5,9 @@
  * escapes), and failures that leave the host serving everyone else.
  * @module
  */
-import { simulate, type Simulation, type TestClient } from "../testing.ts";
-import {
-  defineServlet,
-  type EdgeSpec,
-  type GraphSpec,
-  INPUT,
-  type NodeSpec,
-  OUTPUT,
-  type Port,
-} from "../mod.ts";
+import { simulate, type Simulation, type TestClient } from "../testing/mod.ts";
+import { defineServlet, INPUT, OUTPUT, type Port } from "../mod.ts";
+import type { EdgeSpec, GraphSpec, NodeSpec } from "../host/mod.ts";
 import { compileRoute, matchRoute, parseRange } from "../servlets/http/mod.ts";
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import { path } from "./helpers.ts";

@@ -6,7 +6,8 @@
  */
 import { assert, assertEquals, assertRejects, assertThrows } from "./assert.ts";
 import { Client, path, runCli, startHost, type TestHost, waitForLog } from "./helpers.ts";
-import type { GraphSpec, Port, Task } from "../mod.ts";
+import type { GraphSpec } from "../host/mod.ts";
+import type { Port, Task } from "../mod.ts";
 import {
   jsonErrorIndex,
   JsonLineError,

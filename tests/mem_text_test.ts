@@ -6,7 +6,7 @@
  */
 import { assertEquals } from "./assert.ts";
 import { Client, startHost } from "./helpers.ts";
-import type { GraphSpec } from "../mod.ts";
+import type { GraphSpec } from "../host/mod.ts";
 
 /** `pieces` (with `mode`) feeding a node that upper-cases every line it reads. */
 function piecesThenShout(mode: string, args: string[] = []): GraphSpec {

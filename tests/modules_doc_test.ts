@@ -18,13 +18,14 @@
 import { assert, assertEquals, assertThrows } from "./assert.ts";
 import { codeBlocks } from "./docs/markdown.ts";
 import { Client, path, startHost } from "./helpers.ts";
-import { BUILTIN_SERVLETS } from "../kernel/builtins.ts";
+import { BUILTIN_SERVLETS } from "../host/servlet_registry.ts";
 import { DEFAULT_MAX_LINE_BYTES } from "../kernel/byte_reader.ts";
 import { GraphError } from "../kernel/errors.ts";
 import * as flags from "../kernel/flags.ts";
-import { BUILTIN_TYPES } from "../kernel/types.ts";
-import type { GraphSpec } from "../mod.ts";
-import { MEM_HIGH_WATER_MARK } from "../modules/mem.ts";
+import { BUILTIN_TYPES } from "../kernel/pipe_types.ts";
+import { HTTP_PIPE_TYPES } from "../servlets/http/types.ts";
+import type { GraphSpec } from "../host/mod.ts";
+import { MEM_HIGH_WATER_MARK } from "../kernel/mem_pipe.ts";
 import { IO_MODULES } from "../modules/registry.ts";
 
 // --- Markdown tables -------------------------------------------------------
@@ -240,7 +241,7 @@ Deno.test("docs/graph-format.md: the built-in type table is the kernel's", () =>
   const documented = Object.fromEntries(
     table.rows.map((row) => [code(row[0]), row[1] === "nothing" ? null : code(row[1])]),
   );
-  assertEquals(documented, { ...BUILTIN_TYPES });
+  assertEquals(documented, { ...BUILTIN_TYPES, ...HTTP_PIPE_TYPES });
 });
 
 // --- docs/pipes-and-flags.md: the servlets of the page, served --------------

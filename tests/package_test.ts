@@ -29,14 +29,32 @@ Deno.test("deno publish --dry-run passes, with no slow types, without tests and 
     .filter((l) => l.startsWith(root))
     .map((l) => l.split(" ")[0].slice(root.length));
   assert(shipped.length > 0, output);
-  for (const needed of ["mod.ts", "testing.ts", "main.ts", "graph.schema.json", "README.md"]) {
+  for (
+    const needed of [
+      "mod.ts",
+      "host/mod.ts",
+      "modules/mod.ts",
+      "testing/mod.ts",
+      "main.ts",
+      "graph.schema.json",
+      "README.md",
+    ]
+  ) {
     assert(shipped.includes(needed), `${needed} is not in the package:\n${shipped.join("\n")}`);
   }
   const unwanted = shipped.filter((f) => /^(tests|bench|\.ci)\//.test(f));
   assertEquals(unwanted, [], "tests and benchmarks stay out of the package");
 });
 
-Deno.test("deno doc --lint: every export of mod.ts and testing.ts is documented", async () => {
-  const { code, output } = await deno(["doc", "--lint", "mod.ts", "testing.ts"]);
+Deno.test("deno doc --lint: every export of every entry point is documented", async () => {
+  const { code, output } = await deno([
+    "doc",
+    "--lint",
+    "mod.ts",
+    "host/mod.ts",
+    "modules/mod.ts",
+    "testing/mod.ts",
+    "servlets/http/mod.ts",
+  ]);
   assertEquals(code, 0, output);
 });

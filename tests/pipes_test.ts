@@ -3,8 +3,9 @@
  * the mem pipe's bounded buffering, and the `TextLineStream` stand-in.
  */
 import { ByteReader } from "../kernel/byte_reader.ts";
-import { MessageTooLongError, TextLineStream } from "../mod.ts";
-import { MemPipe } from "../modules/mem.ts";
+import { MessageTooLongError } from "../mod.ts";
+import { TextLineStream } from "../kernel/_text_line_stream.ts";
+import { MemPipe } from "../kernel/mem_pipe.ts";
 import { readableFrom } from "../kernel/stream_util.ts";
 import { assert, assertEquals, assertRejects } from "./assert.ts";
 

@@ -9,7 +9,7 @@
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import { CLI_PERMISSIONS, Client, path, runCli, spawnCli, startHost } from "./helpers.ts";
 import { events } from "./fixtures/lifecycle.ts";
-import type { GraphSpec } from "../mod.ts";
+import type { GraphSpec } from "../host/mod.ts";
 
 const TMP = "tests/.tmp";
 

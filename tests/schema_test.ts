@@ -5,7 +5,7 @@
  */
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { validateGraph } from "../kernel/graph.ts";
-import { BUILTIN_SERVLETS } from "../kernel/builtins.ts";
+import { BUILTIN_SERVLETS } from "../host/servlet_registry.ts";
 import { IO_MODULES } from "../modules/registry.ts";
 import { assertEquals, assertThrows } from "./assert.ts";
 import { path } from "./helpers.ts";

@@ -5,7 +5,7 @@
  */
 import { assert, assertEquals } from "./assert.ts";
 import { INPUT, OUTPUT, PERSIST } from "../mod.ts";
-import { runServlet, ServletHarness } from "../testing.ts";
+import { runServlet, ServletHarness } from "../testing/mod.ts";
 import hello from "../servlets/hello.ts";
 import echo from "../servlets/echo.ts";
 import line from "../servlets/line.ts";

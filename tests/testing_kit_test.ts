@@ -15,7 +15,7 @@ import {
   PERSIST,
   SET_FLAG,
 } from "../mod.ts";
-import { runServlet, ServletHarness, simulate, type TestClient } from "../testing.ts";
+import { runServlet, ServletHarness, simulate, type TestClient } from "../testing/mod.ts";
 import counter, { disposed } from "./fixtures/counter.ts";
 
 const greet = defineServlet({

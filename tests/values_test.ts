@@ -5,8 +5,9 @@
  * wherever a pipe carries bytes: a connection, a servlet that reads lines.
  * @module
  */
-import { defineServlet, type GraphSpec, INPUT, OUTPUT, PERSIST, type Port } from "../mod.ts";
-import { simulate } from "../testing.ts";
+import { defineServlet, INPUT, OUTPUT, PERSIST, type Port } from "../mod.ts";
+import type { GraphSpec } from "../host/mod.ts";
+import { simulate } from "../testing/mod.ts";
 import { assertEquals, assertMatch } from "./assert.ts";
 
 /** The objects `make` wrote, to check that `check` got the very same. */

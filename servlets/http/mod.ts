@@ -20,6 +20,7 @@
  * @module
  */
 export {
+  HTTP_PIPE_TYPES,
   type HttpHead,
   type HttpRequest,
   type HttpResponse,

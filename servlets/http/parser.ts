@@ -40,9 +40,8 @@ import {
   type Port,
   SET_FLAG,
 } from "../../mod.ts";
-import { concatBytes } from "../../kernel/byte_reader.ts";
 import { type ParsedHead, parseRequest, type RequestLimits } from "./request_parser.ts";
-import type { HttpHead } from "./types.ts";
+import { HTTP_PIPE_TYPES, type HttpHead } from "./types.ts";
 
 /** The context of an `http/parser` node. */
 export interface ParserContext {
@@ -88,6 +87,7 @@ export function parseParserArgs(args: readonly string[]): RequestLimits {
 }
 
 export default defineServlet({
+  types: HTTP_PIPE_TYPES,
   description: "reads HTTP/1.x requests; keep-alive by PERSIST, pipelining by EOM",
   init(args, env): ParserContext {
     return {
@@ -105,7 +105,7 @@ export default defineServlet({
       chunk !== null;
       chunk = await task.read(ctx.input)
     ) {
-      bytes = bytes === undefined ? chunk : concatBytes(bytes, chunk);
+      bytes = bytes === undefined ? chunk : joinBytes(bytes, chunk);
     }
     if (bytes === undefined) return;
     const outcome = parseRequest(bytes, ctx.limits, partial?.head);
@@ -129,3 +129,10 @@ export default defineServlet({
     await task.writeValue(ctx.output, request);
   },
 });
+
+function joinBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}

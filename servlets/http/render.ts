@@ -31,7 +31,13 @@ import {
   PlumbError,
   type Port,
 } from "../../mod.ts";
-import { type HttpHead, type HttpResponse, STATUS_TEXT, textResponse } from "./types.ts";
+import {
+  HTTP_PIPE_TYPES,
+  type HttpHead,
+  type HttpResponse,
+  STATUS_TEXT,
+  textResponse,
+} from "./types.ts";
 
 /** The context of an `http/render` node. */
 export interface RenderContext {
@@ -106,6 +112,7 @@ function headText(response: HttpResponse): string {
 }
 
 export default defineServlet({
+  types: HTTP_PIPE_TYPES,
   description: "writes an HTTP response: status, fields, length or chunks, keep-alive by PERSIST",
   init(_args, env): RenderContext {
     return {

@@ -33,7 +33,7 @@ import {
   type Port,
 } from "../../mod.ts";
 import { defineRoutes } from "../dataflow/demux.ts";
-import type { HttpRequest } from "./types.ts";
+import { HTTP_PIPE_TYPES, type HttpRequest } from "./types.ts";
 
 /** One route: the methods it takes and its path as a regular expression. */
 export interface Route {
@@ -115,6 +115,7 @@ export function matchRoute(
 }
 
 export default defineServlet({
+  types: HTTP_PIPE_TYPES,
   description: "routes HTTP requests by method and path to DISABLED shadows",
   init(args, env): RouterContext {
     const routes = args.map(compileRoute);

@@ -33,9 +33,8 @@
  * @module
  */
 import { defineServlet, INPUT, OUTPUT, PermissionHint, PlumbError, type Port } from "../../mod.ts";
-import { filePath } from "../../kernel/file_path.ts";
 import { contentType } from "./mime.ts";
-import { type HttpRequest, type HttpResponse, textResponse } from "./types.ts";
+import { HTTP_PIPE_TYPES, type HttpRequest, type HttpResponse, textResponse } from "./types.ts";
 
 /** The context of an `http/static` node. */
 export interface StaticContext {
@@ -60,7 +59,7 @@ const USAGE = "args are ROOT [--index NAME] [--max-age SECONDS]";
 /** Reads the arguments; `ROOT` is resolved against the graph file's URL. */
 function parseStaticArgs(
   args: readonly string[],
-  base: URL,
+  path: (relative: string, what: string) => string,
 ): { root: string; index: string; maxAge: number | undefined } {
   let root: string | undefined;
   let index = "index.html";
@@ -86,15 +85,7 @@ function parseStaticArgs(
     } else root = arg;
   }
   if (root === undefined) throw new PlumbError(`http/static: no root directory; ${USAGE}`);
-  if (!root.startsWith("/")) {
-    if (base.protocol !== "file:") {
-      throw new PlumbError(
-        `http/static: root "${root}" is relative, but the graph is not a file; give an absolute path`,
-      );
-    }
-    root = filePath(new URL(root, base));
-  }
-  return { root, index, maxAge };
+  return { root: path(root, "http/static: root"), index, maxAge };
 }
 
 /**
@@ -272,9 +263,10 @@ async function answer(
 }
 
 export default defineServlet({
+  types: HTTP_PIPE_TYPES,
   description: "serves the files under a directory: types, etags, ranges, no escapes",
   init(args, env): StaticContext {
-    const { root, index, maxAge } = parseStaticArgs(args, env.base);
+    const { root, index, maxAge } = parseStaticArgs(args, env.path);
     if (Deno.permissions.querySync({ name: "read", path: root }).state !== "granted") {
       throw new PermissionHint(`http/static: cannot read ${root}`, `--allow-read=${root}`);
     }

@@ -33,6 +33,26 @@
  * @module
  */
 
+/**
+ * The pipe types the HTTP servlets register (each servlet's
+ * `defineServlet({types})`): `http/request` and `http/head` are values (so
+ * `json` on a byte pipe), `http/response` is a value and the bytes of its
+ * body (`bytes`). A handler of your own that names them registers them too,
+ * so that it can be checked on its own.
+ *
+ * @example
+ * ```ts
+ * import { HTTP_PIPE_TYPES } from "@plumb/plumb/http";
+ * import { assertEquals } from "@std/assert";
+ * assertEquals(HTTP_PIPE_TYPES["http/request"], "json");
+ * ```
+ */
+export const HTTP_PIPE_TYPES: Readonly<Record<string, string>> = Object.freeze({
+  "http/request": "json",
+  "http/head": "json",
+  "http/response": "bytes",
+});
+
 /** One HTTP/1.x request, as `http/parser` read it. */
 export interface HttpRequest {
   /** The method, as sent (`GET`, `POST`, ...). */

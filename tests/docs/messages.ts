@@ -6,7 +6,7 @@
  * and a `<!-- example: log -->` block's lines must each match one.
  *
  * The places are found in `main.ts`, `testing.ts` and every `.ts` file under
- * `kernel/`, `modules/`, `servlets/` and `testing/`:
+ * `kernel/`, `modules/`, `servlets/`, `host/` and `testing/`:
  *
  * - `new X(...)` of the project's error classes (`PlumbError` and every class
  *   that extends `Error` in those files); a class whose constructor builds the
@@ -607,7 +607,7 @@ export function sourceFiles(): string[] {
       else if (e.isFile && e.name.endsWith(".ts")) files.push(`${dir}/${e.name}`);
     }
   };
-  for (const dir of ["kernel", "modules", "servlets", "testing"]) walk(dir);
+  for (const dir of ["kernel", "modules", "servlets", "host", "testing"]) walk(dir);
   for (const file of ["main.ts", "testing.ts"]) {
     try {
       if (Deno.statSync(path(file)).isFile) files.push(file);

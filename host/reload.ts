@@ -6,11 +6,11 @@
  * last connection has ended.
  * @module
  */
-import { type LoadedNode, unloadNodes } from "./loader.ts";
+import { type LoadedNode, unloadNodes } from "../kernel/loader.ts";
 import type { PinnedGraph, RequestHandler } from "../modules/module.ts";
-import { PlumbError } from "./errors.ts";
-import type { CheckedGraph } from "./host.ts";
-import { describeError } from "./scheduler.ts";
+import { PlumbError } from "../kernel/errors.ts";
+import type { CheckedGraph } from "./load.ts";
+import { describeError } from "../kernel/scheduler.ts";
 
 /** What {@linkcode Host.reload} did. */
 export interface ReloadResult {

@@ -8,11 +8,13 @@
  * same ones. Needs `deno run --unstable-net`.
  * @module
  */
-import { GraphError, PermissionHint, PlumbError } from "./errors.ts";
-import type { GraphSpec } from "./graph.ts";
-import type { CheckedGraph, Host, ServeOptions } from "./host.ts";
+import { GraphError, PermissionHint, PlumbError } from "../kernel/errors.ts";
+import type { GraphSpec } from "../kernel/graph.ts";
+import type { Serving } from "./host.ts";
+import type { CheckedGraph } from "./load.ts";
+import type { ServeOptions } from "./serve_options.ts";
 import type { ReloadResult } from "./reload.ts";
-import { createLogger, type Logger } from "./log.ts";
+import { createLogger, type Logger } from "../kernel/log.ts";
 import { unstableNetEnabled } from "../modules/tcp.ts";
 import type { FromWorker, ToWorker, WorkerServeOptions } from "./worker_protocol.ts";
 
@@ -162,7 +164,7 @@ function inCode(graph: GraphSpec): boolean {
 
 /**
  * Serves `graph` on `count` workers sharing its ports, and returns one
- * {@linkcode Host} for all of them.
+ * {@linkcode Serving} for all of them.
  *
  * @example
  * ```ts ignore
@@ -178,7 +180,7 @@ export async function serveWorkers(
   graph: string,
   count: number,
   options: ServeOptions = {},
-): Promise<Host> {
+): Promise<Serving> {
   if (!Number.isInteger(count) || count < 1 || count > MAX_WORKERS) {
     throw new GraphError(`--workers must be a whole number from 1 to ${MAX_WORKERS}, got ${count}`);
   }

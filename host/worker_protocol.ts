@@ -3,10 +3,10 @@
  * (`workers.ts` and `worker_entry.ts`). Only plain data crosses.
  * @module
  */
-import type { GraphSpec } from "./graph.ts";
-import type { CheckedGraph } from "./host.ts";
+import type { GraphSpec } from "../kernel/graph.ts";
+import type { CheckedGraph } from "./load.ts";
 import type { ReloadResult } from "./reload.ts";
-import type { LogLevel } from "./log.ts";
+import type { LogLevel } from "../kernel/log.ts";
 
 /** What a worker is told to serve: the parts of `ServeOptions` that are plain data. */
 export interface WorkerServeOptions {

@@ -4,10 +4,9 @@
  * edge whose producer type does not convert to its consumer's.
  *
  * Built-in types: `bytes` (the root), `text` (extends `bytes`), `text/line`
- * and `json` (extend `text`), the HTTP servlets' `http/request` and
- * `http/head` (values, so `json` on a byte pipe) and `http/response` (a value
- * and the bytes of its body: `bytes`). A graph adds its own in `"types"`, each naming
- * the type it extends. A port with no type takes anything. A type converts to
+ * and `json` (extend `text`). A servlet family registers its own with
+ * `defineServlet({types})` (the HTTP servlets' `http/request`, for one), and a
+ * graph adds its own in `"types"`, each naming the type it extends. A port with no type takes anything. A type converts to
  * itself and to every type it extends, directly or not.
  * @module
  */
@@ -20,10 +19,15 @@ export const BUILTIN_TYPES: Readonly<Record<string, string | null>> = {
   text: "bytes",
   "text/line": "text",
   json: "text",
-  "http/request": "json",
-  "http/head": "json",
-  "http/response": "bytes",
 };
+
+/** Types a loaded servlet registers, with the node that registered them (for messages). */
+export interface RegisteredTypes {
+  /** The node whose servlet declares them. */
+  readonly node: string;
+  /** Type name to the name of the type it extends. */
+  readonly types: Readonly<Record<string, string>>;
+}
 
 /** A set of types and what each extends. */
 export class TypeTable {
@@ -34,14 +38,39 @@ export class TypeTable {
    * extends an unknown one or itself (a loop).
    * @param file the graph file, for messages
    * @param types type name to the name of the type it extends
+   * @param registered types the graph's servlets register; the same name
+   *   registered twice must extend the same type
    */
-  constructor(file: string, types: Readonly<Record<string, string>> = {}) {
+  constructor(
+    file: string,
+    types: Readonly<Record<string, string>> = {},
+    registered: readonly RegisteredTypes[] = [],
+  ) {
+    const owner = new Map<string, string>();
+    for (const { node, types: own } of registered) {
+      for (const [name, parent] of Object.entries(own)) {
+        const known = this.#parent.get(name);
+        if (known !== undefined && known !== parent) {
+          throw new GraphError(
+            `${file}: node "${node}" registers type "${name}" extending "${parent}", but ${
+              owner.has(name) ? `node "${owner.get(name)}"` : "the kernel"
+            } has it extend "${known}"`,
+          );
+        }
+        if (!this.#parent.has(name)) owner.set(name, node);
+        this.#parent.set(name, parent);
+      }
+    }
     for (const name of Object.keys(types)) {
       if (this.#parent.has(name)) {
-        throw new GraphError(`${file}: "types": "${name}" is a built-in type; pick another name`);
+        const by = owner.has(name) ? `registered by node "${owner.get(name)}"` : "a built-in type";
+        throw new GraphError(`${file}: "types": "${name}" is ${by}; pick another name`);
       }
       this.#parent.set(name, types[name]);
     }
+    const added: Record<string, string> = { ...types };
+    for (const name of owner.keys()) added[name] = this.#parent.get(name)!;
+    types = added;
     for (const [name, parent] of Object.entries(types)) {
       if (!this.#parent.has(parent)) {
         throw new GraphError(

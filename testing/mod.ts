@@ -5,8 +5,8 @@
  * socket and talk to it as a client ({@linkcode simulate}).
  *
  * ```ts
- * import { defineServlet, INPUT, OUTPUT, PERSIST } from "./mod.ts";
- * import { runServlet, simulate } from "./testing.ts";
+ * import { defineServlet, INPUT, OUTPUT, PERSIST } from "../mod.ts";
+ * import { runServlet, simulate } from "./mod.ts";
  *
  * const upper = defineServlet({
  *   init(_args, env) {
@@ -31,8 +31,8 @@
  * ```
  * @module
  */
-export { BufferedClient, TcpClient, type TestClient } from "./testing/client.ts";
-export { simulate, type SimulateOptions, type Simulation } from "./testing/simulate.ts";
+export { BufferedClient, TcpClient, type TestClient } from "./client.ts";
+export { simulate, type SimulateOptions, type Simulation } from "./simulate.ts";
 export {
   type ExecOptions,
   type ExecResult,
@@ -40,4 +40,4 @@ export {
   runServlet,
   type ScriptedInput,
   ServletHarness,
-} from "./testing/servlet_harness.ts";
+} from "./servlet_harness.ts";

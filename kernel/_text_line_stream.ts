@@ -16,7 +16,7 @@ export interface TextLineStreamOptions {
  *
  * @example
  * ```ts
- * import { TextLineStream } from "./text_line_stream.ts";
+ * import { TextLineStream } from "./_text_line_stream.ts";
  * const lines = ReadableStream.from(["a\r\nb", "\nc"]).pipeThrough(new TextLineStream());
  * await Array.fromAsync(lines); // ["a", "b", "c"]
  * ```

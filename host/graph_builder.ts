@@ -4,10 +4,10 @@
  * by the compiler and each built-in module's options typed.
  * @module
  */
-import { GraphError } from "./errors.ts";
-import type { EdgeSpec, GraphSpec, ListenerSpec, NodeSpec } from "./graph.ts";
-import { validateGraph } from "./graph.ts";
-import type { Servlet } from "./servlet.ts";
+import { GraphError } from "../kernel/errors.ts";
+import type { EdgeSpec, GraphSpec, ListenerSpec, NodeSpec } from "../kernel/graph.ts";
+import { validateGraph } from "../kernel/graph.ts";
+import type { Servlet } from "../kernel/servlet.ts";
 import type { FileOptions } from "../modules/file.ts";
 import type { StdioOptions } from "../modules/stdio.ts";
 import type { TcpOptions } from "../modules/tcp.ts";

@@ -5,12 +5,11 @@
  * @module
  */
 import { type Host, serve } from "./host.ts";
-import type { Logger, LogLevel } from "./log.ts";
-import { LOG_LEVELS } from "./log.ts";
-import { describeError } from "./scheduler.ts";
+import type { Logger, LogLevel } from "../kernel/log.ts";
+import { LOG_LEVELS } from "../kernel/log.ts";
+import { describeError } from "../kernel/scheduler.ts";
 import type { FromWorker, ToWorker } from "./worker_protocol.ts";
 // As in the CLI: the built-ins are loaded with the worker, needing no read permission.
-import "../servlets/all.ts";
 
 /** The worker's global scope, as far as this module uses it. */
 interface WorkerScope {

@@ -12,9 +12,9 @@
  * stream machinery it does not use.
  * @module
  */
-import { ByteReader, DEFAULT_MAX_LINE_BYTES } from "../kernel/byte_reader.ts";
-import { type InputHandle, type OutputHandle, RESOLVED } from "../kernel/pipe.ts";
-import { QueuedValue } from "../kernel/value_codec.ts";
+import { ByteReader, DEFAULT_MAX_LINE_BYTES } from "./byte_reader.ts";
+import { type InputHandle, type OutputHandle, RESOLVED } from "./pipe.ts";
+import { QueuedValue } from "./value_codec.ts";
 
 /** Options of a {@linkcode MemPipe}. */
 export interface MemPipeOptions {

@@ -1,0 +1,295 @@
+/**
+ * The host: serves a loaded graph on its listeners, reloads it, and stops.
+ * @module
+ */
+import { GraphError, PlumbError } from "../kernel/errors.ts";
+import type { GraphSpec } from "../kernel/graph.ts";
+import { unloadNodes } from "../kernel/loader.ts";
+import { createLogger, type Logger } from "../kernel/log.ts";
+import type { PlanNode } from "../kernel/plan.ts";
+import type { RequestHandler, RequestInfo } from "../kernel/request.ts";
+import { describeError, runRequest } from "../kernel/scheduler.ts";
+import type { ListenContext, Listener } from "../modules/module.ts";
+import { IdleWatch } from "./idle_watch.ts";
+import { type CheckedGraph, load, type LoadedGraph, summary } from "./load.ts";
+import { failureReason, Generation, listenerChanges, type ReloadResult } from "./reload.ts";
+import type { ServeOptions } from "./serve_options.ts";
+
+export type { ReloadResult };
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : describeError(error);
+}
+
+/**
+ * What a running host offers: a {@linkcode Host}, or the workers
+ * `serveWorkers` starts, which serve one graph together.
+ */
+export interface Serving {
+  /** One URL per listener, for example `tcp://127.0.0.1:12345`, with the real port. */
+  readonly urls: readonly string[];
+  /** The checked graph being served to new connections. */
+  readonly graph: CheckedGraph;
+  /** Resolves once it has stopped. */
+  readonly finished: Promise<void>;
+  /** Stops: see {@linkcode Host.close}. */
+  close(graceMs?: number): Promise<void>;
+  /** Reloads the graph: see {@linkcode Host.reload}. */
+  reload(graph?: string | URL | GraphSpec): Promise<ReloadResult>;
+}
+
+/**
+ * A running host: a graph served on its listeners. Start one with
+ * {@linkcode Host.start} (or {@linkcode serve}, the same).
+ *
+ * @example
+ * ```ts
+ * import { Host } from "./host.ts";
+ * import { assertEquals } from "@std/assert";
+ * const host = await Host.start("examples/hello.json", { port: 0, logLevel: "error" });
+ * const conn = await Deno.connect({ port: Number(new URL(host.urls[0]).port) });
+ * await conn.write(new TextEncoder().encode("Plumber\n"));
+ * const reply = new Uint8Array(64);
+ * const n = await conn.read(reply);
+ * assertEquals(new TextDecoder().decode(reply.subarray(0, n!)), "Hello, Plumber\n");
+ * conn.close();
+ * await host.close();
+ * ```
+ */
+export class Host implements Serving {
+  /** One URL per listener, for example `tcp://127.0.0.1:12345`, with the real port. */
+  readonly urls: readonly string[];
+  /**
+   * Resolves once the host has stopped: after `close`, after the idle exit,
+   * or when every listener is done (standard input or an input file used up).
+   */
+  readonly finished: Promise<void>;
+
+  readonly #source: string | URL | GraphSpec;
+  readonly #options: ServeOptions;
+  readonly #log: Logger;
+  readonly #listeners: Listener[];
+  readonly #idle: IdleWatch;
+  readonly #retired = new Set<Generation>();
+  #served: LoadedGraph;
+  #summary: CheckedGraph;
+  readonly #generations: { current: Generation };
+  #closing: Promise<void> | undefined;
+  #stopped: () => void = () => {};
+  #reloads: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Loads, checks and serves a graph: a `graph.json` path or URL, or a graph
+   * object. Resolves once every listener accepts connections; throws a
+   * `GraphError` (a bad graph) or `PlumbError` (a port in use) with the
+   * one-line message the CLI prints.
+   */
+  static async start(graph: string | URL | GraphSpec, options: ServeOptions = {}): Promise<Host> {
+    const log = options.logger ?? createLogger(options.logLevel ?? "info");
+    const checked = await load(graph, options);
+    if (checked.listeners.length === 0) {
+      await unloadNodes(checked.plan.nodes);
+      throw new GraphError(
+        `${checked.file}: the graph has no "listeners"; add {"module": "tcp", "options": {"port": 12345}} ` +
+          `or pass --port`,
+      );
+    }
+    const listeners: Listener[] = [];
+    const idle = new IdleWatch(options.idleExitMs, () => {
+      log.log("info", `no connection for ${options.idleExitMs} ms: stopping (--idle-exit)`);
+      host.close();
+    });
+    // The graph new connections get; a reload replaces it.
+    const served = { current: Host.#generation(checked, 1, log) };
+    const context: ListenContext = {
+      handle: (input, output, info) => served.current.handle(input, output, info),
+      log,
+      base: checked.base,
+      connections: idle.change,
+      pin: () => served.current.pin(),
+    };
+    try {
+      for (const { module, options: moduleOptions } of checked.listeners) {
+        listeners.push(await module.listen(moduleOptions, context));
+      }
+    } catch (error) {
+      idle.stop();
+      await Promise.all(listeners.map((l) => l.close(0)));
+      await unloadNodes(checked.plan.nodes);
+      if (error instanceof Deno.errors.AddrInUse) {
+        throw new PlumbError(
+          `${checked.file}: cannot listen: ${error.message}; pick another port with --port`,
+        );
+      }
+      throw error;
+    }
+    const host = new Host(graph, options, log, checked, served, listeners, idle);
+    return host;
+  }
+
+  private constructor(
+    source: string | URL | GraphSpec,
+    options: ServeOptions,
+    log: Logger,
+    checked: LoadedGraph,
+    served: { current: Generation },
+    listeners: Listener[],
+    idle: IdleWatch,
+  ) {
+    this.#source = source;
+    this.#options = options;
+    this.#log = log;
+    this.#served = checked;
+    this.#summary = summary(checked);
+    this.#generations = served;
+    this.#listeners = listeners;
+    this.#idle = idle;
+    this.urls = listeners.map((l) => l.url);
+    this.finished = new Promise<void>((resolve) => this.#stopped = resolve);
+    idle.start();
+    Promise.all(listeners.map((l) => l.done)).then(() => this.close());
+  }
+
+  /** The checked graph being served to new connections (the newest, after a {@linkcode Host.reload}). */
+  get graph(): CheckedGraph {
+    return this.#summary;
+  }
+
+  /**
+   * Stops accepting, closes idle connections, lets requests in flight finish
+   * (up to `graceMs`, default 5000), then calls every node's `unload`.
+   */
+  close(graceMs?: number): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#idle.stop();
+      await Promise.all(this.#listeners.map((l) => l.close(graceMs)));
+      // Graphs a reload retired whose connections were cut, oldest first, then the newest.
+      for (const generation of [...this.#retired, this.#generations.current]) {
+        await generation.unload();
+      }
+      this.#stopped();
+    })();
+    return this.#closing;
+  }
+
+  /**
+   * Reads, loads and checks the graph again (the same file or object, or
+   * `graph`) without stopping, as `SIGHUP` asks of the CLI. When it is good,
+   * new connections get it, while each open connection finishes on the graph
+   * it started with, whose nodes are unloaded once its last connection has
+   * ended; every node of the new graph is initialised afresh (its `init`
+   * re-reads its arguments), even when nothing changed. When it is not, the
+   * host keeps serving the graph it had and says why: the message `--check`
+   * would print. Listening sockets are never closed or reopened by a reload,
+   * so no client is refused meanwhile; changed listeners (module, address,
+   * port, options) are reported as needing a restart and the old ones are
+   * kept. Reloads run one at a time, in call order. The host logs one line
+   * for each (info, warn when listeners changed, error when nothing was
+   * reloaded) and returns what happened.
+   */
+  reload(graph: string | URL | GraphSpec = this.#source): Promise<ReloadResult> {
+    const run = this.#reloads.then(() => this.#reloadNow(graph));
+    this.#reloads = run.catch(() => {});
+    return run;
+  }
+
+  static #generation(loaded: LoadedGraph, number: number, log: Logger): Generation {
+    const { plan } = loaded;
+    const report = (node: PlanNode, error: unknown, info: RequestInfo): void => {
+      if (error instanceof PlumbError && error.name === "UpstreamError") {
+        log.log("debug", `node "${node.name}" stopped: ${describe(error)}`);
+      } else {
+        log.log(
+          "error",
+          `node "${node.name}" (${node.specifier}) failed a request from ${info.peer}: ${
+            describe(error)
+          }`,
+        );
+      }
+    };
+    const handle: RequestHandler = (input, output, info) =>
+      runRequest(plan, input, output, report, info);
+    return new Generation(number, plan.nodes, handle, (message) => log.log("error", message));
+  }
+
+  #draining(): number {
+    return [...this.#retired].reduce((sum, g) => sum + g.pinned, 0);
+  }
+
+  async #reloadNow(next: string | URL | GraphSpec): Promise<ReloadResult> {
+    const log = this.#log;
+    const name = typeof next === "string" ? next : next instanceof URL ? next.href : "graph";
+    const kept = (reason: string): ReloadResult => {
+      const message =
+        `reload of ${name} failed, still serving graph ${this.#generations.current.number}: ${reason}`;
+      log.log("error", message);
+      return {
+        reloaded: false,
+        message,
+        reason,
+        listenersChanged: false,
+        graphChanged: false,
+        draining: this.#draining(),
+        graph: this.#summary,
+      };
+    };
+    if (this.#closing !== undefined) return kept("the host is stopping");
+    let loaded: LoadedGraph;
+    try {
+      loaded = await load(next, this.#options);
+    } catch (error) {
+      return kept(failureReason(error));
+    }
+    if (this.#closing !== undefined) {
+      await unloadNodes(loaded.plan.nodes, (message) => log.log("error", message));
+      return kept("the host is stopping");
+    }
+    const changes = listenerChanges(this.#served.listeners, loaded.listeners);
+    const graphChanged = loaded.fingerprint !== this.#served.fingerprint;
+    const old = this.#generations.current;
+    this.#generations.current = Host.#generation(loaded, old.number + 1, log);
+    this.#served = loaded;
+    this.#summary = summary(loaded);
+    this.#retired.add(old);
+    const open = this.#draining();
+    const parts = [
+      `reloaded ${loaded.file}: new connections get graph ${this.#generations.current.number} ` +
+      `(${loaded.plan.nodes.length} node(s), ${loaded.plan.edges.length} edge(s)` +
+      `${graphChanged ? "" : ", nodes and edges unchanged"})`,
+      open === 0
+        ? `no connection was open on graph ${old.number}`
+        : `${open} open connection(s) finish on the graph they started with`,
+    ];
+    if (changes !== undefined) {
+      parts.push(`listener changes need a restart, the old listeners are kept: ${changes}`);
+    }
+    const message = parts.join("; ");
+    log.log(changes === undefined ? "info" : "warn", message);
+    old.retire(() => log.log("info", `graph ${old.number} is no longer used; unloading its nodes`))
+      .then(() => this.#retired.delete(old));
+    return {
+      reloaded: true,
+      message,
+      listenersChanged: changes !== undefined,
+      graphChanged,
+      draining: open,
+      graph: this.#summary,
+    };
+  }
+}
+
+/**
+ * Loads, checks and serves a graph: {@linkcode Host.start} as a function.
+ *
+ * @example
+ * ```ts
+ * import { serve } from "./host.ts";
+ * import { assertMatch } from "@std/assert";
+ * const host = await serve("examples/hello.json", { port: 0, logLevel: "error" });
+ * assertMatch(host.urls[0], /^tcp:\/\/127\.0\.0\.1:\d+$/);
+ * await host.close();
+ * ```
+ */
+export function serve(graph: string | URL | GraphSpec, options: ServeOptions = {}): Promise<Host> {
+  return Host.start(graph, options);
+}

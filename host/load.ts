@@ -1,0 +1,118 @@
+/**
+ * Loading a graph: read it, start its listeners' modules' option checks, load
+ * its servlets and compile its plan; `checkGraph` and `graphToDot` on top.
+ * @module
+ */
+import { GraphError } from "../kernel/errors.ts";
+import { type GraphSpec, validateGraph } from "../kernel/graph.ts";
+import { loadNodes, unloadNodes } from "../kernel/loader.ts";
+import { compilePlan, type Plan } from "../kernel/plan.ts";
+import { rewriteFans } from "../kernel/rewrite.ts";
+import { toDot } from "../kernel/dot.ts";
+import { didYouMean } from "../kernel/suggest.ts";
+import type { IoModule } from "../modules/module.ts";
+import { IO_MODULES } from "../modules/registry.ts";
+import { fileUrl, readGraphFile } from "./graph_file.ts";
+import { listenerSpecs } from "./overrides.ts";
+import type { ServeOptions } from "./serve_options.ts";
+import { resolveServlet } from "./servlet_registry.ts";
+
+/** What a check found: a summary of a graph that can be served. */
+export interface CheckedGraph {
+  /** The graph file's name as given, for messages. */
+  readonly file: string;
+  /** The node names, in the order requests flow through them. */
+  readonly nodes: readonly string[];
+  /** How many edges join the nodes. */
+  readonly edges: number;
+  /** The module name of each listener. */
+  readonly listeners: readonly string[];
+}
+
+/** A loaded graph: the compiled plan and each listener's module and parsed options. */
+export interface LoadedGraph {
+  readonly file: string;
+  readonly base: URL;
+  readonly plan: Plan;
+  readonly listeners: readonly { module: IoModule<unknown>; options: unknown }[];
+  /** The graph's nodes, edges, input, output and types, to tell whether a reload changed them. */
+  readonly fingerprint: string;
+}
+
+/** The summary of a loaded graph. */
+export function summary(loaded: LoadedGraph): CheckedGraph {
+  return {
+    file: loaded.file,
+    nodes: loaded.plan.nodes.map((n) => n.name),
+    edges: loaded.plan.edges.length,
+    listeners: loaded.listeners.map((l) => l.module.name),
+  };
+}
+
+/** Reads (or takes), checks and loads a graph: its listeners' options, its nodes, its plan. */
+export async function load(
+  graph: string | URL | GraphSpec,
+  options: ServeOptions,
+): Promise<LoadedGraph> {
+  const { file, base, spec } = typeof graph === "string" || graph instanceof URL
+    ? await readGraphFile(graph)
+    : { file: "graph", base: options.base ?? fileUrl("./"), spec: validateGraph("graph", graph) };
+  const modules = options.modules === undefined
+    ? IO_MODULES
+    : { ...IO_MODULES, ...options.modules };
+  const listeners = listenerSpecs(file, spec, options).map((l, i) => {
+    const where = `${file}: listener ${i + 1} (${l.module})`;
+    // Own keys only: "constructor" or "toString" name no module.
+    const module = Object.hasOwn(modules, l.module) ? modules[l.module] : undefined;
+    if (module === undefined) {
+      throw new GraphError(
+        `${file}: listener ${i + 1}: unknown module "${l.module}"${
+          didYouMean(l.module, Object.keys(modules))
+        }; modules are ${Object.keys(modules).join(", ")}`,
+      );
+    }
+    return { module, options: module.parseOptions(l.options ?? {}, where) };
+  });
+  const rewritten = rewriteFans(file, spec);
+  const nodes = await loadNodes(file, base, rewritten.spec, resolveServlet);
+  const { nodes: nodeSpecs, edges, input, output, types } = spec;
+  try {
+    return {
+      file,
+      base,
+      plan: compilePlan(file, rewritten.spec, nodes, rewritten.labels),
+      listeners,
+      fingerprint: JSON.stringify({ nodeSpecs, edges, input, output, types }),
+    };
+  } catch (error) {
+    await unloadNodes(nodes);
+    throw error;
+  }
+}
+
+/**
+ * Loads and checks a graph without serving it, then unloads its nodes.
+ * Throws a {@linkcode GraphError} naming the file, node and port on the first problem.
+ */
+export async function checkGraph(
+  graph: string | URL | GraphSpec,
+  options: ServeOptions = {},
+): Promise<CheckedGraph> {
+  const loaded = await load(graph, options);
+  await unloadNodes(loaded.plan.nodes);
+  return summary(loaded);
+}
+
+/**
+ * Loads and checks a graph like {@linkcode checkGraph}, and returns it as
+ * Graphviz DOT (after the fan-out and fan-in rewrite, with port names and
+ * types on the edges).
+ */
+export async function graphToDot(
+  graph: string | URL | GraphSpec,
+  options: ServeOptions = {},
+): Promise<string> {
+  const loaded = await load(graph, options);
+  await unloadNodes(loaded.plan.nodes);
+  return toDot(loaded.plan, loaded.file);
+}

@@ -1,0 +1,41 @@
+/**
+ * Embedding plumb: serve a graph from your own program, check it, draw it,
+ * build it in code, reload it, or run it on several workers.
+ *
+ * @example
+ * ```ts
+ * import { graph, serve } from "@plumb/plumb/host";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const spec = graph()
+ *   .node("greet", "hello")
+ *   .input("greet.in")
+ *   .output("greet.out")
+ *   .listen("tcp", { host: "127.0.0.1", port: 0 })
+ *   .build();
+ * const host = await serve(spec, { logLevel: "error" });
+ * assertEquals(host.graph.nodes, ["greet"]);
+ * await host.close();
+ * ```
+ * @module
+ */
+export { Host, type ReloadResult, serve, type Serving } from "./host.ts";
+export { type CheckedGraph, checkGraph, graphToDot } from "./load.ts";
+export type { ServeOptions } from "./serve_options.ts";
+export { readGraphFile } from "./graph_file.ts";
+export { serveWorkers } from "./workers.ts";
+export { BUILTIN_SERVLETS } from "./servlet_registry.ts";
+export { graph, GraphBuilder, type ListenerOptionsMap, type PortRef } from "./graph_builder.ts";
+export type { EdgeSpec, GraphSpec, ListenerSpec, NodeSpec } from "../kernel/graph.ts";
+export { createLogger, type Logger, type LogLevel } from "../kernel/log.ts";
+export type {
+  ConnectionLimitOptions,
+  ConnectionLogOptions,
+  FileOptions,
+  Overflow,
+  SessionListenerOptions,
+  SourceRuleOptions,
+  StdioOptions,
+  TcpOptions,
+  UnixOptions,
+} from "../modules/mod.ts";

@@ -1,0 +1,26 @@
+/**
+ * A request as the kernel runs it: what an I/O module tells the scheduler
+ * about it, and the function that runs it through a graph.
+ * @module
+ */
+import type { InputHandle, OutputHandle } from "./pipe.ts";
+import type { RequestEvent } from "./servlet.ts";
+
+/** Facts about a request that servlets and logs may use. */
+export interface RequestInfo {
+  /** Who is at the other end, for logs. */
+  readonly peer: string;
+  /** What started the request. */
+  readonly event: RequestEvent;
+}
+
+/**
+ * Runs one request through the graph with the module's companion handles.
+ * Resolves false when the output is errored: the module should then close
+ * the resource rather than keep it.
+ */
+export type RequestHandler = (
+  input: InputHandle,
+  output: OutputHandle,
+  info: RequestInfo,
+) => Promise<boolean>;
