@@ -37,7 +37,7 @@ export type PortRef<N extends string> = `${N}.${string}`;
  *
  * @example
  * ```ts
- * import { graph } from "./graph_builder.ts";
+ * import { graph } from "@plumb/plumb/host";
  *
  * const spec = graph("upper-case greeter")
  *   .node("split", "line")

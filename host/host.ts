@@ -44,7 +44,7 @@ export interface Serving {
  *
  * @example
  * ```ts
- * import { Host } from "./host.ts";
+ * import { Host } from "@plumb/plumb/host";
  * import { assertEquals } from "@std/assert";
  * const host = await Host.start("examples/hello.json", { port: 0, logLevel: "error" });
  * const conn = await Deno.connect({ port: Number(new URL(host.urls[0]).port) });
@@ -283,7 +283,7 @@ export class Host implements Serving {
  *
  * @example
  * ```ts
- * import { serve } from "./host.ts";
+ * import { serve } from "@plumb/plumb/host";
  * import { assertMatch } from "@std/assert";
  * const host = await serve("examples/hello.json", { port: 0, logLevel: "error" });
  * assertMatch(host.urls[0], /^tcp:\/\/127\.0\.0\.1:\d+$/);

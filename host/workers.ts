@@ -169,7 +169,7 @@ function inCode(graph: GraphSpec): boolean {
  * @example
  * ```ts ignore
  * // deno run --unstable-net --allow-net --allow-read
- * import { serveWorkers } from "./workers.ts";
+ * import { serveWorkers } from "@plumb/plumb/host";
  * const host = await serveWorkers("examples/hello.json", 2, { port: 0 });
  * console.log(host.urls); // ["tcp://127.0.0.1:40123"], served by both workers
  * await host.close();

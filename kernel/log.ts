@@ -29,7 +29,7 @@ export interface Logger {
  *
  * @example
  * ```ts
- * import { createLogger } from "./log.ts";
+ * import { createLogger } from "@plumb/plumb/host";
  * const lines: string[] = [];
  * const log = createLogger("info", (line) => lines.push(line));
  * log.log("debug", "dropped");

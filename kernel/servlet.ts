@@ -165,7 +165,7 @@ export type Servlet<C> = Readonly<ServletDefinition<C>>;
  *
  * @example
  * ```ts
- * import { defineServlet, INPUT, OUTPUT, PERSIST } from "../mod.ts";
+ * import { defineServlet, INPUT, OUTPUT, PERSIST } from "@plumb/plumb";
  *
  * export default defineServlet({
  *   init(_args, env) {

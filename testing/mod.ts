@@ -5,8 +5,8 @@
  * socket and talk to it as a client ({@linkcode simulate}).
  *
  * ```ts
- * import { defineServlet, INPUT, OUTPUT, PERSIST } from "../mod.ts";
- * import { runServlet, simulate } from "./mod.ts";
+ * import { defineServlet, INPUT, OUTPUT, PERSIST } from "@plumb/plumb";
+ * import { runServlet, simulate } from "@plumb/plumb/testing";
  *
  * const upper = defineServlet({
  *   init(_args, env) {

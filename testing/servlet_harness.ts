@@ -160,10 +160,9 @@ function toChunks(input: ScriptedInput | undefined): Uint8Array[] {
  *
  * @example
  * ```ts
- * import { ServletHarness } from "./servlet_harness.ts";
- * import hello from "../servlets/hello.ts";
+ * import { ServletHarness } from "@plumb/plumb/testing";
  *
- * await using greeter = await ServletHarness.start(hello);
+ * await using greeter = await ServletHarness.start("hello"); // a built-in, by name
  * const result = await greeter.exec({ in: "Plumber\n" });
  * console.log(result.outputs.out); // "Hello, Plumber\n"
  * console.log(result.persist); // true: the connection would stay open
@@ -347,10 +346,9 @@ export class ServletHarness<C> implements AsyncDisposable {
  *
  * @example
  * ```ts
- * import { runServlet } from "./servlet_harness.ts";
- * import echo from "../servlets/echo.ts";
+ * import { runServlet } from "@plumb/plumb/testing";
  *
- * const { outputs } = await runServlet(echo, { in: "ping\n" });
+ * const { outputs } = await runServlet("echo", { in: "ping\n" }); // a built-in, by name
  * console.log(outputs.out); // "ping\n"
  * ```
  */

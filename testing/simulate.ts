@@ -169,7 +169,7 @@ async function graphOf(
  *
  * @example
  * ```ts
- * import { simulate } from "./simulate.ts";
+ * import { simulate } from "@plumb/plumb/testing";
  *
  * await using sim = await simulate("examples/hello.json");
  * await using client = await sim.connect();

@@ -62,7 +62,7 @@ export interface RouterContext {
  *
  * @example
  * ```ts
- * import { compileRoute, matchRoute } from "./router.ts";
+ * import { compileRoute, matchRoute } from "@plumb/plumb/http";
  *
  * const route = compileRoute("GET /users/:id");
  * console.log(matchRoute(route, "GET", "/users/7")); // { id: "7" }

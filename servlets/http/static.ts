@@ -95,7 +95,7 @@ function parseStaticArgs(
  *
  * @example
  * ```ts
- * import { segmentsOf } from "./static.ts";
+ * import { segmentsOf } from "@plumb/plumb/http";
  *
  * console.log(segmentsOf("/a/b%20c")); // ["a", "b c"]
  * console.log(segmentsOf("/a/%2e%2e/etc")); // undefined
