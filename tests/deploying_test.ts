@@ -331,7 +331,7 @@ function denoRun(argv: string[]): { flags: string[]; script: string; args: strin
 }
 
 /**
- * Each way's narrowest permissions (README, "Permissions"): the graph file to
+ * Each way's narrowest permissions (`docs/command-line.md`, "Permissions"): the graph file to
  * read, plus the port for a host that listens itself, `LISTEN_FDS` and
  * `LISTEN_PID` for systemd's socket, and plumb's directory and
  * `--unstable-net` for `--workers`. Nothing broader.

@@ -5,7 +5,8 @@
  *   its rules accept, with their types, ranges and defaults as the code has
  *   them; the `mem` figures are the pipe's own.
  * - `docs/graph-format.md`: the built-in servlet and type tables name what
- *   `kernel/builtins.ts` and `kernel/types.ts` have.
+ *   `host/servlet_registry.ts` and `kernel/pipe_types.ts` have; so does the
+ *   servlet table of `docs/servlets.md`.
  * - `docs/pipes-and-flags.md`: the flag table has the names, values and
  *   shared/private kinds of `kernel/flags.ts`; each servlet block of the page
  *   (a `ts` block starting `// NAME.ts:`) is served and answers as the page
@@ -229,6 +230,15 @@ const GRAPH_PAGE = "docs/graph-format.md";
 Deno.test("docs/graph-format.md: the built-in servlet table names every built-in, and only those", () => {
   const table = tables(GRAPH_PAGE).find((t) => t.header[0] === "servlet");
   assert(table !== undefined, `${GRAPH_PAGE}: no built-in servlet table`);
+  assertEquals(
+    table.rows.map((row) => code(row[0])).sort(),
+    Object.keys(BUILTIN_SERVLETS).sort(),
+  );
+});
+
+Deno.test("docs/servlets.md: the servlet table names every built-in, and only those", () => {
+  const table = tables("docs/servlets.md").find((t) => t.header[0] === "name");
+  assert(table !== undefined, "docs/servlets.md: no servlet table");
   assertEquals(
     table.rows.map((row) => code(row[0])).sort(),
     Object.keys(BUILTIN_SERVLETS).sort(),
