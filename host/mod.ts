@@ -25,7 +25,14 @@ export type { ServeOptions } from "./serve_options.ts";
 export { readGraphFile } from "./graph_file.ts";
 export { serveWorkers } from "./workers.ts";
 export { BUILTIN_SERVLETS } from "./servlet_registry.ts";
-export { graph, GraphBuilder, type ListenerOptionsMap, type PortRef } from "./graph_builder.ts";
+export {
+  type BuiltinModuleName,
+  graph,
+  GraphBuilder,
+  type ListenerOptionsArg,
+  type ListenerOptionsMap,
+  type PortRef,
+} from "./graph_builder.ts";
 export type { EdgeSpec, GraphSpec, ListenerSpec, NodeSpec } from "../kernel/graph.ts";
 export { createLogger, type Logger, type LogLevel } from "../kernel/log.ts";
 export type {

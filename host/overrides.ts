@@ -7,11 +7,11 @@
  */
 import { GraphError } from "../kernel/errors.ts";
 import type { GraphSpec, ListenerSpec } from "../kernel/graph.ts";
-import { SESSION_RULES } from "../modules/session_options.ts";
+import { SESSION_OPTIONS } from "../modules/session_options.ts";
 import type { ServeOptions } from "./serve_options.ts";
 
 /** The options `--stdio` carries over from the first listener: its session's. */
-const SESSION_OPTIONS = Object.keys(SESSION_RULES);
+const SESSION_NAMES = Object.keys(SESSION_OPTIONS);
 
 /**
  * The listeners to start: the graph's, with the overrides of `options` applied.
@@ -27,7 +27,7 @@ export function listenerSpecs(
   if (options.stdio) {
     const first = listeners[0]?.options ?? {};
     const carried = Object.fromEntries(
-      Object.entries(first).filter(([name]) => SESSION_OPTIONS.includes(name)),
+      Object.entries(first).filter(([name]) => SESSION_NAMES.includes(name)),
     );
     return [{ module: "stdio", options: carried }];
   }

@@ -9,13 +9,12 @@ import { type Host, serve } from "../host/host.ts";
 import type { GraphSpec, ListenerSpec } from "../kernel/graph.ts";
 import { createLogger, type LogLevel } from "../kernel/log.ts";
 import { isServlet, type Servlet } from "../kernel/servlet.ts";
-import type { IoModule, ListenContext, Listener } from "../modules/module.ts";
-import { checkOptions } from "../modules/options.ts";
+import type { DeclaredModule, ListenContext, Listener } from "../modules/module.ts";
+import { parseOptions } from "../modules/options.ts";
 import { SessionPool } from "../modules/session_pool.ts";
 import {
-  SESSION_RULES,
+  SESSION_OPTIONS,
   type SessionListenerOptions,
-  sessionOptions,
   sessionSettings,
 } from "../modules/session_options.ts";
 import { TcpClient, type TestClient } from "./client.ts";
@@ -90,13 +89,11 @@ interface MemoryListener extends Listener {
 function memoryModule(
   answers: Readonly<Record<string, unknown>>,
   started: (listener: MemoryListener) => void,
-): IoModule<SessionListenerOptions> {
+): DeclaredModule<typeof SESSION_OPTIONS> {
   return {
     name: "memory",
-    parseOptions(options: Record<string, unknown>, where: string): SessionListenerOptions {
-      checkOptions(options, SESSION_RULES, where);
-      return sessionOptions(options);
-    },
+    options: SESSION_OPTIONS,
+    parseOptions: (options, where) => parseOptions(SESSION_OPTIONS, options, where),
     listen(options: SessionListenerOptions, context: ListenContext): Promise<Listener> {
       const pool = new SessionPool(context, sessionSettings(options), options.ttl);
       let stop: () => void = () => {};
@@ -124,7 +121,7 @@ function memoryModule(
   };
 }
 
-const SESSION_KEYS = Object.keys(SESSION_RULES);
+const SESSION_KEYS = Object.keys(SESSION_OPTIONS);
 const CONNECTION_MODULES = ["tcp", "unix", "stdio"];
 
 /** The session options of a graph's first connection-like listener, with `override` over them. */

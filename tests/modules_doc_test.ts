@@ -2,8 +2,8 @@
  * The reference pages of `docs/` against the code:
  *
  * - `docs/modules.md`: each module's option table lists exactly the options
- *   its rules accept, with their types, ranges and defaults as the code has
- *   them; the `mem` figures are the pipe's own.
+ *   its declaration has, in its order, with their types, ranges and defaults
+ *   as declared; the `mem` figures are the pipe's own.
  * - `docs/graph-format.md`: the built-in servlet and type tables name what
  *   `host/servlet_registry.ts` and `kernel/pipe_types.ts` have; so does the
  *   servlet table of `docs/servlets.md`.
@@ -12,22 +12,22 @@
  *   (a `ts` block starting `// NAME.ts:`) is served and answers as the page
  *   says, and so does its `__error__` graph.
  *
- * The rules are read through each module's `parseOptions`: its messages name
- * the options, types and ranges, and its result holds the defaults.
+ * That `parseOptions` applies a declaration's checks and defaults is for
+ * `tests/options_test.ts` to show.
  * @module
  */
-import { assert, assertEquals, assertThrows } from "./assert.ts";
+import { assert, assertEquals } from "./assert.ts";
 import { codeBlocks } from "./docs/markdown.ts";
 import { Client, path, startHost } from "./helpers.ts";
 import { BUILTIN_SERVLETS } from "../host/servlet_registry.ts";
 import { DEFAULT_MAX_LINE_BYTES } from "../kernel/byte_reader.ts";
-import { GraphError } from "../kernel/errors.ts";
 import * as flags from "../kernel/flags.ts";
 import { BUILTIN_TYPES } from "../kernel/pipe_types.ts";
 import { HTTP_PIPE_TYPES } from "../servlets/http/types.ts";
 import type { GraphSpec } from "../host/mod.ts";
 import { MEM_HIGH_WATER_MARK } from "../kernel/mem_pipe.ts";
-import { IO_MODULES } from "../modules/registry.ts";
+import type { OptionSpec } from "../modules/options.ts";
+import { BUILTIN_MODULES, IO_MODULES } from "../modules/registry.ts";
 
 // --- Markdown tables -------------------------------------------------------
 
@@ -73,65 +73,38 @@ function code(cell: string): string | undefined {
 
 const MODULES_PAGE = "docs/modules.md";
 
-/** Options each module needs to accept anything: its required ones. */
-const REQUIRED: Readonly<Record<string, Record<string, unknown>>> = {
-  tcp: {},
-  unix: { path: "plumb.sock" },
-  stdio: {},
-  file: { input: "questions.txt", output: "answers.txt" },
-};
-
-/** The message `parseOptions` refuses `options` with (after the `where`), or undefined. */
-function refusal(module: string, options: Record<string, unknown>): string | undefined {
-  try {
-    IO_MODULES[module].parseOptions({ ...REQUIRED[module], ...options }, "x");
-    return undefined;
-  } catch (error) {
-    if (!(error instanceof GraphError)) throw error;
-    return error.message.replace(/^x: /, "");
+/** How a doc's type column writes an option's declared type and range. */
+function typeText(spec: OptionSpec): string {
+  switch (spec.type) {
+    case "boolean":
+      return "boolean";
+    case "string[]":
+      return "array of strings";
+    case "string": {
+      if (spec.values === undefined) return "string";
+      const quoted = spec.values.map((v) => `\`${JSON.stringify(v)}\``);
+      return quoted.length === 1
+        ? quoted[0]
+        : `${quoted.slice(0, -1).join(", ")} or ${quoted[quoted.length - 1]}`;
+    }
+    case "number": {
+      const { min, max } = spec;
+      const range = min !== undefined && max !== undefined
+        ? ` ${min}–${max}`
+        : min !== undefined
+        ? ` ≥ ${min}`
+        : max !== undefined
+        ? ` ≤ ${max}`
+        : "";
+      return `${spec.integer ? "whole number" : "number"}${range}`;
+    }
   }
 }
 
-/** The names of a module's options, from its answer to an unknown one. */
-function optionNames(module: string): string[] {
-  const message = refusal(module, { "no such option": 1 }) ?? "";
-  const list = /; options are (.*)$/.exec(message);
-  assert(list !== null, `${module}: no option list in ${JSON.stringify(message)}`);
-  return list[1].split(", ");
-}
-
-/** The "must be ..." part of a refusal of one option's value, if refused. */
-function mustBe(module: string, name: string, value: unknown): string | undefined {
-  const message = refusal(module, { [name]: value });
-  return message === undefined ? undefined : /must be (.*?), got /.exec(message)?.[1];
-}
-
-/** How a doc's type column writes an option's rule, worked out from the module's messages. */
-function typeText(module: string, name: string): string {
-  const type = mustBe(module, name, null);
-  assert(type !== undefined, `${module}: option "${name}" takes null`);
-  if (type === "a boolean") return "boolean";
-  if (type === "an array of strings") return "array of strings";
-  if (type === "a string") {
-    const values = mustBe(module, name, "\u0001 no such value")?.replace(/^one of /, "");
-    if (values === undefined) return "string";
-    const quoted = values.split(", ").map((v) => `\`${v}\``);
-    return quoted.length === 1
-      ? quoted[0]
-      : `${quoted.slice(0, -1).join(", ")} or ${quoted[quoted.length - 1]}`;
-  }
-  assertEquals(type, "a number", `${module}: option "${name}"`);
-  const whole = mustBe(module, name, 1.5) === "a whole number";
-  const min = mustBe(module, name, -1e9)?.replace(/^at least /, "");
-  const max = mustBe(module, name, 1e9)?.replace(/^at most /, "");
-  const range = min !== undefined && max !== undefined
-    ? ` ${min}–${max}`
-    : min !== undefined
-    ? ` ≥ ${min}`
-    : max !== undefined
-    ? ` ≤ ${max}`
-    : "";
-  return `${whole ? "whole number" : "number"}${range}`;
+/** How a doc's default column writes an option's declared default (or that it is required). */
+function defaultText(spec: OptionSpec): string {
+  if (spec.required !== undefined) return "required";
+  return spec.default === undefined ? "none" : `\`${JSON.stringify(spec.default)}\``;
 }
 
 /** The option table under the heading `` `module` ``. */
@@ -151,38 +124,16 @@ Deno.test("docs/modules.md: a table of options for each module there is, and for
   assertEquals(documented.sort(), Object.keys(IO_MODULES).sort());
 });
 
-for (const module of Object.keys(IO_MODULES)) {
+for (const [module, { options: specs }] of Object.entries(BUILTIN_MODULES)) {
   Deno.test(`docs/modules.md: the ${module} table has every option, with its type and default`, () => {
     const rows = optionTable(module).rows;
-    const names = rows.map((row) => code(row[0]) ?? row[0]);
-    assertEquals(
-      [...names].sort(),
-      optionNames(module).sort(),
-      "the options documented are the options the module accepts",
-    );
-    const defaults = IO_MODULES[module].parseOptions({ ...REQUIRED[module] }, "x") as Record<
-      string,
-      unknown
-    >;
-    for (const [i, row] of rows.entries()) {
-      const name = names[i];
-      assertEquals(row[1], typeText(module, name), `${module}: type of "${name}"`);
-      const cell = row[2];
-      if (cell === "required") {
-        assert(name in REQUIRED[module], `${module}: "${name}" is documented as required`);
-        const { [name]: _, ...without } = REQUIRED[module];
-        assertThrows(
-          () => IO_MODULES[module].parseOptions(without, "x"),
-          new RegExp(`option "${name}" is required`),
-        );
-      } else if (cell === "none") {
-        assertEquals(defaults[name], undefined, `${module}: "${name}" has a default`);
-      } else {
-        const literal = code(cell);
-        assert(literal !== undefined, `${module}: default of "${name}": ${cell}`);
-        assertEquals(defaults[name], JSON.parse(literal), `${module}: default of "${name}"`);
-      }
-    }
+    const documented = rows.map((row) => [code(row[0]) ?? row[0], row[1], row[2]]);
+    const declared = Object.entries(specs).map(([name, spec]: [string, OptionSpec]) => [
+      name,
+      typeText(spec),
+      defaultText(spec),
+    ]);
+    assertEquals(documented, declared, "the table's names, types and defaults, in order");
   });
 }
 
