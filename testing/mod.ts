@@ -31,7 +31,7 @@
  * ```
  * @module
  */
-export { BufferedClient, TcpClient, type TestClient } from "./client.ts";
+export { BufferedClient, MemoryClient, TcpClient, type TestClient } from "./client.ts";
 export { simulate, type SimulateOptions, type Simulation } from "./simulate.ts";
 export {
   type ExecOptions,
