@@ -32,6 +32,8 @@ export interface SimulateOptions {
   session?: Partial<SessionListenerOptions>;
   /** For a servlet given alone: its arguments. Default none. */
   args?: readonly string[];
+  /** For a servlet given alone: its node's name, as messages and `env.node` say it. Default `servlet`. */
+  node?: string;
   /** For a servlet given alone: the input port that receives each request. Default `in`. */
   input?: string;
   /** For a servlet given alone: the output port that carries the reply. Default `out`. */
@@ -80,7 +82,7 @@ async function graphOf(
   options: SimulateOptions,
 ): Promise<{ spec: GraphSpec; base: URL | undefined }> {
   if (isServlet(graph)) {
-    const node = "servlet";
+    const node = options.node ?? "servlet";
     return {
       spec: {
         nodes: { [node]: { servlet: graph, args: [...(options.args ?? [])] } },
@@ -103,16 +105,18 @@ async function graphOf(
  * node, whose `in` and `out` ports (or `input` and `output`) carry each
  * request. The graph's listeners are replaced by one of the chosen
  * transport, which keeps the first listener's session options (so a graph
- * with `"open": true` greets each connection).
+ * with `"open": true` greets each connection). In memory, the graph is run
+ * by `Host.load`, and each connection is one of `Host.connect`.
  *
  * @example
  * ```ts
  * import { simulate } from "./simulate.ts";
+ * import { assertEquals } from "@std/assert";
  *
  * await using sim = await simulate("examples/hello.json");
  * await using client = await sim.connect();
  * await client.send("Plumber\nworld\n");
- * console.log(await client.readLines(2)); // ["Hello, Plumber\n", "Hello, world\n"]
+ * assertEquals(await client.readLines(2), ["Hello, Plumber\n", "Hello, world\n"]);
  * ```
  */
 export async function simulate<C>(
