@@ -53,8 +53,8 @@ export interface ServeOptions {
   ports?: readonly number[];
   /**
    * I/O modules of your own, by the name a listener uses, beside (or instead
-   * of) the built-in `tcp`, `unix`, `stdio` and `file`. The testing kit
-   * serves graphs in memory this way.
+   * of) the built-in `tcp`, `unix`, `stdio` and `file`. (To run a graph in
+   * memory, with no listener at all, use `Host.load`.)
    */
   modules?: Readonly<Record<string, IoModule<unknown>>>;
 }
