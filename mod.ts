@@ -39,6 +39,7 @@
  * @module
  */
 export {
+  type Deadline,
   defineServlet,
   type InitEnv,
   isServlet,
@@ -52,6 +53,7 @@ export {
   ASYNC,
   CLR_FLAG,
   type CntlOp,
+  DEADLINE,
   DISABLED,
   EOM,
   flagNames,

@@ -7,8 +7,9 @@
  *   builds it.
  * - Any other `GET` or `HEAD`: the file under `examples/www` (a directory by
  *   its `index.html`), read whole per request, with the content type
- *   `http/static` gives it (`servlets/http/mime.ts`); a segment that starts
- *   with `.` or holds `/`, `\` or NUL once decoded is answered 404. Unlike
+ *   `http/static` gives it (`servlets/http/mime.ts`); the path is normalised
+ *   as `http/parser` does it (`servlets/http/path.ts`), and a segment that
+ *   starts with `.` or holds `\` or NUL is answered 404. Unlike
  *   `http/static` it sends no `etag`, `last-modified` or `accept-ranges`,
  *   resolves no symbolic links and answers no ranges or conditional requests.
  * - Anything else: 404.
@@ -23,6 +24,7 @@
  */
 import { parseArgs } from "node:util";
 import { contentType } from "../servlets/http/mime.ts";
+import { normalizePath } from "../servlets/http/path.ts";
 import { segmentsOf } from "../servlets/http/static.ts";
 
 const HOSTNAME = "127.0.0.1";
@@ -40,7 +42,13 @@ function notFound(): Response {
 
 /** A file of `examples/www`, or 404. */
 async function serveFile(request: Request, pathname: string): Promise<Response> {
-  const segments = segmentsOf(pathname);
+  let normal: string;
+  try {
+    normal = normalizePath(pathname);
+  } catch {
+    return notFound();
+  }
+  const segments = segmentsOf(normal);
   if (segments === undefined) return notFound();
   let path = [WWW, ...segments].join("/");
   if (pathname.endsWith("/")) path = `${path}/${INDEX}`;

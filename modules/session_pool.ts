@@ -94,8 +94,13 @@ export class SessionPool {
   #sweep(): void {
     const now = ++this.#clock.tick;
     const log = this.#context.log;
+    const ms = performance.now();
     for (const session of this.#open) {
-      if (session.reading && now - session.readingSince >= this.#ttlTicks) {
+      const overdue = session.idle ? session.overdue(ms) : undefined;
+      if (overdue !== undefined) {
+        log.log("warn", `${session.channel.peer}: ${overdue}, closing`);
+        session.expire();
+      } else if (session.reading && now - session.readingSince >= this.#ttlTicks) {
         log.log("debug", `${session.channel.peer}: idle for ${this.#ttl} s (ttl), closing`);
         session.close("ttl");
       } else if (

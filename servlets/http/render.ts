@@ -111,6 +111,30 @@ function headText(response: HttpResponse): string {
   return text;
 }
 
+/**
+ * A response as the bytes of a reply that ends its connection: status line,
+ * fields, `date`, `content-length` and `connection: close`, then its body (a
+ * string, or nothing). For a reply written without `http/render`, such as
+ * the 408 that `http/parser` leaves with a connection's deadline.
+ *
+ * @example
+ * ```ts
+ * import { closingReply } from "./render.ts";
+ * import { textResponse } from "./types.ts";
+ * import { assertMatch } from "@std/assert";
+ *
+ * const reply = closingReply(textResponse(408, "too slow"));
+ * assertMatch(reply, /^HTTP\/1.1 408 Request Timeout\r\n/);
+ * assertMatch(reply, /connection: close\r\n\r\n408 Request Timeout: too slow\n$/);
+ * ```
+ */
+export function closingReply(response: HttpResponse): string {
+  const body = typeof response.body === "string" ? response.body : "";
+  return `${headText(response)}content-length: ${
+    utf8Length(body)
+  }\r\nconnection: close\r\n\r\n${body}`;
+}
+
 export default defineServlet({
   types: HTTP_PIPE_TYPES,
   description: "writes an HTTP response: status, fields, length or chunks, keep-alive by PERSIST",

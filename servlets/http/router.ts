@@ -6,6 +6,11 @@
  * the route's `:name` segments and, for a `/prefix/*` route, `*`: the rest of
  * the path.
  *
+ * Routes match the request's `path` as `http/parser` normalised it
+ * (percent-decoded, no `.`, `..` or empty segments), the same path
+ * `http/static` serves: `/%70rivate/x` and `//private/x` are `/private/x`
+ * to both. A route's own path is normalised the same way when it is read.
+ *
  * Arguments: one route per output, `out0` ... in order, each `[METHODS] PATH`:
  * METHODS is a comma-separated list (`GET,HEAD`) or `*` (the default: any);
  * PATH is `/exact`, `/users/:id` (one segment) or `/static/*` (the prefix
@@ -33,6 +38,7 @@ import {
   type Port,
 } from "../../mod.ts";
 import { defineRoutes } from "../dataflow/demux.ts";
+import { normalizePath } from "./path.ts";
 import { HTTP_PIPE_TYPES, type HttpRequest } from "./types.ts";
 
 /** One route: the methods it takes and its path as a regular expression. */
@@ -78,7 +84,13 @@ export function compileRoute(arg: string): Route {
         `"GET,POST /users/:id" or "/static/*"`,
     );
   }
-  const path = parts[parts.length - 1];
+  let path: string;
+  try {
+    // Written as a request's path is seen: decoded, no dot or empty segments.
+    path = normalizePath(parts[parts.length - 1]);
+  } catch (error) {
+    throw new PlumbError(`http/router: route "${arg}": ${(error as Error).message}`);
+  }
   const methods = parts.length === 2 && parts[0] !== "*"
     ? new Set(parts[0].split(",").map((m) => m.toUpperCase()))
     : undefined;
