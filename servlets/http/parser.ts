@@ -92,8 +92,8 @@ interface Partial {
   timed: "head" | "body" | undefined;
 }
 
-const USAGE = "args are [--max-header-bytes N] [--max-body-bytes N] [--head-timeout S] " +
-  "[--body-timeout S] [--max-buffered-bytes N]";
+const USAGE =
+  "args are [--max-header-bytes N] [--max-body-bytes N] [--head-timeout S] [--body-timeout S] [--max-buffered-bytes N]";
 
 /** The options, by flag: the setting each sets, and whether it takes seconds (else bytes). */
 const OPTIONS: Readonly<Record<string, readonly [string, "bytes" | "seconds"]>> = {
