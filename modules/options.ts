@@ -32,6 +32,7 @@
  * @module
  */
 import { GraphError } from "../kernel/errors.ts";
+import { shortJson } from "../kernel/graph.ts";
 import { didYouMean } from "../kernel/suggest.ts";
 
 /** The JSON type of an option's value (`string[]`: an array of strings). */
@@ -218,7 +219,7 @@ function checkOptions(
     }
     const bad = (why: string): never => {
       throw new GraphError(
-        `${where}: option "${name}" ${why}, got ${JSON.stringify(value)} (${rule.what})`,
+        `${where}: option "${name}" ${why}, got ${shortJson(value)} (${rule.what})`,
       );
     };
     const actual: string = Array.isArray(value)
