@@ -37,6 +37,32 @@ export type FailureReport = (node: PlanNode, error: unknown, info: RequestInfo) 
 
 const DEFAULT_INFO: RequestInfo = Object.freeze({ peer: "?", event: "data" });
 
+/**
+ * The reason a request fails when every running node waits on a bounded mem
+ * pipe: one line naming each node, the pipe it waits on, and how.
+ */
+export class DeadlockError extends PlumbError {
+  /** @param waits what each running node waits on, joined with "; " */
+  constructor(waits: string) {
+    super(
+      `request deadlocked: every running node waits on a bounded pipe: ${waits}; ` +
+        `read the inputs in the order they are written, or release an input you will not read`,
+    );
+    this.name = "DeadlockError";
+  }
+}
+
+/** `"node.port"` of a plan node's slot, for messages. */
+function portText(nodes: readonly PlanNode[], index: number, slot: number): string {
+  const node = nodes[index];
+  const name = slot < node.ports.length
+    ? node.ports[slot].name
+    : slot === nullSlot(node.ports.length)
+    ? "__null__"
+    : "__error__";
+  return `"${node.name}.${name}"`;
+}
+
 /** The reason a downstream read fails after its producer failed. */
 export class UpstreamError extends PlumbError {
   /** @param node the node that failed */
@@ -198,9 +224,18 @@ class RequestRun implements WaitMonitor {
   readonly #state: number[];
   readonly #pipes: (MemPipe | undefined)[];
   readonly #closed: boolean[];
+  /** Pending mem pipe waits of each node. */
+  readonly #waits: number[];
+  /** What each node last waited on: an edge it reads, or -1 - an edge it writes. */
+  readonly #waitingOn: number[];
   #pending: number;
   #running = 0;
-  #waiting = 0;
+  /** Running nodes with no pending mem pipe wait. */
+  #free = 0;
+  /** Node starts and ends so far: a deadlock is confirmed only if none happened meanwhile. */
+  #changes = 0;
+  #deadlockCheck: ReturnType<typeof setTimeout> | undefined;
+  #deadlock: DeadlockError | undefined;
   #ok = true;
   #done: (ok: boolean) => void = () => {};
 
@@ -219,6 +254,8 @@ class RequestRun implements WaitMonitor {
     this.#state = new Array(plan.nodes.length).fill(WAITING);
     this.#pipes = new Array(plan.edges.length);
     this.#closed = new Array(plan.edges.length).fill(false);
+    this.#waits = new Array(plan.nodes.length).fill(0);
+    this.#waitingOn = new Array(plan.nodes.length).fill(0);
     this.#pending = plan.nodes.length;
   }
 
@@ -239,6 +276,7 @@ class RequestRun implements WaitMonitor {
       pipe = this.#pipes[edge] = new MemPipe({
         onFirstWrite: () => this.#startNode(to),
         monitor: this,
+        id: edge,
       });
       // Its producer may have settled already (cancelled, or done without writing): then it is empty.
       if (this.#closed[edge]) pipe.close();
@@ -246,31 +284,71 @@ class RequestRun implements WaitMonitor {
     return pipe;
   }
 
-  wait(_pipe: MemPipe, _writer: boolean): void {
-    this.#waiting++;
-    this.#checkStall();
+  wait(pipe: MemPipe, writer: boolean): void {
+    const edge = this.#plan.edges[pipe.id];
+    const node = writer ? edge.from : edge.to;
+    this.#waitingOn[node] = writer ? -1 - pipe.id : pipe.id;
+    if (this.#waits[node]++ === 0 && this.#state[node] === RUNNING && --this.#free === 0) {
+      this.#checkDeadlock();
+    }
+  }
+
+  resume(pipe: MemPipe, writer: boolean): void {
+    const edge = this.#plan.edges[pipe.id];
+    const node = writer ? edge.from : edge.to;
+    if (--this.#waits[node] === 0 && this.#state[node] === RUNNING) this.#free++;
   }
 
   /**
-   * When every running node waits on a pipe, bounded pipes have deadlocked (a
+   * Every running node waits on a mem pipe: the request cannot go on (a
    * diamond whose join reads its branches in another order than they are
-   * written): let a stalled pipe grow past its bound so the request goes on.
-   * Checked when a node starts waiting and when a node ends (the others may
-   * all be waiting by then).
+   * written, say), and no pipe may grow past its bound to get it out. Checked
+   * when a node starts waiting and when a node ends; confirmed a macrotask
+   * later (a wait that a promise reaction was about to end is not a deadlock),
+   * then every pipe of the request is aborted with one {@linkcode DeadlockError}.
    */
-  #checkStall(): void {
-    if (this.#running === 0 || this.#waiting < this.#running) return;
-    this.#pipes.find((p) => p?.stalled)?.overflow();
+  #checkDeadlock(): void {
+    if (this.#free !== 0 || this.#running === 0 || this.#deadlockCheck !== undefined) return;
+    const seen = this.#changes;
+    this.#deadlockCheck = setTimeout(() => {
+      this.#deadlockCheck = undefined;
+      if (this.#free !== 0 || this.#running === 0) return;
+      if (this.#changes !== seen) return this.#checkDeadlock();
+      this.#abort();
+    }, 0);
   }
 
-  resume(_pipe: MemPipe, _writer: boolean): void {
-    this.#waiting--;
+  /** Fails the request: one report names the nodes and pipes, every pipe is aborted. */
+  #abort(): void {
+    const { nodes, edges } = this.#plan;
+    const waits: string[] = [];
+    let first: PlanNode | undefined;
+    for (const node of nodes) {
+      if (this.#state[node.index] !== RUNNING) continue;
+      first ??= node;
+      const at = this.#waitingOn[node.index];
+      const edge = edges[at < 0 ? -1 - at : at];
+      const pipe = `${portText(nodes, edge.from, edge.fromSlot)} -> ${
+        portText(nodes, edge.to, edge.toPort)
+      }`;
+      waits.push(
+        at < 0
+          ? `"${node.name}" writes ${pipe} (full, ${this.#pipes[-1 - at]?.queued ?? 0} bytes)`
+          : `"${node.name}" reads ${pipe} (empty)`,
+      );
+    }
+    const error = this.#deadlock = new DeadlockError(waits.join("; "));
+    this.#ok = false;
+    safeReport(this.#report, first!, error, this.#info);
+    for (const pipe of this.#pipes) pipe?.abort(error);
   }
 
   #startNode(index: number): void {
     if (this.#state[index] !== WAITING) return;
     this.#state[index] = RUNNING;
     this.#running++;
+    this.#changes++;
+    if (this.#waits[index] === 0) this.#free++;
     const node = this.#plan.nodes[index];
     const handles: Handle[] = new Array(node.ports.length);
     for (let i = 0; i < handles.length; i++) {
@@ -285,16 +363,22 @@ class RequestRun implements WaitMonitor {
     }
     if (node.tees.length > 0) applyTees(node, handles);
     exec(node, handles, this.#info.event, (outcome) => {
+      this.#state[index] = SETTLED; // its pipe waits no longer count
       this.#running--;
+      this.#changes++;
+      if (this.#waits[index] === 0) this.#free--;
       this.#finish(node, handles, outcome);
-      this.#checkStall();
+      this.#checkDeadlock();
     });
   }
 
   #finish(node: PlanNode, handles: Handle[], outcome: Outcome): void {
     const n = node.ports.length;
     if (outcome.failed) {
-      safeReport(this.#report, node, outcome.error, this.#info);
+      // A deadlock was reported once, for the whole request.
+      if (outcome.error !== this.#deadlock) {
+        safeReport(this.#report, node, outcome.error, this.#info);
+      }
       const reason = new UpstreamError(node.name);
       for (let i = 0; i < n; i++) {
         const slot = node.slots[i];
@@ -342,6 +426,9 @@ class RequestRun implements WaitMonitor {
         this.#cancel(to.index);
       }
     }
-    if (--this.#pending === 0) this.#done(this.#ok);
+    if (--this.#pending === 0) {
+      clearTimeout(this.#deadlockCheck);
+      this.#done(this.#ok);
+    }
   }
 }
