@@ -18,7 +18,7 @@ import {
   UNBOUND,
 } from "./plan.ts";
 import { type Handle, TaskImpl } from "./task.ts";
-import { TeeOutput } from "./tee.ts";
+import { applyTees, type Teed } from "./tee.ts";
 import { MemPipe, type WaitMonitor } from "./mem_pipe.ts";
 import type { Port, RequestEvent } from "./servlet.ts";
 import type { RequestInfo } from "./request.ts";
@@ -88,18 +88,6 @@ function bind<H extends Handle>(handle: H, port: Port): H {
   return handle;
 }
 
-/** Puts each output that has shadows behind a tee that feeds its enabled shadows too. */
-function applyTees(node: PlanNode, handles: Handle[]): void {
-  for (const { target, shadows } of node.tees) {
-    handles[target] = new TeeOutput(
-      node.name,
-      handles[target] as OutputHandle,
-      shadows.map((s) => handles[s] as OutputHandle),
-      shadows.map((s) => node.ports[s]),
-    );
-  }
-}
-
 /** Reports a failure without letting a report that throws (an odd thrown value) escape. */
 function safeReport(
   report: FailureReport,
@@ -137,6 +125,7 @@ function exec(
   handles: Handle[],
   event: RequestEvent,
   done: (outcome: Outcome) => void,
+  teed: Teed | undefined,
 ): void {
   const task = new TaskImpl(node.name, node.ports, handles, event);
   let running: void | Promise<void>;
@@ -145,6 +134,7 @@ function exec(
   } catch (error) {
     running = Promise.reject(error);
   }
+  if (teed !== undefined) running = endTees(running, teed);
   Promise.resolve(running).then(
     () => {
       task.end();
@@ -155,6 +145,14 @@ function exec(
       done({ failed: true, error });
     },
   );
+}
+
+/** After an exec: its input tees carry what its last reads took (or, if it failed, give it back). */
+function endTees(running: void | Promise<void>, teed: Teed): Promise<void> {
+  return Promise.resolve(running).then(() => teed.finish(), (error) => {
+    teed.giveBack();
+    throw error;
+  });
 }
 
 /**
@@ -194,12 +192,23 @@ async function runSingle(
       ? output
       : unboundHandle(node.ports[i]);
   }
-  if (node.tees.length > 0) applyTees(node, handles);
+  const teed = node.tees.length > 0
+    ? applyTees(node.name, node.ports, node.tees, handles)
+    : undefined;
   // The hot path of a one-node graph: exec inline, no outcome object.
   const task = new TaskImpl(node.name, node.ports, handles, info.event);
   let ok = true;
   try {
-    await node.servlet.exec(node.ctx, task);
+    if (teed === undefined) await node.servlet.exec(node.ctx, task);
+    else {
+      let running: void | Promise<void>;
+      try {
+        running = node.servlet.exec(node.ctx, task);
+      } catch (error) {
+        running = Promise.reject(error);
+      }
+      await endTees(running, teed);
+    }
   } catch (error) {
     ok = false;
     safeReport(report, node, error, info);
@@ -361,7 +370,9 @@ class RequestRun implements WaitMonitor {
       else if (slot === GRAPH_OUTPUT) handles[i] = this.#output;
       else handles[i] = unboundHandle(port);
     }
-    if (node.tees.length > 0) applyTees(node, handles);
+    const teed = node.tees.length > 0
+      ? applyTees(node.name, node.ports, node.tees, handles)
+      : undefined;
     exec(node, handles, this.#info.event, (outcome) => {
       this.#state[index] = SETTLED; // its pipe waits no longer count
       this.#running--;
@@ -369,7 +380,7 @@ class RequestRun implements WaitMonitor {
       if (this.#waits[index] === 0) this.#free--;
       this.#finish(node, handles, outcome);
       this.#checkDeadlock();
-    });
+    }, teed);
   }
 
   #finish(node: PlanNode, handles: Handle[], outcome: Outcome): void {

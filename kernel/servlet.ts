@@ -88,6 +88,12 @@ export interface Task {
    * `dataflow/dup` and `dataflow/firstnonempty` pass on what they are given.
    */
   forward(from: Port, to: Port): Promise<boolean>;
+  /**
+   * Reads the rest of an input as it was written (values stay objects, text
+   * stays text) and keeps none of it: what the input's `SHADOW` ports carry.
+   * Resolves true when anything was read. How `dataflow/dup` copies its input.
+   */
+  drain(port: Port): Promise<boolean>;
   /** The rest of an input as a `ReadableStream`. */
   readable(port: Port): ReadableStream<Uint8Array>;
   /** An output as a `WritableStream`; closing it does not end the task. */

@@ -160,6 +160,13 @@ export class TaskImpl implements Task {
     }
   }
 
+  async drain(port: Port): Promise<boolean> {
+    const input = this.#handle(port, false, "drain") as InputHandle;
+    let any = false;
+    while ((input.readChunk ? await input.readChunk() : await input.read()) !== null) any = true;
+    return any;
+  }
+
   writeValue(port: Port, value: unknown): Promise<void> {
     try {
       const handle = this.#writable(port, "writeValue");
