@@ -37,16 +37,34 @@ export type FailureReport = (node: PlanNode, error: unknown, info: RequestInfo) 
 
 const DEFAULT_INFO: RequestInfo = Object.freeze({ peer: "?", event: "data" });
 
+/** What one node of a deadlocked request waits on. */
+export interface PipeWait {
+  /** The node's name. */
+  readonly node: string;
+  /** The pipe, `"a.out" -> "b.in"`. */
+  readonly pipe: string;
+  /** Bytes queued in the pipe when the node writes it (a full pipe); `undefined` when it reads it (an empty one). */
+  readonly queued: number | undefined;
+}
+
+/** `"b" reads "a.out" -> "b.in" (empty)`, or `"a" writes ... (full, 65536 bytes)`. */
+function waitText(wait: PipeWait): string {
+  return wait.queued === undefined
+    ? `"${wait.node}" reads ${wait.pipe} (empty)`
+    : `"${wait.node}" writes ${wait.pipe} (full, ${wait.queued} bytes)`;
+}
+
 /**
  * The reason a request fails when every running node waits on a bounded mem
  * pipe: one line naming each node, the pipe it waits on, and how.
  */
 export class DeadlockError extends PlumbError {
-  /** @param waits what each running node waits on, joined with "; " */
-  constructor(waits: string) {
+  /** @param waits what each running node waits on */
+  constructor(waits: readonly PipeWait[]) {
     super(
-      `request deadlocked: every running node waits on a bounded pipe: ${waits}; ` +
-        `read the inputs in the order they are written, or release an input you will not read`,
+      `request deadlocked: every running node waits on a bounded pipe: ${
+        waits.map(waitText).join("; ")
+      }; read the inputs in the order they are written, or release an input you will not read`,
     );
     this.name = "DeadlockError";
   }
@@ -330,23 +348,22 @@ class RequestRun implements WaitMonitor {
   /** Fails the request: one report names the nodes and pipes, every pipe is aborted. */
   #abort(): void {
     const { nodes, edges } = this.#plan;
-    const waits: string[] = [];
+    const waits: PipeWait[] = [];
     let first: PlanNode | undefined;
     for (const node of nodes) {
       if (this.#state[node.index] !== RUNNING) continue;
       first ??= node;
       const at = this.#waitingOn[node.index];
       const edge = edges[at < 0 ? -1 - at : at];
-      const pipe = `${portText(nodes, edge.from, edge.fromSlot)} -> ${
-        portText(nodes, edge.to, edge.toPort)
-      }`;
-      waits.push(
-        at < 0
-          ? `"${node.name}" writes ${pipe} (full, ${this.#pipes[-1 - at]?.queued ?? 0} bytes)`
-          : `"${node.name}" reads ${pipe} (empty)`,
-      );
+      waits.push({
+        node: node.name,
+        pipe: `${portText(nodes, edge.from, edge.fromSlot)} -> ${
+          portText(nodes, edge.to, edge.toPort)
+        }`,
+        queued: at < 0 ? this.#pipes[-1 - at]?.queued ?? 0 : undefined,
+      });
     }
-    const error = this.#deadlock = new DeadlockError(waits.join("; "));
+    const error = this.#deadlock = new DeadlockError(waits);
     this.#ok = false;
     safeReport(this.#report, first!, error, this.#info);
     for (const pipe of this.#pipes) pipe?.abort(error);
