@@ -94,9 +94,19 @@ export interface Task {
    * Resolves true when anything was read. How `dataflow/dup` copies its input.
    */
   drain(port: Port): Promise<boolean>;
-  /** The rest of an input as a `ReadableStream`. */
-  readable(port: Port): ReadableStream<Uint8Array>;
-  /** An output as a `WritableStream`; closing it does not end the task. */
+  /**
+   * The rest of an input as a byte `ReadableStream` (`type: "bytes"`): it
+   * reads only when its reader asks (the pipe's bound holds), each chunk its
+   * reader's own; a BYOB reader (`getReader({ mode: "byob" })`) gets at most
+   * its buffer's size per read. Pipe it through the platform's streams
+   * (`TextDecoderStream`, `DecompressionStream`, ...); cancelling it tells
+   * the writer that nothing more will be read.
+   */
+  readable(port: Port): ReadableStream<Uint8Array<ArrayBuffer>>;
+  /**
+   * An output as a `WritableStream`, with the pipe's backpressure (a write
+   * resolves when the pipe can take more); closing it does not end the task.
+   */
   writable(port: Port): WritableStream<Uint8Array>;
   /** Reads this request's flags of a port. */
   cntl(port: Port, op: "GET_FLAGS"): number;

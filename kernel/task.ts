@@ -192,10 +192,14 @@ export class TaskImpl implements Task {
     }
   }
 
-  /** The input as a stream; it reads through this task, so it ends with the task. */
-  readable(port: Port): ReadableStream<Uint8Array> {
+  /** The input as a byte stream; it reads through this task, so it ends with the task. */
+  readable(port: Port): ReadableStream<Uint8Array<ArrayBuffer>> {
     const handle = this.#handle(port, false, "readable") as InputHandle;
-    return readableFrom(() => this.read(port), () => handle.release());
+    return readableFrom(
+      () => this.read(port),
+      (rest) => handle.unread(rest),
+      () => handle.release(),
+    );
   }
 
   writable(port: Port): WritableStream<Uint8Array> {
