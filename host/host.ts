@@ -141,6 +141,8 @@ export class Host implements Serving {
     this.#log = log;
     this.#served = checked;
     this.#summary = summary(checked);
+    // What --check warns of, said once when serving starts too.
+    for (const warning of this.#summary.warnings) log.log("warn", warning);
     this.#generations = served;
     this.#listeners = listeners;
     this.#idle = idle;
