@@ -35,7 +35,8 @@ function added(name: string): boolean {
  * import { planWarnings } from "./plan_warnings.ts";
  * import { compilePlan } from "./plan.ts";
  * import { loadNodes } from "./loader.ts";
- * import { defineServlet, INPUT, OUTPUT } from "./servlet.ts";
+ * import { defineServlet } from "./servlet.ts";
+ * import { INPUT, OUTPUT } from "./flags.ts";
  *
  * const tee = defineServlet({
  *   init: (_args, env) => ({
