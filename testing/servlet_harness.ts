@@ -10,12 +10,14 @@
  */
 import { ByteReader, concatBytes } from "../kernel/byte_reader.ts";
 import { type LoadedNode, loadNode, unloadNodes } from "../kernel/loader.ts";
-import { DESCRIPTOR_MASK, DISABLED, OUTPUT, PERSIST, SHADOW } from "../kernel/flags.ts";
+import { OUTPUT, PERSIST } from "../kernel/flags.ts";
 import type { InputHandle, OutputHandle, StateSlot } from "../kernel/pipe.ts";
 import { RESOLVED } from "../kernel/pipe.ts";
 import { KeptState } from "../kernel/kept_state.ts";
 import type { Port, RequestEvent, Servlet } from "../kernel/servlet.ts";
 import { type Handle, TaskImpl } from "../kernel/task.ts";
+import { teesOf } from "../kernel/plan.ts";
+import { applyTees } from "../kernel/tee.ts";
 import { resolveServlet } from "../host/servlet_registry.ts";
 
 const encoder = new TextEncoder();
@@ -265,14 +267,19 @@ export class ServletHarness<C> implements AsyncDisposable {
       return handle;
     });
     if (options.event !== "open") this.#rest.clear();
+    // SHADOW ports are fed by the kernel's own tees, as the scheduler feeds them.
+    const own = handles.slice();
+    const teed = applyTees(this.#node.name, this.#node.ports, teesOf(this.#node.ports), handles);
     const task = new TaskImpl(this.#node.name, this.#node.ports, handles, options.event);
     let error: unknown;
     let failed = false;
     try {
       await this.#node.servlet.exec(this.#node.ctx, task);
+      await teed?.finish();
     } catch (thrown) {
       failed = true;
       error = thrown;
+      teed?.giveBack();
     } finally {
       task.end();
     }
@@ -289,18 +296,14 @@ export class ServletHarness<C> implements AsyncDisposable {
     let firstInput: ScriptedInputHandle | undefined;
     let firstOutput: CapturingOutput | undefined;
     this.#node.ports.forEach((port, i) => {
-      const handle = handles[i];
+      const handle = own[i];
       result.flags[port.name] = handle.flags;
       if (handle instanceof CapturingOutput) {
         firstOutput ??= handle;
-        // A shadow carries its target's bytes, unless it is (still) DISABLED.
-        const shadowed = port.flags & SHADOW;
-        const source = shadowed ? handles[port.flags & DESCRIPTOR_MASK] as CapturingOutput : handle;
-        const carries = !shadowed || !(handle.flags & DISABLED);
-        const bytes = carries ? source.bytes() : EMPTY;
+        const bytes = handle.bytes();
         result.bytes[port.name] = bytes;
         result.outputs[port.name] = decoder.decode(bytes);
-        if (carries && source.written) result.written.push(port.name);
+        if (handle.written) result.written.push(port.name);
       } else if (handle instanceof ScriptedInputHandle) {
         firstInput ??= handle;
         const rest = concatBytes(this.#rest.get(port.name) ?? EMPTY, handle.rest());
