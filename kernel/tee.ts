@@ -237,7 +237,12 @@ export class TeeInput implements InputHandle {
   async #pull(): Promise<Uint8Array | null> {
     const ahead = this.#ahead;
     this.#ahead = null;
-    const chunk = ahead ?? await this.#target.read();
+    const target = this.#target;
+    let chunk = ahead ?? await target.read();
+    // A line cut in two (bytes buffered, no end of line yet): wait for its rest, as readLine does.
+    while (chunk === null && this.#reader.buffered > 0 && target.more && await target.more()) {
+      chunk = await target.read();
+    }
     if (chunk !== null && chunk.length > 0) this.#pulled.push(chunk);
     return chunk;
   }

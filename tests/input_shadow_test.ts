@@ -44,6 +44,18 @@ Deno.test("a shadow of an input carries exactly what readLine took, \\r\\n as se
   assertEquals(calls, ["copy: one\r\n", "copy: two\n"]);
 });
 
+Deno.test("a shadow of an input: a line cut in two across writes is read whole and carried whole", async () => {
+  calls.length = 0;
+  await using h = await startHost(tapped(["copy"]));
+  await using c = await Client.connect(h.port);
+  await c.send("o");
+  await new Promise((r) => setTimeout(r, 30));
+  await c.send("ne\r\ntwo\n");
+  assertEquals(await c.readLine(), "tapped one\n");
+  assertEquals(await c.readLine(), "tapped two\n");
+  assertEquals(calls, ["copy: one\r\n", "copy: two\n"]);
+});
+
 Deno.test("a shadow of an input leaves out the bytes given back with EOM", async () => {
   calls.length = 0;
   await using h = await startHost(tapped(["copy", "eom"]));
