@@ -455,7 +455,7 @@ class RequestRun implements WaitMonitor {
       }
     }
     if (--this.#pending === 0) {
-      clearTimeout(this.#deadlockCheck);
+      if (this.#deadlockCheck !== undefined) clearTimeout(this.#deadlockCheck);
       this.#done(this.#ok);
     }
   }

@@ -95,6 +95,13 @@ export interface Task {
    */
   drain(port: Port): Promise<boolean>;
   /**
+   * Reads no more of an input in this request: what its writer queued and
+   * writes later is dropped, and a writer waiting on the full pipe goes on.
+   * What `dataflow/firstnonempty` does with the inputs after the one it
+   * copies. (`task.readable(port).cancel()` does the same, through a stream.)
+   */
+  release(port: Port): void;
+  /**
    * The rest of an input as a byte `ReadableStream` (`type: "bytes"`): it
    * reads only when its reader asks (the pipe's bound holds), each chunk its
    * reader's own; a BYOB reader (`getReader({ mode: "byob" })`) gets at most

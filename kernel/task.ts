@@ -167,6 +167,10 @@ export class TaskImpl implements Task {
     return any;
   }
 
+  release(port: Port): void {
+    (this.#handle(port, false, "release") as InputHandle).release();
+  }
+
   writeValue(port: Port, value: unknown): Promise<void> {
     try {
       const handle = this.#writable(port, "writeValue");

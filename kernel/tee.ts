@@ -26,6 +26,9 @@ class Shadows {
   /** Which shadows carried something, by index. */
   readonly #fed: boolean[] = [];
   #uses = 0;
+  /** The live shadows of the last use, and the DISABLED bits (one per shadow) they came from. */
+  #live: OutputHandle[] = [];
+  #disabled = -1;
 
   constructor(
     node: string,
@@ -41,8 +44,17 @@ class Shadows {
 
   /** The shadows enabled now; one enabled after the target was used would miss bytes. */
   live(): OutputHandle[] {
-    const live: OutputHandle[] = [];
     const shadows = this.#handles;
+    // The usual case: no shadow enabled or disabled since the last use, so nothing to check.
+    let disabled = shadows.length <= 30 ? 0 : -2;
+    for (let i = 0; disabled >= 0 && i < shadows.length; i++) {
+      if (shadows[i].flags & DISABLED) disabled |= 1 << i;
+    }
+    if (disabled === this.#disabled) {
+      this.#uses++;
+      return this.#live;
+    }
+    const live: OutputHandle[] = [];
     for (let i = 0; i < shadows.length; i++) {
       const shadow = shadows[i];
       if (shadow.flags & DISABLED) {
@@ -69,18 +81,24 @@ class Shadows {
       live.push(shadow);
     }
     this.#uses++;
+    this.#disabled = disabled;
+    this.#live = live;
     return live;
   }
 }
 
-/** Sends the same thing to every handle; resolves when all took it. */
+/** Sends the same thing to every handle; resolves when all took it (at once if all took it at once). */
 function fan(
   live: readonly OutputHandle[],
   send: (handle: OutputHandle) => Promise<void>,
 ): Promise<void> {
-  if (live.length === 0) return RESOLVED;
   if (live.length === 1) return send(live[0]);
-  return Promise.all(live.map(send)).then(() => {});
+  let waits: Promise<void>[] | undefined;
+  for (const handle of live) {
+    const sent = send(handle);
+    if (sent !== RESOLVED) (waits ??= []).push(sent);
+  }
+  return waits === undefined ? RESOLVED : Promise.all(waits).then(() => {});
 }
 
 /** Writes a chunk as it was read (bytes, text or a value) to a shadow. */
@@ -177,13 +195,16 @@ export class TeeOutput implements OutputHandle {
  * that bytes given back with `EOM` are not carried; the read that gives them
  * waits for the slowest shadow.
  */
-export class TeeInput implements InputHandle {
+export class TeeInput implements InputHandle, Teed {
   readonly #node: string;
   readonly #port: Port;
   readonly #target: InputHandle;
   readonly #shadows: Shadows;
-  /** Splits lines and hands out chunks, so that what each read took is known to the byte. */
-  readonly #reader: ByteReader;
+  /**
+   * Splits lines and hands out chunks, so that what each read took is known
+   * to the byte; made by the first byte read (`readChunk` alone needs none).
+   */
+  #byteReader: ByteReader | undefined;
   /** Chunks the reader pulled whose bytes are not carried yet, the first from `#skip` on. */
   #pulled: Uint8Array[] = [];
   #skip = 0;
@@ -212,7 +233,16 @@ export class TeeInput implements InputHandle {
     this.#port = port;
     this.#target = target;
     this.#shadows = new Shadows(node, shadows, ports, "read");
-    this.#reader = new ByteReader(() => this.#pull());
+  }
+
+  get #reader(): ByteReader {
+    return this.#byteReader ??= new ByteReader(() => this.#pull());
+  }
+
+  /** True when byte reads took bytes not carried yet, or left bytes buffered. */
+  get #bytesPending(): boolean {
+    const reader = this.#byteReader;
+    return reader !== undefined && (reader.consumed !== this.#carried || reader.buffered > 0);
   }
 
   get flags(): number {
@@ -260,7 +290,9 @@ export class TeeInput implements InputHandle {
 
   /** Carries the bytes the reader handed out since the last time. */
   #carry(live: readonly OutputHandle[]): Promise<void> {
-    let n = this.#reader.consumed - this.#carried;
+    const reader = this.#byteReader;
+    if (reader === undefined) return RESOLVED;
+    let n = reader.consumed - this.#carried;
     if (n <= 0) return RESOLVED;
     this.#carried += n;
     const pieces: Uint8Array[] = [];
@@ -296,22 +328,39 @@ export class TeeInput implements InputHandle {
   }
 
   eof(): Promise<boolean> {
-    if (this.#reader.buffered > 0) return Promise.resolve(false);
-    if (this.#ahead !== null) return Promise.resolve(false);
-    return this.#reader.ended ? Promise.resolve(true) : this.#target.eof();
+    const reader = this.#byteReader;
+    if (this.#ahead !== null || (reader !== undefined && reader.buffered > 0)) {
+      return Promise.resolve(false);
+    }
+    return reader?.ended ? Promise.resolve(true) : this.#target.eof();
   }
 
-  async readChunk(): Promise<Uint8Array | string | QueuedValue | null> {
-    const live = this.#shadowsNow();
-    await this.#carry(live);
-    if (this.#reader.buffered > 0 || this.#ahead !== null) {
-      const chunk = await this.#reader.read();
-      await this.#carry(live);
-      return chunk;
+  readChunk(): Promise<Uint8Array | string | QueuedValue | null> {
+    let live: OutputHandle[];
+    try {
+      live = this.#shadowsNow();
+    } catch (error) {
+      return Promise.reject(error);
     }
+    if (this.#bytesPending || this.#ahead !== null) return this.#readChunkBuffered(live);
+    // The usual case (dup): a chunk as it was queued, handed to every shadow as it is.
     const target = this.#target;
-    const chunk = target.readChunk ? await target.readChunk() : await target.read();
-    if (chunk !== null) await fan(live, (h) => sendChunk(h, chunk));
+    const next = target.readChunk ? target.readChunk() : target.read();
+    return next.then((chunk) => {
+      if (chunk === null) return null;
+      const sent = fan(live, (h) => sendChunk(h, chunk));
+      return sent === RESOLVED ? chunk : sent.then(() => chunk);
+    });
+  }
+
+  /** `readChunk` after byte reads: what they took is carried first, then what is buffered. */
+  async #readChunkBuffered(
+    live: readonly OutputHandle[],
+  ): Promise<Uint8Array | string | QueuedValue | null> {
+    await this.#carry(live);
+    if (this.#reader.buffered === 0 && this.#ahead === null) return this.readChunk();
+    const chunk = await this.#reader.read();
+    await this.#carry(live);
     return chunk;
   }
 
@@ -319,7 +368,7 @@ export class TeeInput implements InputHandle {
     const live = this.#shadowsNow();
     await this.#carry(live);
     const target = this.#target;
-    if (this.#reader.buffered === 0 && this.#ahead === null && target.readChunk) {
+    if (!this.#bytesPending && this.#ahead === null && target.readChunk) {
       const chunk = await target.readChunk();
       if (chunk === null) return null;
       if (chunk instanceof QueuedValue) {
@@ -346,9 +395,11 @@ export class TeeInput implements InputHandle {
    * Ends the node's reading once its exec returned: carries what the last
    * reads took, then gives back what the tee read ahead.
    */
-  async finish(): Promise<void> {
-    if (this.#live !== undefined) await this.#carry(this.#live);
+  finish(): Promise<void> {
+    const carrying = this.#live === undefined ? RESOLVED : this.#carry(this.#live);
+    if (carrying !== RESOLVED) return carrying.then(() => this.giveBack());
     this.giveBack();
+    return RESOLVED;
   }
 
   /**
@@ -359,8 +410,8 @@ export class TeeInput implements InputHandle {
     const ahead = this.#ahead;
     this.#ahead = null;
     if (ahead !== null) this.#target.unread(ahead);
-    const buffered = this.#reader.takeBuffered();
-    if (buffered !== null) this.#target.unread(buffered);
+    const buffered = this.#byteReader?.takeBuffered();
+    if (buffered) this.#target.unread(buffered);
   }
 
   release(): void {
@@ -416,7 +467,7 @@ export function applyTees(
       (inputs ??= []).push(tee);
     }
   }
-  if (inputs === undefined) return undefined;
+  if (inputs === undefined || inputs.length === 1) return inputs?.[0];
   const teeInputs = inputs;
   return {
     finish: () => Promise.all(teeInputs.map((t) => t.finish())).then(() => {}),
