@@ -100,8 +100,7 @@ function parseHead(bytes: Uint8Array, limits: RequestLimits): Head | ParseOutcom
   const [, method, target, major, minor] = match;
   if (major !== "1") return fail(505, `HTTP/${major}.${minor}`);
   const version = minor === "0" ? "1.0" : "1.1";
-  // No prototype: a field named "__proto__" or "constructor" is a field like any other.
-  const headers: Record<string, string> = Object.create(null);
+  const fields = new Map<string, string>();
   let hosts = 0;
   for (let i = 1; i < lines.length - 2; i++) {
     const line = lines[i].endsWith("\r") ? lines[i].slice(0, -1) : lines[i];
@@ -117,8 +116,11 @@ function parseHead(bytes: Uint8Array, limits: RequestLimits): Head | ParseOutcom
     if (BAD_VALUE.test(value)) return fail(400, `control character in header "${name}"`);
     const key = name.toLowerCase();
     if (key === "host") hosts++;
-    headers[key] = key in headers ? `${headers[key]}, ${value}` : value;
+    const before = fields.get(key);
+    fields.set(key, before === undefined ? value : `${before}, ${value}`);
   }
+  // Own properties, "__proto__" included: a field named so is a field like any other.
+  const headers: Record<string, string> = Object.fromEntries(fields);
   if (hosts > 1 || (version === "1.1" && hosts === 0)) {
     return fail(400, hosts > 1 ? "more than one Host header" : "missing Host header");
   }
@@ -141,7 +143,7 @@ function parseHead(bytes: Uint8Array, limits: RequestLimits): Head | ParseOutcom
       return fail(400, (error as Error).message);
     }
   }
-  const connection = headers.connection?.toLowerCase() ?? "";
+  const connection = fields.get("connection")?.toLowerCase() ?? "";
   const keepAlive = version === "1.1"
     ? !/(^|[ \t,])close($|[ \t,])/.test(connection)
     : /(^|[ \t,])keep-alive($|[ \t,])/.test(connection);
@@ -156,8 +158,8 @@ function parseHead(bytes: Uint8Array, limits: RequestLimits): Head | ParseOutcom
     keepAlive,
     params: {},
   };
-  const te = headers["transfer-encoding"];
-  const cl = headers["content-length"];
+  const te = fields.get("transfer-encoding");
+  const cl = fields.get("content-length");
   if (te !== undefined) {
     if (version === "1.0") return fail(400, "Transfer-Encoding in an HTTP/1.0 request");
     if (cl !== undefined) return fail(400, "both Transfer-Encoding and Content-Length");

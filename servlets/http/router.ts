@@ -121,10 +121,8 @@ export function matchRoute(
   if (route.methods !== undefined && !route.methods.has(method)) return undefined;
   const match = route.pattern.exec(path);
   if (match === null) return undefined;
-  // No prototype: a route's ":__proto__" or ":constructor" is a parameter like any other.
-  const params: Record<string, string> = Object.create(null);
-  route.names.forEach((name, i) => params[name] = match[i + 1] ?? "");
-  return params;
+  // Own properties, "__proto__" included: a route's ":__proto__" is a parameter like any other.
+  return Object.fromEntries(route.names.map((name, i) => [name, match[i + 1] ?? ""]));
 }
 
 export default defineServlet({
