@@ -65,6 +65,23 @@ export class SessionPool {
     return this.#open.size;
   }
 
+  /**
+   * Closes the sessions that have written no reply yet, are between
+   * requests, and opened at least `ms` milliseconds ago (a slow or silent
+   * client): to make room while the listener is full. Returns how many.
+   */
+  evictUnanswered(ms: number): number {
+    const before = performance.now() - ms;
+    let closed = 0;
+    for (const session of this.#open) {
+      if (session.idle && !session.closed && session.bytesOut === 0 && session.startedAt <= before) {
+        session.close("no reply while the listener was full");
+        closed++;
+      }
+    }
+    return closed;
+  }
+
   /** True once `close` was called. */
   get closing(): boolean {
     return this.#closing;

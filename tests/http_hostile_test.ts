@@ -336,3 +336,32 @@ Deno.test("one path for rules and files: /private/* written another way is still
     }
   }
 });
+
+Deno.test("maxConnections: connections with no reply after evictAfter go first; an answered one stays", async () => {
+  const graph = httpGraph([], { answer: { servlet: answer } }, ["answer.in", "answer.out"]);
+  graph.listeners![0].options = {
+    ...graph.listeners![0].options,
+    maxConnections: 5,
+    evictAfter: 0.3,
+  };
+  await using sim = await simulate(graph, { transport: "tcp", logLevel: "info" });
+  await using answered = await sim.connect();
+  await answered.send(get("/first"));
+  assertEquals((await readReply(answered)).text, "GET /first 0\n");
+  // Four that say nothing (or a piece of a head): the listener is full.
+  const silent = await Promise.all(Array.from({ length: 4 }, () => sim.connect()));
+  await silent[0].send("GET /never-fin");
+  try {
+    // The probe waits in the backlog until the silent ones are closed to make room.
+    assertEquals((await fetchRaw(sim, get("/probe"))).text, "GET /probe 0\n");
+    for (const client of silent) assert(await client.closedByServer(), "a silent client was kept");
+    await sim.waitForLog(
+      /: closed \d connections? with no reply after 0\.3 s to make room \(maxConnections 5\)$/,
+    );
+    // The one that had its reply was kept, and is served still.
+    await answered.send(get("/again"));
+    assertEquals((await readReply(answered)).text, "GET /again 0\n");
+  } finally {
+    for (const client of silent) client.close();
+  }
+});
