@@ -1,0 +1,150 @@
+/**
+ * Slowloris (issue 20), bounded and on 127.0.0.1: 5,000 connections each
+ * trickle a request head one byte a second at a CLI host whose parser gives a
+ * head 2 s, while a probe client sends 100 requests on one connection. Every
+ * probe request is answered; every trickling connection is closed at its
+ * deadline (408, one log line each). The probe's latencies and the host's
+ * memory are printed, not asserted: a shared machine's timings are not a
+ * pass or a fail. Bounded in time: it gives up at 60 s. Linux only (it reads
+ * `/proc/<pid>/status`).
+ */
+import { assert, assertEquals } from "./assert.ts";
+import { spawnCli } from "./helpers.ts";
+
+const TRICKLERS = 5000;
+/** Connections opened at once while setting up. */
+const OPENING = 200;
+const PROBES = 100;
+const TIME_LIMIT_MS = 60_000;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const HEAD = "GET /api/hello HTTP/1.1\r\nHost: a\r\nX-Padding: " + "p".repeat(60);
+
+/** Resident memory of process `pid`, in MB (Deno may not read /proc itself without --allow-all). */
+async function rssMb(pid: number): Promise<number> {
+  const out = await new Deno.Command("cat", { args: [`/proc/${pid}/status`], stdout: "piped" })
+    .output();
+  const kb = decoder.decode(out.stdout).match(/^VmRSS:\s+(\d+) kB$/m);
+  return kb === null ? NaN : Number(kb[1]) / 1024;
+}
+
+/** A trickling client: one byte a second until the host answers or closes; what it read. */
+async function trickle(conn: Deno.TcpConn, deadline: number): Promise<string> {
+  let read = "";
+  let closed = false;
+  const reading = (async () => {
+    const buffer = new Uint8Array(1024);
+    try {
+      for (;;) {
+        const n = await conn.read(buffer);
+        if (n === null) break;
+        read += decoder.decode(buffer.subarray(0, n));
+      }
+    } catch {
+      // Reset: closed all the same.
+    }
+    closed = true;
+  })();
+  // A second apart, from a random start, so that the bytes are spread over time.
+  await new Promise((resolve) => setTimeout(resolve, Math.random() * 1000));
+  for (let i = 0; !closed && read === "" && i < HEAD.length && performance.now() < deadline; i++) {
+    try {
+      await conn.write(encoder.encode(HEAD[i]));
+    } catch {
+      break;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([reading, new Promise((resolve) => timer = setTimeout(resolve, 5000))]);
+  clearTimeout(timer);
+  conn.close();
+  await reading;
+  return read;
+}
+
+/** `PROBES` requests on one keep-alive connection, 50 ms apart; each one's latency in ms. */
+async function probe(port: number): Promise<number[]> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const latencies: number[] = [];
+  const buffer = new Uint8Array(4096);
+  try {
+    for (let i = 0; i < PROBES; i++) {
+      const started = performance.now();
+      await conn.write(encoder.encode(`GET /api/hello?name=p${i} HTTP/1.1\r\nHost: a\r\n\r\n`));
+      let reply = "";
+      const body = `{"message":"Hello, p${i}!"}`;
+      while (!reply.endsWith(body)) {
+        const n = await conn.read(buffer);
+        assert(n !== null, `the host closed the probe after ${i} requests`);
+        reply += decoder.decode(buffer.subarray(0, n));
+      }
+      assert(reply.startsWith("HTTP/1.1 200 OK\r\n"), reply);
+      latencies.push(performance.now() - started);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  } finally {
+    conn.close();
+  }
+  return latencies;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+Deno.test({
+  name:
+    "slowloris: 5,000 connections trickling heads are each closed at the head deadline (408); a probe is answered throughout",
+  ignore: Deno.build.os !== "linux",
+  async fn(): Promise<void> {
+    const deadline = performance.now() + TIME_LIMIT_MS;
+    await using cli = await spawnCli(["tests/fixtures/http_slowloris.json", "--log-level", "warn"]);
+    const baseRss = await rssMb(cli.process.pid);
+    const conns: Deno.TcpConn[] = [];
+    while (conns.length < TRICKLERS) {
+      const batch = Math.min(OPENING, TRICKLERS - conns.length);
+      conns.push(
+        ...await Promise.all(
+          Array.from(
+            { length: batch },
+            () => Deno.connect({ hostname: "127.0.0.1", port: cli.port }),
+          ),
+        ),
+      );
+    }
+    const trickles = conns.map((conn) => trickle(conn, deadline));
+    let peakRss = baseRss;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        peakRss = Math.max(peakRss, await rssMb(cli.process.pid));
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    })();
+    const latencies = await probe(cli.port);
+    const replies = await Promise.all(trickles);
+    sampling = false;
+    await sampler;
+    assertEquals(latencies.length, PROBES);
+    const timedOut = replies.filter((r) => r.startsWith("HTTP/1.1 408 Request Timeout\r\n")).length;
+    const sorted = [...latencies].sort((a, b) => a - b);
+    const stderr = await cli.waitForStderr("request head took longer than 2 s");
+    const logged = stderr.split("\n").filter((l) => l.includes("request head took longer than 2 s"))
+      .length;
+    console.log(
+      `slowloris: ${TRICKLERS} trickling connections; probe ${PROBES} requests: ` +
+        `p50 ${percentile(sorted, 50).toFixed(1)} ms, p99 ${
+          percentile(sorted, 99).toFixed(1)
+        } ms, ` +
+        `max ${sorted[sorted.length - 1].toFixed(1)} ms; 408 read by ${timedOut} clients, ` +
+        `${logged} log lines; host RSS ${baseRss.toFixed(0)} MB before, ${
+          peakRss.toFixed(0)
+        } MB peak`,
+    );
+    // Every trickler was cut by its deadline, not by the ttl: each got its 408 (or a reset
+    // right after it), and the host said so once for each.
+    assert(timedOut >= TRICKLERS * 0.99, `only ${timedOut} of ${TRICKLERS} read their 408`);
+    assert(performance.now() < deadline, "over the time limit");
+  },
+});
