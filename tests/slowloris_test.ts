@@ -148,3 +148,77 @@ Deno.test({
     assert(performance.now() < deadline, "over the time limit");
   },
 });
+
+/** Bodies held: clients that each send a 1 MiB body but its last byte. */
+const HOLDERS = 400;
+const BODY = 1048576;
+
+/** Sends a head and all of a body but its last byte, then reads whatever comes back. */
+async function holdBody(port: number, payload: Uint8Array): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  let read = "";
+  const reading = (async () => {
+    const buffer = new Uint8Array(1024);
+    try {
+      for (;;) {
+        const n = await conn.read(buffer);
+        if (n === null) break;
+        read += decoder.decode(buffer.subarray(0, n));
+      }
+    } catch {
+      // Reset after the reply: closed all the same.
+    }
+  })();
+  try {
+    for (let sent = 0; sent < payload.length;) sent += await conn.write(payload.subarray(sent));
+  } catch {
+    // Refused while sending: the reply says why.
+  }
+  await reading;
+  conn.close();
+  return read;
+}
+
+Deno.test({
+  name:
+    "pinned bodies: 400 clients each holding a 1 MiB body but a byte: the host holds at most --max-buffered-bytes, refuses the rest (503), cuts the holders at the body deadline (408)",
+  ignore: Deno.build.os !== "linux",
+  async fn(): Promise<void> {
+    await using cli = await spawnCli([
+      "tests/fixtures/http_slowloris.json",
+      "--log-level",
+      "error",
+    ]);
+    const baseRss = await rssMb(cli.process.pid);
+    const head = `POST /api/hello HTTP/1.1\r\nHost: a\r\nContent-Length: ${BODY}\r\n\r\n`;
+    const payload = new Uint8Array(head.length + BODY - 1).fill(0x62);
+    payload.set(encoder.encode(head));
+    let peakRss = baseRss;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        peakRss = Math.max(peakRss, await rssMb(cli.process.pid));
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    })();
+    const started = performance.now();
+    const replies = await Promise.all(
+      Array.from({ length: HOLDERS }, () => holdBody(cli.port, payload)),
+    );
+    sampling = false;
+    await sampler;
+    const status = (r: string): string => r.slice(0, r.indexOf("\r\n"));
+    const count = (line: string): number => replies.filter((r) => status(r) === line).length;
+    const refused = count("HTTP/1.1 503 Service Unavailable");
+    const timedOut = count("HTTP/1.1 408 Request Timeout");
+    console.log(
+      `pinned bodies: ${HOLDERS} clients x ${BODY - 1} bytes: ${timedOut} held until the body ` +
+        `deadline (408), ${refused} refused (503), ${HOLDERS - timedOut - refused} other; host ` +
+        `RSS ${baseRss.toFixed(0)} MB before, ${peakRss.toFixed(0)} MB peak; ` +
+        `${((performance.now() - started) / 1000).toFixed(1)} s`,
+    );
+    // Every client was answered one way or the other, and at most 64 MiB of bodies were held.
+    assertEquals(refused + timedOut, HOLDERS);
+    assert(timedOut <= 64, `${timedOut} bodies of 1 MiB held at once`);
+  },
+});
