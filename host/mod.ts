@@ -28,6 +28,7 @@ export { BUILTIN_SERVLETS } from "./servlet_registry.ts";
 export { graph, GraphBuilder, type ListenerOptionsMap, type PortRef } from "./graph_builder.ts";
 export type { EdgeSpec, GraphSpec, ListenerSpec, NodeSpec } from "../kernel/graph.ts";
 export { createLogger, type Logger, type LogLevel } from "../kernel/log.ts";
+export { type Code, CODES } from "../kernel/codes.ts";
 export type {
   ConnectionLimitOptions,
   ConnectionLogOptions,

@@ -41,7 +41,7 @@ const DEFAULT_INFO: RequestInfo = Object.freeze({ peer: "?", event: "data" });
 export class UpstreamError extends PlumbError {
   /** @param node the node that failed */
   constructor(node: string) {
-    super(`upstream node "${node}" failed in this request`);
+    super("PLUMB_UPSTREAM_FAILED", `upstream node "${node}" failed in this request`);
     this.name = "UpstreamError";
   }
 }

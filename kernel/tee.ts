@@ -66,6 +66,7 @@ export class TeeOutput implements OutputHandle {
       if (shadow.flags & DISABLED) {
         if (this.#fed[i]) {
           throw new PipeError(
+            "PLUMB_PIPE_SHADOW_DISABLED_LATE",
             `node "${this.#node}": shadow port "${
               this.#ports[i].name
             }" was disabled again after it ` +
@@ -76,6 +77,7 @@ export class TeeOutput implements OutputHandle {
       }
       if (this.#writes > 0 && !this.#fed[i]) {
         throw new PipeError(
+          "PLUMB_PIPE_SHADOW_ENABLED_LATE",
           `node "${this.#node}": shadow port "${
             this.#ports[i].name
           }" was enabled after its target ` +

@@ -76,7 +76,10 @@ export const file: IoModule<FileOptions> = {
     checkOptions(options, RULES, where);
     for (const name of ["input", "output"] as const) {
       if (typeof options[name] !== "string" || options[name] === "") {
-        throw new GraphError(`${where}: option "${name}" is required: ${RULES[name].description}`);
+        throw new GraphError(
+          "PLUMB_OPTION_REQUIRED",
+          `${where}: option "${name}" is required: ${RULES[name].description}`,
+        );
       }
     }
     const { maxMessageSize, open } = sessionOptions(options);
@@ -91,16 +94,25 @@ export const file: IoModule<FileOptions> = {
     const input = filePath(new URL(options.input, context.base));
     const output = filePath(new URL(options.output, context.base));
     if (Deno.permissions.querySync({ name: "read", path: input }).state !== "granted") {
-      throw new PermissionHint(`cannot read ${input}`, `--allow-read=${input}`);
+      throw new PermissionHint(
+        "PLUMB_PERMISSION_FILE_READ",
+        `cannot read ${input}`,
+        `--allow-read=${input}`,
+      );
     }
     if (Deno.permissions.querySync({ name: "write", path: output }).state !== "granted") {
-      throw new PermissionHint(`cannot write ${output}`, `--allow-write=${output}`);
+      throw new PermissionHint(
+        "PLUMB_PERMISSION_FILE_WRITE",
+        `cannot write ${output}`,
+        `--allow-write=${output}`,
+      );
     }
     let channel: ByteChannel;
     try {
       channel = await fileChannel(input, output);
     } catch (error) {
       throw new PlumbError(
+        "PLUMB_FILE_LISTENER_OPEN",
         `file listener: cannot open ${input} or ${output}: ${(error as Error).message}`,
       );
     }

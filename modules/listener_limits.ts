@@ -7,7 +7,7 @@
  * served, before any servlet runs.
  * @module
  */
-import { GraphError } from "../kernel/errors.ts";
+import { GraphError, lineOf } from "../kernel/errors.ts";
 import { AccessRules, AddressRuleError, parseRange } from "./address_rules.ts";
 import type { OptionRule } from "./options.ts";
 import { SourceTable } from "./source_table.ts";
@@ -120,7 +120,8 @@ export function sourceRuleOptions(
       } catch (error) {
         if (!(error instanceof AddressRuleError)) throw error;
         throw new GraphError(
-          `${where}: option "${name}": entry ${JSON.stringify(entry)}: ${error.message}`,
+          "PLUMB_OPTION_BAD_ADDRESS",
+          `${where}: option "${name}": entry ${JSON.stringify(entry)}: ${lineOf(error)}`,
         );
       }
     }

@@ -2,6 +2,7 @@
  * Checking of a listener's `options` object against what its module accepts.
  * @module
  */
+import type { Code } from "../kernel/codes.ts";
 import { GraphError } from "../kernel/errors.ts";
 import { didYouMean } from "../kernel/suggest.ts";
 
@@ -35,13 +36,15 @@ export function checkOptions(
     const rule = rules[name];
     if (rule === undefined) {
       throw new GraphError(
+        "PLUMB_OPTION_UNKNOWN",
         `${where}: unknown option "${name}"${didYouMean(name, names)}; options are ${
           names.join(", ")
         }`,
       );
     }
-    const bad = (why: string): never => {
+    const bad = (code: Code, why: string): never => {
       throw new GraphError(
+        code,
         `${where}: option "${name}" ${why}, got ${JSON.stringify(value)} (${rule.description})`,
       );
     };
@@ -49,15 +52,27 @@ export function checkOptions(
       ? value.every((item) => typeof item === "string") ? "string[]" : "array"
       : typeof value;
     if (actual !== rule.type) {
-      bad(rule.type === "string[]" ? "must be an array of strings" : `must be a ${rule.type}`);
+      bad(
+        "PLUMB_OPTION_TYPE",
+        rule.type === "string[]" ? "must be an array of strings" : `must be a ${rule.type}`,
+      );
     }
     if (rule.values !== undefined && !rule.values.includes(value as string)) {
-      bad(`must be one of ${rule.values.map((v) => JSON.stringify(v)).join(", ")}`);
+      bad(
+        "PLUMB_OPTION_CHOICE",
+        `must be one of ${rule.values.map((v) => JSON.stringify(v)).join(", ")}`,
+      );
     }
     if (typeof value === "number") {
-      if (rule.integer && !Number.isInteger(value)) bad("must be a whole number");
-      if (rule.min !== undefined && value < rule.min) bad(`must be at least ${rule.min}`);
-      if (rule.max !== undefined && value > rule.max) bad(`must be at most ${rule.max}`);
+      if (rule.integer && !Number.isInteger(value)) {
+        bad("PLUMB_OPTION_NOT_WHOLE", "must be a whole number");
+      }
+      if (rule.min !== undefined && value < rule.min) {
+        bad("PLUMB_OPTION_TOO_SMALL", `must be at least ${rule.min}`);
+      }
+      if (rule.max !== undefined && value > rule.max) {
+        bad("PLUMB_OPTION_TOO_LARGE", `must be at most ${rule.max}`);
+      }
     }
   }
 }

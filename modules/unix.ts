@@ -50,6 +50,7 @@ async function removeStale(path: string): Promise<void> {
   }
   if (!info.isSocket) {
     throw new PlumbError(
+      "PLUMB_UNIX_NOT_SOCKET",
       `cannot listen on unix://${path}: a file that is not a socket is there; remove it or pick another path`,
     );
   }
@@ -61,11 +62,15 @@ async function removeStale(path: string): Promise<void> {
       return;
     }
     throw new PlumbError(
+      "PLUMB_UNIX_UNSURE",
       `cannot listen on unix://${path}: a socket is there and did not refuse a connection ` +
         `(${(error as Error).message}); is another server using it?`,
     );
   }
-  throw new PlumbError(`cannot listen on unix://${path}: another server is listening there`);
+  throw new PlumbError(
+    "PLUMB_UNIX_IN_USE",
+    `cannot listen on unix://${path}: another server is listening there`,
+  );
 }
 
 /** The `unix` module. */
@@ -75,6 +80,7 @@ export const unix: IoModule<UnixOptions> = {
     checkOptions(options, RULES, where);
     if (typeof options.path !== "string" || options.path === "") {
       throw new GraphError(
+        "PLUMB_OPTION_REQUIRED",
         `${where}: option "path" is required: the socket file, for example "eliza.sock"`,
       );
     }
@@ -89,11 +95,19 @@ export const unix: IoModule<UnixOptions> = {
     const path = filePath(new URL(options.path, context.base));
     for (const name of ["read", "write"] as const) {
       if (Deno.permissions.querySync({ name, path }).state !== "granted") {
-        throw new PermissionHint(`cannot listen on unix://${path}`, `--allow-${name}=${path}`);
+        throw new PermissionHint(
+          "PLUMB_PERMISSION_UNIX",
+          `cannot listen on unix://${path}`,
+          `--allow-${name}=${path}`,
+        );
       }
     }
     if (Deno.permissions.querySync({ name: "net", host: `unix:${path}` }).state !== "granted") {
-      throw new PermissionHint(`cannot listen on unix://${path}`, `--allow-net=unix:${path}`);
+      throw new PermissionHint(
+        "PLUMB_PERMISSION_UNIX",
+        `cannot listen on unix://${path}`,
+        `--allow-net=unix:${path}`,
+      );
     }
     await removeStale(path);
     const listener = Deno.listen({ transport: "unix", path });

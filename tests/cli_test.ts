@@ -21,7 +21,10 @@ Deno.test("cli: an unknown option is refused (strict), exit 2", async () => {
   const result = await runCli(["examples/hello.json", "--prot", "1"]);
   assertEquals(result.code, 2);
   assertEquals(result.stdout, "");
-  assertMatch(result.stderr, /^plumb: Unknown option '--prot'.*; see --help\n$/);
+  assertMatch(
+    result.stderr,
+    /^plumb: PLUMB_CLI_BAD_OPTION Unknown option '--prot'.*; see --help\n$/,
+  );
 });
 
 Deno.test("cli: a bad --port is refused, exit 2", async () => {
@@ -29,7 +32,7 @@ Deno.test("cli: a bad --port is refused, exit 2", async () => {
   assertEquals(result, {
     code: 2,
     stdout: "",
-    stderr: `plumb: --port must be a whole number from 0 to 65535, got "http"\n`,
+    stderr: `plumb: PLUMB_CLI_PORT --port must be a whole number from 0 to 65535, got "http"\n`,
   });
 });
 
@@ -38,7 +41,7 @@ Deno.test("cli: no graph file given", async () => {
   assertEquals(result.code, 2);
   assertEquals(
     result.stderr,
-    "plumb: no graph file given; usage: main.ts GRAPH.json [options], see --help\n",
+    "plumb: PLUMB_CLI_NO_GRAPH no graph file given; usage: main.ts GRAPH.json [options], see --help\n",
   );
 });
 
@@ -57,7 +60,8 @@ Deno.test("cli: missing --allow-read prints the flag to add, not a stack trace",
     code: 2,
     stdout: "",
     stderr:
-      "plumb: cannot read graph file examples/hello.json: permission denied; run deno with --allow-read\n",
+      "plumb: PLUMB_PERMISSION_GRAPH cannot read graph file examples/hello.json: permission " +
+      "denied; run deno with --allow-read\n",
   });
 });
 
@@ -66,7 +70,8 @@ Deno.test("cli: missing --allow-net prints the flag to add, not a stack trace", 
   assertEquals(result, {
     code: 2,
     stdout: "",
-    stderr: "plumb: cannot listen on tcp://127.0.0.1:12345: permission denied; " +
+    stderr:
+      "plumb: PLUMB_PERMISSION_NET cannot listen on tcp://127.0.0.1:12345: permission denied; " +
       "run deno with --allow-net=127.0.0.1:12345\n",
   });
 });
@@ -87,7 +92,10 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
     assertEquals(await c.readLine(), "life: hi\n");
     const result = await host.stop(signal);
     assertEquals(result.code, 0);
-    assertEquals(result.stderr, "plumb: stopping (a second signal exits at once)\nunload life\n");
+    assertEquals(
+      result.stderr,
+      "plumb: PLUMB_STOPPING stopping (a second signal exits at once)\nunload life\n",
+    );
     assertEquals(await c.closedByServer(), true, "the idle persistent connection was closed");
   });
 }
