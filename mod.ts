@@ -75,3 +75,4 @@ export {
   PipeError,
   PlumbError,
 } from "./kernel/errors.ts";
+export { type Code, CODES } from "./kernel/codes.ts";

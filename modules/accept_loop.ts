@@ -132,6 +132,7 @@ export class AcceptingListener implements Listener {
       if (closed > 0) {
         this.#context.log.log(
           "info",
+          "PLUMB_CONN_EVICTED",
           `${this.url}: closed ${closed} ${closed === 1 ? "connection" : "connections"} with ` +
             `no reply after ${this.#evictAfterMs / 1000} s to make room (maxConnections ${max})`,
         );
@@ -193,6 +194,7 @@ export class AcceptingListener implements Listener {
         backoff = Math.min(1000, backoff === 0 ? 10 : backoff * 2);
         this.#context.log.log(
           "error",
+          "PLUMB_ACCEPT_FAILED",
           `${this.url}: accept failed: ${(error as Error).message}; retrying in ${backoff} ms`,
         );
         await new Promise((resolve) => setTimeout(resolve, backoff));

@@ -354,7 +354,11 @@ export class Session implements StateSlot {
       // start, and its bytes queue behind (order kept, memory bounded by write()).
       if (output.flags & ASYNC) {
         this.#draining = output.flush().catch((error) =>
-          context.log.log("warn", `${this.channel.peer}: write failed: ${(error as Error).message}`)
+          context.log.log(
+            "warn",
+            "PLUMB_CONN_WRITE_FAILED",
+            `${this.channel.peer}: write failed: ${(error as Error).message}`,
+          )
         );
       } else await output.flush();
     }
@@ -386,7 +390,7 @@ export class Session implements StateSlot {
         const overdue = this.#deadline === undefined ? undefined : this.overdue(performance.now());
         if (overdue !== undefined) {
           // Bytes came, but after the deadline: the request they go on is not run.
-          context.log.log("warn", `${this.channel.peer}: ${overdue}, closing`);
+          context.log.log("warn", "PLUMB_DEADLINE", `${this.channel.peer}: ${overdue}, closing`);
           await this.expire();
           break;
         }
@@ -402,6 +406,7 @@ export class Session implements StateSlot {
     } catch (error) {
       context.log.log(
         "warn",
+        "PLUMB_CONN_FAILED",
         `${this.channel.peer}: connection failed: ${(error as Error)?.message ?? error}`,
       );
     } finally {

@@ -74,7 +74,9 @@ export class SessionPool {
     const before = performance.now() - ms;
     let closed = 0;
     for (const session of this.#open) {
-      if (session.idle && !session.closed && session.bytesOut === 0 && session.startedAt <= before) {
+      if (
+        session.idle && !session.closed && session.bytesOut === 0 && session.startedAt <= before
+      ) {
         session.close("no reply while the listener was full");
         closed++;
       }
@@ -115,16 +117,21 @@ export class SessionPool {
     for (const session of this.#open) {
       const overdue = session.idle ? session.overdue(ms) : undefined;
       if (overdue !== undefined) {
-        log.log("warn", `${session.channel.peer}: ${overdue}, closing`);
+        log.log("warn", "PLUMB_DEADLINE", `${session.channel.peer}: ${overdue}, closing`);
         session.expire();
       } else if (session.reading && now - session.readingSince >= this.#ttlTicks) {
-        log.log("debug", `${session.channel.peer}: idle for ${this.#ttl} s (ttl), closing`);
+        log.log(
+          "debug",
+          "PLUMB_TIMEOUT_IDLE",
+          `${session.channel.peer}: idle for ${this.#ttl} s (ttl), closing`,
+        );
         session.close("ttl");
       } else if (
         this.#writeTicks > 0 && session.writing && now - session.writingSince >= this.#writeTicks
       ) {
         log.log(
           "warn",
+          "PLUMB_TIMEOUT_WRITE",
           `${session.channel.peer}: did not read its reply for ${this.#options.writeTimeout} s ` +
             `(writeTimeout), closing`,
         );
@@ -134,6 +141,7 @@ export class SessionPool {
       ) {
         log.log(
           "warn",
+          "PLUMB_TIMEOUT_REQUEST",
           `${session.channel.peer}: request took longer than ${this.#options.requestTimeout} s ` +
             `(requestTimeout), closing`,
         );

@@ -62,6 +62,7 @@
  * @module
  */
 import {
+  type Code,
   defineServlet,
   INPUT,
   OUTPUT,
@@ -151,14 +152,15 @@ export interface ExecContext {
   readonly errors: Port;
 }
 
-function usage(what: string): PlumbError {
-  return new PlumbError(`exec: ${what}; ${USAGE}`);
+function usage(code: Code, what: string): PlumbError {
+  return new PlumbError(code, `exec: ${what}; ${USAGE}`);
 }
 
 function parseTimeout(text: string): number {
   const seconds = /^\s*$/.test(text) ? NaN : Number(text);
   if (!Number.isFinite(seconds) || seconds <= 0 || seconds > MAX_TIMEOUT_S) {
     throw usage(
+      "PLUMB_EXEC_BAD_TIMEOUT",
       `--timeout ${JSON.stringify(text)} is not a number of seconds above 0 ` +
         `and at most ${MAX_TIMEOUT_S} (for example 5 or 0.5)`,
     );
@@ -189,7 +191,7 @@ export function parseExecArgs(
   const count = (option: string, text: string, min: number): number => {
     const n = Number(text);
     if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min) {
-      throw usage(`${option} needs a whole number, ${min} or more`);
+      throw usage("PLUMB_EXEC_BAD_COUNT", `${option} needs a whole number, ${min} or more`);
     }
     return n;
   };
@@ -197,14 +199,14 @@ export function parseExecArgs(
     const eq = spec.indexOf("=");
     const name = eq < 0 ? spec : spec.slice(0, eq);
     if (!ENV_NAME.test(name)) {
-      throw usage(`--env ${JSON.stringify(spec)} is not NAME or NAME=VALUE`);
+      throw usage("PLUMB_EXEC_BAD_ENV", `--env ${JSON.stringify(spec)} is not NAME or NAME=VALUE`);
     }
     env[name] = eq < 0 ? undefined : spec.slice(eq + 1);
   };
   let i = 0;
   const valueOf = (option: string): string => {
     const value = args[++i];
-    if (value === undefined) throw usage(`${option} needs a value`);
+    if (value === undefined) throw usage("PLUMB_EXEC_NO_VALUE", `${option} needs a value`);
     return value;
   };
   for (; i < args.length; i++) {
@@ -223,11 +225,11 @@ export function parseExecArgs(
     else if (arg.startsWith("--env=")) setEnv(arg.slice("--env=".length));
     else if (arg === "--max-running") maxRunning = count(arg, valueOf(arg), 1);
     else if (arg === "--max-waiting") maxWaiting = count(arg, valueOf(arg), 0);
-    else throw usage(`unknown option ${JSON.stringify(arg)}`);
+    else throw usage("PLUMB_EXEC_UNKNOWN_OPTION", `unknown option ${JSON.stringify(arg)}`);
   }
   const name = args[i];
-  if (name === undefined || name === "") throw usage("no program given");
-  if (cwd === "") throw usage("--cwd needs a directory");
+  if (name === undefined || name === "") throw usage("PLUMB_EXEC_NO_PROGRAM", "no program given");
+  if (cwd === "") throw usage("PLUMB_EXEC_EMPTY_CWD", "--cwd needs a directory");
   return {
     name,
     program: name.includes("/") ? path(name, "exec: program") : name,
@@ -255,6 +257,7 @@ function environment(options: ExecOptions): Record<string, string> {
     }
     if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") {
       throw new PermissionHint(
+        "PLUMB_PERMISSION_ENV",
         `exec: cannot read ${name} for --env ${name}`,
         `--allow-env=${name}`,
       );
@@ -272,11 +275,13 @@ function checkDirectory(cwd: string): void {
     info = Deno.statSync(cwd);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
-      throw new PlumbError(`exec: --cwd ${cwd}: no such directory`);
+      throw new PlumbError("PLUMB_EXEC_NO_CWD", `exec: --cwd ${cwd}: no such directory`);
     }
     return; // Not allowed to look (no --allow-read for it): spawning will tell.
   }
-  if (!info.isDirectory) throw new PlumbError(`exec: --cwd ${cwd}: not a directory`);
+  if (!info.isDirectory) {
+    throw new PlumbError("PLUMB_EXEC_CWD_NOT_DIR", `exec: --cwd ${cwd}: not a directory`);
+  }
 }
 
 function message(error: unknown): string {
@@ -338,7 +343,13 @@ class Run implements RunningProgram {
   async run(): Promise<void> {
     const { name, timeout } = this.#ctx.options;
     const timer = setTimeout(
-      () => this.stop(new PlumbError(`exec: ${name} did not finish in ${timeout} s; killed it`)),
+      () =>
+        this.stop(
+          new PlumbError(
+            "PLUMB_EXEC_TIMEOUT",
+            `exec: ${name} did not finish in ${timeout} s; killed it`,
+          ),
+        ),
       timeout * 1000,
     );
     const feeding = this.#feed();
@@ -357,7 +368,10 @@ class Run implements RunningProgram {
       if (!this.#feedWaitsForInput) await Promise.race([feeding, this.#stopped]);
       if (this.#stopping !== undefined) await this.#stopping;
       if (this.#failure !== undefined) throw this.#failure;
-      if (!status.success) throw new PlumbError(`exec: ${this.#describe(status)}`);
+      if (!status.success) {
+        const code = status.signal !== null ? "PLUMB_EXEC_SIGNAL" : "PLUMB_EXEC_STATUS";
+        throw new PlumbError(code, `exec: ${this.#describe(status)}`);
+      }
     } finally {
       this.#ended = true;
       clearTimeout(timer);
@@ -383,7 +397,9 @@ class Run implements RunningProgram {
       // The program closed its input, or stopped, or the request is over:
       // the program did not want the rest, which is not a failure.
       if (isClosedByProgram(error) || this.#ended || this.#stopping !== undefined) return;
-      this.stop(error instanceof Error ? error : new PlumbError(message(error)));
+      this.stop(
+        error instanceof Error ? error : new PlumbError("PLUMB_EXEC_PASS_ON", message(error)),
+      );
     }
   }
 
@@ -404,6 +420,7 @@ class Run implements RunningProgram {
       if (this.#ended) return;
       this.stop(
         new PlumbError(
+          "PLUMB_EXEC_PASS_ON",
           `exec: ${this.#ctx.options.name}: cannot pass on its standard ${
             isStderr ? "error" : "output"
           }: ${message(error)}; killed it`,
@@ -472,7 +489,10 @@ class Run implements RunningProgram {
 
 /** Why a program is stopped, or not started, as its node unloads. */
 function UNLOADING(): PlumbError {
-  return new PlumbError("exec: the node is unloading (the host stops); killed it");
+  return new PlumbError(
+    "PLUMB_EXEC_UNLOADING",
+    "exec: the node is unloading (the host stops); killed it",
+  );
 }
 
 /** The `exec` servlet: a program per request, its input and output the request's. */
@@ -483,6 +503,7 @@ const execServlet: Servlet<ExecContext> = defineServlet({
     const permission = Deno.permissions.querySync({ name: "run", command: options.program });
     if (permission.state !== "granted") {
       throw new PermissionHint(
+        "PLUMB_PERMISSION_RUN",
         `exec: cannot run ${options.program}`,
         `--allow-run=${options.program}`,
       );
@@ -517,12 +538,14 @@ const execServlet: Servlet<ExecContext> = defineServlet({
     const turn = await ctx.slots.take(timeout * 1000);
     if (turn === "full") {
       throw new PlumbError(
+        "PLUMB_EXEC_FULL",
         `exec: ${name}: ${maxRunning} running and ${maxWaiting} waiting already ` +
           `(--max-running ${maxRunning}, --max-waiting ${maxWaiting}); try again later`,
       );
     }
     if (turn === "timeout") {
       throw new PlumbError(
+        "PLUMB_EXEC_NO_TURN",
         `exec: ${name}: no turn to run within ${timeout} s, ${maxRunning} running ` +
           `(--max-running ${maxRunning})`,
       );
@@ -533,9 +556,11 @@ const execServlet: Servlet<ExecContext> = defineServlet({
       try {
         child = ctx.command.spawn();
       } catch (error) {
-        throw new PlumbError(`exec: cannot run ${ctx.options.program}: ${message(error)}`, {
-          cause: error,
-        });
+        throw new PlumbError(
+          "PLUMB_EXEC_SPAWN",
+          `exec: cannot run ${ctx.options.program}: ${message(error)}`,
+          { cause: error },
+        );
       }
       const run = new Run(ctx, task, child);
       ctx.running.add(run);

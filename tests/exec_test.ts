@@ -170,8 +170,8 @@ Deno.test("exec: a non-zero exit fails the request: error reply, and the log has
   assertEquals(await c.readToEnd(), "error: request failed\n");
   assertEquals(
     await failureLog(h, "run"),
-    `plumb error: node "run" (exec) failed a request from 127.0.0.1:PORT: ` +
-      `PlumbError: exec: sh exited with status 3: boom: disk on fire`,
+    `plumb error: PLUMB_REQUEST_FAILED node "run" (exec) failed a request from 127.0.0.1:PORT: ` +
+      `PlumbError: PLUMB_EXEC_STATUS exec: sh exited with status 3: boom: disk on fire`,
   );
   // The host goes on serving.
   await using again = await Client.connect(h.port);
@@ -186,8 +186,8 @@ Deno.test("exec: death by a signal, and a program with nothing on stderr, are sa
   assertEquals(await c.readToEnd(), "error: request failed\n");
   assertEquals(
     await failureLog(h, "run"),
-    `plumb error: node "run" (exec) failed a request from 127.0.0.1:PORT: ` +
-      `PlumbError: exec: sh was killed by SIGKILL; it wrote nothing on standard error`,
+    `plumb error: PLUMB_REQUEST_FAILED node "run" (exec) failed a request from 127.0.0.1:PORT: ` +
+      `PlumbError: PLUMB_EXEC_SIGNAL exec: sh was killed by SIGKILL; it wrote nothing on standard error`,
   );
 });
 
@@ -206,8 +206,8 @@ Deno.test("exec: a program that does not exist fails its request with the reason
   const line = await failureLog(h, "run");
   assert(
     line.startsWith(
-      `plumb error: node "run" (exec) failed a request from 127.0.0.1:PORT: ` +
-        `PlumbError: exec: cannot run no-such-program-plumb: `,
+      `plumb error: PLUMB_REQUEST_FAILED node "run" (exec) failed a request from 127.0.0.1:PORT: ` +
+        `PlumbError: PLUMB_EXEC_SPAWN exec: cannot run no-such-program-plumb: `,
     ),
     line,
   );
@@ -228,8 +228,8 @@ Deno.test("exec: a program past --timeout is killed, its request fails, and it i
   assert(took >= 250, `failed after ${took} ms, before the timeout`);
   assertEquals(
     await failureLog(h, "run"),
-    `plumb error: node "run" (exec) failed a request from 127.0.0.1:PORT: ` +
-      `PlumbError: exec: sh did not finish in 0.3 s; killed it`,
+    `plumb error: PLUMB_REQUEST_FAILED node "run" (exec) failed a request from 127.0.0.1:PORT: ` +
+      `PlumbError: PLUMB_EXEC_TIMEOUT exec: sh did not finish in 0.3 s; killed it`,
   );
   assertEquals(await alive(pid), false, `process ${pid} still runs`);
 });
@@ -247,8 +247,8 @@ Deno.test("exec: a program that ignores SIGTERM gets SIGKILL a second later, wit
   assert(took >= 1250, `failed after ${took} ms, before the timeout and the grace second`);
   assertEquals(
     await failureLog(h, "stuck"),
-    `plumb error: node "stuck" (exec) failed a request from 127.0.0.1:PORT: ` +
-      `PlumbError: exec: sh did not finish in 0.3 s; killed it`,
+    `plumb error: PLUMB_REQUEST_FAILED node "stuck" (exec) failed a request from 127.0.0.1:PORT: ` +
+      `PlumbError: PLUMB_EXEC_TIMEOUT exec: sh did not finish in 0.3 s; killed it`,
   );
   assertEquals(await alive(pid), false, `process ${pid} still runs`);
   // Its process group (a session of its own) went with it: no `sleep` it started is left.
@@ -321,8 +321,8 @@ Deno.test("exec: a client that disconnects mid-request: its program is killed, n
   assert(await gone(pid, 3000), `process ${pid} still runs`);
   assertEquals(
     await failureLog(h, "run"),
-    `plumb error: node "run" (exec) failed a request from 127.0.0.1:PORT: ` +
-      `PlumbError: exec: sh did not finish in 1 s; killed it`,
+    `plumb error: PLUMB_REQUEST_FAILED node "run" (exec) failed a request from 127.0.0.1:PORT: ` +
+      `PlumbError: PLUMB_EXEC_TIMEOUT exec: sh did not finish in 1 s; killed it`,
   );
 });
 
@@ -344,23 +344,29 @@ Deno.test("exec: the host stopping mid-request kills the program (unload)", asyn
 
 Deno.test("exec: bad arguments are init errors that say what is wrong", async () => {
   const cases: [string[], string][] = [
-    [[], `exec: no program given; ${USAGE}`],
-    [["--persist"], `exec: no program given; ${USAGE}`],
-    [["--timeout"], `exec: --timeout needs a value; ${USAGE}`],
+    [[], `PLUMB_EXEC_NO_PROGRAM exec: no program given; ${USAGE}`],
+    [["--persist"], `PLUMB_EXEC_NO_PROGRAM exec: no program given; ${USAGE}`],
+    [["--timeout"], `PLUMB_EXEC_NO_VALUE exec: --timeout needs a value; ${USAGE}`],
     [
       ["--timeout", "soon", "tr"],
-      `exec: --timeout "soon" is not a number of seconds above 0 and at most 2147483 (for example 5 or 0.5); ${USAGE}`,
+      `PLUMB_EXEC_BAD_TIMEOUT exec: --timeout "soon" is not a number of seconds above 0 and at most 2147483 (for example 5 or 0.5); ${USAGE}`,
     ],
     [
       ["--timeout=0", "tr"],
-      `exec: --timeout "0" is not a number of seconds above 0 and at most 2147483 (for example 5 or 0.5); ${USAGE}`,
+      `PLUMB_EXEC_BAD_TIMEOUT exec: --timeout "0" is not a number of seconds above 0 and at most 2147483 (for example 5 or 0.5); ${USAGE}`,
     ],
-    [["--frobnicate", "tr"], `exec: unknown option "--frobnicate"; ${USAGE}`],
+    [
+      ["--frobnicate", "tr"],
+      `PLUMB_EXEC_UNKNOWN_OPTION exec: unknown option "--frobnicate"; ${USAGE}`,
+    ],
     [
       ["--cwd", "tests/no-such-dir", "pwd"],
-      `exec: --cwd ${path("tests/no-such-dir")}: no such directory`,
+      `PLUMB_EXEC_NO_CWD exec: --cwd ${path("tests/no-such-dir")}: no such directory`,
     ],
-    [["--cwd", "README.md", "pwd"], `exec: --cwd ${path("README.md")}: not a directory`],
+    [
+      ["--cwd", "README.md", "pwd"],
+      `PLUMB_EXEC_CWD_NOT_DIR exec: --cwd ${path("README.md")}: not a directory`,
+    ],
   ];
   for (const [args, message] of cases) {
     await assertRejects(
@@ -380,7 +386,8 @@ Deno.test("exec: without --allow-run for the program, the CLI names the flag to 
     const result = await runCli([file, "--check"], permissions);
     assertEquals(
       result.stderr,
-      `plumb: ${file}: node "up": init of servlet "exec" failed: exec: cannot run tr: ` +
+      `plumb: PLUMB_SERVLET_INIT_FAILED ${file}: node "up": init of servlet "exec" failed: ` +
+        `PLUMB_PERMISSION_RUN exec: cannot run tr: ` +
         `permission denied; run deno with --allow-run=tr\n`,
     );
     assertEquals(result.code, 2);
@@ -449,21 +456,28 @@ Deno.test("exec: --env NAME needs --allow-env=NAME, and the CLI names the flag (
   const result = await runCli([file, "--check"], ["--allow-read", "--allow-run=env"]);
   assertEquals(
     result.stderr,
-    `plumb: ${file}: node "show": init of servlet "exec" failed: exec: cannot read HOME for ` +
-      `--env HOME: permission denied; run deno with --allow-env=HOME\n`,
+    `plumb: PLUMB_SERVLET_INIT_FAILED ${file}: node "show": init of servlet "exec" failed: ` +
+      `PLUMB_PERMISSION_ENV exec: cannot read HOME for --env HOME: permission denied; ` +
+      `run deno with --allow-env=HOME\n`,
   );
   assertEquals(result.code, 2);
   for (
     const [args, message] of [
-      [["--env", "1X=a", "env"], `exec: --env "1X=a" is not NAME or NAME=VALUE; ${USAGE}`],
-      [["--env", "", "env"], `exec: --env "" is not NAME or NAME=VALUE; ${USAGE}`],
+      [
+        ["--env", "1X=a", "env"],
+        `PLUMB_EXEC_BAD_ENV exec: --env "1X=a" is not NAME or NAME=VALUE; ${USAGE}`,
+      ],
+      [
+        ["--env", "", "env"],
+        `PLUMB_EXEC_BAD_ENV exec: --env "" is not NAME or NAME=VALUE; ${USAGE}`,
+      ],
       [
         ["--max-running", "0", "env"],
-        `exec: --max-running needs a whole number, 1 or more; ${USAGE}`,
+        `PLUMB_EXEC_BAD_COUNT exec: --max-running needs a whole number, 1 or more; ${USAGE}`,
       ],
       [
         ["--max-waiting", "-1", "env"],
-        `exec: --max-waiting needs a whole number, 0 or more; ${USAGE}`,
+        `PLUMB_EXEC_BAD_COUNT exec: --max-waiting needs a whole number, 0 or more; ${USAGE}`,
       ],
     ]
   ) {

@@ -117,16 +117,23 @@ export function parseParserArgs(args: readonly string[]): ParserSettings {
     const [flag, inline] = args[i].split("=", 2);
     const option = Object.hasOwn(OPTIONS, flag) ? OPTIONS[flag] : undefined;
     if (option === undefined) {
-      throw new PlumbError(`http/parser: unknown argument "${args[i]}"; ${USAGE}`);
+      throw new PlumbError(
+        "PLUMB_HTTP_PARSER_ARG",
+        `http/parser: unknown argument "${args[i]}"; ${USAGE}`,
+      );
     }
     const [key, unit] = option;
     const text = inline ?? args[++i];
     const n = Number(text);
     if (unit === "bytes" && (text === undefined || !Number.isSafeInteger(n) || n < 1)) {
-      throw new PlumbError(`http/parser: ${flag} needs a whole number of bytes above 0; ${USAGE}`);
+      throw new PlumbError(
+        "PLUMB_HTTP_PARSER_LIMIT",
+        `http/parser: ${flag} needs a whole number of bytes above 0; ${USAGE}`,
+      );
     }
     if (unit === "seconds" && (text === undefined || !(n > 0) || n > 2_147_483)) {
       throw new PlumbError(
+        "PLUMB_HTTP_PARSER_TIMEOUT",
         `http/parser: ${flag} needs a number of seconds above 0 (for example 10 or 0.5); ${USAGE}`,
       );
     }

@@ -80,6 +80,7 @@ export function compileRoute(arg: string): Route {
     parts.length > 2 || parts[parts.length - 1] === "" || !parts[parts.length - 1].startsWith("/")
   ) {
     throw new PlumbError(
+      "PLUMB_HTTP_ROUTER_ROUTE",
       `http/router: route "${arg}" is not [METHODS] PATH; write for example "GET /api/hello", ` +
         `"GET,POST /users/:id" or "/static/*"`,
     );
@@ -89,7 +90,10 @@ export function compileRoute(arg: string): Route {
     // Written as a request's path is seen: decoded, no dot or empty segments.
     path = normalizePath(parts[parts.length - 1]);
   } catch (error) {
-    throw new PlumbError(`http/router: route "${arg}": ${(error as Error).message}`);
+    throw new PlumbError(
+      "PLUMB_HTTP_ROUTER_PATH",
+      `http/router: route "${arg}": ${(error as Error).message}`,
+    );
   }
   const methods = parts.length === 2 && parts[0] !== "*"
     ? new Set(parts[0].split(",").map((m) => m.toUpperCase()))
