@@ -146,7 +146,7 @@ function checkKeys(
  * import { assertEquals } from "@std/assert";
  *
  * assertEquals(shortJson({ a: 1 }), '{"a":1}');
- * assertEquals(shortJson("x".repeat(100), 10), '"xxxxxxxxx...');
+ * assertEquals(shortJson("x".repeat(100), 10), '"xxxxxxxx...');
  * ```
  */
 export function shortJson(value: unknown, max = 80): string {

@@ -222,3 +222,58 @@ Deno.test({
     assert(timedOut <= 64, `${timedOut} bodies of 1 MiB held at once`);
   },
 });
+
+/** CPU seconds process `pid` has used (user and system), from `/proc/<pid>/stat`. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const out = await new Deno.Command("cat", { args: [`/proc/${pid}/stat`], stdout: "piped" })
+    .output();
+  const fields = decoder.decode(out.stdout).split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime: clock ticks
+}
+
+/** One-byte writes of the trickled request: a chunked body of one-byte chunks. */
+const TRICKLED_BYTES = 20000;
+
+Deno.test({
+  name:
+    "one-byte pieces: a chunked body sent one byte per write is parsed once (host CPU printed) while a probe is answered",
+  ignore: Deno.build.os !== "linux",
+  async fn(): Promise<void> {
+    await using cli = await spawnCli(["examples/http.json", "--port", "0", "--log-level", "error"]);
+    const body = `"${"x".repeat(TRICKLED_BYTES - 2)}"`;
+    const text = "POST /api/echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n" +
+      [...body].map((c) => `1\r\n${c}\r\n`).join("") + "0\r\n\r\n";
+    const bytes = encoder.encode(text);
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: cli.port });
+    conn.setNoDelay(true);
+    const cpuBefore = await cpuSeconds(cli.process.pid);
+    const started = performance.now();
+    const sending = (async () => {
+      for (let i = 0; i < bytes.length; i++) await conn.write(bytes.subarray(i, i + 1));
+    })();
+    const latencies = await probe(cli.port);
+    await sending;
+    let reply = "";
+    const buffer = new Uint8Array(65536);
+    while (!reply.endsWith("}")) {
+      const n = await conn.read(buffer);
+      assert(n !== null, "the host closed the trickling connection");
+      reply += decoder.decode(buffer.subarray(0, n));
+    }
+    conn.close();
+    const seconds = (performance.now() - started) / 1000;
+    const cpu = (await cpuSeconds(cli.process.pid)) - cpuBefore;
+    const echoed = JSON.parse(reply.slice(reply.indexOf("\r\n\r\n") + 4));
+    assertEquals(echoed.body.length, TRICKLED_BYTES - 2);
+    const sorted = [...latencies].sort((a, b) => a - b);
+    console.log(
+      `one-byte pieces: ${bytes.length} bytes in ${bytes.length} writes in ${
+        seconds.toFixed(1)
+      } s; ` +
+        `host CPU ${cpu.toFixed(2)} s; probe p50 ${percentile(sorted, 50).toFixed(1)} ms, ` +
+        `p99 ${percentile(sorted, 99).toFixed(1)} ms, max ${
+          sorted[sorted.length - 1].toFixed(1)
+        } ms`,
+    );
+  },
+});

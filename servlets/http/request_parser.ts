@@ -200,7 +200,7 @@ function hexDigit(b: number): number {
  * assertEquals(outcome.kind, "more");
  * outcome = reader.feed(bytes.subarray(10));
  * assertEquals(outcome.kind === "request" && outcome.request.path, "/a/b");
- * assertEquals(outcome.kind === "request" && outcome.end, 22); // "GET /next" starts there
+ * assertEquals(outcome.kind === "request" && outcome.end, 21); // "GET /next" starts there
  * ```
  */
 export class RequestReader {
