@@ -55,8 +55,6 @@ const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([\x21-\x7e]+) HTTP\/(\d)\
 /** Characters a field value may not hold: controls other than tab, and DEL. */
 // deno-lint-ignore no-control-regex
 const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
-/** Optional whitespace around a field value: space and tab only (RFC 9110 5.6.3). */
-const OWS = /^[ \t]+|[ \t]+$/g;
 /** Longest chunk-size line, extensions and CRLF included. */
 const MAX_CHUNK_LINE = 1024;
 /** Framing a chunked body may add to twice its length: size lines, extensions, trailers. */
@@ -100,10 +98,14 @@ function parseHead(bytes: Uint8Array, limits: RequestLimits): Head | ParseOutcom
   const [, method, target, major, minor] = match;
   if (major !== "1") return fail(505, `HTTP/${major}.${minor}`);
   const version = minor === "0" ? "1.0" : "1.1";
-  const fields = new Map<string, string>();
+  // Deno has no `__proto__` setter: a field of that name (or "constructor") is an own
+  // property like any other, and fields are looked up with Object.hasOwn.
+  const headers: Record<string, string> = {};
   let hosts = 0;
   for (let i = 1; i < lines.length - 2; i++) {
-    const line = lines[i].endsWith("\r") ? lines[i].slice(0, -1) : lines[i];
+    const line = lines[i];
+    let end = line.length;
+    if (line.charCodeAt(end - 1) === CR) end--;
     const colon = line.indexOf(":");
     const name = colon > 0 ? line.slice(0, colon) : "";
     if (!TOKEN.test(name)) {
@@ -112,15 +114,20 @@ function parseHead(bytes: Uint8Array, limits: RequestLimits): Head | ParseOutcom
         line[0] === " " || line[0] === "\t" ? "folded header line" : "malformed header line",
       );
     }
-    const value = line.slice(colon + 1).replace(OWS, "");
+    // Optional whitespace around the value is space and tab only (RFC 9110 5.6.3).
+    let start = colon + 1;
+    while (start < end && (line.charCodeAt(start) === SP || line.charCodeAt(start) === HTAB)) {
+      start++;
+    }
+    while (end > start && (line.charCodeAt(end - 1) === SP || line.charCodeAt(end - 1) === HTAB)) {
+      end--;
+    }
+    const value = line.slice(start, end);
     if (BAD_VALUE.test(value)) return fail(400, `control character in header "${name}"`);
     const key = name.toLowerCase();
     if (key === "host") hosts++;
-    const before = fields.get(key);
-    fields.set(key, before === undefined ? value : `${before}, ${value}`);
+    headers[key] = Object.hasOwn(headers, key) ? `${headers[key]}, ${value}` : value;
   }
-  // Own properties, "__proto__" included: a field named so is a field like any other.
-  const headers: Record<string, string> = Object.fromEntries(fields);
   if (hosts > 1 || (version === "1.1" && hosts === 0)) {
     return fail(400, hosts > 1 ? "more than one Host header" : "missing Host header");
   }
@@ -136,14 +143,16 @@ function parseHead(bytes: Uint8Array, limits: RequestLimits): Head | ParseOutcom
   if (hash >= 0) rawPath = rawPath.slice(0, hash);
   const q = rawPath.indexOf("?");
   let path = q >= 0 ? rawPath.slice(0, q) : rawPath;
-  if (path !== "*") {
+  // Visible ASCII already (the request line's pattern): a path with nothing to decode or
+  // resolve is normal as it is.
+  if (path !== "*" && (path.includes("%") || path.includes("//") || path.includes("/."))) {
     try {
       path = normalizePath(path);
     } catch (error) {
       return fail(400, (error as Error).message);
     }
   }
-  const connection = fields.get("connection")?.toLowerCase() ?? "";
+  const connection = own(headers, "connection")?.toLowerCase() ?? "";
   const keepAlive = version === "1.1"
     ? !/(^|[ \t,])close($|[ \t,])/.test(connection)
     : /(^|[ \t,])keep-alive($|[ \t,])/.test(connection);
@@ -158,8 +167,8 @@ function parseHead(bytes: Uint8Array, limits: RequestLimits): Head | ParseOutcom
     keepAlive,
     params: {},
   };
-  const te = fields.get("transfer-encoding");
-  const cl = fields.get("content-length");
+  const te = own(headers, "transfer-encoding");
+  const cl = own(headers, "content-length");
   if (te !== undefined) {
     if (version === "1.0") return fail(400, "Transfer-Encoding in an HTTP/1.0 request");
     if (cl !== undefined) return fail(400, "both Transfer-Encoding and Content-Length");
@@ -173,6 +182,11 @@ function parseHead(bytes: Uint8Array, limits: RequestLimits): Head | ParseOutcom
     return fail(413, `body of ${length} bytes, more than ${limits.maxBodyBytes}`);
   }
   return { request, length };
+}
+
+/** A field's value, if the request has that field. */
+function own(headers: Record<string, string>, key: string): string | undefined {
+  return Object.hasOwn(headers, key) ? headers[key] : undefined;
 }
 
 /** The value of a hex digit, or -1. */
