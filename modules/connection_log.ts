@@ -39,7 +39,9 @@ export type ConnectionLogOptions = OptionsOf<typeof CONNECTION_LOG_OPTIONS>;
  * How a connection ended: the peer closed it, the server did (`PERSIST` off),
  * it was idle past the `ttl`, a time limit cut it (`timeout`), a request
  * failed (`error`), the host stopped (`shutdown`), or it was never served:
- * `denied` by the access rules or refused by a `limit`.
+ * `denied` by the access rules, refused by a `limit`, or rejected for its
+ * PROXY header (`proxy`: from a proxy not trusted, a header malformed,
+ * missing or late).
  */
 export type ConnectionEnd =
   | "peer"
@@ -49,7 +51,8 @@ export type ConnectionEnd =
   | "error"
   | "shutdown"
   | "denied"
-  | "limit";
+  | "limit"
+  | "proxy";
 
 const ENDED: Record<ConnectionEnd, string> = {
   peer: "closed by peer",
@@ -60,7 +63,13 @@ const ENDED: Record<ConnectionEnd, string> = {
   shutdown: "host stopping",
   denied: "denied",
   limit: "refused",
+  proxy: "rejected",
 };
+
+/** ` via PROXY` for a connection a PROXY header named the client of, else `""`. */
+function via(channel: ByteChannel): string {
+  return channel.via === undefined ? "" : ` via ${channel.via}`;
+}
 
 /**
  * A channel that notes how it ended: whether the peer closed it (end of
@@ -70,6 +79,7 @@ export class WatchedChannel implements ByteChannel {
   readonly peer: string;
   readonly address: string | undefined;
   readonly module: Readonly<Record<string, unknown>> | undefined;
+  readonly via: string | undefined;
   readonly #inner: ByteChannel;
   /** The peer closed its side or reset the connection. */
   peerClosed = false;
@@ -84,6 +94,7 @@ export class WatchedChannel implements ByteChannel {
     this.peer = inner.peer;
     this.address = inner.address;
     this.module = inner.module;
+    this.via = inner.via;
   }
 
   #failure(error: unknown): never {
@@ -195,6 +206,7 @@ export class ConnectionLog {
     if (this.#json) {
       this.#write(this.#level, {
         peer: channel.peer,
+        ...(channel.via === undefined ? {} : { via: channel.via }),
         end,
         ...(end === "timeout" ? { reason: because } : {}),
         seconds: Number(seconds.toFixed(3)),
@@ -207,19 +219,30 @@ export class ConnectionLog {
     const how = end === "timeout" ? `timed out (${because})` : ENDED[end];
     this.#log.log(
       this.#level,
-      `connection from ${channel.peer} to ${this.#url} ended: ${how} after ${
+      `connection from ${channel.peer}${via(channel)} to ${this.#url} ended: ${how} after ${
         seconds.toFixed(3)
       } s, ${requests} ${requests === 1 ? "request" : "requests"}, ${bytesIn} bytes in, ` +
         `${bytesOut} bytes out`,
     );
   }
 
-  /** Writes the line of a connection that is not served: denied, or refused by a limit. */
-  refused(channel: ByteChannel, end: "denied" | "limit", reason: string): void {
-    if (!this.#log.enabled(this.#failureLevel) || !this.#withinBudget()) return;
+  /**
+   * Writes the line of a connection that is not served: denied, refused by a
+   * limit, or rejected for its PROXY header; a `quiet` one (closed before
+   * sending anything, as a balancer's health check does) at `debug`.
+   */
+  refused(
+    channel: ByteChannel,
+    end: "denied" | "limit" | "proxy",
+    reason: string,
+    quiet = false,
+  ): void {
+    const level = quiet ? "debug" : this.#failureLevel;
+    if (!this.#log.enabled(level) || !this.#withinBudget()) return;
     if (this.#json) {
-      this.#write(this.#failureLevel, {
+      this.#write(level, {
         peer: channel.peer,
+        ...(channel.via === undefined ? {} : { via: channel.via }),
         end,
         reason,
         seconds: 0,
@@ -229,8 +252,8 @@ export class ConnectionLog {
       });
     } else {
       this.#log.log(
-        this.#failureLevel,
-        `connection from ${channel.peer} to ${this.#url} ${ENDED[end]}: ${reason}`,
+        level,
+        `connection from ${channel.peer}${via(channel)} to ${this.#url} ${ENDED[end]}: ${reason}`,
       );
     }
   }

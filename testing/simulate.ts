@@ -122,7 +122,7 @@ function memoryModule(
 }
 
 const SESSION_KEYS = Object.keys(SESSION_OPTIONS);
-const CONNECTION_MODULES = ["tcp", "unix", "stdio"];
+const CONNECTION_MODULES = ["tcp", "tls", "unix", "stdio"];
 
 /** The session options of a graph's first connection-like listener, with `override` over them. */
 function sessionOf(
