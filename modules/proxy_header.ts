@@ -174,7 +174,11 @@ function parseV1(bytes: Uint8Array): ProxyParse {
   const destination = v1Address(destinationText, family);
   if (source === undefined || destination === undefined) {
     const bad = source === undefined ? sourceText : destinationText;
-    return invalid(`malformed PROXY v1 header: ${JSON.stringify(bad)} is not an ${family} address`);
+    return invalid(
+      `malformed PROXY v1 header: ${JSON.stringify(bad)} is not an ${
+        family === "TCP4" ? "IPv4" : "IPv6"
+      } address`,
+    );
   }
   const from = v1Port(sourcePort);
   const to = v1Port(destinationPort);

@@ -90,7 +90,7 @@ function startTls(
   const proxied = accepted instanceof ProxiedChannel ? accepted : undefined;
   const raw = proxied?.inner ?? accepted;
   if (!(raw instanceof SocketChannel)) {
-    throw new PlumbError("tls: an accepted connection that is not a socket");
+    throw new TypeError("tls: an accepted connection that is not a socket");
   }
   const socket = raw.detach(proxied?.takeRest());
   const secure = new TLSSocket(socket, {
