@@ -1,6 +1,7 @@
 /**
- * Embedding plumb: serve a graph from your own program, check it, draw it,
- * build it in code, reload it, or run it on several workers.
+ * Embedding plumb: serve a graph from your own program, run it in memory
+ * with no socket (`Host.load`, `Host.connect`), check it, draw it, build it
+ * in code, reload it, or run it on several workers.
  *
  * @example
  * ```ts
@@ -19,9 +20,16 @@
  * ```
  * @module
  */
-export { Host, type ReloadResult, serve, type Serving } from "./host.ts";
+export {
+  type ConnectOptions,
+  Host,
+  type MemoryConnection,
+  type ReloadResult,
+  serve,
+  type Serving,
+} from "./host.ts";
 export { type CheckedGraph, checkGraph, graphToDot } from "./load.ts";
-export type { ServeOptions } from "./serve_options.ts";
+export type { LoadOptions, ServeOptions } from "./serve_options.ts";
 export { readGraphFile } from "./graph_file.ts";
 export { serveWorkers } from "./workers.ts";
 export { BUILTIN_SERVLETS } from "./servlet_registry.ts";

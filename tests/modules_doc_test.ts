@@ -9,8 +9,9 @@
  *   servlet table of `docs/servlets.md`.
  * - `docs/pipes-and-flags.md`: the flag table has the names, values and
  *   shared/private kinds of `kernel/flags.ts`; each servlet block of the page
- *   (a `ts` block starting `// NAME.ts:`) is served and answers as the page
- *   says, and so does its `__error__` graph.
+ *   (a `ts` block starting `// NAME.ts:`) is served (in memory, by the
+ *   testing kit's `simulate`) and answers as the page says, and so does its
+ *   `__error__` graph.
  *
  * That `parseOptions` applies a declaration's checks and defaults is for
  * `tests/options_test.ts` to show.
@@ -18,7 +19,8 @@
  */
 import { assert, assertEquals } from "./assert.ts";
 import { codeBlocks } from "./docs/markdown.ts";
-import { Client, path, startHost } from "./helpers.ts";
+import { path } from "./helpers.ts";
+import { simulate, type SimulateOptions, type Simulation } from "../testing/mod.ts";
 import { BUILTIN_SERVLETS } from "../host/servlet_registry.ts";
 import { DEFAULT_MAX_LINE_BYTES } from "../kernel/byte_reader.ts";
 import * as flags from "../kernel/flags.ts";
@@ -237,44 +239,43 @@ async function withServlet(name: string, run: (servlet: string) => Promise<void>
   }
 }
 
-/** A graph of the one servlet `name`, its `in` and `out` the graph's. */
-function alone(servlet: string, tcp: Record<string, unknown> = {}): GraphSpec {
-  return {
-    nodes: { n: { servlet } },
-    input: "n.in",
-    output: "n.out",
-    listeners: [{ module: "tcp", options: tcp }],
-  };
+/** A graph of the one servlet at `servlet`, its `in` and `out` the graph's, served in memory. */
+function alone(
+  servlet: string,
+  session: SimulateOptions["session"] = {},
+): Promise<Simulation> {
+  const spec: GraphSpec = { nodes: { n: { servlet } }, input: "n.in", output: "n.out" };
+  return simulate(spec, { session });
 }
 
 /** What the page says each servlet does, run against it. */
 const SCENARIOS: Record<string, (servlet: string) => Promise<void>> = {
   async greet_once(servlet): Promise<void> {
-    await using h = await startHost(alone(servlet));
-    await using c = await Client.connect(h.port);
+    await using sim = await alone(servlet);
+    await using c = await sim.connect();
     await c.send("Plumber\n");
     assertEquals(await c.readLine(), "Hello, Plumber\n");
     assert(await c.closedByServer(), "without PERSIST the connection closes");
   },
   async hello(servlet): Promise<void> {
-    await using h = await startHost(alone(servlet));
-    await using c = await Client.connect(h.port);
+    await using sim = await alone(servlet);
+    await using c = await sim.connect();
     for (const name of ["Plumber", "world", "世界"]) {
       await c.send(`${name}\r\n`);
       assertEquals(await c.readLine(), `Hello, ${name}\n`);
     }
   },
   async flags(servlet): Promise<void> {
-    await using h = await startHost(alone(servlet));
-    await using c = await Client.connect(h.port);
+    await using sim = await alone(servlet);
+    await using c = await sim.connect();
     for (let i = 0; i < 2; i++) {
       await c.send("x\n");
       assertEquals(await c.readLine(), "in INPUT|PERSIST, out OUTPUT\n");
     }
   },
   async bye(servlet): Promise<void> {
-    await using h = await startHost(alone(servlet));
-    await using c = await Client.connect(h.port);
+    await using sim = await alone(servlet);
+    await using c = await sim.connect();
     await c.send("hi\n");
     assertEquals(await c.readLine(), "You said: hi\n");
     await c.send("bye\n");
@@ -282,7 +283,7 @@ const SCENARIOS: Record<string, (servlet: string) => Promise<void>> = {
     assert(await c.closedByServer(), "clearing PERSIST closes the connection");
   },
   async ask(servlet): Promise<void> {
-    await using h = await startHost({
+    await using sim = await simulate({
       nodes: {
         ask: { servlet },
         shout: { servlet: "transform", args: ["upper"] },
@@ -297,24 +298,23 @@ const SCENARIOS: Record<string, (servlet: string) => Promise<void>> = {
       ],
       input: "ask.in",
       output: "reply.out",
-      listeners: [{ module: "tcp" }],
     });
-    await using c = await Client.connect(h.port);
+    await using c = await sim.connect();
     await c.send("why?\nPlumber\n");
     assertEquals(await c.readLine(), "WHY?\n");
     assertEquals(await c.readLine(), "Hello, Plumber\n");
   },
   async big(servlet): Promise<void> {
-    await using h = await startHost(alone(servlet));
-    await using c = await Client.connect(h.port);
+    await using sim = await alone(servlet);
+    await using c = await sim.connect();
     await c.send("3\n2\n");
     for (let i = 0; i < 5; i++) assertEquals(await c.readLine(), ".".repeat(1023) + "\n");
     await c.send("1\n");
     assertEquals(await c.readLine(), ".".repeat(1023) + "\n");
   },
   async framer(servlet): Promise<void> {
-    await using h = await startHost(alone(servlet));
-    await using c = await Client.connect(h.port);
+    await using sim = await alone(servlet);
+    await using c = await sim.connect();
     const bytes = (...parts: (number | string)[]): Uint8Array =>
       new Uint8Array(
         parts.flatMap((p) => typeof p === "number" ? [p] : [...new TextEncoder().encode(p)]),
@@ -328,9 +328,9 @@ const SCENARIOS: Record<string, (servlet: string) => Promise<void>> = {
     assertEquals(await c.readLine(), "got hello\n");
   },
   async counter(servlet): Promise<void> {
-    await using h = await startHost(alone(servlet, { open: true }));
-    await using one = await Client.connect(h.port);
-    await using two = await Client.connect(h.port);
+    await using sim = await alone(servlet, { open: true });
+    await using one = await sim.connect();
+    await using two = await sim.connect();
     for (const c of [one, two]) {
       assertEquals(await c.readLine(), "Send lines; each gets its number.\n");
     }
@@ -342,8 +342,8 @@ const SCENARIOS: Record<string, (servlet: string) => Promise<void>> = {
     assertEquals(await two.readLine(), "1: x\n", "each connection counts on its own");
   },
   async shout(servlet): Promise<void> {
-    await using h = await startHost(alone(servlet));
-    await using c = await Client.connect(h.port);
+    await using sim = await alone(servlet);
+    await using c = await sim.connect();
     await c.send("abc\n");
     assertEquals(await c.readLine(), "ABC\n");
     await c.send("plumb\n");
@@ -366,8 +366,8 @@ Deno.test("docs/pipes-and-flags.md: the __error__ graph answers a failed line an
     b.kind === "graph" && b.body.includes(".__error__")
   );
   assert(block !== undefined, `${FLAGS_PAGE}: no graph block wiring __error__`);
-  await using h = await startHost(JSON.parse(block.body));
-  await using c = await Client.connect(h.port);
+  await using sim = await simulate(JSON.parse(block.body));
+  await using c = await sim.connect();
   await c.send("fine\nboom\nagain\n");
   assertEquals(await c.readLine(), "ok: fine\n");
   assertEquals(await c.readLine(), "sorry, that failed (work: boom requested)\n");
