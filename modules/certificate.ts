@@ -51,6 +51,11 @@ async function readPem(path: string, what: string): Promise<string> {
   }
 }
 
+/** A certificate's subject on one line: `O=plumb, CN=localhost`. */
+function subjectOf(certificate: X509Certificate): string {
+  return certificate.subject.replaceAll("\n", ", ");
+}
+
 /** The first line of an error's message, for a one-line reason. */
 function firstLine(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).split("\n")[0];
@@ -102,12 +107,12 @@ export async function readCertifiedKey(certPath: string, keyPath: string): Promi
   }
   if (!matches) {
     throw new CertificateError(
-      `key ${keyPath} is not the key of certificate ${certPath} (${certificate.subject})`,
+      `key ${keyPath} is not the key of certificate ${certPath} (${subjectOf(certificate)})`,
     );
   }
   return {
     context: createSecureContext({ cert: certText, key: keyText }),
-    subject: certificate.subject.replaceAll("\n", ", "),
+    subject: subjectOf(certificate),
     validTo: certificate.validTo,
     expired: Date.parse(certificate.validTo) < Date.now(),
   };

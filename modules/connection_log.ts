@@ -78,7 +78,6 @@ function via(channel: ByteChannel): string {
 export class WatchedChannel implements ByteChannel {
   readonly peer: string;
   readonly address: string | undefined;
-  readonly module: Readonly<Record<string, unknown>> | undefined;
   readonly via: string | undefined;
   readonly #inner: ByteChannel;
   /** The peer closed its side or reset the connection. */
@@ -93,8 +92,12 @@ export class WatchedChannel implements ByteChannel {
     this.#inner = inner;
     this.peer = inner.peer;
     this.address = inner.address;
-    this.module = inner.module;
     this.via = inner.via;
+  }
+
+  /** The module's `cntl` answers, asked of the channel watched when asked for (after a TLS handshake). */
+  get module(): Readonly<Record<string, unknown>> | undefined {
+    return this.#inner.module;
   }
 
   #failure(error: unknown): never {

@@ -53,7 +53,7 @@ export async function startHost(
     base: ROOT,
     ...options,
   });
-  const port = Number(new URL(host.urls[0].replace("tcp:", "http:")).port);
+  const port = Number(new URL(host.urls[0].replace(/^(tcp|tls):/, "http:")).port);
   return { host, port, logs, [Symbol.asyncDispose]: () => host.close(1000) };
 }
 
@@ -126,7 +126,7 @@ export async function spawnCli(args: string[], permissions = CLI_PERMISSIONS): P
     if (done) break;
     stdout += value;
   }
-  const match = stdout.match(/^listening on tcp:\/\/127\.0\.0\.1:(\d+)\n/);
+  const match = stdout.match(/^listening on (?:tcp|tls):\/\/127\.0\.0\.1:(\d+)\n/);
   let stderrSoFar = "";
   const stderrText = (async (): Promise<string> => {
     for await (const text of process.stderr.pipeThrough(new TextDecoderStream())) {

@@ -8,9 +8,9 @@
  * `tests/haproxy_test.ts`.)
  */
 import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { Client, oneNode, spy, startHost, type TestHost, waitForLog } from "./helpers.ts";
+import { Client, oneNode, startHost, type TestHost, waitForLog } from "./helpers.ts";
 import { joined, proxyV1, proxyV2 } from "./proxy_headers.ts";
-import { calls } from "./fixtures/spy.ts";
+import { calls, spy } from "./fixtures/spy.ts";
 import { connChannel } from "../modules/channel.ts";
 import { ProxiedChannel, readProxyHeader } from "../modules/proxy_protocol.ts";
 
