@@ -4,7 +4,7 @@
  * listening socket.
  * @module
  */
-import { type ByteChannel, writeAll } from "./channel.ts";
+import { type ByteChannel, isGone, writeAll } from "./channel.ts";
 import { ConnectionLog, type ConnectionLogOptions } from "./connection_log.ts";
 import {
   Admission,
@@ -188,6 +188,15 @@ export class AcceptingListener implements Listener {
         backoff = 0;
       } catch (error) {
         if (this.#pool.closing) return;
+        if (isGone(error)) {
+          // The client was gone before its connection was accepted (a load balancer's
+          // health check that connects and resets): that connection's end, not the loop's.
+          this.#context.log.log(
+            "debug",
+            `${this.url}: a connection ended before it was accepted: ${(error as Error).message}`,
+          );
+          continue;
+        }
         // Out of file descriptors, say: wait before trying again (10 ms doubling
         // up to 1 s), and log once per wait rather than once per failure.
         backoff = Math.min(1000, backoff === 0 ? 10 : backoff * 2);

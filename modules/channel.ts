@@ -26,6 +26,11 @@ export interface ByteChannel {
    * protocol header named the client; `peer` and `address` are then the client's.
    */
   readonly via?: string;
+  /**
+   * True when a PROXY header said `LOCAL`: the proxy opened the connection for
+   * itself (a health check), for no client. Its connection line is a `debug` one.
+   */
+  readonly proxyLocal?: boolean;
 }
 
 /** True for the errors that mean the other end is gone, which are not failures of the host. */
@@ -134,6 +139,8 @@ export interface SocketNames {
   readonly module: () => Readonly<Record<string, unknown>>;
   /** Close by ending the stream before letting go of it (a TLS session's `close_notify`). */
   readonly graceful?: boolean;
+  /** The connection is a proxy's own (see {@linkcode ByteChannel.proxyLocal}). */
+  readonly proxyLocal?: boolean;
 }
 
 /** How long a graceful close may wait for its last bytes to be written, in milliseconds. */
@@ -148,6 +155,7 @@ export class SocketChannel implements ByteChannel {
   readonly peer: string;
   readonly address: string | undefined;
   readonly via: string | undefined;
+  readonly proxyLocal: boolean;
   readonly #socket: Socket;
   readonly #graceful: boolean;
   readonly #names: () => Readonly<Record<string, unknown>>;
@@ -181,6 +189,7 @@ export class SocketChannel implements ByteChannel {
     this.address = names === undefined ? socket.remoteAddress : names.address;
     this.via = names?.via;
     this.#graceful = names?.graceful ?? false;
+    this.proxyLocal = names?.proxyLocal ?? false;
     this.#names = names?.module ?? ((): Readonly<Record<string, unknown>> => ({
       "tcp/peer": peer,
       "tcp/local": `${socket.localAddress ?? "?"}:${socket.localPort ?? "?"}`,

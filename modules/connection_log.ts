@@ -79,6 +79,7 @@ export class WatchedChannel implements ByteChannel {
   readonly peer: string;
   readonly address: string | undefined;
   readonly via: string | undefined;
+  readonly proxyLocal: boolean | undefined;
   readonly #inner: ByteChannel;
   /** The peer closed its side or reset the connection. */
   peerClosed = false;
@@ -93,6 +94,7 @@ export class WatchedChannel implements ByteChannel {
     this.peer = inner.peer;
     this.address = inner.address;
     this.via = inner.via;
+    this.proxyLocal = inner.proxyLocal;
   }
 
   /** The module's `cntl` answers, asked of the channel watched when asked for (after a TLS handshake). */
@@ -206,8 +208,11 @@ export class ConnectionLog {
       : "server";
     const seconds = (performance.now() - session.startedAt) / 1000;
     const { requests, bytesIn, bytesOut } = session;
+    // A proxy's own connection (a health check) is not a client's: a debug line.
+    const level = channel.proxyLocal ? "debug" : this.#level;
+    if (!this.#log.enabled(level)) return;
     if (this.#json) {
-      this.#write(this.#level, {
+      this.#write(level, {
         peer: channel.peer,
         ...(channel.via === undefined ? {} : { via: channel.via }),
         end,
@@ -221,7 +226,7 @@ export class ConnectionLog {
     }
     const how = end === "timeout" ? `timed out (${because})` : ENDED[end];
     this.#log.log(
-      this.#level,
+      level,
       `connection from ${channel.peer}${via(channel)} to ${this.#url} ended: ${how} after ${
         seconds.toFixed(3)
       } s, ${requests} ${requests === 1 ? "request" : "requests"}, ${bytesIn} bytes in, ` +

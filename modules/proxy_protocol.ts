@@ -63,6 +63,7 @@ export class ProxiedChannel implements ByteChannel {
   readonly peer: string;
   readonly address: string | undefined;
   readonly via: string | undefined;
+  readonly proxyLocal: boolean;
   #rest: Uint8Array;
   #module: Readonly<Record<string, unknown>> | undefined;
 
@@ -79,6 +80,7 @@ export class ProxiedChannel implements ByteChannel {
     this.peer = source === undefined ? inner.peer : hostPort(source.address, source.port);
     this.address = source === undefined ? inner.address : source.address;
     this.via = source === undefined ? undefined : inner.peer;
+    this.proxyLocal = source === undefined;
   }
 
   /**

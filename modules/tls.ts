@@ -107,6 +107,7 @@ function startTls(
     peer: accepted.peer,
     address: accepted.address,
     via: accepted.via,
+    proxyLocal: accepted.proxyLocal,
     graceful: true,
     module: () => ({
       ...accepted.module,
