@@ -105,6 +105,8 @@ export interface CliHost extends AsyncDisposable {
    * @throws after `timeoutMs` (default 5000) without it, with what was printed
    */
   waitForStderr(expected: string | RegExp, timeoutMs?: number): Promise<string>;
+  /** What the process has printed on standard error so far. */
+  stderrSoFar(): string;
   /** Sends a signal and returns what the process printed and its exit code. */
   stop(signal?: Deno.Signal): Promise<CliResult>;
 }
@@ -171,6 +173,7 @@ export async function spawnCli(args: string[], permissions = CLI_PERMISSIONS): P
     process,
     port: Number(match[1]),
     waitForStderr,
+    stderrSoFar: () => stderrSoFar,
     stop,
     async [Symbol.asyncDispose](): Promise<void> {
       await stop();
