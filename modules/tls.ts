@@ -23,9 +23,11 @@ import { listenNode, nodeServerUrl } from "./inherited.ts";
 import type { DeclaredModule, ListenContext, Listener } from "./module.ts";
 import { nodeAcceptor } from "./node_acceptor.ts";
 import { type OptionsOf, type OptionSpecs, parseOptions } from "./options.ts";
-import { ProxiedChannel } from "./proxy_protocol.ts";
+import { ProxiedChannel, PROXY_PROTOCOL_OPTIONS } from "./proxy_protocol.ts";
 import type { SessionOptions } from "./session.ts";
-import { sessionSettings } from "./session_options.ts";
+import { SESSION_OPTIONS, sessionSettings } from "./session_options.ts";
+import { CONNECTION_LIMIT_OPTIONS, SOURCE_RULE_OPTIONS } from "./listener_limits.ts";
+import { CONNECTION_LOG_OPTIONS } from "./connection_log.ts";
 import { TCP_OPTIONS } from "./tcp.ts";
 
 /** Checks each ALPN protocol name: 1 to 255 bytes of printable ASCII. */
@@ -41,13 +43,10 @@ function checkAlpn(names: readonly string[], where: string, name: string): void 
   }
 }
 
-/** The options of a `tls` listener, declared: `tcp`'s, and the certificate, key and ALPN. */
+/** The options of a `tls` listener, declared: every option of `tcp`, and the certificate, key and ALPN. */
 export const TLS_OPTIONS = {
-  ...TCP_OPTIONS,
-  reusePort: {
-    ...TCP_OPTIONS.reusePort,
-    doc: "Listen with SO_REUSEPORT so that several processes or workers share the port.",
-  },
+  host: TCP_OPTIONS.host,
+  port: TCP_OPTIONS.port,
   cert: {
     type: "string",
     required: 'the certificate chain file (PEM), for example "tls/cert.pem"',
@@ -70,6 +69,16 @@ export const TLS_OPTIONS = {
     schema: { items: { type: "string", minLength: 1, maxLength: 255 } },
     check: checkAlpn,
   },
+  ...SESSION_OPTIONS,
+  fd: TCP_OPTIONS.fd,
+  reusePort: {
+    ...TCP_OPTIONS.reusePort,
+    doc: "Listen with SO_REUSEPORT so that several processes or workers share the port.",
+  },
+  ...CONNECTION_LIMIT_OPTIONS,
+  ...SOURCE_RULE_OPTIONS,
+  ...PROXY_PROTOCOL_OPTIONS,
+  ...CONNECTION_LOG_OPTIONS,
 } as const satisfies OptionSpecs;
 
 /** Options of a `tls` listener, parsed (see {@linkcode TLS_OPTIONS}). */

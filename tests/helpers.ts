@@ -99,6 +99,8 @@ export async function runCli(args: string[], permissions = CLI_PERMISSIONS): Pro
 export interface CliHost extends AsyncDisposable {
   process: Deno.ChildProcess;
   port: number;
+  /** The URL of the `listening on` line: `tcp://127.0.0.1:PORT` or `tls://127.0.0.1:PORT`. */
+  url: string;
   /**
    * Waits until the process has printed `expected` on standard error (a
    * string, or a pattern), and returns everything it printed there so far.
@@ -128,7 +130,7 @@ export async function spawnCli(args: string[], permissions = CLI_PERMISSIONS): P
     if (done) break;
     stdout += value;
   }
-  const match = stdout.match(/^listening on (?:tcp|tls):\/\/127\.0\.0\.1:(\d+)\n/);
+  const match = stdout.match(/^listening on ((?:tcp|tls):\/\/127\.0\.0\.1:(\d+))\n/);
   let stderrSoFar = "";
   const stderrText = (async (): Promise<string> => {
     for await (const text of process.stderr.pipeThrough(new TextDecoderStream())) {
@@ -171,7 +173,8 @@ export async function spawnCli(args: string[], permissions = CLI_PERMISSIONS): P
     })();
   return {
     process,
-    port: Number(match[1]),
+    port: Number(match[2]),
+    url: match[1],
     waitForStderr,
     stderrSoFar: () => stderrSoFar,
     stop,
