@@ -272,7 +272,7 @@ Deno.test({
   name: "HAProxy with send-proxy-v2 in front of two plumb hosts: spread, real client addresses, " +
     "a reload and a drained restart that lose no exchange, a stopped host taken out",
   ignore: !READY,
-  async fn(t) {
+  async fn(t): Promise<void> {
     await fresh();
     const pki = await certificates();
     const ports = { frontend: freePort(), first: freePort(), second: freePort(), tls: freePort() };
@@ -440,7 +440,7 @@ Deno.test({
 Deno.test({
   name: "plumb ends TLS behind HAProxy in TCP mode: the PROXY header comes before the handshake",
   ignore: !READY,
-  async fn() {
+  async fn(): Promise<void> {
     await fresh();
     const pki = await certificates();
     const ports = { frontend: freePort(), first: freePort(), second: freePort(), tls: freePort() };

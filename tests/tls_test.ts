@@ -18,12 +18,13 @@ import {
   runCli,
   spawnCli,
   startHost,
-  type TestHost,
   waitForLog,
 } from "./helpers.ts";
 import { joined, proxyV2 } from "./proxy_headers.ts";
 import { has, issue, makePki, type Pki, presentedSubject, run, TlsClient } from "./tls_fixture.ts";
 import type { GraphSpec } from "../host/mod.ts";
+import { TCP_OPTIONS } from "../modules/tcp.ts";
+import { TLS_OPTIONS } from "../modules/tls.ts";
 import { readGraphFile } from "../host/graph_file.ts";
 
 const OPENSSL = await has("openssl");
@@ -68,10 +69,18 @@ function elizaGraph(cert: string, key: string): Record<string, unknown> {
   };
 }
 
+Deno.test("tls takes every option of tcp, checked the same way (reusePort's text aside), and cert, key and alpn", () => {
+  const { reusePort: _tlsReuse, cert, key, alpn, ...shared } = TLS_OPTIONS;
+  const { reusePort: _tcpReuse, ...tcpShared } = TCP_OPTIONS;
+  assertEquals(shared, tcpShared);
+  assertEquals([cert.type, key.type, alpn.type], ["string", "string", "string[]"]);
+  assertEquals({ ...TLS_OPTIONS.reusePort, doc: "" }, { ...TCP_OPTIONS.reusePort, doc: "" });
+});
+
 Deno.test({
   name: "tls: ELIZA through openssl s_client: the greeting, a reply, and bye closes",
   ignore: !OPENSSL,
-  async fn() {
+  async fn(): Promise<void> {
     const file = await graphFile("eliza.json", elizaGraph("server.crt", "server.key"));
     await using cli = await spawnCli([file]);
     const talk = await run("openssl", [
@@ -99,7 +108,7 @@ Deno.test({
 Deno.test({
   name: "tls: the HTTP example over HTTPS with curl --cacert: two requests on one connection, ALPN",
   ignore: !OPENSSL || !CURL,
-  async fn() {
+  async fn(): Promise<void> {
     const { spec, base } = await readGraphFile(path("examples/https.json"));
     const listener = spec.listeners![0];
     assertEquals(listener.module, "tls");
@@ -122,7 +131,7 @@ Deno.test({
   name:
     "tls: a client that does not trust the CA is refused, a plain-TCP client is closed, and the host serves on",
   ignore: !OPENSSL,
-  async fn() {
+  async fn(): Promise<void> {
     await using h = await startHost(tlsGraph(WHOAMI));
     const untrusting = await run("openssl", [
       "s_client",
@@ -160,7 +169,7 @@ Deno.test({
   name:
     "tls: a certificate or key that cannot be used stops the start: one line naming the file, exit 2",
   ignore: !OPENSSL,
-  async fn() {
+  async fn(): Promise<void> {
     const { dir, server } = keys();
     const other = await issue(keys().otherCa, dir, "other");
     await Deno.writeTextFile(`${dir}/garbage.crt`, "this is not a certificate\n");
@@ -220,7 +229,7 @@ Deno.test({
   name:
     "tls: SIGHUP reads a renewed certificate for new connections; a bad one is logged and the old kept",
   ignore: !OPENSSL,
-  async fn() {
+  async fn(): Promise<void> {
     const { dir, ca } = keys();
     const first = await issue(ca, dir, "first", "first");
     const renewed = await issue(ca, dir, "renewed", "renewed");
@@ -264,7 +273,7 @@ Deno.test({
 Deno.test({
   name: "tls: a servlet asks for the negotiated ALPN protocol, TLS version, server name and peer",
   ignore: !OPENSSL,
-  async fn() {
+  async fn(): Promise<void> {
     await using h = await startHost(tlsGraph(WHOAMI, { alpn: ["x-plumb", "http/1.1"] }));
     await using client = await TlsClient.connect(h.port, keys().ca.cert, ["http/1.1"]);
     await client.send("tls/alpn tls/version tls/servername tcp/peer\n");
@@ -321,7 +330,7 @@ Deno.test({
   name:
     "tls with proxyProtocol: the header before the handshake names the client, alone or with the ClientHello",
   ignore: !OPENSSL,
-  async fn() {
+  async fn(): Promise<void> {
     await using h = await startHost(tlsGraph(WHOAMI, { proxyProtocol: ["127.0.0.1"] }));
     const alone = await proxiedTls(h.port, "203.0.113.7");
     await alone.send("tcp/peer tcp/proxy\n");
@@ -367,7 +376,7 @@ Deno.test({
   name:
     "tls: deny closes a connection before the handshake; a limit's refuseMessage is told over TLS",
   ignore: !OPENSSL,
-  async fn() {
+  async fn(): Promise<void> {
     {
       await using h = await startHost(tlsGraph(WHOAMI, { deny: ["127.0.0.0/8"] }));
       await handshakeFails(await Deno.connect({ hostname: "127.0.0.1", port: h.port }));
@@ -388,7 +397,7 @@ Deno.test({
 Deno.test({
   name: "tls: --workers 2 share a TLS port; each connection keeps its worker",
   ignore: !OPENSSL,
-  async fn() {
+  async fn(): Promise<void> {
     const file = await graphFile("workers.json", {
       nodes: { n: { servlet: path("tests/fixtures/worker_name.ts") } },
       input: "n.in",
