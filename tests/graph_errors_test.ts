@@ -39,11 +39,11 @@ const CASES: Record<string, string> = {
   unknown_key:
     `node "greet": unknown key "servelt" (did you mean "servlet"?); allowed: servlet, args`,
   unknown_module:
-    `listener 1: unknown module "tpc" (did you mean "tcp"?); modules are tcp, unix, stdio, file`,
+    `listener 1: unknown module "tpc" (did you mean "tcp"?); modules are tcp, tls, unix, stdio, file`,
   unknown_option: `listener 1 (tcp): unknown option "prot" (did you mean "port"?); options are ` +
     `host, port, ttl, maxMessageSize, open, requestTimeout, writeTimeout, errorReply, fd, ` +
     `reusePort, maxConnections, overflow, refuseMessage, allow, deny, maxPerSource, ` +
-    `maxRatePerSource, log, logFormat`,
+    `maxRatePerSource, proxyProtocol, log, logFormat`,
   bad_address_rule: `listener 2 (tcp): option "allow": entry "10.0.0.0/33": prefix length 33 ` +
     `is more than the 32 bits of an IPv4 address`,
   bad_overflow: `listener 1 (tcp): option "overflow" must be one of "wait", "refuse", got ` +
