@@ -208,10 +208,14 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command.check) {
     const checked = await checkGraph(command.graph, command.options);
+    const { warnings } = checked;
     console.log(
       `${checked.file}: ok: ${checked.nodes.length} node(s), ${checked.edges} edge(s), ` +
-        `${checked.listeners.length} listener(s)`,
+        `${checked.listeners.length} listener(s)` +
+        (warnings.length > 0 ? `, ${warnings.length} warning(s)` : ""),
     );
+    // Warnings do not fail the check: the graph serves, these parts have no effect.
+    for (const warning of warnings) console.error(`plumb warn: ${warning}`);
     return 0;
   }
   const host = command.workers > 1

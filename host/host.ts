@@ -218,6 +218,8 @@ export class Host implements Serving, AsyncDisposable {
     this.#log = log;
     this.#served = checked;
     this.#summary = summary(checked);
+    // What --check warns of, said once when serving starts too.
+    for (const warning of this.#summary.warnings) log.log("warn", warning);
     this.#generations = wiring.served;
     this.#context = wiring.context;
     this.#listeners = listeners;

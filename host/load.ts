@@ -7,6 +7,7 @@ import { GraphError } from "../kernel/errors.ts";
 import { type GraphSpec, validateGraph } from "../kernel/graph.ts";
 import { loadNodes, unloadNodes } from "../kernel/loader.ts";
 import { compilePlan, type Plan } from "../kernel/plan.ts";
+import { planWarnings } from "../kernel/plan_warnings.ts";
 import { rewriteFans } from "../kernel/rewrite.ts";
 import { toDot } from "../kernel/dot.ts";
 import { didYouMean } from "../kernel/suggest.ts";
@@ -27,6 +28,12 @@ export interface CheckedGraph {
   readonly edges: number;
   /** The module name of each listener. */
   readonly listeners: readonly string[];
+  /**
+   * What will have no effect, one line each naming the file, node and port:
+   * an output nothing reads, an input nothing writes, `PERSIST` where it
+   * cannot act. The graph serves all the same.
+   */
+  readonly warnings: readonly string[];
 }
 
 /** A loaded graph: the compiled plan and each listener's module and parsed options. */
@@ -48,6 +55,7 @@ export function summary(loaded: LoadedGraph): CheckedGraph {
     nodes: loaded.plan.nodes.map((n) => n.name),
     edges: loaded.plan.edges.length,
     listeners: loaded.listeners.map((l) => l.module.name),
+    warnings: planWarnings(loaded.plan),
   };
 }
 

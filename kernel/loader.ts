@@ -77,10 +77,10 @@ function definePort(
   }
   if (flags & SHADOW) {
     const target = ports[flags & DESCRIPTOR_MASK];
-    if (target === undefined || !(target.flags & OUTPUT) || (target.flags & SHADOW)) {
+    if (target === undefined || (target.flags & SHADOW)) {
       throw new PlumbError(
         `${where}: port "${name}": a SHADOW names its target in the low 16 bits: the descriptor ` +
-          `of an output port declared before it, not itself a shadow (got ${
+          `of a port declared before it (an input or an output), not itself a shadow (got ${
             flags & DESCRIPTOR_MASK
           })`,
       );

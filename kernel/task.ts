@@ -160,6 +160,17 @@ export class TaskImpl implements Task {
     }
   }
 
+  async drain(port: Port): Promise<boolean> {
+    const input = this.#handle(port, false, "drain") as InputHandle;
+    let any = false;
+    while ((input.readChunk ? await input.readChunk() : await input.read()) !== null) any = true;
+    return any;
+  }
+
+  release(port: Port): void {
+    (this.#handle(port, false, "release") as InputHandle).release();
+  }
+
   writeValue(port: Port, value: unknown): Promise<void> {
     try {
       const handle = this.#writable(port, "writeValue");
@@ -185,10 +196,14 @@ export class TaskImpl implements Task {
     }
   }
 
-  /** The input as a stream; it reads through this task, so it ends with the task. */
-  readable(port: Port): ReadableStream<Uint8Array> {
+  /** The input as a byte stream; it reads through this task, so it ends with the task. */
+  readable(port: Port): ReadableStream<Uint8Array<ArrayBuffer>> {
     const handle = this.#handle(port, false, "readable") as InputHandle;
-    return readableFrom(() => this.read(port), () => handle.release());
+    return readableFrom(
+      () => this.read(port),
+      (rest) => handle.unread(rest),
+      () => handle.release(),
+    );
   }
 
   writable(port: Port): WritableStream<Uint8Array> {

@@ -85,6 +85,10 @@ class SessionInput implements InputHandle {
   eof(): Promise<boolean> {
     return Promise.resolve(this.empty || this.#reader.buffered === 0);
   }
+  /** Waits for the connection's next bytes (the rest of a cut line); false at its end. */
+  more(): Promise<boolean> {
+    return this.empty ? Promise.resolve(false) : this.#reader.fill();
+  }
   unread(bytes: Uint8Array): void {
     this.#reader.unread(bytes.slice());
   }

@@ -1,7 +1,7 @@
 /** The command line (S5): options, permission hints, and a clean stop on signals. */
 import denoJson from "../deno.json" with { type: "json" };
 import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { Client, runCli, spawnCli } from "./helpers.ts";
+import { Client, runCli, spawnCli, startHost } from "./helpers.ts";
 
 Deno.test("cli: --help prints usage and exits 0", async () => {
   const result = await runCli(["--help"]);
@@ -126,4 +126,47 @@ Deno.test("cli: --dot shows the dup and join nodes the loader added", async () =
   );
   assert(result.stdout.includes(`"route" -> "greet" [label="default → in\\ntext/line"];`));
   assert(result.stdout.includes(`"reply~in~join" -> "reply" [label="out → in\\ntext/line"];`));
+});
+
+Deno.test("cli: --check warns of an http/render whose head is not wired, and still exits 0", async () => {
+  const file = "tests/fixtures/graphs/warn_render_head.json";
+  const result = await runCli([file, "--check"]);
+  assertEquals(result, {
+    code: 0,
+    stdout: `${file}: ok: 4 node(s), 3 edge(s), 1 listener(s), 2 warning(s)\n`,
+    stderr: `plumb warn: ${file}: node "parse": output "head" is read by nothing ` +
+      `(no edge, not the graph's output); what the node writes there is dropped\n` +
+      `plumb warn: ${file}: node "render": input "head" is written by nothing ` +
+      `(no edge, not the graph's input); it reads as empty in every request, and the node ` +
+      `runs only when another input is written\n`,
+  });
+  // Served, the host says the same once, when it starts.
+  await using h = await startHost(file);
+  assertEquals(
+    h.logs.filter((l) => l.includes(`node "render": input "head" is written by nothing`)).length,
+    1,
+  );
+});
+
+Deno.test("cli: --check warns of an output that nothing reads (examples/router.json's audit tap)", async () => {
+  const file = "examples/router.json";
+  const result = await runCli([file, "--check"]);
+  assertEquals(result, {
+    code: 0,
+    stdout: `${file}: ok: 9 node(s), 10 edge(s), 1 listener(s), 1 warning(s)\n`,
+    stderr: `plumb warn: ${file}: node "audit": output "out" is read by nothing ` +
+      `(no edge, not the graph's output); what the node writes there is dropped\n`,
+  });
+});
+
+Deno.test("cli: --check warns of PERSIST declared where it cannot act", async () => {
+  const file = "tests/fixtures/graphs/warn_persist.json";
+  const result = await runCli([file, "--check"]);
+  assertEquals(result, {
+    code: 0,
+    stdout: `${file}: ok: 2 node(s), 1 edge(s), 1 listener(s), 1 warning(s)\n`,
+    stderr: `plumb warn: ${file}: node "greet": input "in" declares PERSIST, which only the ` +
+      `graph's input ("first.in", which does not) acts on: the connection closes after each ` +
+      `request unless "first" sets PERSIST on it at exec time\n`,
+  });
 });
