@@ -4,7 +4,7 @@
  * listening socket.
  * @module
  */
-import { type ByteChannel, isGone, writeAll } from "./channel.ts";
+import { type ByteChannel, writeAll } from "./channel.ts";
 import { ConnectionLog, type ConnectionLogOptions } from "./connection_log.ts";
 import {
   Admission,
@@ -188,7 +188,11 @@ export class AcceptingListener implements Listener {
         backoff = 0;
       } catch (error) {
         if (this.#pool.closing) return;
-        if (isGone(error)) {
+        if (
+          error instanceof Deno.errors.NotConnected ||
+          error instanceof Deno.errors.ConnectionReset ||
+          error instanceof Deno.errors.ConnectionAborted
+        ) {
           // The client was gone before its connection was accepted (a load balancer's
           // health check that connects and resets): that connection's end, not the loop's.
           this.#context.log.log(

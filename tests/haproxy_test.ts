@@ -430,6 +430,17 @@ Deno.test({
           assertEquals(await servedBy(peer, [hosts[1]]), 0);
         }
       });
+
+      await t.step("health checks cost the hosts no error line", () => {
+        // A check connects and resets: the connection is gone before plumb accepts it, which is
+        // not an accept failure (and a LOCAL header's connection line is a debug one).
+        for (const h of hosts) {
+          assertEquals(
+            h.stderrSoFar().split("\n").filter((l) => /accept failed|error:/.test(l)),
+            [],
+          );
+        }
+      });
     } finally {
       await proxy?.stop();
       await Promise.all(hosts.map((h) => h.stop()));
