@@ -183,9 +183,6 @@ export const tls: DeclaredModule<typeof TLS_OPTIONS> = {
       throw error;
     }
     const log = context.log;
-    if (pair.expired) {
-      log.log("warn", `${where}: certificate ${certPath} expired on ${pair.validTo}`);
-    }
     const server = createServer({ pauseOnConnect: true, allowHalfOpen: true });
     const acceptor = nodeAcceptor(server);
     try {
@@ -204,6 +201,9 @@ export const tls: DeclaredModule<typeof TLS_OPTIONS> = {
       throw new PlumbError(`cannot listen on ${where}: ${message}`);
     }
     const url = nodeServerUrl(server, "tls", options.fd);
+    if (pair.expired) {
+      log.log("warn", `${url}: certificate ${certPath} expired on ${pair.validTo}`);
+    }
     const alpn = options.alpn;
     acceptor.secure = (channel) => startTls(channel, pair, alpn, log);
     const reload = async (): Promise<void> => {

@@ -88,13 +88,14 @@ export async function makeAuthority(dir: string, name: string): Promise<Authorit
 /**
  * Makes a certificate for `localhost` and `127.0.0.1` signed by `authority`,
  * as `dir/NAME.crt` and `dir/NAME.key`, with `organization` in its subject
- * (so a test can tell two certificates apart).
+ * (so a test can tell two certificates apart), valid for `days` (-1: expired yesterday).
  */
 export async function issue(
   authority: Authority,
   dir: string,
   name: string,
   organization = "plumb tests",
+  days = 2,
 ): Promise<ServerPair> {
   const cert = `${dir}/${name}.crt`;
   const key = `${dir}/${name}.key`;
@@ -131,7 +132,7 @@ export async function issue(
     "-out",
     cert,
     "-days",
-    "2",
+    String(days),
     "-extfile",
     extensions,
   ]);

@@ -271,6 +271,21 @@ Deno.test({
 });
 
 Deno.test({
+  name: "tls: an expired certificate is served, with a warning naming it",
+  ignore: !OPENSSL,
+  async fn(): Promise<void> {
+    const expired = await issue(keys().ca, keys().dir, "expired", "expired", -1);
+    await using h = await startHost(tlsGraph(WHOAMI, { cert: expired.cert, key: expired.key }));
+    assertMatch(
+      await waitForLog(h, "expired on"),
+      new RegExp(
+        `^plumb warn: tls://127\\.0\\.0\\.1:\\d+: certificate ${expired.cert} expired on \\w+ +\\d+ [\\d:]+ \\d{4} GMT$`,
+      ),
+    );
+  },
+});
+
+Deno.test({
   name: "tls: a servlet asks for the negotiated ALPN protocol, TLS version, server name and peer",
   ignore: !OPENSSL,
   async fn(): Promise<void> {
