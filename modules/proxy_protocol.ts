@@ -7,6 +7,16 @@
  * check. A connection from an address that is not trusted, or whose header
  * is malformed, missing or late, is closed with a log line, before any
  * servlet runs.
+ *
+ * @example
+ * ```ts
+ * import { TrustedProxies } from "./proxy_protocol.ts";
+ * import { assertEquals } from "@std/assert";
+ * const proxies = new TrustedProxies(["10.0.0.0/8", "::1"]);
+ * assertEquals(proxies.untrusted("10.1.2.3"), undefined);
+ * assertEquals(proxies.untrusted("::ffff:10.1.2.3"), undefined);
+ * assertEquals(proxies.untrusted("192.0.2.1"), "not a trusted proxy (proxyProtocol 10.0.0.0/8, ::1)");
+ * ```
  * @module
  */
 import {

@@ -9,6 +9,22 @@
  * `Deno.listenTls`, for two things `Deno.listenTls` cannot do: change its
  * certificate while it listens (a renewed certificate needs no restart),
  * and read a PROXY protocol header before the TLS handshake starts.
+ *
+ * @example
+ * ```ts
+ * import { tls } from "@plumb/plumb/modules";
+ * import { assertEquals, assertThrows } from "@std/assert";
+ * const options = tls.parseOptions(
+ *   { port: 8443, cert: "tls/cert.pem", key: "tls/key.pem", alpn: ["http/1.1"] },
+ *   "g.json: listener 1 (tls)",
+ * );
+ * assertEquals([options.host, options.port, options.alpn, options.ttl], ["127.0.0.1", 8443, ["http/1.1"], 240]);
+ * assertThrows(
+ *   () => tls.parseOptions({ port: 8443, cert: "tls/cert.pem" }, "g.json: listener 1 (tls)"),
+ *   Error,
+ *   'g.json: listener 1 (tls): option "key" is required: the private key file (PEM), for example "tls/key.pem"',
+ * );
+ * ```
  * @module
  */
 import { createServer } from "node:net";
