@@ -46,6 +46,7 @@ export function listenerSpecs(
     if (listeners.length === 0) listeners.push({ module: "tcp", options: {} });
     if (!TCP_MODULES.includes(listeners[0].module)) {
       throw new GraphError(
+        "PLUMB_CLI_NOT_TCP",
         `${file}: --host, --port and --listen-fd apply to the first listener, which must be tcp ` +
           `or tls, not ${listeners[0].module}`,
       );

@@ -197,6 +197,7 @@ export class AcceptingListener implements Listener {
           // health check that connects and resets): that connection's end, not the loop's.
           this.#context.log.log(
             "debug",
+            "PLUMB_ACCEPT_GONE",
             `${this.url}: a connection ended before it was accepted: ${(error as Error).message}`,
           );
           continue;
@@ -206,6 +207,7 @@ export class AcceptingListener implements Listener {
         backoff = Math.min(1000, backoff === 0 ? 10 : backoff * 2);
         this.#context.log.log(
           "error",
+          "PLUMB_ACCEPT_FAILED",
           `${this.url}: accept failed: ${(error as Error).message}; retrying in ${backoff} ms`,
         );
         await new Promise((resolve) => setTimeout(resolve, backoff));
@@ -243,13 +245,13 @@ export class AcceptingListener implements Listener {
   #unwrap(channel: ByteChannel, proxies: TrustedProxies): void {
     const untrusted = proxies.untrusted(channel.address);
     if (untrusted !== undefined) {
-      this.#connectionLog.refused(channel, "proxy", untrusted);
+      this.#connectionLog.rejected(channel, "PLUMB_PROXY_UNTRUSTED", untrusted);
       return closeQuietly(channel);
     }
     const opening = readProxyHeader(channel).then((result) => {
       this.#opening.delete(channel);
       if (!(result instanceof ProxiedChannel)) {
-        this.#connectionLog.refused(channel, "proxy", result.reason, result.quiet);
+        this.#connectionLog.rejected(channel, result.code, result.reason, result.quiet);
         closeQuietly(channel);
       } else if (this.#pool.closing) closeQuietly(channel);
       else this.#admit(result);

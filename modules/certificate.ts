@@ -7,16 +7,18 @@
  */
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { createSecureContext, type SecureContext } from "node:tls";
-import { PermissionHint } from "../kernel/errors.ts";
+import type { Code } from "../kernel/codes.ts";
+import { PermissionHint, PlumbError } from "../kernel/errors.ts";
 
 /** A certificate file or a key file that cannot be used; the message names the file and why. */
-export class CertificateError extends Error {
+export class CertificateError extends PlumbError {
   /**
    * Makes the error.
+   * @param code the code of the message
    * @param message one line: `certificate PATH: what is wrong`
    */
-  constructor(message: string) {
-    super(message);
+  constructor(code: Code, message: string) {
+    super(code, message);
     this.name = "CertificateError";
   }
 }
@@ -39,15 +41,22 @@ const PEM_KEY = /-----BEGIN ((?:RSA |EC |ENCRYPTED )?PRIVATE KEY)-----/;
 /** Reads a PEM file; `what` (`certificate`, `key`) names it in messages. */
 async function readPem(path: string, what: string): Promise<string> {
   if (Deno.permissions.querySync({ name: "read", path }).state !== "granted") {
-    throw new PermissionHint(`cannot read the ${what} ${path}`, `--allow-read=${path}`);
+    throw new PermissionHint(
+      "PLUMB_PERMISSION_TLS_FILE",
+      `cannot read the ${what} ${path}`,
+      `--allow-read=${path}`,
+    );
   }
   try {
     return await Deno.readTextFile(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
-      throw new CertificateError(`${what} ${path}: no such file`);
+      throw new CertificateError("PLUMB_TLS_FILE_MISSING", `${what} ${path}: no such file`);
     }
-    throw new CertificateError(`${what} ${path}: cannot read it: ${(error as Error).message}`);
+    throw new CertificateError(
+      "PLUMB_TLS_FILE_UNREADABLE",
+      `${what} ${path}: cannot read it: ${(error as Error).message}`,
+    );
   }
 }
 
@@ -76,6 +85,7 @@ export async function readCertifiedKey(certPath: string, keyPath: string): Promi
   const first = PEM_CERTIFICATE.exec(certText)?.[0];
   if (first === undefined) {
     throw new CertificateError(
+      "PLUMB_TLS_CERT_NOT_PEM",
       `certificate ${certPath}: no PEM certificate in it (-----BEGIN CERTIFICATE-----)`,
     );
   }
@@ -84,17 +94,20 @@ export async function readCertifiedKey(certPath: string, keyPath: string): Promi
     certificate = new X509Certificate(first);
   } catch (error) {
     throw new CertificateError(
+      "PLUMB_TLS_CERT_INVALID",
       `certificate ${certPath}: not a valid certificate: ${firstLine(error)}`,
     );
   }
   const keyKind = PEM_KEY.exec(keyText)?.[1];
   if (keyKind === undefined) {
     throw new CertificateError(
+      "PLUMB_TLS_KEY_NOT_PEM",
       `key ${keyPath}: no PEM private key in it (-----BEGIN PRIVATE KEY-----)`,
     );
   }
   if (keyKind === "ENCRYPTED PRIVATE KEY") {
     throw new CertificateError(
+      "PLUMB_TLS_KEY_ENCRYPTED",
       `key ${keyPath}: the key is encrypted; give the key without a passphrase ` +
         `(openssl pkey -in KEY -out PLAIN)`,
     );
@@ -103,10 +116,14 @@ export async function readCertifiedKey(certPath: string, keyPath: string): Promi
   try {
     matches = certificate.checkPrivateKey(createPrivateKey(keyText));
   } catch (error) {
-    throw new CertificateError(`key ${keyPath}: not a valid private key: ${firstLine(error)}`);
+    throw new CertificateError(
+      "PLUMB_TLS_KEY_INVALID",
+      `key ${keyPath}: not a valid private key: ${firstLine(error)}`,
+    );
   }
   if (!matches) {
     throw new CertificateError(
+      "PLUMB_TLS_KEY_MISMATCH",
       `key ${keyPath} is not the key of certificate ${certPath} (${subjectOf(certificate)})`,
     );
   }

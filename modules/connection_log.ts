@@ -5,6 +5,7 @@
  * connection gets a line naming the rule. As text, or as JSON lines.
  * @module
  */
+import type { Code } from "../kernel/codes.ts";
 import { LOG_LEVELS, type Logger, type LogLevel } from "../kernel/log.ts";
 import { type ByteChannel, isGone } from "./channel.ts";
 import type { ListenContext } from "./module.ts";
@@ -212,7 +213,7 @@ export class ConnectionLog {
     const level = channel.proxyLocal ? "debug" : this.#level;
     if (!this.#log.enabled(level)) return;
     if (this.#json) {
-      this.#write(level, {
+      this.#write(level, "PLUMB_CONN_ENDED", {
         peer: channel.peer,
         ...(channel.via === undefined ? {} : { via: channel.via }),
         end,
@@ -227,6 +228,7 @@ export class ConnectionLog {
     const how = end === "timeout" ? `timed out (${because})` : ENDED[end];
     this.#log.log(
       level,
+      "PLUMB_CONN_ENDED",
       `connection from ${channel.peer}${via(channel)} to ${this.#url} ended: ${how} after ${
         seconds.toFixed(3)
       } s, ${requests} ${requests === 1 ? "request" : "requests"}, ${bytesIn} bytes in, ` +
@@ -234,21 +236,36 @@ export class ConnectionLog {
     );
   }
 
+  /** Writes the line of a connection that is not served: denied, or refused by a limit. */
+  refused(channel: ByteChannel, end: "denied" | "limit", reason: string): void {
+    this.#notServed(
+      channel,
+      end,
+      end === "denied" ? "PLUMB_CONN_DENIED" : "PLUMB_CONN_REFUSED",
+      reason,
+    );
+  }
+
   /**
-   * Writes the line of a connection that is not served: denied, refused by a
-   * limit, or rejected for its PROXY header; a `quiet` one (closed before
-   * sending anything, as a balancer's health check does) at `debug`.
+   * Writes the line of a connection rejected for its PROXY header, under
+   * `code`; a `quiet` one (closed before sending anything, as a balancer's
+   * health check does) at `debug`.
    */
-  refused(
+  rejected(channel: ByteChannel, code: Code, reason: string, quiet = false): void {
+    this.#notServed(channel, "proxy", code, reason, quiet ? "debug" : undefined);
+  }
+
+  #notServed(
     channel: ByteChannel,
     end: "denied" | "limit" | "proxy",
+    code: Code,
     reason: string,
-    quiet = false,
+    at?: LogLevel,
   ): void {
-    const level = quiet ? "debug" : this.#failureLevel;
+    const level = at ?? this.#failureLevel;
     if (!this.#log.enabled(level) || !this.#withinBudget()) return;
     if (this.#json) {
-      this.#write(level, {
+      this.#write(level, code, {
         peer: channel.peer,
         ...(channel.via === undefined ? {} : { via: channel.via }),
         end,
@@ -261,6 +278,7 @@ export class ConnectionLog {
     } else {
       this.#log.log(
         level,
+        code,
         `connection from ${channel.peer}${via(channel)} to ${this.#url} ${ENDED[end]}: ${reason}`,
       );
     }
@@ -276,6 +294,7 @@ export class ConnectionLog {
     this.#lastWait = now;
     this.#log.log(
       "info",
+      "PLUMB_CONN_WAITING",
       `${this.#url}: ${open} ${open === 1 ? "connection" : "connections"} open ` +
         `(maxConnections ${max}); ` +
         `new connections wait until one closes`,
@@ -287,6 +306,7 @@ export class ConnectionLog {
     if (this.#suppressed === 0) return;
     this.#log.log(
       this.#failureLevel,
+      "PLUMB_CONN_NOT_LOGGED",
       `${this.#url}: ${this.#suppressed} more refused or denied connections not logged ` +
         `(over ${FAILURE_LINES_PER_SECOND} lines a second)`,
     );
@@ -309,14 +329,15 @@ export class ConnectionLog {
     return true;
   }
 
-  #write(level: LogLevel, fields: Record<string, unknown>): void {
+  #write(level: LogLevel, code: Code, fields: Record<string, unknown>): void {
     const line = JSON.stringify({
       time: new Date().toISOString(),
       level,
+      code,
       listener: this.#url,
       ...fields,
     });
     if (this.#log.write !== undefined) this.#log.write(level, line);
-    else this.#log.log(level, line);
+    else this.#log.log(level, code, line);
   }
 }

@@ -52,8 +52,11 @@ export type ProxyParse =
   | { readonly status: "incomplete" }
   /** A whole header: the first `length` bytes; what follows is the client's. */
   | { readonly status: "done"; readonly header: ProxyHeader; readonly length: number }
-  /** Not a header (missing, or malformed): why, in a few words for the log. */
-  | { readonly status: "invalid"; readonly reason: string };
+  /**
+   * Not a header: why, in a few words for the log; `missing` when the bytes
+   * do not even begin like one (rather than a header that is malformed).
+   */
+  | { readonly status: "invalid"; readonly reason: string; readonly missing: boolean };
 
 /** Longest version 1 header, with its `\r\n` (the specification's bound). */
 export const MAX_V1_LENGTH = 107;
@@ -110,11 +113,15 @@ export function parseProxyHeader(bytes: Uint8Array): ProxyParse {
   if (startsLike(bytes, V1_SIGNATURE)) {
     return bytes.length < V1_SIGNATURE.length ? INCOMPLETE : parseV1(bytes);
   }
-  return { status: "invalid", reason: `no PROXY header: the connection starts ${shown(bytes)}` };
+  return {
+    status: "invalid",
+    reason: `no PROXY header: the connection starts ${shown(bytes)}`,
+    missing: true,
+  };
 }
 
 function invalid(reason: string): ProxyParse {
-  return { status: "invalid", reason };
+  return { status: "invalid", reason, missing: false };
 }
 
 const PORT_TEXT = /^(0|[1-9][0-9]{0,4})$/;

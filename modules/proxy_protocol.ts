@@ -26,6 +26,7 @@ import {
   parseAddress,
   parseRange,
 } from "./address_rules.ts";
+import type { Code } from "../kernel/codes.ts";
 import { type ByteChannel, isGone } from "./channel.ts";
 import { ADDRESS_LIST, checkRanges } from "./listener_limits.ts";
 import type { OptionsOf, OptionSpecs } from "./options.ts";
@@ -152,6 +153,8 @@ export class TrustedProxies {
 
 /** A connection whose header could not be read, and why. */
 export interface ProxyFailure {
+  /** The code of the log line. */
+  readonly code: Code;
   /** Why, in a few words for the log. */
   readonly reason: string;
   /** The connection closed before sending a byte (a balancer's bare health check): worth a debug line only. */
@@ -186,6 +189,7 @@ export async function readProxyHeader(
       } catch (error) {
         if (!isGone(error) && !late) {
           return {
+            code: "PLUMB_PROXY_CLOSED",
             reason: `reading its PROXY header failed: ${(error as Error).message}`,
             quiet: false,
           };
@@ -193,21 +197,41 @@ export async function readProxyHeader(
         n = null;
       }
       if (late) {
-        return { reason: `no whole PROXY header within ${timeoutMs / 1000} s`, quiet: false };
+        return {
+          code: "PLUMB_PROXY_LATE",
+          reason: `no whole PROXY header within ${timeoutMs / 1000} s`,
+          quiet: false,
+        };
       }
       if (n === null) {
         return size === 0
-          ? { reason: "closed before sending its PROXY header", quiet: true }
-          : { reason: `closed after ${size} bytes of its PROXY header`, quiet: false };
+          ? {
+            code: "PLUMB_PROXY_CLOSED",
+            reason: "closed before sending its PROXY header",
+            quiet: true,
+          }
+          : {
+            code: "PLUMB_PROXY_CLOSED",
+            reason: `closed after ${size} bytes of its PROXY header`,
+            quiet: false,
+          };
       }
       size += n;
       const parsed = parseProxyHeader(buffer.subarray(0, size));
-      if (parsed.status === "invalid") return { reason: parsed.reason, quiet: false };
+      if (parsed.status === "invalid") {
+        return {
+          code: parsed.missing ? "PLUMB_PROXY_NO_HEADER" : "PLUMB_PROXY_MALFORMED",
+          reason: parsed.reason,
+          quiet: false,
+        };
+      }
       if (parsed.status === "done") {
         return new ProxiedChannel(channel, parsed.header, buffer.slice(parsed.length, size));
       }
       // Incomplete: a header is at most MAX_V2_LENGTH bytes, less than the buffer holds.
-      if (size >= MAX_V2_LENGTH + 16) return { reason: "PROXY header too long", quiet: false };
+      if (size >= MAX_V2_LENGTH + 16) {
+        return { code: "PLUMB_PROXY_MALFORMED", reason: "PROXY header too long", quiet: false };
+      }
     }
   } finally {
     clearTimeout(timer);

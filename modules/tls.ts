@@ -29,7 +29,7 @@
  */
 import { createServer } from "node:net";
 import { TLSSocket } from "node:tls";
-import { GraphError, PermissionHint, PlumbError } from "../kernel/errors.ts";
+import { GraphError, lineOf, PermissionHint, PlumbError } from "../kernel/errors.ts";
 import { filePath } from "../kernel/file_path.ts";
 import type { Logger } from "../kernel/log.ts";
 import { AcceptingListener, type ListenerPolicy } from "./accept_loop.ts";
@@ -51,6 +51,7 @@ function checkAlpn(names: readonly string[], where: string, name: string): void 
   for (const protocol of names) {
     if (!/^[\x21-\x7e]{1,255}$/.test(protocol)) {
       throw new GraphError(
+        "PLUMB_OPTION_BAD_ALPN",
         `${where}: option "${name}": entry ${
           JSON.stringify(protocol)
         } is not a protocol name (1 to 255 printable ASCII characters, for example "http/1.1")`,
@@ -126,7 +127,13 @@ function startTls(
   let established = false;
   secure.once("secure", () => established = true);
   secure.on("error", (error: Error) => {
-    if (!established) log.log("debug", `${accepted.peer}: TLS handshake failed: ${error.message}`);
+    if (!established) {
+      log.log(
+        "debug",
+        "PLUMB_TLS_HANDSHAKE_FAILED",
+        `${accepted.peer}: TLS handshake failed: ${error.message}`,
+      );
+    }
   });
   return new SocketChannel(secure, {
     peer: accepted.peer,
@@ -165,12 +172,6 @@ class TlsListener extends AcceptingListener {
   }
 }
 
-/** The reason a certificate or key could not be read, in one line. */
-function reasonOf(error: unknown): string {
-  if (error instanceof CertificateError || error instanceof PermissionHint) return error.message;
-  return `unexpected failure: ${error instanceof Error ? error.message : String(error)}`;
-}
-
 /** The `tls` module. */
 export const tls: DeclaredModule<typeof TLS_OPTIONS> = {
   name: "tls",
@@ -184,7 +185,11 @@ export const tls: DeclaredModule<typeof TLS_OPTIONS> = {
     if (options.fd === undefined) {
       const status = Deno.permissions.querySync({ name: "net", host: `${options.host}${port}` });
       if (status.state !== "granted") {
-        throw new PermissionHint(`cannot listen on ${where}`, `--allow-net=${options.host}${port}`);
+        throw new PermissionHint(
+          "PLUMB_PERMISSION_NET",
+          `cannot listen on ${where}`,
+          `--allow-net=${options.host}${port}`,
+        );
       }
     }
     const certPath = filePath(new URL(options.cert, context.base));
@@ -194,7 +199,7 @@ export const tls: DeclaredModule<typeof TLS_OPTIONS> = {
       pair = await readCertifiedKey(certPath, keyPath);
     } catch (error) {
       if (error instanceof CertificateError) {
-        throw new GraphError(`cannot listen on ${where}: ${error.message}`);
+        throw new GraphError(error.code, `cannot listen on ${where}: ${error.message}`);
       }
       throw error;
     }
@@ -214,12 +219,19 @@ export const tls: DeclaredModule<typeof TLS_OPTIONS> = {
       if ((error as { code?: string }).code === "EADDRINUSE") {
         throw new Deno.errors.AddrInUse(message);
       }
-      throw new PlumbError(`cannot listen on ${where}: ${message}`);
+      throw new PlumbError(
+        options.fd === undefined ? "PLUMB_LISTEN_FAILED" : "PLUMB_LISTEN_FD_BAD",
+        `cannot listen on ${where}: ${message}`,
+      );
     }
     const url = nodeServerUrl(server, "tls", options.fd);
-    if (pair.expired) {
-      log.log("warn", `${url}: certificate ${certPath} expired on ${pair.validTo}`);
-    }
+    const warnExpired = (): void =>
+      log.log(
+        "warn",
+        "PLUMB_TLS_EXPIRED",
+        `${url}: certificate ${certPath} expired on ${pair.validTo}`,
+      );
+    if (pair.expired) warnExpired();
     const alpn = options.alpn;
     acceptor.secure = (channel) => startTls(channel, pair, alpn, log);
     const reload = async (): Promise<void> => {
@@ -227,15 +239,17 @@ export const tls: DeclaredModule<typeof TLS_OPTIONS> = {
         const next = await readCertifiedKey(certPath, keyPath);
         pair = next;
         log.log(
-          next.expired ? "warn" : "info",
-          `${url}: read the certificate ${certPath} (${next.subject}, ` +
-            `${next.expired ? "expired on" : "valid until"} ${next.validTo}) and its key again; ` +
-            `new connections get them`,
+          "info",
+          "PLUMB_TLS_RELOADED",
+          `${url}: read the certificate ${certPath} (${next.subject}, valid until ` +
+            `${next.validTo}) and its key again; new connections get them`,
         );
+        if (next.expired) warnExpired();
       } catch (error) {
         log.log(
           "error",
-          `${url}: kept the certificate it had: reading it again failed: ${reasonOf(error)}`,
+          "PLUMB_TLS_RELOAD_KEPT",
+          `${url}: kept the certificate it had: reading it again failed: ${lineOf(error)}`,
         );
       }
     };

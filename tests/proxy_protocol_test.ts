@@ -39,7 +39,8 @@ Deno.test("proxyProtocol: a v1 header names the client, for every request of the
   const line = await waitForLog(h, "ended:");
   assertEquals(
     line,
-    `plumb info: connection from 203.0.113.7:5000 via ${proxy.peer} to ${h.host.urls[0]} ended: ` +
+    `plumb info: PLUMB_CONN_ENDED connection from 203.0.113.7:5000 via ${proxy.peer} to ` +
+      `${h.host.urls[0]} ended: ` +
       line.split(" ended: ")[1],
   );
   assertMatch(
@@ -104,13 +105,15 @@ Deno.test("proxyProtocol: a missing, malformed or truncated header closes the co
   let proxy = await rejected(h, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
   assertEquals(
     await waitForLog(h, "rejected: no PROXY header"),
-    `plumb info: connection from ${proxy.peer} to ${url} rejected: no PROXY header: ` +
+    `plumb info: PLUMB_PROXY_NO_HEADER connection from ${proxy.peer} to ${url} rejected: no ` +
+      `PROXY header: ` +
       `the connection starts "GET / HTTP/1.1\\x0d\\x0a"...`,
   );
   proxy = await rejected(h, "PROXY TCP4 300.0.0.1 192.0.2.1 5000 80\r\nhello\n");
   assertEquals(
     await waitForLog(h, "300.0.0.1"),
-    `plumb info: connection from ${proxy.peer} to ${url} rejected: malformed PROXY v1 header: ` +
+    `plumb info: PLUMB_PROXY_MALFORMED connection from ${proxy.peer} to ${url} rejected: ` +
+      `malformed PROXY v1 header: ` +
       `"300.0.0.1" is not an IPv4 address`,
   );
   const v2 = proxyV2();
@@ -129,7 +132,8 @@ Deno.test("proxyProtocol: a missing, malformed or truncated header closes the co
   bare.close();
   assertEquals(
     await waitForLog(h, `connection from ${bare.peer} `),
-    `plumb debug: connection from ${bare.peer} to ${url} rejected: closed before sending its ` +
+    `plumb debug: PLUMB_PROXY_CLOSED connection from ${bare.peer} to ${url} rejected: closed ` +
+      `before sending its ` +
       `PROXY header`,
   );
   // And the listener goes on serving a good connection.
@@ -144,7 +148,8 @@ Deno.test("proxyProtocol: a connection from a proxy that is not trusted is close
   const proxy = await rejected(h, joined(proxyV1(), ASK));
   assertEquals(
     await waitForLog(h, "rejected"),
-    `plumb info: connection from ${proxy.peer} to ${h.host.urls[0]} rejected: not a trusted ` +
+    `plumb info: PLUMB_PROXY_UNTRUSTED connection from ${proxy.peer} to ${h.host.urls[0]} ` +
+      `rejected: not a trusted ` +
       `proxy (proxyProtocol 10.0.0.0/8, ::1)`,
   );
 });
@@ -157,7 +162,8 @@ Deno.test("proxyProtocol: allow and deny judge the client the header names, not 
   );
   assertEquals(
     await waitForLog(h, "denied"),
-    `plumb info: connection from 203.0.113.7:9 via ${denied.peer} to ${h.host.urls[0]} denied: ` +
+    `plumb info: PLUMB_CONN_DENIED connection from 203.0.113.7:9 via ${denied.peer} to ` +
+      `${h.host.urls[0]} denied: ` +
       `matches deny rule "203.0.113.0/24"`,
   );
   await using allowed = await Client.connect(h.port);
@@ -189,7 +195,11 @@ Deno.test("proxyProtocol: a header that does not come in time ends the wait, and
   await client.write(new TextEncoder().encode("PROXY TCP4 "));
   const result = await readProxyHeader(connChannel(accepted), 50);
   assert(!(result instanceof ProxiedChannel));
-  assertEquals(result, { reason: "no whole PROXY header within 0.05 s", quiet: false });
+  assertEquals(result, {
+    code: "PLUMB_PROXY_LATE",
+    reason: "no whole PROXY header within 0.05 s",
+    quiet: false,
+  });
   client.close();
   listener.close();
 });
