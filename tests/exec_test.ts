@@ -538,3 +538,26 @@ Deno.test("exec: --max-running programs at once; requests past it wait their tur
   assertEquals(most, 2);
   assertEquals((await Deno.readTextFile(journal)).split("start").length - 1, 3);
 });
+
+Deno.test("exec: a flood of 100 requests at once runs at most --max-running programs; every request is answered", async () => {
+  await Deno.mkdir(path(TMP), { recursive: true });
+  const journal = path(`${TMP}/exec-flood.log`);
+  await Deno.writeTextFile(journal, "");
+  const script = `echo start >> '${journal}'; sleep 0.05; echo end >> '${journal}'; echo ran`;
+  await using h = await startHost(
+    alone(["--max-running", "4", "--max-waiting", "200", "--timeout", "20", "sh", "-c", script]),
+  );
+  const replies = await Promise.all(Array.from({ length: 100 }, async () => {
+    await using c = await Client.connect(h.port);
+    await c.send("go\n");
+    return await c.readToEnd();
+  }));
+  assertEquals(replies.filter((r) => r === "ran\n").length, 100);
+  let running = 0;
+  let most = 0;
+  for (const line of (await Deno.readTextFile(journal)).split("\n")) {
+    running += line === "start" ? 1 : line === "end" ? -1 : 0;
+    most = Math.max(most, running);
+  }
+  assert(most <= 4, `${most} programs ran at once`);
+});
