@@ -13,6 +13,7 @@ import { checkGraph, graphToDot, serve, type ServeOptions, type Serving } from "
 import { LOG_LEVELS, type LogLevel } from "./kernel/log.ts";
 import { describeError } from "./kernel/scheduler.ts";
 import { MAX_WORKERS, serveWorkers } from "./host/workers.ts";
+import { adminAddressProblem, parseAdminAddress } from "./host/admin.ts";
 
 const USAGE = `plumb ${denoJson.version}: serve a graph of servlets
 
@@ -31,6 +32,9 @@ Options:
                       sessions are never cut)
   --workers N         serve on N workers (isolates) sharing the TCP ports, each with
                       its own servlets; needs deno run --unstable-net
+  --admin HOST:PORT   serve the admin page (the graph at work), /metrics (Prometheus)
+                      and /health there (127.0.0.1:9090; port 0 picks a free one)
+  --admin-public      let --admin listen on an address that is not loopback
   --check             load and check the graph, print a summary, exit
   --dot               load and check the graph, print it as Graphviz DOT, exit
   --log-level LEVEL   error, warn, info (default) or debug
@@ -78,6 +82,8 @@ function parse(
         "listen-fd": { type: "string" },
         "idle-exit": { type: "string" },
         workers: { type: "string" },
+        admin: { type: "string" },
+        "admin-public": { type: "boolean" },
         "log-level": { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "V" },
@@ -115,6 +121,15 @@ function parse(
     options.listenFd = Number(fd);
   }
   if (values["idle-exit"] !== undefined) options.idleExitMs = parseDuration(values["idle-exit"]);
+  if (values.admin !== undefined) {
+    const address = parseAdminAddress(values.admin);
+    if (typeof address === "string") throw new CliExit(address, 2);
+    options.admin = { ...address, public: values["admin-public"] ?? false };
+    const problem = adminAddressProblem(options.admin);
+    if (problem !== undefined) throw new CliExit(problem, 2);
+  } else if (values["admin-public"]) {
+    throw new CliExit("--admin-public goes with --admin HOST:PORT", 2);
+  }
   const level = values["log-level"] ?? (values.stdio ? "error" : undefined);
   if (level !== undefined) {
     if (!LOG_LEVELS.includes(level as LogLevel)) {
@@ -220,6 +235,10 @@ async function main(argv: string[]): Promise<number> {
   if (!command.options.stdio) reloadOnHangup(host);
   // With --stdio, standard output is the conversation: no listening line there.
   if (!command.options.stdio) { for (const url of host.urls) console.log(`listening on ${url}`); }
+  // With --stdio, on standard error: standard output is the conversation.
+  if (host.adminUrl !== undefined) {
+    (command.options.stdio ? console.error : console.log)(`admin on ${host.adminUrl}`);
+  }
   await stopped;
   return 0;
 }

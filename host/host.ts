@@ -14,6 +14,9 @@ import { IdleWatch } from "./idle_watch.ts";
 import { type CheckedGraph, load, type LoadedGraph, summary } from "./load.ts";
 import { failureReason, Generation, listenerChanges, type ReloadResult } from "./reload.ts";
 import type { ServeOptions } from "./serve_options.ts";
+import { HostMetrics, type MetricsSnapshot } from "./metrics.ts";
+import { AdminListener, type AdminSource } from "./admin.ts";
+import { graphView } from "./graph_view.ts";
 
 export type { ReloadResult };
 
@@ -36,6 +39,8 @@ export interface Serving {
   close(graceMs?: number): Promise<void>;
   /** Reloads the graph: see {@linkcode Host.reload}. */
   reload(graph?: string | URL | GraphSpec): Promise<ReloadResult>;
+  /** The admin listener's address (`http://127.0.0.1:9090/`) when `ServeOptions.admin` asked for one. */
+  readonly adminUrl?: string;
 }
 
 /**
@@ -77,6 +82,9 @@ export class Host implements Serving {
   #closing: Promise<void> | undefined;
   #stopped: () => void = () => {};
   #reloads: Promise<unknown> = Promise.resolve();
+  /** What requests do, counted when `metrics` or `admin` asked for it. */
+  readonly #metrics: HostMetrics | undefined;
+  #admin: AdminListener | undefined;
 
   /**
    * Loads, checks and serves a graph: a `graph.json` path or URL, or a graph
@@ -100,7 +108,8 @@ export class Host implements Serving {
       host.close();
     });
     // The graph new connections get; a reload replaces it.
-    const served = { current: Host.#generation(checked, 1, log) };
+    const metrics = options.admin !== undefined || options.metrics ? new HostMetrics() : undefined;
+    const served = { current: Host.#generation(checked, 1, log, metrics) };
     const context: ListenContext = {
       handle: (input, output, info) => served.current.handle(input, output, info),
       log,
@@ -123,7 +132,15 @@ export class Host implements Serving {
       }
       throw error;
     }
-    const host = new Host(graph, options, log, checked, served, listeners, idle);
+    const host = new Host(graph, options, log, checked, served, listeners, idle, metrics);
+    if (options.admin !== undefined) {
+      try {
+        host.#admin = AdminListener.start(options.admin, host.#adminSource());
+      } catch (error) {
+        await host.close(0);
+        throw error;
+      }
+    }
     return host;
   }
 
@@ -135,7 +152,9 @@ export class Host implements Serving {
     served: { current: Generation },
     listeners: Listener[],
     idle: IdleWatch,
+    metrics: HostMetrics | undefined,
   ) {
+    this.#metrics = metrics;
     this.#source = source;
     this.#options = options;
     this.#log = log;
@@ -155,6 +174,32 @@ export class Host implements Serving {
     return this.#summary;
   }
 
+  /** The admin listener's address, for example `http://127.0.0.1:9090/`, when `admin` asked for one. */
+  get adminUrl(): string | undefined {
+    return this.#admin?.url;
+  }
+
+  /**
+   * What the host has counted since it started (see `docs/operating.md`), or
+   * undefined when it is not counting (neither `metrics` nor `admin` given).
+   */
+  metrics(): MetricsSnapshot | undefined {
+    return this.#metrics?.snapshot(this.#listeners, this.#generations.current.number);
+  }
+
+  /** What the admin listener serves: this host's counters and graph. */
+  #adminSource(): AdminSource {
+    const host = this;
+    return {
+      scrape: () => Promise.resolve([{ snapshot: host.metrics()! }]),
+      view: () =>
+        Promise.resolve(graphView(host.#served, host.#generations.current.number, host.urls)),
+      get stopping(): boolean {
+        return host.#closing !== undefined;
+      },
+    };
+  }
+
   /**
    * Stops accepting, closes idle connections, lets requests in flight finish
    * (up to `graceMs`, default 5000), then calls every node's `unload`.
@@ -167,6 +212,8 @@ export class Host implements Serving {
       for (const generation of [...this.#retired, this.#generations.current]) {
         await generation.unload();
       }
+      // Last: /health says 503 while the listeners drain.
+      await this.#admin?.close();
       this.#stopped();
     })();
     return this.#closing;
@@ -193,8 +240,14 @@ export class Host implements Serving {
     return run;
   }
 
-  static #generation(loaded: LoadedGraph, number: number, log: Logger): Generation {
-    const { plan } = loaded;
+  static #generation(
+    loaded: LoadedGraph,
+    number: number,
+    log: Logger,
+    metrics: HostMetrics | undefined,
+  ): Generation {
+    // A watched host runs the plan decorated to count; any other runs it as compiled.
+    const plan = metrics === undefined ? loaded.plan : metrics.observe(loaded.plan);
     const report = (node: PlanNode, error: unknown, info: RequestInfo): void => {
       if (error instanceof PlumbError && error.name === "UpstreamError") {
         log.log("debug", `node "${node.name}" stopped: ${describe(error)}`);
@@ -209,7 +262,12 @@ export class Host implements Serving {
     };
     const handle: RequestHandler = (input, output, info) =>
       runRequest(plan, input, output, report, info);
-    return new Generation(number, plan.nodes, handle, (message) => log.log("error", message));
+    return new Generation(
+      number,
+      loaded.plan.nodes,
+      handle,
+      (message) => log.log("error", message),
+    );
   }
 
   #draining(): number {
@@ -223,6 +281,7 @@ export class Host implements Serving {
       const message =
         `reload of ${name} failed, still serving graph ${this.#generations.current.number}: ${reason}`;
       log.log("error", message);
+      this.#metrics?.reloaded(false);
       return {
         reloaded: false,
         message,
@@ -247,7 +306,8 @@ export class Host implements Serving {
     const changes = listenerChanges(this.#served.listeners, loaded.listeners);
     const graphChanged = loaded.fingerprint !== this.#served.fingerprint;
     const old = this.#generations.current;
-    this.#generations.current = Host.#generation(loaded, old.number + 1, log);
+    this.#generations.current = Host.#generation(loaded, old.number + 1, log, this.#metrics);
+    this.#metrics?.reloaded(true);
     this.#served = loaded;
     this.#summary = summary(loaded);
     this.#retired.add(old);

@@ -21,7 +21,14 @@
  */
 export { Host, type ReloadResult, serve, type Serving } from "./host.ts";
 export { type CheckedGraph, checkGraph, graphToDot } from "./load.ts";
-export type { ServeOptions } from "./serve_options.ts";
+export type { AdminOptions, ServeOptions } from "./serve_options.ts";
+export type {
+  EdgeMetrics,
+  ListenerMetrics,
+  MetricsSnapshot,
+  NodeError,
+  NodeMetrics,
+} from "./metrics.ts";
 export { readGraphFile } from "./graph_file.ts";
 export { serveWorkers } from "./workers.ts";
 export { BUILTIN_SERVLETS } from "./servlet_registry.ts";

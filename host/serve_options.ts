@@ -6,6 +6,20 @@
 import type { Logger, LogLevel } from "../kernel/log.ts";
 import type { IoModule } from "../modules/module.ts";
 
+/** Where the admin listener (`--admin`) serves the page, `/metrics` and `/health`. */
+export interface AdminOptions {
+  /** Address to listen on. Default `127.0.0.1`. */
+  host?: string;
+  /** Port to listen on; 0 picks a free one. */
+  port: number;
+  /**
+   * Allow an address that is not a loopback one (`--admin-public`): the page
+   * shows the graph, its servlets' arguments and their errors to whoever can
+   * reach it. Default false.
+   */
+  public?: boolean;
+}
+
 /** Options of `serve`, `Host.start` and `checkGraph`. */
 export interface ServeOptions {
   /** Overrides the `host` option of the first listener. */
@@ -56,4 +70,16 @@ export interface ServeOptions {
    * serves graphs in memory this way.
    */
   modules?: Readonly<Record<string, IoModule<unknown>>>;
+  /**
+   * Serve the admin page, `/metrics` (Prometheus) and `/health` on this
+   * address, in the same process and outside the graph's limits (`--admin`).
+   * Implies `metrics`.
+   */
+  admin?: AdminOptions;
+  /**
+   * Count requests, failures and exec times per node and bytes per edge, for
+   * `Host.metrics()` (`--workers`' workers do, for the main isolate's admin
+   * listener). Off by default: a host not counting does no extra work per request.
+   */
+  metrics?: boolean;
 }

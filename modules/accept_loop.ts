@@ -12,7 +12,7 @@ import {
   type Refusal,
   type SourceRuleOptions,
 } from "./listener_limits.ts";
-import type { ListenContext, Listener } from "./module.ts";
+import type { ListenContext, Listener, ListenerStats } from "./module.ts";
 import { type SessionHooks, SessionPool } from "./session_pool.ts";
 import type { Session, SessionOptions } from "./session.ts";
 
@@ -57,6 +57,8 @@ export class AcceptingListener implements Listener {
   #vacancy: (() => void) | undefined;
   #finished: () => void = () => {};
   #closing: Promise<void> | undefined;
+  /** Connections refused, by the option that refused them. */
+  readonly #refused: Record<string, number> = {};
 
   /**
    * @param url where it listens, for the `listening on` line
@@ -101,6 +103,10 @@ export class AcceptingListener implements Listener {
     return this.#pool.size;
   }
 
+  stats(): ListenerStats {
+    return { ...this.#pool.stats(), refused: { ...this.#refused } };
+  }
+
   /** A session starts: watched when connection lines are logged. */
   #started(session: Session, context: ListenContext): ListenContext {
     return this.#connectionLog.context(session.channel, context);
@@ -123,6 +129,7 @@ export class AcceptingListener implements Listener {
 
   /** Closes a connection that is not served, after its `refuseMessage` if a limit refused it. */
   #refuse(channel: ByteChannel, refusal: Refusal): void {
+    this.#refused[refusal.rule] = (this.#refused[refusal.rule] ?? 0) + 1;
     this.#connectionLog.refused(channel, refusal.end, refusal.reason);
     const message = this.#refuseMessage;
     const close = (): void => {
