@@ -15,20 +15,21 @@ const STYLE = `
   header h1 { font-size: 1.2em; margin: 0; }
   #status { margin-left: auto; font-size: .9em; }
   #status.live::before { content: "\\25CF  "; color: #3fb950; }
-  main { display: flex; gap: 1em; padding: 1em; align-items: flex-start; }
-  #graph { flex: 1; overflow: auto; border: 1px solid #d0d7de; border-radius: 6px; padding: .5em; }
-  #graph svg { max-width: 100%; height: auto; }
+  #graph { margin: 1em; overflow: auto; border: 1px solid #d0d7de; border-radius: 6px;
+    padding: .5em; }
+  #graph svg { width: 100%; height: auto; }
+  main { display: flex; gap: 1em; padding: 0 1em; align-items: flex-start; flex-wrap: wrap; }
   #graph g.node { cursor: pointer; }
   #graph g.node path, #graph g.node polygon { fill: #f6f8fa; }
   #graph g.node.failing path, #graph g.node.failing polygon { fill: #ffebe9; stroke: #cf222e; }
   #graph g.node.selected path, #graph g.node.selected polygon { stroke: #0969da; stroke-width: 3; }
   #graph g.node.busy path, #graph g.node.busy polygon { fill: #dafbe1; }
   #graph text.live { fill: #0969da; font-family: ui-monospace, monospace; font-size: 11px; }
-  aside { width: 22em; border: 1px solid #d0d7de; border-radius: 6px; padding: .5em 1em; }
+  aside { flex: 1; min-width: 20em; border: 1px solid #d0d7de; border-radius: 6px; padding: .5em 1em; }
   aside h2 { font-size: 1.1em; margin: .3em 0; }
   aside code { background: #f6f8fa; padding: 0 .2em; }
   aside .error { color: #cf222e; font-family: ui-monospace, monospace; font-size: 12px; }
-  section { padding: 0 1em 1em; }
+  section { padding: 0 0 1em; }
   h2 { font-size: 1em; margin: .5em 0; }
   table { border-collapse: collapse; }
   th, td { padding: .2em .8em; border-bottom: 1px solid #d0d7de; text-align: right; }
@@ -236,10 +237,9 @@ export const ADMIN_PAGE = `<!doctype html>
 <body>
 <header><h1>plumb</h1><span id="file"></span><span id="generation"></span>
 <span id="workers"></span><span id="status">connecting</span></header>
-<main>
 <div id="graph">drawing the graph</div>
-<aside id="detail"><p>Click a node for its servlet, arguments and recent errors.</p></aside>
-</main>
+<main>
+<div>
 <section><h2>Listeners</h2>
 <table id="listeners"><thead><tr><th>listener</th><th>open</th><th>accepted</th><th>refused</th>
 <th>in</th><th>out</th></tr></thead><tbody></tbody></table></section>
@@ -249,6 +249,9 @@ export const ADMIN_PAGE = `<!doctype html>
 <section><h2>Edges</h2>
 <table id="edges"><thead><tr><th>edge</th><th>bytes</th><th>writes</th><th>rate</th><th>peak queue</th></tr>
 </thead><tbody></tbody></table></section>
+</div>
+<aside id="detail"><p>Click a node for its servlet, arguments and recent errors.</p></aside>
+</main>
 <footer>updates: <span id="updates">0</span> · reloads: <span id="reloads">-</span> ·
 <a href="/metrics">/metrics</a> · <a href="/health">/health</a></footer>
 <script>${SCRIPT}</script>

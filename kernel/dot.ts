@@ -42,6 +42,10 @@ function portName(node: PlanNode, slot: number): string {
 export function toDot(plan: Plan, title: string, options: DotOptions = {}): string {
   const id = (text: string): string => options.live ? `, id=${quote(text)}` : "";
   const blank = options.live ? `\n${LIVE_LINE}` : "";
+  // A live drawing is drawn smaller: the page shows it across the window, beside its tables.
+  const compact = options.live
+    ? [`  graph [ranksep=0.3, nodesep=0.2];`, `  node [fontsize=12];`, `  edge [fontsize=9];`]
+    : [];
   const lines = [
     `digraph ${quote(title)} {`,
     `  rankdir=LR;`,
@@ -49,6 +53,7 @@ export function toDot(plan: Plan, title: string, options: DotOptions = {}): stri
     `  edge [fontname="Helvetica", fontsize=10];`,
     `  "(input)" [shape=circle, label="in"];`,
     `  "(output)" [shape=doublecircle, label="out"];`,
+    ...compact,
   ];
   for (const node of plan.nodes) {
     const added = node.name.includes("~");
