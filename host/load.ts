@@ -13,7 +13,7 @@ import { didYouMean } from "../kernel/suggest.ts";
 import type { IoModule } from "../modules/module.ts";
 import { IO_MODULES } from "../modules/registry.ts";
 import { fileUrl, readGraphFile } from "./graph_file.ts";
-import { listenerSpecs } from "./overrides.ts";
+import { firstSessionOptions, listenerSpecs } from "./overrides.ts";
 import type { ServeOptions } from "./serve_options.ts";
 import { resolveServlet } from "./servlet_registry.ts";
 
@@ -39,6 +39,8 @@ export interface LoadedGraph {
   readonly listeners: readonly { module: IoModule<unknown>; options: unknown }[];
   /** The graph's nodes, edges, input, output and types, to tell whether a reload changed them. */
   readonly fingerprint: string;
+  /** The session options of its first listener, as written: those of in-memory connections. */
+  readonly session: Readonly<Record<string, unknown>>;
 }
 
 /** The summary of a loaded graph. */
@@ -51,10 +53,14 @@ export function summary(loaded: LoadedGraph): CheckedGraph {
   };
 }
 
-/** Reads (or takes), checks and loads a graph: its listeners' options, its nodes, its plan. */
+/**
+ * Reads (or takes), checks and loads a graph: its listeners' options (unless
+ * `listen` is false: a graph run in memory starts none), its nodes, its plan.
+ */
 export async function load(
   graph: string | URL | GraphSpec,
   options: ServeOptions,
+  listen = true,
 ): Promise<LoadedGraph> {
   const { file, base, spec } = typeof graph === "string" || graph instanceof URL
     ? await readGraphFile(graph)
@@ -62,7 +68,8 @@ export async function load(
   const modules = options.modules === undefined
     ? IO_MODULES
     : { ...IO_MODULES, ...options.modules };
-  const listeners = listenerSpecs(file, spec, options).map((l, i) => {
+  const specs = listen ? listenerSpecs(file, spec, options) : [];
+  const listeners = specs.map((l, i) => {
     const where = `${file}: listener ${i + 1} (${l.module})`;
     // Own keys only: "constructor" or "toString" name no module.
     const module = Object.hasOwn(modules, l.module) ? modules[l.module] : undefined;
@@ -86,6 +93,7 @@ export async function load(
       spec: rewritten.spec,
       listeners,
       fingerprint: JSON.stringify({ nodeSpecs, edges, input, output, types }),
+      session: firstSessionOptions(spec),
     };
   } catch (error) {
     await unloadNodes(nodes);

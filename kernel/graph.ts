@@ -64,7 +64,8 @@ export interface PortRef {
   port: string;
 }
 
-const NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+/** What a node's name may be: letters, digits, `_` and `-`, not starting with a digit or `-`. */
+export const NODE_NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 const TOP_KEYS = [
   "$schema",
   "description",
@@ -144,7 +145,7 @@ export function validateGraph(file: string, value: unknown): GraphSpec {
   }
   for (const [name, node] of Object.entries(nodes)) {
     const where = `node "${name}"`;
-    if (!NAME.test(name)) {
+    if (!NODE_NAME.test(name)) {
       throw new GraphError(
         `${file}: ${where}: a node name is letters, digits, "_" and "-", starting with a letter or "_"`,
       );

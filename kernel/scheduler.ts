@@ -48,9 +48,21 @@ export class UpstreamError extends PlumbError {
 
 const encoder = new TextEncoder();
 
+/**
+ * Gives this request's handle of a declared port that the graph leaves open
+ * (no edge, neither the graph's input nor its output), or `undefined` for the
+ * default: an input that reads empty, an output that discards. The scheduler
+ * gives it the port's declared flags, as any handle. For a module that
+ * scripts a node's other ports: the testing kit's `ServletHarness` feeds a
+ * servlet's other inputs and captures its other outputs so, while the
+ * scheduler's own rules (shadows, signals, shared flags) run as ever.
+ */
+export type OpenPorts = (node: PlanNode, port: Port) => Handle | undefined;
+
 /** This request's handle for a port no edge or module is bound to, with the port's declared flags. */
-function unboundHandle(port: Port): Handle {
-  const handle = port.flags & OUTPUT ? new DiscardOutput() : new EmptyInput();
+function unboundHandle(port: Port, node: PlanNode, open: OpenPorts | undefined): Handle {
+  const handle = open?.(node, port) ??
+    (port.flags & OUTPUT ? new DiscardOutput() : new EmptyInput());
   handle.flags = port.flags;
   return handle;
 }
@@ -135,6 +147,7 @@ function exec(
  * Runs one request. The module owns `input` and `output`; their flags are set
  * to the declarations of the graph's input and output ports first.
  *
+ * @param open handles for the ports the graph leaves open, if the module has any
  * @returns false when the output is errored (a node that writes it failed)
  */
 export function runRequest(
@@ -143,13 +156,14 @@ export function runRequest(
   output: OutputHandle,
   report: FailureReport,
   info: RequestInfo = DEFAULT_INFO,
+  open?: OpenPorts,
 ): Promise<boolean> {
   input.flags = plan.inputPort.flags;
   input.touched = 0;
   output.flags = plan.outputPort.flags;
   output.touched = 0;
-  if (plan.single) return runSingle(plan.nodes[0], input, output, report, info);
-  return new RequestRun(plan, input, output, report, info).start();
+  if (plan.single) return runSingle(plan.nodes[0], input, output, report, info, open);
+  return new RequestRun(plan, input, output, report, info, open).start();
 }
 
 async function runSingle(
@@ -158,6 +172,7 @@ async function runSingle(
   output: OutputHandle,
   report: FailureReport,
   info: RequestInfo,
+  open: OpenPorts | undefined,
 ): Promise<boolean> {
   const handles: Handle[] = new Array(node.ports.length);
   for (let i = 0; i < handles.length; i++) {
@@ -166,7 +181,7 @@ async function runSingle(
       ? input
       : slot === GRAPH_OUTPUT
       ? output
-      : unboundHandle(node.ports[i]);
+      : unboundHandle(node.ports[i], node, open);
   }
   if (node.tees.length > 0) applyTees(node, handles);
   // The hot path of a one-node graph: exec inline, no outcome object.
@@ -195,6 +210,7 @@ class RequestRun implements WaitMonitor {
   readonly #output: OutputHandle;
   readonly #report: FailureReport;
   readonly #info: RequestInfo;
+  readonly #open: OpenPorts | undefined;
   readonly #state: number[];
   readonly #pipes: (MemPipe | undefined)[];
   readonly #closed: boolean[];
@@ -210,9 +226,11 @@ class RequestRun implements WaitMonitor {
     output: OutputHandle,
     report: FailureReport,
     info: RequestInfo,
+    open: OpenPorts | undefined,
   ) {
     this.#plan = plan;
     this.#info = info;
+    this.#open = open;
     this.#input = input;
     this.#output = output;
     this.#report = report;
@@ -279,7 +297,7 @@ class RequestRun implements WaitMonitor {
         handles[i] = bind(port.flags & OUTPUT ? pipe.output : pipe.input, port);
       } else if (slot === GRAPH_INPUT) handles[i] = this.#input;
       else if (slot === GRAPH_OUTPUT) handles[i] = this.#output;
-      else handles[i] = unboundHandle(port);
+      else handles[i] = unboundHandle(port, node, this.#open);
     }
     if (node.tees.length > 0) applyTees(node, handles);
     exec(node, handles, this.#info.event, (outcome) => {

@@ -8,43 +8,32 @@
 import { LOG_LEVELS, type Logger, type LogLevel } from "../kernel/log.ts";
 import { type ByteChannel, isGone } from "./channel.ts";
 import type { ListenContext } from "./module.ts";
-import type { OptionRule } from "./options.ts";
+import type { OptionsOf, OptionSpecs } from "./options.ts";
 import type { Session } from "./session.ts";
 
-/** How a listener writes its connection lines. */
-export interface ConnectionLogOptions {
-  /**
-   * Level of the line written as each connection ends. Default `"debug"`, so
-   * that it costs nothing unless the host logs at `debug`. Lines about
-   * refused and denied connections are written at `"info"`, or at this level
-   * when it is more severe.
-   */
-  log: LogLevel;
-  /** `"text"` (default) or `"json"`: one JSON object per line, without the `plumb` prefix. */
-  logFormat: "text" | "json";
-}
-
-/** Option rules of {@linkcode ConnectionLogOptions}, for `checkOptions`. */
-export const CONNECTION_LOG_RULES: Record<keyof ConnectionLogOptions, OptionRule> = {
+/** How a listener writes its connection lines, declared. */
+export const CONNECTION_LOG_OPTIONS = {
   log: {
     type: "string",
     values: LOG_LEVELS,
-    description: "the level of the line logged as each connection ends",
+    default: "debug",
+    what: "the level of the line logged as each connection ends",
+    doc: "Level of the line logged as each connection ends (peer, duration, requests, bytes " +
+      "in and out, how it ended). Refused and denied connections are logged at info, or at " +
+      "this level if more severe.",
   },
   logFormat: {
     type: "string",
     values: ["text", "json"],
-    description: "connection lines as text or as JSON lines",
+    default: "text",
+    what: "connection lines as text or as JSON lines",
+    doc: "Connection lines as text, or as JSON lines (one object per line, without the " +
+      "plumb prefix).",
   },
-};
+} as const satisfies OptionSpecs;
 
-/** Reads the connection log options from a listener's checked options, with their defaults. */
-export function connectionLogOptions(options: Record<string, unknown>): ConnectionLogOptions {
-  return {
-    log: (options.log as LogLevel | undefined) ?? "debug",
-    logFormat: (options.logFormat as "text" | "json" | undefined) ?? "text",
-  };
-}
+/** How a listener writes its connection lines, parsed (see {@linkcode CONNECTION_LOG_OPTIONS}). */
+export type ConnectionLogOptions = OptionsOf<typeof CONNECTION_LOG_OPTIONS>;
 
 /**
  * How a connection ended: the peer closed it, the server did (`PERSIST` off),
@@ -150,12 +139,12 @@ export class ConnectionLog {
   /**
    * @param url the listener, for the lines
    * @param log the host's log
-   * @param options level and format (defaults as {@linkcode connectionLogOptions})
+   * @param options level and format (defaults as {@linkcode CONNECTION_LOG_OPTIONS} declares)
    */
   constructor(url: string, log: Logger, options: Partial<ConnectionLogOptions> = {}) {
     this.#url = url;
     this.#log = log;
-    this.#level = options.log ?? "debug";
+    this.#level = options.log ?? CONNECTION_LOG_OPTIONS.log.default;
     this.#failureLevel = LOG_LEVELS.indexOf(this.#level) < LOG_LEVELS.indexOf("info")
       ? this.#level
       : "info";

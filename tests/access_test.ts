@@ -5,9 +5,9 @@
  * rule. The client is always 127.0.0.1; tests/address_rules_test.ts covers
  * the other addresses.
  */
-import { calls } from "./fixtures/spy.ts";
+import { calls, spy } from "./fixtures/spy.ts";
 import { assertEquals } from "./assert.ts";
-import { Client, spy, startHost, type TestHost, waitForLog } from "./helpers.ts";
+import { Client, startHost, type TestHost, waitForLog } from "./helpers.ts";
 
 /** A spy graph whose tcp listener has `options`. */
 async function spyHost(options: Record<string, unknown>): Promise<TestHost> {

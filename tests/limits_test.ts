@@ -4,9 +4,9 @@
  * maxPerSource and maxRatePerSource, on tcp, unix and an adopted socket.
  * Each limit that bites says so in the log.
  */
-import { calls } from "./fixtures/spy.ts";
+import { calls, spy } from "./fixtures/spy.ts";
 import { assert, assertEquals } from "./assert.ts";
-import { Client, oneNode, path, runCli, spy, startHost, waitForLog } from "./helpers.ts";
+import { Client, oneNode, path, runCli, startHost, waitForLog } from "./helpers.ts";
 
 /**
  * Connects, sends `line` and returns the first reply line, or what the server

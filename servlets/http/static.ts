@@ -95,10 +95,11 @@ function parseStaticArgs(
  *
  * @example
  * ```ts
- * import { segmentsOf } from "@plumb/plumb/http";
+ * import { segmentsOf } from "./static.ts";
+ * import { assertEquals } from "@std/assert";
  *
- * console.log(segmentsOf("/a/b%20c")); // ["a", "b c"]
- * console.log(segmentsOf("/a/%2e%2e/etc")); // undefined
+ * assertEquals(segmentsOf("/a/b%20c"), ["a", "b c"]);
+ * assertEquals(segmentsOf("/a/%2e%2e/etc"), undefined);
  * ```
  */
 export function segmentsOf(path: string): string[] | undefined {
