@@ -5,7 +5,8 @@
  * says to install it (`.ci/run` does).
  * @module
  */
-import { assertEquals } from "./assert.ts";
+import { assert, assertEquals } from "./assert.ts";
+import { allBlocks } from "./docs/markdown.ts";
 import { Client, path, startHost } from "./helpers.ts";
 
 const TMP = path("tests/.tmp");
@@ -24,6 +25,17 @@ function freePort(): number {
 interface QueryResult {
   metric: Record<string, string>;
   value: [number, string];
+}
+
+/** The target and interval of docs/operating.md's scrape configuration. */
+const DOC_TARGET = "127.0.0.1:9180";
+const DOC_INTERVAL = "scrape_interval: 15s";
+
+/** The one block of `kind` in the docs. */
+function docBlock(kind: string): string {
+  const found = allBlocks().filter((b) => b.kind === kind);
+  assertEquals(found.length, 1, `blocks of kind ${kind}`);
+  return found[0].body;
 }
 
 async function query(api: string, expression: string): Promise<QueryResult[] | undefined> {
@@ -48,18 +60,21 @@ Deno.test("admin: a Prometheus server scrapes /metrics and answers a query", asy
   await Deno.mkdir(TMP, { recursive: true });
   const dir = await Deno.makeTempDir({ dir: TMP, prefix: "prometheus-" });
   const port = freePort();
+  // docs/operating.md's configuration and rules, pointed at this host, scraped every second.
+  const config = docBlock("prometheus");
+  assert(config.includes(DOC_TARGET) && config.includes(DOC_INTERVAL), config);
   await Deno.writeTextFile(
     `${dir}/prometheus.yml`,
-    [
-      "global:",
-      "  scrape_interval: 1s",
-      "scrape_configs:",
-      "  - job_name: plumb",
-      "    static_configs:",
-      `      - targets: ["${admin.host}"]`,
-      "",
-    ].join("\n"),
+    config.replace(DOC_TARGET, admin.host).replace(DOC_INTERVAL, "scrape_interval: 1s"),
   );
+  await Deno.writeTextFile(`${dir}/plumb_alerts.yml`, docBlock("prometheus-rules"));
+  const rules = await new Deno.Command("promtool", {
+    args: ["check", "rules", `${dir}/plumb_alerts.yml`],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output().catch(() => undefined);
+  assertEquals(rules?.code, 0, rules && new TextDecoder().decode(rules.stderr));
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command("prometheus", {
@@ -107,6 +122,17 @@ Deno.test("admin: a Prometheus server scrapes /metrics and answers a query", asy
     assertEquals(requests?.map((r) => [r.metric.instance, r.value[1]]), [[admin.host, "3"]]);
     const connections = await query(api, 'plumb_connections_accepted_total{job="plumb"}');
     assertEquals(connections?.map((r) => r.value[1]), ["1"]);
+    // The rule file is loaded, every rule of it evaluating without error.
+    const loaded = await (await fetch(`${api}/api/v1/rules`)).json();
+    const groups: { name: string; rules: { name: string; health: string }[] }[] =
+      loaded.data.groups;
+    assertEquals(groups.map((g) => g.name), ["plumb"]);
+    assertEquals(groups[0].rules.map((r) => r.name), [
+      "PlumbDown",
+      "PlumbNodeFailing",
+      "PlumbNodeSlow",
+      "PlumbRefusing",
+    ]);
   } finally {
     child.kill("SIGTERM");
     await child.status;

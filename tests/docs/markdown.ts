@@ -60,6 +60,9 @@ export interface CodeBlock {
  * - `diagram`: a drawing in text; every file or folder it names
  *   (`kernel/scheduler.ts`, `host/`, `main.ts`) exists, and every entry point
  *   (`./host`, `.`) is one of `deno.json`'s exports.
+ * - `prometheus`: a Prometheus configuration scraping a host's admin listener
+ *   at `127.0.0.1:9180`; `prometheus-rules`: its rule file.
+ *   `tests/admin_prometheus_test.ts` starts Prometheus with both.
  * - `project FILE`: the file FILE of the project of `docs/embedding.md` that
  *   uses plumb from outside; `project-shell`: the command run in that
  *   project. `tests/embedding_test.ts` makes the project outside the
@@ -79,6 +82,8 @@ export const EXAMPLE_KINDS: Readonly<Record<string, string>> = {
   inetd: "tests/deploying_test.ts",
   xinetd: "tests/deploying_test.ts",
   tcpserver: "tests/deploying_test.ts",
+  prometheus: "tests/admin_prometheus_test.ts",
+  "prometheus-rules": "tests/admin_prometheus_test.ts",
   project: "tests/embedding_test.ts",
   "project-shell": "tests/embedding_test.ts",
 };
