@@ -23,7 +23,7 @@ import { failureReason, Generation, listenerChanges, type ReloadResult } from ".
 import type { LoadOptions, ServeOptions } from "./serve_options.ts";
 import { HostMetrics, type MetricsSnapshot } from "./metrics.ts";
 import { AdminListener, type AdminSource } from "./admin.ts";
-import { graphView } from "./graph_view.ts";
+import { type GraphView, graphView } from "./graph_view.ts";
 
 export type { ConnectOptions, MemoryConnection, ReloadResult };
 
@@ -270,13 +270,17 @@ export class Host implements Serving, AsyncDisposable {
     return this.#metrics?.snapshot(this.#listeners, this.#generations.current.number);
   }
 
+  /** The graph served to new connections as the admin page draws it. */
+  view(): GraphView {
+    return graphView(this.#served, this.#generations.current.number, this.urls);
+  }
+
   /** What the admin listener serves: this host's counters and graph. */
   #adminSource(): AdminSource {
     const host = this;
     return {
       scrape: () => Promise.resolve([{ snapshot: host.metrics()! }]),
-      view: () =>
-        Promise.resolve(graphView(host.#served, host.#generations.current.number, host.urls)),
+      view: () => Promise.resolve(host.view()),
       get stopping(): boolean {
         return host.#closing !== undefined;
       },

@@ -80,6 +80,13 @@ scope.onmessage = async (event: MessageEvent<ToWorker>): Promise<void> => {
       type: "reloaded",
       result: host === undefined ? null : await host.reload(command.graph),
     });
+  } else if (command.type === "metrics") {
+    post({
+      type: "metrics",
+      id: command.id,
+      snapshot: host?.metrics() ?? null,
+      view: host?.view() ?? null,
+    });
   } else if (command.type === "close") {
     if (host === undefined) post({ type: "finished" });
     else await host.close(command.graceMs);

@@ -7,6 +7,8 @@ import type { GraphSpec } from "../kernel/graph.ts";
 import type { CheckedGraph } from "./load.ts";
 import type { ReloadResult } from "./reload.ts";
 import type { LogLevel } from "../kernel/log.ts";
+import type { MetricsSnapshot } from "./metrics.ts";
+import type { GraphView } from "./graph_view.ts";
 
 /** What a worker is told to serve: the parts of `ServeOptions` that are plain data. */
 export interface WorkerServeOptions {
@@ -15,13 +17,16 @@ export interface WorkerServeOptions {
   ports?: readonly number[];
   logLevel: LogLevel;
   reusePort: true;
+  /** Count, for the main isolate's admin listener. */
+  metrics?: true;
 }
 
 /** From the main isolate to a worker. */
 export type ToWorker =
   | { type: "serve"; graph: string; options: WorkerServeOptions }
   | { type: "close"; graceMs?: number }
-  | { type: "reload"; graph?: string | GraphSpec };
+  | { type: "reload"; graph?: string | GraphSpec }
+  | { type: "metrics"; id: number };
 
 /** From a worker to the main isolate. */
 export type FromWorker =
@@ -29,4 +34,5 @@ export type FromWorker =
   | { type: "failed"; name: string; message: string }
   | { type: "log"; level: LogLevel; message: string }
   | { type: "reloaded"; result: ReloadResult | null }
+  | { type: "metrics"; id: number; snapshot: MetricsSnapshot | null; view: GraphView | null }
   | { type: "finished" };

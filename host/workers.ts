@@ -17,6 +17,15 @@ import type { ReloadResult } from "./reload.ts";
 import { createLogger, type Logger } from "../kernel/log.ts";
 import { unstableNetEnabled } from "../modules/tcp.ts";
 import type { FromWorker, ToWorker, WorkerServeOptions } from "./worker_protocol.ts";
+import { AdminListener, type AdminSource } from "./admin.ts";
+import type { MetricsSnapshot } from "./metrics.ts";
+import type { GraphView } from "./graph_view.ts";
+
+/** What a worker tells the admin listener: its counters and its graph. */
+interface WorkerMetrics {
+  snapshot: MetricsSnapshot;
+  view: GraphView;
+}
 
 /** Most workers `--workers` starts. */
 export const MAX_WORKERS = 64;
@@ -36,6 +45,9 @@ class HostWorker {
   #finished: () => void = () => {};
   /** Reloads sent and not yet answered, oldest first (a worker answers them in order). */
   readonly #reloads: ((result: ReloadResult | null) => void)[] = [];
+  /** Metrics asked for and not yet answered, by request id. */
+  readonly #metrics = new Map<number, (answer: WorkerMetrics | null) => void>();
+  #nextMetrics = 1;
   /** Resolves once the worker's host has stopped, or the worker is gone. */
   readonly finished: Promise<void>;
   #gone = false;
@@ -67,7 +79,11 @@ class HostWorker {
         : new PlumbError(message.message);
       this.#failed?.(error);
     } else if (message.type === "reloaded") this.#reloads.shift()?.(message.result);
-    else if (message.type === "finished") this.terminate();
+    else if (message.type === "metrics") {
+      const { snapshot, view } = message;
+      this.#metrics.get(message.id)?.(snapshot && view && { snapshot, view });
+      this.#metrics.delete(message.id);
+    } else if (message.type === "finished") this.terminate();
   }
 
   #send(message: ToWorker): void {
@@ -114,12 +130,23 @@ class HostWorker {
     return await answered ?? refusedReload(`worker ${this.id} is not serving`, serving);
   }
 
+  /** The worker's counters and graph; null when it is gone or not counting. */
+  metrics(): Promise<WorkerMetrics | null> {
+    if (this.#gone) return Promise.resolve(null);
+    const id = this.#nextMetrics++;
+    const answer = new Promise<WorkerMetrics | null>((resolve) => this.#metrics.set(id, resolve));
+    this.#send({ type: "metrics", id });
+    return answer;
+  }
+
   /** Stops the worker at once. */
   terminate(): void {
     if (this.#gone) return;
     this.#gone = true;
     this.#worker.terminate();
     for (const answer of this.#reloads.splice(0)) answer(null);
+    for (const answer of this.#metrics.values()) answer(null);
+    this.#metrics.clear();
     this.#finished();
   }
 }
@@ -209,6 +236,7 @@ export async function serveWorkers(
   }
   const log = options.logger ?? createLogger(options.logLevel ?? "info");
   const base: WorkerServeOptions = { logLevel: log.level, reusePort: true };
+  if (options.admin !== undefined) base.metrics = true;
   if (options.host !== undefined) base.host = options.host;
   if (options.port !== undefined) base.port = options.port;
   const workers: HostWorker[] = [];
@@ -222,9 +250,33 @@ export async function serveWorkers(
       if (!closing) log.log("error", `worker ${failed.id} failed and was stopped: ${message}`);
     });
 
+  let admin: AdminListener | undefined;
   const stopAll = async (graceMs = 5000): Promise<void> => {
     closing = true;
     await Promise.all(workers.map((w) => w.close(graceMs)));
+    await admin?.close();
+  };
+
+  /** The admin listener's source: each worker's counters, under its number, and the first's graph. */
+  const workersSource = (): AdminSource => {
+    const answers = async (): Promise<{ worker: number; metrics: WorkerMetrics }[]> => {
+      const all = await Promise.all(workers.map((w) => w.metrics()));
+      return all.flatMap((metrics, i) =>
+        metrics === null ? [] : [{ worker: workers[i].id, metrics }]
+      );
+    };
+    return {
+      scrape: async () =>
+        (await answers()).map(({ worker, metrics }) => ({ worker, snapshot: metrics.snapshot })),
+      view: async () => {
+        const first = (await answers())[0];
+        if (first === undefined) throw new PlumbError("no worker is serving");
+        return first.metrics.view;
+      },
+      get stopping(): boolean {
+        return closing;
+      },
+    };
   };
 
   try {
@@ -246,12 +298,14 @@ export async function serveWorkers(
     await Promise.all(workers.slice(1).map((w) => w.serve(graph, shared)));
     let closed: Promise<void> | undefined;
     let serving = checked;
+    if (options.admin !== undefined) admin = AdminListener.start(options.admin, workersSource());
     return {
       urls,
+      adminUrl: admin?.url,
       get graph(): CheckedGraph {
         return serving;
       },
-      finished: Promise.all(workers.map((w) => w.finished)).then(() => {}),
+      finished: Promise.all(workers.map((w) => w.finished)).then(() => admin?.close()),
       close(graceMs?: number): Promise<void> {
         closed ??= stopAll(graceMs);
         return closed;

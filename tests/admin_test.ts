@@ -348,3 +348,68 @@ Deno.test("admin: the CLI prints the admin address and serves /health there", as
     await child.status;
   }
 });
+
+Deno.test("admin: with --workers 2, /metrics has each worker's counts and the page their sum", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--unstable-net",
+      ...CLI_PERMISSIONS,
+      path("main.ts"),
+      "examples/hello.json",
+      "--port",
+      "0",
+      "--workers",
+      "2",
+      "--admin",
+      "127.0.0.1:0",
+    ],
+    cwd: path("."),
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let stdout = "";
+  while (!/\nadmin on .*\n/.test(stdout)) {
+    const { value, done } = await lines.read();
+    if (done) break;
+    stdout += value;
+  }
+  try {
+    const match = stdout.match(
+      /^listening on tcp:\/\/127\.0\.0\.1:(\d+)\nadmin on (http:\/\/127\.0\.0\.1:\d+\/)\n/,
+    );
+    assert(match !== null, stdout);
+    const [, port, admin] = match;
+    // Connections one after the other: the kernel spreads them over the workers.
+    const connections = 8;
+    for (let i = 0; i < connections; i++) {
+      const client = await Client.connect(Number(port));
+      await client.send("x\n");
+      assertEquals(await client.readLine(), "Hello, x\n");
+      client.close();
+    }
+    const { body } = await get(`${admin}metrics`);
+    const perWorker = ["1", "2"].map((worker) =>
+      sample(body, "plumb_node_requests_total", { worker, node: "greet" })
+    );
+    assert(perWorker.every((n) => n !== undefined), body);
+    assertEquals(perWorker[0]! + perWorker[1]!, connections);
+    assertEquals(sample(body, "plumb_node_requests_total", { node: "greet" }), undefined);
+    assertEquals((await promtool(body)).code, 0);
+    const response = await fetch(`${admin}events`);
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!text.includes("\n\n")) text += (await reader.read()).value ?? "";
+    await reader.cancel();
+    const event = JSON.parse(text.slice("data: ".length, text.indexOf("\n\n")));
+    assertEquals([event.workers, event.nodes.greet.requests], [2, connections]);
+    const view = JSON.parse((await get(`${admin}graph.json`)).body);
+    assertEquals(view.nodes.map((n: { name: string }) => n.name), ["greet"]);
+  } finally {
+    child.kill("SIGTERM");
+    await lines.cancel();
+    await child.status;
+  }
+});
