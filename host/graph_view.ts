@@ -14,6 +14,7 @@ import { slotName } from "./metrics.ts";
 
 /** A port as the page shows it. */
 export interface PortView {
+  /** The port's name. */
   readonly name: string;
   /** True for an output. */
   readonly output: boolean;
@@ -23,11 +24,13 @@ export interface PortView {
 
 /** A node as the page shows it; its index in `GraphView.nodes` is its id `n` + index in the drawing. */
 export interface NodeView {
+  /** The node's name. */
   readonly name: string;
   /** The servlet, as the graph names it. */
   readonly servlet: string;
   /** Its `args`. */
   readonly args: readonly string[];
+  /** Its declared ports, by descriptor. */
   readonly ports: readonly PortView[];
 }
 
@@ -45,7 +48,9 @@ export interface GraphView {
   readonly file: string;
   /** 1, then one more per reload. */
   readonly generation: number;
+  /** The nodes the plan runs (after the fan-out and fan-in rewrite), in its order. */
   readonly nodes: readonly NodeView[];
+  /** The edges, in the plan's order. */
   readonly edges: readonly EdgeView[];
   /** The port the listeners' input goes to, `node.port` (the drawing's `in` edge). */
   readonly input: string;

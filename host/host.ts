@@ -277,12 +277,12 @@ export class Host implements Serving, AsyncDisposable {
 
   /** What the admin listener serves: this host's counters and graph. */
   #adminSource(): AdminSource {
-    const host = this;
+    const stopping = (): boolean => this.#closing !== undefined;
     return {
-      scrape: () => Promise.resolve([{ snapshot: host.metrics()! }]),
-      view: () => Promise.resolve(host.view()),
+      scrape: () => Promise.resolve([{ snapshot: this.metrics()! }]),
+      view: () => Promise.resolve(this.view()),
       get stopping(): boolean {
-        return host.#closing !== undefined;
+        return stopping();
       },
     };
   }

@@ -102,8 +102,11 @@ export interface MetricsSnapshot {
   readonly time: number;
   /** The graph's generation: 1, then one more per reload. */
   readonly generation: number;
+  /** Each listener, in the graph's order. */
   readonly listeners: readonly ListenerMetrics[];
+  /** Each node seen since the host started, over every generation of the graph. */
   readonly nodes: readonly NodeMetrics[];
+  /** Each edge seen since the host started. */
   readonly edges: readonly EdgeMetrics[];
   /** Reloads that replaced the graph, and reloads that kept the old one. */
   readonly reloads: { readonly ok: number; readonly failed: number };

@@ -30,6 +30,7 @@ export {
 } from "./host.ts";
 export { type CheckedGraph, checkGraph, graphToDot } from "./load.ts";
 export type { AdminOptions, LoadOptions, ServeOptions } from "./serve_options.ts";
+export type { EdgeView, GraphView, NodeView, PortView } from "./graph_view.ts";
 export type {
   EdgeMetrics,
   ListenerMetrics,

@@ -8,7 +8,7 @@
  */
 import { assert, assertEquals, assertMatch, assertRejects } from "./assert.ts";
 import { CLI_PERMISSIONS, Client, path, runCli, startHost } from "./helpers.ts";
-import { defineServlet, INPUT, OUTPUT, PERSIST } from "../mod.ts";
+import { defineServlet, INPUT, OUTPUT, PERSIST, type Port } from "../mod.ts";
 import type { GraphSpec } from "../host/mod.ts";
 
 /** The value of the sample `name{labels}` in an exposition; undefined when there is none. */
@@ -106,7 +106,7 @@ Deno.test("admin: /metrics counts requests per node, bytes per edge and listener
 
 /** A servlet that fails on `boom`, and a node after it whose read of that failure fails too. */
 const failing = defineServlet({
-  init(_args, env) {
+  init(_args, env): { input: Port; output: Port } {
     return { input: env.define("in", INPUT | PERSIST), output: env.define("out", OUTPUT) };
   },
   async exec(ctx, task): Promise<void> {
@@ -117,7 +117,7 @@ const failing = defineServlet({
 });
 
 const relay = defineServlet({
-  init(_args, env) {
+  init(_args, env): { input: Port; output: Port } {
     return { input: env.define("in", INPUT), output: env.define("out", OUTPUT | PERSIST) };
   },
   async exec(ctx, task): Promise<void> {
@@ -202,7 +202,7 @@ function holding(): {
   const gate = new Promise<void>((resolve) => release = resolve);
   const startedPromise = new Promise<void>((resolve) => started = resolve);
   const servlet = defineServlet({
-    init(_args, env) {
+    init(_args, env): { input: Port; output: Port } {
       return { input: env.define("in", INPUT), output: env.define("out", OUTPUT) };
     },
     async exec(ctx, task): Promise<void> {
