@@ -392,6 +392,7 @@ export class Host implements Serving, AsyncDisposable {
     // A watched host runs the plan decorated to count; any other runs it as compiled.
     const plan = metrics === undefined ? loaded.plan : metrics.observe(loaded.plan);
     const report = (node: PlanNode, error: unknown, info: RequestInfo): void => {
+      metrics?.failed(node.name, error);
       if (error instanceof PlumbError && error.name === "UpstreamError") {
         log.log("debug", `node "${node.name}" stopped: ${describe(error)}`);
       } else {

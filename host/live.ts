@@ -115,6 +115,7 @@ export function sumSnapshots(snapshots: readonly MetricsSnapshot[]): MetricsSnap
           name: n.name,
           requests: seen.requests + n.requests,
           failures: seen.failures + n.failures,
+          timed: seen.timed + n.timed,
           seconds: seen.seconds + n.seconds,
           buckets: seen.buckets.map((b, i) => b + n.buckets[i]),
           errors: [...seen.errors, ...n.errors].sort((a, b) => a.time.localeCompare(b.time))

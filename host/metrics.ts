@@ -1,7 +1,7 @@
 /**
  * What a host counts when it is watched (`--admin`): per node, the requests
- * it ran, the ones it failed, a histogram of its exec times and its recent
- * errors; per edge, the bytes its pipes carried and the most they queued;
+ * it ran, the ones it failed, a histogram of its exec times (sampled under
+ * load) and its recent errors; per edge, the bytes its pipes carried and the most they queued;
  * the reloads. Counting is switched on by decorating a generation's plan
  * ({@linkcode HostMetrics.observe}): a host that is not watched runs the
  * plan as compiled, and its scheduler does no extra work.
@@ -39,6 +39,14 @@ export const EXEC_BUCKETS: readonly number[] = [
 /** Recent errors kept per node. */
 export const RECENT_ERRORS = 10;
 
+/**
+ * Execs a second above which a node's execs are sampled for their time:
+ * reading the clock twice costs about as much as hello's exec itself.
+ */
+export const TIME_EVERY_BELOW = 1000;
+/** Under load, one exec in this many is timed (a power of two). */
+export const SAMPLE_EVERY = 8;
+
 /** One failure of a node, as the admin page lists it. */
 export interface NodeError {
   /** When, as an ISO 8601 time. */
@@ -55,9 +63,14 @@ export interface NodeMetrics {
   readonly requests: number;
   /** Execs that failed by themselves (not because a node before them failed). */
   readonly failures: number;
-  /** Execs per bucket of {@linkcode EXEC_BUCKETS}, not cumulative; the last is over the last bound. */
+  /**
+   * Execs timed: every exec while the node runs fewer than
+   * {@linkcode TIME_EVERY_BELOW} a second, one in {@linkcode SAMPLE_EVERY} above.
+   */
+  readonly timed: number;
+  /** Timed execs per bucket of {@linkcode EXEC_BUCKETS}, not cumulative; the last is over the last bound. */
   readonly buckets: readonly number[];
-  /** The sum of the exec times, in seconds. */
+  /** The sum of the timed execs' times, in seconds. */
   readonly seconds: number;
   /** The last {@linkcode RECENT_ERRORS} failures, oldest first. */
   readonly errors: readonly NodeError[];
@@ -117,35 +130,52 @@ class NodeCounters {
   readonly name: string;
   requests = 0;
   failures = 0;
+  timed = 0;
   seconds = 0;
   readonly buckets: number[] = new Array(EXEC_BUCKETS.length + 1).fill(0);
   readonly errors: NodeError[] = [];
+  /** An exec is timed when `requests & mask` is 0: every one, or one in {@linkcode SAMPLE_EVERY}. */
+  mask = 0;
+  /** Since when, and from which request count, the rate that sets `mask` is measured. */
+  #windowStart = performance.now();
+  #windowRequests = 0;
 
   constructor(name: string) {
     this.name = name;
   }
 
-  /** An exec that started at `started` (`performance.now()`) has ended, with `error` if it failed. */
-  done(started: number, failed: boolean, error?: unknown): void {
-    const seconds = (performance.now() - started) / 1000;
-    this.requests++;
+  /** A timed exec, started at `started` (`performance.now()`), has ended. */
+  done(started: number): void {
+    const now = performance.now();
+    const seconds = (now - started) / 1000;
+    this.timed++;
     this.seconds += seconds;
     let bucket = 0;
     while (bucket < EXEC_BUCKETS.length && seconds > EXEC_BUCKETS[bucket]) bucket++;
     this.buckets[bucket]++;
-    if (failed && !(error instanceof UpstreamError)) {
-      this.failures++;
-      if (this.errors.length === RECENT_ERRORS) this.errors.shift();
-      this.errors.push({ time: new Date().toISOString(), message: describeError(error) });
+    if (now - this.#windowStart >= 1000) {
+      const rate = (this.requests - this.#windowRequests) * 1000 / (now - this.#windowStart);
+      this.mask = rate >= TIME_EVERY_BELOW ? SAMPLE_EVERY - 1 : 0;
+      this.#windowStart = now;
+      this.#windowRequests = this.requests;
     }
   }
 
+  /** An exec failed (told by the scheduler's failure report). */
+  failed(error: unknown): void {
+    if (error instanceof UpstreamError) return;
+    this.failures++;
+    if (this.errors.length === RECENT_ERRORS) this.errors.shift();
+    this.errors.push({ time: new Date().toISOString(), message: describeError(error) });
+  }
+
   snapshot(): NodeMetrics {
-    const { name, requests, failures, seconds } = this;
+    const { name, requests, failures, timed, seconds } = this;
     return {
       name,
       requests,
       failures,
+      timed,
       seconds,
       buckets: [...this.buckets],
       errors: [...this.errors],
@@ -191,24 +221,23 @@ class CountingMemPipe extends MemPipe {
   }
 }
 
-/** The servlet of a node, timed: each exec's time and outcome go to `counters`. */
-function timed(servlet: Servlet<unknown>, counters: NodeCounters): Servlet<unknown> {
+/**
+ * The servlet of a node, counted: each exec adds to `counters.requests`, and
+ * the ones its mask picks are timed. An untimed exec costs an addition and a
+ * test: the exec's own promise is returned as it is.
+ */
+function counted(servlet: Servlet<unknown>, counters: NodeCounters): Servlet<unknown> {
   const exec = servlet.exec;
-  const done = (started: number): void => counters.done(started, false);
+  const done = (started: number): void => counters.done(started);
   return Object.create(servlet, {
     exec: {
       value(ctx: unknown, task: Task): void | Promise<void> {
+        if ((counters.requests++ & counters.mask) !== 0) return exec.call(servlet, ctx, task);
         const started = performance.now();
-        let running: void | Promise<void>;
-        try {
-          running = exec.call(servlet, ctx, task);
-        } catch (error) {
-          counters.done(started, true, error);
-          throw error;
-        }
-        if (running === undefined) return done(started);
-        return Promise.resolve(running).then(() => done(started), (error) => {
-          counters.done(started, true, error);
+        const running = exec.call(servlet, ctx, task);
+        if (!(running instanceof Promise)) return done(started);
+        return running.then(() => done(started), (error) => {
+          done(started);
           throw error;
         });
       },
@@ -257,7 +286,7 @@ export class HostMetrics {
       if (counters === undefined) {
         this.#nodes.set(node.name, counters = new NodeCounters(node.name));
       }
-      return { ...node, servlet: timed(node.servlet, counters) };
+      return { ...node, servlet: counted(node.servlet, counters) };
     });
     const edges = plan.edges.map((edge) => {
       const from = slotName(plan.nodes[edge.from], edge.fromSlot);
@@ -272,6 +301,11 @@ export class HostMetrics {
       nodes,
       newPipe: (edge, options) => new CountingMemPipe(options, edges[edge]),
     };
+  }
+
+  /** Node `node`'s exec failed with `error` (a failure because a node before it failed is not counted). */
+  failed(node: string, error: unknown): void {
+    this.#nodes.get(node)?.failed(error);
   }
 
   /** A reload replaced the graph (`ok`) or kept the old one. */
