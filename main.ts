@@ -13,7 +13,7 @@ import { checkGraph, graphToDot, serve, type ServeOptions, type Serving } from "
 import { LOG_LEVELS, type LogLevel } from "./kernel/log.ts";
 import { describeError } from "./kernel/scheduler.ts";
 import { MAX_WORKERS, serveWorkers } from "./host/workers.ts";
-import { adminAddressProblem, parseAdminAddress } from "./host/admin.ts";
+import { checkAdminAddress, parseAdminAddress } from "./host/admin.ts";
 
 const USAGE = `plumb ${denoJson.version}: serve a graph of servlets
 
@@ -122,11 +122,15 @@ function parse(
   }
   if (values["idle-exit"] !== undefined) options.idleExitMs = parseDuration(values["idle-exit"]);
   if (values.admin !== undefined) {
-    const address = parseAdminAddress(values.admin);
-    if (typeof address === "string") throw new CliExit(address, 2);
-    options.admin = { ...address, public: values["admin-public"] ?? false };
-    const problem = adminAddressProblem(options.admin);
-    if (problem !== undefined) throw new CliExit(problem, 2);
+    try {
+      options.admin = {
+        ...parseAdminAddress(values.admin),
+        public: values["admin-public"] ?? false,
+      };
+      checkAdminAddress(options.admin);
+    } catch (error) {
+      throw new CliExit((error as Error).message, 2);
+    }
   } else if (values["admin-public"]) {
     throw new CliExit("--admin-public goes with --admin HOST:PORT", 2);
   }

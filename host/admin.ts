@@ -34,30 +34,32 @@ export function isLoopback(host: string): boolean {
 }
 
 /**
- * Why the admin listener may not listen on `options`, or undefined when it
- * may: an address that is not loopback needs `public`.
+ * Throws a {@linkcode PlumbError} when the admin listener may not listen on
+ * `options`: an address that is not loopback needs `public`.
  */
-export function adminAddressProblem(options: AdminOptions): string | undefined {
+export function checkAdminAddress(options: AdminOptions): void {
   const host = options.host ?? "127.0.0.1";
-  if (isLoopback(host) || options.public) return undefined;
-  return `--admin ${host}:${options.port}: ${host} is not a loopback address, and the admin ` +
-    `page shows the graph, its servlets' arguments and their errors to whoever reaches it; ` +
-    `add --admin-public (admin.public in ServeOptions) to serve it there`;
+  if (isLoopback(host) || options.public) return;
+  throw new PlumbError(
+    `--admin ${host}:${options.port}: ${host} is not a loopback address, and the admin page ` +
+      `shows the graph, its servlets' arguments and their errors to whoever reaches it; ` +
+      `add --admin-public (admin.public in ServeOptions) to serve it there`,
+  );
 }
 
 /**
  * Parses `--admin`'s `HOST:PORT` (`127.0.0.1:9090`, `[::1]:9090`, or `:9090`
- * for 127.0.0.1); a message saying what is wrong otherwise.
+ * for 127.0.0.1); throws a {@linkcode PlumbError} saying what is wrong.
  */
-export function parseAdminAddress(text: string): { host: string; port: number } | string {
+export function parseAdminAddress(text: string): { host: string; port: number } {
   const match = text.match(/^(\[[0-9a-fA-F:.]+\]|[^:\[\]]*):(\d+)$/);
-  const port = Number(match?.[2]);
-  if (match === null || port > 65535) {
-    return `--admin takes HOST:PORT, for example 127.0.0.1:9090 (port 0 picks a free one), ` +
-      `got "${text}"`;
+  if (match === null || Number(match[2]) > 65535) {
+    throw new PlumbError(
+      `--admin takes HOST:PORT, for example 127.0.0.1:9090 (port 0 picks a free one), got "${text}"`,
+    );
   }
   const host = match[1].replace(/^\[(.*)\]$/, "$1");
-  return { host: host === "" ? "127.0.0.1" : host, port };
+  return { host: host === "" ? "127.0.0.1" : host, port: Number(match[2]) };
 }
 
 function text(body: string, status = 200, type = "text/plain; charset=utf-8"): Response {
@@ -80,8 +82,7 @@ export class AdminListener {
    * {@linkcode PlumbError} naming the address when it cannot.
    */
   static start(options: AdminOptions, source: AdminSource): AdminListener {
-    const problem = adminAddressProblem(options);
-    if (problem !== undefined) throw new PlumbError(problem);
+    checkAdminAddress(options);
     const hostname = options.host ?? "127.0.0.1";
     const shown = hostname.includes(":") ? `[${hostname}]` : hostname;
     const port = options.port === 0 ? "" : `:${options.port}`;

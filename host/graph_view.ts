@@ -104,16 +104,31 @@ export function graphView(
   };
 }
 
+/** The Graphviz package, as deno.json's imports name it (and pin its version). */
+const VIZ = "@viz-js/viz";
+
+/** What this file uses of `@viz-js/viz`. */
+interface Graphviz {
+  renderString(dot: string, options: { format: "svg" }): string;
+}
+
+/** The `@viz-js/viz` module, as far as this file uses it. */
+interface VizModule {
+  instance(): Promise<Graphviz>;
+}
+
 /** Graphviz, loaded on first use. */
-let graphviz:
-  | Promise<{ renderString(dot: string, options: { format: "svg" }): string }>
-  | undefined;
+let graphviz: Promise<Graphviz> | undefined;
 
 /**
  * The DOT drawn as SVG by Graphviz (`@viz-js/viz`, loaded on first use: a
  * host that is never asked for its picture never loads it).
  */
 export async function renderSvg(dot: string): Promise<string> {
-  graphviz ??= import("@viz-js/viz").then((viz) => viz.instance());
+  // A specifier Deno cannot see ahead: the package is resolved and fetched only when a page
+  // asks for the drawing, never when the host starts (a service with no network, or with only
+  // AF_UNIX sockets, starts without it).
+  const specifier: string = VIZ;
+  graphviz ??= (import(specifier) as Promise<VizModule>).then((viz) => viz.instance());
   return (await graphviz).renderString(dot, { format: "svg" });
 }

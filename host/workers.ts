@@ -270,7 +270,9 @@ export async function serveWorkers(
         (await answers()).map(({ worker, metrics }) => ({ worker, snapshot: metrics.snapshot })),
       view: async () => {
         const first = (await answers())[0];
-        if (first === undefined) throw new PlumbError("no worker is serving");
+        if (first === undefined) {
+          throw new PlumbError("the admin page cannot draw the graph: no worker is serving");
+        }
         return first.metrics.view;
       },
       get stopping(): boolean {
