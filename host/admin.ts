@@ -5,7 +5,7 @@
  * that draws the running graph and shows it at work.
  * @module
  */
-import { PermissionHint, PlumbError } from "../kernel/errors.ts";
+import { lineOf, PermissionHint, PlumbError } from "../kernel/errors.ts";
 import { ADMIN_PAGE } from "./_admin_page.ts";
 import { type GraphView, renderSvg } from "./graph_view.ts";
 import { liveView, sumSnapshots } from "./live.ts";
@@ -41,6 +41,7 @@ export function checkAdminAddress(options: AdminOptions): void {
   const host = options.host ?? "127.0.0.1";
   if (isLoopback(host) || options.public) return;
   throw new PlumbError(
+    "PLUMB_ADMIN_NOT_LOOPBACK",
     `--admin ${host}:${options.port}: ${host} is not a loopback address, and the admin page ` +
       `shows the graph, its servlets' arguments and their errors to whoever reaches it; ` +
       `add --admin-public (admin.public in ServeOptions) to serve it there`,
@@ -55,6 +56,7 @@ export function parseAdminAddress(text: string): { host: string; port: number } 
   const match = text.match(/^(\[[0-9a-fA-F:.]+\]|[^:\[\]]*):(\d+)$/);
   if (match === null || Number(match[2]) > 65535) {
     throw new PlumbError(
+      "PLUMB_CLI_ADMIN",
       `--admin takes HOST:PORT, for example 127.0.0.1:9090 (port 0 picks a free one), got "${text}"`,
     );
   }
@@ -89,6 +91,7 @@ export class AdminListener {
     const status = Deno.permissions.querySync({ name: "net", host: `${hostname}${port}` });
     if (status.state !== "granted") {
       throw new PermissionHint(
+        "PLUMB_PERMISSION_ADMIN",
         `cannot listen on the admin address ${shown}${port}`,
         `--allow-net=${hostname}${port}`,
       );
@@ -104,6 +107,7 @@ export class AdminListener {
     } catch (error) {
       if (error instanceof Deno.errors.AddrInUse || error instanceof Deno.errors.AddrNotAvailable) {
         throw new PlumbError(
+          "PLUMB_ADMIN_LISTEN",
           `cannot listen on the admin address ${hostname}:${port}: ${error.message}`,
         );
       }
@@ -142,7 +146,7 @@ export class AdminListener {
           return text(`no ${pathname} here: try /, /metrics or /health\n`, 404);
       }
     } catch (error) {
-      return text(`${pathname} failed: ${(error as Error)?.message ?? error}\n`, 500);
+      return text(`${pathname} failed: ${lineOf(error)}\n`, 500);
     }
   }
 

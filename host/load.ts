@@ -3,10 +3,11 @@
  * its servlets and compile its plan; `checkGraph` and `graphToDot` on top.
  * @module
  */
-import { GraphError } from "../kernel/errors.ts";
+import { GraphError, withPlumbErrors } from "../kernel/errors.ts";
 import { type GraphSpec, validateGraph } from "../kernel/graph.ts";
 import { loadNodes, unloadNodes } from "../kernel/loader.ts";
 import { compilePlan, type Plan } from "../kernel/plan.ts";
+import { planWarnings } from "../kernel/plan_warnings.ts";
 import { rewriteFans } from "../kernel/rewrite.ts";
 import { toDot } from "../kernel/dot.ts";
 import { didYouMean } from "../kernel/suggest.ts";
@@ -27,6 +28,12 @@ export interface CheckedGraph {
   readonly edges: number;
   /** The module name of each listener. */
   readonly listeners: readonly string[];
+  /**
+   * What will have no effect, one line each naming the file, node and port:
+   * an output nothing reads, an input nothing writes, `PERSIST` where it
+   * cannot act. The graph serves all the same.
+   */
+  readonly warnings: readonly string[];
 }
 
 /** A loaded graph: the compiled plan and each listener's module and parsed options. */
@@ -50,6 +57,7 @@ export function summary(loaded: LoadedGraph): CheckedGraph {
     nodes: loaded.plan.nodes.map((n) => n.name),
     edges: loaded.plan.edges.length,
     listeners: loaded.listeners.map((l) => l.module.name),
+    warnings: planWarnings(loaded.plan),
   };
 }
 
@@ -75,6 +83,7 @@ export async function load(
     const module = Object.hasOwn(modules, l.module) ? modules[l.module] : undefined;
     if (module === undefined) {
       throw new GraphError(
+        "PLUMB_MODULE_UNKNOWN",
         `${file}: listener ${i + 1}: unknown module "${l.module}"${
           didYouMean(l.module, Object.keys(modules))
         }; modules are ${Object.keys(modules).join(", ")}`,
@@ -103,13 +112,14 @@ export async function load(
 
 /**
  * Loads and checks a graph without serving it, then unloads its nodes.
- * Throws a {@linkcode GraphError} naming the file, node and port on the first problem.
+ * Throws a {@linkcode GraphError} naming the file, node and port on the first
+ * problem: the one-line message and the code the CLI's `--check` prints.
  */
 export async function checkGraph(
   graph: string | URL | GraphSpec,
   options: ServeOptions = {},
 ): Promise<CheckedGraph> {
-  const loaded = await load(graph, options);
+  const loaded = await withPlumbErrors(load(graph, options));
   await unloadNodes(loaded.plan.nodes);
   return summary(loaded);
 }
@@ -123,7 +133,7 @@ export async function graphToDot(
   graph: string | URL | GraphSpec,
   options: ServeOptions = {},
 ): Promise<string> {
-  const loaded = await load(graph, options);
+  const loaded = await withPlumbErrors(load(graph, options));
   await unloadNodes(loaded.plan.nodes);
   return toDot(loaded.plan, loaded.file);
 }

@@ -303,7 +303,7 @@ Deno.test("admin: an address that is not loopback must be asked for", async () =
   assertEquals(cli.code, 2);
   assertStringIncludes(
     cli.stderr,
-    "plumb: --admin 0.0.0.0:9090: 0.0.0.0 is not a loopback address",
+    "plumb: PLUMB_ADMIN_NOT_LOOPBACK --admin 0.0.0.0:9090: 0.0.0.0 is not a loopback address",
   );
   assertStringIncludes(cli.stderr, "add --admin-public");
   const bad = await runCli(["examples/hello.json", "--admin", "9090"]);

@@ -6,6 +6,7 @@
  */
 import { assertEquals } from "./assert.ts";
 import { calls, spy } from "./fixtures/spy.ts";
+import { Client, startHost, waitForLog } from "./helpers.ts";
 import type { GraphSpec } from "../host/mod.ts";
 import { simulate } from "../testing/mod.ts";
 
@@ -138,8 +139,8 @@ Deno.test("a failure before anything was written closes the connection, not leav
   assertEquals(await d.readLine(), "OK: FINE\n");
 });
 
-Deno.test("a diamond whose join reads its branches out of order does not deadlock on bounded pipes", async () => {
-  await using sim = await simulate({
+Deno.test("a diamond whose join reads its branches out of order: small requests pass, a deadlock fails one request with the nodes and pipes named", async () => {
+  await using h = await startHost({
     nodes: {
       fork: { servlet: "./tests/fixtures/fork.ts" },
       copy: { servlet: "echo" },
@@ -152,12 +153,30 @@ Deno.test("a diamond whose join reads its branches out of order does not deadloc
     ],
     input: "fork.in",
     output: "join.out",
+    listeners: [{ module: "tcp" }],
   });
-  await using c = await sim.connect();
-  await c.send("1000\n");
+  await using c = await Client.connect(h.port);
+  await c.send("1000\n"); // fits in the pipes' bounds: join reads b, then a
   assertEquals(await c.readLine(), "b=2 a=1000\n");
-  await c.send("400000\n"); // far past two 64 KiB pipe bounds
-  assertEquals(await c.readLine(), "b=2 a=400000\n");
+  // Far past two 64 KiB pipe bounds: fork waits on a full fork.a, copy on a full
+  // join.a, join on fork.b, which fork writes only at the end. No pipe grows
+  // past its bound: the request fails, with one line saying who waits on what.
+  await c.send("400000\n");
+  assertEquals(await c.readLine(), "error: request failed\n");
+  const line = await waitForLog(h, "request deadlocked");
+  assertEquals(
+    line.slice(line.indexOf("request deadlocked")),
+    `request deadlocked: every running node waits on a bounded pipe: ` +
+      `"fork" writes "fork.a" -> "copy.in" (full, 65536 bytes); ` +
+      `"copy" writes "copy.out" -> "join.a" (full, 65536 bytes); ` +
+      `"join" reads "fork.b" -> "join.b" (empty); ` +
+      `read the inputs in the order they are written, or release an input you will not read`,
+  );
+  assertEquals(h.logs.filter((l) => l.includes("deadlocked")).length, 1, h.logs.join("\n"));
+  // The host goes on serving: a new connection's small request is answered.
+  await using d = await Client.connect(h.port);
+  await d.send("10\n");
+  assertEquals(await d.readLine(), "b=2 a=10\n");
 });
 
 Deno.test("GET_FLAGS inside a pipeline: a node's own declared flags, and the shared PERSIST once the entry node ended", async () => {

@@ -94,6 +94,13 @@ const BUILT: Record<string, () => GraphSpec> = {
       .output("shout.out")
       .listen("tcp", { host: "127.0.0.1", port: 12351 })
       .build(),
+  zero_copy_echo: () =>
+    graph(describe("zero_copy_echo"))
+      .node("echo", "./zero_copy_echo.ts")
+      .input("echo.in")
+      .output("echo.out")
+      .listen("tcp", { host: "127.0.0.1", port: 12352 })
+      .build(),
   jsonl: () =>
     graph(describe("jsonl"))
       .node("parse", "json/parse")
