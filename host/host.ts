@@ -113,7 +113,8 @@ export class Host implements Serving, AsyncDisposable {
   }
 
   static async #start(graph: string | URL | GraphSpec, options: ServeOptions): Promise<Host> {
-    const log = options.logger ?? createLogger(options.logLevel ?? "info");
+    const log = options.logger ??
+      createLogger(options.logLevel ?? "info", undefined, options.logFormat);
     const checked = await load(graph, options);
     if (checked.listeners.length === 0) {
       await unloadNodes(checked.plan.nodes);
@@ -184,7 +185,8 @@ export class Host implements Serving, AsyncDisposable {
    * ```
    */
   static async load(graph: string | URL | GraphSpec, options: LoadOptions = {}): Promise<Host> {
-    const log = options.logger ?? createLogger(options.logLevel ?? "info");
+    const log = options.logger ??
+      createLogger(options.logLevel ?? "info", undefined, options.logFormat);
     const loaded = await load(graph, options, false);
     let session: SessionListenerOptions;
     try {
@@ -409,7 +411,10 @@ export class Host implements Serving, AsyncDisposable {
     const report = (node: PlanNode, error: unknown, info: RequestInfo): void => {
       metrics?.failed(node.name, error);
       if (error instanceof PlumbError && error.name === "UpstreamError") {
-        log.log("debug", "PLUMB_NODE_STOPPED", `node "${node.name}" stopped: ${describe(error)}`);
+        log.log("debug", "PLUMB_NODE_STOPPED", `node "${node.name}" stopped: ${describe(error)}`, {
+          node: node.name,
+          peer: info.peer,
+        });
       } else {
         log.log(
           "error",
@@ -417,6 +422,7 @@ export class Host implements Serving, AsyncDisposable {
           `node "${node.name}" (${node.specifier}) failed a request from ${info.peer}: ${
             describe(error)
           }`,
+          { node: node.name, peer: info.peer },
         );
       }
     };
@@ -426,7 +432,7 @@ export class Host implements Serving, AsyncDisposable {
       number,
       loaded.plan.nodes,
       handle,
-      (code, message) => log.log("error", code, message),
+      (code, message, node) => log.log("error", code, message, { node }),
     );
   }
 
@@ -460,7 +466,10 @@ export class Host implements Serving, AsyncDisposable {
       return kept(failureReason(error));
     }
     if (this.#closing !== undefined) {
-      await unloadNodes(loaded.plan.nodes, (code, message) => log.log("error", code, message));
+      await unloadNodes(
+        loaded.plan.nodes,
+        (code, message, node) => log.log("error", code, message, { node }),
+      );
       return kept("the host is stopping");
     }
     const changes = listenerChanges(this.#served.listeners, loaded.listeners);

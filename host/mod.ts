@@ -50,7 +50,15 @@ export {
   type PortRef,
 } from "./graph_builder.ts";
 export type { EdgeSpec, GraphSpec, ListenerSpec, NodeSpec } from "../kernel/graph.ts";
-export { createLogger, type Logger, type LogLevel } from "../kernel/log.ts";
+export {
+  createLogger,
+  formatLogLine,
+  LOG_FORMATS,
+  type LogContext,
+  type LogFormat,
+  type Logger,
+  type LogLevel,
+} from "../kernel/log.ts";
 export { type Code, CODES } from "../kernel/codes.ts";
 export type {
   ConnectionLimitOptions,

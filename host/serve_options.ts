@@ -3,7 +3,7 @@
  * the CLI's overrides, in one place.
  * @module
  */
-import type { Logger, LogLevel } from "../kernel/log.ts";
+import type { LogFormat, Logger, LogLevel } from "../kernel/log.ts";
 import type { IoModule } from "../modules/module.ts";
 import type { SessionListenerOptions } from "../modules/session_options.ts";
 
@@ -29,7 +29,13 @@ export interface ServeOptions {
   port?: number;
   /** The most verbose log level written. Default `info`. */
   logLevel?: LogLevel;
-  /** Where log lines go; default standard error at `logLevel`. */
+  /**
+   * How log lines are written: `text` (`plumb LEVEL: CODE message`, the
+   * default) or `json` (one object a line: `time`, `level`, `code`, `node`,
+   * `peer`, `message`). Every line of the host, connection lines included.
+   */
+  logFormat?: LogFormat;
+  /** Where log lines go; default standard error at `logLevel`, as `logFormat` says. */
   logger?: Logger;
   /**
    * For a graph given as an object: the URL that relative servlet paths
@@ -87,7 +93,8 @@ export interface ServeOptions {
 
 /** Options of `Host.load`, which serves a graph in memory only: no listener, no socket. */
 export interface LoadOptions
-  extends Pick<ServeOptions, "logLevel" | "logger" | "base" | "idleExitMs" | "metrics"> {
+  extends
+    Pick<ServeOptions, "logLevel" | "logFormat" | "logger" | "base" | "idleExitMs" | "metrics"> {
   /**
    * Session options of the in-memory connections (`ttl`, `maxMessageSize`,
    * `open`, `requestTimeout`, `writeTimeout`, `errorReply`), over those of the

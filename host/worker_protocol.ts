@@ -6,7 +6,7 @@
 import type { GraphSpec } from "../kernel/graph.ts";
 import type { CheckedGraph } from "./load.ts";
 import type { ReloadResult } from "./reload.ts";
-import type { LogLevel } from "../kernel/log.ts";
+import type { LogContext, LogFormat, LogLevel } from "../kernel/log.ts";
 import type { Code } from "../kernel/codes.ts";
 import type { MetricsSnapshot } from "./metrics.ts";
 import type { GraphView } from "./graph_view.ts";
@@ -17,6 +17,8 @@ export interface WorkerServeOptions {
   port?: number;
   ports?: readonly number[];
   logLevel: LogLevel;
+  /** The main isolate's log format: a worker's listeners write their connection lines for it. */
+  logFormat: LogFormat;
   reusePort: true;
   /** Count, for the main isolate's admin listener. */
   metrics?: true;
@@ -33,7 +35,7 @@ export type ToWorker =
 export type FromWorker =
   | { type: "listening"; urls: readonly string[]; graph: CheckedGraph }
   | { type: "failed"; usage: boolean; code: Code; message: string }
-  | { type: "log"; level: LogLevel; code: Code; message: string }
+  | { type: "log"; level: LogLevel; code: Code; message: string; context?: LogContext }
   | { type: "reloaded"; result: ReloadResult | null }
   | { type: "metrics"; id: number; snapshot: MetricsSnapshot | null; view: GraphView | null }
   | { type: "finished" };

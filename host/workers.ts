@@ -69,7 +69,11 @@ class HostWorker {
 
   #receive(message: FromWorker): void {
     if (message.type === "log") {
-      this.#log.log(message.level, message.code, `worker ${this.id}: ${message.message}`);
+      const { context } = message;
+      this.#log.log(message.level, message.code, `worker ${this.id}: ${message.message}`, {
+        ...context,
+        fields: { ...context?.fields, worker: this.id },
+      });
     } else if (message.type === "listening") this.#listening?.(message);
     else if (message.type === "failed") {
       // A usage error is one the CLI prints as a bad command line or graph (exit 2).
@@ -247,8 +251,13 @@ async function startWorkers(
       `--allow-read=${path}`,
     );
   }
-  const log = options.logger ?? createLogger(options.logLevel ?? "info");
-  const base: WorkerServeOptions = { logLevel: log.level, reusePort: true };
+  const log = options.logger ??
+    createLogger(options.logLevel ?? "info", undefined, options.logFormat);
+  const base: WorkerServeOptions = {
+    logLevel: log.level,
+    logFormat: log.format ?? "text",
+    reusePort: true,
+  };
   if (options.admin !== undefined) base.metrics = true;
   if (options.host !== undefined) base.host = options.host;
   if (options.port !== undefined) base.port = options.port;

@@ -32,6 +32,7 @@
 export const CODES = {
   // Starting and stopping.
   PLUMB_STOPPING: "a signal asked the host to stop",
+  PLUMB_ADMIN_LISTENING: "the admin listener's address, logged with --stdio",
   PLUMB_HOST_CLOSED: "an in-memory connection was asked of a host that is closing or closed",
   PLUMB_CHECK_WARNING: "the graph has a part that will have no effect (what --check warns of)",
   PLUMB_HARNESS_NO_INPUT: "the testing kit was given a servlet with no input port",
@@ -134,6 +135,8 @@ export const CODES = {
   PLUMB_CLI_LISTEN_FD: "--listen-fd is not a file descriptor number",
   PLUMB_CLI_IDLE_EXIT: "--idle-exit is not a duration",
   PLUMB_CLI_LOG_LEVEL: "--log-level is not a level",
+  PLUMB_CLI_LOG_FORMAT: "--log-format is not text or json",
+  PLUMB_LOG_FILE_OPEN: "the --log-file cannot be opened",
   PLUMB_CLI_WORKERS: "--workers is not a number of workers",
   PLUMB_CLI_NOT_TCP: "--host, --port or --listen-fd, but the first listener is not tcp",
   PLUMB_CLI_ADMIN: "--admin is not HOST:PORT",
@@ -146,6 +149,7 @@ export const CODES = {
   PLUMB_PERMISSION_FILE_READ: "deno may not read the file listener's input",
   PLUMB_PERMISSION_FILE_WRITE: "deno may not write the file listener's output",
   PLUMB_PERMISSION_ADMIN: "deno may not listen on the admin address",
+  PLUMB_PERMISSION_LOG_FILE: "deno may not write the --log-file",
   PLUMB_PERMISSION: "something needed a permission deno was not given",
 
   // While serving.

@@ -118,6 +118,7 @@ export class SessionPool {
           "debug",
           "PLUMB_TIMEOUT_IDLE",
           `${session.channel.peer}: idle for ${this.#ttl} s (ttl), closing`,
+          { peer: session.channel.peer },
         );
         session.close("ttl");
       } else if (
@@ -128,6 +129,7 @@ export class SessionPool {
           "PLUMB_TIMEOUT_WRITE",
           `${session.channel.peer}: did not read its reply for ${this.#options.writeTimeout} s ` +
             `(writeTimeout), closing`,
+          { peer: session.channel.peer },
         );
         session.close("writeTimeout");
       } else if (
@@ -138,6 +140,7 @@ export class SessionPool {
           "PLUMB_TIMEOUT_REQUEST",
           `${session.channel.peer}: request took longer than ${this.#options.requestTimeout} s ` +
             `(requestTimeout), closing`,
+          { peer: session.channel.peer },
         );
         session.timeOut(`request took longer than ${this.#options.requestTimeout} s`);
       }

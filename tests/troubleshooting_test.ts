@@ -750,6 +750,40 @@ const CASES: Case[] = [
       }),
   },
   {
+    code: "PLUMB_CLI_LOG_FORMAT",
+    what: "--log-format xml",
+    line: () => cliLine(["examples/hello.json", "--log-format", "xml"]),
+  },
+  {
+    code: "PLUMB_PERMISSION_LOG_FILE",
+    what: "no --allow-write",
+    line: () => cliLine(["examples/hello.json", "--log-file", `${TMP}/plumb.log`]),
+  },
+  {
+    code: "PLUMB_LOG_FILE_OPEN",
+    what: "no such directory",
+    line: () =>
+      cliLine(
+        ["examples/hello.json", "--log-file", `${TMP}/no_such_dir/plumb.log`],
+        ["--allow-read", "--allow-net=127.0.0.1", `--allow-write=${TMP}`],
+        1,
+      ),
+  },
+  {
+    code: "PLUMB_ADMIN_LISTENING",
+    what: "--stdio --admin",
+    line: async () => {
+      const { code, stderr } = await runCli([
+        "examples/hello.json",
+        "--stdio",
+        "--admin",
+        "127.0.0.1:0",
+      ]);
+      assertEquals(code, 0, stderr);
+      return withCode(stderr.trimEnd().split("\n"), "PLUMB_ADMIN_LISTENING");
+    },
+  },
+  {
     code: "PLUMB_CLI_ADMIN",
     what: "--admin 9090",
     line: () => cliLine(["examples/hello.json", "--admin", "9090"]),
