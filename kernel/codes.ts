@@ -32,6 +32,7 @@
 export const CODES = {
   // Starting and stopping.
   PLUMB_STOPPING: "a signal asked the host to stop",
+  PLUMB_ADMIN_LISTENING: "the admin listener's address, logged with --stdio",
   PLUMB_HOST_CLOSED: "an in-memory connection was asked of a host that is closing or closed",
   PLUMB_CHECK_WARNING: "the graph has a part that will have no effect (what --check warns of)",
   PLUMB_HARNESS_NO_INPUT: "the testing kit was given a servlet with no input port",
@@ -144,14 +145,22 @@ export const CODES = {
   PLUMB_CLI_LISTEN_FD: "--listen-fd is not a file descriptor number",
   PLUMB_CLI_IDLE_EXIT: "--idle-exit is not a duration",
   PLUMB_CLI_LOG_LEVEL: "--log-level is not a level",
+  PLUMB_CLI_LOG_FORMAT: "--log-format is not text or json",
+  PLUMB_LOG_FILE_OPEN: "the --log-file cannot be opened",
   PLUMB_CLI_WORKERS: "--workers is not a number of workers",
   PLUMB_CLI_NOT_TCP: "--host, --port or --listen-fd, but the first listener is not tcp",
+  PLUMB_CLI_ADMIN: "--admin is not HOST:PORT",
+  PLUMB_CLI_ADMIN_PUBLIC: "--admin-public without --admin",
+  PLUMB_ADMIN_NOT_LOOPBACK: "the admin address is not loopback, and --admin-public was not given",
+  PLUMB_ADMIN_LISTEN: "the admin address is taken or is not this machine's",
   PLUMB_PERMISSION_GRAPH: "deno may not read the graph file",
   PLUMB_PERMISSION_NET: "deno may not listen on a tcp address",
   PLUMB_PERMISSION_UNIX: "deno may not use a unix listener's socket file",
   PLUMB_PERMISSION_FILE_READ: "deno may not read the file listener's input",
   PLUMB_PERMISSION_FILE_WRITE: "deno may not write the file listener's output",
   PLUMB_PERMISSION_TLS_FILE: "deno may not read a tls listener's certificate or key",
+  PLUMB_PERMISSION_ADMIN: "deno may not listen on the admin address",
+  PLUMB_PERMISSION_LOG_FILE: "deno may not write the --log-file",
   PLUMB_PERMISSION: "something needed a permission deno was not given",
 
   // While serving.
@@ -199,6 +208,7 @@ export const CODES = {
   PLUMB_WORKERS_NOT_TCP: "--workers with a listener that is not tcp",
   PLUMB_WORKER_FAILED: "a worker failed as it started",
   PLUMB_WORKER_STOPPED: "a worker failed while serving and was stopped",
+  PLUMB_ADMIN_NO_WORKER: "the admin page asked the workers for their graph and none answered",
 
   // Exec-time API misuse.
   PLUMB_PIPE_AFTER_END: "a servlet used a port after its exec returned",

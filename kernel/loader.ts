@@ -255,11 +255,12 @@ export const UNLOAD_LIMIT_MS = 5000;
 
 /**
  * Calls every node's `unload`; one that fails or takes longer than
- * {@linkcode UNLOAD_LIMIT_MS} is reported, and the others still run.
+ * {@linkcode UNLOAD_LIMIT_MS} is reported (with the node's name), and the
+ * others still run.
  */
 export async function unloadNodes(
   nodes: readonly LoadedNode[],
-  report: (code: Code, message: string) => void = () => {},
+  report: (code: Code, message: string, node: string) => void = () => {},
 ): Promise<void> {
   for (const node of nodes) {
     if (node.servlet.unload === undefined) continue;
@@ -273,10 +274,15 @@ export async function unloadNodes(
         report(
           "PLUMB_SERVLET_UNLOAD_LATE",
           `node "${node.name}": unload did not finish in ${UNLOAD_LIMIT_MS} ms`,
+          node.name,
         );
       }
     } catch (error) {
-      report("PLUMB_SERVLET_UNLOAD_FAILED", `node "${node.name}": unload failed: ${lineOf(error)}`);
+      report(
+        "PLUMB_SERVLET_UNLOAD_FAILED",
+        `node "${node.name}": unload failed: ${lineOf(error)}`,
+        node.name,
+      );
     } finally {
       clearTimeout(timer);
     }

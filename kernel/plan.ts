@@ -10,6 +10,7 @@ import { type LoadedNode, SIGNAL_PORTS } from "./loader.ts";
 import type { Port } from "./servlet.ts";
 import { didYouMean } from "./suggest.ts";
 import { isGeneric, TypeTable } from "./pipe_types.ts";
+import type { MemPipe, MemPipeOptions } from "./mem_pipe.ts";
 
 /** A port slot not connected to anything: inputs read empty, outputs discard. */
 export const UNBOUND = -1;
@@ -84,6 +85,11 @@ export interface Plan {
   readonly outputPort: Port;
   /** True when the graph is one node with no edges (the scheduler's fast path). */
   readonly single: boolean;
+  /**
+   * Makes the pipe of edge `edge` for one request, when the host counts what
+   * edges carry (`--admin`); absent, the scheduler makes a plain `MemPipe`.
+   */
+  readonly newPipe?: (edge: number, options: MemPipeOptions) => MemPipe;
 }
 
 /** Slot of the `__null__` signal output of a node with `n` declared ports. */

@@ -887,6 +887,68 @@ const CASES: Case[] = [
       }),
   },
   {
+    code: "PLUMB_CLI_LOG_FORMAT",
+    what: "--log-format xml",
+    line: () => cliLine(["examples/hello.json", "--log-format", "xml"]),
+  },
+  {
+    code: "PLUMB_PERMISSION_LOG_FILE",
+    what: "no --allow-write",
+    line: () => cliLine(["examples/hello.json", "--log-file", `${TMP}/plumb.log`]),
+  },
+  {
+    code: "PLUMB_LOG_FILE_OPEN",
+    what: "no such directory",
+    line: () =>
+      cliLine(
+        ["examples/hello.json", "--log-file", `${TMP}/no_such_dir/plumb.log`],
+        ["--allow-read", "--allow-net=127.0.0.1", `--allow-write=${TMP}`],
+        1,
+      ),
+  },
+  {
+    code: "PLUMB_ADMIN_LISTENING",
+    what: "--stdio --admin",
+    line: async () => {
+      const { code, stderr } = await runCli([
+        "examples/hello.json",
+        "--stdio",
+        "--admin",
+        "127.0.0.1:0",
+      ]);
+      assertEquals(code, 0, stderr);
+      return withCode(stderr.trimEnd().split("\n"), "PLUMB_ADMIN_LISTENING");
+    },
+  },
+  {
+    code: "PLUMB_CLI_ADMIN",
+    what: "--admin 9090",
+    line: () => cliLine(["examples/hello.json", "--admin", "9090"]),
+  },
+  {
+    code: "PLUMB_CLI_ADMIN_PUBLIC",
+    what: "--admin-public alone",
+    line: () => cliLine(["examples/hello.json", "--admin-public"]),
+  },
+  {
+    code: "PLUMB_ADMIN_NOT_LOOPBACK",
+    what: "admin on 0.0.0.0",
+    line: () => serves(listening({}), { admin: { host: "0.0.0.0", port: 0 } }),
+  },
+  {
+    code: "PLUMB_ADMIN_LISTEN",
+    what: "an admin port taken",
+    line: async () => {
+      using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      return await serves(listening({}), { admin: { port: taken.addr.port } });
+    },
+  },
+  {
+    code: "PLUMB_PERMISSION_ADMIN",
+    what: "admin on 127.0.0.2, not allowed",
+    line: () => serves(listening({}), { admin: { host: "127.0.0.2", port: 9180 } }),
+  },
+  {
     code: "PLUMB_PERMISSION_GRAPH",
     what: "no --allow-read",
     line: () => cliLine(["examples/hello.json"], ["--allow-net=127.0.0.1"]),
@@ -1525,6 +1587,7 @@ const NOT_PROVOKED: Partial<Record<Code, string>> = {
   PLUMB_WORKERS_NOT_TCP: "starts workers under --unstable-net (tests/workers_test.ts)",
   PLUMB_WORKER_FAILED: "needs a worker isolate that dies as it starts",
   PLUMB_WORKER_STOPPED: "needs a worker isolate that dies while serving",
+  PLUMB_ADMIN_NO_WORKER: "needs every worker isolate of --workers dead while --admin serves",
   PLUMB_EXEC_PASS_ON: "needs the program's output to fail while it runs",
   PLUMB_EXEC_UNLOADING: "needs the host to stop while a program runs (tests/exec_test.ts)",
 };
