@@ -53,10 +53,7 @@
  */
 import {
   defineServlet,
-  INPUT,
-  OUTPUT,
   PermissionHint,
-  PERSIST,
   PlumbError,
   type Port,
   type Servlet,
@@ -102,8 +99,8 @@ export interface RunningProgram {
   stop(reason: Error): Promise<void>;
 }
 
-/** The context of an `exec` node. */
-export interface ExecContext {
+/** What an `exec` node keeps, and each of its runs reads. */
+interface ExecContext {
   /** What the arguments say. */
   readonly options: ExecOptions;
   /** The command every request spawns. */
@@ -417,9 +414,9 @@ const execServlet: Servlet<ExecContext> = defineServlet({
       }),
       group,
       running: new Set(),
-      input: env.define("in", options.persist ? INPUT | PERSIST : INPUT),
-      output: env.define("out", OUTPUT),
-      errors: env.define("err", OUTPUT),
+      input: env.input("in", { persist: options.persist }),
+      output: env.output("out"),
+      errors: env.output("err"),
     };
   },
   async exec(ctx, task): Promise<void> {

@@ -7,17 +7,9 @@
  * Ports: `in` (input, `$T`), `out0` ... (outputs, `$T`).
  * @module
  */
-import { defineServlet, INPUT, OUTPUT, PlumbError, type Port, SHADOW } from "../../mod.ts";
+import { defineServlet, PlumbError } from "../../mod.ts";
 
 const EMPTY = new Uint8Array(0);
-
-/** The context of a `dataflow/dup` node. */
-export interface DupContext {
-  /** What to copy. */
-  input: Port;
-  /** The first copy; the others shadow it. */
-  first: Port;
-}
 
 /** Reads a count argument: a whole number from `min`, default `fallback`. */
 export function countArg(
@@ -38,14 +30,14 @@ export function countArg(
 
 export default defineServlet({
   description: "copies its input to N outputs",
-  init(args, env): DupContext {
+  init(args, env) {
     const n = countArg(args[0], 2, 1, "dataflow/dup");
-    const input = env.define("in", INPUT, "$T");
-    const first = env.define("out0", OUTPUT, "$T");
-    for (let i = 1; i < n; i++) env.define(`out${i}`, OUTPUT | SHADOW | first.id, "$T");
+    const input = env.input("in", { type: "$T" });
+    const first = env.output("out0", { type: "$T" }); // the first copy; the others shadow it
+    for (let i = 1; i < n; i++) env.output(`out${i}`, { shadowOf: first });
     return { input, first };
   },
-  async exec(ctx, task): Promise<void> {
+  async exec(ctx, task) {
     // Values and text are passed on as they are: each output's reader gets the same.
     const copied = await task.forward(ctx.input, ctx.first);
     // Written with no bytes (a __null__ signal, say) is still written: pass that on.

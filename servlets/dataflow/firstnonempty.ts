@@ -9,24 +9,20 @@
  * Ports: `in0` ... (inputs, `$T`), `out` (output, `$T`).
  * @module
  */
-import { defineServlet, INPUT, OUTPUT, type Port, type Task } from "../../mod.ts";
+import { type AnyPort, defineServlet, type Task } from "../../mod.ts";
 import { countArg } from "./dup.ts";
 
-/** The context of a `dataflow/firstnonempty` node. */
-export interface FirstNonEmptyContext {
-  /** The inputs, in order of preference. */
-  inputs: Port[];
-  /** The chosen input's bytes. */
-  output: Port;
-}
-
-/** Copies the first input that carries anything, as written; false when none did. */
-async function copyFirst(ctx: FirstNonEmptyContext, task: Task): Promise<boolean> {
-  for (const input of ctx.inputs) {
+/** Copies the first of `inputs` that carries anything, as written; false when none did. */
+async function copyFirst(
+  task: Task,
+  inputs: readonly AnyPort[],
+  output: AnyPort,
+): Promise<boolean> {
+  for (const input of inputs) {
     // An input whose producer failed before writing anything counts as empty:
     // so an error branch (from __error__) can answer in its place.
     if (await task.eof(input).catch(() => true)) continue;
-    await task.forward(input, ctx.output);
+    await task.forward(input, output);
     return true;
   }
   return false;
@@ -34,14 +30,17 @@ async function copyFirst(ctx: FirstNonEmptyContext, task: Task): Promise<boolean
 
 export default defineServlet({
   description: "copies the first non-empty of N inputs",
-  init(args, env): FirstNonEmptyContext {
+  init(args, env) {
     const n = countArg(args[0], 2, 1, "dataflow/firstnonempty");
-    const inputs = Array.from({ length: n }, (_, i) => env.define(`in${i}`, INPUT, "$T"));
-    return { inputs, output: env.define("out", OUTPUT, "$T") };
+    // The inputs, in order of preference.
+    const inputs = Array.from({ length: n }, (_, i) => env.input(`in${i}`, { type: "$T" }));
+    return { inputs, output: env.output("out", { type: "$T" }) };
   },
-  async exec(ctx, task): Promise<void> {
+  async exec(ctx, task) {
     // This node runs only when an input was written; if every one is empty (a
     // __null__ signal carries no bytes), pass on that something was written.
-    if (!(await copyFirst(ctx, task))) await task.write(ctx.output, new Uint8Array(0));
+    if (!(await copyFirst(task, ctx.inputs, ctx.output))) {
+      await task.write(ctx.output, new Uint8Array(0));
+    }
   },
 });
