@@ -10,9 +10,10 @@ import { parseArgs } from "node:util";
 import denoJson from "./deno.json" with { type: "json" };
 import { GraphError, PermissionHint, PlumbError } from "./kernel/errors.ts";
 import { checkGraph, graphToDot, serve, type ServeOptions, type Serving } from "./host/mod.ts";
-import { LOG_LEVELS, type LogLevel } from "./kernel/log.ts";
+import { createLogger, LOG_LEVELS, type LogLevel } from "./kernel/log.ts";
 import { describeError } from "./kernel/scheduler.ts";
 import { MAX_WORKERS, serveWorkers } from "./host/workers.ts";
+import { typeCheckServlets } from "./host/type_check.ts";
 
 const USAGE = `plumb ${denoJson.version}: serve a graph of servlets
 
@@ -31,7 +32,8 @@ Options:
                       sessions are never cut)
   --workers N         serve on N workers (isolates) sharing the TCP ports, each with
                       its own servlets; needs deno run --unstable-net
-  --check             load and check the graph, print a summary, exit
+  --check             load and check the graph (type-checking its servlet files
+                      with deno check, given --allow-run), print a summary, exit
   --dot               load and check the graph, print it as Graphviz DOT, exit
   --log-level LEVEL   error, warn, info (default) or debug
   -h, --help          show this help
@@ -207,6 +209,8 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command.check) {
     const checked = await checkGraph(command.graph, command.options);
+    // deno run does not type-check the servlet modules it imports: deno check them.
+    await typeCheckServlets(command.graph, createLogger(command.options.logLevel));
     console.log(
       `${checked.file}: ok: ${checked.nodes.length} node(s), ${checked.edges} edge(s), ` +
         `${checked.listeners.length} listener(s)`,

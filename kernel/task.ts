@@ -273,8 +273,13 @@ export class TaskImpl implements Task {
 
   // The sugar over the calls above: iterators over an input, and flags by name.
 
+  // A line is read only while the request's input has more: on a connection,
+  // readLine would wait for the next readiness, which is the next request's.
+
   async *lines(port: Port): AsyncGenerator<string, void, undefined> {
-    for (let line = await this.readLine(port); line !== null; line = await this.readLine(port)) {
+    while (!(await this.eof(port))) {
+      const line = await this.readLine(port);
+      if (line === null) return;
       yield line;
     }
   }
@@ -286,11 +291,9 @@ export class TaskImpl implements Task {
   }
 
   async *values<T>(port: Port): AsyncGenerator<T, void, undefined> {
-    for (
-      let value = await this.readValue<T>(port);
-      value !== null;
-      value = await this.readValue<T>(port)
-    ) {
+    while (!(await this.eof(port))) {
+      const value = await this.readValue<T>(port);
+      if (value === null) return;
       yield value;
     }
   }
