@@ -85,6 +85,42 @@ Deno.test("task.lines and task.chunks end with the request's input: the loop end
   ]);
 });
 
+Deno.test("task.values: the values a node wrote, as the objects themselves, to the end", async () => {
+  const marker = new Uint8Array([1, 2, 3]);
+  const write = defineServlet({
+    init(_args, env) {
+      return { input: env.input("in", { persist: true }), output: env.output("out") };
+    },
+    async exec(ctx, task) {
+      const line = await task.readLine(ctx.input);
+      if (line === null) return;
+      for (const n of [1, 2, 3]) await task.writeValue(ctx.output, { line, n, marker });
+    },
+  });
+  const read = defineServlet({
+    init(_args, env) {
+      return { input: env.input("in"), output: env.output("out") };
+    },
+    async exec(ctx, task) {
+      const seen: string[] = [];
+      for await (const v of task.values<{ line: string; n: number; marker: unknown }>(ctx.input)) {
+        seen.push(`${v.line}${v.n}${v.marker === marker ? "" : "(a copy)"}`);
+      }
+      await task.write(ctx.output, `${seen.join(",")}|end\n`);
+    },
+  });
+  await using h = await startHost({
+    nodes: { write: { servlet: write }, read: { servlet: read } },
+    edges: [{ from: "write.out", to: "read.in" }],
+    input: "write.in",
+    output: "read.out",
+    listeners: [{ module: "tcp" }],
+  });
+  await using c = await Client.connect(h.port);
+  await c.send("a\nb\n");
+  assertEquals(await c.readLines(2), ["a1,a2,a3|end\n", "b1,b2,b3|end\n"]);
+});
+
 Deno.test("task.keepAlive: reads PERSIST, and sets or clears it for one request", async () => {
   /** Declared with persist: closes after "bye". Declared without: stays for "stay". */
   const door = defineServlet({
