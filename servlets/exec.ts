@@ -390,7 +390,7 @@ class Run implements RunningProgram {
 /** The `exec` servlet: a program per request, its input and output the request's. */
 const execServlet: Servlet<ExecContext> = defineServlet({
   description: "runs a program per request: input to its standard input, its output back",
-  init(args, env): ExecContext {
+  init(args, env) {
     const options = parseExecArgs(args, env.path);
     const permission = Deno.permissions.querySync({ name: "run", command: options.program });
     if (permission.state !== "granted") {
