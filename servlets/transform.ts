@@ -31,7 +31,13 @@ export default defineServlet({
     };
   },
   async exec(ctx, task) {
-    for await (const line of task.lines(ctx.input)) {
+    // A readLine loop, not task.lines: this is on the hot path, and the
+    // iterator costs about a microsecond more per request.
+    for (
+      let line = await task.readLine(ctx.input);
+      line !== null;
+      line = await task.readLine(ctx.input)
+    ) {
       await task.write(ctx.output, `${ctx.apply(line)}\n`);
     }
   },

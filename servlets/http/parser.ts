@@ -77,7 +77,12 @@ export default defineServlet({
   async exec(ctx, task) {
     const partial = task.popState<Partial>(ctx.input);
     let bytes = partial?.bytes;
-    for await (const chunk of task.chunks(ctx.input)) {
+    // A read loop, not task.chunks: this is on the hot path.
+    for (
+      let chunk = await task.read(ctx.input);
+      chunk !== null;
+      chunk = await task.read(ctx.input)
+    ) {
       bytes = bytes === undefined ? chunk : joinBytes(bytes, chunk);
     }
     if (bytes === undefined) return;
