@@ -73,6 +73,7 @@ export async function typeCheckServlets(
   if (Deno.permissions.querySync({ name: "run", command: deno }).state !== "granted") {
     logger.log(
       "warn",
+      "PLUMB_SERVLET_NOT_TYPE_CHECKED",
       `${file}: its servlet files were not type-checked: --check runs deno check on them ` +
         `when it may run deno (--allow-run=${deno})`,
     );
@@ -92,6 +93,7 @@ export async function typeCheckServlets(
     }
     const count = /^Found (\d+) errors?\./m.exec(output)?.[1] ?? "1";
     throw new GraphError(
+      "PLUMB_SERVLET_TYPE_ERROR",
       `${file}: node "${servlet.node}": servlet "${servlet.specifier}" does not type-check: ` +
         `${firstError(output)}; ${count} error(s) in all, listed by: deno check ${servlet.path}`,
     );
@@ -99,6 +101,7 @@ export async function typeCheckServlets(
   for (const servlet of excluded) {
     logger.log(
       "warn",
+      "PLUMB_SERVLET_CHECK_EXCLUDED",
       `${file}: servlet "${servlet.specifier}" not type-checked: the deno configuration ` +
         `of the working directory excludes it`,
     );

@@ -3,7 +3,8 @@
  * collecting the ports it declares.
  * @module
  */
-import { GraphError, PlumbError } from "./errors.ts";
+import type { Code } from "./codes.ts";
+import { GraphError, lineOf, PlumbError } from "./errors.ts";
 import {
   ASYNC,
   DESCRIPTOR_MASK,
@@ -63,23 +64,32 @@ function checkPortName(
   name: unknown,
   what: "name" | "alias",
 ): asserts name is string {
+  const alias = what === "alias";
   if (typeof name !== "string" || name === "") {
-    throw new PlumbError(`${where}: a port ${what} must be a non-empty string`);
+    throw new PlumbError(
+      alias ? "PLUMB_PORT_ALIAS_NO_NAME" : "PLUMB_PORT_NO_NAME",
+      `${where}: a port ${what} must be a non-empty string`,
+    );
   }
   if (SIGNAL_PORTS.includes(name)) {
     throw new PlumbError(
+      alias ? "PLUMB_PORT_ALIAS_RESERVED" : "PLUMB_PORT_RESERVED",
       `${where}: port ${what} "${name}" is reserved for the kernel's signal output`,
     );
   }
   const taken = ports.find((p) => portNamed(p, name));
-  if (taken !== undefined) {
+  if (taken === undefined) return;
+  if (taken.name === name && !alias) {
     throw new PlumbError(
-      taken.name === name && what === "name"
-        ? `${where}: port "${name}" is declared twice; port names are unique in a node`
-        : `${where}: port ${what} "${name}" is taken by port "${taken.name}"; ` +
-          `port names and aliases are unique in a node`,
+      "PLUMB_PORT_TWICE",
+      `${where}: port "${name}" is declared twice; port names are unique in a node`,
     );
   }
+  throw new PlumbError(
+    alias ? "PLUMB_PORT_ALIAS_TAKEN" : "PLUMB_PORT_NAME_TAKEN",
+    `${where}: port ${what} "${name}" is taken by port "${taken.name}"; ` +
+      `port names and aliases are unique in a node`,
+  );
 }
 
 function definePort(
@@ -97,6 +107,7 @@ function definePort(
     (flags & ~(KNOWN_FLAGS | DESCRIPTOR_MASK))
   ) {
     throw new PlumbError(
+      "PLUMB_PORT_BAD_FLAGS",
       `${where}: port "${name}" has invalid flags ${
         String(flags)
       }; combine the constants of mod.ts`,
@@ -104,31 +115,40 @@ function definePort(
   }
   if (!(flags & OUTPUT) && (flags & ~PERSIST)) {
     throw new PlumbError(
+      "PLUMB_PORT_INPUT_FLAGS",
       `${where}: input port "${name}" may carry only PERSIST; ASYNC, SHADOW and DISABLED are for outputs`,
     );
   }
   if ((flags & DESCRIPTOR_MASK) && !(flags & SHADOW)) {
     throw new PlumbError(
+      "PLUMB_PORT_STRAY_TARGET",
       `${where}: port "${name}": the low 16 bits of the flags name a SHADOW target; ` +
         `set them only together with SHADOW`,
     );
   }
   if ((flags & DISABLED) && !(flags & SHADOW)) {
-    throw new PlumbError(`${where}: port "${name}": DISABLED applies only to SHADOW outputs`);
+    throw new PlumbError(
+      "PLUMB_PORT_DISABLED_NOT_SHADOW",
+      `${where}: port "${name}": DISABLED applies only to SHADOW outputs`,
+    );
   }
   if (flags & SHADOW) {
     const target = ports[flags & DESCRIPTOR_MASK];
-    if (target === undefined || !(target.flags & OUTPUT) || (target.flags & SHADOW)) {
+    if (target === undefined || (target.flags & SHADOW)) {
       throw new PlumbError(
+        "PLUMB_PORT_BAD_SHADOW_TARGET",
         `${where}: port "${name}": a SHADOW names its target in the low 16 bits: the descriptor ` +
-          `of an output port declared before it, not itself a shadow (got ${
+          `of a port declared before it (an input or an output), not itself a shadow (got ${
             flags & DESCRIPTOR_MASK
           })`,
       );
     }
   }
   if (type !== undefined && typeof type !== "string") {
-    throw new PlumbError(`${where}: port "${name}": a type must be a string such as "text/line"`);
+    throw new PlumbError(
+      "PLUMB_PORT_BAD_TYPE",
+      `${where}: port "${name}": a type must be a string such as "text/line"`,
+    );
   }
   const port: Port = Object.freeze(
     alias === undefined
@@ -156,12 +176,11 @@ function declarePort(
   let flags = (output ? OUTPUT : INPUT) | (persist ? PERSIST : 0);
   if (async) flags |= ASYNC;
   if (shadowOf !== undefined) {
-    if (
-      ports[shadowOf?.id] !== shadowOf || !(shadowOf.flags & OUTPUT) || (shadowOf.flags & SHADOW)
-    ) {
+    if (ports[shadowOf?.id] !== shadowOf || (shadowOf.flags & SHADOW)) {
       throw new PlumbError(
-        `${where}: port "${name}": shadowOf must be an output this node declared before it, ` +
-          `not itself a shadow`,
+        "PLUMB_PORT_BAD_SHADOW_OF",
+        `${where}: port "${name}": shadowOf must be a port this node declared before it ` +
+          `(an input or an output), not itself a shadow`,
       );
     }
     flags |= SHADOW | shadowOf.id;
@@ -174,6 +193,7 @@ function declarePort(
     const known = types[marker.name];
     if (known !== undefined && known !== marker.extends) {
       throw new PlumbError(
+        "PLUMB_PORT_TYPE_CONFLICT",
         `${where}: port "${name}": type "${marker.name}" extends "${marker.extends}" here, ` +
           `but "${known}" at another port of the node`,
       );
@@ -210,6 +230,7 @@ export function resolvePath(specifier: string, base: URL, where: string): string
   }
   if (SCHEME.test(specifier)) return specifier;
   throw new GraphError(
+    "PLUMB_SERVLET_UNKNOWN",
     `${where}: unknown servlet "${specifier}"; a file is written "./name.ts" relative to the graph file`,
   );
 }
@@ -230,11 +251,15 @@ async function importServlet(
     if (error instanceof Deno.errors.NotCapable) throw error;
     const why = firstLine(error);
     const at = why.includes(url) ? "" : ` (${url})`;
-    throw new GraphError(`${where}: cannot load servlet "${specifier}"${at}: ${why}`);
+    throw new GraphError(
+      "PLUMB_SERVLET_LOAD_FAILED",
+      `${where}: cannot load servlet "${specifier}"${at}: ${why}`,
+    );
   }
   const servlet = module.default;
   if (!isServlet(servlet)) {
     throw new GraphError(
+      "PLUMB_SERVLET_NOT_SERVLET",
       `${where}: "${specifier}" is not a servlet module; its default export must be made with defineServlet`,
     );
   }
@@ -264,6 +289,7 @@ export async function loadNode(
   const isOpen = (portName: string): void => {
     if (!open) {
       throw new PlumbError(
+        "PLUMB_PORT_LATE",
         `${where}: port "${portName}" declared after init; declare every port in init`,
       );
     }
@@ -275,6 +301,7 @@ export async function loadNode(
       if (path.startsWith("/")) return path;
       if (base.protocol !== "file:") {
         throw new PlumbError(
+          "PLUMB_PATH_RELATIVE",
           `${what} ${JSON.stringify(path)} is relative, but the graph is not a file ` +
             `(${base.href}); give an absolute path`,
         );
@@ -299,11 +326,13 @@ export async function loadNode(
     ctx = await servlet.init(Object.freeze([...args]), env);
   } catch (error) {
     if (error instanceof PlumbError && error.message.startsWith(where)) {
-      throw new GraphError(error.message, { cause: error });
+      throw new GraphError(error.code, error.message, { cause: error });
     }
-    throw new GraphError(`${where}: init of servlet "${specifier}" failed: ${firstLine(error)}`, {
-      cause: error,
-    });
+    throw new GraphError(
+      "PLUMB_SERVLET_INIT_FAILED",
+      `${where}: init of servlet "${specifier}" failed: ${lineOf(error)}`,
+      { cause: error },
+    );
   } finally {
     open = false;
   }
@@ -338,7 +367,7 @@ export const UNLOAD_LIMIT_MS = 5000;
  */
 export async function unloadNodes(
   nodes: readonly LoadedNode[],
-  report: (message: string) => void = () => {},
+  report: (code: Code, message: string) => void = () => {},
 ): Promise<void> {
   for (const node of nodes) {
     if (node.servlet.unload === undefined) continue;
@@ -349,10 +378,13 @@ export async function unloadNodes(
     try {
       const result = await Promise.race([Promise.resolve(node.servlet.unload(node.ctx)), limit]);
       if (result === "late") {
-        report(`node "${node.name}": unload did not finish in ${UNLOAD_LIMIT_MS} ms`);
+        report(
+          "PLUMB_SERVLET_UNLOAD_LATE",
+          `node "${node.name}": unload did not finish in ${UNLOAD_LIMIT_MS} ms`,
+        );
       }
     } catch (error) {
-      report(`node "${node.name}": unload failed: ${firstLine(error)}`);
+      report("PLUMB_SERVLET_UNLOAD_FAILED", `node "${node.name}": unload failed: ${lineOf(error)}`);
     } finally {
       clearTimeout(timer);
     }

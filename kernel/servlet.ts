@@ -132,8 +132,9 @@ export interface PortOptions<T> {
 /** What {@linkcode InitEnv.output} takes besides a name. */
 export interface OutputOptions<T> extends PortOptions<T> {
   /**
-   * Carry the bytes written to this other output of the node, declared
-   * before it (`SHADOW`): a copy of it for another branch of the graph.
+   * Carry what this other port of the node, declared before it, carries
+   * (`SHADOW`): a copy for another branch of the graph of what an output
+   * writes, or of what an input reads (its writer's, as it was written).
    */
   readonly shadowOf?: Port<T>;
   /**
@@ -174,8 +175,9 @@ export interface InitEnv {
    */
   input<T = unknown>(name: string, options?: PortOptions<T>): Port<T>;
   /**
-   * Declares an output port: a plain one, or a shadow of another output
-   * (`shadowOf`), which starts `disabled` when a request should pick it.
+   * Declares an output port: a plain one, or a shadow of another output or
+   * of an input (`shadowOf`), which starts `disabled` when a request should
+   * pick it.
    * Allowed only while `init` runs.
    *
    * @param name unique name of the port in this node
@@ -260,9 +262,32 @@ export interface Task {
    * `dataflow/dup` and `dataflow/firstnonempty` pass on what they are given.
    */
   forward(from: AnyPort, to: AnyPort): Promise<boolean>;
-  /** The rest of an input as a `ReadableStream`. */
-  readable(port: Port<Uint8Array>): ReadableStream<Uint8Array>;
-  /** An output as a `WritableStream`; closing it does not end the task. */
+  /**
+   * Reads the rest of an input as it was written (values stay objects, text
+   * stays text) and keeps none of it: what the input's `SHADOW` ports carry.
+   * Resolves true when anything was read. How `dataflow/dup` copies its input.
+   */
+  drain(port: AnyPort): Promise<boolean>;
+  /**
+   * Reads no more of an input in this request: what its writer queued and
+   * writes later is dropped, and a writer waiting on the full pipe goes on.
+   * What `dataflow/firstnonempty` does with the inputs after the one it
+   * copies. (`task.readable(port).cancel()` does the same, through a stream.)
+   */
+  release(port: AnyPort): void;
+  /**
+   * The rest of an input as a byte `ReadableStream` (`type: "bytes"`): it
+   * reads only when its reader asks (the pipe's bound holds), each chunk its
+   * reader's own; a BYOB reader (`getReader({ mode: "byob" })`) gets at most
+   * its buffer's size per read. Pipe it through the platform's streams
+   * (`TextDecoderStream`, `DecompressionStream`, ...); cancelling it tells
+   * the writer that nothing more will be read.
+   */
+  readable(port: Port<Uint8Array>): ReadableStream<Uint8Array<ArrayBuffer>>;
+  /**
+   * An output as a `WritableStream`, with the pipe's backpressure (a write
+   * resolves when the pipe can take more); closing it does not end the task.
+   */
   writable(port: Port<Uint8Array>): WritableStream<Uint8Array>;
   /** Reads this request's flags of a port. */
   cntl(port: AnyPort, op: "GET_FLAGS"): number;
@@ -356,7 +381,7 @@ export type Servlet<C> = Readonly<ServletDefinition<C>>;
  *
  * @example
  * ```ts
- * import { defineServlet } from "../mod.ts";
+ * import { defineServlet } from "@plumb/plumb";
  * import { assertEquals } from "@std/assert";
  *
  * const greeter = defineServlet({

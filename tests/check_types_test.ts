@@ -6,6 +6,7 @@
  */
 import { assertEquals, assertMatch } from "./assert.ts";
 import { path, runCli } from "./helpers.ts";
+import { assertDocumented, readEntries } from "./docs/troubleshooting.ts";
 
 const decoder = new TextDecoder();
 
@@ -27,11 +28,12 @@ Deno.test("--check: a type error in a servlet file fails with its first error an
   assertMatch(
     stderr,
     new RegExp(
-      `^plumb: ${graph}: node "bad": servlet "\\.\\./type_error\\.ts" does not type-check: ` +
+      `^plumb: PLUMB_SERVLET_TYPE_ERROR ${graph}: node "bad": servlet "\\.\\./type_error\\.ts" does not type-check: ` +
         `TS2551 \\[ERROR\\]: Property 'inptu' does not exist on type .*Did you mean 'input'\\? ` +
         `\\(at file://${fixture}:12:42\\); 3 error\\(s\\) in all, listed by: deno check ${fixture}\\n$`,
     ),
   );
+  assertDocumented(readEntries(), stderr, "PLUMB_SERVLET_TYPE_ERROR");
 });
 
 Deno.test("--check: a servlet file that type-checks passes, as before", async () => {
@@ -49,9 +51,10 @@ Deno.test("--check: without the permission to run deno, it says the files were n
   assertEquals(result.stdout, "examples/upper.json: ok: 1 node(s), 0 edge(s), 1 listener(s)\n");
   assertEquals(
     result.stderr,
-    `plumb warn: examples/upper.json: its servlet files were not type-checked: --check runs ` +
+    `plumb warn: PLUMB_SERVLET_NOT_TYPE_CHECKED examples/upper.json: its servlet files were not type-checked: --check runs ` +
       `deno check on them when it may run deno (--allow-run=${Deno.execPath()})\n`,
   );
+  assertDocumented(readEntries(), result.stderr, "PLUMB_SERVLET_NOT_TYPE_CHECKED");
 });
 
 Deno.test("--check: a servlet file the configuration excludes is named as not type-checked", async () => {
@@ -62,7 +65,9 @@ Deno.test("--check: a servlet file the configuration excludes is named as not ty
   assertEquals(result, {
     code: 0,
     stdout: "tests/fixtures/graphs/type_error.json: ok: 1 node(s), 0 edge(s), 1 listener(s)\n",
-    stderr: `plumb warn: tests/fixtures/graphs/type_error.json: servlet "../type_error.ts" not ` +
+    stderr:
+      `plumb warn: PLUMB_SERVLET_CHECK_EXCLUDED tests/fixtures/graphs/type_error.json: servlet "../type_error.ts" not ` +
       `type-checked: the deno configuration of the working directory excludes it\n`,
   });
+  assertDocumented(readEntries(), result.stderr, "PLUMB_SERVLET_CHECK_EXCLUDED");
 });

@@ -204,6 +204,32 @@ Deno.test("env.output shadowOf + disabled, task.enable: the shadow carries its t
   assertEquals(await c.readLines(3), ["quiet words\n", "!LOUD WORDS\n", "quiet again\n"]);
 });
 
+Deno.test("env.output shadowOf an input: the output carries the bytes exec reads, as they came", async () => {
+  /** Echoes by a shadow of its input: exec only drains it. */
+  const mirror = defineServlet({
+    init(_args, env) {
+      const input = env.input("in", { persist: true });
+      env.output("out", { shadowOf: input });
+      return { input };
+    },
+    async exec(ctx, task) {
+      await task.drain(ctx.input);
+    },
+  });
+  await using h = await startHost({
+    nodes: { n: { servlet: mirror } },
+    input: "n.in",
+    output: "n.out",
+    listeners: [{ module: "tcp" }],
+  });
+  await using c = await Client.connect(h.port);
+  const bytes = new Uint8Array([0x61, 0x0d, 0x0a, 0xff, 0xfe, 0x0a]); // "a\r\n", invalid UTF-8
+  await c.send(bytes);
+  assertEquals(await c.readBytes(bytes.length), bytes);
+  await c.send("again\n");
+  assertEquals(await c.readLines(1), ["again\n"]);
+});
+
 Deno.test("task.enable on a port that is no shadow fails that request, naming node and port", async () => {
   const wrong = defineServlet({
     init(_args, env) {
@@ -285,16 +311,16 @@ Deno.test("routes by name: a wrong name is one line naming the node, the name an
   await assertRejects(
     () => checkGraph(namedRouter(["data=/^!/", "/^\\?/"], "route.out0")),
     {
-      message: `graph: node "route": init of servlet "dataflow/demux" failed: dataflow/demux: ` +
-        `route name "data" (in "data=/^!/") is a port the node has anyway ` +
+      message: `graph: node "route": init of servlet "dataflow/demux" failed: ` +
+        `PLUMB_DATAFLOW_ROUTE_NAME_TAKEN dataflow/demux: route name "data" (in "data=/^!/") is a port the node has anyway ` +
         `(in, data, default, out0 ...); pick another`,
     },
   );
   await assertRejects(
     () => checkGraph(namedRouter(["a=/^!/", "a=/^\\?/"], "route.out0")),
     {
-      message: `graph: node "route": init of servlet "dataflow/demux" failed: dataflow/demux: ` +
-        `route name "a" is given twice; names are unique`,
+      message: `graph: node "route": init of servlet "dataflow/demux" failed: ` +
+        `PLUMB_DATAFLOW_ROUTE_NAME_TWICE dataflow/demux: route name "a" is given twice; names are unique`,
     },
   );
 });
@@ -326,10 +352,13 @@ Deno.test("http/router: a route named NAME= feeds the edge from route.NAME", asy
 
 Deno.test("env.input/env.output options: a wrong shadowOf or alias is one line at init", async () => {
   const cases: [(env: Parameters<typeof bracket.init>[1]) => unknown, string][] = [
-    [(env) => {
-      const input = env.input("in");
-      env.output("copy", { shadowOf: input });
-    }, `port "copy": shadowOf must be an output this node declared before it, not itself a shadow`],
+    [
+      (env) => {
+        const copy = env.output("copy", { shadowOf: env.input("in") });
+        env.output("again", { shadowOf: copy });
+      },
+      `port "again": shadowOf must be a port this node declared before it (an input or an output), not itself a shadow`,
+    ],
     [(env) => {
       env.output("out0");
       env.output("shout", { alias: "out0" });

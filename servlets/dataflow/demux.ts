@@ -29,6 +29,7 @@ function test(arg: string): (line: string) => boolean {
     return (line) => re.test(line);
   } catch (error) {
     throw new PlumbError(
+      "PLUMB_DATAFLOW_REGEXP",
       `dataflow/demux: ${arg} is not a regular expression: ${(error as Error).message}`,
     );
   }
@@ -84,12 +85,16 @@ export function splitRouteNames(
     const name = named[1];
     if (TAKEN.test(name)) {
       throw new PlumbError(
+        "PLUMB_DATAFLOW_ROUTE_NAME_TAKEN",
         `${what}: route name "${name}" (in "${arg}") is a port the node has anyway ` +
           `(in, data, default, out0 ...); pick another`,
       );
     }
     if (names.includes(name)) {
-      throw new PlumbError(`${what}: route name "${name}" is given twice; names are unique`);
+      throw new PlumbError(
+        "PLUMB_DATAFLOW_ROUTE_NAME_TWICE",
+        `${what}: route name "${name}" is given twice; names are unique`,
+      );
     }
     names.push(name);
     routes.push(named[2]);

@@ -25,6 +25,7 @@ export default defineServlet({
   init(args, env) {
     if (args.length > 0) {
       throw new PlumbError(
+        "PLUMB_JSON_PARSE_ARGS",
         `json/parse takes no arguments, got ${JSON.stringify(args)}; ` +
           `to pick a field or indent, use json/stringify`,
       );
