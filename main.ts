@@ -23,6 +23,7 @@ import {
 import { MAX_WORKERS, serveWorkers } from "./host/workers.ts";
 import { checkAdminAddress, parseAdminAddress } from "./host/admin.ts";
 import { logFileSink, stderrIsConnection } from "./host/log_sink.ts";
+import { typeCheckServlets } from "./host/type_check.ts";
 
 const USAGE = `plumb ${denoJson.version}: serve a graph of servlets
 
@@ -44,7 +45,8 @@ Options:
   --admin HOST:PORT   serve the admin page (the graph at work), /metrics (Prometheus)
                       and /health there (127.0.0.1:9090; port 0 picks a free one)
   --admin-public      let --admin listen on an address that is not loopback
-  --check             load and check the graph, print a summary, exit
+  --check             load and check the graph (type-checking its servlet files
+                      with deno check, given --allow-run), print a summary, exit
   --dot               load and check the graph, print it as Graphviz DOT, exit
   --log-level LEVEL   error, warn, info (default; error with --stdio) or debug
   --log-format FORMAT text (default) or json: one JSON object a line, with the fields
@@ -333,6 +335,8 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command.check) {
     const checked = await checkGraph(command.graph, command.options);
+    // deno run does not type-check the servlet modules it imports: deno check them.
+    await typeCheckServlets(command.graph, createLogger(command.options.logLevel));
     const { warnings } = checked;
     console.log(
       `${checked.file}: ok: ${checked.nodes.length} node(s), ${checked.edges} edge(s), ` +
