@@ -7,9 +7,9 @@
  * one after the other, so that the machine's noise hits them alike. The
  * sections, in the order they run within a round:
  *
- * - `keepalive`: `examples/hello.json`, `examples/pipeline.json` and
- *   `examples/router.json` against `raw`; C keep-alive connections with one
- *   `Plumber\n` in flight each.
+ * - `keepalive`: `examples/hello.json` (also with `--admin`, which counts
+ *   every request), `examples/pipeline.json` and `examples/router.json`
+ *   against `raw`; C keep-alive connections with one `Plumber\n` in flight each.
  * - `connect`: `raw` and `hello` with a new connection per request (connect,
  *   one line, its reply, close, repeat) in each of C slots. The client closes
  *   first, so its ports wait in TIME_WAIT: the load generator spreads its
@@ -124,6 +124,12 @@ const HELLO: Target = {
 const KEEPALIVE_TARGETS: readonly Target[] = [
   RAW,
   HELLO,
+  {
+    // The admin listener on: every exec timed, every request counted (docs/operating.md).
+    name: "hello --admin",
+    server: { script: ["main.ts", "examples/hello.json", "--admin", "127.0.0.1:0"] },
+    expect: "Hello, Plumber",
+  },
   {
     name: "pipeline",
     server: { script: ["main.ts", "examples/pipeline.json"] },

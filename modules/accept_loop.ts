@@ -12,7 +12,7 @@ import {
   type Refusal,
   type SourceRuleOptions,
 } from "./listener_limits.ts";
-import type { ListenContext, Listener } from "./module.ts";
+import type { ListenContext, Listener, ListenerStats } from "./module.ts";
 import {
   ProxiedChannel,
   type ProxyProtocolOptions,
@@ -79,6 +79,8 @@ export class AcceptingListener implements Listener {
   #vacancy: (() => void) | undefined;
   #finished: () => void = () => {};
   #closing: Promise<void> | undefined;
+  /** Connections refused, by the option that refused them. */
+  readonly #refused: Record<string, number> = {};
 
   /**
    * @param url where it listens, for the `listening on` line
@@ -125,6 +127,10 @@ export class AcceptingListener implements Listener {
 
   get connections(): number {
     return this.#pool.size;
+  }
+
+  stats(): ListenerStats {
+    return { ...this.#pool.stats(), refused: { ...this.#refused } };
   }
 
   /** A session starts: watched when connection lines are logged. */
@@ -177,6 +183,7 @@ export class AcceptingListener implements Listener {
 
   /** Closes a connection that is not served, after its `refuseMessage` if a limit refused it. */
   #refuse(accepted: ByteChannel, refusal: Refusal): void {
+    this.#refused[refusal.rule] = (this.#refused[refusal.rule] ?? 0) + 1;
     this.#connectionLog.refused(accepted, refusal.end, refusal.reason);
     const message = this.#refuseMessage;
     if (message === undefined || refusal.end === "denied") return closeQuietly(accepted);

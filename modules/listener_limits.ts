@@ -123,6 +123,8 @@ export interface Refusal {
   readonly end: "denied" | "limit";
   /** One phrase for the log, naming the rule or the limit. */
   readonly reason: string;
+  /** The option that refused it, for the metrics: `allow`, `deny`, or the limit's name. */
+  readonly rule: "allow" | "deny" | "maxConnections" | "maxPerSource" | "maxRatePerSource";
 }
 
 /**
@@ -183,11 +185,15 @@ export class Admission {
    */
   admit(address: string | undefined, open: number): Refusal | undefined {
     const denial = this.#access?.check(address);
-    if (denial !== undefined) return { end: "denied", reason: denial.reason };
+    if (denial !== undefined) return { end: "denied", reason: denial.reason, rule: denial.list };
     const max = this.#maxConnections;
     if (max !== undefined && open >= max) {
       const connections = open === 1 ? "connection" : "connections";
-      return { end: "limit", reason: `${open} ${connections} open (maxConnections ${max})` };
+      return {
+        end: "limit",
+        reason: `${open} ${connections} open (maxConnections ${max})`,
+        rule: "maxConnections",
+      };
     }
     if (this.#sources === undefined || address === undefined) return undefined;
     const source = sourceKey(address);
@@ -197,6 +203,7 @@ export class Admission {
       case "maxPerSource":
         return {
           end: "limit",
+          rule: "maxPerSource",
           reason:
             `${this.#maxPerSource} ${
               this.#maxPerSource === 1 ? "connection" : "connections"
@@ -206,6 +213,7 @@ export class Admission {
       case "maxRatePerSource":
         return {
           end: "limit",
+          rule: "maxRatePerSource",
           reason: `over ${this.#rate} new connections a second from ${source} ` +
             `(maxRatePerSource ${this.#rate})`,
         };

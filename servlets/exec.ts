@@ -64,10 +64,7 @@
 import {
   type Code,
   defineServlet,
-  INPUT,
-  OUTPUT,
   PermissionHint,
-  PERSIST,
   PlumbError,
   type Port,
   type Servlet,
@@ -130,8 +127,8 @@ export interface RunningProgram {
   stop(reason: Error): Promise<void>;
 }
 
-/** The context of an `exec` node. */
-export interface ExecContext {
+/** What an `exec` node keeps, and each of its runs reads. */
+interface ExecContext {
   /** What the arguments say. */
   readonly options: ExecOptions;
   /** The command every request spawns. */
@@ -498,7 +495,7 @@ function UNLOADING(): PlumbError {
 /** The `exec` servlet: a program per request, its input and output the request's. */
 const execServlet: Servlet<ExecContext> = defineServlet({
   description: "runs a program per request: input to its standard input, its output back",
-  init(args, env): ExecContext {
+  init(args, env) {
     const options = parseExecArgs(args, env.path);
     const permission = Deno.permissions.querySync({ name: "run", command: options.program });
     if (permission.state !== "granted") {
@@ -527,10 +524,10 @@ const execServlet: Servlet<ExecContext> = defineServlet({
       group,
       running: new Set(),
       slots: new RunSlots(options.maxRunning, options.maxWaiting),
-      unloaded: false,
-      input: env.define("in", options.persist ? INPUT | PERSIST : INPUT),
-      output: env.define("out", OUTPUT),
-      errors: env.define("err", OUTPUT),
+      unloaded: false as boolean,
+      input: env.input("in", { persist: options.persist }),
+      output: env.output("out"),
+      errors: env.output("err"),
     };
   },
   async exec(ctx, task): Promise<void> {

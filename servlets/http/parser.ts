@@ -39,23 +39,11 @@
  * ```
  * @module
  */
-import {
-  CLR_FLAG,
-  DEADLINE,
-  type Deadline,
-  defineServlet,
-  EOM,
-  INPUT,
-  OUTPUT,
-  PERSIST,
-  PlumbError,
-  type Port,
-  SET_FLAG,
-} from "../../mod.ts";
+import { DEADLINE, type Deadline, defineServlet, EOM, PlumbError } from "../../mod.ts";
 import { BufferBudget } from "./_buffer_budget.ts";
 import { closingReply } from "./render.ts";
 import { type ParseOutcome, type RequestLimits, RequestReader } from "./request_parser.ts";
-import { HTTP_PIPE_TYPES, type HttpHead, textResponse } from "./types.ts";
+import { HTTP_HEAD, HTTP_REQUEST, textResponse } from "./types.ts";
 
 /** What an `http/parser` node's arguments say. */
 export interface ParserSettings {
@@ -67,22 +55,6 @@ export interface ParserSettings {
   bodyTimeout: number;
   /** Bytes that requests not all here may hold, all connections together. */
   maxBufferedBytes: number;
-}
-
-/** The context of an `http/parser` node. */
-export interface ParserContext {
-  /** The connection. */
-  input: Port;
-  /** The parsed request. */
-  output: Port;
-  /** What the renderer needs. */
-  head: Port;
-  /** Size limits. */
-  limits: RequestLimits;
-  /** What requests not all here hold, all connections together. */
-  budget: BufferBudget;
-  /** The deadline of each part of a request, made when it is set. */
-  deadline: Record<"head" | "body", () => Deadline>;
 }
 
 /** What is kept with the connection while a request is not all here. */
@@ -158,29 +130,31 @@ function deadlineOf(part: "head" | "body", seconds: number, flag: string): () =>
 }
 
 export default defineServlet({
-  types: HTTP_PIPE_TYPES,
   description: "reads HTTP/1.x requests; keep-alive by PERSIST, pipelining by EOM",
-  init(args, env): ParserContext {
+  init(args, env) {
     const settings = parseParserArgs(args);
     return {
       limits: settings.limits,
+      // What requests not all here hold, all connections together.
       budget: new BufferBudget(settings.maxBufferedBytes),
+      // The deadline of each part of a request, made when it is set.
       deadline: {
         head: deadlineOf("head", settings.headTimeout, "--head-timeout"),
         body: deadlineOf("body", settings.bodyTimeout, "--body-timeout"),
       },
-      input: env.define("in", INPUT | PERSIST, "bytes"),
-      output: env.define("out", OUTPUT, "http/request"),
-      head: env.define("head", OUTPUT, "http/head"),
+      input: env.input("in", { persist: true, type: "bytes" }), // the connection
+      output: env.output("out", { type: HTTP_REQUEST }), // the parsed request
+      head: env.output("head", { type: HTTP_HEAD }), // what the renderer needs
     };
   },
-  async exec(ctx, task): Promise<void> {
+  async exec(ctx, task) {
     const partial = task.popState<Partial>(ctx.input) ??
       { reader: new RequestReader(ctx.limits, ctx.budget), timed: undefined };
     const reader = partial.reader;
     let outcome: ParseOutcome = { kind: "more" };
     let piece: Uint8Array | undefined;
     try {
+      // A read loop, not task.chunks: this is on the hot path.
       for (
         let chunk = await task.read(ctx.input);
         chunk !== null;
@@ -199,7 +173,7 @@ export default defineServlet({
       // Not all here: kept with the connection, and nothing runs until more comes
       // (or the deadline of the part it is in passes).
       task.pushState<Partial>(ctx.input, partial, (kept) => kept.reader.release());
-      task.cntl(ctx.input, SET_FLAG, PERSIST);
+      task.keepAlive(ctx.input, true);
       const part = reader.phase;
       if (partial.timed !== part) {
         partial.timed = part;
@@ -209,16 +183,14 @@ export default defineServlet({
     }
     if (partial.timed !== undefined) task.cntl(ctx.input, DEADLINE, null);
     if (outcome.kind === "error") {
-      task.cntl(ctx.input, CLR_FLAG, PERSIST);
-      const head: HttpHead = { method: "GET", version: "1.1", error: outcome.response };
-      await task.writeValue(ctx.head, head);
+      task.keepAlive(ctx.input, false);
+      await task.writeValue(ctx.head, { method: "GET", version: "1.1", error: outcome.response });
       return;
     }
     const { request, end } = outcome;
     if (piece !== undefined && end < piece.length) task.cntl(ctx.input, EOM, piece, end);
-    task.cntl(ctx.input, request.keepAlive ? SET_FLAG : CLR_FLAG, PERSIST);
-    const head: HttpHead = { method: request.method, version: request.version };
-    await task.writeValue(ctx.head, head);
+    task.keepAlive(ctx.input, request.keepAlive);
+    await task.writeValue(ctx.head, { method: request.method, version: request.version });
     await task.writeValue(ctx.output, request);
   },
 });
