@@ -1,6 +1,7 @@
 /**
  * Runs one request through a plan: starts a node when one of its inputs is
- * first written, cancels a node none of whose inputs was written, joins nodes
+ * first written, cancels a node none of whose inputs was written (on an
+ * `open` request it runs every node instead, so that any may greet), joins nodes
  * with mem pipes, fires the `__null__` and `__error__` signals, and copies the
  * shared flags from the request's input handle to its output companion.
  * @module
@@ -20,7 +21,7 @@ import {
 import { type Handle, TaskImpl } from "./task.ts";
 import { TeeOutput } from "./tee.ts";
 import { MemPipe, type WaitMonitor } from "./mem_pipe.ts";
-import type { Port, RequestEvent } from "./servlet.ts";
+import type { Port } from "./servlet.ts";
 import type { RequestInfo } from "./request.ts";
 
 /** A one-line description of a thrown value, whatever it is. */
@@ -109,10 +110,10 @@ const SUCCESS: Outcome = { failed: false, error: undefined };
 function exec(
   node: PlanNode,
   handles: Handle[],
-  event: RequestEvent,
+  info: RequestInfo,
   done: (outcome: Outcome) => void,
 ): void {
-  const task = new TaskImpl(node.name, node.ports, handles, event);
+  const task = new TaskImpl(node.name, node.ports, handles, info.event, info);
   let running: void | Promise<void>;
   try {
     running = node.servlet.exec(node.ctx, task);
@@ -170,7 +171,7 @@ async function runSingle(
   }
   if (node.tees.length > 0) applyTees(node, handles);
   // The hot path of a one-node graph: exec inline, no outcome object.
-  const task = new TaskImpl(node.name, node.ports, handles, info.event);
+  const task = new TaskImpl(node.name, node.ports, handles, info.event, info);
   let ok = true;
   try {
     await node.servlet.exec(node.ctx, task);
@@ -284,7 +285,7 @@ class RequestRun implements WaitMonitor {
       else handles[i] = unboundHandle(port);
     }
     if (node.tees.length > 0) applyTees(node, handles);
-    exec(node, handles, this.#info.event, (outcome) => {
+    exec(node, handles, this.#info, (outcome) => {
       this.#running--;
       this.#finish(node, handles, outcome);
       this.#checkStall();
@@ -303,8 +304,8 @@ class RequestRun implements WaitMonitor {
         } else if (slot === GRAPH_OUTPUT) this.#ok = false;
       }
       const errorEdge = node.slots[errorSlot(n)];
-      // A failure nobody handles fails the request, so the module does not keep a
-      // connection whose client would wait for a reply that will not come.
+      // A failure nobody handles fails the request: the module tells the client
+      // (its errorReply), and goes on or closes as its listener says (onError).
       if (errorEdge === UNBOUND) this.#ok = false;
       else {
         const message = describeError(outcome.error);
@@ -327,7 +328,9 @@ class RequestRun implements WaitMonitor {
 
   #cancel(index: number): void {
     if (this.#state[index] !== WAITING) return;
-    this.#settle(this.#plan.nodes[index]);
+    // A connection's opening reaches every node, written to or not: any of them may greet.
+    if (this.#info.event === "open") this.#startNode(index);
+    else this.#settle(this.#plan.nodes[index]);
   }
 
   #settle(node: PlanNode): void {

@@ -9,6 +9,7 @@
  * @module
  */
 import { ByteReader, concatBytes } from "../kernel/byte_reader.ts";
+import type { ConnectionLink } from "../kernel/connection.ts";
 import { type LoadedNode, loadNode, unloadNodes } from "../kernel/loader.ts";
 import { DESCRIPTOR_MASK, DISABLED, OUTPUT, PERSIST, SHADOW } from "../kernel/flags.ts";
 import type { InputHandle, OutputHandle, StateSlot } from "../kernel/pipe.ts";
@@ -21,6 +22,28 @@ import { resolveServlet } from "../host/servlet_registry.ts";
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const EMPTY = new Uint8Array(0);
+
+/**
+ * The harness's simulated connection, as `task.connection` reaches it: the
+ * node's state, and its word on keeping the connection in the current request.
+ */
+class HarnessConnection implements ConnectionLink {
+  readonly peer: string;
+  readonly slot: KeptState;
+  closed = false;
+  /** What the node said with `keepAlive` (or `PERSIST` at exec time) in this request. */
+  vote: boolean | undefined;
+  constructor(peer: string, slot: KeptState) {
+    this.peer = peer;
+    this.slot = slot;
+  }
+  stateOf(_node: string): KeptState {
+    return this.slot;
+  }
+  keepAlive(_node: string, keep: boolean): void {
+    this.vote = keep;
+  }
+}
 
 /** What a request's input port reads: text (as UTF-8), bytes, or chunks in order. */
 export type ScriptedInput = string | Uint8Array | readonly (string | Uint8Array)[];
@@ -64,9 +87,10 @@ export interface ExecResult {
   flags: Record<string, number>;
   /**
    * Whether a connection would be kept after this request, were the
-   * servlet's first input and first output a graph's input and output: the
-   * `PERSIST` flag that the kernel copies from the input to its output
-   * companion unless exec set it on the output itself.
+   * servlet's first input and first output a graph's input and output: what
+   * the servlet said with `task.connection.keepAlive` (or by setting or
+   * clearing `PERSIST` at exec time), else the `PERSIST` flag that the kernel
+   * copies from the input to its output companion.
    */
   persist: boolean;
   /** What exec threw or rejected with; `undefined` when it succeeded. */
@@ -173,12 +197,18 @@ export class ServletHarness<C> implements AsyncDisposable {
   readonly #node: LoadedNode;
   readonly #options: HarnessOptions;
   readonly #slot = new KeptState();
+  readonly #connection: HarnessConnection;
   readonly #rest = new Map<string, Uint8Array>();
   #closed = false;
 
   private constructor(node: LoadedNode, options: HarnessOptions) {
     this.#node = node;
     this.#options = options;
+    const peer = options.module?.["tcp/peer"];
+    this.#connection = new HarnessConnection(
+      typeof peer === "string" ? peer : "harness",
+      this.#slot,
+    );
   }
 
   /**
@@ -265,7 +295,14 @@ export class ServletHarness<C> implements AsyncDisposable {
       return handle;
     });
     if (options.event !== "open") this.#rest.clear();
-    const task = new TaskImpl(this.#node.name, this.#node.ports, handles, options.event);
+    const connection = this.#connection;
+    connection.vote = undefined;
+    const event = options.event ?? "data";
+    const task = new TaskImpl(this.#node.name, this.#node.ports, handles, event, {
+      peer: connection.peer,
+      event,
+      connection,
+    });
     let error: unknown;
     let failed = false;
     try {
@@ -309,7 +346,8 @@ export class ServletHarness<C> implements AsyncDisposable {
         else this.#rest.delete(port.name);
       }
     });
-    if (firstInput !== undefined && firstOutput !== undefined) {
+    if (connection.vote !== undefined) result.persist = connection.vote;
+    else if (firstInput !== undefined && firstOutput !== undefined) {
       const own = firstOutput.touched & PERSIST;
       result.persist = Boolean(own ? firstOutput.flags & PERSIST : firstInput.flags & PERSIST);
     }
