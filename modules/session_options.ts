@@ -1,8 +1,8 @@
 /**
  * The options every connection-like listener (`tcp`, `unix`, `stdio`) takes
  * for its sessions: how long an idle connection is kept, how long a line may
- * be, how long a request and a write may take, and what a client is told when
- * its request fails.
+ * be, how long a request and a write may take, what a client is told when
+ * its request fails, and whether its connection then goes on.
  * @module
  */
 import { DEFAULT_MAX_LINE_BYTES } from "../kernel/byte_reader.ts";
@@ -33,13 +33,20 @@ export interface SessionListenerOptions {
    */
   writeTimeout: number;
   /**
-   * Written to the client when a request fails before it wrote anything,
-   * just before the connection closes; `{reason}` becomes what went wrong in
-   * a few safe words (`line longer than 65536 bytes`, `request failed`,
-   * `request took longer than 60 s`). `""` writes nothing. Default
-   * `"error: {reason}\n"`.
+   * Written to the client when a request fails before it wrote anything;
+   * `{reason}` becomes what went wrong in a few safe words (`line longer
+   * than 65536 bytes`, `request failed`, `request took longer than 60 s`).
+   * `""` writes nothing. Default `"error: {reason}\n"`.
    */
   errorReply: string;
+  /**
+   * What a failed request does to its connection: `continue` (the default)
+   * goes on to the next request, as `PERSIST` says (a failure fails that
+   * request only); `close` closes the connection after the error reply. A
+   * line longer than `maxMessageSize` and a request past `requestTimeout`
+   * always close it.
+   */
+  onError: "close" | "continue";
 }
 
 /** Default of `ttl`, in seconds. */
@@ -50,6 +57,8 @@ export const DEFAULT_REQUEST_TIMEOUT = 60;
 export const DEFAULT_WRITE_TIMEOUT = 30;
 /** Default of `errorReply`. */
 export const DEFAULT_ERROR_REPLY = "error: {reason}\n";
+/** Default of `onError`. */
+export const DEFAULT_ON_ERROR = "continue";
 
 /** Option rules of the session options, for `checkOptions`. */
 export const SESSION_RULES: Record<keyof SessionListenerOptions, OptionRule> = {
@@ -73,6 +82,11 @@ export const SESSION_RULES: Record<keyof SessionListenerOptions, OptionRule> = {
     type: "string",
     description: 'what a client is told when its request fails ("" for nothing)',
   },
+  onError: {
+    type: "string",
+    values: ["continue", "close"],
+    description: "after a failed request: go on to the next one, or close the connection",
+  },
 };
 
 /** Reads the session options from a listener's checked options, with their defaults. */
@@ -84,6 +98,7 @@ export function sessionOptions(options: Record<string, unknown>): SessionListene
     requestTimeout: (options.requestTimeout as number | undefined) ?? DEFAULT_REQUEST_TIMEOUT,
     writeTimeout: (options.writeTimeout as number | undefined) ?? DEFAULT_WRITE_TIMEOUT,
     errorReply: (options.errorReply as string | undefined) ?? DEFAULT_ERROR_REPLY,
+    onError: (options.onError as "close" | "continue" | undefined) ?? DEFAULT_ON_ERROR,
   };
 }
 
@@ -95,5 +110,6 @@ export function sessionSettings(options: SessionListenerOptions): SessionOptions
     requestTimeout: options.requestTimeout,
     writeTimeout: options.writeTimeout,
     errorReply: options.errorReply,
+    onError: options.onError,
   };
 }

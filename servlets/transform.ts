@@ -1,11 +1,13 @@
 /**
  * `transform`: rewrites each line of its input. The argument picks how:
- * `upper` (default), `lower`, `reverse` (by characters) or `trim`.
+ * `upper` (default), `lower`, `reverse` (by characters) or `trim`. Its input
+ * is declared with `PERSIST`, so on a connection it answers what each read
+ * brought, line by line, and the connection stays open.
  *
- * Ports: `in` (input), `out` (output).
+ * Ports: `in` (input, `PERSIST`), `out` (output).
  * @module
  */
-import { defineServlet, INPUT, OUTPUT, PlumbError, type Port } from "../mod.ts";
+import { defineServlet, INPUT, OUTPUT, PERSIST, PlumbError, type Port } from "../mod.ts";
 
 /** The context of a `transform` node. */
 export interface TransformContext {
@@ -36,7 +38,7 @@ export default defineServlet({
     }
     return {
       apply,
-      input: env.define("in", INPUT, "text/line"),
+      input: env.define("in", INPUT | PERSIST, "text/line"),
       output: env.define("out", OUTPUT, "text/line"),
     };
   },
