@@ -112,8 +112,10 @@ Deno.test("__error__ carries the failure to a node wired to it", async () => {
   assertEquals(calls, []);
   await c.send("boom\n");
   // The failure went to the spy, not to the client: the client is told its request failed.
-  assertEquals(await c.readToEnd(), "error: request failed\n");
+  assertEquals(await c.readLine(), "error: request failed\n");
   assertEquals(calls, ["errors: f: boom requested\n"]);
+  await c.send("again\n");
+  assertEquals(await c.readLine(), "ok: again\n", "the connection goes on");
 });
 
 Deno.test("a failing node makes the nodes reading its output fail quietly, not hang", async () => {
@@ -122,23 +124,24 @@ Deno.test("a failing node makes the nodes reading its output fail quietly, not h
   await c.send("x\n");
   assertEquals(await c.readLine(), "OK: X\n");
   await c.send("half\n");
-  assertEquals(await c.readToEnd(), "error: request failed\n");
+  assertEquals(await c.readLine(), "error: request failed\n");
+  await c.send("y\n");
+  assertEquals(await c.readLine(), "OK: Y\n");
   assertEquals(h.logs.filter((l) => l.startsWith("plumb error:")).length, 1, h.logs.join("\n"));
   assertEquals(h.logs.some((l) => l.includes(`node "shout" stopped: UpstreamError`)), true);
 });
 
-Deno.test("a failure before anything was written closes the connection, not leaves it waiting", async () => {
+Deno.test("a failure before anything was written is told, not left waiting, and the connection goes on", async () => {
   await using h = await startHost(FAIL_THEN_SHOUT);
   await using c = await Client.connect(h.port);
   await c.send("boom\n");
   assertEquals(
-    await c.readToEnd(),
+    await c.readLine(),
     "error: request failed\n",
-    "shout did not run; the unhandled failure is told (errorReply) and closes the connection",
+    "shout did not run; the unhandled failure is told (errorReply)",
   );
-  await using d = await Client.connect(h.port);
-  await d.send("fine\n");
-  assertEquals(await d.readLine(), "OK: FINE\n");
+  await c.send("fine\n");
+  assertEquals(await c.readLine(), "OK: FINE\n");
 });
 
 Deno.test("a diamond whose join reads its branches out of order does not deadlock on bounded pipes", async () => {

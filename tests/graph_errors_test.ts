@@ -41,7 +41,7 @@ const CASES: Record<string, string> = {
   unknown_module:
     `listener 1: unknown module "tpc" (did you mean "tcp"?); modules are tcp, unix, stdio, file`,
   unknown_option: `listener 1 (tcp): unknown option "prot" (did you mean "port"?); options are ` +
-    `host, port, ttl, maxMessageSize, open, requestTimeout, writeTimeout, errorReply, fd, ` +
+    `host, port, ttl, maxMessageSize, open, requestTimeout, writeTimeout, errorReply, onError, fd, ` +
     `reusePort, maxConnections, overflow, refuseMessage, allow, deny, maxPerSource, ` +
     `maxRatePerSource, log, logFormat`,
   bad_address_rule: `listener 2 (tcp): option "allow": entry "10.0.0.0/33": prefix length 33 ` +

@@ -71,8 +71,10 @@ Deno.test("json/parse: valid lines come back compact, in order; blank lines writ
 Deno.test("json/parse: invalid JSON gets the error reply, and the log names the column", async () => {
   await using h = await startHost(parseOnly);
   await using c = await Client.connect(h.port);
-  await c.send('{"ok": true}\n{"a": x}\n{"never": "read"}\n');
-  assertEquals(await c.readToEnd(), '{"ok":true}\nerror: request failed\n');
+  await c.send('{"ok": true}\n{"a": x}\n{"after": "it"}\n');
+  assertEquals(await c.readLine(), '{"ok":true}\n');
+  assertEquals(await c.readLine(), "error: request failed\n");
+  assertEquals(await c.readLine(), '{"after":"it"}\n', "the connection goes on");
   assertEquals(
     await failureLog(h, "parse"),
     `plumb error: node "parse" (json/parse) failed a request from 127.0.0.1:PORT: ` +
@@ -84,7 +86,7 @@ Deno.test("json/parse: the column counts characters, not bytes; a long line is s
   await using h = await startHost(parseOnly);
   await using c = await Client.connect(h.port);
   await c.send(`{"日本語": 1,, "b": "${"y".repeat(200)}"}\n`);
-  assertEquals(await c.readToEnd(), "error: request failed\n");
+  assertEquals(await c.readLine(), "error: request failed\n");
   assertEquals(
     await failureLog(h, "parse"),
     `plumb error: node "parse" (json/parse) failed a request from 127.0.0.1:PORT: ` +
@@ -112,7 +114,7 @@ Deno.test("json/stringify --field: one top-level field as JSON; null when missin
   assertEquals(await c.readLine(), "null\n");
   assertEquals(await c.readLine(), '{"first":"Zoë","tags":["a",1]}\n');
   await c.send("[1, 2]\n");
-  assertEquals(await c.readToEnd(), "error: request failed\n");
+  assertEquals(await c.readLine(), "error: request failed\n");
   assertEquals(
     await failureLog(h, "name"),
     `plumb error: node "name" (json/stringify) failed a request from 127.0.0.1:PORT: ` +

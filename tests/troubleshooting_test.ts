@@ -350,7 +350,7 @@ Deno.test("troubleshooting: real run: a servlet that throws, a line too long, st
   {
     await using client = await Client.connect(host.port);
     await client.send("boom\n");
-    assertEquals(await client.readToEnd(), "error: request failed\n");
+    assertEquals(await client.readLine(), "error: request failed\n");
   }
   const failed = (await host.waitForStderr(/failed a request.*\n/)).split("\n")
     .find((l) => l.includes("failed a request"))!;
