@@ -38,6 +38,7 @@ export class TaskImpl implements Task {
   readonly #handles: readonly Handle[];
   readonly #info: RequestInfo | undefined;
   #connection: NodeConnection | undefined;
+  #signal: AbortSignal | undefined;
   #ended = false;
 
   /**
@@ -68,7 +69,7 @@ export class TaskImpl implements Task {
   }
 
   get signal(): AbortSignal {
-    return this.#info?.signal ?? NEVER_ABORTED;
+    return this.#signal ??= this.#info?.signal ?? NEVER_ABORTED;
   }
 
   /** Where `PUSH_STATE` on a port keeps its value: the node's slot on the connection, if any. */

@@ -256,7 +256,7 @@ export class Session implements ConnectionLink {
   #dataInfo: RequestInfo | undefined;
   /** Each node's state on this connection, by node name; made when first used. */
   #slots: Map<string, KeptState> | undefined;
-  /** The nodes' words on keeping the connection after the current request. */
+  /** The nodes' words on keeping the connection after the current request (kept for the next). */
   #votes: Map<string, boolean> | undefined;
   /** The current request's cancellation, made when a servlet first asks for its signal. */
   #abort: AbortController | undefined;
@@ -379,7 +379,7 @@ export class Session implements ConnectionLink {
     this.requests++;
     this.requestSince = this.#clock.tick;
     output.reset();
-    this.#votes = undefined;
+    if (this.#votes !== undefined && this.#votes.size > 0) this.#votes.clear();
     this.#abort = undefined;
     this.#input.empty = event === "open";
     const ok = await context.handle(
@@ -420,7 +420,7 @@ export class Session implements ConnectionLink {
   /** Whether to keep the connection after a request: the nodes' words, else `PERSIST`. */
   #keep(output: SessionOutput): boolean {
     const votes = this.#votes;
-    if (votes === undefined) return (output.flags & PERSIST) !== 0;
+    if (votes === undefined || votes.size === 0) return (output.flags & PERSIST) !== 0;
     for (const keep of votes.values()) if (!keep) return false;
     return true;
   }

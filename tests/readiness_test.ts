@@ -126,6 +126,20 @@ Deno.test("transform on tcp answers each line to a client that waits without hal
   assertEquals(await c.readLine(), "STILL OPEN\n");
 });
 
+Deno.test("json/stringify as the first node answers each line too, and keeps the connection", async () => {
+  await using h = await startHost({
+    nodes: { show: { servlet: "json/stringify", args: ["--field", "name"] } },
+    input: "show.in",
+    output: "show.out",
+    listeners: [{ module: "tcp" }],
+  });
+  await using c = await Client.connect(h.port);
+  await c.send('{"name": "Plumber"}\n');
+  assertEquals(await c.readLine(), '"Plumber"\n');
+  await c.send('{"name": ["a", 1]}\n');
+  assertEquals(await c.readLine(), '["a",1]\n');
+});
+
 Deno.test({
   name: "transform on tcp, with socat as the client: line by line",
   ignore: !SOCAT,

@@ -7,12 +7,22 @@
  * field or the value is `null`; any other value fails the request).
  *
  * The output's type is `text/line` (one line per value), or `text` with
- * `--pretty`, whose values span several lines.
+ * `--pretty`, whose values span several lines. Its input is declared with
+ * `PERSIST`, so as the first node of a graph it answers what each read of the
+ * connection brought and keeps the connection.
  *
- * Ports: `in` (input, `json`), `out` (output, `text/line`, or `text` with `--pretty`).
+ * Ports: `in` (input, `json`, `PERSIST`), `out` (output, `text/line`, or `text` with `--pretty`).
  * @module
  */
-import { defineServlet, INPUT, OUTPUT, PlumbError, type Port, type Servlet } from "../../mod.ts";
+import {
+  defineServlet,
+  INPUT,
+  OUTPUT,
+  PERSIST,
+  PlumbError,
+  type Port,
+  type Servlet,
+} from "../../mod.ts";
 import { readJsonLine, toJson } from "./lines.ts";
 
 const USAGE = "args are [--pretty] [--field NAME]";
@@ -67,7 +77,7 @@ const jsonStringify: Servlet<JsonStringifyContext> = defineServlet({
     return {
       indent,
       field,
-      input: env.define("in", INPUT, "json"),
+      input: env.define("in", INPUT | PERSIST, "json"),
       output: env.define("out", OUTPUT, indent === 0 ? "text/line" : "text"),
     };
   },
