@@ -138,12 +138,13 @@ export class ByteReader {
    * Starts pulling the next chunk without handing it to the readers: it is
    * held until the next `fill`. A module uses it to watch a connection while
    * a request runs (to learn that the peer has gone) without giving the
-   * request bytes that arrived after it started. Does nothing while a pull is
-   * under way or once the source has ended.
-   * @returns the pull, resolving false at the end of the source; `undefined` when none started
+   * request bytes that arrived after it started. While a pull is under way
+   * it starts none and returns that one, unchanged.
+   * @returns the pull, resolving false at the end of the source; `undefined` once it has ended
    */
   prefetch(): Promise<boolean> | undefined {
-    if (this.#filling !== null || this.#ended) return undefined;
+    if (this.#filling !== null) return this.#filling;
+    if (this.#ended) return undefined;
     this.#hold = true;
     return this.#filling = this.#fill();
   }

@@ -316,9 +316,8 @@ export class Session implements ConnectionLink {
     let abort = this.#abort;
     if (abort === undefined) {
       abort = this.#abort = new AbortController();
-      if (this.closed) {
-        abort.abort(abortReason(`the connection is closed (${this.closedBecause ?? "closed"})`));
-      } else this.#watch();
+      if (this.closed) abort.abort(this.#closedReason());
+      else this.#watch();
     }
     return abort.signal;
   }
@@ -331,8 +330,14 @@ export class Session implements ConnectionLink {
   #watch(): void {
     const reader = this.#reader;
     if (this.#abort === undefined || this.closed || reader.held >= READ_BUFFER) return;
-    const pulling = reader.prefetch();
-    pulling?.then(() => this.#watch(), () => {});
+    // A read under way (the rest of a cut line) watches too; after it, watch again.
+    reader.prefetch()?.then(() => this.#watch(), () => {});
+  }
+
+  /** Why a request's signal aborts when the session is closed. */
+  #closedReason(): DOMException {
+    const why = this.closedBecause ?? this.#goneBecause ?? "the host stops serving it";
+    return abortReason(`the connection closed (${why})`);
   }
 
   /** The peer is gone: the request's signal aborts. */
@@ -518,9 +523,7 @@ export class Session implements ConnectionLink {
     this.closed = true;
     this.closedBecause ??= because;
     this.#closedSignal();
-    this.#abort?.abort(
-      abortReason(`the connection closed (${this.closedBecause ?? "the host stops serving it"})`),
-    );
+    this.#abort?.abort(this.#closedReason());
     if (this.#slots !== undefined) { for (const slot of this.#slots.values()) slot.close(); }
     try {
       this.channel.close();

@@ -8,7 +8,7 @@ import net from "node:net";
 import { assert, assertEquals } from "./assert.ts";
 import { Client, path, startHost, waitForLog } from "./helpers.ts";
 import type { GraphSpec } from "../host/mod.ts";
-import { outcomes } from "./fixtures/cancel.ts";
+import { outcomes, resume } from "./fixtures/cancel.ts";
 
 const TMP = "tests/.tmp";
 
@@ -139,6 +139,19 @@ Deno.test("fetch with task.signal is cancelled when the client resets the connec
   while (end !== null) end = await conn.read(buffer).catch(() => null);
   conn.close();
   silent.close();
+});
+
+Deno.test("while a request watches its connection (task.signal), bytes that arrive wait for the next request", async () => {
+  outcomes.length = 0;
+  await using h = await startHost(canceller());
+  await using c = await Client.connect(h.port);
+  await c.send("pause\n");
+  await outcome("pause: started");
+  await c.send("later\n");
+  await sleep(100); // time for the session's watch to read them, mid-request
+  resume();
+  assertEquals(await c.readLine(), "pause: eof=true next=null\n", "not this request's bytes");
+  assertEquals(await c.readLine(), "later (signal live)\n", "the next request's");
 });
 
 Deno.test("task.signal aborts when the request's requestTimeout passes", async () => {
