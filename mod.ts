@@ -6,7 +6,7 @@
  * A servlet declares its ports in `init` and handles one request per `exec`:
  *
  * ```ts
- * import { defineServlet, INPUT, OUTPUT, PERSIST } from "./mod.ts";
+ * import { defineServlet, INPUT, OUTPUT, PERSIST } from "@plumb/plumb";
  *
  * export default defineServlet({
  *   init(_args, env) {
@@ -25,7 +25,7 @@
  * A host serves a graph, from a `graph.json` file or an object:
  *
  * ```ts
- * import { serve } from "./host/mod.ts";
+ * import { serve } from "@plumb/plumb/host";
  *
  * const host = await serve({
  *   nodes: { greet: { servlet: "hello" } },
@@ -74,3 +74,4 @@ export {
   PipeError,
   PlumbError,
 } from "./kernel/errors.ts";
+export { type Code, CODES } from "./kernel/codes.ts";

@@ -45,6 +45,7 @@
 import { ByteReader } from "../kernel/byte_reader.ts";
 import { validateGraph } from "../kernel/graph.ts";
 import { loadNodes } from "../kernel/loader.ts";
+import { resolveServlet } from "../host/servlet_registry.ts";
 import type { InputHandle, OutputHandle } from "../kernel/pipe.ts";
 import { compilePlan, type Plan, type PlanNode } from "../kernel/plan.ts";
 import { rewriteFans } from "../kernel/rewrite.ts";
@@ -151,7 +152,7 @@ async function chain(n: number, servlet = "echo"): Promise<Plan> {
   const file = `chain-${n}.json`;
   const spec = validateGraph(file, { nodes, edges, input: "e1.in", output: `e${n}.out` });
   const rewritten = rewriteFans(file, spec);
-  const loaded = await loadNodes(file, new URL(import.meta.url), rewritten.spec);
+  const loaded = await loadNodes(file, new URL(import.meta.url), rewritten.spec, resolveServlet);
   return compilePlan(file, rewritten.spec, loaded, rewritten.labels);
 }
 

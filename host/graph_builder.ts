@@ -8,22 +8,24 @@ import { GraphError } from "../kernel/errors.ts";
 import type { EdgeSpec, GraphSpec, ListenerSpec, NodeSpec } from "../kernel/graph.ts";
 import { validateGraph } from "../kernel/graph.ts";
 import type { Servlet } from "../kernel/servlet.ts";
-import type { FileOptions } from "../modules/file.ts";
-import type { StdioOptions } from "../modules/stdio.ts";
-import type { TcpOptions } from "../modules/tcp.ts";
-import type { UnixOptions } from "../modules/unix.ts";
+import type { DeclaredModule } from "../modules/module.ts";
+import type { OptionsInputOf, OptionSpecs } from "../modules/options.ts";
+import type { BUILTIN_MODULES } from "../modules/registry.ts";
 
-/** The options of each built-in module, as a graph file writes them: each one optional. */
-export interface ListenerOptionsMap {
-  /** `tcp`: host, port, time limits, connection limits, access rules, logs. */
-  tcp: Partial<TcpOptions>;
-  /** `unix`: the socket path, time limits, connection limits, logs. */
-  unix: Partial<UnixOptions>;
-  /** `stdio`: standard input and output as one connection. */
-  stdio: Partial<StdioOptions>;
-  /** `file`: a request per line of an input file, replies appended to an output file. */
-  file: Partial<FileOptions>;
-}
+/** The names of the built-in modules: `tcp`, `unix`, `stdio`, `file`. */
+export type BuiltinModuleName = keyof typeof BUILTIN_MODULES;
+
+/**
+ * The options of each built-in module, as a graph file writes them, from the
+ * module's declaration: the required ones (`unix`'s `path`, `file`'s `input`
+ * and `output`) must be given, the others may be.
+ */
+export type ListenerOptionsMap = {
+  [K in BuiltinModuleName]: OptionsInputOf<(typeof BUILTIN_MODULES)[K]["options"]>;
+};
+
+/** The options argument of a listener: optional when no option is required. */
+export type ListenerOptionsArg<O> = Record<never, never> extends O ? [options?: O] : [options: O];
 
 /** A port of one of the nodes `N`, written `node.port`: `"greet.in"`. */
 export type PortRef<N extends string> = `${N}.${string}`;
@@ -37,7 +39,7 @@ export type PortRef<N extends string> = `${N}.${string}`;
  *
  * @example
  * ```ts
- * import { graph } from "./graph_builder.ts";
+ * import { graph } from "@plumb/plumb/host";
  *
  * const spec = graph("upper-case greeter")
  *   .node("split", "line")
@@ -85,7 +87,10 @@ export class GraphBuilder<N extends string = never> {
     args?: readonly string[],
   ): GraphBuilder<N | M> {
     if (Object.hasOwn(this.#nodes, name)) {
-      throw new GraphError(`graph: node "${name}" is added twice; node names are unique`);
+      throw new GraphError(
+        "PLUMB_NODE_TWICE",
+        `graph: node "${name}" is added twice; node names are unique`,
+      );
     }
     const node: NodeSpec = { servlet: servlet as string | Servlet<unknown> };
     if (args !== undefined) node.args = [...args];
@@ -112,13 +117,38 @@ export class GraphBuilder<N extends string = never> {
   }
 
   /**
-   * Adds a listener (`"listeners"`): a built-in module with its typed
-   * options, or a module of your own given to `serve` in `modules`.
+   * Adds a listener (`"listeners"`) of a built-in module, with its options
+   * typed by the module's declaration: an unknown option or a value of the
+   * wrong type is a type error. A module of your own is added with
+   * {@linkcode GraphBuilder.listenWith}.
    */
-  listen<K extends keyof ListenerOptionsMap>(module: K, options?: ListenerOptionsMap[K]): this;
-  /** Adds a listener of a module of your own, given to `serve` in `modules`. */
-  listen(module: string, options?: Record<string, unknown>): this;
-  listen(module: string, options?: object): this {
+  listen<K extends BuiltinModuleName>(
+    module: K,
+    ...options: ListenerOptionsArg<ListenerOptionsMap[K]>
+  ): this {
+    return this.#addListener(module, options[0]);
+  }
+
+  /**
+   * Adds a listener of a module of your own, given to `serve` in `modules`:
+   * the module itself, when it declares its options (its `options` type the
+   * second argument), or its name. A built-in module's name is a type error
+   * here: {@linkcode GraphBuilder.listen} types its options.
+   */
+  listenWith<D extends OptionSpecs>(
+    module: DeclaredModule<D>,
+    ...options: ListenerOptionsArg<OptionsInputOf<D>>
+  ): this;
+  /** Adds a listener of a module of your own, by the name it is given to `serve` under. */
+  listenWith<M extends string>(
+    module: M extends BuiltinModuleName ? never : M,
+    options?: Readonly<Record<string, unknown>>,
+  ): this;
+  listenWith(module: string | DeclaredModule<OptionSpecs>, options?: object): this {
+    return this.#addListener(typeof module === "string" ? module : module.name, options);
+  }
+
+  #addListener(module: string, options: object | undefined): this {
     const listener: ListenerSpec = { module };
     if (options !== undefined) listener.options = { ...options };
     this.#listeners.push(listener);

@@ -2,7 +2,7 @@
  * The host: serves a loaded graph on its listeners, reloads it, and stops.
  * @module
  */
-import { GraphError, PlumbError } from "../kernel/errors.ts";
+import { GraphError, lineOf, PlumbError, withPlumbErrors } from "../kernel/errors.ts";
 import type { GraphSpec } from "../kernel/graph.ts";
 import { unloadNodes } from "../kernel/loader.ts";
 import { createLogger, type Logger } from "../kernel/log.ts";
@@ -10,15 +10,22 @@ import type { PlanNode } from "../kernel/plan.ts";
 import type { RequestHandler, RequestInfo } from "../kernel/request.ts";
 import { describeError, runRequest } from "../kernel/scheduler.ts";
 import type { ListenContext, Listener } from "../modules/module.ts";
+import {
+  type ConnectOptions,
+  type MemoryConnection,
+  MemoryListener,
+  memoryOptions,
+} from "../modules/memory.ts";
+import type { SessionListenerOptions } from "../modules/session_options.ts";
 import { IdleWatch } from "./idle_watch.ts";
 import { type CheckedGraph, load, type LoadedGraph, summary } from "./load.ts";
 import { failureReason, Generation, listenerChanges, type ReloadResult } from "./reload.ts";
-import type { ServeOptions } from "./serve_options.ts";
+import type { LoadOptions, ServeOptions } from "./serve_options.ts";
 
-export type { ReloadResult };
+export type { ConnectOptions, MemoryConnection, ReloadResult };
 
 function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : describeError(error);
+  return error instanceof Error ? `${error.name}: ${lineOf(error)}` : describeError(error);
 }
 
 /**
@@ -40,11 +47,14 @@ export interface Serving {
 
 /**
  * A running host: a graph served on its listeners. Start one with
- * {@linkcode Host.start} (or {@linkcode serve}, the same).
+ * {@linkcode Host.start} (or {@linkcode serve}, the same), or with
+ * {@linkcode Host.load} to run the graph in memory with no socket at all.
+ * Either way {@linkcode Host.connect} opens a connection in memory, served
+ * by the same session code as a socket.
  *
  * @example
  * ```ts
- * import { Host } from "./host.ts";
+ * import { Host } from "@plumb/plumb/host";
  * import { assertEquals } from "@std/assert";
  * const host = await Host.start("examples/hello.json", { port: 0, logLevel: "error" });
  * const conn = await Deno.connect({ port: Number(new URL(host.urls[0]).port) });
@@ -56,7 +66,7 @@ export interface Serving {
  * await host.close();
  * ```
  */
-export class Host implements Serving {
+export class Host implements Serving, AsyncDisposable {
   /** One URL per listener, for example `tcp://127.0.0.1:12345`, with the real port. */
   readonly urls: readonly string[];
   /**
@@ -69,6 +79,12 @@ export class Host implements Serving {
   readonly #options: ServeOptions;
   readonly #log: Logger;
   readonly #listeners: Listener[];
+  /** False for a host made by `load`: it starts no listener, and neither do its reloads. */
+  readonly #listen: boolean;
+  readonly #context: ListenContext;
+  /** The session options of in-memory connections, worked out on the first `connect`. */
+  readonly #memoryOptions: () => SessionListenerOptions;
+  #memory: MemoryListener | undefined;
   readonly #idle: IdleWatch;
   readonly #retired = new Set<Generation>();
   #served: LoadedGraph;
@@ -82,49 +98,120 @@ export class Host implements Serving {
    * Loads, checks and serves a graph: a `graph.json` path or URL, or a graph
    * object. Resolves once every listener accepts connections; throws a
    * `GraphError` (a bad graph) or `PlumbError` (a port in use) with the
-   * one-line message the CLI prints.
+   * one-line message and the code the CLI prints.
    */
-  static async start(graph: string | URL | GraphSpec, options: ServeOptions = {}): Promise<Host> {
+  static start(graph: string | URL | GraphSpec, options: ServeOptions = {}): Promise<Host> {
+    return withPlumbErrors(Host.#start(graph, options));
+  }
+
+  static async #start(graph: string | URL | GraphSpec, options: ServeOptions): Promise<Host> {
     const log = options.logger ?? createLogger(options.logLevel ?? "info");
     const checked = await load(graph, options);
     if (checked.listeners.length === 0) {
       await unloadNodes(checked.plan.nodes);
       throw new GraphError(
+        "PLUMB_GRAPH_NO_LISTENERS",
         `${checked.file}: the graph has no "listeners"; add {"module": "tcp", "options": {"port": 12345}} ` +
           `or pass --port`,
       );
     }
+    const wiring = Host.#wiring(checked, options, log);
     const listeners: Listener[] = [];
-    const idle = new IdleWatch(options.idleExitMs, () => {
-      log.log("info", `no connection for ${options.idleExitMs} ms: stopping (--idle-exit)`);
-      host.close();
-    });
-    // The graph new connections get; a reload replaces it.
-    const served = { current: Host.#generation(checked, 1, log) };
-    const context: ListenContext = {
-      handle: (input, output, info) => served.current.handle(input, output, info),
-      log,
-      base: checked.base,
-      connections: idle.change,
-      pin: () => served.current.pin(),
-    };
     try {
       for (const { module, options: moduleOptions } of checked.listeners) {
-        listeners.push(await module.listen(moduleOptions, context));
+        listeners.push(await module.listen(moduleOptions, wiring.context));
       }
     } catch (error) {
-      idle.stop();
+      wiring.idle.stop();
       await Promise.all(listeners.map((l) => l.close(0)));
       await unloadNodes(checked.plan.nodes);
       if (error instanceof Deno.errors.AddrInUse) {
         throw new PlumbError(
+          "PLUMB_LISTEN_IN_USE",
           `${checked.file}: cannot listen: ${error.message}; pick another port with --port`,
         );
       }
       throw error;
     }
-    const host = new Host(graph, options, log, checked, served, listeners, idle);
-    return host;
+    const memory = (): SessionListenerOptions =>
+      memoryOptions(checked.session, `${checked.file}: in-memory connections`);
+    return wiring.made(new Host(graph, options, log, checked, wiring, listeners, memory));
+  }
+
+  /**
+   * Loads and checks a graph and runs it in memory, with no listener and no
+   * socket: what Fresh's `app.handler()` is to a web app. Connections are
+   * opened with {@linkcode Host.connect} (or one request sent with
+   * {@linkcode Host.request}) and served by the same session code as a TCP
+   * connection: keep-alive by `PERSIST`, pipelined requests, `EOM`,
+   * per-connection state, the `open` greeting, `ttl`, the time limits and the
+   * error reply, with the session options of the graph's first listener
+   * (`options.session` over them). `reload` and `close` work as on a host
+   * that listens. Throws a `GraphError` with the one-line message the CLI
+   * prints for a bad graph.
+   *
+   * @example
+   * ```ts
+   * import { Host } from "./host.ts";
+   * import { assertEquals } from "@std/assert";
+   *
+   * await using host = await Host.load("examples/hello.json", { logLevel: "error" });
+   * await using conn = host.connect();
+   * await conn.write("Plumber\n");
+   * assertEquals(await conn.readText(), "Hello, Plumber\n");
+   * await conn.write("world\n");
+   * assertEquals(await conn.readText(), "Hello, world\n"); // the same connection: PERSIST
+   *
+   * const reply = await host.request("a\nb\n");
+   * assertEquals(new TextDecoder().decode(reply), "Hello, a\nHello, b\n");
+   * ```
+   */
+  static async load(graph: string | URL | GraphSpec, options: LoadOptions = {}): Promise<Host> {
+    const log = options.logger ?? createLogger(options.logLevel ?? "info");
+    const loaded = await load(graph, options, false);
+    let session: SessionListenerOptions;
+    try {
+      session = memoryOptions(
+        { ...loaded.session, ...options.session },
+        `${loaded.file}: in-memory connections`,
+      );
+    } catch (error) {
+      await unloadNodes(loaded.plan.nodes);
+      throw error;
+    }
+    const wiring = Host.#wiring(loaded, options, log);
+    return wiring.made(new Host(graph, options, log, loaded, wiring, [], () => session));
+  }
+
+  /**
+   * What connections are served through: the graph new connections get (a
+   * reload replaces it), the idle watch, the context listeners are given.
+   * `made` hands the host to the idle exit once it exists.
+   */
+  static #wiring(loaded: LoadedGraph, options: ServeOptions, log: Logger): Wiring {
+    let host: Host | undefined;
+    const idle = new IdleWatch(options.idleExitMs, () => {
+      log.log(
+        "info",
+        "PLUMB_IDLE_EXIT",
+        `no connection for ${options.idleExitMs} ms: stopping (--idle-exit)`,
+      );
+      host?.close();
+    });
+    const served = { current: Host.#generation(loaded, 1, log) };
+    const context: ListenContext = {
+      handle: (input, output, info) => served.current.handle(input, output, info),
+      log,
+      base: loaded.base,
+      connections: idle.change,
+      pin: () => served.current.pin(),
+    };
+    return {
+      idle,
+      served,
+      context,
+      made: (made: Host): Host => host = made,
+    };
   }
 
   private constructor(
@@ -132,22 +219,27 @@ export class Host implements Serving {
     options: ServeOptions,
     log: Logger,
     checked: LoadedGraph,
-    served: { current: Generation },
+    wiring: Wiring,
     listeners: Listener[],
-    idle: IdleWatch,
+    memoryOptions: () => SessionListenerOptions,
   ) {
     this.#source = source;
     this.#options = options;
     this.#log = log;
     this.#served = checked;
     this.#summary = summary(checked);
-    this.#generations = served;
+    // What --check warns of, said once when serving starts too.
+    for (const warning of this.#summary.warnings) log.log("warn", "PLUMB_CHECK_WARNING", warning);
+    this.#generations = wiring.served;
+    this.#context = wiring.context;
     this.#listeners = listeners;
-    this.#idle = idle;
+    this.#listen = listeners.length > 0;
+    this.#memoryOptions = memoryOptions;
+    this.#idle = wiring.idle;
     this.urls = listeners.map((l) => l.url);
     this.finished = new Promise<void>((resolve) => this.#stopped = resolve);
-    idle.start();
-    Promise.all(listeners.map((l) => l.done)).then(() => this.close());
+    wiring.idle.start();
+    if (this.#listen) Promise.all(listeners.map((l) => l.done)).then(() => this.close());
   }
 
   /** The checked graph being served to new connections (the newest, after a {@linkcode Host.reload}). */
@@ -156,13 +248,67 @@ export class Host implements Serving {
   }
 
   /**
-   * Stops accepting, closes idle connections, lets requests in flight finish
-   * (up to `graceMs`, default 5000), then calls every node's `unload`.
+   * Opens a connection in memory, with no socket: write request bytes to it
+   * and read the replies. It is served like an accepted TCP connection, by
+   * the same session code, with the session options of the graph's first
+   * listener (for a host made by {@linkcode Host.load}, `options.session`
+   * over them), and pinned to the graph served now, as a socket is. Throws a
+   * `PlumbError` once the host is closing.
+   *
+   * @example
+   * ```ts
+   * import { Host } from "./host.ts";
+   * import { assertEquals } from "@std/assert";
+   *
+   * await using host = await Host.load("examples/eliza.json", { logLevel: "error" });
+   * await using conn = host.connect();
+   * // eliza.json's listener says "open": true, so the connection is greeted first.
+   * assertEquals(await conn.readText(), "How do you do. Please tell me your problem.\n");
+   * ```
+   */
+  connect(options?: ConnectOptions): MemoryConnection {
+    if (this.#closing !== undefined) {
+      throw new PlumbError(
+        "PLUMB_HOST_CLOSED",
+        `${this.#summary.file}: cannot connect: the host is closing or closed`,
+      );
+    }
+    this.#memory ??= new MemoryListener(this.#memoryOptions(), this.#context);
+    return this.#memory.connect(options);
+  }
+
+  /**
+   * Sends `input` on a new in-memory connection (see
+   * {@linkcode Host.connect}), half-closes it, and returns every reply byte
+   * until the host closes it: the way `printf ... | nc` talks to a socket.
+   *
+   * @example
+   * ```ts
+   * import { Host } from "./host.ts";
+   * import { assertEquals } from "@std/assert";
+   *
+   * await using host = await Host.load("examples/pipeline.json", { logLevel: "error" });
+   * const reply = await host.request("plumber\n");
+   * assertEquals(new TextDecoder().decode(reply), "Hello, PLUMBER\n");
+   * ```
+   */
+  async request(input: string | Uint8Array, options?: ConnectOptions): Promise<Uint8Array> {
+    await using connection = this.connect(options);
+    await connection.write(input);
+    await connection.closeWrite();
+    return await connection.readAll();
+  }
+
+  /**
+   * Stops accepting, closes idle connections (in memory too), lets requests
+   * in flight finish (up to `graceMs`, default 5000), then calls every node's
+   * `unload`.
    */
   close(graceMs?: number): Promise<void> {
     this.#closing ??= (async () => {
       this.#idle.stop();
-      await Promise.all(this.#listeners.map((l) => l.close(graceMs)));
+      const listeners = this.#memory ? [...this.#listeners, this.#memory] : this.#listeners;
+      await Promise.all(listeners.map((l) => l.close(graceMs)));
       // Graphs a reload retired whose connections were cut, oldest first, then the newest.
       for (const generation of [...this.#retired, this.#generations.current]) {
         await generation.unload();
@@ -170,6 +316,11 @@ export class Host implements Serving {
       this.#stopped();
     })();
     return this.#closing;
+  }
+
+  /** Closes the host (see {@linkcode Host.close}): `await using host = ...` closes it at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   /**
@@ -197,10 +348,11 @@ export class Host implements Serving {
     const { plan } = loaded;
     const report = (node: PlanNode, error: unknown, info: RequestInfo): void => {
       if (error instanceof PlumbError && error.name === "UpstreamError") {
-        log.log("debug", `node "${node.name}" stopped: ${describe(error)}`);
+        log.log("debug", "PLUMB_NODE_STOPPED", `node "${node.name}" stopped: ${describe(error)}`);
       } else {
         log.log(
           "error",
+          "PLUMB_REQUEST_FAILED",
           `node "${node.name}" (${node.specifier}) failed a request from ${info.peer}: ${
             describe(error)
           }`,
@@ -209,7 +361,12 @@ export class Host implements Serving {
     };
     const handle: RequestHandler = (input, output, info) =>
       runRequest(plan, input, output, report, info);
-    return new Generation(number, plan.nodes, handle, (message) => log.log("error", message));
+    return new Generation(
+      number,
+      plan.nodes,
+      handle,
+      (code, message) => log.log("error", code, message),
+    );
   }
 
   #draining(): number {
@@ -222,7 +379,7 @@ export class Host implements Serving {
     const kept = (reason: string): ReloadResult => {
       const message =
         `reload of ${name} failed, still serving graph ${this.#generations.current.number}: ${reason}`;
-      log.log("error", message);
+      log.log("error", "PLUMB_RELOAD_FAILED", message);
       return {
         reloaded: false,
         message,
@@ -236,12 +393,12 @@ export class Host implements Serving {
     if (this.#closing !== undefined) return kept("the host is stopping");
     let loaded: LoadedGraph;
     try {
-      loaded = await load(next, this.#options);
+      loaded = await load(next, this.#options, this.#listen);
     } catch (error) {
       return kept(failureReason(error));
     }
     if (this.#closing !== undefined) {
-      await unloadNodes(loaded.plan.nodes, (message) => log.log("error", message));
+      await unloadNodes(loaded.plan.nodes, (code, message) => log.log("error", code, message));
       return kept("the host is stopping");
     }
     const changes = listenerChanges(this.#served.listeners, loaded.listeners);
@@ -264,8 +421,15 @@ export class Host implements Serving {
       parts.push(`listener changes need a restart, the old listeners are kept: ${changes}`);
     }
     const message = parts.join("; ");
-    log.log(changes === undefined ? "info" : "warn", message);
-    old.retire(() => log.log("info", `graph ${old.number} is no longer used; unloading its nodes`))
+    if (changes === undefined) log.log("info", "PLUMB_RELOADED", message);
+    else log.log("warn", "PLUMB_RELOADED_LISTENERS_KEPT", message);
+    old.retire(() =>
+      log.log(
+        "info",
+        "PLUMB_GRAPH_UNUSED",
+        `graph ${old.number} is no longer used; unloading its nodes`,
+      )
+    )
       .then(() => this.#retired.delete(old));
     return {
       reloaded: true,
@@ -278,12 +442,21 @@ export class Host implements Serving {
   }
 }
 
+/** How a host's connections reach its graph: made before the host, so that listeners can start. */
+interface Wiring {
+  readonly idle: IdleWatch;
+  readonly served: { current: Generation };
+  readonly context: ListenContext;
+  /** Gives the idle exit the host to close, and returns it. */
+  made(host: Host): Host;
+}
+
 /**
  * Loads, checks and serves a graph: {@linkcode Host.start} as a function.
  *
  * @example
  * ```ts
- * import { serve } from "./host.ts";
+ * import { serve } from "@plumb/plumb/host";
  * import { assertMatch } from "@std/assert";
  * const host = await serve("examples/hello.json", { port: 0, logLevel: "error" });
  * assertMatch(host.urls[0], /^tcp:\/\/127\.0\.0\.1:\d+$/);

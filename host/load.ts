@@ -3,17 +3,18 @@
  * its servlets and compile its plan; `checkGraph` and `graphToDot` on top.
  * @module
  */
-import { GraphError } from "../kernel/errors.ts";
+import { GraphError, withPlumbErrors } from "../kernel/errors.ts";
 import { type GraphSpec, validateGraph } from "../kernel/graph.ts";
 import { loadNodes, unloadNodes } from "../kernel/loader.ts";
 import { compilePlan, type Plan } from "../kernel/plan.ts";
+import { planWarnings } from "../kernel/plan_warnings.ts";
 import { rewriteFans } from "../kernel/rewrite.ts";
 import { toDot } from "../kernel/dot.ts";
 import { didYouMean } from "../kernel/suggest.ts";
 import type { IoModule } from "../modules/module.ts";
 import { IO_MODULES } from "../modules/registry.ts";
 import { fileUrl, readGraphFile } from "./graph_file.ts";
-import { listenerSpecs } from "./overrides.ts";
+import { firstSessionOptions, listenerSpecs } from "./overrides.ts";
 import type { ServeOptions } from "./serve_options.ts";
 import { resolveServlet } from "./servlet_registry.ts";
 
@@ -27,6 +28,12 @@ export interface CheckedGraph {
   readonly edges: number;
   /** The module name of each listener. */
   readonly listeners: readonly string[];
+  /**
+   * What will have no effect, one line each naming the file, node and port:
+   * an output nothing reads, an input nothing writes, `PERSIST` where it
+   * cannot act. The graph serves all the same.
+   */
+  readonly warnings: readonly string[];
 }
 
 /** A loaded graph: the compiled plan and each listener's module and parsed options. */
@@ -37,6 +44,8 @@ export interface LoadedGraph {
   readonly listeners: readonly { module: IoModule<unknown>; options: unknown }[];
   /** The graph's nodes, edges, input, output and types, to tell whether a reload changed them. */
   readonly fingerprint: string;
+  /** The session options of its first listener, as written: those of in-memory connections. */
+  readonly session: Readonly<Record<string, unknown>>;
 }
 
 /** The summary of a loaded graph. */
@@ -46,13 +55,18 @@ export function summary(loaded: LoadedGraph): CheckedGraph {
     nodes: loaded.plan.nodes.map((n) => n.name),
     edges: loaded.plan.edges.length,
     listeners: loaded.listeners.map((l) => l.module.name),
+    warnings: planWarnings(loaded.plan),
   };
 }
 
-/** Reads (or takes), checks and loads a graph: its listeners' options, its nodes, its plan. */
+/**
+ * Reads (or takes), checks and loads a graph: its listeners' options (unless
+ * `listen` is false: a graph run in memory starts none), its nodes, its plan.
+ */
 export async function load(
   graph: string | URL | GraphSpec,
   options: ServeOptions,
+  listen = true,
 ): Promise<LoadedGraph> {
   const { file, base, spec } = typeof graph === "string" || graph instanceof URL
     ? await readGraphFile(graph)
@@ -60,12 +74,14 @@ export async function load(
   const modules = options.modules === undefined
     ? IO_MODULES
     : { ...IO_MODULES, ...options.modules };
-  const listeners = listenerSpecs(file, spec, options).map((l, i) => {
+  const specs = listen ? listenerSpecs(file, spec, options) : [];
+  const listeners = specs.map((l, i) => {
     const where = `${file}: listener ${i + 1} (${l.module})`;
     // Own keys only: "constructor" or "toString" name no module.
     const module = Object.hasOwn(modules, l.module) ? modules[l.module] : undefined;
     if (module === undefined) {
       throw new GraphError(
+        "PLUMB_MODULE_UNKNOWN",
         `${file}: listener ${i + 1}: unknown module "${l.module}"${
           didYouMean(l.module, Object.keys(modules))
         }; modules are ${Object.keys(modules).join(", ")}`,
@@ -83,6 +99,7 @@ export async function load(
       plan: compilePlan(file, rewritten.spec, nodes, rewritten.labels),
       listeners,
       fingerprint: JSON.stringify({ nodeSpecs, edges, input, output, types }),
+      session: firstSessionOptions(spec),
     };
   } catch (error) {
     await unloadNodes(nodes);
@@ -92,13 +109,14 @@ export async function load(
 
 /**
  * Loads and checks a graph without serving it, then unloads its nodes.
- * Throws a {@linkcode GraphError} naming the file, node and port on the first problem.
+ * Throws a {@linkcode GraphError} naming the file, node and port on the first
+ * problem: the one-line message and the code the CLI's `--check` prints.
  */
 export async function checkGraph(
   graph: string | URL | GraphSpec,
   options: ServeOptions = {},
 ): Promise<CheckedGraph> {
-  const loaded = await load(graph, options);
+  const loaded = await withPlumbErrors(load(graph, options));
   await unloadNodes(loaded.plan.nodes);
   return summary(loaded);
 }
@@ -112,7 +130,7 @@ export async function graphToDot(
   graph: string | URL | GraphSpec,
   options: ServeOptions = {},
 ): Promise<string> {
-  const loaded = await load(graph, options);
+  const loaded = await withPlumbErrors(load(graph, options));
   await unloadNodes(loaded.plan.nodes);
   return toDot(loaded.plan, loaded.file);
 }

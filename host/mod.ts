@@ -1,6 +1,7 @@
 /**
- * Embedding plumb: serve a graph from your own program, check it, draw it,
- * build it in code, reload it, or run it on several workers.
+ * Embedding plumb: serve a graph from your own program, run it in memory
+ * with no socket (`Host.load`, `Host.connect`), check it, draw it, build it
+ * in code, reload it, or run it on several workers.
  *
  * @example
  * ```ts
@@ -19,15 +20,30 @@
  * ```
  * @module
  */
-export { Host, type ReloadResult, serve, type Serving } from "./host.ts";
+export {
+  type ConnectOptions,
+  Host,
+  type MemoryConnection,
+  type ReloadResult,
+  serve,
+  type Serving,
+} from "./host.ts";
 export { type CheckedGraph, checkGraph, graphToDot } from "./load.ts";
-export type { ServeOptions } from "./serve_options.ts";
+export type { LoadOptions, ServeOptions } from "./serve_options.ts";
 export { readGraphFile } from "./graph_file.ts";
 export { serveWorkers } from "./workers.ts";
 export { BUILTIN_SERVLETS } from "./servlet_registry.ts";
-export { graph, GraphBuilder, type ListenerOptionsMap, type PortRef } from "./graph_builder.ts";
+export {
+  type BuiltinModuleName,
+  graph,
+  GraphBuilder,
+  type ListenerOptionsArg,
+  type ListenerOptionsMap,
+  type PortRef,
+} from "./graph_builder.ts";
 export type { EdgeSpec, GraphSpec, ListenerSpec, NodeSpec } from "../kernel/graph.ts";
 export { createLogger, type Logger, type LogLevel } from "../kernel/log.ts";
+export { type Code, CODES } from "../kernel/codes.ts";
 export type {
   ConnectionLimitOptions,
   ConnectionLogOptions,

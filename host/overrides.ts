@@ -7,11 +7,23 @@
  */
 import { GraphError } from "../kernel/errors.ts";
 import type { GraphSpec, ListenerSpec } from "../kernel/graph.ts";
-import { SESSION_RULES } from "../modules/session_options.ts";
+import { SESSION_OPTIONS } from "../modules/session_options.ts";
 import type { ServeOptions } from "./serve_options.ts";
 
-/** The options `--stdio` carries over from the first listener: its session's. */
-const SESSION_OPTIONS = Object.keys(SESSION_RULES);
+/** The names of the session options, which `--stdio` and in-memory connections carry over. */
+const SESSION_NAMES = Object.keys(SESSION_OPTIONS);
+
+/**
+ * The session options (`ttl`, `maxMessageSize`, `open`, `requestTimeout`,
+ * `writeTimeout`, `errorReply`, `onError`) of a graph's first listener, as written:
+ * what `--stdio` and the host's in-memory connections serve with.
+ */
+export function firstSessionOptions(spec: GraphSpec): Record<string, unknown> {
+  const first = spec.listeners?.[0]?.options ?? {};
+  return Object.fromEntries(
+    Object.entries(first).filter(([name]) => SESSION_NAMES.includes(name)),
+  );
+}
 
 /**
  * The listeners to start: the graph's, with the overrides of `options` applied.
@@ -24,19 +36,14 @@ export function listenerSpecs(
   options: ServeOptions,
 ): ListenerSpec[] {
   const listeners = (spec.listeners ?? []).map((l) => ({ ...l, options: { ...l.options } }));
-  if (options.stdio) {
-    const first = listeners[0]?.options ?? {};
-    const carried = Object.fromEntries(
-      Object.entries(first).filter(([name]) => SESSION_OPTIONS.includes(name)),
-    );
-    return [{ module: "stdio", options: carried }];
-  }
+  if (options.stdio) return [{ module: "stdio", options: firstSessionOptions(spec) }];
   if (
     options.host !== undefined || options.port !== undefined || options.listenFd !== undefined
   ) {
     if (listeners.length === 0) listeners.push({ module: "tcp", options: {} });
     if (listeners[0].module !== "tcp") {
       throw new GraphError(
+        "PLUMB_CLI_NOT_TCP",
         `${file}: --host, --port and --listen-fd apply to the first listener, which must be tcp, ` +
           `not ${listeners[0].module}`,
       );

@@ -1,10 +1,11 @@
 /**
- * The options of {@linkcode serve}, {@linkcode checkGraph} and the CLI's
- * overrides, in one place.
+ * The options of {@linkcode serve}, {@linkcode checkGraph}, `Host.load` and
+ * the CLI's overrides, in one place.
  * @module
  */
 import type { Logger, LogLevel } from "../kernel/log.ts";
 import type { IoModule } from "../modules/module.ts";
+import type { SessionListenerOptions } from "../modules/session_options.ts";
 
 /** Options of `serve`, `Host.start` and `checkGraph`. */
 export interface ServeOptions {
@@ -25,7 +26,7 @@ export interface ServeOptions {
    * Serve standard input and output as one connection instead of the graph's
    * listeners (a terminal, or inetd/xinetd/tcpserver "nowait"). The first
    * listener's session options (`ttl`, `maxMessageSize`, `open`,
-   * `requestTimeout`, `writeTimeout`, `errorReply`) carry over.
+   * `requestTimeout`, `writeTimeout`, `errorReply`, `onError`) carry over.
    */
   stdio?: boolean;
   /**
@@ -52,8 +53,20 @@ export interface ServeOptions {
   ports?: readonly number[];
   /**
    * I/O modules of your own, by the name a listener uses, beside (or instead
-   * of) the built-in `tcp`, `unix`, `stdio` and `file`. The testing kit
-   * serves graphs in memory this way.
+   * of) the built-in `tcp`, `unix`, `stdio` and `file`. (To run a graph in
+   * memory, with no listener at all, use `Host.load`.)
    */
   modules?: Readonly<Record<string, IoModule<unknown>>>;
+}
+
+/** Options of `Host.load`, which serves a graph in memory only: no listener, no socket. */
+export interface LoadOptions
+  extends Pick<ServeOptions, "logLevel" | "logger" | "base" | "idleExitMs"> {
+  /**
+   * Session options of the in-memory connections (`ttl`, `maxMessageSize`,
+   * `open`, `requestTimeout`, `writeTimeout`, `errorReply`, `onError`), over those of the
+   * graph's first listener (so a graph whose listener says `"open": true`
+   * greets each connection).
+   */
+  session?: Partial<SessionListenerOptions>;
 }

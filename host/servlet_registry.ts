@@ -29,8 +29,8 @@ import httpStatic from "../servlets/http/static.ts";
  *
  * @example
  * ```ts
- * import { BUILTIN_SERVLETS } from "./servlet_registry.ts";
- * import { assert } from "../tests/assert.ts";
+ * import { BUILTIN_SERVLETS } from "@plumb/plumb/host";
+ * import { assert } from "@std/assert";
  * assert("eliza" in BUILTIN_SERVLETS);
  * ```
  */
@@ -66,7 +66,7 @@ const SCHEME = /^[a-z][a-z0-9+.-]*:/i;
  * @example
  * ```ts
  * import { resolveServlet } from "./servlet_registry.ts";
- * import { assertEquals } from "../tests/assert.ts";
+ * import { assertEquals } from "@std/assert";
  * const base = new URL("file:///srv/graph.json");
  * assertEquals(resolveServlet("./mine.ts", base, "graph.json"), "file:///srv/mine.ts");
  * ```
@@ -87,6 +87,7 @@ export function resolveServlet(
     : undefined;
   if (builtin === undefined) {
     throw new GraphError(
+      "PLUMB_SERVLET_UNKNOWN",
       `${where}: unknown servlet "${specifier}"${
         didYouMean(specifier, Object.keys(BUILTIN_SERVLETS))
       }; built-ins are ${

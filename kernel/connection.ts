@@ -158,6 +158,7 @@ export class NodeConnection implements Connection {
   keepAlive(keep: boolean): void {
     if (this.#ended()) {
       throw new PipeError(
+        "PLUMB_PIPE_KEEPALIVE_AFTER_END",
         `node "${this.#node}": connection.keepAlive after its task ended; ` +
           `call it before exec returns, it speaks for that request`,
       );

@@ -7,7 +7,7 @@
  *
  * @example
  * ```ts
- * import { INPUT, PERSIST } from "./flags.ts";
+ * import { INPUT, PERSIST } from "@plumb/plumb";
  * const flags = INPUT | PERSIST; // 0x20000
  * ```
  * @module
@@ -75,7 +75,7 @@ export type CntlOp =
  *
  * @example
  * ```ts
- * import { flagNames, OUTPUT, PERSIST } from "./flags.ts";
+ * import { flagNames, OUTPUT, PERSIST } from "@plumb/plumb";
  * flagNames(OUTPUT | PERSIST); // "OUTPUT|PERSIST"
  * ```
  */

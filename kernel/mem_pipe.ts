@@ -26,11 +26,14 @@ export interface MemPipeOptions {
   onFirstWrite?: () => void;
   /** Told when a reader or writer starts and stops waiting on this pipe. */
   monitor?: WaitMonitor;
+  /** The pipe's number for its monitor (the scheduler's edge index). Default -1. */
+  id?: number;
 }
 
 /**
  * Watches the waits of a request's pipes, so that the kernel can see when
- * every running node waits on a pipe (a deadlock of bounded pipes).
+ * every running node waits on a pipe (a deadlock of bounded pipes, which it
+ * fails with {@linkcode MemPipe.abort}; the bound is never lifted).
  */
 export interface WaitMonitor {
   /** A reader (`writer` false) or writer (`writer` true) of `pipe` starts waiting. */
@@ -46,6 +49,7 @@ const NONE = 0;
 const CLOSED = 1;
 const ERRORED = 2;
 const CANCELLED = 3;
+const ABORTED = 4;
 
 /**
  * A queued chunk: bytes, text a servlet wrote (kept as text until a reader
@@ -83,14 +87,16 @@ export class MemPipe {
   #reader: { resolve: (chunk: Chunk | null) => void; reject: (e: unknown) => void } | null = null;
   /** The waiting reader takes text (`ready`), not only bytes (`pull`). */
   #readerTakesText = false;
-  #writers: (() => void)[] = [];
-  #overflow = false;
+  #writers: { resolve: () => void; reject: (reason: unknown) => void }[] = [];
   readonly #monitor: WaitMonitor | undefined;
+  /** The pipe's number for its monitor (the scheduler's edge index). */
+  readonly id: number;
 
-  /** @param options queue bound, line limit, first-write callback and wait monitor */
+  /** @param options queue bound, line limit, first-write callback, wait monitor and id */
   constructor(options: MemPipeOptions = {}) {
     this.#highWaterMark = options.highWaterMark ?? MEM_HIGH_WATER_MARK;
     this.#monitor = options.monitor;
+    this.id = options.id ?? -1;
     this.output = new MemOutput(this, options.onFirstWrite);
     this.input = new MemInput(this, options.maxLineBytes);
   }
@@ -102,7 +108,8 @@ export class MemPipe {
 
   /** Queues a chunk; resolves once the queue is below its bound. Discarded after the reader stopped. */
   push(chunk: Chunk): Promise<void> {
-    if (this.#end !== NONE || chunk.length === 0) return RESOLVED;
+    if (this.#end !== NONE) return this.#end === ABORTED ? Promise.reject(this.#reason) : RESOLVED;
+    if (chunk.length === 0) return RESOLVED;
     const reader = this.#reader;
     if (reader !== null && !this.#readerTakesText) {
       this.#reader = null;
@@ -113,27 +120,37 @@ export class MemPipe {
     this.#chunks.push(chunk);
     this.#queued += chunk.length;
     if (reader !== null) this.#settleReader(chunk);
-    if (this.#queued < this.#highWaterMark || this.#overflow) return RESOLVED;
-    return new Promise((resolve) => {
-      this.#writers.push(resolve);
+    if (this.#queued < this.#highWaterMark) return RESOLVED;
+    return new Promise((resolve, reject) => {
+      this.#writers.push({ resolve, reject });
       this.#monitor?.wait(this, true);
     });
   }
 
-  /** True while a writer waits for the reader. */
+  /** True while a writer waits for the reader (the queue is at its bound). */
   get stalled(): boolean {
     return this.#writers.length > 0;
   }
 
   /**
-   * Lets this pipe grow past its bound for the rest of the request and wakes
-   * its writers: the kernel's way out when every running node of a request
-   * waits on a pipe (a diamond whose join reads the branches in another order
-   * than they are written).
+   * Fails the pipe for both ends: a waiting reader and every waiting writer
+   * reject with `reason`, and so does every later read or write. The kernel's
+   * answer when every running node of a request waits on a pipe (a deadlock):
+   * the request fails, and no queue ever grows past its bound.
    */
-  overflow(): void {
-    this.#overflow = true;
-    this.#wakeWriters();
+  abort(reason: unknown): void {
+    if (this.#end === ABORTED) return;
+    this.#end = ABORTED;
+    this.#reason = reason;
+    this.#chunks = [];
+    this.#queued = 0;
+    this.#settleReader(null, reason);
+    const writers = this.#writers;
+    this.#writers = [];
+    for (const writer of writers) {
+      this.#monitor?.resume(this, true);
+      writer.reject(reason);
+    }
   }
 
   #dequeued(length: number): void {
@@ -180,7 +197,7 @@ export class MemPipe {
   }
 
   #wait(takesText: boolean): Promise<Chunk | null> {
-    if (this.#end === ERRORED) return Promise.reject(this.#reason);
+    if (this.#end === ERRORED || this.#end === ABORTED) return Promise.reject(this.#reason);
     if (this.#end !== NONE) return Promise.resolve(null);
     return new Promise((resolve, reject) => {
       this.#reader = { resolve, reject };
@@ -224,9 +241,9 @@ export class MemPipe {
     const writers = this.#writers;
     if (writers.length === 0) return;
     this.#writers = [];
-    for (const wake of writers) {
+    for (const writer of writers) {
       this.#monitor?.resume(this, true);
-      wake();
+      writer.resolve();
     }
   }
 

@@ -54,6 +54,13 @@ export interface InputHandle extends HandleState {
    * end. Optional: the kernel reads bytes from a handle without it.
    */
   readChunk?(): Promise<Uint8Array | string | QueuedValue | null>;
+  /**
+   * Waits for more bytes when what was read ends inside a line (a line the
+   * network cut in two, on a connection whose `read` ends with what has
+   * arrived): true once some arrived, false at the end. Optional: a handle
+   * whose `read` waits for its writer (a mem pipe) needs none.
+   */
+  more?(): Promise<boolean>;
   /** Gives bytes back, to be read first (by the next request, for a connection): `EOM`. */
   unread(bytes: Uint8Array): void;
   /** Called by the kernel when the task that reads the handle has ended (or its stream was cancelled). */

@@ -19,7 +19,7 @@ import {
   UNBOUND,
 } from "./plan.ts";
 import { type Handle, TaskImpl } from "./task.ts";
-import { TeeOutput } from "./tee.ts";
+import { applyTees, type Teed } from "./tee.ts";
 import { MemPipe, type WaitMonitor } from "./mem_pipe.ts";
 import type { Port } from "./servlet.ts";
 import type { RequestInfo } from "./request.ts";
@@ -38,20 +38,77 @@ export type FailureReport = (node: PlanNode, error: unknown, info: RequestInfo) 
 
 const DEFAULT_INFO: RequestInfo = Object.freeze({ peer: "?", event: "data" });
 
+/** What one node of a deadlocked request waits on. */
+export interface PipeWait {
+  /** The node's name. */
+  readonly node: string;
+  /** The pipe, `"a.out" -> "b.in"`. */
+  readonly pipe: string;
+  /** Bytes queued in the pipe when the node writes it (a full pipe); `undefined` when it reads it (an empty one). */
+  readonly queued: number | undefined;
+}
+
+/** `"b" reads "a.out" -> "b.in" (empty)`, or `"a" writes ... (full, 65536 bytes)`. */
+function waitText(wait: PipeWait): string {
+  return wait.queued === undefined
+    ? `"${wait.node}" reads ${wait.pipe} (empty)`
+    : `"${wait.node}" writes ${wait.pipe} (full, ${wait.queued} bytes)`;
+}
+
+/**
+ * The reason a request fails when every running node waits on a bounded mem
+ * pipe: one line naming each node, the pipe it waits on, and how.
+ */
+export class DeadlockError extends PlumbError {
+  /** @param waits what each running node waits on */
+  constructor(waits: readonly PipeWait[]) {
+    super(
+      "PLUMB_REQUEST_DEADLOCK",
+      `request deadlocked: every running node waits on a bounded pipe: ${
+        waits.map(waitText).join("; ")
+      }; read the inputs in the order they are written, or release an input you will not read`,
+    );
+    this.name = "DeadlockError";
+  }
+}
+
+/** `"node.port"` of a plan node's slot, for messages. */
+function portText(nodes: readonly PlanNode[], index: number, slot: number): string {
+  const node = nodes[index];
+  const name = slot < node.ports.length
+    ? node.ports[slot].name
+    : slot === nullSlot(node.ports.length)
+    ? "__null__"
+    : "__error__";
+  return `"${node.name}.${name}"`;
+}
+
 /** The reason a downstream read fails after its producer failed. */
 export class UpstreamError extends PlumbError {
   /** @param node the node that failed */
   constructor(node: string) {
-    super(`upstream node "${node}" failed in this request`);
+    super("PLUMB_UPSTREAM_FAILED", `upstream node "${node}" failed in this request`);
     this.name = "UpstreamError";
   }
 }
 
 const encoder = new TextEncoder();
 
+/**
+ * Gives this request's handle of a declared port that the graph leaves open
+ * (no edge, neither the graph's input nor its output), or `undefined` for the
+ * default: an input that reads empty, an output that discards. The scheduler
+ * gives it the port's declared flags, as any handle. For a module that
+ * scripts a node's other ports: the testing kit's `ServletHarness` feeds a
+ * servlet's other inputs and captures its other outputs so, while the
+ * scheduler's own rules (shadows, signals, shared flags) run as ever.
+ */
+export type OpenPorts = (node: PlanNode, port: Port) => Handle | undefined;
+
 /** This request's handle for a port no edge or module is bound to, with the port's declared flags. */
-function unboundHandle(port: Port): Handle {
-  const handle = port.flags & OUTPUT ? new DiscardOutput() : new EmptyInput();
+function unboundHandle(port: Port, node: PlanNode, open: OpenPorts | undefined): Handle {
+  const handle = open?.(node, port) ??
+    (port.flags & OUTPUT ? new DiscardOutput() : new EmptyInput());
   handle.flags = port.flags;
   return handle;
 }
@@ -61,18 +118,6 @@ function bind<H extends Handle>(handle: H, port: Port): H {
   handle.flags = port.flags;
   handle.touched = 0;
   return handle;
-}
-
-/** Puts each output that has shadows behind a tee that feeds its enabled shadows too. */
-function applyTees(node: PlanNode, handles: Handle[]): void {
-  for (const { target, shadows } of node.tees) {
-    handles[target] = new TeeOutput(
-      node.name,
-      handles[target] as OutputHandle,
-      shadows.map((s) => handles[s] as OutputHandle),
-      shadows.map((s) => node.ports[s]),
-    );
-  }
 }
 
 /** Reports a failure without letting a report that throws (an odd thrown value) escape. */
@@ -112,6 +157,7 @@ function exec(
   handles: Handle[],
   info: RequestInfo,
   done: (outcome: Outcome) => void,
+  teed: Teed | undefined,
 ): void {
   const task = new TaskImpl(node.name, node.ports, handles, info.event, info);
   let running: void | Promise<void>;
@@ -120,6 +166,7 @@ function exec(
   } catch (error) {
     running = Promise.reject(error);
   }
+  if (teed !== undefined) running = endTees(running, teed);
   Promise.resolve(running).then(
     () => {
       task.end();
@@ -132,10 +179,19 @@ function exec(
   );
 }
 
+/** After an exec: its input tees carry what its last reads took (or, if it failed, give it back). */
+function endTees(running: void | Promise<void>, teed: Teed): Promise<void> {
+  return Promise.resolve(running).then(() => teed.finish(), (error) => {
+    teed.giveBack();
+    throw error;
+  });
+}
+
 /**
  * Runs one request. The module owns `input` and `output`; their flags are set
  * to the declarations of the graph's input and output ports first.
  *
+ * @param open handles for the ports the graph leaves open, if the module has any
  * @returns false when the output is errored (a node that writes it failed)
  */
 export function runRequest(
@@ -144,13 +200,14 @@ export function runRequest(
   output: OutputHandle,
   report: FailureReport,
   info: RequestInfo = DEFAULT_INFO,
+  open?: OpenPorts,
 ): Promise<boolean> {
   input.flags = plan.inputPort.flags;
   input.touched = 0;
   output.flags = plan.outputPort.flags;
   output.touched = 0;
-  if (plan.single) return runSingle(plan.nodes[0], input, output, report, info);
-  return new RequestRun(plan, input, output, report, info).start();
+  if (plan.single) return runSingle(plan.nodes[0], input, output, report, info, open);
+  return new RequestRun(plan, input, output, report, info, open).start();
 }
 
 async function runSingle(
@@ -159,6 +216,7 @@ async function runSingle(
   output: OutputHandle,
   report: FailureReport,
   info: RequestInfo,
+  open: OpenPorts | undefined,
 ): Promise<boolean> {
   const handles: Handle[] = new Array(node.ports.length);
   for (let i = 0; i < handles.length; i++) {
@@ -167,14 +225,25 @@ async function runSingle(
       ? input
       : slot === GRAPH_OUTPUT
       ? output
-      : unboundHandle(node.ports[i]);
+      : unboundHandle(node.ports[i], node, open);
   }
-  if (node.tees.length > 0) applyTees(node, handles);
+  const teed = node.tees.length > 0
+    ? applyTees(node.name, node.ports, node.tees, handles)
+    : undefined;
   // The hot path of a one-node graph: exec inline, no outcome object.
   const task = new TaskImpl(node.name, node.ports, handles, info.event, info);
   let ok = true;
   try {
-    await node.servlet.exec(node.ctx, task);
+    if (teed === undefined) await node.servlet.exec(node.ctx, task);
+    else {
+      let running: void | Promise<void>;
+      try {
+        running = node.servlet.exec(node.ctx, task);
+      } catch (error) {
+        running = Promise.reject(error);
+      }
+      await endTees(running, teed);
+    }
   } catch (error) {
     ok = false;
     safeReport(report, node, error, info);
@@ -196,12 +265,22 @@ class RequestRun implements WaitMonitor {
   readonly #output: OutputHandle;
   readonly #report: FailureReport;
   readonly #info: RequestInfo;
+  readonly #open: OpenPorts | undefined;
   readonly #state: number[];
   readonly #pipes: (MemPipe | undefined)[];
   readonly #closed: boolean[];
+  /** Pending mem pipe waits of each node. */
+  readonly #waits: number[];
+  /** What each node last waited on: an edge it reads, or -1 - an edge it writes. */
+  readonly #waitingOn: number[];
   #pending: number;
   #running = 0;
-  #waiting = 0;
+  /** Running nodes with no pending mem pipe wait. */
+  #free = 0;
+  /** Node starts and ends so far: a deadlock is confirmed only if none happened meanwhile. */
+  #changes = 0;
+  #deadlockCheck: ReturnType<typeof setTimeout> | undefined;
+  #deadlock: DeadlockError | undefined;
   #ok = true;
   #done: (ok: boolean) => void = () => {};
 
@@ -211,15 +290,19 @@ class RequestRun implements WaitMonitor {
     output: OutputHandle,
     report: FailureReport,
     info: RequestInfo,
+    open: OpenPorts | undefined,
   ) {
     this.#plan = plan;
     this.#info = info;
+    this.#open = open;
     this.#input = input;
     this.#output = output;
     this.#report = report;
     this.#state = new Array(plan.nodes.length).fill(WAITING);
     this.#pipes = new Array(plan.edges.length);
     this.#closed = new Array(plan.edges.length).fill(false);
+    this.#waits = new Array(plan.nodes.length).fill(0);
+    this.#waitingOn = new Array(plan.nodes.length).fill(0);
     this.#pending = plan.nodes.length;
   }
 
@@ -240,6 +323,7 @@ class RequestRun implements WaitMonitor {
       pipe = this.#pipes[edge] = new MemPipe({
         onFirstWrite: () => this.#startNode(to),
         monitor: this,
+        id: edge,
       });
       // Its producer may have settled already (cancelled, or done without writing): then it is empty.
       if (this.#closed[edge]) pipe.close();
@@ -247,31 +331,70 @@ class RequestRun implements WaitMonitor {
     return pipe;
   }
 
-  wait(_pipe: MemPipe, _writer: boolean): void {
-    this.#waiting++;
-    this.#checkStall();
+  wait(pipe: MemPipe, writer: boolean): void {
+    const edge = this.#plan.edges[pipe.id];
+    const node = writer ? edge.from : edge.to;
+    this.#waitingOn[node] = writer ? -1 - pipe.id : pipe.id;
+    if (this.#waits[node]++ === 0 && this.#state[node] === RUNNING && --this.#free === 0) {
+      this.#checkDeadlock();
+    }
+  }
+
+  resume(pipe: MemPipe, writer: boolean): void {
+    const edge = this.#plan.edges[pipe.id];
+    const node = writer ? edge.from : edge.to;
+    if (--this.#waits[node] === 0 && this.#state[node] === RUNNING) this.#free++;
   }
 
   /**
-   * When every running node waits on a pipe, bounded pipes have deadlocked (a
+   * Every running node waits on a mem pipe: the request cannot go on (a
    * diamond whose join reads its branches in another order than they are
-   * written): let a stalled pipe grow past its bound so the request goes on.
-   * Checked when a node starts waiting and when a node ends (the others may
-   * all be waiting by then).
+   * written, say), and no pipe may grow past its bound to get it out. Checked
+   * when a node starts waiting and when a node ends; confirmed a macrotask
+   * later (a wait that a promise reaction was about to end is not a deadlock),
+   * then every pipe of the request is aborted with one {@linkcode DeadlockError}.
    */
-  #checkStall(): void {
-    if (this.#running === 0 || this.#waiting < this.#running) return;
-    this.#pipes.find((p) => p?.stalled)?.overflow();
+  #checkDeadlock(): void {
+    if (this.#free !== 0 || this.#running === 0 || this.#deadlockCheck !== undefined) return;
+    const seen = this.#changes;
+    this.#deadlockCheck = setTimeout(() => {
+      this.#deadlockCheck = undefined;
+      if (this.#free !== 0 || this.#running === 0) return;
+      if (this.#changes !== seen) return this.#checkDeadlock();
+      this.#abort();
+    }, 0);
   }
 
-  resume(_pipe: MemPipe, _writer: boolean): void {
-    this.#waiting--;
+  /** Fails the request: one report names the nodes and pipes, every pipe is aborted. */
+  #abort(): void {
+    const { nodes, edges } = this.#plan;
+    const waits: PipeWait[] = [];
+    let first: PlanNode | undefined;
+    for (const node of nodes) {
+      if (this.#state[node.index] !== RUNNING) continue;
+      first ??= node;
+      const at = this.#waitingOn[node.index];
+      const edge = edges[at < 0 ? -1 - at : at];
+      waits.push({
+        node: node.name,
+        pipe: `${portText(nodes, edge.from, edge.fromSlot)} -> ${
+          portText(nodes, edge.to, edge.toPort)
+        }`,
+        queued: at < 0 ? this.#pipes[-1 - at]?.queued ?? 0 : undefined,
+      });
+    }
+    const error = this.#deadlock = new DeadlockError(waits);
+    this.#ok = false;
+    safeReport(this.#report, first!, error, this.#info);
+    for (const pipe of this.#pipes) pipe?.abort(error);
   }
 
   #startNode(index: number): void {
     if (this.#state[index] !== WAITING) return;
     this.#state[index] = RUNNING;
     this.#running++;
+    this.#changes++;
+    if (this.#waits[index] === 0) this.#free++;
     const node = this.#plan.nodes[index];
     const handles: Handle[] = new Array(node.ports.length);
     for (let i = 0; i < handles.length; i++) {
@@ -282,20 +405,28 @@ class RequestRun implements WaitMonitor {
         handles[i] = bind(port.flags & OUTPUT ? pipe.output : pipe.input, port);
       } else if (slot === GRAPH_INPUT) handles[i] = this.#input;
       else if (slot === GRAPH_OUTPUT) handles[i] = this.#output;
-      else handles[i] = unboundHandle(port);
+      else handles[i] = unboundHandle(port, node, this.#open);
     }
-    if (node.tees.length > 0) applyTees(node, handles);
+    const teed = node.tees.length > 0
+      ? applyTees(node.name, node.ports, node.tees, handles)
+      : undefined;
     exec(node, handles, this.#info, (outcome) => {
+      this.#state[index] = SETTLED; // its pipe waits no longer count
       this.#running--;
+      this.#changes++;
+      if (this.#waits[index] === 0) this.#free--;
       this.#finish(node, handles, outcome);
-      this.#checkStall();
-    });
+      this.#checkDeadlock();
+    }, teed);
   }
 
   #finish(node: PlanNode, handles: Handle[], outcome: Outcome): void {
     const n = node.ports.length;
     if (outcome.failed) {
-      safeReport(this.#report, node, outcome.error, this.#info);
+      // A deadlock was reported once, for the whole request.
+      if (outcome.error !== this.#deadlock) {
+        safeReport(this.#report, node, outcome.error, this.#info);
+      }
       const reason = new UpstreamError(node.name);
       for (let i = 0; i < n; i++) {
         const slot = node.slots[i];
@@ -345,6 +476,9 @@ class RequestRun implements WaitMonitor {
         this.#cancel(to.index);
       }
     }
-    if (--this.#pending === 0) this.#done(this.#ok);
+    if (--this.#pending === 0) {
+      if (this.#deadlockCheck !== undefined) clearTimeout(this.#deadlockCheck);
+      this.#done(this.#ok);
+    }
   }
 }

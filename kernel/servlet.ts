@@ -106,9 +106,32 @@ export interface Task {
    * `dataflow/dup` and `dataflow/firstnonempty` pass on what they are given.
    */
   forward(from: Port, to: Port): Promise<boolean>;
-  /** The rest of an input as a `ReadableStream`. */
-  readable(port: Port): ReadableStream<Uint8Array>;
-  /** An output as a `WritableStream`; closing it does not end the task. */
+  /**
+   * Reads the rest of an input as it was written (values stay objects, text
+   * stays text) and keeps none of it: what the input's `SHADOW` ports carry.
+   * Resolves true when anything was read. How `dataflow/dup` copies its input.
+   */
+  drain(port: Port): Promise<boolean>;
+  /**
+   * Reads no more of an input in this request: what its writer queued and
+   * writes later is dropped, and a writer waiting on the full pipe goes on.
+   * What `dataflow/firstnonempty` does with the inputs after the one it
+   * copies. (`task.readable(port).cancel()` does the same, through a stream.)
+   */
+  release(port: Port): void;
+  /**
+   * The rest of an input as a byte `ReadableStream` (`type: "bytes"`): it
+   * reads only when its reader asks (the pipe's bound holds), each chunk its
+   * reader's own; a BYOB reader (`getReader({ mode: "byob" })`) gets at most
+   * its buffer's size per read. Pipe it through the platform's streams
+   * (`TextDecoderStream`, `DecompressionStream`, ...); cancelling it tells
+   * the writer that nothing more will be read.
+   */
+  readable(port: Port): ReadableStream<Uint8Array<ArrayBuffer>>;
+  /**
+   * An output as a `WritableStream`, with the pipe's backpressure (a write
+   * resolves when the pipe can take more); closing it does not end the task.
+   */
   writable(port: Port): WritableStream<Uint8Array>;
   /** Reads this request's flags of a port. */
   cntl(port: Port, op: "GET_FLAGS"): number;
@@ -184,7 +207,7 @@ export type Servlet<C> = Readonly<ServletDefinition<C>>;
  *
  * @example
  * ```ts
- * import { defineServlet, INPUT, OUTPUT, PERSIST } from "../mod.ts";
+ * import { defineServlet, INPUT, OUTPUT, PERSIST } from "@plumb/plumb";
  *
  * export default defineServlet({
  *   init(_args, env) {

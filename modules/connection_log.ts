@@ -5,45 +5,35 @@
  * connection gets a line naming the rule. As text, or as JSON lines.
  * @module
  */
+import type { Code } from "../kernel/codes.ts";
 import { LOG_LEVELS, type Logger, type LogLevel } from "../kernel/log.ts";
 import { type ByteChannel, isGone } from "./channel.ts";
-import type { OptionRule } from "./options.ts";
+import type { OptionsOf, OptionSpecs } from "./options.ts";
 import type { Session } from "./session.ts";
 
-/** How a listener writes its connection lines. */
-export interface ConnectionLogOptions {
-  /**
-   * Level of the line written as each connection ends. Default `"debug"`, so
-   * that it costs nothing unless the host logs at `debug`. Lines about
-   * refused and denied connections are written at `"info"`, or at this level
-   * when it is more severe.
-   */
-  log: LogLevel;
-  /** `"text"` (default) or `"json"`: one JSON object per line, without the `plumb` prefix. */
-  logFormat: "text" | "json";
-}
-
-/** Option rules of {@linkcode ConnectionLogOptions}, for `checkOptions`. */
-export const CONNECTION_LOG_RULES: Record<keyof ConnectionLogOptions, OptionRule> = {
+/** How a listener writes its connection lines, declared. */
+export const CONNECTION_LOG_OPTIONS = {
   log: {
     type: "string",
     values: LOG_LEVELS,
-    description: "the level of the line logged as each connection ends",
+    default: "debug",
+    what: "the level of the line logged as each connection ends",
+    doc: "Level of the line logged as each connection ends (peer, duration, requests, bytes " +
+      "in and out, how it ended). Refused and denied connections are logged at info, or at " +
+      "this level if more severe.",
   },
   logFormat: {
     type: "string",
     values: ["text", "json"],
-    description: "connection lines as text or as JSON lines",
+    default: "text",
+    what: "connection lines as text or as JSON lines",
+    doc: "Connection lines as text, or as JSON lines (one object per line, without the " +
+      "plumb prefix).",
   },
-};
+} as const satisfies OptionSpecs;
 
-/** Reads the connection log options from a listener's checked options, with their defaults. */
-export function connectionLogOptions(options: Record<string, unknown>): ConnectionLogOptions {
-  return {
-    log: (options.log as LogLevel | undefined) ?? "debug",
-    logFormat: (options.logFormat as "text" | "json" | undefined) ?? "text",
-  };
-}
+/** How a listener writes its connection lines, parsed (see {@linkcode CONNECTION_LOG_OPTIONS}). */
+export type ConnectionLogOptions = OptionsOf<typeof CONNECTION_LOG_OPTIONS>;
 
 /**
  * How a connection ended: the peer closed it, the server did (`PERSIST` off),
@@ -149,12 +139,12 @@ export class ConnectionLog {
   /**
    * @param url the listener, for the lines
    * @param log the host's log
-   * @param options level and format (defaults as {@linkcode connectionLogOptions})
+   * @param options level and format (defaults as {@linkcode CONNECTION_LOG_OPTIONS} declares)
    */
   constructor(url: string, log: Logger, options: Partial<ConnectionLogOptions> = {}) {
     this.#url = url;
     this.#log = log;
-    this.#level = options.log ?? "debug";
+    this.#level = options.log ?? CONNECTION_LOG_OPTIONS.log.default;
     this.#failureLevel = LOG_LEVELS.indexOf(this.#level) < LOG_LEVELS.indexOf("info")
       ? this.#level
       : "info";
@@ -186,7 +176,7 @@ export class ConnectionLog {
     const seconds = (performance.now() - session.startedAt) / 1000;
     const { requests, bytesIn, bytesOut } = session;
     if (this.#json) {
-      this.#write(this.#level, {
+      this.#write(this.#level, "PLUMB_CONN_ENDED", {
         peer: channel.peer,
         end,
         ...(end === "timeout" ? { reason: because } : {}),
@@ -200,6 +190,7 @@ export class ConnectionLog {
     const how = end === "timeout" ? `timed out (${because})` : ENDED[end];
     this.#log.log(
       this.#level,
+      "PLUMB_CONN_ENDED",
       `connection from ${channel.peer} to ${this.#url} ended: ${how} after ${
         seconds.toFixed(3)
       } s, ${requests} ${requests === 1 ? "request" : "requests"}, ${bytesIn} bytes in, ` +
@@ -210,8 +201,9 @@ export class ConnectionLog {
   /** Writes the line of a connection that is not served: denied, or refused by a limit. */
   refused(channel: ByteChannel, end: "denied" | "limit", reason: string): void {
     if (!this.#log.enabled(this.#failureLevel) || !this.#withinBudget()) return;
+    const code = end === "denied" ? "PLUMB_CONN_DENIED" : "PLUMB_CONN_REFUSED";
     if (this.#json) {
-      this.#write(this.#failureLevel, {
+      this.#write(this.#failureLevel, code, {
         peer: channel.peer,
         end,
         reason,
@@ -223,6 +215,7 @@ export class ConnectionLog {
     } else {
       this.#log.log(
         this.#failureLevel,
+        code,
         `connection from ${channel.peer} to ${this.#url} ${ENDED[end]}: ${reason}`,
       );
     }
@@ -238,6 +231,7 @@ export class ConnectionLog {
     this.#lastWait = now;
     this.#log.log(
       "info",
+      "PLUMB_CONN_WAITING",
       `${this.#url}: ${open} ${open === 1 ? "connection" : "connections"} open ` +
         `(maxConnections ${max}); ` +
         `new connections wait until one closes`,
@@ -249,6 +243,7 @@ export class ConnectionLog {
     if (this.#suppressed === 0) return;
     this.#log.log(
       this.#failureLevel,
+      "PLUMB_CONN_NOT_LOGGED",
       `${this.#url}: ${this.#suppressed} more refused or denied connections not logged ` +
         `(over ${FAILURE_LINES_PER_SECOND} lines a second)`,
     );
@@ -271,14 +266,15 @@ export class ConnectionLog {
     return true;
   }
 
-  #write(level: LogLevel, fields: Record<string, unknown>): void {
+  #write(level: LogLevel, code: Code, fields: Record<string, unknown>): void {
     const line = JSON.stringify({
       time: new Date().toISOString(),
       level,
+      code,
       listener: this.#url,
       ...fields,
     });
     if (this.#log.write !== undefined) this.#log.write(level, line);
-    else this.#log.log(level, line);
+    else this.#log.log(level, code, line);
   }
 }

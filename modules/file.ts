@@ -4,32 +4,34 @@
  * without a network. The listener is done at the end of the input file.
  * @module
  */
-import { GraphError, PermissionHint, PlumbError } from "../kernel/errors.ts";
+import { PermissionHint, PlumbError } from "../kernel/errors.ts";
 import { filePath } from "../kernel/file_path.ts";
 import type { ByteChannel } from "./channel.ts";
-import type { IoModule, ListenContext, Listener } from "./module.ts";
-import { checkOptions, type OptionRule } from "./options.ts";
+import type { DeclaredModule, ListenContext, Listener } from "./module.ts";
+import { type OptionsOf, type OptionSpecs, parseOptions } from "./options.ts";
 import { singleSessionListener } from "./session_pool.ts";
-import { SESSION_RULES, sessionOptions } from "./session_options.ts";
+import { SESSION_OPTIONS } from "./session_options.ts";
 
-/** Options of a `file` listener. */
-export interface FileOptions {
-  /** The input file, relative to the graph file: one request per line. */
-  input: string;
-  /** The output file, relative to the graph file: replies are appended (it is created if missing). */
-  output: string;
-  /** Longest line a request may read, in bytes. Default 65536. */
-  maxMessageSize: number;
-  /** Run an `open` request before the first line (its reply goes to the output). Default false. */
-  open: boolean;
-}
+/** The options of a `file` listener, declared. */
+export const FILE_OPTIONS = {
+  input: {
+    type: "string",
+    required: true,
+    what: "input file, one request per line",
+    doc: "Input file, relative to the graph file: one request per line.",
+  },
+  output: {
+    type: "string",
+    required: true,
+    what: "output file the replies are appended to",
+    doc: "Output file the replies are appended to.",
+  },
+  maxMessageSize: SESSION_OPTIONS.maxMessageSize,
+  open: SESSION_OPTIONS.open,
+} as const satisfies OptionSpecs;
 
-const RULES: Record<keyof FileOptions, OptionRule> = {
-  input: { type: "string", description: "input file, one request per line" },
-  output: { type: "string", description: "output file the replies are appended to" },
-  maxMessageSize: SESSION_RULES.maxMessageSize,
-  open: SESSION_RULES.open,
-};
+/** Options of a `file` listener, parsed (see {@linkcode FILE_OPTIONS}). */
+export type FileOptions = OptionsOf<typeof FILE_OPTIONS>;
 
 /** A channel that reads a file one line per read (each line its own readiness) and appends writes. */
 async function fileChannel(input: string, output: string): Promise<ByteChannel> {
@@ -70,37 +72,33 @@ async function fileChannel(input: string, output: string): Promise<ByteChannel> 
 }
 
 /** The `file` module. */
-export const file: IoModule<FileOptions> = {
+export const file: DeclaredModule<typeof FILE_OPTIONS> = {
   name: "file",
-  parseOptions(options: Record<string, unknown>, where: string): FileOptions {
-    checkOptions(options, RULES, where);
-    for (const name of ["input", "output"] as const) {
-      if (typeof options[name] !== "string" || options[name] === "") {
-        throw new GraphError(`${where}: option "${name}" is required: ${RULES[name].description}`);
-      }
-    }
-    const { maxMessageSize, open } = sessionOptions(options);
-    return {
-      input: options.input as string,
-      output: options.output as string,
-      maxMessageSize,
-      open,
-    };
-  },
+  options: FILE_OPTIONS,
+  parseOptions: (options, where) => parseOptions(FILE_OPTIONS, options, where),
   async listen(options: FileOptions, context: ListenContext): Promise<Listener> {
     const input = filePath(new URL(options.input, context.base));
     const output = filePath(new URL(options.output, context.base));
     if (Deno.permissions.querySync({ name: "read", path: input }).state !== "granted") {
-      throw new PermissionHint(`cannot read ${input}`, `--allow-read=${input}`);
+      throw new PermissionHint(
+        "PLUMB_PERMISSION_FILE_READ",
+        `cannot read ${input}`,
+        `--allow-read=${input}`,
+      );
     }
     if (Deno.permissions.querySync({ name: "write", path: output }).state !== "granted") {
-      throw new PermissionHint(`cannot write ${output}`, `--allow-write=${output}`);
+      throw new PermissionHint(
+        "PLUMB_PERMISSION_FILE_WRITE",
+        `cannot write ${output}`,
+        `--allow-write=${output}`,
+      );
     }
     let channel: ByteChannel;
     try {
       channel = await fileChannel(input, output);
     } catch (error) {
       throw new PlumbError(
+        "PLUMB_FILE_LISTENER_OPEN",
         `file listener: cannot open ${input} or ${output}: ${(error as Error).message}`,
       );
     }

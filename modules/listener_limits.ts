@@ -7,131 +7,106 @@
  * served, before any servlet runs.
  * @module
  */
-import { GraphError } from "../kernel/errors.ts";
+import { GraphError, lineOf } from "../kernel/errors.ts";
 import { AccessRules, AddressRuleError, parseRange } from "./address_rules.ts";
-import type { OptionRule } from "./options.ts";
+import type { JsonSchema, OptionsOf, OptionSpecs } from "./options.ts";
 import { SourceTable } from "./source_table.ts";
 
-/** What happens to a new connection while `maxConnections` are open. */
-export type Overflow = "wait" | "refuse";
-
-/** Limits on a listener's connections (`tcp`, `unix`). */
-export interface ConnectionLimitOptions {
-  /** Connections served at once; absent for no limit. */
-  maxConnections?: number;
-  /**
-   * When `maxConnections` are open: `"wait"` stops accepting until one closes
-   * (new connections wait in the kernel's backlog), `"refuse"` accepts and
-   * closes them at once (after `refuseMessage`). Default `"wait"`.
-   */
-  overflow: Overflow;
-  /**
-   * Written, as is, to a connection refused by a limit (`maxConnections` with
-   * `"refuse"`, `maxPerSource`, `maxRatePerSource`) before it is closed, for
-   * example `"busy, try again later\n"`. Default `""`: nothing. A connection
-   * denied by `allow`/`deny` is never told anything.
-   */
-  refuseMessage: string;
-}
-
-/** Access rules and per-source limits of a TCP listener, by peer address. */
-export interface SourceRuleOptions {
-  /**
-   * Addresses and CIDR ranges (`127.0.0.1`, `10.0.0.0/8`, `::1`, `fe80::/10`)
-   * that may connect; absent for any. IPv4 entries also match IPv4-mapped
-   * IPv6 peers.
-   */
-  allow?: string[];
-  /** Addresses and CIDR ranges that may not connect; they win over `allow`. */
-  deny?: string[];
-  /** Connections one address may hold open at once; absent for no limit. */
-  maxPerSource?: number;
-  /**
-   * New connections one address may open per second (a burst of up to one
-   * second's worth, then this rate); absent for no limit.
-   */
-  maxRatePerSource?: number;
-}
-
-/** Option rules of {@linkcode ConnectionLimitOptions}, for `checkOptions`. */
-export const CONNECTION_LIMIT_RULES: Record<keyof ConnectionLimitOptions, OptionRule> = {
+/** Limits on a listener's connections (`tcp`, `unix`), declared. */
+export const CONNECTION_LIMIT_OPTIONS = {
   maxConnections: {
     type: "number",
     integer: true,
     min: 1,
-    description: "connections served at once",
+    what: "connections served at once",
+    doc: "Connections served at once; absent for no limit. " +
+      "What a connection over it gets is overflow's choice.",
   },
   overflow: {
     type: "string",
     values: ["wait", "refuse"],
-    description: "what a connection over maxConnections gets: wait in the backlog, or refused",
+    default: "wait",
+    what: "what a connection over maxConnections gets: wait in the backlog, or refused",
+    doc: "When maxConnections are open: wait stops accepting until one closes " +
+      "(new connections wait in the backlog), refuse accepts and closes them at once " +
+      "(after refuseMessage).",
   },
   refuseMessage: {
     type: "string",
-    description: "written to a connection refused by a limit before it is closed",
+    default: "",
+    what: "written to a connection refused by a limit before it is closed",
+    doc: "Written as is to a connection refused by a limit (maxConnections with refuse, " +
+      'maxPerSource, maxRatePerSource) before it is closed, for example "busy, try again ' +
+      'later\\n". Denied connections are told nothing.',
   },
-};
+} as const satisfies OptionSpecs;
 
-/** Option rules of {@linkcode SourceRuleOptions}, for `checkOptions`. */
-export const SOURCE_RULES: Record<keyof SourceRuleOptions, OptionRule> = {
+/** Limits on a listener's connections, parsed (see {@linkcode CONNECTION_LIMIT_OPTIONS}). */
+export type ConnectionLimitOptions = OptionsOf<typeof CONNECTION_LIMIT_OPTIONS>;
+
+/** What happens to a new connection while `maxConnections` are open. */
+export type Overflow = ConnectionLimitOptions["overflow"];
+
+/**
+ * Checks that each entry of an `allow` or `deny` list is an address or a CIDR
+ * range; a bad one is a {@linkcode GraphError} naming `where`, the option and
+ * the entry.
+ */
+function checkRanges(entries: readonly string[], where: string, name: string): void {
+  for (const entry of entries) {
+    try {
+      parseRange(entry);
+    } catch (error) {
+      if (!(error instanceof AddressRuleError)) throw error;
+      throw new GraphError(
+        "PLUMB_OPTION_BAD_ADDRESS",
+        `${where}: option "${name}": entry ${JSON.stringify(entry)}: ${lineOf(error)}`,
+      );
+    }
+  }
+}
+
+/** What the schema says of an address list beyond "an array of strings". */
+const ADDRESS_LIST: JsonSchema = { items: { type: "string", minLength: 1 } };
+
+/** Access rules and per-source limits of a TCP listener, by peer address, declared. */
+export const SOURCE_RULE_OPTIONS = {
   allow: {
     type: "string[]",
-    description: "addresses and CIDR ranges that may connect, for example 10.0.0.0/8",
+    what: "addresses and CIDR ranges that may connect, for example 10.0.0.0/8",
+    doc: "Only peers matching one of these addresses or CIDR ranges (127.0.0.1, 10.0.0.0/8, " +
+      "::1, fe80::/10) are served; absent for any peer. IPv4 entries also match " +
+      "IPv4-mapped IPv6 peers.",
+    schema: ADDRESS_LIST,
+    check: checkRanges,
   },
   deny: {
     type: "string[]",
-    description: "addresses and CIDR ranges that may not connect, for example 10.0.0.0/8",
+    what: "addresses and CIDR ranges that may not connect, for example 10.0.0.0/8",
+    doc: "Peers matching one of these addresses or CIDR ranges are closed before any " +
+      "servlet runs; deny wins over allow.",
+    schema: ADDRESS_LIST,
+    check: checkRanges,
   },
   maxPerSource: {
     type: "number",
     integer: true,
     min: 1,
-    description: "connections one address may hold open at once",
+    what: "connections one address may hold open at once",
+    doc: "Connections one peer address may hold open at once; more are closed at once. " +
+      "Absent for no limit.",
   },
   maxRatePerSource: {
     type: "number",
     min: 0.001,
-    description: "new connections one address may open per second",
+    what: "new connections one address may open per second",
+    doc: "New connections one peer address may open per second (a burst of one second's " +
+      "worth, then this rate); more are closed at once. Absent for no limit.",
   },
-};
+} as const satisfies OptionSpecs;
 
-/** Reads the connection limits from a listener's checked options, with their defaults. */
-export function connectionLimitOptions(options: Record<string, unknown>): ConnectionLimitOptions {
-  return {
-    maxConnections: options.maxConnections as number | undefined,
-    overflow: (options.overflow as Overflow | undefined) ?? "wait",
-    refuseMessage: (options.refuseMessage as string | undefined) ?? "",
-  };
-}
-
-/**
- * Reads the access rules and per-source limits from a listener's checked
- * options; a bad `allow` or `deny` entry is a {@linkcode GraphError} naming
- * `where`, the option and the entry.
- */
-export function sourceRuleOptions(
-  options: Record<string, unknown>,
-  where: string,
-): SourceRuleOptions {
-  for (const name of ["allow", "deny"] as const) {
-    for (const entry of (options[name] as string[] | undefined) ?? []) {
-      try {
-        parseRange(entry);
-      } catch (error) {
-        if (!(error instanceof AddressRuleError)) throw error;
-        throw new GraphError(
-          `${where}: option "${name}": entry ${JSON.stringify(entry)}: ${error.message}`,
-        );
-      }
-    }
-  }
-  return {
-    allow: options.allow as string[] | undefined,
-    deny: options.deny as string[] | undefined,
-    maxPerSource: options.maxPerSource as number | undefined,
-    maxRatePerSource: options.maxRatePerSource as number | undefined,
-  };
-}
+/** Access rules and per-source limits, parsed (see {@linkcode SOURCE_RULE_OPTIONS}). */
+export type SourceRuleOptions = OptionsOf<typeof SOURCE_RULE_OPTIONS>;
 
 /** Why a connection is not served. */
 export interface Refusal {

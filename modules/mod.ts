@@ -12,6 +12,7 @@
  * @module
  */
 export type {
+  DeclaredModule,
   IoModule,
   ListenContext,
   Listener,
@@ -24,11 +25,32 @@ export type { HandleState, InputHandle, OutputHandle, StateSlot } from "../kerne
 export type { ConnectionLink } from "../kernel/connection.ts";
 export { KeptState } from "../kernel/kept_state.ts";
 export { QueuedValue } from "../kernel/value_codec.ts";
-export { IO_MODULES } from "./registry.ts";
-export { tcp, type TcpOptions } from "./tcp.ts";
-export { unix, type UnixOptions } from "./unix.ts";
-export { stdio, type StdioOptions } from "./stdio.ts";
-export { file, type FileOptions } from "./file.ts";
-export type { SessionListenerOptions } from "./session_options.ts";
-export type { ConnectionLimitOptions, Overflow, SourceRuleOptions } from "./listener_limits.ts";
-export type { ConnectionLogOptions } from "./connection_log.ts";
+export {
+  type DefaultedNames,
+  type JsonSchema,
+  type OptionalNames,
+  type OptionFields,
+  type OptionsInputOf,
+  type OptionsOf,
+  type OptionSpec,
+  type OptionSpecs,
+  optionsSchema,
+  type OptionType,
+  parseOptions,
+  type RequiredNames,
+  type ValueOf,
+} from "./options.ts";
+export { BUILTIN_MODULES, IO_MODULES } from "./registry.ts";
+export { tcp, TCP_OPTIONS, type TcpOptions } from "./tcp.ts";
+export { unix, UNIX_OPTIONS, type UnixOptions } from "./unix.ts";
+export { stdio, STDIO_OPTIONS, type StdioOptions } from "./stdio.ts";
+export { file, FILE_OPTIONS, type FileOptions } from "./file.ts";
+export { SESSION_OPTIONS, type SessionListenerOptions } from "./session_options.ts";
+export {
+  CONNECTION_LIMIT_OPTIONS,
+  type ConnectionLimitOptions,
+  type Overflow,
+  SOURCE_RULE_OPTIONS,
+  type SourceRuleOptions,
+} from "./listener_limits.ts";
+export { CONNECTION_LOG_OPTIONS, type ConnectionLogOptions } from "./connection_log.ts";

@@ -7,6 +7,7 @@
 import type { Logger } from "../kernel/log.ts";
 import type { RequestEvent } from "../kernel/servlet.ts";
 import type { RequestHandler, RequestInfo } from "../kernel/request.ts";
+import type { OptionsOf, OptionSpecs } from "./options.ts";
 export type { RequestEvent, RequestHandler, RequestInfo };
 
 /** What a module's listener gets from the host. */
@@ -60,10 +61,25 @@ export interface IoModule<O> {
   /** The name a graph's listener uses, for example `tcp`. */
   readonly name: string;
   /**
+   * The module's options, declared (`{...} as const satisfies OptionSpecs`),
+   * when it declares them: a built-in module's part of `graph.schema.json` is
+   * made from it, and its table in the docs is checked against it.
+   */
+  readonly options?: OptionSpecs;
+  /**
    * Checks a listener's options; throws a `GraphError` naming `where` and the option.
    * @param where for messages, for example `graph.json: listener 1 (tcp)`
    */
   parseOptions(options: Record<string, unknown>, where: string): O;
   /** Starts listening. */
   listen(options: O, context: ListenContext): Promise<Listener>;
+}
+
+/**
+ * A module whose options are declared as `D`: it parses them with
+ * `parseOptions(D, ...)` and listens with what that returns.
+ */
+export interface DeclaredModule<D extends OptionSpecs> extends IoModule<OptionsOf<D>> {
+  /** The module's options, declared. */
+  readonly options: D;
 }

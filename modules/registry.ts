@@ -8,10 +8,8 @@ import { stdio } from "./stdio.ts";
 import { tcp } from "./tcp.ts";
 import { unix } from "./unix.ts";
 
+/** The built-in modules, by name, each with its declared options' types. */
+export const BUILTIN_MODULES = { tcp, unix, stdio, file } as const;
+
 /** The modules, by name. */
-export const IO_MODULES: Readonly<Record<string, IoModule<unknown>>> = {
-  tcp: tcp as IoModule<unknown>,
-  unix: unix as IoModule<unknown>,
-  stdio: stdio as IoModule<unknown>,
-  file: file as IoModule<unknown>,
-};
+export const IO_MODULES: Readonly<Record<string, IoModule<unknown>>> = BUILTIN_MODULES;

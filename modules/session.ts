@@ -95,6 +95,10 @@ class SessionInput implements InputHandle {
   eof(): Promise<boolean> {
     return Promise.resolve(this.empty || this.#reader.buffered === 0);
   }
+  /** Waits for the connection's next bytes (the rest of a cut line); false at its end. */
+  more(): Promise<boolean> {
+    return this.empty ? Promise.resolve(false) : this.#reader.fill();
+  }
   unread(bytes: Uint8Array): void {
     this.#reader.unread(bytes.slice());
   }
@@ -407,7 +411,11 @@ export class Session implements ConnectionLink {
       // start, and its bytes queue behind (order kept, memory bounded by write()).
       if (output.flags & ASYNC) {
         this.#draining = output.flush().catch((error) =>
-          context.log.log("warn", `${this.channel.peer}: write failed: ${(error as Error).message}`)
+          context.log.log(
+            "warn",
+            "PLUMB_CONN_WRITE_FAILED",
+            `${this.channel.peer}: write failed: ${(error as Error).message}`,
+          )
         );
       } else await output.flush();
     }
@@ -461,6 +469,7 @@ export class Session implements ConnectionLink {
     } catch (error) {
       context.log.log(
         "warn",
+        "PLUMB_CONN_FAILED",
         `${this.channel.peer}: connection failed: ${(error as Error)?.message ?? error}`,
       );
     } finally {

@@ -6,101 +6,69 @@
  * @module
  */
 import { DEFAULT_MAX_LINE_BYTES } from "../kernel/byte_reader.ts";
-import type { OptionRule } from "./options.ts";
+import type { OptionsOf, OptionSpecs } from "./options.ts";
 import type { SessionOptions } from "./session.ts";
 
-/** Session options of a connection-like listener, as written in `graph.json`. */
-export interface SessionListenerOptions {
-  /** Seconds an idle persistent connection is kept. Default 240, as in Plumber. */
-  ttl: number;
-  /** Longest line or message a request may read, in bytes. Default 65536. */
-  maxMessageSize: number;
-  /**
-   * Run one request with the `open` event and an empty input when a connection
-   * opens, before the client sends anything (a greeting). Default false.
-   */
-  open: boolean;
-  /**
-   * Seconds a request may take, from its first byte until its servlets are
-   * done; then the connection is closed. A line trickled a byte at a time
-   * (slowloris) ends here. Default 60.
-   */
-  requestTimeout: number;
-  /**
-   * Seconds a reply may wait for the client to read it; then the connection
-   * is closed. A client that never reads holds at most 64 KiB of replies
-   * meanwhile. Default 30.
-   */
-  writeTimeout: number;
-  /**
-   * Written to the client when a request fails before it wrote anything;
-   * `{reason}` becomes what went wrong in a few safe words (`line longer
-   * than 65536 bytes`, `request failed`, `request took longer than 60 s`).
-   * `""` writes nothing. Default `"error: {reason}\n"`.
-   */
-  errorReply: string;
-  /**
-   * What a failed request does to its connection: `continue` (the default)
-   * goes on to the next request, as `PERSIST` says (a failure fails that
-   * request only); `close` closes the connection after the error reply. A
-   * line longer than `maxMessageSize` and a request past `requestTimeout`
-   * always close it.
-   */
-  onError: "close" | "continue";
-}
-
-/** Default of `ttl`, in seconds. */
-export const DEFAULT_TTL = 240;
-/** Default of `requestTimeout`, in seconds. */
-export const DEFAULT_REQUEST_TIMEOUT = 60;
-/** Default of `writeTimeout`, in seconds. */
-export const DEFAULT_WRITE_TIMEOUT = 30;
-/** Default of `errorReply`. */
-export const DEFAULT_ERROR_REPLY = "error: {reason}\n";
-/** Default of `onError`. */
-export const DEFAULT_ON_ERROR = "continue";
-
-/** Option rules of the session options, for `checkOptions`. */
-export const SESSION_RULES: Record<keyof SessionListenerOptions, OptionRule> = {
-  ttl: { type: "number", min: 0.001, description: "seconds an idle persistent connection is kept" },
-  maxMessageSize: { type: "number", integer: true, min: 1, description: "longest line in bytes" },
+/** The session options of a connection-like listener, declared. */
+export const SESSION_OPTIONS = {
+  ttl: {
+    type: "number",
+    min: 0.001,
+    default: 240,
+    what: "seconds an idle persistent connection is kept",
+    doc: "Seconds an idle persistent connection is kept.",
+  },
+  maxMessageSize: {
+    type: "number",
+    integer: true,
+    min: 1,
+    default: DEFAULT_MAX_LINE_BYTES,
+    what: "longest line in bytes",
+    doc: "Longest line a request may read, in bytes.",
+  },
   open: {
     type: "boolean",
-    description: "run an open request (a greeting) when a connection opens",
+    default: false,
+    what: "run an open request (a greeting) when a connection opens",
+    doc: "Run one request with the open event when a connection opens " +
+      "(a greeting before the client types).",
   },
   requestTimeout: {
     type: "number",
     min: 0.001,
-    description: "seconds a request may take before its connection is closed",
+    default: 60,
+    what: "seconds a request may take before its connection is closed",
+    doc: "Seconds a request may take, from its first byte until its servlets are done; " +
+      "then the connection is closed (slowloris, a servlet that never resolves).",
   },
   writeTimeout: {
     type: "number",
     min: 0.001,
-    description: "seconds a reply may wait for the client to read it",
+    default: 30,
+    what: "seconds a reply may wait for the client to read it",
+    doc: "Seconds a reply may wait for the client to read it; then the connection is closed.",
   },
   errorReply: {
     type: "string",
-    description: 'what a client is told when its request fails ("" for nothing)',
+    default: "error: {reason}\n",
+    what: 'what a client is told when its request fails ("" for nothing)',
+    doc: "Written when a request fails before writing anything; {reason} is a few safe " +
+      'words. "" writes nothing.',
   },
   onError: {
     type: "string",
     values: ["continue", "close"],
-    description: "after a failed request: go on to the next one, or close the connection",
+    default: "continue",
+    what: "after a failed request: go on to the next one, or close the connection",
+    doc: "What a failed request does to its connection: continue (the default) goes on to " +
+      "the next request as PERSIST says (a failure fails that request only); close closes " +
+      "the connection after the error reply. A line longer than maxMessageSize and a request " +
+      "past requestTimeout always close it.",
   },
-};
+} as const satisfies OptionSpecs;
 
-/** Reads the session options from a listener's checked options, with their defaults. */
-export function sessionOptions(options: Record<string, unknown>): SessionListenerOptions {
-  return {
-    ttl: (options.ttl as number | undefined) ?? DEFAULT_TTL,
-    maxMessageSize: (options.maxMessageSize as number | undefined) ?? DEFAULT_MAX_LINE_BYTES,
-    open: (options.open as boolean | undefined) ?? false,
-    requestTimeout: (options.requestTimeout as number | undefined) ?? DEFAULT_REQUEST_TIMEOUT,
-    writeTimeout: (options.writeTimeout as number | undefined) ?? DEFAULT_WRITE_TIMEOUT,
-    errorReply: (options.errorReply as string | undefined) ?? DEFAULT_ERROR_REPLY,
-    onError: (options.onError as "close" | "continue" | undefined) ?? DEFAULT_ON_ERROR,
-  };
-}
+/** Session options of a connection-like listener, parsed (see {@linkcode SESSION_OPTIONS}). */
+export type SessionListenerOptions = OptionsOf<typeof SESSION_OPTIONS>;
 
 /** What a session is given, from a listener's session options. */
 export function sessionSettings(options: SessionListenerOptions): SessionOptions {

@@ -7,29 +7,22 @@
  * @module
  */
 import { stdioChannel } from "./channel.ts";
-import type { IoModule, ListenContext, Listener } from "./module.ts";
-import { checkOptions, type OptionRule } from "./options.ts";
+import type { DeclaredModule, ListenContext, Listener } from "./module.ts";
+import { type OptionsOf, parseOptions } from "./options.ts";
 import { singleSessionListener } from "./session_pool.ts";
-import {
-  SESSION_RULES,
-  type SessionListenerOptions,
-  sessionOptions,
-  sessionSettings,
-} from "./session_options.ts";
+import { SESSION_OPTIONS, sessionSettings } from "./session_options.ts";
 
-/** Options of a `stdio` listener. */
-export interface StdioOptions extends SessionListenerOptions {
-}
+/** The options of a `stdio` listener, declared: the session options. */
+export const STDIO_OPTIONS: typeof SESSION_OPTIONS = SESSION_OPTIONS;
 
-const RULES: Record<keyof StdioOptions, OptionRule> = { ...SESSION_RULES };
+/** Options of a `stdio` listener, parsed (see {@linkcode STDIO_OPTIONS}). */
+export type StdioOptions = OptionsOf<typeof STDIO_OPTIONS>;
 
 /** The `stdio` module. */
-export const stdio: IoModule<StdioOptions> = {
+export const stdio: DeclaredModule<typeof STDIO_OPTIONS> = {
   name: "stdio",
-  parseOptions(options: Record<string, unknown>, where: string): StdioOptions {
-    checkOptions(options, RULES, where);
-    return sessionOptions(options);
-  },
+  options: STDIO_OPTIONS,
+  parseOptions: (options, where) => parseOptions(STDIO_OPTIONS, options, where),
   listen(options: StdioOptions, context: ListenContext): Promise<Listener> {
     const session = sessionSettings(options);
     return Promise.resolve(

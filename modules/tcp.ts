@@ -7,65 +7,53 @@
 import { PermissionHint, PlumbError } from "../kernel/errors.ts";
 import { AcceptingListener, type Acceptor, denoAcceptor } from "./accept_loop.ts";
 import { connChannel } from "./channel.ts";
-import {
-  CONNECTION_LOG_RULES,
-  type ConnectionLogOptions,
-  connectionLogOptions,
-} from "./connection_log.ts";
+import { CONNECTION_LOG_OPTIONS } from "./connection_log.ts";
 import { adoptListener } from "./inherited.ts";
-import {
-  CONNECTION_LIMIT_RULES,
-  type ConnectionLimitOptions,
-  connectionLimitOptions,
-  SOURCE_RULES,
-  type SourceRuleOptions,
-  sourceRuleOptions,
-} from "./listener_limits.ts";
-import type { IoModule, ListenContext, Listener } from "./module.ts";
-import { checkOptions, type OptionRule } from "./options.ts";
-import {
-  SESSION_RULES,
-  type SessionListenerOptions,
-  sessionOptions,
-  sessionSettings,
-} from "./session_options.ts";
+import { CONNECTION_LIMIT_OPTIONS, SOURCE_RULE_OPTIONS } from "./listener_limits.ts";
+import type { DeclaredModule, ListenContext, Listener } from "./module.ts";
+import { type OptionsOf, type OptionSpecs, parseOptions } from "./options.ts";
+import { SESSION_OPTIONS, sessionSettings } from "./session_options.ts";
 
-/** Options of a `tcp` listener. */
-export interface TcpOptions
-  extends SessionListenerOptions, ConnectionLimitOptions, SourceRuleOptions, ConnectionLogOptions {
-  /** Address to listen on. Default `127.0.0.1`; `0.0.0.0` for every interface. */
-  host: string;
-  /** Port to listen on; 0 picks a free one (printed on start). Default 0. */
-  port: number;
-  /**
-   * Adopt the inherited listening socket on this file descriptor instead of
-   * listening (socket activation: 3 under systemd, 0 under inetd "wait").
-   */
-  fd?: number;
-  /**
-   * Listen with `SO_REUSEPORT`, so that several processes or workers share the
-   * port and the kernel spreads new connections over them (`--workers`).
-   * Needs `deno run --unstable-net`. Default false.
-   */
-  reusePort: boolean;
-}
-
-const RULES: Record<keyof TcpOptions, OptionRule> = {
-  host: { type: "string", description: "address to listen on, for example 127.0.0.1" },
+/** The options of a `tcp` listener, declared. */
+export const TCP_OPTIONS = {
+  host: {
+    type: "string",
+    default: "127.0.0.1",
+    what: "address to listen on, for example 127.0.0.1",
+    doc: "Address to listen on; 0.0.0.0 for every interface.",
+  },
   port: {
     type: "number",
     integer: true,
     min: 0,
     max: 65535,
-    description: "TCP port, 0 = any free port",
+    default: 0,
+    what: "TCP port, 0 = any free port",
+    doc: "TCP port; 0 picks a free one, printed on start.",
   },
-  ...SESSION_RULES,
-  fd: { type: "number", integer: true, min: 0, description: "inherited listening socket to adopt" },
-  reusePort: { type: "boolean", description: "share the port with other listeners (SO_REUSEPORT)" },
-  ...CONNECTION_LIMIT_RULES,
-  ...SOURCE_RULES,
-  ...CONNECTION_LOG_RULES,
-};
+  ...SESSION_OPTIONS,
+  fd: {
+    type: "number",
+    integer: true,
+    min: 0,
+    what: "inherited listening socket to adopt",
+    doc: "Adopt this inherited listening socket instead of listening " +
+      "(socket activation: 3 under systemd, 0 under inetd wait).",
+  },
+  reusePort: {
+    type: "boolean",
+    default: false,
+    what: "share the port with other listeners (SO_REUSEPORT)",
+    doc: "Listen with SO_REUSEPORT so that several processes or workers share the port " +
+      "(needs deno run --unstable-net).",
+  },
+  ...CONNECTION_LIMIT_OPTIONS,
+  ...SOURCE_RULE_OPTIONS,
+  ...CONNECTION_LOG_OPTIONS,
+} as const satisfies OptionSpecs;
+
+/** Options of a `tcp` listener, parsed (see {@linkcode TCP_OPTIONS}). */
+export type TcpOptions = OptionsOf<typeof TCP_OPTIONS>;
 
 /** True when Deno runs with `--unstable-net`, which `reusePort` needs (it exits the process without it). */
 export function unstableNetEnabled(): boolean {
@@ -78,12 +66,14 @@ function listenTcp(options: TcpOptions): { acceptor: Acceptor; url: string } {
   const status = Deno.permissions.querySync({ name: "net", host: `${options.host}${port}` });
   if (status.state !== "granted") {
     throw new PermissionHint(
+      "PLUMB_PERMISSION_NET",
       `cannot listen on tcp://${options.host}${port}`,
       `--allow-net=${options.host}${port}`,
     );
   }
   if (options.reusePort && !unstableNetEnabled()) {
     throw new PlumbError(
+      "PLUMB_LISTEN_REUSE_PORT",
       `cannot listen on tcp://${options.host}${port} with reusePort: ` +
         `it needs deno run --unstable-net`,
     );
@@ -106,21 +96,10 @@ function listenTcp(options: TcpOptions): { acceptor: Acceptor; url: string } {
 }
 
 /** The `tcp` module. */
-export const tcp: IoModule<TcpOptions> = {
+export const tcp: DeclaredModule<typeof TCP_OPTIONS> = {
   name: "tcp",
-  parseOptions(options: Record<string, unknown>, where: string): TcpOptions {
-    checkOptions(options, RULES, where);
-    return {
-      host: (options.host as string | undefined) ?? "127.0.0.1",
-      port: (options.port as number | undefined) ?? 0,
-      ...sessionOptions(options),
-      fd: options.fd as number | undefined,
-      reusePort: (options.reusePort as boolean | undefined) ?? false,
-      ...connectionLimitOptions(options),
-      ...sourceRuleOptions(options, where),
-      ...connectionLogOptions(options),
-    };
-  },
+  options: TCP_OPTIONS,
+  parseOptions: (options, where) => parseOptions(TCP_OPTIONS, options, where),
   async listen(options: TcpOptions, context: ListenContext): Promise<Listener> {
     const { acceptor, url } = options.fd !== undefined
       ? await adoptListener(options.fd)

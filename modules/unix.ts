@@ -4,42 +4,31 @@
  * left by a process that is gone is replaced; one that still answers is not.
  * @module
  */
-import { GraphError, PermissionHint, PlumbError } from "../kernel/errors.ts";
+import { PermissionHint, PlumbError } from "../kernel/errors.ts";
 import { AcceptingListener, denoAcceptor } from "./accept_loop.ts";
 import { filePath } from "../kernel/file_path.ts";
 import { connChannel } from "./channel.ts";
-import {
-  CONNECTION_LOG_RULES,
-  type ConnectionLogOptions,
-  connectionLogOptions,
-} from "./connection_log.ts";
-import {
-  CONNECTION_LIMIT_RULES,
-  type ConnectionLimitOptions,
-  connectionLimitOptions,
-} from "./listener_limits.ts";
-import type { IoModule, ListenContext, Listener } from "./module.ts";
-import { checkOptions, type OptionRule } from "./options.ts";
-import {
-  SESSION_RULES,
-  type SessionListenerOptions,
-  sessionOptions,
-  sessionSettings,
-} from "./session_options.ts";
+import { CONNECTION_LOG_OPTIONS } from "./connection_log.ts";
+import { CONNECTION_LIMIT_OPTIONS } from "./listener_limits.ts";
+import type { DeclaredModule, ListenContext, Listener } from "./module.ts";
+import { type OptionsOf, type OptionSpecs, parseOptions } from "./options.ts";
+import { SESSION_OPTIONS, sessionSettings } from "./session_options.ts";
 
-/** Options of a `unix` listener. */
-export interface UnixOptions
-  extends SessionListenerOptions, ConnectionLimitOptions, ConnectionLogOptions {
-  /** Path of the socket file, relative to the graph file. */
-  path: string;
-}
+/** The options of a `unix` listener, declared. */
+export const UNIX_OPTIONS = {
+  path: {
+    type: "string",
+    required: 'the socket file, for example "eliza.sock"',
+    what: "path of the socket file",
+    doc: "Path of the socket file, relative to the graph file.",
+  },
+  ...SESSION_OPTIONS,
+  ...CONNECTION_LIMIT_OPTIONS,
+  ...CONNECTION_LOG_OPTIONS,
+} as const satisfies OptionSpecs;
 
-const RULES: Record<keyof UnixOptions, OptionRule> = {
-  path: { type: "string", description: "path of the socket file" },
-  ...SESSION_RULES,
-  ...CONNECTION_LIMIT_RULES,
-  ...CONNECTION_LOG_RULES,
-};
+/** Options of a `unix` listener, parsed (see {@linkcode UNIX_OPTIONS}). */
+export type UnixOptions = OptionsOf<typeof UNIX_OPTIONS>;
 
 async function removeStale(path: string): Promise<void> {
   let info: Deno.FileInfo;
@@ -50,6 +39,7 @@ async function removeStale(path: string): Promise<void> {
   }
   if (!info.isSocket) {
     throw new PlumbError(
+      "PLUMB_UNIX_NOT_SOCKET",
       `cannot listen on unix://${path}: a file that is not a socket is there; remove it or pick another path`,
     );
   }
@@ -61,39 +51,39 @@ async function removeStale(path: string): Promise<void> {
       return;
     }
     throw new PlumbError(
+      "PLUMB_UNIX_UNSURE",
       `cannot listen on unix://${path}: a socket is there and did not refuse a connection ` +
         `(${(error as Error).message}); is another server using it?`,
     );
   }
-  throw new PlumbError(`cannot listen on unix://${path}: another server is listening there`);
+  throw new PlumbError(
+    "PLUMB_UNIX_IN_USE",
+    `cannot listen on unix://${path}: another server is listening there`,
+  );
 }
 
 /** The `unix` module. */
-export const unix: IoModule<UnixOptions> = {
+export const unix: DeclaredModule<typeof UNIX_OPTIONS> = {
   name: "unix",
-  parseOptions(options: Record<string, unknown>, where: string): UnixOptions {
-    checkOptions(options, RULES, where);
-    if (typeof options.path !== "string" || options.path === "") {
-      throw new GraphError(
-        `${where}: option "path" is required: the socket file, for example "eliza.sock"`,
-      );
-    }
-    return {
-      path: options.path as string,
-      ...sessionOptions(options),
-      ...connectionLimitOptions(options),
-      ...connectionLogOptions(options),
-    };
-  },
+  options: UNIX_OPTIONS,
+  parseOptions: (options, where) => parseOptions(UNIX_OPTIONS, options, where),
   async listen(options: UnixOptions, context: ListenContext): Promise<Listener> {
     const path = filePath(new URL(options.path, context.base));
     for (const name of ["read", "write"] as const) {
       if (Deno.permissions.querySync({ name, path }).state !== "granted") {
-        throw new PermissionHint(`cannot listen on unix://${path}`, `--allow-${name}=${path}`);
+        throw new PermissionHint(
+          "PLUMB_PERMISSION_UNIX",
+          `cannot listen on unix://${path}`,
+          `--allow-${name}=${path}`,
+        );
       }
     }
     if (Deno.permissions.querySync({ name: "net", host: `unix:${path}` }).state !== "granted") {
-      throw new PermissionHint(`cannot listen on unix://${path}`, `--allow-net=unix:${path}`);
+      throw new PermissionHint(
+        "PLUMB_PERMISSION_UNIX",
+        `cannot listen on unix://${path}`,
+        `--allow-net=unix:${path}`,
+      );
     }
     await removeStale(path);
     const listener = Deno.listen({ transport: "unix", path });

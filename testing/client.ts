@@ -1,9 +1,10 @@
 /**
  * The test client: one interface for a connection to a host under test, over
- * a real TCP socket ({@linkcode TcpClient}) or in memory (what
- * `simulate` returns), reading replies line by line.
+ * a real TCP socket ({@linkcode TcpClient}) or in memory
+ * ({@linkcode MemoryClient}, over `Host.connect`), reading replies line by line.
  * @module
  */
+import type { MemoryConnection } from "../host/host.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -184,5 +185,60 @@ export class TcpClient extends BufferedClient {
     } catch {
       // Already closed.
     }
+  }
+}
+
+/**
+ * A client over an in-memory connection of a host (`Host.connect`): no
+ * socket; the host serves it with the same session code as a TCP connection.
+ *
+ * @example
+ * ```ts
+ * import { Host } from "@plumb/plumb/host";
+ * import { MemoryClient } from "@plumb/plumb/testing";
+ * import { assertEquals } from "@std/assert";
+ *
+ * await using host = await Host.load("examples/hello.json", { logLevel: "error" });
+ * await using client = new MemoryClient(host.connect());
+ * await client.send("Plumber\nworld\n");
+ * assertEquals(await client.readLines(2), ["Hello, Plumber\n", "Hello, world\n"]);
+ * ```
+ */
+export class MemoryClient extends BufferedClient {
+  /** The in-memory connection, for what the line interface does not cover. */
+  readonly connection: MemoryConnection;
+
+  /**
+   * Wraps an in-memory connection.
+   * @param connection a connection from `Host.connect`
+   */
+  constructor(connection: MemoryConnection) {
+    super();
+    this.connection = connection;
+  }
+
+  /** Who the host sees at the other end: `memory:1`, unless `connect` named it. */
+  get peer(): string {
+    return this.connection.peer;
+  }
+
+  /** The next chunk the host wrote; `null` once it has closed. */
+  protected receive(): Promise<Uint8Array | null> {
+    return this.connection.read();
+  }
+
+  /** Sends all of `bytes`. */
+  protected transmit(bytes: Uint8Array): Promise<void> {
+    return this.connection.write(bytes);
+  }
+
+  /** Half-closes: the host reads the end of input. */
+  closeWrite(): Promise<void> {
+    return this.connection.closeWrite();
+  }
+
+  /** Closes the connection. */
+  protected shut(): void {
+    this.connection.close();
   }
 }

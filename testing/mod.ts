@@ -2,11 +2,16 @@
  * The servlet testing kit: run one servlet against scripted input and see
  * what it wrote, its flags and its state ({@linkcode ServletHarness},
  * {@linkcode runServlet}), or serve a whole graph in memory or over a real
- * socket and talk to it as a client ({@linkcode simulate}).
+ * socket and talk to it as a client ({@linkcode simulate}). Neither holds a
+ * copy of the kernel's rules: the harness runs each request through the
+ * kernel's scheduler, and `simulate` serves in memory through the host's own
+ * socket-free entry (`Host.load` and `Host.connect` of `@plumb/plumb/host`),
+ * with the session code a TCP connection gets.
  *
  * ```ts
- * import { defineServlet, INPUT, OUTPUT, PERSIST } from "../mod.ts";
- * import { runServlet, simulate } from "./mod.ts";
+ * import { defineServlet, INPUT, OUTPUT, PERSIST } from "@plumb/plumb";
+ * import { runServlet, simulate } from "@plumb/plumb/testing";
+ * import { assertEquals } from "@std/assert";
  *
  * const upper = defineServlet({
  *   init(_args, env) {
@@ -21,17 +26,17 @@
  *   },
  * });
  *
- * // One request, no graph, no socket:
+ * // One request, no graph file, no socket:
  * const result = await runServlet(upper, { in: "plumber\n" });
- * console.log(result.outputs.out, result.persist); // "PLUMBER\n" true
+ * assertEquals([result.outputs.out, result.persist], ["PLUMBER\n", true]);
  *
  * // The servlet as a graph of one node, one connection in memory:
  * await using sim = await simulate(upper);
- * console.log(await sim.exchange("a\nb\n")); // "A\nB\n"
+ * assertEquals(await sim.exchange("a\nb\n"), "A\nB\n");
  * ```
  * @module
  */
-export { BufferedClient, TcpClient, type TestClient } from "./client.ts";
+export { BufferedClient, MemoryClient, TcpClient, type TestClient } from "./client.ts";
 export { simulate, type SimulateOptions, type Simulation } from "./simulate.ts";
 export {
   type ExecOptions,

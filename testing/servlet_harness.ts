@@ -1,22 +1,35 @@
 /**
- * One servlet under test, without a graph or a socket: its `init` runs once,
- * then each {@linkcode ServletHarness.exec} runs one request with scripted
- * bytes on its input ports and returns what it wrote on each output, its
- * ports' flags, its signal and the state it keeps, like Plumber's simulate
- * module. Requests of one harness behave as requests of one connection: the
- * state pushed with `PUSH_STATE` and the bytes a request left unread (or gave
- * back with `EOM`) carry over to the next.
+ * One servlet under test, without a socket: its `init` runs once, then each
+ * {@linkcode ServletHarness.exec} runs one request with scripted bytes on its
+ * input ports and returns what it wrote on each output, its ports' flags, its
+ * signal and the state it keeps, like Plumber's simulate module.
+ *
+ * The request is run by the kernel's own scheduler, on the servlet as a
+ * graph of one node: its first input is the graph's input and its first
+ * output the graph's output, and the harness is the I/O module that gives
+ * them (like a connection's, each with the kept state and the module's
+ * `cntl` answers), scripts the node's other inputs and captures its other
+ * outputs. Shadows, the `__null__` and `__error__` signals (carried on real
+ * edges to two probe nodes) and the `PERSIST` flag copied to the output are
+ * the scheduler's doing, not the harness's. Requests of one harness behave
+ * as requests of one connection: the state pushed with `PUSH_STATE` and the
+ * bytes a request left unread (or gave back with `EOM`) carry over to the
+ * next.
  * @module
  */
 import { ByteReader, concatBytes } from "../kernel/byte_reader.ts";
 import type { ConnectionLink } from "../kernel/connection.ts";
-import { type LoadedNode, loadNode, unloadNodes } from "../kernel/loader.ts";
-import { DESCRIPTOR_MASK, DISABLED, OUTPUT, PERSIST, SHADOW } from "../kernel/flags.ts";
+import { GraphError } from "../kernel/errors.ts";
+import { INPUT, OUTPUT, PERSIST } from "../kernel/flags.ts";
+import type { GraphSpec } from "../kernel/graph.ts";
+import { type LoadedNode, loadNode, SIGNAL_PORTS, unloadNodes } from "../kernel/loader.ts";
+import { KeptState } from "../kernel/kept_state.ts";
 import type { InputHandle, OutputHandle, StateSlot } from "../kernel/pipe.ts";
 import { RESOLVED } from "../kernel/pipe.ts";
-import { KeptState } from "../kernel/kept_state.ts";
-import type { Port, RequestEvent, Servlet } from "../kernel/servlet.ts";
-import { type Handle, TaskImpl } from "../kernel/task.ts";
+import { compilePlan, type Plan } from "../kernel/plan.ts";
+import { type OpenPorts, runRequest } from "../kernel/scheduler.ts";
+import { defineServlet, type Port, type RequestEvent, type Servlet } from "../kernel/servlet.ts";
+import type { Handle } from "../kernel/task.ts";
 import { resolveServlet } from "../host/servlet_registry.ts";
 
 const encoder = new TextEncoder();
@@ -29,19 +42,31 @@ const EMPTY = new Uint8Array(0);
  */
 class HarnessConnection implements ConnectionLink {
   readonly peer: string;
-  readonly slot: KeptState;
   closed = false;
-  /** What the node said with `keepAlive` (or `PERSIST` at exec time) in this request. */
-  vote: boolean | undefined;
-  constructor(peer: string, slot: KeptState) {
+  /** Each node's state, by node name (the servlet's is the harness's `state`). */
+  readonly slots = new Map<string, KeptState>();
+  /** The nodes' words with `keepAlive` (or `PERSIST` at exec time) in this request. */
+  readonly votes = new Map<string, boolean>();
+  constructor(peer: string) {
     this.peer = peer;
-    this.slot = slot;
   }
-  stateOf(_node: string): KeptState {
-    return this.slot;
+  stateOf(node: string): KeptState {
+    let slot = this.slots.get(node);
+    if (slot === undefined) this.slots.set(node, slot = new KeptState());
+    return slot;
   }
-  keepAlive(_node: string, keep: boolean): void {
-    this.vote = keep;
+  keepAlive(node: string, keep: boolean): void {
+    this.votes.set(node, keep);
+  }
+  /** What the nodes said in this request: one saying `false` closes; `undefined` when none spoke. */
+  get vote(): boolean | undefined {
+    if (this.votes.size === 0) return undefined;
+    for (const keep of this.votes.values()) if (!keep) return false;
+    return true;
+  }
+  /** The connection ends: every node's state is disposed, and the next request starts afresh. */
+  reset(): void {
+    for (const slot of this.slots.values()) slot.dispose();
   }
 }
 
@@ -57,12 +82,20 @@ export interface HarnessOptions {
   /** The URL relative paths in the arguments resolve against. Default: the current directory. */
   base?: URL;
   /**
-   * Answers to the module `cntl` operations (`{"tcp/peer": "192.0.2.1:5000"}`);
-   * a servlet asking for one that is not here fails as on an in-memory pipe.
+   * Answers to the module `cntl` operations on the servlet's first input and
+   * first output, which stand for a connection's
+   * (`{"tcp/peer": "192.0.2.1:5000"}`); a servlet asking for one that is not
+   * here fails as it would on that connection. Its other ports are in-memory
+   * pipes, as in a graph, with no answers.
    */
   module?: Readonly<Record<string, unknown>>;
   /** Longest line `readLine` accepts, in bytes. Default 65536. */
   maxLineBytes?: number;
+  /**
+   * Pipe types the servlet's ports use that neither plumb nor the servlet
+   * registers, as a graph's `"types"` declares them (`{"chat/line": "text/line"}`).
+   */
+  types?: Readonly<Record<string, string>>;
 }
 
 /** Options of one {@linkcode ServletHarness.exec}. */
@@ -75,28 +108,34 @@ export interface ExecOptions {
 export interface ExecResult {
   /**
    * The text each output port was written (UTF-8), by port name; `""` for an
-   * unwritten one. A `SHADOW` output shows its target's text unless it ended
-   * the request `DISABLED`.
+   * unwritten one. A `SHADOW` output carries its target's text when it was
+   * enabled (not `DISABLED`) as the target was written.
    */
   outputs: Record<string, string>;
   /** The bytes each output port was written, by port name. */
   bytes: Record<string, Uint8Array>;
   /** The names of the output ports written in this request (even with zero bytes). */
   written: string[];
-  /** Each port's flags at the end of the request (declared flags plus what exec changed). */
+  /**
+   * Each port's flags at the end of the request: declared flags plus what
+   * exec changed, and, on the first output (the graph's output), the shared
+   * flags (`PERSIST`) the kernel copied from the first input unless exec set
+   * them there itself.
+   */
   flags: Record<string, number>;
   /**
-   * Whether a connection would be kept after this request, were the
-   * servlet's first input and first output a graph's input and output: what
-   * the servlet said with `task.connection.keepAlive` (or by setting or
-   * clearing `PERSIST` at exec time), else the `PERSIST` flag that the kernel
-   * copies from the input to its output companion.
+   * Whether a connection would be kept after this request, the servlet's
+   * first input and first output being a graph's input and output: what the
+   * servlet said with `task.connection.keepAlive` (or by setting or clearing
+   * `PERSIST` at exec time, on any port), else the `PERSIST` flag the kernel
+   * left on that output (copied from the input unless exec set it on the
+   * output itself). False when the servlet has no output and said nothing.
    */
   persist: boolean;
   /** What exec threw or rejected with; `undefined` when it succeeded. */
   error: unknown;
   /**
-   * The signal output the kernel would write: `__error__` when exec failed,
+   * The signal output the kernel fired: `__error__` when exec failed,
    * `__null__` when it succeeded and wrote no output, else `undefined`.
    */
   signal: "__null__" | "__error__" | undefined;
@@ -107,18 +146,19 @@ export interface ExecResult {
   unread: Record<string, string>;
 }
 
+/** An input handle that reads scripted chunks, then ends; what it did not read is kept. */
 class ScriptedInputHandle implements InputHandle {
   flags = 0;
   touched = 0;
-  readonly state: StateSlot;
-  readonly module: Readonly<Record<string, unknown>>;
+  readonly state: StateSlot | undefined;
+  readonly module: Readonly<Record<string, unknown>> | undefined;
   readonly reader: ByteReader;
   readonly #chunks: Uint8Array[];
 
   constructor(
     chunks: Uint8Array[],
-    state: StateSlot,
-    module: Readonly<Record<string, unknown>>,
+    state: StateSlot | undefined,
+    module: Readonly<Record<string, unknown>> | undefined,
     maxLineBytes: number | undefined,
   ) {
     this.#chunks = chunks;
@@ -149,14 +189,18 @@ class ScriptedInputHandle implements InputHandle {
   }
 }
 
+/** An output handle that keeps what is written. */
 class CapturingOutput implements OutputHandle {
   flags = 0;
   touched = 0;
   written = false;
-  readonly state: StateSlot;
-  readonly module: Readonly<Record<string, unknown>>;
+  readonly state: StateSlot | undefined;
+  readonly module: Readonly<Record<string, unknown>> | undefined;
   readonly chunks: Uint8Array[] = [];
-  constructor(state: StateSlot, module: Readonly<Record<string, unknown>>) {
+  constructor(
+    state: StateSlot | undefined,
+    module: Readonly<Record<string, unknown>> | undefined,
+  ) {
     this.state = state;
     this.module = module;
   }
@@ -179,36 +223,71 @@ function toChunks(input: ScriptedInput | undefined): Uint8Array[] {
   return list.map((c) => typeof c === "string" ? encoder.encode(c) : c.slice());
 }
 
+/** Which signal probes ran in the current request. */
+type Fired = Set<string>;
+
+/** A node that the kernel starts when the signal output it is wired to fires; it notes that it ran. */
+function signalProbe(signal: string, fired: Fired): Servlet<unknown> {
+  return defineServlet({
+    init(_args, env): { input: Port; output: Port } {
+      return { input: env.define("in", INPUT), output: env.define("out", OUTPUT) };
+    },
+    async exec(ctx, task): Promise<void> {
+      let carried = false;
+      for (let chunk; (chunk = await task.read(ctx.input)) !== null;) {
+        if (chunk.length > 0) carried = true;
+      }
+      // An open request runs every node, fired or not: there only `__error__`'s message
+      // tells (the harness works out `__null__` of an open request itself).
+      if (task.event !== "open" || carried) fired.add(signal);
+    },
+  });
+}
+
 /**
  * A servlet's node under test.
  *
  * @example
  * ```ts
- * import { ServletHarness } from "./servlet_harness.ts";
- * import hello from "../servlets/hello.ts";
+ * import { ServletHarness } from "@plumb/plumb/testing";
+ * import { assertEquals } from "@std/assert";
  *
- * await using greeter = await ServletHarness.start(hello);
+ * await using greeter = await ServletHarness.start("hello"); // a built-in, by name
  * const result = await greeter.exec({ in: "Plumber\n" });
- * console.log(result.outputs.out); // "Hello, Plumber\n"
- * console.log(result.persist); // true: the connection would stay open
+ * assertEquals(result.outputs.out, "Hello, Plumber\n");
+ * assertEquals(result.persist, true); // the connection would stay open
  * ```
  */
 export class ServletHarness<C> implements AsyncDisposable {
   readonly #node: LoadedNode;
+  readonly #nodes: readonly LoadedNode[];
+  readonly #plan: Plan;
+  readonly #input: Port;
+  readonly #output: Port | undefined;
+  readonly #fired: Fired;
   readonly #options: HarnessOptions;
-  readonly #slot = new KeptState();
+  readonly #slot: KeptState;
   readonly #connection: HarnessConnection;
   readonly #rest = new Map<string, Uint8Array>();
   #closed = false;
 
-  private constructor(node: LoadedNode, options: HarnessOptions) {
+  private constructor(
+    node: LoadedNode,
+    nodes: readonly LoadedNode[],
+    plan: Plan,
+    fired: Fired,
+    options: HarnessOptions,
+  ) {
     this.#node = node;
+    this.#nodes = nodes;
+    this.#plan = plan;
+    this.#input = plan.inputPort;
+    this.#output = node.ports.includes(plan.outputPort) ? plan.outputPort : undefined;
+    this.#fired = fired;
     this.#options = options;
     const peer = options.module?.["tcp/peer"];
-    this.#connection = new HarnessConnection(
-      typeof peer === "string" ? peer : "harness",
-      this.#slot,
-    );
+    this.#connection = new HarnessConnection(typeof peer === "string" ? peer : "test");
+    this.#slot = this.#connection.stateOf(node.name);
   }
 
   /**
@@ -217,22 +296,58 @@ export class ServletHarness<C> implements AsyncDisposable {
    * @param servlet a servlet made with `defineServlet`, or a specifier as a
    *   graph's node would give it (a built-in name, `./path.ts` relative to
    *   `options.base`, a URL)
-   * @throws {GraphError} when `init` fails or declares a bad port, with the message the host would print
+   * @throws {GraphError} when `init` fails or declares a bad port, with the
+   *   message the host would print, or when the servlet declares no input
+   *   port (a graph never runs such a node)
    */
   static async start<C>(
     servlet: Servlet<C> | string,
     options: HarnessOptions = {},
   ): Promise<ServletHarness<C>> {
     const base = options.base ?? new URL(`file://${Deno.cwd()}/`);
+    const name = options.node ?? "servlet";
     const node = await loadNode(
       "test",
       base,
-      options.node ?? "servlet",
+      name,
       servlet as Servlet<unknown> | string,
       options.args ?? [],
       resolveServlet,
     );
-    return new ServletHarness<C>(node, options);
+    const fired: Fired = new Set();
+    const nodes: LoadedNode[] = [node];
+    try {
+      // Each signal output feeds a probe node, so the kernel's own rule fires it or not.
+      const probes = SIGNAL_PORTS.map((signal) => `${name}~${signal}`);
+      for (const [i, probe] of probes.entries()) {
+        nodes.push(await loadNode("test", base, probe, signalProbe(SIGNAL_PORTS[i], fired), []));
+      }
+      const input = node.ports.find((p) => !(p.flags & OUTPUT));
+      if (input === undefined) {
+        throw new GraphError(
+          "PLUMB_HARNESS_NO_INPUT",
+          `test: node "${name}": the servlet declares no input port; a graph runs a node only ` +
+            `when one of its inputs is written, so no request can reach it`,
+        );
+      }
+      const output = node.ports.find((p) => p.flags & OUTPUT);
+      const spec: GraphSpec = {
+        nodes: Object.fromEntries(nodes.map((n) => [n.name, { servlet: n.servlet }])),
+        input: `${name}.${input.name}`,
+        // A servlet with no output (a sink): the graph's output is a probe's, never written.
+        output: output ? `${name}.${output.name}` : `${probes[0]}.out`,
+        edges: probes.map((probe, i) => ({
+          from: `${name}.${SIGNAL_PORTS[i]}`,
+          to: `${probe}.in`,
+        })),
+        types: { ...options.types },
+      };
+      const plan = compilePlan("test", spec, nodes);
+      return new ServletHarness<C>(node, nodes, plan, fired, options);
+    } catch (error) {
+      await unloadNodes(nodes);
+      throw error;
+    }
   }
 
   /** The context `init` returned. */
@@ -261,7 +376,8 @@ export class ServletHarness<C> implements AsyncDisposable {
 
   /**
    * Runs one request: each input port named in `inputs` reads what is given
-   * (after what the previous request left unread), the others read as empty.
+   * (after what the previous request left unread), then its end; the others
+   * read only what was left unread.
    *
    * @example
    * ```ts ignore
@@ -278,80 +394,78 @@ export class ServletHarness<C> implements AsyncDisposable {
         throw new Error(`port "${name}" is an output; give inputs for input ports only`);
       }
     }
-    const module = this.#options.module ?? {};
-    const handles: Handle[] = this.#node.ports.map((port) => {
+    const open = options.event === "open";
+    const scripted = (port: Port, connection: boolean): ScriptedInputHandle =>
+      new ScriptedInputHandle(
+        open ? [] : [this.#rest.get(port.name) ?? EMPTY, ...toChunks(inputs[port.name])]
+          .filter((chunk) => chunk.length > 0),
+        connection ? this.#slot : undefined,
+        connection ? this.#options.module ?? {} : undefined,
+        this.#options.maxLineBytes,
+      );
+    // The graph's input and output stand for a connection's: the kept state and the module's answers.
+    const handles = new Map<Port, Handle>();
+    const input = scripted(this.#input, true);
+    handles.set(this.#input, input);
+    const output = new CapturingOutput(this.#slot, this.#options.module ?? {});
+    if (this.#output) handles.set(this.#output, output);
+    // The node's other ports are left open by the graph: the kernel asks the harness for them.
+    const openPorts: OpenPorts = (node, port) => {
+      if (node.name !== this.#node.name) return undefined;
       const handle = port.flags & OUTPUT
-        ? new CapturingOutput(this.#slot, module)
-        : new ScriptedInputHandle(
-          options.event === "open"
-            ? []
-            : [this.#rest.get(port.name) ?? EMPTY, ...toChunks(inputs[port.name])]
-              .filter((chunk) => chunk.length > 0),
-          this.#slot,
-          module,
-          this.#options.maxLineBytes,
-        );
-      handle.flags = port.flags;
+        ? new CapturingOutput(undefined, undefined)
+        : scripted(port, false);
+      handles.set(port, handle);
       return handle;
-    });
-    if (options.event !== "open") this.#rest.clear();
+    };
+    if (!open) this.#rest.clear();
+    this.#fired.clear();
     const connection = this.#connection;
-    connection.vote = undefined;
-    const event = options.event ?? "data";
-    const task = new TaskImpl(this.#node.name, this.#node.ports, handles, event, {
-      peer: connection.peer,
-      event,
-      connection,
-    });
+    connection.votes.clear();
     let error: unknown;
-    let failed = false;
-    try {
-      await this.#node.servlet.exec(this.#node.ctx, task);
-    } catch (thrown) {
-      failed = true;
-      error = thrown;
-    } finally {
-      task.end();
-    }
+    await runRequest(
+      this.#plan,
+      input,
+      output,
+      (node, thrown) => {
+        if (node.name === this.#node.name) error = thrown;
+      },
+      { peer: connection.peer, event: options.event ?? "data", connection },
+      openPorts,
+    );
     const result: ExecResult = {
       outputs: {},
       bytes: {},
       written: [],
       flags: {},
-      persist: false,
+      persist: connection.vote ?? (this.#output !== undefined && (output.flags & PERSIST) !== 0),
       error,
       signal: undefined,
       unread: {},
     };
-    let firstInput: ScriptedInputHandle | undefined;
-    let firstOutput: CapturingOutput | undefined;
-    this.#node.ports.forEach((port, i) => {
-      const handle = handles[i];
+    for (const port of this.#node.ports) {
+      const handle = handles.get(port);
+      if (handle === undefined) continue;
       result.flags[port.name] = handle.flags;
       if (handle instanceof CapturingOutput) {
-        firstOutput ??= handle;
-        // A shadow carries its target's bytes, unless it is (still) DISABLED.
-        const shadowed = port.flags & SHADOW;
-        const source = shadowed ? handles[port.flags & DESCRIPTOR_MASK] as CapturingOutput : handle;
-        const carries = !shadowed || !(handle.flags & DISABLED);
-        const bytes = carries ? source.bytes() : EMPTY;
+        const bytes = handle.bytes();
         result.bytes[port.name] = bytes;
         result.outputs[port.name] = decoder.decode(bytes);
-        if (carries && source.written) result.written.push(port.name);
+        if (handle.written) result.written.push(port.name);
       } else if (handle instanceof ScriptedInputHandle) {
-        firstInput ??= handle;
         const rest = concatBytes(this.#rest.get(port.name) ?? EMPTY, handle.rest());
         result.unread[port.name] = decoder.decode(rest);
         if (rest.length > 0) this.#rest.set(port.name, rest);
         else this.#rest.delete(port.name);
       }
-    });
-    if (connection.vote !== undefined) result.persist = connection.vote;
-    else if (firstInput !== undefined && firstOutput !== undefined) {
-      const own = firstOutput.touched & PERSIST;
-      result.persist = Boolean(own ? firstOutput.flags & PERSIST : firstInput.flags & PERSIST);
     }
-    result.signal = failed ? "__error__" : result.written.length === 0 ? "__null__" : undefined;
+    // The kernel's rule for `__null__`, which an open request's probe cannot see fire.
+    if (open && error === undefined && result.written.length === 0) this.#fired.add("__null__");
+    result.signal = this.#fired.has("__error__")
+      ? "__error__"
+      : this.#fired.has("__null__")
+      ? "__null__"
+      : undefined;
     return result;
   }
 
@@ -360,7 +474,7 @@ export class ServletHarness<C> implements AsyncDisposable {
    * unread bytes, as when a connection closes. The next request starts afresh.
    */
   reset(): void {
-    this.#slot.dispose();
+    this.#connection.reset();
     this.#rest.clear();
   }
 
@@ -370,7 +484,7 @@ export class ServletHarness<C> implements AsyncDisposable {
     this.#closed = true;
     this.reset();
     const failures: string[] = [];
-    await unloadNodes([this.#node], (message) => failures.push(message));
+    await unloadNodes(this.#nodes, (message) => failures.push(message));
     if (failures.length > 0) throw new Error(failures.join("; "));
   }
 
@@ -385,11 +499,12 @@ export class ServletHarness<C> implements AsyncDisposable {
  *
  * @example
  * ```ts
- * import { runServlet } from "./servlet_harness.ts";
- * import echo from "../servlets/echo.ts";
+ * import { runServlet } from "@plumb/plumb/testing";
+ * import { assertEquals } from "@std/assert";
  *
- * const { outputs } = await runServlet(echo, { in: "ping\n" });
- * console.log(outputs.out); // "ping\n"
+ * const { outputs, signal } = await runServlet("echo", { in: "ping\n" });
+ * assertEquals(outputs.out, "ping\n");
+ * assertEquals(signal, undefined); // it wrote: no __null__
  * ```
  */
 export async function runServlet<C>(

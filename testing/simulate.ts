@@ -1,25 +1,18 @@
 /**
- * Serving a whole graph (or one servlet) under test: connections in memory,
- * through the same session code a TCP connection gets, or over a real socket
- * on 127.0.0.1, with the host's log lines kept for assertions.
+ * Serving a whole graph (or one servlet) under test: connections in memory
+ * (the host's own socket-free entry, `Host.load` and `Host.connect`, so the
+ * same session code a TCP connection gets), or over a real socket on
+ * 127.0.0.1, with the host's log lines kept for assertions.
  * @module
  */
 import { readGraphFile } from "../host/graph_file.ts";
-import { type Host, serve } from "../host/host.ts";
-import type { GraphSpec, ListenerSpec } from "../kernel/graph.ts";
+import { Host } from "../host/host.ts";
+import { firstSessionOptions } from "../host/overrides.ts";
+import type { GraphSpec } from "../kernel/graph.ts";
 import { createLogger, type LogLevel } from "../kernel/log.ts";
 import { isServlet, type Servlet } from "../kernel/servlet.ts";
-import type { IoModule, ListenContext, Listener } from "../modules/module.ts";
-import { checkOptions } from "../modules/options.ts";
-import { SessionPool } from "../modules/session_pool.ts";
-import {
-  SESSION_RULES,
-  type SessionListenerOptions,
-  sessionOptions,
-  sessionSettings,
-} from "../modules/session_options.ts";
-import { TcpClient, type TestClient } from "./client.ts";
-import { memoryConnection } from "./memory_connection.ts";
+import type { SessionListenerOptions } from "../modules/session_options.ts";
+import { MemoryClient, TcpClient, type TestClient } from "./client.ts";
 
 /** Options of {@linkcode simulate}. */
 export interface SimulateOptions {
@@ -33,12 +26,14 @@ export interface SimulateOptions {
   transport?: "memory" | "tcp";
   /**
    * Session options of the connections (`open`, `ttl`, `maxMessageSize`,
-   * `requestTimeout`, `writeTimeout`, `errorReply`), over those of the graph's
+   * `requestTimeout`, `writeTimeout`, `errorReply`, `onError`), over those of the graph's
    * first listener.
    */
   session?: Partial<SessionListenerOptions>;
   /** For a servlet given alone: its arguments. Default none. */
   args?: readonly string[];
+  /** For a servlet given alone: its node's name, as messages and `env.node` say it. Default `servlet`. */
+  node?: string;
   /** For a servlet given alone: the input port that receives each request. Default `in`. */
   input?: string;
   /** For a servlet given alone: the output port that carries the reply. Default `out`. */
@@ -82,67 +77,12 @@ export interface Simulation extends AsyncDisposable {
   close(graceMs?: number): Promise<void>;
 }
 
-/** The module that serves memory connections: a listener whose `connect` makes one. */
-interface MemoryListener extends Listener {
-  connect(): TestClient;
-}
-
-function memoryModule(
-  answers: Readonly<Record<string, unknown>>,
-  started: (listener: MemoryListener) => void,
-): IoModule<SessionListenerOptions> {
-  return {
-    name: "memory",
-    parseOptions(options: Record<string, unknown>, where: string): SessionListenerOptions {
-      checkOptions(options, SESSION_RULES, where);
-      return sessionOptions(options);
-    },
-    listen(options: SessionListenerOptions, context: ListenContext): Promise<Listener> {
-      const pool = new SessionPool(context, sessionSettings(options), options.ttl);
-      let stop: () => void = () => {};
-      const done = new Promise<void>((resolve) => stop = resolve);
-      let count = 0;
-      const listener: MemoryListener = {
-        url: "memory:",
-        get connections(): number {
-          return pool.size;
-        },
-        done,
-        async close(graceMs = 5000): Promise<void> {
-          await pool.close(graceMs);
-          stop();
-        },
-        connect(): TestClient {
-          const { channel, client } = memoryConnection(`memory:${++count}`, answers);
-          pool.serve(channel);
-          return client;
-        },
-      };
-      started(listener);
-      return Promise.resolve(listener);
-    },
-  };
-}
-
-const SESSION_KEYS = Object.keys(SESSION_RULES);
-const CONNECTION_MODULES = ["tcp", "unix", "stdio"];
-
-/** The session options of a graph's first connection-like listener, with `override` over them. */
-function sessionOf(
-  listeners: readonly ListenerSpec[] | undefined,
-  override: Partial<SessionListenerOptions> | undefined,
-): Record<string, unknown> {
-  const first = listeners?.find((l) => CONNECTION_MODULES.includes(l.module))?.options ?? {};
-  const kept = Object.entries(first).filter(([name]) => SESSION_KEYS.includes(name));
-  return { ...Object.fromEntries(kept), ...override };
-}
-
 async function graphOf(
   graph: string | URL | GraphSpec | Servlet<unknown>,
   options: SimulateOptions,
 ): Promise<{ spec: GraphSpec; base: URL | undefined }> {
   if (isServlet(graph)) {
-    const node = "servlet";
+    const node = options.node ?? "servlet";
     return {
       spec: {
         nodes: { [node]: { servlet: graph, args: [...(options.args ?? [])] } },
@@ -165,16 +105,18 @@ async function graphOf(
  * node, whose `in` and `out` ports (or `input` and `output`) carry each
  * request. The graph's listeners are replaced by one of the chosen
  * transport, which keeps the first listener's session options (so a graph
- * with `"open": true` greets each connection).
+ * with `"open": true` greets each connection). In memory, the graph is run
+ * by `Host.load`, and each connection is one of `Host.connect`.
  *
  * @example
  * ```ts
- * import { simulate } from "./simulate.ts";
+ * import { simulate } from "@plumb/plumb/testing";
+ * import { assertEquals } from "@std/assert";
  *
  * await using sim = await simulate("examples/hello.json");
  * await using client = await sim.connect();
  * await client.send("Plumber\nworld\n");
- * console.log(await client.readLines(2)); // ["Hello, Plumber\n", "Hello, world\n"]
+ * assertEquals(await client.readLines(2), ["Hello, Plumber\n", "Hello, world\n"]);
  * ```
  */
 export async function simulate<C>(
@@ -185,31 +127,31 @@ export async function simulate<C>(
     graph as string | URL | GraphSpec | Servlet<unknown>,
     options,
   );
-  const session = sessionOf(spec.listeners, options.session);
   const logs: string[] = [];
   const logger = createLogger(options.logLevel ?? "debug", (line) => {
     logs.push(line);
     if (options.printLogs) console.error(line);
   });
-  const transport = options.transport ?? "memory";
-  let memory: MemoryListener | undefined;
-  let listener: ListenerSpec;
-  if (transport === "memory") {
-    listener = { module: "memory", options: session };
+  const memory = (options.transport ?? "memory") === "memory";
+  let host: Host;
+  let connect: () => Promise<TestClient>;
+  let port = 0;
+  if (memory) {
+    host = await Host.load(spec, { base, logger, session: options.session });
+    const answers = options.module ?? {};
+    connect = () => Promise.resolve(new MemoryClient(host.connect({ module: answers })));
   } else {
     const first = spec.listeners?.[0];
     const own = first?.module === "tcp" ? first.options : {};
-    listener = { module: "tcp", options: { ...own, ...session, host: "127.0.0.1", port: 0 } };
+    const session = { ...firstSessionOptions(spec), ...options.session };
+    host = await Host.start({
+      ...spec,
+      listeners: [{ module: "tcp", options: { ...own, ...session, host: "127.0.0.1", port: 0 } }],
+    }, { base, logger });
+    port = Number(new URL(host.urls[0].replace("tcp:", "http:")).port);
+    connect = () => TcpClient.connect(port);
   }
-  const host = await serve({ ...spec, listeners: [listener] }, {
-    base,
-    logger,
-    modules: { memory: memoryModule(options.module ?? {}, (l) => memory = l) },
-  });
-  const url = host.urls[0];
-  const port = transport === "tcp" ? Number(new URL(url.replace("tcp:", "http:")).port) : 0;
-  const connect = (): Promise<TestClient> =>
-    memory !== undefined ? Promise.resolve(memory.connect()) : TcpClient.connect(port);
+  const url = memory ? "memory:" : host.urls[0];
   let closing: Promise<void> | undefined;
   const close = (graceMs = 1000): Promise<void> => closing ??= host.close(graceMs);
   return {

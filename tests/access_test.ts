@@ -5,9 +5,9 @@
  * rule. The client is always 127.0.0.1; tests/address_rules_test.ts covers
  * the other addresses.
  */
-import { calls } from "./fixtures/spy.ts";
+import { calls, spy } from "./fixtures/spy.ts";
 import { assertEquals } from "./assert.ts";
-import { Client, spy, startHost, type TestHost, waitForLog } from "./helpers.ts";
+import { Client, startHost, type TestHost, waitForLog } from "./helpers.ts";
 
 /** A spy graph whose tcp listener has `options`. */
 async function spyHost(options: Record<string, unknown>): Promise<TestHost> {
@@ -32,7 +32,7 @@ async function exchange(port: number, line: string): Promise<string> {
 }
 
 const DENIED =
-  /^plumb info: connection from 127\.0\.0\.1:\d+ to tcp:\/\/127\.0\.0\.1:\d+ denied: (.*)$/;
+  /^plumb info: PLUMB_CONN_DENIED connection from 127\.0\.0\.1:\d+ to tcp:\/\/127\.0\.0\.1:\d+ denied: (.*)$/;
 
 Deno.test("deny 127.0.0.0/8: the client is closed before any servlet runs; the log names peer and rule", async () => {
   await using h = await spyHost({ deny: ["127.0.0.0/8"] });

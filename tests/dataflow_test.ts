@@ -1,11 +1,14 @@
 /**
  * The kernel's request semantics across edges: a node none of whose inputs
  * was written does not run; `__null__` and `__error__` fire and can be wired.
+ * Served in memory by the testing kit (`simulate`): the host's own session
+ * and scheduler, no socket.
  */
 import { assertEquals } from "./assert.ts";
-import { Client, spy, startHost } from "./helpers.ts";
-import { calls } from "./fixtures/spy.ts";
+import { calls, spy } from "./fixtures/spy.ts";
+import { Client, startHost, waitForLog } from "./helpers.ts";
 import type { GraphSpec } from "../host/mod.ts";
+import { simulate } from "../testing/mod.ts";
 
 /** A node that fails on demand, feeding an upper-casing node that writes the reply. */
 const FAIL_THEN_SHOUT: GraphSpec = {
@@ -16,12 +19,11 @@ const FAIL_THEN_SHOUT: GraphSpec = {
   edges: [{ from: "f.out", to: "shout.in" }],
   input: "f.in",
   output: "shout.out",
-  listeners: [{ module: "tcp" }],
 };
 
 Deno.test("a node whose input was never written in a request does not run", async () => {
   calls.length = 0;
-  await using h = await startHost({
+  await using sim = await simulate({
     nodes: {
       route: { servlet: "./tests/fixtures/router.ts" },
       left: spy("left"),
@@ -33,9 +35,8 @@ Deno.test("a node whose input was never written in a request does not run", asyn
     ],
     input: "route.in",
     output: "left.out",
-    listeners: [{ module: "tcp" }],
   });
-  await using c = await Client.connect(h.port);
+  await using c = await sim.connect();
   await c.send("apple\n");
   assertEquals(await c.readLine(), "left saw apple\n");
   assertEquals(calls, ["left: apple\n"]);
@@ -48,7 +49,7 @@ Deno.test("a node whose input was never written in a request does not run", asyn
 
 Deno.test("cancellation cascades: nodes behind a node that did not run do not run either", async () => {
   calls.length = 0;
-  await using h = await startHost({
+  await using sim = await simulate({
     nodes: {
       route: { servlet: "./tests/fixtures/router.ts" },
       first: spy("first"),
@@ -62,9 +63,8 @@ Deno.test("cancellation cascades: nodes behind a node that did not run do not ru
     ],
     input: "route.in",
     output: "reply.out",
-    listeners: [{ module: "tcp" }],
   });
-  await using c = await Client.connect(h.port);
+  await using c = await sim.connect();
   await c.send("a1\n");
   assertEquals(await c.readLine(), "reply saw a1\n");
   await c.send("b1\na2\n");
@@ -74,7 +74,7 @@ Deno.test("cancellation cascades: nodes behind a node that did not run do not ru
 
 Deno.test("__null__ fires when a successful exec wrote no output", async () => {
   calls.length = 0;
-  await using h = await startHost({
+  await using sim = await simulate({
     nodes: {
       route: { servlet: "./tests/fixtures/router.ts" },
       empty: spy("nothing-written"),
@@ -86,9 +86,8 @@ Deno.test("__null__ fires when a successful exec wrote no output", async () => {
     ],
     input: "route.in",
     output: "reply.out",
-    listeners: [{ module: "tcp" }],
   });
-  await using c = await Client.connect(h.port);
+  await using c = await sim.connect();
   await c.send("\nabc\n");
   assertEquals(await c.readLine(), "reply saw abc\n");
   assertEquals(calls, ["nothing-written: ", "reply: abc\n"]);
@@ -96,7 +95,7 @@ Deno.test("__null__ fires when a successful exec wrote no output", async () => {
 
 Deno.test("__error__ carries the failure to a node wired to it", async () => {
   calls.length = 0;
-  await using h = await startHost({
+  await using sim = await simulate({
     nodes: {
       f: { servlet: "./tests/fixtures/fail.ts" },
       errors: spy("errors"),
@@ -104,9 +103,8 @@ Deno.test("__error__ carries the failure to a node wired to it", async () => {
     edges: [{ from: "f.__error__", to: "errors.in" }],
     input: "f.in",
     output: "f.out",
-    listeners: [{ module: "tcp" }],
   });
-  await using c = await Client.connect(h.port);
+  await using c = await sim.connect();
   await c.send("fine\n");
   assertEquals(await c.readLine(), "ok: fine\n");
   assertEquals(calls, []);
@@ -119,21 +117,21 @@ Deno.test("__error__ carries the failure to a node wired to it", async () => {
 });
 
 Deno.test("a failing node makes the nodes reading its output fail quietly, not hang", async () => {
-  await using h = await startHost(FAIL_THEN_SHOUT);
-  await using c = await Client.connect(h.port);
+  await using sim = await simulate(FAIL_THEN_SHOUT);
+  await using c = await sim.connect();
   await c.send("x\n");
   assertEquals(await c.readLine(), "OK: X\n");
   await c.send("half\n");
   assertEquals(await c.readLine(), "error: request failed\n");
   await c.send("y\n");
   assertEquals(await c.readLine(), "OK: Y\n");
-  assertEquals(h.logs.filter((l) => l.startsWith("plumb error:")).length, 1, h.logs.join("\n"));
-  assertEquals(h.logs.some((l) => l.includes(`node "shout" stopped: UpstreamError`)), true);
+  assertEquals(sim.logs.filter((l) => l.startsWith("plumb error:")).length, 1, sim.logs.join("\n"));
+  assertEquals(sim.logs.some((l) => l.includes(`node "shout" stopped: UpstreamError`)), true);
 });
 
 Deno.test("a failure before anything was written is told, not left waiting, and the connection goes on", async () => {
-  await using h = await startHost(FAIL_THEN_SHOUT);
-  await using c = await Client.connect(h.port);
+  await using sim = await simulate(FAIL_THEN_SHOUT);
+  await using c = await sim.connect();
   await c.send("boom\n");
   assertEquals(
     await c.readLine(),
@@ -144,7 +142,7 @@ Deno.test("a failure before anything was written is told, not left waiting, and 
   assertEquals(await c.readLine(), "OK: FINE\n");
 });
 
-Deno.test("a diamond whose join reads its branches out of order does not deadlock on bounded pipes", async () => {
+Deno.test("a diamond whose join reads its branches out of order: small requests pass, a deadlock fails one request with the nodes and pipes named", async () => {
   await using h = await startHost({
     nodes: {
       fork: { servlet: "./tests/fixtures/fork.ts" },
@@ -161,14 +159,31 @@ Deno.test("a diamond whose join reads its branches out of order does not deadloc
     listeners: [{ module: "tcp" }],
   });
   await using c = await Client.connect(h.port);
-  await c.send("1000\n");
+  await c.send("1000\n"); // fits in the pipes' bounds: join reads b, then a
   assertEquals(await c.readLine(), "b=2 a=1000\n");
-  await c.send("400000\n"); // far past two 64 KiB pipe bounds
-  assertEquals(await c.readLine(), "b=2 a=400000\n");
+  // Far past two 64 KiB pipe bounds: fork waits on a full fork.a, copy on a full
+  // join.a, join on fork.b, which fork writes only at the end. No pipe grows
+  // past its bound: the request fails, with one line saying who waits on what.
+  await c.send("400000\n");
+  assertEquals(await c.readLine(), "error: request failed\n");
+  const line = await waitForLog(h, "request deadlocked");
+  assertEquals(
+    line.slice(line.indexOf("request deadlocked")),
+    `request deadlocked: every running node waits on a bounded pipe: ` +
+      `"fork" writes "fork.a" -> "copy.in" (full, 65536 bytes); ` +
+      `"copy" writes "copy.out" -> "join.a" (full, 65536 bytes); ` +
+      `"join" reads "fork.b" -> "join.b" (empty); ` +
+      `read the inputs in the order they are written, or release an input you will not read`,
+  );
+  assertEquals(h.logs.filter((l) => l.includes("deadlocked")).length, 1, h.logs.join("\n"));
+  // The host goes on serving: a new connection's small request is answered.
+  await using d = await Client.connect(h.port);
+  await d.send("10\n");
+  assertEquals(await d.readLine(), "b=2 a=10\n");
 });
 
 Deno.test("GET_FLAGS inside a pipeline: a node's own declared flags, and the shared PERSIST once the entry node ended", async () => {
-  await using h = await startHost({
+  await using sim = await simulate({
     nodes: {
       split: { servlet: "line" },
       f: { servlet: "./tests/fixtures/flags.ts" },
@@ -176,9 +191,8 @@ Deno.test("GET_FLAGS inside a pipeline: a node's own declared flags, and the sha
     edges: [{ from: "split.out", to: "f.in" }],
     input: "split.in",
     output: "f.out",
-    listeners: [{ module: "tcp" }],
   });
-  await using c = await Client.connect(h.port);
+  await using c = await sim.connect();
   await c.send("keep-out\nget-at-end\n");
   assertEquals(await c.readLine(), "out=0x30000\n");
   // f.in is a mem pipe with f's declared INPUT | PERSIST. f.out is the graph's
@@ -188,7 +202,7 @@ Deno.test("GET_FLAGS inside a pipeline: a node's own declared flags, and the sha
 });
 
 Deno.test("__error__ wired to an error reply: a failed request is answered and the connection kept", async () => {
-  await using h = await startHost({
+  await using sim = await simulate({
     nodes: {
       f: { servlet: "./tests/fixtures/fail.ts" },
       sorry: { servlet: "./tests/fixtures/apology.ts" },
@@ -201,9 +215,8 @@ Deno.test("__error__ wired to an error reply: a failed request is answered and t
     ],
     input: "f.in",
     output: "reply.out",
-    listeners: [{ module: "tcp" }],
   });
-  await using c = await Client.connect(h.port);
+  await using c = await sim.connect();
   await c.send("fine\nboom\nagain\n");
   assertEquals(await c.readLine(), "ok: fine\n");
   assertEquals(await c.readLine(), "sorry, that failed (f: boom requested)\n");

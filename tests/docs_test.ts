@@ -8,7 +8,8 @@
 import { assert, assertEquals } from "./assert.ts";
 import { path, ROOT, runCli, spawnCli } from "./helpers.ts";
 import { allBlocks, type CodeBlock, EXAMPLE_KINDS, where } from "./docs/markdown.ts";
-import { findMessage } from "./docs/messages.ts";
+import { assertDocumented, PREFIX, readEntries } from "./docs/troubleshooting.ts";
+import { CODES } from "../kernel/codes.ts";
 import { checkGraph, type GraphSpec } from "../host/mod.ts";
 import { simulate } from "../testing/mod.ts";
 import { IO_MODULES } from "../modules/registry.ts";
@@ -16,8 +17,9 @@ import { IO_MODULES } from "../modules/registry.ts";
 const blocks = allBlocks();
 
 Deno.test("every example block is run by a test: ts, or annotated with a kind a test runs", () => {
+  const runByKind = (b: CodeBlock): boolean => b.kind !== undefined && b.kind in EXAMPLE_KINDS;
   const unrun = blocks.filter((b) =>
-    b.lang === "ts" ? /\bignore\b/.test(b.info) : !(b.kind !== undefined && b.kind in EXAMPLE_KINDS)
+    b.lang === "ts" && !/\bignore\b/.test(b.info) ? false : !runByKind(b)
   ).map((b) => `${where(b)} (${b.lang || "no language"}${b.kind ? `, kind ${b.kind}` : ""})`);
   assertEquals(unrun, [], "blocks no test runs; annotate them with <!-- example: KIND -->");
   assert(blocks.length > 20, `only ${blocks.length} blocks found`);
@@ -189,13 +191,41 @@ eachBlock("usage", async (block) => {
   for (const option of listed) assert(options.includes(option), `the usage lacks ${option}`);
 });
 
+eachBlock("diagram", (block) => {
+  const paths = [
+    ...block.body.matchAll(/(?<![\w./-])((?:[a-z_]+\/)+(?:[a-z_]+\.ts)?|[a-z_]+\.ts)(?!\w)/g),
+  ]
+    .map((m) => m[1]);
+  assert(paths.length > 0, "a diagram names the files it draws");
+  for (const file of paths) {
+    assert(existsSync(path(file)), `no ${file} in the repository`);
+  }
+  const exports = JSON.parse(Deno.readTextFileSync(path("deno.json"))).exports;
+  for (const [, entry] of block.body.matchAll(/(?<![\w./])(\.\/[a-z]+|\.)(?= )/g)) {
+    assert(entry in exports, `no entry point ${entry} in deno.json's exports`);
+  }
+});
+
+function existsSync(file: string): boolean {
+  try {
+    Deno.statSync(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 eachBlock("log", (block) => {
+  const entries = readEntries();
   for (const line of block.body.split("\n").filter((l) => l.trim() !== "")) {
     if (line.startsWith("{")) {
       const record = JSON.parse(line) as Record<string, unknown>;
       assert("level" in record && "listener" in record, `not a connection log line: ${line}`);
+      assert(String(record.code) in CODES, `no code of kernel/codes.ts: ${line}`);
       continue;
     }
-    assert(findMessage(line) !== undefined, `no message of the source prints: ${line}`);
+    const code = /^PLUMB_[A-Z0-9_]+/.exec(line.replace(PREFIX, ""))?.[0];
+    assert(code !== undefined && code in CODES, `no code of kernel/codes.ts: ${line}`);
+    assertDocumented(entries, line, code);
   }
 });

@@ -1,23 +1,27 @@
 /**
- * ELIZA over real TCP: the greeting before input, a scripted conversation
- * with exact replies, quit words, per-connection memory with 100 sessions at
- * once, a script given as an argument, and session state released on close.
+ * ELIZA served in memory (the testing kit's `simulate`: the host's own
+ * session code, no socket; `testing_kit_test.ts` checks the same graph over
+ * TCP alike): the greeting before input, a scripted conversation with exact
+ * replies, quit words, per-connection memory with 100 sessions at once, a
+ * script given as an argument, and session state released on close.
  */
 import { assert, assertEquals } from "./assert.ts";
-import { Client, oneNode, startHost } from "./helpers.ts";
-import { disposed } from "./fixtures/counter.ts";
+import { Host } from "../host/mod.ts";
+import { simulate } from "../testing/mod.ts";
+import eliza from "../servlets/eliza.ts";
+import counter, { disposed } from "./fixtures/counter.ts";
 
 const GREETING = "How do you do. Please tell me your problem.\n";
 
 Deno.test("eliza: the greeting comes before the client types anything", async () => {
-  await using h = await startHost("examples/eliza.json");
-  await using c = await Client.connect(h.port);
+  await using sim = await simulate("examples/eliza.json");
+  await using c = await sim.connect();
   assertEquals(await c.readLine(), GREETING);
 });
 
 Deno.test("eliza: a scripted conversation, reply by reply", async () => {
-  await using h = await startHost("examples/eliza.json");
-  await using c = await Client.connect(h.port);
+  await using sim = await simulate("examples/eliza.json");
+  await using c = await sim.connect();
   assertEquals(await c.readLine(), GREETING);
   const conversation: [string, string][] = [
     ["I am a human being.", "How long have you been a human being?"],
@@ -44,9 +48,9 @@ Deno.test("eliza: a scripted conversation, reply by reply", async () => {
 });
 
 Deno.test("eliza: every quit word ends the session with a goodbye", async () => {
-  await using h = await startHost("examples/eliza.json");
+  await using sim = await simulate("examples/eliza.json");
   for (const word of ["bye", "Goodbye", "QUIT", "exit!"]) {
-    await using c = await Client.connect(h.port);
+    await using c = await sim.connect();
     assertEquals(await c.readLine(), GREETING);
     await c.send(`${word}\nnever answered\n`);
     assertEquals(await c.readToEnd(), "Goodbye. It was nice talking to you.\n", word);
@@ -54,8 +58,8 @@ Deno.test("eliza: every quit word ends the session with a goodbye", async () => 
 });
 
 Deno.test("eliza: 100 concurrent sessions each keep their own memory", async () => {
-  await using h = await startHost("examples/eliza.json");
-  const clients = await Promise.all(Array.from({ length: 100 }, () => Client.connect(h.port)));
+  await using sim = await simulate("examples/eliza.json");
+  const clients = await Promise.all(Array.from({ length: 100 }, () => sim.connect()));
   try {
     await Promise.all(clients.map(async (c, i) => {
       assertEquals(await c.readLine(), GREETING);
@@ -75,10 +79,11 @@ Deno.test("eliza: 100 concurrent sessions each keep their own memory", async () 
 });
 
 Deno.test("eliza: another script, given as a JSON file argument", async () => {
-  await using h = await startHost(
-    oneNode("eliza", ["./tests/fixtures/tiny_script.json"], { open: true }),
-  );
-  await using c = await Client.connect(h.port);
+  await using sim = await simulate(eliza, {
+    args: ["./tests/fixtures/tiny_script.json"],
+    session: { open: true },
+  });
+  await using c = await sim.connect();
   assertEquals(await c.readLine(), "Speak.\n");
   for (
     const [said, reply] of [
@@ -99,9 +104,9 @@ Deno.test("eliza: another script, given as a JSON file argument", async () => {
 
 Deno.test("PUSH_STATE/POP_STATE: state lives with its connection and is disposed when it closes", async () => {
   disposed.length = 0;
-  await using h = await startHost(oneNode("./tests/fixtures/counter.ts"));
-  await using a = await Client.connect(h.port);
-  await using b = await Client.connect(h.port);
+  await using sim = await simulate(counter);
+  await using a = await sim.connect();
+  await using b = await sim.connect();
   await a.send("x\n");
   assertEquals(await a.readLine(), "1: x\n");
   await b.send("y\n");
@@ -118,14 +123,16 @@ Deno.test("PUSH_STATE/POP_STATE: state lives with its connection and is disposed
 });
 
 Deno.test("eliza: a script that does not parse stops start-up with the node and the cause", async () => {
-  const error = await startHost(oneNode("eliza", ["./tests/fixtures/graphs/bad_json.json"])).then(
-    () => undefined,
-    (e: Error) => e,
-  );
+  const spec = {
+    nodes: { n: { servlet: "eliza", args: ["./tests/fixtures/graphs/bad_json.json"] } },
+    input: "n.in",
+    output: "n.out",
+  };
+  const error = await Host.load(spec).then(() => undefined, (e: Error) => e);
   assert(error);
   assertEquals(error.name, "GraphError");
   assert(
-    /^graph: node "n": init of servlet "eliza" failed: ELIZA script \/.*bad_json\.json: Expected double-quoted property name/
+    /^graph: node "n": init of servlet "eliza" failed: PLUMB_ELIZA_SCRIPT ELIZA script \/.*bad_json\.json: Expected double-quoted property name/
       .test(error.message),
     error.message,
   );

@@ -1,10 +1,13 @@
 /**
- * EOM and module cntl operations over real sockets: length-prefixed framing
- * where the bytes after a message start the next request, and the TCP and
- * Unix modules' own operations.
+ * EOM and module cntl operations: length-prefixed framing where the bytes
+ * after a message start the next request (over connections in memory, the
+ * testing kit's `simulate`, which runs the host's own session code), and the
+ * TCP and Unix modules' own operations over real sockets.
  */
 import { assertEquals } from "./assert.ts";
 import { Client, oneNode, startHost } from "./helpers.ts";
+import { simulate } from "../testing/mod.ts";
+import framer from "./fixtures/framer.ts";
 
 function frame(text: string): Uint8Array {
   const body = new TextEncoder().encode(text);
@@ -26,8 +29,8 @@ function join(...parts: Uint8Array[]): Uint8Array {
 }
 
 Deno.test("EOM: two length-prefixed messages in one write are two requests, in order", async () => {
-  await using h = await startHost(oneNode("./tests/fixtures/framer.ts"));
-  await using c = await Client.connect(h.port);
+  await using sim = await simulate(framer);
+  await using c = await sim.connect();
   await c.send(join(frame("first"), frame("second"), frame("third")));
   assertEquals(await c.readLine(), "got first\n");
   assertEquals(await c.readLine(), "got second\n");
@@ -35,8 +38,8 @@ Deno.test("EOM: two length-prefixed messages in one write are two requests, in o
 });
 
 Deno.test("EOM: a message split across writes waits for its rest, then the bytes after it go on", async () => {
-  await using h = await startHost(oneNode("./tests/fixtures/framer.ts"));
-  await using c = await Client.connect(h.port);
+  await using sim = await simulate(framer);
+  await using c = await sim.connect();
   const both = join(frame("hello, framed world"), frame("next"));
   await c.send(both.subarray(0, 7));
   await new Promise((r) => setTimeout(r, 30));
@@ -83,14 +86,13 @@ Deno.test("module cntl: unix/path on a Unix socket", async () => {
 });
 
 Deno.test("module cntl: a mem pipe has no module operations, and says so", async () => {
-  await using h = await startHost({
+  await using sim = await simulate({
     nodes: { split: { servlet: "line" }, who: { servlet: "./tests/fixtures/whoami.ts" } },
     edges: [{ from: "split.out", to: "who.in" }],
     input: "split.in",
     output: "who.out",
-    listeners: [{ module: "tcp" }],
   });
-  await using c = await Client.connect(h.port);
+  await using c = await sim.connect();
   await c.send("tcp/peer\n");
   assertEquals(
     await c.readLine(),

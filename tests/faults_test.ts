@@ -1,21 +1,33 @@
 /**
  * Failures a user can cause: a servlet that throws or rejects, a line over
- * the limit, garbage bytes, a client that goes away mid-reply. Each fails
- * only its own request; the host keeps serving everyone else.
+ * the limit, garbage bytes (over connections in memory, the testing kit's
+ * `simulate`, which runs the host's own session code), a client that goes
+ * away mid-reply (over a real socket). Each fails only its own request; the
+ * host keeps serving everyone else.
  */
 import { assert, assertEquals } from "./assert.ts";
 import { Client, oneNode, startHost } from "./helpers.ts";
-import { lateErrors } from "./fixtures/misbehave.ts";
+import { simulate, type SimulateOptions, type Simulation } from "../testing/mod.ts";
+import fail from "./fixtures/fail.ts";
+import misbehave, { lateErrors } from "./fixtures/misbehave.ts";
 
-const failGraph = oneNode("./tests/fixtures/fail.ts");
+/** The fail fixture as a graph of one node `n`, served in memory. */
+function failGraph(options: SimulateOptions = {}): Promise<Simulation> {
+  return simulate(fail, { node: "n", ...options });
+}
+
+/** The misbehave fixture (with `args`) as a graph of one node `n`, served in memory. */
+function misbehaving(args: string[] = []): Promise<Simulation> {
+  return simulate(misbehave, { node: "n", args });
+}
 
 Deno.test("a servlet that throws fails only its request; the host keeps serving", async () => {
-  await using h = await startHost(failGraph);
-  await using other = await Client.connect(h.port);
+  await using sim = await failGraph();
+  await using other = await sim.connect();
   await other.send("before\n");
   assertEquals(await other.readLine(), "ok: before\n");
 
-  await using bad = await Client.connect(h.port);
+  await using bad = await sim.connect();
   await bad.send("good\n");
   assertEquals(await bad.readLine(), "ok: good\n");
   await bad.send("boom\n");
@@ -31,46 +43,46 @@ Deno.test("a servlet that throws fails only its request; the host keeps serving"
     "the persistent connection goes on to the next request (onError: continue)",
   );
   assert(
-    h.logs.some((l) =>
+    sim.logs.some((l) =>
       l.startsWith("plumb error:") && l.includes(`node "n"`) && l.includes("Error: boom requested")
     ),
   );
 
   await other.send("after\n");
   assertEquals(await other.readLine(), "ok: after\n");
-  await using again = await Client.connect(h.port);
+  await using again = await sim.connect();
   await again.send("new\n");
   assertEquals(await again.readLine(), "ok: new\n");
 });
 
 Deno.test("a servlet that rejects fails only its request", async () => {
-  await using h = await startHost(failGraph);
-  await using bad = await Client.connect(h.port);
+  await using sim = await failGraph();
+  await using bad = await sim.connect();
   await bad.send("reject\n");
   assertEquals(await bad.readLine(), "error: request failed\n");
-  assert(h.logs.some((l) => l.includes("RangeError: rejected on purpose")));
+  assert(sim.logs.some((l) => l.includes("RangeError: rejected on purpose")));
   await bad.send("then\n");
   assertEquals(await bad.readLine(), "ok: then\n");
-  await using good = await Client.connect(h.port);
+  await using good = await sim.connect();
   await good.send("fine\n");
   assertEquals(await good.readLine(), "ok: fine\n");
 });
 
 Deno.test("a servlet that fails after writing: what it wrote is delivered, no error reply, and it goes on", async () => {
-  await using h = await startHost(failGraph);
-  await using c = await Client.connect(h.port);
+  await using sim = await failGraph();
+  await using c = await sim.connect();
   await c.send("half\nnext\n");
   assertEquals(await c.readLine(), "partial ok: next\n");
 });
 
 Deno.test('onError "close": a failed request closes its connection after the error reply', async () => {
-  await using h = await startHost(oneNode("./tests/fixtures/fail.ts", [], { onError: "close" }));
-  await using c = await Client.connect(h.port);
+  await using sim = await failGraph({ session: { onError: "close" } });
+  await using c = await sim.connect();
   await c.send("good\n");
   assertEquals(await c.readLine(), "ok: good\n");
   await c.send("boom\nnever\n");
   assertEquals(await c.readToEnd(), "error: request failed\n");
-  await using d = await Client.connect(h.port);
+  await using d = await sim.connect();
   await d.send("half\nnever\n");
   assertEquals(await d.readToEnd(), "partial ", "what it wrote is delivered, then it closes");
 });
@@ -88,25 +100,24 @@ Deno.test('onError: a value other than "continue" or "close" is refused with the
 });
 
 Deno.test("a line longer than maxMessageSize fails its request with a clear log line", async () => {
-  await using h = await startHost(
-    oneNode("./tests/fixtures/fail.ts", [], { maxMessageSize: 1024 }),
-  );
-  await using c = await Client.connect(h.port);
+  await using sim = await failGraph({ session: { maxMessageSize: 1024 } });
+  await using c = await sim.connect();
   await c.send("x".repeat(5000));
   assertEquals(await c.readToEnd(), "error: line longer than 1024 bytes\n");
   assert(
-    h.logs.some((l) =>
-      l.includes("MessageTooLongError: line longer than 1024 bytes") && l.includes("maxMessageSize")
+    sim.logs.some((l) =>
+      l.includes("MessageTooLongError: PLUMB_LINE_TOO_LONG line longer than 1024 bytes") &&
+      l.includes("maxMessageSize")
     ),
   );
-  await using good = await Client.connect(h.port);
+  await using good = await sim.connect();
   await good.send(`${"y".repeat(1024)}\n`);
   assertEquals(await good.readLine(), `ok: ${"y".repeat(1024)}\n`);
 });
 
 Deno.test("garbage and invalid UTF-8 become replacement characters, not a crash", async () => {
-  await using h = await startHost("examples/hello.json");
-  await using c = await Client.connect(h.port);
+  await using sim = await simulate("examples/hello.json");
+  await using c = await sim.connect();
   await c.send(new Uint8Array([0xff, 0xfe, 0x41, 0xc3, 0x0a]));
   assertEquals(await c.readLine(), "Hello, \uFFFD\uFFFDA\uFFFD\n");
   await c.send(new Uint8Array([0x00, 0x01, 0x1b, 0x5b, 0x0a]));
@@ -134,8 +145,8 @@ Deno.test("a client that disconnects mid-reply does not disturb the host", async
 
 Deno.test("a write after the task ended fails that write only, as a rejection the servlet can catch", async () => {
   lateErrors.length = 0;
-  await using h = await startHost(oneNode("./tests/fixtures/misbehave.ts"));
-  await using c = await Client.connect(h.port);
+  await using sim = await misbehaving();
+  await using c = await sim.connect();
   await c.send("late\n");
   assertEquals(await c.readLine(), "ok: late\n");
   while (lateErrors.length === 0) await new Promise((r) => setTimeout(r, 10));
@@ -147,32 +158,32 @@ Deno.test("a write after the task ended fails that write only, as a rejection th
 });
 
 Deno.test("a servlet that throws a value that cannot be printed fails only its request", async () => {
-  await using h = await startHost(oneNode("./tests/fixtures/misbehave.ts"));
-  await using bad = await Client.connect(h.port);
+  await using sim = await misbehaving();
+  await using bad = await sim.connect();
   await bad.send("odd\n");
   assertEquals(await bad.readLine(), "error: request failed\n");
   assert(
-    h.logs.some((l) => l.includes(`node "n"`) && l.includes("[object Object]")),
-    h.logs.join("\n"),
+    sim.logs.some((l) => l.includes(`node "n"`) && l.includes("[object Object]")),
+    sim.logs.join("\n"),
   );
-  await using good = await Client.connect(h.port);
+  await using good = await sim.connect();
   await good.send("fine\n");
   assertEquals(await good.readLine(), "ok: fine\n");
 });
 
 Deno.test("close() is bounded even when a servlet never resolves", async () => {
-  const h = await startHost(oneNode("./tests/fixtures/misbehave.ts"));
-  const c = await Client.connect(h.port);
+  const sim = await misbehaving();
+  const c = await sim.connect();
   await c.send("hang\n");
   await c.send("");
-  await h.host.close(50); // would never return if it waited for the hung exec
+  await sim.close(50); // would never return if it waited for the hung exec
   assertEquals(await c.closedByServer(), true);
   c.close();
 });
 
 Deno.test("a read abandoned by its task does not take the next request's bytes", async () => {
-  await using h = await startHost(oneNode("./tests/fixtures/misbehave.ts", ["race"]));
-  await using c = await Client.connect(h.port);
+  await using sim = await misbehaving(["race"]);
+  await using c = await sim.connect();
   await c.send("par");
   assertEquals(await c.readLine(), "got (timeout)\n");
   await c.send("tial\nsecond\n");
@@ -183,8 +194,8 @@ Deno.test("a read abandoned by its task does not take the next request's bytes",
 });
 
 Deno.test("a servlet that never reads its PERSIST input runs once per arrival, not in a loop", async () => {
-  await using h = await startHost(oneNode("./tests/fixtures/misbehave.ts", ["quiet"]));
-  await using c = await Client.connect(h.port);
+  await using sim = await misbehaving(["quiet"]);
+  await using c = await sim.connect();
   await c.send("x\n");
   assertEquals(await c.readLine(), "hi\n");
   await c.send("y\n");

@@ -1,7 +1,8 @@
 /**
  * Flag semantics: Plumber's bit values, per-request GET/SET/CLR, fixed flags
  * refused at exec time, and the shared PERSIST flag copied from the request's
- * input to its output companion.
+ * input to its output companion, over connections in memory (the testing
+ * kit's `simulate`: the host's own session code, no socket).
  */
 import {
   ASYNC,
@@ -13,12 +14,13 @@ import {
   SHADOW,
   SHARED_FLAGS,
 } from "../mod.ts";
-import type { GraphSpec } from "../host/mod.ts";
+import { simulate, type Simulation } from "../testing/mod.ts";
 import { assertEquals } from "./assert.ts";
-import { Client, oneNode, startHost } from "./helpers.ts";
+import flags from "./fixtures/flags.ts";
 
-function flagsGraph(args: string[] = []): GraphSpec {
-  return oneNode("./tests/fixtures/flags.ts", args);
+/** The flags fixture as a graph of one node `n`. */
+function flagsGraph(args: string[] = []): Promise<Simulation> {
+  return simulate(flags, { node: "n", args });
 }
 
 Deno.test("flag values are Plumber's", () => {
@@ -35,8 +37,8 @@ Deno.test("flag values are Plumber's", () => {
 });
 
 Deno.test("GET_FLAGS shows the declaration; CLR_FLAG changes this request only", async () => {
-  await using h = await startHost(flagsGraph());
-  await using c = await Client.connect(h.port);
+  await using sim = await flagsGraph();
+  await using c = await sim.connect();
   await c.send("get\n");
   assertEquals(await c.readLine(), "in=0x20000 out=0x10000\n");
   await c.send("keep-out\n");
@@ -50,15 +52,15 @@ Deno.test("GET_FLAGS shows the declaration; CLR_FLAG changes this request only",
 });
 
 Deno.test("clearing PERSIST on the input closes the connection after the reply", async () => {
-  await using h = await startHost(flagsGraph());
-  await using c = await Client.connect(h.port);
+  await using sim = await flagsGraph();
+  await using c = await sim.connect();
   await c.send("close\nget\n");
   assertEquals(await c.readToEnd(), "in=0x0\n");
 });
 
 Deno.test("PERSIST set on the output at exec time wins over the input's", async () => {
-  await using h = await startHost(flagsGraph(["no-persist"]));
-  await using c = await Client.connect(h.port);
+  await using sim = await flagsGraph(["no-persist"]);
+  await using c = await sim.connect();
   await c.send("keep-out\n");
   assertEquals(await c.readLine(), "out=0x30000\n");
   await c.send("get\n");
@@ -66,15 +68,15 @@ Deno.test("PERSIST set on the output at exec time wins over the input's", async 
 });
 
 Deno.test("PERSIST cleared on the output wins over the input's", async () => {
-  await using h = await startHost(flagsGraph());
-  await using c = await Client.connect(h.port);
+  await using sim = await flagsGraph();
+  await using c = await sim.connect();
   await c.send("drop-out\nget\n");
   assertEquals(await c.readToEnd(), "out=0x10000\n");
 });
 
 Deno.test("direction and SHADOW cannot change at exec time; the error says so", async () => {
-  await using h = await startHost(flagsGraph());
-  await using c = await Client.connect(h.port);
+  await using sim = await flagsGraph();
+  await using c = await sim.connect();
   await c.send("direction\n");
   assertEquals(
     await c.readLine(),
@@ -97,8 +99,8 @@ Deno.test("direction and SHADOW cannot change at exec time; the error says so", 
 Deno.test("PERSIST travels from the entry node's input to another node's output", async () => {
   // split.in is declared PERSIST; greet.out is not: the connection stays open
   // because the shared flag is copied to the output companion.
-  await using h = await startHost("examples/pipeline.json");
-  await using c = await Client.connect(h.port);
+  await using sim = await simulate("examples/pipeline.json");
+  await using c = await sim.connect();
   for (const word of ["a", "b", "c"]) {
     await c.send(`${word}\n`);
     assertEquals(await c.readLine(), `Hello, ${word.toUpperCase()}\n`);

@@ -6,7 +6,13 @@
  */
 import { assertEquals, assertRejects, assertThrows } from "./assert.ts";
 import { path } from "./helpers.ts";
-import { checkGraph, graph, type GraphSpec } from "../host/mod.ts";
+import { checkGraph, graph, type GraphBuilder, type GraphSpec } from "../host/mod.ts";
+import {
+  type DeclaredModule,
+  type OptionSpecs,
+  parseOptions,
+  SESSION_OPTIONS,
+} from "../modules/mod.ts";
 import { defineServlet, GraphError, INPUT, OUTPUT, PERSIST } from "../mod.ts";
 import { simulate } from "../testing/mod.ts";
 import { parseGraph } from "../kernel/graph.ts";
@@ -87,6 +93,13 @@ const BUILT: Record<string, () => GraphSpec> = {
       .input("shout.in")
       .output("shout.out")
       .listen("tcp", { host: "127.0.0.1", port: 12351 })
+      .build(),
+  zero_copy_echo: () =>
+    graph(describe("zero_copy_echo"))
+      .node("echo", "./zero_copy_echo.ts")
+      .input("echo.in")
+      .output("echo.out")
+      .listen("tcp", { host: "127.0.0.1", port: 12352 })
       .build(),
   jsonl: () =>
     graph(describe("jsonl"))
@@ -227,4 +240,67 @@ Deno.test("a port of a node that was never added is a type error, and checkGraph
     .output("greet.out")
     .build();
   await assertRejects(() => checkGraph(built), GraphError, 'no node "great"');
+});
+
+/** A graph of one greeter, to add a listener to. */
+const greeter = (): GraphBuilder<"greet"> =>
+  graph().node("greet", "hello").input("greet.in").output("greet.out");
+
+Deno.test("a built-in module's options are typed: a wrong one is a type error, and checkGraph refuses it", async () => {
+  const refusals: [GraphSpec, string][] = [];
+  const refused = (builder: GraphBuilder<"greet">, message: string): void => {
+    refusals.push([builder.build(), `graph: listener 1${message}`]);
+  };
+  // @ts-expect-error: "ttl" takes a number of seconds
+  refused(greeter().listen("tcp", { ttl: "60" }), ' (tcp): option "ttl" must be a number');
+  // @ts-expect-error: tcp has no option "prot"
+  refused(greeter().listen("tcp", { prot: 1 }), ' (tcp): unknown option "prot"');
+  // @ts-expect-error: "overflow" is "wait" or "refuse"
+  refused(greeter().listen("tcp", { overflow: "drop" }), ' (tcp): option "overflow" must be one');
+  // @ts-expect-error: a unix listener needs its "path"
+  refused(greeter().listen("unix", {}), ' (unix): option "path" is required');
+  // @ts-expect-error: a file listener needs "input" and "output"
+  refused(greeter().listen("file"), ' (file): option "input" is required');
+  // @ts-expect-error: "tpc" is no built-in module
+  refused(greeter().listen("tpc"), ': unknown module "tpc"');
+  // @ts-expect-error: a built-in module goes through listen, where its options are typed
+  refused(greeter().listenWith("tcp", { prot: 1 }), ' (tcp): unknown option "prot"');
+  for (const [built, message] of refusals) {
+    await assertRejects(() => checkGraph(built), GraphError, message);
+  }
+});
+
+/** A module of one's own that declares its options; checking a graph never starts it. */
+const GREETING_OPTIONS = {
+  ...SESSION_OPTIONS,
+  greeting: { type: "string", required: true, what: "first line", doc: "The first line." },
+} as const satisfies OptionSpecs;
+
+const greetingModule: DeclaredModule<typeof GREETING_OPTIONS> = {
+  name: "greeting",
+  options: GREETING_OPTIONS,
+  parseOptions: (options, where) => parseOptions(GREETING_OPTIONS, options, where),
+  listen: () => Promise.reject(new Error("not started by checkGraph")),
+};
+
+Deno.test("a module of your own is added with listenWith: typed by its declaration, or by name", async () => {
+  const modules = { greeting: greetingModule };
+  const typed = greeter().listenWith(greetingModule, { greeting: "hi", ttl: 5 }).build();
+  const named = greeter().listenWith("greeting", { greeting: "hi", ttl: 5 }).build();
+  assertEquals(typed, named);
+  assertEquals(typed.listeners, [{ module: "greeting", options: { greeting: "hi", ttl: 5 } }]);
+  assertEquals((await checkGraph(typed, { modules })).listeners, ["greeting"]);
+  // @ts-expect-error: the module declares "greeting" as required
+  const missing = greeter().listenWith(greetingModule, { ttl: 5 }).build();
+  await assertRejects(
+    () => checkGraph(missing, { modules }),
+    GraphError,
+    'graph: listener 1 (greeting): option "greeting" is required: first line',
+  );
+  const untyped = greeter().listenWith("greeting", { greting: "hi" }).build();
+  await assertRejects(
+    () => checkGraph(untyped, { modules }),
+    GraphError,
+    'unknown option "greting" (did you mean "greeting"?)',
+  );
 });

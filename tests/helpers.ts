@@ -31,11 +31,6 @@ export function oneNode(
   };
 }
 
-/** A node running `tests/fixtures/spy.ts`, which records each exec under `label`. */
-export function spy(label: string): { servlet: string; args: string[] } {
-  return { servlet: "./tests/fixtures/spy.ts", args: [label] };
-}
-
 /** A host started in-process, with the log lines it wrote. */
 export interface TestHost extends AsyncDisposable {
   host: Host;

@@ -8,7 +8,8 @@
 import { simulate, type Simulation, type TestClient } from "../testing/mod.ts";
 import { defineServlet, INPUT, OUTPUT, type Port } from "../mod.ts";
 import type { EdgeSpec, GraphSpec, NodeSpec } from "../host/mod.ts";
-import { compileRoute, matchRoute, parseRange } from "../servlets/http/mod.ts";
+import { compileRoute, matchRoute } from "../servlets/http/mod.ts";
+import { parseRange } from "../servlets/http/static.ts";
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import { path } from "./helpers.ts";
 

@@ -1,12 +1,14 @@
 /**
- * JSON lines: `json/parse` and `json/stringify` over real TCP (compact
- * round trips, invalid JSON and its column, `--field`, `--pretty`, UTF-8 split
- * across TCP chunks), the typed chain under `--check`, and the library's
- * errors (`parseJsonLine`, `toJson`, `writeJsonLine`).
+ * JSON lines: `json/parse` and `json/stringify` served in memory by the
+ * testing kit's `simulate` (compact round trips, invalid JSON and its column,
+ * `--field`, `--pretty`, UTF-8 split across chunks), the typed chain under
+ * the CLI's `--check`, and the library's errors (`parseJsonLine`, `toJson`,
+ * `writeJsonLine`).
  */
 import { assert, assertEquals, assertRejects, assertThrows } from "./assert.ts";
-import { Client, path, runCli, startHost, type TestHost, waitForLog } from "./helpers.ts";
-import type { GraphSpec } from "../host/mod.ts";
+import { path, runCli } from "./helpers.ts";
+import { type GraphSpec, Host } from "../host/mod.ts";
+import { simulate, type Simulation } from "../testing/mod.ts";
 import type { Port, Task } from "../mod.ts";
 import {
   jsonErrorIndex,
@@ -26,7 +28,6 @@ function chain(args: string[]): GraphSpec {
     edges: [{ from: "parse.out", to: "show.in" }],
     input: "parse.in",
     output: "show.out",
-    listeners: [{ module: "tcp", options: {} }],
   };
 }
 
@@ -35,13 +36,11 @@ const parseOnly: GraphSpec = {
   nodes: { parse: { servlet: "json/parse" } },
   input: "parse.in",
   output: "parse.out",
-  listeners: [{ module: "tcp", options: {} }],
 };
 
-/** The host's log line about node `node` failing, with the peer's port made `PORT`. */
-async function failureLog(h: TestHost, node: string): Promise<string> {
-  const line = await waitForLog(h, `node "${node}" (json/`);
-  return line.replace(/127\.0\.0\.1:\d+/, "127.0.0.1:PORT");
+/** The host's log line about node `node` failing. */
+function failureLog(sim: Simulation, node: string): Promise<string> {
+  return sim.waitForLog(`node "${node}" (json/`);
 }
 
 function sleep(ms: number): Promise<void> {
@@ -49,8 +48,8 @@ function sleep(ms: number): Promise<void> {
 }
 
 Deno.test("json/parse: valid lines come back compact, in order; blank lines write nothing", async () => {
-  await using h = await startHost(parseOnly);
-  await using c = await Client.connect(h.port);
+  await using sim = await simulate(parseOnly);
+  await using c = await sim.connect();
   await c.send(
     '{ "a" : 1 , "b": [1.50, 2e3, -0.25E-1, "x\\u0041\\n"], "c": {"d": null} }\n' +
       "\n   \t\n" +
@@ -69,35 +68,35 @@ Deno.test("json/parse: valid lines come back compact, in order; blank lines writ
 });
 
 Deno.test("json/parse: invalid JSON gets the error reply, and the log names the column", async () => {
-  await using h = await startHost(parseOnly);
-  await using c = await Client.connect(h.port);
+  await using sim = await simulate(parseOnly);
+  await using c = await sim.connect();
   await c.send('{"ok": true}\n{"a": x}\n{"after": "it"}\n');
   assertEquals(await c.readLine(), '{"ok":true}\n');
   assertEquals(await c.readLine(), "error: request failed\n");
   assertEquals(await c.readLine(), '{"after":"it"}\n', "the connection goes on");
   assertEquals(
-    await failureLog(h, "parse"),
-    `plumb error: node "parse" (json/parse) failed a request from 127.0.0.1:PORT: ` +
-      `JsonLineError: invalid JSON at column 7: Unexpected token 'x'; the line: {"a": x}`,
+    await failureLog(sim, "parse"),
+    `plumb error: PLUMB_REQUEST_FAILED node "parse" (json/parse) failed a request from memory:1: ` +
+      `JsonLineError: PLUMB_JSON_INVALID invalid JSON at column 7: Unexpected token 'x'; the line: {"a": x}`,
   );
 });
 
 Deno.test("json/parse: the column counts characters, not bytes; a long line is sampled around it", async () => {
-  await using h = await startHost(parseOnly);
-  await using c = await Client.connect(h.port);
+  await using sim = await simulate(parseOnly);
+  await using c = await sim.connect();
   await c.send(`{"日本語": 1,, "b": "${"y".repeat(200)}"}\n`);
   assertEquals(await c.readLine(), "error: request failed\n");
   assertEquals(
-    await failureLog(h, "parse"),
-    `plumb error: node "parse" (json/parse) failed a request from 127.0.0.1:PORT: ` +
-      `JsonLineError: invalid JSON at column 11: Expected double-quoted property name; ` +
+    await failureLog(sim, "parse"),
+    `plumb error: PLUMB_REQUEST_FAILED node "parse" (json/parse) failed a request from memory:1: ` +
+      `JsonLineError: PLUMB_JSON_INVALID invalid JSON at column 11: Expected double-quoted property name; ` +
       `the line: {"日本語": 1,, "b": "${"y".repeat(22)}...`,
   );
 });
 
 Deno.test("json/parse -> json/stringify: compact lines, in order", async () => {
-  await using h = await startHost(chain([]));
-  await using c = await Client.connect(h.port);
+  await using sim = await simulate(chain([]));
+  await using c = await sim.connect();
   await c.send('{"b": [true, false] }\n0.1e1\n\nnull\n');
   assertEquals(await c.readLine(), '{"b":[true,false]}\n');
   assertEquals(await c.readLine(), "1\n");
@@ -105,8 +104,8 @@ Deno.test("json/parse -> json/stringify: compact lines, in order", async () => {
 });
 
 Deno.test("json/stringify --field: one top-level field as JSON; null when missing; not of an array", async () => {
-  await using h = await startHost("examples/jsonl.json");
-  await using c = await Client.connect(h.port);
+  await using sim = await simulate("examples/jsonl.json");
+  await using c = await sim.connect();
   await c.send('{"name": "Plumber", "age": 3}\n');
   assertEquals(await c.readLine(), '"Plumber"\n');
   await c.send('{"age": 1}\nnull\n{"name": {"first": "Zoë", "tags": ["a", 1]}}\n');
@@ -116,15 +115,15 @@ Deno.test("json/stringify --field: one top-level field as JSON; null when missin
   await c.send("[1, 2]\n");
   assertEquals(await c.readLine(), "error: request failed\n");
   assertEquals(
-    await failureLog(h, "name"),
-    `plumb error: node "name" (json/stringify) failed a request from 127.0.0.1:PORT: ` +
-      `PlumbError: json/stringify: cannot take field "name" of an array`,
+    await failureLog(sim, "name"),
+    `plumb error: PLUMB_REQUEST_FAILED node "name" (json/stringify) failed a request from memory:1: ` +
+      `PlumbError: PLUMB_JSON_STRINGIFY_NOT_OBJECT json/stringify: cannot take field "name" of an array`,
   );
 });
 
 Deno.test("json/stringify --pretty: two-space indent over several lines, then a newline", async () => {
-  await using h = await startHost(chain(["--pretty"]));
-  await using c = await Client.connect(h.port);
+  await using sim = await simulate(chain(["--pretty"]));
+  await using c = await sim.connect();
   await c.send('{"a": [1, {"b": 2}], "c": "d", "e": {}}\n"plain"\n');
   const lines: string[] = [];
   for (let i = 0; i < 11; i++) lines.push((await c.readLine()) ?? "(closed)");
@@ -135,17 +134,17 @@ Deno.test("json/stringify --pretty: two-space indent over several lines, then a 
 });
 
 Deno.test("json/stringify --pretty --field=NAME: both at once", async () => {
-  await using h = await startHost(chain(["--pretty", "--field=user"]));
-  await using c = await Client.connect(h.port);
+  await using sim = await simulate(chain(["--pretty", "--field=user"]));
+  await using c = await sim.connect();
   await c.send('{"user": {"id": 7, "roles": ["admin"]}, "other": 1}\n');
   const lines: string[] = [];
   for (let i = 0; i < 6; i++) lines.push((await c.readLine()) ?? "(closed)");
   assertEquals(lines.join(""), '{\n  "id": 7,\n  "roles": [\n    "admin"\n  ]\n}\n');
 });
 
-Deno.test("JSON lines: a nested UTF-8 string split across TCP chunks arrives whole", async () => {
-  await using h = await startHost(chain([]));
-  await using c = await Client.connect(h.port);
+Deno.test("JSON lines: a nested UTF-8 string split across chunks arrives whole", async () => {
+  await using sim = await simulate(chain([]));
+  await using c = await sim.connect();
   const bytes = encoder.encode('{"name": {"first": "Zoë", "city": "東京", "note": "🎉"}}\n');
   // Cut inside "ë" (2 bytes), "東" (3 bytes) and "🎉" (4 bytes), with pauses between.
   const cuts = [bytes.indexOf(0xc3) + 1, bytes.indexOf(0xe6) + 2, bytes.indexOf(0xf0) + 3];
@@ -162,22 +161,22 @@ Deno.test("json/parse and json/stringify: bad arguments are init errors", async 
   const cases: [GraphSpec, string][] = [
     [
       { ...parseOnly, nodes: { parse: { servlet: "json/parse", args: ["--pretty"] } } },
-      `graph: node "parse": init of servlet "json/parse" failed: json/parse takes no arguments, ` +
+      `graph: node "parse": init of servlet "json/parse" failed: PLUMB_JSON_PARSE_ARGS json/parse takes no arguments, ` +
       `got ["--pretty"]; to pick a field or indent, use json/stringify`,
     ],
     [
       chain(["--field"]),
-      `graph: node "show": init of servlet "json/stringify" failed: json/stringify: --field ` +
+      `graph: node "show": init of servlet "json/stringify" failed: PLUMB_JSON_STRINGIFY_FIELD json/stringify: --field ` +
       `needs a field name; args are [--pretty] [--field NAME]`,
     ],
     [
       chain(["--compact"]),
-      `graph: node "show": init of servlet "json/stringify" failed: json/stringify: unknown ` +
+      `graph: node "show": init of servlet "json/stringify" failed: PLUMB_JSON_STRINGIFY_ARG json/stringify: unknown ` +
       `argument "--compact"; args are [--pretty] [--field NAME]`,
     ],
   ];
   for (const [graph, message] of cases) {
-    await assertRejects(() => startHost(graph), { name: "GraphError", message });
+    await assertRejects(() => Host.load(graph), { name: "GraphError", message });
   }
 });
 
@@ -206,7 +205,7 @@ Deno.test("typed pipes: json/parse -> json/stringify -> a text/line servlet chec
   const refused = await runCli([bad, "--check"]);
   assertEquals(
     refused.stderr,
-    `plumb: ${bad}: edge 2 ("show.out" -> "greet.in"): type "text" of "show.out" does not ` +
+    `plumb: PLUMB_TYPE_MISMATCH ${bad}: edge 2 ("show.out" -> "greet.in"): type "text" of "show.out" does not ` +
       `convert to type "text/line" of "greet.in"\n`,
   );
   assertEquals(refused.code, 2);

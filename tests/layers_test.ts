@@ -16,3 +16,16 @@ Deno.test("layers: kernel < modules < servlets < host < main.ts, no cycle (tools
   assertEquals(output.code, 0, text);
   assertMatch(text, /no import up or sideways, no cycle/);
 });
+
+Deno.test("docs/architecture.md: its layer table is tools/layers.ts's", async () => {
+  const { MAY_IMPORT } = await import("../tools/layers.ts");
+  const page = await Deno.readTextFile(new URL("../docs/architecture.md", import.meta.url));
+  const rows = page.split("\n").filter((line) => /^\| `[\w.]+\/?` +\|/.test(line));
+  /** `kernel/` -> kernel, `mod.ts` -> mod.ts: the layer names of the code. */
+  const names = (cell: string): string[] => [...cell.matchAll(/`([\w.]+?)\/?`/g)].map((m) => m[1]);
+  const documented = Object.fromEntries(rows.map((line) => {
+    const [folder, may] = line.split("|").slice(1, 3);
+    return [names(folder)[0], names(may)];
+  }));
+  assertEquals(documented, MAY_IMPORT);
+});

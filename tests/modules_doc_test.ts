@@ -2,31 +2,34 @@
  * The reference pages of `docs/` against the code:
  *
  * - `docs/modules.md`: each module's option table lists exactly the options
- *   its rules accept, with their types, ranges and defaults as the code has
- *   them; the `mem` figures are the pipe's own.
+ *   its declaration has, in its order, with their types, ranges and defaults
+ *   as declared; the `mem` figures are the pipe's own.
  * - `docs/graph-format.md`: the built-in servlet and type tables name what
- *   `kernel/builtins.ts` and `kernel/types.ts` have.
+ *   `host/servlet_registry.ts` and `kernel/pipe_types.ts` have; so does the
+ *   servlet table of `docs/servlets.md`.
  * - `docs/pipes-and-flags.md`: the flag table has the names, values and
  *   shared/private kinds of `kernel/flags.ts`; each servlet block of the page
- *   (a `ts` block starting `// NAME.ts:`) is served and answers as the page
- *   says, and so does its `__error__` graph.
+ *   (a `ts` block starting `// NAME.ts:`) is served (in memory, by the
+ *   testing kit's `simulate`) and answers as the page says, and so does its
+ *   `__error__` graph.
  *
- * The rules are read through each module's `parseOptions`: its messages name
- * the options, types and ranges, and its result holds the defaults.
+ * That `parseOptions` applies a declaration's checks and defaults is for
+ * `tests/options_test.ts` to show.
  * @module
  */
-import { assert, assertEquals, assertThrows } from "./assert.ts";
+import { assert, assertEquals } from "./assert.ts";
 import { codeBlocks } from "./docs/markdown.ts";
-import { Client, path, startHost } from "./helpers.ts";
+import { path } from "./helpers.ts";
+import { simulate, type SimulateOptions, type Simulation } from "../testing/mod.ts";
 import { BUILTIN_SERVLETS } from "../host/servlet_registry.ts";
 import { DEFAULT_MAX_LINE_BYTES } from "../kernel/byte_reader.ts";
-import { GraphError } from "../kernel/errors.ts";
 import * as flags from "../kernel/flags.ts";
 import { BUILTIN_TYPES } from "../kernel/pipe_types.ts";
 import { HTTP_PIPE_TYPES } from "../servlets/http/types.ts";
 import type { GraphSpec } from "../host/mod.ts";
 import { MEM_HIGH_WATER_MARK } from "../kernel/mem_pipe.ts";
-import { IO_MODULES } from "../modules/registry.ts";
+import type { OptionSpec } from "../modules/options.ts";
+import { BUILTIN_MODULES, IO_MODULES } from "../modules/registry.ts";
 
 // --- Markdown tables -------------------------------------------------------
 
@@ -72,65 +75,38 @@ function code(cell: string): string | undefined {
 
 const MODULES_PAGE = "docs/modules.md";
 
-/** Options each module needs to accept anything: its required ones. */
-const REQUIRED: Readonly<Record<string, Record<string, unknown>>> = {
-  tcp: {},
-  unix: { path: "plumb.sock" },
-  stdio: {},
-  file: { input: "questions.txt", output: "answers.txt" },
-};
-
-/** The message `parseOptions` refuses `options` with (after the `where`), or undefined. */
-function refusal(module: string, options: Record<string, unknown>): string | undefined {
-  try {
-    IO_MODULES[module].parseOptions({ ...REQUIRED[module], ...options }, "x");
-    return undefined;
-  } catch (error) {
-    if (!(error instanceof GraphError)) throw error;
-    return error.message.replace(/^x: /, "");
+/** How a doc's type column writes an option's declared type and range. */
+function typeText(spec: OptionSpec): string {
+  switch (spec.type) {
+    case "boolean":
+      return "boolean";
+    case "string[]":
+      return "array of strings";
+    case "string": {
+      if (spec.values === undefined) return "string";
+      const quoted = spec.values.map((v) => `\`${JSON.stringify(v)}\``);
+      return quoted.length === 1
+        ? quoted[0]
+        : `${quoted.slice(0, -1).join(", ")} or ${quoted[quoted.length - 1]}`;
+    }
+    case "number": {
+      const { min, max } = spec;
+      const range = min !== undefined && max !== undefined
+        ? ` ${min}–${max}`
+        : min !== undefined
+        ? ` ≥ ${min}`
+        : max !== undefined
+        ? ` ≤ ${max}`
+        : "";
+      return `${spec.integer ? "whole number" : "number"}${range}`;
+    }
   }
 }
 
-/** The names of a module's options, from its answer to an unknown one. */
-function optionNames(module: string): string[] {
-  const message = refusal(module, { "no such option": 1 }) ?? "";
-  const list = /; options are (.*)$/.exec(message);
-  assert(list !== null, `${module}: no option list in ${JSON.stringify(message)}`);
-  return list[1].split(", ");
-}
-
-/** The "must be ..." part of a refusal of one option's value, if refused. */
-function mustBe(module: string, name: string, value: unknown): string | undefined {
-  const message = refusal(module, { [name]: value });
-  return message === undefined ? undefined : /must be (.*?), got /.exec(message)?.[1];
-}
-
-/** How a doc's type column writes an option's rule, worked out from the module's messages. */
-function typeText(module: string, name: string): string {
-  const type = mustBe(module, name, null);
-  assert(type !== undefined, `${module}: option "${name}" takes null`);
-  if (type === "a boolean") return "boolean";
-  if (type === "an array of strings") return "array of strings";
-  if (type === "a string") {
-    const values = mustBe(module, name, "\u0001 no such value")?.replace(/^one of /, "");
-    if (values === undefined) return "string";
-    const quoted = values.split(", ").map((v) => `\`${v}\``);
-    return quoted.length === 1
-      ? quoted[0]
-      : `${quoted.slice(0, -1).join(", ")} or ${quoted[quoted.length - 1]}`;
-  }
-  assertEquals(type, "a number", `${module}: option "${name}"`);
-  const whole = mustBe(module, name, 1.5) === "a whole number";
-  const min = mustBe(module, name, -1e9)?.replace(/^at least /, "");
-  const max = mustBe(module, name, 1e9)?.replace(/^at most /, "");
-  const range = min !== undefined && max !== undefined
-    ? ` ${min}–${max}`
-    : min !== undefined
-    ? ` ≥ ${min}`
-    : max !== undefined
-    ? ` ≤ ${max}`
-    : "";
-  return `${whole ? "whole number" : "number"}${range}`;
+/** How a doc's default column writes an option's declared default (or that it is required). */
+function defaultText(spec: OptionSpec): string {
+  if (spec.required !== undefined) return "required";
+  return spec.default === undefined ? "none" : `\`${JSON.stringify(spec.default)}\``;
 }
 
 /** The option table under the heading `` `module` ``. */
@@ -150,38 +126,16 @@ Deno.test("docs/modules.md: a table of options for each module there is, and for
   assertEquals(documented.sort(), Object.keys(IO_MODULES).sort());
 });
 
-for (const module of Object.keys(IO_MODULES)) {
+for (const [module, { options: specs }] of Object.entries(BUILTIN_MODULES)) {
   Deno.test(`docs/modules.md: the ${module} table has every option, with its type and default`, () => {
     const rows = optionTable(module).rows;
-    const names = rows.map((row) => code(row[0]) ?? row[0]);
-    assertEquals(
-      [...names].sort(),
-      optionNames(module).sort(),
-      "the options documented are the options the module accepts",
-    );
-    const defaults = IO_MODULES[module].parseOptions({ ...REQUIRED[module] }, "x") as Record<
-      string,
-      unknown
-    >;
-    for (const [i, row] of rows.entries()) {
-      const name = names[i];
-      assertEquals(row[1], typeText(module, name), `${module}: type of "${name}"`);
-      const cell = row[2];
-      if (cell === "required") {
-        assert(name in REQUIRED[module], `${module}: "${name}" is documented as required`);
-        const { [name]: _, ...without } = REQUIRED[module];
-        assertThrows(
-          () => IO_MODULES[module].parseOptions(without, "x"),
-          new RegExp(`option "${name}" is required`),
-        );
-      } else if (cell === "none") {
-        assertEquals(defaults[name], undefined, `${module}: "${name}" has a default`);
-      } else {
-        const literal = code(cell);
-        assert(literal !== undefined, `${module}: default of "${name}": ${cell}`);
-        assertEquals(defaults[name], JSON.parse(literal), `${module}: default of "${name}"`);
-      }
-    }
+    const documented = rows.map((row) => [code(row[0]) ?? row[0], row[1], row[2]]);
+    const declared = Object.entries(specs).map(([name, spec]: [string, OptionSpec]) => [
+      name,
+      typeText(spec),
+      defaultText(spec),
+    ]);
+    assertEquals(documented, declared, "the table's names, types and defaults, in order");
   });
 }
 
@@ -235,6 +189,15 @@ Deno.test("docs/graph-format.md: the built-in servlet table names every built-in
   );
 });
 
+Deno.test("docs/servlets.md: the servlet table names every built-in, and only those", () => {
+  const table = tables("docs/servlets.md").find((t) => t.header[0] === "name");
+  assert(table !== undefined, "docs/servlets.md: no servlet table");
+  assertEquals(
+    table.rows.map((row) => code(row[0])).sort(),
+    Object.keys(BUILTIN_SERVLETS).sort(),
+  );
+});
+
 Deno.test("docs/graph-format.md: the built-in type table is the kernel's", () => {
   const table = tables(GRAPH_PAGE).find((t) => t.header[0] === "type");
   assert(table !== undefined, `${GRAPH_PAGE}: no built-in type table`);
@@ -276,44 +239,43 @@ async function withServlet(name: string, run: (servlet: string) => Promise<void>
   }
 }
 
-/** A graph of the one servlet `name`, its `in` and `out` the graph's. */
-function alone(servlet: string, tcp: Record<string, unknown> = {}): GraphSpec {
-  return {
-    nodes: { n: { servlet } },
-    input: "n.in",
-    output: "n.out",
-    listeners: [{ module: "tcp", options: tcp }],
-  };
+/** A graph of the one servlet at `servlet`, its `in` and `out` the graph's, served in memory. */
+function alone(
+  servlet: string,
+  session: SimulateOptions["session"] = {},
+): Promise<Simulation> {
+  const spec: GraphSpec = { nodes: { n: { servlet } }, input: "n.in", output: "n.out" };
+  return simulate(spec, { session });
 }
 
 /** What the page says each servlet does, run against it. */
 const SCENARIOS: Record<string, (servlet: string) => Promise<void>> = {
   async greet_once(servlet): Promise<void> {
-    await using h = await startHost(alone(servlet));
-    await using c = await Client.connect(h.port);
+    await using sim = await alone(servlet);
+    await using c = await sim.connect();
     await c.send("Plumber\n");
     assertEquals(await c.readLine(), "Hello, Plumber\n");
     assert(await c.closedByServer(), "without PERSIST the connection closes");
   },
   async hello(servlet): Promise<void> {
-    await using h = await startHost(alone(servlet));
-    await using c = await Client.connect(h.port);
+    await using sim = await alone(servlet);
+    await using c = await sim.connect();
     for (const name of ["Plumber", "world", "世界"]) {
       await c.send(`${name}\r\n`);
       assertEquals(await c.readLine(), `Hello, ${name}\n`);
     }
   },
   async flags(servlet): Promise<void> {
-    await using h = await startHost(alone(servlet));
-    await using c = await Client.connect(h.port);
+    await using sim = await alone(servlet);
+    await using c = await sim.connect();
     for (let i = 0; i < 2; i++) {
       await c.send("x\n");
       assertEquals(await c.readLine(), "in INPUT|PERSIST, out OUTPUT\n");
     }
   },
   async bye(servlet): Promise<void> {
-    await using h = await startHost(alone(servlet));
-    await using c = await Client.connect(h.port);
+    await using sim = await alone(servlet);
+    await using c = await sim.connect();
     await c.send("hi\n");
     assertEquals(await c.readLine(), "You said: hi\n");
     await c.send("bye\n");
@@ -321,7 +283,7 @@ const SCENARIOS: Record<string, (servlet: string) => Promise<void>> = {
     assert(await c.closedByServer(), "clearing PERSIST closes the connection");
   },
   async ask(servlet): Promise<void> {
-    await using h = await startHost({
+    await using sim = await simulate({
       nodes: {
         ask: { servlet },
         shout: { servlet: "transform", args: ["upper"] },
@@ -336,24 +298,23 @@ const SCENARIOS: Record<string, (servlet: string) => Promise<void>> = {
       ],
       input: "ask.in",
       output: "reply.out",
-      listeners: [{ module: "tcp" }],
     });
-    await using c = await Client.connect(h.port);
+    await using c = await sim.connect();
     await c.send("why?\nPlumber\n");
     assertEquals(await c.readLine(), "WHY?\n");
     assertEquals(await c.readLine(), "Hello, Plumber\n");
   },
   async big(servlet): Promise<void> {
-    await using h = await startHost(alone(servlet));
-    await using c = await Client.connect(h.port);
+    await using sim = await alone(servlet);
+    await using c = await sim.connect();
     await c.send("3\n2\n");
     for (let i = 0; i < 5; i++) assertEquals(await c.readLine(), ".".repeat(1023) + "\n");
     await c.send("1\n");
     assertEquals(await c.readLine(), ".".repeat(1023) + "\n");
   },
   async framer(servlet): Promise<void> {
-    await using h = await startHost(alone(servlet));
-    await using c = await Client.connect(h.port);
+    await using sim = await alone(servlet);
+    await using c = await sim.connect();
     const bytes = (...parts: (number | string)[]): Uint8Array =>
       new Uint8Array(
         parts.flatMap((p) => typeof p === "number" ? [p] : [...new TextEncoder().encode(p)]),
@@ -367,9 +328,9 @@ const SCENARIOS: Record<string, (servlet: string) => Promise<void>> = {
     assertEquals(await c.readLine(), "got hello\n");
   },
   async counter(servlet): Promise<void> {
-    await using h = await startHost(alone(servlet, { open: true }));
-    await using one = await Client.connect(h.port);
-    await using two = await Client.connect(h.port);
+    await using sim = await alone(servlet, { open: true });
+    await using one = await sim.connect();
+    await using two = await sim.connect();
     for (const c of [one, two]) {
       assertEquals(await c.readLine(), "Send lines; each gets its number.\n");
     }
@@ -381,15 +342,14 @@ const SCENARIOS: Record<string, (servlet: string) => Promise<void>> = {
     assertEquals(await two.readLine(), "1: x\n", "each connection counts on its own");
   },
   async memo(servlet): Promise<void> {
-    await using h = await startHost({
+    await using sim = await simulate({
       nodes: { split: { servlet: "line" }, memo: { servlet } },
       edges: [{ from: "split.out", to: "memo.in" }],
       input: "split.in",
       output: "memo.out",
-      listeners: [{ module: "tcp" }],
     });
-    await using c = await Client.connect(h.port);
-    await using other = await Client.connect(h.port);
+    await using c = await sim.connect();
+    await using other = await sim.connect();
     await c.send("a\n");
     assertEquals(await c.readLine(), `${c.peer} said nothing, now a\n`);
     await other.send("x\n");
@@ -401,8 +361,8 @@ const SCENARIOS: Record<string, (servlet: string) => Promise<void>> = {
     assert(await c.closedByServer(), "keepAlive(false) behind line closes the connection");
   },
   async shout(servlet): Promise<void> {
-    await using h = await startHost(alone(servlet));
-    await using c = await Client.connect(h.port);
+    await using sim = await alone(servlet);
+    await using c = await sim.connect();
     await c.send("abc\n");
     assertEquals(await c.readLine(), "ABC\n");
     await c.send("plumb\n");
@@ -425,8 +385,8 @@ Deno.test("docs/pipes-and-flags.md: the __error__ graph answers a failed line an
     b.kind === "graph" && b.body.includes(".__error__")
   );
   assert(block !== undefined, `${FLAGS_PAGE}: no graph block wiring __error__`);
-  await using h = await startHost(JSON.parse(block.body));
-  await using c = await Client.connect(h.port);
+  await using sim = await simulate(JSON.parse(block.body));
+  await using c = await sim.connect();
   await c.send("fine\nboom\nagain\n");
   assertEquals(await c.readLine(), "ok: fine\n");
   assertEquals(await c.readLine(), "sorry, that failed (work: boom requested)\n");

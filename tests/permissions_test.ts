@@ -1,6 +1,7 @@
 /**
- * Every row of the README's permissions table, run as written: the example
- * must serve under exactly the flags the README gives it, no more. The
+ * Every row of the permissions table of `docs/command-line.md`, run as
+ * written: the example must serve under exactly the flags the page gives it,
+ * no more. The
  * ports are the examples' own, so these tests run one at a time.
  */
 import { assertEquals } from "./assert.ts";
@@ -14,9 +15,12 @@ interface Row {
   reply: string;
 }
 
-function readmeRows(): Row[] {
-  const readme = Deno.readTextFileSync(path("README.md"));
-  const table = readme.split("<!-- permissions:start -->")[1].split("<!-- permissions:end -->")[0];
+/** The page that holds the table, between its `permissions:start` and `permissions:end` markers. */
+const PAGE = "docs/command-line.md";
+
+function tableRows(): Row[] {
+  const page = Deno.readTextFileSync(path(PAGE));
+  const table = page.split("<!-- permissions:start -->")[1].split("<!-- permissions:end -->")[0];
   return table.split("\n").filter((line) => /^\| *\w+ *\| *`deno /.test(line)).map((line) => {
     const cells = line.split("|").slice(1, -1).map((c) => c.trim().replace(/^`|`$/g, ""));
     return {
@@ -28,9 +32,9 @@ function readmeRows(): Row[] {
   });
 }
 
-const rows = readmeRows();
+const rows = tableRows();
 
-Deno.test("the README's permissions table has a row for every example", () => {
+Deno.test(`${PAGE}: the permissions table has a row for every example`, () => {
   const examples = [...Deno.readDirSync(path("examples"))]
     .filter((e) => e.name.endsWith(".json"))
     .map((e) => e.name.replace(/\.json$/, "")).sort();
@@ -38,7 +42,7 @@ Deno.test("the README's permissions table has a row for every example", () => {
 });
 
 for (const row of rows) {
-  Deno.test(`README permissions: ${row.name} serves under exactly its flags`, async () => {
+  Deno.test(`${PAGE} permissions: ${row.name} serves under exactly its flags`, async () => {
     // `run FLAGS... main.ts GRAPH`: the flags are the permissions, the rest the CLI's arguments.
     const main = row.args.indexOf("main.ts");
     assertEquals(row.args[0] === "run" && main > 0, true, row.args.join(" "));

@@ -131,7 +131,11 @@ Deno.test("mem pipe: writers waiting at the same time are all released as the re
 
 Deno.test("mem pipe: the consumer may take the port as a ReadableStream", async () => {
   const pipe = new MemPipe();
-  const stream = readableFrom(() => pipe.input.read(), () => pipe.input.release());
+  const stream = readableFrom(
+    () => pipe.input.read(),
+    (rest) => pipe.input.unread(rest),
+    () => pipe.input.release(),
+  );
   const text = stream.pipeThrough(new TextDecoderStream()).pipeThrough(
     new TextLineStream(),
   );
@@ -148,4 +152,17 @@ Deno.test("TextLineStream: \\n, \\r\\n, and lone \\r with allowCR across chunks"
   assertEquals(await split(["a\r", "\nb\n", "c"]), ["a", "b", "c"]);
   assertEquals(await split(["a\rb\r", "\nc\r"], true), ["a", "b", "c"]);
   assertEquals(await split(["a\rb\n"]), ["a\rb"]);
+});
+
+Deno.test("mem pipe: abort fails a waiting writer, the reader and every later write; the queue never grew", async () => {
+  const pipe = new MemPipe({ highWaterMark: 1024 });
+  await pipe.output.write(new Uint8Array(512));
+  const waiting = pipe.output.write(new Uint8Array(1024)); // at the bound: waits
+  assertEquals(pipe.stalled, true);
+  const reason = new Error("deadlocked");
+  pipe.abort(reason);
+  await assertRejects(() => waiting, Error, "deadlocked");
+  await assertRejects(() => pipe.output.write(new Uint8Array(1)), Error, "deadlocked");
+  await assertRejects(() => pipe.input.read(), Error, "deadlocked");
+  assertEquals(pipe.queued, 0);
 });

@@ -1,21 +1,30 @@
 /**
- * graph.schema.json describes the format the loader accepts: every example
- * validates, and every fixture the loader refuses for its shape is refused
- * by the schema too. Ajv, from the npm registry, is the validator.
+ * graph.schema.json describes the format the loader accepts: it is made from
+ * the option declarations by `deno task schema` (so the committed file must
+ * be what that makes), every example validates, and every fixture the loader
+ * refuses for its shape is refused by the schema too. Ajv, from the npm
+ * registry, is the validator.
  */
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { validateGraph } from "../kernel/graph.ts";
 import { BUILTIN_SERVLETS } from "../host/servlet_registry.ts";
-import { IO_MODULES } from "../modules/registry.ts";
-import { assertEquals, assertThrows } from "./assert.ts";
+import { parseOptions } from "../modules/options.ts";
+import { BUILTIN_MODULES, IO_MODULES } from "../modules/registry.ts";
+import { SCHEMA_FILE, schemaText } from "../tools/gen_schema.ts";
+import { assert, assertEquals, assertThrows } from "./assert.ts";
 import { path } from "./helpers.ts";
 
-const schema = JSON.parse(await Deno.readTextFile(path("graph.schema.json")));
+const text = await Deno.readTextFile(path(SCHEMA_FILE));
+const schema = JSON.parse(text);
 const validate = new Ajv2020({ allErrors: true }).compile(schema);
 
 async function readJson(file: string): Promise<unknown> {
   return JSON.parse(await Deno.readTextFile(path(file)));
 }
+
+Deno.test("schema: the committed file is the one the declarations make (else run deno task schema)", () => {
+  assert(text === schemaText(), `${SCHEMA_FILE} is stale: run deno task schema and commit it`);
+});
 
 Deno.test("schema: every example graph is valid", async () => {
   for await (const entry of Deno.readDir(path("examples"))) {
@@ -37,33 +46,65 @@ Deno.test("schema: graphs the loader refuses for their shape are refused by the 
   }
 });
 
-/** The option names a module accepts, as its "unknown option" message lists them. */
-function optionNames(module: string): string[] {
-  try {
-    IO_MODULES[module].parseOptions({ "no such option": 1 }, "x");
-  } catch (error) {
-    return (error as Error).message.split("; options are ")[1].split(", ").sort();
-  }
-  throw new Error(`${module} accepted an unknown option`);
+/** A graph of one node with one listener of `module` with `options`. */
+function withListener(module: string, options: Record<string, unknown>): unknown {
+  return {
+    nodes: { greet: { servlet: "hello" } },
+    input: "greet.in",
+    output: "greet.out",
+    listeners: [{ module, options }],
+  };
 }
 
-Deno.test("schema: each module's options are exactly the ones the module accepts", () => {
-  const defs = schema.$defs as Record<string, { properties: Record<string, unknown> }>;
-  const byModule: Record<string, string> = {
-    tcp: "tcpOptions",
-    unix: "unixOptions",
-    stdio: "sessionOptions",
-    file: "fileOptions",
-  };
-  assertEquals(Object.keys(byModule).sort(), Object.keys(IO_MODULES).sort());
-  for (const [module, def] of Object.entries(byModule)) {
-    assertEquals(Object.keys(defs[def].properties).sort(), optionNames(module), module);
+/** Values of each JSON type, to try on every option. */
+const PROBES: readonly unknown[] = [
+  "",
+  "x",
+  "wait",
+  "debug",
+  "json",
+  "10.0.0.0/8",
+  -1,
+  0,
+  0.0005,
+  0.5,
+  1,
+  65535,
+  65536,
+  true,
+  null,
+  [],
+  ["10.0.0.0/8"],
+  [""],
+  [1],
+  {},
+];
+
+Deno.test("schema: for every option of every module, the schema and the loader agree on each value", () => {
+  assertEquals(Object.keys(BUILTIN_MODULES), Object.keys(IO_MODULES));
+  for (const [module, { options: specs }] of Object.entries(BUILTIN_MODULES)) {
+    const required = Object.fromEntries(
+      Object.entries(specs).filter(([, spec]) => "required" in spec).map(([name]) => [name, "x"]),
+    );
+    for (const name of [...Object.keys(specs), "no such option"]) {
+      for (const value of PROBES) {
+        const options = { ...required, [name]: value };
+        let loader = true;
+        try {
+          parseOptions(specs, options, "x");
+        } catch {
+          loader = false;
+        }
+        const label = `${module}: ${name}: ${JSON.stringify(value)}`;
+        assertEquals(validate(withListener(module, options)), loader, label);
+      }
+    }
   }
 });
 
 Deno.test("schema: the servlet description names every built-in", () => {
-  const text = (schema.$defs.node.properties.servlet as { description: string }).description;
+  const servlet = schema.$defs.node.properties.servlet as { description: string };
   for (const name of Object.keys(BUILTIN_SERVLETS)) {
-    assertEquals(new RegExp(`[ (]${name}[,)]`).test(text), true, name);
+    assertEquals(new RegExp(`[ (]${name}[,)]`).test(servlet.description), true, name);
   }
 });

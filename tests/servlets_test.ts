@@ -32,7 +32,8 @@ Deno.test("line takes one line per request and leaves the rest for the next", as
   await using h = await ServletHarness.start(line);
   const first = await h.exec({ in: ["one\r\ntw", "o\nthree"] });
   assertEquals([first.outputs.out, first.unread.in], ["one\n", "two\nthree"]);
-  assertEquals(first.flags, { in: INPUT | PERSIST, out: OUTPUT });
+  // The kernel copies the input's PERSIST to the graph's output.
+  assertEquals(first.flags, { in: INPUT | PERSIST, out: OUTPUT | PERSIST });
   assertEquals((await h.exec()).outputs.out, "two\n");
   assertEquals((await h.exec()).outputs.out, "three\n");
   assertEquals((await h.exec()).signal, "__null__");

@@ -1,17 +1,19 @@
 /**
- * The full dataflow model over real TCP: SHADOW outputs, DISABLED shadows
- * routing a request down one branch, the dataflow servlets, and the rewrite
- * of fan-out and fan-in into dup and firstnonempty nodes.
+ * The full dataflow model, over connections in memory (the testing kit's
+ * `simulate`: the host's own session code and scheduler, no socket): SHADOW
+ * outputs, DISABLED shadows routing a request down one branch, the dataflow
+ * servlets, and the rewrite of fan-out and fan-in into dup and firstnonempty
+ * nodes.
  */
 import { assert, assertEquals } from "./assert.ts";
-import { Client, spy, startHost } from "./helpers.ts";
+import { simulate } from "../testing/mod.ts";
 import { progress } from "./fixtures/gen.ts";
-import { calls } from "./fixtures/spy.ts";
+import { calls, spy } from "./fixtures/spy.ts";
 import { lateShadowErrors } from "./fixtures/late_shadow.ts";
 
 Deno.test("fan-out: one output feeding two inputs is rewritten into dataflow/dup; both get every byte", async () => {
   calls.length = 0;
-  await using h = await startHost({
+  await using sim = await simulate({
     nodes: {
       split: { servlet: "line" },
       left: spy("left"),
@@ -23,10 +25,9 @@ Deno.test("fan-out: one output feeding two inputs is rewritten into dataflow/dup
     ],
     input: "split.in",
     output: "left.out",
-    listeners: [{ module: "tcp" }],
   });
-  assertEquals(h.host.graph.nodes.toSorted(), ["left", "right", "split", "split~out~dup"]);
-  await using c = await Client.connect(h.port);
+  assertEquals(sim.host.graph.nodes.toSorted(), ["left", "right", "split", "split~out~dup"]);
+  await using c = await sim.connect();
   await c.send("same bytes\n");
   assertEquals(await c.readLine(), "left saw same bytes\n");
   assertEquals(calls.toSorted(), ["left: same bytes\n", "right: same bytes\n"]);
@@ -34,7 +35,7 @@ Deno.test("fan-out: one output feeding two inputs is rewritten into dataflow/dup
 
 Deno.test("fan-out with a slow branch: the writer waits for it, memory stays bounded", async () => {
   progress.written = progress.slowRead = progress.maxGap = 0;
-  await using h = await startHost({
+  await using sim = await simulate({
     nodes: {
       gen: { servlet: "./tests/fixtures/gen.ts" },
       slow: { servlet: "./tests/fixtures/slow.ts" },
@@ -46,9 +47,8 @@ Deno.test("fan-out with a slow branch: the writer waits for it, memory stays bou
     ],
     input: "gen.in",
     output: "fast.out",
-    listeners: [{ module: "tcp" }],
   });
-  await using c = await Client.connect(h.port);
+  await using c = await sim.connect();
   const total = 4 * 1024 * 1024;
   await c.send(`${total}\n`);
   assertEquals(await c.readLine(), `count=${total}\n`);
@@ -59,7 +59,7 @@ Deno.test("fan-out with a slow branch: the writer waits for it, memory stays bou
 
 Deno.test("demux routes each line down one branch; fan-in joins the branches back", async () => {
   calls.length = 0;
-  await using h = await startHost({
+  await using sim = await simulate({
     nodes: {
       route: { servlet: "dataflow/demux", args: ["/^a/", "bee"] },
       up: { servlet: "transform", args: ["upper"] },
@@ -77,10 +77,9 @@ Deno.test("demux routes each line down one branch; fan-in joins the branches bac
     ],
     input: "route.in",
     output: "reply.out",
-    listeners: [{ module: "tcp" }],
   });
-  assert(h.host.graph.nodes.includes("reply~in~join"));
-  await using c = await Client.connect(h.port);
+  assert(sim.host.graph.nodes.includes("reply~in~join"));
+  await using c = await sim.connect();
   await c.send("apple\nbee\nbeetle\n");
   assertEquals(await c.readLine(), "APPLE\n");
   assertEquals(await c.readLine(), "eeb\n");
@@ -94,13 +93,12 @@ Deno.test("demux routes each line down one branch; fan-in joins the branches bac
 
 Deno.test("a shadow enabled after its target was written fails the request with a clear error", async () => {
   lateShadowErrors.length = 0;
-  await using h = await startHost({
+  await using sim = await simulate({
     nodes: { late: { servlet: "./tests/fixtures/late_shadow.ts" } },
     input: "late.in",
     output: "late.out",
-    listeners: [{ module: "tcp" }],
   });
-  await using c = await Client.connect(h.port);
+  await using c = await sim.connect();
   await c.send("x\n");
   assertEquals(
     await c.readLine(),
@@ -114,7 +112,7 @@ Deno.test("a shadow enabled after its target was written fails the request with 
 });
 
 Deno.test("typed pipes: a graph type that extends text/line flows into hello's text/line input", async () => {
-  await using h = await startHost({
+  await using sim = await simulate({
     types: { "chat/line": "text/line", "chat/shout": "chat/line" },
     nodes: {
       say: { servlet: "./tests/fixtures/typed.ts", args: ["-", "chat/shout"] },
@@ -123,16 +121,15 @@ Deno.test("typed pipes: a graph type that extends text/line flows into hello's t
     edges: [{ from: "say.out", to: "greet.in" }],
     input: "say.in",
     output: "greet.out",
-    listeners: [{ module: "tcp" }],
   });
-  await using c = await Client.connect(h.port);
+  await using c = await sim.connect();
   await c.send("typed\n");
   assertEquals(await c.readLine(), "Hello, typed\n");
 });
 
 Deno.test("examples/router.json: a dup taps each line, demux routes it, the branches join back", async () => {
-  await using h = await startHost("examples/router.json");
-  await using c = await Client.connect(h.port);
+  await using sim = await simulate("examples/router.json");
+  await using c = await sim.connect();
   await c.send("!hey\r\n?abc\nPlumber\n");
   assertEquals(await c.readLine(), "!HEY\n");
   assertEquals(await c.readLine(), "cba?\n");
@@ -141,13 +138,12 @@ Deno.test("examples/router.json: a dup taps each line, demux routes it, the bran
 
 Deno.test("writing a SHADOW port directly is refused: a shadow carries its target's bytes only", async () => {
   lateShadowErrors.length = 0;
-  await using h = await startHost({
+  await using sim = await simulate({
     nodes: { late: { servlet: "./tests/fixtures/late_shadow.ts", args: ["direct"] } },
     input: "late.in",
     output: "late.out",
-    listeners: [{ module: "tcp" }],
   });
-  await using c = await Client.connect(h.port);
+  await using c = await sim.connect();
   await c.send("x\n");
   assertEquals(await c.readLine(), "done\n");
   assertEquals(lateShadowErrors, [
@@ -156,7 +152,7 @@ Deno.test("writing a SHADOW port directly is refused: a shadow carries its targe
 });
 
 Deno.test("a fan-out that fans back in (a diamond) carries large requests without deadlock", async () => {
-  await using h = await startHost({
+  await using sim = await simulate({
     nodes: {
       gen: { servlet: "./tests/fixtures/gen.ts" },
       a: { servlet: "echo" },
@@ -171,9 +167,8 @@ Deno.test("a fan-out that fans back in (a diamond) carries large requests withou
     ],
     input: "gen.in",
     output: "count.out",
-    listeners: [{ module: "tcp" }],
   });
-  await using c = await Client.connect(h.port);
+  await using c = await sim.connect();
   for (const size of [1000, 1048576, 4 * 1048576]) {
     await c.send(`${size}\n`);
     assertEquals(await c.readLine(), `count=${size}\n`);
@@ -182,7 +177,7 @@ Deno.test("a fan-out that fans back in (a diamond) carries large requests withou
 
 Deno.test("__null__ passes through a fan-out: every handler wired to it runs", async () => {
   calls.length = 0;
-  await using h = await startHost({
+  await using sim = await simulate({
     nodes: {
       route: { servlet: "./tests/fixtures/router.ts" },
       one: spy("one"),
@@ -196,16 +191,15 @@ Deno.test("__null__ passes through a fan-out: every handler wired to it runs", a
     ],
     input: "route.in",
     output: "reply.out",
-    listeners: [{ module: "tcp" }],
   });
-  await using c = await Client.connect(h.port);
+  await using c = await sim.connect();
   await c.send("\nabc\n");
   assertEquals(await c.readLine(), "reply saw abc\n");
   assertEquals(calls.toSorted(), ["one: ", "reply: abc\n", "two: "]);
 });
 
 Deno.test("a fan-in prefers its inputs in the order the file lists their edges", async () => {
-  await using h = await startHost({
+  await using sim = await simulate({
     nodes: {
       split: { servlet: "line" },
       up: { servlet: "transform", args: ["upper"] },
@@ -220,9 +214,8 @@ Deno.test("a fan-in prefers its inputs in the order the file lists their edges",
     ],
     input: "split.in",
     output: "reply.out",
-    listeners: [{ module: "tcp" }],
   });
-  await using c = await Client.connect(h.port);
+  await using c = await sim.connect();
   await c.send("MiXeD\n");
   assertEquals(await c.readLine(), "MIXED\n");
 });

@@ -4,16 +4,18 @@
  * flags, signals, state and unread bytes as the kernel would see them, and a
  * simulated graph behaves the same in memory as over a real socket.
  */
-import { assert, assertEquals, assertRejects } from "./assert.ts";
+import { assert, assertEquals, assertMatch, assertRejects } from "./assert.ts";
 import {
   CLR_FLAG,
   defineServlet,
+  DISABLED,
   EOM,
   GraphError,
   INPUT,
   OUTPUT,
   PERSIST,
   SET_FLAG,
+  SHADOW,
 } from "../mod.ts";
 import { runServlet, ServletHarness, simulate, type TestClient } from "../testing/mod.ts";
 import counter, { disposed } from "./fixtures/counter.ts";
@@ -34,7 +36,8 @@ Deno.test("runServlet: outputs, flags, persist and signals of one request", asyn
   const ok = await runServlet(greet, { in: "ann\n" });
   assertEquals(ok.outputs, { out: "hi ann\n" });
   assertEquals(ok.written, ["out"]);
-  assertEquals(ok.flags, { in: INPUT | PERSIST, out: OUTPUT });
+  // The output is the graph's: the kernel copied the input's PERSIST to it.
+  assertEquals(ok.flags, { in: INPUT | PERSIST, out: OUTPUT | PERSIST });
   assertEquals([ok.persist, ok.signal, ok.error], [true, undefined, undefined]);
 
   const quit = await runServlet(greet, { in: "quit\n" });
@@ -92,6 +95,62 @@ Deno.test("harness: EOM gives bytes back, the open event reads empty, module ans
   assertEquals([next.outputs.out, next.unread.in], ["cde", "f"]);
 });
 
+Deno.test("harness: an open request runs every node, yet reports the signal the kernel fired", async () => {
+  const greeter = defineServlet({
+    init(_args, env) {
+      return { input: env.define("in", INPUT), output: env.define("out", OUTPUT) };
+    },
+    async exec(ctx, task): Promise<void> {
+      if (task.event === "open") await task.write(ctx.output, "welcome\n");
+    },
+  });
+  const greeted = await runServlet(greeter, {}, { event: "open" });
+  assertEquals([greeted.outputs.out, greeted.signal], ["welcome\n", undefined]);
+  const quiet = defineServlet({
+    init(_args, env) {
+      return { input: env.define("in", INPUT), output: env.define("out", OUTPUT) };
+    },
+    exec(): void {},
+  });
+  assertEquals((await runServlet(quiet, {}, { event: "open" })).signal, "__null__");
+  const failing = defineServlet({
+    init(_args, env) {
+      return { input: env.define("in", INPUT), output: env.define("out", OUTPUT) };
+    },
+    exec(): void {
+      throw new Error("boom on open");
+    },
+  });
+  assertEquals((await runServlet(failing, {}, { event: "open" })).signal, "__error__");
+});
+
+Deno.test("harness: task.connection keeps the servlet's state, and its keepAlive word is persist", async () => {
+  const memo = defineServlet({
+    init(_args, env) {
+      return { input: env.define("in", INPUT | PERSIST), output: env.define("out", OUTPUT) };
+    },
+    async exec(ctx, task): Promise<void> {
+      const line = await task.readLine(ctx.input);
+      if (line === null) return;
+      const connection = task.connection!;
+      const before = connection.state<string>() ?? "nothing";
+      connection.setState(line);
+      if (line === "bye") connection.keepAlive(false);
+      await task.write(ctx.output, `${connection.peer}: ${before} -> ${line}\n`);
+    },
+  });
+  await using h = await ServletHarness.start(memo, { module: { "tcp/peer": "192.0.2.1:5000" } });
+  const a = await h.exec({ in: "a\n" });
+  assertEquals([a.outputs.out, a.persist], ["192.0.2.1:5000: nothing -> a\n", true]);
+  assertEquals(h.state, "a");
+  const bye = await h.exec({ in: "bye\n" });
+  assertEquals([bye.outputs.out, bye.persist], ["192.0.2.1:5000: a -> bye\n", false]);
+  const after = await h.exec({ in: "b\n" });
+  assertEquals(after.persist, true, "a word speaks for its request only");
+  h.reset();
+  assertEquals(h.state, undefined);
+});
+
 Deno.test("harness: a SHADOW shows its target's bytes unless it stays DISABLED", async () => {
   await using demux = await ServletHarness.start("dataflow/demux", { args: ["/^!/"] });
   const shout = await demux.exec({ in: "!hey\n" });
@@ -99,6 +158,69 @@ Deno.test("harness: a SHADOW shows its target's bytes unless it stays DISABLED",
   assertEquals(shout.written, ["data", "out0"]);
   const other = await demux.exec({ in: "hey\n" });
   assertEquals([other.outputs.out0, other.outputs.default], ["", "hey\n"]);
+});
+
+Deno.test("harness: the scheduler's own rules decide PERSIST, shadows and signals", async () => {
+  const shouter = defineServlet({
+    init(_args, env) {
+      const input = env.define("in", INPUT | PERSIST);
+      const output = env.define("out", OUTPUT);
+      const loud = env.define("loud", OUTPUT | SHADOW | DISABLED | output.id);
+      return { input, output, loud };
+    },
+    async exec(ctx, task): Promise<void> {
+      const line = await task.readLine(ctx.input);
+      if (line === "drop") task.cntl(ctx.output, CLR_FLAG, PERSIST);
+      if (line === "loud") task.cntl(ctx.loud, CLR_FLAG, DISABLED);
+      if (line !== "silent") await task.write(ctx.output, `${line}\n`);
+      // Enabling a shadow after its target was written is refused by the kernel's tee.
+      if (line === "late") task.cntl(ctx.loud, CLR_FLAG, DISABLED);
+      if (line === "late") await task.write(ctx.output, "again\n");
+    },
+  });
+  await using h = await ServletHarness.start(shouter);
+  const loud = await h.exec({ in: "loud\n" });
+  assertEquals([loud.outputs, loud.written], [{ out: "loud\n", loud: "loud\n" }, ["out", "loud"]]);
+  // PERSIST cleared on the output itself wins over the input's, which stays set.
+  const drop = await h.exec({ in: "drop\n" });
+  assertEquals([drop.persist, drop.flags.in, drop.flags.out], [false, INPUT | PERSIST, OUTPUT]);
+  assertEquals((await h.exec({ in: "silent\n" })).signal, "__null__");
+  const late = await h.exec({ in: "late\n" });
+  assertEquals([late.signal, late.outputs.out, late.written], ["__error__", "late\n", ["out"]]);
+  assertMatch(String(late.error), /shadow port "loud" was enabled after its target was written/);
+});
+
+Deno.test("harness: a sink runs with no output; a servlet with no input cannot be run", async () => {
+  const seen: string[] = [];
+  const sink = defineServlet({
+    init(_args, env) {
+      return { input: env.define("in", INPUT) };
+    },
+    async exec(ctx, task): Promise<void> {
+      seen.push(String(await task.readLine(ctx.input)));
+    },
+  });
+  const r = await runServlet(sink, { in: "kept\n" });
+  assertEquals([seen, r.outputs, r.written, r.persist, r.signal], [
+    ["kept"],
+    {},
+    [],
+    false,
+    "__null__",
+  ]);
+  const source = defineServlet({
+    init(_args, env) {
+      return { output: env.define("out", OUTPUT) };
+    },
+    exec(): void {},
+  });
+  const error = await ServletHarness.start(source).then(() => undefined, (e) => e);
+  assert(error instanceof GraphError);
+  assertEquals(
+    error.message,
+    'test: node "servlet": the servlet declares no input port; a graph runs a node only when ' +
+      "one of its inputs is written, so no request can reach it",
+  );
 });
 
 Deno.test("harness: init failures and bad ports are the host's messages", async () => {

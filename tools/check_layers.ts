@@ -14,19 +14,7 @@
  * Run: `deno run --allow-read --allow-run tools/check_layers.ts`
  * @module
  */
-
-/** What each layer may import, by the layer of the imported module. */
-const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
-  kernel: ["kernel"],
-  "deno.json": [],
-  "mod.ts": ["kernel"],
-  modules: ["kernel", "modules"],
-  servlets: ["mod.ts", "servlets"],
-  examples: ["mod.ts", "servlets"],
-  host: ["kernel", "modules", "servlets", "host", "mod.ts"],
-  testing: ["kernel", "modules", "host", "testing", "mod.ts"],
-  "main.ts": ["kernel", "modules", "host", "mod.ts", "deno.json"],
-};
+import { MAY_IMPORT } from "./layers.ts";
 
 /** The entry points whose module graphs are checked. */
 const ENTRIES = [

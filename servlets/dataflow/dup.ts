@@ -1,22 +1,20 @@
 /**
  * `dataflow/dup`: copies its input to N outputs (`out0` ... `outN-1`, N from
- * the first argument, default 2). `out1` and up are `SHADOW`s of `out0`, so
- * the kernel copies the bytes and the slowest branch sets the pace. The graph
- * loader inserts one where an output feeds several inputs.
+ * the first argument, default 2). Every output is a `SHADOW` of the input, as
+ * in Plumber: the servlet only reads its input (`task.drain`), the kernel
+ * hands what it read to each output (the same chunks, values and text, no
+ * copy), and the slowest branch sets the pace. The graph loader inserts one
+ * where an output feeds several inputs.
  *
  * Ports: `in` (input, `$T`), `out0` ... (outputs, `$T`).
  * @module
  */
 import { defineServlet, INPUT, OUTPUT, PlumbError, type Port, SHADOW } from "../../mod.ts";
 
-const EMPTY = new Uint8Array(0);
-
 /** The context of a `dataflow/dup` node. */
 export interface DupContext {
-  /** What to copy. */
+  /** What to copy: every output is a shadow of it. */
   input: Port;
-  /** The first copy; the others shadow it. */
-  first: Port;
 }
 
 /** Reads a count argument: a whole number from `min`, default `fallback`. */
@@ -30,6 +28,7 @@ export function countArg(
   const n = Number(arg);
   if (!Number.isInteger(n) || n < min || n > 1000) {
     throw new PlumbError(
+      "PLUMB_DATAFLOW_COUNT",
       `${what}: the count must be a whole number from ${min} to 1000, got "${arg}"`,
     );
   }
@@ -41,14 +40,13 @@ export default defineServlet({
   init(args, env): DupContext {
     const n = countArg(args[0], 2, 1, "dataflow/dup");
     const input = env.define("in", INPUT, "$T");
-    const first = env.define("out0", OUTPUT, "$T");
-    for (let i = 1; i < n; i++) env.define(`out${i}`, OUTPUT | SHADOW | first.id, "$T");
-    return { input, first };
+    for (let i = 0; i < n; i++) env.define(`out${i}`, OUTPUT | SHADOW | input.id, "$T");
+    return { input };
   },
   async exec(ctx, task): Promise<void> {
-    // Values and text are passed on as they are: each output's reader gets the same.
-    const copied = await task.forward(ctx.input, ctx.first);
-    // Written with no bytes (a __null__ signal, say) is still written: pass that on.
-    if (!copied) await task.write(ctx.first, EMPTY);
+    // The shadows carry what is read, values and text as they are: each
+    // output's reader gets the same. Reading marks them written, so an input
+    // written with no bytes (a __null__ signal, say) is passed on as such.
+    await task.drain(ctx.input);
   },
 });

@@ -1,7 +1,9 @@
 /**
  * `dataflow/firstnonempty`: of N inputs (`in0` ... `inN-1`, N from the first
  * argument, default 2), copies the first, in that order, that carries any
- * bytes (or values, passed on as they are) to `out`. Inputs that were not written in a request read as empty, so
+ * bytes (or values, passed on as they are) to `out`, and releases the inputs
+ * after it (what their writers write is dropped, so a diamond's other branch
+ * never waits on a full pipe). Inputs that were not written in a request read as empty, so
  * after a `demux` it joins the branches back. An input whose producer failed
  * before writing counts as empty, so a branch fed by `__error__` can answer
  * instead. The graph loader inserts one where several outputs feed one input.
@@ -20,13 +22,19 @@ export interface FirstNonEmptyContext {
   output: Port;
 }
 
-/** Copies the first input that carries anything, as written; false when none did. */
+/**
+ * Copies the first input that carries anything, as written; false when none
+ * did. The inputs after it are released first: their writers are not read, so
+ * they go on (what they write is dropped) instead of waiting on a full pipe.
+ */
 async function copyFirst(ctx: FirstNonEmptyContext, task: Task): Promise<boolean> {
-  for (const input of ctx.inputs) {
+  const { inputs } = ctx;
+  for (let i = 0; i < inputs.length; i++) {
     // An input whose producer failed before writing anything counts as empty:
     // so an error branch (from __error__) can answer in its place.
-    if (await task.eof(input).catch(() => true)) continue;
-    await task.forward(input, ctx.output);
+    if (await task.eof(inputs[i]).catch(() => true)) continue;
+    for (let j = i + 1; j < inputs.length; j++) task.release(inputs[j]);
+    await task.forward(inputs[i], ctx.output);
     return true;
   }
   return false;

@@ -39,7 +39,7 @@ export const MIME_TYPES: Readonly<Record<string, string>> = {
  *
  * @example
  * ```ts
- * import { contentType } from "./mime.ts";
+ * import { contentType } from "@plumb/plumb/http";
  *
  * console.log(contentType("logo.PNG")); // "image/png"
  * ```

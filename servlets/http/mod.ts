@@ -36,4 +36,3 @@ export {
 } from "./request_parser.ts";
 export { compileRoute, matchRoute, type Route } from "./router.ts";
 export { contentType, MIME_TYPES } from "./mime.ts";
-export { parseRange, segmentsOf } from "./static.ts";

@@ -222,7 +222,7 @@ function parseChunked(
  *
  * @example
  * ```ts
- * import { parseRequest } from "./request_parser.ts";
+ * import { parseRequest } from "@plumb/plumb/http";
  *
  * const bytes = new TextEncoder().encode("GET /a?b=1 HTTP/1.1\r\nHost: x\r\n\r\n");
  * const outcome = parseRequest(bytes, { maxHeaderBytes: 8192, maxBodyBytes: 1024 });

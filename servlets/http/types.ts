@@ -143,7 +143,7 @@ export const STATUS_TEXT: Readonly<Record<number, string>> = {
  *
  * @example
  * ```ts
- * import { textResponse } from "./types.ts";
+ * import { textResponse } from "@plumb/plumb/http";
  *
  * const reply = textResponse(404, "no such page");
  * console.log(reply.body); // "404 Not Found: no such page\n"
@@ -167,7 +167,7 @@ export function textResponse(
  *
  * @example
  * ```ts
- * import { jsonResponse } from "./types.ts";
+ * import { jsonResponse } from "@plumb/plumb/http";
  *
  * console.log(jsonResponse({ ok: true }).body); // '{"ok":true}'
  * ```

@@ -2,8 +2,9 @@
  * JSON lines on a port: one JSON value per line, written compact (no line
  * break inside) and ending `\n`. {@linkcode readJsonLine} reads and parses
  * one line, {@linkcode writeJsonLine} writes one; the `json/parse` and
- * `json/stringify` servlets are made of them, and a servlet of your own can
- * speak the `json` pipe type the same way.
+ * `json/stringify` servlets are made of them. They are not part of the
+ * package's API: a servlet of your own speaks the `json` pipe type with
+ * `task.readValue` and `task.writeValue`.
  *
  * An invalid line throws a {@linkcode JsonLineError} that says where (the
  * column, counted in characters from 1) and what was wrong, with the line
@@ -65,6 +66,7 @@ export class JsonLineError extends PlumbError {
    */
   constructor(reason: string, column: number, sample: string) {
     super(
+      "PLUMB_JSON_INVALID",
       `invalid JSON at column ${column}: ${reason}${
         sample.trim() === "" ? "" : `; the line: ${sample}`
       }`,

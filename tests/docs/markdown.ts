@@ -3,7 +3,9 @@
  * that says how a test runs each one. Every block must be run by a test:
  *
  * - a `ts` block is run by `deno test --doc` (the test task passes the
- *   Markdown files); `ts ignore` is not allowed;
+ *   Markdown files); `ts ignore` is allowed only on a block whose annotation
+ *   names a kind that a test runs (a file of the other project of
+ *   `docs/embedding.md`, which runs there, not here);
  * - every other block has an HTML comment on the line before it (after at
  *   most one blank line), `<!-- example: KIND ARGS -->`, and the test that
  *   owns KIND runs it (see {@linkcode EXAMPLE_KINDS}).
@@ -48,13 +50,22 @@ export interface CodeBlock {
  *   `telnet> q`) are skipped, `Connection closed by foreign host.` asserts
  *   that the host closed the connection.
  * - `shell`: each command is run (see `tests/docs_test.ts`).
- * - `log`: each line is one the host can print: it matches a message of the
- *   source (`tests/docs/messages.ts`).
+ * - `log`: each line is one the host can print: it carries a code of
+ *   `kernel/codes.ts` and matches that code's entry in
+ *   `docs/troubleshooting.md` (a JSON connection line has the code in its
+ *   `"code"` field).
  * - `systemd`, `inetd`, `xinetd`, `tcpserver`: deployment configuration,
  *   run by `tests/deploying_test.ts`.
  * - `usage`: a command synopsis: its options are those `main.ts --help` lists.
  * - `schema POINTER`: a JSON Schema fragment that must equal the part of
  *   `graph.schema.json` at the JSON pointer (`#/properties/listeners`).
+ * - `diagram`: a drawing in text; every file or folder it names
+ *   (`kernel/scheduler.ts`, `host/`, `main.ts`) exists, and every entry point
+ *   (`./host`, `.`) is one of `deno.json`'s exports.
+ * - `project FILE`: the file FILE of the project of `docs/embedding.md` that
+ *   uses plumb from outside; `project-shell`: the command run in that
+ *   project. `tests/embedding_test.ts` makes the project outside the
+ *   repository and runs both.
  */
 export const EXAMPLE_KINDS: Readonly<Record<string, string>> = {
   file: "tests/docs_test.ts",
@@ -65,10 +76,13 @@ export const EXAMPLE_KINDS: Readonly<Record<string, string>> = {
   log: "tests/docs_test.ts",
   usage: "tests/docs_test.ts",
   schema: "tests/docs_test.ts",
+  diagram: "tests/docs_test.ts",
   systemd: "tests/deploying_test.ts",
   inetd: "tests/deploying_test.ts",
   xinetd: "tests/deploying_test.ts",
   tcpserver: "tests/deploying_test.ts",
+  project: "tests/embedding_test.ts",
+  "project-shell": "tests/embedding_test.ts",
 };
 
 const ANNOTATION = /^<!--\s*example:\s*([\w-]+)\s*(.*?)\s*-->\s*$/;
