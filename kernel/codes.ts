@@ -231,6 +231,7 @@ export const CODES = {
 
   // Exec-time API misuse.
   PLUMB_PIPE_AFTER_END: "a servlet used a port after its exec returned",
+  PLUMB_PIPE_KEEPALIVE_AFTER_END: "a servlet called connection.keepAlive after its exec returned",
   PLUMB_PIPE_UNKNOWN_PORT: "a servlet used a port its node did not declare",
   PLUMB_PIPE_WRONG_DIRECTION: "a servlet wrote an input or read an output",
   PLUMB_PIPE_WRITE_SHADOW: "a servlet wrote a SHADOW port itself",
@@ -306,6 +307,7 @@ export const CODES = {
   PLUMB_EXEC_FULL: "exec runs --max-running programs and --max-waiting wait: turned away",
   PLUMB_EXEC_NO_TURN: "exec had no turn to run within the program's --timeout",
   PLUMB_EXEC_UNLOADING: "exec's program was killed because the node unloads",
+  PLUMB_EXEC_CANCELLED: "exec's program was killed because its request was cancelled",
 } as const satisfies Record<`PLUMB_${string}`, string>;
 
 /** A code of {@linkcode CODES}. */

@@ -58,12 +58,12 @@ export const POP_STATE = "POP_STATE";
 export const EOM = "EOM";
 
 /**
- * `cntl` operation: a deadline on the resource under the port (a
- * connection), given as a {@linkcode Deadline} (or `null` to clear it). It
- * holds across requests until set again or cleared; if it passes while the
- * connection waits for bytes, the module logs its reason, writes its reply
- * and closes the connection. Where the port has no such resource (an
- * in-memory pipe, a file) it does nothing.
+ * `cntl` operation: a deadline on the request's connection (on any port of
+ * any node), given as a `Deadline` (or `null` to clear it). It holds across
+ * requests until set again or cleared; if it passes while the connection
+ * waits for bytes, the module logs its reason, writes its reply and closes
+ * the connection. Where the request has no connection (a file) it does
+ * nothing.
  */
 export const DEADLINE = "DEADLINE";
 

@@ -4,7 +4,6 @@
  * {@linkcode Task}, which checks ports, direction and task lifetime.
  * @module
  */
-import type { Deadline } from "./servlet.ts";
 import type { QueuedValue } from "./value_codec.ts";
 
 /**
@@ -19,11 +18,6 @@ export interface StateSlot {
   push(value: unknown, dispose?: (value: unknown) => void): void;
   /** Takes the kept value back (`undefined` when there is none); the slot is then empty. */
   pop(): unknown;
-  /**
-   * Sets (or, with `null`, clears) the resource's deadline: `DEADLINE`.
-   * Optional: a resource without it has no deadlines.
-   */
-  deadline?(deadline: Deadline | null): void;
 }
 
 /** Common state of an input or output handle. */
