@@ -200,13 +200,22 @@ export default defineServlet({
       return;
     }
     let sent = 0;
+    // A client that has gone stops the copy (and, through the pipe, the node that streams).
+    const signal = task.signal;
     for await (const chunk of task.chunks(ctx.input)) {
+      if (signal.aborted) break;
       if (chunked) {
         await task.write(ctx.output, `${chunk.length.toString(16)}\r\n`);
         await task.write(ctx.output, chunk);
         await task.write(ctx.output, "\r\n");
       } else await task.write(ctx.output, chunk);
       sent += chunk.length;
+    }
+    if (signal.aborted) {
+      // Gone: nothing to finish, and nothing to report; the writer is let go at once.
+      task.release(ctx.input);
+      task.keepAlive(ctx.output, false);
+      return;
     }
     if (chunked) await task.write(ctx.output, "0\r\n\r\n");
     else if (length !== undefined && sent !== length) {

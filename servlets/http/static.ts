@@ -20,7 +20,8 @@
  *   `content-range`, or 416 when it starts past the end; `If-Range` is
  *   honoured. Several ranges are answered with the whole file.
  * - Files up to 64 KiB are read whole; larger ones are streamed to
- *   `http/render` with backpressure.
+ *   `http/render` with backpressure, and the reads stop as soon as the
+ *   client has gone (`task.signal`).
  *
  * Arguments: `ROOT` (relative to the graph file), then `--index NAME`
  * (default `index.html`) and `--max-age S` (adds `cache-control:
@@ -317,7 +318,9 @@ export default defineServlet({
     using file = await Deno.open(stream.path);
     await file.seek(stream.start, Deno.SeekMode.Start);
     let left = stream.length;
-    while (left > 0) {
+    // A client that has gone (it reset, or its reply cannot be written) stops the reads at once.
+    const signal = task.signal;
+    while (left > 0 && !signal.aborted) {
       const buffer = new Uint8Array(Math.min(STREAM_CHUNK, left));
       const n = await file.read(buffer);
       if (n === null) break;
