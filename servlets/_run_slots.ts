@@ -5,7 +5,7 @@
  */
 
 /** Why a turn was not given. */
-export type NoTurn = "full" | "timeout";
+export type NoTurn = "full" | "timeout" | "cancelled";
 
 /**
  * Turns to run: at most `running` at once; past that at most `waiting`
@@ -25,6 +25,16 @@ export type NoTurn = "full" | "timeout";
  * const again = await slots.take(1000);
  * assertEquals(typeof again, "function");
  * if (typeof again === "function") again();
+ *
+ * // One running, one waiting: the waiting one leaves when its signal aborts.
+ * const one = new RunSlots(1, 1);
+ * const holder = await one.take(1000);
+ * const abort = new AbortController();
+ * const waiting = one.take(1000, abort.signal);
+ * abort.abort();
+ * assertEquals(await waiting, "cancelled");
+ * assertEquals(one.queued, 0);
+ * if (typeof holder === "function") holder();
  * ```
  */
 export class RunSlots {
@@ -57,24 +67,32 @@ export class RunSlots {
   /**
    * A turn: resolves to the function that ends it (call it once), or says
    * why there is none: `full` (as many wait already), `timeout` (no turn
-   * came within `timeoutMs`).
+   * came within `timeoutMs`), `cancelled` (`signal` aborted first: the
+   * request that waited has gone).
    */
-  take(timeoutMs: number): Promise<(() => void) | NoTurn> {
+  take(timeoutMs: number, signal?: AbortSignal): Promise<(() => void) | NoTurn> {
+    if (signal?.aborted) return Promise.resolve("cancelled");
     if (this.#busy < this.running) {
       this.#busy++;
       return Promise.resolve(this.#release());
     }
     if (this.#queue.length >= this.waiting) return Promise.resolve("full");
     return new Promise((resolve) => {
-      const turn = (release: () => void): void => {
+      const leave = (why: NoTurn): void => {
         clearTimeout(timer);
-        resolve(release);
-      };
-      const timer = setTimeout(() => {
+        signal?.removeEventListener("abort", cancel);
         const at = this.#queue.indexOf(turn);
         if (at >= 0) this.#queue.splice(at, 1);
-        resolve("timeout");
-      }, timeoutMs);
+        resolve(why);
+      };
+      const cancel = (): void => leave("cancelled");
+      const turn = (release: () => void): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", cancel);
+        resolve(release);
+      };
+      const timer = setTimeout(() => leave("timeout"), timeoutMs);
+      signal?.addEventListener("abort", cancel, { once: true });
       this.#queue.push(turn);
     });
   }

@@ -24,7 +24,8 @@
  *   passes otherwise (its secrets included). A bare program name is still
  *   found in the host's `PATH`.
  * - `--max-running N` (default 32): programs this node runs at once. A
- *   request past it waits for a turn, at most `--timeout`, then fails.
+ *   request past it waits for a turn, at most `--timeout`, then fails; one
+ *   cancelled while it waits (`task.signal`) runs nothing.
  * - `--max-waiting N` (default 128): requests that may wait for a turn at
  *   once; more fail at once (0: none waits).
  * - `--`: ends the options (for a program whose name starts with `-`).
@@ -544,7 +545,10 @@ const execServlet: Servlet<ExecContext> = defineServlet({
   },
   async exec(ctx, task): Promise<void> {
     const { name, timeout, maxRunning, maxWaiting } = ctx.options;
-    const turn = await ctx.slots.take(timeout * 1000);
+    const signal = task.signal;
+    const turn = await ctx.slots.take(timeout * 1000, signal);
+    // The request went while it waited (its client left, its time limit): nothing to run.
+    if (turn === "cancelled") return;
     if (turn === "full") {
       throw new PlumbError(
         "PLUMB_EXEC_FULL",
@@ -561,6 +565,7 @@ const execServlet: Servlet<ExecContext> = defineServlet({
     }
     try {
       if (ctx.unloaded) throw UNLOADING();
+      if (signal.aborted) return;
       let child: Deno.ChildProcess;
       try {
         child = ctx.command.spawn();
