@@ -37,6 +37,11 @@ export interface SessionOptions {
    * closes); `{reason}` is replaced by a few safe words. Default: nothing.
    */
   errorReply?: string;
+  /**
+   * Bytes written outside requests (server push) that may wait for a client
+   * that does not read; past them the session is closed. Default 1 MiB.
+   */
+  pushBuffer?: number;
 }
 
 /**
@@ -46,6 +51,9 @@ export interface SessionOptions {
 const freeBuffers: Uint8Array[] = [];
 /** Most read buffers kept, in all (4 MiB). */
 const MAX_FREE_BUFFERS = 256;
+
+/** Default of {@linkcode SessionOptions.pushBuffer}: 1 MiB. */
+export const DEFAULT_PUSH_BUFFER = 1 << 20;
 
 /** How long the error reply of a timed-out request may take to write before the close, in ms. */
 const TIMEOUT_REPLY_MS = 1000;
@@ -143,6 +151,11 @@ class SessionOutput implements OutputHandle {
     this.written = true;
   }
 
+  /** Bytes buffered or being written. */
+  get backlog(): number {
+    return this.#size + this.#inFlight;
+  }
+
   /** True when bytes wait to be written, or a write is under way. */
   get pending(): boolean {
     return this.#size > 0 || this.#inFlight > 0;
@@ -233,6 +246,16 @@ export class Session implements StateSlot {
   #openInfo: RequestInfo | undefined;
   #dataInfo: RequestInfo | undefined;
   readonly #kept = new KeptState();
+  /** Server push: bytes written while a request ran, sent after its reply, and their writers. */
+  #pushed: Uint8Array[] = [];
+  #pushedBytes = 0;
+  #pushWaiters: (() => void)[] = [];
+  readonly #pushBuffer: number;
+  /** Set when the servlet asked to close while a request ran: closed after its reply. */
+  #ending = false;
+  #whenClosed: Promise<void> | undefined;
+  #resolveClosed: (() => void) | undefined;
+  #log: ListenContext["log"] | undefined;
 
   /**
    * @param channel the bytes both ways
@@ -251,6 +274,7 @@ export class Session implements StateSlot {
     this.#input = new SessionInput(this.#reader, this, channel);
     this.#output = new SessionOutput(channel, this, clock);
     this.#errorReply = options.errorReply ?? "";
+    this.#pushBuffer = options.pushBuffer ?? DEFAULT_PUSH_BUFFER;
   }
 
   push(value: unknown, dispose?: (value: unknown) => void): void {
@@ -268,6 +292,63 @@ export class Session implements StateSlot {
 
   pop(): unknown {
     return this.#kept.pop();
+  }
+
+  /**
+   * Server push: writes `bytes` outside any request, after the reply of the
+   * request under way (never inside one); resolves once written or dropped.
+   * A client that lets more than `pushBuffer` bytes wait is closed.
+   */
+  send(bytes: Uint8Array): Promise<void> {
+    const output = this.#output;
+    if (this.closed || output.gone) return RESOLVED;
+    const waiting = this.#pushedBytes + output.backlog + bytes.length;
+    if (waiting > this.#pushBuffer) {
+      this.#log?.log(
+        "warn",
+        "PLUMB_CONN_PUSH_OVERFLOW",
+        `${this.channel.peer}: ${waiting} bytes wait to be written, over the push buffer of ` +
+          `${this.#pushBuffer} bytes (pushBuffer); the client does not read, closing`,
+        { peer: this.channel.peer },
+      );
+      this.close("pushBuffer");
+      return RESOLVED;
+    }
+    if (!this.idle) {
+      this.#pushed.push(bytes);
+      this.#pushedBytes += bytes.length;
+      return new Promise((resolve) => this.#pushWaiters.push(resolve));
+    }
+    void output.write(bytes);
+    return output.flush().catch(() => {});
+  }
+
+  /** Writes what was pushed while a request ran, after its reply. */
+  #sendPushed(): void {
+    const output = this.#output;
+    for (const bytes of this.#pushed) void output.write(bytes);
+    const waiters = this.#pushWaiters;
+    this.#pushed = [];
+    this.#pushedBytes = 0;
+    this.#pushWaiters = [];
+    const written = output.flush().catch(() => {});
+    for (const resolve of waiters) written.then(resolve);
+  }
+
+  /** Closes the session once what was pushed and replied before is written. */
+  end(): Promise<void> {
+    if (this.closed) return RESOLVED;
+    if (!this.idle) {
+      this.#ending = true;
+      return this.whenClosed();
+    }
+    return this.#output.flush().catch(() => {}).finally(() => this.close("closed by the servlet"));
+  }
+
+  /** Resolves when the session has closed. */
+  whenClosed(): Promise<void> {
+    if (this.closed) return RESOLVED;
+    return this.#whenClosed ??= new Promise((resolve) => (this.#resolveClosed = resolve));
   }
 
   async #pull(): Promise<Uint8Array | null> {
@@ -322,7 +403,9 @@ export class Session implements StateSlot {
         );
       } else await output.flush();
     }
+    if (this.#pushedBytes > 0) this.#sendPushed();
     this.idle = true;
+    if (this.#ending) return false;
     // A file goes on after a failed line: that request failed, not the batch.
     if (this.#keepAlways) return !output.gone;
     return ok && !output.gone && (output.flags & PERSIST) !== 0;
@@ -334,6 +417,7 @@ export class Session implements StateSlot {
    * limit), even while a servlet never resolves.
    */
   serve(context: ListenContext, closing: () => boolean): Promise<void> {
+    this.#log = context.log;
     return new Promise((resolve) => {
       this.#closedSignal = resolve;
       this.#serve(context, closing).then(resolve);
@@ -423,6 +507,9 @@ export class Session implements StateSlot {
     this.closedBecause ??= because;
     this.#closedSignal();
     this.#kept.dispose();
+    this.#resolveClosed?.();
+    for (const resolve of this.#pushWaiters) resolve();
+    this.#pushWaiters = [];
     try {
       this.channel.close();
     } catch {

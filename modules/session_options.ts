@@ -55,6 +55,15 @@ export const SESSION_OPTIONS = {
     doc: "Written when a request fails before writing anything, just before the connection " +
       'closes; {reason} is a few safe words. "" writes nothing.',
   },
+  pushBuffer: {
+    type: "number",
+    integer: true,
+    min: 1,
+    default: 1048576,
+    what: "bytes written outside requests that may wait for a client that does not read",
+    doc: "Bytes a servlet wrote outside any request (server push: chat lines, notifications) " +
+      "that may wait for a client that does not read; past them the connection is closed.",
+  },
 } as const satisfies OptionSpecs;
 
 /** Session options of a connection-like listener, parsed (see {@linkcode SESSION_OPTIONS}). */
@@ -68,5 +77,6 @@ export function sessionSettings(options: SessionListenerOptions): SessionOptions
     requestTimeout: options.requestTimeout,
     writeTimeout: options.writeTimeout,
     errorReply: options.errorReply,
+    pushBuffer: options.pushBuffer,
   };
 }

@@ -1636,6 +1636,12 @@ const NOT_PROVOKED: Partial<Record<Code, string>> = {
   PLUMB_SERVLET_UNLOAD_LATE: "takes the 5 s an unload may take",
   PLUMB_UNIX_IN_USE: "needs a second server on a socket the tests may use",
   PLUMB_UNIX_UNSURE: "needs a socket that neither accepts nor refuses",
+  PLUMB_CONN_PUSH_OVERFLOW:
+    "tests/chat_test.ts drops a chat client that never reads (with the chat servlet)",
+  PLUMB_CHAT_ARGS:
+    "tests/chat_test.ts gives the chat servlet bad arguments (with the chat servlet)",
+  PLUMB_CHAT_NO_CONNECTION:
+    "every module gives its requests a connection; the chat servlet needs one",
   PLUMB_CONN_WRITE_FAILED: "needs a client that goes away while an ASYNC reply is written",
   PLUMB_CONN_FAILED: "needs a connection reset while it is served",
   PLUMB_TIMEOUT_WRITE: "needs a client that fills the socket buffers (tests/limits_test.ts)",

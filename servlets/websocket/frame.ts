@@ -25,6 +25,7 @@ export const CLOSE = {
   normal: 1000,
   goingAway: 1001,
   protocolError: 1002,
+  unsupported: 1003,
   invalidData: 1007,
   policy: 1008,
   tooBig: 1009,
