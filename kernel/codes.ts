@@ -226,6 +226,7 @@ export const CODES = {
 
   // Exec-time API misuse.
   PLUMB_PIPE_AFTER_END: "a servlet used a port after its exec returned",
+  PLUMB_PIPE_NO_PUSH: "connection.handle() on a request with no client behind it (the harness)",
   PLUMB_PIPE_KEEPALIVE_AFTER_END: "a servlet called connection.keepAlive after its exec returned",
   PLUMB_PIPE_UNKNOWN_PORT: "a servlet used a port its node did not declare",
   PLUMB_PIPE_WRONG_DIRECTION: "a servlet wrote an input or read an output",

@@ -8,6 +8,7 @@
  */
 import { ByteReader, concatBytes } from "../kernel/byte_reader.ts";
 import type { ConnectionLink } from "../kernel/connection.ts";
+import type { PushLink } from "../kernel/connection_handle.ts";
 import { ASYNC, PERSIST } from "../kernel/flags.ts";
 import { type InputHandle, type OutputHandle, RESOLVED } from "../kernel/pipe.ts";
 import { type ByteChannel, isGone, writeAll } from "./channel.ts";
@@ -236,7 +237,7 @@ function abortReason(message: string, name = "AbortError"): DOMException {
 }
 
 /** One connection-like resource and its request loop. */
-export class Session implements ConnectionLink {
+export class Session implements ConnectionLink, PushLink {
   readonly channel: ByteChannel;
   /** True while waiting for bytes from the peer. */
   reading = false;
@@ -372,6 +373,11 @@ export class Session implements ConnectionLink {
   #gone(because: string): void {
     this.#goneBecause ??= because;
     this.#abort?.abort(abortReason(because));
+  }
+
+  /** Writes outside a request go through the session itself: `task.connection.handle()`. */
+  get push(): PushLink {
+    return this;
   }
 
   /**

@@ -39,6 +39,7 @@ import {
   type Task,
 } from "../mod.ts";
 import {
+  ServletHarness,
   simulate,
   type SimulateOptions,
   type Simulation,
@@ -1332,6 +1333,18 @@ const CASES: Case[] = [
       const error = await promise;
       return await thrown(() => {
         throw error;
+      });
+    },
+  },
+  {
+    code: "PLUMB_PIPE_NO_PUSH",
+    what: "a handle to a connection the servlet harness replays",
+    line: async () => {
+      const servlet = misusing((_ctx, task) => task.connection!.handle());
+      await using harness = await ServletHarness.start(servlet);
+      const result = await harness.exec({ in: "x\n" });
+      return await thrown(() => {
+        throw result.error;
       });
     },
   },
