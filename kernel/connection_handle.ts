@@ -29,8 +29,8 @@ export interface PushLink {
 /**
  * A connection a servlet can write to outside of any request:
  * `task.connection.handle()`. Writes are queued in order with the replies
- * of the connection's own requests, never inside one; while a request of the
- * connection runs they wait for its reply. A client that does not read is
+ * of the connection's own requests, never inside one: once a request of the
+ * connection has started its reply, they wait for its end. A client that does not read is
  * dropped, not buffered without end: when the bytes waiting for it pass the
  * listener's `pushBuffer`, or a write waits longer than its `writeTimeout`,
  * the connection is closed and {@linkcode ConnectionHandle.closed} resolves.

@@ -129,7 +129,6 @@ class SessionOutput implements OutputHandle {
   /** Bytes handed to a flush and not yet written. */
   #inFlight = 0;
   #flushing: Promise<void> = RESOLVED;
-  #busy = false;
   /** Bytes written to the channel so far, over every request of the session. */
   bytesOut = 0;
   /** True while a write to the channel is under way. */
@@ -163,6 +162,13 @@ class SessionOutput implements OutputHandle {
     this.written = true;
   }
 
+  /** Queues bytes written outside a request (server push): not the request's reply. */
+  push(chunk: Uint8Array): void {
+    if (this.gone || chunk.length === 0) return;
+    this.#chunks.push(chunk);
+    this.#size += chunk.length;
+  }
+
   /** Bytes buffered or being written. */
   get backlog(): number {
     return this.#size + this.#inFlight;
@@ -181,13 +187,14 @@ class SessionOutput implements OutputHandle {
     this.#chunks = [];
     this.#size = 0;
     this.#inFlight += data.length;
-    return this.#flushing = this.#busy
+    // Behind any earlier flush not yet done, including one chained but not yet
+    // started: a flush that skipped it would write its bytes out of order.
+    return this.#flushing = this.#inFlight > data.length
       ? this.#flushing.then(() => this.#send(data))
       : this.#send(data);
   }
 
   async #send(data: Uint8Array): Promise<void> {
-    this.#busy = true;
     try {
       if (!this.gone) {
         this.writing = true;
@@ -201,7 +208,6 @@ class SessionOutput implements OutputHandle {
       this.#onGone();
     } finally {
       this.writing = false;
-      this.#busy = false;
       this.#inFlight -= data.length;
     }
   }
@@ -381,15 +387,20 @@ export class Session implements ConnectionLink, PushLink {
   }
 
   /**
-   * Server push: writes `bytes` outside any request, after the reply of the
-   * request under way (never inside one); resolves once written or dropped.
-   * A client that lets more than `pushBuffer` bytes wait is closed.
+   * Server push: writes `bytes` outside any request, never inside a reply:
+   * after the reply of the request under way once it has written, else now;
+   * resolves once written or dropped.
+   * A client that lets more than `pushBuffer` bytes wait behind a write stuck
+   * for a tick of the pool's clock, or more than 4 times it at all, is closed.
    */
   send(bytes: Uint8Array): Promise<void> {
     const output = this.#output;
     if (this.closed || output.gone) return RESOLVED;
     const waiting = this.#pushedBytes + output.backlog + bytes.length;
-    if (waiting > this.#pushBuffer) {
+    // A burst the host has not had a turn to write yet is not a client that does not
+    // read: over pushBuffer, drop only behind a write stuck for a tick, or past 4 times it.
+    const stuck = output.writing && this.#clock.tick > output.writingSince;
+    if (waiting > this.#pushBuffer && (stuck || waiting > 4 * this.#pushBuffer)) {
       this.#log?.log(
         "warn",
         "PLUMB_CONN_PUSH_OVERFLOW",
@@ -400,19 +411,21 @@ export class Session implements ConnectionLink, PushLink {
       this.close("pushBuffer");
       return RESOLVED;
     }
-    if (!this.idle) {
+    // Inside a reply never: once the request under way has written, wait for its end.
+    // Before it writes, the bytes go out now (a chat's requests often write nothing).
+    if (!this.idle && output.written) {
       this.#pushed.push(bytes);
       this.#pushedBytes += bytes.length;
       return new Promise((resolve) => this.#pushWaiters.push(resolve));
     }
-    void output.write(bytes);
+    output.push(bytes);
     return output.flush().catch(() => {});
   }
 
   /** Writes what was pushed while a request ran, after its reply. */
   #sendPushed(): void {
     const output = this.#output;
-    for (const bytes of this.#pushed) void output.write(bytes);
+    for (const bytes of this.#pushed) output.push(bytes);
     const waiters = this.#pushWaiters;
     this.#pushed = [];
     this.#pushedBytes = 0;
