@@ -1,8 +1,8 @@
 /**
  * `examples/chat.json` over real TCP: nicknames, commands and notices as a
  * client sees them, 50 clients at once, 1,000 lines to 100 clients complete
- * and in order, a client that never reads (dropped, the room goes on),
- * and the idle kick.
+ * and in order, a client that never reads (dropped, the room goes on), a
+ * client that leaves mid-broadcast, and the idle kick.
  * @module
  */
 import { assertEquals } from "@std/assert";
@@ -144,6 +144,34 @@ Deno.test("chat: a client that never reads is dropped; the others get every line
   assertEquals(seen, Array.from({ length: total }, (_, i) => String(i)));
   assertEquals(left, "* sleepy has left (connection closed)");
   await waitForLog(h, /PLUMB_CONN_PUSH_OVERFLOW .*over the push buffer of 262144 bytes/);
+});
+
+Deno.test("chat: a client that leaves mid-broadcast; the room goes on", async () => {
+  await using h = await chatHost();
+  const clients = await Promise.all(Array.from({ length: 20 }, (_, i) => joinAs(h.port, `p${i}`)));
+  const leaver = clients.pop()!;
+  const talker = clients[0];
+  const lines = Array.from({ length: 500 }, (_, i) => `line ${i}\r\n`);
+  await talker.send(lines.slice(0, 250).join(""));
+  leaver.close(); // mid-broadcast, with lines unread
+  await talker.send(lines.slice(250).join(""));
+  // The leave notice comes between two lines of the broadcast, wherever the server saw it.
+  await Promise.all(clients.map(async (client, k) => {
+    const got: string[] = [];
+    const left: string[] = [];
+    while (got.length < 500 || left.length === 0) {
+      const line = await nextLine(client);
+      if (line === null) throw new Error(`p${k} closed after ${got.length} lines`);
+      if (line.startsWith("<p0> ")) got.push(line);
+      else if (line.startsWith("* p19 has left")) left.push(line);
+    }
+    assertEquals(got, lines.map((l) => `<p0> ${l.trim()}`));
+    assertEquals(left, ["* p19 has left (connection closed)"]);
+  }));
+  await using late = await joinAs(h.port, "p19"); // the nickname is free again
+  await late.send("/who\n");
+  assertEquals((await linesStarting(late, "* in the room", 1))[0].split(", ").length, 20);
+  for (const client of clients) client.close();
 });
 
 Deno.test("chat: a silent client is kicked after --idle seconds", async () => {

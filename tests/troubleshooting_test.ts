@@ -1526,6 +1526,11 @@ const CASES: Case[] = [
     what: "--field",
     line: () => initError("json/stringify", ["--field"]),
   },
+  {
+    code: "PLUMB_CHAT_ARGS",
+    what: "--idle soon",
+    line: () => initError("chat", ["--idle", "soon"]),
+  },
   { code: "PLUMB_EXEC_NO_PROGRAM", what: "[]", line: () => initError("exec", []) },
   {
     code: "PLUMB_EXEC_UNKNOWN_OPTION",
@@ -1685,11 +1690,9 @@ const NOT_PROVOKED: Partial<Record<Code, string>> = {
   PLUMB_UNIX_IN_USE: "needs a second server on a socket the tests may use",
   PLUMB_UNIX_UNSURE: "needs a socket that neither accepts nor refuses",
   PLUMB_CONN_PUSH_OVERFLOW:
-    "tests/chat_test.ts drops a chat client that never reads (with the chat servlet)",
-  PLUMB_CHAT_ARGS:
-    "tests/chat_test.ts gives the chat servlet bad arguments (with the chat servlet)",
+    "needs a client that fills the socket buffers: tests/chat_test.ts drops one over TCP",
   PLUMB_CHAT_NO_CONNECTION:
-    "every module gives its requests a connection; the chat servlet needs one",
+    "every module and the servlet harness give requests a connection; no request lacks one",
   PLUMB_CONN_WRITE_FAILED: "needs a client that goes away while an ASYNC reply is written",
   PLUMB_CONN_FAILED: "needs a connection reset while it is served",
   PLUMB_TIMEOUT_WRITE: "needs a client that fills the socket buffers (tests/limits_test.ts)",
