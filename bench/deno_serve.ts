@@ -6,10 +6,11 @@
  *   `world`) as `application/json`, built per request as `examples/http_api.ts`
  *   builds it.
  * - Any other `GET` or `HEAD`: the file under `examples/www` (a directory by
- *   its `index.html`), read whole per request, with the content type
- *   `http/static` gives it (`servlets/http/mime.ts`); a segment that starts
- *   with `.` or holds `/`, `\` or NUL once decoded is answered 404. Unlike
- *   `http/static` it sends no `etag`, `last-modified` or `accept-ranges`,
+ *   its `index.html`), streamed from the file (`Deno.open` and its
+ *   `readable`), with the content type `http/static` gives it
+ *   (`servlets/http/mime.ts`), `content-length` and `last-modified`; a
+ *   segment that starts with `.` or holds `/`, `\` or NUL once decoded is
+ *   answered 404. Unlike `http/static` it sends no `etag` or `accept-ranges`,
  *   resolves no symbolic links and answers no ranges or conditional requests.
  * - Anything else: 404.
  *
@@ -38,26 +39,36 @@ function notFound(): Response {
   });
 }
 
-/** A file of `examples/www`, or 404. */
+/** A file of `examples/www`, streamed from the file (`Deno.open`, its `readable`), or 404. */
 async function serveFile(request: Request, pathname: string): Promise<Response> {
   const segments = segmentsOf(pathname);
   if (segments === undefined) return notFound();
   let path = [WWW, ...segments].join("/");
   if (pathname.endsWith("/")) path = `${path}/${INDEX}`;
-  let body: Uint8Array<ArrayBuffer>;
+  let file: Deno.FsFile;
   try {
-    body = await Deno.readFile(path);
+    file = await Deno.open(path);
   } catch (error) {
-    if (error instanceof Deno.errors.IsADirectory) {
-      return new Response(null, { status: 301, headers: { location: `${pathname}/` } });
-    }
     if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
       return notFound();
     }
     throw error;
   }
-  const headers = { "content-type": contentType(path), "content-length": String(body.length) };
-  return new Response(request.method === "HEAD" ? null : body, { headers });
+  const info = await file.stat();
+  if (info.isDirectory) {
+    file.close();
+    return new Response(null, { status: 301, headers: { location: `${pathname}/` } });
+  }
+  const headers = {
+    "content-type": contentType(path),
+    "content-length": String(info.size),
+    "last-modified": (info.mtime ?? new Date(0)).toUTCString(),
+  };
+  if (request.method === "HEAD") {
+    file.close();
+    return new Response(null, { headers });
+  }
+  return new Response(file.readable, { headers });
 }
 
 /** Answers one request. */
