@@ -8,10 +8,10 @@
  */
 import { parseArgs } from "node:util";
 import denoJson from "./deno.json" with { type: "json" };
-import { GraphError, PermissionHint, PlumbError } from "./kernel/errors.ts";
+import type { Code } from "./kernel/codes.ts";
+import { isUsageError, lineOf, PlumbError, toPlumbError } from "./kernel/errors.ts";
 import { checkGraph, graphToDot, serve, type ServeOptions, type Serving } from "./host/mod.ts";
 import { LOG_LEVELS, type LogLevel } from "./kernel/log.ts";
-import { describeError } from "./kernel/scheduler.ts";
 import { MAX_WORKERS, serveWorkers } from "./host/workers.ts";
 
 const USAGE = `plumb ${denoJson.version}: serve a graph of servlets
@@ -53,10 +53,13 @@ interface Command {
   workers: number;
 }
 
-/** A failure of the command line: message and exit status. */
-class CliExit extends Error {
-  constructor(message: string, readonly status: number) {
-    super(message);
+/** True once the command line asked for `--log-level debug`. */
+let debugging = false;
+
+/** A failure of the command line: code, message and exit status. */
+class CliExit extends PlumbError {
+  constructor(code: Code, message: string, readonly status: number) {
+    super(code, message);
   }
 }
 
@@ -84,13 +87,14 @@ function parse(
       },
     });
   } catch (error) {
-    throw new CliExit(`${(error as Error).message}; see --help`, 2);
+    throw new CliExit("PLUMB_CLI_BAD_OPTION", `${(error as Error).message}; see --help`, 2);
   }
   const { values, positionals } = parsed;
   if (values.help) return USAGE;
   if (values.version) return `plumb ${denoJson.version}\n`;
   if (positionals.length !== 1) {
     throw new CliExit(
+      positionals.length === 0 ? "PLUMB_CLI_NO_GRAPH" : "PLUMB_CLI_GRAPHS",
       positionals.length === 0
         ? "no graph file given; usage: main.ts GRAPH.json [options], see --help"
         : `one graph file expected, got ${positionals.length}: ${positionals.join(" ")}`,
@@ -102,7 +106,11 @@ function parse(
   if (values.port !== undefined) {
     const port = Number(values.port);
     if (!/^\d+$/.test(values.port) || port > 65535) {
-      throw new CliExit(`--port must be a whole number from 0 to 65535, got "${values.port}"`, 2);
+      throw new CliExit(
+        "PLUMB_CLI_PORT",
+        `--port must be a whole number from 0 to 65535, got "${values.port}"`,
+        2,
+      );
     }
     options.port = port;
   }
@@ -110,7 +118,11 @@ function parse(
   const fd = values["listen-fd"] ?? systemdListenFd();
   if (fd !== undefined) {
     if (!/^\d+$/.test(fd)) {
-      throw new CliExit(`--listen-fd must be a file descriptor number, got "${fd}"`, 2);
+      throw new CliExit(
+        "PLUMB_CLI_LISTEN_FD",
+        `--listen-fd must be a file descriptor number, got "${fd}"`,
+        2,
+      );
     }
     options.listenFd = Number(fd);
   }
@@ -118,13 +130,19 @@ function parse(
   const level = values["log-level"] ?? (values.stdio ? "error" : undefined);
   if (level !== undefined) {
     if (!LOG_LEVELS.includes(level as LogLevel)) {
-      throw new CliExit(`--log-level must be one of ${LOG_LEVELS.join(", ")}, got "${level}"`, 2);
+      throw new CliExit(
+        "PLUMB_CLI_LOG_LEVEL",
+        `--log-level must be one of ${LOG_LEVELS.join(", ")}, got "${level}"`,
+        2,
+      );
     }
     options.logLevel = level as LogLevel;
+    debugging = level === "debug";
   }
   const workers = Number(values.workers ?? "1");
   if (!/^\d+$/.test(values.workers ?? "1") || workers < 1 || workers > MAX_WORKERS) {
     throw new CliExit(
+      "PLUMB_CLI_WORKERS",
       `--workers must be a whole number from 1 to ${MAX_WORKERS}, got "${values.workers}"`,
       2,
     );
@@ -142,7 +160,11 @@ function parse(
 function parseDuration(text: string): number {
   const match = text.match(/^(\d+(?:\.\d+)?)(ms|s|m|h)?$/);
   if (!match) {
-    throw new CliExit(`--idle-exit takes a duration such as 30s, 5m or 500ms, got "${text}"`, 2);
+    throw new CliExit(
+      "PLUMB_CLI_IDLE_EXIT",
+      `--idle-exit takes a duration such as 30s, 5m or 500ms, got "${text}"`,
+      2,
+    );
   }
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] ?? "s"]!;
   return Number(match[1]) * unit;
@@ -173,7 +195,7 @@ function reloadOnHangup(host: Serving): void {
   if (Deno.build.os === "windows") return;
   Deno.addSignalListener("SIGHUP", () => {
     host.reload().catch((error) =>
-      console.error(`plumb error: reload failed: ${describeError(error)}`)
+      console.error(`plumb error: PLUMB_RELOAD_UNEXPECTED reload failed: ${lineOf(error)}`)
     );
   });
 }
@@ -184,7 +206,7 @@ function waitForSignal(host: Serving): Promise<void> {
     const stop = (): void => {
       if (stopping) Deno.exit(130);
       stopping = true;
-      console.error("plumb: stopping (a second signal exits at once)");
+      console.error("plumb: PLUMB_STOPPING stopping (a second signal exits at once)");
       host.close().then(resolve);
     };
     Deno.addSignalListener("SIGINT", stop);
@@ -214,7 +236,7 @@ async function main(argv: string[]): Promise<number> {
         (warnings.length > 0 ? `, ${warnings.length} warning(s)` : ""),
     );
     // Warnings do not fail the check: the graph serves, these parts have no effect.
-    for (const warning of warnings) console.error(`plumb warn: ${warning}`);
+    for (const warning of warnings) console.error(`plumb warn: PLUMB_CHECK_WARNING ${warning}`);
     return 0;
   }
   const host = command.workers > 1
@@ -237,13 +259,17 @@ function survive(): void {
   globalThis.addEventListener("unhandledrejection", (event) => {
     event.preventDefault();
     console.error(
-      `plumb error: unhandled rejection (from a servlet?): ${describeError(event.reason)}`,
+      `plumb error: PLUMB_UNHANDLED_REJECTION unhandled rejection (from a servlet?): ${
+        lineOf(event.reason)
+      }`,
     );
   });
   globalThis.addEventListener("error", (event) => {
     event.preventDefault();
     console.error(
-      `plumb error: uncaught exception (from a servlet?): ${describeError(event.error)}`,
+      `plumb error: PLUMB_UNCAUGHT_EXCEPTION uncaught exception (from a servlet?): ${
+        lineOf(event.error)
+      }`,
     );
   });
 }
@@ -253,23 +279,13 @@ if (import.meta.main) {
   let status: number;
   try {
     status = await main(Deno.args);
-  } catch (error) {
-    if (error instanceof CliExit) {
-      console.error(`plumb: ${error.message}`);
-      status = error.status;
-    } else if (error instanceof GraphError || error instanceof PermissionHint) {
-      console.error(`plumb: ${error.message}`);
-      status = 2;
-    } else if (error instanceof Deno.errors.NotCapable) {
-      console.error(`plumb: ${error.message.split("\n")[0]}; run deno with the flag it names`);
-      status = 2;
-    } else if (error instanceof PlumbError) {
-      console.error(`plumb: ${error.message}`);
-      status = 1;
-    } else {
-      console.error(`plumb: unexpected failure:`, error);
-      status = 1;
-    }
+  } catch (thrown) {
+    // One line, whatever failed: the code and message a library call would throw.
+    const error = toPlumbError(thrown);
+    console.error(`plumb: ${lineOf(error)}`);
+    status = error instanceof CliExit ? error.status : isUsageError(error) ? 2 : 1;
+    // A bug's stack, for its report, only when asked for.
+    if (error.code === "PLUMB_UNEXPECTED" && debugging) console.error(error.cause);
   }
   Deno.exit(status);
 }

@@ -73,3 +73,4 @@ export {
   PipeError,
   PlumbError,
 } from "./kernel/errors.ts";
+export { type Code, CODES } from "./kernel/codes.ts";

@@ -87,7 +87,10 @@ export class GraphBuilder<N extends string = never> {
     args?: readonly string[],
   ): GraphBuilder<N | M> {
     if (Object.hasOwn(this.#nodes, name)) {
-      throw new GraphError(`graph: node "${name}" is added twice; node names are unique`);
+      throw new GraphError(
+        "PLUMB_NODE_TWICE",
+        `graph: node "${name}" is added twice; node names are unique`,
+      );
     }
     const node: NodeSpec = { servlet: servlet as string | Servlet<unknown> };
     if (args !== undefined) node.args = [...args];

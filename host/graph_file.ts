@@ -23,7 +23,11 @@ export async function readGraphFile(
   if (url.protocol === "file:") {
     const status = Deno.permissions.querySync({ name: "read", path: url });
     if (status.state !== "granted") {
-      throw new PermissionHint(`cannot read graph file ${file}`, "--allow-read");
+      throw new PermissionHint(
+        "PLUMB_PERMISSION_GRAPH",
+        `cannot read graph file ${file}`,
+        "--allow-read",
+      );
     }
   }
   let text: string;
@@ -33,9 +37,12 @@ export async function readGraphFile(
       : await (await fetch(url)).text();
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
-      throw new GraphError(`${file}: no such graph file`);
+      throw new GraphError("PLUMB_FILE_NOT_FOUND", `${file}: no such graph file`);
     }
-    throw new GraphError(`${file}: cannot read graph file: ${(error as Error).message}`);
+    throw new GraphError(
+      "PLUMB_FILE_UNREADABLE",
+      `${file}: cannot read graph file: ${(error as Error).message}`,
+    );
   }
   return { file, base: url, spec: parseGraph(file, text) };
 }

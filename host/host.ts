@@ -2,7 +2,7 @@
  * The host: serves a loaded graph on its listeners, reloads it, and stops.
  * @module
  */
-import { GraphError, PlumbError } from "../kernel/errors.ts";
+import { GraphError, lineOf, PlumbError, withPlumbErrors } from "../kernel/errors.ts";
 import type { GraphSpec } from "../kernel/graph.ts";
 import { unloadNodes } from "../kernel/loader.ts";
 import { createLogger, type Logger } from "../kernel/log.ts";
@@ -25,7 +25,7 @@ import type { LoadOptions, ServeOptions } from "./serve_options.ts";
 export type { ConnectOptions, MemoryConnection, ReloadResult };
 
 function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : describeError(error);
+  return error instanceof Error ? `${error.name}: ${lineOf(error)}` : describeError(error);
 }
 
 /**
@@ -98,14 +98,19 @@ export class Host implements Serving, AsyncDisposable {
    * Loads, checks and serves a graph: a `graph.json` path or URL, or a graph
    * object. Resolves once every listener accepts connections; throws a
    * `GraphError` (a bad graph) or `PlumbError` (a port in use) with the
-   * one-line message the CLI prints.
+   * one-line message and the code the CLI prints.
    */
-  static async start(graph: string | URL | GraphSpec, options: ServeOptions = {}): Promise<Host> {
+  static start(graph: string | URL | GraphSpec, options: ServeOptions = {}): Promise<Host> {
+    return withPlumbErrors(Host.#start(graph, options));
+  }
+
+  static async #start(graph: string | URL | GraphSpec, options: ServeOptions): Promise<Host> {
     const log = options.logger ?? createLogger(options.logLevel ?? "info");
     const checked = await load(graph, options);
     if (checked.listeners.length === 0) {
       await unloadNodes(checked.plan.nodes);
       throw new GraphError(
+        "PLUMB_GRAPH_NO_LISTENERS",
         `${checked.file}: the graph has no "listeners"; add {"module": "tcp", "options": {"port": 12345}} ` +
           `or pass --port`,
       );
@@ -122,6 +127,7 @@ export class Host implements Serving, AsyncDisposable {
       await unloadNodes(checked.plan.nodes);
       if (error instanceof Deno.errors.AddrInUse) {
         throw new PlumbError(
+          "PLUMB_LISTEN_IN_USE",
           `${checked.file}: cannot listen: ${error.message}; pick another port with --port`,
         );
       }
@@ -185,7 +191,11 @@ export class Host implements Serving, AsyncDisposable {
   static #wiring(loaded: LoadedGraph, options: ServeOptions, log: Logger): Wiring {
     let host: Host | undefined;
     const idle = new IdleWatch(options.idleExitMs, () => {
-      log.log("info", `no connection for ${options.idleExitMs} ms: stopping (--idle-exit)`);
+      log.log(
+        "info",
+        "PLUMB_IDLE_EXIT",
+        `no connection for ${options.idleExitMs} ms: stopping (--idle-exit)`,
+      );
       host?.close();
     });
     const served = { current: Host.#generation(loaded, 1, log) };
@@ -219,7 +229,7 @@ export class Host implements Serving, AsyncDisposable {
     this.#served = checked;
     this.#summary = summary(checked);
     // What --check warns of, said once when serving starts too.
-    for (const warning of this.#summary.warnings) log.log("warn", warning);
+    for (const warning of this.#summary.warnings) log.log("warn", "PLUMB_CHECK_WARNING", warning);
     this.#generations = wiring.served;
     this.#context = wiring.context;
     this.#listeners = listeners;
@@ -258,7 +268,10 @@ export class Host implements Serving, AsyncDisposable {
    */
   connect(options?: ConnectOptions): MemoryConnection {
     if (this.#closing !== undefined) {
-      throw new PlumbError(`${this.#summary.file}: cannot connect: the host is closing or closed`);
+      throw new PlumbError(
+        "PLUMB_HOST_CLOSED",
+        `${this.#summary.file}: cannot connect: the host is closing or closed`,
+      );
     }
     this.#memory ??= new MemoryListener(this.#memoryOptions(), this.#context);
     return this.#memory.connect(options);
@@ -335,10 +348,11 @@ export class Host implements Serving, AsyncDisposable {
     const { plan } = loaded;
     const report = (node: PlanNode, error: unknown, info: RequestInfo): void => {
       if (error instanceof PlumbError && error.name === "UpstreamError") {
-        log.log("debug", `node "${node.name}" stopped: ${describe(error)}`);
+        log.log("debug", "PLUMB_NODE_STOPPED", `node "${node.name}" stopped: ${describe(error)}`);
       } else {
         log.log(
           "error",
+          "PLUMB_REQUEST_FAILED",
           `node "${node.name}" (${node.specifier}) failed a request from ${info.peer}: ${
             describe(error)
           }`,
@@ -347,7 +361,12 @@ export class Host implements Serving, AsyncDisposable {
     };
     const handle: RequestHandler = (input, output, info) =>
       runRequest(plan, input, output, report, info);
-    return new Generation(number, plan.nodes, handle, (message) => log.log("error", message));
+    return new Generation(
+      number,
+      plan.nodes,
+      handle,
+      (code, message) => log.log("error", code, message),
+    );
   }
 
   #draining(): number {
@@ -360,7 +379,7 @@ export class Host implements Serving, AsyncDisposable {
     const kept = (reason: string): ReloadResult => {
       const message =
         `reload of ${name} failed, still serving graph ${this.#generations.current.number}: ${reason}`;
-      log.log("error", message);
+      log.log("error", "PLUMB_RELOAD_FAILED", message);
       return {
         reloaded: false,
         message,
@@ -379,7 +398,7 @@ export class Host implements Serving, AsyncDisposable {
       return kept(failureReason(error));
     }
     if (this.#closing !== undefined) {
-      await unloadNodes(loaded.plan.nodes, (message) => log.log("error", message));
+      await unloadNodes(loaded.plan.nodes, (code, message) => log.log("error", code, message));
       return kept("the host is stopping");
     }
     const changes = listenerChanges(this.#served.listeners, loaded.listeners);
@@ -402,8 +421,15 @@ export class Host implements Serving, AsyncDisposable {
       parts.push(`listener changes need a restart, the old listeners are kept: ${changes}`);
     }
     const message = parts.join("; ");
-    log.log(changes === undefined ? "info" : "warn", message);
-    old.retire(() => log.log("info", `graph ${old.number} is no longer used; unloading its nodes`))
+    if (changes === undefined) log.log("info", "PLUMB_RELOADED", message);
+    else log.log("warn", "PLUMB_RELOADED_LISTENERS_KEPT", message);
+    old.retire(() =>
+      log.log(
+        "info",
+        "PLUMB_GRAPH_UNUSED",
+        `graph ${old.number} is no longer used; unloading its nodes`,
+      )
+    )
       .then(() => this.#retired.delete(old));
     return {
       reloaded: true,

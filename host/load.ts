@@ -3,7 +3,7 @@
  * its servlets and compile its plan; `checkGraph` and `graphToDot` on top.
  * @module
  */
-import { GraphError } from "../kernel/errors.ts";
+import { GraphError, withPlumbErrors } from "../kernel/errors.ts";
 import { type GraphSpec, validateGraph } from "../kernel/graph.ts";
 import { loadNodes, unloadNodes } from "../kernel/loader.ts";
 import { compilePlan, type Plan } from "../kernel/plan.ts";
@@ -81,6 +81,7 @@ export async function load(
     const module = Object.hasOwn(modules, l.module) ? modules[l.module] : undefined;
     if (module === undefined) {
       throw new GraphError(
+        "PLUMB_MODULE_UNKNOWN",
         `${file}: listener ${i + 1}: unknown module "${l.module}"${
           didYouMean(l.module, Object.keys(modules))
         }; modules are ${Object.keys(modules).join(", ")}`,
@@ -108,13 +109,14 @@ export async function load(
 
 /**
  * Loads and checks a graph without serving it, then unloads its nodes.
- * Throws a {@linkcode GraphError} naming the file, node and port on the first problem.
+ * Throws a {@linkcode GraphError} naming the file, node and port on the first
+ * problem: the one-line message and the code the CLI's `--check` prints.
  */
 export async function checkGraph(
   graph: string | URL | GraphSpec,
   options: ServeOptions = {},
 ): Promise<CheckedGraph> {
-  const loaded = await load(graph, options);
+  const loaded = await withPlumbErrors(load(graph, options));
   await unloadNodes(loaded.plan.nodes);
   return summary(loaded);
 }
@@ -128,7 +130,7 @@ export async function graphToDot(
   graph: string | URL | GraphSpec,
   options: ServeOptions = {},
 ): Promise<string> {
-  const loaded = await load(graph, options);
+  const loaded = await withPlumbErrors(load(graph, options));
   await unloadNodes(loaded.plan.nodes);
   return toDot(loaded.plan, loaded.file);
 }

@@ -43,6 +43,7 @@ export {
 } from "./graph_builder.ts";
 export type { EdgeSpec, GraphSpec, ListenerSpec, NodeSpec } from "../kernel/graph.ts";
 export { createLogger, type Logger, type LogLevel } from "../kernel/log.ts";
+export { type Code, CODES } from "../kernel/codes.ts";
 export type {
   ConnectionLimitOptions,
   ConnectionLogOptions,

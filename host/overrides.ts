@@ -43,6 +43,7 @@ export function listenerSpecs(
     if (listeners.length === 0) listeners.push({ module: "tcp", options: {} });
     if (listeners[0].module !== "tcp") {
       throw new GraphError(
+        "PLUMB_CLI_NOT_TCP",
         `${file}: --host, --port and --listen-fd apply to the first listener, which must be tcp, ` +
           `not ${listeners[0].module}`,
       );

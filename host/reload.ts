@@ -8,9 +8,9 @@
  */
 import { type LoadedNode, unloadNodes } from "../kernel/loader.ts";
 import type { PinnedGraph, RequestHandler } from "../modules/module.ts";
-import { PlumbError } from "../kernel/errors.ts";
+import type { Code } from "../kernel/codes.ts";
+import { lineOf, toPlumbError } from "../kernel/errors.ts";
 import type { CheckedGraph } from "./load.ts";
-import { describeError } from "../kernel/scheduler.ts";
 
 /** What {@linkcode Host.reload} did. */
 export interface ReloadResult {
@@ -19,7 +19,7 @@ export interface ReloadResult {
    * not be loaded or checked (or the host is closing) and the old one is kept.
    */
   readonly reloaded: boolean;
-  /** One line saying what happened, as the host logged it. */
+  /** One line saying what happened, as the host logged it (after the line's code). */
   readonly message: string;
   /**
    * Why nothing was reloaded: the message `--check` would print for the new
@@ -89,15 +89,11 @@ function show(value: unknown): string {
 
 /**
  * The one line `--check` prints for a graph that cannot be served (without
- * its `plumb: ` prefix): a plumb error's own message, a missing permission
- * with the flag to add, anything else named as unexpected.
+ * its `plumb: ` prefix), code first: a plumb error's own message, a missing
+ * permission with the flag to add, anything else named as unexpected.
  */
 export function failureReason(error: unknown): string {
-  if (error instanceof PlumbError) return error.message.split("\n")[0];
-  if (error instanceof Deno.errors.NotCapable) {
-    return `${error.message.split("\n")[0]}; run deno with the flag it names`;
-  }
-  return `unexpected failure: ${describeError(error).split("\n")[0]}`;
+  return lineOf(toPlumbError(error));
 }
 
 /** One loaded graph, and the connections pinned to it. */
@@ -107,7 +103,7 @@ export class Generation {
   /** Runs a request through this generation's graph. */
   readonly handle: RequestHandler;
   readonly #nodes: readonly LoadedNode[];
-  readonly #report: (message: string) => void;
+  readonly #report: (code: Code, message: string) => void;
   #pinned = 0;
   #retired = false;
   #unloading: Promise<void> | undefined;
@@ -124,7 +120,7 @@ export class Generation {
     number: number,
     nodes: readonly LoadedNode[],
     handle: RequestHandler,
-    report: (message: string) => void,
+    report: (code: Code, message: string) => void,
   ) {
     this.number = number;
     this.#nodes = nodes;

@@ -87,6 +87,7 @@ export function resolveServlet(
     : undefined;
   if (builtin === undefined) {
     throw new GraphError(
+      "PLUMB_SERVLET_UNKNOWN",
       `${where}: unknown servlet "${specifier}"${
         didYouMean(specifier, Object.keys(BUILTIN_SERVLETS))
       }; built-ins are ${

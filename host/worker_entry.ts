@@ -7,7 +7,8 @@
 import { type Host, serve } from "./host.ts";
 import type { Logger, LogLevel } from "../kernel/log.ts";
 import { LOG_LEVELS } from "../kernel/log.ts";
-import { describeError } from "../kernel/scheduler.ts";
+import type { Code } from "../kernel/codes.ts";
+import { isUsageError, lineOf, toPlumbError } from "../kernel/errors.ts";
 import type { FromWorker, ToWorker } from "./worker_protocol.ts";
 // As in the CLI: the built-ins are loaded with the worker, needing no read permission.
 
@@ -34,8 +35,8 @@ function forwardingLogger(level: LogLevel): Logger {
   return {
     level,
     enabled: (l: LogLevel): boolean => LOG_LEVELS.indexOf(l) <= max,
-    log(l: LogLevel, message: string): void {
-      if (LOG_LEVELS.indexOf(l) <= max) post({ type: "log", level: l, message });
+    log(l: LogLevel, code: Code, message: string): void {
+      if (LOG_LEVELS.indexOf(l) <= max) post({ type: "log", level: l, code, message });
     },
   };
 }
@@ -46,7 +47,8 @@ scope.addEventListener("unhandledrejection", (event) => {
   post({
     type: "log",
     level: "error",
-    message: `unhandled rejection (from a servlet?): ${describeError(event.reason)}`,
+    code: "PLUMB_UNHANDLED_REJECTION",
+    message: `unhandled rejection (from a servlet?): ${lineOf(event.reason)}`,
   });
 });
 scope.addEventListener("error", (event) => {
@@ -54,7 +56,8 @@ scope.addEventListener("error", (event) => {
   post({
     type: "log",
     level: "error",
-    message: `uncaught exception (from a servlet?): ${describeError(event.error)}`,
+    code: "PLUMB_UNCAUGHT_EXCEPTION",
+    message: `uncaught exception (from a servlet?): ${lineOf(event.error)}`,
   });
 });
 
@@ -67,13 +70,13 @@ scope.onmessage = async (event: MessageEvent<ToWorker>): Promise<void> => {
       host.finished.then(() => post({ type: "finished" }));
       post({ type: "listening", urls: host.urls, graph: host.graph });
     } catch (error) {
-      const name = error instanceof Error ? error.name : "Error";
-      const message = error instanceof Deno.errors.NotCapable
-        ? `${error.message.split("\n")[0]}; run deno with the flag it names`
-        : error instanceof Error
-        ? error.message
-        : describeError(error);
-      post({ type: "failed", name, message });
+      const failure = toPlumbError(error);
+      post({
+        type: "failed",
+        usage: isUsageError(failure),
+        code: failure.code,
+        message: failure.message,
+      });
     }
   } else if (command.type === "reload") {
     post({

@@ -7,6 +7,7 @@ import type { GraphSpec } from "../kernel/graph.ts";
 import type { CheckedGraph } from "./load.ts";
 import type { ReloadResult } from "./reload.ts";
 import type { LogLevel } from "../kernel/log.ts";
+import type { Code } from "../kernel/codes.ts";
 
 /** What a worker is told to serve: the parts of `ServeOptions` that are plain data. */
 export interface WorkerServeOptions {
@@ -26,7 +27,7 @@ export type ToWorker =
 /** From a worker to the main isolate. */
 export type FromWorker =
   | { type: "listening"; urls: readonly string[]; graph: CheckedGraph }
-  | { type: "failed"; name: string; message: string }
-  | { type: "log"; level: LogLevel; message: string }
+  | { type: "failed"; usage: boolean; code: Code; message: string }
+  | { type: "log"; level: LogLevel; code: Code; message: string }
   | { type: "reloaded"; result: ReloadResult | null }
   | { type: "finished" };

@@ -8,7 +8,7 @@
  * same ones. Needs `deno run --unstable-net`.
  * @module
  */
-import { GraphError, PermissionHint, PlumbError } from "../kernel/errors.ts";
+import { GraphError, PermissionHint, PlumbError, withPlumbErrors } from "../kernel/errors.ts";
 import type { GraphSpec } from "../kernel/graph.ts";
 import type { Serving } from "./host.ts";
 import type { CheckedGraph } from "./load.ts";
@@ -22,9 +22,6 @@ import type { FromWorker, ToWorker, WorkerServeOptions } from "./worker_protocol
 export const MAX_WORKERS = 64;
 /** Extra time a worker may take to close, beyond the grace of its requests, in ms. */
 const CLOSE_SLACK_MS = 7000;
-
-/** Errors whose messages the CLI prints as a bad command line or graph (exit 2). */
-const USAGE_ERRORS = new Set(["GraphError", "PermissionHint", "NotCapable"]);
 
 /** One worker and its host's state. */
 class HostWorker {
@@ -52,19 +49,21 @@ class HostWorker {
     this.#worker.onerror = (event: ErrorEvent): void => {
       event.preventDefault();
       const message = event.message ?? String(event.error);
-      if (this.#failed) this.#failed(new PlumbError(`worker ${id}: ${message}`));
-      else onFailure(this, message);
+      if (this.#failed) {
+        this.#failed(new PlumbError("PLUMB_WORKER_FAILED", `worker ${id}: ${message}`));
+      } else onFailure(this, message);
     };
   }
 
   #receive(message: FromWorker): void {
     if (message.type === "log") {
-      this.#log.log(message.level, `worker ${this.id}: ${message.message}`);
+      this.#log.log(message.level, message.code, `worker ${this.id}: ${message.message}`);
     } else if (message.type === "listening") this.#listening?.(message);
     else if (message.type === "failed") {
-      const error = USAGE_ERRORS.has(message.name)
-        ? new GraphError(message.message)
-        : new PlumbError(message.message);
+      // A usage error is one the CLI prints as a bad command line or graph (exit 2).
+      const error = message.usage
+        ? new GraphError(message.code, message.message)
+        : new PlumbError(message.code, message.message);
       this.#failed?.(error);
     } else if (message.type === "reloaded") this.#reloads.shift()?.(message.result);
     else if (message.type === "finished") this.terminate();
@@ -176,22 +175,35 @@ function inCode(graph: GraphSpec): boolean {
  * ```
  * @throws {GraphError} for a bad graph or option, as {@linkcode serve} would
  */
-export async function serveWorkers(
+export function serveWorkers(
   graph: string,
   count: number,
   options: ServeOptions = {},
 ): Promise<Serving> {
+  return withPlumbErrors(startWorkers(graph, count, options));
+}
+
+async function startWorkers(
+  graph: string,
+  count: number,
+  options: ServeOptions,
+): Promise<Serving> {
   if (!Number.isInteger(count) || count < 1 || count > MAX_WORKERS) {
-    throw new GraphError(`--workers must be a whole number from 1 to ${MAX_WORKERS}, got ${count}`);
+    throw new GraphError(
+      "PLUMB_CLI_WORKERS",
+      `--workers must be a whole number from 1 to ${MAX_WORKERS}, got ${count}`,
+    );
   }
   if (options.stdio || options.listenFd !== undefined || options.idleExitMs !== undefined) {
     throw new GraphError(
+      "PLUMB_WORKERS_EXCLUSIVE",
       "--workers shares listening TCP ports; it cannot be used with --stdio, --listen-fd or " +
         "--idle-exit",
     );
   }
   if (!unstableNetEnabled()) {
     throw new GraphError(
+      "PLUMB_WORKERS_UNSTABLE_NET",
       "--workers needs deno run --unstable-net: the workers share the port with reusePort",
     );
   }
@@ -203,6 +215,7 @@ export async function serveWorkers(
   ) {
     const path = decodeURIComponent(root.pathname).replace(/\/$/, "");
     throw new PermissionHint(
+      "PLUMB_PERMISSION_WORKERS",
       `--workers cannot load plumb's modules in its workers`,
       `--allow-read=${path}`,
     );
@@ -219,7 +232,13 @@ export async function serveWorkers(
   const start = (id: number): HostWorker =>
     new HostWorker(id, log, (failed, message) => {
       failed.terminate();
-      if (!closing) log.log("error", `worker ${failed.id} failed and was stopped: ${message}`);
+      if (!closing) {
+        log.log(
+          "error",
+          "PLUMB_WORKER_STOPPED",
+          `worker ${failed.id} failed and was stopped: ${message}`,
+        );
+      }
     });
 
   const stopAll = async (graceMs = 5000): Promise<void> => {
@@ -234,6 +253,7 @@ export async function serveWorkers(
     const nonTcp = checked.listeners.findIndex((module) => module !== "tcp");
     if (nonTcp >= 0) {
       throw new GraphError(
+        "PLUMB_WORKERS_NOT_TCP",
         `${checked.file}: --workers shares TCP ports only; listener ${nonTcp + 1} is ` +
           `${checked.listeners[nonTcp]}`,
       );

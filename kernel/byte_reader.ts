@@ -96,7 +96,10 @@ export class ByteReader {
 
   #check(generation: number): void {
     if (generation !== this.#generation) {
-      throw new PipeError("a read was still waiting when its task ended; await every read in exec");
+      throw new PipeError(
+        "PLUMB_PIPE_READ_PENDING",
+        "a read was still waiting when its task ended; await every read in exec",
+      );
     }
   }
 

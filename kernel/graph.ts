@@ -3,6 +3,7 @@
  * need no servlet loaded. `graph.schema.json` describes the same format.
  * @module
  */
+import type { Code } from "./codes.ts";
 import { GraphError } from "./errors.ts";
 import { isServlet, type Servlet } from "./servlet.ts";
 import { didYouMean } from "./suggest.ts";
@@ -89,10 +90,12 @@ function checkKeys(
   where: string,
   value: Record<string, unknown>,
   keys: string[],
+  code: Code,
 ): void {
   for (const key of Object.keys(value)) {
     if (!keys.includes(key)) {
       throw new GraphError(
+        code,
         `${file}: ${where}: unknown key "${key}"${didYouMean(key, keys)}; allowed: ${
           keys.join(", ")
         }`,
@@ -105,12 +108,14 @@ function checkKeys(
 export function parsePortRef(file: string, where: string, ref: unknown): PortRef {
   if (typeof ref !== "string") {
     throw new GraphError(
+      "PLUMB_REF_NOT_STRING",
       `${file}: ${where}: expected a "node.port" string, got ${JSON.stringify(ref)}`,
     );
   }
   const dot = ref.indexOf(".");
   if (dot <= 0 || dot === ref.length - 1) {
     throw new GraphError(
+      "PLUMB_REF_MALFORMED",
       `${file}: ${where}: "${ref}" is not a port reference; write it as "node.port", for example "greet.in"`,
     );
   }
@@ -124,21 +129,24 @@ export function parsePortRef(file: string, where: string, ref: unknown): PortRef
 export function validateGraph(file: string, value: unknown): GraphSpec {
   if (!isObject(value)) {
     throw new GraphError(
+      "PLUMB_GRAPH_NOT_OBJECT",
       `${file}: a graph file holds one JSON object with "nodes", "input" and "output"`,
     );
   }
-  checkKeys(file, "graph", value, TOP_KEYS);
+  checkKeys(file, "graph", value, TOP_KEYS, "PLUMB_GRAPH_UNKNOWN_KEY");
   if (
     value.types !== undefined &&
     !(isObject(value.types) && Object.values(value.types).every((t) => typeof t === "string"))
   ) {
     throw new GraphError(
+      "PLUMB_TYPES_NOT_OBJECT",
       `${file}: "types" must map each type name to the type it extends, like {"chat/line": "text/line"}`,
     );
   }
   const nodes = value.nodes;
   if (!isObject(nodes) || Object.keys(nodes).length === 0) {
     throw new GraphError(
+      "PLUMB_GRAPH_NO_NODES",
       `${file}: "nodes" must be an object with at least one node, for example ` +
         `{"greet": {"servlet": "hello"}}`,
     );
@@ -147,15 +155,20 @@ export function validateGraph(file: string, value: unknown): GraphSpec {
     const where = `node "${name}"`;
     if (!NODE_NAME.test(name)) {
       throw new GraphError(
+        "PLUMB_NODE_BAD_NAME",
         `${file}: ${where}: a node name is letters, digits, "_" and "-", starting with a letter or "_"`,
       );
     }
     if (!isObject(node)) {
-      throw new GraphError(`${file}: ${where}: expected an object like {"servlet": "hello"}`);
+      throw new GraphError(
+        "PLUMB_NODE_NOT_OBJECT",
+        `${file}: ${where}: expected an object like {"servlet": "hello"}`,
+      );
     }
-    checkKeys(file, where, node, NODE_KEYS);
+    checkKeys(file, where, node, NODE_KEYS, "PLUMB_NODE_UNKNOWN_KEY");
     if ((typeof node.servlet !== "string" || node.servlet === "") && !isServlet(node.servlet)) {
       throw new GraphError(
+        "PLUMB_NODE_NO_SERVLET",
         `${file}: ${where}: "servlet" must name a servlet module, for example "hello"` +
           ` (in code, it may also be a servlet made with defineServlet)`,
       );
@@ -164,24 +177,34 @@ export function validateGraph(file: string, value: unknown): GraphSpec {
       node.args !== undefined &&
       !(Array.isArray(node.args) && node.args.every((a) => typeof a === "string"))
     ) {
-      throw new GraphError(`${file}: ${where}: "args" must be an array of strings`);
+      throw new GraphError(
+        "PLUMB_NODE_BAD_ARGS",
+        `${file}: ${where}: "args" must be an array of strings`,
+      );
     }
   }
   if (value.edges !== undefined && !Array.isArray(value.edges)) {
-    throw new GraphError(`${file}: "edges" must be an array of {"from": "a.out", "to": "b.in"}`);
+    throw new GraphError(
+      "PLUMB_EDGES_NOT_ARRAY",
+      `${file}: "edges" must be an array of {"from": "a.out", "to": "b.in"}`,
+    );
   }
   for (const [i, edge] of (value.edges ?? []).entries()) {
     const where = `edge ${i + 1}`;
     if (!isObject(edge)) {
-      throw new GraphError(`${file}: ${where}: expected {"from": "node.port", "to": "node.port"}`);
+      throw new GraphError(
+        "PLUMB_EDGE_NOT_OBJECT",
+        `${file}: ${where}: expected {"from": "node.port", "to": "node.port"}`,
+      );
     }
-    checkKeys(file, where, edge, EDGE_KEYS);
+    checkKeys(file, where, edge, EDGE_KEYS, "PLUMB_EDGE_UNKNOWN_KEY");
     parsePortRef(file, `${where} "from"`, edge.from);
     parsePortRef(file, `${where} "to"`, edge.to);
   }
   for (const key of ["input", "output"]) {
     if (value[key] === undefined) {
       throw new GraphError(
+        key === "input" ? "PLUMB_GRAPH_NO_INPUT" : "PLUMB_GRAPH_NO_OUTPUT",
         `${file}: the graph has no "${key}"; name the port that ${
           key === "input" ? "receives each request" : "carries the reply"
         }, for example "${key}": "greet.${key === "input" ? "in" : "out"}"`,
@@ -191,20 +214,30 @@ export function validateGraph(file: string, value: unknown): GraphSpec {
   }
   if (value.listeners !== undefined && !Array.isArray(value.listeners)) {
     throw new GraphError(
+      "PLUMB_LISTENERS_NOT_ARRAY",
       `${file}: "listeners" must be an array of {"module": "tcp", "options": {...}}`,
     );
   }
   for (const [i, listener] of (value.listeners ?? []).entries()) {
     const where = `listener ${i + 1}`;
     if (!isObject(listener)) {
-      throw new GraphError(`${file}: ${where}: expected {"module": "tcp", "options": {...}}`);
+      throw new GraphError(
+        "PLUMB_LISTENER_NOT_OBJECT",
+        `${file}: ${where}: expected {"module": "tcp", "options": {...}}`,
+      );
     }
-    checkKeys(file, where, listener, LISTENER_KEYS);
+    checkKeys(file, where, listener, LISTENER_KEYS, "PLUMB_LISTENER_UNKNOWN_KEY");
     if (typeof listener.module !== "string") {
-      throw new GraphError(`${file}: ${where}: "module" must name a module, for example "tcp"`);
+      throw new GraphError(
+        "PLUMB_LISTENER_NO_MODULE",
+        `${file}: ${where}: "module" must name a module, for example "tcp"`,
+      );
     }
     if (listener.options !== undefined && !isObject(listener.options)) {
-      throw new GraphError(`${file}: ${where}: "options" must be an object`);
+      throw new GraphError(
+        "PLUMB_LISTENER_BAD_OPTIONS",
+        `${file}: ${where}: "options" must be an object`,
+      );
     }
   }
   return value as unknown as GraphSpec;
@@ -220,7 +253,7 @@ export function parseGraph(file: string, text: string): GraphSpec {
   } catch (error) {
     // V8 quotes the text around the error, newlines and all: kept on one line.
     const why = (error as Error).message.replace(/\s*\n\s*/g, " ");
-    throw new GraphError(`${file}: not valid JSON: ${why}`);
+    throw new GraphError("PLUMB_FILE_NOT_JSON", `${file}: not valid JSON: ${why}`);
   }
   return validateGraph(file, value);
 }

@@ -3,7 +3,8 @@
  * collecting the ports it declares.
  * @module
  */
-import { GraphError, PlumbError } from "./errors.ts";
+import type { Code } from "./codes.ts";
+import { GraphError, lineOf, PlumbError } from "./errors.ts";
 import { DESCRIPTOR_MASK, DISABLED, KNOWN_FLAGS, OUTPUT, PERSIST, SHADOW } from "./flags.ts";
 import type { GraphSpec } from "./graph.ts";
 import { filePath } from "./file_path.ts";
@@ -39,15 +40,17 @@ function definePort(
   type: unknown,
 ): Port {
   if (typeof name !== "string" || name === "") {
-    throw new PlumbError(`${where}: a port name must be a non-empty string`);
+    throw new PlumbError("PLUMB_PORT_NO_NAME", `${where}: a port name must be a non-empty string`);
   }
   if (SIGNAL_PORTS.includes(name)) {
     throw new PlumbError(
+      "PLUMB_PORT_RESERVED",
       `${where}: port name "${name}" is reserved for the kernel's signal output`,
     );
   }
   if (ports.some((p) => p.name === name)) {
     throw new PlumbError(
+      "PLUMB_PORT_TWICE",
       `${where}: port "${name}" is declared twice; port names are unique in a node`,
     );
   }
@@ -56,6 +59,7 @@ function definePort(
     (flags & ~(KNOWN_FLAGS | DESCRIPTOR_MASK))
   ) {
     throw new PlumbError(
+      "PLUMB_PORT_BAD_FLAGS",
       `${where}: port "${name}" has invalid flags ${
         String(flags)
       }; combine the constants of mod.ts`,
@@ -63,22 +67,28 @@ function definePort(
   }
   if (!(flags & OUTPUT) && (flags & ~PERSIST)) {
     throw new PlumbError(
+      "PLUMB_PORT_INPUT_FLAGS",
       `${where}: input port "${name}" may carry only PERSIST; ASYNC, SHADOW and DISABLED are for outputs`,
     );
   }
   if ((flags & DESCRIPTOR_MASK) && !(flags & SHADOW)) {
     throw new PlumbError(
+      "PLUMB_PORT_STRAY_TARGET",
       `${where}: port "${name}": the low 16 bits of the flags name a SHADOW target; ` +
         `set them only together with SHADOW`,
     );
   }
   if ((flags & DISABLED) && !(flags & SHADOW)) {
-    throw new PlumbError(`${where}: port "${name}": DISABLED applies only to SHADOW outputs`);
+    throw new PlumbError(
+      "PLUMB_PORT_DISABLED_NOT_SHADOW",
+      `${where}: port "${name}": DISABLED applies only to SHADOW outputs`,
+    );
   }
   if (flags & SHADOW) {
     const target = ports[flags & DESCRIPTOR_MASK];
     if (target === undefined || (target.flags & SHADOW)) {
       throw new PlumbError(
+        "PLUMB_PORT_BAD_SHADOW_TARGET",
         `${where}: port "${name}": a SHADOW names its target in the low 16 bits: the descriptor ` +
           `of a port declared before it (an input or an output), not itself a shadow (got ${
             flags & DESCRIPTOR_MASK
@@ -87,7 +97,10 @@ function definePort(
     }
   }
   if (type !== undefined && typeof type !== "string") {
-    throw new PlumbError(`${where}: port "${name}": a type must be a string such as "text/line"`);
+    throw new PlumbError(
+      "PLUMB_PORT_BAD_TYPE",
+      `${where}: port "${name}": a type must be a string such as "text/line"`,
+    );
   }
   const port: Port = Object.freeze({ id: ports.length, name, flags, type });
   ports.push(port);
@@ -121,6 +134,7 @@ export function resolvePath(specifier: string, base: URL, where: string): string
   }
   if (SCHEME.test(specifier)) return specifier;
   throw new GraphError(
+    "PLUMB_SERVLET_UNKNOWN",
     `${where}: unknown servlet "${specifier}"; a file is written "./name.ts" relative to the graph file`,
   );
 }
@@ -141,11 +155,15 @@ async function importServlet(
     if (error instanceof Deno.errors.NotCapable) throw error;
     const why = firstLine(error);
     const at = why.includes(url) ? "" : ` (${url})`;
-    throw new GraphError(`${where}: cannot load servlet "${specifier}"${at}: ${why}`);
+    throw new GraphError(
+      "PLUMB_SERVLET_LOAD_FAILED",
+      `${where}: cannot load servlet "${specifier}"${at}: ${why}`,
+    );
   }
   const servlet = module.default;
   if (!isServlet(servlet)) {
     throw new GraphError(
+      "PLUMB_SERVLET_NOT_SERVLET",
       `${where}: "${specifier}" is not a servlet module; its default export must be made with defineServlet`,
     );
   }
@@ -178,6 +196,7 @@ export async function loadNode(
       if (path.startsWith("/")) return path;
       if (base.protocol !== "file:") {
         throw new PlumbError(
+          "PLUMB_PATH_RELATIVE",
           `${what} ${JSON.stringify(path)} is relative, but the graph is not a file ` +
             `(${base.href}); give an absolute path`,
         );
@@ -187,6 +206,7 @@ export async function loadNode(
     define(portName: string, flags: number, type?: string): Port {
       if (!open) {
         throw new PlumbError(
+          "PLUMB_PORT_LATE",
           `${where}: port "${portName}" declared after init; declare every port in init`,
         );
       }
@@ -198,11 +218,13 @@ export async function loadNode(
     ctx = await servlet.init(Object.freeze([...args]), env);
   } catch (error) {
     if (error instanceof PlumbError && error.message.startsWith(where)) {
-      throw new GraphError(error.message, { cause: error });
+      throw new GraphError(error.code, error.message, { cause: error });
     }
-    throw new GraphError(`${where}: init of servlet "${specifier}" failed: ${firstLine(error)}`, {
-      cause: error,
-    });
+    throw new GraphError(
+      "PLUMB_SERVLET_INIT_FAILED",
+      `${where}: init of servlet "${specifier}" failed: ${lineOf(error)}`,
+      { cause: error },
+    );
   } finally {
     open = false;
   }
@@ -237,7 +259,7 @@ export const UNLOAD_LIMIT_MS = 5000;
  */
 export async function unloadNodes(
   nodes: readonly LoadedNode[],
-  report: (message: string) => void = () => {},
+  report: (code: Code, message: string) => void = () => {},
 ): Promise<void> {
   for (const node of nodes) {
     if (node.servlet.unload === undefined) continue;
@@ -248,10 +270,13 @@ export async function unloadNodes(
     try {
       const result = await Promise.race([Promise.resolve(node.servlet.unload(node.ctx)), limit]);
       if (result === "late") {
-        report(`node "${node.name}": unload did not finish in ${UNLOAD_LIMIT_MS} ms`);
+        report(
+          "PLUMB_SERVLET_UNLOAD_LATE",
+          `node "${node.name}": unload did not finish in ${UNLOAD_LIMIT_MS} ms`,
+        );
       }
     } catch (error) {
-      report(`node "${node.name}": unload failed: ${firstLine(error)}`);
+      report("PLUMB_SERVLET_UNLOAD_FAILED", `node "${node.name}": unload failed: ${lineOf(error)}`);
     } finally {
       clearTimeout(timer);
     }

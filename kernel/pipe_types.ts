@@ -52,6 +52,7 @@ export class TypeTable {
         const known = this.#parent.get(name);
         if (known !== undefined && known !== parent) {
           throw new GraphError(
+            "PLUMB_TYPE_CONFLICT",
             `${file}: node "${node}" registers type "${name}" extending "${parent}", but ${
               owner.has(name) ? `node "${owner.get(name)}"` : "the kernel"
             } has it extend "${known}"`,
@@ -64,7 +65,10 @@ export class TypeTable {
     for (const name of Object.keys(types)) {
       if (this.#parent.has(name)) {
         const by = owner.has(name) ? `registered by node "${owner.get(name)}"` : "a built-in type";
-        throw new GraphError(`${file}: "types": "${name}" is ${by}; pick another name`);
+        throw new GraphError(
+          owner.has(name) ? "PLUMB_TYPE_REGISTERED" : "PLUMB_TYPE_BUILT_IN",
+          `${file}: "types": "${name}" is ${by}; pick another name`,
+        );
       }
       this.#parent.set(name, types[name]);
     }
@@ -74,6 +78,7 @@ export class TypeTable {
     for (const [name, parent] of Object.entries(types)) {
       if (!this.#parent.has(parent)) {
         throw new GraphError(
+          "PLUMB_TYPE_UNKNOWN_PARENT",
           `${file}: "types": "${name}" extends unknown type "${parent}"${
             didYouMean(parent, this.#parent.keys())
           }`,
@@ -82,7 +87,10 @@ export class TypeTable {
       const seen = new Set<string>([name]);
       for (let t: string | null = parent; t !== null; t = this.#parent.get(t) ?? null) {
         if (seen.has(t)) {
-          throw new GraphError(`${file}: "types": "${name}" extends itself through "${t}"`);
+          throw new GraphError(
+            "PLUMB_TYPE_LOOP",
+            `${file}: "types": "${name}" extends itself through "${t}"`,
+          );
         }
         seen.add(t);
       }

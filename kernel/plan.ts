@@ -112,6 +112,7 @@ function resolve(
   const node = byName.get(ref.node);
   if (node === undefined) {
     throw new GraphError(
+      "PLUMB_REF_NO_NODE",
       `${file}: ${where} "${text}": no node "${ref.node}"${didYouMean(ref.node, byName.keys())}`,
     );
   }
@@ -120,6 +121,7 @@ function resolve(
   const port = node.ports.find((p) => p.name === ref.port);
   if (port === undefined && signal < 0) {
     throw new GraphError(
+      "PLUMB_REF_NO_PORT",
       `${file}: ${where} "${text}": node "${node.name}" has no port "${ref.port}"${
         didYouMean(ref.port, names)
       }; its ports are ${names.join(", ") || "none"}`,
@@ -128,6 +130,7 @@ function resolve(
   const output = port === undefined || (port.flags & OUTPUT) !== 0;
   if (output !== (want === "output")) {
     throw new GraphError(
+      "PLUMB_REF_WRONG_DIRECTION",
       `${file}: ${where} "${text}": port "${ref.port}" of node "${node.name}" is an ${
         output ? "output" : "input"
       } port, but this place needs an ${want} port`,
@@ -153,6 +156,7 @@ export function compilePlan(
   const output = resolve(file, `"output"`, outputRef, byName, "output");
   if (output.slot >= output.node.ports.length) {
     throw new GraphError(
+      "PLUMB_REF_SIGNAL_OUTPUT",
       `${file}: "output" "${graph.output}": a signal port cannot be the graph output; ` +
         `name a declared output port`,
     );
@@ -167,6 +171,7 @@ export function compilePlan(
         ? r.node.ports[r.slot].name
         : SIGNAL_PORTS[r.slot - r.node.ports.length];
       throw new GraphError(
+        "PLUMB_REF_USED_TWICE",
         `${file}: ${where}: port "${portName}" of node "${r.node.name}" is used twice ` +
           `(also by ${first}); the graph's ${r.output ? "output" : "input"} port cannot also be ` +
           `the end of an edge`,
@@ -266,6 +271,7 @@ function checkTypes(
     for (const port of node.ports) {
       if (port.type === undefined || isGeneric(port.type) || table.has(port.type)) continue;
       throw new GraphError(
+        "PLUMB_TYPE_UNKNOWN",
         `${file}: node "${node.name}": port "${port.name}" has unknown type "${port.type}"${
           didYouMean(port.type, table.names())
         }; declare it in the graph's "types", for example {"${port.type}": "bytes"}`,
@@ -296,6 +302,7 @@ function checkTypes(
       const feeds = joinFeeds.get(node);
       if (produced !== undefined && feeds !== undefined && !table.converts(produced, feeds.type)) {
         throw new GraphError(
+          "PLUMB_TYPE_MISMATCH",
           `${file}: ${e.text}: type "${produced}" of "${producer.name}.${
             producer.ports[e.from.slot].name
           }" does not convert to type "${feeds.type}" of "${feeds.to}"`,
@@ -316,6 +323,7 @@ function checkTypes(
           })`;
         const to = `${node.name}.${node.ports[e.to.slot].name}`;
         throw new GraphError(
+          "PLUMB_TYPE_MISMATCH",
           `${file}: ${e.text}: type "${produced}" of ${from} does not convert to type ` +
             `"${wanted}" of "${to}"`,
         );
@@ -340,6 +348,7 @@ function topologicalOrder(
     if (s === "visiting") {
       const start = stack.findIndex((t) => t.startsWith(`"${node.name}.`));
       throw new GraphError(
+        "PLUMB_GRAPH_CYCLE",
         `${file}: cycle through node "${node.name}": ${stack.slice(start).join(", ")}; ` +
           `a graph must not feed a node's output back into its own input`,
       );

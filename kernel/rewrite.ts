@@ -52,7 +52,9 @@ export function rewriteFans(file: string, spec: GraphSpec): RewrittenGraph {
   for (const { edge, label } of edges) {
     const key = `${edge.from}\u0000${edge.to}`;
     const first = seen.get(key);
-    if (first !== undefined) throw new GraphError(`${file}: ${label} repeats ${first}; remove one`);
+    if (first !== undefined) {
+      throw new GraphError("PLUMB_EDGE_REPEATED", `${file}: ${label} repeats ${first}; remove one`);
+    }
     seen.set(key, label);
   }
 

@@ -62,6 +62,7 @@ export class DeadlockError extends PlumbError {
   /** @param waits what each running node waits on */
   constructor(waits: readonly PipeWait[]) {
     super(
+      "PLUMB_REQUEST_DEADLOCK",
       `request deadlocked: every running node waits on a bounded pipe: ${
         waits.map(waitText).join("; ")
       }; read the inputs in the order they are written, or release an input you will not read`,
@@ -85,7 +86,7 @@ function portText(nodes: readonly PlanNode[], index: number, slot: number): stri
 export class UpstreamError extends PlumbError {
   /** @param node the node that failed */
   constructor(node: string) {
-    super(`upstream node "${node}" failed in this request`);
+    super("PLUMB_UPSTREAM_FAILED", `upstream node "${node}" failed in this request`);
     this.name = "UpstreamError";
   }
 }

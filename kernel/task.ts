@@ -69,18 +69,21 @@ export class TaskImpl implements Task {
   #handle(port: Port, output: boolean, verb: string): Handle {
     if (this.#ended) {
       throw new PipeError(
+        "PLUMB_PIPE_AFTER_END",
         `node "${this.#node}": ${verb} on port "${port?.name}" after its task ended; ` +
           `await every read and write before exec returns`,
       );
     }
     if (this.#ports[port?.id] !== port) {
       throw new PipeError(
+        "PLUMB_PIPE_UNKNOWN_PORT",
         `node "${this.#node}": ${verb} on a port this node did not declare; ` +
           `use the descriptors that init's env.define returned`,
       );
     }
     if (((port.flags & OUTPUT) !== 0) !== output) {
       throw new PipeError(
+        "PLUMB_PIPE_WRONG_DIRECTION",
         `node "${this.#node}": cannot ${verb} port "${port.name}", it is an ${
           output ? "input" : "output"
         } port`,
@@ -133,6 +136,7 @@ export class TaskImpl implements Task {
       return decodeValue(item);
     } catch (error) {
       throw new PipeError(
+        "PLUMB_PIPE_NOT_JSON",
         `node "${this.#node}": readValue on port "${port.name}" read a line that is not JSON ` +
           `(${(error as Error).message}); its writer must write values or lines of JSON`,
       );
@@ -144,6 +148,7 @@ export class TaskImpl implements Task {
     const handle = this.#handle(port, true, verb) as OutputHandle;
     if (port.flags & SHADOW) {
       throw new PipeError(
+        "PLUMB_PIPE_WRITE_SHADOW",
         `node "${this.#node}": cannot ${verb} SHADOW port "${port.name}"; write its target, and the ` +
           `shadow carries the same bytes`,
       );
@@ -176,6 +181,7 @@ export class TaskImpl implements Task {
       const handle = this.#writable(port, "writeValue");
       if (value === null || value === undefined) {
         throw new PipeError(
+          "PLUMB_PIPE_NULL_VALUE",
           `node "${this.#node}": writeValue on port "${port.name}" with ${value}; ` +
             `write an object, array, string, number or boolean (null is how readValue says "the end")`,
         );
@@ -223,6 +229,7 @@ export class TaskImpl implements Task {
     if (op === EOM) {
       if (port.flags & OUTPUT) {
         throw new PipeError(
+          "PLUMB_PIPE_EOM_OUTPUT",
           `node "${this.#node}": EOM on output port "${port.name}"; it ends what an input read`,
         );
       }
@@ -230,6 +237,7 @@ export class TaskImpl implements Task {
         !(arg instanceof Uint8Array) || typeof extra !== "number" || extra < 0 || extra > arg.length
       ) {
         throw new PipeError(
+          "PLUMB_PIPE_EOM_ARGS",
           `node "${this.#node}": EOM takes the bytes read and the offset where the message ended ` +
             `(0 to their length): task.cntl(port, EOM, bytes, offset)`,
         );
@@ -244,6 +252,7 @@ export class TaskImpl implements Task {
           ? "none: it is an in-memory pipe or a file"
           : Object.keys(answers).join(", ") || "none";
         throw new PipeError(
+          "PLUMB_PIPE_NO_OPERATION",
           `node "${this.#node}": port "${port.name}" has no "${op}" operation; its module's are ${known}`,
         );
       }
@@ -258,22 +267,28 @@ export class TaskImpl implements Task {
     if (op === POP_STATE) return handle.state?.pop();
     const flags = typeof arg === "number" ? arg : 0;
     if (op !== SET_FLAG && op !== CLR_FLAG) {
-      throw new PipeError(`node "${this.#node}": unknown cntl operation ${JSON.stringify(op)}`);
+      throw new PipeError(
+        "PLUMB_PIPE_UNKNOWN_CNTL",
+        `node "${this.#node}": unknown cntl operation ${JSON.stringify(op)}`,
+      );
     }
     if (flags & FIXED_FLAGS) {
       const what = flags & OUTPUT ? "the direction (OUTPUT)" : "SHADOW";
       throw new PipeError(
+        "PLUMB_PIPE_FIXED_FLAG",
         `node "${this.#node}": cannot ${op} ${what} on port "${port.name}" at exec time; ` +
           `direction and SHADOW are fixed when init declares the port`,
       );
     }
     if ((flags & DISABLED) && !(port.flags & SHADOW)) {
       throw new PipeError(
+        "PLUMB_PIPE_DISABLE_NOT_SHADOW",
         `node "${this.#node}": ${op} DISABLED on port "${port.name}", which is not a SHADOW output`,
       );
     }
     if (flags & ~KNOWN_FLAGS) {
       throw new PipeError(
+        "PLUMB_PIPE_UNKNOWN_FLAGS",
         `node "${this.#node}": ${op} with unknown flag bits 0x${
           (flags & ~KNOWN_FLAGS).toString(16)
         } ` +

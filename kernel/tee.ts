@@ -60,6 +60,7 @@ class Shadows {
       if (shadow.flags & DISABLED) {
         if (this.#fed[i]) {
           throw new PipeError(
+            "PLUMB_PIPE_SHADOW_DISABLED_LATE",
             `node "${this.#node}": shadow port "${
               this.#ports[i].name
             }" was disabled again after it ` +
@@ -71,6 +72,7 @@ class Shadows {
       if (this.#uses > 0 && !this.#fed[i]) {
         const first = this.#verb === "written" ? "write" : "read";
         throw new PipeError(
+          "PLUMB_PIPE_SHADOW_ENABLED_LATE",
           `node "${this.#node}": shadow port "${
             this.#ports[i].name
           }" was enabled after its target ` +
@@ -384,6 +386,7 @@ export class TeeInput implements InputHandle, Teed {
   unread(bytes: Uint8Array): void {
     if (bytes.length > this.#reader.consumed - this.#carried) {
       throw new PipeError(
+        "PLUMB_PIPE_EOM_SHADOWED",
         `node "${this.#node}": EOM on port "${this.#port.name}" gives back ${bytes.length} bytes, ` +
           `more than the last read took; its SHADOW ports carried the others already`,
       );

@@ -35,6 +35,7 @@ function replacer(this: unknown, _key: string, value: unknown): unknown {
   if (value instanceof Uint8Array) return { [BYTES_KEY]: toBase64(value) };
   if (value instanceof ReadableStream || typeof value === "function") {
     throw new PipeError(
+      "PLUMB_VALUE_NOT_JSON",
       "a value holding a stream or a function cannot be written as JSON; connect the port to a " +
         "servlet that reads values (task.readValue) over an in-memory pipe",
     );
@@ -66,7 +67,10 @@ function reviver(_key: string, value: unknown): unknown {
 export function encodeValue(value: unknown): string {
   const json = JSON.stringify(value, replacer);
   if (json === undefined) {
-    throw new PipeError(`a value of type ${typeof value} cannot be written as JSON`);
+    throw new PipeError(
+      "PLUMB_VALUE_TYPE",
+      `a value of type ${typeof value} cannot be written as JSON`,
+    );
   }
   return `${json}\n`;
 }

@@ -168,6 +168,7 @@ export class AcceptingListener implements Listener {
         backoff = Math.min(1000, backoff === 0 ? 10 : backoff * 2);
         this.#context.log.log(
           "error",
+          "PLUMB_ACCEPT_FAILED",
           `${this.url}: accept failed: ${(error as Error).message}; retrying in ${backoff} ms`,
         );
         await new Promise((resolve) => setTimeout(resolve, backoff));

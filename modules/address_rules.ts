@@ -15,6 +15,8 @@
  * ```
  * @module
  */
+import type { Code } from "../kernel/codes.ts";
+import { PlumbError } from "../kernel/errors.ts";
 
 /** An address as four 32-bit words, most significant first. */
 export type Address128 = readonly [number, number, number, number];
@@ -30,13 +32,14 @@ export interface AddressRange {
 }
 
 /** An entry that is not an address or a CIDR range; the message says why. */
-export class AddressRuleError extends Error {
+export class AddressRuleError extends PlumbError {
   /**
    * Makes the error.
+   * @param code the code of the message
    * @param message why the entry is not an address or range
    */
-  constructor(message: string) {
-    super(message);
+  constructor(code: Code, message: string) {
+    super(code, message);
     this.name = "AddressRuleError";
   }
 }
@@ -136,24 +139,33 @@ function wordMask(bits: number): number {
  * what is wrong, naming a near correct entry when host bits are set.
  */
 export function parseRange(text: string): AddressRange {
-  if (text.trim() === "") throw new AddressRuleError("an empty entry is not an address");
+  if (text.trim() === "") {
+    throw new AddressRuleError("PLUMB_ADDRESS_EMPTY", "an empty entry is not an address");
+  }
   const slash = text.indexOf("/");
   const addressText = slash < 0 ? text : text.slice(0, slash);
   if (addressText.includes("%")) {
-    throw new AddressRuleError(`"${addressText}" has a zone index (%...); rules take none`);
+    throw new AddressRuleError(
+      "PLUMB_ADDRESS_ZONE",
+      `"${addressText}" has a zone index (%...); rules take none`,
+    );
   }
   const parsed = parse128(addressText);
-  if (typeof parsed === "string") throw new AddressRuleError(parsed);
+  if (typeof parsed === "string") throw new AddressRuleError("PLUMB_ADDRESS_INVALID", parsed);
   const width = parsed.v4 ? 32 : 128;
   let length = width;
   if (slash >= 0) {
     const prefixText = text.slice(slash + 1);
     if (!/^(0|[1-9][0-9]{0,2})$/.test(prefixText)) {
-      throw new AddressRuleError(`prefix length "${prefixText}" is not a whole number`);
+      throw new AddressRuleError(
+        "PLUMB_ADDRESS_PREFIX_NOT_NUMBER",
+        `prefix length "${prefixText}" is not a whole number`,
+      );
     }
     length = Number(prefixText);
     if (length > width) {
       throw new AddressRuleError(
+        "PLUMB_ADDRESS_PREFIX_TOO_LONG",
         `prefix length ${length} is more than the ${width} bits of an ${
           parsed.v4 ? "IPv4" : "IPv6"
         } address`,
@@ -167,6 +179,7 @@ export function parseRange(text: string): AddressRange {
   if (network.some((word, i) => word !== bits[i])) {
     const near = formatNetwork(network, parsed.v4);
     throw new AddressRuleError(
+      "PLUMB_ADDRESS_HOST_BITS",
       `host bits are set after the first ${length} bits; did you mean "${near}/${length}"?`,
     );
   }

@@ -5,6 +5,7 @@
  * connection gets a line naming the rule. As text, or as JSON lines.
  * @module
  */
+import type { Code } from "../kernel/codes.ts";
 import { LOG_LEVELS, type Logger, type LogLevel } from "../kernel/log.ts";
 import { type ByteChannel, isGone } from "./channel.ts";
 import type { ListenContext } from "./module.ts";
@@ -193,7 +194,7 @@ export class ConnectionLog {
     const seconds = (performance.now() - session.startedAt) / 1000;
     const { requests, bytesIn, bytesOut } = session;
     if (this.#json) {
-      this.#write(this.#level, {
+      this.#write(this.#level, "PLUMB_CONN_ENDED", {
         peer: channel.peer,
         end,
         ...(end === "timeout" ? { reason: because } : {}),
@@ -207,6 +208,7 @@ export class ConnectionLog {
     const how = end === "timeout" ? `timed out (${because})` : ENDED[end];
     this.#log.log(
       this.#level,
+      "PLUMB_CONN_ENDED",
       `connection from ${channel.peer} to ${this.#url} ended: ${how} after ${
         seconds.toFixed(3)
       } s, ${requests} ${requests === 1 ? "request" : "requests"}, ${bytesIn} bytes in, ` +
@@ -217,8 +219,9 @@ export class ConnectionLog {
   /** Writes the line of a connection that is not served: denied, or refused by a limit. */
   refused(channel: ByteChannel, end: "denied" | "limit", reason: string): void {
     if (!this.#log.enabled(this.#failureLevel) || !this.#withinBudget()) return;
+    const code = end === "denied" ? "PLUMB_CONN_DENIED" : "PLUMB_CONN_REFUSED";
     if (this.#json) {
-      this.#write(this.#failureLevel, {
+      this.#write(this.#failureLevel, code, {
         peer: channel.peer,
         end,
         reason,
@@ -230,6 +233,7 @@ export class ConnectionLog {
     } else {
       this.#log.log(
         this.#failureLevel,
+        code,
         `connection from ${channel.peer} to ${this.#url} ${ENDED[end]}: ${reason}`,
       );
     }
@@ -245,6 +249,7 @@ export class ConnectionLog {
     this.#lastWait = now;
     this.#log.log(
       "info",
+      "PLUMB_CONN_WAITING",
       `${this.#url}: ${open} ${open === 1 ? "connection" : "connections"} open ` +
         `(maxConnections ${max}); ` +
         `new connections wait until one closes`,
@@ -256,6 +261,7 @@ export class ConnectionLog {
     if (this.#suppressed === 0) return;
     this.#log.log(
       this.#failureLevel,
+      "PLUMB_CONN_NOT_LOGGED",
       `${this.#url}: ${this.#suppressed} more refused or denied connections not logged ` +
         `(over ${FAILURE_LINES_PER_SECOND} lines a second)`,
     );
@@ -278,14 +284,15 @@ export class ConnectionLog {
     return true;
   }
 
-  #write(level: LogLevel, fields: Record<string, unknown>): void {
+  #write(level: LogLevel, code: Code, fields: Record<string, unknown>): void {
     const line = JSON.stringify({
       time: new Date().toISOString(),
       level,
+      code,
       listener: this.#url,
       ...fields,
     });
     if (this.#log.write !== undefined) this.#log.write(level, line);
-    else this.#log.log(level, line);
+    else this.#log.log(level, code, line);
   }
 }

@@ -80,16 +80,25 @@ export const file: DeclaredModule<typeof FILE_OPTIONS> = {
     const input = filePath(new URL(options.input, context.base));
     const output = filePath(new URL(options.output, context.base));
     if (Deno.permissions.querySync({ name: "read", path: input }).state !== "granted") {
-      throw new PermissionHint(`cannot read ${input}`, `--allow-read=${input}`);
+      throw new PermissionHint(
+        "PLUMB_PERMISSION_FILE_READ",
+        `cannot read ${input}`,
+        `--allow-read=${input}`,
+      );
     }
     if (Deno.permissions.querySync({ name: "write", path: output }).state !== "granted") {
-      throw new PermissionHint(`cannot write ${output}`, `--allow-write=${output}`);
+      throw new PermissionHint(
+        "PLUMB_PERMISSION_FILE_WRITE",
+        `cannot write ${output}`,
+        `--allow-write=${output}`,
+      );
     }
     let channel: ByteChannel;
     try {
       channel = await fileChannel(input, output);
     } catch (error) {
       throw new PlumbError(
+        "PLUMB_FILE_LISTENER_OPEN",
         `file listener: cannot open ${input} or ${output}: ${(error as Error).message}`,
       );
     }

@@ -41,6 +41,7 @@ export async function adoptListener(fd: number): Promise<Adopted> {
     });
   } catch (error) {
     throw new PlumbError(
+      "PLUMB_LISTEN_FD_BAD",
       `cannot adopt a listening socket on file descriptor ${fd}: ${(error as Error).message}; ` +
         `start plumb from a socket activator (systemd, inetd "wait") or drop --listen-fd`,
     );

@@ -7,7 +7,7 @@
  * served, before any servlet runs.
  * @module
  */
-import { GraphError } from "../kernel/errors.ts";
+import { GraphError, lineOf } from "../kernel/errors.ts";
 import { AccessRules, AddressRuleError, parseRange } from "./address_rules.ts";
 import type { JsonSchema, OptionsOf, OptionSpecs } from "./options.ts";
 import { SourceTable } from "./source_table.ts";
@@ -59,7 +59,8 @@ function checkRanges(entries: readonly string[], where: string, name: string): v
     } catch (error) {
       if (!(error instanceof AddressRuleError)) throw error;
       throw new GraphError(
-        `${where}: option "${name}": entry ${JSON.stringify(entry)}: ${error.message}`,
+        "PLUMB_OPTION_BAD_ADDRESS",
+        `${where}: option "${name}": entry ${JSON.stringify(entry)}: ${lineOf(error)}`,
       );
     }
   }

@@ -31,6 +31,7 @@
  * ```
  * @module
  */
+import type { Code } from "../kernel/codes.ts";
 import { GraphError } from "../kernel/errors.ts";
 import { didYouMean } from "../kernel/suggest.ts";
 
@@ -143,7 +144,10 @@ export function parseOptions<D extends OptionSpecs>(
     const value = raw[name];
     if (spec.required !== undefined && (value === undefined || value === "")) {
       const hint = spec.required === true ? spec.what : spec.required;
-      throw new GraphError(`${where}: option "${name}" is required: ${hint}`);
+      throw new GraphError(
+        "PLUMB_OPTION_REQUIRED",
+        `${where}: option "${name}" is required: ${hint}`,
+      );
     }
     parsed[name] = value ?? spec.default;
   }
@@ -211,13 +215,15 @@ function checkOptions(
     const rule = Object.hasOwn(rules, name) ? rules[name] : undefined;
     if (rule === undefined) {
       throw new GraphError(
+        "PLUMB_OPTION_UNKNOWN",
         `${where}: unknown option "${name}"${didYouMean(name, names)}; options are ${
           names.join(", ")
         }`,
       );
     }
-    const bad = (why: string): never => {
+    const bad = (code: Code, why: string): never => {
       throw new GraphError(
+        code,
         `${where}: option "${name}" ${why}, got ${JSON.stringify(value)} (${rule.what})`,
       );
     };
@@ -225,15 +231,27 @@ function checkOptions(
       ? value.every((item) => typeof item === "string") ? "string[]" : "array"
       : typeof value;
     if (actual !== rule.type) {
-      bad(rule.type === "string[]" ? "must be an array of strings" : `must be a ${rule.type}`);
+      bad(
+        "PLUMB_OPTION_TYPE",
+        rule.type === "string[]" ? "must be an array of strings" : `must be a ${rule.type}`,
+      );
     }
     if (rule.values !== undefined && !rule.values.includes(value as string)) {
-      bad(`must be one of ${rule.values.map((v) => JSON.stringify(v)).join(", ")}`);
+      bad(
+        "PLUMB_OPTION_CHOICE",
+        `must be one of ${rule.values.map((v) => JSON.stringify(v)).join(", ")}`,
+      );
     }
     if (typeof value === "number") {
-      if (rule.integer && !Number.isInteger(value)) bad("must be a whole number");
-      if (rule.min !== undefined && value < rule.min) bad(`must be at least ${rule.min}`);
-      if (rule.max !== undefined && value > rule.max) bad(`must be at most ${rule.max}`);
+      if (rule.integer && !Number.isInteger(value)) {
+        bad("PLUMB_OPTION_NOT_WHOLE", "must be a whole number");
+      }
+      if (rule.min !== undefined && value < rule.min) {
+        bad("PLUMB_OPTION_TOO_SMALL", `must be at least ${rule.min}`);
+      }
+      if (rule.max !== undefined && value > rule.max) {
+        bad("PLUMB_OPTION_TOO_LARGE", `must be at most ${rule.max}`);
+      }
     }
   }
 }

@@ -313,7 +313,11 @@ export class Session implements StateSlot {
       // start, and its bytes queue behind (order kept, memory bounded by write()).
       if (output.flags & ASYNC) {
         this.#draining = output.flush().catch((error) =>
-          context.log.log("warn", `${this.channel.peer}: write failed: ${(error as Error).message}`)
+          context.log.log(
+            "warn",
+            "PLUMB_CONN_WRITE_FAILED",
+            `${this.channel.peer}: write failed: ${(error as Error).message}`,
+          )
         );
       } else await output.flush();
     }
@@ -354,6 +358,7 @@ export class Session implements StateSlot {
     } catch (error) {
       context.log.log(
         "warn",
+        "PLUMB_CONN_FAILED",
         `${this.channel.peer}: connection failed: ${(error as Error)?.message ?? error}`,
       );
     } finally {

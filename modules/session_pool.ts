@@ -96,13 +96,18 @@ export class SessionPool {
     const log = this.#context.log;
     for (const session of this.#open) {
       if (session.reading && now - session.readingSince >= this.#ttlTicks) {
-        log.log("debug", `${session.channel.peer}: idle for ${this.#ttl} s (ttl), closing`);
+        log.log(
+          "debug",
+          "PLUMB_TIMEOUT_IDLE",
+          `${session.channel.peer}: idle for ${this.#ttl} s (ttl), closing`,
+        );
         session.close("ttl");
       } else if (
         this.#writeTicks > 0 && session.writing && now - session.writingSince >= this.#writeTicks
       ) {
         log.log(
           "warn",
+          "PLUMB_TIMEOUT_WRITE",
           `${session.channel.peer}: did not read its reply for ${this.#options.writeTimeout} s ` +
             `(writeTimeout), closing`,
         );
@@ -112,6 +117,7 @@ export class SessionPool {
       ) {
         log.log(
           "warn",
+          "PLUMB_TIMEOUT_REQUEST",
           `${session.channel.peer}: request took longer than ${this.#options.requestTimeout} s ` +
             `(requestTimeout), closing`,
         );

@@ -66,12 +66,14 @@ function listenTcp(options: TcpOptions): { acceptor: Acceptor; url: string } {
   const status = Deno.permissions.querySync({ name: "net", host: `${options.host}${port}` });
   if (status.state !== "granted") {
     throw new PermissionHint(
+      "PLUMB_PERMISSION_NET",
       `cannot listen on tcp://${options.host}${port}`,
       `--allow-net=${options.host}${port}`,
     );
   }
   if (options.reusePort && !unstableNetEnabled()) {
     throw new PlumbError(
+      "PLUMB_LISTEN_REUSE_PORT",
       `cannot listen on tcp://${options.host}${port} with reusePort: ` +
         `it needs deno run --unstable-net`,
     );

@@ -39,6 +39,7 @@ async function removeStale(path: string): Promise<void> {
   }
   if (!info.isSocket) {
     throw new PlumbError(
+      "PLUMB_UNIX_NOT_SOCKET",
       `cannot listen on unix://${path}: a file that is not a socket is there; remove it or pick another path`,
     );
   }
@@ -50,11 +51,15 @@ async function removeStale(path: string): Promise<void> {
       return;
     }
     throw new PlumbError(
+      "PLUMB_UNIX_UNSURE",
       `cannot listen on unix://${path}: a socket is there and did not refuse a connection ` +
         `(${(error as Error).message}); is another server using it?`,
     );
   }
-  throw new PlumbError(`cannot listen on unix://${path}: another server is listening there`);
+  throw new PlumbError(
+    "PLUMB_UNIX_IN_USE",
+    `cannot listen on unix://${path}: another server is listening there`,
+  );
 }
 
 /** The `unix` module. */
@@ -66,11 +71,19 @@ export const unix: DeclaredModule<typeof UNIX_OPTIONS> = {
     const path = filePath(new URL(options.path, context.base));
     for (const name of ["read", "write"] as const) {
       if (Deno.permissions.querySync({ name, path }).state !== "granted") {
-        throw new PermissionHint(`cannot listen on unix://${path}`, `--allow-${name}=${path}`);
+        throw new PermissionHint(
+          "PLUMB_PERMISSION_UNIX",
+          `cannot listen on unix://${path}`,
+          `--allow-${name}=${path}`,
+        );
       }
     }
     if (Deno.permissions.querySync({ name: "net", host: `unix:${path}` }).state !== "granted") {
-      throw new PermissionHint(`cannot listen on unix://${path}`, `--allow-net=unix:${path}`);
+      throw new PermissionHint(
+        "PLUMB_PERMISSION_UNIX",
+        `cannot listen on unix://${path}`,
+        `--allow-net=unix:${path}`,
+      );
     }
     await removeStale(path);
     const listener = Deno.listen({ transport: "unix", path });

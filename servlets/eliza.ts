@@ -37,12 +37,15 @@ async function loadScript(file: string): Promise<ElizaScript> {
   try {
     text = await Deno.readTextFile(file);
   } catch (error) {
-    throw new PlumbError(`cannot read the ELIZA script ${file}: ${(error as Error).message}`);
+    throw new PlumbError(
+      "PLUMB_ELIZA_READ",
+      `cannot read the ELIZA script ${file}: ${(error as Error).message}`,
+    );
   }
   try {
     return checkScript(JSON.parse(text));
   } catch (error) {
-    throw new PlumbError(`ELIZA script ${file}: ${(error as Error).message}`);
+    throw new PlumbError("PLUMB_ELIZA_SCRIPT", `ELIZA script ${file}: ${(error as Error).message}`);
   }
 }
 
@@ -56,7 +59,10 @@ export default defineServlet({
     try {
       eliza = new Eliza(script);
     } catch (error) {
-      throw new PlumbError(`ELIZA script ${args[0] ?? "DOCTOR"}: ${(error as Error).message}`);
+      throw new PlumbError(
+        "PLUMB_ELIZA_SCRIPT",
+        `ELIZA script ${args[0] ?? "DOCTOR"}: ${(error as Error).message}`,
+      );
     }
     return {
       eliza,

@@ -52,6 +52,7 @@
  * @module
  */
 import {
+  type Code,
   defineServlet,
   INPUT,
   OUTPUT,
@@ -120,14 +121,15 @@ export interface ExecContext {
   readonly errors: Port;
 }
 
-function usage(what: string): PlumbError {
-  return new PlumbError(`exec: ${what}; ${USAGE}`);
+function usage(code: Code, what: string): PlumbError {
+  return new PlumbError(code, `exec: ${what}; ${USAGE}`);
 }
 
 function parseTimeout(text: string): number {
   const seconds = /^\s*$/.test(text) ? NaN : Number(text);
   if (!Number.isFinite(seconds) || seconds <= 0 || seconds > MAX_TIMEOUT_S) {
     throw usage(
+      "PLUMB_EXEC_BAD_TIMEOUT",
       `--timeout ${JSON.stringify(text)} is not a number of seconds above 0 ` +
         `and at most ${MAX_TIMEOUT_S} (for example 5 or 0.5)`,
     );
@@ -155,7 +157,7 @@ export function parseExecArgs(
   let i = 0;
   const valueOf = (option: string): string => {
     const value = args[++i];
-    if (value === undefined) throw usage(`${option} needs a value`);
+    if (value === undefined) throw usage("PLUMB_EXEC_NO_VALUE", `${option} needs a value`);
     return value;
   };
   for (; i < args.length; i++) {
@@ -170,11 +172,11 @@ export function parseExecArgs(
     else if (arg === "--persist") persist = true;
     else if (arg === "--cwd") cwd = valueOf(arg);
     else if (arg.startsWith("--cwd=")) cwd = arg.slice("--cwd=".length);
-    else throw usage(`unknown option ${JSON.stringify(arg)}`);
+    else throw usage("PLUMB_EXEC_UNKNOWN_OPTION", `unknown option ${JSON.stringify(arg)}`);
   }
   const name = args[i];
-  if (name === undefined || name === "") throw usage("no program given");
-  if (cwd === "") throw usage("--cwd needs a directory");
+  if (name === undefined || name === "") throw usage("PLUMB_EXEC_NO_PROGRAM", "no program given");
+  if (cwd === "") throw usage("PLUMB_EXEC_EMPTY_CWD", "--cwd needs a directory");
   return {
     name,
     program: name.includes("/") ? path(name, "exec: program") : name,
@@ -192,11 +194,13 @@ function checkDirectory(cwd: string): void {
     info = Deno.statSync(cwd);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
-      throw new PlumbError(`exec: --cwd ${cwd}: no such directory`);
+      throw new PlumbError("PLUMB_EXEC_NO_CWD", `exec: --cwd ${cwd}: no such directory`);
     }
     return; // Not allowed to look (no --allow-read for it): spawning will tell.
   }
-  if (!info.isDirectory) throw new PlumbError(`exec: --cwd ${cwd}: not a directory`);
+  if (!info.isDirectory) {
+    throw new PlumbError("PLUMB_EXEC_CWD_NOT_DIR", `exec: --cwd ${cwd}: not a directory`);
+  }
 }
 
 function message(error: unknown): string {
@@ -258,7 +262,13 @@ class Run implements RunningProgram {
   async run(): Promise<void> {
     const { name, timeout } = this.#ctx.options;
     const timer = setTimeout(
-      () => this.stop(new PlumbError(`exec: ${name} did not finish in ${timeout} s; killed it`)),
+      () =>
+        this.stop(
+          new PlumbError(
+            "PLUMB_EXEC_TIMEOUT",
+            `exec: ${name} did not finish in ${timeout} s; killed it`,
+          ),
+        ),
       timeout * 1000,
     );
     const feeding = this.#feed();
@@ -277,7 +287,10 @@ class Run implements RunningProgram {
       if (!this.#feedWaitsForInput) await Promise.race([feeding, this.#stopped]);
       if (this.#stopping !== undefined) await this.#stopping;
       if (this.#failure !== undefined) throw this.#failure;
-      if (!status.success) throw new PlumbError(`exec: ${this.#describe(status)}`);
+      if (!status.success) {
+        const code = status.signal !== null ? "PLUMB_EXEC_SIGNAL" : "PLUMB_EXEC_STATUS";
+        throw new PlumbError(code, `exec: ${this.#describe(status)}`);
+      }
     } finally {
       this.#ended = true;
       clearTimeout(timer);
@@ -303,7 +316,9 @@ class Run implements RunningProgram {
       // The program closed its input, or stopped, or the request is over:
       // the program did not want the rest, which is not a failure.
       if (isClosedByProgram(error) || this.#ended || this.#stopping !== undefined) return;
-      this.stop(error instanceof Error ? error : new PlumbError(message(error)));
+      this.stop(
+        error instanceof Error ? error : new PlumbError("PLUMB_EXEC_PASS_ON", message(error)),
+      );
     }
   }
 
@@ -324,6 +339,7 @@ class Run implements RunningProgram {
       if (this.#ended) return;
       this.stop(
         new PlumbError(
+          "PLUMB_EXEC_PASS_ON",
           `exec: ${this.#ctx.options.name}: cannot pass on its standard ${
             isStderr ? "error" : "output"
           }: ${message(error)}; killed it`,
@@ -398,6 +414,7 @@ const execServlet: Servlet<ExecContext> = defineServlet({
     const permission = Deno.permissions.querySync({ name: "run", command: options.program });
     if (permission.state !== "granted") {
       throw new PermissionHint(
+        "PLUMB_PERMISSION_RUN",
         `exec: cannot run ${options.program}`,
         `--allow-run=${options.program}`,
       );
@@ -427,9 +444,13 @@ const execServlet: Servlet<ExecContext> = defineServlet({
     try {
       child = ctx.command.spawn();
     } catch (error) {
-      throw new PlumbError(`exec: cannot run ${ctx.options.program}: ${message(error)}`, {
-        cause: error,
-      });
+      throw new PlumbError(
+        "PLUMB_EXEC_SPAWN",
+        `exec: cannot run ${ctx.options.program}: ${message(error)}`,
+        {
+          cause: error,
+        },
+      );
     }
     const run = new Run(ctx, task, child);
     ctx.running.add(run);
@@ -440,7 +461,10 @@ const execServlet: Servlet<ExecContext> = defineServlet({
     }
   },
   async unload(ctx): Promise<void> {
-    const reason = new PlumbError("exec: the node is unloading (the host stops); killed it");
+    const reason = new PlumbError(
+      "PLUMB_EXEC_UNLOADING",
+      "exec: the node is unloading (the host stops); killed it",
+    );
     await Promise.all([...ctx.running].map((run) => run.stop(reason)));
   },
 });

@@ -31,6 +31,7 @@ export default defineServlet({
     const apply = TRANSFORMS[name];
     if (apply === undefined) {
       throw new PlumbError(
+        "PLUMB_TRANSFORM_UNKNOWN",
         `unknown transform "${name}"; use one of ${Object.keys(TRANSFORMS).join(", ")}`,
       );
     }

@@ -280,6 +280,7 @@ export class ServletHarness<C> implements AsyncDisposable {
       const input = node.ports.find((p) => !(p.flags & OUTPUT));
       if (input === undefined) {
         throw new GraphError(
+          "PLUMB_HARNESS_NO_INPUT",
           `test: node "${name}": the servlet declares no input port; a graph runs a node only ` +
             `when one of its inputs is written, so no request can reach it`,
         );

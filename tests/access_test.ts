@@ -32,7 +32,7 @@ async function exchange(port: number, line: string): Promise<string> {
 }
 
 const DENIED =
-  /^plumb info: connection from 127\.0\.0\.1:\d+ to tcp:\/\/127\.0\.0\.1:\d+ denied: (.*)$/;
+  /^plumb info: PLUMB_CONN_DENIED connection from 127\.0\.0\.1:\d+ to tcp:\/\/127\.0\.0\.1:\d+ denied: (.*)$/;
 
 Deno.test("deny 127.0.0.0/8: the client is closed before any servlet runs; the log names peer and rule", async () => {
   await using h = await spyHost({ deny: ["127.0.0.0/8"] });

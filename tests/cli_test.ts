@@ -21,7 +21,10 @@ Deno.test("cli: an unknown option is refused (strict), exit 2", async () => {
   const result = await runCli(["examples/hello.json", "--prot", "1"]);
   assertEquals(result.code, 2);
   assertEquals(result.stdout, "");
-  assertMatch(result.stderr, /^plumb: Unknown option '--prot'.*; see --help\n$/);
+  assertMatch(
+    result.stderr,
+    /^plumb: PLUMB_CLI_BAD_OPTION Unknown option '--prot'.*; see --help\n$/,
+  );
 });
 
 Deno.test("cli: a bad --port is refused, exit 2", async () => {
@@ -29,7 +32,7 @@ Deno.test("cli: a bad --port is refused, exit 2", async () => {
   assertEquals(result, {
     code: 2,
     stdout: "",
-    stderr: `plumb: --port must be a whole number from 0 to 65535, got "http"\n`,
+    stderr: `plumb: PLUMB_CLI_PORT --port must be a whole number from 0 to 65535, got "http"\n`,
   });
 });
 
@@ -38,7 +41,7 @@ Deno.test("cli: no graph file given", async () => {
   assertEquals(result.code, 2);
   assertEquals(
     result.stderr,
-    "plumb: no graph file given; usage: main.ts GRAPH.json [options], see --help\n",
+    "plumb: PLUMB_CLI_NO_GRAPH no graph file given; usage: main.ts GRAPH.json [options], see --help\n",
   );
 });
 
@@ -57,7 +60,8 @@ Deno.test("cli: missing --allow-read prints the flag to add, not a stack trace",
     code: 2,
     stdout: "",
     stderr:
-      "plumb: cannot read graph file examples/hello.json: permission denied; run deno with --allow-read\n",
+      "plumb: PLUMB_PERMISSION_GRAPH cannot read graph file examples/hello.json: permission " +
+      "denied; run deno with --allow-read\n",
   });
 });
 
@@ -66,7 +70,8 @@ Deno.test("cli: missing --allow-net prints the flag to add, not a stack trace", 
   assertEquals(result, {
     code: 2,
     stdout: "",
-    stderr: "plumb: cannot listen on tcp://127.0.0.1:12345: permission denied; " +
+    stderr:
+      "plumb: PLUMB_PERMISSION_NET cannot listen on tcp://127.0.0.1:12345: permission denied; " +
       "run deno with --allow-net=127.0.0.1:12345\n",
   });
 });
@@ -87,7 +92,10 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
     assertEquals(await c.readLine(), "life: hi\n");
     const result = await host.stop(signal);
     assertEquals(result.code, 0);
-    assertEquals(result.stderr, "plumb: stopping (a second signal exits at once)\nunload life\n");
+    assertEquals(
+      result.stderr,
+      "plumb: PLUMB_STOPPING stopping (a second signal exits at once)\nunload life\n",
+    );
     assertEquals(await c.closedByServer(), true, "the idle persistent connection was closed");
   });
 }
@@ -134,9 +142,10 @@ Deno.test("cli: --check warns of an http/render whose head is not wired, and sti
   assertEquals(result, {
     code: 0,
     stdout: `${file}: ok: 4 node(s), 3 edge(s), 1 listener(s), 2 warning(s)\n`,
-    stderr: `plumb warn: ${file}: node "parse": output "head" is read by nothing ` +
+    stderr:
+      `plumb warn: PLUMB_CHECK_WARNING ${file}: node "parse": output "head" is read by nothing ` +
       `(no edge, not the graph's output); what the node writes there is dropped\n` +
-      `plumb warn: ${file}: node "render": input "head" is written by nothing ` +
+      `plumb warn: PLUMB_CHECK_WARNING ${file}: node "render": input "head" is written by nothing ` +
       `(no edge, not the graph's input); it reads as empty in every request, and the node ` +
       `runs only when another input is written\n`,
   });
@@ -154,7 +163,8 @@ Deno.test("cli: --check warns of an output that nothing reads (examples/router.j
   assertEquals(result, {
     code: 0,
     stdout: `${file}: ok: 9 node(s), 10 edge(s), 1 listener(s), 1 warning(s)\n`,
-    stderr: `plumb warn: ${file}: node "audit": output "out" is read by nothing ` +
+    stderr:
+      `plumb warn: PLUMB_CHECK_WARNING ${file}: node "audit": output "out" is read by nothing ` +
       `(no edge, not the graph's output); what the node writes there is dropped\n`,
   });
 });
@@ -165,7 +175,8 @@ Deno.test("cli: --check warns of PERSIST declared where it cannot act", async ()
   assertEquals(result, {
     code: 0,
     stdout: `${file}: ok: 2 node(s), 1 edge(s), 1 listener(s), 1 warning(s)\n`,
-    stderr: `plumb warn: ${file}: node "greet": input "in" declares PERSIST, which only the ` +
+    stderr:
+      `plumb warn: PLUMB_CHECK_WARNING ${file}: node "greet": input "in" declares PERSIST, which only the ` +
       `graph's input ("first.in", which does not) acts on: the connection closes after each ` +
       `request unless "first" sets PERSIST on it at exec time\n`,
   });

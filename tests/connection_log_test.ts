@@ -11,7 +11,7 @@ import { Client, oneNode, startHost, waitForLog } from "./helpers.ts";
 
 /** The text line's parts: level, peer, listener, how it ended, seconds, requests, bytes in and out. */
 const ENDED = new RegExp(
-  "^plumb (\\w+): connection from (127\\.0\\.0\\.1:\\d+) to (tcp://127\\.0\\.0\\.1:\\d+) ended: " +
+  "^plumb (\\w+): PLUMB_CONN_ENDED connection from (127\\.0\\.0\\.1:\\d+) to (tcp://127\\.0\\.0\\.1:\\d+) ended: " +
     "(.+) after (\\d+\\.\\d{3}) s, (\\d+) requests?, (\\d+) bytes in, (\\d+) bytes out$",
 );
 
@@ -121,6 +121,7 @@ Deno.test("connection log: JSON lines, for a served and for a refused connection
   assertEquals({ ...served, time: "", seconds: 0 }, {
     time: "",
     level: "info",
+    code: "PLUMB_CONN_ENDED",
     listener: h.host.urls[0],
     peer: `127.0.0.1:${(a.conn.localAddr as Deno.NetAddr).port}`,
     end: "peer",
@@ -132,6 +133,7 @@ Deno.test("connection log: JSON lines, for a served and for a refused connection
   assertEquals({ ...refused, time: "" }, {
     time: "",
     level: "info",
+    code: "PLUMB_CONN_REFUSED",
     listener: h.host.urls[0],
     peer: `127.0.0.1:${(b.conn.localAddr as Deno.NetAddr).port}`,
     end: "limit",
@@ -186,11 +188,11 @@ Deno.test("connection log: refused and denied lines are bounded to 100 a second,
   assertEquals(lines.length, FAILURE_LINES_PER_SECOND + 1);
   assertEquals(
     lines[0],
-    'plumb info: connection from 10.0.0.1:5 to tcp://127.0.0.1:1 denied: matches deny rule "10.0.0.0/8"',
+    'plumb info: PLUMB_CONN_DENIED connection from 10.0.0.1:5 to tcp://127.0.0.1:1 denied: matches deny rule "10.0.0.0/8"',
   );
   assertEquals(
     lines.at(-1),
-    "plumb info: tcp://127.0.0.1:1: 50 more refused or denied connections not logged " +
+    "plumb info: PLUMB_CONN_NOT_LOGGED tcp://127.0.0.1:1: 50 more refused or denied connections not logged " +
       "(over 100 lines a second)",
   );
 });

@@ -957,11 +957,14 @@ for (const { label, directives, socket, service } of serviceVariants()) {
         if (reload) {
           const command = commandOf(reload, { MAINPID: String(mainPid) });
           assert((await new Deno.Command(command[0], { args: command.slice(1) }).output()).success);
-          await service.waitFor("stderr", /plumb info: reloaded .*: new connections get graph 2/);
+          await service.waitFor(
+            "stderr",
+            /plumb info: PLUMB_RELOADED reloaded .*: new connections get graph 2/,
+          );
         }
         await converse(port);
         assertEquals(await service.stop(killSignal), 0, service.stderr);
-        assertMatch(service.stderr, /plumb: stopping/);
+        assertMatch(service.stderr, /plumb: PLUMB_STOPPING stopping/);
         for (const cache of caches) {
           assert([...Deno.readDirSync(cache)].length > 0, `Deno cached its modules in ${cache}`);
         }
@@ -988,7 +991,7 @@ for (const { label, directives, socket, service } of serviceVariants()) {
         assertEquals(await service.stop(), 0, "stopped by itself");
         assertMatch(
           service.stderr,
-          /plumb info: no connection for 300 ms: stopping \(--idle-exit\)/,
+          /plumb info: PLUMB_IDLE_EXIT no connection for 300 ms: stopping \(--idle-exit\)/,
         );
       },
     });
@@ -1009,12 +1012,15 @@ for (const { label, directives, socket, service } of serviceVariants()) {
           assert((await new Deno.Command(command[0], { args: command.slice(1) }).output()).success);
           const reloaded = workers > 1
             ? new RegExp(`worker ${workers}: reloaded .*: new connections get graph 2`)
-            : /plumb info: reloaded .*: new connections get graph 2 .*; 2 open connection/;
+            : /plumb info: PLUMB_RELOADED reloaded .*: new connections get graph 2 .*; 2 open connection/;
           await service.waitFor("stderr", reloaded);
         });
         await converse(port); // a new connection, on the reloaded graph
         assertEquals(await service.stop(killSignal), 0, service.stderr);
-        assertMatch(service.stderr, /plumb: stopping \(a second signal exits at once\)/);
+        assertMatch(
+          service.stderr,
+          /plumb: PLUMB_STOPPING stopping \(a second signal exits at once\)/,
+        );
         for (const cache of caches) {
           assert([...Deno.readDirSync(cache)].length > 0, `Deno cached its modules in ${cache}`);
         }

@@ -8,7 +8,8 @@
 import { assert, assertEquals } from "./assert.ts";
 import { path, ROOT, runCli, spawnCli } from "./helpers.ts";
 import { allBlocks, type CodeBlock, EXAMPLE_KINDS, where } from "./docs/markdown.ts";
-import { findMessage } from "./docs/messages.ts";
+import { assertDocumented, PREFIX, readEntries } from "./docs/troubleshooting.ts";
+import { CODES } from "../kernel/codes.ts";
 import { checkGraph, type GraphSpec } from "../host/mod.ts";
 import { simulate } from "../testing/mod.ts";
 import { IO_MODULES } from "../modules/registry.ts";
@@ -215,12 +216,16 @@ function existsSync(file: string): boolean {
 }
 
 eachBlock("log", (block) => {
+  const entries = readEntries();
   for (const line of block.body.split("\n").filter((l) => l.trim() !== "")) {
     if (line.startsWith("{")) {
       const record = JSON.parse(line) as Record<string, unknown>;
       assert("level" in record && "listener" in record, `not a connection log line: ${line}`);
+      assert(String(record.code) in CODES, `no code of kernel/codes.ts: ${line}`);
       continue;
     }
-    assert(findMessage(line) !== undefined, `no message of the source prints: ${line}`);
+    const code = /^PLUMB_[A-Z0-9_]+/.exec(line.replace(PREFIX, ""))?.[0];
+    assert(code !== undefined && code in CODES, `no code of kernel/codes.ts: ${line}`);
+    assertDocumented(entries, line, code);
   }
 });

@@ -132,7 +132,7 @@ Deno.test("eliza: a script that does not parse stops start-up with the node and 
   assert(error);
   assertEquals(error.name, "GraphError");
   assert(
-    /^graph: node "n": init of servlet "eliza" failed: ELIZA script \/.*bad_json\.json: Expected double-quoted property name/
+    /^graph: node "n": init of servlet "eliza" failed: PLUMB_ELIZA_SCRIPT ELIZA script \/.*bad_json\.json: Expected double-quoted property name/
       .test(error.message),
     error.message,
   );

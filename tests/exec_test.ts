@@ -169,8 +169,8 @@ Deno.test("exec: a non-zero exit fails the request: error reply, and the log has
   assertEquals(await c.readToEnd(), "error: request failed\n");
   assertEquals(
     await failureLog(h, "run"),
-    `plumb error: node "run" (exec) failed a request from 127.0.0.1:PORT: ` +
-      `PlumbError: exec: sh exited with status 3: boom: disk on fire`,
+    `plumb error: PLUMB_REQUEST_FAILED node "run" (exec) failed a request from 127.0.0.1:PORT: ` +
+      `PlumbError: PLUMB_EXEC_STATUS exec: sh exited with status 3: boom: disk on fire`,
   );
   // The host goes on serving.
   await using again = await Client.connect(h.port);
@@ -185,8 +185,8 @@ Deno.test("exec: death by a signal, and a program with nothing on stderr, are sa
   assertEquals(await c.readToEnd(), "error: request failed\n");
   assertEquals(
     await failureLog(h, "run"),
-    `plumb error: node "run" (exec) failed a request from 127.0.0.1:PORT: ` +
-      `PlumbError: exec: sh was killed by SIGKILL; it wrote nothing on standard error`,
+    `plumb error: PLUMB_REQUEST_FAILED node "run" (exec) failed a request from 127.0.0.1:PORT: ` +
+      `PlumbError: PLUMB_EXEC_SIGNAL exec: sh was killed by SIGKILL; it wrote nothing on standard error`,
   );
 });
 
@@ -205,8 +205,8 @@ Deno.test("exec: a program that does not exist fails its request with the reason
   const line = await failureLog(h, "run");
   assert(
     line.startsWith(
-      `plumb error: node "run" (exec) failed a request from 127.0.0.1:PORT: ` +
-        `PlumbError: exec: cannot run no-such-program-plumb: `,
+      `plumb error: PLUMB_REQUEST_FAILED node "run" (exec) failed a request from 127.0.0.1:PORT: ` +
+        `PlumbError: PLUMB_EXEC_SPAWN exec: cannot run no-such-program-plumb: `,
     ),
     line,
   );
@@ -227,8 +227,8 @@ Deno.test("exec: a program past --timeout is killed, its request fails, and it i
   assert(took >= 250, `failed after ${took} ms, before the timeout`);
   assertEquals(
     await failureLog(h, "run"),
-    `plumb error: node "run" (exec) failed a request from 127.0.0.1:PORT: ` +
-      `PlumbError: exec: sh did not finish in 0.3 s; killed it`,
+    `plumb error: PLUMB_REQUEST_FAILED node "run" (exec) failed a request from 127.0.0.1:PORT: ` +
+      `PlumbError: PLUMB_EXEC_TIMEOUT exec: sh did not finish in 0.3 s; killed it`,
   );
   assertEquals(await alive(pid), false, `process ${pid} still runs`);
 });
@@ -246,8 +246,8 @@ Deno.test("exec: a program that ignores SIGTERM gets SIGKILL a second later, wit
   assert(took >= 1250, `failed after ${took} ms, before the timeout and the grace second`);
   assertEquals(
     await failureLog(h, "stuck"),
-    `plumb error: node "stuck" (exec) failed a request from 127.0.0.1:PORT: ` +
-      `PlumbError: exec: sh did not finish in 0.3 s; killed it`,
+    `plumb error: PLUMB_REQUEST_FAILED node "stuck" (exec) failed a request from 127.0.0.1:PORT: ` +
+      `PlumbError: PLUMB_EXEC_TIMEOUT exec: sh did not finish in 0.3 s; killed it`,
   );
   assertEquals(await alive(pid), false, `process ${pid} still runs`);
   // Its process group (a session of its own) went with it: no `sleep` it started is left.
@@ -320,8 +320,8 @@ Deno.test("exec: a client that disconnects mid-request: its program is killed, n
   assert(await gone(pid, 3000), `process ${pid} still runs`);
   assertEquals(
     await failureLog(h, "run"),
-    `plumb error: node "run" (exec) failed a request from 127.0.0.1:PORT: ` +
-      `PlumbError: exec: sh did not finish in 1 s; killed it`,
+    `plumb error: PLUMB_REQUEST_FAILED node "run" (exec) failed a request from 127.0.0.1:PORT: ` +
+      `PlumbError: PLUMB_EXEC_TIMEOUT exec: sh did not finish in 1 s; killed it`,
   );
 });
 
@@ -343,23 +343,29 @@ Deno.test("exec: the host stopping mid-request kills the program (unload)", asyn
 
 Deno.test("exec: bad arguments are init errors that say what is wrong", async () => {
   const cases: [string[], string][] = [
-    [[], `exec: no program given; ${USAGE}`],
-    [["--persist"], `exec: no program given; ${USAGE}`],
-    [["--timeout"], `exec: --timeout needs a value; ${USAGE}`],
+    [[], `PLUMB_EXEC_NO_PROGRAM exec: no program given; ${USAGE}`],
+    [["--persist"], `PLUMB_EXEC_NO_PROGRAM exec: no program given; ${USAGE}`],
+    [["--timeout"], `PLUMB_EXEC_NO_VALUE exec: --timeout needs a value; ${USAGE}`],
     [
       ["--timeout", "soon", "tr"],
-      `exec: --timeout "soon" is not a number of seconds above 0 and at most 2147483 (for example 5 or 0.5); ${USAGE}`,
+      `PLUMB_EXEC_BAD_TIMEOUT exec: --timeout "soon" is not a number of seconds above 0 and at most 2147483 (for example 5 or 0.5); ${USAGE}`,
     ],
     [
       ["--timeout=0", "tr"],
-      `exec: --timeout "0" is not a number of seconds above 0 and at most 2147483 (for example 5 or 0.5); ${USAGE}`,
+      `PLUMB_EXEC_BAD_TIMEOUT exec: --timeout "0" is not a number of seconds above 0 and at most 2147483 (for example 5 or 0.5); ${USAGE}`,
     ],
-    [["--frobnicate", "tr"], `exec: unknown option "--frobnicate"; ${USAGE}`],
+    [
+      ["--frobnicate", "tr"],
+      `PLUMB_EXEC_UNKNOWN_OPTION exec: unknown option "--frobnicate"; ${USAGE}`,
+    ],
     [
       ["--cwd", "tests/no-such-dir", "pwd"],
-      `exec: --cwd ${path("tests/no-such-dir")}: no such directory`,
+      `PLUMB_EXEC_NO_CWD exec: --cwd ${path("tests/no-such-dir")}: no such directory`,
     ],
-    [["--cwd", "README.md", "pwd"], `exec: --cwd ${path("README.md")}: not a directory`],
+    [
+      ["--cwd", "README.md", "pwd"],
+      `PLUMB_EXEC_CWD_NOT_DIR exec: --cwd ${path("README.md")}: not a directory`,
+    ],
   ];
   for (const [args, message] of cases) {
     await assertRejects(
@@ -379,7 +385,8 @@ Deno.test("exec: without --allow-run for the program, the CLI names the flag to 
     const result = await runCli([file, "--check"], permissions);
     assertEquals(
       result.stderr,
-      `plumb: ${file}: node "up": init of servlet "exec" failed: exec: cannot run tr: ` +
+      `plumb: PLUMB_SERVLET_INIT_FAILED ${file}: node "up": init of servlet "exec" failed: ` +
+        `PLUMB_PERMISSION_RUN exec: cannot run tr: ` +
         `permission denied; run deno with --allow-run=tr\n`,
     );
     assertEquals(result.code, 2);

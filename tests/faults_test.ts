@@ -72,7 +72,8 @@ Deno.test("a line longer than maxMessageSize fails its request with a clear log 
   assertEquals(await c.readToEnd(), "error: line longer than 1024 bytes\n");
   assert(
     sim.logs.some((l) =>
-      l.includes("MessageTooLongError: line longer than 1024 bytes") && l.includes("maxMessageSize")
+      l.includes("MessageTooLongError: PLUMB_LINE_TOO_LONG line longer than 1024 bytes") &&
+      l.includes("maxMessageSize")
     ),
   );
   await using good = await sim.connect();

@@ -106,7 +106,7 @@ Deno.test("Host.load: a failing request gets the error reply and the others go o
     "error: request failed\n",
   );
   assertEquals(logs, [
-    `plumb error: node "n" (./tests/fixtures/fail.ts) failed a request from failing: ` +
+    `plumb error: PLUMB_REQUEST_FAILED node "n" (./tests/fixtures/fail.ts) failed a request from failing: ` +
     `Error: boom requested`,
   ]);
   await ok.write("fine\n");

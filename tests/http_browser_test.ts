@@ -209,7 +209,9 @@ function textOf(dom: string, id: string): string | undefined {
 function requestsLogged(logs: readonly string[]): number {
   let sum = 0;
   for (const line of logs) {
-    const match = line.match(/^plumb debug: connection from .* ended: .*, (\d+) requests?, /);
+    const match = line.match(
+      /^plumb debug: PLUMB_CONN_ENDED connection from .* ended: .*, (\d+) requests?, /,
+    );
     if (match) sum += Number(match[1]);
   }
   return sum;

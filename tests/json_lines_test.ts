@@ -74,8 +74,8 @@ Deno.test("json/parse: invalid JSON gets the error reply, and the log names the 
   assertEquals(await c.readToEnd(), '{"ok":true}\nerror: request failed\n');
   assertEquals(
     await failureLog(sim, "parse"),
-    `plumb error: node "parse" (json/parse) failed a request from memory:1: ` +
-      `JsonLineError: invalid JSON at column 7: Unexpected token 'x'; the line: {"a": x}`,
+    `plumb error: PLUMB_REQUEST_FAILED node "parse" (json/parse) failed a request from memory:1: ` +
+      `JsonLineError: PLUMB_JSON_INVALID invalid JSON at column 7: Unexpected token 'x'; the line: {"a": x}`,
   );
 });
 
@@ -86,8 +86,8 @@ Deno.test("json/parse: the column counts characters, not bytes; a long line is s
   assertEquals(await c.readToEnd(), "error: request failed\n");
   assertEquals(
     await failureLog(sim, "parse"),
-    `plumb error: node "parse" (json/parse) failed a request from memory:1: ` +
-      `JsonLineError: invalid JSON at column 11: Expected double-quoted property name; ` +
+    `plumb error: PLUMB_REQUEST_FAILED node "parse" (json/parse) failed a request from memory:1: ` +
+      `JsonLineError: PLUMB_JSON_INVALID invalid JSON at column 11: Expected double-quoted property name; ` +
       `the line: {"日本語": 1,, "b": "${"y".repeat(22)}...`,
   );
 });
@@ -114,8 +114,8 @@ Deno.test("json/stringify --field: one top-level field as JSON; null when missin
   assertEquals(await c.readToEnd(), "error: request failed\n");
   assertEquals(
     await failureLog(sim, "name"),
-    `plumb error: node "name" (json/stringify) failed a request from memory:1: ` +
-      `PlumbError: json/stringify: cannot take field "name" of an array`,
+    `plumb error: PLUMB_REQUEST_FAILED node "name" (json/stringify) failed a request from memory:1: ` +
+      `PlumbError: PLUMB_JSON_STRINGIFY_NOT_OBJECT json/stringify: cannot take field "name" of an array`,
   );
 });
 
@@ -159,17 +159,17 @@ Deno.test("json/parse and json/stringify: bad arguments are init errors", async 
   const cases: [GraphSpec, string][] = [
     [
       { ...parseOnly, nodes: { parse: { servlet: "json/parse", args: ["--pretty"] } } },
-      `graph: node "parse": init of servlet "json/parse" failed: json/parse takes no arguments, ` +
+      `graph: node "parse": init of servlet "json/parse" failed: PLUMB_JSON_PARSE_ARGS json/parse takes no arguments, ` +
       `got ["--pretty"]; to pick a field or indent, use json/stringify`,
     ],
     [
       chain(["--field"]),
-      `graph: node "show": init of servlet "json/stringify" failed: json/stringify: --field ` +
+      `graph: node "show": init of servlet "json/stringify" failed: PLUMB_JSON_STRINGIFY_FIELD json/stringify: --field ` +
       `needs a field name; args are [--pretty] [--field NAME]`,
     ],
     [
       chain(["--compact"]),
-      `graph: node "show": init of servlet "json/stringify" failed: json/stringify: unknown ` +
+      `graph: node "show": init of servlet "json/stringify" failed: PLUMB_JSON_STRINGIFY_ARG json/stringify: unknown ` +
       `argument "--compact"; args are [--pretty] [--field NAME]`,
     ],
   ];
@@ -203,7 +203,7 @@ Deno.test("typed pipes: json/parse -> json/stringify -> a text/line servlet chec
   const refused = await runCli([bad, "--check"]);
   assertEquals(
     refused.stderr,
-    `plumb: ${bad}: edge 2 ("show.out" -> "greet.in"): type "text" of "show.out" does not ` +
+    `plumb: PLUMB_TYPE_MISMATCH ${bad}: edge 2 ("show.out" -> "greet.in"): type "text" of "show.out" does not ` +
       `convert to type "text/line" of "greet.in"\n`,
   );
   assertEquals(refused.code, 2);

@@ -79,7 +79,7 @@ Deno.test("maxConnections, overflow refuse: the next connection gets refuseMessa
   assertEquals(await attempt(h.port, "two\n"), "busy, try again later\n");
   const line = await waitForLog(h, "refused: 1 connection open (maxConnections 1)");
   assert(
-    /^plumb info: connection from 127\.0\.0\.1:\d+ to tcp:\/\/127\.0\.0\.1:\d+ refused: 1 connection open \(maxConnections 1\)$/
+    /^plumb info: PLUMB_CONN_REFUSED connection from 127\.0\.0\.1:\d+ to tcp:\/\/127\.0\.0\.1:\d+ refused: 1 connection open \(maxConnections 1\)$/
       .test(line),
     line,
   );
@@ -168,7 +168,8 @@ Deno.test("--check: a bad allow entry names the listener and the entry", async (
   const result = await runCli([file, "--check"]);
   assertEquals(
     result.stderr,
-    `plumb: ${file}: listener 2 (tcp): option "allow": entry "10.0.0.0/33": prefix length 33 ` +
+    `plumb: PLUMB_OPTION_BAD_ADDRESS ${file}: listener 2 (tcp): option "allow": entry ` +
+      `"10.0.0.0/33": PLUMB_ADDRESS_PREFIX_TOO_LONG prefix length 33 ` +
       `is more than the 32 bits of an IPv4 address\n`,
   );
   assertEquals(result.code, 2);

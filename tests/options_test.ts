@@ -42,7 +42,9 @@ const SAMPLE = {
     what: "who",
     doc: "Who may.",
     check(names: readonly string[], where: string, name: string): void {
-      if (names.includes("root")) throw new GraphError(`${where}: option "${name}": not root`);
+      if (names.includes("root")) {
+        throw new GraphError("PLUMB_OPTION_BAD_ADDRESS", `${where}: option "${name}": not root`);
+      }
     },
   },
 } as const satisfies OptionSpecs;

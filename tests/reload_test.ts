@@ -61,7 +61,7 @@ Deno.test("SIGHUP: open sessions keep the old graph until they close, new ones g
     const reloaded = await cli.waitForStderr("reloaded");
     assertEquals(
       reloaded.split("\n").at(-2),
-      `plumb info: reloaded ${file}: new connections get graph 2 (1 node(s), 0 edge(s)); ` +
+      `plumb info: PLUMB_RELOADED reloaded ${file}: new connections get graph 2 (1 node(s), 0 edge(s)); ` +
         `2 open connection(s) finish on the graph they started with`,
     );
 
@@ -78,7 +78,7 @@ Deno.test("SIGHUP: open sessions keep the old graph until they close, new ones g
     second.close();
     const unloaded = await cli.waitForStderr("unload old\n");
     assertEquals(unloaded.split("\n").slice(-3), [
-      "plumb info: graph 1 is no longer used; unloading its nodes",
+      "plumb info: PLUMB_GRAPH_UNUSED graph 1 is no longer used; unloading its nodes",
       "unload old",
       "",
     ]);
@@ -107,7 +107,7 @@ Deno.test("SIGHUP: a graph that does not check leaves the old one serving and lo
   const checkLine = check.stderr.split("\n").find((line) => line.startsWith("plumb: "));
   assertMatch(
     checkLine ?? "",
-    /^plumb: tests\/\.tmp\/reload_invalid\.json: "output" "broken\.outt": /,
+    /^plumb: PLUMB_REF_NO_PORT tests\/\.tmp\/reload_invalid\.json: "output" "broken\.outt": /,
   );
   cli.process.kill("SIGHUP");
   const logged = await cli.waitForStderr("failed");
@@ -115,7 +115,9 @@ Deno.test("SIGHUP: a graph that does not check leaves the old one serving and lo
     logged,
     [
       "unload broken",
-      `plumb error: reload of ${file} failed, still serving graph 1: ${checkLine?.slice(7)}`,
+      `plumb error: PLUMB_RELOAD_FAILED reload of ${file} failed, still serving graph 1: ${
+        checkLine?.slice(7)
+      }`,
       "",
     ].join("\n"),
   );
@@ -141,10 +143,10 @@ Deno.test("SIGHUP: changed listeners need a restart; the socket is kept and the 
   const logged = await cli.waitForStderr("unload old\n");
   assertEquals(
     logged,
-    `plumb warn: reloaded ${file}: new connections get graph 2 (1 node(s), 0 edge(s)); no ` +
+    `plumb warn: PLUMB_RELOADED_LISTENERS_KEPT reloaded ${file}: new connections get graph 2 (1 node(s), 0 edge(s)); no ` +
       `connection was open on graph 1; listener changes need a restart, the old listeners are ` +
       `kept: listener 1 (tcp): host "127.0.0.1" -> "127.0.0.2", ttl 240 -> 30\n` +
-      `plumb info: graph 1 is no longer used; unloading its nodes\nunload old\n`,
+      `plumb info: PLUMB_GRAPH_UNUSED graph 1 is no longer used; unloading its nodes\nunload old\n`,
   );
   await using client = await Client.connect(cli.port);
   assertEquals(await ask(client, "a"), "new: a\n", "the same port, the new graph");
@@ -206,7 +208,10 @@ Deno.test("Host.reload: reports what it did, updates host.graph, unloads the old
 
   const bad = await host.reload({ nodes: {}, input: "x.in", output: "x.out" });
   assertEquals(bad.reloaded, false);
-  assertMatch(bad.reason ?? "", /^graph: "nodes" must be an object with at least one node/);
+  assertMatch(
+    bad.reason ?? "",
+    /^PLUMB_GRAPH_NO_NODES graph: "nodes" must be an object with at least one node/,
+  );
   assertEquals(host.graph.nodes, ["two"]);
 
   assertEquals(await ask(client, "b"), "one: b\n");

@@ -35,7 +35,7 @@ Deno.test("cli: SIGTERM lets the request in flight finish, closes the idle conne
   assertEquals(result.code, 0, result.stderr);
   assertEquals(
     result.stderr,
-    "start 0\nstart 400\nplumb: stopping (a second signal exits at once)\nunload delay\n",
+    "start 0\nstart 400\nplumb: PLUMB_STOPPING stopping (a second signal exits at once)\nunload delay\n",
   );
 });
 
@@ -45,12 +45,15 @@ Deno.test("cli: a second signal exits at once, without waiting for the request i
   await busy.send("60000\n");
   await cli.waitForStderr("start 60000\n");
   cli.process.kill("SIGTERM");
-  await cli.waitForStderr("plumb: stopping");
+  await cli.waitForStderr("plumb: PLUMB_STOPPING stopping");
   const started = performance.now();
   const result = await cli.stop("SIGINT");
   const took = performance.now() - started;
   assertEquals(result.code, 130, result.stderr);
   // The first signal's grace is 5 s; the second must not wait for it.
   assert(took < 2000, `the second signal took ${took.toFixed(0)} ms to stop the process`);
-  assertEquals(result.stderr, "start 60000\nplumb: stopping (a second signal exits at once)\n");
+  assertEquals(
+    result.stderr,
+    "start 60000\nplumb: PLUMB_STOPPING stopping (a second signal exits at once)\n",
+  );
 });

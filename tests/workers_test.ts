@@ -42,7 +42,7 @@ Deno.test("--workers names the missing --unstable-net flag and exits 2", async (
   assertEquals(code, 2);
   assertEquals(
     stderr,
-    "plumb: --workers needs deno run --unstable-net: the workers share the port with reusePort\n",
+    "plumb: PLUMB_WORKERS_UNSTABLE_NET --workers needs deno run --unstable-net: the workers share the port with reusePort\n",
   );
 });
 
@@ -51,12 +51,15 @@ Deno.test("--workers refuses what cannot be shared, and bad counts", async () =>
   assertEquals(stdio.code, 2);
   assertEquals(
     stdio.stderr,
-    "plumb: --workers shares listening TCP ports; it cannot be used with --stdio, --listen-fd " +
+    "plumb: PLUMB_WORKERS_EXCLUSIVE --workers shares listening TCP ports; it cannot be used with --stdio, --listen-fd " +
       "or --idle-exit\n",
   );
   const zero = await runCli([GRAPH, "--workers", "0"], UNSTABLE);
   assertEquals(zero.code, 2);
-  assertEquals(zero.stderr, 'plumb: --workers must be a whole number from 1 to 64, got "0"\n');
+  assertEquals(
+    zero.stderr,
+    'plumb: PLUMB_CLI_WORKERS --workers must be a whole number from 1 to 64, got "0"\n',
+  );
 });
 
 Deno.test("--workers reports a bad graph as serve does, and nothing listens", async () => {
@@ -78,7 +81,7 @@ Deno.test("--workers without read permission for plumb's modules names the flag"
   assertEquals(code, 2);
   assertEquals(
     stderr,
-    `plumb: --workers cannot load plumb's modules in its workers: permission denied; run deno ` +
+    `plumb: PLUMB_PERMISSION_WORKERS --workers cannot load plumb's modules in its workers: permission denied; run deno ` +
       `with --allow-read=${path(".").replace(/\/$/, "")}\n`,
   );
 });

@@ -48,6 +48,7 @@ function test(arg: string): (line: string) => boolean {
     return (line) => re.test(line);
   } catch (error) {
     throw new PlumbError(
+      "PLUMB_DATAFLOW_REGEXP",
       `dataflow/demux: ${arg} is not a regular expression: ${(error as Error).message}`,
     );
   }

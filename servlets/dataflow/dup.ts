@@ -28,6 +28,7 @@ export function countArg(
   const n = Number(arg);
   if (!Number.isInteger(n) || n < min || n > 1000) {
     throw new PlumbError(
+      "PLUMB_DATAFLOW_COUNT",
       `${what}: the count must be a whole number from ${min} to 1000, got "${arg}"`,
     );
   }

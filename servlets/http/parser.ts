@@ -74,12 +74,18 @@ export function parseParserArgs(args: readonly string[]): RequestLimits {
       ? "maxBodyBytes"
       : undefined;
     if (key === undefined) {
-      throw new PlumbError(`http/parser: unknown argument "${args[i]}"; ${USAGE}`);
+      throw new PlumbError(
+        "PLUMB_HTTP_PARSER_ARG",
+        `http/parser: unknown argument "${args[i]}"; ${USAGE}`,
+      );
     }
     const text = inline ?? args[++i];
     const n = Number(text);
     if (text === undefined || !Number.isSafeInteger(n) || n < 1) {
-      throw new PlumbError(`http/parser: ${flag} needs a whole number of bytes above 0; ${USAGE}`);
+      throw new PlumbError(
+        "PLUMB_HTTP_PARSER_LIMIT",
+        `http/parser: ${flag} needs a whole number of bytes above 0; ${USAGE}`,
+      );
     }
     limits[key] = n;
   }

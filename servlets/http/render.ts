@@ -90,11 +90,17 @@ function httpDate(): string {
 function headText(response: HttpResponse): string {
   const status = response.status;
   if (!Number.isInteger(status) || status < 100 || status > 999) {
-    throw new PlumbError(`http/render: status ${status} is not a 3-digit status code`);
+    throw new PlumbError(
+      "PLUMB_HTTP_RENDER_STATUS",
+      `http/render: status ${status} is not a 3-digit status code`,
+    );
   }
   const reason = response.reason ?? STATUS_TEXT[status] ?? "Unknown";
   if (LINE_BREAK.test(reason)) {
-    throw new PlumbError(`http/render: the reason phrase of status ${status} holds a line break`);
+    throw new PlumbError(
+      "PLUMB_HTTP_RENDER_REASON",
+      `http/render: the reason phrase of status ${status} holds a line break`,
+    );
   }
   let text = `HTTP/1.1 ${status} ${reason}\r\ndate: ${httpDate()}\r\n`;
   const headers = response.headers;
@@ -103,7 +109,10 @@ function headText(response: HttpResponse): string {
       const value = String(headers[name]);
       if (OWN_FIELDS.has(name.toLowerCase())) continue;
       if (LINE_BREAK.test(name) || LINE_BREAK.test(value)) {
-        throw new PlumbError(`http/render: header "${name.trim()}" holds a line break`);
+        throw new PlumbError(
+          "PLUMB_HTTP_RENDER_HEADER",
+          `http/render: header "${name.trim()}" holds a line break`,
+        );
       }
       text += `${name}: ${value}\r\n`;
     }
@@ -201,7 +210,10 @@ export default defineServlet({
     if (chunked) await task.write(ctx.output, "0\r\n\r\n");
     else if (length !== undefined && sent !== length) {
       task.cntl(ctx.output, CLR_FLAG, PERSIST);
-      throw new PlumbError(`http/render: the body was ${sent} bytes, its length said ${length}`);
+      throw new PlumbError(
+        "PLUMB_HTTP_RENDER_LENGTH",
+        `http/render: the body was ${sent} bytes, its length said ${length}`,
+      );
     }
   },
 });

@@ -74,6 +74,7 @@ export function compileRoute(arg: string): Route {
     parts.length > 2 || parts[parts.length - 1] === "" || !parts[parts.length - 1].startsWith("/")
   ) {
     throw new PlumbError(
+      "PLUMB_HTTP_ROUTER_ROUTE",
       `http/router: route "${arg}" is not [METHODS] PATH; write for example "GET /api/hello", ` +
         `"GET,POST /users/:id" or "/static/*"`,
     );

@@ -68,23 +68,39 @@ function parseStaticArgs(
     const arg = args[i];
     if (arg === "--index" || arg === "--max-age") {
       const value = args[++i];
-      if (value === undefined) throw new PlumbError(`http/static: ${arg} needs a value; ${USAGE}`);
+      if (value === undefined) {
+        throw new PlumbError(
+          "PLUMB_HTTP_STATIC_NO_VALUE",
+          `http/static: ${arg} needs a value; ${USAGE}`,
+        );
+      }
       if (arg === "--index") {
         if (value.includes("/") || value === "" || value.startsWith(".")) {
-          throw new PlumbError(`http/static: --index ${value} must be a file name; ${USAGE}`);
+          throw new PlumbError(
+            "PLUMB_HTTP_STATIC_INDEX",
+            `http/static: --index ${value} must be a file name; ${USAGE}`,
+          );
         }
         index = value;
       } else {
         maxAge = Number(value);
         if (!Number.isSafeInteger(maxAge) || maxAge < 0) {
-          throw new PlumbError(`http/static: --max-age needs whole seconds, 0 or more; ${USAGE}`);
+          throw new PlumbError(
+            "PLUMB_HTTP_STATIC_MAX_AGE",
+            `http/static: --max-age needs whole seconds, 0 or more; ${USAGE}`,
+          );
         }
       }
     } else if (arg.startsWith("--") || root !== undefined) {
-      throw new PlumbError(`http/static: unknown argument "${arg}"; ${USAGE}`);
+      throw new PlumbError(
+        "PLUMB_HTTP_STATIC_ARG",
+        `http/static: unknown argument "${arg}"; ${USAGE}`,
+      );
     } else root = arg;
   }
-  if (root === undefined) throw new PlumbError(`http/static: no root directory; ${USAGE}`);
+  if (root === undefined) {
+    throw new PlumbError("PLUMB_HTTP_STATIC_NO_ROOT", `http/static: no root directory; ${USAGE}`);
+  }
   return { root: path(root, "http/static: root"), index, maxAge };
 }
 
@@ -269,14 +285,21 @@ export default defineServlet({
   init(args, env): StaticContext {
     const { root, index, maxAge } = parseStaticArgs(args, env.path);
     if (Deno.permissions.querySync({ name: "read", path: root }).state !== "granted") {
-      throw new PermissionHint(`http/static: cannot read ${root}`, `--allow-read=${root}`);
+      throw new PermissionHint(
+        "PLUMB_PERMISSION_STATIC",
+        `http/static: cannot read ${root}`,
+        `--allow-read=${root}`,
+      );
     }
     let real: string;
     try {
       real = Deno.realPathSync(root);
       if (!Deno.statSync(real).isDirectory) throw new Deno.errors.NotADirectory();
     } catch {
-      throw new PlumbError(`http/static: root ${root} is not a directory`);
+      throw new PlumbError(
+        "PLUMB_HTTP_STATIC_NOT_DIR",
+        `http/static: root ${root} is not a directory`,
+      );
     }
     return {
       input: env.define("in", INPUT, "http/request"),

@@ -66,6 +66,7 @@ export class JsonLineError extends PlumbError {
    */
   constructor(reason: string, column: number, sample: string) {
     super(
+      "PLUMB_JSON_INVALID",
       `invalid JSON at column ${column}: ${reason}${
         sample.trim() === "" ? "" : `; the line: ${sample}`
       }`,

@@ -41,6 +41,7 @@ const jsonParse: Servlet<JsonParseContext> = defineServlet({
   init(args, env): JsonParseContext {
     if (args.length > 0) {
       throw new PlumbError(
+        "PLUMB_JSON_PARSE_ARGS",
         `json/parse takes no arguments, got ${JSON.stringify(args)}; ` +
           `to pick a field or indent, use json/stringify`,
       );

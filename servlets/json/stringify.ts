@@ -40,7 +40,10 @@ function kindOf(value: unknown): string {
 export function fieldOf(value: unknown, name: string): unknown {
   if (value === null) return null;
   if (typeof value !== "object" || Array.isArray(value)) {
-    throw new PlumbError(`json/stringify: cannot take field "${name}" of ${kindOf(value)}`);
+    throw new PlumbError(
+      "PLUMB_JSON_STRINGIFY_NOT_OBJECT",
+      `json/stringify: cannot take field "${name}" of ${kindOf(value)}`,
+    );
   }
   return Object.hasOwn(value, name) ? (value as Record<string, unknown>)[name] : null;
 }
@@ -57,11 +60,17 @@ const jsonStringify: Servlet<JsonStringifyContext> = defineServlet({
       else if (arg === "--field" || arg.startsWith("--field=")) {
         const name = arg === "--field" ? args[++i] : arg.slice("--field=".length);
         if (name === undefined || name === "") {
-          throw new PlumbError(`json/stringify: --field needs a field name; ${USAGE}`);
+          throw new PlumbError(
+            "PLUMB_JSON_STRINGIFY_FIELD",
+            `json/stringify: --field needs a field name; ${USAGE}`,
+          );
         }
         field = name;
       } else {
-        throw new PlumbError(`json/stringify: unknown argument ${JSON.stringify(arg)}; ${USAGE}`);
+        throw new PlumbError(
+          "PLUMB_JSON_STRINGIFY_ARG",
+          `json/stringify: unknown argument ${JSON.stringify(arg)}; ${USAGE}`,
+        );
       }
     }
     return {

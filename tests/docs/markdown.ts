@@ -50,8 +50,10 @@ export interface CodeBlock {
  *   `telnet> q`) are skipped, `Connection closed by foreign host.` asserts
  *   that the host closed the connection.
  * - `shell`: each command is run (see `tests/docs_test.ts`).
- * - `log`: each line is one the host can print: it matches a message of the
- *   source (`tests/docs/messages.ts`).
+ * - `log`: each line is one the host can print: it carries a code of
+ *   `kernel/codes.ts` and matches that code's entry in
+ *   `docs/troubleshooting.md` (a JSON connection line has the code in its
+ *   `"code"` field).
  * - `systemd`, `inetd`, `xinetd`, `tcpserver`: deployment configuration,
  *   run by `tests/deploying_test.ts`.
  * - `usage`: a command synopsis: its options are those `main.ts --help` lists.
