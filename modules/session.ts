@@ -11,12 +11,11 @@ import { ASYNC, PERSIST } from "../kernel/flags.ts";
 import { type InputHandle, type OutputHandle, RESOLVED, type StateSlot } from "../kernel/pipe.ts";
 import { type ByteChannel, isGone, writeAll } from "./channel.ts";
 import { KeptState } from "../kernel/kept_state.ts";
+import { ReadBuffers } from "./read_buffers.ts";
 
 const encoder = new TextEncoder();
 import type { ListenContext, RequestEvent, RequestInfo } from "./module.ts";
 
-/** Size of each session's read buffer, in bytes. */
-const READ_BUFFER = 16384;
 /** Reply bytes buffered before a write waits for the channel. */
 const WRITE_HIGH_WATER = 65536;
 
@@ -38,14 +37,6 @@ export interface SessionOptions {
    */
   errorReply?: string;
 }
-
-/**
- * Read buffers of ended sessions, kept for new ones: a connection served and
- * closed costs no 16 KiB allocation, and the garbage collector less work.
- */
-const freeBuffers: Uint8Array[] = [];
-/** Most read buffers kept, in all (4 MiB). */
-const MAX_FREE_BUFFERS = 256;
 
 /** How long the error reply of a timed-out request may take to write before the close, in ms. */
 const TIMEOUT_REPLY_MS = 1000;
@@ -222,7 +213,7 @@ export class Session implements StateSlot {
   /** Ends `serve` when the session is closed from outside. */
   #closedSignal: () => void = () => {};
   readonly #errorReply: string;
-  readonly #buffer: Uint8Array = freeBuffers.pop() ?? new Uint8Array(READ_BUFFER);
+  readonly #buffers = new ReadBuffers();
   readonly #reader: ByteReader;
   readonly #input: SessionInput;
   readonly #output: SessionOutput;
@@ -275,10 +266,10 @@ export class Session implements StateSlot {
     this.reading = true;
     this.readingSince = this.#clock.tick;
     try {
-      const n = await this.channel.read(this.#buffer);
+      const n = await this.channel.read(this.#buffers.next());
       if (n === null || this.closed) return null;
       this.bytesIn += n;
-      return this.#buffer.subarray(0, n);
+      return this.#buffers.view(n);
     } catch (error) {
       if (isGone(error)) return null;
       throw error;
@@ -363,15 +354,10 @@ export class Session implements StateSlot {
       );
     } finally {
       this.close();
-      // No read into the buffer is under way now (unless a servlet left one
-      // waiting) and no unread byte points into it (a servlet still running
-      // could read them later): it can serve another session.
-      if (
-        !this.reading && !reader.filling && reader.buffered === 0 &&
-        freeBuffers.length < MAX_FREE_BUFFERS
-      ) {
-        freeBuffers.push(this.#buffer);
-      }
+      // No read into the buffers is under way now (unless a servlet left one
+      // waiting) and no unread byte points into them (a servlet still running
+      // could read them later): they can serve another session.
+      if (!this.reading && !reader.filling && reader.buffered === 0) this.#buffers.release();
     }
   }
 
