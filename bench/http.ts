@@ -56,6 +56,16 @@
  */
 import { parseArgs } from "node:util";
 import { canPin, median, nodeVersion, Notes } from "./common.ts";
+import {
+  byPart,
+  type CpuProfile,
+  newestNew,
+  profileFiles,
+  profileTable,
+  type SelfTimes,
+  selfTimes,
+  waitExit,
+} from "./cpu_profile.ts";
 import { MIME_TYPES } from "../servlets/http/mime.ts";
 import { numberFlag } from "./flags.ts";
 import { cpuModel, cpuTimeMs, machineCpuMs, processorCount } from "./proc.ts";
@@ -71,8 +81,8 @@ const RESULTS_FILE = "bench/results/http.md";
 const PROFILE_DIR = "bench/results/http-prof";
 /** Functions listed from the profile. */
 const TOP_FUNCTIONS = 25;
-/** What plumb prints on standard error when told to stop; not worth reporting. */
-const STOPPING_MESSAGE = "plumb: stopping (a second signal exits at once)";
+/** What plumb prints on standard error when told to stop (after its code); not worth reporting. */
+const STOPPING_MESSAGE = /^plumb: (PLUMB_\w+ )?stopping \(a second signal exits at once\)$/;
 /** How long a server may take to exit after its signal before it is killed, in ms. */
 const STOP_GRACE_MS = 10000;
 /** Extra time a wrk run may take beyond its duration before it is killed, in ms. */
@@ -209,7 +219,7 @@ function commandOf(target: Target): string {
 /** Reports what a server said on standard error and how it ended, when unusual. */
 function noteExit(target: Target, exit: ServerExit, signal: string, notes: Notes): void {
   for (const line of exit.stderr.split("\n")) {
-    if (line.trim() !== "" && line !== STOPPING_MESSAGE) {
+    if (line.trim() !== "" && !STOPPING_MESSAGE.test(line)) {
       notes.add(`${target.name} server said: ${line}`);
     }
   }
@@ -659,125 +669,11 @@ async function header(
 
 // --- the profile -----------------------------------------------------------
 
-/** A node of a V8 `.cpuprofile`. */
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
-  hitCount?: number;
-}
-
-/** The parts of a V8 `.cpuprofile` read here. */
-interface CpuProfile {
-  nodes: ProfileNode[];
-  samples?: number[];
-  /** Microseconds since the previous sample. */
-  timeDeltas?: number[];
-}
-
-/** A function's self time in a profile. */
-interface FunctionTime {
-  name: string;
-  /** `file:line`, the file relative to the repository root when it is under it. */
-  location: string;
-  samples: number;
-  selfMs: number;
-}
-
 /** What the profiled run gave. */
 interface ProfileResult {
   file: string;
   wrk: WrkResult;
-  samples: number;
-  idleSamples: number;
-  top: FunctionTime[];
-}
-
-/** The `.cpuprofile` files in the profile directory, with their modification times. */
-async function profileFiles(): Promise<Map<string, number>> {
-  const files = new Map<string, number>();
-  try {
-    for await (const entry of Deno.readDir(`${ROOT}${PROFILE_DIR}`)) {
-      if (!entry.isFile || !entry.name.endsWith(".cpuprofile")) continue;
-      const info = await Deno.stat(`${ROOT}${PROFILE_DIR}/${entry.name}`);
-      files.set(entry.name, info.mtime?.getTime() ?? 0);
-    }
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
-  return files;
-}
-
-/** The state letter of process `pid` (`R`, `S`, `Z`, ...), or `null` when it is gone. */
-async function processState(pid: number): Promise<string | null> {
-  const { success, stdout } = await new Deno.Command("cat", {
-    args: [`/proc/${pid}/stat`],
-    stdin: "null",
-    stderr: "null",
-  }).output();
-  if (!success) return null;
-  const stat = new TextDecoder().decode(stdout);
-  return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) || null;
-}
-
-/** Waits until process `pid` has exited (gone or a zombie); false after `ms`. */
-async function waitExit(pid: number, ms: number): Promise<boolean> {
-  const deadline = performance.now() + ms;
-  while (performance.now() < deadline) {
-    const state = await processState(pid);
-    if (state === null || state === "Z") return true;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return false;
-}
-
-/** Where a call frame is: `file:line`, relative to the root when under it. */
-function locationOf(frame: ProfileNode["callFrame"]): string {
-  if (frame.url === "") return "";
-  const rootUrl = `file://${ROOT}`;
-  const file = frame.url.startsWith(rootUrl) ? frame.url.slice(rootUrl.length) : frame.url;
-  return frame.lineNumber >= 0 ? `${file}:${frame.lineNumber + 1}` : file;
-}
-
-/** Self time by function (name and place), most first; `(idle)` counted apart. */
-function selfTimes(profile: CpuProfile): { top: FunctionTime[]; samples: number; idle: number } {
-  const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
-  const counts = new Map<number, { samples: number; us: number }>();
-  const samples = profile.samples ?? [];
-  const deltas = profile.timeDeltas ?? [];
-  if (samples.length > 0) {
-    // A sample lasts until the next one (as Chrome's DevTools counts it); the last, 0.
-    samples.forEach((id, i) => {
-      const count = counts.get(id) ?? { samples: 0, us: 0 };
-      count.samples++;
-      count.us += Math.max(0, deltas[i + 1] ?? 0);
-      counts.set(id, count);
-    });
-  } else {
-    for (const node of profile.nodes) {
-      if (node.hitCount) counts.set(node.id, { samples: node.hitCount, us: 0 });
-    }
-  }
-  const byFunction = new Map<string, FunctionTime>();
-  let idle = 0;
-  let total = 0;
-  for (const [id, count] of counts) {
-    const frame = nodes.get(id)?.callFrame;
-    if (frame === undefined) continue;
-    total += count.samples;
-    if (frame.functionName === "(idle)") {
-      idle += count.samples;
-      continue;
-    }
-    const name = frame.functionName === "" ? "(anonymous)" : frame.functionName;
-    const location = locationOf(frame);
-    const key = `${name}\0${frame.url}\0${frame.lineNumber}\0${frame.columnNumber}`;
-    const entry = byFunction.get(key) ?? { name, location, samples: 0, selfMs: 0 };
-    entry.samples += count.samples;
-    entry.selfMs += count.us / 1000;
-    byFunction.set(key, entry);
-  }
-  const top = [...byFunction.values()].sort((a, b) => b.samples - a.samples || b.selfMs - a.selfMs);
-  return { top, samples: total, idle };
+  times: SelfTimes;
 }
 
 /**
@@ -785,7 +681,8 @@ function selfTimes(profile: CpuProfile): { top: FunctionTime[]; samples: number;
  * SIGINT, and reads the profile it wrote.
  */
 async function runProfile(options: HttpBenchOptions, notes: Notes): Promise<ProfileResult> {
-  const before = await profileFiles();
+  const dir = `${ROOT}${PROFILE_DIR}`;
+  const before = await profileFiles(dir);
   const server = await start(PLUMB_PROFILED, options);
   let wrk: WrkResult;
   try {
@@ -804,19 +701,17 @@ async function runProfile(options: HttpBenchOptions, notes: Notes): Promise<Prof
     }
     noteExit(PLUMB_PROFILED, await server.stop(STOP_GRACE_MS), "SIGINT", notes);
   }
-  const after = await profileFiles();
-  const fresh = [...after].filter(([name]) => !before.has(name)).sort((a, b) => b[1] - a[1]);
-  if (fresh.length === 0) throw new Error(`plumb wrote no .cpuprofile to ${PROFILE_DIR}`);
-  const file = `${PROFILE_DIR}/${fresh[0][0]}`;
+  const name = newestNew(before, await profileFiles(dir));
+  if (name === null) throw new Error(`plumb wrote no .cpuprofile to ${PROFILE_DIR}`);
+  const file = `${PROFILE_DIR}/${name}`;
   const profile = JSON.parse(await Deno.readTextFile(`${ROOT}${file}`)) as CpuProfile;
-  const { top, samples, idle } = selfTimes(profile);
-  return { file, wrk, samples, idleSamples: idle, top: top.slice(0, TOP_FUNCTIONS) };
+  return { file, wrk, times: selfTimes(profile, ROOT) };
 }
 
 /** The profile's section of the report. */
 function profileReport(options: HttpBenchOptions, result: ProfileResult): string[] {
-  const busy = result.samples - result.idleSamples;
-  const cell = (text: string): string => text.replaceAll("|", "\\|");
+  const { samples, idle, top } = result.times;
+  const busy = samples - idle;
   return [
     "",
     `## Where plumb spends its time: top ${TOP_FUNCTIONS} functions by self time`,
@@ -824,17 +719,14 @@ function profileReport(options: HttpBenchOptions, result: ProfileResult): string
     `- ${commandOf(PLUMB_PROFILED)}, ${options.warmup} s of warmup and ` +
     `${options.seconds} s of the same wrk load (${Math.round(result.wrk.rps)} req/s under the ` +
     "profiler), stopped with SIGINT; the profile covers the whole process, start-up included.",
-    `- \`${result.file}\`: ${result.samples} samples, ${result.idleSamples} idle ` +
-    `(${(100 * result.idleSamples / Math.max(1, result.samples)).toFixed(0)} %); self % is of ` +
+    `- \`${result.file}\`: ${samples} samples, ${idle} idle ` +
+    `(${(100 * idle / Math.max(1, samples)).toFixed(0)} %); self % is of ` +
     `the ${busy} samples that were not idle. \`(program)\` is V8 and Deno's native code ` +
     "outside JavaScript (the event loop, the network ops), `(garbage collector)` the GC.",
     "",
-    "| # | function | self % | self ms | file:line |",
-    "| ---: | --- | ---: | ---: | --- |",
-    ...result.top.map((f, i) =>
-      `| ${i + 1} | \`${cell(f.name)}\` | ${(100 * f.samples / Math.max(1, busy)).toFixed(1)} | ` +
-      `${f.selfMs.toFixed(0)} | ${f.location === "" ? "" : `\`${cell(f.location)}\``} |`
-    ),
+    ...profileTable(byPart(result.times), busy, "part"),
+    "",
+    ...profileTable(top.slice(0, TOP_FUNCTIONS), busy, "function"),
   ];
 }
 

@@ -28,7 +28,7 @@ export function closeQuietly(conn: Deno.Conn): void {
 /**
  * Parses `args`, listens, prints `listening on tcp://127.0.0.1:PORT` and
  * serves every connection with `serve` until SIGTERM or SIGINT, then closes
- * everything and exits 0; exits 2 naming the flag on a bad command line.
+ * everything and returns; exits 2 naming the flag on a bad command line.
  */
 export async function serveRaw(
   name: string,
@@ -56,16 +56,23 @@ export async function serveRaw(
   }
   const listener = Deno.listen({ hostname: HOSTNAME, port, transport: "tcp" });
   const open = new Set<Deno.TcpConn>();
+  // Stopping closes everything and lets the process end by itself (so that
+  // `deno run --cpu-prof` writes its profile, which `Deno.exit` can prevent).
   const stop = (): void => {
+    Deno.removeSignalListener("SIGTERM", stop);
+    Deno.removeSignalListener("SIGINT", stop);
     listener.close();
     for (const conn of open) closeQuietly(conn);
-    Deno.exit(0);
   };
   Deno.addSignalListener("SIGTERM", stop);
   Deno.addSignalListener("SIGINT", stop);
   console.log(`listening on tcp://${HOSTNAME}:${listener.addr.port}`);
-  for await (const conn of listener) {
-    open.add(conn);
-    serve(conn, readBuffer).finally(() => open.delete(conn));
+  try {
+    for await (const conn of listener) {
+      open.add(conn);
+      serve(conn, readBuffer).finally(() => open.delete(conn));
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.BadResource)) throw error;
   }
 }

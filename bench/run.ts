@@ -50,7 +50,10 @@
  * 16,256), `--idle-conns` (default 10000), `--workers-conns` (default 16,256),
  * `--eliza-conns` (default 16), `--sources N` (connect section, default 16),
  * `--load c|deno` (default c: `loadgen.c`; deno: `load.ts`), `--targets
- * NAME1,NAME2` (only the targets of these names, in every section). Except in the
+ * NAME1,NAME2` (only the targets of these names, in every section), `--profile
+ * NAME1,NAME2` (after the rounds, run these keep-alive targets once more under
+ * `deno run --cpu-prof` at the first `--conns` and add where their time goes to
+ * the report; profiles in `bench/results/prof/`). Except in the
  * workers section, the server runs on processor 0 and the load generator on
  * processor 1 (`taskset`) when the machine allows it, which makes results
  * much steadier; `--no-pin` turns that off.
@@ -60,6 +63,7 @@
  * deno task bench --seconds 3 --rounds 1 --only keepalive
  * deno task bench --no-eliza --only keepalive,connect,idle
  * deno task bench --only keepalive --targets "raw bytes,hello"
+ * deno task bench --only keepalive --conns 16 --profile "raw bytes,hello"
  * ```
  * @module
  */
@@ -67,6 +71,16 @@ import { parseArgs } from "node:util";
 import { canPin, median, nodeVersion, Notes } from "./common.ts";
 import { numberFlag } from "./flags.ts";
 import type { LoadMode, LoadResult } from "./load.ts";
+import {
+  byPart,
+  type CpuProfile,
+  newestNew,
+  profileFiles,
+  profileTable,
+  type SelfTimes,
+  selfTimes,
+  waitExit,
+} from "./cpu_profile.ts";
 import { cpuModel, openFilesLimit, processorCount, sysctl } from "./proc.ts";
 import { type ServerExit, startServer } from "./server_process.ts";
 
@@ -80,8 +94,8 @@ const RESULTS_FILE = "bench/results/latest.md";
 /** The C load generator's source and where it is compiled to, relative to the root. */
 const LOADGEN_SOURCE = "bench/loadgen.c";
 const LOADGEN_BINARY = "bench/results/loadgen";
-/** What plumb prints on standard error when told to stop; not worth reporting. */
-const STOPPING_MESSAGE = "plumb: stopping (a second signal exits at once)";
+/** What plumb prints on standard error when told to stop (after its code); not worth reporting. */
+const STOPPING_MESSAGE = /^plumb: (PLUMB_\w+ )?stopping \(a second signal exits at once\)$/;
 /** How long a server may take to exit after SIGTERM before it is killed, in ms. */
 const STOP_GRACE_MS = 10000;
 /** Extra time a load run may take beyond warmup and measurement before it is killed, in ms. */
@@ -248,6 +262,8 @@ interface BenchOptions {
   pin: boolean;
   /** Use the C load generator when it can be compiled. */
   loadC: boolean;
+  /** Targets of the keep-alive section to run once more under `--cpu-prof`. */
+  profile: Target[];
 }
 
 /** Processors of the server and of the load generator with `--pin`. */
@@ -257,7 +273,7 @@ const LOAD_CPU = 1;
 const USAGE = "flags are --seconds S --rounds R --warmup W " +
   `--only ${SECTION_IDS.join(",")} --no-eliza --conns C1,C2,... --connect-conns C1,... ` +
   "--idle-conns C1,... --workers-conns C1,... --eliza-conns C1,... --sources N " +
-  "--load c|deno --no-pin --targets NAME1,NAME2,...";
+  "--load c|deno --no-pin --targets NAME1,NAME2,... --profile NAME1,NAME2,...";
 
 function connsFlag(value: string, name: string): number[] {
   return value.split(",").map((c) => numberFlag(c, name, 0, { min: 1, max: 10000, integer: true }));
@@ -283,6 +299,7 @@ function parseOptions(args: string[]): BenchOptions {
       pin: { type: "boolean" },
       "no-pin": { type: "boolean" },
       targets: { type: "string" },
+      profile: { type: "string" },
     },
   });
   const picked = values.targets?.split(",").map((name) => name.trim());
@@ -340,7 +357,16 @@ function parseOptions(args: string[]): BenchOptions {
       throw new Error(`--targets takes ${[...names].join(", ")}; got "${name}"`);
     }
   }
+  const profile = (values.profile?.split(",") ?? []).map((name) => {
+    const target = KEEPALIVE_TARGETS.find((t) => t.name === name.trim());
+    if (target === undefined || !("script" in target.server)) {
+      const names = KEEPALIVE_TARGETS.filter((t) => "script" in t.server).map((t) => t.name);
+      throw new Error(`--profile takes ${names.join(", ")}; got "${name}"`);
+    }
+    return target;
+  });
   return {
+    profile,
     seconds: numberFlag(values.seconds, "seconds", 5, { min: 0.1, max: 600 }),
     rounds: numberFlag(values.rounds, "rounds", 2, { min: 1, max: 20, integer: true }),
     warmup: numberFlag(values.warmup, "warmup", 1, { min: 0, max: 60 }),
@@ -425,8 +451,11 @@ function pinned(
   return pin ? ["taskset", ["-c", String(cpu), program, ...args]] : [program, args];
 }
 
-/** The command and arguments that start `target`'s server, on processor 0 when pinning. */
-function serverCommand(target: Target, pin: boolean): [string, string[]] {
+/**
+ * The command and arguments that start `target`'s server, on processor 0 when
+ * pinning; `denoFlags` go to `deno run` (a Deno script only).
+ */
+function serverCommand(target: Target, pin: boolean, denoFlags: string[] = []): [string, string[]] {
   const server = target.server;
   return "script" in server
     ? pinned(
@@ -436,6 +465,7 @@ function serverCommand(target: Target, pin: boolean): [string, string[]] {
         "--allow-net=127.0.0.1",
         "--allow-read",
         ...(server.denoFlags ?? []),
+        ...denoFlags,
         ...server.script,
         "--port",
         "0",
@@ -501,7 +531,7 @@ async function runLoad(
 /** Reports what a server said on standard error and how it ended, when unusual. */
 function noteExit(target: Target, exit: ServerExit, notes: Notes): void {
   for (const line of exit.stderr.split("\n")) {
-    if (line.trim() !== "" && line !== STOPPING_MESSAGE) {
+    if (line.trim() !== "" && !STOPPING_MESSAGE.test(line)) {
       notes.add(`${target.name} server said: ${line}`);
     }
   }
@@ -993,6 +1023,109 @@ function elizaSection(section: Section, samples: Samples, versions: string): str
   ];
 }
 
+/** Where `--profile` has servers write their `.cpuprofile`, relative to the repository root. */
+const PROFILE_DIR = "bench/results/prof";
+/** Functions listed per profile. */
+const PROFILE_TOP = 15;
+
+/** What one `--profile` run gave. */
+interface ProfileRun {
+  target: Target;
+  conns: number;
+  load: LoadResult;
+  /** The profile, relative to the repository root. */
+  file: string;
+  times: SelfTimes;
+}
+
+/**
+ * Runs `target` once more under `deno run --cpu-prof` with the keep-alive
+ * load at `conns` connections (warmup and measured window as in the tables),
+ * stops it with SIGINT so that it writes its profile, and reads it.
+ */
+async function runProfile(
+  options: BenchOptions,
+  loadgen: LoadGenerator,
+  target: Target,
+  conns: number,
+  notes: Notes,
+): Promise<ProfileRun> {
+  const dir = `${ROOT}${PROFILE_DIR}`;
+  const before = await profileFiles(dir);
+  const flags = ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`];
+  const server = await startServer(...serverCommand(target, options.pin, flags), ROOT);
+  const section: Section = {
+    id: "keepalive",
+    targets: [target],
+    conns: [conns],
+    mode: "keepalive",
+    pinned: true,
+  };
+  let load: LoadResult;
+  try {
+    load = await runLoad(options, loadgen, {
+      section,
+      target,
+      conns,
+      port: server.port,
+      pid: server.pid,
+    }, options.pin);
+  } finally {
+    // SIGINT, then wait: a second signal would exit at once, maybe before the profile is written.
+    try {
+      Deno.kill(server.pid, "SIGINT");
+    } catch {
+      // Already gone; its status says how.
+    }
+    if (!(await waitExit(server.pid, STOP_GRACE_MS))) {
+      notes.add(`profile: ${target.name} did not exit within ${STOP_GRACE_MS / 1000} s of SIGINT`);
+    }
+    noteExit(target, await server.stop(STOP_GRACE_MS), notes);
+  }
+  const name = newestNew(before, await profileFiles(dir));
+  if (name === null) throw new Error(`${target.name} wrote no .cpuprofile to ${PROFILE_DIR}`);
+  const file = `${PROFILE_DIR}/${name}`;
+  const profile = JSON.parse(await Deno.readTextFile(`${ROOT}${file}`)) as CpuProfile;
+  return { target, conns, load, file, times: selfTimes(profile, ROOT) };
+}
+
+/** The `--profile` section: per target, its time by part of the program and its top functions. */
+function profileSection(options: BenchOptions, runs: ProfileRun[]): string[] {
+  if (runs.length === 0) return [];
+  const lines = [
+    "",
+    "## Where the time goes (`--profile`)",
+    "",
+    `- Each target once more under \`deno run --cpu-prof --cpu-prof-dir=${PROFILE_DIR}\`, ` +
+    `keep-alive, ${options.warmup} s warmup + ${options.seconds} s measured, stopped with ` +
+    "SIGINT; the profile covers the whole process, start-up included. self % is of the " +
+    "samples that were not idle; `busy µs per request` is the profile's busy time over the " +
+    "requests of warmup and window together (the window's rate times their length), to " +
+    "compare targets. `(program)` is V8 and Deno's native code outside JavaScript, " +
+    "`Deno ops` mostly the system calls (`op_write`, `op_read`) and text encoding.",
+  ];
+  for (const run of runs) {
+    const { samples, idle, top } = run.times;
+    const busy = samples - idle;
+    const busyMs = top.reduce((sum, f) => sum + f.selfMs, 0);
+    const requests = run.load.rps * (options.warmup + options.seconds);
+    lines.push(
+      "",
+      `### ${run.target.name}, C=${run.conns}`,
+      "",
+      `- ${run.load.rps} req/s under the profiler; \`${run.file}\`: ${samples} samples, ` +
+        `${idle} idle; busy µs per request ${
+          requests > 0 ? (1000 * busyMs / requests).toFixed(2) : "n/a"
+        }.`,
+      "",
+      ...profileTable(byPart(run.times), busy, "part"),
+      "",
+      ...profileTable(top.slice(0, PROFILE_TOP), busy, "function"),
+    );
+  }
+  return lines;
+}
+
 /** Saves the report through a child process allowed to write `bench/results/` only. */
 async function save(text: string): Promise<void> {
   const child = new Deno.Command(Deno.execPath(), {
@@ -1082,12 +1215,28 @@ async function main(args: string[]): Promise<number> {
       }
     }
   }
+  const profiles: ProfileRun[] = [];
+  const profileConns = options.sections.find((s) => s.id === "keepalive")?.conns[0] ?? 16;
+  for (const target of options.profile) {
+    try {
+      const run = await runProfile(options, loadgen, target, profileConns, notes);
+      profiles.push(run);
+      console.error(
+        `  profile ${target.name} C=${profileConns}: ${run.load.rps} req/s, ${run.file}`,
+      );
+    } catch (error) {
+      const message = (error as Error).message.split("\n")[0];
+      console.error(`  profile ${target.name}: failed: ${message}`);
+      notes.add(`profile: ${target.name} failed: ${message}`);
+    }
+  }
   const noteLines = notes.lines();
   const goals = [...goalLines(options.sections, samples), ...idleGoalLines(options, samples)];
   const report = [
     ...(await header(context, args)),
     ...options.sections.flatMap((section) => sectionReport(section, samples, context)),
     ...(goals.length > 0 ? ["", "## Targets (issue 18)", "", ...goals] : []),
+    ...profileSection(options, profiles),
     ...(noteLines.length > 0 ? ["", "Notes:", "", ...noteLines] : []),
   ].join("\n") + "\n";
   console.log(report);
