@@ -38,7 +38,8 @@ Options:
   -V, --version       print the version
 
 Signals: SIGINT or SIGTERM stops (requests in flight finish; a second one exits at
-once); SIGHUP reloads the graph file: new connections get it, open ones finish on theirs.
+once); SIGHUP reloads the graph file (and tls certificates): new connections get it,
+open ones finish on theirs.
 
 Exit status: 0 served and stopped, 2 bad command line or graph, 1 other failure.
 `;

@@ -334,12 +334,21 @@ export class Host implements Serving, AsyncDisposable {
    * would print. Listening sockets are never closed or reopened by a reload,
    * so no client is refused meanwhile; changed listeners (module, address,
    * port, options) are reported as needing a restart and the old ones are
-   * kept. Reloads run one at a time, in call order. The host logs one line
-   * for each (info, warn when listeners changed, error when nothing was
-   * reloaded) and returns what happened.
+   * kept. Whether the graph reloaded or not, each listener reads its own files
+   * again: a `tls` listener its certificate and key (keeping the old pair,
+   * with a log line, when the new one is bad). Reloads run one at a time, in
+   * call order. The host logs one line for each (info, warn when listeners
+   * changed, error when nothing was reloaded) and returns what happened.
    */
   reload(graph: string | URL | GraphSpec = this.#source): Promise<ReloadResult> {
-    const run = this.#reloads.then(() => this.#reloadNow(graph));
+    const run = this.#reloads.then(async () => {
+      const result = await this.#reloadNow(graph);
+      // Whatever became of the graph, listeners read their files again (a renewed certificate).
+      if (this.#closing === undefined) {
+        await Promise.all(this.#listeners.map((listener) => listener.reload?.()));
+      }
+      return result;
+    });
     this.#reloads = run.catch(() => {});
     return run;
   }

@@ -13,6 +13,9 @@ import type { ServeOptions } from "./serve_options.ts";
 /** The names of the session options, which `--stdio` and in-memory connections carry over. */
 const SESSION_NAMES = Object.keys(SESSION_OPTIONS);
 
+/** The modules that listen on a TCP port: `--host`, `--port`, `--listen-fd` and `reusePort` apply. */
+export const TCP_MODULES: readonly string[] = ["tcp", "tls"];
+
 /**
  * The session options (`ttl`, `maxMessageSize`, `open`, `requestTimeout`,
  * `writeTimeout`, `errorReply`) of a graph's first listener, as written:
@@ -28,7 +31,7 @@ export function firstSessionOptions(spec: GraphSpec): Record<string, unknown> {
 /**
  * The listeners to start: the graph's, with the overrides of `options` applied.
  * Throws a {@linkcode GraphError} when `--host`, `--port` or `--listen-fd`
- * meet a first listener that is not `tcp`.
+ * meet a first listener that is not `tcp` or `tls`.
  */
 export function listenerSpecs(
   file: string,
@@ -41,11 +44,11 @@ export function listenerSpecs(
     options.host !== undefined || options.port !== undefined || options.listenFd !== undefined
   ) {
     if (listeners.length === 0) listeners.push({ module: "tcp", options: {} });
-    if (listeners[0].module !== "tcp") {
+    if (!TCP_MODULES.includes(listeners[0].module)) {
       throw new GraphError(
         "PLUMB_CLI_NOT_TCP",
-        `${file}: --host, --port and --listen-fd apply to the first listener, which must be tcp, ` +
-          `not ${listeners[0].module}`,
+        `${file}: --host, --port and --listen-fd apply to the first listener, which must be tcp ` +
+          `or tls, not ${listeners[0].module}`,
       );
     }
     if (options.host !== undefined) listeners[0].options.host = options.host;
@@ -57,7 +60,7 @@ export function listenerSpecs(
   });
   if (options.reusePort) {
     for (const listener of listeners) {
-      if (listener.module === "tcp") listener.options.reusePort = true;
+      if (TCP_MODULES.includes(listener.module)) listener.options.reusePort = true;
     }
   }
   return listeners;

@@ -16,6 +16,7 @@ import type { ServeOptions } from "./serve_options.ts";
 import type { ReloadResult } from "./reload.ts";
 import { createLogger, type Logger } from "../kernel/log.ts";
 import { unstableNetEnabled } from "../modules/tcp.ts";
+import { TCP_MODULES } from "./overrides.ts";
 import type { FromWorker, ToWorker, WorkerServeOptions } from "./worker_protocol.ts";
 
 /** Most workers `--workers` starts. */
@@ -250,17 +251,17 @@ async function startWorkers(
     const first = start(1);
     workers.push(first);
     const { urls, graph: checked } = await first.serve(graph, base);
-    const nonTcp = checked.listeners.findIndex((module) => module !== "tcp");
+    const nonTcp = checked.listeners.findIndex((module) => !TCP_MODULES.includes(module));
     if (nonTcp >= 0) {
       throw new GraphError(
         "PLUMB_WORKERS_NOT_TCP",
-        `${checked.file}: --workers shares TCP ports only; listener ${nonTcp + 1} is ` +
+        `${checked.file}: --workers shares TCP ports only (tcp, tls); listener ${nonTcp + 1} is ` +
           `${checked.listeners[nonTcp]}`,
       );
     }
     const shared: WorkerServeOptions = {
       ...base,
-      ports: urls.map((url) => Number(new URL(url.replace(/^tcp:/, "http:")).port)),
+      ports: urls.map((url) => Number(new URL(url.replace(/^(tcp|tls):/, "http:")).port)),
     };
     for (let id = 2; id <= count; id++) workers.push(start(id));
     await Promise.all(workers.slice(1).map((w) => w.serve(graph, shared)));

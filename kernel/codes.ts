@@ -125,6 +125,16 @@ export const CODES = {
   PLUMB_UNIX_UNSURE: "a socket at a unix listener's path may be in use",
   PLUMB_LISTEN_FD_BAD: "--listen-fd names no listening socket",
   PLUMB_FILE_LISTENER_OPEN: "the file listener cannot open its input or output",
+  PLUMB_LISTEN_FAILED: "a tls listener could not listen on its address",
+  PLUMB_OPTION_BAD_ALPN: "an alpn entry is not a protocol name",
+  PLUMB_TLS_FILE_MISSING: "a tls listener's certificate or key file is not there",
+  PLUMB_TLS_FILE_UNREADABLE: "a tls listener's certificate or key file cannot be read",
+  PLUMB_TLS_CERT_NOT_PEM: "a tls listener's cert file holds no PEM certificate",
+  PLUMB_TLS_CERT_INVALID: "a tls listener's certificate cannot be read as a certificate",
+  PLUMB_TLS_KEY_NOT_PEM: "a tls listener's key file holds no PEM private key",
+  PLUMB_TLS_KEY_ENCRYPTED: "a tls listener's key is encrypted with a passphrase",
+  PLUMB_TLS_KEY_INVALID: "a tls listener's key cannot be read as a private key",
+  PLUMB_TLS_KEY_MISMATCH: "a tls listener's key is not its certificate's key",
 
   // Command line and permissions.
   PLUMB_CLI_BAD_OPTION: "the command line has an unknown option or one without its value",
@@ -141,6 +151,7 @@ export const CODES = {
   PLUMB_PERMISSION_UNIX: "deno may not use a unix listener's socket file",
   PLUMB_PERMISSION_FILE_READ: "deno may not read the file listener's input",
   PLUMB_PERMISSION_FILE_WRITE: "deno may not write the file listener's output",
+  PLUMB_PERMISSION_TLS_FILE: "deno may not read a tls listener's certificate or key",
   PLUMB_PERMISSION: "something needed a permission deno was not given",
 
   // While serving.
@@ -161,6 +172,15 @@ export const CODES = {
   PLUMB_CONN_WAITING: "maxConnections are open; new connections wait",
   PLUMB_CONN_NOT_LOGGED: "more refused or denied connections than are logged a second",
   PLUMB_ACCEPT_FAILED: "the listener could not accept a connection",
+  PLUMB_ACCEPT_GONE: "a connection was reset before the listener accepted it",
+  PLUMB_PROXY_UNTRUSTED: "a connection to a proxyProtocol listener came from no trusted proxy",
+  PLUMB_PROXY_NO_HEADER:
+    "a connection to a proxyProtocol listener did not start with a PROXY header",
+  PLUMB_PROXY_MALFORMED: "a connection's PROXY header is malformed",
+  PLUMB_PROXY_LATE: "a connection's PROXY header did not come whole in time",
+  PLUMB_PROXY_CLOSED: "a connection closed before its PROXY header was whole",
+  PLUMB_TLS_HANDSHAKE_FAILED: "a client did not complete the TLS handshake",
+  PLUMB_TLS_EXPIRED: "a tls listener's certificate has expired",
 
   // Reload.
   PLUMB_RELOADED: "the graph was reloaded",
@@ -168,6 +188,9 @@ export const CODES = {
   PLUMB_GRAPH_UNUSED: "an old graph's last connection closed; its nodes are unloaded",
   PLUMB_RELOAD_FAILED: "a reload's graph cannot be served; the old one is kept",
   PLUMB_RELOAD_UNEXPECTED: "a reload could not be tried",
+  PLUMB_TLS_RELOADED: "a reload read a tls listener's certificate and key again",
+  PLUMB_TLS_RELOAD_KEPT:
+    "a reload found a tls listener's certificate or key bad; the old pair is kept",
 
   // Workers.
   PLUMB_WORKERS_EXCLUSIVE: "--workers with --stdio, --listen-fd or --idle-exit",

@@ -1,7 +1,7 @@
 /**
  * A listener that accepts connections and serves each as a session: the
- * shared part of the `tcp` and `unix` modules and of an adopted listening
- * socket.
+ * shared part of the `tcp`, `tls` and `unix` modules and of an adopted
+ * listening socket.
  * @module
  */
 import { type ByteChannel, writeAll } from "./channel.ts";
@@ -13,6 +13,12 @@ import {
   type SourceRuleOptions,
 } from "./listener_limits.ts";
 import type { ListenContext, Listener } from "./module.ts";
+import {
+  ProxiedChannel,
+  type ProxyProtocolOptions,
+  readProxyHeader,
+  TrustedProxies,
+} from "./proxy_protocol.ts";
 import { type SessionHooks, SessionPool } from "./session_pool.ts";
 import type { Session, SessionOptions } from "./session.ts";
 
@@ -22,11 +28,21 @@ export interface Acceptor {
   accept(): Promise<ByteChannel>;
   /** Stops accepting. */
   close(): void;
+  /**
+   * Turns an accepted connection that is to be served (or told its
+   * `refuseMessage`) into the channel its session reads and writes: a TLS
+   * listener starts the handshake here, after the access rules and limits
+   * have let the connection in. Absent: served as accepted.
+   */
+  secure?(channel: ByteChannel): ByteChannel;
 }
 
-/** A listener's limits, access rules and connection log options; each absent one does not apply. */
+/**
+ * A listener's limits, access rules, connection log and PROXY protocol
+ * options; each absent one does not apply.
+ */
 export type ListenerPolicy = Partial<
-  ConnectionLimitOptions & SourceRuleOptions & ConnectionLogOptions
+  ConnectionLimitOptions & SourceRuleOptions & ConnectionLogOptions & ProxyProtocolOptions
 >;
 
 /** How long a refused connection's `refuseMessage` may take to write, in milliseconds. */
@@ -53,6 +69,10 @@ export class AcceptingListener implements Listener {
   readonly #refuseMessage: Uint8Array | undefined;
   /** Refused connections still being told `refuseMessage`. */
   readonly #refusing = new Set<Promise<void>>();
+  /** The proxies trusted to send PROXY headers, when every connection must start with one. */
+  readonly #proxies: TrustedProxies | undefined;
+  /** Connections whose PROXY header is being read, each with the promise of its reading. */
+  readonly #opening = new Map<ByteChannel, Promise<void>>();
   /** Wakes the accept loop waiting for a free place. */
   #vacancy: (() => void) | undefined;
   #finished: () => void = () => {};
@@ -83,6 +103,9 @@ export class AcceptingListener implements Listener {
     this.#connectionLog = new ConnectionLog(url, context.log, policy);
     this.#admission = Admission.create(policy);
     this.#waitAt = policy.overflow === "refuse" ? undefined : policy.maxConnections;
+    this.#proxies = policy.proxyProtocol === undefined
+      ? undefined
+      : new TrustedProxies(policy.proxyProtocol);
     this.#refuseMessage = policy.refuseMessage
       ? new TextEncoder().encode(policy.refuseMessage)
       : undefined;
@@ -110,6 +133,11 @@ export class AcceptingListener implements Listener {
   #ended(session: Session, closing: boolean): void {
     if (this.#admission?.countsOpen) this.#admission.release(session.channel.address);
     this.#connectionLog.ended(session, closing);
+    this.#wake();
+  }
+
+  /** Wakes the accept loop if it waits for a free place. */
+  #wake(): void {
     const wake = this.#vacancy;
     this.#vacancy = undefined;
     wake?.();
@@ -122,17 +150,13 @@ export class AcceptingListener implements Listener {
   }
 
   /** Closes a connection that is not served, after its `refuseMessage` if a limit refused it. */
-  #refuse(channel: ByteChannel, refusal: Refusal): void {
-    this.#connectionLog.refused(channel, refusal.end, refusal.reason);
+  #refuse(accepted: ByteChannel, refusal: Refusal): void {
+    this.#connectionLog.refused(accepted, refusal.end, refusal.reason);
     const message = this.#refuseMessage;
-    const close = (): void => {
-      try {
-        channel.close();
-      } catch {
-        // Already gone.
-      }
-    };
-    if (message === undefined || refusal.end === "denied") return close();
+    if (message === undefined || refusal.end === "denied") return closeQuietly(accepted);
+    // Over TLS, the message is told once the handshake is done.
+    const channel = this.#acceptor.secure?.(accepted) ?? accepted;
+    const close = (): void => closeQuietly(channel);
     // The message is short and the connection new: it fits the socket's buffer. A
     // peer that still does not take it is closed after REFUSE_WRITE_MS regardless.
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -151,9 +175,10 @@ export class AcceptingListener implements Listener {
     let backoff = 0;
     for (;;) {
       const max = this.#waitAt;
-      if (max !== undefined && this.#pool.size >= max) {
+      // Connections still sending their PROXY header count as open.
+      if (max !== undefined && this.#pool.size + this.#opening.size >= max) {
         // Stop accepting: new connections wait in the kernel's backlog meanwhile.
-        await this.#waitForVacancy(this.#pool.size, max);
+        await this.#waitForVacancy(this.#pool.size + this.#opening.size, max);
         if (this.#pool.closing) return;
         continue;
       }
@@ -163,6 +188,20 @@ export class AcceptingListener implements Listener {
         backoff = 0;
       } catch (error) {
         if (this.#pool.closing) return;
+        if (
+          error instanceof Deno.errors.NotConnected ||
+          error instanceof Deno.errors.ConnectionReset ||
+          error instanceof Deno.errors.ConnectionAborted
+        ) {
+          // The client was gone before its connection was accepted (a load balancer's
+          // health check that connects and resets): that connection's end, not the loop's.
+          this.#context.log.log(
+            "debug",
+            "PLUMB_ACCEPT_GONE",
+            `${this.url}: a connection ended before it was accepted: ${(error as Error).message}`,
+          );
+          continue;
+        }
         // Out of file descriptors, say: wait before trying again (10 ms doubling
         // up to 1 s), and log once per wait rather than once per failure.
         backoff = Math.min(1000, backoff === 0 ? 10 : backoff * 2);
@@ -179,15 +218,46 @@ export class AcceptingListener implements Listener {
         channel.close();
         return;
       }
-      if (this.#admission !== undefined) {
-        const refusal = this.#admission.admit(channel.address, this.#pool.size);
-        if (refusal !== undefined) {
-          this.#refuse(channel, refusal);
-          continue;
-        }
-      }
-      this.#pool.serve(this.#connectionLog.enabled ? this.#connectionLog.watch(channel) : channel);
+      if (this.#proxies !== undefined) this.#unwrap(channel, this.#proxies);
+      else this.#admit(channel);
     }
+  }
+
+  /**
+   * Serves a connection the access rules and limits let in (by its peer's
+   * address: the client's, after a PROXY header), or refuses it.
+   */
+  #admit(channel: ByteChannel): void {
+    if (this.#admission !== undefined) {
+      const refusal = this.#admission.admit(channel.address, this.#pool.size);
+      if (refusal !== undefined) return this.#refuse(channel, refusal);
+    }
+    const served = this.#acceptor.secure?.(channel) ?? channel;
+    this.#pool.serve(this.#connectionLog.enabled ? this.#connectionLog.watch(served) : served);
+  }
+
+  /**
+   * Reads the PROXY header of a connection from a trusted proxy, without
+   * holding up the accept loop, then admits the connection as the client's;
+   * closes it, with a log line, when it comes from elsewhere or its header
+   * is wrong.
+   */
+  #unwrap(channel: ByteChannel, proxies: TrustedProxies): void {
+    const untrusted = proxies.untrusted(channel.address);
+    if (untrusted !== undefined) {
+      this.#connectionLog.rejected(channel, "PLUMB_PROXY_UNTRUSTED", untrusted);
+      return closeQuietly(channel);
+    }
+    const opening = readProxyHeader(channel).then((result) => {
+      this.#opening.delete(channel);
+      if (!(result instanceof ProxiedChannel)) {
+        this.#connectionLog.rejected(channel, result.code, result.reason, result.quiet);
+        closeQuietly(channel);
+      } else if (this.#pool.closing) closeQuietly(channel);
+      else this.#admit(result);
+      this.#wake();
+    });
+    this.#opening.set(channel, opening);
   }
 
   close(graceMs = 5000): Promise<void> {
@@ -196,12 +266,24 @@ export class AcceptingListener implements Listener {
       this.#acceptor.close();
       this.#vacancy?.();
       await this.#accepting;
+      const opening = [...this.#opening.values()];
+      for (const channel of this.#opening.keys()) closeQuietly(channel);
+      await Promise.all(opening);
       await pool;
       await Promise.all(this.#refusing);
       this.#connectionLog.flush();
       this.#onClose();
       this.#finished();
     })();
+  }
+}
+
+/** Closes a channel that may be closed already. */
+function closeQuietly(channel: ByteChannel): void {
+  try {
+    channel.close();
+  } catch {
+    // Already gone.
   }
 }
 

@@ -5,6 +5,7 @@
  * @module
  */
 import type { Socket } from "node:net";
+import { concatBytes } from "../kernel/byte_reader.ts";
 
 /** A two-way byte stream. */
 export interface ByteChannel {
@@ -20,6 +21,16 @@ export interface ByteChannel {
   readonly address?: string;
   /** Answers to the module's own `cntl` operations, by module path (`tcp/peer`). */
   readonly module?: Readonly<Record<string, unknown>>;
+  /**
+   * The proxy the connection came through (`127.0.0.1:41000`), when a PROXY
+   * protocol header named the client; `peer` and `address` are then the client's.
+   */
+  readonly via?: string;
+  /**
+   * True when a PROXY header said `LOCAL`: the proxy opened the connection for
+   * itself (a health check), for no client. Its connection line is a `debug` one.
+   */
+  readonly proxyLocal?: boolean;
 }
 
 /** True for the errors that mean the other end is gone, which are not failures of the host. */
@@ -116,76 +127,158 @@ export function stdioChannel(): ByteChannel {
   };
 }
 
+/** What a {@linkcode SocketChannel} tells about its peer, when not the socket's own addresses. */
+export interface SocketNames {
+  /** Who is at the other end, for logs. */
+  readonly peer: string;
+  /** The peer's IP address without the port. */
+  readonly address?: string;
+  /** The proxy the connection came through, when a PROXY header named the client. */
+  readonly via?: string;
+  /** The module's `cntl` answers, worked out when first asked for. */
+  readonly module: () => Readonly<Record<string, unknown>>;
+  /** Close by ending the stream before letting go of it (a TLS session's `close_notify`). */
+  readonly graceful?: boolean;
+  /** The connection is a proxy's own (see {@linkcode ByteChannel.proxyLocal}). */
+  readonly proxyLocal?: boolean;
+}
+
+/** How long a graceful close may wait for its last bytes to be written, in milliseconds. */
+const GRACEFUL_CLOSE_MS = 1000;
+
 /**
- * A `node:net` socket (from an adopted listening descriptor) as a channel:
- * reads pull `data` events one at a time, pausing the socket between reads so
- * that its buffering stays bounded.
+ * A `node:net` socket (from an adopted listening descriptor, or a `tls`
+ * listener's, plain or TLS) as a channel: reads pull `data` events one at a
+ * time, pausing the socket between reads so that its buffering stays bounded.
  */
-export function socketChannel(socket: Socket): ByteChannel {
-  const chunks: Uint8Array[] = [];
-  let ended = false;
-  let failure: Error | undefined;
-  let wake: (() => void) | undefined;
-  const notify = (): void => {
-    const w = wake;
-    wake = undefined;
-    w?.();
+export class SocketChannel implements ByteChannel {
+  readonly peer: string;
+  readonly address: string | undefined;
+  readonly via: string | undefined;
+  readonly proxyLocal: boolean;
+  readonly #socket: Socket;
+  readonly #graceful: boolean;
+  readonly #names: () => Readonly<Record<string, unknown>>;
+  #module: Readonly<Record<string, unknown>> | undefined;
+  #chunks: Uint8Array[] = [];
+  #ended = false;
+  #failure: Error | undefined;
+  #wake: (() => void) | undefined;
+  readonly #onData = (data: Uint8Array): void => {
+    this.#chunks.push(data);
+    this.#socket.pause();
+    this.#notify();
   };
-  socket.pause();
-  socket.on("data", (data: Uint8Array) => {
-    chunks.push(data);
+  readonly #onEnd = (): void => {
+    this.#ended = true;
+    this.#notify();
+  };
+  readonly #onError = (error: Error): void => {
+    this.#failure = error;
+    this.#notify();
+  };
+
+  /**
+   * @param socket the socket, paused
+   * @param names the peer's names, when not the socket's own addresses
+   */
+  constructor(socket: Socket, names?: SocketNames) {
+    this.#socket = socket;
+    const peer = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`;
+    this.peer = names?.peer ?? peer;
+    this.address = names === undefined ? socket.remoteAddress : names.address;
+    this.via = names?.via;
+    this.#graceful = names?.graceful ?? false;
+    this.proxyLocal = names?.proxyLocal ?? false;
+    this.#names = names?.module ?? ((): Readonly<Record<string, unknown>> => ({
+      "tcp/peer": peer,
+      "tcp/local": `${socket.localAddress ?? "?"}:${socket.localPort ?? "?"}`,
+    }));
     socket.pause();
-    notify();
-  });
-  socket.on("end", () => {
-    ended = true;
-    notify();
-  });
-  socket.on("error", (error: Error) => {
-    failure = error;
-    notify();
-  });
-  socket.on("close", () => {
-    ended = true;
-    notify();
-  });
-  const peer = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`;
-  const module = Object.freeze({
-    "tcp/peer": peer,
-    "tcp/local": `${socket.localAddress ?? "?"}:${socket.localPort ?? "?"}`,
-  });
-  return {
-    peer,
-    address: socket.remoteAddress,
-    module,
-    async read(buffer: Uint8Array): Promise<number | null> {
-      while (chunks.length === 0) {
-        if (failure) throw new Deno.errors.ConnectionReset(failure.message);
-        if (ended) return null;
-        const waiting = new Promise<void>((resolve) => wake = resolve);
-        socket.resume();
-        await waiting;
-      }
-      const chunk = chunks[0];
-      const n = Math.min(buffer.length, chunk.length);
-      buffer.set(chunk.subarray(0, n));
-      if (n === chunk.length) chunks.shift();
-      else chunks[0] = chunk.subarray(n);
-      return n;
-    },
-    write(data: Uint8Array): Promise<number> {
-      if (socket.destroyed) return Promise.reject(new Deno.errors.BrokenPipe("socket closed"));
-      return new Promise((resolve, reject) => {
-        socket.write(data, (error?: Error | null) => {
-          if (error) reject(new Deno.errors.BrokenPipe(error.message));
-          else resolve(data.length);
-        });
+    socket.on("data", this.#onData);
+    socket.on("end", this.#onEnd);
+    socket.on("error", this.#onError);
+    socket.on("close", this.#onEnd);
+  }
+
+  /** The module's `cntl` answers, worked out when first asked for. */
+  get module(): Readonly<Record<string, unknown>> {
+    return this.#module ??= Object.freeze(this.#names());
+  }
+
+  #notify(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  async read(buffer: Uint8Array): Promise<number | null> {
+    const chunks = this.#chunks;
+    while (chunks.length === 0) {
+      if (this.#failure) throw new Deno.errors.ConnectionReset(this.#failure.message);
+      if (this.#ended) return null;
+      const waiting = new Promise<void>((resolve) => this.#wake = resolve);
+      this.#socket.resume();
+      await waiting;
+    }
+    const chunk = chunks[0];
+    const n = Math.min(buffer.length, chunk.length);
+    buffer.set(chunk.subarray(0, n));
+    if (n === chunk.length) chunks.shift();
+    else chunks[0] = chunk.subarray(n);
+    return n;
+  }
+
+  write(data: Uint8Array): Promise<number> {
+    const socket = this.#socket;
+    if (socket.destroyed) return Promise.reject(new Deno.errors.BrokenPipe("socket closed"));
+    return new Promise((resolve, reject) => {
+      socket.write(data, (error?: Error | null) => {
+        if (error) reject(new Deno.errors.BrokenPipe(error.message));
+        else resolve(data.length);
       });
-    },
-    close(): void {
+    });
+  }
+
+  close(): void {
+    const socket = this.#socket;
+    if (this.#graceful && !socket.destroyed && socket.writable) {
+      // TLS: end with close_notify (a client that reads to the end of the stream tells a
+      // clean end from a cut), then let go of the socket once that is written, or after
+      // GRACEFUL_CLOSE_MS when the peer does not read it.
+      const timer = setTimeout(() => socket.destroy(), GRACEFUL_CLOSE_MS);
+      socket.once("close", () => clearTimeout(timer));
+      socket.end(() => socket.destroy());
+    } else {
       socket.destroy();
-      ended = true;
-      notify();
-    },
-  };
+    }
+    this.#ended = true;
+    this.#notify();
+  }
+
+  /**
+   * Gives the socket back, paused, for another layer to read (a TLS session
+   * on top of it): the channel lets go of it, and `first` (bytes read from the
+   * channel that belong to that layer) and the bytes the channel held unread
+   * are put back to be read first. The channel must not be used after.
+   */
+  detach(first?: Uint8Array): Socket {
+    const socket = this.#socket;
+    socket.pause();
+    socket.off("data", this.#onData);
+    socket.off("end", this.#onEnd);
+    socket.off("error", this.#onError);
+    socket.off("close", this.#onEnd);
+    // A failure of the bare socket is the next layer's to report; none may go unheard.
+    socket.on("error", () => {});
+    const pending = [first ?? new Uint8Array(0), ...this.#chunks.splice(0)];
+    const size = pending.reduce((sum, chunk) => sum + chunk.length, 0);
+    if (size > 0) socket.unshift(pending.length === 1 ? pending[0] : pending.reduce(concatBytes));
+    return socket;
+  }
+}
+
+/** A `node:net` socket as a channel: a {@linkcode SocketChannel} named by the socket's addresses. */
+export function socketChannel(socket: Socket): SocketChannel {
+  return new SocketChannel(socket);
 }

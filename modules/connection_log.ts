@@ -40,7 +40,9 @@ export type ConnectionLogOptions = OptionsOf<typeof CONNECTION_LOG_OPTIONS>;
  * How a connection ended: the peer closed it, the server did (`PERSIST` off),
  * it was idle past the `ttl`, a time limit cut it (`timeout`), a request
  * failed (`error`), the host stopped (`shutdown`), or it was never served:
- * `denied` by the access rules or refused by a `limit`.
+ * `denied` by the access rules, refused by a `limit`, or rejected for its
+ * PROXY header (`proxy`: from a proxy not trusted, a header malformed,
+ * missing or late).
  */
 export type ConnectionEnd =
   | "peer"
@@ -50,7 +52,8 @@ export type ConnectionEnd =
   | "error"
   | "shutdown"
   | "denied"
-  | "limit";
+  | "limit"
+  | "proxy";
 
 const ENDED: Record<ConnectionEnd, string> = {
   peer: "closed by peer",
@@ -61,7 +64,13 @@ const ENDED: Record<ConnectionEnd, string> = {
   shutdown: "host stopping",
   denied: "denied",
   limit: "refused",
+  proxy: "rejected",
 };
+
+/** ` via PROXY` for a connection a PROXY header named the client of, else `""`. */
+function via(channel: ByteChannel): string {
+  return channel.via === undefined ? "" : ` via ${channel.via}`;
+}
 
 /**
  * A channel that notes how it ended: whether the peer closed it (end of
@@ -70,7 +79,8 @@ const ENDED: Record<ConnectionEnd, string> = {
 export class WatchedChannel implements ByteChannel {
   readonly peer: string;
   readonly address: string | undefined;
-  readonly module: Readonly<Record<string, unknown>> | undefined;
+  readonly via: string | undefined;
+  readonly proxyLocal: boolean | undefined;
   readonly #inner: ByteChannel;
   /** The peer closed its side or reset the connection. */
   peerClosed = false;
@@ -84,7 +94,13 @@ export class WatchedChannel implements ByteChannel {
     this.#inner = inner;
     this.peer = inner.peer;
     this.address = inner.address;
-    this.module = inner.module;
+    this.via = inner.via;
+    this.proxyLocal = inner.proxyLocal;
+  }
+
+  /** The module's `cntl` answers, asked of the channel watched when asked for (after a TLS handshake). */
+  get module(): Readonly<Record<string, unknown>> | undefined {
+    return this.#inner.module;
   }
 
   #failure(error: unknown): never {
@@ -193,9 +209,13 @@ export class ConnectionLog {
       : "server";
     const seconds = (performance.now() - session.startedAt) / 1000;
     const { requests, bytesIn, bytesOut } = session;
+    // A proxy's own connection (a health check) is not a client's: a debug line.
+    const level = channel.proxyLocal ? "debug" : this.#level;
+    if (!this.#log.enabled(level)) return;
     if (this.#json) {
-      this.#write(this.#level, "PLUMB_CONN_ENDED", {
+      this.#write(level, "PLUMB_CONN_ENDED", {
         peer: channel.peer,
+        ...(channel.via === undefined ? {} : { via: channel.via }),
         end,
         ...(end === "timeout" ? { reason: because } : {}),
         seconds: Number(seconds.toFixed(3)),
@@ -207,9 +227,9 @@ export class ConnectionLog {
     }
     const how = end === "timeout" ? `timed out (${because})` : ENDED[end];
     this.#log.log(
-      this.#level,
+      level,
       "PLUMB_CONN_ENDED",
-      `connection from ${channel.peer} to ${this.#url} ended: ${how} after ${
+      `connection from ${channel.peer}${via(channel)} to ${this.#url} ended: ${how} after ${
         seconds.toFixed(3)
       } s, ${requests} ${requests === 1 ? "request" : "requests"}, ${bytesIn} bytes in, ` +
         `${bytesOut} bytes out`,
@@ -218,11 +238,36 @@ export class ConnectionLog {
 
   /** Writes the line of a connection that is not served: denied, or refused by a limit. */
   refused(channel: ByteChannel, end: "denied" | "limit", reason: string): void {
-    if (!this.#log.enabled(this.#failureLevel) || !this.#withinBudget()) return;
-    const code = end === "denied" ? "PLUMB_CONN_DENIED" : "PLUMB_CONN_REFUSED";
+    this.#notServed(
+      channel,
+      end,
+      end === "denied" ? "PLUMB_CONN_DENIED" : "PLUMB_CONN_REFUSED",
+      reason,
+    );
+  }
+
+  /**
+   * Writes the line of a connection rejected for its PROXY header, under
+   * `code`; a `quiet` one (closed before sending anything, as a balancer's
+   * health check does) at `debug`.
+   */
+  rejected(channel: ByteChannel, code: Code, reason: string, quiet = false): void {
+    this.#notServed(channel, "proxy", code, reason, quiet ? "debug" : undefined);
+  }
+
+  #notServed(
+    channel: ByteChannel,
+    end: "denied" | "limit" | "proxy",
+    code: Code,
+    reason: string,
+    at?: LogLevel,
+  ): void {
+    const level = at ?? this.#failureLevel;
+    if (!this.#log.enabled(level) || !this.#withinBudget()) return;
     if (this.#json) {
-      this.#write(this.#failureLevel, code, {
+      this.#write(level, code, {
         peer: channel.peer,
+        ...(channel.via === undefined ? {} : { via: channel.via }),
         end,
         reason,
         seconds: 0,
@@ -232,9 +277,9 @@ export class ConnectionLog {
       });
     } else {
       this.#log.log(
-        this.#failureLevel,
+        level,
         code,
-        `connection from ${channel.peer} to ${this.#url} ${ENDED[end]}: ${reason}`,
+        `connection from ${channel.peer}${via(channel)} to ${this.#url} ${ENDED[end]}: ${reason}`,
       );
     }
   }

@@ -4,10 +4,10 @@
  * cannot adopt a descriptor, so this goes through `node:net`.
  * @module
  */
-import { createServer, type Socket } from "node:net";
+import { createServer, type ListenOptions, type Server } from "node:net";
 import type { Acceptor } from "./accept_loop.ts";
-import { socketChannel } from "./channel.ts";
 import { PlumbError } from "../kernel/errors.ts";
+import { nodeAcceptor } from "./node_acceptor.ts";
 
 /** An adopted listening socket: its acceptor and the URL it listens on. */
 export interface Adopted {
@@ -22,57 +22,45 @@ export async function adoptListener(fd: number): Promise<Adopted> {
   // allowHalfOpen: a client that sends its last line and shuts down its side
   // still gets the reply, as with the tcp module.
   const server = createServer({ pauseOnConnect: true, allowHalfOpen: true });
-  const ready: Socket[] = [];
-  let waiting: { resolve: (s: Socket) => void; reject: (e: Error) => void } | undefined;
-  let closed = false;
-  server.on("connection", (socket: Socket) => {
-    const w = waiting;
-    waiting = undefined;
-    if (w) w.resolve(socket);
-    else ready.push(socket);
-  });
+  const acceptor = nodeAcceptor(server);
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen({ fd }, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
+    await listenNode(server, { fd });
   } catch (error) {
+    acceptor.close();
     throw new PlumbError(
       "PLUMB_LISTEN_FD_BAD",
       `cannot adopt a listening socket on file descriptor ${fd}: ${(error as Error).message}; ` +
         `start plumb from a socket activator (systemd, inetd "wait") or drop --listen-fd`,
     );
   }
-  server.on("error", () => {});
+  return { url: nodeServerUrl(server, "tcp", fd), acceptor };
+}
+
+/** Starts `server` listening; rejects with its error (`EADDRINUSE`, a bad descriptor). */
+export function listenNode(
+  server: Server,
+  options: ListenOptions & { reusePort?: boolean } | { fd: number },
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+}
+
+/**
+ * Where a listening `node:net` server listens: `SCHEME://HOST:PORT` (an IPv6
+ * host in brackets), `unix://PATH`, or `fd://FD` when it cannot tell.
+ */
+export function nodeServerUrl(server: Server, scheme: string, fd?: number): string {
   const address = server.address();
-  const url = typeof address === "string"
+  return typeof address === "string"
     ? `unix://${address}`
     : address === null
     ? `fd://${fd}`
-    : `tcp://${
+    : `${scheme}://${
       address.family === "IPv6" ? `[${address.address}]` : address.address
     }:${address.port}`;
-  return {
-    url,
-    acceptor: {
-      accept(): Promise<ReturnType<typeof socketChannel>> {
-        if (closed) return Promise.reject(new Error("listener closed"));
-        const socket = ready.shift();
-        if (socket) return Promise.resolve(socketChannel(socket));
-        return new Promise<Socket>((resolve, reject) => waiting = { resolve, reject }).then(
-          socketChannel,
-        );
-      },
-      close(): void {
-        closed = true;
-        server.close();
-        waiting?.reject(new Error("listener closed"));
-        waiting = undefined;
-        for (const socket of ready.splice(0)) socket.destroy();
-      },
-    },
-  };
 }

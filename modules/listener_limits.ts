@@ -52,7 +52,7 @@ export type Overflow = ConnectionLimitOptions["overflow"];
  * range; a bad one is a {@linkcode GraphError} naming `where`, the option and
  * the entry.
  */
-function checkRanges(entries: readonly string[], where: string, name: string): void {
+export function checkRanges(entries: readonly string[], where: string, name: string): void {
   for (const entry of entries) {
     try {
       parseRange(entry);
@@ -67,7 +67,7 @@ function checkRanges(entries: readonly string[], where: string, name: string): v
 }
 
 /** What the schema says of an address list beyond "an array of strings". */
-const ADDRESS_LIST: JsonSchema = { items: { type: "string", minLength: 1 } };
+export const ADDRESS_LIST: JsonSchema = { items: { type: "string", minLength: 1 } };
 
 /** Access rules and per-source limits of a TCP listener, by peer address, declared. */
 export const SOURCE_RULE_OPTIONS = {

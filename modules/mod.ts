@@ -7,7 +7,7 @@
  * ```ts
  * import { IO_MODULES } from "@plumb/plumb/modules";
  * import { assertEquals } from "@std/assert";
- * assertEquals(Object.keys(IO_MODULES), ["tcp", "unix", "stdio", "file"]);
+ * assertEquals(Object.keys(IO_MODULES), ["tcp", "tls", "unix", "stdio", "file"]);
  * ```
  * @module
  */
@@ -40,6 +40,7 @@ export {
 } from "./options.ts";
 export { BUILTIN_MODULES, IO_MODULES } from "./registry.ts";
 export { tcp, TCP_OPTIONS, type TcpOptions } from "./tcp.ts";
+export { tls, TLS_OPTIONS, type TlsOptions } from "./tls.ts";
 export { unix, UNIX_OPTIONS, type UnixOptions } from "./unix.ts";
 export { stdio, STDIO_OPTIONS, type StdioOptions } from "./stdio.ts";
 export { file, FILE_OPTIONS, type FileOptions } from "./file.ts";
@@ -52,3 +53,4 @@ export {
   type SourceRuleOptions,
 } from "./listener_limits.ts";
 export { CONNECTION_LOG_OPTIONS, type ConnectionLogOptions } from "./connection_log.ts";
+export { PROXY_PROTOCOL_OPTIONS, type ProxyProtocolOptions } from "./proxy_protocol.ts";

@@ -54,6 +54,13 @@ export interface Listener {
    * a finite source (standard input, an input file) is used up.
    */
   readonly done: Promise<void>;
+  /**
+   * Reads again what the listener read from files when it started (a `tls`
+   * listener's certificate and key), as a reload of the host asks; logs what
+   * it did, and keeps what it had when the files are bad. Never rejects.
+   * Absent: nothing to read again.
+   */
+  reload?(): Promise<void>;
 }
 
 /** An I/O module: validates its options and starts listeners. */

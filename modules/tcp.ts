@@ -12,6 +12,7 @@ import { adoptListener } from "./inherited.ts";
 import { CONNECTION_LIMIT_OPTIONS, SOURCE_RULE_OPTIONS } from "./listener_limits.ts";
 import type { DeclaredModule, ListenContext, Listener } from "./module.ts";
 import { type OptionsOf, type OptionSpecs, parseOptions } from "./options.ts";
+import { PROXY_PROTOCOL_OPTIONS } from "./proxy_protocol.ts";
 import { SESSION_OPTIONS, sessionSettings } from "./session_options.ts";
 
 /** The options of a `tcp` listener, declared. */
@@ -49,6 +50,7 @@ export const TCP_OPTIONS = {
   },
   ...CONNECTION_LIMIT_OPTIONS,
   ...SOURCE_RULE_OPTIONS,
+  ...PROXY_PROTOCOL_OPTIONS,
   ...CONNECTION_LOG_OPTIONS,
 } as const satisfies OptionSpecs;
 

@@ -434,7 +434,7 @@ export class ServletHarness<C> implements AsyncDisposable {
     this.#closed = true;
     this.reset();
     const failures: string[] = [];
-    await unloadNodes(this.#nodes, (message) => failures.push(message));
+    await unloadNodes(this.#nodes, (code, message) => failures.push(`${code} ${message}`));
     if (failures.length > 0) throw new Error(failures.join("; "));
   }
 

@@ -2,8 +2,13 @@
  * Fuzzing and property tests, bounded to a few seconds: random bytes in
  * random chunks through the line framing (`ByteReader`, `TextLineStream`)
  * against a plain reference splitter; random bytes through a real TCP host,
- * which must go on serving; random and mutated graph files through the
- * loader, whose every refusal must be a one-line `GraphError` naming the file.
+ * which must go on serving; PROXY protocol headers, written by a generator
+ * and mutated, in random chunks through the header reader (what the
+ * generator wrote must come back, the rest of the bytes untouched; any input
+ * is read or refused, never thrown on, and consistently for its prefixes)
+ * and through a real `proxyProtocol` host; random and mutated graph files
+ * through the loader, whose every refusal must be a one-line `GraphError`
+ * naming the file.
  *
  * Each run draws a fresh base seed, and each case its own seed from it; every
  * assertion message names both. To replay a whole run:
@@ -19,6 +24,11 @@ import { TextLineStream } from "../kernel/_text_line_stream.ts";
 import { parseGraph } from "../kernel/graph.ts";
 import { checkGraph, type GraphSpec } from "../host/mod.ts";
 import { GraphError } from "../mod.ts";
+import type { ByteChannel } from "../modules/channel.ts";
+import { parseAddress } from "../modules/address_rules.ts";
+import { parseProxyHeader, type ProxyEndpoint } from "../modules/proxy_header.ts";
+import { ProxiedChannel, readProxyHeader } from "../modules/proxy_protocol.ts";
+import { type HeaderSpec, joined, proxyV1, proxyV2 } from "./proxy_headers.ts";
 
 const BASE_SEED = Number(Deno.env.get("PLUMB_FUZZ_SEED") ?? Math.floor(Math.random() * 2 ** 32));
 const decoder = new TextDecoder();
@@ -331,6 +341,164 @@ Deno.test("fuzz: random lines over TCP to hello: one greeting per line, decoded 
   await using after = await Client.connect(served.port);
   await after.send("Plumber\r\n");
   assertEquals(await after.readLine(), "Hello, Plumber\n");
+  const crashes = served.logs.filter((l) => /unexpected|uncaught|unhandled|TypeError/.test(l));
+  assertEquals(crashes, [], tag());
+});
+
+// --- PROXY protocol headers ---------------------------------------------------
+
+/** A random IPv4 address, or an IPv6 one in full or with "::" (some IPv4-mapped). */
+function randomAddress(random: Random, six: boolean): string {
+  if (!six) return Array.from({ length: 4 }, () => random.int(256)).join(".");
+  const groups = Array.from({ length: 8 }, () => random.chance(0.3) ? 0 : random.int(65536));
+  if (random.chance(0.1)) return `::ffff:${randomAddress(random, false)}`;
+  const text = groups.map((g) => g.toString(16)).join(":");
+  return random.chance(0.5) ? text : text.replace(/(^|:)0(:0)+(:|$)/, "::");
+}
+
+/** A random header as a balancer may write it: its bytes, and what it says. */
+function randomHeader(random: Random): { bytes: Uint8Array; spec: HeaderSpec } {
+  const six = random.chance(0.4);
+  const endpoint = (): ProxyEndpoint => ({
+    address: randomAddress(random, six),
+    port: random.int(65536),
+  });
+  const spec: HeaderSpec = {
+    command: random.chance(0.1) ? "LOCAL" : "PROXY",
+    source: endpoint(),
+    destination: endpoint(),
+    tlvs: Array.from(
+      { length: random.chance(0.5) ? random.int(4) : 0 },
+      () => ({ type: random.int(256), value: randomBytes(random, 40) }),
+    ),
+  };
+  const bytes = random.chance(0.5) ? proxyV1(spec) : proxyV2(spec);
+  return { bytes, spec };
+}
+
+/** True when two endpoints are the same address (however written) and port. */
+function sameEndpoint(a: ProxyEndpoint | undefined, b: ProxyEndpoint | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  const [x, y] = [parseAddress(a.address), parseAddress(b.address)];
+  return x !== undefined && JSON.stringify(x) === JSON.stringify(y) && a.port === b.port;
+}
+
+/** A channel that reads `chunks`, one per read (split further when the buffer is smaller). */
+function chunkChannel(chunks: Uint8Array[]): ByteChannel {
+  let i = 0;
+  let pending: Uint8Array = new Uint8Array(0);
+  return {
+    peer: "127.0.0.1:1",
+    address: "127.0.0.1",
+    read(buffer: Uint8Array): Promise<number | null> {
+      if (pending.length === 0) {
+        if (i === chunks.length) return Promise.resolve(null);
+        pending = chunks[i++];
+      }
+      const n = Math.min(buffer.length, pending.length);
+      buffer.set(pending.subarray(0, n));
+      pending = pending.subarray(n);
+      return Promise.resolve(n);
+    },
+    write: (data) => Promise.resolve(data.length),
+    close(): void {},
+  };
+}
+
+Deno.test("fuzz: PROXY headers in random chunks are read as written, and the bytes after them are the client's", async () => {
+  for (const seed of caseSeeds("proxy_header_read", 1500)) {
+    const random = new Random(seed);
+    const { bytes: header, spec } = randomHeader(random);
+    const payload = randomBytes(random, 300);
+    const chunks = randomChunks(random, joined(header, payload));
+    const where = `${tag(seed)}: header ${JSON.stringify([...header])}, ${chunks.length} chunk(s)`;
+    const result = await readProxyHeader(chunkChannel(chunks));
+    assert(result instanceof ProxiedChannel, `${where}: refused: ${JSON.stringify(result)}`);
+    const local = spec.command === "LOCAL";
+    assert(sameEndpoint(result.header.source, local ? undefined : spec.source), where);
+    assert(sameEndpoint(result.header.destination, local ? undefined : spec.destination), where);
+    const rest: number[] = [];
+    const buffer = new Uint8Array(1 + random.int(64));
+    for (let n = await result.read(buffer); n !== null; n = await result.read(buffer)) {
+      rest.push(...buffer.subarray(0, n));
+    }
+    assertEquals(rest, [...payload], where);
+  }
+});
+
+/** A valid header with a few random changes: bytes changed, cut, inserted or repeated. */
+function mutatedHeader(random: Random): Uint8Array {
+  const bytes = [...randomHeader(random).bytes, ...randomBytes(random, 20)];
+  for (let n = 1 + random.int(3); n > 0; n--) {
+    const at = random.int(bytes.length + 1);
+    switch (random.int(4)) {
+      case 0:
+        bytes[at] = random.chance(0.5) ? random.int(256) : random.pick([0x20, 0x0d, 0x0a, 0x3a]);
+        break;
+      case 1:
+        bytes.splice(at, 1 + random.int(8));
+        break;
+      case 2:
+        bytes.splice(at, 0, ...randomBytes(random, 8));
+        break;
+      default:
+        bytes.splice(at, 0, ...bytes.slice(at, at + random.int(40)));
+    }
+  }
+  return new Uint8Array(bytes.slice(0, 4200));
+}
+
+Deno.test("fuzz: mutated and random bytes: parseProxyHeader never throws, and agrees with itself on every prefix", () => {
+  for (const seed of caseSeeds("proxy_header_parse", 3000)) {
+    const random = new Random(seed);
+    const bytes = random.chance(0.8) ? mutatedHeader(random) : randomBytes(random, 200);
+    const where = `${tag(seed)}: bytes ${JSON.stringify([...bytes])}`;
+    const whole = parseProxyHeader(bytes);
+    const at = (k: number): string => parseProxyHeader(bytes.subarray(0, k)).status;
+    if (whole.status === "done") {
+      // Done only once whole: every shorter prefix waits for more; the header alone says the same.
+      assert(whole.length <= bytes.length, where);
+      for (let k = 0; k < whole.length; k++) assertEquals(at(k), "incomplete", `${where} (${k})`);
+      assertEquals(parseProxyHeader(bytes.subarray(0, whole.length)), whole, where);
+    } else if (whole.status === "incomplete") {
+      for (let k = 0; k < bytes.length; k++) assertEquals(at(k), "incomplete", `${where} (${k})`);
+    } else {
+      // Refused: one line, and no byte added after can mend it.
+      assert(whole.reason.length > 0 && !whole.reason.includes("\n"), where);
+      const more = parseProxyHeader(joined(bytes, randomBytes(random, 200)));
+      assertEquals(more.status, "invalid", where);
+    }
+  }
+});
+
+Deno.test("fuzz: random bytes, with and without PROXY headers, to a proxyProtocol echo host: echoed or closed, and it keeps serving", async () => {
+  await using served = await startHost(oneNode("echo", [], { proxyProtocol: ["127.0.0.1"] }));
+  const seeds = caseSeeds("proxy_tcp_echo", 36);
+  for (let i = 0; i < seeds.length; i += 3) {
+    await Promise.all(
+      seeds.slice(i, i + 3).map(async (seed) => {
+        const random = new Random(seed);
+        const payload = randomBytes(random, 2000);
+        const good = random.chance(0.5);
+        const header = good ? randomHeader(random).bytes : mutatedHeader(random);
+        const bytes = joined(header, payload);
+        await using client = await Client.connect(served.port);
+        const [, echoed] = await Promise.all([
+          sendChunks(client, random, randomChunks(random, bytes, 64)).then(() =>
+            client.closeWrite()
+          ).catch(() => {}),
+          readAll(client.conn),
+        ]);
+        const parsed = parseProxyHeader(bytes);
+        if (parsed.status === "done") {
+          assertEquals(echoed, [...bytes.subarray(parsed.length)], `${tag(seed)}: echoed`);
+        } else assertEquals(echoed, [], `${tag(seed)}: a refused header gets nothing back`);
+      }),
+    );
+  }
+  await using after = await Client.connect(served.port);
+  await after.send(joined(proxyV1(), "still here\n"));
+  assertEquals(await after.readLine(), "still here\n");
   const crashes = served.logs.filter((l) => /unexpected|uncaught|unhandled|TypeError/.test(l));
   assertEquals(crashes, [], tag());
 });

@@ -137,6 +137,45 @@ const BUILT: Record<string, () => GraphSpec> = {
       .output("render.out")
       .listen("tcp", { host: "127.0.0.1", port: 8080 })
       .build(),
+  eliza_tls: () =>
+    graph(describe("eliza_tls"))
+      .node("doctor", "eliza")
+      .input("doctor.in")
+      .output("doctor.out")
+      .listen("tls", {
+        host: "127.0.0.1",
+        port: 12443,
+        cert: "tls/localhost.crt",
+        key: "tls/localhost.key",
+        open: true,
+      })
+      .build(),
+  https: () =>
+    graph(describe("https"))
+      .node("parse", "http/parser")
+      .node("route", "http/router", ["GET /api/hello", "POST /api/echo", "GET /*"])
+      .node("hello", "./http_api.ts", ["hello"])
+      .node("echo", "./http_api.ts", ["echo"])
+      .node("files", "http/static", ["./www"])
+      .node("render", "http/render")
+      .edge("parse.out", "route.in")
+      .edge("parse.head", "render.head")
+      .edge("route.out0", "hello.in")
+      .edge("route.out1", "echo.in")
+      .edge("route.out2", "files.in")
+      .edge("hello.out", "render.in")
+      .edge("echo.out", "render.in")
+      .edge("files.out", "render.in")
+      .input("parse.in")
+      .output("render.out")
+      .listen("tls", {
+        host: "127.0.0.1",
+        port: 8443,
+        cert: "tls/localhost.crt",
+        key: "tls/localhost.key",
+        alpn: ["http/1.1"],
+      })
+      .build(),
 };
 
 Deno.test("the builder builds the same graph as each example file", () => {

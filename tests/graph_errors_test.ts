@@ -80,14 +80,14 @@ const CASES: Record<string, [Code, string]> = {
   ],
   unknown_module: [
     "PLUMB_MODULE_UNKNOWN",
-    `listener 1: unknown module "tpc" (did you mean "tcp"?); modules are tcp, unix, stdio, file`,
+    `listener 1: unknown module "tpc" (did you mean "tcp"?); modules are tcp, tls, unix, stdio, file`,
   ],
   unknown_option: [
     "PLUMB_OPTION_UNKNOWN",
     `listener 1 (tcp): unknown option "prot" (did you mean "port"?); options are ` +
     `host, port, ttl, maxMessageSize, open, requestTimeout, writeTimeout, errorReply, fd, ` +
     `reusePort, maxConnections, overflow, refuseMessage, allow, deny, maxPerSource, ` +
-    `maxRatePerSource, log, logFormat`,
+    `maxRatePerSource, proxyProtocol, log, logFormat`,
   ],
   bad_address_rule: [
     "PLUMB_OPTION_BAD_ADDRESS",

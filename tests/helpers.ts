@@ -53,7 +53,7 @@ export async function startHost(
     base: ROOT,
     ...options,
   });
-  const port = Number(new URL(host.urls[0].replace("tcp:", "http:")).port);
+  const port = Number(new URL(host.urls[0].replace(/^(tcp|tls):/, "http:")).port);
   return { host, port, logs, [Symbol.asyncDispose]: () => host.close(1000) };
 }
 
@@ -99,12 +99,16 @@ export async function runCli(args: string[], permissions = CLI_PERMISSIONS): Pro
 export interface CliHost extends AsyncDisposable {
   process: Deno.ChildProcess;
   port: number;
+  /** The URL of the `listening on` line: `tcp://127.0.0.1:PORT` or `tls://127.0.0.1:PORT`. */
+  url: string;
   /**
    * Waits until the process has printed `expected` on standard error (a
    * string, or a pattern), and returns everything it printed there so far.
    * @throws after `timeoutMs` (default 5000) without it, with what was printed
    */
   waitForStderr(expected: string | RegExp, timeoutMs?: number): Promise<string>;
+  /** What the process has printed on standard error so far. */
+  stderrSoFar(): string;
   /** Sends a signal and returns what the process printed and its exit code. */
   stop(signal?: Deno.Signal): Promise<CliResult>;
 }
@@ -126,7 +130,7 @@ export async function spawnCli(args: string[], permissions = CLI_PERMISSIONS): P
     if (done) break;
     stdout += value;
   }
-  const match = stdout.match(/^listening on tcp:\/\/127\.0\.0\.1:(\d+)\n/);
+  const match = stdout.match(/^listening on ((?:tcp|tls):\/\/127\.0\.0\.1:(\d+))\n/);
   let stderrSoFar = "";
   const stderrText = (async (): Promise<string> => {
     for await (const text of process.stderr.pipeThrough(new TextDecoderStream())) {
@@ -169,8 +173,10 @@ export async function spawnCli(args: string[], permissions = CLI_PERMISSIONS): P
     })();
   return {
     process,
-    port: Number(match[1]),
+    port: Number(match[2]),
+    url: match[1],
     waitForStderr,
+    stderrSoFar: () => stderrSoFar,
     stop,
     async [Symbol.asyncDispose](): Promise<void> {
       await stop();

@@ -6,6 +6,7 @@
  */
 import { assertEquals } from "./assert.ts";
 import { Client, path, spawnCli } from "./helpers.ts";
+import { TlsClient } from "./tls_fixture.ts";
 
 /** One row: the command after `deno`, what to send, the first reply. */
 interface Row {
@@ -48,7 +49,10 @@ for (const row of rows) {
     assertEquals(row.args[0] === "run" && main > 0, true, row.args.join(" "));
     const cli = await spawnCli(row.args.slice(main + 1), row.args.slice(1, main));
     try {
-      await using c = await Client.connect(cli.port);
+      // A TLS example is talked to over TLS, trusting the examples' demo authority.
+      await using c = cli.url.startsWith("tls:")
+        ? await TlsClient.connect(cli.port, path("examples/tls/ca.crt"))
+        : await Client.connect(cli.port);
       await c.send(`${row.send}\n`);
       // An HTTP reply line ends in \r\n.
       assertEquals((await c.readLine())?.replace(/\r\n$/, "\n"), `${row.reply}\n`);

@@ -3,7 +3,8 @@
  * transcript, keep-alive by PERSIST, pipelining, half-close, ttl.
  */
 import { assertEquals } from "./assert.ts";
-import { Client, oneNode, startHost } from "./helpers.ts";
+import { Client, oneNode, startHost, waitForLog } from "./helpers.ts";
+import { createConnection, type Socket } from "node:net";
 
 const encoder = new TextEncoder();
 
@@ -112,4 +113,24 @@ Deno.test("a servlet may take its ports as ReadableStream and WritableStream", a
   assertEquals(await c.readLine(), "2: TWO\n");
   await c.send("three\n");
   assertEquals(await c.readLine(), "1: THREE\n", "each readiness is a new request");
+});
+
+Deno.test("a connection reset before it is accepted (a balancer's health check) is no accept failure", async () => {
+  // maxConnections 1 holds the second connection in the backlog, where it is reset: the accept
+  // that takes it then fails with ENOTCONN, the end of that connection and not of the loop.
+  await using h = await startHost(oneNode("hello", [], { maxConnections: 1 }));
+  const first = await Client.connect(h.port);
+  await first.send("one\n");
+  assertEquals(await first.readLine(), "Hello, one\n");
+  const reset: Socket = createConnection({ host: "127.0.0.1", port: h.port });
+  await new Promise((resolve) => reset.once("connect", resolve));
+  const closed = new Promise((resolve) => reset.once("close", resolve));
+  reset.resetAndDestroy();
+  await closed;
+  first.close();
+  await waitForLog(h, "a connection ended before it was accepted");
+  await using next = await Client.connect(h.port);
+  await next.send("two\n");
+  assertEquals(await next.readLine(), "Hello, two\n");
+  assertEquals(h.logs.filter((l) => l.includes("accept failed")), []);
 });

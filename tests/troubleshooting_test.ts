@@ -44,6 +44,7 @@ import {
 } from "../testing/mod.ts";
 import type { IoModule } from "../modules/module.ts";
 import { ConnectionLog } from "../modules/connection_log.ts";
+import { generateKeyPairSync } from "node:crypto";
 
 const ENTRIES = readEntries();
 const GRAPHS = "tests/fixtures/graphs";
@@ -310,6 +311,84 @@ function withCode(lines: readonly string[], code: Code): string {
 }
 
 const SPEC = oneNode("echo");
+
+/** The demo certificate and key of the examples, from the repository root. */
+const DEMO_CERT = "examples/tls/localhost.crt";
+const DEMO_KEY = "examples/tls/localhost.key";
+
+/** A graph of one echo node with a `tls` listener on port 0 and `options` (certificate paths from the root). */
+function tlsListening(options: Record<string, unknown>): GraphSpec {
+  return oneNode("echo", [], {
+    listeners: [{
+      module: "tls",
+      options: { host: "127.0.0.1", port: 0, cert: DEMO_CERT, key: DEMO_KEY, ...options },
+    }],
+  });
+}
+
+/** Writes `text` as `tests/.tmp/NAME` and returns its path from the root. */
+async function tmpFile(name: string, text: string): Promise<string> {
+  await Deno.mkdir(path(TMP), { recursive: true });
+  await Deno.writeTextFile(path(`${TMP}/${name}`), text);
+  return `${TMP}/${name}`;
+}
+
+/** A fresh EC private key as PEM, encrypted with `passphrase` if given. */
+function freshKey(passphrase?: string): string {
+  const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  return privateKey.export(
+    passphrase === undefined
+      ? { type: "pkcs8", format: "pem" }
+      : { type: "pkcs8", format: "pem", cipher: "aes-256-cbc", passphrase },
+  ) as string;
+}
+
+/** The lines of one host's certificate reloads: a good one, then one with a broken key. */
+const tlsReloadRun = once(async (): Promise<string[]> => {
+  const cert = await tmpFile("reload.crt", await Deno.readTextFile(path(DEMO_CERT)));
+  const key = await tmpFile("reload.key", await Deno.readTextFile(path(DEMO_KEY)));
+  const lines: string[] = [];
+  const host = await serve(tlsListening({ cert, key }), {
+    base: ROOT,
+    logger: createLogger("info", (l) => lines.push(l)),
+  });
+  try {
+    await host.reload();
+    await Deno.writeTextFile(
+      path(key),
+      "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+    );
+    await host.reload();
+  } finally {
+    await host.close();
+  }
+  return lines;
+});
+
+/** The debug lines of a tls listener that a plain-TCP client talked to. */
+const plainOnTlsRun = once(async (): Promise<string[]> => {
+  const lines: string[] = [];
+  const host = await serve(tlsListening({}), {
+    base: ROOT,
+    logger: createLogger("debug", (l) => lines.push(l)),
+  });
+  try {
+    const port = Number(new URL(host.urls[0].replace(/^tls:/, "http:")).port);
+    await using client = await Client.connect(port);
+    await client.send("hello\n");
+    await client.readToEnd();
+    for (
+      let waited = 0;
+      waited < 5000 && !lines.some((l) => l.includes("handshake"));
+      waited += 10
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  } finally {
+    await host.close();
+  }
+  return lines;
+});
 
 const CASES: Case[] = [
   // Starting and stopping.
@@ -663,6 +742,64 @@ const CASES: Case[] = [
     line: () => serves(listening({ reusePort: true })),
   },
   {
+    code: "PLUMB_OPTION_BAD_ALPN",
+    what: "an empty protocol name",
+    line: () => checks(tlsListening({ alpn: [""] })),
+  },
+  {
+    code: "PLUMB_TLS_FILE_MISSING",
+    what: "no certificate file",
+    line: () => serves(tlsListening({ cert: `${TMP}/no-such.crt` })),
+  },
+  {
+    code: "PLUMB_TLS_FILE_UNREADABLE",
+    what: "a directory as the certificate",
+    line: () => serves(tlsListening({ cert: "tests" })),
+  },
+  {
+    code: "PLUMB_TLS_CERT_NOT_PEM",
+    what: "a text file as the certificate",
+    line: () => serves(tlsListening({ cert: "tests/fixtures/lines.txt" })),
+  },
+  {
+    code: "PLUMB_TLS_CERT_INVALID",
+    what: "a PEM block that is no certificate",
+    line: async () =>
+      serves(tlsListening({
+        cert: await tmpFile(
+          "bad.crt",
+          "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        ),
+      })),
+  },
+  {
+    code: "PLUMB_TLS_KEY_NOT_PEM",
+    what: "a text file as the key",
+    line: () => serves(tlsListening({ key: "tests/fixtures/lines.txt" })),
+  },
+  {
+    code: "PLUMB_TLS_KEY_ENCRYPTED",
+    what: "a key with a passphrase",
+    line: async () =>
+      serves(tlsListening({ key: await tmpFile("sealed.key", freshKey("secret")) })),
+  },
+  {
+    code: "PLUMB_TLS_KEY_INVALID",
+    what: "a PEM block that is no key",
+    line: async () =>
+      serves(tlsListening({
+        key: await tmpFile(
+          "bad.key",
+          "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+        ),
+      })),
+  },
+  {
+    code: "PLUMB_TLS_KEY_MISMATCH",
+    what: "the key of another certificate",
+    line: async () => serves(tlsListening({ key: await tmpFile("other.key", freshKey()) })),
+  },
+  {
     code: "PLUMB_LISTEN_IN_USE",
     what: "a port taken",
     line: async () => {
@@ -780,6 +917,25 @@ const CASES: Case[] = [
     },
   },
   {
+    code: "PLUMB_PERMISSION_TLS_FILE",
+    what: "the certificate not readable",
+    line: async () => {
+      const file = await tmpGraph("tls_read", {
+        ...SPEC,
+        listeners: [{
+          module: "tls",
+          options: {
+            host: "127.0.0.1",
+            port: 0,
+            cert: "../../examples/tls/localhost.crt",
+            key: "../../examples/tls/localhost.key",
+          },
+        }],
+      });
+      return await cliLine([file], ["--allow-net=127.0.0.1", `--allow-read=${file}`]);
+    },
+  },
+  {
     code: "PLUMB_PERMISSION_FILE_WRITE",
     what: "the output not writable",
     line: () =>
@@ -880,6 +1036,50 @@ const CASES: Case[] = [
       }, { transport: "tcp" }),
   },
   {
+    code: "PLUMB_PROXY_UNTRUSTED",
+    what: "proxyProtocol 10.0.0.0/8",
+    line: () =>
+      logged(
+        "PLUMB_PROXY_UNTRUSTED",
+        listening({ proxyProtocol: ["10.0.0.0/8"] }),
+        (c) => c.readToEnd(),
+        { transport: "tcp" },
+      ),
+  },
+  {
+    code: "PLUMB_PROXY_NO_HEADER",
+    what: "a line where a PROXY header belongs",
+    line: () =>
+      logged("PLUMB_PROXY_NO_HEADER", listening({ proxyProtocol: ["127.0.0.1"] }), async (c) => {
+        await c.send("hello\n");
+        await c.readToEnd();
+      }, { transport: "tcp" }),
+  },
+  {
+    code: "PLUMB_PROXY_MALFORMED",
+    what: "an address out of range",
+    line: () =>
+      logged("PLUMB_PROXY_MALFORMED", listening({ proxyProtocol: ["127.0.0.1"] }), async (c) => {
+        await c.send("PROXY TCP4 300.0.0.1 192.0.2.1 1 2\r\n");
+        await c.readToEnd();
+      }, { transport: "tcp" }),
+  },
+  {
+    code: "PLUMB_PROXY_CLOSED",
+    what: "half a header, then the end",
+    line: () =>
+      logged("PLUMB_PROXY_CLOSED", listening({ proxyProtocol: ["127.0.0.1"] }), async (c) => {
+        await c.send("PROXY TCP4 ");
+        await c.closeWrite();
+        await c.readToEnd();
+      }, { transport: "tcp" }),
+  },
+  {
+    code: "PLUMB_TLS_HANDSHAKE_FAILED",
+    what: "a plain-TCP client on a tls port",
+    line: async () => withCode(await plainOnTlsRun(), "PLUMB_TLS_HANDSHAKE_FAILED"),
+  },
+  {
     code: "PLUMB_CONN_DENIED",
     what: "deny 127.0.0.1",
     line: () =>
@@ -950,6 +1150,16 @@ const CASES: Case[] = [
     code: "PLUMB_GRAPH_UNUSED",
     what: "the old graph",
     line: async () => withCode(await reloadRun(), "PLUMB_GRAPH_UNUSED"),
+  },
+  {
+    code: "PLUMB_TLS_RELOADED",
+    what: "a reload of a tls listener",
+    line: async () => withCode(await tlsReloadRun(), "PLUMB_TLS_RELOADED"),
+  },
+  {
+    code: "PLUMB_TLS_RELOAD_KEPT",
+    what: "a reload with a broken key",
+    line: async () => withCode(await tlsReloadRun(), "PLUMB_TLS_RELOAD_KEPT"),
   },
   {
     code: "PLUMB_RELOAD_FAILED",
@@ -1306,6 +1516,11 @@ const NOT_PROVOKED: Partial<Record<Code, string>> = {
   PLUMB_CONN_FAILED: "needs a connection reset while it is served",
   PLUMB_TIMEOUT_WRITE: "needs a client that fills the socket buffers (tests/limits_test.ts)",
   PLUMB_ACCEPT_FAILED: "needs a process out of file descriptors",
+  PLUMB_ACCEPT_GONE: "tests/tcp_test.ts resets a connection while it waits in the backlog",
+  PLUMB_PROXY_LATE:
+    "takes the 5 s a PROXY header may take (tests/proxy_protocol_test.ts runs the reader with 50 ms)",
+  PLUMB_TLS_EXPIRED: "needs an expired certificate, which tests/tls_test.ts makes with openssl",
+  PLUMB_LISTEN_FAILED: "needs an address this machine does not have, which the tests may not use",
   PLUMB_RELOAD_UNEXPECTED: "main.ts logs it only when Host.reload rejects, which is a bug",
   PLUMB_WORKERS_NOT_TCP: "starts workers under --unstable-net (tests/workers_test.ts)",
   PLUMB_WORKER_FAILED: "needs a worker isolate that dies as it starts",

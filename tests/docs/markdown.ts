@@ -62,6 +62,10 @@ export interface CodeBlock {
  * - `diagram`: a drawing in text; every file or folder it names
  *   (`kernel/scheduler.ts`, `host/`, `main.ts`) exists, and every entry point
  *   (`./host`, `.`) is one of `deno.json`'s exports.
+ * - `haproxy PART`: a part of the HAProxy deployment of `docs/deploying.md`
+ *   (`graph`, `hosts`, `haproxy.cfg`, `restart`, `tls-graph`, `tls-hosts`,
+ *   `haproxy-tls.cfg`), run by `tests/haproxy_test.ts` with two plumb hosts
+ *   behind a real HAProxy.
  * - `project FILE`: the file FILE of the project of `docs/embedding.md` that
  *   uses plumb from outside; `project-shell`: the command run in that
  *   project. `tests/embedding_test.ts` makes the project outside the
@@ -81,6 +85,7 @@ export const EXAMPLE_KINDS: Readonly<Record<string, string>> = {
   inetd: "tests/deploying_test.ts",
   xinetd: "tests/deploying_test.ts",
   tcpserver: "tests/deploying_test.ts",
+  haproxy: "tests/haproxy_test.ts",
   project: "tests/embedding_test.ts",
   "project-shell": "tests/embedding_test.ts",
 };
