@@ -11,8 +11,19 @@ import denoJson from "./deno.json" with { type: "json" };
 import type { Code } from "./kernel/codes.ts";
 import { isUsageError, lineOf, PlumbError, toPlumbError } from "./kernel/errors.ts";
 import { checkGraph, graphToDot, serve, type ServeOptions, type Serving } from "./host/mod.ts";
-import { LOG_LEVELS, type LogLevel } from "./kernel/log.ts";
+import {
+  createLogger,
+  formatLogLine,
+  LOG_FORMATS,
+  LOG_LEVELS,
+  type LogContext,
+  type LogFormat,
+  type LogLevel,
+} from "./kernel/log.ts";
 import { MAX_WORKERS, serveWorkers } from "./host/workers.ts";
+import { checkAdminAddress, parseAdminAddress } from "./host/admin.ts";
+import { logFileSink, stderrIsConnection } from "./host/log_sink.ts";
+import { typeCheckServlets } from "./host/type_check.ts";
 
 const USAGE = `plumb ${denoJson.version}: serve a graph of servlets
 
@@ -31,9 +42,17 @@ Options:
                       sessions are never cut)
   --workers N         serve on N workers (isolates) sharing the TCP ports, each with
                       its own servlets; needs deno run --unstable-net
-  --check             load and check the graph, print a summary, exit
+  --admin HOST:PORT   serve the admin page (the graph at work), /metrics (Prometheus)
+                      and /health there (127.0.0.1:9090; port 0 picks a free one)
+  --admin-public      let --admin listen on an address that is not loopback
+  --check             load and check the graph (type-checking its servlet files
+                      with deno check, given --allow-run), print a summary, exit
   --dot               load and check the graph, print it as Graphviz DOT, exit
-  --log-level LEVEL   error, warn, info (default) or debug
+  --log-level LEVEL   error, warn, info (default; error with --stdio) or debug
+  --log-format FORMAT text (default) or json: one JSON object a line, with the fields
+                      time, level, code, node, peer and message
+  --log-file PATH     append log lines to PATH instead of standard error (with
+                      --stdio under inetd, standard error is the client: no log there)
   -h, --help          show this help
   -V, --version       print the version
 
@@ -52,10 +71,59 @@ interface Command {
   dot: boolean;
   /** Workers to serve on; 1 serves in this isolate. */
   workers: number;
+  /** `--log-file`: where log lines go instead of standard error. */
+  logFile?: string;
 }
 
 /** True once the command line asked for `--log-level debug`. */
 let debugging = false;
+
+/**
+ * Where the lines for the operator go and how they look: standard error as
+ * text until the command line says otherwise (see {@linkcode logOutput}).
+ */
+let out: Output = { sink: (line) => console.error(line), format: "text", alsoStderr: false };
+
+/** Where the lines for the operator go, and how they look. */
+interface Output {
+  sink: (line: string) => void;
+  format: LogFormat;
+  /** The last line of a failed run goes to standard error as well (the log is a file). */
+  alsoStderr: boolean;
+}
+
+/**
+ * Writes a line for the operator whatever the log level: as text,
+ * `PREFIX CODE message` (`plumb: `, `plumb warn: `), or as a JSON log line.
+ */
+function say(
+  level: LogLevel,
+  prefix: string,
+  code: Code,
+  message: string,
+  context?: LogContext,
+): void {
+  out.sink(
+    out.format === "text"
+      ? `${prefix}${code} ${message}`
+      : formatLogLine("json", level, code, message, context),
+  );
+}
+
+/**
+ * Where the log goes: `--log-file`; else standard error, unless it is the
+ * connection `--stdio` serves (inetd, xinetd), where every line is dropped
+ * rather than read by the client.
+ */
+function logOutput(command: Command): Output {
+  const format = command.options.logFormat ?? "text";
+  const silent = command.options.stdio === true && stderrIsConnection();
+  if (command.logFile !== undefined) {
+    return { sink: logFileSink(command.logFile), format, alsoStderr: !silent };
+  }
+  if (silent) return { sink: () => {}, format, alsoStderr: false };
+  return { sink: (line) => console.error(line), format, alsoStderr: false };
+}
 
 /** A failure of the command line: code, message and exit status. */
 class CliExit extends PlumbError {
@@ -82,7 +150,11 @@ function parse(
         "listen-fd": { type: "string" },
         "idle-exit": { type: "string" },
         workers: { type: "string" },
+        admin: { type: "string" },
+        "admin-public": { type: "boolean" },
         "log-level": { type: "string" },
+        "log-format": { type: "string" },
+        "log-file": { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "V" },
       },
@@ -128,6 +200,20 @@ function parse(
     options.listenFd = Number(fd);
   }
   if (values["idle-exit"] !== undefined) options.idleExitMs = parseDuration(values["idle-exit"]);
+  if (values.admin !== undefined) {
+    try {
+      options.admin = {
+        ...parseAdminAddress(values.admin),
+        public: values["admin-public"] ?? false,
+      };
+      checkAdminAddress(options.admin);
+    } catch (error) {
+      if (error instanceof PlumbError) throw new CliExit(error.code, error.message, 2);
+      throw error;
+    }
+  } else if (values["admin-public"]) {
+    throw new CliExit("PLUMB_CLI_ADMIN_PUBLIC", "--admin-public goes with --admin HOST:PORT", 2);
+  }
   const level = values["log-level"] ?? (values.stdio ? "error" : undefined);
   if (level !== undefined) {
     if (!LOG_LEVELS.includes(level as LogLevel)) {
@@ -139,6 +225,17 @@ function parse(
     }
     options.logLevel = level as LogLevel;
     debugging = level === "debug";
+  }
+  const format = values["log-format"];
+  if (format !== undefined) {
+    if (!LOG_FORMATS.includes(format as LogFormat)) {
+      throw new CliExit(
+        "PLUMB_CLI_LOG_FORMAT",
+        `--log-format must be one of ${LOG_FORMATS.join(", ")}, got "${format}"`,
+        2,
+      );
+    }
+    options.logFormat = format as LogFormat;
   }
   const workers = Number(values.workers ?? "1");
   if (!/^\d+$/.test(values.workers ?? "1") || workers < 1 || workers > MAX_WORKERS) {
@@ -154,6 +251,7 @@ function parse(
     check: values.check ?? false,
     dot: values.dot ?? false,
     workers,
+    ...(values["log-file"] === undefined ? {} : { logFile: values["log-file"] }),
   };
 }
 
@@ -196,7 +294,7 @@ function reloadOnHangup(host: Serving): void {
   if (Deno.build.os === "windows") return;
   Deno.addSignalListener("SIGHUP", () => {
     host.reload().catch((error) =>
-      console.error(`plumb error: PLUMB_RELOAD_UNEXPECTED reload failed: ${lineOf(error)}`)
+      say("error", "plumb error: ", "PLUMB_RELOAD_UNEXPECTED", `reload failed: ${lineOf(error)}`)
     );
   });
 }
@@ -207,7 +305,7 @@ function waitForSignal(host: Serving): Promise<void> {
     const stop = (): void => {
       if (stopping) Deno.exit(130);
       stopping = true;
-      console.error("plumb: PLUMB_STOPPING stopping (a second signal exits at once)");
+      say("info", "plumb: ", "PLUMB_STOPPING", "stopping (a second signal exits at once)");
       host.close().then(resolve);
     };
     Deno.addSignalListener("SIGINT", stop);
@@ -217,11 +315,18 @@ function waitForSignal(host: Serving): Promise<void> {
 }
 
 async function main(argv: string[]): Promise<number> {
+  // Under inetd not even a bad command line is written to the client.
+  if (argv.includes("--stdio") && stderrIsConnection()) {
+    out = { sink: () => {}, format: "text", alsoStderr: false };
+  }
   const command = parse(argv);
   if (typeof command === "string") {
     await Deno.stdout.write(new TextEncoder().encode(command));
     return 0;
   }
+  out = logOutput(command);
+  const { options } = command;
+  options.logger = createLogger(options.logLevel ?? "info", out.sink, out.format);
   if (command.dot) {
     await Deno.stdout.write(
       new TextEncoder().encode(await graphToDot(command.graph, command.options)),
@@ -230,6 +335,8 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command.check) {
     const checked = await checkGraph(command.graph, command.options);
+    // deno run does not type-check the servlet modules it imports: deno check them.
+    await typeCheckServlets(command.graph, createLogger(command.options.logLevel));
     const { warnings } = checked;
     console.log(
       `${checked.file}: ok: ${checked.nodes.length} node(s), ${checked.edges} edge(s), ` +
@@ -237,7 +344,7 @@ async function main(argv: string[]): Promise<number> {
         (warnings.length > 0 ? `, ${warnings.length} warning(s)` : ""),
     );
     // Warnings do not fail the check: the graph serves, these parts have no effect.
-    for (const warning of warnings) console.error(`plumb warn: PLUMB_CHECK_WARNING ${warning}`);
+    for (const warning of warnings) say("warn", "plumb warn: ", "PLUMB_CHECK_WARNING", warning);
     return 0;
   }
   const host = command.workers > 1
@@ -247,6 +354,11 @@ async function main(argv: string[]): Promise<number> {
   if (!command.options.stdio) reloadOnHangup(host);
   // With --stdio, standard output is the conversation: no listening line there.
   if (!command.options.stdio) { for (const url of host.urls) console.log(`listening on ${url}`); }
+  // With --stdio, a line of the log: standard output is the conversation.
+  if (host.adminUrl !== undefined) {
+    if (!command.options.stdio) console.log(`admin on ${host.adminUrl}`);
+    else say("info", "plumb info: ", "PLUMB_ADMIN_LISTENING", `admin on ${host.adminUrl}`);
+  }
   await stopped;
   return 0;
 }
@@ -259,18 +371,20 @@ async function main(argv: string[]): Promise<number> {
 function survive(): void {
   globalThis.addEventListener("unhandledrejection", (event) => {
     event.preventDefault();
-    console.error(
-      `plumb error: PLUMB_UNHANDLED_REJECTION unhandled rejection (from a servlet?): ${
-        lineOf(event.reason)
-      }`,
+    say(
+      "error",
+      "plumb error: ",
+      "PLUMB_UNHANDLED_REJECTION",
+      `unhandled rejection (from a servlet?): ${lineOf(event.reason)}`,
     );
   });
   globalThis.addEventListener("error", (event) => {
     event.preventDefault();
-    console.error(
-      `plumb error: PLUMB_UNCAUGHT_EXCEPTION uncaught exception (from a servlet?): ${
-        lineOf(event.error)
-      }`,
+    say(
+      "error",
+      "plumb error: ",
+      "PLUMB_UNCAUGHT_EXCEPTION",
+      `uncaught exception (from a servlet?): ${lineOf(event.error)}`,
     );
   });
 }
@@ -283,10 +397,16 @@ if (import.meta.main) {
   } catch (thrown) {
     // One line, whatever failed: the code and message a library call would throw.
     const error = toPlumbError(thrown);
-    console.error(`plumb: ${lineOf(error)}`);
     status = error instanceof CliExit ? error.status : isUsageError(error) ? 2 : 1;
+    const message = lineOf(error).slice(error.code.length + 1);
+    say("error", "plumb: ", error.code, message, { fields: { exit: status } });
+    // Into a --log-file, and on standard error too, for whoever started plumb.
+    if (out.alsoStderr) console.error(`plumb: ${lineOf(error)}`);
     // A bug's stack, for its report, only when asked for.
-    if (error.code === "PLUMB_UNEXPECTED" && debugging) console.error(error.cause);
+    if (error.code === "PLUMB_UNEXPECTED" && debugging) {
+      if (out.format === "text") out.sink(Deno.inspect(error.cause));
+      else say("debug", "", error.code, Deno.inspect(error.cause));
+    }
   }
   Deno.exit(status);
 }

@@ -6,13 +6,13 @@
  * A servlet declares its ports in `init` and handles one request per `exec`:
  *
  * ```ts
- * import { defineServlet, INPUT, OUTPUT, PERSIST } from "@plumb/plumb";
+ * import { defineServlet } from "@plumb/plumb";
  *
  * export default defineServlet({
  *   init(_args, env) {
  *     return {
- *       input: env.define("in", INPUT | PERSIST),
- *       output: env.define("out", OUTPUT),
+ *       input: env.input("in", { persist: true, type: "text/line" }),
+ *       output: env.output("out", { type: "text/line" }),
  *     };
  *   },
  *   async exec(ctx, task) {
@@ -21,6 +21,10 @@
  *   },
  * });
  * ```
+ *
+ * Under the options lies Plumber's wire form, still there for those who
+ * think in it: `env.define("in", INPUT | PERSIST, "text/line")`, and
+ * `task.cntl(port, CLR_FLAG, PERSIST)` for `task.keepAlive(port, false)`.
  *
  * A host serves a graph, from a `graph.json` file or an object:
  *
@@ -39,10 +43,15 @@
  * @module
  */
 export {
+  type AnyPort,
   defineServlet,
   type InitEnv,
   isServlet,
+  type OutputOptions,
+  type PipeType,
+  pipeType,
   type Port,
+  type PortOptions,
   type RequestEvent,
   type Servlet,
   type ServletDefinition,

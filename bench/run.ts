@@ -14,9 +14,10 @@
  * one after the other, so that the machine's noise hits them alike. The
  * sections, in the order they run within a round:
  *
- * - `keepalive`: `examples/hello.json`, `examples/pipeline.json` and
- *   `examples/router.json` against `raw bytes`, `raw lines` and `node net`; C
- *   keep-alive connections with one `Plumber\n` in flight each.
+ * - `keepalive`: `examples/hello.json` (also with `--admin`, which counts
+ *   every request), `examples/pipeline.json` and `examples/router.json`
+ *   against `raw bytes`, `raw lines` and `node net`; C keep-alive connections
+ *   with one `Plumber\n` in flight each.
  * - `connect`: the same baselines and `hello` with a new connection per
  *   request (connect, one line, its reply, close, repeat) in each of C slots.
  *   The client closes
@@ -176,6 +177,12 @@ const HELLO: Target = {
   server: { script: ["main.ts", "examples/hello.json"] },
   expect: "Hello, Plumber",
 };
+/** The admin listener on: every exec timed, every request counted (docs/operating.md). */
+const HELLO_ADMIN: Target = {
+  name: "hello --admin",
+  server: { script: ["main.ts", "examples/hello.json", "--admin", "127.0.0.1:0"] },
+  expect: "Hello, Plumber",
+};
 const PIPELINE: Target = {
   name: "pipeline",
   server: { script: ["main.ts", "examples/pipeline.json"] },
@@ -193,6 +200,7 @@ const KEEPALIVE_TARGETS: readonly Target[] = [
   RAW_LINES,
   NODE_NET,
   HELLO,
+  HELLO_ADMIN,
   PIPELINE,
   ROUTER,
 ];

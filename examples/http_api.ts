@@ -10,41 +10,25 @@
  *   JSON gets 400.
  * @module
  */
-import { defineServlet, INPUT, OUTPUT, PlumbError, type Port } from "../mod.ts";
-import {
-  HTTP_PIPE_TYPES,
-  type HttpRequest,
-  jsonResponse,
-  textResponse,
-} from "../servlets/http/types.ts";
-
-/** The context of an API node. */
-export interface ApiContext {
-  /** Which endpoint the node is. */
-  endpoint: "hello" | "echo";
-  /** The routed request. */
-  input: Port;
-  /** The response. */
-  output: Port;
-}
+import { defineServlet, PlumbError } from "../mod.ts";
+import { HTTP_REQUEST, HTTP_RESPONSE, jsonResponse, textResponse } from "../servlets/http/types.ts";
 
 const decoder = new TextDecoder();
 
 export default defineServlet({
-  types: HTTP_PIPE_TYPES,
   description: "a JSON endpoint: hello (a greeting) or echo (the JSON body back)",
-  init(args, env): ApiContext {
+  init(args, env) {
     if (args.length !== 1 || (args[0] !== "hello" && args[0] !== "echo")) {
       throw new PlumbError(`http_api: args are ["hello"] or ["echo"], got ${JSON.stringify(args)}`);
     }
     return {
-      endpoint: args[0],
-      input: env.define("in", INPUT, "http/request"),
-      output: env.define("out", OUTPUT, "http/response"),
+      endpoint: args[0], // which endpoint the node is
+      input: env.input("in", { type: HTTP_REQUEST }), // the routed request
+      output: env.output("out", { type: HTTP_RESPONSE }),
     };
   },
-  async exec(ctx, task): Promise<void> {
-    const request = await task.readValue<HttpRequest>(ctx.input);
+  async exec(ctx, task) {
+    const request = await task.readValue(ctx.input); // an HttpRequest
     if (request === null) return;
     if (ctx.endpoint === "hello") {
       const name = new URLSearchParams(request.query).get("name") ?? "world";

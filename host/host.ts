@@ -21,6 +21,9 @@ import { IdleWatch } from "./idle_watch.ts";
 import { type CheckedGraph, load, type LoadedGraph, summary } from "./load.ts";
 import { failureReason, Generation, listenerChanges, type ReloadResult } from "./reload.ts";
 import type { LoadOptions, ServeOptions } from "./serve_options.ts";
+import { HostMetrics, type MetricsSnapshot } from "./metrics.ts";
+import { AdminListener, type AdminSource } from "./admin.ts";
+import { type GraphView, graphView } from "./graph_view.ts";
 
 export type { ConnectOptions, MemoryConnection, ReloadResult };
 
@@ -43,6 +46,8 @@ export interface Serving {
   close(graceMs?: number): Promise<void>;
   /** Reloads the graph: see {@linkcode Host.reload}. */
   reload(graph?: string | URL | GraphSpec): Promise<ReloadResult>;
+  /** The admin listener's address (`http://127.0.0.1:9090/`) when `ServeOptions.admin` asked for one. */
+  readonly adminUrl?: string;
 }
 
 /**
@@ -93,6 +98,9 @@ export class Host implements Serving, AsyncDisposable {
   #closing: Promise<void> | undefined;
   #stopped: () => void = () => {};
   #reloads: Promise<unknown> = Promise.resolve();
+  /** What requests do, counted when `metrics` or `admin` asked for it. */
+  readonly #metrics: HostMetrics | undefined;
+  #admin: AdminListener | undefined;
 
   /**
    * Loads, checks and serves a graph: a `graph.json` path or URL, or a graph
@@ -105,7 +113,8 @@ export class Host implements Serving, AsyncDisposable {
   }
 
   static async #start(graph: string | URL | GraphSpec, options: ServeOptions): Promise<Host> {
-    const log = options.logger ?? createLogger(options.logLevel ?? "info");
+    const log = options.logger ??
+      createLogger(options.logLevel ?? "info", undefined, options.logFormat);
     const checked = await load(graph, options);
     if (checked.listeners.length === 0) {
       await unloadNodes(checked.plan.nodes);
@@ -135,7 +144,16 @@ export class Host implements Serving, AsyncDisposable {
     }
     const memory = (): SessionListenerOptions =>
       memoryOptions(checked.session, `${checked.file}: in-memory connections`);
-    return wiring.made(new Host(graph, options, log, checked, wiring, listeners, memory));
+    const host = wiring.made(new Host(graph, options, log, checked, wiring, listeners, memory));
+    if (options.admin !== undefined) {
+      try {
+        host.#admin = AdminListener.start(options.admin, host.#adminSource());
+      } catch (error) {
+        await host.close(0);
+        throw error;
+      }
+    }
+    return host;
   }
 
   /**
@@ -167,7 +185,8 @@ export class Host implements Serving, AsyncDisposable {
    * ```
    */
   static async load(graph: string | URL | GraphSpec, options: LoadOptions = {}): Promise<Host> {
-    const log = options.logger ?? createLogger(options.logLevel ?? "info");
+    const log = options.logger ??
+      createLogger(options.logLevel ?? "info", undefined, options.logFormat);
     const loaded = await load(graph, options, false);
     let session: SessionListenerOptions;
     try {
@@ -188,7 +207,7 @@ export class Host implements Serving, AsyncDisposable {
    * reload replaces it), the idle watch, the context listeners are given.
    * `made` hands the host to the idle exit once it exists.
    */
-  static #wiring(loaded: LoadedGraph, options: ServeOptions, log: Logger): Wiring {
+  static #wiring(loaded: LoadedGraph, options: ServeOptions | LoadOptions, log: Logger): Wiring {
     let host: Host | undefined;
     const idle = new IdleWatch(options.idleExitMs, () => {
       log.log(
@@ -198,7 +217,10 @@ export class Host implements Serving, AsyncDisposable {
       );
       host?.close();
     });
-    const served = { current: Host.#generation(loaded, 1, log) };
+    const metrics = ("admin" in options && options.admin !== undefined) || options.metrics
+      ? new HostMetrics()
+      : undefined;
+    const served = { current: Host.#generation(loaded, 1, log, metrics) };
     const context: ListenContext = {
       handle: (input, output, info) => served.current.handle(input, output, info),
       log,
@@ -210,6 +232,7 @@ export class Host implements Serving, AsyncDisposable {
       idle,
       served,
       context,
+      metrics,
       made: (made: Host): Host => host = made,
     };
   }
@@ -236,6 +259,7 @@ export class Host implements Serving, AsyncDisposable {
     this.#listen = listeners.length > 0;
     this.#memoryOptions = memoryOptions;
     this.#idle = wiring.idle;
+    this.#metrics = wiring.metrics;
     this.urls = listeners.map((l) => l.url);
     this.finished = new Promise<void>((resolve) => this.#stopped = resolve);
     wiring.idle.start();
@@ -245,6 +269,36 @@ export class Host implements Serving, AsyncDisposable {
   /** The checked graph being served to new connections (the newest, after a {@linkcode Host.reload}). */
   get graph(): CheckedGraph {
     return this.#summary;
+  }
+
+  /** The admin listener's address, for example `http://127.0.0.1:9090/`, when `admin` asked for one. */
+  get adminUrl(): string | undefined {
+    return this.#admin?.url;
+  }
+
+  /**
+   * What the host has counted since it started (see `docs/operating.md`), or
+   * undefined when it is not counting (neither `metrics` nor `admin` given).
+   */
+  metrics(): MetricsSnapshot | undefined {
+    return this.#metrics?.snapshot(this.#listeners, this.#generations.current.number);
+  }
+
+  /** The graph served to new connections as the admin page draws it. */
+  view(): GraphView {
+    return graphView(this.#served, this.#generations.current.number, this.urls);
+  }
+
+  /** What the admin listener serves: this host's counters and graph. */
+  #adminSource(): AdminSource {
+    const stopping = (): boolean => this.#closing !== undefined;
+    return {
+      scrape: () => Promise.resolve([{ snapshot: this.metrics()! }]),
+      view: () => Promise.resolve(this.view()),
+      get stopping(): boolean {
+        return stopping();
+      },
+    };
   }
 
   /**
@@ -313,6 +367,8 @@ export class Host implements Serving, AsyncDisposable {
       for (const generation of [...this.#retired, this.#generations.current]) {
         await generation.unload();
       }
+      // Last: /health says 503 while the listeners drain.
+      await this.#admin?.close();
       this.#stopped();
     })();
     return this.#closing;
@@ -353,11 +409,21 @@ export class Host implements Serving, AsyncDisposable {
     return run;
   }
 
-  static #generation(loaded: LoadedGraph, number: number, log: Logger): Generation {
-    const { plan } = loaded;
+  static #generation(
+    loaded: LoadedGraph,
+    number: number,
+    log: Logger,
+    metrics: HostMetrics | undefined,
+  ): Generation {
+    // A watched host runs the plan decorated to count; any other runs it as compiled.
+    const plan = metrics === undefined ? loaded.plan : metrics.observe(loaded.plan);
     const report = (node: PlanNode, error: unknown, info: RequestInfo): void => {
+      metrics?.failed(node.name, error);
       if (error instanceof PlumbError && error.name === "UpstreamError") {
-        log.log("debug", "PLUMB_NODE_STOPPED", `node "${node.name}" stopped: ${describe(error)}`);
+        log.log("debug", "PLUMB_NODE_STOPPED", `node "${node.name}" stopped: ${describe(error)}`, {
+          node: node.name,
+          peer: info.peer,
+        });
       } else {
         log.log(
           "error",
@@ -365,6 +431,7 @@ export class Host implements Serving, AsyncDisposable {
           `node "${node.name}" (${node.specifier}) failed a request from ${info.peer}: ${
             describe(error)
           }`,
+          { node: node.name, peer: info.peer },
         );
       }
     };
@@ -372,9 +439,9 @@ export class Host implements Serving, AsyncDisposable {
       runRequest(plan, input, output, report, info);
     return new Generation(
       number,
-      plan.nodes,
+      loaded.plan.nodes,
       handle,
-      (code, message) => log.log("error", code, message),
+      (code, message, node) => log.log("error", code, message, { node }),
     );
   }
 
@@ -389,6 +456,7 @@ export class Host implements Serving, AsyncDisposable {
       const message =
         `reload of ${name} failed, still serving graph ${this.#generations.current.number}: ${reason}`;
       log.log("error", "PLUMB_RELOAD_FAILED", message);
+      this.#metrics?.reloaded(false);
       return {
         reloaded: false,
         message,
@@ -407,13 +475,17 @@ export class Host implements Serving, AsyncDisposable {
       return kept(failureReason(error));
     }
     if (this.#closing !== undefined) {
-      await unloadNodes(loaded.plan.nodes, (code, message) => log.log("error", code, message));
+      await unloadNodes(
+        loaded.plan.nodes,
+        (code, message, node) => log.log("error", code, message, { node }),
+      );
       return kept("the host is stopping");
     }
     const changes = listenerChanges(this.#served.listeners, loaded.listeners);
     const graphChanged = loaded.fingerprint !== this.#served.fingerprint;
     const old = this.#generations.current;
-    this.#generations.current = Host.#generation(loaded, old.number + 1, log);
+    this.#generations.current = Host.#generation(loaded, old.number + 1, log, this.#metrics);
+    this.#metrics?.reloaded(true);
     this.#served = loaded;
     this.#summary = summary(loaded);
     this.#retired.add(old);
@@ -456,6 +528,8 @@ interface Wiring {
   readonly idle: IdleWatch;
   readonly served: { current: Generation };
   readonly context: ListenContext;
+  /** The host's counters, when it counts. */
+  readonly metrics: HostMetrics | undefined;
   /** Gives the idle exit the host to close, and returns it. */
   made(host: Host): Host;
 }

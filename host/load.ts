@@ -41,6 +41,8 @@ export interface LoadedGraph {
   readonly file: string;
   readonly base: URL;
   readonly plan: Plan;
+  /** The graph after the fan-out and fan-in rewrite: the nodes the plan runs, with their args. */
+  readonly spec: GraphSpec;
   readonly listeners: readonly { module: IoModule<unknown>; options: unknown }[];
   /** The graph's nodes, edges, input, output and types, to tell whether a reload changed them. */
   readonly fingerprint: string;
@@ -97,6 +99,7 @@ export async function load(
       file,
       base,
       plan: compilePlan(file, rewritten.spec, nodes, rewritten.labels),
+      spec: rewritten.spec,
       listeners,
       fingerprint: JSON.stringify({ nodeSpecs, edges, input, output, types }),
       session: firstSessionOptions(spec),

@@ -29,7 +29,15 @@ export {
   type Serving,
 } from "./host.ts";
 export { type CheckedGraph, checkGraph, graphToDot } from "./load.ts";
-export type { LoadOptions, ServeOptions } from "./serve_options.ts";
+export type { AdminOptions, LoadOptions, ServeOptions } from "./serve_options.ts";
+export type { EdgeView, GraphView, NodeView, PortView } from "./graph_view.ts";
+export type {
+  EdgeMetrics,
+  ListenerMetrics,
+  MetricsSnapshot,
+  NodeError,
+  NodeMetrics,
+} from "./metrics.ts";
 export { readGraphFile } from "./graph_file.ts";
 export { serveWorkers } from "./workers.ts";
 export { BUILTIN_SERVLETS } from "./servlet_registry.ts";
@@ -42,7 +50,15 @@ export {
   type PortRef,
 } from "./graph_builder.ts";
 export type { EdgeSpec, GraphSpec, ListenerSpec, NodeSpec } from "../kernel/graph.ts";
-export { createLogger, type Logger, type LogLevel } from "../kernel/log.ts";
+export {
+  createLogger,
+  formatLogLine,
+  LOG_FORMATS,
+  type LogContext,
+  type LogFormat,
+  type Logger,
+  type LogLevel,
+} from "../kernel/log.ts";
 export { type Code, CODES } from "../kernel/codes.ts";
 export type {
   ConnectionLimitOptions,

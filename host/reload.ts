@@ -103,7 +103,7 @@ export class Generation {
   /** Runs a request through this generation's graph. */
   readonly handle: RequestHandler;
   readonly #nodes: readonly LoadedNode[];
-  readonly #report: (code: Code, message: string) => void;
+  readonly #report: (code: Code, message: string, node: string) => void;
   #pinned = 0;
   #retired = false;
   #unloading: Promise<void> | undefined;
@@ -114,13 +114,13 @@ export class Generation {
    * @param number the generation's number, for logs
    * @param nodes its loaded nodes, unloaded once it is retired and unused
    * @param handle runs a request through its graph
-   * @param report where unload failures go
+   * @param report where unload failures go (with the node that failed)
    */
   constructor(
     number: number,
     nodes: readonly LoadedNode[],
     handle: RequestHandler,
-    report: (code: Code, message: string) => void,
+    report: (code: Code, message: string, node: string) => void,
   ) {
     this.number = number;
     this.#nodes = nodes;

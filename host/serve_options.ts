@@ -3,9 +3,23 @@
  * the CLI's overrides, in one place.
  * @module
  */
-import type { Logger, LogLevel } from "../kernel/log.ts";
+import type { LogFormat, Logger, LogLevel } from "../kernel/log.ts";
 import type { IoModule } from "../modules/module.ts";
 import type { SessionListenerOptions } from "../modules/session_options.ts";
+
+/** Where the admin listener (`--admin`) serves the page, `/metrics` and `/health`. */
+export interface AdminOptions {
+  /** Address to listen on. Default `127.0.0.1`. */
+  host?: string;
+  /** Port to listen on; 0 picks a free one. */
+  port: number;
+  /**
+   * Allow an address that is not a loopback one (`--admin-public`): the page
+   * shows the graph, its servlets' arguments and their errors to whoever can
+   * reach it. Default false.
+   */
+  public?: boolean;
+}
 
 /** Options of `serve`, `Host.start` and `checkGraph`. */
 export interface ServeOptions {
@@ -15,7 +29,13 @@ export interface ServeOptions {
   port?: number;
   /** The most verbose log level written. Default `info`. */
   logLevel?: LogLevel;
-  /** Where log lines go; default standard error at `logLevel`. */
+  /**
+   * How log lines are written: `text` (`plumb LEVEL: CODE message`, the
+   * default) or `json` (one object a line: `time`, `level`, `code`, `node`,
+   * `peer`, `message`). Every line of the host, connection lines included.
+   */
+  logFormat?: LogFormat;
+  /** Where log lines go; default standard error at `logLevel`, as `logFormat` says. */
   logger?: Logger;
   /**
    * For a graph given as an object: the URL that relative servlet paths
@@ -57,11 +77,24 @@ export interface ServeOptions {
    * memory, with no listener at all, use `Host.load`.)
    */
   modules?: Readonly<Record<string, IoModule<unknown>>>;
+  /**
+   * Serve the admin page, `/metrics` (Prometheus) and `/health` on this
+   * address, in the same process and outside the graph's limits (`--admin`).
+   * Implies `metrics`.
+   */
+  admin?: AdminOptions;
+  /**
+   * Count requests, failures and exec times per node and bytes per edge, for
+   * `Host.metrics()` (`--workers`' workers do, for the main isolate's admin
+   * listener). Off by default: a host not counting does no extra work per request.
+   */
+  metrics?: boolean;
 }
 
 /** Options of `Host.load`, which serves a graph in memory only: no listener, no socket. */
 export interface LoadOptions
-  extends Pick<ServeOptions, "logLevel" | "logger" | "base" | "idleExitMs"> {
+  extends
+    Pick<ServeOptions, "logLevel" | "logFormat" | "logger" | "base" | "idleExitMs" | "metrics"> {
   /**
    * Session options of the in-memory connections (`ttl`, `maxMessageSize`,
    * `open`, `requestTimeout`, `writeTimeout`, `errorReply`), over those of the

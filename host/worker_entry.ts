@@ -5,7 +5,7 @@
  * @module
  */
 import { type Host, serve } from "./host.ts";
-import type { Logger, LogLevel } from "../kernel/log.ts";
+import type { LogContext, LogFormat, Logger, LogLevel } from "../kernel/log.ts";
 import { LOG_LEVELS } from "../kernel/log.ts";
 import type { Code } from "../kernel/codes.ts";
 import { isUsageError, lineOf, toPlumbError } from "../kernel/errors.ts";
@@ -29,14 +29,20 @@ function post(message: FromWorker): void {
   scope.postMessage(message);
 }
 
-/** A logger that hands each line to the main isolate, which writes it. */
-function forwardingLogger(level: LogLevel): Logger {
+/** A logger that hands each line to the main isolate, which writes it in `format`. */
+function forwardingLogger(level: LogLevel, format: LogFormat): Logger {
   const max = LOG_LEVELS.indexOf(level);
   return {
     level,
+    format,
     enabled: (l: LogLevel): boolean => LOG_LEVELS.indexOf(l) <= max,
-    log(l: LogLevel, code: Code, message: string): void {
-      if (LOG_LEVELS.indexOf(l) <= max) post({ type: "log", level: l, code, message });
+    log(l: LogLevel, code: Code, message: string, context?: LogContext): void {
+      if (LOG_LEVELS.indexOf(l) > max) return;
+      post(
+        context === undefined
+          ? { type: "log", level: l, code, message }
+          : { type: "log", level: l, code, message, context },
+      );
     },
   };
 }
@@ -65,8 +71,11 @@ scope.onmessage = async (event: MessageEvent<ToWorker>): Promise<void> => {
   const command = event.data;
   if (command.type === "serve") {
     try {
-      const { logLevel, ...options } = command.options;
-      host = await serve(command.graph, { ...options, logger: forwardingLogger(logLevel) });
+      const { logLevel, logFormat, ...options } = command.options;
+      host = await serve(command.graph, {
+        ...options,
+        logger: forwardingLogger(logLevel, logFormat),
+      });
       host.finished.then(() => post({ type: "finished" }));
       post({ type: "listening", urls: host.urls, graph: host.graph });
     } catch (error) {
@@ -82,6 +91,13 @@ scope.onmessage = async (event: MessageEvent<ToWorker>): Promise<void> => {
     post({
       type: "reloaded",
       result: host === undefined ? null : await host.reload(command.graph),
+    });
+  } else if (command.type === "metrics") {
+    post({
+      type: "metrics",
+      id: command.id,
+      snapshot: host?.metrics() ?? null,
+      view: host?.view() ?? null,
     });
   } else if (command.type === "close") {
     if (host === undefined) post({ type: "finished" });

@@ -18,6 +18,15 @@ import { createLogger, type Logger } from "../kernel/log.ts";
 import { unstableNetEnabled } from "../modules/tcp.ts";
 import { TCP_MODULES } from "./overrides.ts";
 import type { FromWorker, ToWorker, WorkerServeOptions } from "./worker_protocol.ts";
+import { AdminListener, type AdminSource } from "./admin.ts";
+import type { MetricsSnapshot } from "./metrics.ts";
+import type { GraphView } from "./graph_view.ts";
+
+/** What a worker tells the admin listener: its counters and its graph. */
+interface WorkerMetrics {
+  snapshot: MetricsSnapshot;
+  view: GraphView;
+}
 
 /** Most workers `--workers` starts. */
 export const MAX_WORKERS = 64;
@@ -34,6 +43,9 @@ class HostWorker {
   #finished: () => void = () => {};
   /** Reloads sent and not yet answered, oldest first (a worker answers them in order). */
   readonly #reloads: ((result: ReloadResult | null) => void)[] = [];
+  /** Metrics asked for and not yet answered, by request id. */
+  readonly #metrics = new Map<number, (answer: WorkerMetrics | null) => void>();
+  #nextMetrics = 1;
   /** Resolves once the worker's host has stopped, or the worker is gone. */
   readonly finished: Promise<void>;
   #gone = false;
@@ -58,7 +70,11 @@ class HostWorker {
 
   #receive(message: FromWorker): void {
     if (message.type === "log") {
-      this.#log.log(message.level, message.code, `worker ${this.id}: ${message.message}`);
+      const { context } = message;
+      this.#log.log(message.level, message.code, `worker ${this.id}: ${message.message}`, {
+        ...context,
+        fields: { ...context?.fields, worker: this.id },
+      });
     } else if (message.type === "listening") this.#listening?.(message);
     else if (message.type === "failed") {
       // A usage error is one the CLI prints as a bad command line or graph (exit 2).
@@ -67,7 +83,11 @@ class HostWorker {
         : new PlumbError(message.code, message.message);
       this.#failed?.(error);
     } else if (message.type === "reloaded") this.#reloads.shift()?.(message.result);
-    else if (message.type === "finished") this.terminate();
+    else if (message.type === "metrics") {
+      const { snapshot, view } = message;
+      this.#metrics.get(message.id)?.(snapshot && view && { snapshot, view });
+      this.#metrics.delete(message.id);
+    } else if (message.type === "finished") this.terminate();
   }
 
   #send(message: ToWorker): void {
@@ -114,12 +134,23 @@ class HostWorker {
     return await answered ?? refusedReload(`worker ${this.id} is not serving`, serving);
   }
 
+  /** The worker's counters and graph; null when it is gone or not counting. */
+  metrics(): Promise<WorkerMetrics | null> {
+    if (this.#gone) return Promise.resolve(null);
+    const id = this.#nextMetrics++;
+    const answer = new Promise<WorkerMetrics | null>((resolve) => this.#metrics.set(id, resolve));
+    this.#send({ type: "metrics", id });
+    return answer;
+  }
+
   /** Stops the worker at once. */
   terminate(): void {
     if (this.#gone) return;
     this.#gone = true;
     this.#worker.terminate();
     for (const answer of this.#reloads.splice(0)) answer(null);
+    for (const answer of this.#metrics.values()) answer(null);
+    this.#metrics.clear();
     this.#finished();
   }
 }
@@ -221,8 +252,14 @@ async function startWorkers(
       `--allow-read=${path}`,
     );
   }
-  const log = options.logger ?? createLogger(options.logLevel ?? "info");
-  const base: WorkerServeOptions = { logLevel: log.level, reusePort: true };
+  const log = options.logger ??
+    createLogger(options.logLevel ?? "info", undefined, options.logFormat);
+  const base: WorkerServeOptions = {
+    logLevel: log.level,
+    logFormat: log.format ?? "text",
+    reusePort: true,
+  };
+  if (options.admin !== undefined) base.metrics = true;
   if (options.host !== undefined) base.host = options.host;
   if (options.port !== undefined) base.port = options.port;
   const workers: HostWorker[] = [];
@@ -242,9 +279,38 @@ async function startWorkers(
       }
     });
 
+  let admin: AdminListener | undefined;
   const stopAll = async (graceMs = 5000): Promise<void> => {
     closing = true;
     await Promise.all(workers.map((w) => w.close(graceMs)));
+    await admin?.close();
+  };
+
+  /** The admin listener's source: each worker's counters, under its number, and the first's graph. */
+  const workersSource = (): AdminSource => {
+    const answers = async (): Promise<{ worker: number; metrics: WorkerMetrics }[]> => {
+      const all = await Promise.all(workers.map((w) => w.metrics()));
+      return all.flatMap((metrics, i) =>
+        metrics === null ? [] : [{ worker: workers[i].id, metrics }]
+      );
+    };
+    return {
+      scrape: async () =>
+        (await answers()).map(({ worker, metrics }) => ({ worker, snapshot: metrics.snapshot })),
+      view: async () => {
+        const first = (await answers())[0];
+        if (first === undefined) {
+          throw new PlumbError(
+            "PLUMB_ADMIN_NO_WORKER",
+            "the admin page cannot draw the graph: no worker is serving",
+          );
+        }
+        return first.metrics.view;
+      },
+      get stopping(): boolean {
+        return closing;
+      },
+    };
   };
 
   try {
@@ -267,12 +333,14 @@ async function startWorkers(
     await Promise.all(workers.slice(1).map((w) => w.serve(graph, shared)));
     let closed: Promise<void> | undefined;
     let serving = checked;
+    if (options.admin !== undefined) admin = AdminListener.start(options.admin, workersSource());
     return {
       urls,
+      adminUrl: admin?.url,
       get graph(): CheckedGraph {
         return serving;
       },
-      finished: Promise.all(workers.map((w) => w.finished)).then(() => {}),
+      finished: Promise.all(workers.map((w) => w.finished)).then(() => admin?.close()),
       close(graceMs?: number): Promise<void> {
         closed ??= stopAll(graceMs);
         return closed;

@@ -32,6 +32,7 @@
 export const CODES = {
   // Starting and stopping.
   PLUMB_STOPPING: "a signal asked the host to stop",
+  PLUMB_ADMIN_LISTENING: "the admin listener's address, logged with --stdio",
   PLUMB_HOST_CLOSED: "an in-memory connection was asked of a host that is closing or closed",
   PLUMB_CHECK_WARNING: "the graph has a part that will have no effect (what --check warns of)",
   PLUMB_HARNESS_NO_INPUT: "the testing kit was given a servlet with no input port",
@@ -60,6 +61,11 @@ export const CODES = {
   PLUMB_NODE_TWICE: "a graph built in code adds two nodes of one name",
   PLUMB_SERVLET_UNKNOWN: "a node names a servlet that is neither built in nor a path",
   PLUMB_SERVLET_LOAD_FAILED: "a servlet module cannot be imported",
+  PLUMB_SERVLET_TYPE_ERROR: "--check found a type error in a servlet file of the graph",
+  PLUMB_SERVLET_NOT_TYPE_CHECKED:
+    "--check may not run deno, so it did not type-check the servlet files",
+  PLUMB_SERVLET_CHECK_EXCLUDED:
+    "--check did not type-check a servlet file the deno configuration excludes",
   PLUMB_SERVLET_NOT_SERVLET: "a module's default export is not a servlet",
   PLUMB_SERVLET_INIT_FAILED: "a servlet's init threw",
   PLUMB_SERVLET_UNLOAD_FAILED: "a servlet's unload threw",
@@ -69,12 +75,20 @@ export const CODES = {
   PLUMB_PORT_NO_NAME: "init defined a port without a name",
   PLUMB_PORT_RESERVED: "init defined a port named like a signal output",
   PLUMB_PORT_TWICE: "init defined two ports of one name",
+  PLUMB_PORT_ALIAS_NO_NAME: "a port's alias is not a non-empty string",
+  PLUMB_PORT_ALIAS_RESERVED: "a port's alias is the name of a signal output",
+  PLUMB_PORT_NAME_TAKEN: "a port's name is another port's alias",
+  PLUMB_PORT_ALIAS_TAKEN: "a port's alias is another port's name or alias",
   PLUMB_PORT_BAD_FLAGS: "a port's flags are not made of plumb's flag constants",
   PLUMB_PORT_INPUT_FLAGS: "an input port has a flag only outputs take",
   PLUMB_PORT_STRAY_TARGET: "a port's flags name a shadow target without SHADOW",
   PLUMB_PORT_DISABLED_NOT_SHADOW: "a port that is not a shadow is DISABLED",
   PLUMB_PORT_BAD_SHADOW_TARGET: "a shadow's target is not an output declared before it",
+  PLUMB_PORT_BAD_SHADOW_OF:
+    "env.output's shadowOf is not a port declared before it, or is a shadow",
   PLUMB_PORT_BAD_TYPE: "a port's type is not a string",
+  PLUMB_PORT_TYPE_CONFLICT:
+    "two ports of a node declare pipe types of one name that extend different types",
   PLUMB_PORT_LATE: "a port was defined after init returned",
 
   // Edges and types.
@@ -144,14 +158,22 @@ export const CODES = {
   PLUMB_CLI_LISTEN_FD: "--listen-fd is not a file descriptor number",
   PLUMB_CLI_IDLE_EXIT: "--idle-exit is not a duration",
   PLUMB_CLI_LOG_LEVEL: "--log-level is not a level",
+  PLUMB_CLI_LOG_FORMAT: "--log-format is not text or json",
+  PLUMB_LOG_FILE_OPEN: "the --log-file cannot be opened",
   PLUMB_CLI_WORKERS: "--workers is not a number of workers",
   PLUMB_CLI_NOT_TCP: "--host, --port or --listen-fd, but the first listener is not tcp",
+  PLUMB_CLI_ADMIN: "--admin is not HOST:PORT",
+  PLUMB_CLI_ADMIN_PUBLIC: "--admin-public without --admin",
+  PLUMB_ADMIN_NOT_LOOPBACK: "the admin address is not loopback, and --admin-public was not given",
+  PLUMB_ADMIN_LISTEN: "the admin address is taken or is not this machine's",
   PLUMB_PERMISSION_GRAPH: "deno may not read the graph file",
   PLUMB_PERMISSION_NET: "deno may not listen on a tcp address",
   PLUMB_PERMISSION_UNIX: "deno may not use a unix listener's socket file",
   PLUMB_PERMISSION_FILE_READ: "deno may not read the file listener's input",
   PLUMB_PERMISSION_FILE_WRITE: "deno may not write the file listener's output",
   PLUMB_PERMISSION_TLS_FILE: "deno may not read a tls listener's certificate or key",
+  PLUMB_PERMISSION_ADMIN: "deno may not listen on the admin address",
+  PLUMB_PERMISSION_LOG_FILE: "deno may not write the --log-file",
   PLUMB_PERMISSION: "something needed a permission deno was not given",
 
   // While serving.
@@ -199,6 +221,7 @@ export const CODES = {
   PLUMB_WORKERS_NOT_TCP: "--workers with a listener that is not tcp",
   PLUMB_WORKER_FAILED: "a worker failed as it started",
   PLUMB_WORKER_STOPPED: "a worker failed while serving and was stopped",
+  PLUMB_ADMIN_NO_WORKER: "the admin page asked the workers for their graph and none answered",
 
   // Exec-time API misuse.
   PLUMB_PIPE_AFTER_END: "a servlet used a port after its exec returned",
@@ -215,6 +238,7 @@ export const CODES = {
   PLUMB_PIPE_UNKNOWN_CNTL: "a cntl operation plumb does not know",
   PLUMB_PIPE_FIXED_FLAG: "SET_FLAG or CLR_FLAG of the direction or SHADOW at exec time",
   PLUMB_PIPE_DISABLE_NOT_SHADOW: "SET_FLAG DISABLED on a port that is not a shadow",
+  PLUMB_PIPE_ENABLE_NOT_SHADOW: "task.enable on a port that is not a shadow",
   PLUMB_PIPE_UNKNOWN_FLAGS: "SET_FLAG or CLR_FLAG with bits that are no flag",
   PLUMB_PIPE_SHADOW_DISABLED_LATE: "a shadow was disabled after it carried bytes",
   PLUMB_PIPE_SHADOW_ENABLED_LATE: "a shadow was enabled after its target was written",
@@ -228,6 +252,9 @@ export const CODES = {
   PLUMB_TRANSFORM_UNKNOWN: "transform's argument names no transform",
   PLUMB_DATAFLOW_COUNT: "dataflow/dup or dataflow/firstnonempty's count is not 1 to 1000",
   PLUMB_DATAFLOW_REGEXP: "a dataflow/demux argument is not a regular expression",
+  PLUMB_DATAFLOW_ROUTE_NAME_TAKEN:
+    "a route name of dataflow/demux or http/router is a port the node has anyway",
+  PLUMB_DATAFLOW_ROUTE_NAME_TWICE: "dataflow/demux or http/router is given one route name twice",
   PLUMB_ELIZA_READ: "eliza cannot read its script file",
   PLUMB_ELIZA_SCRIPT: "eliza's script is not a valid ELIZA script",
   PLUMB_JSON_PARSE_ARGS: "json/parse was given arguments",

@@ -5,10 +5,26 @@
  */
 import type { Code } from "./codes.ts";
 import { GraphError, lineOf, PlumbError } from "./errors.ts";
-import { DESCRIPTOR_MASK, DISABLED, KNOWN_FLAGS, OUTPUT, PERSIST, SHADOW } from "./flags.ts";
+import {
+  ASYNC,
+  DESCRIPTOR_MASK,
+  DISABLED,
+  INPUT,
+  KNOWN_FLAGS,
+  OUTPUT,
+  PERSIST,
+  SHADOW,
+} from "./flags.ts";
 import type { GraphSpec } from "./graph.ts";
 import { filePath } from "./file_path.ts";
-import { isServlet, type Port, type Servlet } from "./servlet.ts";
+import {
+  type InitEnv,
+  isServlet,
+  type OutputOptions,
+  type PipeType,
+  type Port,
+  type Servlet,
+} from "./servlet.ts";
 
 /** The names of the signal outputs every node has. */
 export const SIGNAL_PORTS: readonly string[] = ["__null__", "__error__"];
@@ -25,11 +41,55 @@ export interface LoadedNode {
   readonly ctx: unknown;
   /** The declared ports, by descriptor. */
   readonly ports: readonly Port[];
+  /**
+   * The pipe types its ports were declared with ({@linkcode PipeType}s):
+   * type name to the name of the type it extends, for the graph check.
+   */
+  readonly pipeTypes: Readonly<Record<string, string>>;
 }
 
 function firstLine(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   return message.split("\n")[0];
+}
+
+/** True when `port` answers to `name`, by its name or its alias. */
+export function portNamed(port: Port, name: string): boolean {
+  return port.name === name || port.alias === name;
+}
+
+function checkPortName(
+  ports: readonly Port[],
+  where: string,
+  name: unknown,
+  what: "name" | "alias",
+): asserts name is string {
+  const alias = what === "alias";
+  if (typeof name !== "string" || name === "") {
+    throw new PlumbError(
+      alias ? "PLUMB_PORT_ALIAS_NO_NAME" : "PLUMB_PORT_NO_NAME",
+      `${where}: a port ${what} must be a non-empty string`,
+    );
+  }
+  if (SIGNAL_PORTS.includes(name)) {
+    throw new PlumbError(
+      alias ? "PLUMB_PORT_ALIAS_RESERVED" : "PLUMB_PORT_RESERVED",
+      `${where}: port ${what} "${name}" is reserved for the kernel's signal output`,
+    );
+  }
+  const taken = ports.find((p) => portNamed(p, name));
+  if (taken === undefined) return;
+  if (taken.name === name && !alias) {
+    throw new PlumbError(
+      "PLUMB_PORT_TWICE",
+      `${where}: port "${name}" is declared twice; port names are unique in a node`,
+    );
+  }
+  throw new PlumbError(
+    alias ? "PLUMB_PORT_ALIAS_TAKEN" : "PLUMB_PORT_NAME_TAKEN",
+    `${where}: port ${what} "${name}" is taken by port "${taken.name}"; ` +
+      `port names and aliases are unique in a node`,
+  );
 }
 
 function definePort(
@@ -38,22 +98,10 @@ function definePort(
   name: unknown,
   flags: unknown,
   type: unknown,
+  alias?: unknown,
 ): Port {
-  if (typeof name !== "string" || name === "") {
-    throw new PlumbError("PLUMB_PORT_NO_NAME", `${where}: a port name must be a non-empty string`);
-  }
-  if (SIGNAL_PORTS.includes(name)) {
-    throw new PlumbError(
-      "PLUMB_PORT_RESERVED",
-      `${where}: port name "${name}" is reserved for the kernel's signal output`,
-    );
-  }
-  if (ports.some((p) => p.name === name)) {
-    throw new PlumbError(
-      "PLUMB_PORT_TWICE",
-      `${where}: port "${name}" is declared twice; port names are unique in a node`,
-    );
-  }
+  checkPortName(ports, where, name, "name");
+  if (alias !== undefined) checkPortName(ports, where, alias, "alias");
   if (
     typeof flags !== "number" || !Number.isInteger(flags) ||
     (flags & ~(KNOWN_FLAGS | DESCRIPTOR_MASK))
@@ -102,9 +150,57 @@ function definePort(
       `${where}: port "${name}": a type must be a string such as "text/line"`,
     );
   }
-  const port: Port = Object.freeze({ id: ports.length, name, flags, type });
+  const port: Port = Object.freeze(
+    alias === undefined
+      ? { id: ports.length, name, flags, type }
+      : { id: ports.length, name, alias, flags, type },
+  );
   ports.push(port);
   return port;
+}
+
+/**
+ * The sugar of {@linkcode InitEnv.input} and {@linkcode InitEnv.output}:
+ * options to the wire form's flag word and type name, registering a
+ * {@linkcode PipeType} with the node.
+ */
+function declarePort(
+  ports: Port[],
+  types: Record<string, string>,
+  where: string,
+  name: string,
+  output: boolean,
+  options: OutputOptions<unknown> | undefined,
+): Port {
+  const { type, persist, alias, shadowOf, disabled, async } = options ?? {};
+  let flags = (output ? OUTPUT : INPUT) | (persist ? PERSIST : 0);
+  if (async) flags |= ASYNC;
+  if (shadowOf !== undefined) {
+    if (ports[shadowOf?.id] !== shadowOf || (shadowOf.flags & SHADOW)) {
+      throw new PlumbError(
+        "PLUMB_PORT_BAD_SHADOW_OF",
+        `${where}: port "${name}": shadowOf must be a port this node declared before it ` +
+          `(an input or an output), not itself a shadow`,
+      );
+    }
+    flags |= SHADOW | shadowOf.id;
+  }
+  if (disabled) flags |= DISABLED;
+  let typeName: unknown = type ?? shadowOf?.type;
+  const marker = type as PipeType<unknown> | undefined;
+  if (typeof marker?.name === "string" && typeof marker.extends === "string") {
+    typeName = marker.name;
+    const known = types[marker.name];
+    if (known !== undefined && known !== marker.extends) {
+      throw new PlumbError(
+        "PLUMB_PORT_TYPE_CONFLICT",
+        `${where}: port "${name}": type "${marker.name}" extends "${marker.extends}" here, ` +
+          `but "${known}" at another port of the node`,
+      );
+    }
+    types[marker.name] = marker.extends;
+  }
+  return definePort(ports, where, name, flags, typeName, alias);
 }
 
 /** How messages and logs name a servlet given as an object rather than a specifier. */
@@ -188,8 +284,17 @@ export async function loadNode(
     ? await importServlet(where, source, base, resolve)
     : source;
   const ports: Port[] = [];
+  const types: Record<string, string> = {};
   let open = true;
-  const env = {
+  const isOpen = (portName: string): void => {
+    if (!open) {
+      throw new PlumbError(
+        "PLUMB_PORT_LATE",
+        `${where}: port "${portName}" declared after init; declare every port in init`,
+      );
+    }
+  };
+  const env: InitEnv = {
     node: name,
     base,
     path(path: string, what = "path"): string {
@@ -204,13 +309,16 @@ export async function loadNode(
       return filePath(new URL(path, base));
     },
     define(portName: string, flags: number, type?: string): Port {
-      if (!open) {
-        throw new PlumbError(
-          "PLUMB_PORT_LATE",
-          `${where}: port "${portName}" declared after init; declare every port in init`,
-        );
-      }
+      isOpen(portName);
       return definePort(ports, where, portName, flags, type);
+    },
+    input<T>(portName: string, options?: OutputOptions<T>): Port<T> {
+      isOpen(portName);
+      return declarePort(ports, types, where, portName, false, options as OutputOptions<unknown>);
+    },
+    output<T>(portName: string, options?: OutputOptions<T>): Port<T> {
+      isOpen(portName);
+      return declarePort(ports, types, where, portName, true, options as OutputOptions<unknown>);
     },
   };
   let ctx: unknown;
@@ -228,7 +336,7 @@ export async function loadNode(
   } finally {
     open = false;
   }
-  return { name, specifier, servlet, ctx, ports };
+  return { name, specifier, servlet, ctx, ports, pipeTypes: types };
 }
 
 /** Loads every node of a graph, in the order the file lists them; unloads them all if one fails. */
@@ -255,11 +363,12 @@ export const UNLOAD_LIMIT_MS = 5000;
 
 /**
  * Calls every node's `unload`; one that fails or takes longer than
- * {@linkcode UNLOAD_LIMIT_MS} is reported, and the others still run.
+ * {@linkcode UNLOAD_LIMIT_MS} is reported (with the node's name), and the
+ * others still run.
  */
 export async function unloadNodes(
   nodes: readonly LoadedNode[],
-  report: (code: Code, message: string) => void = () => {},
+  report: (code: Code, message: string, node: string) => void = () => {},
 ): Promise<void> {
   for (const node of nodes) {
     if (node.servlet.unload === undefined) continue;
@@ -273,10 +382,15 @@ export async function unloadNodes(
         report(
           "PLUMB_SERVLET_UNLOAD_LATE",
           `node "${node.name}": unload did not finish in ${UNLOAD_LIMIT_MS} ms`,
+          node.name,
         );
       }
     } catch (error) {
-      report("PLUMB_SERVLET_UNLOAD_FAILED", `node "${node.name}": unload failed: ${lineOf(error)}`);
+      report(
+        "PLUMB_SERVLET_UNLOAD_FAILED",
+        `node "${node.name}": unload failed: ${lineOf(error)}`,
+        node.name,
+      );
     } finally {
       clearTimeout(timer);
     }

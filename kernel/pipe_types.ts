@@ -4,9 +4,10 @@
  * edge whose producer type does not convert to its consumer's.
  *
  * Built-in types: `bytes` (the root), `text` (extends `bytes`), `text/line`
- * and `json` (extend `text`). A servlet family registers its own with
- * `defineServlet({types})` (the HTTP servlets' `http/request`, for one), and a
- * graph adds its own in `"types"`, each naming the type it extends. A port with no type takes anything. A type converts to
+ * and `json` (extend `text`). A servlet family registers its own by declaring
+ * ports with the `PipeType`s it makes with `pipeType` (the HTTP servlets'
+ * `http/request`, for one), and a graph adds its own in `"types"`, each naming
+ * the type it extends. A port with no type takes anything. A type converts to
  * itself and to every type it extends, directly or not.
  * @module
  */
@@ -21,7 +22,7 @@ export const BUILTIN_TYPES: Readonly<Record<string, string | null>> = {
   json: "text",
 };
 
-/** Types a loaded servlet registers, with the node that registered them (for messages). */
+/** Types a loaded node registers (its ports' pipe types), with the node's name (for messages). */
 export interface RegisteredTypes {
   /** The node whose servlet declares them. */
   readonly node: string;

@@ -6,10 +6,11 @@
 import { GraphError } from "./errors.ts";
 import { DESCRIPTOR_MASK, OUTPUT, SHADOW } from "./flags.ts";
 import { type GraphSpec, parsePortRef, type PortRef } from "./graph.ts";
-import { type LoadedNode, SIGNAL_PORTS } from "./loader.ts";
+import { type LoadedNode, portNamed, SIGNAL_PORTS } from "./loader.ts";
 import type { Port } from "./servlet.ts";
 import { didYouMean } from "./suggest.ts";
 import { isGeneric, TypeTable } from "./pipe_types.ts";
+import type { MemPipe, MemPipeOptions } from "./mem_pipe.ts";
 
 /** A port slot not connected to anything: inputs read empty, outputs discard. */
 export const UNBOUND = -1;
@@ -84,6 +85,11 @@ export interface Plan {
   readonly outputPort: Port;
   /** True when the graph is one node with no edges (the scheduler's fast path). */
   readonly single: boolean;
+  /**
+   * Makes the pipe of edge `edge` for one request, when the host counts what
+   * edges carry (`--admin`); absent, the scheduler makes a plain `MemPipe`.
+   */
+  readonly newPipe?: (edge: number, options: MemPipeOptions) => MemPipe;
 }
 
 /** Slot of the `__null__` signal output of a node with `n` declared ports. */
@@ -118,13 +124,16 @@ function resolve(
   }
   const names = [...node.ports.map((p) => p.name), ...(want === "output" ? SIGNAL_PORTS : [])];
   const signal = SIGNAL_PORTS.indexOf(ref.port);
-  const port = node.ports.find((p) => p.name === ref.port);
+  const port = node.ports.find((p) => portNamed(p, ref.port));
   if (port === undefined && signal < 0) {
+    const aliases = node.ports.flatMap((p) => p.alias === undefined ? [] : [p.alias]);
+    const listed = node.ports.map((p) => p.alias === undefined ? p.name : `${p.name} (${p.alias})`);
+    if (want === "output") listed.push(...SIGNAL_PORTS);
     throw new GraphError(
       "PLUMB_REF_NO_PORT",
       `${file}: ${where} "${text}": node "${node.name}" has no port "${ref.port}"${
-        didYouMean(ref.port, names)
-      }; its ports are ${names.join(", ") || "none"}`,
+        didYouMean(ref.port, [...names, ...aliases])
+      }; its ports are ${listed.join(", ") || "none"}`,
     );
   }
   const output = port === undefined || (port.flags & OUTPUT) !== 0;
@@ -204,9 +213,9 @@ export function compilePlan(
     new TypeTable(
       file,
       graph.types,
-      loaded.filter((n) => n.servlet.types !== undefined).map((n) => ({
+      loaded.filter((n) => Object.keys(n.pipeTypes).length > 0).map((n) => ({
         node: n.name,
-        types: n.servlet.types!,
+        types: n.pipeTypes,
       })),
     ),
     order,

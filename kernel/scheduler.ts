@@ -319,11 +319,8 @@ class RequestRun implements WaitMonitor {
     let pipe = this.#pipes[edge];
     if (pipe === undefined) {
       const to = this.#plan.edges[edge].to;
-      pipe = this.#pipes[edge] = new MemPipe({
-        onFirstWrite: () => this.#startNode(to),
-        monitor: this,
-        id: edge,
-      });
+      const options = { onFirstWrite: () => this.#startNode(to), monitor: this, id: edge };
+      pipe = this.#pipes[edge] = this.#plan.newPipe?.(edge, options) ?? new MemPipe(options);
       // Its producer may have settled already (cancelled, or done without writing): then it is empty.
       if (this.#closed[edge]) pipe.close();
     }

@@ -4,16 +4,146 @@
  * @module
  */
 
-/** A port descriptor, returned by {@linkcode InitEnv.define} and used in `exec`. */
-export interface Port {
+/**
+ * A port descriptor, returned by {@linkcode InitEnv.input},
+ * {@linkcode InitEnv.output} or {@linkcode InitEnv.define} and used in `exec`.
+ *
+ * `T` is what the port carries, for the compiler only: a port declared with a
+ * {@linkcode PipeType} made by {@linkcode pipeType} is a `Port<T>` of that
+ * type's values, so {@linkcode Task.readValue} returns a `T` and
+ * {@linkcode Task.writeValue} takes one, and `write`, `read` and `readLine`
+ * take it only when `T` includes `Uint8Array` or `string`. A port declared
+ * with a type name or none is a `Port` (`Port<unknown>`): it carries anything,
+ * bytes, text and values whose type the reader names (`readValue<T>`).
+ *
+ * @example
+ * ```ts
+ * import { defineServlet, pipeType, type Port } from "@plumb/plumb";
+ * import { assertEquals } from "@std/assert";
+ *
+ * interface Order {
+ *   item: string;
+ *   count: number;
+ * }
+ * const ORDER = pipeType<Order>("shop/order", "json");
+ *
+ * const checkout = defineServlet({
+ *   init(_args, env) {
+ *     const orders: Port<Order> = env.input("in", { type: ORDER });
+ *     return { orders, out: env.output("out") };
+ *   },
+ *   async exec(ctx, task) {
+ *     for await (const order of task.values(ctx.orders)) {
+ *       await task.write(ctx.out, `${order.count} x ${order.item}\n`); // order is an Order
+ *     }
+ *   },
+ * });
+ * assertEquals(typeof checkout.exec, "function");
+ * ```
+ */
+export interface Port<T = unknown> {
   /** The descriptor: index of the port in its node, as Plumber's `pipe_t`. */
   readonly id: number;
   /** The port's name, unique in its node. */
   readonly name: string;
+  /**
+   * Another name the graph may use for the port, unique in its node too: the
+   * positional `out0` of a route that the graph named (`dataflow/demux`,
+   * `http/router`). Most ports have none.
+   */
+  readonly alias?: string;
   /** The declared flags (direction, `PERSIST`, ...). */
   readonly flags: number;
   /** The declared type name, if any (S6). */
   readonly type: string | undefined;
+  /**
+   * For the compiler only, never set: what the port carries. A function's
+   * parameter, so that a `Port<A>` is used where a `Port<B>` is wanted when
+   * every `B` is an `A` (an untyped `Port` goes anywhere).
+   */
+  readonly carries?: (value: T) => void;
+}
+
+/**
+ * A port of any type: what the task's calls that move no data take
+ * (`cntl`, `eof`, `forward`, `keepAlive`, ...).
+ */
+export type AnyPort = Port<never>;
+
+/**
+ * A pipe type as a value: its name, the type it extends, and (for the
+ * compiler) the TypeScript type `T` of what it carries. Made by
+ * {@linkcode pipeType}; a port declared with one is a `Port<T>`, and the
+ * type is registered for the graph check by the node that declares it.
+ */
+export interface PipeType<T> {
+  /** The type's name, as ports and a graph's `"types"` write it: `"http/request"`. */
+  readonly name: string;
+  /** The name of the type it extends: `"json"` for values, `"bytes"` for values and bytes. */
+  readonly extends: string;
+  /** For the compiler only, never set: what a port of this type carries. */
+  readonly carries?: (value: T) => void;
+}
+
+/**
+ * Makes a typed pipe type: what a servlet family exports so that the ports
+ * declared with it are typed by it, and the graph knows the name without a
+ * `"types"` entry. `T` is what travels: a value type (extend `"json"`), or
+ * a value and then the bytes of a body (`T | Uint8Array`, extend `"bytes"`,
+ * as `http/response` does).
+ *
+ * @param name the type's name: `family/what`
+ * @param extendsType the name of the type it extends, for example `"json"`
+ *
+ * @example
+ * ```ts
+ * import { pipeType } from "@plumb/plumb";
+ * import { assertEquals } from "@std/assert";
+ *
+ * interface Reading {
+ *   sensor: string;
+ *   celsius: number;
+ * }
+ * const READING = pipeType<Reading>("weather/reading", "json");
+ * assertEquals([READING.name, READING.extends], ["weather/reading", "json"]);
+ * ```
+ */
+export function pipeType<T>(name: string, extendsType: string): PipeType<T> {
+  return Object.freeze({ name, extends: extendsType });
+}
+
+/** What {@linkcode InitEnv.input} and {@linkcode InitEnv.output} take besides a name. */
+export interface PortOptions<T> {
+  /**
+   * What the port carries: a type name (`"text/line"`, `"$T"`, a graph's own)
+   * or a {@linkcode PipeType}, which types the port as `Port<T>`. Default: a
+   * shadow takes its target's type, any other port none.
+   */
+  readonly type?: string | PipeType<T>;
+  /**
+   * Keep the resource for the next request (`PERSIST`): on an input, the TCP
+   * connection stays open after the reply. Default `false`.
+   */
+  readonly persist?: boolean;
+  /** Another name the graph may use for the port, as {@linkcode Port.alias}. */
+  readonly alias?: string;
+}
+
+/** What {@linkcode InitEnv.output} takes besides a name. */
+export interface OutputOptions<T> extends PortOptions<T> {
+  /**
+   * Carry what this other port of the node, declared before it, carries
+   * (`SHADOW`): a copy for another branch of the graph of what an output
+   * writes, or of what an input reads (its writer's, as it was written).
+   */
+  readonly shadowOf?: Port<T>;
+  /**
+   * A shadow that carries nothing in a request until `task.enable(port)`
+   * (`DISABLED`): how a router picks one branch. Default `false`.
+   */
+  readonly disabled?: boolean;
+  /** Writes complete asynchronously: the task may end before they are flushed (`ASYNC`). */
+  readonly async?: boolean;
 }
 
 /** What `init` receives besides its arguments. */
@@ -32,10 +162,43 @@ export interface InitEnv {
    */
   path(path: string, what?: string): string;
   /**
-   * Declares a port. Allowed only while `init` runs.
+   * Declares an input port. Allowed only while `init` runs.
    *
    * @param name unique name of the port in this node
-   * @param flags `INPUT` or `OUTPUT`, optionally with `PERSIST`
+   * @param options its type, and `persist` to keep the connection
+   * @returns the port's descriptor, to keep in the context
+   *
+   * @example
+   * ```ts ignore
+   * const input = env.input("in", { persist: true, type: "text/line" });
+   * ```
+   */
+  input<T = unknown>(name: string, options?: PortOptions<T>): Port<T>;
+  /**
+   * Declares an output port: a plain one, or a shadow of another output or
+   * of an input (`shadowOf`), which starts `disabled` when a request should
+   * pick it.
+   * Allowed only while `init` runs.
+   *
+   * @param name unique name of the port in this node
+   * @param options its type, `shadowOf`, `disabled`, `persist`, `async`, `alias`
+   * @returns the port's descriptor, to keep in the context
+   *
+   * @example
+   * ```ts ignore
+   * const out = env.output("out", { type: "text/line" });
+   * const copy = env.output("copy", { shadowOf: out, disabled: true });
+   * ```
+   */
+  output<T = unknown>(name: string, options?: OutputOptions<T>): Port<T>;
+  /**
+   * Declares a port in the wire form: Plumber's flag word. Allowed only while
+   * `init` runs. {@linkcode InitEnv.input} and {@linkcode InitEnv.output} say
+   * the same with options.
+   *
+   * @param name unique name of the port in this node
+   * @param flags `INPUT` or `OUTPUT`, optionally with `PERSIST`; for a shadow
+   *   `OUTPUT | SHADOW | target.id`, with `DISABLED` to start it off
    * @param type optional type name of what the port carries
    * @returns the port's descriptor, to keep in the context
    */
@@ -54,53 +217,64 @@ export interface Task {
   /** What started this request. */
   readonly event: RequestEvent;
   /** The next chunk of an input, or `null` at the end of this request's input. */
-  read(port: Port): Promise<Uint8Array | null>;
+  read(port: Port<Uint8Array>): Promise<Uint8Array | null>;
   /**
    * The next line of an input without its `\n` or `\r\n`, or `null` at the end.
    * UTF-8 safe when a character is split across chunks.
    */
-  readLine(port: Port): Promise<string | null>;
+  readLine(port: Port<string>): Promise<string | null>;
   /** True when the next `read` of the input would return `null`. */
-  eof(port: Port): Promise<boolean>;
-  /** Writes bytes or a string (as UTF-8) to an output; resolves when the pipe can take more. */
-  write(port: Port, data: Uint8Array | string): Promise<void>;
+  eof(port: AnyPort): Promise<boolean>;
+  /**
+   * Writes bytes or a string (as UTF-8) to an output; resolves when the pipe
+   * can take more. A port typed by a {@linkcode PipeType} takes bytes only
+   * when its type includes `Uint8Array` (the body after an `http/response`),
+   * a string only when it includes `string`.
+   */
+  write(port: Port<Uint8Array>, data: Uint8Array): Promise<void>;
+  /** Writes a string, as UTF-8. */
+  write(port: Port<string>, data: string): Promise<void>;
+  /** Writes bytes or a string (as UTF-8). */
+  write(port: Port<Uint8Array | string>, data: Uint8Array | string): Promise<void>;
   /**
    * The next value of an input, or `null` at the end. A value written with
    * `writeValue` on an in-memory pipe arrives as the object itself; bytes or
    * text there are read as one line of JSON (as `writeValue` encodes a value
-   * for a connection or file). The caller names the type it expects; it is
-   * not checked. Treat a value read as read-only: a shadow's reader gets the
-   * same object.
+   * for a connection or file). On a typed `Port<T>` the value is a `T`; on an
+   * untyped port the caller names the type it expects (`readValue<T>`), and
+   * it is not checked. Treat a value read as read-only: a shadow's reader
+   * gets the same object.
    * @throws {PipeError} when the line read is not JSON
    */
-  readValue<T = unknown>(port: Port): Promise<T | null>;
+  readValue<T = unknown>(port: Port<T>): Promise<T | null>;
   /**
    * Writes a value (an object, array, string, number or boolean; not `null`
-   * or `undefined`, which `readValue` uses for the end). A reader that reads
-   * values over an in-memory pipe gets the object itself; anything else gets
-   * one line of JSON, in which a `Uint8Array` is `{"$bytes": "<base64>"}`.
+   * or `undefined`, which `readValue` uses for the end): a `T` on a typed
+   * `Port<T>`. A reader that reads values over an in-memory pipe gets the
+   * object itself; anything else gets one line of JSON, in which a
+   * `Uint8Array` is `{"$bytes": "<base64>"}`.
    */
-  writeValue(port: Port, value: unknown): Promise<void>;
+  writeValue<T>(port: Port<T>, value: T): Promise<void>;
   /**
    * Copies the rest of an input to an output as it was written: values stay
    * objects and text stays text (bytes where a side carries only bytes), with
    * backpressure. Resolves true when anything was copied. How
    * `dataflow/dup` and `dataflow/firstnonempty` pass on what they are given.
    */
-  forward(from: Port, to: Port): Promise<boolean>;
+  forward(from: AnyPort, to: AnyPort): Promise<boolean>;
   /**
    * Reads the rest of an input as it was written (values stay objects, text
    * stays text) and keeps none of it: what the input's `SHADOW` ports carry.
    * Resolves true when anything was read. How `dataflow/dup` copies its input.
    */
-  drain(port: Port): Promise<boolean>;
+  drain(port: AnyPort): Promise<boolean>;
   /**
    * Reads no more of an input in this request: what its writer queued and
    * writes later is dropped, and a writer waiting on the full pipe goes on.
    * What `dataflow/firstnonempty` does with the inputs after the one it
    * copies. (`task.readable(port).cancel()` does the same, through a stream.)
    */
-  release(port: Port): void;
+  release(port: AnyPort): void;
   /**
    * The rest of an input as a byte `ReadableStream` (`type: "bytes"`): it
    * reads only when its reader asks (the pipe's bound holds), each chunk its
@@ -109,40 +283,66 @@ export interface Task {
    * (`TextDecoderStream`, `DecompressionStream`, ...); cancelling it tells
    * the writer that nothing more will be read.
    */
-  readable(port: Port): ReadableStream<Uint8Array<ArrayBuffer>>;
+  readable(port: Port<Uint8Array>): ReadableStream<Uint8Array<ArrayBuffer>>;
   /**
    * An output as a `WritableStream`, with the pipe's backpressure (a write
    * resolves when the pipe can take more); closing it does not end the task.
    */
-  writable(port: Port): WritableStream<Uint8Array>;
+  writable(port: Port<Uint8Array>): WritableStream<Uint8Array>;
   /** Reads this request's flags of a port. */
-  cntl(port: Port, op: "GET_FLAGS"): number;
+  cntl(port: AnyPort, op: "GET_FLAGS"): number;
   /** Sets or clears flag bits of a port for this request only; returns the new flags. */
-  cntl(port: Port, op: "SET_FLAG" | "CLR_FLAG", flags: number): number;
+  cntl(port: AnyPort, op: "SET_FLAG" | "CLR_FLAG", flags: number): number;
   /**
    * `PUSH_STATE`: keeps `state` with the resource under the port (a
    * connection) for later requests; `dispose` is called with it when the
    * resource closes or another state replaces it. On a mem pipe there is no
    * such resource and the state is dropped (disposed at once).
    */
-  cntl(port: Port, op: "PUSH_STATE", state: unknown, dispose?: (state: unknown) => void): void;
+  cntl(port: AnyPort, op: "PUSH_STATE", state: unknown, dispose?: (state: unknown) => void): void;
   /** `POP_STATE`: takes back the state kept with the resource, or `undefined`. */
-  cntl(port: Port, op: "POP_STATE"): unknown;
+  cntl(port: AnyPort, op: "POP_STATE"): unknown;
   /**
    * `EOM`: the message ended at `offset` of `data` (bytes this task read from
    * the input): the bytes after it are given back, unread, and start the next
    * request on the same connection.
    */
-  cntl(port: Port, op: "EOM", data: Uint8Array, offset: number): void;
+  cntl(port: AnyPort, op: "EOM", data: Uint8Array, offset: number): void;
   /**
    * A module's own operation, addressed by module path: `tcp/peer` and
    * `tcp/local` (`"127.0.0.1:5000"`), `unix/path` (the socket file).
    */
-  cntl(port: Port, op: `${string}/${string}`): unknown;
+  cntl(port: AnyPort, op: `${string}/${string}`): unknown;
   /** The typed form of `cntl(port, PUSH_STATE, state, dispose)`. */
-  pushState<S>(port: Port, state: S, dispose?: (state: S) => void): void;
+  pushState<S>(port: AnyPort, state: S, dispose?: (state: S) => void): void;
   /** The typed form of `cntl(port, POP_STATE)`: the caller names the type it pushed. */
-  popState<S>(port: Port): S | undefined;
+  popState<S>(port: AnyPort): S | undefined;
+  /**
+   * The lines of an input, each without its `\n` or `\r\n`, to the end of
+   * this request's input: `for await (const line of task.lines(port))`.
+   * UTF-8 safe; a loop left early leaves the rest unread (on a connection,
+   * for the next request). A `readLine` loop does the same with fewer awaits
+   * per line: the built-ins on the hot path keep to it.
+   */
+  lines(port: Port<string>): AsyncIterableIterator<string>;
+  /** The chunks of an input, to the end of this request's input. */
+  chunks(port: Port<Uint8Array>): AsyncIterableIterator<Uint8Array>;
+  /** The values of an input (as {@linkcode Task.readValue} reads them), to the end. */
+  values<T = unknown>(port: Port<T>): AsyncIterableIterator<T>;
+  /**
+   * Whether the resource under the port is kept after this request
+   * (`PERSIST`), and with `keep`, sets it for this request only:
+   * `task.keepAlive(ctx.input, false)` closes the connection after the reply.
+   * The same as `cntl(port, SET_FLAG | CLR_FLAG, PERSIST)`.
+   * @returns whether it is kept, after the change
+   */
+  keepAlive(port: AnyPort, keep?: boolean): boolean;
+  /**
+   * Turns a `disabled` shadow on for this request (or off again with
+   * `false`), before its target is written: how a router picks its branch.
+   * The same as `cntl(port, CLR_FLAG | SET_FLAG, DISABLED)`.
+   */
+  enable(port: AnyPort, enabled?: boolean): void;
 }
 
 /**
@@ -154,16 +354,9 @@ export interface ServletDefinition<C> {
   /** One line saying what the servlet does. */
   readonly description?: string;
   /**
-   * Pipe types this servlet's family adds to the kernel's (`bytes`, `text`,
-   * `text/line`, `json`): type name to the name of the type it extends, as a
-   * graph's `"types"` says them. Servlets that register the same name must
-   * agree on what it extends.
-   */
-  readonly types?: Readonly<Record<string, string>>;
-  /**
    * Declares the ports and builds the node's context.
    * @param args the node's `args` from the graph
-   * @param env the node's name and `define`
+   * @param env the node's name, `input`, `output` and `define`
    */
   init(args: readonly string[], env: InitEnv): C | Promise<C>;
   /** Handles one request. Throwing or rejecting fails this request only. */
@@ -188,20 +381,23 @@ export type Servlet<C> = Readonly<ServletDefinition<C>>;
  *
  * @example
  * ```ts
- * import { defineServlet, INPUT, OUTPUT, PERSIST } from "@plumb/plumb";
+ * import { defineServlet } from "@plumb/plumb";
+ * import { assertEquals } from "@std/assert";
  *
- * export default defineServlet({
+ * const greeter = defineServlet({
  *   init(_args, env) {
  *     return {
- *       input: env.define("in", INPUT | PERSIST),
- *       output: env.define("out", OUTPUT),
+ *       input: env.input("in", { persist: true, type: "text/line" }),
+ *       output: env.output("out", { type: "text/line" }),
  *     };
  *   },
  *   async exec(ctx, task) {
- *     const line = await task.readLine(ctx.input);
- *     if (line !== null) await task.write(ctx.output, `Hello, ${line}\n`);
+ *     for await (const line of task.lines(ctx.input)) {
+ *       await task.write(ctx.output, `Hello, ${line}\n`);
+ *     }
  *   },
  * });
+ * assertEquals(typeof greeter.init, "function");
  * ```
  */
 export function defineServlet<C>(definition: ServletDefinition<C>): Servlet<C> {

@@ -14,6 +14,7 @@ import {
   KNOWN_FLAGS,
   type ModuleOp,
   OUTPUT,
+  PERSIST,
   POP_STATE,
   PUSH_STATE,
   SET_FLAG,
@@ -298,5 +299,50 @@ export class TaskImpl implements Task {
     handle.flags = op === SET_FLAG ? handle.flags | flags : handle.flags & ~flags;
     handle.touched |= flags;
     return handle.flags;
+  }
+
+  // The sugar over the calls above: iterators over an input, and flags by name.
+
+  // A line is read only while the request's input has more: on a connection,
+  // readLine would wait for the next readiness, which is the next request's.
+
+  async *lines(port: Port): AsyncGenerator<string, void, undefined> {
+    while (!(await this.eof(port))) {
+      const line = await this.readLine(port);
+      if (line === null) return;
+      yield line;
+    }
+  }
+
+  async *chunks(port: Port): AsyncGenerator<Uint8Array, void, undefined> {
+    for (let chunk = await this.read(port); chunk !== null; chunk = await this.read(port)) {
+      yield chunk;
+    }
+  }
+
+  async *values<T>(port: Port): AsyncGenerator<T, void, undefined> {
+    while (!(await this.eof(port))) {
+      const value = await this.readValue<T>(port);
+      if (value === null) return;
+      yield value;
+    }
+  }
+
+  keepAlive(port: Port, keep?: boolean): boolean {
+    const flags = keep === undefined
+      ? this.cntl(port, GET_FLAGS)
+      : this.cntl(port, keep ? SET_FLAG : CLR_FLAG, PERSIST);
+    return (flags & PERSIST) !== 0;
+  }
+
+  enable(port: Port, enabled = true): void {
+    if (this.#ports[port?.id] === port && !(port.flags & SHADOW)) {
+      throw new PipeError(
+        "PLUMB_PIPE_ENABLE_NOT_SHADOW",
+        `node "${this.#node}": enable on port "${port.name}", which is not a shadow; ` +
+          `declare it with env.output(name, { shadowOf, disabled: true })`,
+      );
+    }
+    this.cntl(port, enabled ? CLR_FLAG : SET_FLAG, DISABLED);
   }
 }

@@ -12,7 +12,7 @@ import {
   type Refusal,
   type SourceRuleOptions,
 } from "./listener_limits.ts";
-import type { ListenContext, Listener } from "./module.ts";
+import type { ListenContext, Listener, ListenerStats } from "./module.ts";
 import {
   ProxiedChannel,
   type ProxyProtocolOptions,
@@ -77,6 +77,8 @@ export class AcceptingListener implements Listener {
   #vacancy: (() => void) | undefined;
   #finished: () => void = () => {};
   #closing: Promise<void> | undefined;
+  /** Connections refused, by the option that refused them. */
+  readonly #refused: Record<string, number> = {};
 
   /**
    * @param url where it listens, for the `listening on` line
@@ -124,6 +126,10 @@ export class AcceptingListener implements Listener {
     return this.#pool.size;
   }
 
+  stats(): ListenerStats {
+    return { ...this.#pool.stats(), refused: { ...this.#refused } };
+  }
+
   /** A session starts: watched when connection lines are logged. */
   #started(session: Session, context: ListenContext): ListenContext {
     return this.#connectionLog.context(session.channel, context);
@@ -151,6 +157,7 @@ export class AcceptingListener implements Listener {
 
   /** Closes a connection that is not served, after its `refuseMessage` if a limit refused it. */
   #refuse(accepted: ByteChannel, refusal: Refusal): void {
+    this.#refused[refusal.rule] = (this.#refused[refusal.rule] ?? 0) + 1;
     this.#connectionLog.refused(accepted, refusal.end, refusal.reason);
     const message = this.#refuseMessage;
     if (message === undefined || refusal.end === "denied") return closeQuietly(accepted);

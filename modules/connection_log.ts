@@ -6,7 +6,13 @@
  * @module
  */
 import type { Code } from "../kernel/codes.ts";
-import { LOG_LEVELS, type Logger, type LogLevel } from "../kernel/log.ts";
+import {
+  formatLogLine,
+  LOG_LEVELS,
+  type LogContext,
+  type Logger,
+  type LogLevel,
+} from "../kernel/log.ts";
 import { type ByteChannel, isGone } from "./channel.ts";
 import type { ListenContext } from "./module.ts";
 import type { OptionsOf, OptionSpecs } from "./options.ts";
@@ -29,7 +35,7 @@ export const CONNECTION_LOG_OPTIONS = {
     default: "text",
     what: "connection lines as text or as JSON lines",
     doc: "Connection lines as text, or as JSON lines (one object per line, without the " +
-      "plumb prefix).",
+      "plumb prefix). A host started with --log-format json writes every line as JSON.",
   },
 } as const satisfies OptionSpecs;
 
@@ -145,6 +151,7 @@ export class ConnectionLog {
   readonly #log: Logger;
   readonly #level: LogLevel;
   readonly #failureLevel: LogLevel;
+  /** Lines are written as JSON though the host's log is text (`logFormat: "json"`). */
   readonly #json: boolean;
   /** True when a line is written as each connection ends (the level is logged). */
   readonly enabled: boolean;
@@ -165,7 +172,7 @@ export class ConnectionLog {
     this.#failureLevel = LOG_LEVELS.indexOf(this.#level) < LOG_LEVELS.indexOf("info")
       ? this.#level
       : "info";
-    this.#json = options.logFormat === "json";
+    this.#json = options.logFormat === "json" && log.format !== "json";
     this.enabled = log.enabled(this.#level);
   }
 
@@ -212,27 +219,27 @@ export class ConnectionLog {
     // A proxy's own connection (a health check) is not a client's: a debug line.
     const level = channel.proxyLocal ? "debug" : this.#level;
     if (!this.#log.enabled(level)) return;
-    if (this.#json) {
-      this.#write(level, "PLUMB_CONN_ENDED", {
-        peer: channel.peer,
-        ...(channel.via === undefined ? {} : { via: channel.via }),
-        end,
-        ...(end === "timeout" ? { reason: because } : {}),
-        seconds: Number(seconds.toFixed(3)),
-        requests,
-        bytesIn,
-        bytesOut,
-      });
-      return;
-    }
     const how = end === "timeout" ? `timed out (${because})` : ENDED[end];
-    this.#log.log(
+    this.#write(
       level,
       "PLUMB_CONN_ENDED",
       `connection from ${channel.peer}${via(channel)} to ${this.#url} ended: ${how} after ${
         seconds.toFixed(3)
       } s, ${requests} ${requests === 1 ? "request" : "requests"}, ${bytesIn} bytes in, ` +
         `${bytesOut} bytes out`,
+      {
+        peer: channel.peer,
+        fields: {
+          listener: this.#url,
+          ...(channel.via === undefined ? {} : { via: channel.via }),
+          end,
+          ...(end === "timeout" ? { reason: because ?? null } : {}),
+          seconds: Number(seconds.toFixed(3)),
+          requests,
+          bytesIn,
+          bytesOut,
+        },
+      },
     );
   }
 
@@ -264,24 +271,24 @@ export class ConnectionLog {
   ): void {
     const level = at ?? this.#failureLevel;
     if (!this.#log.enabled(level) || !this.#withinBudget()) return;
-    if (this.#json) {
-      this.#write(level, code, {
+    this.#write(
+      level,
+      code,
+      `connection from ${channel.peer}${via(channel)} to ${this.#url} ${ENDED[end]}: ${reason}`,
+      {
         peer: channel.peer,
-        ...(channel.via === undefined ? {} : { via: channel.via }),
-        end,
-        reason,
-        seconds: 0,
-        requests: 0,
-        bytesIn: 0,
-        bytesOut: 0,
-      });
-    } else {
-      this.#log.log(
-        level,
-        code,
-        `connection from ${channel.peer}${via(channel)} to ${this.#url} ${ENDED[end]}: ${reason}`,
-      );
-    }
+        fields: {
+          listener: this.#url,
+          ...(channel.via === undefined ? {} : { via: channel.via }),
+          end,
+          reason,
+          seconds: 0,
+          requests: 0,
+          bytesIn: 0,
+          bytesOut: 0,
+        },
+      },
+    );
   }
 
   /**
@@ -329,14 +336,13 @@ export class ConnectionLog {
     return true;
   }
 
-  #write(level: LogLevel, code: Code, fields: Record<string, unknown>): void {
-    const line = JSON.stringify({
-      time: new Date().toISOString(),
-      level,
-      code,
-      listener: this.#url,
-      ...fields,
-    });
+  /**
+   * Writes a connection line: through the host's log, or, for a listener
+   * that asks for JSON on a host that writes text, as a JSON line of its own.
+   */
+  #write(level: LogLevel, code: Code, message: string, context: LogContext): void {
+    if (!this.#json) return this.#log.log(level, code, message, context);
+    const line = formatLogLine("json", level, code, message, context);
     if (this.#log.write !== undefined) this.#log.write(level, line);
     else this.#log.log(level, code, line);
   }

@@ -114,6 +114,8 @@ export interface Refusal {
   readonly end: "denied" | "limit";
   /** One phrase for the log, naming the rule or the limit. */
   readonly reason: string;
+  /** The option that refused it, for the metrics: `allow`, `deny`, or the limit's name. */
+  readonly rule: "allow" | "deny" | "maxConnections" | "maxPerSource" | "maxRatePerSource";
 }
 
 /**
@@ -174,11 +176,15 @@ export class Admission {
    */
   admit(address: string | undefined, open: number): Refusal | undefined {
     const denial = this.#access?.check(address);
-    if (denial !== undefined) return { end: "denied", reason: denial.reason };
+    if (denial !== undefined) return { end: "denied", reason: denial.reason, rule: denial.list };
     const max = this.#maxConnections;
     if (max !== undefined && open >= max) {
       const connections = open === 1 ? "connection" : "connections";
-      return { end: "limit", reason: `${open} ${connections} open (maxConnections ${max})` };
+      return {
+        end: "limit",
+        reason: `${open} ${connections} open (maxConnections ${max})`,
+        rule: "maxConnections",
+      };
     }
     if (this.#sources === undefined || address === undefined) return undefined;
     const source = sourceKey(address);
@@ -188,6 +194,7 @@ export class Admission {
       case "maxPerSource":
         return {
           end: "limit",
+          rule: "maxPerSource",
           reason:
             `${this.#maxPerSource} ${
               this.#maxPerSource === 1 ? "connection" : "connections"
@@ -197,6 +204,7 @@ export class Admission {
       case "maxRatePerSource":
         return {
           end: "limit",
+          rule: "maxRatePerSource",
           reason: `over ${this.#rate} new connections a second from ${source} ` +
             `(maxRatePerSource ${this.#rate})`,
         };

@@ -16,6 +16,7 @@ export type {
   IoModule,
   ListenContext,
   Listener,
+  ListenerStats,
   PinnedGraph,
   RequestEvent,
   RequestHandler,

@@ -38,12 +38,29 @@ export interface PinnedGraph {
   release(): void;
 }
 
+/** What a listener has counted since it started, for the host's metrics (`--admin`). */
+export interface ListenerStats {
+  /** Connections accepted and served. */
+  readonly accepted: number;
+  /**
+   * Connections accepted and closed unserved, by the option that refused
+   * them: `allow`, `deny`, `maxConnections`, `maxPerSource`, `maxRatePerSource`.
+   */
+  readonly refused: Readonly<Record<string, number>>;
+  /** Bytes read from its connections, open and ended. */
+  readonly bytesIn: number;
+  /** Bytes written to its connections, open and ended. */
+  readonly bytesOut: number;
+}
+
 /** A running listener. */
 export interface Listener {
   /** Where it listens, for example `tcp://127.0.0.1:12345`. */
   readonly url: string;
   /** Open connections (or other resources) right now. */
   readonly connections: number;
+  /** What it has counted so far; a listener that counts nothing leaves it out. */
+  stats?(): ListenerStats;
   /**
    * Stops accepting, closes idle resources, lets requests in flight finish for
    * up to `graceMs`, then closes the rest.

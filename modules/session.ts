@@ -308,6 +308,7 @@ export class Session implements StateSlot {
             "warn",
             "PLUMB_CONN_WRITE_FAILED",
             `${this.channel.peer}: write failed: ${(error as Error).message}`,
+            { peer: this.channel.peer },
           )
         );
       } else await output.flush();
@@ -351,6 +352,7 @@ export class Session implements StateSlot {
         "warn",
         "PLUMB_CONN_FAILED",
         `${this.channel.peer}: connection failed: ${(error as Error)?.message ?? error}`,
+        { peer: this.channel.peer },
       );
     } finally {
       this.close();

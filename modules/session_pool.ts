@@ -31,6 +31,10 @@ export class SessionPool {
   readonly #sweeper: ReturnType<typeof setInterval>;
   readonly #hooks: SessionHooks | undefined;
   #closing = false;
+  /** Sessions started, and the bytes of the ended ones: counted per session, never per request. */
+  #started = 0;
+  #endedBytesIn = 0;
+  #endedBytesOut = 0;
 
   /**
    * @param context the host's handler and log
@@ -70,9 +74,21 @@ export class SessionPool {
     return this.#closing;
   }
 
+  /** Sessions started so far, and the bytes read and written by all of them, open and ended. */
+  stats(): { accepted: number; bytesIn: number; bytesOut: number } {
+    let bytesIn = this.#endedBytesIn;
+    let bytesOut = this.#endedBytesOut;
+    for (const session of this.#open) {
+      bytesIn += session.bytesIn;
+      bytesOut += session.bytesOut;
+    }
+    return { accepted: this.#started, bytesIn, bytesOut };
+  }
+
   /** Serves a new channel; resolves when its session ends. */
   serve(channel: ByteChannel): Promise<void> {
     const session = new Session(channel, this.#options, this.#clock);
+    this.#started++;
     this.#open.add(session);
     this.#context.connections(1);
     // The graph served now stays this session's graph, whatever a reload does meanwhile.
@@ -83,6 +99,8 @@ export class SessionPool {
     const served = session.serve(started, () => this.#closing).finally(() => {
       this.#open.delete(session);
       this.#served.delete(served);
+      this.#endedBytesIn += session.bytesIn;
+      this.#endedBytesOut += session.bytesOut;
       this.#context.connections(-1);
       pinned?.release();
       hooks?.ended(session, this.#closing);
@@ -100,6 +118,7 @@ export class SessionPool {
           "debug",
           "PLUMB_TIMEOUT_IDLE",
           `${session.channel.peer}: idle for ${this.#ttl} s (ttl), closing`,
+          { peer: session.channel.peer },
         );
         session.close("ttl");
       } else if (
@@ -110,6 +129,7 @@ export class SessionPool {
           "PLUMB_TIMEOUT_WRITE",
           `${session.channel.peer}: did not read its reply for ${this.#options.writeTimeout} s ` +
             `(writeTimeout), closing`,
+          { peer: session.channel.peer },
         );
         session.close("writeTimeout");
       } else if (
@@ -120,6 +140,7 @@ export class SessionPool {
           "PLUMB_TIMEOUT_REQUEST",
           `${session.channel.peer}: request took longer than ${this.#options.requestTimeout} s ` +
             `(requestTimeout), closing`,
+          { peer: session.channel.peer },
         );
         session.timeOut(`request took longer than ${this.#options.requestTimeout} s`);
       }
@@ -172,6 +193,7 @@ export function singleSessionListener(
     get connections(): number {
       return pool.size;
     },
+    stats: () => ({ ...pool.stats(), refused: {} }),
     done: served.then(() => pool.close(0)),
     close(graceMs = 5000): Promise<void> {
       return closing ??= pool.close(graceMs);

@@ -6,26 +6,18 @@
  * Ports: `in` (input), `out` (output).
  * @module
  */
-import { defineServlet, INPUT, OUTPUT, PERSIST, type Port } from "../mod.ts";
-
-/** The context of an `echo` node. */
-export interface EchoContext {
-  /** What to copy. */
-  input: Port;
-  /** The copy. */
-  output: Port;
-}
+import { defineServlet } from "../mod.ts";
 
 export default defineServlet({
   description: "copies its input to its output",
-  init(args, env): EchoContext {
-    const persist = args.includes("close") ? 0 : PERSIST;
+  init(args, env) {
     return {
-      input: env.define("in", INPUT | persist, "$T"),
-      output: env.define("out", OUTPUT, "$T"),
+      input: env.input("in", { persist: !args.includes("close"), type: "$T" }),
+      output: env.output("out", { type: "$T" }),
     };
   },
-  async exec(ctx, task): Promise<void> {
+  async exec(ctx, task) {
+    // A read loop, not task.chunks: this is on the hot path.
     for (
       let chunk = await task.read(ctx.input);
       chunk !== null;

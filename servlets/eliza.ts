@@ -15,22 +15,12 @@
  * Ports: `in` (input, `PERSIST`), `out` (output).
  * @module
  */
-import { CLR_FLAG, defineServlet, INPUT, OUTPUT, PERSIST, PlumbError, type Port } from "../mod.ts";
+import { defineServlet, PlumbError } from "../mod.ts";
 import { DOCTOR } from "./eliza/doctor.ts";
 import { Eliza, type ElizaSession } from "./eliza/engine.ts";
 import { checkScript, type ElizaScript } from "./eliza/script.ts";
 
 export type { ElizaScript };
-
-/** The context of an `eliza` node. */
-export interface ElizaContext {
-  /** The compiled script. */
-  eliza: Eliza;
-  /** Lines from the client (`PERSIST`). */
-  input: Port;
-  /** Replies. */
-  output: Port;
-}
 
 async function loadScript(file: string): Promise<ElizaScript> {
   let text: string;
@@ -51,7 +41,7 @@ async function loadScript(file: string): Promise<ElizaScript> {
 
 export default defineServlet({
   description: "the ELIZA psychotherapist: one reply per line, a memory per connection",
-  async init(args, env): Promise<ElizaContext> {
+  async init(args, env) {
     const script = args[0] === undefined
       ? DOCTOR
       : await loadScript(env.path(args[0], "eliza: script"));
@@ -66,11 +56,11 @@ export default defineServlet({
     }
     return {
       eliza,
-      input: env.define("in", INPUT | PERSIST, "text/line"),
-      output: env.define("out", OUTPUT, "text/line"),
+      input: env.input("in", { persist: true, type: "text/line" }), // lines from the client
+      output: env.output("out", { type: "text/line" }), // replies
     };
   },
-  async exec(ctx, task): Promise<void> {
+  async exec(ctx, task) {
     if (task.event === "open") {
       task.pushState(ctx.input, ctx.eliza.newSession());
       await task.write(ctx.output, `${ctx.eliza.greeting()}\n`);
@@ -80,7 +70,7 @@ export default defineServlet({
     if (line === null) return;
     const session = task.popState<ElizaSession>(ctx.input) ?? ctx.eliza.newSession();
     const reply = ctx.eliza.respond(session, line);
-    if (reply.quit) task.cntl(ctx.input, CLR_FLAG, PERSIST);
+    if (reply.quit) task.keepAlive(ctx.input, false);
     else task.pushState(ctx.input, session);
     await task.write(ctx.output, `${reply.text}\n`);
   },

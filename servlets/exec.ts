@@ -54,10 +54,7 @@
 import {
   type Code,
   defineServlet,
-  INPUT,
-  OUTPUT,
   PermissionHint,
-  PERSIST,
   PlumbError,
   type Port,
   type Servlet,
@@ -103,8 +100,8 @@ export interface RunningProgram {
   stop(reason: Error): Promise<void>;
 }
 
-/** The context of an `exec` node. */
-export interface ExecContext {
+/** What an `exec` node keeps, and each of its runs reads. */
+interface ExecContext {
   /** What the arguments say. */
   readonly options: ExecOptions;
   /** The command every request spawns. */
@@ -409,7 +406,7 @@ class Run implements RunningProgram {
 /** The `exec` servlet: a program per request, its input and output the request's. */
 const execServlet: Servlet<ExecContext> = defineServlet({
   description: "runs a program per request: input to its standard input, its output back",
-  init(args, env): ExecContext {
+  init(args, env) {
     const options = parseExecArgs(args, env.path);
     const permission = Deno.permissions.querySync({ name: "run", command: options.program });
     if (permission.state !== "granted") {
@@ -434,9 +431,9 @@ const execServlet: Servlet<ExecContext> = defineServlet({
       }),
       group,
       running: new Set(),
-      input: env.define("in", options.persist ? INPUT | PERSIST : INPUT),
-      output: env.define("out", OUTPUT),
-      errors: env.define("err", OUTPUT),
+      input: env.input("in", { persist: options.persist }),
+      output: env.output("out"),
+      errors: env.output("err"),
     };
   },
   async exec(ctx, task): Promise<void> {

@@ -6,25 +6,17 @@
  * Ports: `in` (input, `PERSIST`), `out` (output).
  * @module
  */
-import { defineServlet, INPUT, OUTPUT, PERSIST, type Port } from "../mod.ts";
-
-/** The context of a `hello` node. */
-export interface HelloContext {
-  /** The line to greet (`PERSIST`). */
-  input: Port;
-  /** The greeting. */
-  output: Port;
-}
+import { defineServlet } from "../mod.ts";
 
 export default defineServlet({
   description: "replies Hello, <line> to each line; keeps the connection open",
-  init(_args, env): HelloContext {
+  init(_args, env) {
     return {
-      input: env.define("in", INPUT | PERSIST, "text/line"),
-      output: env.define("out", OUTPUT, "text/line"),
+      input: env.input("in", { persist: true, type: "text/line" }),
+      output: env.output("out", { type: "text/line" }),
     };
   },
-  async exec(ctx, task): Promise<void> {
+  async exec(ctx, task) {
     const line = await task.readLine(ctx.input);
     if (line !== null) await task.write(ctx.output, `Hello, ${line}\n`);
   },

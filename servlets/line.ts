@@ -6,25 +6,17 @@
  * Ports: `in` (input, `PERSIST`), `out` (output).
  * @module
  */
-import { defineServlet, INPUT, OUTPUT, PERSIST, type Port } from "../mod.ts";
-
-/** The context of a `line` node. */
-export interface LineContext {
-  /** The byte stream to take one line from (`PERSIST`). */
-  input: Port;
-  /** The line, ending `\n`. */
-  output: Port;
-}
+import { defineServlet } from "../mod.ts";
 
 export default defineServlet({
   description: "reads one line per request and passes it on",
-  init(_args, env): LineContext {
+  init(_args, env) {
     return {
-      input: env.define("in", INPUT | PERSIST, "text/line"),
-      output: env.define("out", OUTPUT, "text/line"),
+      input: env.input("in", { persist: true, type: "text/line" }), // a line per request
+      output: env.output("out", { type: "text/line" }), // the line, ending "\n"
     };
   },
-  async exec(ctx, task): Promise<void> {
+  async exec(ctx, task) {
     const line = await task.readLine(ctx.input);
     if (line !== null) await task.write(ctx.output, `${line}\n`);
   },

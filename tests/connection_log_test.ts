@@ -6,7 +6,7 @@
  */
 import { ConnectionLog, FAILURE_LINES_PER_SECOND } from "../modules/connection_log.ts";
 import { createLogger, type LogLevel } from "../host/mod.ts";
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertEquals, assertMatch } from "./assert.ts";
 import { Client, oneNode, startHost, waitForLog } from "./helpers.ts";
 
 /** The text line's parts: level, peer, listener, how it ended, seconds, requests, bytes in and out. */
@@ -118,24 +118,44 @@ Deno.test("connection log: JSON lines, for a served and for a refused connection
   const iso = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
   assert(iso.test(refused.time) && iso.test(served.time), `${refused.time} ${served.time}`);
   assert(typeof served.seconds === "number" && served.seconds >= 0, servedLine);
-  assertEquals({ ...served, time: "", seconds: 0 }, {
+  const servedPeer = `127.0.0.1:${(a.conn.localAddr as Deno.NetAddr).port}`;
+  const refusedPeer = `127.0.0.1:${(b.conn.localAddr as Deno.NetAddr).port}`;
+  // The fields every log line has come first, as with --log-format json.
+  assertEquals(Object.keys(served).slice(0, 6), [
+    "time",
+    "level",
+    "code",
+    "node",
+    "peer",
+    "message",
+  ]);
+  assertEquals({ ...served, time: "", seconds: 0, message: "" }, {
     time: "",
     level: "info",
     code: "PLUMB_CONN_ENDED",
+    node: null,
+    peer: servedPeer,
+    message: "",
     listener: h.host.urls[0],
-    peer: `127.0.0.1:${(a.conn.localAddr as Deno.NetAddr).port}`,
     end: "peer",
     seconds: 0,
     requests: 1,
     bytesIn: 2,
     bytesOut: 9,
   });
+  assertMatch(
+    served.message,
+    new RegExp(`^connection from ${servedPeer} to ${h.host.urls[0]} ended: closed by peer after `),
+  );
   assertEquals({ ...refused, time: "" }, {
     time: "",
     level: "info",
     code: "PLUMB_CONN_REFUSED",
+    node: null,
+    peer: refusedPeer,
+    message: `connection from ${refusedPeer} to ${h.host.urls[0]} refused: ` +
+      "1 connection from 127.0.0.1 open already (maxPerSource 1)",
     listener: h.host.urls[0],
-    peer: `127.0.0.1:${(b.conn.localAddr as Deno.NetAddr).port}`,
     end: "limit",
     reason: "1 connection from 127.0.0.1 open already (maxPerSource 1)",
     seconds: 0,

@@ -219,9 +219,15 @@ eachBlock("log", (block) => {
   const entries = readEntries();
   for (const line of block.body.split("\n").filter((l) => l.trim() !== "")) {
     if (line.startsWith("{")) {
+      // A JSON log line: the six fields first, and its message that of its code's entry.
       const record = JSON.parse(line) as Record<string, unknown>;
-      assert("level" in record && "listener" in record, `not a connection log line: ${line}`);
+      assertEquals(
+        Object.keys(record).slice(0, 6),
+        ["time", "level", "code", "node", "peer", "message"],
+        line,
+      );
       assert(String(record.code) in CODES, `no code of kernel/codes.ts: ${line}`);
+      assertDocumented(entries, `${record.code} ${record.message}`, String(record.code));
       continue;
     }
     const code = /^PLUMB_[A-Z0-9_]+/.exec(line.replace(PREFIX, ""))?.[0];

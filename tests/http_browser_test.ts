@@ -17,13 +17,11 @@ import type { GraphSpec } from "../host/mod.ts";
 import { readGraphFile } from "../host/graph_file.ts";
 import type { HttpRequest } from "../servlets/http/types.ts";
 import { simulate } from "../testing/mod.ts";
+import { CHROMIUM, chromiumEnv, chromiumMissing, noProcessLeft } from "./chromium.ts";
 
 const TMP = path("tests/.tmp");
-const CHROMIUM = "chromium";
 /** How long Chromium may run at all before it is killed: a guard against a hang, not a measure. */
 const HANG_GUARD_MS = 120_000;
-/** How long Chromium's helper processes may outlive it before they are killed (and the test fails). */
-const LEFTOVER_GUARD_MS = 30_000;
 /** The requests the page needs, as `METHOD path?query`. */
 const EXPECTED = [
   "GET /",
@@ -87,46 +85,6 @@ async function tappedHttpGraph(seen: string[]): Promise<{ spec: GraphSpec; base:
 }
 
 /**
- * Pids of the live processes whose command line mentions `text`, from Linux
- * `/proc` (read by `grep`: Deno asks `--allow-all` for `/proc`). The text goes
- * by the environment, so that neither `sh` nor `grep` mentions it.
- */
-async function processesMentioning(text: string): Promise<number[]> {
-  if (Deno.build.os !== "linux") return [];
-  const out = await new Deno.Command("/bin/sh", {
-    args: ["-c", 'printf %s "$NEEDLE" | grep -lsF -f - /proc/[0-9]*/cmdline'],
-    env: { NEEDLE: text },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "null",
-  }).output();
-  const pids = new TextDecoder().decode(out.stdout).match(/(?<=^\/proc\/)\d+(?=\/cmdline$)/gm);
-  return (pids ?? []).map(Number);
-}
-
-/**
- * Waits until no process mentions `dir` (Chromium's helpers, its crash
- * handler, which end after it); kills what is left after `LEFTOVER_GUARD_MS`
- * and returns their pids.
- */
-async function noProcessLeft(dir: string): Promise<number[]> {
-  const deadline = Date.now() + LEFTOVER_GUARD_MS;
-  let left = await processesMentioning(dir);
-  while (left.length > 0 && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    left = await processesMentioning(dir);
-  }
-  for (const pid of left) {
-    try {
-      Deno.kill(pid, "SIGKILL");
-    } catch {
-      // Already gone.
-    }
-  }
-  return left;
-}
-
-/**
  * Runs headless Chromium on `url` with its profile, cache and crash reports
  * under `dir`, and returns the DOM it dumped after the page loaded. Chromium
  * is killed if it is still running when this returns or throws.
@@ -150,23 +108,13 @@ async function dumpDom(url: string, dir: string): Promise<BrowserRun> {
         url,
       ],
       // Everything Chromium writes outside its profile (Crash Reports, dconf) goes under `dir` too.
-      env: {
-        HOME: dir,
-        XDG_CONFIG_HOME: `${dir}/config`,
-        XDG_CACHE_HOME: `${dir}/cache`,
-        XDG_DATA_HOME: `${dir}/data`,
-      },
+      env: chromiumEnv(dir),
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
     }).spawn();
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      throw new Error(
-        `${CHROMIUM} is not installed: this test needs headless Chromium; ` +
-          `install it with \`apt-get install -y chromium\` (.ci/run does)`,
-      );
-    }
+    if (error instanceof Deno.errors.NotFound) throw chromiumMissing();
     throw error;
   }
   const output = child.output();

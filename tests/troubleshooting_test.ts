@@ -30,6 +30,8 @@ import {
   INPUT,
   OUTPUT,
   PERSIST,
+  type PipeType,
+  pipeType,
   type Port,
   type Servlet,
   SET_FLAG,
@@ -223,14 +225,16 @@ function defining(define: (env: InitEnv) => unknown): Promise<string> {
   })));
 }
 
-/** A servlet that answers each line, with its ports typed. */
-function typed(input: string | undefined, output: string | undefined, types = {}): Servlet<Ports> {
+/** A servlet whose ports are typed: by a type name, or by a pipe type it registers. */
+function typed(
+  input: string | PipeType<unknown> | undefined,
+  output: string | PipeType<unknown> | undefined,
+): Servlet<Ports> {
   return defineServlet({
-    types,
     init(_args, env): Ports {
       const ports = {
-        input: env.define("in", INPUT, input),
-        output: env.define("out", OUTPUT, output),
+        input: env.input("in", { type: input }),
+        output: env.output("out", { type: output }),
       };
       return { ...ports, copy: ports.output, env };
     },
@@ -537,6 +541,44 @@ const CASES: Case[] = [
     line: () => defining((env) => [env.define("in", INPUT), env.define("in", INPUT)]),
   },
   {
+    code: "PLUMB_PORT_ALIAS_NO_NAME",
+    what: 'alias ""',
+    line: () => defining((env) => env.output("out", { alias: "" })),
+  },
+  {
+    code: "PLUMB_PORT_ALIAS_RESERVED",
+    what: "alias __null__",
+    line: () => defining((env) => env.output("out", { alias: "__null__" })),
+  },
+  {
+    code: "PLUMB_PORT_NAME_TAKEN",
+    what: "out0 after an alias out0",
+    line: () => defining((env) => [env.output("shout", { alias: "out0" }), env.output("out0")]),
+  },
+  {
+    code: "PLUMB_PORT_ALIAS_TAKEN",
+    what: "alias out of another port's name",
+    line: () => defining((env) => [env.output("out"), env.output("copy", { alias: "out" })]),
+  },
+  {
+    code: "PLUMB_PORT_BAD_SHADOW_OF",
+    what: "a shadow of a shadow",
+    line: () =>
+      defining((env) => {
+        const out = env.output("out");
+        env.output("copy", { shadowOf: env.output("first", { shadowOf: out }) });
+      }),
+  },
+  {
+    code: "PLUMB_PORT_TYPE_CONFLICT",
+    what: "x/order as json and as bytes",
+    line: () =>
+      defining((env) => [
+        env.input("in", { type: pipeType("x/order", "json") }),
+        env.output("out", { type: pipeType("x/order", "bytes") }),
+      ]),
+  },
+  {
     code: "PLUMB_PORT_BAD_FLAGS",
     what: "0.5",
     line: () => defining((env) => env.define("in", 0.5)),
@@ -637,8 +679,8 @@ const CASES: Case[] = [
     line: () =>
       checks({
         nodes: {
-          a: { servlet: typed(undefined, "chat/line", { "chat/line": "text/line" }) },
-          b: { servlet: typed("chat/line", undefined, { "chat/line": "bytes" }) },
+          a: { servlet: typed(undefined, pipeType("chat/line", "text/line")) },
+          b: { servlet: typed(pipeType("chat/line", "bytes"), undefined) },
         },
         edges: [{ from: "a.out", to: "b.in" }],
         input: "a.in",
@@ -885,6 +927,68 @@ const CASES: Case[] = [
       checks({ ...SPEC, listeners: [{ module: "unix", options: { path: "x.sock" } }] }, {
         port: 1,
       }),
+  },
+  {
+    code: "PLUMB_CLI_LOG_FORMAT",
+    what: "--log-format xml",
+    line: () => cliLine(["examples/hello.json", "--log-format", "xml"]),
+  },
+  {
+    code: "PLUMB_PERMISSION_LOG_FILE",
+    what: "no --allow-write",
+    line: () => cliLine(["examples/hello.json", "--log-file", `${TMP}/plumb.log`]),
+  },
+  {
+    code: "PLUMB_LOG_FILE_OPEN",
+    what: "no such directory",
+    line: () =>
+      cliLine(
+        ["examples/hello.json", "--log-file", `${TMP}/no_such_dir/plumb.log`],
+        ["--allow-read", "--allow-net=127.0.0.1", `--allow-write=${TMP}`],
+        1,
+      ),
+  },
+  {
+    code: "PLUMB_ADMIN_LISTENING",
+    what: "--stdio --admin",
+    line: async () => {
+      const { code, stderr } = await runCli([
+        "examples/hello.json",
+        "--stdio",
+        "--admin",
+        "127.0.0.1:0",
+      ]);
+      assertEquals(code, 0, stderr);
+      return withCode(stderr.trimEnd().split("\n"), "PLUMB_ADMIN_LISTENING");
+    },
+  },
+  {
+    code: "PLUMB_CLI_ADMIN",
+    what: "--admin 9090",
+    line: () => cliLine(["examples/hello.json", "--admin", "9090"]),
+  },
+  {
+    code: "PLUMB_CLI_ADMIN_PUBLIC",
+    what: "--admin-public alone",
+    line: () => cliLine(["examples/hello.json", "--admin-public"]),
+  },
+  {
+    code: "PLUMB_ADMIN_NOT_LOOPBACK",
+    what: "admin on 0.0.0.0",
+    line: () => serves(listening({}), { admin: { host: "0.0.0.0", port: 0 } }),
+  },
+  {
+    code: "PLUMB_ADMIN_LISTEN",
+    what: "an admin port taken",
+    line: async () => {
+      using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      return await serves(listening({}), { admin: { port: taken.addr.port } });
+    },
+  },
+  {
+    code: "PLUMB_PERMISSION_ADMIN",
+    what: "admin on 127.0.0.2, not allowed",
+    line: () => serves(listening({}), { admin: { host: "127.0.0.2", port: 9180 } }),
   },
   {
     code: "PLUMB_PERMISSION_GRAPH",
@@ -1292,6 +1396,11 @@ const CASES: Case[] = [
       requestError(misusing((ctx, task) => task.cntl(ctx.output, SET_FLAG, DISABLED)), "x\n"),
   },
   {
+    code: "PLUMB_PIPE_ENABLE_NOT_SHADOW",
+    what: "task.enable(out)",
+    line: () => requestError(misusing((ctx, task) => task.enable(ctx.output)), "x\n"),
+  },
+  {
     code: "PLUMB_PIPE_UNKNOWN_FLAGS",
     what: "SET_FLAG 1",
     line: () => requestError(misusing((ctx, task) => task.cntl(ctx.output, SET_FLAG, 1)), "x\n"),
@@ -1413,6 +1522,16 @@ const CASES: Case[] = [
         await cliLine(["tests/fixtures/exec_upper.json", "--check"], ["--allow-read"]),
       ),
   },
+  {
+    code: "PLUMB_DATAFLOW_ROUTE_NAME_TAKEN",
+    what: "data=/x/",
+    line: () => initError("dataflow/demux", ["data=/x/"]),
+  },
+  {
+    code: "PLUMB_DATAFLOW_ROUTE_NAME_TWICE",
+    what: "a=/x/ a=/y/",
+    line: () => initError("dataflow/demux", ["a=/x/", "a=/y/"]),
+  },
   { code: "PLUMB_HTTP_PARSER_ARG", what: "--max", line: () => initError("http/parser", ["--max"]) },
   {
     code: "PLUMB_HTTP_PARSER_LIMIT",
@@ -1504,6 +1623,11 @@ const CASES: Case[] = [
  */
 const NOT_PROVOKED: Partial<Record<Code, string>> = {
   PLUMB_CHECK_WARNING: "tests/cli_test.ts runs --check on graphs with each kind of warning",
+  PLUMB_SERVLET_TYPE_ERROR:
+    "tests/check_types_test.ts runs --check on a servlet file with type errors (deno check, from a directory without deno.json)",
+  PLUMB_SERVLET_NOT_TYPE_CHECKED: "tests/check_types_test.ts runs --check without --allow-run",
+  PLUMB_SERVLET_CHECK_EXCLUDED:
+    "tests/check_types_test.ts runs --check on a servlet file this repository's deno.json excludes",
   PLUMB_REQUEST_DEADLOCK: "tests/dataflow_test.ts provokes it with a 400000-byte diamond",
   PLUMB_PIPE_EOM_SHADOWED:
     "needs a servlet that gives back with EOM more than its last read took while a shadow copies that input; no test provokes it yet",
@@ -1525,6 +1649,7 @@ const NOT_PROVOKED: Partial<Record<Code, string>> = {
   PLUMB_WORKERS_NOT_TCP: "starts workers under --unstable-net (tests/workers_test.ts)",
   PLUMB_WORKER_FAILED: "needs a worker isolate that dies as it starts",
   PLUMB_WORKER_STOPPED: "needs a worker isolate that dies while serving",
+  PLUMB_ADMIN_NO_WORKER: "needs every worker isolate of --workers dead while --admin serves",
   PLUMB_EXEC_PASS_ON: "needs the program's output to fail while it runs",
   PLUMB_EXEC_UNLOADING: "needs the host to stop while a program runs (tests/exec_test.ts)",
 };

@@ -9,13 +9,7 @@
  * Ports: `in` (input, `$T`), `out0` ... (outputs, `$T`).
  * @module
  */
-import { defineServlet, INPUT, OUTPUT, PlumbError, type Port, SHADOW } from "../../mod.ts";
-
-/** The context of a `dataflow/dup` node. */
-export interface DupContext {
-  /** What to copy: every output is a shadow of it. */
-  input: Port;
-}
+import { defineServlet, PlumbError } from "../../mod.ts";
 
 /** Reads a count argument: a whole number from `min`, default `fallback`. */
 export function countArg(
@@ -37,13 +31,14 @@ export function countArg(
 
 export default defineServlet({
   description: "copies its input to N outputs",
-  init(args, env): DupContext {
+  init(args, env) {
     const n = countArg(args[0], 2, 1, "dataflow/dup");
-    const input = env.define("in", INPUT, "$T");
-    for (let i = 0; i < n; i++) env.define(`out${i}`, OUTPUT | SHADOW | input.id, "$T");
+    const input = env.input("in", { type: "$T" });
+    // Every output is a shadow of the input: it carries what exec reads.
+    for (let i = 0; i < n; i++) env.output(`out${i}`, { shadowOf: input });
     return { input };
   },
-  async exec(ctx, task): Promise<void> {
+  async exec(ctx, task) {
     // The shadows carry what is read, values and text as they are: each
     // output's reader gets the same. Reading marks them written, so an input
     // written with no bytes (a __null__ signal, say) is passed on as such.

@@ -11,30 +11,26 @@
  * Ports: `in0` ... (inputs, `$T`), `out` (output, `$T`).
  * @module
  */
-import { defineServlet, INPUT, OUTPUT, type Port, type Task } from "../../mod.ts";
+import { type AnyPort, defineServlet, type Task } from "../../mod.ts";
 import { countArg } from "./dup.ts";
 
-/** The context of a `dataflow/firstnonempty` node. */
-export interface FirstNonEmptyContext {
-  /** The inputs, in order of preference. */
-  inputs: Port[];
-  /** The chosen input's bytes. */
-  output: Port;
-}
-
 /**
- * Copies the first input that carries anything, as written; false when none
- * did. The inputs after it are released first: their writers are not read, so
- * they go on (what they write is dropped) instead of waiting on a full pipe.
+ * Copies the first of `inputs` that carries anything, as written; false when
+ * none did. The inputs after it are released first: their writers are not
+ * read, so they go on (what they write is dropped) instead of waiting on a
+ * full pipe.
  */
-async function copyFirst(ctx: FirstNonEmptyContext, task: Task): Promise<boolean> {
-  const { inputs } = ctx;
+async function copyFirst(
+  task: Task,
+  inputs: readonly AnyPort[],
+  output: AnyPort,
+): Promise<boolean> {
   for (let i = 0; i < inputs.length; i++) {
     // An input whose producer failed before writing anything counts as empty:
     // so an error branch (from __error__) can answer in its place.
     if (await task.eof(inputs[i]).catch(() => true)) continue;
     for (let j = i + 1; j < inputs.length; j++) task.release(inputs[j]);
-    await task.forward(inputs[i], ctx.output);
+    await task.forward(inputs[i], output);
     return true;
   }
   return false;
@@ -42,14 +38,17 @@ async function copyFirst(ctx: FirstNonEmptyContext, task: Task): Promise<boolean
 
 export default defineServlet({
   description: "copies the first non-empty of N inputs",
-  init(args, env): FirstNonEmptyContext {
+  init(args, env) {
     const n = countArg(args[0], 2, 1, "dataflow/firstnonempty");
-    const inputs = Array.from({ length: n }, (_, i) => env.define(`in${i}`, INPUT, "$T"));
-    return { inputs, output: env.define("out", OUTPUT, "$T") };
+    // The inputs, in order of preference.
+    const inputs = Array.from({ length: n }, (_, i) => env.input(`in${i}`, { type: "$T" }));
+    return { inputs, output: env.output("out", { type: "$T" }) };
   },
-  async exec(ctx, task): Promise<void> {
+  async exec(ctx, task) {
     // This node runs only when an input was written; if every one is empty (a
     // __null__ signal carries no bytes), pass on that something was written.
-    if (!(await copyFirst(ctx, task))) await task.write(ctx.output, new Uint8Array(0));
+    if (!(await copyFirst(task, ctx.inputs, ctx.output))) {
+      await task.write(ctx.output, new Uint8Array(0));
+    }
   },
 });

@@ -20,7 +20,10 @@
  * @module
  */
 export {
+  HTTP_HEAD,
   HTTP_PIPE_TYPES,
+  HTTP_REQUEST,
+  HTTP_RESPONSE,
   type HttpHead,
   type HttpRequest,
   type HttpResponse,

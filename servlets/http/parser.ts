@@ -29,31 +29,9 @@
  * ```
  * @module
  */
-import {
-  CLR_FLAG,
-  defineServlet,
-  EOM,
-  INPUT,
-  OUTPUT,
-  PERSIST,
-  PlumbError,
-  type Port,
-  SET_FLAG,
-} from "../../mod.ts";
+import { defineServlet, EOM, PlumbError } from "../../mod.ts";
 import { type ParsedHead, parseRequest, type RequestLimits } from "./request_parser.ts";
-import { HTTP_PIPE_TYPES, type HttpHead } from "./types.ts";
-
-/** The context of an `http/parser` node. */
-export interface ParserContext {
-  /** The connection. */
-  input: Port;
-  /** The parsed request. */
-  output: Port;
-  /** What the renderer needs. */
-  head: Port;
-  /** Size limits. */
-  limits: RequestLimits;
-}
+import { HTTP_HEAD, HTTP_REQUEST } from "./types.ts";
 
 /** What is kept with the connection while a request is not all here. */
 interface Partial {
@@ -93,19 +71,19 @@ export function parseParserArgs(args: readonly string[]): RequestLimits {
 }
 
 export default defineServlet({
-  types: HTTP_PIPE_TYPES,
   description: "reads HTTP/1.x requests; keep-alive by PERSIST, pipelining by EOM",
-  init(args, env): ParserContext {
+  init(args, env) {
     return {
       limits: parseParserArgs(args),
-      input: env.define("in", INPUT | PERSIST, "bytes"),
-      output: env.define("out", OUTPUT, "http/request"),
-      head: env.define("head", OUTPUT, "http/head"),
+      input: env.input("in", { persist: true, type: "bytes" }), // the connection
+      output: env.output("out", { type: HTTP_REQUEST }), // the parsed request
+      head: env.output("head", { type: HTTP_HEAD }), // what the renderer needs
     };
   },
-  async exec(ctx, task): Promise<void> {
+  async exec(ctx, task) {
     const partial = task.popState<Partial>(ctx.input);
     let bytes = partial?.bytes;
+    // A read loop, not task.chunks: this is on the hot path.
     for (
       let chunk = await task.read(ctx.input);
       chunk !== null;
@@ -118,20 +96,18 @@ export default defineServlet({
     if (outcome.kind === "more") {
       // Not all here: kept with the connection, and nothing runs until more comes.
       task.pushState<Partial>(ctx.input, { bytes, head: outcome.head });
-      task.cntl(ctx.input, SET_FLAG, PERSIST);
+      task.keepAlive(ctx.input, true);
       return;
     }
     if (outcome.kind === "error") {
-      task.cntl(ctx.input, CLR_FLAG, PERSIST);
-      const head: HttpHead = { method: "GET", version: "1.1", error: outcome.response };
-      await task.writeValue(ctx.head, head);
+      task.keepAlive(ctx.input, false);
+      await task.writeValue(ctx.head, { method: "GET", version: "1.1", error: outcome.response });
       return;
     }
     const { request, end } = outcome;
     if (end < bytes.length) task.cntl(ctx.input, EOM, bytes, end);
-    task.cntl(ctx.input, request.keepAlive ? SET_FLAG : CLR_FLAG, PERSIST);
-    const head: HttpHead = { method: request.method, version: request.version };
-    await task.writeValue(ctx.head, head);
+    task.keepAlive(ctx.input, request.keepAlive);
+    await task.writeValue(ctx.head, { method: request.method, version: request.version });
     await task.writeValue(ctx.output, request);
   },
 });

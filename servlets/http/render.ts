@@ -21,33 +21,15 @@
  * ```
  * @module
  */
+import { defineServlet, PlumbError } from "../../mod.ts";
 import {
-  CLR_FLAG,
-  defineServlet,
-  GET_FLAGS,
-  INPUT,
-  OUTPUT,
-  PERSIST,
-  PlumbError,
-  type Port,
-} from "../../mod.ts";
-import {
-  HTTP_PIPE_TYPES,
+  HTTP_HEAD,
+  HTTP_RESPONSE,
   type HttpHead,
   type HttpResponse,
   STATUS_TEXT,
   textResponse,
 } from "./types.ts";
-
-/** The context of an `http/render` node. */
-export interface RenderContext {
-  /** The exchange, from the parser. */
-  head: Port;
-  /** The response. */
-  input: Port;
-  /** The connection. */
-  output: Port;
-}
 
 /** The UTF-8 length of a string, without encoding it. */
 function utf8Length(text: string): number {
@@ -121,17 +103,16 @@ function headText(response: HttpResponse): string {
 }
 
 export default defineServlet({
-  types: HTTP_PIPE_TYPES,
   description: "writes an HTTP response: status, fields, length or chunks, keep-alive by PERSIST",
-  init(_args, env): RenderContext {
+  init(_args, env) {
     return {
-      head: env.define("head", INPUT, "http/head"),
-      input: env.define("in", INPUT, "http/response"),
-      output: env.define("out", OUTPUT, "bytes"),
+      head: env.input("head", { type: HTTP_HEAD }), // the exchange, from the parser
+      input: env.input("in", { type: HTTP_RESPONSE }),
+      output: env.output("out", { type: "bytes" }), // the connection
     };
   },
-  async exec(ctx, task): Promise<void> {
-    const exchange = await task.readValue<HttpHead>(ctx.head) ?? DEFAULT_HEAD;
+  async exec(ctx, task) {
+    const exchange = await task.readValue(ctx.head) ?? DEFAULT_HEAD;
     // The head's pipe ends when the parser has: only then is its PERSIST on the connection.
     await task.eof(ctx.head);
     let response: HttpResponse | null;
@@ -154,7 +135,7 @@ export default defineServlet({
       head = headText(response);
     } catch (error) {
       // A response that cannot be written as it is: the client gets a 500, the host logs why.
-      task.cntl(ctx.output, CLR_FLAG, PERSIST);
+      task.keepAlive(ctx.output, false);
       const body = "500 Internal Server Error\n";
       await task.write(
         ctx.output,
@@ -164,7 +145,7 @@ export default defineServlet({
       );
       throw error;
     }
-    let persist = !failed && (task.cntl(ctx.output, GET_FLAGS) & PERSIST) !== 0;
+    let persist = !failed && task.keepAlive(ctx.output);
     const text = typeof response.body === "string" ? response.body : undefined;
     const body = text === undefined ? response.body : undefined;
     const length = text !== undefined ? utf8Length(text) : body?.length ?? response.length;
@@ -176,7 +157,7 @@ export default defineServlet({
     }
     if (chunked) head += "transfer-encoding: chunked\r\n";
     if (!persist) {
-      task.cntl(ctx.output, CLR_FLAG, PERSIST);
+      task.keepAlive(ctx.output, false);
       if (exchange.version === "1.1") head += "connection: close\r\n";
     } else if (exchange.version === "1.0") head += "connection: keep-alive\r\n";
     head += "\r\n";
@@ -195,11 +176,7 @@ export default defineServlet({
       return;
     }
     let sent = 0;
-    for (
-      let chunk = await task.read(ctx.input);
-      chunk !== null;
-      chunk = await task.read(ctx.input)
-    ) {
+    for await (const chunk of task.chunks(ctx.input)) {
       if (chunked) {
         await task.write(ctx.output, `${chunk.length.toString(16)}\r\n`);
         await task.write(ctx.output, chunk);
@@ -209,7 +186,7 @@ export default defineServlet({
     }
     if (chunked) await task.write(ctx.output, "0\r\n\r\n");
     else if (length !== undefined && sent !== length) {
-      task.cntl(ctx.output, CLR_FLAG, PERSIST);
+      task.keepAlive(ctx.output, false);
       throw new PlumbError(
         "PLUMB_HTTP_RENDER_LENGTH",
         `http/render: the body was ${sent} bytes, its length said ${length}`,

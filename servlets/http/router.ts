@@ -6,34 +6,28 @@
  * the route's `:name` segments and, for a `/prefix/*` route, `*`: the rest of
  * the path.
  *
- * Arguments: one route per output, `out0` ... in order, each `[METHODS] PATH`:
- * METHODS is a comma-separated list (`GET,HEAD`) or `*` (the default: any);
- * PATH is `/exact`, `/users/:id` (one segment) or `/static/*` (the prefix
- * and everything under it). The first route that matches wins; a request
- * that none matches goes to `default` (leave it unconnected and
- * `http/render` answers 404). A route for `GET` also takes `HEAD`.
+ * Arguments: one route per output, `out0` ... in order, each
+ * `[NAME=][METHODS] PATH`: NAME names the route's output (the graph may
+ * still call it `outI`); METHODS is a comma-separated list (`GET,HEAD`) or
+ * `*` (the default: any); PATH is `/exact`, `/users/:id` (one segment) or
+ * `/static/*` (the prefix and everything under it). The first route that
+ * matches wins; a request that none matches goes to `default` (leave it
+ * unconnected and `http/render` answers 404). A route for `GET` also takes
+ * `HEAD`.
  *
  * Ports: `in` (input, `http/request`), `data` (output, `http/request`: the
- * target that every route shadows), `out0` ..., `default` (outputs,
- * `http/request`).
+ * target that every route shadows), `out0` ... or the routes' names,
+ * `default` (outputs, `http/request`).
  *
  * @example
  * ```json
- * { "servlet": "http/router", "args": ["GET /api/hello", "GET /*"] }
+ * { "servlet": "http/router", "args": ["api=GET /api/hello", "files=GET /*"] }
  * ```
  * @module
  */
-import {
-  CLR_FLAG,
-  defineServlet,
-  DISABLED,
-  INPUT,
-  OUTPUT,
-  PlumbError,
-  type Port,
-} from "../../mod.ts";
-import { defineRoutes } from "../dataflow/demux.ts";
-import { HTTP_PIPE_TYPES, type HttpRequest } from "./types.ts";
+import { defineServlet, PlumbError } from "../../mod.ts";
+import { defineRoutes, splitRouteNames } from "../dataflow/demux.ts";
+import { HTTP_REQUEST } from "./types.ts";
 
 /** One route: the methods it takes and its path as a regular expression. */
 export interface Route {
@@ -43,18 +37,6 @@ export interface Route {
   pattern: RegExp;
   /** The parameter name of each group (`*` for the rest). */
   names: readonly string[];
-}
-
-/** The context of an `http/router` node. */
-export interface RouterContext {
-  /** The request to route. */
-  input: Port;
-  /** The target every route shadows. */
-  data: Port;
-  /** The routes, by output. */
-  routes: Route[];
-  /** One output per route, then `default`. */
-  outputs: Port[];
 }
 
 /**
@@ -116,17 +98,17 @@ export function matchRoute(
 }
 
 export default defineServlet({
-  types: HTTP_PIPE_TYPES,
   description: "routes HTTP requests by method and path to DISABLED shadows",
-  init(args, env): RouterContext {
-    const routes = args.map(compileRoute);
-    const input = env.define("in", INPUT, "http/request");
-    const data = env.define("data", OUTPUT, "http/request");
-    const outputs = defineRoutes(env, data, args.length, "http/request");
-    return { input, data, routes, outputs };
+  init(args, env) {
+    const { names, routes } = splitRouteNames("http/router", args, () => true);
+    const input = env.input("in", { type: HTTP_REQUEST });
+    const data = env.output("data", { type: HTTP_REQUEST }); // the target every route shadows
+    // One output per route, then `default`.
+    const outputs = defineRoutes(env, data, names);
+    return { input, data, routes: routes.map(compileRoute), outputs };
   },
-  async exec(ctx, task): Promise<void> {
-    const request = await task.readValue<HttpRequest>(ctx.input);
+  async exec(ctx, task) {
+    const request = await task.readValue(ctx.input);
     if (request === null) return;
     let chosen = ctx.outputs.length - 1;
     let routed = request;
@@ -139,7 +121,7 @@ export default defineServlet({
         break;
       }
     }
-    task.cntl(ctx.outputs[chosen], CLR_FLAG, DISABLED);
+    task.enable(ctx.outputs[chosen]);
     await task.writeValue(ctx.data, routed);
   },
 });

@@ -32,16 +32,18 @@
  * ```
  * @module
  */
-import { defineServlet, INPUT, OUTPUT, PermissionHint, PlumbError, type Port } from "../../mod.ts";
+import { defineServlet, PermissionHint, PlumbError } from "../../mod.ts";
 import { contentType } from "./mime.ts";
-import { HTTP_PIPE_TYPES, type HttpRequest, type HttpResponse, textResponse } from "./types.ts";
+import {
+  HTTP_REQUEST,
+  HTTP_RESPONSE,
+  type HttpRequest,
+  type HttpResponse,
+  textResponse,
+} from "./types.ts";
 
-/** The context of an `http/static` node. */
-export interface StaticContext {
-  /** The request. */
-  input: Port;
-  /** The response. */
-  output: Port;
+/** What a node serves: where, and how. */
+interface Site {
   /** The root directory's real path. */
   root: string;
   /** The file that serves a directory. */
@@ -202,7 +204,7 @@ async function readPart(path: string, start: number, length: number): Promise<Ui
 
 /** The response to a request, and the file range to stream after it, if any. */
 async function answer(
-  ctx: StaticContext,
+  site: Site,
   request: HttpRequest,
 ): Promise<{ response: HttpResponse; stream?: { path: string; start: number; length: number } }> {
   if (request.method !== "GET" && request.method !== "HEAD") {
@@ -211,21 +213,21 @@ async function answer(
   const rel = request.params?.["*"] ?? request.path;
   const segments = segmentsOf(rel);
   if (segments === undefined) return { response: textResponse(404) };
-  let path = [ctx.root, ...segments].join("/");
+  let path = [site.root, ...segments].join("/");
   let real: string;
   let info: Deno.FileInfo;
   try {
     real = await Deno.realPath(path);
-    if (!inside(ctx.root, real)) return { response: textResponse(404) };
+    if (!inside(site.root, real)) return { response: textResponse(404) };
     info = await Deno.stat(real);
     if (info.isDirectory) {
       if (!request.path.endsWith("/")) {
         const location = request.path + "/" + (request.query === "" ? "" : `?${request.query}`);
         return { response: textResponse(301, undefined, { location }) };
       }
-      path = `${real}/${ctx.index}`;
+      path = `${real}/${site.index}`;
       real = await Deno.realPath(path);
-      if (!inside(ctx.root, real)) return { response: textResponse(404) };
+      if (!inside(site.root, real)) return { response: textResponse(404) };
       info = await Deno.stat(real);
     }
   } catch (error) {
@@ -242,7 +244,7 @@ async function answer(
     "accept-ranges": "bytes",
   };
   if (info.mtime !== null) headers["last-modified"] = info.mtime.toUTCString();
-  if (ctx.cacheControl !== undefined) headers["cache-control"] = ctx.cacheControl;
+  if (site.cacheControl !== undefined) headers["cache-control"] = site.cacheControl;
   const h = request.headers;
   const inm = h["if-none-match"];
   if (
@@ -280,9 +282,8 @@ async function answer(
 }
 
 export default defineServlet({
-  types: HTTP_PIPE_TYPES,
   description: "serves the files under a directory: types, etags, ranges, no escapes",
-  init(args, env): StaticContext {
+  init(args, env) {
     const { root, index, maxAge } = parseStaticArgs(args, env.path);
     if (Deno.permissions.querySync({ name: "read", path: root }).state !== "granted") {
       throw new PermissionHint(
@@ -302,15 +303,15 @@ export default defineServlet({
       );
     }
     return {
-      input: env.define("in", INPUT, "http/request"),
-      output: env.define("out", OUTPUT, "http/response"),
+      input: env.input("in", { type: HTTP_REQUEST }),
+      output: env.output("out", { type: HTTP_RESPONSE }), // a response, then a large file's bytes
       root: real,
       index,
       cacheControl: maxAge === undefined ? undefined : `max-age=${maxAge}`,
     };
   },
-  async exec(ctx, task): Promise<void> {
-    const request = await task.readValue<HttpRequest>(ctx.input);
+  async exec(ctx, task) {
+    const request = await task.readValue(ctx.input);
     if (request === null) return;
     const { response, stream } = await answer(ctx, request);
     await task.writeValue(ctx.output, response);

@@ -4,41 +4,86 @@
  * {@linkcode HttpHead} the parser tells `http/render` about each exchange, and
  * the {@linkcode HttpResponse} a handler answers with.
  *
- * A handler of your own reads an `HttpRequest` and writes an `HttpResponse`:
+ * A handler of your own reads an `HttpRequest` and writes an `HttpResponse`,
+ * on ports declared with {@linkcode HTTP_REQUEST} and
+ * {@linkcode HTTP_RESPONSE}, which type them:
  *
  * @example
  * ```ts
- * import { defineServlet, INPUT, OUTPUT } from "@plumb/plumb";
- * import type { HttpRequest, HttpResponse } from "@plumb/plumb/http";
+ * import { defineServlet } from "@plumb/plumb";
+ * import { HTTP_REQUEST, HTTP_RESPONSE } from "@plumb/plumb/http";
  *
  * export default defineServlet({
  *   init(_args, env) {
  *     return {
- *       request: env.define("request", INPUT, "http/request"),
- *       response: env.define("response", OUTPUT, "http/response"),
+ *       request: env.input("request", { type: HTTP_REQUEST }),
+ *       response: env.output("response", { type: HTTP_RESPONSE }),
  *     };
  *   },
  *   async exec(ctx, task) {
- *     const request = await task.readValue<HttpRequest>(ctx.request);
+ *     const request = await task.readValue(ctx.request); // an HttpRequest
  *     if (request === null) return;
- *     const reply: HttpResponse = {
+ *     await task.writeValue(ctx.response, {
  *       status: 200,
  *       headers: { "content-type": "text/plain; charset=utf-8" },
  *       body: `you asked for ${request.path}\n`,
- *     };
- *     await task.writeValue(ctx.response, reply);
+ *     });
  *   },
  * });
  * ```
  * @module
  */
+import { type PipeType, pipeType } from "../../mod.ts";
 
 /**
- * The pipe types the HTTP servlets register (each servlet's
- * `defineServlet({types})`): `http/request` and `http/head` are values (so
- * `json` on a byte pipe), `http/response` is a value and the bytes of its
- * body (`bytes`). A handler of your own that names them registers them too,
- * so that it can be checked on its own.
+ * `http/request`: a parsed {@linkcode HttpRequest} as a value (so `json` on a
+ * byte pipe). A port declared with it is a `Port<HttpRequest>`, and the node
+ * that declares it registers the type for the graph check.
+ *
+ * @example
+ * ```ts
+ * import { HTTP_REQUEST } from "@plumb/plumb/http";
+ * import { assertEquals } from "@std/assert";
+ * assertEquals([HTTP_REQUEST.name, HTTP_REQUEST.extends], ["http/request", "json"]);
+ * ```
+ */
+export const HTTP_REQUEST: PipeType<HttpRequest> = pipeType<HttpRequest>("http/request", "json");
+
+/**
+ * `http/head`: what `http/parser` tells `http/render` of each exchange, an
+ * {@linkcode HttpHead} value.
+ *
+ * @example
+ * ```ts
+ * import { HTTP_HEAD } from "@plumb/plumb/http";
+ * import { assertEquals } from "@std/assert";
+ * assertEquals(HTTP_HEAD.extends, "json");
+ * ```
+ */
+export const HTTP_HEAD: PipeType<HttpHead> = pipeType<HttpHead>("http/head", "json");
+
+/**
+ * `http/response`: an {@linkcode HttpResponse} value, and after one without a
+ * `body`, the body's bytes (so it extends `bytes`). A port declared with it
+ * is a `Port<HttpResponse | Uint8Array>`: `task.writeValue(port, response)`
+ * and `task.write(port, bytes)` for a streamed body; `task.write(port,
+ * "text")` is a type error.
+ *
+ * @example
+ * ```ts
+ * import { HTTP_RESPONSE } from "@plumb/plumb/http";
+ * import { assertEquals } from "@std/assert";
+ * assertEquals([HTTP_RESPONSE.name, HTTP_RESPONSE.extends], ["http/response", "bytes"]);
+ * ```
+ */
+export const HTTP_RESPONSE: PipeType<HttpResponse | Uint8Array> = pipeType<
+  HttpResponse | Uint8Array
+>("http/response", "bytes");
+
+/**
+ * The pipe types of the HTTP servlets, by name, each to the type it extends:
+ * what {@linkcode HTTP_REQUEST}, {@linkcode HTTP_HEAD} and
+ * {@linkcode HTTP_RESPONSE} register.
  *
  * @example
  * ```ts
@@ -47,11 +92,9 @@
  * assertEquals(HTTP_PIPE_TYPES["http/request"], "json");
  * ```
  */
-export const HTTP_PIPE_TYPES: Readonly<Record<string, string>> = Object.freeze({
-  "http/request": "json",
-  "http/head": "json",
-  "http/response": "bytes",
-});
+export const HTTP_PIPE_TYPES: Readonly<Record<string, string>> = Object.freeze(
+  Object.fromEntries([HTTP_REQUEST, HTTP_HEAD, HTTP_RESPONSE].map((t) => [t.name, t.extends])),
+);
 
 /** One HTTP/1.x request, as `http/parser` read it. */
 export interface HttpRequest {

@@ -16,18 +16,18 @@
  *
  * @example
  * ```ts
- * import { defineServlet, INPUT, OUTPUT, PERSIST } from "../../mod.ts";
+ * import { defineServlet } from "../../mod.ts";
  * import { readJsonLine, writeJsonLine } from "./lines.ts";
  *
  * // Replies to {"a": 1, "b": 2} with {"sum":3}.
  * export default defineServlet({
  *   init(_args, env) {
  *     return {
- *       input: env.define("in", INPUT | PERSIST, "json"),
- *       output: env.define("out", OUTPUT, "json"),
+ *       input: env.input("in", { persist: true, type: "json" }),
+ *       output: env.output("out", { type: "json" }),
  *     };
  *   },
- *   async exec(ctx, task): Promise<void> {
+ *   async exec(ctx, task) {
  *     const value = await readJsonLine<{ a: number; b: number }>(task, ctx.input);
  *     if (value !== undefined) await writeJsonLine(task, ctx.output, { sum: value.a + value.b });
  *   },

@@ -13,32 +13,16 @@
  * Ports: `in` (input, `PERSIST`, `text/line`), `out` (output, `json`).
  * @module
  */
-import {
-  defineServlet,
-  INPUT,
-  OUTPUT,
-  PERSIST,
-  PlumbError,
-  type Port,
-  type Servlet,
-} from "../../mod.ts";
+import { defineServlet, PlumbError } from "../../mod.ts";
 import { parseJsonLine, writeJsonLine } from "./lines.ts";
-
-/** The context of a `json/parse` node. */
-export interface JsonParseContext {
-  /** The lines to parse (`PERSIST`). */
-  input: Port;
-  /** Each value as one compact JSON line. */
-  output: Port;
-}
 
 /** A line of JSON whitespace only (or nothing). */
 const BLANK = /^[ \t\r\n]*$/;
 
 /** The `json/parse` servlet: one JSON line per request, checked and written on compact. */
-const jsonParse: Servlet<JsonParseContext> = defineServlet({
+export default defineServlet({
   description: "reads one JSON line per request and writes it on compact; invalid JSON fails",
-  init(args, env): JsonParseContext {
+  init(args, env) {
     if (args.length > 0) {
       throw new PlumbError(
         "PLUMB_JSON_PARSE_ARGS",
@@ -47,15 +31,13 @@ const jsonParse: Servlet<JsonParseContext> = defineServlet({
       );
     }
     return {
-      input: env.define("in", INPUT | PERSIST, "text/line"),
-      output: env.define("out", OUTPUT, "json"),
+      input: env.input("in", { persist: true, type: "text/line" }), // a line to parse per request
+      output: env.output("out", { type: "json" }), // each value as one compact JSON line
     };
   },
-  async exec(ctx, task): Promise<void> {
+  async exec(ctx, task) {
     const line = await task.readLine(ctx.input);
     if (line === null || BLANK.test(line)) return;
     await writeJsonLine(task, ctx.output, parseJsonLine(line));
   },
 });
-
-export default jsonParse;

@@ -12,22 +12,10 @@
  * Ports: `in` (input, `json`), `out` (output, `text/line`, or `text` with `--pretty`).
  * @module
  */
-import { defineServlet, INPUT, OUTPUT, PlumbError, type Port, type Servlet } from "../../mod.ts";
+import { defineServlet, PlumbError } from "../../mod.ts";
 import { readJsonLine, toJson } from "./lines.ts";
 
 const USAGE = "args are [--pretty] [--field NAME]";
-
-/** The context of a `json/stringify` node. */
-export interface JsonStringifyContext {
-  /** Spaces to indent by: 0 writes one compact line per value. */
-  indent: number;
-  /** The top-level field to write instead of the whole value, if any. */
-  field: string | undefined;
-  /** JSON lines to write. */
-  input: Port;
-  /** The values as text. */
-  output: Port;
-}
 
 /** The kind of a JSON value, for messages: `an array`, `a string`, ... */
 function kindOf(value: unknown): string {
@@ -49,9 +37,9 @@ export function fieldOf(value: unknown, name: string): unknown {
 }
 
 /** The `json/stringify` servlet: each JSON value as text, compact, pretty or one field. */
-const jsonStringify: Servlet<JsonStringifyContext> = defineServlet({
+export default defineServlet({
   description: "writes each JSON value as text: compact, --pretty, or one --field",
-  init(args, env): JsonStringifyContext {
+  init(args, env) {
     let indent = 0;
     let field: string | undefined;
     for (let i = 0; i < args.length; i++) {
@@ -74,13 +62,13 @@ const jsonStringify: Servlet<JsonStringifyContext> = defineServlet({
       }
     }
     return {
-      indent,
-      field,
-      input: env.define("in", INPUT, "json"),
-      output: env.define("out", OUTPUT, indent === 0 ? "text/line" : "text"),
+      indent, // spaces to indent by: 0 writes one compact line per value
+      field, // the top-level field to write instead of the whole value, if any
+      input: env.input("in", { type: "json" }),
+      output: env.output("out", { type: indent === 0 ? "text/line" : "text" }),
     };
   },
-  async exec(ctx, task): Promise<void> {
+  async exec(ctx, task) {
     for (
       let value = await readJsonLine(task, ctx.input);
       value !== undefined;
@@ -91,5 +79,3 @@ const jsonStringify: Servlet<JsonStringifyContext> = defineServlet({
     }
   },
 });
-
-export default jsonStringify;

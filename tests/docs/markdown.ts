@@ -66,6 +66,9 @@ export interface CodeBlock {
  *   (`graph`, `hosts`, `haproxy.cfg`, `restart`, `tls-graph`, `tls-hosts`,
  *   `haproxy-tls.cfg`), run by `tests/haproxy_test.ts` with two plumb hosts
  *   behind a real HAProxy.
+ * - `prometheus`: a Prometheus configuration scraping a host's admin listener
+ *   at `127.0.0.1:9180`; `prometheus-rules`: its rule file.
+ *   `tests/admin_prometheus_test.ts` starts Prometheus with both.
  * - `project FILE`: the file FILE of the project of `docs/embedding.md` that
  *   uses plumb from outside; `project-shell`: the command run in that
  *   project. `tests/embedding_test.ts` makes the project outside the
@@ -86,6 +89,8 @@ export const EXAMPLE_KINDS: Readonly<Record<string, string>> = {
   xinetd: "tests/deploying_test.ts",
   tcpserver: "tests/deploying_test.ts",
   haproxy: "tests/haproxy_test.ts",
+  prometheus: "tests/admin_prometheus_test.ts",
+  "prometheus-rules": "tests/admin_prometheus_test.ts",
   project: "tests/embedding_test.ts",
   "project-shell": "tests/embedding_test.ts",
 };
