@@ -4,7 +4,7 @@
  * @module
  */
 import type { ByteChannel } from "./channel.ts";
-import type { ListenContext, Listener } from "./module.ts";
+import type { ListenContext, Listener, PinnedGraph } from "./module.ts";
 import { type Clock, Session, type SessionOptions } from "./session.ts";
 
 /** Told as each session of a pool starts and ends (connection logs and limits). */
@@ -27,7 +27,12 @@ export class SessionPool {
   readonly #writeTicks: number;
   readonly #clock: Clock = { tick: 0 };
   readonly #open = new Set<Session>();
-  readonly #served = new Set<Promise<void>>();
+  /** Told once no session is open any more (`close` waiting for the last ones). */
+  #emptied: (() => void)[] = [];
+  /** The context of the sessions of the graph served now, made once per graph (reload). */
+  #graphContext: { handle: ListenContext["handle"]; context: ListenContext } | undefined;
+  /** Whether the pool is closing, as each session asks it (one function for them all). */
+  readonly #isClosing = (): boolean => this.#closing;
   readonly #sweeper: ReturnType<typeof setInterval>;
   readonly #hooks: SessionHooks | undefined;
   #closing = false;
@@ -85,7 +90,11 @@ export class SessionPool {
     return { accepted: this.#started, bytesIn, bytesOut };
   }
 
-  /** Serves a new channel; resolves when its session ends. */
+  /**
+   * Serves a new channel; resolves when its session ends. What the pool keeps
+   * per session is the least it can: an idle connection's memory is mostly
+   * this.
+   */
   serve(channel: ByteChannel): Promise<void> {
     const session = new Session(channel, this.#options, this.#clock);
     this.#started++;
@@ -93,20 +102,39 @@ export class SessionPool {
     this.#context.connections(1);
     // The graph served now stays this session's graph, whatever a reload does meanwhile.
     const pinned = this.#context.pin?.();
-    const context = pinned ? { ...this.#context, handle: pinned.handle } : this.#context;
+    const context = pinned ? this.#contextOf(pinned.handle) : this.#context;
     const hooks = this.#hooks;
     const started = hooks === undefined ? context : hooks.started(session, context);
-    const served = session.serve(started, () => this.#closing).finally(() => {
-      this.#open.delete(session);
-      this.#served.delete(served);
-      this.#endedBytesIn += session.bytesIn;
-      this.#endedBytesOut += session.bytesOut;
-      this.#context.connections(-1);
-      pinned?.release();
-      hooks?.ended(session, this.#closing);
-    });
-    this.#served.add(served);
-    return served;
+    const ended = (): void => this.#ended(session, pinned);
+    return session.serve(started, this.#isClosing).then(ended, ended);
+  }
+
+  /** The listener's context with `handle` (a pinned graph's), shared by the sessions of that graph. */
+  #contextOf(handle: ListenContext["handle"]): ListenContext {
+    const cached = this.#graphContext;
+    if (cached !== undefined && cached.handle === handle) return cached.context;
+    const context = { ...this.#context, handle };
+    this.#graphContext = { handle, context };
+    return context;
+  }
+
+  /** A session has ended: it leaves the pool, its graph is released, the hooks are told. */
+  #ended(session: Session, pinned: PinnedGraph | undefined): void {
+    this.#open.delete(session);
+    this.#endedBytesIn += session.bytesIn;
+    this.#endedBytesOut += session.bytesOut;
+    this.#context.connections(-1);
+    pinned?.release();
+    this.#hooks?.ended(session, this.#closing);
+    if (this.#open.size === 0 && this.#emptied.length > 0) {
+      for (const emptied of this.#emptied.splice(0)) emptied();
+    }
+  }
+
+  /** Resolves once no session is open. */
+  #empty(): Promise<void> {
+    if (this.#open.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#emptied.push(resolve));
   }
 
   #sweep(): void {
@@ -159,11 +187,11 @@ export class SessionPool {
     for (const session of this.#open) if (session.idle) session.close();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const grace = new Promise<void>((resolve) => timer = setTimeout(resolve, graceMs));
-    await Promise.race([Promise.all(this.#served), grace]);
+    await Promise.race([this.#empty(), grace]);
     clearTimeout(timer);
     for (const session of this.#open) session.close();
     const settled = new Promise<void>((resolve) => timer = setTimeout(resolve, 1000));
-    await Promise.race([Promise.all(this.#served), settled]);
+    await Promise.race([this.#empty(), settled]);
     clearTimeout(timer);
   }
 }
