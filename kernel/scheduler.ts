@@ -254,6 +254,20 @@ async function runSingle(
   return ok;
 }
 
+/** Arrays of zeros and of falses by length, to copy: a copy costs a fraction of a `fill`. */
+const zeroArrays: number[][] = [];
+const falseArrays: boolean[][] = [];
+
+/** A new array of `n` zeros. */
+function zeros(n: number): number[] {
+  return (zeroArrays[n] ??= new Array<number>(n).fill(0)).slice();
+}
+
+/** A new array of `n` falses. */
+function falses(n: number): boolean[] {
+  return (falseArrays[n] ??= new Array<boolean>(n).fill(false)).slice();
+}
+
 const WAITING = 0;
 const RUNNING = 1;
 const SETTLED = 2;
@@ -297,11 +311,13 @@ class RequestRun implements WaitMonitor {
     this.#input = input;
     this.#output = output;
     this.#report = report;
-    this.#state = new Array(plan.nodes.length).fill(WAITING);
-    this.#pipes = new Array(plan.edges.length);
-    this.#closed = new Array(plan.edges.length).fill(false);
-    this.#waits = new Array(plan.nodes.length).fill(0);
-    this.#waitingOn = new Array(plan.nodes.length).fill(0);
+    const nodes = plan.nodes.length;
+    const edges = plan.edges.length;
+    this.#state = zeros(nodes); // WAITING
+    this.#pipes = new Array(edges);
+    this.#closed = falses(edges);
+    this.#waits = zeros(nodes);
+    this.#waitingOn = zeros(nodes);
     this.#pending = plan.nodes.length;
   }
 
@@ -458,6 +474,12 @@ class RequestRun implements WaitMonitor {
     this.#settle(this.#plan.nodes[index]);
   }
 
+  /** True when every one of `edges` is closed. */
+  #allClosed(edges: readonly number[]): boolean {
+    for (const edge of edges) if (!this.#closed[edge]) return false;
+    return true;
+  }
+
   #settle(node: PlanNode): void {
     this.#state[node.index] = SETTLED;
     for (const edge of node.outputEdges) {
@@ -466,7 +488,7 @@ class RequestRun implements WaitMonitor {
     }
     for (const edge of node.outputEdges) {
       const to = this.#plan.nodes[this.#plan.edges[edge].to];
-      if (this.#state[to.index] === WAITING && to.inputEdges.every((e) => this.#closed[e])) {
+      if (this.#state[to.index] === WAITING && this.#allClosed(to.inputEdges)) {
         this.#cancel(to.index);
       }
     }
