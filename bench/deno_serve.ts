@@ -5,7 +5,7 @@
  * - `GET /api/hello?name=N`: `{"message":"Hello, N!"}` (`N` defaults to
  *   `world`) as `application/json`, built per request as `examples/http_api.ts`
  *   builds it.
- * - Any other `GET` or `HEAD`: the file under `examples/www` (a directory by
+ * - Any other `GET` or `HEAD`: the file under `examples/www` (or `--www DIR`; a directory by
  *   its `index.html`), streamed from the file (`Deno.open` and its
  *   `readable`), with the content type `http/static` gives it
  *   (`servlets/http/mime.ts`), `content-length` and `last-modified`; a
@@ -27,7 +27,7 @@ import { contentType } from "../servlets/http/mime.ts";
 import { segmentsOf } from "../servlets/http/static.ts";
 
 const HOSTNAME = "127.0.0.1";
-/** The files served, relative to the working directory (the repository root). */
+/** The files served by default (`--www`), relative to the working directory (the repository root). */
 const WWW = "examples/www";
 /** The file that serves a directory. */
 const INDEX = "index.html";
@@ -39,11 +39,11 @@ function notFound(): Response {
   });
 }
 
-/** A file of `examples/www`, streamed from the file (`Deno.open`, its `readable`), or 404. */
-async function serveFile(request: Request, pathname: string): Promise<Response> {
+/** A file of `www`, streamed from the file (`Deno.open`, its `readable`), or 404. */
+async function serveFile(request: Request, pathname: string, www: string): Promise<Response> {
   const segments = segmentsOf(pathname);
   if (segments === undefined) return notFound();
-  let path = [WWW, ...segments].join("/");
+  let path = [www, ...segments].join("/");
   if (pathname.endsWith("/")) path = `${path}/${INDEX}`;
   let file: Deno.FsFile;
   try {
@@ -71,8 +71,8 @@ async function serveFile(request: Request, pathname: string): Promise<Response> 
   return new Response(file.readable, { headers });
 }
 
-/** Answers one request. */
-function handle(request: Request): Response | Promise<Response> {
+/** Answers one request, with the files of `www`. */
+function handle(request: Request, www: string): Response | Promise<Response> {
   const url = new URL(request.url);
   if (request.method === "GET" && url.pathname === "/api/hello") {
     const name = url.searchParams.get("name") ?? "world";
@@ -81,14 +81,19 @@ function handle(request: Request): Response | Promise<Response> {
     });
   }
   if (request.method === "GET" || request.method === "HEAD") {
-    return serveFile(request, url.pathname);
+    return serveFile(request, url.pathname, www);
   }
   return notFound();
 }
 
 /** Serves until SIGTERM or SIGINT, then exits 0. */
 function main(args: string[]): void {
-  const { values } = parseArgs({ args, strict: true, options: { port: { type: "string" } } });
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: { port: { type: "string" }, www: { type: "string" } },
+  });
+  const www = values.www ?? WWW;
   const port = Number(values.port ?? "0");
   if (!/^\d+$/.test(values.port ?? "0") || port > 65535) {
     console.error(
@@ -103,7 +108,7 @@ function main(args: string[]): void {
     hostname: HOSTNAME,
     port,
     onListen: (addr): void => console.log(`listening on tcp://${HOSTNAME}:${addr.port}`),
-  }, handle);
+  }, (request) => handle(request, www));
 }
 
 if (import.meta.main) main(Deno.args);

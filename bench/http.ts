@@ -5,7 +5,10 @@
  * body and `content-type`), all loaded by `wrk` (one thread, keep-alive,
  * `--conns` connections) on `GET --path` (default `/api/hello`,
  * `{"message":"Hello, world!"}`; `/index.html` and such load a file of
- * `examples/www`).
+ * `examples/www`, `/1mb.bin` a file of 1 MiB). The files are served from
+ * `bench/results/www`, a copy of `examples/www` with the 1 MiB file, made at
+ * each run, plumb's from `bench/results/http.json`, which is
+ * `examples/http.json` with its `http/static` node on that copy.
  *
  * The method:
  *
@@ -50,6 +53,7 @@
  * deno task bench:http
  * deno task bench:http --rounds 3 --seconds 3
  * deno task bench:http --path /index.html
+ * deno task bench:http --path /1mb.bin
  * deno task bench:http --rounds 1 --seconds 3 --profile
  * ```
  * @module
@@ -102,10 +106,22 @@ interface Target {
   args: string[];
 }
 
+/**
+ * The files every server serves: a copy of `examples/www` and a 1 MiB file
+ * (`/1mb.bin`), made by {@linkcode prepareFiles} at each run, under the
+ * results directory (the repository keeps no 1 MiB file).
+ */
+const WWW = "bench/results/www";
+/** The big file's name and size. */
+const BIG_FILE = "1mb.bin";
+const BIG_FILE_BYTES = 1048576;
+/** `examples/http.json` with its files node on {@linkcode WWW}, made by {@linkcode prepareFiles}. */
+const GRAPH = "bench/results/http.json";
+
 const PLUMB: Target = {
   name: "plumb",
   program: "deno",
-  args: ["run", "--allow-net", "--allow-read", "main.ts", "examples/http.json", "--port", "0"],
+  args: ["run", "--allow-net", "--allow-read", "main.ts", GRAPH, "--port", "0"],
 };
 const DENO_SERVE: Target = {
   name: "Deno.serve",
@@ -113,10 +129,12 @@ const DENO_SERVE: Target = {
   args: [
     "run",
     "--allow-net=127.0.0.1",
-    "--allow-read=examples/www",
+    `--allow-read=${WWW}`,
     "bench/deno_serve.ts",
     "--port",
     "0",
+    "--www",
+    WWW,
   ],
 };
 const NODE_HTTP: Target = {
@@ -128,6 +146,8 @@ const NODE_HTTP: Target = {
     "0",
     "--types",
     JSON.stringify(MIME_TYPES),
+    "--www",
+    WWW,
   ],
 };
 /** Every target, in the order of the tables; the baselines after plumb. */
@@ -648,8 +668,9 @@ async function header(
     "repository root, a fresh process per measurement, stopped with SIGTERM. `Deno.serve` " +
     "(`bench/deno_serve.ts`) and `node:http` (`bench/node_http_server.mjs`, Node's own HTTP " +
     "server, run with the machine's `node`) answer what `examples/http.json` answers: the " +
-    "same JSON, and files streamed from `examples/www` with `content-length` and " +
-    "`last-modified`.",
+    "same JSON, and files streamed from the file with `content-length` and `last-modified`. " +
+    `The files are \`${WWW}\`: a copy of \`examples/www\` and a 1 MiB file, \`/${BIG_FILE}\`, ` +
+    `made at each run, with \`${GRAPH}\`, \`examples/http.json\` serving them.`,
     `- ${options.rounds} round(s), each measuring every server, the order rotating from round ` +
     "to round. req/s, p50 and p99 are medians over the rounds (range: the lowest " +
     "and highest req/s); the ratios are medians of the per-round ratios" +
@@ -732,17 +753,66 @@ function profileReport(options: HttpBenchOptions, result: ProfileResult): string
 
 // --- main ------------------------------------------------------------------
 
-/** Saves the report through a child process allowed to write `bench/results/` only. */
-async function save(text: string): Promise<void> {
+/** Writes `bytes` to `path` (under `bench/results/`) through a child process allowed to write there only. */
+async function saveFile(path: string, bytes: Uint8Array): Promise<void> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-write=bench/results", "bench/save_results.ts", RESULTS_FILE],
+    args: ["run", "--allow-write=bench/results", "bench/save_results.ts", path],
     cwd: ROOT,
     stdin: "piped",
   }).spawn();
   const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(text));
+  await writer.write(bytes);
   await writer.close();
-  if (!(await child.status).success) throw new Error(`could not write ${RESULTS_FILE}`);
+  if (!(await child.status).success) throw new Error(`could not write ${path}`);
+}
+
+/** The files of `dir` (relative to the root), recursively, as paths relative to `dir`. */
+async function filesOf(dir: string, under = ""): Promise<string[]> {
+  const files: string[] = [];
+  for await (const entry of Deno.readDir(`${ROOT}${dir}/${under}`)) {
+    const path = `${under}${entry.name}`;
+    if (entry.isDirectory) files.push(...await filesOf(dir, `${path}/`));
+    else if (entry.isFile) files.push(path);
+  }
+  return files;
+}
+
+/**
+ * Makes what the servers serve: {@linkcode WWW}, a copy of `examples/www`
+ * with a 1 MiB file of fixed pseudo-random bytes, and {@linkcode GRAPH},
+ * `examples/http.json` with its `http/static` node on that copy (and its
+ * servlet files where they are).
+ */
+async function prepareFiles(): Promise<void> {
+  for (const file of await filesOf("examples/www")) {
+    await saveFile(`${WWW}/${file}`, await Deno.readFile(`${ROOT}examples/www/${file}`));
+  }
+  const big = new Uint8Array(BIG_FILE_BYTES);
+  let x = 2463534242;
+  for (let i = 0; i < big.length; i++) {
+    // xorshift32: the same bytes every run, not compressible.
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    big[i] = x & 0xff;
+  }
+  await saveFile(`${WWW}/${BIG_FILE}`, big);
+  const graph = JSON.parse(await Deno.readTextFile(`${ROOT}examples/http.json`)) as {
+    $schema?: string;
+    nodes: Record<string, { servlet: string; args?: string[] }>;
+  };
+  delete graph.$schema;
+  for (const node of Object.values(graph.nodes)) {
+    // Paths in a graph are relative to its file: bench/results/ is two folders down.
+    if (node.servlet.startsWith("./")) node.servlet = `../../examples/${node.servlet.slice(2)}`;
+    if (node.servlet === "http/static") node.args = ["./www"];
+  }
+  await saveFile(GRAPH, new TextEncoder().encode(JSON.stringify(graph, null, 2) + "\n"));
+}
+
+/** Saves the report. */
+async function save(text: string): Promise<void> {
+  await saveFile(RESULTS_FILE, new TextEncoder().encode(text));
 }
 
 async function main(args: string[]): Promise<number> {
@@ -765,6 +835,7 @@ async function main(args: string[]): Promise<number> {
     `bench:http: correctness check, then ${runs} runs, about ` +
       `${Math.ceil(runs * (options.warmup + options.seconds + 1.5) + 4)} s`,
   );
+  await prepareFiles();
   await checkCorrectness(options, notes);
   const samples = await runRounds(options, notes);
   let profile: ProfileResult | null = null;

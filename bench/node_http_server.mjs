@@ -4,7 +4,7 @@
 // the `node` on the machine.
 //
 // - `GET /api/hello?name=N`: `{"message":"Hello, N!"}` as `application/json`.
-// - Any other `GET` or `HEAD`: the file under `examples/www` (a directory by
+// - Any other `GET` or `HEAD`: the file under `examples/www` (or `--www DIR`; a directory by
 //   its `index.html`), streamed from the file (`fs.createReadStream`) with
 //   `content-type`, `content-length` and `last-modified`; a segment that
 //   starts with `.` or holds `/`, `\` or NUL once decoded is answered 404.
@@ -23,7 +23,7 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 
 const HOSTNAME = "127.0.0.1";
-/** The files served, relative to the working directory (the repository root). */
+/** The files served by default (`--www`), relative to the working directory (the repository root). */
 const WWW = "examples/www";
 /** The file that serves a directory. */
 const INDEX = "index.html";
@@ -59,11 +59,11 @@ function notFound(res) {
   res.end(body);
 }
 
-/** Streams a file of `examples/www`, or answers 404. */
-function serveFile(req, res, pathname, types) {
+/** Streams a file of `www`, or answers 404. */
+function serveFile(req, res, pathname, types, www) {
   const segments = segmentsOf(pathname);
   if (segments === undefined) return notFound(res);
-  let path = [WWW, ...segments].join("/");
+  let path = [www, ...segments].join("/");
   if (pathname.endsWith("/")) path = `${path}/${INDEX}`;
   fs.stat(path, (error, stat) => {
     if (error) return notFound(res);
@@ -88,7 +88,7 @@ function main(args) {
   const { values } = parseArgs({
     args,
     strict: true,
-    options: { port: { type: "string" }, types: { type: "string" } },
+    options: { port: { type: "string" }, types: { type: "string" }, www: { type: "string" } },
   });
   const text = values.port ?? "0";
   const port = Number(text);
@@ -114,7 +114,7 @@ function main(args) {
       });
       res.end(body);
     } else if (req.method === "GET" || req.method === "HEAD") {
-      serveFile(req, res, url.pathname, types);
+      serveFile(req, res, url.pathname, types, values.www ?? WWW);
     } else {
       notFound(res);
     }
