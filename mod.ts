@@ -57,6 +57,7 @@ export {
   type ServletDefinition,
   type Task,
 } from "./kernel/servlet.ts";
+export type { Connection } from "./kernel/connection.ts";
 export {
   ASYNC,
   CLR_FLAG,

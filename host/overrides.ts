@@ -18,7 +18,7 @@ export const TCP_MODULES: readonly string[] = ["tcp", "tls"];
 
 /**
  * The session options (`ttl`, `maxMessageSize`, `open`, `requestTimeout`,
- * `writeTimeout`, `errorReply`) of a graph's first listener, as written:
+ * `writeTimeout`, `errorReply`, `onError`) of a graph's first listener, as written:
  * what `--stdio` and the host's in-memory connections serve with.
  */
 export function firstSessionOptions(spec: GraphSpec): Record<string, unknown> {

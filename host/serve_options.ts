@@ -46,7 +46,7 @@ export interface ServeOptions {
    * Serve standard input and output as one connection instead of the graph's
    * listeners (a terminal, or inetd/xinetd/tcpserver "nowait"). The first
    * listener's session options (`ttl`, `maxMessageSize`, `open`,
-   * `requestTimeout`, `writeTimeout`, `errorReply`) carry over.
+   * `requestTimeout`, `writeTimeout`, `errorReply`, `onError`) carry over.
    */
   stdio?: boolean;
   /**
@@ -97,7 +97,7 @@ export interface LoadOptions
     Pick<ServeOptions, "logLevel" | "logFormat" | "logger" | "base" | "idleExitMs" | "metrics"> {
   /**
    * Session options of the in-memory connections (`ttl`, `maxMessageSize`,
-   * `open`, `requestTimeout`, `writeTimeout`, `errorReply`), over those of the
+   * `open`, `requestTimeout`, `writeTimeout`, `errorReply`, `onError`), over those of the
    * graph's first listener (so a graph whose listener says `"open": true`
    * greets each connection).
    */

@@ -43,6 +43,10 @@ export function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
  */
 export class ByteReader {
   #pending: Uint8Array = EMPTY;
+  /** Bytes pulled by {@linkcode ByteReader.prefetch}, held back from the readers (copies). */
+  #held: Uint8Array = EMPTY;
+  /** The pull under way was started by `prefetch` and its chunk is to be held. */
+  #hold = false;
   #ended = false;
   #filling: Promise<boolean> | null = null;
   #generation = 0;
@@ -72,6 +76,19 @@ export class ByteReader {
   /** Bytes read from the source and not yet consumed. */
   get buffered(): number {
     return this.#pending.length;
+  }
+
+  /**
+   * Bytes a {@linkcode ByteReader.prefetch} pulled and the readers do not see
+   * yet: the next `fill` hands them over first.
+   */
+  get held(): number {
+    return this.#held.length;
+  }
+
+  /** True while the pull under way was started by `prefetch` and its chunk will be held. */
+  get holding(): boolean {
+    return this.#hold;
   }
 
   /** True once the source has reported its end. */
@@ -108,7 +125,31 @@ export class ByteReader {
    * while a pull is under way shares it, so the source is never read twice at once.
    */
   fill(): Promise<boolean> {
+    if (this.#held.length > 0) {
+      // What a prefetch pulled comes first, and at once.
+      const held = this.#held;
+      this.#held = EMPTY;
+      this.#pending = this.#pending.length === 0 ? held : concatBytes(this.#pending, held);
+      return Promise.resolve(true);
+    }
+    // A prefetch under way now pulls for the readers.
+    this.#hold = false;
     return this.#filling ??= this.#fill();
+  }
+
+  /**
+   * Starts pulling the next chunk without handing it to the readers: it is
+   * held until the next `fill`. A module uses it to watch a connection while
+   * a request runs (to learn that the peer has gone) without giving the
+   * request bytes that arrived after it started. While a pull is under way
+   * it starts none and returns that one, unchanged.
+   * @returns the pull, resolving false at the end of the source; `undefined` once it has ended
+   */
+  prefetch(): Promise<boolean> | undefined {
+    if (this.#filling !== null) return this.#filling;
+    if (this.#ended) return undefined;
+    this.#hold = true;
+    return this.#filling = this.#fill();
   }
 
   async #fill(): Promise<boolean> {
@@ -120,10 +161,16 @@ export class ByteReader {
         this.#ended = true;
         return false;
       }
-      this.#pending = this.#pending.length === 0 ? chunk : concatBytes(this.#pending, chunk);
+      if (this.#hold) {
+        const kept = this.#volatile ? chunk.slice() : chunk;
+        this.#held = this.#held.length === 0 ? kept : concatBytes(this.#held, kept);
+      } else {
+        this.#pending = this.#pending.length === 0 ? chunk : concatBytes(this.#pending, chunk);
+      }
       return true;
     } finally {
       this.#filling = null;
+      this.#hold = false;
     }
   }
 

@@ -225,6 +225,7 @@ export const CODES = {
 
   // Exec-time API misuse.
   PLUMB_PIPE_AFTER_END: "a servlet used a port after its exec returned",
+  PLUMB_PIPE_KEEPALIVE_AFTER_END: "a servlet called connection.keepAlive after its exec returned",
   PLUMB_PIPE_UNKNOWN_PORT: "a servlet used a port its node did not declare",
   PLUMB_PIPE_WRONG_DIRECTION: "a servlet wrote an input or read an output",
   PLUMB_PIPE_WRITE_SHADOW: "a servlet wrote a SHADOW port itself",
@@ -292,6 +293,7 @@ export const CODES = {
   PLUMB_EXEC_PASS_ON: "exec could not pass on its program's output",
   PLUMB_EXEC_SPAWN: "exec's program could not be started",
   PLUMB_EXEC_UNLOADING: "exec's program was killed because the node unloads",
+  PLUMB_EXEC_CANCELLED: "exec's program was killed because its request was cancelled",
 } as const satisfies Record<`PLUMB_${string}`, string>;
 
 /** A code of {@linkcode CODES}. */

@@ -3,6 +3,7 @@
  * about it, and the function that runs it through a graph.
  * @module
  */
+import type { ConnectionLink } from "./connection.ts";
 import type { InputHandle, OutputHandle } from "./pipe.ts";
 import type { RequestEvent } from "./servlet.ts";
 
@@ -12,6 +13,17 @@ export interface RequestInfo {
   readonly peer: string;
   /** What started the request. */
   readonly event: RequestEvent;
+  /**
+   * The connection the request came from, which every node of the graph can
+   * reach (`task.connection`); absent when the request has none.
+   */
+  readonly connection?: ConnectionLink;
+  /**
+   * Aborts when the request's connection closes, its time limit passes or
+   * the host stops (`task.signal`); absent when nothing can cancel it. A
+   * module may make it only when first asked for.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /**

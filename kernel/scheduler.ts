@@ -1,6 +1,8 @@
 /**
  * Runs one request through a plan: starts a node when one of its inputs is
- * first written, cancels a node none of whose inputs was written, joins nodes
+ * first written, cancels a node none of whose inputs was written (on an
+ * `open` request it runs every node not fed only by signals, so that any may
+ * greet), joins nodes
  * with mem pipes, fires the `__null__` and `__error__` signals, and copies the
  * shared flags from the request's input handle to its output companion.
  * @module
@@ -20,7 +22,7 @@ import {
 import { type Handle, TaskImpl } from "./task.ts";
 import { applyTees, type Teed } from "./tee.ts";
 import { MemPipe, type WaitMonitor } from "./mem_pipe.ts";
-import type { Port, RequestEvent } from "./servlet.ts";
+import type { Port } from "./servlet.ts";
 import type { RequestInfo } from "./request.ts";
 
 /** A one-line description of a thrown value, whatever it is. */
@@ -154,11 +156,11 @@ const SUCCESS: Outcome = { failed: false, error: undefined };
 function exec(
   node: PlanNode,
   handles: Handle[],
-  event: RequestEvent,
+  info: RequestInfo,
   done: (outcome: Outcome) => void,
   teed: Teed | undefined,
 ): void {
-  const task = new TaskImpl(node.name, node.ports, handles, event);
+  const task = new TaskImpl(node.name, node.ports, handles, info.event, info);
   let running: void | Promise<void>;
   try {
     running = node.servlet.exec(node.ctx, task);
@@ -230,7 +232,7 @@ async function runSingle(
     ? applyTees(node.name, node.ports, node.tees, handles)
     : undefined;
   // The hot path of a one-node graph: exec inline, no outcome object.
-  const task = new TaskImpl(node.name, node.ports, handles, info.event);
+  const task = new TaskImpl(node.name, node.ports, handles, info.event, info);
   let ok = true;
   try {
     if (teed === undefined) await node.servlet.exec(node.ctx, task);
@@ -422,7 +424,7 @@ class RequestRun implements WaitMonitor {
     const teed = node.tees.length > 0
       ? applyTees(node.name, node.ports, node.tees, handles)
       : undefined;
-    exec(node, handles, this.#info.event, (outcome) => {
+    exec(node, handles, this.#info, (outcome) => {
       this.#state[index] = SETTLED; // its pipe waits no longer count
       this.#running--;
       this.#changes++;
@@ -447,8 +449,8 @@ class RequestRun implements WaitMonitor {
         } else if (slot === GRAPH_OUTPUT) this.#ok = false;
       }
       const errorEdge = node.slots[errorSlot(n)];
-      // A failure nobody handles fails the request, so the module does not keep a
-      // connection whose client would wait for a reply that will not come.
+      // A failure nobody handles fails the request: the module tells the client
+      // (its errorReply), and goes on or closes as its listener says (onError).
       if (errorEdge === UNBOUND) this.#ok = false;
       else {
         const message = describeError(outcome.error);
@@ -471,7 +473,18 @@ class RequestRun implements WaitMonitor {
 
   #cancel(index: number): void {
     if (this.#state[index] !== WAITING) return;
-    this.#settle(this.#plan.nodes[index]);
+    // A connection's opening reaches every node, written to or not, so that any may greet;
+    // but a node fed only by signals (`__null__`, `__error__`) runs only when one fires.
+    if (this.#info.event === "open" && !this.#signalsOnly(index)) this.#startNode(index);
+    else this.#settle(this.#plan.nodes[index]);
+  }
+
+  /** True when every edge into the node comes from another node's signal output. */
+  #signalsOnly(index: number): boolean {
+    const { nodes, edges } = this.#plan;
+    const inputs = nodes[index].inputEdges;
+    return inputs.length > 0 &&
+      inputs.every((e) => edges[e].fromSlot >= nodes[edges[e].from].ports.length);
   }
 
   /** True when every one of `edges` is closed. */

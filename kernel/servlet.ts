@@ -3,6 +3,7 @@
  * the task an exec call receives.
  * @module
  */
+import type { Connection } from "./connection.ts";
 
 /**
  * A port descriptor, returned by {@linkcode InitEnv.input},
@@ -216,6 +217,23 @@ export type RequestEvent = "open" | "data";
 export interface Task {
   /** What started this request. */
   readonly event: RequestEvent;
+  /**
+   * The connection this request came from (a TCP or Unix connection,
+   * standard input and output, the run of an input file), reachable from
+   * every node of the graph: this node's state on it, a word on keeping it,
+   * the peer. `null` when the request has no connection (a request run in
+   * memory without one): there `PUSH_STATE` keeps nothing and `POP_STATE`
+   * gives `undefined`.
+   */
+  readonly connection: Connection | null;
+  /**
+   * Aborts when this request's connection closes (the client resets it, a
+   * reply cannot be written, the ttl), its `requestTimeout` passes, or the
+   * host stops serving it. Hand it to what the request starts:
+   * `fetch(url, { signal: task.signal })`. A client that only half-closes
+   * (sends its end of input) is still answered, so that alone does not abort it.
+   */
+  readonly signal: AbortSignal;
   /** The next chunk of an input, or `null` at the end of this request's input. */
   read(port: Port<Uint8Array>): Promise<Uint8Array | null>;
   /**
@@ -294,13 +312,14 @@ export interface Task {
   /** Sets or clears flag bits of a port for this request only; returns the new flags. */
   cntl(port: AnyPort, op: "SET_FLAG" | "CLR_FLAG", flags: number): number;
   /**
-   * `PUSH_STATE`: keeps `state` with the resource under the port (a
-   * connection) for later requests; `dispose` is called with it when the
-   * resource closes or another state replaces it. On a mem pipe there is no
-   * such resource and the state is dropped (disposed at once).
+   * `PUSH_STATE`: keeps `state` with the request's connection for later
+   * requests, as this node's state (any port of the node reaches the same
+   * slot, see {@linkcode Task.connection}); `dispose` is called with it when
+   * the connection closes or another state replaces it. A request with no
+   * connection keeps nothing: the state is disposed at once.
    */
   cntl(port: AnyPort, op: "PUSH_STATE", state: unknown, dispose?: (state: unknown) => void): void;
-  /** `POP_STATE`: takes back the state kept with the resource, or `undefined`. */
+  /** `POP_STATE`: takes back this node's state kept with the connection, or `undefined`. */
   cntl(port: AnyPort, op: "POP_STATE"): unknown;
   /**
    * `EOM`: the message ended at `offset` of `data` (bytes this task read from

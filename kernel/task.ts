@@ -3,6 +3,7 @@
  * node's declared ports and the task's lifetime, then goes to the handle.
  * @module
  */
+import { type Connection, NEVER_ABORTED, NodeConnection } from "./connection.ts";
 import { PipeError } from "./errors.ts";
 import {
   CLR_FLAG,
@@ -20,7 +21,8 @@ import {
   SET_FLAG,
   SHADOW,
 } from "./flags.ts";
-import type { HandleState, InputHandle, OutputHandle } from "./pipe.ts";
+import type { HandleState, InputHandle, OutputHandle, StateSlot } from "./pipe.ts";
+import type { RequestInfo } from "./request.ts";
 import type { Port, RequestEvent, Task } from "./servlet.ts";
 import { readableFrom, writableTo } from "./stream_util.ts";
 import { decodeValue, forwardAll, QueuedValue, writeTextTo, writeValueTo } from "./value_codec.ts";
@@ -34,24 +36,46 @@ export class TaskImpl implements Task {
   readonly #node: string;
   readonly #ports: readonly Port[];
   readonly #handles: readonly Handle[];
+  readonly #info: RequestInfo | undefined;
+  #connection: NodeConnection | undefined;
+  #signal: AbortSignal | undefined;
   #ended = false;
 
   /**
-   * @param node the node's name, for messages
+   * @param node the node's name, for messages and its state on the connection
    * @param ports the node's declared ports, by descriptor
    * @param handles this request's handle of each port, by descriptor
    * @param event what started the request
+   * @param info the request's connection and signal, when it has them
    */
   constructor(
     node: string,
     ports: readonly Port[],
     handles: readonly Handle[],
     event: RequestEvent = "data",
+    info?: RequestInfo,
   ) {
     this.event = event;
     this.#node = node;
     this.#ports = ports;
     this.#handles = handles;
+    this.#info = info;
+  }
+
+  get connection(): Connection | null {
+    const link = this.#info?.connection;
+    if (link === undefined) return null;
+    return this.#connection ??= new NodeConnection(this.#node, link, () => this.#ended);
+  }
+
+  get signal(): AbortSignal {
+    return this.#signal ??= this.#info?.signal ?? NEVER_ABORTED;
+  }
+
+  /** Where `PUSH_STATE` on a port keeps its value: the node's slot on the connection, if any. */
+  #stateSlot(handle: HandleState): StateSlot | undefined {
+    const link = this.#info?.connection;
+    return link === undefined ? handle.state : link.stateOf(this.#node);
   }
 
   pushState<S>(port: Port, state: S, dispose?: (state: S) => void): void {
@@ -261,11 +285,12 @@ export class TaskImpl implements Task {
     }
     const dispose = extra as ((state: unknown) => void) | undefined;
     if (op === PUSH_STATE) {
-      if (handle.state) handle.state.push(arg, dispose);
+      const slot = this.#stateSlot(handle);
+      if (slot) slot.push(arg, dispose);
       else dispose?.(arg);
       return undefined;
     }
-    if (op === POP_STATE) return handle.state?.pop();
+    if (op === POP_STATE) return this.#stateSlot(handle)?.pop();
     const flags = typeof arg === "number" ? arg : 0;
     if (op !== SET_FLAG && op !== CLR_FLAG) {
       throw new PipeError(
@@ -298,6 +323,8 @@ export class TaskImpl implements Task {
     }
     handle.flags = op === SET_FLAG ? handle.flags | flags : handle.flags & ~flags;
     handle.touched |= flags;
+    // PERSIST changed at exec time, on any port, is the node's word on the connection.
+    if (flags & PERSIST) this.#info?.connection?.keepAlive(this.#node, op === SET_FLAG);
     return handle.flags;
   }
 

@@ -130,9 +130,9 @@ export class AcceptingListener implements Listener {
     return { ...this.#pool.stats(), refused: { ...this.#refused } };
   }
 
-  /** A session starts: watched when connection lines are logged. */
-  #started(session: Session, context: ListenContext): ListenContext {
-    return this.#connectionLog.context(session.channel, context);
+  /** A session starts: it is served with the listener's context. */
+  #started(_session: Session, context: ListenContext): ListenContext {
+    return context;
   }
 
   /** A session has ended: its source and its place are free, and its line is logged. */

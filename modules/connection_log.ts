@@ -14,7 +14,6 @@ import {
   type LogLevel,
 } from "../kernel/log.ts";
 import { type ByteChannel, isGone } from "./channel.ts";
-import type { ListenContext } from "./module.ts";
 import type { OptionsOf, OptionSpecs } from "./options.ts";
 import type { Session } from "./session.ts";
 
@@ -90,7 +89,7 @@ export class WatchedChannel implements ByteChannel {
   readonly #inner: ByteChannel;
   /** The peer closed its side or reset the connection. */
   peerClosed = false;
-  /** A request failed, or a read or write failed other than by the peer going. */
+  /** A read or write failed other than by the peer going. */
   failed = false;
   /** The server closed the channel. */
   closedHere = false;
@@ -181,23 +180,6 @@ export class ConnectionLog {
     return new WatchedChannel(channel);
   }
 
-  /**
-   * The context a watched session runs its requests with: the same, but a
-   * request that fails marks the connection as failed.
-   */
-  context(channel: ByteChannel, context: ListenContext): ListenContext {
-    if (!(channel instanceof WatchedChannel)) return context;
-    const handle = context.handle;
-    return {
-      ...context,
-      handle: (input, output, info) =>
-        handle(input, output, info).then((ok) => {
-          if (!ok) channel.failed = true;
-          return ok;
-        }),
-    };
-  }
-
   /** Writes the line of a session that has ended; `closing` when the listener was stopping. */
   ended(session: Session, closing: boolean): void {
     const channel = session.channel;
@@ -207,7 +189,7 @@ export class ConnectionLog {
       ? "ttl"
       : because !== undefined
       ? "timeout"
-      : channel.failed
+      : channel.failed || session.closedOnFailure
       ? "error"
       : channel.peerClosed
       ? "peer"

@@ -235,7 +235,7 @@ function memoryPair(
 /**
  * Checks the session options of in-memory connections (those of the
  * connection-like listeners: `ttl`, `maxMessageSize`, `open`,
- * `requestTimeout`, `writeTimeout`, `errorReply`) and fills in their
+ * `requestTimeout`, `writeTimeout`, `errorReply`, `onError`) and fills in their
  * defaults; throws a one-line `GraphError` naming `where` and the option.
  */
 export function memoryOptions(

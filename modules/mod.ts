@@ -23,6 +23,8 @@ export type {
   RequestInfo,
 } from "./module.ts";
 export type { HandleState, InputHandle, OutputHandle, StateSlot } from "../kernel/pipe.ts";
+export type { ConnectionLink } from "../kernel/connection.ts";
+export { KeptState } from "../kernel/kept_state.ts";
 export { QueuedValue } from "../kernel/value_codec.ts";
 export {
   type DefaultedNames,

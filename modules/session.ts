@@ -7,14 +7,16 @@
  * @module
  */
 import { ByteReader, concatBytes } from "../kernel/byte_reader.ts";
+import type { ConnectionLink } from "../kernel/connection.ts";
 import { ASYNC, PERSIST } from "../kernel/flags.ts";
-import { type InputHandle, type OutputHandle, RESOLVED, type StateSlot } from "../kernel/pipe.ts";
+import { type InputHandle, type OutputHandle, RESOLVED } from "../kernel/pipe.ts";
 import { type ByteChannel, isGone, writeAll } from "./channel.ts";
 import { KeptState } from "../kernel/kept_state.ts";
-import { ReadBuffers } from "./read_buffers.ts";
+import { LARGE_READ_BUFFER, ReadBuffers } from "./read_buffers.ts";
+import type { ListenContext, RequestEvent, RequestInfo } from "./module.ts";
 
 const encoder = new TextEncoder();
-import type { ListenContext, RequestEvent, RequestInfo } from "./module.ts";
+const NO_LINE: Promise<string | null> = Promise.resolve(null);
 
 /** Reply bytes buffered before a write waits for the channel. */
 const WRITE_HIGH_WATER = 65536;
@@ -32,10 +34,16 @@ export interface SessionOptions {
   /** Seconds a write may wait for the peer to read before the session is closed. Default: no limit. */
   writeTimeout?: number;
   /**
-   * Written when a request fails before writing anything (then the session
-   * closes); `{reason}` is replaced by a few safe words. Default: nothing.
+   * Written when a request fails before writing anything; `{reason}` is
+   * replaced by a few safe words. Default: nothing.
    */
   errorReply?: string;
+  /**
+   * After a failed request: `continue` (the default) goes on to the next
+   * request as `PERSIST` says, `close` closes the session once the error
+   * reply is written. A line longer than the limit always closes.
+   */
+  onError?: "close" | "continue";
 }
 
 /** How long the error reply of a timed-out request may take to write before the close, in ms. */
@@ -47,18 +55,20 @@ export interface Clock {
   tick: number;
 }
 
-/** The input companion: this request's buffered bytes. */
+/**
+ * The input companion: the bytes of this request's readiness. No read waits
+ * for bytes the client has not sent yet, except `readLine` finishing a line
+ * that the readiness cut in two; so `eof` and the reads agree.
+ */
 class SessionInput implements InputHandle {
   flags = 0;
   touched = 0;
-  readonly state: StateSlot;
   readonly #reader: ByteReader;
   readonly #channel: ByteChannel;
   /** True for an `open` request, whose input is empty. */
   empty = false;
-  constructor(reader: ByteReader, state: StateSlot, channel: ByteChannel) {
+  constructor(reader: ByteReader, channel: ByteChannel) {
     this.#reader = reader;
-    this.state = state;
     this.#channel = channel;
   }
   /** The module's `cntl` answers, worked out when first asked for. */
@@ -69,9 +79,9 @@ class SessionInput implements InputHandle {
   read(): Promise<Uint8Array | null> {
     return Promise.resolve(this.empty ? null : this.#reader.takeBuffered());
   }
-  /** A whole line, waiting for the rest of it if needed. */
+  /** A whole line, waiting for the rest of a cut one; `null` when nothing is buffered. */
   readLine(): Promise<string | null> {
-    return this.empty ? Promise.resolve(null) : this.#reader.readLine();
+    return this.empty || this.#reader.buffered === 0 ? NO_LINE : this.#reader.readLine();
   }
   eof(): Promise<boolean> {
     return Promise.resolve(this.empty || this.#reader.buffered === 0);
@@ -93,8 +103,9 @@ class SessionOutput implements OutputHandle {
   written = false;
   /** Set once a write failed because the peer is gone. */
   gone = false;
-  readonly state: StateSlot;
   readonly #channel: ByteChannel;
+  /** Told once, when a write finds the peer gone. */
+  readonly #onGone: () => void;
   #chunks: Uint8Array[] = [];
   #size = 0;
   /** Bytes handed to a flush and not yet written. */
@@ -109,10 +120,10 @@ class SessionOutput implements OutputHandle {
   writingSince = 0;
   readonly #clock: Clock;
 
-  constructor(channel: ByteChannel, state: StateSlot, clock: Clock) {
+  constructor(channel: ByteChannel, clock: Clock, onGone: () => void) {
     this.#channel = channel;
-    this.state = state;
     this.#clock = clock;
+    this.#onGone = onGone;
   }
 
   /** The module's `cntl` answers, worked out when first asked for. */
@@ -164,6 +175,7 @@ class SessionOutput implements OutputHandle {
     } catch (error) {
       if (!isGone(error)) throw error;
       this.gone = true;
+      this.#onGone();
     } finally {
       this.writing = false;
       this.#busy = false;
@@ -177,21 +189,32 @@ class SessionOutput implements OutputHandle {
   }
 }
 
-/** What a request is told about its connection; the peer's name is worked out when asked for. */
+/**
+ * What a request is told about its connection; the peer's name and the
+ * request's signal are worked out when asked for.
+ */
 class SessionRequestInfo implements RequestInfo {
   readonly event: RequestEvent;
-  readonly #channel: ByteChannel;
-  constructor(channel: ByteChannel, event: RequestEvent) {
-    this.#channel = channel;
+  readonly connection: Session;
+  constructor(session: Session, event: RequestEvent) {
+    this.connection = session;
     this.event = event;
   }
   get peer(): string {
-    return this.#channel.peer;
+    return this.connection.channel.peer;
+  }
+  get signal(): AbortSignal {
+    return this.connection.requestSignal();
   }
 }
 
+/** Why a request's signal aborts: an `AbortError` (or a `TimeoutError`) saying what happened. */
+function abortReason(message: string, name = "AbortError"): DOMException {
+  return new DOMException(message, name);
+}
+
 /** One connection-like resource and its request loop. */
-export class Session implements StateSlot {
+export class Session implements ConnectionLink {
   readonly channel: ByteChannel;
   /** True while waiting for bytes from the peer. */
   reading = false;
@@ -210,9 +233,12 @@ export class Session implements StateSlot {
   requestSince = 0;
   /** Why the session was closed from outside (the ttl, a time limit), if it was. */
   closedBecause: string | undefined;
+  /** True when the session ended because its last request failed. */
+  closedOnFailure = false;
   /** Ends `serve` when the session is closed from outside. */
   #closedSignal: () => void = () => {};
   readonly #errorReply: string;
+  readonly #closeOnError: boolean;
   readonly #buffers = new ReadBuffers();
   readonly #reader: ByteReader;
   readonly #input: SessionInput;
@@ -223,7 +249,14 @@ export class Session implements StateSlot {
   #draining: Promise<void> = RESOLVED;
   #openInfo: RequestInfo | undefined;
   #dataInfo: RequestInfo | undefined;
-  readonly #kept = new KeptState();
+  /** Each node's state on this connection, by node name; made when first used. */
+  #slots: Map<string, KeptState> | undefined;
+  /** The nodes' words on keeping the connection after the current request (kept for the next). */
+  #votes: Map<string, boolean> | undefined;
+  /** The current request's cancellation, made when a servlet first asks for its signal. */
+  #abort: AbortController | undefined;
+  /** Why the peer is gone, once a read or write found it so. */
+  #goneBecause: string | undefined;
 
   /**
    * @param channel the bytes both ways
@@ -239,31 +272,79 @@ export class Session implements StateSlot {
       volatile: true,
       maxLineBytes: options.maxLineBytes,
     });
-    this.#input = new SessionInput(this.#reader, this, channel);
-    this.#output = new SessionOutput(channel, this, clock);
+    this.#input = new SessionInput(this.#reader, channel);
+    this.#output = new SessionOutput(
+      channel,
+      clock,
+      () => this.#gone("the client has gone (a reply could not be written)"),
+    );
     this.#errorReply = options.errorReply ?? "";
+    this.#closeOnError = options.onError === "close";
   }
 
-  push(value: unknown, dispose?: (value: unknown) => void): void {
-    if (this.closed) {
-      // The resource is gone (the ttl closed it while the request ran): nothing to keep it with.
-      try {
-        dispose?.(value);
-      } catch {
-        // As in close(): a failing dispose changes nothing.
-      }
-      return;
+  /** Who is at the other end (the channel's peer). */
+  get peer(): string {
+    return this.channel.peer;
+  }
+
+  stateOf(node: string): KeptState {
+    const slots = this.#slots ??= new Map();
+    let slot = slots.get(node);
+    if (slot === undefined) {
+      slot = new KeptState();
+      // Closed already (the ttl closed it while the request ran): nothing to keep a state with.
+      if (this.closed) slot.close();
+      slots.set(node, slot);
     }
-    this.#kept.push(value, dispose);
+    return slot;
   }
 
-  pop(): unknown {
-    return this.#kept.pop();
+  keepAlive(node: string, keep: boolean): void {
+    (this.#votes ??= new Map()).set(node, keep);
+  }
+
+  /**
+   * The current request's signal, made on first call; while it may abort,
+   * the session watches the channel so that a reset is seen mid-request.
+   */
+  requestSignal(): AbortSignal {
+    let abort = this.#abort;
+    if (abort === undefined) {
+      abort = this.#abort = new AbortController();
+      if (this.closed) abort.abort(this.#closedReason());
+      else this.#watch();
+    }
+    return abort.signal;
+  }
+
+  /**
+   * Keeps a read of the channel under way while a request whose signal was
+   * asked for runs: its bytes are held for the next request, and a reset
+   * aborts the signal. Stops once a read's worth is held (backpressure).
+   */
+  #watch(): void {
+    const reader = this.#reader;
+    if (this.#abort === undefined || this.closed || reader.held >= LARGE_READ_BUFFER) return;
+    // A read under way (the rest of a cut line) watches too; after it, watch again.
+    reader.prefetch()?.then(() => this.#watch(), () => {});
+  }
+
+  /** Why a request's signal aborts when the session is closed. */
+  #closedReason(): DOMException {
+    const why = this.closedBecause ?? this.#goneBecause ?? "the host stops serving it";
+    return abortReason(`the connection closed (${why})`);
+  }
+
+  /** The peer is gone: the request's signal aborts. */
+  #gone(because: string): void {
+    this.#goneBecause ??= because;
+    this.#abort?.abort(abortReason(because));
   }
 
   async #pull(): Promise<Uint8Array | null> {
     if (this.closed) return null;
-    this.reading = true;
+    // A read that only watches the connection during a request is not idle waiting.
+    this.reading = !this.#reader.holding;
     this.readingSince = this.#clock.tick;
     try {
       const n = await this.channel.read(this.#buffers.next());
@@ -271,11 +352,25 @@ export class Session implements StateSlot {
       this.bytesIn += n;
       return this.#buffers.view(n);
     } catch (error) {
-      if (isGone(error)) return null;
+      if (isGone(error)) {
+        this.#gone(`the client has gone (${(error as Error).message || "connection reset"})`);
+        return null;
+      }
       throw error;
     } finally {
       this.reading = false;
     }
+  }
+
+  /** Waits for the next bytes between requests: idle, so the ttl applies. */
+  #fillIdle(): Promise<boolean> {
+    const reader = this.#reader;
+    if (reader.filling && reader.held === 0) {
+      // The watch of the last request is the wait for the next one.
+      this.reading = true;
+      this.readingSince = this.#clock.tick;
+    }
+    return reader.fill();
   }
 
   async #request(context: ListenContext, event: RequestEvent): Promise<boolean> {
@@ -284,14 +379,17 @@ export class Session implements StateSlot {
     this.requests++;
     this.requestSince = this.#clock.tick;
     output.reset();
+    if (this.#votes !== undefined && this.#votes.size > 0) this.#votes.clear();
+    this.#abort = undefined;
     this.#input.empty = event === "open";
     const ok = await context.handle(
       this.#input,
       output,
       event === "open"
-        ? this.#openInfo ??= new SessionRequestInfo(this.channel, "open")
-        : this.#dataInfo ??= new SessionRequestInfo(this.channel, "data"),
+        ? this.#openInfo ??= new SessionRequestInfo(this, "open")
+        : this.#dataInfo ??= new SessionRequestInfo(this, "data"),
     );
+    this.#abort = undefined; // the request is over: nothing more aborts its signal
     this.#reader.endReaders(); // a read the request left waiting must not take the next one's bytes
     if (!ok && !output.written && !this.closed && this.#errorReply !== "") {
       const reason = this.#reader.overflowed
@@ -316,7 +414,20 @@ export class Session implements StateSlot {
     this.idle = true;
     // A file goes on after a failed line: that request failed, not the batch.
     if (this.#keepAlways) return !output.gone;
-    return ok && !output.gone && (output.flags & PERSIST) !== 0;
+    if (output.gone || this.#goneBecause !== undefined) return false;
+    // A failure fails its request only, unless the listener says to close (or the
+    // line was too long to find where the next request starts).
+    const keep = (ok || !(this.#closeOnError || this.#reader.overflowed)) && this.#keep(output);
+    this.closedOnFailure = !ok && !keep;
+    return keep;
+  }
+
+  /** Whether to keep the connection after a request: the nodes' words, else `PERSIST`. */
+  #keep(output: SessionOutput): boolean {
+    const votes = this.#votes;
+    if (votes === undefined || votes.size === 0) return (output.flags & PERSIST) !== 0;
+    for (const keep of votes.values()) if (!keep) return false;
+    return true;
   }
 
   /**
@@ -336,14 +447,14 @@ export class Session implements StateSlot {
     try {
       let go = !this.#open || await this.#request(context, "open");
       while (go) {
-        if (reader.buffered === 0 && !(await reader.fill())) break;
+        if (reader.buffered === 0 && !(await this.#fillIdle())) break;
         if (closing()) break;
         const consumed = reader.consumed;
         if (!(await this.#request(context, "data")) || closing()) break;
         // A request that read nothing leaves the same bytes: wait for new ones
         // rather than run it again on them at once.
-        if (reader.consumed === consumed && !(await reader.fill())) break;
-        go = reader.buffered > 0 || !reader.ended;
+        if (reader.consumed === consumed && !(await this.#fillIdle())) break;
+        go = reader.buffered > 0 || reader.held > 0 || !reader.ended;
       }
       await this.#draining; // what ASYNC requests left to write is written before closing
       await this.#output.flush();
@@ -390,6 +501,7 @@ export class Session implements StateSlot {
   timeOut(reason: string): void {
     if (this.closed) return;
     this.closedBecause = reason;
+    this.#abort?.abort(abortReason(reason, "TimeoutError"));
     if (this.#errorReply === "" || this.#output.written || this.#output.pending) {
       this.close();
       return;
@@ -408,7 +520,8 @@ export class Session implements StateSlot {
     this.closed = true;
     this.closedBecause ??= because;
     this.#closedSignal();
-    this.#kept.dispose();
+    this.#abort?.abort(this.#closedReason());
+    if (this.#slots !== undefined) { for (const slot of this.#slots.values()) slot.close(); }
     try {
       this.channel.close();
     } catch {

@@ -1,8 +1,8 @@
 /**
  * The options every connection-like listener (`tcp`, `unix`, `stdio`) takes
  * for its sessions: how long an idle connection is kept, how long a line may
- * be, how long a request and a write may take, and what a client is told when
- * its request fails.
+ * be, how long a request and a write may take, what a client is told when
+ * its request fails, and whether its connection then goes on.
  * @module
  */
 import { DEFAULT_MAX_LINE_BYTES } from "../kernel/byte_reader.ts";
@@ -52,8 +52,18 @@ export const SESSION_OPTIONS = {
     type: "string",
     default: "error: {reason}\n",
     what: 'what a client is told when its request fails ("" for nothing)',
-    doc: "Written when a request fails before writing anything, just before the connection " +
-      'closes; {reason} is a few safe words. "" writes nothing.',
+    doc: "Written when a request fails before writing anything; {reason} is a few safe " +
+      'words. "" writes nothing.',
+  },
+  onError: {
+    type: "string",
+    values: ["continue", "close"],
+    default: "continue",
+    what: "after a failed request: go on to the next one, or close the connection",
+    doc: "What a failed request does to its connection: continue (the default) goes on to " +
+      "the next request as PERSIST says (a failure fails that request only); close closes " +
+      "the connection after the error reply. A line longer than maxMessageSize and a request " +
+      "past requestTimeout always close it.",
   },
 } as const satisfies OptionSpecs;
 
@@ -68,5 +78,6 @@ export function sessionSettings(options: SessionListenerOptions): SessionOptions
     requestTimeout: options.requestTimeout,
     writeTimeout: options.writeTimeout,
     errorReply: options.errorReply,
+    onError: options.onError,
   };
 }

@@ -28,11 +28,10 @@
  * or dies by a signal: the message names the program, the status and the
  * first line the program wrote on standard error. A program is never left
  * running after its request: it is killed when the time limit passes, when
- * writing its output fails, when its input fails (an upstream node failed)
- * and when the node unloads (the host stops or a reload retires the graph).
- * A client that leaves mid-request is not told to a servlet (a task has no
- * cancellation signal), so its program runs on until it ends or its time
- * limit: the limit is what bounds it.
+ * writing its output fails, when its input fails (an upstream node failed),
+ * when the request is cancelled (`task.signal`: its client resets the
+ * connection, the listener's `requestTimeout` passes, the host stops serving
+ * it) and when the node unloads (the host stops or a reload retires the graph).
  * Under `--allow-run` for every program, the program runs in a process group
  * of its own and the whole group is signalled, so what a shell script started
  * goes too; under `--allow-run=PROGRAM` only the program itself can be.
@@ -268,6 +267,18 @@ class Run implements RunningProgram {
         ),
       timeout * 1000,
     );
+    // A cancelled request (its client gone, its time limit, the host stopping) kills it at once.
+    const signal = this.#task.signal;
+    const cancel = (): void => {
+      this.stop(
+        new PlumbError(
+          "PLUMB_EXEC_CANCELLED",
+          `exec: ${name}: ${message(signal.reason)}; killed it`,
+        ),
+      );
+    };
+    if (signal.aborted) cancel();
+    else signal.addEventListener("abort", cancel, { once: true });
     const feeding = this.#feed();
     const pumping = Promise.all([
       this.#pump(this.#stdout, this.#ctx.output, false),
@@ -291,6 +302,7 @@ class Run implements RunningProgram {
     } finally {
       this.#ended = true;
       clearTimeout(timer);
+      signal.removeEventListener("abort", cancel);
       this.#closePipes();
     }
   }

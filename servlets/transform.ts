@@ -1,8 +1,10 @@
 /**
  * `transform`: rewrites each line of its input. The argument picks how:
- * `upper` (default), `lower`, `reverse` (by characters) or `trim`.
+ * `upper` (default), `lower`, `reverse` (by characters) or `trim`. Its input
+ * is declared with `PERSIST`, so on a connection it answers what each read
+ * brought, line by line, and the connection stays open.
  *
- * Ports: `in` (input), `out` (output).
+ * Ports: `in` (input, `PERSIST`), `out` (output).
  * @module
  */
 import { defineServlet, PlumbError } from "../mod.ts";
@@ -27,7 +29,7 @@ export default defineServlet({
     }
     return {
       apply,
-      input: env.input("in", { type: "text/line" }),
+      input: env.input("in", { type: "text/line", persist: true }),
       output: env.output("out", { type: "text/line" }), // rewritten lines, each ending "\n"
     };
   },

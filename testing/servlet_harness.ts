@@ -18,6 +18,7 @@
  * @module
  */
 import { ByteReader, concatBytes } from "../kernel/byte_reader.ts";
+import type { ConnectionLink } from "../kernel/connection.ts";
 import { GraphError } from "../kernel/errors.ts";
 import { INPUT, OUTPUT, PERSIST } from "../kernel/flags.ts";
 import type { GraphSpec } from "../kernel/graph.ts";
@@ -34,6 +35,40 @@ import { resolveServlet } from "../host/servlet_registry.ts";
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const EMPTY = new Uint8Array(0);
+
+/**
+ * The harness's simulated connection, as `task.connection` reaches it: the
+ * node's state, and its word on keeping the connection in the current request.
+ */
+class HarnessConnection implements ConnectionLink {
+  readonly peer: string;
+  closed = false;
+  /** Each node's state, by node name (the servlet's is the harness's `state`). */
+  readonly slots = new Map<string, KeptState>();
+  /** The nodes' words with `keepAlive` (or `PERSIST` at exec time) in this request. */
+  readonly votes = new Map<string, boolean>();
+  constructor(peer: string) {
+    this.peer = peer;
+  }
+  stateOf(node: string): KeptState {
+    let slot = this.slots.get(node);
+    if (slot === undefined) this.slots.set(node, slot = new KeptState());
+    return slot;
+  }
+  keepAlive(node: string, keep: boolean): void {
+    this.votes.set(node, keep);
+  }
+  /** What the nodes said in this request: one saying `false` closes; `undefined` when none spoke. */
+  get vote(): boolean | undefined {
+    if (this.votes.size === 0) return undefined;
+    for (const keep of this.votes.values()) if (!keep) return false;
+    return true;
+  }
+  /** The connection ends: every node's state is disposed, and the next request starts afresh. */
+  reset(): void {
+    for (const slot of this.slots.values()) slot.dispose();
+  }
+}
 
 /** What a request's input port reads: text (as UTF-8), bytes, or chunks in order. */
 export type ScriptedInput = string | Uint8Array | readonly (string | Uint8Array)[];
@@ -90,10 +125,11 @@ export interface ExecResult {
   flags: Record<string, number>;
   /**
    * Whether a connection would be kept after this request, the servlet's
-   * first input and first output being a graph's input and output: the
-   * `PERSIST` flag the kernel left on that output (copied from the input
-   * unless exec set it on the output itself). False when the servlet has no
-   * output.
+   * first input and first output being a graph's input and output: what the
+   * servlet said with `task.connection.keepAlive` (or by setting or clearing
+   * `PERSIST` at exec time, on any port), else the `PERSIST` flag the kernel
+   * left on that output (copied from the input unless exec set it on the
+   * output itself). False when the servlet has no output and said nothing.
    */
   persist: boolean;
   /** What exec threw or rejected with; `undefined` when it succeeded. */
@@ -197,8 +233,13 @@ function signalProbe(signal: string, fired: Fired): Servlet<unknown> {
       return { input: env.define("in", INPUT), output: env.define("out", OUTPUT) };
     },
     async exec(ctx, task): Promise<void> {
-      fired.add(signal);
-      while (await task.read(ctx.input) !== null);
+      let carried = false;
+      for (let chunk; (chunk = await task.read(ctx.input)) !== null;) {
+        if (chunk.length > 0) carried = true;
+      }
+      // An open request runs every node, fired or not: there only `__error__`'s message
+      // tells (the harness works out `__null__` of an open request itself).
+      if (task.event !== "open" || carried) fired.add(signal);
     },
   });
 }
@@ -225,7 +266,8 @@ export class ServletHarness<C> implements AsyncDisposable {
   readonly #output: Port | undefined;
   readonly #fired: Fired;
   readonly #options: HarnessOptions;
-  readonly #slot = new KeptState();
+  readonly #slot: KeptState;
+  readonly #connection: HarnessConnection;
   readonly #rest = new Map<string, Uint8Array>();
   #closed = false;
 
@@ -243,6 +285,9 @@ export class ServletHarness<C> implements AsyncDisposable {
     this.#output = node.ports.includes(plan.outputPort) ? plan.outputPort : undefined;
     this.#fired = fired;
     this.#options = options;
+    const peer = options.module?.["tcp/peer"];
+    this.#connection = new HarnessConnection(typeof peer === "string" ? peer : "test");
+    this.#slot = this.#connection.stateOf(node.name);
   }
 
   /**
@@ -375,6 +420,8 @@ export class ServletHarness<C> implements AsyncDisposable {
     };
     if (!open) this.#rest.clear();
     this.#fired.clear();
+    const connection = this.#connection;
+    connection.votes.clear();
     let error: unknown;
     await runRequest(
       this.#plan,
@@ -383,7 +430,7 @@ export class ServletHarness<C> implements AsyncDisposable {
       (node, thrown) => {
         if (node.name === this.#node.name) error = thrown;
       },
-      { peer: "test", event: options.event ?? "data" },
+      { peer: connection.peer, event: options.event ?? "data", connection },
       openPorts,
     );
     const result: ExecResult = {
@@ -391,13 +438,9 @@ export class ServletHarness<C> implements AsyncDisposable {
       bytes: {},
       written: [],
       flags: {},
-      persist: this.#output !== undefined && (output.flags & PERSIST) !== 0,
+      persist: connection.vote ?? (this.#output !== undefined && (output.flags & PERSIST) !== 0),
       error,
-      signal: this.#fired.has("__error__")
-        ? "__error__"
-        : this.#fired.has("__null__")
-        ? "__null__"
-        : undefined,
+      signal: undefined,
       unread: {},
     };
     for (const port of this.#node.ports) {
@@ -416,6 +459,13 @@ export class ServletHarness<C> implements AsyncDisposable {
         else this.#rest.delete(port.name);
       }
     }
+    // The kernel's rule for `__null__`, which an open request's probe cannot see fire.
+    if (open && error === undefined && result.written.length === 0) this.#fired.add("__null__");
+    result.signal = this.#fired.has("__error__")
+      ? "__error__"
+      : this.#fired.has("__null__")
+      ? "__null__"
+      : undefined;
     return result;
   }
 
@@ -424,7 +474,7 @@ export class ServletHarness<C> implements AsyncDisposable {
    * unread bytes, as when a connection closes. The next request starts afresh.
    */
   reset(): void {
-    this.#slot.dispose();
+    this.#connection.reset();
     this.#rest.clear();
   }
 

@@ -26,7 +26,7 @@ export interface SimulateOptions {
   transport?: "memory" | "tcp";
   /**
    * Session options of the connections (`open`, `ttl`, `maxMessageSize`,
-   * `requestTimeout`, `writeTimeout`, `errorReply`), over those of the graph's
+   * `requestTimeout`, `writeTimeout`, `errorReply`, `onError`), over those of the graph's
    * first listener.
    */
   session?: Partial<SessionListenerOptions>;

@@ -65,7 +65,7 @@ Deno.test("connection log: closed by server (PERSIST off), idle past the ttl, a 
   }
   {
     await using h = await startHost(
-      oneNode("./tests/fixtures/fail.ts", [], { log: "info", errorReply: "" }),
+      oneNode("./tests/fixtures/fail.ts", [], { log: "info", errorReply: "", onError: "close" }),
     );
     await using c = await Client.connect(h.port);
     await c.send("ok\nboom\n");

@@ -110,8 +110,10 @@ Deno.test("__error__ carries the failure to a node wired to it", async () => {
   assertEquals(calls, []);
   await c.send("boom\n");
   // The failure went to the spy, not to the client: the client is told its request failed.
-  assertEquals(await c.readToEnd(), "error: request failed\n");
+  assertEquals(await c.readLine(), "error: request failed\n");
   assertEquals(calls, ["errors: f: boom requested\n"]);
+  await c.send("again\n");
+  assertEquals(await c.readLine(), "ok: again\n", "the connection goes on");
 });
 
 Deno.test("a failing node makes the nodes reading its output fail quietly, not hang", async () => {
@@ -120,23 +122,24 @@ Deno.test("a failing node makes the nodes reading its output fail quietly, not h
   await c.send("x\n");
   assertEquals(await c.readLine(), "OK: X\n");
   await c.send("half\n");
-  assertEquals(await c.readToEnd(), "error: request failed\n");
+  assertEquals(await c.readLine(), "error: request failed\n");
+  await c.send("y\n");
+  assertEquals(await c.readLine(), "OK: Y\n");
   assertEquals(sim.logs.filter((l) => l.startsWith("plumb error:")).length, 1, sim.logs.join("\n"));
   assertEquals(sim.logs.some((l) => l.includes(`node "shout" stopped: UpstreamError`)), true);
 });
 
-Deno.test("a failure before anything was written closes the connection, not leaves it waiting", async () => {
+Deno.test("a failure before anything was written is told, not left waiting, and the connection goes on", async () => {
   await using sim = await simulate(FAIL_THEN_SHOUT);
   await using c = await sim.connect();
   await c.send("boom\n");
   assertEquals(
-    await c.readToEnd(),
+    await c.readLine(),
     "error: request failed\n",
-    "shout did not run; the unhandled failure is told (errorReply) and closes the connection",
+    "shout did not run; the unhandled failure is told (errorReply)",
   );
-  await using d = await sim.connect();
-  await d.send("fine\n");
-  assertEquals(await d.readLine(), "OK: FINE\n");
+  await c.send("fine\n");
+  assertEquals(await c.readLine(), "OK: FINE\n");
 });
 
 Deno.test("a diamond whose join reads its branches out of order: small requests pass, a deadlock fails one request with the nodes and pipes named", async () => {
@@ -218,4 +221,20 @@ Deno.test("__error__ wired to an error reply: a failed request is answered and t
   assertEquals(await c.readLine(), "ok: fine\n");
   assertEquals(await c.readLine(), "sorry, that failed (f: boom requested)\n");
   assertEquals(await c.readLine(), "ok: again\n");
+});
+
+Deno.test("on a connection's opening a node fed only by __error__ does not run: no apology as a greeting", async () => {
+  // The client hears only the apologies: f's own replies go nowhere.
+  await using sim = await simulate({
+    nodes: {
+      f: { servlet: "./tests/fixtures/fail.ts" },
+      sorry: { servlet: "./tests/fixtures/apology.ts" },
+    },
+    edges: [{ from: "f.__error__", to: "sorry.in" }],
+    input: "f.in",
+    output: "sorry.out",
+  }, { session: { open: true } });
+  await using c = await sim.connect();
+  await c.send("boom\n");
+  assertEquals(await c.readLine(), "sorry, that failed (f: boom requested)\n");
 });

@@ -1,10 +1,11 @@
 /**
  * The `exec` servlet over real TCP, with real programs (`tr`, `cat`, `sh`,
  * `sleep`): a program per line on a persistent connection, failures with the
- * status and standard error in the log, the time limit that kills, 1 MiB
- * streamed through `cat` both ways at once, what happens to a program whose
- * client leaves or whose host stops, and the init errors (arguments, missing
- * `--allow-run`).
+ * status and standard error in the log (the connection goes on), the time
+ * limit that kills, 1 MiB streamed through `cat` both ways at once, what
+ * happens to a program whose client leaves or whose host stops, and the init
+ * errors (arguments, missing `--allow-run`). Cancellation by `task.signal` is
+ * in `cancel_test.ts`.
  */
 import { assert, assertEquals, assertRejects } from "./assert.ts";
 import { Client, path, runCli, spawnCli, startHost, type TestHost, waitForLog } from "./helpers.ts";
@@ -166,23 +167,25 @@ Deno.test("exec: a non-zero exit fails the request: error reply, and the log has
   );
   await using c = await Client.connect(h.port);
   await c.send("go\n");
-  assertEquals(await c.readToEnd(), "error: request failed\n");
+  assertEquals(await c.readLine(), "error: request failed\n");
   assertEquals(
     await failureLog(h, "run"),
     `plumb error: PLUMB_REQUEST_FAILED node "run" (exec) failed a request from 127.0.0.1:PORT: ` +
       `PlumbError: PLUMB_EXEC_STATUS exec: sh exited with status 3: boom: disk on fire`,
   );
-  // The host goes on serving.
+  // The connection and the host go on serving.
+  await c.send("go\n");
+  assertEquals(await c.readLine(), "error: request failed\n");
   await using again = await Client.connect(h.port);
   await again.send("go\n");
-  assertEquals(await again.readToEnd(), "error: request failed\n");
+  assertEquals(await again.readLine(), "error: request failed\n");
 });
 
 Deno.test("exec: death by a signal, and a program with nothing on stderr, are said so", async () => {
   await using h = await startHost(perLine(["sh", "-c", "kill -KILL $$"]));
   await using c = await Client.connect(h.port);
   await c.send("go\n");
-  assertEquals(await c.readToEnd(), "error: request failed\n");
+  assertEquals(await c.readLine(), "error: request failed\n");
   assertEquals(
     await failureLog(h, "run"),
     `plumb error: PLUMB_REQUEST_FAILED node "run" (exec) failed a request from 127.0.0.1:PORT: ` +
@@ -190,18 +193,22 @@ Deno.test("exec: death by a signal, and a program with nothing on stderr, are sa
   );
 });
 
-Deno.test("exec: what a program wrote before failing is delivered, then the connection closes", async () => {
+Deno.test("exec: what a program wrote before failing is delivered, and the connection goes on", async () => {
   await using h = await startHost(perLine(["--persist", "sh", "-c", "echo partial; exit 1"]));
   await using c = await Client.connect(h.port);
-  await c.send("go\nnever\n");
-  assertEquals(await c.readToEnd(), "partial\n");
+  await c.send("go\n");
+  assertEquals(await c.readLine(), "partial\n");
+  await c.send("again\n");
+  assertEquals(await c.readLine(), "partial\n");
+  await c.closeWrite();
+  assertEquals(await c.readToEnd(), "");
 });
 
 Deno.test("exec: a program that does not exist fails its request with the reason", async () => {
   await using h = await startHost(perLine(["no-such-program-plumb"]));
   await using c = await Client.connect(h.port);
   await c.send("go\n");
-  assertEquals(await c.readToEnd(), "error: request failed\n");
+  assertEquals(await c.readLine(), "error: request failed\n");
   const line = await failureLog(h, "run");
   assert(
     line.startsWith(
@@ -221,7 +228,7 @@ Deno.test("exec: a program past --timeout is killed, its request fails, and it i
   const started = performance.now();
   await c.send("go\n");
   const pid = await readPid(file);
-  assertEquals(await c.readToEnd(), "error: request failed\n");
+  assertEquals(await c.readLine(), "error: request failed\n");
   const took = performance.now() - started;
   // Not before the timeout (no upper bound: machines are shared and slow).
   assert(took >= 250, `failed after ${took} ms, before the timeout`);
@@ -240,7 +247,7 @@ Deno.test("exec: a program that ignores SIGTERM gets SIGKILL a second later, wit
   const started = performance.now();
   await c.send(`${file}\n`);
   const pid = await readPid(file);
-  assertEquals(await c.readToEnd(), "error: request failed\n");
+  assertEquals(await c.readLine(), "error: request failed\n");
   const took = performance.now() - started;
   // Not before the timeout and the second of grace (no upper bound: machines are shared).
   assert(took >= 1250, `failed after ${took} ms, before the timeout and the grace second`);
@@ -307,7 +314,7 @@ Deno.test("exec: a program that exits without reading its input succeeds", async
   assertEquals(await c.readToEnd(), "done early\n");
 });
 
-Deno.test("exec: a client that disconnects mid-request: its program is killed, never left running", async () => {
+Deno.test("exec: a client that closes (not resets) mid-request: its program is still never left running", async () => {
   const file = await pidFile("disconnect");
   await using h = await startHost(
     perLine(["--timeout", "1", "sh", "-c", `echo $$ > '${file}'; exec sleep 30`]),
@@ -316,7 +323,8 @@ Deno.test("exec: a client that disconnects mid-request: its program is killed, n
   await c.send("go\n");
   const pid = await readPid(file);
   c.close();
-  // Nothing tells a servlet that its client left: the time limit ends the program.
+  // A close reads as a half-close, which is still answered: the time limit ends the
+  // program. (A reset cancels the request at once: cancel_test.ts.)
   assert(await gone(pid, 3000), `process ${pid} still runs`);
   assertEquals(
     await failureLog(h, "run"),
@@ -414,7 +422,7 @@ Deno.test("exec: under --allow-run=PROGRAM only, the CLI serves and the time lim
   await using c = await Client.connect(cli.port);
   await c.send(`${file}\n`);
   const pid = await readPid(file);
-  assertEquals(await c.readToEnd(), "error: request failed\n");
+  assertEquals(await c.readLine(), "error: request failed\n");
   assertEquals(await alive(pid), false, `process ${pid} still runs`);
   await cli.waitForStderr("exec: sh did not finish in 0.3 s; killed it");
 });

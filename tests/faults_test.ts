@@ -28,11 +28,19 @@ Deno.test("a servlet that throws fails only its request; the host keeps serving"
   assertEquals(await other.readLine(), "ok: before\n");
 
   await using bad = await sim.connect();
+  await bad.send("good\n");
+  assertEquals(await bad.readLine(), "ok: good\n");
   await bad.send("boom\n");
   assertEquals(
-    await bad.readToEnd(),
+    await bad.readLine(),
     "error: request failed\n",
-    "the failed request's connection is told so (errorReply) and closes",
+    "the failed request's client is told so (errorReply)",
+  );
+  await bad.send("good again\n");
+  assertEquals(
+    await bad.readLine(),
+    "ok: good again\n",
+    "the persistent connection goes on to the next request (onError: continue)",
   );
   assert(
     sim.logs.some((l) =>
@@ -51,18 +59,44 @@ Deno.test("a servlet that rejects fails only its request", async () => {
   await using sim = await failGraph();
   await using bad = await sim.connect();
   await bad.send("reject\n");
-  assertEquals(await bad.readToEnd(), "error: request failed\n");
+  assertEquals(await bad.readLine(), "error: request failed\n");
   assert(sim.logs.some((l) => l.includes("RangeError: rejected on purpose")));
+  await bad.send("then\n");
+  assertEquals(await bad.readLine(), "ok: then\n");
   await using good = await sim.connect();
   await good.send("fine\n");
   assertEquals(await good.readLine(), "ok: fine\n");
 });
 
-Deno.test("a servlet that fails after writing: what it wrote is delivered, then the connection closes", async () => {
+Deno.test("a servlet that fails after writing: what it wrote is delivered, no error reply, and it goes on", async () => {
   await using sim = await failGraph();
   await using c = await sim.connect();
-  await c.send("half\nnever\n");
-  assertEquals(await c.readToEnd(), "partial ");
+  await c.send("half\nnext\n");
+  assertEquals(await c.readLine(), "partial ok: next\n");
+});
+
+Deno.test('onError "close": a failed request closes its connection after the error reply', async () => {
+  await using sim = await failGraph({ session: { onError: "close" } });
+  await using c = await sim.connect();
+  await c.send("good\n");
+  assertEquals(await c.readLine(), "ok: good\n");
+  await c.send("boom\nnever\n");
+  assertEquals(await c.readToEnd(), "error: request failed\n");
+  await using d = await sim.connect();
+  await d.send("half\nnever\n");
+  assertEquals(await d.readToEnd(), "partial ", "what it wrote is delivered, then it closes");
+});
+
+Deno.test('onError: a value other than "continue" or "close" is refused with the listener named', async () => {
+  const error = await startHost(oneNode("hello", [], { onError: "ignore" })).then(
+    () => undefined,
+    (e: Error) => e,
+  );
+  assertEquals(
+    error?.message,
+    'graph: listener 1 (tcp): option "onError" must be one of "continue", "close", got "ignore" ' +
+      "(after a failed request: go on to the next one, or close the connection)",
+  );
 });
 
 Deno.test("a line longer than maxMessageSize fails its request with a clear log line", async () => {
@@ -127,7 +161,7 @@ Deno.test("a servlet that throws a value that cannot be printed fails only its r
   await using sim = await misbehaving();
   await using bad = await sim.connect();
   await bad.send("odd\n");
-  assertEquals(await bad.readToEnd(), "error: request failed\n");
+  assertEquals(await bad.readLine(), "error: request failed\n");
   assert(
     sim.logs.some((l) => l.includes(`node "n"`) && l.includes("[object Object]")),
     sim.logs.join("\n"),

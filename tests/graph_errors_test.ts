@@ -85,7 +85,7 @@ const CASES: Record<string, [Code, string]> = {
   unknown_option: [
     "PLUMB_OPTION_UNKNOWN",
     `listener 1 (tcp): unknown option "prot" (did you mean "port"?); options are ` +
-    `host, port, ttl, maxMessageSize, open, requestTimeout, writeTimeout, errorReply, fd, ` +
+    `host, port, ttl, maxMessageSize, open, requestTimeout, writeTimeout, errorReply, onError, fd, ` +
     `reusePort, maxConnections, overflow, refuseMessage, allow, deny, maxPerSource, ` +
     `maxRatePerSource, proxyProtocol, log, logFormat`,
   ],

@@ -70,8 +70,10 @@ Deno.test("json/parse: valid lines come back compact, in order; blank lines writ
 Deno.test("json/parse: invalid JSON gets the error reply, and the log names the column", async () => {
   await using sim = await simulate(parseOnly);
   await using c = await sim.connect();
-  await c.send('{"ok": true}\n{"a": x}\n{"never": "read"}\n');
-  assertEquals(await c.readToEnd(), '{"ok":true}\nerror: request failed\n');
+  await c.send('{"ok": true}\n{"a": x}\n{"after": "it"}\n');
+  assertEquals(await c.readLine(), '{"ok":true}\n');
+  assertEquals(await c.readLine(), "error: request failed\n");
+  assertEquals(await c.readLine(), '{"after":"it"}\n', "the connection goes on");
   assertEquals(
     await failureLog(sim, "parse"),
     `plumb error: PLUMB_REQUEST_FAILED node "parse" (json/parse) failed a request from memory:1: ` +
@@ -83,7 +85,7 @@ Deno.test("json/parse: the column counts characters, not bytes; a long line is s
   await using sim = await simulate(parseOnly);
   await using c = await sim.connect();
   await c.send(`{"日本語": 1,, "b": "${"y".repeat(200)}"}\n`);
-  assertEquals(await c.readToEnd(), "error: request failed\n");
+  assertEquals(await c.readLine(), "error: request failed\n");
   assertEquals(
     await failureLog(sim, "parse"),
     `plumb error: PLUMB_REQUEST_FAILED node "parse" (json/parse) failed a request from memory:1: ` +
@@ -111,7 +113,7 @@ Deno.test("json/stringify --field: one top-level field as JSON; null when missin
   assertEquals(await c.readLine(), "null\n");
   assertEquals(await c.readLine(), '{"first":"Zoë","tags":["a",1]}\n');
   await c.send("[1, 2]\n");
-  assertEquals(await c.readToEnd(), "error: request failed\n");
+  assertEquals(await c.readLine(), "error: request failed\n");
   assertEquals(
     await failureLog(sim, "name"),
     `plumb error: PLUMB_REQUEST_FAILED node "name" (json/stringify) failed a request from memory:1: ` +

@@ -341,6 +341,25 @@ const SCENARIOS: Record<string, (servlet: string) => Promise<void>> = {
     await two.send("x\n");
     assertEquals(await two.readLine(), "1: x\n", "each connection counts on its own");
   },
+  async memo(servlet): Promise<void> {
+    await using sim = await simulate({
+      nodes: { split: { servlet: "line" }, memo: { servlet } },
+      edges: [{ from: "split.out", to: "memo.in" }],
+      input: "split.in",
+      output: "memo.out",
+    });
+    await using c = await sim.connect();
+    await using other = await sim.connect();
+    await c.send("a\n");
+    assertEquals(await c.readLine(), `${c.peer} said nothing, now a\n`);
+    await other.send("x\n");
+    assertEquals(await other.readLine(), `${other.peer} said nothing, now x\n`);
+    await c.send("b\n");
+    assertEquals(await c.readLine(), `${c.peer} said a, now b\n`);
+    await c.send("bye\n");
+    assertEquals(await c.readLine(), `${c.peer} said b, now bye\n`);
+    assert(await c.closedByServer(), "keepAlive(false) behind line closes the connection");
+  },
   async shout(servlet): Promise<void> {
     await using sim = await alone(servlet);
     await using c = await sim.connect();

@@ -95,6 +95,62 @@ Deno.test("harness: EOM gives bytes back, the open event reads empty, module ans
   assertEquals([next.outputs.out, next.unread.in], ["cde", "f"]);
 });
 
+Deno.test("harness: an open request runs every node, yet reports the signal the kernel fired", async () => {
+  const greeter = defineServlet({
+    init(_args, env) {
+      return { input: env.define("in", INPUT), output: env.define("out", OUTPUT) };
+    },
+    async exec(ctx, task): Promise<void> {
+      if (task.event === "open") await task.write(ctx.output, "welcome\n");
+    },
+  });
+  const greeted = await runServlet(greeter, {}, { event: "open" });
+  assertEquals([greeted.outputs.out, greeted.signal], ["welcome\n", undefined]);
+  const quiet = defineServlet({
+    init(_args, env) {
+      return { input: env.define("in", INPUT), output: env.define("out", OUTPUT) };
+    },
+    exec(): void {},
+  });
+  assertEquals((await runServlet(quiet, {}, { event: "open" })).signal, "__null__");
+  const failing = defineServlet({
+    init(_args, env) {
+      return { input: env.define("in", INPUT), output: env.define("out", OUTPUT) };
+    },
+    exec(): void {
+      throw new Error("boom on open");
+    },
+  });
+  assertEquals((await runServlet(failing, {}, { event: "open" })).signal, "__error__");
+});
+
+Deno.test("harness: task.connection keeps the servlet's state, and its keepAlive word is persist", async () => {
+  const memo = defineServlet({
+    init(_args, env) {
+      return { input: env.define("in", INPUT | PERSIST), output: env.define("out", OUTPUT) };
+    },
+    async exec(ctx, task): Promise<void> {
+      const line = await task.readLine(ctx.input);
+      if (line === null) return;
+      const connection = task.connection!;
+      const before = connection.state<string>() ?? "nothing";
+      connection.setState(line);
+      if (line === "bye") connection.keepAlive(false);
+      await task.write(ctx.output, `${connection.peer}: ${before} -> ${line}\n`);
+    },
+  });
+  await using h = await ServletHarness.start(memo, { module: { "tcp/peer": "192.0.2.1:5000" } });
+  const a = await h.exec({ in: "a\n" });
+  assertEquals([a.outputs.out, a.persist], ["192.0.2.1:5000: nothing -> a\n", true]);
+  assertEquals(h.state, "a");
+  const bye = await h.exec({ in: "bye\n" });
+  assertEquals([bye.outputs.out, bye.persist], ["192.0.2.1:5000: a -> bye\n", false]);
+  const after = await h.exec({ in: "b\n" });
+  assertEquals(after.persist, true, "a word speaks for its request only");
+  h.reset();
+  assertEquals(h.state, undefined);
+});
+
 Deno.test("harness: a SHADOW shows its target's bytes unless it stays DISABLED", async () => {
   await using demux = await ServletHarness.start("dataflow/demux", { args: ["/^!/"] });
   const shout = await demux.exec({ in: "!hey\n" });

@@ -1083,7 +1083,8 @@ const CASES: Case[] = [
         output: "e.out",
       }, async (c) => {
         await c.send("half\n");
-        await c.readToEnd();
+        // What f wrote before it failed ("partial "); the connection goes on (onError: continue).
+        await c.readBytes("partial ".length);
       }),
   },
   {
@@ -1311,6 +1312,30 @@ const CASES: Case[] = [
     },
   },
   {
+    code: "PLUMB_PIPE_KEEPALIVE_AFTER_END",
+    what: "keepAlive from a timer",
+    line: async () => {
+      const { promise, resolve } = Promise.withResolvers<unknown>();
+      const servlet = misusing((_ctx, task) => {
+        const connection = task.connection!;
+        setTimeout(() => {
+          try {
+            connection.keepAlive(false);
+            resolve("keepAlive did not throw");
+          } catch (error) {
+            resolve(error);
+          }
+        }, 1);
+      });
+      await using sim = await simulate(servlet);
+      await sim.exchange("x\n");
+      const error = await promise;
+      return await thrown(() => {
+        throw error;
+      });
+    },
+  },
+  {
     code: "PLUMB_PIPE_UNKNOWN_PORT",
     what: "a port of its own making",
     line: () =>
@@ -1434,9 +1459,11 @@ const CASES: Case[] = [
       });
       await using sim = await simulate(servlet);
       await using client = await sim.connect();
-      await client.send("one\n");
+      // The second line is cut in two: its read waits for the rest, which the exec does not
+      // await; the rest arrives after the task ended.
+      await client.send("one\ntw");
       assertEquals(await client.readLine(), "ok\n");
-      await client.send("two\n");
+      await client.send("o\n");
       const error = await promise;
       return await thrown(() => {
         throw error;
@@ -1609,6 +1636,14 @@ const CASES: Case[] = [
     code: "PLUMB_EXEC_TIMEOUT",
     what: "--timeout 0.1",
     line: () => requestError(oneNode("exec", ["--timeout", "0.1", "sleep", "5"]), "x\n"),
+  },
+  {
+    code: "PLUMB_EXEC_CANCELLED",
+    what: "requestTimeout 0.1 while the program sleeps",
+    line: () =>
+      requestError(oneNode("exec", ["sleep", "5"]), "x\n", {
+        session: { requestTimeout: 0.1 },
+      }),
   },
   {
     code: "PLUMB_EXEC_SPAWN",

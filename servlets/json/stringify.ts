@@ -7,9 +7,11 @@
  * field or the value is `null`; any other value fails the request).
  *
  * The output's type is `text/line` (one line per value), or `text` with
- * `--pretty`, whose values span several lines.
+ * `--pretty`, whose values span several lines. Its input is declared with
+ * `PERSIST`, so as the first node of a graph it answers what each read of the
+ * connection brought and keeps the connection.
  *
- * Ports: `in` (input, `json`), `out` (output, `text/line`, or `text` with `--pretty`).
+ * Ports: `in` (input, `json`, `PERSIST`), `out` (output, `text/line`, or `text` with `--pretty`).
  * @module
  */
 import { defineServlet, PlumbError } from "../../mod.ts";
@@ -64,7 +66,7 @@ export default defineServlet({
     return {
       indent, // spaces to indent by: 0 writes one compact line per value
       field, // the top-level field to write instead of the whole value, if any
-      input: env.input("in", { type: "json" }),
+      input: env.input("in", { type: "json", persist: true }),
       output: env.output("out", { type: indent === 0 ? "text/line" : "text" }),
     };
   },
