@@ -211,7 +211,7 @@ export function runRequest(
   return new RequestRun(plan, input, output, report, info, open).start();
 }
 
-async function runSingle(
+function runSingle(
   node: PlanNode,
   input: InputHandle,
   output: OutputHandle,
@@ -231,29 +231,27 @@ async function runSingle(
   const teed = node.tees.length > 0
     ? applyTees(node.name, node.ports, node.tees, handles)
     : undefined;
-  // The hot path of a one-node graph: exec inline, no outcome object.
+  // The hot path of a one-node graph: exec inline, no outcome object, no async frame.
   const task = new TaskImpl(node.name, node.ports, handles, info.event, info);
-  let ok = true;
-  try {
-    if (teed === undefined) await node.servlet.exec(node.ctx, task);
-    else {
-      let running: void | Promise<void>;
-      try {
-        running = node.servlet.exec(node.ctx, task);
-      } catch (error) {
-        running = Promise.reject(error);
-      }
-      await endTees(running, teed);
-    }
-  } catch (error) {
-    ok = false;
-    safeReport(report, node, error, info);
-  } finally {
+  const ended = (ok: boolean): boolean => {
     task.end();
     input.release();
     copySharedFlags(input, output);
+    return ok;
+  };
+  const failed = (error: unknown): boolean => {
+    safeReport(report, node, error, info);
+    return ended(false);
+  };
+  let running: void | Promise<void>;
+  try {
+    running = node.servlet.exec(node.ctx, task);
+  } catch (error) {
+    if (teed === undefined) return Promise.resolve(failed(error));
+    running = Promise.reject(error);
   }
-  return ok;
+  const done = teed === undefined ? Promise.resolve(running) : endTees(running, teed);
+  return done.then(() => ended(true), failed);
 }
 
 /** Arrays of zeros and of falses by length, to copy: a copy costs a fraction of a `fill`. */

@@ -6,13 +6,14 @@
  * closed once the reply is flushed.
  * @module
  */
-import { ByteReader, concatBytes } from "../kernel/byte_reader.ts";
+import { ByteReader } from "../kernel/byte_reader.ts";
 import type { ConnectionLink } from "../kernel/connection.ts";
 import { ASYNC, PERSIST } from "../kernel/flags.ts";
 import { type InputHandle, type OutputHandle, RESOLVED } from "../kernel/pipe.ts";
 import { type ByteChannel, isGone, writeAll } from "./channel.ts";
 import { KeptState } from "../kernel/kept_state.ts";
 import { LARGE_READ_BUFFER, ReadBuffers } from "./read_buffers.ts";
+import { joinChunks, ReplySlab } from "./reply_slab.ts";
 import type { ListenContext, RequestEvent, RequestInfo } from "./module.ts";
 
 const encoder = new TextEncoder();
@@ -107,6 +108,8 @@ class SessionOutput implements OutputHandle {
   /** Told once, when a write finds the peer gone. */
   readonly #onGone: () => void;
   #chunks: Uint8Array[] = [];
+  /** Where short text replies are encoded, made at the first one. */
+  #slab: ReplySlab | undefined;
   #size = 0;
   /** Bytes handed to a flush and not yet written. */
   #inFlight = 0;
@@ -134,6 +137,17 @@ class SessionOutput implements OutputHandle {
   write(chunk: Uint8Array): Promise<void> {
     this.written = true;
     if (this.gone || chunk.length === 0) return RESOLVED;
+    return this.#push(chunk);
+  }
+
+  /** Text, encoded into the session's reply slab when it is short ASCII. */
+  writeText(text: string): Promise<void> {
+    this.written = true;
+    if (this.gone || text.length === 0) return RESOLVED;
+    return this.#push((this.#slab ??= new ReplySlab()).encode(text));
+  }
+
+  #push(chunk: Uint8Array): Promise<void> {
     this.#chunks.push(chunk);
     this.#size += chunk.length;
     // Bounded: past the high-water mark (counting bytes still being written by an
@@ -154,8 +168,8 @@ class SessionOutput implements OutputHandle {
   flush(): Promise<void> {
     if (this.#size === 0) return this.#flushing;
     const chunks = this.#chunks;
-    const data = chunks.length === 1 ? chunks[0] : chunks.reduce(concatBytes);
-    this.#chunks = [];
+    const data = joinChunks(chunks, this.#size);
+    chunks.length = 0;
     this.#size = 0;
     this.#inFlight += data.length;
     return this.#flushing = this.#busy
@@ -163,24 +177,50 @@ class SessionOutput implements OutputHandle {
       : this.#send(data);
   }
 
-  async #send(data: Uint8Array): Promise<void> {
+  /**
+   * Writes `data` in one write when the channel takes it all (the usual case,
+   * without an async frame of its own), else in as many as it takes.
+   */
+  #send(data: Uint8Array): Promise<void> {
     this.#busy = true;
-    try {
-      if (!this.gone) {
-        this.writing = true;
-        this.writingSince = this.#clock.tick;
-        await writeAll(this.#channel, data);
-        this.bytesOut += data.length;
-      }
-    } catch (error) {
-      if (!isGone(error)) throw error;
-      this.gone = true;
-      this.#onGone();
-    } finally {
-      this.writing = false;
-      this.#busy = false;
-      this.#inFlight -= data.length;
+    if (this.gone) {
+      this.#sent(data, false);
+      return RESOLVED;
     }
+    this.writing = true;
+    this.writingSince = this.#clock.tick;
+    let written: Promise<number>;
+    try {
+      written = this.#channel.write(data);
+    } catch (error) {
+      written = Promise.reject(error);
+    }
+    return written.then(
+      (n) =>
+        n === data.length ? this.#sent(data, true) : writeAll(this.#channel, data.subarray(n)).then(
+          () => this.#sent(data, true),
+          (error) => this.#failed(data, error),
+        ),
+      (error) => this.#failed(data, error),
+    );
+  }
+
+  /** A send of `data` is over (`written`: all of it went out). */
+  #sent(data: Uint8Array, written: boolean): void {
+    if (written) this.bytesOut += data.length;
+    this.writing = false;
+    this.#busy = false;
+    this.#inFlight -= data.length;
+    // Nothing written from the reply slab waits any more: another session may have it.
+    if (this.#inFlight === 0 && this.#size === 0) this.#slab?.release();
+  }
+
+  /** A send of `data` failed: a gone peer is recorded, any other error thrown. */
+  #failed(data: Uint8Array, error: unknown): void {
+    this.#sent(data, false);
+    if (!isGone(error)) throw error;
+    this.gone = true;
+    this.#onGone();
   }
 
   /** Prepares the handle for the next request. */
@@ -235,8 +275,8 @@ export class Session implements ConnectionLink {
   closedBecause: string | undefined;
   /** True when the session ended because its last request failed. */
   closedOnFailure = false;
-  /** Ends `serve` when the session is closed from outside. */
-  #closedSignal: () => void = () => {};
+  /** Told once the session has closed (`serve`'s `ended`). */
+  #ended: ((session: Session) => void) | undefined;
   readonly #errorReply: string;
   readonly #closeOnError: boolean;
   readonly #buffers = new ReadBuffers();
@@ -347,19 +387,26 @@ export class Session implements ConnectionLink {
     this.reading = !this.#reader.holding;
     this.readingSince = this.#clock.tick;
     try {
-      const n = await this.channel.read(this.#buffers.next());
-      if (n === null || this.closed) return null;
-      this.bytesIn += n;
-      return this.#buffers.view(n);
+      return this.#received(await this.channel.read(this.#buffers.next()));
     } catch (error) {
-      if (isGone(error)) {
-        this.#gone(`the client has gone (${(error as Error).message || "connection reset"})`);
-        return null;
-      }
-      throw error;
+      return this.#readFailed(error);
     } finally {
       this.reading = false;
     }
+  }
+
+  /** The bytes of a read of `n` (`null`: the end) into the buffer `#buffers.next()` gave. */
+  #received(n: number | null): Uint8Array | null {
+    if (n === null || this.closed) return null;
+    this.bytesIn += n;
+    return this.#buffers.view(n);
+  }
+
+  /** A read failed: the end when the peer is gone, else the error. */
+  #readFailed(error: unknown): null {
+    if (!isGone(error)) throw error;
+    this.#gone(`the client has gone (${(error as Error).message || "connection reset"})`);
+    return null;
   }
 
   /** Waits for the next bytes between requests: idle, so the ttl applies. */
@@ -371,6 +418,16 @@ export class Session implements ConnectionLink {
       this.readingSince = this.#clock.tick;
     }
     return reader.fill();
+  }
+
+  /**
+   * True when the wait for the next request's bytes can be a read of the
+   * session's own: nothing buffered or held, no pull or watch under way.
+   */
+  #canReadIdle(): boolean {
+    const reader = this.#reader;
+    return reader.buffered === 0 && !reader.filling && reader.held === 0 && !reader.ended &&
+      !this.closed;
   }
 
   async #request(context: ListenContext, event: RequestEvent): Promise<boolean> {
@@ -432,14 +489,18 @@ export class Session implements ConnectionLink {
 
   /**
    * Serves requests until the peer goes, `PERSIST` is off, or `closing()` says
-   * to stop. Resolves at once when the session is closed from outside (a time
-   * limit), even while a servlet never resolves.
+   * to stop; then tells `ended`, a microtask after the session closed. So
+   * when the session is closed from outside (a time limit) `ended` is told
+   * at once, even while a servlet never resolves. A field, not a promise: an
+   * idle connection holds nothing more.
    */
-  serve(context: ListenContext, closing: () => boolean): Promise<void> {
-    return new Promise((resolve) => {
-      this.#closedSignal = resolve;
-      this.#serve(context, closing).then(resolve);
-    });
+  serve(
+    context: ListenContext,
+    closing: () => boolean,
+    ended: (session: Session) => void,
+  ): void {
+    this.#ended = ended;
+    this.#serve(context, closing);
   }
 
   async #serve(context: ListenContext, closing: () => boolean): Promise<void> {
@@ -447,7 +508,21 @@ export class Session implements ConnectionLink {
     try {
       let go = !this.#open || await this.#request(context, "open");
       while (go) {
-        if (reader.buffered === 0 && !(await this.#fillIdle())) break;
+        if (this.#canReadIdle()) {
+          // The hot path of a keep-alive connection: the session reads the next
+          // request's bytes itself, without a pull of the reader's (one await deep).
+          this.reading = true;
+          this.readingSince = this.#clock.tick;
+          let chunk: Uint8Array | null;
+          try {
+            chunk = this.#received(await this.channel.read(this.#buffers.next()));
+          } catch (error) {
+            chunk = this.#readFailed(error);
+          } finally {
+            this.reading = false;
+          }
+          if (!reader.supply(chunk)) break;
+        } else if (reader.buffered === 0 && !(await this.#fillIdle())) break;
         if (closing()) break;
         const consumed = reader.consumed;
         if (!(await this.#request(context, "data")) || closing()) break;
@@ -519,7 +594,6 @@ export class Session implements ConnectionLink {
     if (this.closed) return;
     this.closed = true;
     this.closedBecause ??= because;
-    this.#closedSignal();
     this.#abort?.abort(this.#closedReason());
     if (this.#slots !== undefined) { for (const slot of this.#slots.values()) slot.close(); }
     try {
@@ -527,5 +601,8 @@ export class Session implements ConnectionLink {
     } catch {
       // Already closed by the peer or the sweeper.
     }
+    const ended = this.#ended;
+    this.#ended = undefined;
+    if (ended !== undefined) queueMicrotask(() => ended(this));
   }
 }

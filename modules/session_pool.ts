@@ -26,7 +26,8 @@ export class SessionPool {
   /** Ticks a write may wait for the peer; 0 for no limit. */
   readonly #writeTicks: number;
   readonly #clock: Clock = { tick: 0 };
-  readonly #open = new Set<Session>();
+  /** The open sessions, each with its pin of the graph it was served. */
+  readonly #open = new Map<Session, PinnedGraph | undefined>();
   /** Told once no session is open any more (`close` waiting for the last ones). */
   #emptied: (() => void)[] = [];
   /** The context of the sessions of the graph served now, made once per graph (reload). */
@@ -83,7 +84,7 @@ export class SessionPool {
   stats(): { accepted: number; bytesIn: number; bytesOut: number } {
     let bytesIn = this.#endedBytesIn;
     let bytesOut = this.#endedBytesOut;
-    for (const session of this.#open) {
+    for (const session of this.#open.keys()) {
       bytesIn += session.bytesIn;
       bytesOut += session.bytesOut;
     }
@@ -91,22 +92,27 @@ export class SessionPool {
   }
 
   /**
-   * Serves a new channel; resolves when its session ends. What the pool keeps
-   * per session is the least it can: an idle connection's memory is mostly
-   * this.
+   * Serves a new channel. What the pool keeps per session is the least it
+   * can (an entry in the map of open sessions, and its pin of the graph): an
+   * idle connection's memory is mostly this.
    */
-  serve(channel: ByteChannel): Promise<void> {
+  serve(channel: ByteChannel): void {
     const session = new Session(channel, this.#options, this.#clock);
     this.#started++;
-    this.#open.add(session);
     this.#context.connections(1);
     // The graph served now stays this session's graph, whatever a reload does meanwhile.
     const pinned = this.#context.pin?.();
+    this.#open.set(session, pinned);
     const context = pinned ? this.#contextOf(pinned.handle) : this.#context;
     const hooks = this.#hooks;
     const started = hooks === undefined ? context : hooks.started(session, context);
-    const ended = (): void => this.#ended(session, pinned);
-    return session.serve(started, this.#isClosing).then(ended, ended);
+    session.serve(started, this.#isClosing, this.#sessionEnded);
+  }
+
+  /** Resolves once no session is open (at once when none is). */
+  emptied(): Promise<void> {
+    if (this.#open.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#emptied.push(resolve));
   }
 
   /** The listener's context with `handle` (a pinned graph's), shared by the sessions of that graph. */
@@ -119,7 +125,8 @@ export class SessionPool {
   }
 
   /** A session has ended: it leaves the pool, its graph is released, the hooks are told. */
-  #ended(session: Session, pinned: PinnedGraph | undefined): void {
+  readonly #sessionEnded = (session: Session): void => {
+    const pinned = this.#open.get(session);
     this.#open.delete(session);
     this.#endedBytesIn += session.bytesIn;
     this.#endedBytesOut += session.bytesOut;
@@ -129,18 +136,12 @@ export class SessionPool {
     if (this.#open.size === 0 && this.#emptied.length > 0) {
       for (const emptied of this.#emptied.splice(0)) emptied();
     }
-  }
-
-  /** Resolves once no session is open. */
-  #empty(): Promise<void> {
-    if (this.#open.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#emptied.push(resolve));
-  }
+  };
 
   #sweep(): void {
     const now = ++this.#clock.tick;
     const log = this.#context.log;
-    for (const session of this.#open) {
+    for (const session of this.#open.keys()) {
       if (session.reading && now - session.readingSince >= this.#ttlTicks) {
         log.log(
           "debug",
@@ -184,14 +185,14 @@ export class SessionPool {
   async close(graceMs: number): Promise<void> {
     this.#closing = true;
     clearInterval(this.#sweeper);
-    for (const session of this.#open) if (session.idle) session.close();
+    for (const session of this.#open.keys()) if (session.idle) session.close();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const grace = new Promise<void>((resolve) => timer = setTimeout(resolve, graceMs));
-    await Promise.race([this.#empty(), grace]);
+    await Promise.race([this.emptied(), grace]);
     clearTimeout(timer);
-    for (const session of this.#open) session.close();
+    for (const session of this.#open.keys()) session.close();
     const settled = new Promise<void>((resolve) => timer = setTimeout(resolve, 1000));
-    await Promise.race([this.#empty(), settled]);
+    await Promise.race([this.emptied(), settled]);
     clearTimeout(timer);
   }
 }
@@ -214,7 +215,8 @@ export function singleSessionListener(
   ttl: number,
 ): Listener {
   const pool = new SessionPool(context, options, ttl);
-  const served = pool.serve(channel);
+  pool.serve(channel);
+  const served = pool.emptied();
   let closing: Promise<void> | undefined;
   return {
     url,
