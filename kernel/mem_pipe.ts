@@ -187,6 +187,11 @@ export class MemPipe {
     return this.#chunks.length === 0 && (await this.#wait(true)) === null;
   }
 
+  /** True once the pipe has ended without an error and nothing is queued: every read says `null`. */
+  get drained(): boolean {
+    return this.#chunks.length === 0 && (this.#end === CLOSED || this.#end === CANCELLED);
+  }
+
   /**
    * Resolves once a chunk is queued or the pipe has ended (then, or after
    * `error`, the next `pull` says how); takes nothing.
@@ -378,6 +383,8 @@ export class MemInput implements InputHandle {
   }
   async #readLineLater(): Promise<string | null> {
     await this.#pipe.ready();
+    // The end, the usual way a line loop stops: no byte reader to make and pull from.
+    if (this.#pipe.drained && !this.#bytesBuffered) return null;
     return this.#textLine() ?? this.#bytes.readLine();
   }
   readValue(): Promise<QueuedValue | string | null> {
@@ -389,6 +396,7 @@ export class MemInput implements InputHandle {
   }
   async #readValueLater(): Promise<QueuedValue | string | null> {
     await this.#pipe.ready();
+    if (this.#pipe.drained && !this.#bytesBuffered) return null;
     return this.#pipe.takeValue() ?? this.readLine();
   }
   readChunk(): Promise<Chunk | null> {
