@@ -334,13 +334,17 @@ class RequestRun implements WaitMonitor {
   #pipe(edge: number): MemPipe {
     let pipe = this.#pipes[edge];
     if (pipe === undefined) {
-      const to = this.#plan.edges[edge].to;
-      const options = { onFirstWrite: () => this.#startNode(to), monitor: this, id: edge };
+      const options = { monitor: this, id: edge };
       pipe = this.#pipes[edge] = this.#plan.newPipe?.(edge, options) ?? new MemPipe(options);
       // Its producer may have settled already (cancelled, or done without writing): then it is empty.
       if (this.#closed[edge]) pipe.close();
     }
     return pipe;
+  }
+
+  /** A pipe's first write starts the node that reads it. */
+  firstWrite(pipe: MemPipe): void {
+    this.#startNode(this.#plan.edges[pipe.id].to);
   }
 
   wait(pipe: MemPipe, writer: boolean): void {
