@@ -44,6 +44,7 @@
  */
 export {
   type AnyPort,
+  type Deadline,
   defineServlet,
   type InitEnv,
   isServlet,
@@ -62,6 +63,7 @@ export {
   ASYNC,
   CLR_FLAG,
   type CntlOp,
+  DEADLINE,
   DISABLED,
   EOM,
   flagNames,

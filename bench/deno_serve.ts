@@ -8,9 +8,10 @@
  * - Any other `GET` or `HEAD`: the file under `examples/www` (or `--www DIR`; a directory by
  *   its `index.html`), streamed from the file (`Deno.open` and its
  *   `readable`), with the content type `http/static` gives it
- *   (`servlets/http/mime.ts`), `content-length` and `last-modified`; a
- *   segment that starts with `.` or holds `/`, `\` or NUL once decoded is
- *   answered 404. Unlike `http/static` it sends no `etag` or `accept-ranges`,
+ *   (`servlets/http/mime.ts`), `content-length` and `last-modified`; the
+ *   path is normalised as `http/parser` does it (`servlets/http/path.ts`),
+ *   and a segment that starts with `.` or holds `\` or NUL is answered 404.
+ *   Unlike `http/static` it sends no `etag` or `accept-ranges`,
  *   resolves no symbolic links and answers no ranges or conditional requests.
  * - Anything else: 404.
  *
@@ -24,6 +25,7 @@
  */
 import { parseArgs } from "node:util";
 import { contentType } from "../servlets/http/mime.ts";
+import { normalizePath } from "../servlets/http/path.ts";
 import { segmentsOf } from "../servlets/http/static.ts";
 
 const HOSTNAME = "127.0.0.1";
@@ -41,7 +43,13 @@ function notFound(): Response {
 
 /** A file of `www`, streamed from the file (`Deno.open`, its `readable`), or 404. */
 async function serveFile(request: Request, pathname: string, www: string): Promise<Response> {
-  const segments = segmentsOf(pathname);
+  let normal: string;
+  try {
+    normal = normalizePath(pathname);
+  } catch {
+    return notFound();
+  }
+  const segments = segmentsOf(normal);
   if (segments === undefined) return notFound();
   let path = [www, ...segments].join("/");
   if (pathname.endsWith("/")) path = `${path}/${INDEX}`;

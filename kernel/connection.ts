@@ -8,6 +8,7 @@
  */
 import { PipeError } from "./errors.ts";
 import type { KeptState } from "./kept_state.ts";
+import type { Deadline } from "./servlet.ts";
 
 /**
  * What a module tells the kernel about the connection a request came from
@@ -32,6 +33,12 @@ export interface ConnectionLink {
    * @param keep true to keep the connection open, false to close it after the reply
    */
   keepAlive(node: string, keep: boolean): void;
+  /**
+   * Sets (or, with `null`, clears) the connection's deadline: what
+   * `DEADLINE` does. Optional: a connection without it has no deadlines.
+   * @param deadline when, why, and what to write before closing; `null` to clear
+   */
+  deadline?(deadline: Deadline | null): void;
 }
 
 /**

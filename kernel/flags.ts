@@ -57,6 +57,16 @@ export const POP_STATE = "POP_STATE";
  */
 export const EOM = "EOM";
 
+/**
+ * `cntl` operation: a deadline on the request's connection (on any port of
+ * any node), given as a `Deadline` (or `null` to clear it). It holds across
+ * requests until set again or cleared; if it passes while the connection
+ * waits for bytes, the module logs its reason, writes its reply and closes
+ * the connection. Where the request has no connection (a file) it does
+ * nothing.
+ */
+export const DEADLINE = "DEADLINE";
+
 /** A module-specific `cntl` operation, addressed by module path: `tcp/peer`, `tcp/local`, `unix/path`. */
 export type ModuleOp = `${string}/${string}`;
 
@@ -68,6 +78,7 @@ export type CntlOp =
   | typeof PUSH_STATE
   | typeof POP_STATE
   | typeof EOM
+  | typeof DEADLINE
   | ModuleOp;
 
 /**

@@ -78,6 +78,38 @@ const TOP_KEYS = [
   "listeners",
 ];
 const NODE_KEYS = ["servlet", "args"];
+
+/**
+ * The most a graph may hold: nodes, edges, listeners, and how deep its
+ * objects and arrays may nest. Far beyond any service written by hand; a
+ * graph past them (made by a program gone wrong, or by someone testing the
+ * host) gets one line saying which, instead of a stack overflow.
+ */
+export const GRAPH_LIMITS: Readonly<{
+  nodes: number;
+  edges: number;
+  listeners: number;
+  depth: number;
+}> = Object.freeze({ nodes: 10000, edges: 50000, listeners: 100, depth: 32 });
+
+/**
+ * Where a value nests deeper than `max` levels (`nodes.a.args`), or
+ * `undefined`. Walked with a stack of its own, so a value of any depth (or
+ * one that holds itself) is measured without overflowing the call stack. A
+ * servlet given in code is not looked into.
+ */
+function tooDeep(value: unknown, max: number): string | undefined {
+  const stack: [unknown, number, string][] = [[value, 0, ""]];
+  while (stack.length > 0) {
+    const [item, depth, at] = stack.pop()!;
+    if (typeof item !== "object" || item === null || isServlet(item)) continue;
+    if (depth >= max) return at === "" ? "the top" : at;
+    for (const [key, child] of Object.entries(item)) {
+      stack.push([child, depth + 1, at === "" ? key : `${at}.${key}`]);
+    }
+  }
+  return undefined;
+}
 const EDGE_KEYS = ["from", "to"];
 const LISTENER_KEYS = ["module", "options"];
 
@@ -104,12 +136,35 @@ function checkKeys(
   }
 }
 
+/**
+ * A value as JSON for a message, cut to `max` characters: a message stays
+ * one short line whatever the graph holds.
+ *
+ * @example
+ * ```ts
+ * import { shortJson } from "./graph.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(shortJson({ a: 1 }), '{"a":1}');
+ * assertEquals(shortJson("x".repeat(100), 10), '"xxxxxxxx...');
+ * ```
+ */
+export function shortJson(value: unknown, max = 80): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value); // a value that holds itself
+  }
+  return text.length > max ? `${text.slice(0, max - 1)}...` : text;
+}
+
 /** Splits `node.port`; throws a {@linkcode GraphError} naming `where` when malformed. */
 export function parsePortRef(file: string, where: string, ref: unknown): PortRef {
   if (typeof ref !== "string") {
     throw new GraphError(
       "PLUMB_REF_NOT_STRING",
-      `${file}: ${where}: expected a "node.port" string, got ${JSON.stringify(ref)}`,
+      `${file}: ${where}: expected a "node.port" string, got ${shortJson(ref)}`,
     );
   }
   const dot = ref.indexOf(".");
@@ -134,6 +189,30 @@ export function validateGraph(file: string, value: unknown): GraphSpec {
     );
   }
   checkKeys(file, "graph", value, TOP_KEYS, "PLUMB_GRAPH_UNKNOWN_KEY");
+  const deep = tooDeep(value, GRAPH_LIMITS.depth);
+  if (deep !== undefined) {
+    throw new GraphError(
+      "PLUMB_GRAPH_TOO_DEEP",
+      `${file}: nested more than ${GRAPH_LIMITS.depth} levels deep at ${
+        deep.length > 80 ? `${deep.slice(0, 80)}...` : deep
+      }; a graph is a few levels of objects and arrays`,
+    );
+  }
+  for (const what of ["nodes", "edges", "listeners"] as const) {
+    const items = value[what];
+    const count = Array.isArray(items)
+      ? items.length
+      : isObject(items)
+      ? Object.keys(items).length
+      : 0;
+    if (count > GRAPH_LIMITS[what]) {
+      throw new GraphError(
+        "PLUMB_GRAPH_TOO_LARGE",
+        `${file}: "${what}" has ${count} entries, more than ${GRAPH_LIMITS[what]}; ` +
+          `split the service into several graphs`,
+      );
+    }
+  }
   if (
     value.types !== undefined &&
     !(isObject(value.types) && Object.values(value.types).every((t) => typeof t === "string"))

@@ -15,7 +15,7 @@ import {
   PERSIST,
   SHADOW,
 } from "./flags.ts";
-import type { GraphSpec } from "./graph.ts";
+import { type GraphSpec, shortJson } from "./graph.ts";
 import { filePath } from "./file_path.ts";
 import {
   type InitEnv,
@@ -218,17 +218,33 @@ export type ServletResolver = (
 ) => string | Servlet<unknown>;
 
 const SCHEME = /^[a-z][a-z0-9+.-]*:/i;
+/**
+ * The schemes a servlet may be loaded from, each confined by a Deno flag:
+ * `file:` by `--allow-read`, `https:` and `jsr:` by `--allow-import` (and
+ * `--no-remote`), `npm:` by `--no-npm`. `data:`, `blob:`, `http:` and
+ * `node:` are not: a graph cannot carry its code inline, nor load it
+ * unencrypted.
+ */
+const SERVLET_SCHEMES = ["file:", "https:", "jsr:", "npm:"];
 
 /**
  * The resolver the kernel uses alone: a relative or absolute path against the
- * graph file, a URL or `jsr:`/`npm:` specifier as it is. The host's servlet
- * registry adds the built-in names on top of it.
+ * graph file, a `file:` or `https:` URL or a `jsr:`/`npm:` specifier as it
+ * is. The host's servlet registry adds the built-in names on top of it.
  */
 export function resolvePath(specifier: string, base: URL, where: string): string {
   if (specifier.startsWith("./") || specifier.startsWith("../") || specifier.startsWith("/")) {
     return new URL(specifier, base).href;
   }
-  if (SCHEME.test(specifier)) return specifier;
+  const scheme = SCHEME.exec(specifier)?.[0].toLowerCase();
+  if (scheme !== undefined && SERVLET_SCHEMES.includes(scheme)) return specifier;
+  if (scheme !== undefined) {
+    throw new GraphError(
+      "PLUMB_SERVLET_SCHEME",
+      `${where}: servlet ${shortJson(specifier, 60)}: a servlet is loaded from a built-in name, ` +
+        `a path, or a ${SERVLET_SCHEMES.join(", ")} specifier, not ${scheme}`,
+    );
+  }
   throw new GraphError(
     "PLUMB_SERVLET_UNKNOWN",
     `${where}: unknown servlet "${specifier}"; a file is written "./name.ts" relative to the graph file`,

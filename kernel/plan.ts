@@ -228,22 +228,21 @@ export function compilePlan(
     to: index.get(e.to.node.name)!,
     toPort: e.to.slot,
   }));
+  // Each node's input and output edges, in the file's order, found in one pass.
+  const inputEdgesOf: number[][] = order.map(() => []);
+  const outputEdgesOf: number[][] = order.map(() => []);
+  edges.forEach((e, k) => {
+    inputEdgesOf[e.to].push(k);
+    outputEdgesOf[e.from].push(k);
+  });
   const nodes: PlanNode[] = order.map((node, i) => {
     const slots: number[] = new Array(node.ports.length + SIGNAL_PORTS.length).fill(UNBOUND);
     if (node === input.node) slots[input.slot] = GRAPH_INPUT;
     if (node === output.node) slots[output.slot] = GRAPH_OUTPUT;
-    const inputEdges: number[] = [];
-    const outputEdges: number[] = [];
-    edges.forEach((e, k) => {
-      if (e.to === i) {
-        slots[e.toPort] = k;
-        inputEdges.push(k);
-      }
-      if (e.from === i) {
-        slots[e.fromSlot] = k;
-        outputEdges.push(k);
-      }
-    });
+    const inputEdges = inputEdgesOf[i];
+    const outputEdges = outputEdgesOf[i];
+    for (const k of inputEdges) slots[edges[k].toPort] = k;
+    for (const k of outputEdges) slots[edges[k].fromSlot] = k;
     return {
       ...node,
       index: i,
@@ -299,11 +298,17 @@ function checkTypes(
       });
     }
   }
+  // Each node's incoming edges, in the file's order.
+  const incoming = new Map<LoadedNode, (typeof edges)[number][]>();
+  for (const e of edges) {
+    const list = incoming.get(e.to.node);
+    if (list === undefined) incoming.set(e.to.node, [e]);
+    else list.push(e);
+  }
   const resolved = new Map<LoadedNode, (string | undefined)[]>();
   for (const node of order) {
     const bound = new Map<string, string>();
-    for (const e of edges) {
-      if (e.to.node !== node) continue;
+    for (const e of incoming.get(node) ?? []) {
       const producer = e.from.node;
       const produced = e.from.slot < producer.ports.length
         ? resolved.get(producer)?.[e.from.slot]
@@ -348,35 +353,53 @@ function topologicalOrder(
   loaded: readonly LoadedNode[],
   edges: readonly { from: Resolved; to: Resolved; text: string }[],
 ): LoadedNode[] {
+  // Each node's outgoing edges, in the file's order.
+  const outgoing = new Map<LoadedNode, { from: Resolved; to: Resolved }[]>();
+  for (const e of edges) {
+    const list = outgoing.get(e.from.node);
+    if (list === undefined) outgoing.set(e.from.node, [e]);
+    else list.push(e);
+  }
   const state = new Map<LoadedNode, "visiting" | "done">();
   const order: LoadedNode[] = [];
-  const stack: string[] = [];
-  const visit = (node: LoadedNode): void => {
-    const s = state.get(node);
-    if (s === "done") return;
-    if (s === "visiting") {
-      const start = stack.findIndex((t) => t.startsWith(`"${node.name}.`));
-      throw new GraphError(
-        "PLUMB_GRAPH_CYCLE",
-        `${file}: cycle through node "${node.name}": ${stack.slice(start).join(", ")}; ` +
-          `a graph must not feed a node's output back into its own input`,
-      );
-    }
-    state.set(node, "visiting");
-    for (const e of edges) {
-      if (e.from.node !== node) continue;
+  /** The edges of the path being walked, as messages name them. */
+  const path: string[] = [];
+  // Depth first, with a stack of its own (not the call stack): a graph of any
+  // length is walked without overflowing it.
+  for (const root of loaded) {
+    if (state.has(root)) continue;
+    state.set(root, "visiting");
+    const frames = [{ node: root, next: 0 }];
+    while (frames.length > 0) {
+      const frame = frames[frames.length - 1];
+      const list = outgoing.get(frame.node) ?? [];
+      if (frame.next === list.length) {
+        state.set(frame.node, "done");
+        order.push(frame.node);
+        frames.pop();
+        if (frames.length > 0) path.pop();
+        continue;
+      }
+      const e = list[frame.next++];
+      const node = frame.node;
+      const to = e.to.node;
+      const s = state.get(to);
+      if (s === "done") continue;
       const fromPort = e.from.slot < node.ports.length
         ? node.ports[e.from.slot].name
         : SIGNAL_PORTS[e.from.slot - node.ports.length];
-      stack.push(
-        `"${node.name}.${fromPort}" -> "${e.to.node.name}.${e.to.node.ports[e.to.slot].name}"`,
-      );
-      visit(e.to.node);
-      stack.pop();
+      path.push(`"${node.name}.${fromPort}" -> "${to.name}.${to.ports[e.to.slot].name}"`);
+      if (s === "visiting") {
+        const start = path.findIndex((t) => t.startsWith(`"${to.name}.`));
+        throw new GraphError(
+          "PLUMB_GRAPH_CYCLE",
+          `${file}: cycle through node "${to.name}": ${path.slice(start).join(", ")}; ` +
+            `a graph must not feed a node's output back into its own input`,
+        );
+      }
+      state.set(to, "visiting");
+      frames.push({ node: to, next: 0 });
     }
-    state.set(node, "done");
-    order.push(node);
-  };
-  for (const node of loaded) visit(node);
+  }
   return order.reverse();
 }

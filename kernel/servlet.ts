@@ -213,6 +213,36 @@ export interface InitEnv {
  */
 export type RequestEvent = "open" | "data";
 
+/**
+ * A deadline on a connection, set with `task.cntl(port, DEADLINE, deadline)`:
+ * if it passes while the connection waits for the client's bytes (between
+ * requests, not while one runs), the host logs `reason`, writes `reply` and
+ * closes the connection. It holds across requests until set again or
+ * cleared with `null`. How `http/parser` bounds a request that arrives too
+ * slowly.
+ *
+ * @example
+ * ```ts
+ * import type { Deadline } from "@plumb/plumb";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const deadline: Deadline = {
+ *   seconds: 10,
+ *   reason: "request head took longer than 10 s",
+ *   reply: "HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n",
+ * };
+ * assertEquals(deadline.seconds, 10);
+ * ```
+ */
+export interface Deadline {
+  /** Seconds from now, above 0. */
+  readonly seconds: number;
+  /** Why the connection is closed, for the log line (`request head took longer than 10 s`). */
+  readonly reason: string;
+  /** Written to the connection just before it is closed, if given. */
+  readonly reply?: Uint8Array | string;
+}
+
 /** One request's view of a node's ports, given to `exec`. */
 export interface Task {
   /** What started this request. */
@@ -327,6 +357,11 @@ export interface Task {
    * request on the same connection.
    */
   cntl(port: AnyPort, op: "EOM", data: Uint8Array, offset: number): void;
+  /**
+   * `DEADLINE`: sets a {@linkcode Deadline} on the connection under the port,
+   * or clears it with `null`. Does nothing where there is no connection.
+   */
+  cntl(port: Port, op: "DEADLINE", deadline: Deadline | null): void;
   /**
    * A module's own operation, addressed by module path: `tcp/peer` and
    * `tcp/local` (`"127.0.0.1:5000"`), `unix/path` (the socket file).

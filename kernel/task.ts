@@ -8,6 +8,7 @@ import { PipeError } from "./errors.ts";
 import {
   CLR_FLAG,
   type CntlOp,
+  DEADLINE,
   DISABLED,
   EOM,
   FIXED_FLAGS,
@@ -23,7 +24,7 @@ import {
 } from "./flags.ts";
 import type { HandleState, InputHandle, OutputHandle, StateSlot } from "./pipe.ts";
 import type { RequestInfo } from "./request.ts";
-import type { Port, RequestEvent, Task } from "./servlet.ts";
+import type { Deadline, Port, RequestEvent, Task } from "./servlet.ts";
 import { readableFrom, writableTo } from "./stream_util.ts";
 import { decodeValue, forwardAll, QueuedValue, writeTextTo, writeValueTo } from "./value_codec.ts";
 
@@ -155,6 +156,24 @@ export class TaskImpl implements Task {
     }
   }
 
+  /** Checks what `DEADLINE` was given. */
+  #deadline(port: Port, arg: unknown): Deadline | null {
+    if (arg === null) return null;
+    const d = arg as Partial<Deadline> | undefined;
+    if (
+      typeof d !== "object" || typeof d.seconds !== "number" || !(d.seconds > 0) ||
+      !Number.isFinite(d.seconds) || typeof d.reason !== "string" ||
+      !(d.reply === undefined || typeof d.reply === "string" || d.reply instanceof Uint8Array)
+    ) {
+      throw new PipeError(
+        "PLUMB_PIPE_DEADLINE_ARGS",
+        `node "${this.#node}": DEADLINE on port "${port.name}" takes null or ` +
+          `{seconds, reason, reply?}: seconds above 0, a reason, and bytes or text to reply`,
+      );
+    }
+    return d as Deadline;
+  }
+
   #value(port: Port, item: QueuedValue | string | null): unknown {
     if (item === null || item instanceof QueuedValue) return item?.value ?? null;
     try {
@@ -247,6 +266,7 @@ export class TaskImpl implements Task {
   cntl(port: Port, op: "PUSH_STATE", state: unknown, dispose?: (state: unknown) => void): void;
   cntl(port: Port, op: "POP_STATE"): unknown;
   cntl(port: Port, op: "EOM", data: Uint8Array, offset: number): void;
+  cntl(port: Port, op: "DEADLINE", deadline: Deadline | null): void;
   cntl(port: Port, op: ModuleOp): unknown;
   cntl(port: Port, op: CntlOp, arg?: unknown, extra?: unknown): unknown {
     const handle: HandleState = this.#handle(port, (port?.flags & OUTPUT) !== 0, "cntl");
@@ -268,6 +288,11 @@ export class TaskImpl implements Task {
         );
       }
       (handle as InputHandle).unread(arg.subarray(extra));
+      return undefined;
+    }
+    if (op === DEADLINE) {
+      const deadline = this.#deadline(port, arg);
+      this.#info?.connection?.deadline?.(deadline);
       return undefined;
     }
     if (op.includes("/")) {

@@ -66,6 +66,8 @@ export class AcceptingListener implements Listener {
   readonly #admission: Admission | undefined;
   /** `maxConnections` when new connections wait for a free place. */
   readonly #waitAt: number | undefined;
+  /** While full, connections with no reply this many milliseconds after they opened are closed. */
+  readonly #evictAfterMs: number;
   readonly #refuseMessage: Uint8Array | undefined;
   /** Refused connections still being told `refuseMessage`. */
   readonly #refusing = new Set<Promise<void>>();
@@ -105,6 +107,7 @@ export class AcceptingListener implements Listener {
     this.#connectionLog = new ConnectionLog(url, context.log, policy);
     this.#admission = Admission.create(policy);
     this.#waitAt = policy.overflow === "refuse" ? undefined : policy.maxConnections;
+    this.#evictAfterMs = (policy.evictAfter ?? 10) * 1000;
     this.#proxies = policy.proxyProtocol === undefined
       ? undefined
       : new TrustedProxies(policy.proxyProtocol);
@@ -149,10 +152,33 @@ export class AcceptingListener implements Listener {
     wake?.();
   }
 
-  /** Resolves once fewer than `maxConnections` are open (or the listener closes). */
-  #waitForVacancy(open: number, max: number): Promise<void> {
+  /**
+   * Resolves once fewer than `maxConnections` are open (or the listener
+   * closes). Meanwhile the connections that have had no reply `evictAfter`
+   * seconds after they opened are closed, a quarter of `evictAfter` apart at
+   * most: they go first.
+   */
+  async #waitForVacancy(open: number, max: number): Promise<void> {
     this.#connectionLog.waiting(open, max);
-    return new Promise((resolve) => this.#vacancy = resolve);
+    const vacancy = new Promise<void>((resolve) => this.#vacancy = resolve);
+    const evict = (): void => {
+      const closed = this.#pool.evictUnanswered(this.#evictAfterMs);
+      if (closed > 0) {
+        this.#context.log.log(
+          "info",
+          "PLUMB_CONN_EVICTED",
+          `${this.url}: closed ${closed} ${closed === 1 ? "connection" : "connections"} with ` +
+            `no reply after ${this.#evictAfterMs / 1000} s to make room (maxConnections ${max})`,
+        );
+      }
+    };
+    evict();
+    const timer = setInterval(evict, Math.min(1000, Math.max(10, this.#evictAfterMs / 4)));
+    try {
+      await vacancy;
+    } finally {
+      clearInterval(timer);
+    }
   }
 
   /** Closes a connection that is not served, after its `refuseMessage` if a limit refused it. */

@@ -31,6 +31,15 @@ export const CONNECTION_LIMIT_OPTIONS = {
       "(new connections wait in the backlog), refuse accepts and closes them at once " +
       "(after refuseMessage).",
   },
+  evictAfter: {
+    type: "number",
+    min: 0.001,
+    default: 10,
+    what: "seconds after which an unanswered connection is closed to make room",
+    doc: "While maxConnections are open (overflow wait): a connection that has had no reply " +
+      "this many seconds after it opened (a slow or silent client) is closed to make room, " +
+      "before any other. Connections that have had a reply are kept, up to ttl.",
+  },
   refuseMessage: {
     type: "string",
     default: "",

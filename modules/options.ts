@@ -33,6 +33,7 @@
  */
 import type { Code } from "../kernel/codes.ts";
 import { GraphError } from "../kernel/errors.ts";
+import { shortJson } from "../kernel/graph.ts";
 import { didYouMean } from "../kernel/suggest.ts";
 
 /** The JSON type of an option's value (`string[]`: an array of strings). */
@@ -224,7 +225,7 @@ function checkOptions(
     const bad = (code: Code, why: string): never => {
       throw new GraphError(
         code,
-        `${where}: option "${name}" ${why}, got ${JSON.stringify(value)} (${rule.what})`,
+        `${where}: option "${name}" ${why}, got ${shortJson(value)} (${rule.what})`,
       );
     };
     const actual: string = Array.isArray(value)

@@ -14,6 +14,7 @@ import { type ByteChannel, isGone, writeAll } from "./channel.ts";
 import { KeptState } from "../kernel/kept_state.ts";
 import { LARGE_READ_BUFFER, ReadBuffers } from "./read_buffers.ts";
 import { joinChunks, ReplySlab } from "./reply_slab.ts";
+import type { Deadline } from "../kernel/servlet.ts";
 import type { ListenContext, RequestEvent, RequestInfo } from "./module.ts";
 
 const encoder = new TextEncoder();
@@ -49,6 +50,13 @@ export interface SessionOptions {
 
 /** How long the error reply of a timed-out request may take to write before the close, in ms. */
 const TIMEOUT_REPLY_MS = 1000;
+
+/** A deadline set on a session with `DEADLINE`: when (`performance.now()` ms), why, and what to write. */
+interface SessionDeadline {
+  readonly at: number;
+  readonly reason: string;
+  readonly reply: Uint8Array | undefined;
+}
 
 /** A coarse clock: the pool's tick count, cheap to read on every read. */
 export interface Clock {
@@ -297,6 +305,7 @@ export class Session implements ConnectionLink {
   #abort: AbortController | undefined;
   /** Why the peer is gone, once a read or write found it so. */
   #goneBecause: string | undefined;
+  #deadline: SessionDeadline | undefined;
 
   /**
    * @param channel the bytes both ways
@@ -379,6 +388,38 @@ export class Session implements ConnectionLink {
   #gone(because: string): void {
     this.#goneBecause ??= because;
     this.#abort?.abort(abortReason(because));
+  }
+
+  /** Sets or clears the session's deadline (`DEADLINE`). */
+  deadline(deadline: Deadline | null): void {
+    if (deadline === null) {
+      this.#deadline = undefined;
+      return;
+    }
+    const { seconds, reason, reply } = deadline;
+    this.#deadline = {
+      at: performance.now() + seconds * 1000,
+      reason,
+      reply: typeof reply === "string" ? encoder.encode(reply) : reply?.slice(),
+    };
+  }
+
+  /** The reason of a deadline that has passed by `now` (`performance.now()` ms), if one has. */
+  overdue(now: number): string | undefined {
+    const deadline = this.#deadline;
+    return deadline !== undefined && now >= deadline.at ? deadline.reason : undefined;
+  }
+
+  /**
+   * Ends the session at its deadline: writes the deadline's reply (bounded
+   * in time, and only between requests with nothing left to write), then
+   * closes.
+   */
+  expire(): Promise<void> {
+    const deadline = this.#deadline;
+    this.#deadline = undefined;
+    if (deadline === undefined) return RESOLVED;
+    return this.#closeWith(deadline.reason, this.#output.pending ? undefined : deadline.reply);
   }
 
   async #pull(): Promise<Uint8Array | null> {
@@ -524,6 +565,13 @@ export class Session implements ConnectionLink {
           if (!reader.supply(chunk)) break;
         } else if (reader.buffered === 0 && !(await this.#fillIdle())) break;
         if (closing()) break;
+        const overdue = this.#deadline === undefined ? undefined : this.overdue(performance.now());
+        if (overdue !== undefined) {
+          // Bytes came, but after the deadline: the request they go on is not run.
+          context.log.log("warn", "PLUMB_DEADLINE", `${this.channel.peer}: ${overdue}, closing`);
+          await this.expire();
+          break;
+        }
         const consumed = reader.consumed;
         if (!(await this.#request(context, "data")) || closing()) break;
         // A request that read nothing leaves the same bytes: wait for new ones
@@ -574,16 +622,21 @@ export class Session implements ConnectionLink {
    * when the request wrote nothing; bounded in time), then closes.
    */
   timeOut(reason: string): void {
-    if (this.closed) return;
+    const silent = this.#errorReply === "" || this.#output.written || this.#output.pending;
+    this.#closeWith(reason, silent ? undefined : this.#errorBytes(reason));
+  }
+
+  /** Closes for `reason`, after writing `reply` (if any) for at most a second. */
+  #closeWith(reason: string, reply: Uint8Array | undefined): Promise<void> {
+    if (this.closed) return RESOLVED;
     this.closedBecause = reason;
     this.#abort?.abort(abortReason(reason, "TimeoutError"));
-    if (this.#errorReply === "" || this.#output.written || this.#output.pending) {
+    if (reply === undefined) {
       this.close();
-      return;
+      return RESOLVED;
     }
-    const reply = this.#errorBytes(reason);
     const timer = setTimeout(() => this.close(), TIMEOUT_REPLY_MS);
-    writeAll(this.channel, reply).catch(() => {}).finally(() => {
+    return writeAll(this.channel, reply).catch(() => {}).finally(() => {
       clearTimeout(timer);
       this.close();
     });

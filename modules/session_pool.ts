@@ -75,6 +75,25 @@ export class SessionPool {
     return this.#open.size;
   }
 
+  /**
+   * Closes the sessions that have written no reply yet, are between
+   * requests, and opened at least `ms` milliseconds ago (a slow or silent
+   * client): to make room while the listener is full. Returns how many.
+   */
+  evictUnanswered(ms: number): number {
+    const before = performance.now() - ms;
+    let closed = 0;
+    for (const session of this.#open.keys()) {
+      if (
+        session.idle && !session.closed && session.bytesOut === 0 && session.startedAt <= before
+      ) {
+        session.close("no reply while the listener was full");
+        closed++;
+      }
+    }
+    return closed;
+  }
+
   /** True once `close` was called. */
   get closing(): boolean {
     return this.#closing;
@@ -141,8 +160,13 @@ export class SessionPool {
   #sweep(): void {
     const now = ++this.#clock.tick;
     const log = this.#context.log;
+    const ms = performance.now();
     for (const session of this.#open.keys()) {
-      if (session.reading && now - session.readingSince >= this.#ttlTicks) {
+      const overdue = session.idle ? session.overdue(ms) : undefined;
+      if (overdue !== undefined) {
+        log.log("warn", "PLUMB_DEADLINE", `${session.channel.peer}: ${overdue}, closing`);
+        session.expire();
+      } else if (session.reading && now - session.readingSince >= this.#ttlTicks) {
         log.log(
           "debug",
           "PLUMB_TIMEOUT_IDLE",

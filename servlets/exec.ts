@@ -17,6 +17,17 @@
  *   the connection closes after one reply (inetd's `nowait`).
  * - `--cwd DIR` (or `--cwd=DIR`): the program's working directory, relative
  *   to the graph file.
+ * - `--env NAME=VALUE`: give the program the variable `NAME` with this value;
+ *   `--env NAME`: give it the host's own `NAME` (read once, at start; the
+ *   host needs `--allow-env=NAME`, and an unset one is left out). The
+ *   program's environment is only what these name: nothing of the host's
+ *   passes otherwise (its secrets included). A bare program name is still
+ *   found in the host's `PATH`.
+ * - `--max-running N` (default 32): programs this node runs at once. A
+ *   request past it waits for a turn, at most `--timeout`, then fails; one
+ *   cancelled while it waits (`task.signal`) runs nothing.
+ * - `--max-waiting N` (default 128): requests that may wait for a turn at
+ *   once; more fail at once (0: none waits).
  * - `--`: ends the options (for a program whose name starts with `-`).
  *
  * A program path with a `/` in it is relative to the graph file; a bare name
@@ -59,8 +70,10 @@ import {
   type Servlet,
   type Task,
 } from "../mod.ts";
+import { RunSlots } from "./_run_slots.ts";
 
-const USAGE = "args are [--timeout S] [--persist] [--cwd DIR] [--] PROGRAM [ARG...]";
+const USAGE =
+  "args are [--timeout S] [--persist] [--cwd DIR] [--env NAME[=VALUE]]... [--max-running N] [--max-waiting N] [--] PROGRAM [ARG...]";
 /** Default time limit of a program, in seconds. */
 const DEFAULT_TIMEOUT_S = 10;
 /** Longest time limit: what `setTimeout` can wait, in whole seconds. */
@@ -71,6 +84,12 @@ const KILL_AFTER_MS = 1000;
 const STDERR_HEAD_BYTES = 1024;
 /** Longest first line of standard error put in a failure message, in characters. */
 const STDERR_LINE_CHARS = 200;
+/** Default most programs one node runs at once. */
+const DEFAULT_MAX_RUNNING = 32;
+/** Default most requests waiting for a turn at once. */
+const DEFAULT_MAX_WAITING = 128;
+/** What an environment variable's name may be. */
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** What an `exec` node's arguments say. */
 export interface ExecOptions {
@@ -86,6 +105,15 @@ export interface ExecOptions {
   readonly persist: boolean;
   /** The program's working directory, absolute; `undefined`: the host's. */
   readonly cwd: string | undefined;
+  /**
+   * The program's environment, by name: a value given, or `undefined` for
+   * the host's own value of that name.
+   */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Most programs running at once. */
+  readonly maxRunning: number;
+  /** Most requests waiting for a turn at once. */
+  readonly maxWaiting: number;
 }
 
 /** A program an `exec` node is running for a request. */
@@ -109,6 +137,10 @@ interface ExecContext {
   readonly group: boolean;
   /** The programs running now, one per request in flight. */
   readonly running: Set<RunningProgram>;
+  /** Turns to run a program: `--max-running` and `--max-waiting`. */
+  readonly slots: RunSlots;
+  /** Set once the node unloads: a request that gets its turn after that runs nothing. */
+  unloaded: boolean;
   /** The program's standard input. */
   readonly input: Port;
   /** The program's standard output. */
@@ -150,6 +182,24 @@ export function parseExecArgs(
   let timeout = DEFAULT_TIMEOUT_S;
   let persist = false;
   let cwd: string | undefined;
+  const env: Record<string, string | undefined> = Object.create(null);
+  let maxRunning = DEFAULT_MAX_RUNNING;
+  let maxWaiting = DEFAULT_MAX_WAITING;
+  const count = (option: string, text: string, min: number): number => {
+    const n = Number(text);
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min) {
+      throw usage("PLUMB_EXEC_BAD_COUNT", `${option} needs a whole number, ${min} or more`);
+    }
+    return n;
+  };
+  const setEnv = (spec: string): void => {
+    const eq = spec.indexOf("=");
+    const name = eq < 0 ? spec : spec.slice(0, eq);
+    if (!ENV_NAME.test(name)) {
+      throw usage("PLUMB_EXEC_BAD_ENV", `--env ${JSON.stringify(spec)} is not NAME or NAME=VALUE`);
+    }
+    env[name] = eq < 0 ? undefined : spec.slice(eq + 1);
+  };
   let i = 0;
   const valueOf = (option: string): string => {
     const value = args[++i];
@@ -168,6 +218,10 @@ export function parseExecArgs(
     else if (arg === "--persist") persist = true;
     else if (arg === "--cwd") cwd = valueOf(arg);
     else if (arg.startsWith("--cwd=")) cwd = arg.slice("--cwd=".length);
+    else if (arg === "--env") setEnv(valueOf(arg));
+    else if (arg.startsWith("--env=")) setEnv(arg.slice("--env=".length));
+    else if (arg === "--max-running") maxRunning = count(arg, valueOf(arg), 1);
+    else if (arg === "--max-waiting") maxWaiting = count(arg, valueOf(arg), 0);
     else throw usage("PLUMB_EXEC_UNKNOWN_OPTION", `unknown option ${JSON.stringify(arg)}`);
   }
   const name = args[i];
@@ -180,7 +234,35 @@ export function parseExecArgs(
     timeout,
     persist,
     cwd: cwd === undefined ? undefined : path(cwd, "exec: --cwd"),
+    env,
+    maxRunning,
+    maxWaiting,
   };
+}
+
+/**
+ * The program's environment: each value given, and the host's own value of
+ * each name given alone (an unset one left out).
+ * @throws {PermissionHint} when the host may not read a variable it is to pass on
+ */
+function environment(options: ExecOptions): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(options.env)) {
+    if (value !== undefined) {
+      env[name] = value;
+      continue;
+    }
+    if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") {
+      throw new PermissionHint(
+        "PLUMB_PERMISSION_ENV",
+        `exec: cannot read ${name} for --env ${name}`,
+        `--allow-env=${name}`,
+      );
+    }
+    const host = Deno.env.get(name);
+    if (host !== undefined) env[name] = host;
+  }
+  return env;
 }
 
 /** Refuses a working directory that is known not to exist (when the host may look). */
@@ -415,6 +497,14 @@ class Run implements RunningProgram {
   }
 }
 
+/** Why a program is stopped, or not started, as its node unloads. */
+function UNLOADING(): PlumbError {
+  return new PlumbError(
+    "PLUMB_EXEC_UNLOADING",
+    "exec: the node is unloading (the host stops); killed it",
+  );
+}
+
 /** The `exec` servlet: a program per request, its input and output the request's. */
 const execServlet: Servlet<ExecContext> = defineServlet({
   description: "runs a program per request: input to its standard input, its output back",
@@ -435,6 +525,9 @@ const execServlet: Servlet<ExecContext> = defineServlet({
       command: new Deno.Command(options.program, {
         args: [...options.args],
         cwd: options.cwd,
+        // Only what the arguments name: none of the host's environment otherwise.
+        clearEnv: true,
+        env: environment(options),
         stdin: "piped",
         stdout: "piped",
         stderr: "piped",
@@ -443,37 +536,60 @@ const execServlet: Servlet<ExecContext> = defineServlet({
       }),
       group,
       running: new Set(),
+      slots: new RunSlots(options.maxRunning, options.maxWaiting),
+      unloaded: false as boolean,
       input: env.input("in", { persist: options.persist }),
       output: env.output("out"),
       errors: env.output("err"),
     };
   },
   async exec(ctx, task): Promise<void> {
-    let child: Deno.ChildProcess;
-    try {
-      child = ctx.command.spawn();
-    } catch (error) {
+    const { name, timeout, maxRunning, maxWaiting } = ctx.options;
+    const signal = task.signal;
+    const turn = await ctx.slots.take(timeout * 1000, signal);
+    // The request went while it waited (its client left, its time limit): nothing to run.
+    if (turn === "cancelled") return;
+    if (turn === "full") {
       throw new PlumbError(
-        "PLUMB_EXEC_SPAWN",
-        `exec: cannot run ${ctx.options.program}: ${message(error)}`,
-        {
-          cause: error,
-        },
+        "PLUMB_EXEC_FULL",
+        `exec: ${name}: ${maxRunning} running and ${maxWaiting} waiting already ` +
+          `(--max-running ${maxRunning}, --max-waiting ${maxWaiting}); try again later`,
       );
     }
-    const run = new Run(ctx, task, child);
-    ctx.running.add(run);
+    if (turn === "timeout") {
+      throw new PlumbError(
+        "PLUMB_EXEC_NO_TURN",
+        `exec: ${name}: no turn to run within ${timeout} s, ${maxRunning} running ` +
+          `(--max-running ${maxRunning})`,
+      );
+    }
     try {
-      await run.run();
+      if (ctx.unloaded) throw UNLOADING();
+      if (signal.aborted) return;
+      let child: Deno.ChildProcess;
+      try {
+        child = ctx.command.spawn();
+      } catch (error) {
+        throw new PlumbError(
+          "PLUMB_EXEC_SPAWN",
+          `exec: cannot run ${ctx.options.program}: ${message(error)}`,
+          { cause: error },
+        );
+      }
+      const run = new Run(ctx, task, child);
+      ctx.running.add(run);
+      try {
+        await run.run();
+      } finally {
+        ctx.running.delete(run);
+      }
     } finally {
-      ctx.running.delete(run);
+      turn();
     }
   },
   async unload(ctx): Promise<void> {
-    const reason = new PlumbError(
-      "PLUMB_EXEC_UNLOADING",
-      "exec: the node is unloading (the host stops); killed it",
-    );
+    ctx.unloaded = true;
+    const reason = UNLOADING();
     await Promise.all([...ctx.running].map((run) => run.stop(reason)));
   },
 });

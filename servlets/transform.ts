@@ -20,7 +20,7 @@ export default defineServlet({
   description: "rewrites each line: upper, lower, reverse or trim",
   init(args, env) {
     const name = args[0] ?? "upper";
-    const apply = TRANSFORMS[name];
+    const apply = Object.hasOwn(TRANSFORMS, name) ? TRANSFORMS[name] : undefined;
     if (apply === undefined) {
       throw new PlumbError(
         "PLUMB_TRANSFORM_UNKNOWN",

@@ -13,7 +13,8 @@ import type { GraphSpec } from "../host/mod.ts";
 import { pattern } from "./fixtures/exec_bytes.ts";
 
 const TMP = "tests/.tmp";
-const USAGE = "args are [--timeout S] [--persist] [--cwd DIR] [--] PROGRAM [ARG...]";
+const USAGE =
+  "args are [--timeout S] [--persist] [--cwd DIR] [--env NAME[=VALUE]]... [--max-running N] [--max-waiting N] [--] PROGRAM [ARG...]";
 
 /** `line` -> `exec ARGS`: the program runs once per line. */
 function perLine(args: string[], tcp: Record<string, unknown> = {}): GraphSpec {
@@ -425,4 +426,146 @@ Deno.test("exec: under --allow-run=PROGRAM only, the CLI serves and the time lim
   assertEquals(await c.readLine(), "error: request failed\n");
   assertEquals(await alive(pid), false, `process ${pid} still runs`);
   await cli.waitForStderr("exec: sh did not finish in 0.3 s; killed it");
+});
+
+Deno.test("exec: a program gets an empty environment plus what --env names; the host's secrets stay home", async () => {
+  Deno.env.set("PLUMB_TEST_SECRET", "s3cret");
+  try {
+    {
+      await using h = await startHost(alone(["env"]));
+      await using c = await Client.connect(h.port);
+      await c.send("go\n");
+      assertEquals(await c.readToEnd(), "", "the host's environment reached the program");
+    }
+    await using h = await startHost(
+      alone([
+        "--env",
+        "PLUMB_TEST_SECRET",
+        "--env=GREETING=hi there",
+        "--env",
+        "UNSET_HERE",
+        "env",
+      ]),
+    );
+    await using c = await Client.connect(h.port);
+    await c.send("go\n");
+    assertEquals((await c.readToEnd()).split("\n").sort(), [
+      "",
+      "GREETING=hi there",
+      "PLUMB_TEST_SECRET=s3cret",
+    ]);
+  } finally {
+    Deno.env.delete("PLUMB_TEST_SECRET");
+  }
+});
+
+Deno.test("exec: --env NAME needs --allow-env=NAME, and the CLI names the flag (exit 2); a bad NAME is refused", async () => {
+  const file = "tests/fixtures/exec_env.json";
+  const result = await runCli([file, "--check"], ["--allow-read", "--allow-run=env"]);
+  assertEquals(
+    result.stderr,
+    `plumb: PLUMB_SERVLET_INIT_FAILED ${file}: node "show": init of servlet "exec" failed: ` +
+      `PLUMB_PERMISSION_ENV exec: cannot read HOME for --env HOME: permission denied; ` +
+      `run deno with --allow-env=HOME\n`,
+  );
+  assertEquals(result.code, 2);
+  for (
+    const [args, message] of [
+      [
+        ["--env", "1X=a", "env"],
+        `PLUMB_EXEC_BAD_ENV exec: --env "1X=a" is not NAME or NAME=VALUE; ${USAGE}`,
+      ],
+      [
+        ["--env", "", "env"],
+        `PLUMB_EXEC_BAD_ENV exec: --env "" is not NAME or NAME=VALUE; ${USAGE}`,
+      ],
+      [
+        ["--max-running", "0", "env"],
+        `PLUMB_EXEC_BAD_COUNT exec: --max-running needs a whole number, 1 or more; ${USAGE}`,
+      ],
+      [
+        ["--max-waiting", "-1", "env"],
+        `PLUMB_EXEC_BAD_COUNT exec: --max-waiting needs a whole number, 0 or more; ${USAGE}`,
+      ],
+    ]
+  ) {
+    await assertRejects(() => startHost(perLine(args as string[])), {
+      name: "GraphError",
+      message: `graph: node "run": init of servlet "exec" failed: ${message}`,
+    });
+  }
+});
+
+Deno.test("exec: --max-running programs at once; requests past it wait their turn, past --max-waiting they get the error reply", async () => {
+  await Deno.mkdir(path(TMP), { recursive: true });
+  const release = path(`${TMP}/exec-turns.go`);
+  const journal = path(`${TMP}/exec-turns.log`);
+  await Deno.remove(release).catch(() => {});
+  await Deno.writeTextFile(journal, "");
+  // Each program notes its start, waits for the release file, notes its end.
+  const script = `echo start >> '${journal}'; while [ ! -e '${release}' ]; do sleep 0.02; done; ` +
+    `echo end >> '${journal}'; echo ran`;
+  await using h = await startHost(
+    alone(["--max-running", "2", "--max-waiting", "1", "--timeout", "20", "sh", "-c", script]),
+  );
+  const starts = async (n: number): Promise<void> => {
+    for (let waited = 0; waited < 5000; waited += 10) {
+      if ((await Deno.readTextFile(journal)).split("start").length - 1 >= n) return;
+      await sleep(10);
+    }
+    throw new Error(`fewer than ${n} programs started`);
+  };
+  await using first = await Client.connect(h.port);
+  await using second = await Client.connect(h.port);
+  await first.send("go\n");
+  await second.send("go\n");
+  await starts(2);
+  // Two more: one waits for a turn, the other finds the queue full and is told at once.
+  await using third = await Client.connect(h.port);
+  await using fourth = await Client.connect(h.port);
+  await third.send("go\n");
+  await fourth.send("go\n");
+  const replies = [third, fourth].map((c) => c.readToEnd());
+  const refused = await Promise.race(replies);
+  assertEquals(refused, "error: request failed\n");
+  await waitForLog(
+    h,
+    /exec: sh: 2 running and 1 waiting already \(--max-running 2, --max-waiting 1\); try again later$/,
+  );
+  await Deno.writeTextFile(release, "");
+  assertEquals(await first.readToEnd(), "ran\n");
+  assertEquals(await second.readToEnd(), "ran\n");
+  assertEquals((await Promise.all(replies)).sort(), ["error: request failed\n", "ran\n"]);
+  // Never more than two at once: the journal's starts and ends, counted in order.
+  let running = 0;
+  let most = 0;
+  for (const line of (await Deno.readTextFile(journal)).split("\n")) {
+    running += line === "start" ? 1 : line === "end" ? -1 : 0;
+    most = Math.max(most, running);
+  }
+  assertEquals(most, 2);
+  assertEquals((await Deno.readTextFile(journal)).split("start").length - 1, 3);
+});
+
+Deno.test("exec: a flood of 100 requests at once runs at most --max-running programs; every request is answered", async () => {
+  await Deno.mkdir(path(TMP), { recursive: true });
+  const journal = path(`${TMP}/exec-flood.log`);
+  await Deno.writeTextFile(journal, "");
+  const script = `echo start >> '${journal}'; sleep 0.05; echo end >> '${journal}'; echo ran`;
+  await using h = await startHost(
+    alone(["--max-running", "4", "--max-waiting", "200", "--timeout", "20", "sh", "-c", script]),
+  );
+  const replies = await Promise.all(Array.from({ length: 100 }, async () => {
+    await using c = await Client.connect(h.port);
+    await c.send("go\n");
+    return await c.readToEnd();
+  }));
+  assertEquals(replies.filter((r) => r === "ran\n").length, 100);
+  let running = 0;
+  let most = 0;
+  for (const line of (await Deno.readTextFile(journal)).split("\n")) {
+    running += line === "start" ? 1 : line === "end" ? -1 : 0;
+    most = Math.max(most, running);
+  }
+  assert(most <= 4, `${most} programs ran at once`);
 });

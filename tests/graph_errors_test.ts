@@ -86,7 +86,7 @@ const CASES: Record<string, [Code, string]> = {
     "PLUMB_OPTION_UNKNOWN",
     `listener 1 (tcp): unknown option "prot" (did you mean "port"?); options are ` +
     `host, port, ttl, maxMessageSize, open, requestTimeout, writeTimeout, errorReply, onError, fd, ` +
-    `reusePort, maxConnections, overflow, refuseMessage, allow, deny, maxPerSource, ` +
+    `reusePort, maxConnections, overflow, evictAfter, refuseMessage, allow, deny, maxPerSource, ` +
     `maxRatePerSource, proxyProtocol, log, logFormat`,
   ],
   bad_address_rule: [

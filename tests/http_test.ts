@@ -5,74 +5,18 @@
  * escapes), and failures that leave the host serving everyone else.
  * @module
  */
-import { simulate, type Simulation, type TestClient } from "../testing/mod.ts";
+import { simulate, type Simulation } from "../testing/mod.ts";
 import { defineServlet, INPUT, OUTPUT, type Port } from "../mod.ts";
-import type { EdgeSpec, GraphSpec, NodeSpec } from "../host/mod.ts";
+import type { GraphSpec } from "../host/mod.ts";
 import { compileRoute, matchRoute } from "../servlets/http/mod.ts";
 import { parseRange } from "../servlets/http/static.ts";
 import { assert, assertEquals, assertMatch } from "./assert.ts";
+import { fetchRaw, get, httpGraph, readReply } from "./fixtures/http.ts";
 import { path } from "./helpers.ts";
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 const TMP = path("tests/.tmp/http");
-
-/** One parsed response: status line, lower-case fields (no `date`), body. */
-interface Reply {
-  status: string;
-  headers: Record<string, string>;
-  body: Uint8Array;
-  text: string;
-}
-
-/** Reads one response off a client: the head, then a body by length or chunks (or to the end). */
-async function readReply(client: TestClient, head = false): Promise<Reply> {
-  const status = (await client.readLine())?.trimEnd();
-  assert(status !== undefined, "the host closed before a response");
-  const headers: Record<string, string> = {};
-  for (
-    let line = await client.readLine();
-    line !== null && line !== "\r\n";
-    line = await client.readLine()
-  ) {
-    assert(line.endsWith("\r\n"), `field line without CRLF: ${JSON.stringify(line)}`);
-    const colon = line.indexOf(":");
-    headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
-  }
-  assertMatch(headers.date ?? "", /^[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT$/);
-  delete headers.date;
-  let body: Uint8Array = new Uint8Array(0);
-  if (head) { /* no body */ }
-  else if (headers["content-length"] !== undefined) {
-    body = await client.readBytes(Number(headers["content-length"]));
-  } else if (headers["transfer-encoding"] === "chunked") {
-    const parts: number[] = [];
-    for (;;) {
-      const size = parseInt((await client.readLine()) ?? "0", 16);
-      if (size === 0) {
-        assertEquals(await client.readLine(), "\r\n");
-        break;
-      }
-      parts.push(...await client.readBytes(size));
-      assertEquals(await client.readLine(), "\r\n");
-    }
-    body = new Uint8Array(parts);
-  } else if (!status.startsWith("HTTP/1.1 304") && !status.startsWith("HTTP/1.1 204")) {
-    body = encoder.encode(await client.readToEnd());
-  }
-  return { status, headers, body, text: decoder.decode(body) };
-}
-
-/** Sends a request on a new connection and reads the response. */
-async function fetchRaw(sim: Simulation, request: string): Promise<Reply> {
-  await using client = await sim.connect();
-  await client.send(request);
-  return await readReply(client, request.startsWith("HEAD "));
-}
-
-function get(target: string, fields = ""): string {
-  return `GET ${target} HTTP/1.1\r\nHost: test\r\n${fields}\r\n`;
-}
 
 async function example(): Promise<Simulation> {
   return await simulate(path("examples/http.json"), { transport: "tcp", logLevel: "info" });
@@ -320,34 +264,6 @@ const sizer = defineServlet({
   },
 });
 
-/**
- * parser → `nodes` (entered at `entry`, answered from `exit`) → render; the
- * parser with `parserArgs`.
- */
-function httpGraph(
-  parserArgs: string[],
-  nodes: Record<string, NodeSpec>,
-  [entry, exit]: [string, string],
-  edges: EdgeSpec[] = [],
-): GraphSpec {
-  return {
-    nodes: {
-      parse: { servlet: "http/parser", args: parserArgs },
-      ...nodes,
-      render: { servlet: "http/render" },
-    },
-    edges: [
-      { from: "parse.out", to: entry },
-      { from: "parse.head", to: "render.head" },
-      ...edges,
-      { from: exit, to: "render.in" },
-    ],
-    input: "parse.in",
-    output: "render.out",
-    listeners: [{ module: "tcp", options: { host: "127.0.0.1", port: 0 } }],
-  };
-}
-
 /** parser → sizer → render. */
 function sizerGraph(parserArgs: string[]): GraphSpec {
   return httpGraph(parserArgs, { size: { servlet: sizer } }, ["size.in", "size.out"]);
@@ -473,22 +389,23 @@ async function staticServer(root: string): Promise<Simulation> {
 Deno.test("http/static: no path escapes: .., encoded dots and slashes, NUL, hidden files, symlinks out of the root", async () => {
   await using sim = await staticServer(await staticRoot());
   for (
-    const target of [
-      "/files/../secret.txt",
-      "/files/%2e%2e/secret.txt",
-      "/files/%2E%2E/secret.txt",
-      "/files/..%2fsecret.txt",
-      "/files/sub/..%2F..%2Fsecret.txt",
-      "/files/sub/%2e%2e/%2e%2e/secret.txt",
-      "/files/%00",
-      "/files/.hidden",
-      "/files/escape.txt",
-      "/files/up/secret.txt",
-      "/files/%zz",
+    const [target, status] of [
+      ["/files/../secret.txt", "404 Not Found"], // /secret.txt: no route
+      ["/files/%2e%2e/secret.txt", "404 Not Found"],
+      ["/files/%2E%2E/secret.txt", "404 Not Found"],
+      ["/files/sub/%2e%2e/%2e%2e/secret.txt", "404 Not Found"],
+      ["/files/.hidden", "404 Not Found"],
+      ["/files/escape.txt", "404 Not Found"],
+      ["/files/up/secret.txt", "404 Not Found"],
+      ["/files/..%2fsecret.txt", "400 Bad Request"], // the parser refuses an encoded "/"
+      ["/files/sub/..%2F..%2Fsecret.txt", "400 Bad Request"],
+      ["/files/%00", "400 Bad Request"],
+      ["/files/%zz", "400 Bad Request"],
+      ["/../secret.txt", "400 Bad Request"], // above the root
     ]
   ) {
     const reply = await fetchRaw(sim, get(target));
-    assertEquals(reply.status, "HTTP/1.1 404 Not Found", target);
+    assertEquals(reply.status, `HTTP/1.1 ${status}`, target);
     assert(!reply.text.includes("outside"), target);
   }
   assertEquals((await fetchRaw(sim, get("/files/sub/page.txt"))).text, "inside\n");

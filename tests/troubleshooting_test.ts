@@ -452,6 +452,24 @@ const CASES: Case[] = [
     what: '"port" outside "options"',
     line: () => checks({ ...SPEC, listeners: [{ module: "tcp", port: 1 }] }),
   },
+  {
+    code: "PLUMB_GRAPH_TOO_DEEP",
+    what: "33 levels of arrays",
+    line: () => {
+      let deep: unknown = [];
+      for (let i = 0; i < 40; i++) deep = [deep];
+      return checks({ ...SPEC, description: deep });
+    },
+  },
+  {
+    code: "PLUMB_GRAPH_TOO_LARGE",
+    what: "10001 nodes",
+    line: () => {
+      const nodes: Record<string, unknown> = {};
+      for (let i = 0; i <= 10000; i++) nodes[`n${i}`] = { servlet: "echo" };
+      return checks({ ...SPEC, nodes });
+    },
+  },
   { code: "PLUMB_GRAPH_NO_NODES", what: "no nodes", line: () => checks({ ...SPEC, nodes: {} }) },
   {
     code: "PLUMB_GRAPH_NO_INPUT",
@@ -490,6 +508,11 @@ const CASES: Case[] = [
     code: "PLUMB_NODE_TWICE",
     what: "the graph builder",
     line: () => thrown(() => graph().node("a", "echo").node("a", "echo")),
+  },
+  {
+    code: "PLUMB_SERVLET_SCHEME",
+    what: "data:",
+    line: () => checks(oneNode("data:text/javascript,export default 1")),
   },
   { code: "PLUMB_SERVLET_UNKNOWN", what: '"helo"', line: () => checks(oneNode("helo")) },
   {
@@ -1123,6 +1146,28 @@ const CASES: Case[] = [
       }, { session: { requestTimeout: 0.05 } }),
   },
   {
+    code: "PLUMB_DEADLINE",
+    what: "http/parser --head-timeout 0.05",
+    line: () =>
+      logged(
+        "PLUMB_DEADLINE",
+        {
+          nodes: {
+            parse: { servlet: "http/parser", args: ["--head-timeout", "0.05"] },
+            render: { servlet: "http/render" },
+          },
+          edges: [{ from: "parse.head", to: "render.head" }],
+          input: "parse.in",
+          output: "render.out",
+        },
+        async (c) => {
+          await c.send("GET / HTTP/1.1\r\n");
+          await c.readToEnd();
+        },
+        { session: { requestTimeout: 0.05 } },
+      ),
+  },
+  {
     code: "PLUMB_TIMEOUT_IDLE",
     what: "ttl 0.05",
     line: () =>
@@ -1202,6 +1247,22 @@ const CASES: Case[] = [
         await using second = await sim.connect();
         assertEquals(await second.readToEnd(), "");
       }, { transport: "tcp" }),
+  },
+  {
+    code: "PLUMB_CONN_EVICTED",
+    what: "maxConnections 1, evictAfter 0.05",
+    line: () =>
+      logged(
+        "PLUMB_CONN_EVICTED",
+        listening({ maxConnections: 1, evictAfter: 0.05 }),
+        async (c, sim) => {
+          await using second = await sim.connect();
+          await second.send("y\n");
+          assertEquals(await second.readLine(), "y\n");
+          assertEquals(await c.readToEnd(), "");
+        },
+        { transport: "tcp" },
+      ),
   },
   {
     code: "PLUMB_CONN_WAITING",
@@ -1395,6 +1456,17 @@ const CASES: Case[] = [
       ),
   },
   {
+    code: "PLUMB_PIPE_DEADLINE_ARGS",
+    what: "DEADLINE with seconds 0",
+    line: () =>
+      requestError(
+        misusing((ctx, task) =>
+          task.cntl(ctx.input, "DEADLINE", { seconds: 0, reason: "none" } as never)
+        ),
+        "x\n",
+      ),
+  },
+  {
     code: "PLUMB_PIPE_NO_OPERATION",
     what: '"tcp/nope"',
     line: () => requestError(misusing((ctx, task) => task.cntl(ctx.input, "tcp/nope")), "x\n"),
@@ -1550,6 +1622,28 @@ const CASES: Case[] = [
       ),
   },
   {
+    code: "PLUMB_EXEC_BAD_COUNT",
+    what: "--max-running 0",
+    line: () => initError("exec", ["--max-running", "0", "env"]),
+  },
+  {
+    code: "PLUMB_EXEC_BAD_ENV",
+    what: "--env 1X",
+    line: () => initError("exec", ["--env", "1X", "env"]),
+  },
+  {
+    code: "PLUMB_PERMISSION_ENV",
+    what: "no --allow-env",
+    line: async () =>
+      after(
+        / failed: /,
+        await cliLine(["tests/fixtures/exec_env.json", "--check"], [
+          "--allow-read",
+          "--allow-run=env",
+        ]),
+      ),
+  },
+  {
     code: "PLUMB_DATAFLOW_ROUTE_NAME_TAKEN",
     what: "data=/x/",
     line: () => initError("dataflow/demux", ["data=/x/"]),
@@ -1564,6 +1658,16 @@ const CASES: Case[] = [
     code: "PLUMB_HTTP_PARSER_LIMIT",
     what: "--max-body-bytes 0",
     line: () => initError("http/parser", ["--max-body-bytes", "0"]),
+  },
+  {
+    code: "PLUMB_HTTP_PARSER_TIMEOUT",
+    what: "--head-timeout 0",
+    line: () => initError("http/parser", ["--head-timeout", "0"]),
+  },
+  {
+    code: "PLUMB_HTTP_ROUTER_PATH",
+    what: "/../x",
+    line: () => initError("http/router", ["GET /../x"]),
   },
   { code: "PLUMB_HTTP_ROUTER_ROUTE", what: "GET", line: () => initError("http/router", ["GET"]) },
   {
@@ -1638,6 +1742,24 @@ const CASES: Case[] = [
     line: () => requestError(oneNode("exec", ["--timeout", "0.1", "sleep", "5"]), "x\n"),
   },
   {
+    code: "PLUMB_EXEC_FULL",
+    what: "--max-running 1 --max-waiting 0",
+    line: async () => {
+      await using sim = await simulate(
+        oneNode("exec", ["--max-running", "1", "--max-waiting", "0", "sleep", "1"]),
+        { base: ROOT },
+      );
+      await using first = await sim.connect();
+      await first.send("x\n");
+      await using second = await sim.connect();
+      await second.send("y\n");
+      return after(
+        / failed a request from \S+: \w+: /,
+        await sim.waitForLog(" PLUMB_EXEC_FULL "),
+      );
+    },
+  },
+  {
     code: "PLUMB_EXEC_CANCELLED",
     what: "requestTimeout 0.1 while the program sleeps",
     line: () =>
@@ -1687,6 +1809,8 @@ const NOT_PROVOKED: Partial<Record<Code, string>> = {
   PLUMB_ADMIN_NO_WORKER: "needs every worker isolate of --workers dead while --admin serves",
   PLUMB_EXEC_PASS_ON: "needs the program's output to fail while it runs",
   PLUMB_EXEC_UNLOADING: "needs the host to stop while a program runs (tests/exec_test.ts)",
+  PLUMB_EXEC_NO_TURN:
+    "needs a request to wait its program's whole --timeout while the programs before it run on, which the same --timeout ends first",
 };
 
 for (const c of CASES) {

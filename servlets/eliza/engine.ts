@@ -150,7 +150,9 @@ export class Eliza {
 
   #substitute(input: string[]): string[] {
     return input.flatMap((w) => {
-      const replaced = this.#script.pre[w];
+      const pre = this.#script.pre;
+      // Own words only: a client's "constructor" is not Object's.
+      const replaced = Object.hasOwn(pre, w) ? pre[w] : undefined;
       return replaced === undefined ? [w] : words(replaced);
     });
   }
@@ -257,7 +259,8 @@ export class Eliza {
     return reply
       .replace(/\((\d+)\)/g, (_, n: string) => {
         const part = parts[Number(n) - 1] ?? [];
-        return part.map((w) => this.#script.post[w] ?? w).join(" ");
+        const post = this.#script.post;
+        return part.map((w) => Object.hasOwn(post, w) ? post[w] : w).join(" ");
       })
       .replace(/ +([?.!,])/g, "$1")
       .replace(/ {2,}/g, " ");

@@ -47,5 +47,5 @@ export const MIME_TYPES: Readonly<Record<string, string>> = {
 export function contentType(name: string): string {
   const dot = name.lastIndexOf(".");
   const ext = dot < 0 ? "" : name.slice(dot + 1).toLowerCase();
-  return MIME_TYPES[ext] ?? "application/octet-stream";
+  return Object.hasOwn(MIME_TYPES, ext) ? MIME_TYPES[ext] : "application/octet-stream";
 }

@@ -31,11 +31,6 @@ export {
   STATUS_TEXT,
   textResponse,
 } from "./types.ts";
-export {
-  type ParsedHead,
-  type ParseOutcome,
-  parseRequest,
-  type RequestLimits,
-} from "./request_parser.ts";
+export { type ParseOutcome, parseRequest, type RequestLimits } from "./request_parser.ts";
 export { compileRoute, matchRoute, type Route } from "./router.ts";
 export { contentType, MIME_TYPES } from "./mime.ts";

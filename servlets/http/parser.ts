@@ -9,15 +9,25 @@
  * - Pipelining through `EOM`: the bytes after the request are given back and
  *   start the next request at once.
  * - Partial reads through `PUSH_STATE`/`POP_STATE`: a request not all here yet
- *   is kept with the connection (writing nothing, so nothing else runs) and
- *   the next bytes go on from it.
+ *   is kept with the connection (writing nothing, so nothing else runs), and
+ *   the next bytes go on from where parsing stopped: each byte is parsed
+ *   once, however the request is cut.
+ * - Deadlines through `DEADLINE`: the head must be all here within
+ *   `--head-timeout` of its first byte, the body within `--body-timeout` of
+ *   the head; else the client gets a 408, the host logs why, and the
+ *   connection is closed. What requests not all here hold in memory, all
+ *   connections together, is bounded by `--max-buffered-bytes` (then 503).
+ * - The path is normalised once, here: percent-decoded, dot segments and
+ *   empty segments resolved; `http/router` and `http/static` see that path.
  * - A request it cannot read is answered through `http/render` with 400
- *   (malformed), 413 (body too large), 414/431 (request line or header too
- *   large), 501 (unknown transfer coding) or 505 (not HTTP/1), and the
- *   connection is closed.
+ *   (malformed, or framing it will not guess at), 413 (body too large),
+ *   414/431 (request line or header too large), 501 (unknown transfer
+ *   coding), 503 (`--max-buffered-bytes` reached) or 505 (not HTTP/1), and
+ *   the connection is closed.
  *
  * Arguments: `--max-header-bytes N` (default 16384), `--max-body-bytes N`
- * (default 1048576).
+ * (default 1048576), `--head-timeout S` (default 10), `--body-timeout S`
+ * (default 60), `--max-buffered-bytes N` (default 67108864).
  *
  * Ports: `in` (input, `PERSIST`, `bytes`: the connection), `out` (output,
  * `http/request`: the request, to a router or handler), `head` (output,
@@ -29,92 +39,158 @@
  * ```
  * @module
  */
-import { defineServlet, EOM, PlumbError } from "../../mod.ts";
-import { type ParsedHead, parseRequest, type RequestLimits } from "./request_parser.ts";
-import { HTTP_HEAD, HTTP_REQUEST } from "./types.ts";
+import { DEADLINE, type Deadline, defineServlet, EOM, PlumbError } from "../../mod.ts";
+import { BufferBudget } from "./_buffer_budget.ts";
+import { closingReply } from "./render.ts";
+import { type ParseOutcome, type RequestLimits, RequestReader } from "./request_parser.ts";
+import { HTTP_HEAD, HTTP_REQUEST, textResponse } from "./types.ts";
+
+/** What an `http/parser` node's arguments say. */
+export interface ParserSettings {
+  /** Size limits of one request. */
+  limits: RequestLimits;
+  /** Seconds the head may take to arrive, from its first byte. */
+  headTimeout: number;
+  /** Seconds the body may take to arrive, from the end of the head. */
+  bodyTimeout: number;
+  /** Bytes that requests not all here may hold, all connections together. */
+  maxBufferedBytes: number;
+}
 
 /** What is kept with the connection while a request is not all here. */
 interface Partial {
-  bytes: Uint8Array;
-  head: ParsedHead | undefined;
+  reader: RequestReader;
+  /** The part of the request whose deadline is set on the connection, if any. */
+  timed: "head" | "body" | undefined;
 }
 
-const USAGE = "args are [--max-header-bytes N] [--max-body-bytes N]";
+const USAGE =
+  "args are [--max-header-bytes N] [--max-body-bytes N] [--head-timeout S] [--body-timeout S] [--max-buffered-bytes N]";
 
-/** Reads the arguments into limits; throws a usage message for anything else. */
-export function parseParserArgs(args: readonly string[]): RequestLimits {
-  const limits: RequestLimits = { maxHeaderBytes: 16384, maxBodyBytes: 1048576 };
+/** The options, by flag: the setting each sets, and whether it takes seconds (else bytes). */
+const OPTIONS: Readonly<Record<string, readonly [string, "bytes" | "seconds"]>> = {
+  "--max-header-bytes": ["maxHeaderBytes", "bytes"],
+  "--max-body-bytes": ["maxBodyBytes", "bytes"],
+  "--head-timeout": ["headTimeout", "seconds"],
+  "--body-timeout": ["bodyTimeout", "seconds"],
+  "--max-buffered-bytes": ["maxBufferedBytes", "bytes"],
+};
+
+/** Reads the arguments into settings; throws a usage message for anything else. */
+export function parseParserArgs(args: readonly string[]): ParserSettings {
+  const values: Record<string, number> = {
+    maxHeaderBytes: 16384,
+    maxBodyBytes: 1048576,
+    headTimeout: 10,
+    bodyTimeout: 60,
+    maxBufferedBytes: 64 * 1048576,
+  };
   for (let i = 0; i < args.length; i++) {
     const [flag, inline] = args[i].split("=", 2);
-    const key = flag === "--max-header-bytes"
-      ? "maxHeaderBytes"
-      : flag === "--max-body-bytes"
-      ? "maxBodyBytes"
-      : undefined;
-    if (key === undefined) {
+    const option = Object.hasOwn(OPTIONS, flag) ? OPTIONS[flag] : undefined;
+    if (option === undefined) {
       throw new PlumbError(
         "PLUMB_HTTP_PARSER_ARG",
         `http/parser: unknown argument "${args[i]}"; ${USAGE}`,
       );
     }
+    const [key, unit] = option;
     const text = inline ?? args[++i];
     const n = Number(text);
-    if (text === undefined || !Number.isSafeInteger(n) || n < 1) {
+    if (unit === "bytes" && (text === undefined || !Number.isSafeInteger(n) || n < 1)) {
       throw new PlumbError(
         "PLUMB_HTTP_PARSER_LIMIT",
         `http/parser: ${flag} needs a whole number of bytes above 0; ${USAGE}`,
       );
     }
-    limits[key] = n;
+    if (unit === "seconds" && (text === undefined || !(n > 0) || n > 2_147_483)) {
+      throw new PlumbError(
+        "PLUMB_HTTP_PARSER_TIMEOUT",
+        `http/parser: ${flag} needs a number of seconds above 0 (for example 10 or 0.5); ${USAGE}`,
+      );
+    }
+    values[key] = n;
   }
-  return limits;
+  return {
+    limits: { maxHeaderBytes: values.maxHeaderBytes, maxBodyBytes: values.maxBodyBytes },
+    headTimeout: values.headTimeout,
+    bodyTimeout: values.bodyTimeout,
+    maxBufferedBytes: values.maxBufferedBytes,
+  };
+}
+
+/** The deadline of a part of the request: the 408 its client gets, and the log's reason. */
+function deadlineOf(part: "head" | "body", seconds: number, flag: string): () => Deadline {
+  const what = `request ${part} took longer than ${seconds} s`;
+  return () => ({
+    seconds,
+    reason: `${what} (http/parser ${flag}), 408`,
+    reply: closingReply(textResponse(408, what)),
+  });
 }
 
 export default defineServlet({
   description: "reads HTTP/1.x requests; keep-alive by PERSIST, pipelining by EOM",
   init(args, env) {
+    const settings = parseParserArgs(args);
     return {
-      limits: parseParserArgs(args),
+      limits: settings.limits,
+      // What requests not all here hold, all connections together.
+      budget: new BufferBudget(settings.maxBufferedBytes),
+      // The deadline of each part of a request, made when it is set.
+      deadline: {
+        head: deadlineOf("head", settings.headTimeout, "--head-timeout"),
+        body: deadlineOf("body", settings.bodyTimeout, "--body-timeout"),
+      },
       input: env.input("in", { persist: true, type: "bytes" }), // the connection
       output: env.output("out", { type: HTTP_REQUEST }), // the parsed request
       head: env.output("head", { type: HTTP_HEAD }), // what the renderer needs
     };
   },
   async exec(ctx, task) {
-    const partial = task.popState<Partial>(ctx.input);
-    let bytes = partial?.bytes;
-    // A read loop, not task.chunks: this is on the hot path.
-    for (
-      let chunk = await task.read(ctx.input);
-      chunk !== null;
-      chunk = await task.read(ctx.input)
-    ) {
-      bytes = bytes === undefined ? chunk : joinBytes(bytes, chunk);
+    const partial = task.popState<Partial>(ctx.input) ??
+      { reader: new RequestReader(ctx.limits, ctx.budget), timed: undefined };
+    const reader = partial.reader;
+    let outcome: ParseOutcome = { kind: "more" };
+    let piece: Uint8Array | undefined;
+    try {
+      // A read loop, not task.chunks: this is on the hot path.
+      for (
+        let chunk = await task.read(ctx.input);
+        chunk !== null;
+        chunk = await task.read(ctx.input)
+      ) {
+        piece = chunk;
+        outcome = reader.feed(chunk);
+        if (outcome.kind !== "more") break;
+      }
+    } catch (error) {
+      reader.release();
+      throw error;
     }
-    if (bytes === undefined) return;
-    const outcome = parseRequest(bytes, ctx.limits, partial?.head);
     if (outcome.kind === "more") {
-      // Not all here: kept with the connection, and nothing runs until more comes.
-      task.pushState<Partial>(ctx.input, { bytes, head: outcome.head });
+      if (!reader.started) return;
+      // Not all here: kept with the connection, and nothing runs until more comes
+      // (or the deadline of the part it is in passes).
+      task.pushState<Partial>(ctx.input, partial, (kept) => kept.reader.release());
       task.keepAlive(ctx.input, true);
+      const part = reader.phase;
+      if (partial.timed !== part) {
+        partial.timed = part;
+        task.cntl(ctx.input, DEADLINE, ctx.deadline[part]());
+      }
       return;
     }
+    if (partial.timed !== undefined) task.cntl(ctx.input, DEADLINE, null);
     if (outcome.kind === "error") {
       task.keepAlive(ctx.input, false);
       await task.writeValue(ctx.head, { method: "GET", version: "1.1", error: outcome.response });
       return;
     }
     const { request, end } = outcome;
-    if (end < bytes.length) task.cntl(ctx.input, EOM, bytes, end);
+    if (piece !== undefined && end < piece.length) task.cntl(ctx.input, EOM, piece, end);
     task.keepAlive(ctx.input, request.keepAlive);
     await task.writeValue(ctx.head, { method: request.method, version: request.version });
     await task.writeValue(ctx.output, request);
   },
 });
-
-function joinBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
-}

@@ -102,6 +102,30 @@ function headText(response: HttpResponse): string {
   return text;
 }
 
+/**
+ * A response as the bytes of a reply that ends its connection: status line,
+ * fields, `date`, `content-length` and `connection: close`, then its body (a
+ * string, or nothing). For a reply written without `http/render`, such as
+ * the 408 that `http/parser` leaves with a connection's deadline.
+ *
+ * @example
+ * ```ts
+ * import { closingReply } from "./render.ts";
+ * import { textResponse } from "./types.ts";
+ * import { assertMatch } from "@std/assert";
+ *
+ * const reply = closingReply(textResponse(408, "too slow"));
+ * assertMatch(reply, /^HTTP\/1.1 408 Request Timeout\r\n/);
+ * assertMatch(reply, /connection: close\r\n\r\n408 Request Timeout: too slow\n$/);
+ * ```
+ */
+export function closingReply(response: HttpResponse): string {
+  const body = typeof response.body === "string" ? response.body : "";
+  return `${headText(response)}content-length: ${
+    utf8Length(body)
+  }\r\nconnection: close\r\n\r\n${body}`;
+}
+
 export default defineServlet({
   description: "writes an HTTP response: status, fields, length or chunks, keep-alive by PERSIST",
   init(_args, env) {
@@ -176,13 +200,22 @@ export default defineServlet({
       return;
     }
     let sent = 0;
+    // A client that has gone stops the copy (and, through the pipe, the node that streams).
+    const signal = task.signal;
     for await (const chunk of task.chunks(ctx.input)) {
+      if (signal.aborted) break;
       if (chunked) {
         await task.write(ctx.output, `${chunk.length.toString(16)}\r\n`);
         await task.write(ctx.output, chunk);
         await task.write(ctx.output, "\r\n");
       } else await task.write(ctx.output, chunk);
       sent += chunk.length;
+    }
+    if (signal.aborted) {
+      // Gone: nothing to finish, and nothing to report; the writer is let go at once.
+      task.release(ctx.input);
+      task.keepAlive(ctx.output, false);
+      return;
     }
     if (chunked) await task.write(ctx.output, "0\r\n\r\n");
     else if (length !== undefined && sent !== length) {

@@ -1,104 +1,111 @@
 /**
- * HTTP/1.x request parsing over a byte buffer, for `http/parser`: the head
- * (request line and header fields, RFC 9112), then a body framed by
- * `content-length` or chunked transfer coding. Parsing may stop for more
- * bytes at any point and go on later from the same buffer grown, with the
- * head it already parsed.
+ * HTTP/1.x request parsing for `http/parser` (RFC 9112), incremental: a
+ * {@linkcode RequestReader} is given a connection's bytes piece by piece and
+ * keeps its place between pieces, so that each byte is looked at a bounded
+ * number of times however the request is cut, one byte per read included.
+ *
+ * The head (any empty lines before the request line included) is bounded by
+ * `maxHeaderBytes`, the body (framed by `content-length` or chunked transfer
+ * coding) by `maxBodyBytes`. Only space and tab are whitespace around a
+ * field value, and framing that another HTTP reader might take otherwise is
+ * refused rather than guessed at: `Transfer-Encoding` with `Content-Length`,
+ * in HTTP/1.0, or other than `chunked`; a `Content-Length` list or sign;
+ * folded lines; a chunk line not ended by CRLF. The path is normalised once,
+ * here (see `path.ts`).
  * @module
  */
+import type { BufferBudget } from "./_buffer_budget.ts";
+import { normalizePath } from "./path.ts";
 import type { HttpRequest, HttpResponse } from "./types.ts";
 import { textResponse } from "./types.ts";
 
 /** Limits of one request. */
 export interface RequestLimits {
-  /** Longest request line plus header fields, in bytes (else 431; a long request line alone: 414). */
+  /**
+   * Longest head in bytes: empty lines before the request, the request line
+   * and the header fields (else 431; a request line alone too long: 414).
+   */
   maxHeaderBytes: number;
   /** Longest body, in bytes (else 413). */
   maxBodyBytes: number;
 }
 
-/** A parsed head: the request without its body, and how the body is framed. */
-export interface ParsedHead {
-  /** The request, its `body` still empty. */
-  request: HttpRequest;
-  /** Where the body starts in the buffer. */
-  bodyStart: number;
-  /** The body's length (`content-length`), or -1 for a chunked body. */
-  length: number;
-}
-
-/** The outcome of a parse: a request and where it ended, more bytes needed, or an error reply. */
+/**
+ * What a piece of a request gave: the request and where it ended in that
+ * piece (the bytes after it start the next request), more bytes needed, or
+ * the reply that refuses the request.
+ */
 export type ParseOutcome =
   | { kind: "request"; request: HttpRequest; end: number }
-  | { kind: "more"; head: ParsedHead | undefined }
+  | { kind: "more" }
   | { kind: "error"; response: HttpResponse };
 
 const LF = 0x0a;
 const CR = 0x0d;
+const SP = 0x20;
+const HTAB = 0x09;
+const SEMICOLON = 0x3b;
+const DEL = 0x7f;
 const EMPTY = new Uint8Array(0);
+const MORE: ParseOutcome = Object.freeze({ kind: "more" });
 const decoder = new TextDecoder();
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const REQUEST_LINE = /^([^ ]+) ([^ ]+) HTTP\/(\d)\.(\d)$/;
+/** Method, target (visible ASCII only) and version, one space apart. */
+const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([\x21-\x7e]+) HTTP\/(\d)\.(\d)$/;
 /** Characters a field value may not hold: controls other than tab, and DEL. */
 // deno-lint-ignore no-control-regex
 const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
-/** Longest chunk-size line, extensions included. */
+/** Longest chunk-size line, extensions and CRLF included. */
 const MAX_CHUNK_LINE = 1024;
+/** Framing a chunked body may add to twice its length: size lines, extensions, trailers. */
+const FRAMING_SLACK = 65536;
+/** Smallest body buffer, when a body is not all in one piece. */
+const MIN_BODY_BUFFER = 16384;
+/** Smallest head buffer, when a head is not all in one piece. */
+const MIN_HEAD_BUFFER = 1024;
+
+// Where the reader is.
+const HEAD: number = 0;
+const LENGTH_BODY: number = 1;
+const CHUNK_SIZE: number = 2;
+const CHUNK_BWS: number = 3;
+const CHUNK_EXT: number = 4;
+const CHUNK_SIZE_LF: number = 5;
+const CHUNK_DATA: number = 6;
+const CHUNK_DATA_CR: number = 7;
+const CHUNK_DATA_LF: number = 8;
+const TRAILER: number = 9;
+const TRAILER_LF: number = 10;
+const DONE: number = 11;
 
 function fail(status: number, detail: string): ParseOutcome {
   return { kind: "error", response: textResponse(status, detail) };
 }
 
-/** The end of the head: the index just after its empty line, or -1 when it is not all here. */
-function headEnd(buf: Uint8Array, from: number): number {
-  for (let i = buf.indexOf(LF, from); i >= 0; i = buf.indexOf(LF, i + 1)) {
-    if (buf[i + 1] === LF) return i + 2;
-    if (buf[i + 1] === CR && buf[i + 2] === LF) return i + 3;
-  }
-  return -1;
+/** The head, parsed: the request (its body still empty) and how its body is framed. */
+interface Head {
+  request: HttpRequest;
+  /** The body's length (`content-length`, 0 when there is none), or -1 when it is chunked. */
+  length: number;
 }
 
-/** Skips the empty lines a client may send before a request (RFC 9112 2.2). */
-function skipEmptyLines(buf: Uint8Array): number {
-  let i = 0;
-  while (i < buf.length && (buf[i] === LF || (buf[i] === CR && buf[i + 1] === LF))) {
-    i += buf[i] === CR ? 2 : 1;
-  }
-  return i;
-}
-
-/**
- * Parses the head at the start of `buf`; `undefined` when it is not all here
- * yet (and within the limits).
- */
-export function parseHead(
-  buf: Uint8Array,
-  limits: RequestLimits,
-): ParsedHead | ParseOutcome | undefined {
-  const start = skipEmptyLines(buf);
-  const end = headEnd(buf, start);
-  if (end < 0) {
-    if (buf.length - start <= limits.maxHeaderBytes) return undefined;
-    return buf.indexOf(LF, start) < 0
-      ? fail(414, `request line longer than ${limits.maxHeaderBytes} bytes`)
-      : fail(431, `header longer than ${limits.maxHeaderBytes} bytes`);
-  }
-  if (end - start > limits.maxHeaderBytes) {
-    return fail(431, `header longer than ${limits.maxHeaderBytes} bytes`);
-  }
-  const lines = decoder.decode(buf.subarray(start, end)).split("\n");
+/** Parses a complete head (from the request line through its empty line). */
+function parseHead(bytes: Uint8Array, limits: RequestLimits): Head | ParseOutcome {
+  const lines = decoder.decode(bytes).split("\n");
   const first = lines[0].endsWith("\r") ? lines[0].slice(0, -1) : lines[0];
   const match = REQUEST_LINE.exec(first);
-  if (match === null || !TOKEN.test(match[1])) {
-    return fail(400, "malformed request line");
-  }
+  if (match === null) return fail(400, "malformed request line");
   const [, method, target, major, minor] = match;
   if (major !== "1") return fail(505, `HTTP/${major}.${minor}`);
   const version = minor === "0" ? "1.0" : "1.1";
+  // Deno has no `__proto__` setter: a field of that name (or "constructor") is an own
+  // property like any other, and fields are looked up with Object.hasOwn.
   const headers: Record<string, string> = {};
   let hosts = 0;
   for (let i = 1; i < lines.length - 2; i++) {
-    const line = lines[i].endsWith("\r") ? lines[i].slice(0, -1) : lines[i];
+    const line = lines[i];
+    let end = line.length;
+    if (line.charCodeAt(end - 1) === CR) end--;
     const colon = line.indexOf(":");
     const name = colon > 0 ? line.slice(0, colon) : "";
     if (!TOKEN.test(name)) {
@@ -107,155 +114,438 @@ export function parseHead(
         line[0] === " " || line[0] === "\t" ? "folded header line" : "malformed header line",
       );
     }
-    const value = line.slice(colon + 1).trim();
+    // Optional whitespace around the value is space and tab only (RFC 9110 5.6.3).
+    let start = colon + 1;
+    while (start < end && (line.charCodeAt(start) === SP || line.charCodeAt(start) === HTAB)) {
+      start++;
+    }
+    while (end > start && (line.charCodeAt(end - 1) === SP || line.charCodeAt(end - 1) === HTAB)) {
+      end--;
+    }
+    const value = line.slice(start, end);
     if (BAD_VALUE.test(value)) return fail(400, `control character in header "${name}"`);
     const key = name.toLowerCase();
     if (key === "host") hosts++;
-    headers[key] = key in headers ? `${headers[key]}, ${value}` : value;
+    headers[key] = Object.hasOwn(headers, key) ? `${headers[key]}, ${value}` : value;
   }
   if (hosts > 1 || (version === "1.1" && hosts === 0)) {
     return fail(400, hosts > 1 ? "more than one Host header" : "missing Host header");
   }
-  let path = target;
+  let rawPath = target;
   if (!target.startsWith("/")) {
     const absolute = /^https?:\/\/[^/?#]*(.*)$/i.exec(target);
-    if (absolute !== null) path = absolute[1] === "" ? "/" : absolute[1];
+    if (absolute !== null) rawPath = absolute[1].startsWith("/") ? absolute[1] : `/${absolute[1]}`;
     else if (!(target === "*" && method === "OPTIONS")) {
       return fail(400, "malformed request target");
     }
   }
-  const hash = path.indexOf("#");
-  if (hash >= 0) path = path.slice(0, hash);
-  const q = path.indexOf("?");
-  const connection = headers.connection?.toLowerCase() ?? "";
+  const hash = rawPath.indexOf("#");
+  if (hash >= 0) rawPath = rawPath.slice(0, hash);
+  const q = rawPath.indexOf("?");
+  let path = q >= 0 ? rawPath.slice(0, q) : rawPath;
+  // Visible ASCII already (the request line's pattern): a path with nothing to decode or
+  // resolve is normal as it is.
+  if (path !== "*" && (path.includes("%") || path.includes("//") || path.includes("/."))) {
+    try {
+      path = normalizePath(path);
+    } catch (error) {
+      return fail(400, (error as Error).message);
+    }
+  }
+  const connection = own(headers, "connection")?.toLowerCase() ?? "";
   const keepAlive = version === "1.1"
-    ? !/(^|[\s,])close($|[\s,])/.test(connection)
-    : /(^|[\s,])keep-alive($|[\s,])/.test(connection);
+    ? !/(^|[ \t,])close($|[ \t,])/.test(connection)
+    : /(^|[ \t,])keep-alive($|[ \t,])/.test(connection);
   const request: HttpRequest = {
     method,
     target,
-    path: q >= 0 ? path.slice(0, q) : path,
-    query: q >= 0 ? path.slice(q + 1) : "",
+    path,
+    query: q >= 0 ? rawPath.slice(q + 1) : "",
     version,
     headers,
     body: EMPTY,
     keepAlive,
     params: {},
   };
-  const te = headers["transfer-encoding"];
-  const cl = headers["content-length"];
+  const te = own(headers, "transfer-encoding");
+  const cl = own(headers, "content-length");
   if (te !== undefined) {
+    if (version === "1.0") return fail(400, "Transfer-Encoding in an HTTP/1.0 request");
     if (cl !== undefined) return fail(400, "both Transfer-Encoding and Content-Length");
     if (te.toLowerCase() !== "chunked") return fail(501, `transfer coding "${te}"`);
-    return { request, bodyStart: end, length: -1 };
+    return { request, length: -1 };
   }
-  if (cl === undefined) return { request, bodyStart: end, length: 0 };
-  const values = cl.split(",").map((v) => v.trim());
-  if (!values.every((v) => /^\d{1,15}$/.test(v) && v === values[0])) {
-    return fail(400, "malformed Content-Length");
-  }
-  const length = Number(values[0]);
+  if (cl === undefined) return { request, length: 0 };
+  if (!/^\d{1,15}$/.test(cl)) return fail(400, "malformed Content-Length");
+  const length = Number(cl);
   if (length > limits.maxBodyBytes) {
     return fail(413, `body of ${length} bytes, more than ${limits.maxBodyBytes}`);
   }
-  return { request, bodyStart: end, length };
+  return { request, length };
 }
 
-/** A de-chunked body and where it ended, `undefined` for more bytes, or an error. */
-function parseChunked(
-  buf: Uint8Array,
-  start: number,
-  limits: RequestLimits,
-): { body: Uint8Array; end: number } | ParseOutcome | undefined {
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  let at = start;
-  for (;;) {
-    const lf = buf.indexOf(LF, at);
-    if (lf < 0) {
-      return buf.length - at > MAX_CHUNK_LINE ? fail(400, "malformed chunk size") : undefined;
-    }
-    if (lf - at > MAX_CHUNK_LINE) return fail(400, "malformed chunk size");
-    const line = decoder.decode(buf.subarray(at, lf)).replace(/\r$/, "");
-    const hex = /^([0-9a-fA-F]{1,8})[ \t]*(;.*)?$/.exec(line);
-    if (hex === null) return fail(400, "malformed chunk size");
-    const n = parseInt(hex[1], 16);
-    at = lf + 1;
-    if (n === 0) break;
-    size += n;
-    if (size > limits.maxBodyBytes) {
-      return fail(413, `chunked body of more than ${limits.maxBodyBytes} bytes`);
-    }
-    if (buf.length < at + n + 1) return undefined;
-    parts.push(buf.subarray(at, at + n));
-    at += n;
-    if (buf[at] === CR) at++;
-    if (at >= buf.length) return undefined;
-    if (buf[at] !== LF) return fail(400, "chunk data longer than its size");
-    at++;
-  }
-  // Trailer fields, up to an empty line; read and dropped.
-  for (;;) {
-    const lf = buf.indexOf(LF, at);
-    if (lf < 0) {
-      return buf.length - at > limits.maxHeaderBytes ? fail(431, "trailer too long") : undefined;
-    }
-    const empty = lf === at || (lf === at + 1 && buf[at] === CR);
-    at = lf + 1;
-    if (empty) break;
-  }
-  const body = new Uint8Array(size);
-  let offset = 0;
-  for (const part of parts) {
-    body.set(part, offset);
-    offset += part.length;
-  }
-  return { body, end: at };
+/** A field's value, if the request has that field. */
+function own(headers: Record<string, string>, key: string): string | undefined {
+  return Object.hasOwn(headers, key) ? headers[key] : undefined;
+}
+
+/** The value of a hex digit, or -1. */
+function hexDigit(b: number): number {
+  if (b >= 0x30 && b <= 0x39) return b - 0x30;
+  const lower = b | 0x20;
+  return lower >= 0x61 && lower <= 0x66 ? lower - 0x61 + 10 : -1;
 }
 
 /**
- * Parses one request from the start of `buf`.
+ * Reads one request from pieces of a connection, keeping its place between
+ * pieces: each byte is scanned once for the end of the head, decoded once
+ * with it, copied once into the body (not at all when the whole body is in
+ * one piece). What it holds while the request is not all here is taken from
+ * a {@linkcode BufferBudget}, if given.
  *
- * @param buf the bytes read so far, from the start of the request
+ * @example
+ * ```ts
+ * import { RequestReader } from "./request_parser.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const reader = new RequestReader({ maxHeaderBytes: 8192, maxBodyBytes: 1024 });
+ * const bytes = new TextEncoder().encode("GET /a//b HTTP/1.1\r\nHost: x\r\n\r\nGET /next");
+ * let outcome = reader.feed(bytes.subarray(0, 10));
+ * assertEquals(outcome.kind, "more");
+ * outcome = reader.feed(bytes.subarray(10));
+ * assertEquals(outcome.kind === "request" && outcome.request.path, "/a/b");
+ * assertEquals(outcome.kind === "request" && outcome.end, 21); // "GET /next" starts there
+ * ```
+ */
+export class RequestReader {
+  /**
+   * Bytes looked at so far, each pass counted (scans, copies, decoding): a
+   * measure of the work done, linear in the bytes fed.
+   */
+  examined = 0;
+  readonly #limits: RequestLimits;
+  readonly #budget: BufferBudget | undefined;
+  #state = HEAD;
+  /** Bytes fed so far. */
+  #fed = 0;
+  /** Bytes taken from the budget. */
+  #held = 0;
+  // The head, while it is not all here.
+  #head: Uint8Array = EMPTY;
+  #headLength = 0;
+  #scanned = 0;
+  #lineStart = 0;
+  #headStart = 0;
+  #lines = 0;
+  // The body.
+  #request: HttpRequest | undefined;
+  #length = 0;
+  #body: Uint8Array = EMPTY;
+  #bodyLength = 0;
+  #chunkSize = 0;
+  #digits = 0;
+  #lineLength = 0;
+  #trailerBytes = 0;
+  #section = 0;
+
+  /**
+   * @param limits the size limits
+   * @param budget where the bytes held between pieces are taken from, if anywhere
+   */
+  constructor(limits: RequestLimits, budget?: BufferBudget) {
+    this.#limits = limits;
+    this.#budget = budget;
+  }
+
+  /** True once any byte was fed. */
+  get started(): boolean {
+    return this.#fed > 0;
+  }
+
+  /** `head` until the head is all here, then `body`. */
+  get phase(): "head" | "body" {
+    return this.#state === HEAD ? "head" : "body";
+  }
+
+  /** Bytes held from the budget now. */
+  get held(): number {
+    return this.#held;
+  }
+
+  /**
+   * Takes the next piece. After a `request` or `error` outcome the reader is
+   * done, and has given back what it held.
+   */
+  feed(chunk: Uint8Array): ParseOutcome {
+    if (this.#state === DONE) throw new Error("RequestReader: fed after its request ended");
+    this.#fed += chunk.length;
+    let at = 0;
+    if (this.#state === HEAD) {
+      const end = this.#feedHead(chunk);
+      if (typeof end !== "number") return this.#finish(end);
+      if (end < 0) return MORE;
+      at = end;
+      if (this.#state === LENGTH_BODY && this.#length === 0) return this.#complete(at);
+    }
+    const end = this.#state === LENGTH_BODY
+      ? this.#feedLength(chunk, at)
+      : this.#feedChunked(chunk, at);
+    if (typeof end !== "number") return this.#finish(end);
+    return end < 0 ? MORE : this.#complete(end);
+  }
+
+  /** Gives back what the reader holds from the budget (a connection closed mid-request). */
+  release(): void {
+    if (this.#held > 0) this.#budget?.give(this.#held);
+    this.#held = 0;
+  }
+
+  #finish(outcome: ParseOutcome): ParseOutcome {
+    this.#state = DONE;
+    this.#head = this.#body = EMPTY;
+    this.release();
+    return outcome;
+  }
+
+  #complete(end: number): ParseOutcome {
+    const request = this.#request as HttpRequest;
+    if (this.#bodyLength > 0) request.body = this.#body.subarray(0, this.#bodyLength);
+    return this.#finish({ kind: "request", request, end });
+  }
+
+  /** Takes `n` more bytes from the budget; false when it has not got them. */
+  #hold(n: number): boolean {
+    if (this.#budget !== undefined && !this.#budget.take(n)) return false;
+    this.#held += n;
+    return true;
+  }
+
+  #overBudget(): ParseOutcome {
+    return fail(503, "too many requests are arriving at once; try again later");
+  }
+
+  /** A buffer with room for `need` bytes, keeping the first `length` of `buffer`. */
+  #grow(
+    buffer: Uint8Array,
+    length: number,
+    need: number,
+    min: number,
+    cap: number,
+  ): Uint8Array | undefined {
+    const size = Math.min(cap, Math.max(need, buffer.length * 2, min));
+    if (!this.#hold(size - buffer.length)) return undefined;
+    const grown = new Uint8Array(size);
+    grown.set(buffer.subarray(0, length));
+    this.examined += length;
+    return grown;
+  }
+
+  #appendHead(bytes: Uint8Array): boolean {
+    const need = this.#headLength + bytes.length;
+    if (need > this.#head.length) {
+      const max = this.#limits.maxHeaderBytes + 1;
+      const grown = this.#grow(this.#head, this.#headLength, need, MIN_HEAD_BUFFER, max);
+      if (grown === undefined) return false;
+      this.#head = grown;
+    }
+    this.#head.set(bytes, this.#headLength);
+    this.#headLength = need;
+    this.examined += bytes.length;
+    return true;
+  }
+
+  /**
+   * Scans the new bytes of the head for its end: the offset in `chunk` just
+   * after it, -1 when it is not all here, or an error.
+   */
+  #feedHead(chunk: Uint8Array): number | ParseOutcome {
+    const max = this.#limits.maxHeaderBytes;
+    const before = this.#headLength;
+    let buf = chunk;
+    if (before > 0) {
+      // Never more than one byte past the limit is kept: that byte says the head is too long.
+      if (!this.#appendHead(chunk.subarray(0, Math.min(chunk.length, max + 1 - before)))) {
+        return this.#overBudget();
+      }
+      buf = this.#head.subarray(0, this.#headLength);
+    }
+    for (;;) {
+      const lf = buf.indexOf(LF, this.#scanned);
+      if (lf < 0 || lf >= max) {
+        this.examined += (lf < 0 ? buf.length : lf + 1) - this.#scanned;
+        if (lf >= 0 || buf.length > max) return this.#headTooLong();
+        if (before === 0 && !this.#appendHead(buf)) return this.#overBudget();
+        this.#scanned = buf.length;
+        return -1;
+      }
+      this.examined += lf + 1 - this.#scanned;
+      this.#scanned = lf + 1;
+      const start = this.#lineStart;
+      const end = lf > start && buf[lf - 1] === CR ? lf - 1 : lf;
+      this.#lineStart = lf + 1;
+      if (end > start) {
+        this.#lines++;
+      } else if (this.#lines === 0) {
+        this.#headStart = lf + 1; // an empty line before the request: skipped, but counted
+      } else {
+        const head = buf.subarray(this.#headStart, lf + 1);
+        this.examined += 2 * head.length; // decoded, then split into lines
+        const parsed = parseHead(head, this.#limits);
+        if ("kind" in parsed) return parsed;
+        this.#request = parsed.request;
+        this.#head = EMPTY;
+        this.release(); // what the head held; the body takes its own
+        if (parsed.length < 0) this.#state = CHUNK_SIZE;
+        else {
+          this.#state = LENGTH_BODY;
+          this.#length = parsed.length;
+        }
+        return lf + 1 - before;
+      }
+    }
+  }
+
+  #headTooLong(): ParseOutcome {
+    const max = this.#limits.maxHeaderBytes;
+    if (this.#lines > 0) return fail(431, `header longer than ${max} bytes`);
+    return this.#headStart === 0
+      ? fail(414, `request line longer than ${max} bytes`)
+      : fail(431, `header longer than ${max} bytes (empty lines before the request count)`);
+  }
+
+  /** Room for `n` more body bytes, up to `cap` in all; false when the budget is spent. */
+  #bodyRoom(n: number, cap: number): boolean {
+    const need = this.#bodyLength + n;
+    if (need <= this.#body.length) return true;
+    const grown = this.#grow(this.#body, this.#bodyLength, need, MIN_BODY_BUFFER, cap);
+    if (grown === undefined) return false;
+    this.#body = grown;
+    return true;
+  }
+
+  /** A `content-length` body: the offset in `chunk` where it ends, -1 for more, or an error. */
+  #feedLength(chunk: Uint8Array, at: number): number | ParseOutcome {
+    const need = this.#length - this.#bodyLength;
+    const available = chunk.length - at;
+    if (this.#bodyLength === 0 && available >= need) {
+      // All here in one piece: the body is a view of it, copied by nobody.
+      this.#body = chunk.subarray(at, at + need);
+      this.#bodyLength = need;
+      return at + need;
+    }
+    const take = Math.min(need, available);
+    if (!this.#bodyRoom(take, this.#length)) return this.#overBudget();
+    this.#body.set(chunk.subarray(at, at + take), this.#bodyLength);
+    this.#bodyLength += take;
+    this.examined += take;
+    return this.#bodyLength === this.#length ? at + take : -1;
+  }
+
+  /** A chunked body: the offset in `chunk` where it ends, -1 for more, or an error. */
+  #feedChunked(chunk: Uint8Array, at: number): number | ParseOutcome {
+    const maxBody = this.#limits.maxBodyBytes;
+    const bound = 2 * maxBody + FRAMING_SLACK;
+    let i = at;
+    while (i < chunk.length) {
+      if (this.#state === CHUNK_DATA) {
+        const take = Math.min(this.#chunkSize, chunk.length - i);
+        if (!this.#bodyRoom(take, maxBody)) return this.#overBudget();
+        this.#body.set(chunk.subarray(i, i + take), this.#bodyLength);
+        this.#bodyLength += take;
+        this.#chunkSize -= take;
+        this.#section += take;
+        this.examined += take;
+        i += take;
+        if (this.#chunkSize === 0) this.#state = CHUNK_DATA_CR;
+        continue;
+      }
+      const b = chunk[i++];
+      this.#section++;
+      this.examined++;
+      if (this.#section > bound) {
+        return fail(413, `chunked body framing longer than ${bound} bytes`);
+      }
+      if (this.#state <= CHUNK_SIZE_LF && ++this.#lineLength > MAX_CHUNK_LINE) {
+        return fail(400, "malformed chunk size");
+      }
+      switch (this.#state) {
+        case CHUNK_SIZE: {
+          const digit = hexDigit(b);
+          if (digit >= 0) {
+            this.#chunkSize = this.#chunkSize * 16 + digit;
+            this.#digits++;
+            if (this.#bodyLength + this.#chunkSize > maxBody) {
+              return fail(413, `chunked body of more than ${maxBody} bytes`);
+            }
+          } else if (this.#digits === 0) return fail(400, "malformed chunk size");
+          else if (b === SP || b === HTAB) this.#state = CHUNK_BWS;
+          else if (b === SEMICOLON) this.#state = CHUNK_EXT;
+          else if (b === CR) this.#state = CHUNK_SIZE_LF;
+          else return fail(400, "malformed chunk size");
+          break;
+        }
+        case CHUNK_BWS:
+          if (b === SEMICOLON) this.#state = CHUNK_EXT;
+          else if (b === CR) this.#state = CHUNK_SIZE_LF;
+          else if (b !== SP && b !== HTAB) return fail(400, "malformed chunk size");
+          break;
+        case CHUNK_EXT:
+          if (b === CR) this.#state = CHUNK_SIZE_LF;
+          else if ((b < SP && b !== HTAB) || b === DEL) return fail(400, "malformed chunk size");
+          break;
+        case CHUNK_SIZE_LF:
+          if (b !== LF) return fail(400, "malformed chunk size");
+          this.#state = this.#chunkSize === 0 ? TRAILER : CHUNK_DATA;
+          this.#digits = 0;
+          this.#lineLength = 0;
+          break;
+        case CHUNK_DATA_CR:
+          if (b !== CR) return fail(400, "chunk data longer than its size");
+          this.#state = CHUNK_DATA_LF;
+          break;
+        case CHUNK_DATA_LF:
+          if (b !== LF) return fail(400, "chunk data longer than its size");
+          this.#state = CHUNK_SIZE;
+          this.#lineLength = 0;
+          break;
+        case TRAILER:
+          // Trailer fields, up to an empty line: read and dropped.
+          if (++this.#trailerBytes > this.#limits.maxHeaderBytes) {
+            return fail(431, "trailer too long");
+          }
+          if (b === CR) this.#state = TRAILER_LF;
+          else if ((b < SP && b !== HTAB) || b === DEL) return fail(400, "malformed trailer");
+          else this.#lineLength++;
+          break;
+        case TRAILER_LF:
+          if (b !== LF) return fail(400, "malformed trailer");
+          if (this.#lineLength === 0) return i;
+          this.#lineLength = 0;
+          this.#state = TRAILER;
+          break;
+      }
+    }
+    return -1;
+  }
+}
+
+/**
+ * Parses one request from the start of `buf`: a {@linkcode RequestReader}
+ * given the whole buffer at once.
+ *
+ * @param buf the bytes of the request, and perhaps of more after it
  * @param limits the size limits
- * @param head the head an earlier call parsed from the same buffer, if any
  *
  * @example
  * ```ts
  * import { parseRequest } from "@plumb/plumb/http";
+ * import { assertEquals } from "@std/assert";
  *
- * const bytes = new TextEncoder().encode("GET /a?b=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+ * const bytes = new TextEncoder().encode("GET /a/%2e%2e/b?c=1 HTTP/1.1\r\nHost: x\r\n\r\n");
  * const outcome = parseRequest(bytes, { maxHeaderBytes: 8192, maxBodyBytes: 1024 });
- * if (outcome.kind === "request") console.log(outcome.request.path); // "/a"
+ * assertEquals(outcome.kind === "request" && outcome.request.path, "/b");
  * ```
  */
-export function parseRequest(
-  buf: Uint8Array,
-  limits: RequestLimits,
-  head?: ParsedHead,
-): ParseOutcome {
-  if (head === undefined) {
-    const parsed = parseHead(buf, limits);
-    if (parsed === undefined) return { kind: "more", head: undefined };
-    if ("kind" in parsed) return parsed;
-    head = parsed;
-  }
-  const { request, bodyStart, length } = head;
-  if (length >= 0) {
-    const end = bodyStart + length;
-    if (buf.length < end) return { kind: "more", head };
-    request.body = length === 0 ? EMPTY : buf.subarray(bodyStart, end);
-    return { kind: "request", request, end };
-  }
-  const chunked = parseChunked(buf, bodyStart, limits);
-  if (chunked === undefined) {
-    // Tiny chunks with long extensions: the framing, too, is bounded.
-    if (buf.length - bodyStart > 2 * limits.maxBodyBytes + 65536) {
-      return fail(413, `chunked body framing longer than ${2 * limits.maxBodyBytes + 65536} bytes`);
-    }
-    return { kind: "more", head };
-  }
-  if ("kind" in chunked) return chunked;
-  request.body = chunked.body;
-  return { kind: "request", request, end: chunked.end };
+export function parseRequest(buf: Uint8Array, limits: RequestLimits): ParseOutcome {
+  return new RequestReader(limits).feed(buf);
 }

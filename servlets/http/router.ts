@@ -6,6 +6,11 @@
  * the route's `:name` segments and, for a `/prefix/*` route, `*`: the rest of
  * the path.
  *
+ * Routes match the request's `path` as `http/parser` normalised it
+ * (percent-decoded, no `.`, `..` or empty segments), the same path
+ * `http/static` serves: `/%70rivate/x` and `//private/x` are `/private/x`
+ * to both. A route's own path is normalised the same way when it is read.
+ *
  * Arguments: one route per output, `out0` ... in order, each
  * `[NAME=][METHODS] PATH`: NAME names the route's output (the graph may
  * still call it `outI`); METHODS is a comma-separated list (`GET,HEAD`) or
@@ -27,6 +32,7 @@
  */
 import { defineServlet, PlumbError } from "../../mod.ts";
 import { defineRoutes, splitRouteNames } from "../dataflow/demux.ts";
+import { normalizePath } from "./path.ts";
 import { HTTP_REQUEST } from "./types.ts";
 
 /** One route: the methods it takes and its path as a regular expression. */
@@ -61,7 +67,16 @@ export function compileRoute(arg: string): Route {
         `"GET,POST /users/:id" or "/static/*"`,
     );
   }
-  const path = parts[parts.length - 1];
+  let path: string;
+  try {
+    // Written as a request's path is seen: decoded, no dot or empty segments.
+    path = normalizePath(parts[parts.length - 1]);
+  } catch (error) {
+    throw new PlumbError(
+      "PLUMB_HTTP_ROUTER_PATH",
+      `http/router: route "${arg}": ${(error as Error).message}`,
+    );
+  }
   const methods = parts.length === 2 && parts[0] !== "*"
     ? new Set(parts[0].split(",").map((m) => m.toUpperCase()))
     : undefined;
@@ -92,9 +107,8 @@ export function matchRoute(
   if (route.methods !== undefined && !route.methods.has(method)) return undefined;
   const match = route.pattern.exec(path);
   if (match === null) return undefined;
-  const params: Record<string, string> = {};
-  route.names.forEach((name, i) => params[name] = match[i + 1] ?? "");
-  return params;
+  // Own properties, "__proto__" included: a route's ":__proto__" is a parameter like any other.
+  return Object.fromEntries(route.names.map((name, i) => [name, match[i + 1] ?? ""]));
 }
 
 export default defineServlet({

@@ -4,20 +4,24 @@
  *
  * - The path is the request's `*` parameter when `http/router` matched a
  *   `/prefix/*` route (so `/static/a.css` under `"GET /static/*"` is
- *   `ROOT/a.css`), else its whole path. It is percent-decoded segment by
- *   segment; a segment that is `.` or `..` or holds `/`, `\` or NUL once
- *   decoded (`%2e%2e`, `%2F`), or that starts with `.` (hidden files), is
- *   answered 404, and so is a file whose real path (symbolic links
- *   resolved) is outside the root.
+ *   `ROOT/a.css`), else its whole path: the path `http/parser` normalised
+ *   (percent-decoded, no `.`, `..` or empty segments), the same the router
+ *   matched; it is not decoded again. A segment that is `.` or `..` (a
+ *   request made by hand) or holds `\` or NUL, or that starts with `.`
+ *   (hidden files), is answered 404, and so is a file whose real path
+ *   (symbolic links resolved) is outside the root.
  * - A directory is served by its `index.html`; asked for without its final
- *   `/` it is redirected (301) to it.
+ *   `/` it is redirected (301) to it, with a `Location` that is the path
+ *   encoded again, so never `//host` (which a browser would take for
+ *   another site).
  * - `content-type` by extension, `last-modified`, a strong `etag` (size and
  *   time); `If-None-Match` and `If-Modified-Since` are answered 304.
  * - `Range: bytes=A-B` (one range; `A-`, `-N` too) is answered 206 with
  *   `content-range`, or 416 when it starts past the end; `If-Range` is
  *   honoured. Several ranges are answered with the whole file.
  * - Files up to 64 KiB are read whole; larger ones are streamed to
- *   `http/render` with backpressure.
+ *   `http/render` with backpressure, and the reads stop as soon as the
+ *   client has gone (`task.signal`).
  *
  * Arguments: `ROOT` (relative to the graph file), then `--index NAME`
  * (default `index.html`) and `--max-age S` (adds `cache-control:
@@ -34,6 +38,7 @@
  */
 import { defineServlet, PermissionHint, PlumbError } from "../../mod.ts";
 import { contentType } from "./mime.ts";
+import { encodePath } from "./path.ts";
 import {
   HTTP_REQUEST,
   HTTP_RESPONSE,
@@ -107,33 +112,25 @@ function parseStaticArgs(
 }
 
 /**
- * The percent-decoded segments of a URL path, or `undefined` when one may not
- * be served: invalid percent-encoding, `.` or `..`, a hidden name (leading
- * `.`), or a `/`, `\` or NUL once decoded.
+ * The segments of a normalised path (as `http/parser` makes it; not decoded
+ * again), or `undefined` when one may not be served: `.` or `..`, a hidden
+ * name (leading `.`), or one holding `\` or NUL.
  *
  * @example
  * ```ts
  * import { segmentsOf } from "./static.ts";
  * import { assertEquals } from "@std/assert";
  *
- * assertEquals(segmentsOf("/a/b%20c"), ["a", "b c"]);
- * assertEquals(segmentsOf("/a/%2e%2e/etc"), undefined);
+ * assertEquals(segmentsOf("/a/b c"), ["a", "b c"]);
+ * assertEquals(segmentsOf("/a/%70"), ["a", "%70"]); // a file named %70: decoded once, by the parser
+ * assertEquals(segmentsOf("/a/../etc"), undefined);
  * ```
  */
 export function segmentsOf(path: string): string[] | undefined {
   const segments: string[] = [];
-  for (const raw of path.split("/")) {
-    if (raw === "") continue;
-    let segment: string;
-    try {
-      segment = decodeURIComponent(raw);
-    } catch {
-      return undefined;
-    }
-    if (
-      segment.startsWith(".") || segment.includes("/") || segment.includes("\\") ||
-      segment.includes("\0")
-    ) {
+  for (const segment of path.split("/")) {
+    if (segment === "") continue;
+    if (segment.startsWith(".") || segment.includes("\\") || segment.includes("\0")) {
       return undefined;
     }
     segments.push(segment);
@@ -222,7 +219,9 @@ async function answer(
     info = await Deno.stat(real);
     if (info.isDirectory) {
       if (!request.path.endsWith("/")) {
-        const location = request.path + "/" + (request.query === "" ? "" : `?${request.query}`);
+        const location = `${encodePath(request.path)}/${
+          request.query === "" ? "" : `?${request.query}`
+        }`;
         return { response: textResponse(301, undefined, { location }) };
       }
       path = `${real}/${site.index}`;
@@ -319,7 +318,9 @@ export default defineServlet({
     using file = await Deno.open(stream.path);
     await file.seek(stream.start, Deno.SeekMode.Start);
     let left = stream.length;
-    while (left > 0) {
+    // A client that has gone (it reset, or its reply cannot be written) stops the reads at once.
+    const signal = task.signal;
+    while (left > 0 && !signal.aborted) {
       const buffer = new Uint8Array(Math.min(STREAM_CHUNK, left));
       const n = await file.read(buffer);
       if (n === null) break;

@@ -102,7 +102,11 @@ export interface HttpRequest {
   method: string;
   /** The request target, as sent (`/a%20b?x=1`). */
   target: string;
-  /** The target's path, still percent-encoded (`/a%20b`). */
+  /**
+   * The target's path, normalised by `http/parser`: percent-decoded, with no
+   * `.`, `..` or empty segments (`/a%20b//./c` is `/a b/c`). What
+   * `http/router` matches and `http/static` serves; `target` keeps it as sent.
+   */
   path: string;
   /** The target's query without its `?` (`x=1`), or `""`. */
   query: string;
@@ -119,7 +123,7 @@ export interface HttpRequest {
   keepAlive: boolean;
   /**
    * What `http/router` matched: a `:name` segment's value by name, and `*`
-   * for the rest of the path under a `/prefix/*` route (percent-encoded).
+   * for the rest of the path under a `/prefix/*` route (decoded, as `path`).
    */
   params: Record<string, string>;
 }
