@@ -86,3 +86,4 @@ export {
   PlumbError,
 } from "./kernel/errors.ts";
 export { type Code, CODES } from "./kernel/codes.ts";
+export type { ConnectionHandle } from "./kernel/connection_handle.ts";

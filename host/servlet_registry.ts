@@ -23,6 +23,7 @@ import httpParser from "../servlets/http/parser.ts";
 import httpRender from "../servlets/http/render.ts";
 import httpRouter from "../servlets/http/router.ts";
 import httpStatic from "../servlets/http/static.ts";
+import chat from "../servlets/chat.ts";
 
 /**
  * The servlets shipped with plumb, by the name a graph uses for them.
@@ -50,6 +51,7 @@ export const BUILTIN_SERVLETS: Readonly<Record<string, Servlet<unknown>>> = Obje
   "http/render": httpRender,
   "http/router": httpRouter,
   "http/static": httpStatic,
+  chat,
 } as Record<string, Servlet<unknown>>);
 
 const SCHEME = /^[a-z][a-z0-9+.-]*:/i;

@@ -188,6 +188,7 @@ export const CODES = {
   PLUMB_UNHANDLED_REJECTION: "a promise was rejected with no handler, outside any request",
   PLUMB_UNCAUGHT_EXCEPTION: "code outside any request threw",
   PLUMB_CONN_WRITE_FAILED: "an ASYNC reply could not be written",
+  PLUMB_CONN_PUSH_OVERFLOW: "a client did not read what a servlet pushed to it: closed",
   PLUMB_CONN_FAILED: "a connection broke while being served",
   PLUMB_TIMEOUT_REQUEST: "a request took longer than requestTimeout",
   PLUMB_TIMEOUT_WRITE: "a client did not read its reply for writeTimeout",
@@ -231,6 +232,7 @@ export const CODES = {
 
   // Exec-time API misuse.
   PLUMB_PIPE_AFTER_END: "a servlet used a port after its exec returned",
+  PLUMB_PIPE_NO_PUSH: "connection.handle() on a request with no client behind it (the harness)",
   PLUMB_PIPE_KEEPALIVE_AFTER_END: "a servlet called connection.keepAlive after its exec returned",
   PLUMB_PIPE_UNKNOWN_PORT: "a servlet used a port its node did not declare",
   PLUMB_PIPE_WRONG_DIRECTION: "a servlet wrote an input or read an output",
@@ -265,6 +267,8 @@ export const CODES = {
   PLUMB_DATAFLOW_ROUTE_NAME_TWICE: "dataflow/demux or http/router is given one route name twice",
   PLUMB_ELIZA_READ: "eliza cannot read its script file",
   PLUMB_ELIZA_SCRIPT: "eliza's script is not a valid ELIZA script",
+  PLUMB_CHAT_ARGS: "chat's arguments are not --idle SECONDS and --max-message BYTES",
+  PLUMB_CHAT_NO_CONNECTION: "chat got a request that has no connection to write to",
   PLUMB_JSON_PARSE_ARGS: "json/parse was given arguments",
   PLUMB_JSON_STRINGIFY_ARG: "json/stringify was given an unknown argument",
   PLUMB_JSON_STRINGIFY_FIELD: "json/stringify's --field has no name",

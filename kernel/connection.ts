@@ -6,6 +6,7 @@
  * `task.connection`, a {@linkcode Connection}.
  * @module
  */
+import { type ConnectionHandle, handleOf, type PushLink } from "./connection_handle.ts";
 import { PipeError } from "./errors.ts";
 import type { KeptState } from "./kept_state.ts";
 import type { Deadline } from "./servlet.ts";
@@ -39,6 +40,12 @@ export interface ConnectionLink {
    * @param deadline when, why, and what to write before closing; `null` to clear
    */
   deadline?(deadline: Deadline | null): void;
+  /**
+   * Writes outside a request (server push), when the module can make them:
+   * every listener's session can; the testing harness, which replays
+   * requests with no client behind them, cannot.
+   */
+  readonly push?: PushLink;
 }
 
 /**
@@ -100,6 +107,16 @@ export interface Connection {
    * @throws {PipeError} after this node's task has ended
    */
   keepAlive(keep: boolean): void;
+  /**
+   * A handle to write to this connection later, outside any request (server
+   * push: a chat line, a notification, a clock tick), queued in order with the
+   * replies of the connection's own requests and never inside one. It stays
+   * valid after the request; its `closed` resolves when the connection
+   * closes, so that the servlet can forget it.
+   * @throws {PipeError} when the connection cannot be written to outside a
+   * request (`PLUMB_PIPE_NO_PUSH`: the testing harness's replayed requests)
+   */
+  handle(): ConnectionHandle;
 }
 
 /** An `AbortSignal` that never aborts: `task.signal` of a request that nothing can cancel. */
@@ -171,5 +188,18 @@ export class NodeConnection implements Connection {
       );
     }
     this.#link.keepAlive(this.#node, keep);
+  }
+
+  handle(): ConnectionHandle {
+    const push = this.#link.push;
+    if (push === undefined) {
+      throw new PipeError(
+        "PLUMB_PIPE_NO_PUSH",
+        `node "${this.#node}": connection.handle() on a connection with no client behind it ` +
+          `(${this.#link.peer}: requests replayed by the servlet harness); test server push ` +
+          `with simulate or Host.connect`,
+      );
+    }
+    return handleOf(push);
   }
 }

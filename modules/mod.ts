@@ -24,6 +24,7 @@ export type {
 } from "./module.ts";
 export type { HandleState, InputHandle, OutputHandle, StateSlot } from "../kernel/pipe.ts";
 export type { ConnectionLink } from "../kernel/connection.ts";
+export type { PushLink } from "../kernel/connection_handle.ts";
 export { KeptState } from "../kernel/kept_state.ts";
 export { QueuedValue } from "../kernel/value_codec.ts";
 export {

@@ -8,6 +8,7 @@
  */
 import { ByteReader } from "../kernel/byte_reader.ts";
 import type { ConnectionLink } from "../kernel/connection.ts";
+import type { PushLink } from "../kernel/connection_handle.ts";
 import { ASYNC, PERSIST } from "../kernel/flags.ts";
 import { type InputHandle, type OutputHandle, RESOLVED } from "../kernel/pipe.ts";
 import { type ByteChannel, isGone, writeAll } from "./channel.ts";
@@ -46,7 +47,15 @@ export interface SessionOptions {
    * reply is written. A line longer than the limit always closes.
    */
   onError?: "close" | "continue";
+  /**
+   * Bytes written outside requests (server push) that may wait for a client
+   * that does not read; past them the session is closed. Default 1 MiB.
+   */
+  pushBuffer?: number;
 }
+
+/** Default of {@linkcode SessionOptions.pushBuffer}: 1 MiB. */
+export const DEFAULT_PUSH_BUFFER = 1 << 20;
 
 /** How long the error reply of a timed-out request may take to write before the close, in ms. */
 const TIMEOUT_REPLY_MS = 1000;
@@ -122,7 +131,6 @@ class SessionOutput implements OutputHandle {
   /** Bytes handed to a flush and not yet written. */
   #inFlight = 0;
   #flushing: Promise<void> = RESOLVED;
-  #busy = false;
   /** Bytes written to the channel so far, over every request of the session. */
   bytesOut = 0;
   /** True while a write to the channel is under way. */
@@ -167,6 +175,18 @@ class SessionOutput implements OutputHandle {
     this.written = true;
   }
 
+  /** Queues bytes written outside a request (server push): not the request's reply. */
+  push(chunk: Uint8Array): void {
+    if (this.gone || chunk.length === 0) return;
+    this.#chunks.push(chunk);
+    this.#size += chunk.length;
+  }
+
+  /** Bytes buffered or being written. */
+  get backlog(): number {
+    return this.#size + this.#inFlight;
+  }
+
   /** True when bytes wait to be written, or a write is under way. */
   get pending(): boolean {
     return this.#size > 0 || this.#inFlight > 0;
@@ -180,7 +200,9 @@ class SessionOutput implements OutputHandle {
     chunks.length = 0;
     this.#size = 0;
     this.#inFlight += data.length;
-    return this.#flushing = this.#busy
+    // Behind any earlier flush not yet done, including one chained but not yet
+    // started: a flush that skipped it would write its bytes out of order.
+    return this.#flushing = this.#inFlight > data.length
       ? this.#flushing.then(() => this.#send(data))
       : this.#send(data);
   }
@@ -190,7 +212,6 @@ class SessionOutput implements OutputHandle {
    * without an async frame of its own), else in as many as it takes.
    */
   #send(data: Uint8Array): Promise<void> {
-    this.#busy = true;
     if (this.gone) {
       this.#sent(data, false);
       return RESOLVED;
@@ -217,7 +238,6 @@ class SessionOutput implements OutputHandle {
   #sent(data: Uint8Array, written: boolean): void {
     if (written) this.bytesOut += data.length;
     this.writing = false;
-    this.#busy = false;
     this.#inFlight -= data.length;
     // Nothing written from the reply slab waits any more: another session may have it.
     if (this.#inFlight === 0 && this.#size === 0) this.#slab?.release();
@@ -262,7 +282,7 @@ function abortReason(message: string, name = "AbortError"): DOMException {
 }
 
 /** One connection-like resource and its request loop. */
-export class Session implements ConnectionLink {
+export class Session implements ConnectionLink, PushLink {
   readonly channel: ByteChannel;
   /** True while waiting for bytes from the peer. */
   reading = false;
@@ -306,6 +326,16 @@ export class Session implements ConnectionLink {
   /** Why the peer is gone, once a read or write found it so. */
   #goneBecause: string | undefined;
   #deadline: SessionDeadline | undefined;
+  /** Server push: bytes written while a request ran, sent after its reply, and their writers. */
+  #pushed: Uint8Array[] = [];
+  #pushedBytes = 0;
+  #pushWaiters: (() => void)[] = [];
+  readonly #pushBuffer: number;
+  /** Set when the servlet asked to close while a request ran: closed after its reply. */
+  #ending = false;
+  #whenClosed: Promise<void> | undefined;
+  #resolveClosed: (() => void) | undefined;
+  #log: ListenContext["log"] | undefined;
 
   /**
    * @param channel the bytes both ways
@@ -328,6 +358,7 @@ export class Session implements ConnectionLink {
       () => this.#gone("the client has gone (a reply could not be written)"),
     );
     this.#errorReply = options.errorReply ?? "";
+    this.#pushBuffer = options.pushBuffer ?? DEFAULT_PUSH_BUFFER;
     this.#closeOnError = options.onError === "close";
   }
 
@@ -422,6 +453,75 @@ export class Session implements ConnectionLink {
     return this.#closeWith(deadline.reason, this.#output.pending ? undefined : deadline.reply);
   }
 
+  /** Writes outside a request go through the session itself: `task.connection.handle()`. */
+  get push(): PushLink {
+    return this;
+  }
+
+  /**
+   * Server push: writes `bytes` outside any request, never inside a reply:
+   * after the reply of the request under way once it has written, else now;
+   * resolves once written or dropped.
+   * A client that lets more than `pushBuffer` bytes wait behind a write stuck
+   * for a tick of the pool's clock, or more than 4 times it at all, is closed.
+   */
+  send(bytes: Uint8Array): Promise<void> {
+    const output = this.#output;
+    if (this.closed || output.gone) return RESOLVED;
+    const waiting = this.#pushedBytes + output.backlog + bytes.length;
+    // A burst the host has not had a turn to write yet is not a client that does not
+    // read: over pushBuffer, drop only behind a write stuck for a tick, or past 4 times it.
+    const stuck = output.writing && this.#clock.tick > output.writingSince;
+    if (waiting > this.#pushBuffer && (stuck || waiting > 4 * this.#pushBuffer)) {
+      this.#log?.log(
+        "warn",
+        "PLUMB_CONN_PUSH_OVERFLOW",
+        `${this.channel.peer}: ${waiting} bytes wait to be written, over the push buffer of ` +
+          `${this.#pushBuffer} bytes (pushBuffer); the client does not read, closing`,
+        { peer: this.channel.peer },
+      );
+      this.close("pushBuffer");
+      return RESOLVED;
+    }
+    // Inside a reply never: once the request under way has written, wait for its end.
+    // Before it writes, the bytes go out now (a chat's requests often write nothing).
+    if (!this.idle && output.written) {
+      this.#pushed.push(bytes);
+      this.#pushedBytes += bytes.length;
+      return new Promise((resolve) => this.#pushWaiters.push(resolve));
+    }
+    output.push(bytes);
+    return output.flush().catch(() => {});
+  }
+
+  /** Writes what was pushed while a request ran, after its reply. */
+  #sendPushed(): void {
+    const output = this.#output;
+    for (const bytes of this.#pushed) output.push(bytes);
+    const waiters = this.#pushWaiters;
+    this.#pushed = [];
+    this.#pushedBytes = 0;
+    this.#pushWaiters = [];
+    const written = output.flush().catch(() => {});
+    for (const resolve of waiters) written.then(resolve);
+  }
+
+  /** Closes the session once what was pushed and replied before is written. */
+  end(): Promise<void> {
+    if (this.closed) return RESOLVED;
+    if (!this.idle) {
+      this.#ending = true;
+      return this.whenClosed();
+    }
+    return this.#output.flush().catch(() => {}).finally(() => this.close("closed by the servlet"));
+  }
+
+  /** Resolves when the session has closed. */
+  whenClosed(): Promise<void> {
+    if (this.closed) return RESOLVED;
+    return this.#whenClosed ??= new Promise((resolve) => (this.#resolveClosed = resolve));
+  }
+
   async #pull(): Promise<Uint8Array | null> {
     if (this.closed) return null;
     // A read that only watches the connection during a request is not idle waiting.
@@ -509,7 +609,9 @@ export class Session implements ConnectionLink {
         );
       } else await output.flush();
     }
+    if (this.#pushedBytes > 0) this.#sendPushed();
     this.idle = true;
+    if (this.#ending) return false;
     // A file goes on after a failed line: that request failed, not the batch.
     if (this.#keepAlways) return !output.gone;
     if (output.gone || this.#goneBecause !== undefined) return false;
@@ -541,6 +643,7 @@ export class Session implements ConnectionLink {
     ended: (session: Session) => void,
   ): void {
     this.#ended = ended;
+    this.#log = context.log;
     this.#serve(context, closing);
   }
 
@@ -649,6 +752,9 @@ export class Session implements ConnectionLink {
     this.closedBecause ??= because;
     this.#abort?.abort(this.#closedReason());
     if (this.#slots !== undefined) { for (const slot of this.#slots.values()) slot.close(); }
+    this.#resolveClosed?.();
+    for (const resolve of this.#pushWaiters) resolve();
+    this.#pushWaiters = [];
     try {
       this.channel.close();
     } catch {

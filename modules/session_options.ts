@@ -65,6 +65,15 @@ export const SESSION_OPTIONS = {
       "the connection after the error reply. A line longer than maxMessageSize and a request " +
       "past requestTimeout always close it.",
   },
+  pushBuffer: {
+    type: "number",
+    integer: true,
+    min: 1,
+    default: 1048576,
+    what: "bytes written outside requests that may wait for a client that does not read",
+    doc: "Bytes a servlet wrote outside any request (server push: chat lines, notifications) " +
+      "that may wait for a client that does not read; past them the connection is closed.",
+  },
 } as const satisfies OptionSpecs;
 
 /** Session options of a connection-like listener, parsed (see {@linkcode SESSION_OPTIONS}). */
@@ -79,5 +88,6 @@ export function sessionSettings(options: SessionListenerOptions): SessionOptions
     writeTimeout: options.writeTimeout,
     errorReply: options.errorReply,
     onError: options.onError,
+    pushBuffer: options.pushBuffer,
   };
 }

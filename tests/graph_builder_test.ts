@@ -137,6 +137,14 @@ const BUILT: Record<string, () => GraphSpec> = {
       .output("render.out")
       .listen("tcp", { host: "127.0.0.1", port: 8080 })
       .build(),
+  chat: () =>
+    graph(describe("chat"))
+      .node("room", "chat", ["--idle", "600"])
+      .input("room.in")
+      .output("room.out")
+      .listen("tcp", { host: "127.0.0.1", port: 12300, open: true })
+      .listen("tcp", { host: "127.0.0.1", port: 12380 })
+      .build(),
   eliza_tls: () =>
     graph(describe("eliza_tls"))
       .node("doctor", "eliza")

@@ -16,7 +16,7 @@ const CASES: Record<string, [Code, string]> = {
     "PLUMB_SERVLET_UNKNOWN",
     `node "greet": unknown servlet "helo" (did you mean "hello"?); built-ins are ` +
     `hello, echo, line, transform, eliza, dataflow/dup, dataflow/firstnonempty, dataflow/demux, ` +
-    `exec, json/parse, json/stringify, http/parser, http/render, http/router, http/static, a ` +
+    `exec, json/parse, json/stringify, http/parser, http/render, http/router, http/static, chat, a ` +
     `file is written "./name.ts" relative to the graph file`,
   ],
   missing_module: [
@@ -85,7 +85,7 @@ const CASES: Record<string, [Code, string]> = {
   unknown_option: [
     "PLUMB_OPTION_UNKNOWN",
     `listener 1 (tcp): unknown option "prot" (did you mean "port"?); options are ` +
-    `host, port, ttl, maxMessageSize, open, requestTimeout, writeTimeout, errorReply, onError, fd, ` +
+    `host, port, ttl, maxMessageSize, open, requestTimeout, writeTimeout, errorReply, onError, pushBuffer, fd, ` +
     `reusePort, maxConnections, overflow, evictAfter, refuseMessage, allow, deny, maxPerSource, ` +
     `maxRatePerSource, proxyProtocol, log, logFormat`,
   ],

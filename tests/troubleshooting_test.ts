@@ -39,6 +39,7 @@ import {
   type Task,
 } from "../mod.ts";
 import {
+  ServletHarness,
   simulate,
   type SimulateOptions,
   type Simulation,
@@ -1397,6 +1398,18 @@ const CASES: Case[] = [
     },
   },
   {
+    code: "PLUMB_PIPE_NO_PUSH",
+    what: "a handle to a connection the servlet harness replays",
+    line: async () => {
+      const servlet = misusing((_ctx, task) => task.connection!.handle());
+      await using harness = await ServletHarness.start(servlet);
+      const result = await harness.exec({ in: "x\n" });
+      return await thrown(() => {
+        throw result.error;
+      });
+    },
+  },
+  {
     code: "PLUMB_PIPE_UNKNOWN_PORT",
     what: "a port of its own making",
     line: () =>
@@ -1584,6 +1597,11 @@ const CASES: Case[] = [
     code: "PLUMB_JSON_STRINGIFY_FIELD",
     what: "--field",
     line: () => initError("json/stringify", ["--field"]),
+  },
+  {
+    code: "PLUMB_CHAT_ARGS",
+    what: "--idle soon",
+    line: () => initError("chat", ["--idle", "soon"]),
   },
   { code: "PLUMB_EXEC_NO_PROGRAM", what: "[]", line: () => initError("exec", []) },
   {
@@ -1793,6 +1811,10 @@ const NOT_PROVOKED: Partial<Record<Code, string>> = {
   PLUMB_SERVLET_UNLOAD_LATE: "takes the 5 s an unload may take",
   PLUMB_UNIX_IN_USE: "needs a second server on a socket the tests may use",
   PLUMB_UNIX_UNSURE: "needs a socket that neither accepts nor refuses",
+  PLUMB_CONN_PUSH_OVERFLOW:
+    "needs a client that fills the socket buffers: tests/chat_test.ts drops one over TCP",
+  PLUMB_CHAT_NO_CONNECTION:
+    "every module and the servlet harness give requests a connection; no request lacks one",
   PLUMB_CONN_WRITE_FAILED: "needs a client that goes away while an ASYNC reply is written",
   PLUMB_CONN_FAILED: "needs a connection reset while it is served",
   PLUMB_TIMEOUT_WRITE: "needs a client that fills the socket buffers (tests/limits_test.ts)",
