@@ -37,3 +37,17 @@ export class Notes {
     );
   }
 }
+
+/** What `node --version` prints (`v20.20.2`), or `null` when there is no `node` to run. */
+export async function nodeVersion(): Promise<string | null> {
+  try {
+    const { success, stdout } = await new Deno.Command("node", {
+      args: ["--version"],
+      stdin: "null",
+      stderr: "null",
+    }).output();
+    return success ? new TextDecoder().decode(stdout).trim() : null;
+  } catch {
+    return null;
+  }
+}

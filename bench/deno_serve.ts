@@ -5,12 +5,13 @@
  * - `GET /api/hello?name=N`: `{"message":"Hello, N!"}` (`N` defaults to
  *   `world`) as `application/json`, built per request as `examples/http_api.ts`
  *   builds it.
- * - Any other `GET` or `HEAD`: the file under `examples/www` (a directory by
- *   its `index.html`), read whole per request, with the content type
- *   `http/static` gives it (`servlets/http/mime.ts`); the path is normalised
- *   as `http/parser` does it (`servlets/http/path.ts`), and a segment that
- *   starts with `.` or holds `\` or NUL is answered 404. Unlike
- *   `http/static` it sends no `etag`, `last-modified` or `accept-ranges`,
+ * - Any other `GET` or `HEAD`: the file under `examples/www` (or `--www DIR`; a directory by
+ *   its `index.html`), streamed from the file (`Deno.open` and its
+ *   `readable`), with the content type `http/static` gives it
+ *   (`servlets/http/mime.ts`), `content-length` and `last-modified`; the
+ *   path is normalised as `http/parser` does it (`servlets/http/path.ts`),
+ *   and a segment that starts with `.` or holds `\` or NUL is answered 404.
+ *   Unlike `http/static` it sends no `etag` or `accept-ranges`,
  *   resolves no symbolic links and answers no ranges or conditional requests.
  * - Anything else: 404.
  *
@@ -28,7 +29,7 @@ import { normalizePath } from "../servlets/http/path.ts";
 import { segmentsOf } from "../servlets/http/static.ts";
 
 const HOSTNAME = "127.0.0.1";
-/** The files served, relative to the working directory (the repository root). */
+/** The files served by default (`--www`), relative to the working directory (the repository root). */
 const WWW = "examples/www";
 /** The file that serves a directory. */
 const INDEX = "index.html";
@@ -40,8 +41,8 @@ function notFound(): Response {
   });
 }
 
-/** A file of `examples/www`, or 404. */
-async function serveFile(request: Request, pathname: string): Promise<Response> {
+/** A file of `www`, streamed from the file (`Deno.open`, its `readable`), or 404. */
+async function serveFile(request: Request, pathname: string, www: string): Promise<Response> {
   let normal: string;
   try {
     normal = normalizePath(pathname);
@@ -50,26 +51,36 @@ async function serveFile(request: Request, pathname: string): Promise<Response> 
   }
   const segments = segmentsOf(normal);
   if (segments === undefined) return notFound();
-  let path = [WWW, ...segments].join("/");
+  let path = [www, ...segments].join("/");
   if (pathname.endsWith("/")) path = `${path}/${INDEX}`;
-  let body: Uint8Array<ArrayBuffer>;
+  let file: Deno.FsFile;
   try {
-    body = await Deno.readFile(path);
+    file = await Deno.open(path);
   } catch (error) {
-    if (error instanceof Deno.errors.IsADirectory) {
-      return new Response(null, { status: 301, headers: { location: `${pathname}/` } });
-    }
     if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
       return notFound();
     }
     throw error;
   }
-  const headers = { "content-type": contentType(path), "content-length": String(body.length) };
-  return new Response(request.method === "HEAD" ? null : body, { headers });
+  const info = await file.stat();
+  if (info.isDirectory) {
+    file.close();
+    return new Response(null, { status: 301, headers: { location: `${pathname}/` } });
+  }
+  const headers = {
+    "content-type": contentType(path),
+    "content-length": String(info.size),
+    "last-modified": (info.mtime ?? new Date(0)).toUTCString(),
+  };
+  if (request.method === "HEAD") {
+    file.close();
+    return new Response(null, { headers });
+  }
+  return new Response(file.readable, { headers });
 }
 
-/** Answers one request. */
-function handle(request: Request): Response | Promise<Response> {
+/** Answers one request, with the files of `www`. */
+function handle(request: Request, www: string): Response | Promise<Response> {
   const url = new URL(request.url);
   if (request.method === "GET" && url.pathname === "/api/hello") {
     const name = url.searchParams.get("name") ?? "world";
@@ -78,14 +89,19 @@ function handle(request: Request): Response | Promise<Response> {
     });
   }
   if (request.method === "GET" || request.method === "HEAD") {
-    return serveFile(request, url.pathname);
+    return serveFile(request, url.pathname, www);
   }
   return notFound();
 }
 
 /** Serves until SIGTERM or SIGINT, then exits 0. */
 function main(args: string[]): void {
-  const { values } = parseArgs({ args, strict: true, options: { port: { type: "string" } } });
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: { port: { type: "string" }, www: { type: "string" } },
+  });
+  const www = values.www ?? WWW;
   const port = Number(values.port ?? "0");
   if (!/^\d+$/.test(values.port ?? "0") || port > 65535) {
     console.error(
@@ -100,7 +116,7 @@ function main(args: string[]): void {
     hostname: HOSTNAME,
     port,
     onListen: (addr): void => console.log(`listening on tcp://${HOSTNAME}:${addr.port}`),
-  }, handle);
+  }, (request) => handle(request, www));
 }
 
 if (import.meta.main) main(Deno.args);

@@ -1,27 +1,36 @@
 /**
  * The HTTP benchmark: plumb serving `examples/http.json` against `Deno.serve`
- * serving the same responses (`bench/deno_serve.ts`: the same body and
- * `content-type`), both loaded by `wrk` (one thread, keep-alive, `--conns`
- * connections) on `GET --path` (default `/api/hello`, `{"message":"Hello,
- * world!"}`; `/index.html` and such load a file of `examples/www`).
+ * (`bench/deno_serve.ts`) and Node's `node:http` (`bench/node_http_server.mjs`,
+ * run with the machine's `node`), both serving the same responses (the same
+ * body and `content-type`), all loaded by `wrk` (one thread, keep-alive,
+ * `--conns` connections) on `GET --path` (default `/api/hello`,
+ * `{"message":"Hello, world!"}`; `/index.html` and such load a file of
+ * `examples/www`, `/1mb.bin` a file of 1 MiB). The files are served from
+ * `bench/results/www`, a copy of `examples/www` with the 1 MiB file, made at
+ * each run, plumb's from `bench/results/http.json`, which is
+ * `examples/http.json` with its `http/static` node on that copy.
  *
  * The method:
  *
  * - First a correctness check: each server, started once for it, is asked for
- *   the path with `fetch()`; both must answer 200 with identical bodies (and
- *   the same `content-type`), else the notes say how they differ. The run goes
- *   on either way.
- * - Then `--rounds` rounds; each round measures plumb then Deno.serve, the
- *   order alternating from round to round, so that a slow spell of this shared
- *   machine hits both alike. Each measurement starts a fresh server, runs
- *   `wrk` for `--warmup` seconds (not counted), then `wrk --latency` for
- *   `--seconds` and parses its `Requests/sec:` and the 50 % and 99 % of its
+ *   the path with `fetch()`; all must answer 200 with plumb's body (and
+ *   `content-type`), else the notes say how they differ. The run goes on
+ *   either way.
+ * - Then `--rounds` rounds; each round measures every server, the order
+ *   rotating from round to round, so that a slow spell of this shared machine
+ *   hits all alike. Each measurement starts a fresh server, runs `wrk` for
+ *   `--warmup` seconds (not counted), then `wrk --latency` for `--seconds` and
+ *   parses its `Requests/sec:`, its request count and the 50 % and 99 % of its
  *   latency distribution, then stops the server (SIGTERM).
- * - The table gives, per server, the median over the rounds of req/s, p50 and
- *   p99, and for plumb the median of the per-round ratios plumb / Deno.serve
- *   (each taken from two measurements a few seconds apart). It also gives the
- *   CPU taken in the measured window by the server, by wrk and by everything
- *   else on the machine (from /proc): a high `others` marks a disturbed cell.
+ * - The table gives, per server, the median over the rounds of req/s, p50,
+ *   p99 and the server's CPU time per request (its utime + stime from
+ *   /proc/PID/stat over the measured window, over the requests wrk counted),
+ *   and the medians of the per-round ratios to Deno.serve and node:http (each
+ *   taken from measurements a few seconds apart). It also gives the CPU taken
+ *   in the measured window by the server, by wrk and by everything else on the
+ *   machine (from /proc): a high `others` marks a disturbed cell. The report
+ *   ends with plumb's CPU per request against the goals of issue 18, met or
+ *   missed.
  * - The server runs on processor 0 and wrk on processor 1 (`taskset`) when the
  *   machine allows it; `--no-pin` turns that off.
  * - `--profile` then runs plumb once more with `deno run --cpu-prof
@@ -44,12 +53,24 @@
  * deno task bench:http
  * deno task bench:http --rounds 3 --seconds 3
  * deno task bench:http --path /index.html
+ * deno task bench:http --path /1mb.bin
  * deno task bench:http --rounds 1 --seconds 3 --profile
  * ```
  * @module
  */
 import { parseArgs } from "node:util";
-import { canPin, median, Notes } from "./common.ts";
+import { canPin, median, nodeVersion, Notes } from "./common.ts";
+import {
+  byPart,
+  type CpuProfile,
+  newestNew,
+  profileFiles,
+  profileTable,
+  type SelfTimes,
+  selfTimes,
+  waitExit,
+} from "./cpu_profile.ts";
+import { MIME_TYPES } from "../servlets/http/mime.ts";
 import { numberFlag } from "./flags.ts";
 import { cpuModel, cpuTimeMs, machineCpuMs, processorCount } from "./proc.ts";
 import { type ServerExit, type ServerProcess, startServer } from "./server_process.ts";
@@ -64,8 +85,8 @@ const RESULTS_FILE = "bench/results/http.md";
 const PROFILE_DIR = "bench/results/http-prof";
 /** Functions listed from the profile. */
 const TOP_FUNCTIONS = 25;
-/** What plumb prints on standard error when told to stop; not worth reporting. */
-const STOPPING_MESSAGE = "plumb: stopping (a second signal exits at once)";
+/** What plumb prints on standard error when told to stop (after its code); not worth reporting. */
+const STOPPING_MESSAGE = /^plumb: (PLUMB_\w+ )?stopping \(a second signal exits at once\)$/;
 /** How long a server may take to exit after its signal before it is killed, in ms. */
 const STOP_GRACE_MS = 10000;
 /** Extra time a wrk run may take beyond its duration before it is killed, in ms. */
@@ -78,40 +99,78 @@ const LOAD_CPU = 1;
 /** wrk's threads: one, on its own processor. */
 const WRK_THREADS = 1;
 
-/** A server to measure: its name and the arguments of `deno` that start it from the root. */
+/** A server to measure: its name, and the program and arguments that start it from the root. */
 interface Target {
   name: string;
-  denoArgs: string[];
+  program: "deno" | "node";
+  args: string[];
 }
+
+/**
+ * The files every server serves: a copy of `examples/www` and a 1 MiB file
+ * (`/1mb.bin`), made by {@linkcode prepareFiles} at each run, under the
+ * results directory (the repository keeps no 1 MiB file).
+ */
+const WWW = "bench/results/www";
+/** The big file's name and size. */
+const BIG_FILE = "1mb.bin";
+const BIG_FILE_BYTES = 1048576;
+/** `examples/http.json` with its files node on {@linkcode WWW}, made by {@linkcode prepareFiles}. */
+const GRAPH = "bench/results/http.json";
 
 const PLUMB: Target = {
   name: "plumb",
-  denoArgs: [
-    "run",
-    "--allow-net",
-    "--allow-read",
-    "main.ts",
-    "examples/http.json",
-    "--port",
-    "0",
-  ],
+  program: "deno",
+  args: ["run", "--allow-net", "--allow-read", "main.ts", GRAPH, "--port", "0"],
 };
 const DENO_SERVE: Target = {
   name: "Deno.serve",
-  denoArgs: [
+  program: "deno",
+  args: [
     "run",
     "--allow-net=127.0.0.1",
-    "--allow-read=examples/www",
+    `--allow-read=${WWW}`,
     "bench/deno_serve.ts",
     "--port",
     "0",
+    "--www",
+    WWW,
   ],
 };
+const NODE_HTTP: Target = {
+  name: "node:http",
+  program: "node",
+  args: [
+    "bench/node_http_server.mjs",
+    "--port",
+    "0",
+    "--types",
+    JSON.stringify(MIME_TYPES),
+    "--www",
+    WWW,
+  ],
+};
+/** Every target, in the order of the tables; the baselines after plumb. */
+const TARGETS: readonly Target[] = [PLUMB, DENO_SERVE, NODE_HTTP];
+/** The baselines every target is compared with. */
+const BASES: readonly Target[] = [DENO_SERVE, NODE_HTTP];
 /** plumb with the CPU profiler on. */
 const PLUMB_PROFILED: Target = {
   name: "plumb --cpu-prof",
-  denoArgs: ["run", "--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`, ...PLUMB.denoArgs.slice(1)],
+  program: "deno",
+  args: ["run", "--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`, ...PLUMB.args.slice(1)],
 };
+
+/**
+ * The most server CPU per request plumb may take, as a multiple of each
+ * baseline's (issue 18): `GET /api/hello` at most 1.25x Deno.serve's and
+ * 0.6x node:http's; a file at most 1.25x Deno.serve's.
+ */
+function cpuGoals(path: string): { base: Target; max: number }[] {
+  return path.startsWith("/api/")
+    ? [{ base: DENO_SERVE, max: 1.25 }, { base: NODE_HTTP, max: 0.6 }]
+    : [{ base: DENO_SERVE, max: 1.25 }];
+}
 
 /** The command line of a run. */
 interface HttpBenchOptions {
@@ -166,13 +225,21 @@ function pinned(program: string, args: string[], pin: boolean, cpu: number): [st
 
 /** Starts `target` from the repository root, on processor 0 when pinning. */
 function start(target: Target, options: HttpBenchOptions): Promise<ServerProcess> {
-  return startServer(...pinned(Deno.execPath(), target.denoArgs, options.pin, SERVER_CPU), ROOT);
+  const program = target.program === "deno" ? Deno.execPath() : target.program;
+  return startServer(...pinned(program, target.args, options.pin, SERVER_CPU), ROOT);
+}
+
+/** How a target is started, for the report. */
+function commandOf(target: Target): string {
+  return `\`${target.program} ${
+    target.args.map((a) => a.startsWith("{") ? "'{...}'" : a).join(" ")
+  }\``;
 }
 
 /** Reports what a server said on standard error and how it ended, when unusual. */
 function noteExit(target: Target, exit: ServerExit, signal: string, notes: Notes): void {
   for (const line of exit.stderr.split("\n")) {
-    if (line.trim() !== "" && line !== STOPPING_MESSAGE) {
+    if (line.trim() !== "" && !STOPPING_MESSAGE.test(line)) {
       notes.add(`${target.name} server said: ${line}`);
     }
   }
@@ -230,12 +297,12 @@ function shown(body: Uint8Array): string {
 }
 
 /**
- * Fetches the path from each server and says in the notes whether both
- * answered 200 with the same body; returns true when they did.
+ * Fetches the path from each server and says in the notes whether all
+ * answered 200 with plumb's body and content type; returns true when they did.
  */
 async function checkCorrectness(options: HttpBenchOptions, notes: Notes): Promise<boolean> {
   const answers: Answer[] = [];
-  for (const target of [PLUMB, DENO_SERVE]) {
+  for (const target of TARGETS) {
     try {
       answers.push(await fetchOnce(target, options, notes));
     } catch (error) {
@@ -246,27 +313,32 @@ async function checkCorrectness(options: HttpBenchOptions, notes: Notes): Promis
       return false;
     }
   }
-  const [plumb, deno] = answers;
+  const plumb = answers[0];
   const problems: string[] = [];
-  for (const [name, answer] of [["plumb", plumb], ["Deno.serve", deno]] as const) {
-    if (answer.status !== 200) problems.push(`${name} answered ${answer.status}`);
-  }
-  if (!sameBytes(plumb.body, deno.body)) {
-    problems.push(`the bodies differ: plumb ${shown(plumb.body)}, Deno.serve ${shown(deno.body)}`);
-  }
-  if (plumb.contentType !== deno.contentType) {
-    problems.push(
-      `content-type: plumb ${JSON.stringify(plumb.contentType)}, ` +
-        `Deno.serve ${JSON.stringify(deno.contentType)}`,
-    );
-  }
+  TARGETS.forEach((target, i) => {
+    const answer = answers[i];
+    if (answer.status !== 200) problems.push(`${target.name} answered ${answer.status}`);
+    if (i === 0) return;
+    if (!sameBytes(plumb.body, answer.body)) {
+      problems.push(
+        `the bodies differ: plumb ${shown(plumb.body)}, ${target.name} ${shown(answer.body)}`,
+      );
+    }
+    if (plumb.contentType !== answer.contentType) {
+      problems.push(
+        `content-type: plumb ${JSON.stringify(plumb.contentType)}, ` +
+          `${target.name} ${JSON.stringify(answer.contentType)}`,
+      );
+    }
+  });
   if (problems.length > 0) {
     notes.add(`correctness: MISMATCH on GET ${options.path}: ${problems.join("; ")}`);
     return false;
   }
   notes.add(
-    `correctness: GET ${options.path} (\`fetch()\`): both answered 200 with identical ` +
-      `bodies (${plumb.body.length} bytes) and content-type \`${plumb.contentType}\``,
+    `correctness: GET ${options.path} (\`fetch()\`): ${TARGETS.map((t) => t.name).join(", ")} ` +
+      `answered 200 with identical bodies (${plumb.body.length} bytes) and content-type ` +
+      `\`${plumb.contentType}\``,
   );
   return true;
 }
@@ -381,6 +453,8 @@ async function reapedChildrenCpuMs(): Promise<number | null> {
 /** One measurement: wrk's report and CPU shares of the window, as percentages of one core. */
 interface Measurement extends WrkResult {
   serverCpu: number | null;
+  /** The server's CPU time in the window over the requests wrk counted, in µs. */
+  cpuPerRequestUs: number | null;
   wrkCpu: number | null;
   othersCpu: number | null;
 }
@@ -419,6 +493,9 @@ async function measure(
     result = {
       ...wrk,
       serverCpu,
+      cpuPerRequestUs: server0 === null || server1 === null || wrk.requests === 0
+        ? null
+        : (1000 * (server1 - server0)) / wrk.requests,
       wrkCpu,
       othersCpu: machine === null || serverCpu === null || wrkCpu === null
         ? null
@@ -436,19 +513,32 @@ async function measure(
   return result;
 }
 
-/** The measurements of each target, by name, and the per-round ratios plumb / Deno.serve. */
+/** What a measurement is compared on. */
+type Metric = "rps" | "p99" | "cpu";
+
+/** The measurements of each target, by name, and the per-round ratios to each baseline. */
 interface Samples {
   runs: Map<string, Measurement[]>;
-  /** req/s of plumb over req/s of Deno.serve, per round where both were measured. */
-  rpsRatios: number[];
-  p99Ratios: number[];
+  /** `target metric base` to the ratios target / base of that metric, one per round. */
+  ratios: Map<string, number[]>;
 }
 
-/** Runs the rounds, alternating the order of the targets. */
+function ratioKey(target: Target, metric: Metric, base: Target): string {
+  return `${target.name} ${metric} ${base.name}`;
+}
+
+/** A measurement's value of `metric`, or `null` when unknown or not positive. */
+function metricOf(m: Measurement, metric: Metric): number | null {
+  const value = metric === "rps" ? m.rps : metric === "p99" ? m.p99Ms : m.cpuPerRequestUs;
+  return value !== null && value > 0 ? value : null;
+}
+
+/** Runs the rounds, rotating the order of the targets from round to round. */
 async function runRounds(options: HttpBenchOptions, notes: Notes): Promise<Samples> {
-  const samples: Samples = { runs: new Map(), rpsRatios: [], p99Ratios: [] };
+  const samples: Samples = { runs: new Map(), ratios: new Map() };
   for (let round = 1; round <= options.rounds; round++) {
-    const order = round % 2 === 1 ? [PLUMB, DENO_SERVE] : [DENO_SERVE, PLUMB];
+    const shift = (round - 1) % TARGETS.length;
+    const order = [...TARGETS.slice(shift), ...TARGETS.slice(0, shift)];
     const got = new Map<string, Measurement>();
     for (const target of order) {
       const where = `round ${round}/${options.rounds} ${target.name}`;
@@ -462,11 +552,18 @@ async function runRounds(options: HttpBenchOptions, notes: Notes): Promise<Sampl
         notes.add(`${target.name} failed: ${oneLine(error)}`);
       }
     }
-    const plumb = got.get(PLUMB.name);
-    const deno = got.get(DENO_SERVE.name);
-    if (plumb !== undefined && deno !== undefined && deno.rps > 0 && deno.p99Ms > 0) {
-      samples.rpsRatios.push(plumb.rps / deno.rps);
-      samples.p99Ratios.push(plumb.p99Ms / deno.p99Ms);
+    for (const target of TARGETS) {
+      for (const base of BASES) {
+        const a = got.get(target.name);
+        const b = got.get(base.name);
+        if (a === undefined || b === undefined) continue;
+        for (const metric of ["rps", "p99", "cpu"] as const) {
+          const [x, y] = [metricOf(a, metric), metricOf(b, metric)];
+          if (x === null || y === null) continue;
+          const key = ratioKey(target, metric, base);
+          samples.ratios.set(key, [...(samples.ratios.get(key) ?? []), x / y]);
+        }
+      }
     }
   }
   return samples;
@@ -479,7 +576,8 @@ function percent(value: number | null): string {
 /** One line of progress on stderr for a measurement. */
 function progress(result: Measurement): string {
   return `${Math.round(result.rps)} req/s, p50 ${result.p50Ms.toFixed(3)} ms, ` +
-    `p99 ${result.p99Ms.toFixed(3)} ms, server CPU ${percent(result.serverCpu)}, ` +
+    `p99 ${result.p99Ms.toFixed(3)} ms, server CPU ${percent(result.serverCpu)} ` +
+    `(${result.cpuPerRequestUs === null ? "?" : result.cpuPerRequestUs.toFixed(1)} µs/req), ` +
     `wrk CPU ${percent(result.wrkCpu)}, others CPU ${percent(result.othersCpu)}`;
 }
 
@@ -498,30 +596,48 @@ function ratio(values: number[]): string {
 function rateTable(samples: Samples): string[] {
   const rows = [
     "| target | req/s | range | p50 ms | p99 ms | req/s vs Deno.serve | p99 vs Deno.serve | " +
-    "server CPU % | wrk CPU % | others CPU % |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "server µs/req | µs/req vs Deno.serve | µs/req vs node:http | server CPU % | wrk CPU % | " +
+    "others CPU % |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
-  for (const target of [PLUMB, DENO_SERVE]) {
+  const of = (target: Target, metric: Metric, base: Target): string =>
+    ratio(samples.ratios.get(ratioKey(target, metric, base)) ?? []);
+  for (const target of TARGETS) {
     const runs = samples.runs.get(target.name) ?? [];
     if (runs.length === 0) {
-      rows.push(`| ${target.name} | failed | | | | | | | | |`);
+      rows.push(`| ${target.name} | failed | | | | | | | | | | | |`);
       continue;
     }
     const rates = runs.map((r) => r.rps);
-    const isPlumb = target === PLUMB;
+    const cpu = medianShare(runs.map((r) => r.cpuPerRequestUs));
     rows.push(
       `| ${target.name} | ${Math.round(median(rates))} | ` +
         `${Math.round(Math.min(...rates))}-${Math.round(Math.max(...rates))} | ` +
         `${median(runs.map((r) => r.p50Ms)).toFixed(3)} | ` +
         `${median(runs.map((r) => r.p99Ms)).toFixed(3)} | ` +
-        `${isPlumb ? ratio(samples.rpsRatios) : "1.00x"} | ` +
-        `${isPlumb ? ratio(samples.p99Ratios) : "1.00x"} | ` +
+        `${of(target, "rps", DENO_SERVE)} | ${of(target, "p99", DENO_SERVE)} | ` +
+        `${cpu === null ? "?" : cpu.toFixed(1)} | ` +
+        `${of(target, "cpu", DENO_SERVE)} | ${of(target, "cpu", NODE_HTTP)} | ` +
         `${percent(medianShare(runs.map((r) => r.serverCpu)))} | ` +
         `${percent(medianShare(runs.map((r) => r.wrkCpu)))} | ` +
         `${percent(medianShare(runs.map((r) => r.othersCpu)))} |`,
     );
   }
   return rows;
+}
+
+/** plumb's server CPU per request against the goals of {@linkcode cpuGoals}, met or missed. */
+function goalLines(options: HttpBenchOptions, samples: Samples): string[] {
+  return cpuGoals(options.path).flatMap(({ base, max }) => {
+    const ratios = samples.ratios.get(ratioKey(PLUMB, "cpu", base)) ?? [];
+    if (ratios.length === 0) return [];
+    const value = median(ratios);
+    return [
+      `- GET ${options.path}: plumb's server CPU per request ${value.toFixed(2)}x ${base.name}'s ` +
+      `(at most ${max}x): ${value <= max ? "met" : "MISSED"} ` +
+      `(per round: ${ratios.map((r) => r.toFixed(2)).join(", ")})`,
+    ];
+  });
 }
 
 /** The title, what ran where, and the method. */
@@ -535,23 +651,34 @@ async function header(
   const where = options.pin
     ? `each server on processor ${SERVER_CPU}, wrk on processor ${LOAD_CPU} (\`taskset -c\`)`
     : "not pinned to processors (`--no-pin` or no `taskset`)";
-  const first = (target: Target): string => `\`deno ${target.denoArgs.join(" ")}\``;
-  const perRound = samples.rpsRatios.map((r) => r.toFixed(2)).join(", ");
+  const perRound = (samples.ratios.get(ratioKey(PLUMB, "rps", DENO_SERVE)) ?? [])
+    .map((r) => r.toFixed(2)).join(", ");
   return [
-    "# plumb HTTP benchmark: examples/http.json against Deno.serve",
+    "# plumb HTTP benchmark: examples/http.json against Deno.serve and node:http",
     "",
     `- Machine: nproc ${await processorCount()}, ${await cpuModel()}, ` +
-    `deno ${Deno.version.deno} (V8 ${Deno.version.v8}), ${Deno.build.os} ${Deno.build.arch}, ` +
-    `${wrk}; ${new Date().toISOString()}`,
+    `deno ${Deno.version.deno} (V8 ${Deno.version.v8}), node ${
+      await nodeVersion() ?? "missing"
+    }, ` +
+    `${Deno.build.os} ${Deno.build.arch}, ${wrk}; ${new Date().toISOString()}`,
     `- Command: \`${command}\``,
     `- Load: \`wrk ${wrkArgs(options, "PORT", options.seconds).join(" ")}\` (keep-alive), ` +
     `after a \`wrk\` warmup of ${options.warmup} s on the same server; ${where}.`,
-    `- Servers: plumb ${first(PLUMB)}; Deno.serve ${first(DENO_SERVE)}; from the repository ` +
-    "root, a fresh process per measurement, stopped with SIGTERM.",
-    `- ${options.rounds} round(s), each measuring plumb then Deno.serve, the order alternating ` +
-    "from round to round. req/s, p50 and p99 are medians over the rounds (range: the lowest " +
-    "and highest req/s); the ratios are medians of the per-round ratios plumb / Deno.serve" +
-    (perRound === "" ? "." : ` (req/s per round: ${perRound}).`),
+    `- Servers: ${TARGETS.map((t) => `${t.name} ${commandOf(t)}`).join("; ")}; from the ` +
+    "repository root, a fresh process per measurement, stopped with SIGTERM. `Deno.serve` " +
+    "(`bench/deno_serve.ts`) and `node:http` (`bench/node_http_server.mjs`, Node's own HTTP " +
+    "server, run with the machine's `node`) answer what `examples/http.json` answers: the " +
+    "same JSON, and files streamed from the file with `content-length` and `last-modified`. " +
+    `The files are \`${WWW}\`: a copy of \`examples/www\` and a 1 MiB file, \`/${BIG_FILE}\`, ` +
+    `made at each run, with \`${GRAPH}\`, \`examples/http.json\` serving them.`,
+    `- ${options.rounds} round(s), each measuring every server, the order rotating from round ` +
+    "to round. req/s, p50 and p99 are medians over the rounds (range: the lowest " +
+    "and highest req/s); the ratios are medians of the per-round ratios" +
+    (perRound === "" ? "." : ` (plumb / Deno.serve req/s per round: ${perRound}).`),
+    "- `server µs/req`: the server's CPU time over the measured window (utime + stime of " +
+    "/proc/PID/stat, 10 ms steps) divided by the requests wrk counted in it. One wrk core " +
+    "cannot always keep a fast server busy, so req/s alone understates the difference; CPU " +
+    "per request does not.",
     "- Noise: this machine is shared and noisy; absolute numbers vary from run to run, compare " +
     "only the ratios of one run. CPU % is of one core over the measured window (from /proc): " +
     "`server` the server process, `wrk` the load generator, `others` the rest of the " +
@@ -563,125 +690,11 @@ async function header(
 
 // --- the profile -----------------------------------------------------------
 
-/** A node of a V8 `.cpuprofile`. */
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
-  hitCount?: number;
-}
-
-/** The parts of a V8 `.cpuprofile` read here. */
-interface CpuProfile {
-  nodes: ProfileNode[];
-  samples?: number[];
-  /** Microseconds since the previous sample. */
-  timeDeltas?: number[];
-}
-
-/** A function's self time in a profile. */
-interface FunctionTime {
-  name: string;
-  /** `file:line`, the file relative to the repository root when it is under it. */
-  location: string;
-  samples: number;
-  selfMs: number;
-}
-
 /** What the profiled run gave. */
 interface ProfileResult {
   file: string;
   wrk: WrkResult;
-  samples: number;
-  idleSamples: number;
-  top: FunctionTime[];
-}
-
-/** The `.cpuprofile` files in the profile directory, with their modification times. */
-async function profileFiles(): Promise<Map<string, number>> {
-  const files = new Map<string, number>();
-  try {
-    for await (const entry of Deno.readDir(`${ROOT}${PROFILE_DIR}`)) {
-      if (!entry.isFile || !entry.name.endsWith(".cpuprofile")) continue;
-      const info = await Deno.stat(`${ROOT}${PROFILE_DIR}/${entry.name}`);
-      files.set(entry.name, info.mtime?.getTime() ?? 0);
-    }
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
-  return files;
-}
-
-/** The state letter of process `pid` (`R`, `S`, `Z`, ...), or `null` when it is gone. */
-async function processState(pid: number): Promise<string | null> {
-  const { success, stdout } = await new Deno.Command("cat", {
-    args: [`/proc/${pid}/stat`],
-    stdin: "null",
-    stderr: "null",
-  }).output();
-  if (!success) return null;
-  const stat = new TextDecoder().decode(stdout);
-  return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) || null;
-}
-
-/** Waits until process `pid` has exited (gone or a zombie); false after `ms`. */
-async function waitExit(pid: number, ms: number): Promise<boolean> {
-  const deadline = performance.now() + ms;
-  while (performance.now() < deadline) {
-    const state = await processState(pid);
-    if (state === null || state === "Z") return true;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return false;
-}
-
-/** Where a call frame is: `file:line`, relative to the root when under it. */
-function locationOf(frame: ProfileNode["callFrame"]): string {
-  if (frame.url === "") return "";
-  const rootUrl = `file://${ROOT}`;
-  const file = frame.url.startsWith(rootUrl) ? frame.url.slice(rootUrl.length) : frame.url;
-  return frame.lineNumber >= 0 ? `${file}:${frame.lineNumber + 1}` : file;
-}
-
-/** Self time by function (name and place), most first; `(idle)` counted apart. */
-function selfTimes(profile: CpuProfile): { top: FunctionTime[]; samples: number; idle: number } {
-  const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
-  const counts = new Map<number, { samples: number; us: number }>();
-  const samples = profile.samples ?? [];
-  const deltas = profile.timeDeltas ?? [];
-  if (samples.length > 0) {
-    // A sample lasts until the next one (as Chrome's DevTools counts it); the last, 0.
-    samples.forEach((id, i) => {
-      const count = counts.get(id) ?? { samples: 0, us: 0 };
-      count.samples++;
-      count.us += Math.max(0, deltas[i + 1] ?? 0);
-      counts.set(id, count);
-    });
-  } else {
-    for (const node of profile.nodes) {
-      if (node.hitCount) counts.set(node.id, { samples: node.hitCount, us: 0 });
-    }
-  }
-  const byFunction = new Map<string, FunctionTime>();
-  let idle = 0;
-  let total = 0;
-  for (const [id, count] of counts) {
-    const frame = nodes.get(id)?.callFrame;
-    if (frame === undefined) continue;
-    total += count.samples;
-    if (frame.functionName === "(idle)") {
-      idle += count.samples;
-      continue;
-    }
-    const name = frame.functionName === "" ? "(anonymous)" : frame.functionName;
-    const location = locationOf(frame);
-    const key = `${name}\0${frame.url}\0${frame.lineNumber}\0${frame.columnNumber}`;
-    const entry = byFunction.get(key) ?? { name, location, samples: 0, selfMs: 0 };
-    entry.samples += count.samples;
-    entry.selfMs += count.us / 1000;
-    byFunction.set(key, entry);
-  }
-  const top = [...byFunction.values()].sort((a, b) => b.samples - a.samples || b.selfMs - a.selfMs);
-  return { top, samples: total, idle };
+  times: SelfTimes;
 }
 
 /**
@@ -689,7 +702,8 @@ function selfTimes(profile: CpuProfile): { top: FunctionTime[]; samples: number;
  * SIGINT, and reads the profile it wrote.
  */
 async function runProfile(options: HttpBenchOptions, notes: Notes): Promise<ProfileResult> {
-  const before = await profileFiles();
+  const dir = `${ROOT}${PROFILE_DIR}`;
+  const before = await profileFiles(dir);
   const server = await start(PLUMB_PROFILED, options);
   let wrk: WrkResult;
   try {
@@ -708,53 +722,97 @@ async function runProfile(options: HttpBenchOptions, notes: Notes): Promise<Prof
     }
     noteExit(PLUMB_PROFILED, await server.stop(STOP_GRACE_MS), "SIGINT", notes);
   }
-  const after = await profileFiles();
-  const fresh = [...after].filter(([name]) => !before.has(name)).sort((a, b) => b[1] - a[1]);
-  if (fresh.length === 0) throw new Error(`plumb wrote no .cpuprofile to ${PROFILE_DIR}`);
-  const file = `${PROFILE_DIR}/${fresh[0][0]}`;
+  const name = newestNew(before, await profileFiles(dir));
+  if (name === null) throw new Error(`plumb wrote no .cpuprofile to ${PROFILE_DIR}`);
+  const file = `${PROFILE_DIR}/${name}`;
   const profile = JSON.parse(await Deno.readTextFile(`${ROOT}${file}`)) as CpuProfile;
-  const { top, samples, idle } = selfTimes(profile);
-  return { file, wrk, samples, idleSamples: idle, top: top.slice(0, TOP_FUNCTIONS) };
+  return { file, wrk, times: selfTimes(profile, ROOT) };
 }
 
 /** The profile's section of the report. */
 function profileReport(options: HttpBenchOptions, result: ProfileResult): string[] {
-  const busy = result.samples - result.idleSamples;
-  const cell = (text: string): string => text.replaceAll("|", "\\|");
+  const { samples, idle, top } = result.times;
+  const busy = samples - idle;
   return [
     "",
     `## Where plumb spends its time: top ${TOP_FUNCTIONS} functions by self time`,
     "",
-    `- \`deno ${PLUMB_PROFILED.denoArgs.join(" ")}\`, ${options.warmup} s of warmup and ` +
+    `- ${commandOf(PLUMB_PROFILED)}, ${options.warmup} s of warmup and ` +
     `${options.seconds} s of the same wrk load (${Math.round(result.wrk.rps)} req/s under the ` +
     "profiler), stopped with SIGINT; the profile covers the whole process, start-up included.",
-    `- \`${result.file}\`: ${result.samples} samples, ${result.idleSamples} idle ` +
-    `(${(100 * result.idleSamples / Math.max(1, result.samples)).toFixed(0)} %); self % is of ` +
+    `- \`${result.file}\`: ${samples} samples, ${idle} idle ` +
+    `(${(100 * idle / Math.max(1, samples)).toFixed(0)} %); self % is of ` +
     `the ${busy} samples that were not idle. \`(program)\` is V8 and Deno's native code ` +
     "outside JavaScript (the event loop, the network ops), `(garbage collector)` the GC.",
     "",
-    "| # | function | self % | self ms | file:line |",
-    "| ---: | --- | ---: | ---: | --- |",
-    ...result.top.map((f, i) =>
-      `| ${i + 1} | \`${cell(f.name)}\` | ${(100 * f.samples / Math.max(1, busy)).toFixed(1)} | ` +
-      `${f.selfMs.toFixed(0)} | ${f.location === "" ? "" : `\`${cell(f.location)}\``} |`
-    ),
+    ...profileTable(byPart(result.times), busy, "part"),
+    "",
+    ...profileTable(top.slice(0, TOP_FUNCTIONS), busy, "function"),
   ];
 }
 
 // --- main ------------------------------------------------------------------
 
-/** Saves the report through a child process allowed to write `bench/results/` only. */
-async function save(text: string): Promise<void> {
+/** Writes `bytes` to `path` (under `bench/results/`) through a child process allowed to write there only. */
+async function saveFile(path: string, bytes: Uint8Array): Promise<void> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-write=bench/results", "bench/save_results.ts", RESULTS_FILE],
+    args: ["run", "--allow-write=bench/results", "bench/save_results.ts", path],
     cwd: ROOT,
     stdin: "piped",
   }).spawn();
   const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(text));
+  await writer.write(bytes);
   await writer.close();
-  if (!(await child.status).success) throw new Error(`could not write ${RESULTS_FILE}`);
+  if (!(await child.status).success) throw new Error(`could not write ${path}`);
+}
+
+/** The files of `dir` (relative to the root), recursively, as paths relative to `dir`. */
+async function filesOf(dir: string, under = ""): Promise<string[]> {
+  const files: string[] = [];
+  for await (const entry of Deno.readDir(`${ROOT}${dir}/${under}`)) {
+    const path = `${under}${entry.name}`;
+    if (entry.isDirectory) files.push(...await filesOf(dir, `${path}/`));
+    else if (entry.isFile) files.push(path);
+  }
+  return files;
+}
+
+/**
+ * Makes what the servers serve: {@linkcode WWW}, a copy of `examples/www`
+ * with a 1 MiB file of fixed pseudo-random bytes, and {@linkcode GRAPH},
+ * `examples/http.json` with its `http/static` node on that copy (and its
+ * servlet files where they are).
+ */
+async function prepareFiles(): Promise<void> {
+  for (const file of await filesOf("examples/www")) {
+    await saveFile(`${WWW}/${file}`, await Deno.readFile(`${ROOT}examples/www/${file}`));
+  }
+  const big = new Uint8Array(BIG_FILE_BYTES);
+  let x = 2463534242;
+  for (let i = 0; i < big.length; i++) {
+    // xorshift32: the same bytes every run, not compressible.
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    big[i] = x & 0xff;
+  }
+  await saveFile(`${WWW}/${BIG_FILE}`, big);
+  const graph = JSON.parse(await Deno.readTextFile(`${ROOT}examples/http.json`)) as {
+    $schema?: string;
+    nodes: Record<string, { servlet: string; args?: string[] }>;
+  };
+  delete graph.$schema;
+  for (const node of Object.values(graph.nodes)) {
+    // Paths in a graph are relative to its file: bench/results/ is two folders down.
+    if (node.servlet.startsWith("./")) node.servlet = `../../examples/${node.servlet.slice(2)}`;
+    if (node.servlet === "http/static") node.args = ["./www"];
+  }
+  await saveFile(GRAPH, new TextEncoder().encode(JSON.stringify(graph, null, 2) + "\n"));
+}
+
+/** Saves the report. */
+async function save(text: string): Promise<void> {
+  await saveFile(RESULTS_FILE, new TextEncoder().encode(text));
 }
 
 async function main(args: string[]): Promise<number> {
@@ -772,11 +830,12 @@ async function main(args: string[]): Promise<number> {
   }
   const notes = new Notes();
   if (!options.pin) notes.add("not pinned to processors: server and wrk share both");
-  const runs = 2 * options.rounds + (options.profile ? 1 : 0);
+  const runs = TARGETS.length * options.rounds + (options.profile ? 1 : 0);
   console.error(
     `bench:http: correctness check, then ${runs} runs, about ` +
       `${Math.ceil(runs * (options.warmup + options.seconds + 1.5) + 4)} s`,
   );
+  await prepareFiles();
   await checkCorrectness(options, notes);
   const samples = await runRounds(options, notes);
   let profile: ProfileResult | null = null;
@@ -790,9 +849,11 @@ async function main(args: string[]): Promise<number> {
     }
   }
   const noteLines = notes.lines();
+  const goals = goalLines(options, samples);
   const report = [
     ...(await header(options, args, wrk, samples)),
     ...rateTable(samples),
+    ...(goals.length > 0 ? ["", "## Targets (issue 18)", "", ...goals] : []),
     ...(profile === null ? [] : profileReport(options, profile)),
     ...(noteLines.length > 0 ? ["", "Notes:", "", ...noteLines] : []),
   ].join("\n") + "\n";

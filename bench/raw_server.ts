@@ -1,8 +1,10 @@
 /**
- * The baseline of the benchmark: a plain `Deno.listen` line server that
- * answers each line `X\n` (or `X\r\n`) with `Hello, X\n`, written in the style
- * of plumb's tcp module (a reused 16 KiB read buffer, lines split on bytes,
- * one shared TextDecoder, a write-all loop, no delay) but without a kernel.
+ * A baseline of the benchmark (`raw lines`): a plain `Deno.listen` line server
+ * that answers each line `X\n` (or `X\r\n`) with `Hello, X\n`, written in the
+ * style of plumb's tcp module (a reused read buffer, 16 KiB unless
+ * `--read-buffer`, lines split on bytes, each decoded to a string by one
+ * shared TextDecoder, one awaited write-all of its encoded reply per line, no
+ * delay) but without a kernel. `raw_bytes_server.ts` is the faster baseline.
  *
  * ```sh
  * deno run --allow-net=127.0.0.1 bench/raw_server.ts --port 0
@@ -11,13 +13,8 @@
  * exits 0 on SIGTERM or SIGINT.
  * @module
  */
-import { parseArgs } from "node:util";
+import { closeQuietly, MAX_LINE_BYTES, serveRaw } from "./raw_listen.ts";
 
-const HOSTNAME = "127.0.0.1";
-/** Size of each connection's read buffer, in bytes, as in plumb's tcp module. */
-const READ_BUFFER = 16384;
-/** Longest line accepted, in bytes, as plumb's default `maxMessageSize`. */
-const MAX_LINE_BYTES = 65536;
 const LF = 0x0a;
 const CR = 0x0d;
 const EMPTY = new Uint8Array(0);
@@ -37,8 +34,8 @@ function joinBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
 }
 
 /** Answers every line of one connection until the peer closes it. */
-async function serveConnection(conn: Deno.TcpConn): Promise<void> {
-  const buffer = new Uint8Array(READ_BUFFER);
+async function serveConnection(conn: Deno.TcpConn, readBuffer: number): Promise<void> {
+  const buffer = new Uint8Array(readBuffer);
   /** Bytes of an incomplete line, copied out of `buffer`. */
   let partial = EMPTY;
   try {
@@ -62,44 +59,8 @@ async function serveConnection(conn: Deno.TcpConn): Promise<void> {
   } catch {
     // The peer is gone or the server is stopping: drop the connection.
   } finally {
-    try {
-      conn.close();
-    } catch {
-      // Already closed.
-    }
+    closeQuietly(conn);
   }
 }
 
-/** Listens until SIGTERM or SIGINT, then closes everything and exits 0. */
-async function main(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, strict: true, options: { port: { type: "string" } } });
-  const port = Number(values.port ?? "0");
-  if (!/^\d+$/.test(values.port ?? "0") || port > 65535) {
-    console.error(
-      `raw_server: --port must be a whole number from 0 to 65535, got "${values.port}"`,
-    );
-    Deno.exit(2);
-  }
-  const listener = Deno.listen({ hostname: HOSTNAME, port, transport: "tcp" });
-  const open = new Set<Deno.TcpConn>();
-  const stop = (): void => {
-    listener.close();
-    for (const conn of open) {
-      try {
-        conn.close();
-      } catch {
-        // Already closed.
-      }
-    }
-    Deno.exit(0);
-  };
-  Deno.addSignalListener("SIGTERM", stop);
-  Deno.addSignalListener("SIGINT", stop);
-  console.log(`listening on tcp://${HOSTNAME}:${listener.addr.port}`);
-  for await (const conn of listener) {
-    open.add(conn);
-    serveConnection(conn).finally(() => open.delete(conn));
-  }
-}
-
-if (import.meta.main) await main(Deno.args);
+if (import.meta.main) await serveRaw("raw_server", Deno.args, serveConnection);

@@ -1,26 +1,37 @@
 /**
- * The benchmark: plumb against a plain `Deno.listen` server (`raw_server.ts`),
- * each server a fresh child process per measurement, loaded by `loadgen.c`
+ * The benchmark: plumb against plain servers of the same line protocol, each
+ * server a fresh child process per measurement, loaded by `loadgen.c`
  * (compiled on demand with `cc -O2` into `bench/results/loadgen`; without a C
- * compiler `load.ts` stands in, with a note). Every cell of every table is
+ * compiler `load.ts` stands in, with a note). The baselines: `raw bytes`
+ * (`raw_bytes_server.ts`: lines split on bytes, all the replies of one read in
+ * one write; `raw bytes 1 KiB` the same with a 1 KiB read buffer), `raw lines`
+ * (`raw_server.ts`: in the style of plumb's tcp module, a string and an
+ * awaited write per line) and `node net` (`node_net_server.mjs`, Node's `net`,
+ * run with the `node` on the machine). Rates are compared with the fastest raw
+ * Deno server of the same cell (`vs fastest raw`), and the report closes with
+ * the targets of issue 18, met or missed. Every cell of every table is
  * the median over the rounds; within a round the targets of each section run
  * one after the other, so that the machine's noise hits them alike. The
  * sections, in the order they run within a round:
  *
  * - `keepalive`: `examples/hello.json` (also with `--admin`, which counts
  *   every request), `examples/pipeline.json` and `examples/router.json`
- *   against `raw`; C keep-alive connections with one `Plumber\n` in flight each.
- * - `connect`: `raw` and `hello` with a new connection per request (connect,
- *   one line, its reply, close, repeat) in each of C slots. The client closes
+ *   against `raw bytes`, `raw lines` and `node net`; C keep-alive connections
+ *   with one `Plumber\n` in flight each.
+ * - `connect`: the same baselines and `hello` with a new connection per
+ *   request (connect, one line, its reply, close, repeat) in each of C slots.
+ *   The client closes
  *   first, so its ports wait in TIME_WAIT: the load generator spreads its
  *   connections over `--sources` source addresses (127.0.0.1, 127.0.0.2, ...;
  *   it still connects to 127.0.0.1 only), so that the rate does not depend on
  *   how full the machine's TIME_WAIT table is (`--sources 1` shows why).
  * - `idle`: the server's resident memory (VmRSS) per idle connection: after a
  *   warmup, `--idle-conns` connections each send one request, read the reply
- *   and stay open for `--seconds`; `raw` and `hello`.
- * - `workers`: `raw`, `hello` and `hello --workers 2` (Web Workers sharing the
- *   port), keep-alive, not pinned to processors, so a server may use every core.
+ *   and stay open for `--seconds`; `raw bytes` (16 KiB and 1 KiB read
+ *   buffers), `node net` and `hello`.
+ * - `workers`: `raw bytes`, `hello` and `hello --workers 2` (Web Workers
+ *   sharing the port), keep-alive, not pinned to processors, so a server may
+ *   use every core.
  * - `eliza`: ELIZA on plumb (`examples/eliza.json`) against the standalone
  *   forking Perl server of Lincoln Stein's "Client-Server Applications"
  *   (`eliza_perl_server.pl`, Chatbot::Eliza, a process per connection), as it
@@ -39,7 +50,11 @@
  * `--conns C1,C2` (keepalive, default 16,256), `--connect-conns` (default
  * 16,256), `--idle-conns` (default 10000), `--workers-conns` (default 16,256),
  * `--eliza-conns` (default 16), `--sources N` (connect section, default 16),
- * `--load c|deno` (default c: `loadgen.c`; deno: `load.ts`). Except in the
+ * `--load c|deno` (default c: `loadgen.c`; deno: `load.ts`), `--targets
+ * NAME1,NAME2` (only the targets of these names, in every section), `--profile
+ * NAME1,NAME2` (after the rounds, run these keep-alive targets once more under
+ * `deno run --cpu-prof` at the first `--conns` and add where their time goes to
+ * the report; profiles in `bench/results/prof/`). Except in the
  * workers section, the server runs on processor 0 and the load generator on
  * processor 1 (`taskset`) when the machine allows it, which makes results
  * much steadier; `--no-pin` turns that off.
@@ -48,13 +63,25 @@
  * deno task bench
  * deno task bench --seconds 3 --rounds 1 --only keepalive
  * deno task bench --no-eliza --only keepalive,connect,idle
+ * deno task bench --only keepalive --targets "raw bytes,hello"
+ * deno task bench --only keepalive --conns 16 --profile "raw bytes,hello"
  * ```
  * @module
  */
 import { parseArgs } from "node:util";
-import { canPin, median, Notes } from "./common.ts";
+import { canPin, median, nodeVersion, Notes } from "./common.ts";
 import { numberFlag } from "./flags.ts";
 import type { LoadMode, LoadResult } from "./load.ts";
+import {
+  byPart,
+  type CpuProfile,
+  newestNew,
+  profileFiles,
+  profileTable,
+  type SelfTimes,
+  selfTimes,
+  waitExit,
+} from "./cpu_profile.ts";
 import { cpuModel, openFilesLimit, processorCount, sysctl } from "./proc.ts";
 import { type ServerExit, startServer } from "./server_process.ts";
 
@@ -68,8 +95,8 @@ const RESULTS_FILE = "bench/results/latest.md";
 /** The C load generator's source and where it is compiled to, relative to the root. */
 const LOADGEN_SOURCE = "bench/loadgen.c";
 const LOADGEN_BINARY = "bench/results/loadgen";
-/** What plumb prints on standard error when told to stop; not worth reporting. */
-const STOPPING_MESSAGE = "plumb: stopping (a second signal exits at once)";
+/** What plumb prints on standard error when told to stop (after its code); not worth reporting. */
+const STOPPING_MESSAGE = /^plumb: (PLUMB_\w+ )?stopping \(a second signal exits at once\)$/;
 /** How long a server may take to exit after SIGTERM before it is killed, in ms. */
 const STOP_GRACE_MS = 10000;
 /** Extra time a load run may take beyond warmup and measurement before it is killed, in ms. */
@@ -108,11 +135,41 @@ interface Target {
   greeting?: boolean;
   /** Count the CPU time of the processes the server forks too. */
   children?: boolean;
+  /**
+   * A raw Deno server: rates are compared with the fastest of these in the
+   * same cell (`vs fastest raw`).
+   */
+  baseline?: boolean;
 }
 
-const RAW: Target = {
-  name: "raw",
+/**
+ * The strongest Deno baseline: lines split on bytes, never a string, all the
+ * replies of one read in one write (`raw_bytes_server.ts`).
+ */
+const RAW_BYTES: Target = {
+  name: "raw bytes",
+  server: { script: ["bench/raw_bytes_server.ts"] },
+  expect: "Hello, Plumber",
+  baseline: true,
+};
+/** The same with a 1 KiB read buffer per connection (for the idle section). */
+const RAW_BYTES_1K: Target = {
+  name: "raw bytes 1 KiB",
+  server: { script: ["bench/raw_bytes_server.ts", "--read-buffer", "1024"] },
+  expect: "Hello, Plumber",
+  baseline: true,
+};
+/** The baseline in the style of plumb's tcp module: a string and an awaited write per line. */
+const RAW_LINES: Target = {
+  name: "raw lines",
   server: { script: ["bench/raw_server.ts"] },
+  expect: "Hello, Plumber",
+  baseline: true,
+};
+/** Node's `net` (the `node` on the machine), bytes, one write per `data` event. */
+const NODE_NET: Target = {
+  name: "node net",
+  server: { program: "node", args: ["bench/node_net_server.mjs", "--port", "0"] },
   expect: "Hello, Plumber",
 };
 const HELLO: Target = {
@@ -120,36 +177,41 @@ const HELLO: Target = {
   server: { script: ["main.ts", "examples/hello.json"] },
   expect: "Hello, Plumber",
 };
+/** The admin listener on: every exec timed, every request counted (docs/operating.md). */
+const HELLO_ADMIN: Target = {
+  name: "hello --admin",
+  server: { script: ["main.ts", "examples/hello.json", "--admin", "127.0.0.1:0"] },
+  expect: "Hello, Plumber",
+};
+const PIPELINE: Target = {
+  name: "pipeline",
+  server: { script: ["main.ts", "examples/pipeline.json"] },
+  expect: "Hello, PLUMBER",
+};
+/** A dup (fan-out to an audit branch), a demux and a join: the dataflow machinery. */
+const ROUTER: Target = {
+  name: "router",
+  server: { script: ["main.ts", "examples/router.json"] },
+  expect: "Hello, Plumber",
+};
 
 const KEEPALIVE_TARGETS: readonly Target[] = [
-  RAW,
+  RAW_BYTES,
+  RAW_LINES,
+  NODE_NET,
   HELLO,
-  {
-    // The admin listener on: every exec timed, every request counted (docs/operating.md).
-    name: "hello --admin",
-    server: { script: ["main.ts", "examples/hello.json", "--admin", "127.0.0.1:0"] },
-    expect: "Hello, Plumber",
-  },
-  {
-    name: "pipeline",
-    server: { script: ["main.ts", "examples/pipeline.json"] },
-    expect: "Hello, PLUMBER",
-  },
-  {
-    // A dup (fan-out to an audit branch), a demux and a join: the dataflow machinery.
-    name: "router",
-    server: { script: ["main.ts", "examples/router.json"] },
-    expect: "Hello, Plumber",
-  },
+  HELLO_ADMIN,
+  PIPELINE,
+  ROUTER,
 ];
 
-const CONNECT_TARGETS: readonly Target[] = [RAW, HELLO];
+const CONNECT_TARGETS: readonly Target[] = [RAW_BYTES, RAW_LINES, NODE_NET, HELLO];
 
-const IDLE_TARGETS: readonly Target[] = [RAW, HELLO];
+const IDLE_TARGETS: readonly Target[] = [RAW_BYTES, RAW_BYTES_1K, NODE_NET, HELLO];
 
 /** How many workers the multi-core section gives plumb. */
 const WORKERS = 2;
-const WORKER_TARGETS: readonly Target[] = [RAW, HELLO, {
+const WORKER_TARGETS: readonly Target[] = [RAW_BYTES, HELLO, {
   name: `hello ${WORKERS} workers`,
   server: {
     script: ["main.ts", "examples/hello.json", "--workers", String(WORKERS)],
@@ -208,6 +270,8 @@ interface BenchOptions {
   pin: boolean;
   /** Use the C load generator when it can be compiled. */
   loadC: boolean;
+  /** Targets of the keep-alive section to run once more under `--cpu-prof`. */
+  profile: Target[];
 }
 
 /** Processors of the server and of the load generator with `--pin`. */
@@ -217,7 +281,7 @@ const LOAD_CPU = 1;
 const USAGE = "flags are --seconds S --rounds R --warmup W " +
   `--only ${SECTION_IDS.join(",")} --no-eliza --conns C1,C2,... --connect-conns C1,... ` +
   "--idle-conns C1,... --workers-conns C1,... --eliza-conns C1,... --sources N " +
-  "--load c|deno --no-pin";
+  "--load c|deno --no-pin --targets NAME1,NAME2,... --profile NAME1,NAME2,...";
 
 function connsFlag(value: string, name: string): number[] {
   return value.split(",").map((c) => numberFlag(c, name, 0, { min: 1, max: 10000, integer: true }));
@@ -242,8 +306,11 @@ function parseOptions(args: string[]): BenchOptions {
       load: { type: "string" },
       pin: { type: "boolean" },
       "no-pin": { type: "boolean" },
+      targets: { type: "string" },
+      profile: { type: "string" },
     },
   });
+  const picked = values.targets?.split(",").map((name) => name.trim());
   const only = values.only?.split(",").map((id) => id.trim()) ?? [...SECTION_IDS];
   for (const id of only) {
     if (!(SECTION_IDS as readonly string[]).includes(id)) {
@@ -292,11 +359,30 @@ function parseOptions(args: string[]): BenchOptions {
       pinned: true,
     },
   ];
+  const names = new Set(all.flatMap((section) => section.targets.map((t) => t.name)));
+  for (const name of picked ?? []) {
+    if (!names.has(name)) {
+      throw new Error(`--targets takes ${[...names].join(", ")}; got "${name}"`);
+    }
+  }
+  const profile = (values.profile?.split(",") ?? []).map((name) => {
+    const target = KEEPALIVE_TARGETS.find((t) => t.name === name.trim());
+    if (target === undefined || !("script" in target.server)) {
+      const names = KEEPALIVE_TARGETS.filter((t) => "script" in t.server).map((t) => t.name);
+      throw new Error(`--profile takes ${names.join(", ")}; got "${name}"`);
+    }
+    return target;
+  });
   return {
+    profile,
     seconds: numberFlag(values.seconds, "seconds", 5, { min: 0.1, max: 600 }),
     rounds: numberFlag(values.rounds, "rounds", 2, { min: 1, max: 20, integer: true }),
     warmup: numberFlag(values.warmup, "warmup", 1, { min: 0, max: 60 }),
-    sections: all.filter((section) => wanted(section.id)),
+    sections: all.filter((section) => wanted(section.id)).map((section) =>
+      picked === undefined
+        ? section
+        : { ...section, targets: section.targets.filter((t) => picked.includes(t.name)) }
+    ).filter((section) => section.targets.length > 0),
     sources: numberFlag(values.sources, "sources", 16, { min: 1, max: 250, integer: true }),
     pin: !values["no-pin"] && (values.pin || canPin()),
     loadC: values.load !== "deno",
@@ -373,8 +459,11 @@ function pinned(
   return pin ? ["taskset", ["-c", String(cpu), program, ...args]] : [program, args];
 }
 
-/** The command and arguments that start `target`'s server, on processor 0 when pinning. */
-function serverCommand(target: Target, pin: boolean): [string, string[]] {
+/**
+ * The command and arguments that start `target`'s server, on processor 0 when
+ * pinning; `denoFlags` go to `deno run` (a Deno script only).
+ */
+function serverCommand(target: Target, pin: boolean, denoFlags: string[] = []): [string, string[]] {
   const server = target.server;
   return "script" in server
     ? pinned(
@@ -384,6 +473,7 @@ function serverCommand(target: Target, pin: boolean): [string, string[]] {
         "--allow-net=127.0.0.1",
         "--allow-read",
         ...(server.denoFlags ?? []),
+        ...denoFlags,
         ...server.script,
         "--port",
         "0",
@@ -449,7 +539,7 @@ async function runLoad(
 /** Reports what a server said on standard error and how it ended, when unusual. */
 function noteExit(target: Target, exit: ServerExit, notes: Notes): void {
   for (const line of exit.stderr.split("\n")) {
-    if (line.trim() !== "" && line !== STOPPING_MESSAGE) {
+    if (line.trim() !== "" && !STOPPING_MESSAGE.test(line)) {
       notes.add(`${target.name} server said: ${line}`);
     }
   }
@@ -521,6 +611,8 @@ interface Cell {
   serverCpu: number | null;
   /** What other processes took of the machine's processors, as a percentage of one core. */
   othersCpu: number | null;
+  /** The server's CPU time per request (per connection, in the connect section), in µs. */
+  cpuPerRequestUs: number | null;
 }
 
 function cellOf(runs: LoadResult[]): Cell {
@@ -538,6 +630,9 @@ function cellOf(runs: LoadResult[]): Cell {
       ? median(runs.map((r) => (100 * r.server_cpu_ms!) / (r.seconds * 1000)))
       : null,
     othersCpu: others.every((v) => v !== null) ? median(others as number[]) : null,
+    cpuPerRequestUs: serverCpus.every((ms) => ms !== undefined) && runs.every((r) => r.requests > 0)
+      ? median(runs.map((r) => (1000 * r.server_cpu_ms!) / r.requests))
+      : null,
   };
 }
 
@@ -564,35 +659,60 @@ function sampleKey(section: Section, target: Target, conns: number): string {
 }
 
 /**
+ * The base of a section's ratios at `conns` connections: the fastest (by
+ * median rate) of its `baseline` targets, or its first target when it has
+ * none; `null` when none of them was measured.
+ */
+function baseOf(section: Section, samples: Samples, conns: number): Target | null {
+  const bases = section.targets.some((t) => t.baseline)
+    ? section.targets.filter((t) => t.baseline)
+    : section.targets.slice(0, 1);
+  let best: Target | null = null;
+  let bestRps = -1;
+  for (const target of bases) {
+    const runs = samples.get(sampleKey(section, target, conns)) ?? [];
+    if (runs.length === 0) continue;
+    const rps = median(runs.map((r) => r.rps));
+    if (rps > bestRps) [best, bestRps] = [target, rps];
+  }
+  return best;
+}
+
+/** What the ratio columns of a section's table are taken against. */
+function baseName(section: Section): string {
+  return section.targets.some((t) => t.baseline) ? "fastest raw" : section.targets[0].name;
+}
+
+/**
  * A markdown table of request rates: one row per connection count and
  * target, medians over the rounds (and the range of the rates), with ratios
- * to the first target. The
+ * to the base of each connection count ({@linkcode baseOf}). The
  * connect section adds the slowest whole second, the connect errors and the
  * most sockets in TIME_WAIT.
  */
 function rateTable(section: Section, samples: Samples): string[] {
   const targets = section.targets;
-  const base = targets[0].name;
+  const base = baseName(section);
   const connect = section.mode === "connect";
   const rows = [
     `| target | C | ${
       connect ? "conn/s" : "req/s"
     } | range | p99 ms | ratio vs ${base} (req/s) | ` +
-    `p99 vs ${base} | server CPU % | load CPU % | others CPU % |` +
+    `p99 vs ${base} | server CPU % | server µs/req | load CPU % | others CPU % |` +
     (connect ? " slowest 1 s | connect errors | TIME_WAIT max |" : ""),
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |" +
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |" +
     (connect ? " ---: | ---: | ---: |" : ""),
   ];
   for (const conns of section.conns) {
     const of = (target: Target): LoadResult[] =>
       samples.get(sampleKey(section, target, conns)) ?? [];
-    const baseRuns = of(targets[0]);
-    const baseCell = baseRuns.length > 0 ? cellOf(baseRuns) : null;
+    const baseTarget = baseOf(section, samples, conns);
+    const baseCell = baseTarget === null ? null : cellOf(of(baseTarget));
     for (const target of targets) {
       const runs = of(target);
       if (runs.length === 0) {
         rows.push(
-          `| ${target.name} | ${conns} | failed | | | | | | | |` + (connect ? " | | |" : ""),
+          `| ${target.name} | ${conns} | failed | | | | | | | | |` + (connect ? " | | |" : ""),
         );
         continue;
       }
@@ -607,11 +727,62 @@ function rateTable(section: Section, samples: Samples): string[] {
           `${cell.p99.toFixed(3)} | ` +
           `${formatRatio(cell.rps, baseCell?.rps ?? 0)} | ` +
           `${formatRatio(cell.p99, baseCell?.p99 ?? 0)} | ${formatPercent(cell.serverCpu)} | ` +
+          `${cell.cpuPerRequestUs === null ? "n/a" : cell.cpuPerRequestUs.toFixed(1)} | ` +
           `${formatPercent(cell.loadCpu)} | ${formatPercent(cell.othersCpu)} |${extra}`,
       );
     }
   }
   return rows;
+}
+
+/** A target of issue 18 on a rate: `name` at least `min` times `base` (and p99 at most `maxP99`). */
+interface Goal {
+  section: SectionId;
+  target: Target;
+  /** The target to compare with; `null`: the fastest raw server of the cell. */
+  base: Target | null;
+  min: number;
+  maxP99?: number;
+}
+
+/** The goals the tables are read against, checked in the report. */
+const GOALS: readonly Goal[] = [
+  { section: "keepalive", target: HELLO, base: null, min: 0.95, maxP99: 1.5 },
+  { section: "keepalive", target: PIPELINE, base: null, min: 0.85 },
+  { section: "keepalive", target: ROUTER, base: HELLO, min: 0.7 },
+  { section: "connect", target: HELLO, base: null, min: 0.9 },
+];
+
+/** One line per goal and connection count: the ratios and whether they meet it. */
+function goalLines(sections: Section[], samples: Samples): string[] {
+  const lines: string[] = [];
+  for (const goal of GOALS) {
+    const section = sections.find((s) => s.id === goal.section);
+    if (section === undefined) continue;
+    for (const conns of section.conns) {
+      const base = goal.base ?? baseOf(section, samples, conns);
+      const runs = samples.get(sampleKey(section, goal.target, conns)) ?? [];
+      const baseRuns = base === null ? [] : samples.get(sampleKey(section, base, conns)) ?? [];
+      if (base === null || runs.length === 0 || baseRuns.length === 0) continue;
+      const cell = cellOf(runs);
+      const baseCell = cellOf(baseRuns);
+      const rps = cell.rps / baseCell.rps;
+      const p99 = cell.p99 / baseCell.p99;
+      const met = rps >= goal.min && (goal.maxP99 === undefined || p99 <= goal.maxP99);
+      lines.push(
+        `- ${section.id} C=${conns}: ${goal.target.name} ${rps.toFixed(2)}x ${base.name} ` +
+          `(at least ${goal.min}x)` +
+          (goal.maxP99 === undefined ? "" : `, p99 ${p99.toFixed(2)}x (at most ${goal.maxP99}x)`) +
+          `: ${met ? "met" : "MISSED"}` +
+          (cell.cpuPerRequestUs === null || baseCell.cpuPerRequestUs === null
+            ? ""
+            : ` (server CPU per request ${
+              (cell.cpuPerRequestUs / baseCell.cpuPerRequestUs).toFixed(2)
+            }x; others CPU ${formatPercent(cell.othersCpu)})`),
+      );
+    }
+  }
+  return lines;
 }
 
 /** KiB of server memory per idle connection in one idle run, or `null` when not measured. */
@@ -658,6 +829,25 @@ function idleTable(section: Section, samples: Samples): string[] {
     }
   }
   return rows;
+}
+
+/** Most memory per idle connection of the hello graph, in kB (1000 bytes). */
+const IDLE_GOAL_KB = 12;
+
+/** The idle memory goal: hello's memory per idle connection against {@linkcode IDLE_GOAL_KB}. */
+function idleGoalLines(options: BenchOptions, samples: Samples): string[] {
+  const section = options.sections.find((s) => s.id === "idle");
+  if (section === undefined) return [];
+  return section.conns.flatMap((conns) => {
+    const values = (samples.get(sampleKey(section, HELLO, conns)) ?? []).map(kibPerConn)
+      .filter((v): v is number => v !== null);
+    if (values.length === 0) return [];
+    const kb = median(values) * 1.024;
+    return [
+      `- idle C=${conns}: hello ${kb.toFixed(1)} kB per idle connection ` +
+      `(at most ${IDLE_GOAL_KB} kB): ${kb <= IDLE_GOAL_KB ? "met" : "MISSED"}`,
+    ];
+  });
 }
 
 /** What the run was told and where it ran, for the sections' texts. */
@@ -768,7 +958,10 @@ async function header(context: Context, args: string[]): Promise<string[]> {
     "# plumb benchmark",
     "",
     `- Machine: nproc ${await processorCount()}, ${await cpuModel()}, ` +
-    `deno ${Deno.version.deno} (V8 ${Deno.version.v8}), ${Deno.build.os} ${Deno.build.arch}`,
+    `deno ${Deno.version.deno} (V8 ${Deno.version.v8}), node ${
+      await nodeVersion() ?? "missing"
+    }, ` +
+    `${Deno.build.os} ${Deno.build.arch}`,
     `- Command: \`${command}\``,
     `- Run: ${options.warmup} s warmup + ${options.seconds} s measured per cell, ` +
     `${options.rounds} round(s), each cell the median over rounds, each measurement on a fresh ` +
@@ -777,7 +970,16 @@ async function header(context: Context, args: string[]): Promise<string[]> {
     "- `others CPU %`: the busy time of all processors in the window (/proc/stat) less the " +
     "server's and the load generator's, that is what other processes of this shared machine " +
     "took (as a percentage of one core); cells where it is high were disturbed. `range`: the " +
-    "lowest and the highest rate over the rounds.",
+    "lowest and the highest rate over the rounds. `server µs/req`: the server's CPU time in " +
+    "the window over the requests answered in it (10 ms steps of /proc), which the other " +
+    "processes of the machine disturb less than the rate.",
+    "- Baselines: `raw bytes` (`bench/raw_bytes_server.ts`: lines split on bytes, never a " +
+    "string, all the replies of one read in one write; `raw bytes 1 KiB` with a 1 KiB read " +
+    "buffer instead of 16 KiB), `raw lines` (`bench/raw_server.ts`: in the style of plumb's tcp " +
+    "module, each line decoded to a string and its reply awaited in a write of its own) and " +
+    "`node net` (`bench/node_net_server.mjs`, Node's `net`, bytes, one write per `data` event, " +
+    "run with the machine's `node`). `vs fastest raw`: against whichever of the raw Deno " +
+    "servers had the higher median rate in that row group.",
     "",
   ];
 }
@@ -827,6 +1029,109 @@ function elizaSection(section: Section, samples: Samples, versions: string): str
     "",
     ...rateTable(section, samples),
   ];
+}
+
+/** Where `--profile` has servers write their `.cpuprofile`, relative to the repository root. */
+const PROFILE_DIR = "bench/results/prof";
+/** Functions listed per profile. */
+const PROFILE_TOP = 15;
+
+/** What one `--profile` run gave. */
+interface ProfileRun {
+  target: Target;
+  conns: number;
+  load: LoadResult;
+  /** The profile, relative to the repository root. */
+  file: string;
+  times: SelfTimes;
+}
+
+/**
+ * Runs `target` once more under `deno run --cpu-prof` with the keep-alive
+ * load at `conns` connections (warmup and measured window as in the tables),
+ * stops it with SIGINT so that it writes its profile, and reads it.
+ */
+async function runProfile(
+  options: BenchOptions,
+  loadgen: LoadGenerator,
+  target: Target,
+  conns: number,
+  notes: Notes,
+): Promise<ProfileRun> {
+  const dir = `${ROOT}${PROFILE_DIR}`;
+  const before = await profileFiles(dir);
+  const flags = ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`];
+  const server = await startServer(...serverCommand(target, options.pin, flags), ROOT);
+  const section: Section = {
+    id: "keepalive",
+    targets: [target],
+    conns: [conns],
+    mode: "keepalive",
+    pinned: true,
+  };
+  let load: LoadResult;
+  try {
+    load = await runLoad(options, loadgen, {
+      section,
+      target,
+      conns,
+      port: server.port,
+      pid: server.pid,
+    }, options.pin);
+  } finally {
+    // SIGINT, then wait: a second signal would exit at once, maybe before the profile is written.
+    try {
+      Deno.kill(server.pid, "SIGINT");
+    } catch {
+      // Already gone; its status says how.
+    }
+    if (!(await waitExit(server.pid, STOP_GRACE_MS))) {
+      notes.add(`profile: ${target.name} did not exit within ${STOP_GRACE_MS / 1000} s of SIGINT`);
+    }
+    noteExit(target, await server.stop(STOP_GRACE_MS), notes);
+  }
+  const name = newestNew(before, await profileFiles(dir));
+  if (name === null) throw new Error(`${target.name} wrote no .cpuprofile to ${PROFILE_DIR}`);
+  const file = `${PROFILE_DIR}/${name}`;
+  const profile = JSON.parse(await Deno.readTextFile(`${ROOT}${file}`)) as CpuProfile;
+  return { target, conns, load, file, times: selfTimes(profile, ROOT) };
+}
+
+/** The `--profile` section: per target, its time by part of the program and its top functions. */
+function profileSection(options: BenchOptions, runs: ProfileRun[]): string[] {
+  if (runs.length === 0) return [];
+  const lines = [
+    "",
+    "## Where the time goes (`--profile`)",
+    "",
+    `- Each target once more under \`deno run --cpu-prof --cpu-prof-dir=${PROFILE_DIR}\`, ` +
+    `keep-alive, ${options.warmup} s warmup + ${options.seconds} s measured, stopped with ` +
+    "SIGINT; the profile covers the whole process, start-up included. self % is of the " +
+    "samples that were not idle; `busy µs per request` is the profile's busy time over the " +
+    "requests of warmup and window together (the window's rate times their length), to " +
+    "compare targets. `(program)` is V8 and Deno's native code outside JavaScript, " +
+    "`Deno ops` mostly the system calls (`op_write`, `op_read`) and text encoding.",
+  ];
+  for (const run of runs) {
+    const { samples, idle, top } = run.times;
+    const busy = samples - idle;
+    const busyMs = top.reduce((sum, f) => sum + f.selfMs, 0);
+    const requests = run.load.rps * (options.warmup + options.seconds);
+    lines.push(
+      "",
+      `### ${run.target.name}, C=${run.conns}`,
+      "",
+      `- ${run.load.rps} req/s under the profiler; \`${run.file}\`: ${samples} samples, ` +
+        `${idle} idle; busy µs per request ${
+          requests > 0 ? (1000 * busyMs / requests).toFixed(2) : "n/a"
+        }.`,
+      "",
+      ...profileTable(byPart(run.times), busy, "part"),
+      "",
+      ...profileTable(top.slice(0, PROFILE_TOP), busy, "function"),
+    );
+  }
+  return lines;
 }
 
 /** Saves the report through a child process allowed to write `bench/results/` only. */
@@ -918,10 +1223,28 @@ async function main(args: string[]): Promise<number> {
       }
     }
   }
+  const profiles: ProfileRun[] = [];
+  const profileConns = options.sections.find((s) => s.id === "keepalive")?.conns[0] ?? 16;
+  for (const target of options.profile) {
+    try {
+      const run = await runProfile(options, loadgen, target, profileConns, notes);
+      profiles.push(run);
+      console.error(
+        `  profile ${target.name} C=${profileConns}: ${run.load.rps} req/s, ${run.file}`,
+      );
+    } catch (error) {
+      const message = (error as Error).message.split("\n")[0];
+      console.error(`  profile ${target.name}: failed: ${message}`);
+      notes.add(`profile: ${target.name} failed: ${message}`);
+    }
+  }
   const noteLines = notes.lines();
+  const goals = [...goalLines(options.sections, samples), ...idleGoalLines(options, samples)];
   const report = [
     ...(await header(context, args)),
     ...options.sections.flatMap((section) => sectionReport(section, samples, context)),
+    ...(goals.length > 0 ? ["", "## Targets (issue 18)", "", ...goals] : []),
+    ...profileSection(options, profiles),
     ...(noteLines.length > 0 ? ["", "Notes:", "", ...noteLines] : []),
   ].join("\n") + "\n";
   console.log(report);

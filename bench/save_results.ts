@@ -1,5 +1,5 @@
 /**
- * Writes its standard input to the file named by its one argument, creating
+ * Writes its standard input (text or bytes) to the file named by its one argument, creating
  * the file's directory. `run.ts` starts it with `--allow-write` for
  * `bench/results/` only, because the bench task itself grants no write access.
  *
@@ -9,12 +9,12 @@
  * @module
  */
 
-/** Saves standard input to `path`. */
+/** Saves standard input to `path`, byte for byte. */
 async function save(path: string): Promise<void> {
-  const text = await new Response(Deno.stdin.readable).text();
+  const bytes = await new Response(Deno.stdin.readable).bytes();
   const slash = path.lastIndexOf("/");
   if (slash > 0) await Deno.mkdir(path.slice(0, slash), { recursive: true });
-  await Deno.writeTextFile(path, text);
+  await Deno.writeFile(path, bytes);
 }
 
 if (import.meta.main) {

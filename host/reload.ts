@@ -96,6 +96,26 @@ export function failureReason(error: unknown): string {
   return lineOf(toPlumbError(error));
 }
 
+/**
+ * One connection's pin of a generation: a small object, not a closure, as
+ * every open connection holds one.
+ */
+class Pin implements PinnedGraph {
+  readonly handle: RequestHandler;
+  #generation: Generation | undefined;
+
+  constructor(generation: Generation) {
+    this.handle = generation.handle;
+    this.#generation = generation;
+  }
+
+  release(): void {
+    const generation = this.#generation;
+    this.#generation = undefined;
+    generation?.unpin();
+  }
+}
+
 /** One loaded graph, and the connections pinned to it. */
 export class Generation {
   /** 1 for the graph served at start, then one more per reload. */
@@ -136,16 +156,13 @@ export class Generation {
   /** Pins a new connection to this generation, until it calls `release`. */
   pin(): PinnedGraph {
     this.#pinned++;
-    let released = false;
-    return {
-      handle: this.handle,
-      release: (): void => {
-        if (released) return;
-        released = true;
-        this.#pinned--;
-        this.#drained();
-      },
-    };
+    return new Pin(this);
+  }
+
+  /** A pin was released. */
+  unpin(): void {
+    this.#pinned--;
+    this.#drained();
   }
 
   /**

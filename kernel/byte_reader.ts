@@ -37,6 +37,27 @@ export function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
 }
 
 /**
+ * Lines of at most this many bytes are decoded in JavaScript when they are
+ * ASCII: a call into the decoder costs more than the loop (and longer
+ * strings would be built in pieces).
+ */
+const SHORT_LINE = 12;
+
+/** The first `end` bytes of `bytes` as text (UTF-8). */
+function decodeLine(bytes: Uint8Array, end: number): string {
+  if (end <= SHORT_LINE) {
+    let text = "";
+    for (let i = 0; i < end; i++) {
+      const byte = bytes[i];
+      if (byte >= 0x80) return decoder.decode(bytes.subarray(0, end));
+      text += String.fromCharCode(byte);
+    }
+    return text;
+  }
+  return decoder.decode(bytes.subarray(0, end));
+}
+
+/**
  * Reads chunks and lines from a pull source. A line ends at `\n` or `\r\n`;
  * it is decoded only once complete, so a character split across chunks is
  * decoded whole. Invalid UTF-8 becomes U+FFFD, never an error.
@@ -174,6 +195,22 @@ export class ByteReader {
     }
   }
 
+  /**
+   * Takes a chunk that the reader's owner read from the source itself, as if
+   * pulled (`null`: the source has ended); false at the end. For an owner
+   * that waits for a source's next bytes without a pull of the reader's own:
+   * only while no pull is under way and nothing is held. The owner may reuse
+   * the chunk's memory only once nothing is buffered (a volatile source).
+   */
+  supply(chunk: Uint8Array | null): boolean {
+    if (chunk === null) {
+      this.#ended = true;
+      return false;
+    }
+    this.#pending = this.#pending.length === 0 ? chunk : concatBytes(this.#pending, chunk);
+    return true;
+  }
+
   /** Takes what is buffered without pulling; `null` when nothing is. */
   takeBuffered(): Uint8Array | null {
     const p = this.#pending;
@@ -234,7 +271,7 @@ export class ByteReader {
     if (end > this.maxLineBytes) throw this.#tooLong();
     this.#pending = nl + 1 === p.length ? EMPTY : p.subarray(nl + 1);
     this.#consumed += nl + 1;
-    return decoder.decode(p.subarray(0, end));
+    return decodeLine(p, end);
   }
 
   #tooLong(): MessageTooLongError {

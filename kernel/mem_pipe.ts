@@ -38,6 +38,12 @@ export interface MemPipeOptions {
 export interface WaitMonitor {
   /** A reader (`writer` false) or writer (`writer` true) of `pipe` starts waiting. */
   wait(pipe: MemPipe, writer: boolean): void;
+  /**
+   * The first write (or touch) of `pipe` in its request, when its options
+   * name no `onFirstWrite`: one method for every pipe of a request instead of
+   * a closure each.
+   */
+  firstWrite?(pipe: MemPipe): void;
   /** A reader or writer of `pipe` stops waiting. */
   resume(pipe: MemPipe, writer: boolean): void;
 }
@@ -89,6 +95,7 @@ export class MemPipe {
   #readerTakesText = false;
   #writers: { resolve: () => void; reject: (reason: unknown) => void }[] = [];
   readonly #monitor: WaitMonitor | undefined;
+  readonly #onFirstWrite: (() => void) | undefined;
   /** The pipe's number for its monitor (the scheduler's edge index). */
   readonly id: number;
 
@@ -97,7 +104,8 @@ export class MemPipe {
     this.#highWaterMark = options.highWaterMark ?? MEM_HIGH_WATER_MARK;
     this.#monitor = options.monitor;
     this.id = options.id ?? -1;
-    this.output = new MemOutput(this, options.onFirstWrite);
+    this.#onFirstWrite = options.onFirstWrite;
+    this.output = new MemOutput(this);
     this.input = new MemInput(this, options.maxLineBytes);
   }
 
@@ -185,6 +193,17 @@ export class MemPipe {
    */
   async atEnd(): Promise<boolean> {
     return this.#chunks.length === 0 && (await this.#wait(true)) === null;
+  }
+
+  /** The producer wrote (or touched) the pipe for the first time: its `onFirstWrite`, else its monitor is told. */
+  firstWrite(): void {
+    if (this.#onFirstWrite !== undefined) this.#onFirstWrite();
+    else this.#monitor?.firstWrite?.(this);
+  }
+
+  /** True once the pipe has ended without an error and nothing is queued: every read says `null`. */
+  get drained(): boolean {
+    return this.#chunks.length === 0 && (this.#end === CLOSED || this.#end === CANCELLED);
   }
 
   /**
@@ -289,15 +308,10 @@ export class MemOutput implements OutputHandle {
   touched = 0;
   written = false;
   readonly #pipe: MemPipe;
-  readonly #onFirstWrite: (() => void) | undefined;
 
-  /**
-   * @param pipe the pipe written to
-   * @param onFirstWrite called on the first write or touch
-   */
-  constructor(pipe: MemPipe, onFirstWrite?: () => void) {
+  /** @param pipe the pipe written to, told of the first write or touch */
+  constructor(pipe: MemPipe) {
     this.#pipe = pipe;
-    this.#onFirstWrite = onFirstWrite;
   }
 
   write(chunk: Uint8Array): Promise<void> {
@@ -318,7 +332,7 @@ export class MemOutput implements OutputHandle {
   touch(): void {
     if (this.written) return;
     this.written = true;
-    this.#onFirstWrite?.();
+    this.#pipe.firstWrite();
   }
 }
 
@@ -378,6 +392,8 @@ export class MemInput implements InputHandle {
   }
   async #readLineLater(): Promise<string | null> {
     await this.#pipe.ready();
+    // The end, the usual way a line loop stops: no byte reader to make and pull from.
+    if (this.#pipe.drained && !this.#bytesBuffered) return null;
     return this.#textLine() ?? this.#bytes.readLine();
   }
   readValue(): Promise<QueuedValue | string | null> {
@@ -389,6 +405,7 @@ export class MemInput implements InputHandle {
   }
   async #readValueLater(): Promise<QueuedValue | string | null> {
     await this.#pipe.ready();
+    if (this.#pipe.drained && !this.#bytesBuffered) return null;
     return this.#pipe.takeValue() ?? this.readLine();
   }
   readChunk(): Promise<Chunk | null> {

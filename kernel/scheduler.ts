@@ -211,7 +211,7 @@ export function runRequest(
   return new RequestRun(plan, input, output, report, info, open).start();
 }
 
-async function runSingle(
+function runSingle(
   node: PlanNode,
   input: InputHandle,
   output: OutputHandle,
@@ -231,29 +231,41 @@ async function runSingle(
   const teed = node.tees.length > 0
     ? applyTees(node.name, node.ports, node.tees, handles)
     : undefined;
-  // The hot path of a one-node graph: exec inline, no outcome object.
+  // The hot path of a one-node graph: exec inline, no outcome object, no async frame.
   const task = new TaskImpl(node.name, node.ports, handles, info.event, info);
-  let ok = true;
-  try {
-    if (teed === undefined) await node.servlet.exec(node.ctx, task);
-    else {
-      let running: void | Promise<void>;
-      try {
-        running = node.servlet.exec(node.ctx, task);
-      } catch (error) {
-        running = Promise.reject(error);
-      }
-      await endTees(running, teed);
-    }
-  } catch (error) {
-    ok = false;
-    safeReport(report, node, error, info);
-  } finally {
+  const ended = (ok: boolean): boolean => {
     task.end();
     input.release();
     copySharedFlags(input, output);
+    return ok;
+  };
+  const failed = (error: unknown): boolean => {
+    safeReport(report, node, error, info);
+    return ended(false);
+  };
+  let running: void | Promise<void>;
+  try {
+    running = node.servlet.exec(node.ctx, task);
+  } catch (error) {
+    if (teed === undefined) return Promise.resolve(failed(error));
+    running = Promise.reject(error);
   }
-  return ok;
+  const done = teed === undefined ? Promise.resolve(running) : endTees(running, teed);
+  return done.then(() => ended(true), failed);
+}
+
+/** Arrays of zeros and of falses by length, to copy: a copy costs a fraction of a `fill`. */
+const zeroArrays: number[][] = [];
+const falseArrays: boolean[][] = [];
+
+/** A new array of `n` zeros. */
+function zeros(n: number): number[] {
+  return (zeroArrays[n] ??= new Array<number>(n).fill(0)).slice();
+}
+
+/** A new array of `n` falses. */
+function falses(n: number): boolean[] {
+  return (falseArrays[n] ??= new Array<boolean>(n).fill(false)).slice();
 }
 
 const WAITING = 0;
@@ -299,11 +311,13 @@ class RequestRun implements WaitMonitor {
     this.#input = input;
     this.#output = output;
     this.#report = report;
-    this.#state = new Array(plan.nodes.length).fill(WAITING);
-    this.#pipes = new Array(plan.edges.length);
-    this.#closed = new Array(plan.edges.length).fill(false);
-    this.#waits = new Array(plan.nodes.length).fill(0);
-    this.#waitingOn = new Array(plan.nodes.length).fill(0);
+    const nodes = plan.nodes.length;
+    const edges = plan.edges.length;
+    this.#state = zeros(nodes); // WAITING
+    this.#pipes = new Array(edges);
+    this.#closed = falses(edges);
+    this.#waits = zeros(nodes);
+    this.#waitingOn = zeros(nodes);
     this.#pending = plan.nodes.length;
   }
 
@@ -320,13 +334,17 @@ class RequestRun implements WaitMonitor {
   #pipe(edge: number): MemPipe {
     let pipe = this.#pipes[edge];
     if (pipe === undefined) {
-      const to = this.#plan.edges[edge].to;
-      const options = { onFirstWrite: () => this.#startNode(to), monitor: this, id: edge };
+      const options = { monitor: this, id: edge };
       pipe = this.#pipes[edge] = this.#plan.newPipe?.(edge, options) ?? new MemPipe(options);
       // Its producer may have settled already (cancelled, or done without writing): then it is empty.
       if (this.#closed[edge]) pipe.close();
     }
     return pipe;
+  }
+
+  /** A pipe's first write starts the node that reads it. */
+  firstWrite(pipe: MemPipe): void {
+    this.#startNode(this.#plan.edges[pipe.id].to);
   }
 
   wait(pipe: MemPipe, writer: boolean): void {
@@ -471,6 +489,12 @@ class RequestRun implements WaitMonitor {
       inputs.every((e) => edges[e].fromSlot >= nodes[edges[e].from].ports.length);
   }
 
+  /** True when every one of `edges` is closed. */
+  #allClosed(edges: readonly number[]): boolean {
+    for (const edge of edges) if (!this.#closed[edge]) return false;
+    return true;
+  }
+
   #settle(node: PlanNode): void {
     this.#state[node.index] = SETTLED;
     for (const edge of node.outputEdges) {
@@ -479,7 +503,7 @@ class RequestRun implements WaitMonitor {
     }
     for (const edge of node.outputEdges) {
       const to = this.#plan.nodes[this.#plan.edges[edge].to];
-      if (this.#state[to.index] === WAITING && to.inputEdges.every((e) => this.#closed[e])) {
+      if (this.#state[to.index] === WAITING && this.#allClosed(to.inputEdges)) {
         this.#cancel(to.index);
       }
     }

@@ -6,21 +6,21 @@
  * closed once the reply is flushed.
  * @module
  */
-import { ByteReader, concatBytes } from "../kernel/byte_reader.ts";
+import { ByteReader } from "../kernel/byte_reader.ts";
 import type { ConnectionLink } from "../kernel/connection.ts";
 import type { PushLink } from "../kernel/connection_handle.ts";
 import { ASYNC, PERSIST } from "../kernel/flags.ts";
 import { type InputHandle, type OutputHandle, RESOLVED } from "../kernel/pipe.ts";
 import { type ByteChannel, isGone, writeAll } from "./channel.ts";
 import { KeptState } from "../kernel/kept_state.ts";
+import { LARGE_READ_BUFFER, ReadBuffers } from "./read_buffers.ts";
+import { joinChunks, ReplySlab } from "./reply_slab.ts";
 import type { Deadline } from "../kernel/servlet.ts";
 import type { ListenContext, RequestEvent, RequestInfo } from "./module.ts";
 
 const encoder = new TextEncoder();
 const NO_LINE: Promise<string | null> = Promise.resolve(null);
 
-/** Size of each session's read buffer, in bytes. */
-const READ_BUFFER = 16384;
 /** Reply bytes buffered before a write waits for the channel. */
 const WRITE_HIGH_WATER = 65536;
 
@@ -53,14 +53,6 @@ export interface SessionOptions {
    */
   pushBuffer?: number;
 }
-
-/**
- * Read buffers of ended sessions, kept for new ones: a connection served and
- * closed costs no 16 KiB allocation, and the garbage collector less work.
- */
-const freeBuffers: Uint8Array[] = [];
-/** Most read buffers kept, in all (4 MiB). */
-const MAX_FREE_BUFFERS = 256;
 
 /** Default of {@linkcode SessionOptions.pushBuffer}: 1 MiB. */
 export const DEFAULT_PUSH_BUFFER = 1 << 20;
@@ -133,6 +125,8 @@ class SessionOutput implements OutputHandle {
   /** Told once, when a write finds the peer gone. */
   readonly #onGone: () => void;
   #chunks: Uint8Array[] = [];
+  /** Where short text replies are encoded, made at the first one. */
+  #slab: ReplySlab | undefined;
   #size = 0;
   /** Bytes handed to a flush and not yet written. */
   #inFlight = 0;
@@ -159,6 +153,17 @@ class SessionOutput implements OutputHandle {
   write(chunk: Uint8Array): Promise<void> {
     this.written = true;
     if (this.gone || chunk.length === 0) return RESOLVED;
+    return this.#push(chunk);
+  }
+
+  /** Text, encoded into the session's reply slab when it is short ASCII. */
+  writeText(text: string): Promise<void> {
+    this.written = true;
+    if (this.gone || text.length === 0) return RESOLVED;
+    return this.#push((this.#slab ??= new ReplySlab()).encode(text));
+  }
+
+  #push(chunk: Uint8Array): Promise<void> {
     this.#chunks.push(chunk);
     this.#size += chunk.length;
     // Bounded: past the high-water mark (counting bytes still being written by an
@@ -191,8 +196,8 @@ class SessionOutput implements OutputHandle {
   flush(): Promise<void> {
     if (this.#size === 0) return this.#flushing;
     const chunks = this.#chunks;
-    const data = chunks.length === 1 ? chunks[0] : chunks.reduce(concatBytes);
-    this.#chunks = [];
+    const data = joinChunks(chunks, this.#size);
+    chunks.length = 0;
     this.#size = 0;
     this.#inFlight += data.length;
     // Behind any earlier flush not yet done, including one chained but not yet
@@ -202,22 +207,48 @@ class SessionOutput implements OutputHandle {
       : this.#send(data);
   }
 
-  async #send(data: Uint8Array): Promise<void> {
-    try {
-      if (!this.gone) {
-        this.writing = true;
-        this.writingSince = this.#clock.tick;
-        await writeAll(this.#channel, data);
-        this.bytesOut += data.length;
-      }
-    } catch (error) {
-      if (!isGone(error)) throw error;
-      this.gone = true;
-      this.#onGone();
-    } finally {
-      this.writing = false;
-      this.#inFlight -= data.length;
+  /**
+   * Writes `data` in one write when the channel takes it all (the usual case,
+   * without an async frame of its own), else in as many as it takes.
+   */
+  #send(data: Uint8Array): Promise<void> {
+    if (this.gone) {
+      this.#sent(data, false);
+      return RESOLVED;
     }
+    this.writing = true;
+    this.writingSince = this.#clock.tick;
+    let written: Promise<number>;
+    try {
+      written = this.#channel.write(data);
+    } catch (error) {
+      written = Promise.reject(error);
+    }
+    return written.then(
+      (n) =>
+        n === data.length ? this.#sent(data, true) : writeAll(this.#channel, data.subarray(n)).then(
+          () => this.#sent(data, true),
+          (error) => this.#failed(data, error),
+        ),
+      (error) => this.#failed(data, error),
+    );
+  }
+
+  /** A send of `data` is over (`written`: all of it went out). */
+  #sent(data: Uint8Array, written: boolean): void {
+    if (written) this.bytesOut += data.length;
+    this.writing = false;
+    this.#inFlight -= data.length;
+    // Nothing written from the reply slab waits any more: another session may have it.
+    if (this.#inFlight === 0 && this.#size === 0) this.#slab?.release();
+  }
+
+  /** A send of `data` failed: a gone peer is recorded, any other error thrown. */
+  #failed(data: Uint8Array, error: unknown): void {
+    this.#sent(data, false);
+    if (!isGone(error)) throw error;
+    this.gone = true;
+    this.#onGone();
   }
 
   /** Prepares the handle for the next request. */
@@ -272,11 +303,11 @@ export class Session implements ConnectionLink, PushLink {
   closedBecause: string | undefined;
   /** True when the session ended because its last request failed. */
   closedOnFailure = false;
-  /** Ends `serve` when the session is closed from outside. */
-  #closedSignal: () => void = () => {};
+  /** Told once the session has closed (`serve`'s `ended`). */
+  #ended: ((session: Session) => void) | undefined;
   readonly #errorReply: string;
   readonly #closeOnError: boolean;
-  readonly #buffer: Uint8Array = freeBuffers.pop() ?? new Uint8Array(READ_BUFFER);
+  readonly #buffers = new ReadBuffers();
   readonly #reader: ByteReader;
   readonly #input: SessionInput;
   readonly #output: SessionOutput;
@@ -373,7 +404,7 @@ export class Session implements ConnectionLink, PushLink {
    */
   #watch(): void {
     const reader = this.#reader;
-    if (this.#abort === undefined || this.closed || reader.held >= READ_BUFFER) return;
+    if (this.#abort === undefined || this.closed || reader.held >= LARGE_READ_BUFFER) return;
     // A read under way (the rest of a cut line) watches too; after it, watch again.
     reader.prefetch()?.then(() => this.#watch(), () => {});
   }
@@ -497,19 +528,26 @@ export class Session implements ConnectionLink, PushLink {
     this.reading = !this.#reader.holding;
     this.readingSince = this.#clock.tick;
     try {
-      const n = await this.channel.read(this.#buffer);
-      if (n === null || this.closed) return null;
-      this.bytesIn += n;
-      return this.#buffer.subarray(0, n);
+      return this.#received(await this.channel.read(this.#buffers.next()));
     } catch (error) {
-      if (isGone(error)) {
-        this.#gone(`the client has gone (${(error as Error).message || "connection reset"})`);
-        return null;
-      }
-      throw error;
+      return this.#readFailed(error);
     } finally {
       this.reading = false;
     }
+  }
+
+  /** The bytes of a read of `n` (`null`: the end) into the buffer `#buffers.next()` gave. */
+  #received(n: number | null): Uint8Array | null {
+    if (n === null || this.closed) return null;
+    this.bytesIn += n;
+    return this.#buffers.view(n);
+  }
+
+  /** A read failed: the end when the peer is gone, else the error. */
+  #readFailed(error: unknown): null {
+    if (!isGone(error)) throw error;
+    this.#gone(`the client has gone (${(error as Error).message || "connection reset"})`);
+    return null;
   }
 
   /** Waits for the next bytes between requests: idle, so the ttl applies. */
@@ -521,6 +559,16 @@ export class Session implements ConnectionLink, PushLink {
       this.readingSince = this.#clock.tick;
     }
     return reader.fill();
+  }
+
+  /**
+   * True when the wait for the next request's bytes can be a read of the
+   * session's own: nothing buffered or held, no pull or watch under way.
+   */
+  #canReadIdle(): boolean {
+    const reader = this.#reader;
+    return reader.buffered === 0 && !reader.filling && reader.held === 0 && !reader.ended &&
+      !this.closed;
   }
 
   async #request(context: ListenContext, event: RequestEvent): Promise<boolean> {
@@ -584,15 +632,19 @@ export class Session implements ConnectionLink, PushLink {
 
   /**
    * Serves requests until the peer goes, `PERSIST` is off, or `closing()` says
-   * to stop. Resolves at once when the session is closed from outside (a time
-   * limit), even while a servlet never resolves.
+   * to stop; then tells `ended`, a microtask after the session closed. So
+   * when the session is closed from outside (a time limit) `ended` is told
+   * at once, even while a servlet never resolves. A field, not a promise: an
+   * idle connection holds nothing more.
    */
-  serve(context: ListenContext, closing: () => boolean): Promise<void> {
+  serve(
+    context: ListenContext,
+    closing: () => boolean,
+    ended: (session: Session) => void,
+  ): void {
+    this.#ended = ended;
     this.#log = context.log;
-    return new Promise((resolve) => {
-      this.#closedSignal = resolve;
-      this.#serve(context, closing).then(resolve);
-    });
+    this.#serve(context, closing);
   }
 
   async #serve(context: ListenContext, closing: () => boolean): Promise<void> {
@@ -600,7 +652,21 @@ export class Session implements ConnectionLink, PushLink {
     try {
       let go = !this.#open || await this.#request(context, "open");
       while (go) {
-        if (reader.buffered === 0 && !(await this.#fillIdle())) break;
+        if (this.#canReadIdle()) {
+          // The hot path of a keep-alive connection: the session reads the next
+          // request's bytes itself, without a pull of the reader's (one await deep).
+          this.reading = true;
+          this.readingSince = this.#clock.tick;
+          let chunk: Uint8Array | null;
+          try {
+            chunk = this.#received(await this.channel.read(this.#buffers.next()));
+          } catch (error) {
+            chunk = this.#readFailed(error);
+          } finally {
+            this.reading = false;
+          }
+          if (!reader.supply(chunk)) break;
+        } else if (reader.buffered === 0 && !(await this.#fillIdle())) break;
         if (closing()) break;
         const overdue = this.#deadline === undefined ? undefined : this.overdue(performance.now());
         if (overdue !== undefined) {
@@ -627,15 +693,10 @@ export class Session implements ConnectionLink, PushLink {
       );
     } finally {
       this.close();
-      // No read into the buffer is under way now (unless a servlet left one
-      // waiting) and no unread byte points into it (a servlet still running
-      // could read them later): it can serve another session.
-      if (
-        !this.reading && !reader.filling && reader.buffered === 0 &&
-        freeBuffers.length < MAX_FREE_BUFFERS
-      ) {
-        freeBuffers.push(this.#buffer);
-      }
+      // No read into the buffers is under way now (unless a servlet left one
+      // waiting) and no unread byte points into them (a servlet still running
+      // could read them later): they can serve another session.
+      if (!this.reading && !reader.filling && reader.buffered === 0) this.#buffers.release();
     }
   }
 
@@ -689,7 +750,6 @@ export class Session implements ConnectionLink, PushLink {
     if (this.closed) return;
     this.closed = true;
     this.closedBecause ??= because;
-    this.#closedSignal();
     this.#abort?.abort(this.#closedReason());
     if (this.#slots !== undefined) { for (const slot of this.#slots.values()) slot.close(); }
     this.#resolveClosed?.();
@@ -700,5 +760,8 @@ export class Session implements ConnectionLink, PushLink {
     } catch {
       // Already closed by the peer or the sweeper.
     }
+    const ended = this.#ended;
+    this.#ended = undefined;
+    if (ended !== undefined) queueMicrotask(() => ended(this));
   }
 }

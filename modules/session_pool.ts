@@ -4,7 +4,7 @@
  * @module
  */
 import type { ByteChannel } from "./channel.ts";
-import type { ListenContext, Listener } from "./module.ts";
+import type { ListenContext, Listener, PinnedGraph } from "./module.ts";
 import { type Clock, Session, type SessionOptions } from "./session.ts";
 
 /** Told as each session of a pool starts and ends (connection logs and limits). */
@@ -26,8 +26,14 @@ export class SessionPool {
   /** Ticks a write may wait for the peer; 0 for no limit. */
   readonly #writeTicks: number;
   readonly #clock: Clock = { tick: 0 };
-  readonly #open = new Set<Session>();
-  readonly #served = new Set<Promise<void>>();
+  /** The open sessions, each with its pin of the graph it was served. */
+  readonly #open = new Map<Session, PinnedGraph | undefined>();
+  /** Told once no session is open any more (`close` waiting for the last ones). */
+  #emptied: (() => void)[] = [];
+  /** The context of the sessions of the graph served now, made once per graph (reload). */
+  #graphContext: { handle: ListenContext["handle"]; context: ListenContext } | undefined;
+  /** Whether the pool is closing, as each session asks it (one function for them all). */
+  readonly #isClosing = (): boolean => this.#closing;
   readonly #sweeper: ReturnType<typeof setInterval>;
   readonly #hooks: SessionHooks | undefined;
   #closing = false;
@@ -77,7 +83,7 @@ export class SessionPool {
   evictUnanswered(ms: number): number {
     const before = performance.now() - ms;
     let closed = 0;
-    for (const session of this.#open) {
+    for (const session of this.#open.keys()) {
       if (
         session.idle && !session.closed && session.bytesOut === 0 && session.startedAt <= before
       ) {
@@ -97,42 +103,65 @@ export class SessionPool {
   stats(): { accepted: number; bytesIn: number; bytesOut: number } {
     let bytesIn = this.#endedBytesIn;
     let bytesOut = this.#endedBytesOut;
-    for (const session of this.#open) {
+    for (const session of this.#open.keys()) {
       bytesIn += session.bytesIn;
       bytesOut += session.bytesOut;
     }
     return { accepted: this.#started, bytesIn, bytesOut };
   }
 
-  /** Serves a new channel; resolves when its session ends. */
-  serve(channel: ByteChannel): Promise<void> {
+  /**
+   * Serves a new channel. What the pool keeps per session is the least it
+   * can (an entry in the map of open sessions, and its pin of the graph): an
+   * idle connection's memory is mostly this.
+   */
+  serve(channel: ByteChannel): void {
     const session = new Session(channel, this.#options, this.#clock);
     this.#started++;
-    this.#open.add(session);
     this.#context.connections(1);
     // The graph served now stays this session's graph, whatever a reload does meanwhile.
     const pinned = this.#context.pin?.();
-    const context = pinned ? { ...this.#context, handle: pinned.handle } : this.#context;
+    this.#open.set(session, pinned);
+    const context = pinned ? this.#contextOf(pinned.handle) : this.#context;
     const hooks = this.#hooks;
     const started = hooks === undefined ? context : hooks.started(session, context);
-    const served = session.serve(started, () => this.#closing).finally(() => {
-      this.#open.delete(session);
-      this.#served.delete(served);
-      this.#endedBytesIn += session.bytesIn;
-      this.#endedBytesOut += session.bytesOut;
-      this.#context.connections(-1);
-      pinned?.release();
-      hooks?.ended(session, this.#closing);
-    });
-    this.#served.add(served);
-    return served;
+    session.serve(started, this.#isClosing, this.#sessionEnded);
   }
+
+  /** Resolves once no session is open (at once when none is). */
+  emptied(): Promise<void> {
+    if (this.#open.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#emptied.push(resolve));
+  }
+
+  /** The listener's context with `handle` (a pinned graph's), shared by the sessions of that graph. */
+  #contextOf(handle: ListenContext["handle"]): ListenContext {
+    const cached = this.#graphContext;
+    if (cached !== undefined && cached.handle === handle) return cached.context;
+    const context = { ...this.#context, handle };
+    this.#graphContext = { handle, context };
+    return context;
+  }
+
+  /** A session has ended: it leaves the pool, its graph is released, the hooks are told. */
+  readonly #sessionEnded = (session: Session): void => {
+    const pinned = this.#open.get(session);
+    this.#open.delete(session);
+    this.#endedBytesIn += session.bytesIn;
+    this.#endedBytesOut += session.bytesOut;
+    this.#context.connections(-1);
+    pinned?.release();
+    this.#hooks?.ended(session, this.#closing);
+    if (this.#open.size === 0 && this.#emptied.length > 0) {
+      for (const emptied of this.#emptied.splice(0)) emptied();
+    }
+  };
 
   #sweep(): void {
     const now = ++this.#clock.tick;
     const log = this.#context.log;
     const ms = performance.now();
-    for (const session of this.#open) {
+    for (const session of this.#open.keys()) {
       const overdue = session.idle ? session.overdue(ms) : undefined;
       if (overdue !== undefined) {
         log.log("warn", "PLUMB_DEADLINE", `${session.channel.peer}: ${overdue}, closing`);
@@ -180,14 +209,14 @@ export class SessionPool {
   async close(graceMs: number): Promise<void> {
     this.#closing = true;
     clearInterval(this.#sweeper);
-    for (const session of this.#open) if (session.idle) session.close();
+    for (const session of this.#open.keys()) if (session.idle) session.close();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const grace = new Promise<void>((resolve) => timer = setTimeout(resolve, graceMs));
-    await Promise.race([Promise.all(this.#served), grace]);
+    await Promise.race([this.emptied(), grace]);
     clearTimeout(timer);
-    for (const session of this.#open) session.close();
+    for (const session of this.#open.keys()) session.close();
     const settled = new Promise<void>((resolve) => timer = setTimeout(resolve, 1000));
-    await Promise.race([Promise.all(this.#served), settled]);
+    await Promise.race([this.emptied(), settled]);
     clearTimeout(timer);
   }
 }
@@ -210,7 +239,8 @@ export function singleSessionListener(
   ttl: number,
 ): Listener {
   const pool = new SessionPool(context, options, ttl);
-  const served = pool.serve(channel);
+  pool.serve(channel);
+  const served = pool.emptied();
   let closing: Promise<void> | undefined;
   return {
     url,
