@@ -19,7 +19,10 @@ export default defineServlet({
   description: "a JSON endpoint: hello (a greeting) or echo (the JSON body back)",
   init(args, env) {
     if (args.length !== 1 || (args[0] !== "hello" && args[0] !== "echo")) {
-      throw new PlumbError(`http_api: args are ["hello"] or ["echo"], got ${JSON.stringify(args)}`);
+      throw new PlumbError(
+        "PLUMB_SERVLET_INIT_FAILED",
+        `http_api: args are ["hello"] or ["echo"], got ${JSON.stringify(args)}`,
+      );
     }
     return {
       endpoint: args[0], // which endpoint the node is
