@@ -59,6 +59,7 @@ export {
   type Task,
 } from "./kernel/servlet.ts";
 export type { Connection } from "./kernel/connection.ts";
+export type { KeyValueStore } from "./kernel/store.ts";
 export {
   ASYNC,
   CLR_FLAG,

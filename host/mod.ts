@@ -60,6 +60,7 @@ export {
   type LogLevel,
 } from "../kernel/log.ts";
 export { type Code, CODES } from "../kernel/codes.ts";
+export { type KeyValueStore, memoryStore, type StoreBackend } from "../kernel/store.ts";
 export type {
   ConnectionLimitOptions,
   ConnectionLogOptions,

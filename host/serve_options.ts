@@ -5,6 +5,7 @@
  */
 import type { LogFormat, Logger, LogLevel } from "../kernel/log.ts";
 import type { IoModule } from "../modules/module.ts";
+import type { StoreBackend } from "../kernel/store.ts";
 import type { SessionListenerOptions } from "../modules/session_options.ts";
 
 /** Where the admin listener (`--admin`) serves the page, `/metrics` and `/health`. */
@@ -77,6 +78,11 @@ export interface ServeOptions {
    * memory, with no listener at all, use `Host.load`.)
    */
   modules?: Readonly<Record<string, IoModule<unknown>>>;
+  /**
+   * Where the buckets of `env.store` live. Default: in this process, shared
+   * by every node of the host.
+   */
+  store?: StoreBackend;
   /**
    * Serve the admin page, `/metrics` (Prometheus) and `/health` on this
    * address, in the same process and outside the graph's limits (`--admin`).

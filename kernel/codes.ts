@@ -94,6 +94,7 @@ export const CODES = {
   PLUMB_PORT_TYPE_CONFLICT:
     "two ports of a node declare pipe types of one name that extend different types",
   PLUMB_PORT_LATE: "a port was defined after init returned",
+  PLUMB_STORE_BUCKET_NAME: "a servlet opened a store bucket whose name is not allowed",
 
   // Edges and types.
   PLUMB_EDGES_NOT_ARRAY: `"edges" is not an array`,

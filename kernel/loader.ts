@@ -25,6 +25,7 @@ import {
   type Port,
   type Servlet,
 } from "./servlet.ts";
+import { checkBucketName, type KeyValueStore, memoryStore, type StoreBackend } from "./store.ts";
 
 /** The names of the signal outputs every node has. */
 export const SIGNAL_PORTS: readonly string[] = ["__null__", "__error__"];
@@ -293,6 +294,7 @@ export async function loadNode(
   source: string | Servlet<unknown>,
   args: readonly string[],
   resolve: ServletResolver = resolvePath,
+  store: StoreBackend = memoryStore(),
 ): Promise<LoadedNode> {
   const where = `${file}: node "${name}"`;
   const specifier = typeof source === "string" ? source : IN_CODE_SERVLET;
@@ -336,6 +338,10 @@ export async function loadNode(
       isOpen(portName);
       return declarePort(ports, types, where, portName, true, options as OutputOptions<unknown>);
     },
+    store(bucket = "default"): KeyValueStore {
+      checkBucketName(bucket, where);
+      return store.open(bucket);
+    },
   };
   let ctx: unknown;
   try {
@@ -361,11 +367,12 @@ export async function loadNodes(
   base: URL,
   graph: GraphSpec,
   resolve: ServletResolver = resolvePath,
+  store: StoreBackend = memoryStore(),
 ): Promise<LoadedNode[]> {
   const loaded: LoadedNode[] = [];
   try {
     for (const [name, spec] of Object.entries(graph.nodes)) {
-      loaded.push(await loadNode(file, base, name, spec.servlet, spec.args ?? [], resolve));
+      loaded.push(await loadNode(file, base, name, spec.servlet, spec.args ?? [], resolve, store));
     }
   } catch (error) {
     await unloadNodes(loaded);

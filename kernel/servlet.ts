@@ -4,6 +4,7 @@
  * @module
  */
 import type { Connection } from "./connection.ts";
+import type { KeyValueStore } from "./store.ts";
 
 /**
  * A port descriptor, returned by {@linkcode InitEnv.input},
@@ -204,6 +205,22 @@ export interface InitEnv {
    * @returns the port's descriptor, to keep in the context
    */
   define(name: string, flags: number, type?: string): Port;
+  /**
+   * A key-value bucket shared beyond this node: by every node of the host
+   * that opens the same name, and further when the host's store is shared
+   * (the operator's choice, `--store`). May be kept and used in `exec`.
+   *
+   * @param bucket the bucket's name: 1-64 letters, digits, `-` or `_`
+   *   (default `"default"`)
+   * @returns the bucket
+   *
+   * @example
+   * ```ts ignore
+   * const nicks = env.store("chat");
+   * if (!await nicks.create("ada", "here")) throw new Error("taken");
+   * ```
+   */
+  store(bucket?: string): KeyValueStore;
 }
 
 /**

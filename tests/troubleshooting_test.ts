@@ -638,6 +638,12 @@ const CASES: Case[] = [
     line: () => requestError(misusing((ctx) => ctx.env.define("late", OUTPUT)), "x\n"),
   },
 
+  {
+    code: "PLUMB_STORE_BUCKET_NAME",
+    what: "a bucket name with a space",
+    line: () => defining((env) => env.store("a b")),
+  },
+
   // Edges and types.
   { code: "PLUMB_EDGES_NOT_ARRAY", what: "an object", line: () => checks({ ...SPEC, edges: {} }) },
   {
