@@ -63,21 +63,17 @@ export const MAX_V1_LENGTH = 107;
 /** Longest version 2 header accepted, in bytes (16 bytes and the addresses and TLVs that follow). */
 export const MAX_V2_LENGTH = 4096;
 
-/** The 12 bytes a version 2 header starts with. */
-const V2_SIGNATURE = new Uint8Array([
-  0x0d,
-  0x0a,
-  0x0d,
-  0x0a,
-  0x00,
-  0x0d,
-  0x0a,
-  0x51,
-  0x55,
-  0x49,
-  0x54,
-  0x0a,
-]);
+/**
+ * The 12 bytes a version 2 header starts with: `\r\n\r\n\0\r\nQUIT\n`.
+ *
+ * @example
+ * ```ts
+ * import { V2_SIGNATURE } from "./proxy_header.ts";
+ * import { assertEquals } from "@std/assert";
+ * assertEquals(V2_SIGNATURE.length, 12);
+ * ```
+ */
+export const V2_SIGNATURE: Uint8Array = new TextEncoder().encode("\r\n\r\n\0\r\nQUIT\n");
 /** The 6 bytes a version 1 header starts with: `PROXY `. */
 const V1_SIGNATURE = new TextEncoder().encode("PROXY ");
 

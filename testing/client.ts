@@ -125,34 +125,38 @@ export abstract class BufferedClient implements TestClient {
 }
 
 /**
- * A real TCP client.
+ * A client over a socket: any `Deno.Conn` (TCP, TLS, Unix), for a listener
+ * the kit has no shortcut for.
  *
  * @example
- * ```ts ignore
- * await using client = await TcpClient.connect(12345);
+ * ```ts
+ * import { Host } from "@plumb/plumb/host";
+ * import { SocketClient } from "@plumb/plumb/testing";
+ * import { assertEquals } from "@std/assert";
+ *
+ * await using host = await Host.start("examples/hello.json", { port: 0, logLevel: "error" });
+ * const port = Number(new URL(host.urls[0]).port);
+ * await using client = new SocketClient(await Deno.connect({ hostname: "127.0.0.1", port }));
  * await client.send("Plumber\n");
- * console.log(await client.readLine()); // "Hello, Plumber\n"
+ * assertEquals(await client.readLine(), "Hello, Plumber\n");
  * ```
  */
-export class TcpClient extends BufferedClient {
+export class SocketClient<C extends Deno.Conn = Deno.Conn> extends BufferedClient {
   /** The connection, for what the line interface does not cover. */
-  readonly conn: Deno.TcpConn;
+  readonly conn: C;
   readonly #buffer = new Uint8Array(65536);
 
-  private constructor(conn: Deno.TcpConn) {
+  /** Wraps a connected socket; the client closes it. */
+  constructor(conn: C) {
     super();
     this.conn = conn;
   }
 
-  /** Connects to `hostname` (default `127.0.0.1`) on `port`. */
-  static async connect(port: number, hostname = "127.0.0.1"): Promise<TcpClient> {
-    return new TcpClient(await Deno.connect({ hostname, port }));
-  }
-
-  /** The client's own address, as the host sees it: `127.0.0.1:50312`. */
+  /** The client's own address, as the host sees it: `127.0.0.1:50312` (a Unix socket: its path or `unix`). */
   get peer(): string {
-    const local = this.conn.localAddr as Deno.NetAddr;
-    return `${local.hostname}:${local.port}`;
+    const local = this.conn.localAddr;
+    if ("hostname" in local) return `${local.hostname}:${local.port}`;
+    return "path" in local && local.path !== "" ? local.path : "unix";
   }
 
   /** The next chunk the host sent; `null` at the end (a reset counts as the end). */
@@ -161,7 +165,9 @@ export class TcpClient extends BufferedClient {
     try {
       n = await this.conn.read(this.#buffer);
     } catch (error) {
-      if (error instanceof Deno.errors.ConnectionReset) return null;
+      if (
+        error instanceof Deno.errors.ConnectionReset || error instanceof Deno.errors.UnexpectedEof
+      ) return null;
       throw error;
     }
     return n === null ? null : this.#buffer.slice(0, n);
@@ -185,6 +191,23 @@ export class TcpClient extends BufferedClient {
     } catch {
       // Already closed.
     }
+  }
+}
+
+/**
+ * A real TCP client.
+ *
+ * @example
+ * ```ts ignore
+ * await using client = await TcpClient.connect(12345);
+ * await client.send("Plumber\n");
+ * console.log(await client.readLine()); // "Hello, Plumber\n"
+ * ```
+ */
+export class TcpClient extends SocketClient<Deno.TcpConn> {
+  /** Connects to `hostname` (default `127.0.0.1`) on `port`. */
+  static async connect(port: number, hostname = "127.0.0.1"): Promise<TcpClient> {
+    return new TcpClient(await Deno.connect({ hostname, port }));
   }
 }
 

@@ -36,7 +36,13 @@
  * ```
  * @module
  */
-export { BufferedClient, MemoryClient, TcpClient, type TestClient } from "./client.ts";
+export {
+  BufferedClient,
+  MemoryClient,
+  SocketClient,
+  TcpClient,
+  type TestClient,
+} from "./client.ts";
 export { simulate, type SimulateOptions, type Simulation } from "./simulate.ts";
 export {
   type ExecOptions,

@@ -3,6 +3,7 @@
  * text lines and version 2 binary headers, from a plain description.
  * @module
  */
+import { V2_SIGNATURE } from "../modules/proxy_header.ts";
 
 /** What a test header says. */
 export interface HeaderSpec {
@@ -15,22 +16,6 @@ export interface HeaderSpec {
   /** Version 2 TLVs after the addresses: type and value. */
   tlvs?: { type: number; value: Uint8Array }[];
 }
-
-/** The 12 bytes every version 2 header starts with. */
-export const V2_SIGNATURE: readonly number[] = [
-  0x0d,
-  0x0a,
-  0x0d,
-  0x0a,
-  0x00,
-  0x0d,
-  0x0a,
-  0x51,
-  0x55,
-  0x49,
-  0x54,
-  0x0a,
-];
 
 const SOURCE = { address: "203.0.113.7", port: 5000 };
 const DESTINATION = { address: "192.0.2.1", port: 12000 };

@@ -5,7 +5,7 @@
  * authority no client should trust; and a line client that talks TLS.
  * @module
  */
-import { BufferedClient } from "../testing/mod.ts";
+import { SocketClient } from "../testing/mod.ts";
 import { path } from "./helpers.ts";
 
 const decoder = new TextDecoder();
@@ -162,18 +162,7 @@ export async function makePki(name: string): Promise<Pki> {
 }
 
 /** A line client over TLS (a `Deno.connectTls` connection, or TLS started over one). */
-export class TlsClient extends BufferedClient {
-  /** The TLS connection. */
-  readonly conn: Deno.TlsConn;
-  readonly #buffer = new Uint8Array(65536);
-  readonly #peer: string;
-
-  private constructor(conn: Deno.TlsConn, peer: string) {
-    super();
-    this.conn = conn;
-    this.#peer = peer;
-  }
-
+export class TlsClient extends SocketClient<Deno.TlsConn> {
   /**
    * Connects to `127.0.0.1:port` and starts TLS for the name `localhost`
    * (sent as SNI), trusting `caFile`, offering `alpn` if given.
@@ -184,48 +173,12 @@ export class TlsClient extends BufferedClient {
 
   /** Starts TLS over `conn` (after a PROXY header, say), trusting `caFile`. */
   static async over(conn: Deno.TcpConn, caFile: string, alpn?: string[]): Promise<TlsClient> {
-    const local = conn.localAddr as Deno.NetAddr;
     const tls = await Deno.startTls(conn, {
       hostname: "localhost",
       caCerts: [await Deno.readTextFile(caFile)],
       ...(alpn === undefined ? {} : { alpnProtocols: alpn }),
     });
-    return new TlsClient(tls, `${local.hostname}:${local.port}`);
-  }
-
-  /** The client's own address, as the host sees it without a PROXY header. */
-  get peer(): string {
-    return this.#peer;
-  }
-
-  protected async receive(): Promise<Uint8Array | null> {
-    let n: number | null;
-    try {
-      n = await this.conn.read(this.#buffer);
-    } catch (error) {
-      if (
-        error instanceof Deno.errors.ConnectionReset || error instanceof Deno.errors.UnexpectedEof
-      ) return null;
-      throw error;
-    }
-    return n === null ? null : this.#buffer.slice(0, n);
-  }
-
-  protected async transmit(bytes: Uint8Array): Promise<void> {
-    let offset = 0;
-    while (offset < bytes.length) offset += await this.conn.write(bytes.subarray(offset));
-  }
-
-  closeWrite(): Promise<void> {
-    return this.conn.closeWrite();
-  }
-
-  protected shut(): void {
-    try {
-      this.conn.close();
-    } catch {
-      // Already closed.
-    }
+    return new TlsClient(tls);
   }
 }
 
