@@ -17,7 +17,7 @@ import type { GraphSpec } from "../host/mod.ts";
 import { readGraphFile } from "../host/graph_file.ts";
 import type { HttpRequest } from "../servlets/http/types.ts";
 import { simulate } from "../testing/mod.ts";
-import { CHROMIUM, chromiumEnv, chromiumMissing, noProcessLeft } from "./chromium.ts";
+import { CHROMIUM, noProcessLeft, spawnChromium } from "./chromium.ts";
 
 const TMP = path("tests/.tmp");
 /** How long Chromium may run at all before it is killed: a guard against a hang, not a measure. */
@@ -90,33 +90,7 @@ async function tappedHttpGraph(seen: string[]): Promise<{ spec: GraphSpec; base:
  * is killed if it is still running when this returns or throws.
  */
 async function dumpDom(url: string, dir: string): Promise<BrowserRun> {
-  let child: Deno.ChildProcess;
-  try {
-    child = new Deno.Command(CHROMIUM, {
-      args: [
-        "--headless=new",
-        "--no-sandbox", // required as root
-        "--disable-gpu",
-        "--no-first-run",
-        "--no-default-browser-check",
-        "--disable-extensions",
-        "--disable-background-networking",
-        "--disable-breakpad",
-        `--user-data-dir=${dir}/profile`,
-        "--virtual-time-budget=5000",
-        "--dump-dom",
-        url,
-      ],
-      // Everything Chromium writes outside its profile (Crash Reports, dconf) goes under `dir` too.
-      env: chromiumEnv(dir),
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) throw chromiumMissing();
-    throw error;
-  }
+  const child = spawnChromium(dir, ["--virtual-time-budget=5000", "--dump-dom", url], "piped");
   const output = child.output();
   let exited = false;
   const done = output.finally(() => exited = true);
