@@ -129,8 +129,8 @@ Deno.test("chat: two Chromium pages and a telnet user see each other's lines exa
 
     // Closing bob's page: the others are told.
     await bob.closePage();
-    assertEquals(await nextLine(cat), "* bob has left (quit)");
-    annSaw.push("* bob has left (quit)");
+    assertEquals(await nextLine(cat), "* bob has left (page closed)");
+    annSaw.push("* bob has left (page closed)");
     assertEquals(await logLines(ann, annSaw.length), annSaw);
 
     // /quit from ann's page: "* bye", then the server closes the WebSocket with 1000.
