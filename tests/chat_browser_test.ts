@@ -15,7 +15,7 @@
 import { assertEquals } from "./assert.ts";
 import { path } from "./helpers.ts";
 import { BrowserPage, CHROMIUM } from "./chromium.ts";
-import { chatHost, joinAs, nextLine, nextLines } from "./chat_host.ts";
+import { chatHost, joinAs, nextLine } from "./chat_host.ts";
 import { GREETING } from "../servlets/chat/room.ts";
 
 const TMP = path("tests/.tmp");
@@ -142,8 +142,11 @@ Deno.test("chat: two Chromium pages and a telnet user see each other's lines exa
       "document.getElementById('state').textContent",
     );
     assertEquals(await stateOf(ann), "closed (1000)");
-    assertEquals(await nextLines(cat, 1), ["* ann has left (quit)"]);
+    assertEquals(await nextLine(cat), "* ann has left (quit)");
     assertEquals(await logOf(ann), annSaw);
+    // The room agrees: only cat is left.
+    await cat.send("/who\r\n");
+    assertEquals(await nextLine(cat), "* in the room: cat");
   } finally {
     for (const page of pages) await page.close();
     for (const dir of dirs) await Deno.remove(dir, { recursive: true });

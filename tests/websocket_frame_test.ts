@@ -221,8 +221,27 @@ class RawClient implements AsyncDisposable {
     return true;
   }
 
-  /** The server's next frame, or `null` once it closed the connection. */
+  /**
+   * The server's next frame, or `null` once it closed the connection; fails
+   * after `HANG_GUARD_MS` without either (a guard against a hang, not a measure).
+   */
   async frame(): Promise<ServerFrame | null> {
+    let hung = false;
+    const guard = setTimeout(() => {
+      hung = true;
+      this.#conn.close();
+    }, HANG_GUARD_MS);
+    try {
+      return await this.#frame();
+    } catch (error) {
+      if (!hung) throw error;
+      throw new Error(`no frame and no close from the server in ${HANG_GUARD_MS} ms`);
+    } finally {
+      clearTimeout(guard);
+    }
+  }
+
+  async #frame(): Promise<ServerFrame | null> {
     for (;;) {
       const b = this.#pending;
       if (b.length >= 2) {
@@ -233,12 +252,10 @@ class RawClient implements AsyncDisposable {
         else if (length === 127 && b.length >= 10) {
           [length, at] = [Number(new DataView(b.buffer, b.byteOffset).getBigUint64(2)), 10];
         }
-        if (length < 126 || at > 2) {
-          if (b.length >= at + length) {
-            assertEquals(b[0] & 0xf0, 0x80, "a server's frame is whole, no reserved bits");
-            this.#pending = b.slice(at + length);
-            return { opcode: b[0] & 0x0f, data: b.slice(at, at + length) };
-          }
+        if ((length < 126 || at > 2) && b.length >= at + length) {
+          assertEquals(b[0] & 0xf0, 0x80, "a server's frame is whole, no reserved bits");
+          this.#pending = b.slice(at + length);
+          return { opcode: b[0] & 0x0f, data: b.slice(at, at + length) };
         }
       }
       if (!(await this.#fill())) {
@@ -248,26 +265,13 @@ class RawClient implements AsyncDisposable {
     }
   }
 
-  /**
-   * Every frame the server sends until it closes the connection; fails after
-   * `HANG_GUARD_MS` if it does not (a guard against a hang, not a measure).
-   */
+  /** Every frame the server sends until it closes the connection. */
   async rest(): Promise<ServerFrame[]> {
     const frames: ServerFrame[] = [];
-    let hung = false;
-    const guard = setTimeout(() => {
-      hung = true;
-      this.#conn.close();
-    }, HANG_GUARD_MS);
     try {
       for (let f = await this.frame(); f !== null; f = await this.frame()) frames.push(f);
     } catch (error) {
-      if (!hung) throw error;
-    } finally {
-      clearTimeout(guard);
-    }
-    if (hung) {
-      throw new Error(`the server did not close in ${HANG_GUARD_MS} ms; it sent ${show(frames)}`);
+      throw new Error(`${(error as Error).message}; it sent ${show(frames)}`, { cause: error });
     }
     return frames;
   }
@@ -285,6 +289,12 @@ class RawClient implements AsyncDisposable {
 /** Frames as a failure shows them: opcode and text. */
 function show(frames: readonly ServerFrame[]): string {
   return JSON.stringify(frames.map((f) => [f.opcode, new TextDecoder().decode(f.data)]));
+}
+
+/** True when two frames are the same. */
+function equal(a: ServerFrame, b: ServerFrame): boolean {
+  return a.opcode === b.opcode && a.data.length === b.data.length &&
+    a.data.every((byte, i) => byte === b.data[i]);
 }
 
 /** A text frame from the server, as the tests compare them. */
@@ -458,6 +468,44 @@ Deno.test("chat ws: pings get their data back, a message of lines is lines, 6553
   await dan.send(text(`${most}!`));
   assertEquals((await dan.rest()).map(closeCodeOf), [1009]);
   assertEquals(await nextLine(cat), "* dan has left (protocol error: message over 65536 bytes)");
+});
+
+Deno.test("chat ws: a silent WebSocket user is kicked after --idle seconds; pings do not count", async () => {
+  await using h = await chatHost(["--idle", "1"]);
+  await using dan = await joinWs(h.webPort, "dan");
+  // Pings every 100 ms, for at most HANG_GUARD_MS (a guard, not a measure): were
+  // pings activity, the idle notice would only come after they stop.
+  let noticed = false;
+  let expired = false;
+  const pinger = (async () => {
+    const end = Date.now() + HANG_GUARD_MS;
+    while (!noticed) {
+      if (Date.now() > end) {
+        expired = true;
+        return;
+      }
+      // A ping that crosses the server's close may find the socket gone.
+      await dan.send(masked(OPCODE.ping, "still here")).catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  })();
+  const frames: ServerFrame[] = [];
+  try {
+    let f = await dan.frame();
+    for (; f?.opcode === OPCODE.pong; f = await dan.frame()) frames.push(f);
+    if (f !== null) frames.push(f);
+  } finally {
+    noticed = true;
+    await pinger;
+  }
+  assertEquals(expired, false, "the idle notice came only once the pings stopped");
+  frames.push(...await dan.rest());
+  const pong = { opcode: OPCODE.pong, data: new TextEncoder().encode("still here") };
+  assertEquals(frames.filter((f) => f.opcode === OPCODE.pong).every((f) => equal(f, pong)), true);
+  assertEquals(frames.filter((f) => f.opcode !== OPCODE.pong), [
+    textOf("* idle for 1 s: disconnected"),
+    { opcode: OPCODE.close, data: closeFrame(1000, "bye").subarray(2) },
+  ]);
 });
 
 Deno.test("chat ws: a refused upgrade is a 400 that says why; any other request gets the page", async () => {
