@@ -1,7 +1,8 @@
 /**
- * Headless Chromium (Debian package `chromium`) for the browser tests: its
- * command, the processes it leaves, and a page driven over the DevTools
- * protocol (evaluate an expression, take a screenshot).
+ * Headless Chromium (Debian package `chromium`) for the browser tests: the
+ * one place its command and flags are written, the processes it leaves, and a
+ * page driven over the DevTools protocol (evaluate an expression, take a
+ * screenshot, close the page).
  * @module
  */
 
