@@ -29,7 +29,14 @@
 import { type ConnectionHandle, defineServlet, PlumbError } from "../mod.ts";
 import { CHAT_PAGE } from "./chat/page.ts";
 import { type Member, type MemberLink, Room } from "./chat/room.ts";
-import { CLOSE, closeFrame, encodeFrame, FrameParser, OPCODE } from "./websocket/frame.ts";
+import {
+  CLOSE,
+  closeFrame,
+  encodeFrame,
+  FrameParser,
+  OPCODE,
+  type WsClose,
+} from "./websocket/frame.ts";
 import { badRequest, parseHead, upgradeReply, wantsWebSocket } from "./websocket/handshake.ts";
 
 /** What the servlet keeps with each connection. */
@@ -81,6 +88,15 @@ function wsLink(handle: ConnectionHandle): MemberLink {
       void handle.close();
     },
   };
+}
+
+/**
+ * Why a WebSocket member left, for the others: a protocol error, a page closed
+ * (1001, going away: what a browser sends when its page closes), or quit.
+ */
+function leaveReason(close: WsClose): string {
+  if (close.error) return `protocol error: ${close.reason}`;
+  return close.code === CLOSE.goingAway ? "page closed" : "quit";
 }
 
 export default defineServlet({
@@ -189,7 +205,7 @@ export default defineServlet({
         } else if (event.kind === "ping") {
           void handle.write(encodeFrame(OPCODE.pong, event.data));
         } else if (event.kind === "close") {
-          ctx.room.leave(member, event.error ? `protocol error: ${event.reason}` : "quit");
+          ctx.room.leave(member, leaveReason(event));
           const code = event.error ? event.code : event.code === 1005 ? CLOSE.normal : event.code;
           void handle.write(closeFrame(code, event.error ? event.reason : ""));
           void handle.close();

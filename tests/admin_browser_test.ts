@@ -13,51 +13,12 @@
  */
 import { assert, assertEquals } from "./assert.ts";
 import { path, startHost } from "./helpers.ts";
-import { defineServlet, INPUT, OUTPUT, type Port } from "../mod.ts";
-import type { GraphSpec } from "../host/mod.ts";
-import { readGraphFile } from "../host/graph_file.ts";
-import type { HttpRequest } from "../servlets/http/types.ts";
 import { BrowserPage, CHROMIUM } from "./chromium.ts";
+import { tappedHttpGraph } from "./tapped_http.ts";
 
 const TMP = path("tests/.tmp");
 /** Where the screenshot goes. */
 const SCREENSHOT = `${TMP}/admin_page.png`;
-
-/** The context of the tap node. */
-interface TapContext {
-  input: Port;
-  output: Port;
-}
-
-/** `examples/http.json` with a `tap` node before its router that fails a request for `/boom`. */
-async function tappedHttpGraph(): Promise<{ spec: GraphSpec; base: URL; names: string[] }> {
-  const { spec, base } = await readGraphFile(path("examples/http.json"));
-  const tap = defineServlet({
-    description: "passes each request on, and fails on /boom",
-    init(_args, env): TapContext {
-      return {
-        input: env.define("in", INPUT, "http/request"),
-        output: env.define("out", OUTPUT, "http/request"),
-      };
-    },
-    async exec(ctx, task): Promise<void> {
-      const request = await task.readValue<HttpRequest>(ctx.input);
-      if (request === null) return;
-      if (request.path === "/boom") throw new Error("boom requested by the test");
-      await task.writeValue(ctx.output, request);
-    },
-  });
-  const edges = (spec.edges ?? []).map((e) => e.to === "route.in" ? { ...e, to: "tap.in" } : e);
-  return {
-    base,
-    names: Object.keys(spec.nodes),
-    spec: {
-      ...spec,
-      nodes: { ...spec.nodes, tap: { servlet: tap } },
-      edges: [...edges, { from: "tap.out", to: "route.in" }],
-    },
-  };
-}
 
 /** The text of the node table's cell `field` for `node`. */
 function cell(node: string, field: string): string {
@@ -65,7 +26,9 @@ function cell(node: string, field: string): string {
 }
 
 Deno.test("admin: headless Chromium draws examples/http.json and its counters move with the requests", async () => {
-  const { spec, base, names } = await tappedHttpGraph();
+  const { spec, base, names } = await tappedHttpGraph((request) => {
+    if (request.path === "/boom") throw new Error("boom requested by the test");
+  });
   await using h = await startHost(spec, { base, admin: { port: 0 } });
   const site = `http://127.0.0.1:${h.port}`;
   let sent = 0;

@@ -6,45 +6,9 @@
  * @module
  */
 import { assertEquals } from "@std/assert";
-import { Client, startHost, type TestHost, waitForLog } from "./helpers.ts";
-
-const GREETING = "Welcome to the plumb chat. What is your nickname?";
-
-/** The client's next line without its `\n`, or `null` when the host closed. */
-async function nextLine(client: Client): Promise<string | null> {
-  const line = await client.readLine();
-  return line === null ? null : line.slice(0, -1);
-}
-
-/** The client's next `count` lines, each without its `\n`. */
-async function nextLines(client: Client, count: number): Promise<string[]> {
-  return (await client.readLines(count)).map((line) => line.slice(0, -1));
-}
-
-/** The chat example on free ports; `args` replaces the room's arguments. */
-function chatHost(
-  args?: string[],
-  telnetOptions: Record<string, unknown> = {},
-): Promise<TestHost> {
-  const graph = JSON.parse(
-    Deno.readTextFileSync(new URL("../examples/chat.json", import.meta.url)),
-  );
-  if (args) graph.nodes.room.args = args;
-  Object.assign(graph.listeners[0].options, telnetOptions);
-  graph.listeners[0].options.port = 0;
-  graph.listeners[1].options.port = 0;
-  return startHost(graph, { port: undefined });
-}
-
-/** Connects, reads the greeting, gives `nick`, reads the welcome; other lines stay unread. */
-async function joinAs(port: number, nick: string): Promise<Client> {
-  const client = await Client.connect(port);
-  assertEquals(await nextLine(client), GREETING);
-  await client.send(`${nick}\r\n`);
-  const welcome = await nextLine(client);
-  assertEquals(welcome?.startsWith(`* you are ${nick}; in the room: `), true, welcome ?? "closed");
-  return client;
-}
+import { Client, waitForLog } from "./helpers.ts";
+import { chatHost, joinAs, nextLine, nextLines } from "./chat_host.ts";
+import { GREETING } from "../servlets/chat/room.ts";
 
 Deno.test("chat: a nickname is refused while taken, lines and commands as a client sees them", async () => {
   await using h = await chatHost();

@@ -1,7 +1,8 @@
 /**
- * Headless Chromium (Debian package `chromium`) for the browser tests: its
- * command, the processes it leaves, and a page driven over the DevTools
- * protocol (evaluate an expression, take a screenshot).
+ * Headless Chromium (Debian package `chromium`) for the browser tests: the
+ * one place its command and flags are written, the processes it leaves, and a
+ * page driven over the DevTools protocol (evaluate an expression, take a
+ * screenshot, close the page).
  * @module
  */
 
@@ -53,7 +54,7 @@ export async function noProcessLeft(dir: string): Promise<number[]> {
 }
 
 /** The environment that keeps everything Chromium writes outside its profile under `dir`. */
-export function chromiumEnv(dir: string): Record<string, string> {
+function chromiumEnv(dir: string): Record<string, string> {
   return {
     HOME: dir,
     XDG_CONFIG_HOME: `${dir}/config`,
@@ -63,11 +64,49 @@ export function chromiumEnv(dir: string): Record<string, string> {
 }
 
 /** The message when Chromium is missing: the browser tests need it. */
-export function chromiumMissing(): Error {
+function chromiumMissing(): Error {
   return new Error(
     `${CHROMIUM} is not installed: this test needs headless Chromium; ` +
       `install it with \`apt-get install -y chromium\` (.ci/run does)`,
   );
+}
+
+/**
+ * Starts headless Chromium with `args` after the flags every browser test
+ * wants: headless, no sandbox (the tests may run as root), nothing fetched or
+ * written outside `dir` (its profile is `dir/profile`). Its output is
+ * `output` ("piped" to read it, as `--dump-dom` wants).
+ */
+export function spawnChromium(
+  dir: string,
+  args: readonly string[],
+  output: "piped" | "null",
+): Deno.ChildProcess {
+  try {
+    return new Deno.Command(CHROMIUM, {
+      args: [
+        "--headless=new",
+        "--no-sandbox", // required as root
+        "--disable-gpu",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--disable-extensions",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-breakpad",
+        `--user-data-dir=${dir}/profile`,
+        ...args,
+      ],
+      env: chromiumEnv(dir),
+      stdin: "null",
+      stdout: output,
+      stderr: output,
+    }).spawn();
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) throw chromiumMissing();
+    throw error;
+  }
 }
 
 /** A page of a headless Chromium, driven over the DevTools protocol. */
@@ -98,34 +137,11 @@ export class BrowserPage implements AsyncDisposable {
    * `dir` (a fresh directory the caller removes after {@linkcode close}).
    */
   static async open(url: string, dir: string, size = "1400,1000"): Promise<BrowserPage> {
-    let child: Deno.ChildProcess;
-    try {
-      child = new Deno.Command(CHROMIUM, {
-        args: [
-          "--headless=new",
-          "--no-sandbox", // required as root
-          "--disable-gpu",
-          "--no-first-run",
-          "--no-default-browser-check",
-          "--disable-extensions",
-          "--disable-background-networking",
-          "--disable-component-update",
-          "--disable-sync",
-          "--disable-breakpad",
-          `--user-data-dir=${dir}/profile`,
-          `--window-size=${size}`,
-          "--remote-debugging-port=0",
-          url,
-        ],
-        env: chromiumEnv(dir),
-        stdin: "null",
-        stdout: "null",
-        stderr: "null",
-      }).spawn();
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) throw chromiumMissing();
-      throw error;
-    }
+    const child = spawnChromium(dir, [
+      `--window-size=${size}`,
+      "--remote-debugging-port=0",
+      url,
+    ], "null");
     try {
       const deadline = Date.now() + START_GUARD_MS;
       let page: string | undefined;
@@ -209,6 +225,18 @@ export class BrowserPage implements AsyncDisposable {
     const { data } = await this.send("Page.captureScreenshot", { format: "png" });
     const binary = atob(data as string);
     await Deno.writeFile(file, Uint8Array.from(binary, (c) => c.charCodeAt(0)));
+  }
+
+  /**
+   * Closes the page as a person closing its tab would (its scripts' sockets
+   * are closed by the browser); only {@linkcode close} is left to call.
+   */
+  async closePage(): Promise<void> {
+    const gone = new Promise((resolve) => {
+      if (this.#socket.readyState === WebSocket.CLOSED) resolve(undefined);
+      else this.#socket.addEventListener("close", resolve);
+    });
+    await Promise.race([this.send("Page.close"), gone]);
   }
 
   /** Closes the browser, and kills what it leaves behind (into {@linkcode left}). */

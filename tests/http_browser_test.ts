@@ -12,12 +12,9 @@
  */
 import { assert, assertEquals } from "./assert.ts";
 import { path } from "./helpers.ts";
-import { defineServlet, INPUT, OUTPUT, type Port } from "../mod.ts";
-import type { GraphSpec } from "../host/mod.ts";
-import { readGraphFile } from "../host/graph_file.ts";
-import type { HttpRequest } from "../servlets/http/types.ts";
 import { simulate } from "../testing/mod.ts";
-import { CHROMIUM, chromiumEnv, chromiumMissing, noProcessLeft } from "./chromium.ts";
+import { CHROMIUM, noProcessLeft, spawnChromium } from "./chromium.ts";
+import { tappedHttpGraph } from "./tapped_http.ts";
 
 const TMP = path("tests/.tmp");
 /** How long Chromium may run at all before it is killed: a guard against a hang, not a measure. */
@@ -39,84 +36,13 @@ interface BrowserRun {
   stderr: string;
 }
 
-/** The context of the tap node. */
-interface TapContext {
-  input: Port;
-  output: Port;
-}
-
-/**
- * `examples/http.json` with a pass-through node before its `http/router`
- * that records each request the host parsed, as `METHOD path?query`.
- */
-async function tappedHttpGraph(seen: string[]): Promise<{ spec: GraphSpec; base: URL }> {
-  const { spec, base } = await readGraphFile(path("examples/http.json"));
-  const router = Object.entries(spec.nodes).find(([, node]) => node.servlet === "http/router");
-  assert(router !== undefined, "examples/http.json has no http/router node");
-  const routerIn = `${router[0]}.in`;
-  const tap = defineServlet({
-    description: "records each request, then passes it on",
-    init(_args, env): TapContext {
-      return {
-        input: env.define("in", INPUT, "http/request"),
-        output: env.define("out", OUTPUT, "http/request"),
-      };
-    },
-    async exec(ctx, task): Promise<void> {
-      const request = await task.readValue<HttpRequest>(ctx.input);
-      if (request === null) return;
-      seen.push(`${request.method} ${request.path}${request.query ? `?${request.query}` : ""}`);
-      await task.writeValue(ctx.output, request);
-    },
-  });
-  const edges = spec.edges ?? [];
-  assert(edges.some((e) => e.to === routerIn), `no edge into ${routerIn}`);
-  return {
-    base,
-    spec: {
-      ...spec,
-      nodes: { ...spec.nodes, tap: { servlet: tap } },
-      edges: [
-        ...edges.map((e) => e.to === routerIn ? { ...e, to: "tap.in" } : e),
-        { from: "tap.out", to: routerIn },
-      ],
-    },
-  };
-}
-
 /**
  * Runs headless Chromium on `url` with its profile, cache and crash reports
  * under `dir`, and returns the DOM it dumped after the page loaded. Chromium
  * is killed if it is still running when this returns or throws.
  */
 async function dumpDom(url: string, dir: string): Promise<BrowserRun> {
-  let child: Deno.ChildProcess;
-  try {
-    child = new Deno.Command(CHROMIUM, {
-      args: [
-        "--headless=new",
-        "--no-sandbox", // required as root
-        "--disable-gpu",
-        "--no-first-run",
-        "--no-default-browser-check",
-        "--disable-extensions",
-        "--disable-background-networking",
-        "--disable-breakpad",
-        `--user-data-dir=${dir}/profile`,
-        "--virtual-time-budget=5000",
-        "--dump-dom",
-        url,
-      ],
-      // Everything Chromium writes outside its profile (Crash Reports, dconf) goes under `dir` too.
-      env: chromiumEnv(dir),
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) throw chromiumMissing();
-    throw error;
-  }
+  const child = spawnChromium(dir, ["--virtual-time-budget=5000", "--dump-dom", url], "piped");
   const output = child.output();
   let exited = false;
   const done = output.finally(() => exited = true);
@@ -167,7 +93,9 @@ function requestsLogged(logs: readonly string[]): number {
 
 Deno.test("http: headless Chromium loads examples/www with its images through plumb", async () => {
   const seen: string[] = [];
-  const { spec, base } = await tappedHttpGraph(seen);
+  const { spec, base } = await tappedHttpGraph((request) => {
+    seen.push(`${request.method} ${request.path}${request.query ? `?${request.query}` : ""}`);
+  });
   const sim = await simulate(spec, { transport: "tcp", base });
   await Deno.mkdir(TMP, { recursive: true });
   const dir = await Deno.makeTempDir({ dir: TMP, prefix: "chromium-" });
