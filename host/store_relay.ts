@@ -1,11 +1,13 @@
 /**
  * The store across `--workers`: the main side holds the one back end, and
  * each worker gets a relay back end whose operations are messages to the
- * main side, answered by id in whatever order the back end finishes them.
+ * main side, answered by id in whatever order the back end finishes them;
+ * the operations (and the answers) of one turn of the event loop travel
+ * together, as one message.
  * Nothing here knows how the messages travel (`postMessage`, a pipe): the
  * worker side gives {@linkcode relayStore} a `send`, and hands it each
- * answer; the main side gives each request to a {@linkcode StoreServer} and
- * sends back what it returns.
+ * answer; the main side gives each worker's requests to that worker's
+ * {@linkcode StoreServer.channel}, which sends the answers back.
  * @module
  */
 import type { Code } from "../kernel/codes.ts";
@@ -15,10 +17,9 @@ import type { KeyValueStore, StoreBackend } from "../kernel/store.ts";
 /** The operations of a {@linkcode KeyValueStore}. */
 export type StoreOp = "get" | "set" | "create" | "delete";
 
-/** A worker asks the main side for one store operation. Plain data: it crosses as is, or as JSON. */
-export interface StoreRequest {
-  type: "store";
-  /** The worker's number for this request; the answer carries it back. */
+/** One operation a worker asks of the main side. */
+export interface StoreOperation {
+  /** The worker's number for this operation; its result carries it back. */
   id: number;
   bucket: string;
   op: StoreOp;
@@ -27,32 +28,75 @@ export interface StoreRequest {
   value?: string;
 }
 
-/** The main side's answer to one {@linkcode StoreRequest}. */
-export interface StoreAnswer {
+/**
+ * A worker's operations for the main side: those its servlets started
+ * together (in one turn of its event loop) travel as one message. Plain
+ * data: it crosses as is, or as JSON.
+ */
+export interface StoreRequest {
   type: "store";
-  /** The request's id. */
+  ops: StoreOperation[];
+}
+
+/** The outcome of one {@linkcode StoreOperation}. */
+export interface StoreResult {
+  /** The operation's id. */
   id: number;
-  /** What the operation returned: `get`'s value or null, `create`'s and `delete`'s boolean, null for `set`. */
+  /** What it returned: `get`'s value or null, `create`'s and `delete`'s boolean, null for `set`. */
   result: string | boolean | null;
-  /** Set when the operation failed: the code and message to rethrow in the worker. */
+  /** Set when it failed: the code and message to rethrow in the worker. */
   error?: { code: Code; message: string };
 }
 
+/** The main side's results, those that finished together in one message, in any order. */
+export interface StoreAnswer {
+  type: "store";
+  results: StoreResult[];
+}
+
 /**
- * The main side: runs each worker's request on the back end the main side
- * holds. Each bucket is opened once.
+ * Collects what is added in one turn of the event loop and hands it on in
+ * one call, once the turn's promise callbacks have run: one message for
+ * many operations when many connections are busy, and no delay for one.
+ */
+function batcher<T>(flush: (items: T[]) => void): (item: T) => void {
+  let items: T[] = [];
+  const send = (): void => {
+    const batch = items;
+    items = [];
+    flush(batch);
+  };
+  return (item: T): void => {
+    if (items.length === 0) queueMicrotask(send);
+    items.push(item);
+  };
+}
+
+/**
+ * The main side: runs the workers' operations on the back end it holds,
+ * each bucket opened once. Each worker gets a channel of its own from
+ * {@linkcode StoreServer.channel}.
  *
  * @example
  * ```ts
- * import { StoreServer } from "./store_relay.ts";
+ * import { type StoreAnswer, StoreServer } from "./store_relay.ts";
  * import { memoryStore } from "../kernel/store.ts";
  * import { assertEquals } from "@std/assert";
  *
- * const server = new StoreServer(memoryStore());
- * const set = { type: "store", id: 1, bucket: "b", op: "set", key: "k", value: "v" } as const;
- * assertEquals(await server.answer(set), { type: "store", id: 1, result: null });
- * const get = { type: "store", id: 2, bucket: "b", op: "get", key: "k" } as const;
- * assertEquals(await server.answer(get), { type: "store", id: 2, result: "v" });
+ * const answers: StoreAnswer[] = [];
+ * const toServer = new StoreServer(memoryStore()).channel((answer) => answers.push(answer));
+ * toServer({
+ *   type: "store",
+ *   ops: [
+ *     { id: 1, bucket: "b", op: "set", key: "k", value: "v" },
+ *     { id: 2, bucket: "b", op: "get", key: "k" },
+ *   ],
+ * });
+ * await new Promise((resolve) => setTimeout(resolve, 0));
+ * assertEquals(answers, [{
+ *   type: "store",
+ *   results: [{ id: 1, result: null }, { id: 2, result: "v" }],
+ * }]);
  * ```
  */
 export class StoreServer {
@@ -64,9 +108,21 @@ export class StoreServer {
     this.#backend = backend;
   }
 
-  /** Runs `request`; resolves with its answer, never rejects (a failure is the answer's `error`). */
-  async answer(request: StoreRequest): Promise<StoreAnswer> {
-    const { id, bucket, op, key, value } = request;
+  /**
+   * A channel for one worker: give it each {@linkcode StoreRequest} the
+   * worker sends; `reply` gets the answers to send back. A request's
+   * operations start in their order; each result goes back as soon as it
+   * is known, with those known at the same time.
+   */
+  channel(reply: (answer: StoreAnswer) => void): (request: StoreRequest) => void {
+    const result = batcher<StoreResult>((results) => reply({ type: "store", results }));
+    return (request: StoreRequest): void => {
+      for (const operation of request.ops) this.#run(operation).then(result);
+    };
+  }
+
+  /** Runs one operation; resolves with its result, never rejects (a failure is the result's `error`). */
+  async #run({ id, bucket, op, key, value }: StoreOperation): Promise<StoreResult> {
     try {
       let store = this.#buckets.get(bucket);
       if (store === undefined) this.#buckets.set(bucket, store = this.#backend.open(bucket));
@@ -76,22 +132,17 @@ export class StoreServer {
       else if (op === "create") result = await store.create(key, value ?? "");
       else if (op === "delete") result = await store.delete(key);
       else throw new Error(`unknown store operation ${JSON.stringify(op)}`);
-      return { type: "store", id, result };
+      return { id, result };
     } catch (thrown) {
       const error = toPlumbError(thrown);
-      return {
-        type: "store",
-        id,
-        result: null,
-        error: { code: error.code, message: error.message },
-      };
+      return { id, result: null, error: { code: error.code, message: error.message } };
     }
   }
 }
 
 /** A worker's back end: its operations go to the main side as messages. */
 export interface RelayBackend extends StoreBackend {
-  /** Hands the relay an answer from the main side (one of an unknown id is ignored). */
+  /** Hands the relay an answer from the main side (a result of an unknown id is ignored). */
   receive(answer: StoreAnswer): void;
   /**
    * The main side is gone (its thread ended, the pipe closed): every
@@ -131,8 +182,8 @@ function goneError(what: string, reason: string): PlumbError {
  * import { assertEquals } from "@std/assert";
  *
  * // Here the "main side" is in the same isolate; --workers puts a message channel between.
- * const server = new StoreServer(memoryStore());
- * const relay = relayStore((request) => server.answer(request).then((a) => relay.receive(a)));
+ * const toServer = new StoreServer(memoryStore()).channel((answer) => relay.receive(answer));
+ * const relay = relayStore(toServer);
  * const kv = relay.open("demo");
  * assertEquals(await kv.create("k", "first"), true);
  * assertEquals(await kv.create("k", "second"), false);
@@ -141,6 +192,7 @@ function goneError(what: string, reason: string): PlumbError {
  */
 export function relayStore(send: (request: StoreRequest) => void): RelayBackend {
   const waiting = new Map<number, Waiting>();
+  const request = batcher<StoreOperation>((ops) => send({ type: "store", ops }));
   let nextId = 1;
   let goneReason: string | undefined;
   const call = (
@@ -154,11 +206,7 @@ export function relayStore(send: (request: StoreRequest) => void): RelayBackend 
     const id = nextId++;
     return new Promise((resolve, reject) => {
       waiting.set(id, { resolve, reject, what });
-      send(
-        value === undefined
-          ? { type: "store", id, bucket, op, key }
-          : { type: "store", id, bucket, op, key, value },
-      );
+      request(value === undefined ? { id, bucket, op, key } : { id, bucket, op, key, value });
     });
   };
   return {
@@ -177,11 +225,13 @@ export function relayStore(send: (request: StoreRequest) => void): RelayBackend 
       };
     },
     receive(answer: StoreAnswer): void {
-      const op = waiting.get(answer.id);
-      if (op === undefined) return;
-      waiting.delete(answer.id);
-      if (answer.error === undefined) op.resolve(answer.result);
-      else op.reject(new PlumbError(answer.error.code, answer.error.message));
+      for (const { id, result, error } of answer.results) {
+        const op = waiting.get(id);
+        if (op === undefined) continue;
+        waiting.delete(id);
+        if (error === undefined) op.resolve(result);
+        else op.reject(new PlumbError(error.code, error.message));
+      }
     },
     gone(reason: string): void {
       goneReason ??= reason;

@@ -22,7 +22,7 @@ import { AdminListener, type AdminSource } from "./admin.ts";
 import type { MetricsSnapshot } from "./metrics.ts";
 import type { GraphView } from "./graph_view.ts";
 import { memoryStore } from "../kernel/store.ts";
-import { StoreServer } from "./store_relay.ts";
+import { type StoreRequest, StoreServer } from "./store_relay.ts";
 
 /** What a worker tells the admin listener: its counters and its graph. */
 interface WorkerMetrics {
@@ -52,7 +52,8 @@ class HostWorker {
   readonly finished: Promise<void>;
   #gone = false;
 
-  readonly #store: StoreServer;
+  /** Where the worker's store requests go: the main isolate's store. */
+  readonly #store: (request: StoreRequest) => void;
 
   constructor(
     id: number,
@@ -61,7 +62,7 @@ class HostWorker {
     onFailure: (worker: HostWorker, message: string) => void,
   ) {
     this.id = id;
-    this.#store = store;
+    this.#store = store.channel((answer) => this.#send(answer));
     this.#log = log;
     this.finished = new Promise((resolve) => this.#finished = resolve);
     this.#worker = new Worker(new URL("./worker_entry.ts", import.meta.url), {
@@ -98,7 +99,7 @@ class HostWorker {
       this.#metrics.get(message.id)?.(snapshot && view && { snapshot, view });
       this.#metrics.delete(message.id);
     } else if (message.type === "finished") this.terminate();
-    else if (message.type === "store") this.#store.answer(message).then((a) => this.#send(a));
+    else if (message.type === "store") this.#store(message);
   }
 
   #send(message: ToWorker): void {
