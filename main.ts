@@ -24,6 +24,7 @@ import { MAX_WORKERS, serveWorkers } from "./host/workers.ts";
 import { checkAdminAddress, parseAdminAddress } from "./host/admin.ts";
 import { logFileSink, stderrIsConnection } from "./host/log_sink.ts";
 import { typeCheckServlets } from "./host/type_check.ts";
+import { openStore } from "./host/store_backends.ts";
 
 const USAGE = `plumb ${denoJson.version}: serve a graph of servlets
 
@@ -42,6 +43,8 @@ Options:
                       sessions are never cut)
   --workers N         serve on N workers (isolates) sharing the TCP ports, each with
                       its own servlets; needs deno run --unstable-net
+  --store URL         where servlets' shared key-value buckets live: memory (the
+                      default: in this process, shared by its nodes and workers)
   --admin HOST:PORT   serve the admin page (the graph at work), /metrics (Prometheus)
                       and /health there (127.0.0.1:9090; port 0 picks a free one)
   --admin-public      let --admin listen on an address that is not loopback
@@ -73,6 +76,8 @@ interface Command {
   workers: number;
   /** `--log-file`: where log lines go instead of standard error. */
   logFile?: string;
+  /** `--store`: the URL of the store's back end, opened when serving. */
+  store?: string;
 }
 
 /** True once the command line asked for `--log-level debug`. */
@@ -150,6 +155,7 @@ function parse(
         "listen-fd": { type: "string" },
         "idle-exit": { type: "string" },
         workers: { type: "string" },
+        store: { type: "string" },
         admin: { type: "string" },
         "admin-public": { type: "boolean" },
         "log-level": { type: "string" },
@@ -252,6 +258,7 @@ function parse(
     dot: values.dot ?? false,
     workers,
     ...(values["log-file"] === undefined ? {} : { logFile: values["log-file"] }),
+    ...(values.store === undefined ? {} : { store: values.store }),
   };
 }
 
@@ -347,6 +354,19 @@ async function main(argv: string[]): Promise<number> {
     for (const warning of warnings) say("warn", "plumb warn: ", "PLUMB_CHECK_WARNING", warning);
     return 0;
   }
+  // A store the command line names is the CLI's to close, once the host has stopped.
+  const store = command.store === undefined ? undefined : await openStore(command.store);
+  if (store !== undefined) options.store = store;
+  try {
+    await serveUntilStopped(command);
+  } finally {
+    await store?.close();
+  }
+  return 0;
+}
+
+/** Serves the command's graph until a signal (or the host itself) stops it. */
+async function serveUntilStopped(command: Command): Promise<void> {
   const host = command.workers > 1
     ? await serveWorkers(command.graph, command.workers, command.options)
     : await serve(command.graph, command.options);
@@ -360,7 +380,6 @@ async function main(argv: string[]): Promise<number> {
     else say("info", "plumb info: ", "PLUMB_ADMIN_LISTENING", `admin on ${host.adminUrl}`);
   }
   await stopped;
-  return 0;
 }
 
 /**

@@ -24,6 +24,7 @@ import type { LoadOptions, ServeOptions } from "./serve_options.ts";
 import { HostMetrics, type MetricsSnapshot } from "./metrics.ts";
 import { AdminListener, type AdminSource } from "./admin.ts";
 import { type GraphView, graphView } from "./graph_view.ts";
+import { memoryStore, type StoreBackend } from "../kernel/store.ts";
 
 export type { ConnectOptions, MemoryConnection, ReloadResult };
 
@@ -101,6 +102,8 @@ export class Host implements Serving, AsyncDisposable {
   /** What requests do, counted when `metrics` or `admin` asked for it. */
   readonly #metrics: HostMetrics | undefined;
   #admin: AdminListener | undefined;
+  /** The store the host made (none was given): it lives across reloads and closes with the host. */
+  #ownStore: StoreBackend | undefined;
 
   /**
    * Loads, checks and serves a graph: a `graph.json` path or URL, or a graph
@@ -109,7 +112,28 @@ export class Host implements Serving, AsyncDisposable {
    * one-line message and the code the CLI prints.
    */
   static start(graph: string | URL | GraphSpec, options: ServeOptions = {}): Promise<Host> {
-    return withPlumbErrors(Host.#start(graph, options));
+    return withPlumbErrors(Host.#withStore(options, (withStore) => Host.#start(graph, withStore)));
+  }
+
+  /**
+   * Runs `make` with `options.store` set: the caller's back end, or one the
+   * host makes, which the host made by `make` owns, and which is closed at
+   * once when `make` fails.
+   */
+  static async #withStore<O extends { store?: StoreBackend }>(
+    options: O,
+    make: (options: O) => Promise<Host>,
+  ): Promise<Host> {
+    if (options.store !== undefined) return await make(options);
+    const store = memoryStore();
+    try {
+      const host = await make({ ...options, store });
+      host.#ownStore = store;
+      return host;
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
   }
 
   static async #start(graph: string | URL | GraphSpec, options: ServeOptions): Promise<Host> {
@@ -184,7 +208,11 @@ export class Host implements Serving, AsyncDisposable {
    * assertEquals(new TextDecoder().decode(reply), "Hello, a\nHello, b\n");
    * ```
    */
-  static async load(graph: string | URL | GraphSpec, options: LoadOptions = {}): Promise<Host> {
+  static load(graph: string | URL | GraphSpec, options: LoadOptions = {}): Promise<Host> {
+    return Host.#withStore(options, (withStore) => Host.#load(graph, withStore));
+  }
+
+  static async #load(graph: string | URL | GraphSpec, options: LoadOptions): Promise<Host> {
     const log = options.logger ??
       createLogger(options.logLevel ?? "info", undefined, options.logFormat);
     const loaded = await load(graph, options, false);
@@ -367,6 +395,8 @@ export class Host implements Serving, AsyncDisposable {
       for (const generation of [...this.#retired, this.#generations.current]) {
         await generation.unload();
       }
+      // The store the host made outlives every graph but not the host; a given one is the caller's.
+      await this.#ownStore?.close();
       // Last: /health says 503 while the listeners drain.
       await this.#admin?.close();
       this.#stopped();

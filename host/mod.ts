@@ -40,6 +40,7 @@ export type {
 } from "./metrics.ts";
 export { readGraphFile } from "./graph_file.ts";
 export { serveWorkers } from "./workers.ts";
+export { openStore } from "./store_backends.ts";
 export { BUILTIN_SERVLETS } from "./servlet_registry.ts";
 export {
   type BuiltinModuleName,

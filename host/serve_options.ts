@@ -79,8 +79,11 @@ export interface ServeOptions {
    */
   modules?: Readonly<Record<string, IoModule<unknown>>>;
   /**
-   * Where the buckets of `env.store` live. Default: in this process, shared
-   * by every node of the host.
+   * Where the buckets of `env.store` live (`--store`). Default: a back end in
+   * this process that the host makes, shared by every node of the host, kept
+   * across reloads and closed when the host stops. A back end given here is
+   * the caller's: the host never closes it, so several hosts (or one host
+   * started again) may share it; close it once they have stopped.
    */
   store?: StoreBackend;
   /**
@@ -98,9 +101,11 @@ export interface ServeOptions {
 }
 
 /** Options of `Host.load`, which serves a graph in memory only: no listener, no socket. */
-export interface LoadOptions
-  extends
-    Pick<ServeOptions, "logLevel" | "logFormat" | "logger" | "base" | "idleExitMs" | "metrics"> {
+export interface LoadOptions extends
+  Pick<
+    ServeOptions,
+    "logLevel" | "logFormat" | "logger" | "base" | "idleExitMs" | "metrics" | "store"
+  > {
   /**
    * Session options of the in-memory connections (`ttl`, `maxMessageSize`,
    * `open`, `requestTimeout`, `writeTimeout`, `errorReply`, `onError`), over those of the

@@ -10,6 +10,7 @@ import { LOG_LEVELS } from "../kernel/log.ts";
 import type { Code } from "../kernel/codes.ts";
 import { isUsageError, lineOf, toPlumbError } from "../kernel/errors.ts";
 import type { FromWorker, ToWorker } from "./worker_protocol.ts";
+import { relayStore } from "./store_relay.ts";
 // As in the CLI: the built-ins are loaded with the worker, needing no read permission.
 
 /** The worker's global scope, as far as this module uses it. */
@@ -28,6 +29,9 @@ let host: Host | undefined;
 function post(message: FromWorker): void {
   scope.postMessage(message);
 }
+
+/** The worker's store: each operation is a message to the main isolate, which holds the back end. */
+const store = relayStore(post);
 
 /** A logger that hands each line to the main isolate, which writes it in `format`. */
 function forwardingLogger(level: LogLevel, format: LogFormat): Logger {
@@ -75,6 +79,7 @@ scope.onmessage = async (event: MessageEvent<ToWorker>): Promise<void> => {
       host = await serve(command.graph, {
         ...options,
         logger: forwardingLogger(logLevel, logFormat),
+        store,
       });
       host.finished.then(() => post({ type: "finished" }));
       post({ type: "listening", urls: host.urls, graph: host.graph });
@@ -99,6 +104,8 @@ scope.onmessage = async (event: MessageEvent<ToWorker>): Promise<void> => {
       snapshot: host?.metrics() ?? null,
       view: host?.view() ?? null,
     });
+  } else if (command.type === "store") {
+    store.receive(command);
   } else if (command.type === "close") {
     if (host === undefined) post({ type: "finished" });
     else await host.close(command.graceMs);

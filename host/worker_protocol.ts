@@ -10,6 +10,7 @@ import type { LogContext, LogFormat, LogLevel } from "../kernel/log.ts";
 import type { Code } from "../kernel/codes.ts";
 import type { MetricsSnapshot } from "./metrics.ts";
 import type { GraphView } from "./graph_view.ts";
+import type { StoreAnswer, StoreRequest } from "./store_relay.ts";
 
 /** What a worker is told to serve: the parts of `ServeOptions` that are plain data. */
 export interface WorkerServeOptions {
@@ -29,7 +30,8 @@ export type ToWorker =
   | { type: "serve"; graph: string; options: WorkerServeOptions }
   | { type: "close"; graceMs?: number }
   | { type: "reload"; graph?: string | GraphSpec }
-  | { type: "metrics"; id: number };
+  | { type: "metrics"; id: number }
+  | StoreAnswer;
 
 /** From a worker to the main isolate. */
 export type FromWorker =
@@ -38,4 +40,5 @@ export type FromWorker =
   | { type: "log"; level: LogLevel; code: Code; message: string; context?: LogContext }
   | { type: "reloaded"; result: ReloadResult | null }
   | { type: "metrics"; id: number; snapshot: MetricsSnapshot | null; view: GraphView | null }
-  | { type: "finished" };
+  | { type: "finished" }
+  | StoreRequest;

@@ -21,6 +21,8 @@ import type { FromWorker, ToWorker, WorkerServeOptions } from "./worker_protocol
 import { AdminListener, type AdminSource } from "./admin.ts";
 import type { MetricsSnapshot } from "./metrics.ts";
 import type { GraphView } from "./graph_view.ts";
+import { memoryStore } from "../kernel/store.ts";
+import { type StoreRequest, StoreServer } from "./store_relay.ts";
 
 /** What a worker tells the admin listener: its counters and its graph. */
 interface WorkerMetrics {
@@ -50,8 +52,17 @@ class HostWorker {
   readonly finished: Promise<void>;
   #gone = false;
 
-  constructor(id: number, log: Logger, onFailure: (worker: HostWorker, message: string) => void) {
+  /** Where the worker's store requests go: the main isolate's store. */
+  readonly #store: (request: StoreRequest) => void;
+
+  constructor(
+    id: number,
+    log: Logger,
+    store: StoreServer,
+    onFailure: (worker: HostWorker, message: string) => void,
+  ) {
     this.id = id;
+    this.#store = store.channel((answer) => this.#send(answer));
     this.#log = log;
     this.finished = new Promise((resolve) => this.#finished = resolve);
     this.#worker = new Worker(new URL("./worker_entry.ts", import.meta.url), {
@@ -88,6 +99,7 @@ class HostWorker {
       this.#metrics.get(message.id)?.(snapshot && view && { snapshot, view });
       this.#metrics.delete(message.id);
     } else if (message.type === "finished") this.terminate();
+    else if (message.type === "store") this.#store(message);
   }
 
   #send(message: ToWorker): void {
@@ -264,11 +276,14 @@ async function startWorkers(
   if (options.port !== undefined) base.port = options.port;
   const workers: HostWorker[] = [];
   let closing = false;
+  // The one store of every worker (each relays to it); one made here closes with the workers.
+  const ownStore = options.store === undefined ? memoryStore() : undefined;
+  const store = new StoreServer(options.store ?? ownStore!);
 
   // A worker's servlet errors are caught and logged in the worker; one that
   // still fails is stopped and logged, and the others go on serving.
   const start = (id: number): HostWorker =>
-    new HostWorker(id, log, (failed, message) => {
+    new HostWorker(id, log, store, (failed, message) => {
       failed.terminate();
       if (!closing) {
         log.log(
@@ -283,6 +298,7 @@ async function startWorkers(
   const stopAll = async (graceMs = 5000): Promise<void> => {
     closing = true;
     await Promise.all(workers.map((w) => w.close(graceMs)));
+    await ownStore?.close();
     await admin?.close();
   };
 
@@ -340,7 +356,10 @@ async function startWorkers(
       get graph(): CheckedGraph {
         return serving;
       },
-      finished: Promise.all(workers.map((w) => w.finished)).then(() => admin?.close()),
+      finished: Promise.all(workers.map((w) => w.finished)).then(async () => {
+        await ownStore?.close();
+        await admin?.close();
+      }),
       close(graceMs?: number): Promise<void> {
         closed ??= stopAll(graceMs);
         return closed;

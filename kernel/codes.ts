@@ -169,6 +169,8 @@ export const CODES = {
   PLUMB_CLI_NOT_TCP: "--host, --port or --listen-fd, but the first listener is not tcp",
   PLUMB_CLI_ADMIN: "--admin is not HOST:PORT",
   PLUMB_CLI_ADMIN_PUBLIC: "--admin-public without --admin",
+  PLUMB_STORE_URL: "--store is not a store URL, or its back end cannot use it",
+  PLUMB_STORE_SCHEME: "--store names a back end plumb does not know",
   PLUMB_ADMIN_NOT_LOOPBACK: "the admin address is not loopback, and --admin-public was not given",
   PLUMB_ADMIN_LISTEN: "the admin address is taken or is not this machine's",
   PLUMB_PERMISSION_GRAPH: "deno may not read the graph file",
@@ -230,6 +232,8 @@ export const CODES = {
   PLUMB_WORKER_FAILED: "a worker failed as it started",
   PLUMB_WORKER_STOPPED: "a worker failed while serving and was stopped",
   PLUMB_ADMIN_NO_WORKER: "the admin page asked the workers for their graph and none answered",
+  PLUMB_STORE_RELAY_GONE:
+    "a worker's store operation failed: the main side holding the store is gone",
 
   // Exec-time API misuse.
   PLUMB_PIPE_AFTER_END: "a servlet used a port after its exec returned",
@@ -270,6 +274,7 @@ export const CODES = {
   PLUMB_ELIZA_SCRIPT: "eliza's script is not a valid ELIZA script",
   PLUMB_CHAT_ARGS: "chat's arguments are not --idle SECONDS and --max-message BYTES",
   PLUMB_CHAT_NO_CONNECTION: "chat got a request that has no connection to write to",
+  PLUMB_KV_ARGS: "kv's arguments are not --bucket NAME",
   PLUMB_JSON_PARSE_ARGS: "json/parse was given arguments",
   PLUMB_JSON_STRINGIFY_ARG: "json/stringify was given an unknown argument",
   PLUMB_JSON_STRINGIFY_FIELD: "json/stringify's --field has no name",

@@ -145,6 +145,13 @@ const BUILT: Record<string, () => GraphSpec> = {
       .listen("tcp", { host: "127.0.0.1", port: 12300, open: true })
       .listen("tcp", { host: "127.0.0.1", port: 12380 })
       .build(),
+  kv: () =>
+    graph(describe("kv"))
+      .node("kv", "kv")
+      .input("kv.in")
+      .output("kv.out")
+      .listen("tcp", { host: "127.0.0.1", port: 12360 })
+      .build(),
   eliza_tls: () =>
     graph(describe("eliza_tls"))
       .node("doctor", "eliza")

@@ -47,6 +47,7 @@ import {
 } from "../testing/mod.ts";
 import type { IoModule } from "../modules/module.ts";
 import { ConnectionLog } from "../modules/connection_log.ts";
+import { relayStore } from "../host/store_relay.ts";
 import { generateKeyPairSync } from "node:crypto";
 
 const ENTRIES = readEntries();
@@ -964,6 +965,16 @@ const CASES: Case[] = [
     line: () => cliLine(["examples/hello.json", "--log-format", "xml"]),
   },
   {
+    code: "PLUMB_STORE_URL",
+    what: "--store memory://x",
+    line: () => cliLine(["examples/kv.json", "--store", "memory://x"]),
+  },
+  {
+    code: "PLUMB_STORE_SCHEME",
+    what: "--store redis://127.0.0.1",
+    line: () => cliLine(["examples/kv.json", "--store", "redis://127.0.0.1"]),
+  },
+  {
     code: "PLUMB_PERMISSION_LOG_FILE",
     what: "no --allow-write",
     line: () => cliLine(["examples/hello.json", "--log-file", `${TMP}/plumb.log`]),
@@ -1352,6 +1363,17 @@ const CASES: Case[] = [
     line: () => cliLine(["examples/hello.json", "--workers", "2"]),
   },
   {
+    code: "PLUMB_STORE_RELAY_GONE",
+    what: "a worker's relay whose main side went away with a get waiting",
+    line: () =>
+      thrown(() => {
+        const relay = relayStore(() => {});
+        const waiting = relay.open("sessions").get("ada");
+        relay.gone("the pipe to the main process closed");
+        return waiting;
+      }),
+  },
+  {
     code: "PLUMB_PERMISSION_WORKERS",
     what: "no read permission for plumb",
     line: () =>
@@ -1604,6 +1626,7 @@ const CASES: Case[] = [
     what: "--field",
     line: () => initError("json/stringify", ["--field"]),
   },
+  { code: "PLUMB_KV_ARGS", what: "--bucket alone", line: () => initError("kv", ["--bucket"]) },
   {
     code: "PLUMB_CHAT_ARGS",
     what: "--idle soon",
