@@ -48,6 +48,9 @@ export interface IsolatedNodeSource {
   readonly isolate: IsolateSpec;
 }
 
+/** How long a worker may take to end an exec whose request was aborted, in ms; then it is stopped. */
+const ABORT_GRACE_MS = 1000;
+
 /** The request a worker runs, and the clock of its deadline. */
 interface Running {
   readonly id: number;
@@ -181,6 +184,7 @@ class IsolatedNode {
     if (this.#isolate === isolate) {
       this.#isolate = undefined;
       this.#ready = undefined;
+      this.#unloaded?.(); // an unload waiting for this worker waits no more
     }
   }
 
@@ -240,8 +244,18 @@ class IsolatedNode {
       };
     });
     const running = this.#running!;
-    const abort = (): void =>
+    // The request is over for the host (the client left, requestTimeout, the host stops): the
+    // worker's task.signal aborts, and a worker that does not end the exec soon is stopped.
+    let grace: ReturnType<typeof setTimeout> | undefined;
+    const abort = (): void => {
       this.#post(isolate, { type: "abort", id, reason: errorData(task.signal.reason) });
+      grace = setTimeout(() => {
+        if (this.#running !== running) return;
+        this.#stop(isolate);
+        this.#settle(running, toError(errorData(task.signal.reason)));
+        this.#restart();
+      }, ABORT_GRACE_MS);
+    };
     task.signal.addEventListener("abort", abort, { once: true });
     this.#post(isolate, {
       type: "exec",
@@ -254,6 +268,7 @@ class IsolatedNode {
       await done;
     } finally {
       task.signal.removeEventListener("abort", abort);
+      clearTimeout(grace);
     }
   }
 

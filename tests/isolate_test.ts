@@ -246,3 +246,25 @@ Deno.test("isolate: a fresh worker whose init declares other ports fails each re
     /PLUMB_ISOLATE_PORTS_CHANGED graph: node "n": init in a fresh worker declared other ports than the first time/,
   );
 });
+
+Deno.test("isolate: a request aborted by requestTimeout stops a worker that does not end its exec", async () => {
+  const spec = isolated(SPIN, 60);
+  // Long enough for the next request to wait for the fresh worker's init.
+  spec.listeners = [{ module: "tcp", options: { requestTimeout: 2 } }];
+  await using h = await startHost(spec);
+  {
+    await using spinning = await Client.connect(h.port);
+    await spinning.send("spin\n");
+    assertEquals(await spinning.readLine(), "error: request took longer than 2 s\n");
+    assertEquals(await spinning.readLine(), null);
+  }
+  // Long before the 60 s deadline: the worker was stopped a second after the abort.
+  assertMatch(
+    await waitForLog(h, / PLUMB_REQUEST_FAILED node "n" /),
+    /failed a request from 127\.0\.0\.1:\d+: TimeoutError: request took longer than 2 s/,
+  );
+  await using client = await Client.connect(h.port);
+  await client.send("next\n");
+  assertEquals(await client.readLine(), "ok: next 1\n");
+  assertEquals(h.logs.filter((l) => l.includes("PLUMB_ISOLATE_DEADLINE")), []);
+});
