@@ -194,8 +194,7 @@ class IsolatedNode {
     const starting = this.#onReady;
     const error = new PlumbError(
       "PLUMB_ISOLATE_CRASHED",
-      `${this.#where}: its worker stopped: ${why.split("\n")[0]}` +
-        "",
+      `${this.#where}: its worker stopped: ${why.split("\n")[0]}`,
     );
     this.#stop(isolate);
     starting?.({ type: "initFailed", error: errorData(error) });
@@ -220,6 +219,12 @@ class IsolatedNode {
     }
     if (this.#ready === undefined) this.#restart();
     const ready = await this.#ready!; // an init that failed here fails the request, and is tried again
+    if (this.#isolate === undefined) {
+      throw new PlumbError(
+        "PLUMB_ISOLATE_CRASHED",
+        `${this.#where}: its worker stopped: the node was unloaded`,
+      );
+    }
     const shape = shapeOf(ready.ports, ready.pipeTypes);
     if (shape !== this.#shape) {
       this.#stop(this.#isolate!);

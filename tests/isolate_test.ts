@@ -7,7 +7,7 @@
  * an isolated echo serves a keep-alive connection; the task's calls cross.
  */
 import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { Client, path, ROOT, startHost, waitForLog } from "./helpers.ts";
+import { Client, path, ROOT, spawnCli, startHost, waitForLog } from "./helpers.ts";
 import { checkGraph, type GraphSpec, serve } from "../host/mod.ts";
 import { GraphError } from "../kernel/errors.ts";
 import { defineServlet } from "../mod.ts";
@@ -267,4 +267,25 @@ Deno.test("isolate: a request aborted by requestTimeout stops a worker that does
   await client.send("next\n");
   assertEquals(await client.readLine(), "ok: next 1\n");
   assertEquals(h.logs.filter((l) => l.includes("PLUMB_ISOLATE_DEADLINE")), []);
+});
+
+Deno.test("isolate: a servlet's stray rejection and exception in its worker are logged as the host logs its own; the worker goes on", async () => {
+  await Deno.mkdir(path("tests/.tmp"), { recursive: true });
+  const graph = "tests/.tmp/isolate_stray.json";
+  const spec = isolated("../fixtures/stray.ts");
+  spec.listeners = [{ module: "tcp", options: { host: "127.0.0.1", port: 0 } }];
+  await Deno.writeTextFile(path(graph), JSON.stringify(spec));
+  const cli = await spawnCli([graph]);
+  {
+    await using client = await Client.connect(cli.port);
+    await client.send("stray\n");
+    assertEquals(await client.readLine(), "ok: stray\n");
+    await cli.waitForStderr(/PLUMB_UNCAUGHT_EXCEPTION .*thrown from a timer\n/);
+    await cli.waitForStderr(/PLUMB_UNHANDLED_REJECTION .*nobody waits for this\n/);
+    await client.send("again\n");
+    assertEquals(await client.readLine(), "ok: again\n");
+  }
+  const { code, stderr } = await cli.stop();
+  assertEquals(code, 0, stderr);
+  assert(!stderr.includes("PLUMB_ISOLATE"), stderr);
 });
