@@ -105,7 +105,7 @@ Deno.test("isolate: a spinning exec fails with the error reply at its deadline; 
   assertEquals(await later.readLine(), "ok: later 3\n");
 });
 
-Deno.test("isolate: a worker that holds 100 MiB and spins is stopped the same way; the host serves on", async () => {
+Deno.test("isolate: a worker that allocates (up to 100 MiB, then spins) is stopped the same way; the host serves on", async () => {
   await using h = await startHost(probed(0.5));
   const { reply, probes } = await whileBusy(h.port, "hold 100");
   assertEquals(reply, "error: request failed\n");
