@@ -5,7 +5,8 @@
  */
 import { GraphError, withPlumbErrors } from "../kernel/errors.ts";
 import { type GraphSpec, validateGraph } from "../kernel/graph.ts";
-import { loadNodes, unloadNodes } from "../kernel/loader.ts";
+import { type LoadedNode, loadNode, unloadNodes } from "../kernel/loader.ts";
+import type { StoreBackend } from "../kernel/store.ts";
 import { compilePlan, type Plan } from "../kernel/plan.ts";
 import { planWarnings } from "../kernel/plan_warnings.ts";
 import { rewriteFans } from "../kernel/rewrite.ts";
@@ -17,6 +18,7 @@ import { fileUrl, readGraphFile } from "./graph_file.ts";
 import { firstSessionOptions, listenerSpecs } from "./overrides.ts";
 import type { ServeOptions } from "./serve_options.ts";
 import { resolveServlet } from "./servlet_registry.ts";
+import { isolatedServlet } from "./isolated_servlet.ts";
 
 /** What a check found: a summary of a graph that can be served. */
 export interface CheckedGraph {
@@ -92,7 +94,7 @@ export async function load(
     return { module, options: module.parseOptions(l.options ?? {}, where) };
   });
   const rewritten = rewriteFans(file, spec);
-  const nodes = await loadNodes(file, base, rewritten.spec, resolveServlet, options.store);
+  const nodes = await loadGraphNodes(file, base, rewritten.spec, options.store);
   const { nodes: nodeSpecs, edges, input, output, types } = spec;
   try {
     return {
@@ -108,6 +110,45 @@ export async function load(
     await unloadNodes(nodes);
     throw error;
   }
+}
+
+/**
+ * Loads every node of a graph, in the order the file lists them, as the
+ * kernel's `loadNodes` does; a node with `"isolate"` is loaded in a worker of
+ * its own (`host/isolated_servlet.ts`). Unloads them all if one fails.
+ */
+async function loadGraphNodes(
+  file: string,
+  base: URL,
+  graph: GraphSpec,
+  store: StoreBackend | undefined,
+): Promise<LoadedNode[]> {
+  const loaded: LoadedNode[] = [];
+  try {
+    for (const [name, spec] of Object.entries(graph.nodes)) {
+      const { servlet, args = [], isolate } = spec;
+      let resolve = resolveServlet;
+      if (isolate !== undefined) {
+        if (typeof servlet !== "string") {
+          throw new GraphError(
+            "PLUMB_ISOLATE_IN_CODE",
+            `${file}: node "${name}": an isolated node's servlet must be a module its worker can ` +
+              `load (a built-in name, a path or a URL), not a servlet object given in code`,
+          );
+        }
+        // The name is checked here, as for any node; the worker loads the module.
+        resolve = (specifier, base, where) => {
+          resolveServlet(specifier, base, where);
+          return isolatedServlet({ file, specifier, isolate });
+        };
+      }
+      loaded.push(await loadNode(file, base, name, servlet, args, resolve, store));
+    }
+  } catch (error) {
+    await unloadNodes(loaded);
+    throw error;
+  }
+  return loaded;
 }
 
 /**

@@ -50,7 +50,7 @@ export {
   type ListenerOptionsMap,
   type PortRef,
 } from "./graph_builder.ts";
-export type { EdgeSpec, GraphSpec, ListenerSpec, NodeSpec } from "../kernel/graph.ts";
+export type { EdgeSpec, GraphSpec, IsolateSpec, ListenerSpec, NodeSpec } from "../kernel/graph.ts";
 export {
   createLogger,
   formatLogLine,

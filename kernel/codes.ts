@@ -60,6 +60,7 @@ export const CODES = {
   PLUMB_NODE_NOT_OBJECT: "a node is not an object",
   PLUMB_NODE_NO_SERVLET: `a node's "servlet" is missing or not a string`,
   PLUMB_NODE_BAD_ARGS: `a node's "args" is not an array of strings`,
+  PLUMB_NODE_BAD_ISOLATE: `a node's "isolate" is not {"deadline": seconds}`,
   PLUMB_NODE_TWICE: "a graph built in code adds two nodes of one name",
   PLUMB_SERVLET_UNKNOWN: "a node names a servlet that is neither built in nor a path",
   PLUMB_SERVLET_LOAD_FAILED: "a servlet module cannot be imported",
@@ -74,6 +75,11 @@ export const CODES = {
   PLUMB_SERVLET_INIT_FAILED: "a servlet's init threw",
   PLUMB_SERVLET_UNLOAD_FAILED: "a servlet's unload threw",
   PLUMB_SERVLET_UNLOAD_LATE: "a servlet's unload did not finish in time",
+  PLUMB_ISOLATE_IN_CODE: "an isolated node's servlet is an object given in code, not a module",
+  PLUMB_ISOLATE_DEADLINE: "an isolated node's exec passed its deadline: its worker was stopped",
+  PLUMB_ISOLATE_CRASHED: "an isolated node's worker died while it ran a request",
+  PLUMB_ISOLATE_PORTS_CHANGED: "an isolated node's fresh worker declared other ports",
+  PLUMB_ISOLATE_UNSUPPORTED: "an isolated servlet used what cannot cross to its worker",
 
   // Ports and flags at init.
   PLUMB_PORT_NO_NAME: "init defined a port without a name",
@@ -228,6 +234,7 @@ export const CODES = {
   PLUMB_WORKERS_EXCLUSIVE: "--workers with --stdio, --listen-fd or --idle-exit",
   PLUMB_WORKERS_UNSTABLE_NET: "--workers needs deno run --unstable-net",
   PLUMB_PERMISSION_WORKERS: "deno may not read plumb's modules for the workers",
+  PLUMB_PERMISSION_ISOLATE: "deno may not read plumb's modules for an isolated node's worker",
   PLUMB_WORKERS_NOT_TCP: "--workers with a listener that is not tcp",
   PLUMB_WORKER_FAILED: "a worker failed as it started",
   PLUMB_WORKER_STOPPED: "a worker failed while serving and was stopped",

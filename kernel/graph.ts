@@ -19,7 +19,42 @@ export interface NodeSpec {
   servlet: string | Servlet<unknown>;
   /** Arguments given to the servlet's `init`. */
   args?: string[];
+  /**
+   * Run the servlet in a Web Worker of its own, with a time limit on each
+   * exec: a servlet that computes too long (a loop that never ends) is
+   * stopped and fails its request, while the host serves everyone else.
+   */
+  isolate?: IsolateSpec;
 }
+
+/**
+ * How an isolated node runs (`"isolate": {"deadline": 2}`): see
+ * `docs/deploying.md`, "A servlet in a worker of its own".
+ */
+export interface IsolateSpec {
+  /**
+   * Seconds one exec may compute in the node's worker, not counting the time
+   * it waits for the host (reads, writes); past them the worker is
+   * terminated, the request fails, and a fresh worker starts. Default
+   * {@linkcode ISOLATE_LIMITS}`.deadline`.
+   */
+  deadline?: number;
+}
+
+/**
+ * The default deadline of an isolated node and the bounds of the ones a graph
+ * may give, in seconds.
+ *
+ * @example
+ * ```ts
+ * import { ISOLATE_LIMITS } from "./graph.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(ISOLATE_LIMITS.deadline, 10);
+ * ```
+ */
+export const ISOLATE_LIMITS: Readonly<{ deadline: number; min: number; max: number }> = Object
+  .freeze({ deadline: 10, min: 0.001, max: 3600 });
 
 /** An edge: an output port feeding an input port, each written `node.port`. */
 export interface EdgeSpec {
@@ -77,7 +112,8 @@ const TOP_KEYS = [
   "output",
   "listeners",
 ];
-const NODE_KEYS = ["servlet", "args"];
+const NODE_KEYS = ["servlet", "args", "isolate"];
+const ISOLATE_KEYS = ["deadline"];
 
 /**
  * The most a graph may hold: nodes, edges, listeners, and how deep its
@@ -177,6 +213,23 @@ export function parsePortRef(file: string, where: string, ref: unknown): PortRef
   return { node: ref.slice(0, dot), port: ref.slice(dot + 1) };
 }
 
+/** Checks a node's `"isolate"`: an object with an optional `deadline` in seconds. */
+function checkIsolate(file: string, where: string, isolate: unknown): void {
+  const { min, max } = ISOLATE_LIMITS;
+  const deadline = isObject(isolate) ? isolate.deadline : undefined;
+  if (
+    !isObject(isolate) || Object.keys(isolate).some((key) => !ISOLATE_KEYS.includes(key)) ||
+    !(deadline === undefined ||
+      (typeof deadline === "number" && deadline >= min && deadline <= max))
+  ) {
+    throw new GraphError(
+      "PLUMB_NODE_BAD_ISOLATE",
+      `${file}: ${where}: "isolate" must be {"deadline": SECONDS}, SECONDS from ${min} to ${max}; ` +
+        `got ${shortJson(isolate)}`,
+    );
+  }
+}
+
 /**
  * Checks the shape of a parsed graph file and returns it typed. Every problem
  * is a {@linkcode GraphError} with one line naming the file and the place.
@@ -261,6 +314,7 @@ export function validateGraph(file: string, value: unknown): GraphSpec {
         `${file}: ${where}: "args" must be an array of strings`,
       );
     }
+    if (node.isolate !== undefined) checkIsolate(file, where, node.isolate);
   }
   if (value.edges !== undefined && !Array.isArray(value.edges)) {
     throw new GraphError(

@@ -76,7 +76,7 @@ const CASES: Record<string, [Code, string]> = {
   ],
   unknown_key: [
     "PLUMB_NODE_UNKNOWN_KEY",
-    `node "greet": unknown key "servelt" (did you mean "servlet"?); allowed: servlet, args`,
+    `node "greet": unknown key "servelt" (did you mean "servlet"?); allowed: servlet, args, isolate`,
   ],
   unknown_module: [
     "PLUMB_MODULE_UNKNOWN",

@@ -318,6 +318,16 @@ function withCode(lines: readonly string[], code: Code): string {
 
 const SPEC = oneNode("echo");
 
+const ISOLATED_SPIN = "./tests/fixtures/isolate/spin.ts";
+
+/** A graph of one isolated node `n` (in, out). */
+function isolatedNode(
+  servlet: string | Servlet<unknown>,
+  isolate: Record<string, unknown> = {},
+): GraphSpec {
+  return { nodes: { n: { servlet, isolate } }, input: "n.in", output: "n.out" };
+}
+
 /** The demo certificate and key of the examples, from the repository root. */
 const DEMO_CERT = "examples/tls/localhost.crt";
 const DEMO_KEY = "examples/tls/localhost.key";
@@ -1819,6 +1829,61 @@ const CASES: Case[] = [
     what: "no such program",
     line: () => requestError(oneNode("exec", ["no-such-program-plumb"]), "x\n"),
   },
+
+  // Isolated nodes.
+  {
+    code: "PLUMB_NODE_BAD_ISOLATE",
+    what: '"isolate": {"deadline": 0}',
+    line: () => checks(isolatedNode("echo", { deadline: 0 })),
+  },
+  {
+    code: "PLUMB_ISOLATE_IN_CODE",
+    what: "a servlet object, isolated",
+    line: () => checks(isolatedNode(defineServlet({ init: () => ({}), exec(): void {} }))),
+  },
+  {
+    code: "PLUMB_ISOLATE_DEADLINE",
+    what: "spin, with a deadline of 0.2 s",
+    line: () => requestError(isolatedNode(ISOLATED_SPIN, { deadline: 0.2 }), "spin\n"),
+  },
+  {
+    code: "PLUMB_ISOLATE_UNSUPPORTED",
+    what: "env.store in an isolated init",
+    line: async () =>
+      after(
+        /init of servlet "[^"]*" failed: /,
+        await checks(isolatedNode("./tests/fixtures/isolate/store.ts")),
+      ),
+  },
+  {
+    code: "PLUMB_PERMISSION_ISOLATE",
+    what: "no read permission for plumb's directory",
+    line: async () => {
+      const file = await tmpGraph("isolate_read", isolatedNode("echo"));
+      return await cliLine([file, "--check"], [`--allow-read=${file}`]);
+    },
+  },
+  {
+    code: "PLUMB_ISOLATE_PORTS_CHANGED",
+    what: "a fresh worker's init declares another output",
+    line: async () => {
+      const runs = `${TMP}/troubleshooting_ports_runs.txt`;
+      await Deno.mkdir(path(TMP), { recursive: true });
+      await Deno.writeTextFile(path(runs), "0");
+      const spec = isolatedNode("./tests/fixtures/isolate/ports_change.ts", { deadline: 0.2 });
+      spec.nodes.n.args = [runs];
+      await using sim = await simulate(spec, { base: ROOT });
+      await using client = await sim.connect();
+      await client.send("spin\n");
+      assertEquals(await client.readLine(), "error: request failed\n");
+      await client.send("next\n");
+      assertEquals(await client.readLine(), "error: request failed\n");
+      return after(
+        / failed a request from \S+: \w+: /,
+        await sim.waitForLog(" PLUMB_ISOLATE_PORTS_CHANGED "),
+      );
+    },
+  },
 ];
 
 /**
@@ -1856,6 +1921,8 @@ const NOT_PROVOKED: Partial<Record<Code, string>> = {
   PLUMB_RELOAD_UNEXPECTED: "main.ts logs it only when Host.reload rejects, which is a bug",
   PLUMB_WORKERS_NOT_TCP: "starts workers under --unstable-net (tests/workers_test.ts)",
   PLUMB_WORKER_FAILED: "needs a worker isolate that dies as it starts",
+  PLUMB_ISOLATE_CRASHED:
+    "needs an isolated node's worker that dies outside the servlet's code, or a host unloaded while a request waits for the node",
   PLUMB_WORKER_STOPPED: "needs a worker isolate that dies while serving",
   PLUMB_ADMIN_NO_WORKER: "needs every worker isolate of --workers dead while --admin serves",
   PLUMB_EXEC_PASS_ON: "needs the program's output to fail while it runs",

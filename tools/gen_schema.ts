@@ -8,7 +8,7 @@
  * Run: `deno run --allow-read --allow-write=graph.schema.json tools/gen_schema.ts`
  * @module
  */
-import { NODE_NAME } from "../kernel/graph.ts";
+import { ISOLATE_LIMITS, NODE_NAME } from "../kernel/graph.ts";
 import { BUILTIN_TYPES } from "../kernel/pipe_types.ts";
 import { BUILTIN_SERVLETS } from "../host/servlet_registry.ts";
 import { type JsonSchema, optionsSchema } from "../modules/options.ts";
@@ -87,6 +87,22 @@ export function graphSchema(): JsonSchema {
             type: "array",
             items: { type: "string" },
             description: "Arguments given to the servlet's init.",
+          },
+          isolate: {
+            type: "object",
+            description: "Run the servlet in a Web Worker of its own, each exec stopped (and the " +
+              "request failed) when it computes past the deadline.",
+            additionalProperties: false,
+            properties: {
+              deadline: {
+                type: "number",
+                minimum: ISOLATE_LIMITS.min,
+                maximum: ISOLATE_LIMITS.max,
+                default: ISOLATE_LIMITS.deadline,
+                description: "Seconds one exec may compute in the worker, not counting its " +
+                  "waits for the host (reads, writes).",
+              },
+            },
           },
         },
       },
