@@ -20,7 +20,7 @@ import {
   type LogFormat,
   type LogLevel,
 } from "./kernel/log.ts";
-import { MAX_WORKERS, serveWorkers } from "./host/workers.ts";
+import { MAX_WORKERS, serveWorkers, WORKER_HEAP_MB, type WorkerOptions } from "./host/workers.ts";
 import { checkAdminAddress, parseAdminAddress } from "./host/admin.ts";
 import { logFileSink, stderrIsConnection } from "./host/log_sink.ts";
 import { typeCheckServlets } from "./host/type_check.ts";
@@ -40,8 +40,10 @@ Options:
                       with --allow-env=LISTEN_FDS,LISTEN_PID, systemd's is found by itself
   --idle-exit TIME    stop after TIME with no connection (30s, 5m, 500ms; open
                       sessions are never cut)
-  --workers N         serve on N workers (isolates) sharing the TCP ports, each with
-                      its own servlets; needs deno run --unstable-net
+  --workers N         serve on N worker processes sharing the TCP ports, each with
+                      its own servlets, restarted when one dies; needs --allow-run
+                      for the deno executable
+  --worker-heap MB    with --workers: each worker's V8 heap limit, in MiB
   --admin HOST:PORT   serve the admin page (the graph at work), /metrics (Prometheus)
                       and /health there (127.0.0.1:9090; port 0 picks a free one)
   --admin-public      let --admin listen on an address that is not loopback
@@ -69,8 +71,10 @@ interface Command {
   options: ServeOptions;
   check: boolean;
   dot: boolean;
-  /** Workers to serve on; 1 serves in this isolate. */
+  /** Worker processes to serve on; 0 serves in this process. */
   workers: number;
+  /** How the worker processes run. */
+  workerOptions: WorkerOptions;
   /** `--log-file`: where log lines go instead of standard error. */
   logFile?: string;
 }
@@ -150,6 +154,7 @@ function parse(
         "listen-fd": { type: "string" },
         "idle-exit": { type: "string" },
         workers: { type: "string" },
+        "worker-heap": { type: "string" },
         admin: { type: "string" },
         "admin-public": { type: "boolean" },
         "log-level": { type: "string" },
@@ -245,12 +250,31 @@ function parse(
       2,
     );
   }
+  const workerOptions: WorkerOptions = {};
+  const heap = values["worker-heap"];
+  if (heap !== undefined) {
+    if (values.workers === undefined) {
+      throw new CliExit("PLUMB_CLI_WORKER_HEAP", "--worker-heap goes with --workers N", 2);
+    }
+    const mb = Number(heap);
+    if (!/^\d+$/.test(heap) || mb < WORKER_HEAP_MB.min || mb > WORKER_HEAP_MB.max) {
+      throw new CliExit(
+        "PLUMB_CLI_WORKER_HEAP",
+        `--worker-heap must be a whole number of MiB from ${WORKER_HEAP_MB.min} to ` +
+          `${WORKER_HEAP_MB.max}, got "${heap}"`,
+        2,
+      );
+    }
+    workerOptions.heapMb = mb;
+  }
   return {
     graph: positionals[0],
     options,
     check: values.check ?? false,
     dot: values.dot ?? false,
-    workers,
+    // --workers 1 with --worker-heap: one worker process, restarted when it dies.
+    workers: workers > 1 || heap !== undefined ? workers : 0,
+    workerOptions,
     ...(values["log-file"] === undefined ? {} : { logFile: values["log-file"] }),
   };
 }
@@ -347,8 +371,8 @@ async function main(argv: string[]): Promise<number> {
     for (const warning of warnings) say("warn", "plumb warn: ", "PLUMB_CHECK_WARNING", warning);
     return 0;
   }
-  const host = command.workers > 1
-    ? await serveWorkers(command.graph, command.workers, command.options)
+  const host = command.workers > 0
+    ? await serveWorkers(command.graph, command.workers, command.options, command.workerOptions)
     : await serve(command.graph, command.options);
   const stopped = waitForSignal(host); // listen for signals before telling anyone we listen
   if (!command.options.stdio) reloadOnHangup(host);

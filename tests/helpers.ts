@@ -84,6 +84,9 @@ export interface CliResult {
 /** The permission flags the CLI is run with unless a test says otherwise. */
 export const CLI_PERMISSIONS = ["--allow-net=127.0.0.1", "--allow-read"];
 
+/** The permission flags of a CLI run with `--workers`: it starts `deno` processes. */
+export const WORKERS_PERMISSIONS = [...CLI_PERMISSIONS, `--allow-run=${Deno.execPath()}`];
+
 /** Runs `main.ts` with `args` to its end. */
 export async function runCli(args: string[], permissions = CLI_PERMISSIONS): Promise<CliResult> {
   const out = await new Deno.Command(Deno.execPath(), {
