@@ -44,6 +44,8 @@ Options:
                       its own servlets, restarted when one dies; needs --allow-run
                       for the deno executable
   --worker-heap MB    with --workers: each worker's V8 heap limit, in MiB
+  --worker-watchdog TIME  with --workers: kill and restart a worker whose event loop
+                      has not answered for TIME (default 10s; 0 turns it off)
   --admin HOST:PORT   serve the admin page (the graph at work), /metrics (Prometheus)
                       and /health there (127.0.0.1:9090; port 0 picks a free one)
   --admin-public      let --admin listen on an address that is not loopback
@@ -155,6 +157,7 @@ function parse(
         "idle-exit": { type: "string" },
         workers: { type: "string" },
         "worker-heap": { type: "string" },
+        "worker-watchdog": { type: "string" },
         admin: { type: "string" },
         "admin-public": { type: "boolean" },
         "log-level": { type: "string" },
@@ -267,27 +270,38 @@ function parse(
     }
     workerOptions.heapMb = mb;
   }
+  const watchdog = values["worker-watchdog"];
+  if (watchdog !== undefined) {
+    if (values.workers === undefined) {
+      throw new CliExit("PLUMB_CLI_WORKER_WATCHDOG", "--worker-watchdog goes with --workers N", 2);
+    }
+    workerOptions.watchdogMs = parseDuration(
+      watchdog,
+      "--worker-watchdog",
+      "PLUMB_CLI_WORKER_WATCHDOG",
+    );
+  }
   return {
     graph: positionals[0],
     options,
     check: values.check ?? false,
     dot: values.dot ?? false,
-    // --workers 1 with --worker-heap: one worker process, restarted when it dies.
-    workers: workers > 1 || heap !== undefined ? workers : 0,
+    // --workers 1 with --worker-heap or --worker-watchdog: one worker process, restarted when it dies.
+    workers: workers > 1 || heap !== undefined || watchdog !== undefined ? workers : 0,
     workerOptions,
     ...(values["log-file"] === undefined ? {} : { logFile: values["log-file"] }),
   };
 }
 
 /** Milliseconds of a duration such as `30s`, `5m`, `500ms` or `1h` (a bare number is seconds). */
-function parseDuration(text: string): number {
+function parseDuration(
+  text: string,
+  flag = "--idle-exit",
+  code: Code = "PLUMB_CLI_IDLE_EXIT",
+): number {
   const match = text.match(/^(\d+(?:\.\d+)?)(ms|s|m|h)?$/);
   if (!match) {
-    throw new CliExit(
-      "PLUMB_CLI_IDLE_EXIT",
-      `--idle-exit takes a duration such as 30s, 5m or 500ms, got "${text}"`,
-      2,
-    );
+    throw new CliExit(code, `${flag} takes a duration such as 30s, 5m or 500ms, got "${text}"`, 2);
   }
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] ?? "s"]!;
   return Number(match[1]) * unit;

@@ -113,6 +113,8 @@ channel.onmessage = async (command: ToWorker): Promise<void> => {
       snapshot: host?.metrics() ?? null,
       view: host?.view() ?? null,
     });
+  } else if (command.type === "ping") {
+    post({ type: "pong" });
   } else if (command.type === "close") {
     await finish(command.graceMs);
   }

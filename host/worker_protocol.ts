@@ -30,7 +30,9 @@ export type ToWorker =
   | { type: "serve"; graph: string | GraphSpec; options: WorkerServeOptions }
   | { type: "close"; graceMs?: number }
   | { type: "reload"; graph?: string | GraphSpec }
-  | { type: "metrics"; id: number };
+  | { type: "metrics"; id: number }
+  /** The supervisor's watchdog: a worker whose event loop runs answers at once. */
+  | { type: "ping" };
 
 /** From a worker to the supervisor. */
 export type FromWorker =
@@ -39,4 +41,5 @@ export type FromWorker =
   | { type: "log"; level: LogLevel; code: Code; message: string; context?: LogContext }
   | { type: "reloaded"; result: ReloadResult | null }
   | { type: "metrics"; id: number; snapshot: MetricsSnapshot | null; view: GraphView | null }
-  | { type: "finished" };
+  | { type: "finished" }
+  | { type: "pong" };

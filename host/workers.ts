@@ -73,6 +73,10 @@ class HostWorker {
   #nextMetrics = 1;
   /** Resolves with how the process ended, once it has and its output is read. */
   readonly exited: Promise<Deno.CommandStatus>;
+  /** When the worker last sent anything, in ms of `performance.now()`. */
+  lastHeard = performance.now();
+  /** True once its host listens. */
+  serving = false;
   /** True once V8 said the worker ran out of heap. */
   outOfMemory = false;
   /** True once the worker said its host stopped: its exit is expected. */
@@ -117,14 +121,17 @@ class HostWorker {
   }
 
   #receive(message: FromWorker): void {
+    this.lastHeard = performance.now();
     if (message.type === "log") {
       const { context } = message;
       this.#log.log(message.level, message.code, `worker ${this.id}: ${message.message}`, {
         ...context,
         fields: { ...context?.fields, worker: this.id },
       });
-    } else if (message.type === "listening") this.#listening?.(message);
-    else if (message.type === "failed") {
+    } else if (message.type === "listening") {
+      this.serving = true;
+      this.#listening?.(message);
+    } else if (message.type === "failed") {
       // A usage error is one the CLI prints as a bad command line or graph (exit 2).
       const error = message.usage
         ? new GraphError(message.code, message.message)
@@ -163,6 +170,11 @@ class HostWorker {
       this.#listening = undefined;
       this.#failed = undefined;
     });
+  }
+
+  /** Asks the worker for a sign of life (a `pong`, which sets {@linkcode lastHeard}). */
+  ping(): void {
+    this.#send({ type: "ping" });
   }
 
   /** Asks the worker's host to close; kills the process if it has not ended after a bound. */
@@ -253,7 +265,16 @@ export interface WorkerOptions {
    * is restarted; the others go on serving.
    */
   heapMb?: number;
+  /**
+   * `--worker-watchdog`: a worker whose event loop has not answered for this
+   * long, in ms (a servlet that never yields), is killed and restarted; 0
+   * turns the watchdog off. Default {@linkcode DEFAULT_WATCHDOG_MS}.
+   */
+  watchdogMs?: number;
 }
+
+/** How long a worker may go without answering the watchdog, unless told, in ms. */
+export const DEFAULT_WATCHDOG_MS = 10_000;
 
 /** Smallest and largest `--worker-heap`, in MiB. */
 export const WORKER_HEAP_MB = { min: 16, max: 1_048_576 } as const;
@@ -387,6 +408,27 @@ async function startWorkers(
   let allDone: () => void = () => {};
   const done = new Promise<void>((resolve) => allDone = resolve);
 
+  const watchdogMs = workerOptions.watchdogMs ?? DEFAULT_WATCHDOG_MS;
+  let watchdog: ReturnType<typeof setInterval> | undefined;
+  /** Pings each serving worker, and kills one that has not answered for `watchdogMs`. */
+  const watch = (): void => {
+    const now = performance.now();
+    for (const slot of slots) {
+      const { worker } = slot;
+      if (!worker.alive || !worker.serving) continue;
+      if (now - worker.lastHeard > watchdogMs) {
+        log.log(
+          "error",
+          "PLUMB_WORKER_UNRESPONSIVE",
+          `worker ${slot.id} has not answered for ${watchdogMs / 1000} s (a servlet that never ` +
+            `yields?); killing it`,
+          { fields: { worker: slot.id } },
+        );
+        worker.terminate();
+      } else worker.ping();
+    }
+  };
+
   const live = (): HostWorker[] => slots.flatMap((s) => s.worker.alive ? [s.worker] : []);
 
   /** Starts the worker of `slot` afresh, serving what the others serve. */
@@ -421,7 +463,10 @@ async function startWorkers(
           slots.filter((s) => !s.givenUp).length,
         { fields: { worker: slot.id } },
       );
-      if (slots.every((s) => s.givenUp)) allDone();
+      if (slots.every((s) => s.givenUp)) {
+        clearInterval(watchdog);
+        allDone();
+      }
       return;
     }
     const delay = Math.min(RESTART_DELAY_MS * 2 ** (recent - 1), MAX_RESTART_DELAY_MS);
@@ -445,6 +490,7 @@ async function startWorkers(
   let admin: AdminListener | undefined;
   const stopAll = async (graceMs = 5000): Promise<void> => {
     closing = true;
+    clearInterval(watchdog);
     for (const slot of slots) clearTimeout(slot.restartTimer);
     await Promise.all(slots.map((s) => s.worker.close(graceMs)));
     await admin?.close();
@@ -503,6 +549,7 @@ async function startWorkers(
     for (let id = 2; id <= count; id++) newSlot(id);
     await Promise.all(slots.slice(1).map((s) => s.worker.serve(graph, shared)));
     started = true;
+    if (watchdogMs > 0) watchdog = setInterval(watch, Math.max(watchdogMs / 4, 10));
     let closed: Promise<void> | undefined;
     let serving = checked;
     if (options.admin !== undefined) admin = AdminListener.start(options.admin, workersSource());

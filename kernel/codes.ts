@@ -231,6 +231,8 @@ export const CODES = {
   PLUMB_CLI_WORKER_HEAP: "--worker-heap is not a number of MiB, or comes without --workers",
   PLUMB_WORKER_EXITED: "a worker process exited unexpectedly and is restarted",
   PLUMB_WORKER_RESTARTED: "a worker process was restarted and serves again",
+  PLUMB_WORKER_UNRESPONSIVE: "a worker process stopped answering the watchdog and is killed",
+  PLUMB_CLI_WORKER_WATCHDOG: "--worker-watchdog is not a duration",
   PLUMB_WORKER_GAVE_UP: "a worker process exited too often and is not restarted",
   PLUMB_WORKER_STDERR: "a line a worker process wrote on standard error",
   PLUMB_ADMIN_NO_WORKER: "the admin page asked the workers for their graph and none answered",

@@ -1393,6 +1393,11 @@ const CASES: Case[] = [
     line: () => cliLine(["examples/hello.json", "--workers", "2", "--worker-heap", "8"]),
   },
   {
+    code: "PLUMB_CLI_WORKER_WATCHDOG",
+    what: "soon",
+    line: () => cliLine(["examples/hello.json", "--workers", "2", "--worker-watchdog", "soon"]),
+  },
+  {
     code: "PLUMB_WORKER_EXITED",
     what: "a worker killed",
     line: async () => withCode(await workerKillRun(), "PLUMB_WORKER_EXITED"),
@@ -1879,6 +1884,8 @@ const NOT_PROVOKED: Partial<Record<Code, string>> = {
   PLUMB_RELOAD_UNEXPECTED: "main.ts logs it only when Host.reload rejects, which is a bug",
   PLUMB_WORKERS_NOT_TCP: "starts worker processes (tests/workers_test.ts)",
   PLUMB_WORKER_FAILED: "needs a worker process that dies as it starts",
+  PLUMB_WORKER_UNRESPONSIVE:
+    "needs a worker that spins for the watchdog's time (tests/workers_test.ts spins one)",
   PLUMB_WORKER_GAVE_UP:
     "needs a worker killed six times in a minute (tests/workers_test.ts kills one so)",
   PLUMB_ADMIN_NO_WORKER: "needs every worker process of --workers gone while --admin serves",

@@ -267,3 +267,44 @@ Deno.test("--workers 2: a worker that exits six times in a minute is left stoppe
     assertEquals(code, 0, stderr);
   }
 });
+
+Deno.test("--workers 2 --worker-watchdog 1s: a worker that spins is killed and restarted; the probe is served throughout", async () => {
+  const cli = await spawnCli([HOG, "--workers", "2", "--worker-watchdog", "1s"], UNSTABLE);
+  try {
+    const trigger = await Client.connect(cli.port);
+    await trigger.send("spin\n");
+    await probeThroughout(cli, /PLUMB_WORKER_RESTARTED worker \d restarted/);
+    assertEquals(await trigger.readToEnd(), "");
+    trigger.close();
+    const stderr = cli.stderrSoFar();
+    const killed = stderr.match(
+      /^plumb error: PLUMB_WORKER_UNRESPONSIVE worker (\d) has not answered for 1 s \(a servlet that never yields\?\); killing it$/m,
+    );
+    assert(killed !== null, stderr);
+    assert(
+      stderr.includes(
+        `plumb error: PLUMB_WORKER_EXITED worker ${killed[1]} exited with signal SIGKILL; ` +
+          `restarting it in 100 ms\nplumb info: PLUMB_WORKER_RESTARTED worker ${
+            killed[1]
+          } restarted\n`,
+      ),
+      stderr,
+    );
+  } finally {
+    const { code, stderr } = await cli.stop("SIGTERM");
+    assertEquals(code, 0, stderr);
+  }
+});
+
+Deno.test("--worker-watchdog: a duration, with --workers", async () => {
+  const alone = await runCli([GRAPH, "--worker-watchdog", "5s"], UNSTABLE);
+  assertEquals([alone.code, alone.stderr], [
+    2,
+    "plumb: PLUMB_CLI_WORKER_WATCHDOG --worker-watchdog goes with --workers N\n",
+  ]);
+  const bad = await runCli([GRAPH, "--workers", "2", "--worker-watchdog", "soon"], UNSTABLE);
+  assertEquals([bad.code, bad.stderr], [
+    2,
+    'plumb: PLUMB_CLI_WORKER_WATCHDOG --worker-watchdog takes a duration such as 30s, 5m or 500ms, got "soon"\n',
+  ]);
+});
