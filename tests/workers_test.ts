@@ -5,7 +5,7 @@
  * logged and restarted while the others serve.
  */
 import { assert, assertEquals } from "./assert.ts";
-import { CLI_PERMISSIONS, Client, path, runCli, spawnCli, WORKERS_PERMISSIONS } from "./helpers.ts";
+import { Client, path, runCli, spawnCli, WORKERS_PERMISSIONS } from "./helpers.ts";
 
 const GRAPH = "tests/fixtures/graphs/worker_name.json";
 const UNSTABLE = WORKERS_PERMISSIONS;
