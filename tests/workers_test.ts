@@ -140,18 +140,28 @@ async function probe(port: number): Promise<string | null> {
 /** Most probes made while waiting for a worker to die and come back. */
 const MAX_PROBES = 50_000;
 
+/** Most probes in a row that may fail while a worker dies (see {@linkcode probeThroughout}). */
+const MAX_FAILED_IN_A_ROW = 2;
+
 /**
- * Probes `port` one request after another until `logged` is on the host's
- * standard error, then 20 more, and checks that the workers served throughout:
- * every probe is answered by a worker, except that one may fail when its
- * connection had landed on the worker that died (it is then retried, and the
- * retry is answered: never two failures in a row); each of the last 20 is
- * answered, by both workers between them (the restarted one serves again).
+ * Probes `port` one request after another, each on a new connection, until
+ * `logged` is on the host's standard error, then 20 more, and checks that the
+ * workers served throughout. "Throughout" means: every probe is answered by a
+ * worker, except the probes whose connection the dying worker had accepted or
+ * queued, which end without a reply when it dies. As the probes go one at a
+ * time, that is the probe in flight when it dies and, at most, the next one
+ * (seen here about one run in five: a dying process's sockets do not all close
+ * at once, and it lands on the listening socket in that moment): the failures
+ * are one run of at most
+ * {@linkcode MAX_FAILED_IN_A_ROW} probes, and the probe after them (the retry)
+ * is answered. Each of the last 20 is answered, by both workers between them:
+ * the restarted one serves again.
  */
 async function probeThroughout(
   cli: Awaited<ReturnType<typeof spawnCli>>,
   logged: RegExp,
 ): Promise<void> {
+  failures.length = 0;
   const replies: (string | null)[] = [];
   while (!logged.test(cli.stderrSoFar())) {
     assert(replies.length < MAX_PROBES, `no ${logged} after ${MAX_PROBES} probes`);
@@ -159,13 +169,13 @@ async function probeThroughout(
   }
   const after: (string | null)[] = [];
   for (let i = 0; i < 20; i++) after.push(await probe(cli.port));
+  const failed = replies.flatMap((reply, i) => reply === null ? [i] : []);
+  const why = `failed probes ${failed.join(", ")} of ${replies.length}: ${failures.join("; ")}\n` +
+    cli.stderrSoFar();
+  assert(failed.length <= MAX_FAILED_IN_A_ROW, why);
+  assert(failed.every((probe, i) => probe === failed[0] + i), `not one run: ${why}`);
   for (const [i, reply] of replies.entries()) {
-    if (reply === null) {
-      assert(
-        replies[i + 1] !== null,
-        `probes ${i} and ${i + 1} both failed: ${failures.join("; ")}\n${cli.stderrSoFar()}`,
-      );
-    } else assert(/^plumb worker [12] ok\n$/.test(reply), `probe ${i}: ${reply}`);
+    if (reply !== null) assert(/^plumb worker [12] ok\n$/.test(reply), `probe ${i}: ${reply}`);
   }
   for (const reply of after) assert(reply !== null && /^plumb worker [12] ok\n$/.test(reply));
   // 20 new connections all hashed to one worker would happen once in 2^19 runs.
