@@ -398,6 +398,8 @@ async function main(argv: string[]): Promise<number> {
     else say("info", "plumb info: ", "PLUMB_ADMIN_LISTENING", `admin on ${host.adminUrl}`);
   }
   await stopped;
+  // Every worker exited too often and was left stopped (the log says so): a failure.
+  if ("workersLeft" in host && host.workersLeft === 0) return 1;
   return 0;
 }
 

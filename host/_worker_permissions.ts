@@ -6,7 +6,8 @@
  * (`--allow-read=/opt/plumb`) is passed for each thing the graph names that
  * the supervisor may use: plumb's directory, the graph file, each string of
  * the graph that is a path (a servlet file, a certificate), each listener's
- * host and port, and each `HOST:PORT` the graph names.
+ * host and port, each `HOST:PORT`, program and environment variable the graph
+ * names.
  * @module
  */
 import { fileUrl } from "./graph_file.ts";
@@ -19,6 +20,16 @@ const DEFAULT_HOST = "127.0.0.1";
 /** The path of a `file:` URL, without a trailing slash; "" for another URL. */
 function pathOf(url: URL): string {
   return url.protocol === "file:" ? decodeURIComponent(url.pathname).replace(/(.)\/$/, "$1") : "";
+}
+
+/** True when `path` is there (a string of the graph that is a file, not a node name). */
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** True when the supervisor holds `descriptor`; false for what it cannot tell. */
@@ -85,7 +96,11 @@ export function workerPermissionFlags(
       for (const text of graphNamed().strings) {
         if (!/^[a-z][a-z0-9+.-]*:/i.test(text)) paths.add(pathOf(new URL(text, file)));
       }
-      for (const path of paths) if (path !== "" && granted({ name, path })) parts.add(path);
+      // Shortest first, so that a directory passed covers the files in it.
+      for (const path of [...paths].sort((a, b) => a.length - b.length)) {
+        if (path === "" || [...parts].some((p) => path.startsWith(`${p}/`))) continue;
+        if (granted({ name, path }) && exists(path)) parts.add(path);
+      }
     } else if (name === "net") {
       const { hosts, ports, strings } = graphNamed();
       const allHosts = new Set([DEFAULT_HOST, ...hosts, ...(host === undefined ? [] : [host])]);
@@ -103,6 +118,15 @@ export function workerPermissionFlags(
         const bare = candidate.replace(/:\d+$/, "");
         if (candidate !== bare && parts.has(bare)) continue;
         if (granted({ name, host: candidate })) parts.add(candidate);
+      }
+    } else if (name === "run" || name === "env") {
+      for (const text of graphNamed().strings) {
+        const descriptor: Deno.PermissionDescriptor = name === "run"
+          ? { name, command: text }
+          : { name, variable: text };
+        if (text !== "" && (name === "run" || /^\w+$/.test(text)) && granted(descriptor)) {
+          parts.add(text);
+        }
       }
     }
     if (parts.size > 0) flags.push(`--allow-${name}=${[...parts].join(",")}`);

@@ -95,7 +95,8 @@ class HostWorker {
     const stdout = new TextEncoder();
     this.#channel = processChannel(this.#child, (text) => {
       // A servlet's own output goes where it would have without workers.
-      Deno.stdout.writeSync(stdout.encode(text));
+      const bytes = stdout.encode(text);
+      for (let at = 0; at < bytes.length;) at += Deno.stdout.writeSync(bytes.subarray(at));
     });
     this.#channel.onmessage = (message): void => this.#receive(message);
     const stderr = eachLine(this.#child.stderr, (line) => {
@@ -276,6 +277,16 @@ export interface WorkerOptions {
 /** How long a worker may go without answering the watchdog, unless told, in ms. */
 export const DEFAULT_WATCHDOG_MS = 10_000;
 
+/** What {@linkcode serveWorkers} serves: a {@linkcode Serving}, and how many workers are left. */
+export interface WorkersServing extends Serving {
+  /**
+   * The workers serving or waiting to be restarted: all of them, until one
+   * exits too often and is left stopped. When it is 0, `finished` has
+   * resolved: plumb stopped because no worker was left (the CLI exits 1).
+   */
+  readonly workersLeft: number;
+}
+
 /** Smallest and largest `--worker-heap`, in MiB. */
 export const WORKER_HEAP_MB = { min: 16, max: 1_048_576 } as const;
 /** Exits of one worker within {@linkcode RESTART_WINDOW_MS} after which it is not restarted. */
@@ -308,7 +319,7 @@ export function serveWorkers(
   count: number,
   options: ServeOptions = {},
   workerOptions: WorkerOptions = {},
-): Promise<Serving> {
+): Promise<WorkersServing> {
   return withPlumbErrors(startWorkers(graph, count, options, workerOptions));
 }
 
@@ -374,7 +385,7 @@ async function startWorkers(
   count: number,
   options: ServeOptions,
   workerOptions: WorkerOptions,
-): Promise<Serving> {
+): Promise<WorkersServing> {
   if (!Number.isInteger(count) || count < 1 || count > MAX_WORKERS) {
     throw new GraphError(
       "PLUMB_CLI_WORKERS",
@@ -558,6 +569,9 @@ async function startWorkers(
       adminUrl: admin?.url,
       get graph(): CheckedGraph {
         return serving;
+      },
+      get workersLeft(): number {
+        return slots.filter((s) => !s.givenUp).length;
       },
       finished: done.then(() => admin?.close()),
       close(graceMs?: number): Promise<void> {

@@ -112,7 +112,7 @@ export interface CliHost extends AsyncDisposable {
   waitForStderr(expected: string | RegExp, timeoutMs?: number): Promise<string>;
   /** What the process has printed on standard error so far. */
   stderrSoFar(): string;
-  /** Sends a signal and returns what the process printed and its exit code. */
+  /** Sends a signal (unless it has exited) and returns what the process printed and its exit code. */
   stop(signal?: Deno.Signal): Promise<CliResult>;
 }
 
@@ -162,7 +162,11 @@ export async function spawnCli(args: string[], permissions = CLI_PERMISSIONS): P
   let stopped: Promise<CliResult> | undefined;
   const stop = (signal: Deno.Signal = "SIGTERM"): Promise<CliResult> =>
     stopped ??= (async () => {
-      process.kill(signal);
+      try {
+        process.kill(signal);
+      } catch {
+        // It has exited by itself: what it printed and its status are still to be read.
+      }
       const rest = (async () => {
         let text = "";
         for (;;) {

@@ -318,3 +318,53 @@ Deno.test("--worker-watchdog: a duration, with --workers", async () => {
     'plumb: PLUMB_CLI_WORKER_WATCHDOG --worker-watchdog takes a duration such as 30s, 5m or 500ms, got "soon"\n',
   ]);
 });
+
+Deno.test("--workers passes the supervisor's permissions on: a full one as it is, of a partial one what the graph names", async () => {
+  const root = path(".").replace(/\/$/, "");
+  const cli = await spawnCli([GRAPH, "--workers", "2"], [
+    "--allow-net=127.0.0.1",
+    `--allow-read=${root}`,
+    `--allow-run=${Deno.execPath()}`,
+    "--allow-env",
+  ]);
+  try {
+    const out = await new Deno.Command("ps", {
+      args: ["--ppid", String(cli.process.pid), "-o", "args="],
+    }).output();
+    const workers = new TextDecoder().decode(out.stdout).trim().split("\n").sort();
+    // Not --allow-run: the graph names no program.
+    const flags =
+      `--allow-read=${root} --allow-net=127.0.0.1 --allow-env --unstable-net --no-prompt`;
+    assertEquals(workers, [
+      `${Deno.execPath()} run ${flags} ${root}/host/worker_entry.ts 1`,
+      `${Deno.execPath()} run ${flags} ${root}/host/worker_entry.ts 2`,
+    ]);
+  } finally {
+    await cli.stop();
+  }
+});
+
+Deno.test("--workers 1 --worker-heap 64: one worker process; when it is left stopped, plumb exits 1", async () => {
+  const cli = await spawnCli([HOG, "--workers", "1", "--worker-heap", "64"], UNSTABLE);
+  assertEquals(await probe(cli.port), "plumb worker 1 ok\n");
+  for (let kill = 1; kill <= 6; kill++) {
+    const pid = (await workerPids(cli)).get(1);
+    assert(pid !== undefined, `worker 1 before kill ${kill}: ${cli.stderrSoFar()}`);
+    Deno.kill(pid, "SIGKILL");
+    const logged = kill < 6
+      ? new RegExp(`(PLUMB_WORKER_RESTARTED worker 1 restarted\n[^]*){${kill}}`)
+      : /PLUMB_WORKER_GAVE_UP/;
+    await cli.waitForStderr(logged, 30_000);
+  }
+  // It stops by itself; stop() sends no signal then, and reads what it printed.
+  assertEquals((await cli.process.status).code, 1);
+  const { code, stderr } = await cli.stop("SIGTERM");
+  assertEquals(code, 1, stderr);
+  assert(
+    stderr.endsWith(
+      "plumb error: PLUMB_WORKER_GAVE_UP worker 1 exited with signal SIGKILL, 6 times within 60 s; " +
+        "it is not restarted; workers left: 0\n",
+    ),
+    stderr,
+  );
+});
