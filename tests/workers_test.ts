@@ -4,7 +4,7 @@
  * signal closes every worker and calls every `unload`; a worker that dies is
  * logged and restarted while the others serve.
  */
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertEquals, assertRejects } from "./assert.ts";
 import { Client, path, runCli, spawnCli, WORKERS_PERMISSIONS } from "./helpers.ts";
 
 const GRAPH = "tests/fixtures/graphs/worker_name.json";
@@ -368,3 +368,28 @@ Deno.test("--workers 1 --worker-heap 64: one worker process; when it is left sto
     stderr,
   );
 });
+
+Deno.test("--workers: when the supervisor is killed, its workers stop too and free the port", async () => {
+  const cli = await spawnCli([GRAPH, "--workers", "2"], UNSTABLE);
+  const pids = [...(await workerPids(cli)).values()];
+  assertEquals(pids.length, 2);
+  assertEquals((await running(pids)).sort(), pids.sort());
+  cli.process.kill("SIGKILL");
+  await cli.stop();
+  // Each worker sees the end of its standard input, closes its host and exits.
+  let left = pids;
+  for (let round = 0; left.length > 0; round++) {
+    assert(round < 1000, `workers ${left} still run`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    left = await running(pids);
+  }
+  await assertRejects(() => Deno.connect({ hostname: "127.0.0.1", port: cli.port }));
+});
+
+/** Those of `pids` that run (zombies, which have exited, aside), as `ps` tells. */
+async function running(pids: number[]): Promise<number[]> {
+  const out = await new Deno.Command("ps", { args: ["-o", "pid=,stat=", "-p", pids.join(",")] })
+    .output();
+  return [...new TextDecoder().decode(out.stdout).matchAll(/^\s*(\d+) ([A-Z])/gm)]
+    .filter((m) => m[2] !== "Z").map((m) => Number(m[1]));
+}
