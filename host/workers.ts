@@ -336,6 +336,13 @@ function launchOf(graph: string, options: ServeOptions, workerOptions: WorkerOpt
         `${WORKER_HEAP_MB.max}, got ${heapMb}`,
     );
   }
+  const { watchdogMs } = workerOptions;
+  if (watchdogMs !== undefined && !(watchdogMs >= 0 && Number.isFinite(watchdogMs))) {
+    throw new GraphError(
+      "PLUMB_CLI_WORKER_WATCHDOG",
+      `--worker-watchdog takes a duration such as 30s, 5m or 500ms, got "${watchdogMs}ms"`,
+    );
+  }
   // A worker loads plumb's modules itself: local files need read permission.
   const root = new URL("../", import.meta.url);
   if (
@@ -450,6 +457,7 @@ async function startWorkers(
     slot.worker.serve(current, shared).then(
       () => log.log("info", "PLUMB_WORKER_RESTARTED", `worker ${slot.id} restarted`),
       (error) => {
+        if (closing) return; // stopped as it started
         log.log("error", "PLUMB_WORKER_FAILED", `worker ${slot.id}: ${lineOf(error)}`);
         slot.worker.terminate();
       },
