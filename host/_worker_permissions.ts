@@ -13,7 +13,7 @@
 import { fileUrl } from "./graph_file.ts";
 
 /** The permissions passed on, by the name of their flag (`--allow-NAME`). */
-const NAMES = ["read", "write", "net", "env", "sys", "run", "ffi"] as const;
+const NAMES = ["read", "write", "net", "env", "sys", "run", "ffi", "import"] as const;
 /** The host a listener takes without a `host` option. */
 const DEFAULT_HOST = "127.0.0.1";
 
