@@ -31,19 +31,27 @@ async function writeAll(writer: WritableStreamDefaultWriter<Uint8Array>, bytes: 
 
 /**
  * Splits `readable` into lines and calls `line` with each (without its
- * newline, a last unterminated one included); resolves at its end.
+ * newline, a last unterminated one included); resolves at its end. A line
+ * whose handling throws is dropped, and the lines after it are still read.
  */
 export async function eachLine(
   readable: ReadableStream<Uint8Array>,
   line: (text: string) => void,
 ): Promise<void> {
+  const handle = (text: string): void => {
+    try {
+      line(text);
+    } catch {
+      // One bad line must not stop the channel: the next ones are still handled.
+    }
+  };
   let rest = "";
   try {
     for await (const text of readable.pipeThrough(new TextDecoderStream())) {
       rest += text;
       let end = rest.indexOf("\n");
       while (end >= 0) {
-        line(rest.slice(0, end));
+        handle(rest.slice(0, end));
         rest = rest.slice(end + 1);
         end = rest.indexOf("\n");
       }
@@ -51,7 +59,7 @@ export async function eachLine(
   } catch {
     // The other end is gone: what was read is all there is.
   }
-  if (rest !== "") line(rest);
+  if (rest !== "") handle(rest);
 }
 
 /**
@@ -78,9 +86,15 @@ export function processChannel<In, Out>(
     onmessage: () => {},
     closed: eachLine(child.stdout, (line) => {
       const at = line.indexOf(MARK);
-      if (at < 0) return text(line + "\n");
+      let message: In;
+      try {
+        if (at < 0) throw new SyntaxError("no mark");
+        message = JSON.parse(line.slice(at + MARK.length));
+      } catch {
+        return text(line + "\n"); // not a message after all: output, as it is
+      }
       if (at > 0) text(line.slice(0, at));
-      channel.onmessage(JSON.parse(line.slice(at + MARK.length)) as In);
+      channel.onmessage(message);
     }).then(() => {
       open = false;
       writer.close().catch(() => {});
