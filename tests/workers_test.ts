@@ -393,3 +393,23 @@ async function running(pids: number[]): Promise<number[]> {
   return [...new TextDecoder().decode(out.stdout).matchAll(/^\s*(\d+) ([A-Z])/gm)]
     .filter((m) => m[2] !== "Z").map((m) => Number(m[1]));
 }
+
+Deno.test("--workers: what a servlet prints on standard output reaches the supervisor's, and the workers' messages still flow", async () => {
+  const cli = await spawnCli([HOG, "--workers", "2"], UNSTABLE);
+  const said: string[] = [];
+  for (let i = 0; i < 4; i++) {
+    await using client = await Client.connect(cli.port);
+    await client.send("say\n");
+    const reply = await client.readLine();
+    assert(reply !== null && /^plumb worker [12] ok\n$/.test(reply), String(reply));
+    said.push(`said by ${reply.replace(" ok\n", "")}\n`);
+  }
+  const { code, stdout, stderr } = await cli.stop("SIGTERM");
+  assertEquals(code, 0, stderr);
+  // The workers' messages went on: the close of each was answered, none was killed.
+  assert(!stderr.includes("PLUMB_WORKER"), stderr);
+  // After the listening line, the servlet's lines and nothing else (no message of a worker).
+  const [listening, ...printed] = stdout.split(/(?<=\n)/);
+  assertEquals(listening, `listening on ${cli.url}\n`);
+  assertEquals(printed.sort(), said.sort());
+});
