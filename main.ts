@@ -20,7 +20,7 @@ import {
   type LogFormat,
   type LogLevel,
 } from "./kernel/log.ts";
-import { MAX_WORKERS, serveWorkers } from "./host/workers.ts";
+import { MAX_WORKERS, serveWorkers, WORKER_HEAP_MB, type WorkerOptions } from "./host/workers.ts";
 import { checkAdminAddress, parseAdminAddress } from "./host/admin.ts";
 import { logFileSink, stderrIsConnection } from "./host/log_sink.ts";
 import { typeCheckServlets } from "./host/type_check.ts";
@@ -41,8 +41,12 @@ Options:
                       with --allow-env=LISTEN_FDS,LISTEN_PID, systemd's is found by itself
   --idle-exit TIME    stop after TIME with no connection (30s, 5m, 500ms; open
                       sessions are never cut)
-  --workers N         serve on N workers (isolates) sharing the TCP ports, each with
-                      its own servlets; needs deno run --unstable-net
+  --workers N         serve on N worker processes sharing the TCP ports, each with
+                      its own servlets, restarted when one dies; needs --allow-run
+                      for the deno executable
+  --worker-heap MB    with --workers: each worker's V8 heap limit, in MiB
+  --worker-watchdog TIME  with --workers: kill and restart a worker whose event loop
+                      has not answered for TIME (default 10s; 0 turns it off)
   --store URL         where servlets' shared key-value buckets live: memory (the
                       default: in this process, shared by its nodes and workers)
   --admin HOST:PORT   serve the admin page (the graph at work), /metrics (Prometheus)
@@ -72,8 +76,10 @@ interface Command {
   options: ServeOptions;
   check: boolean;
   dot: boolean;
-  /** Workers to serve on; 1 serves in this isolate. */
+  /** Worker processes to serve on; 0 serves in this process. */
   workers: number;
+  /** How the worker processes run. */
+  workerOptions: WorkerOptions;
   /** `--log-file`: where log lines go instead of standard error. */
   logFile?: string;
   /** `--store`: the URL of the store's back end, opened when serving. */
@@ -156,6 +162,8 @@ function parse(
         "idle-exit": { type: "string" },
         workers: { type: "string" },
         store: { type: "string" },
+        "worker-heap": { type: "string" },
+        "worker-watchdog": { type: "string" },
         admin: { type: "string" },
         "admin-public": { type: "boolean" },
         "log-level": { type: "string" },
@@ -251,26 +259,56 @@ function parse(
       2,
     );
   }
+  const workerOptions: WorkerOptions = {};
+  const heap = values["worker-heap"];
+  if (heap !== undefined) {
+    if (values.workers === undefined) {
+      throw new CliExit("PLUMB_CLI_WORKER_HEAP", "--worker-heap goes with --workers N", 2);
+    }
+    const mb = Number(heap);
+    if (!/^\d+$/.test(heap) || mb < WORKER_HEAP_MB.min || mb > WORKER_HEAP_MB.max) {
+      throw new CliExit(
+        "PLUMB_CLI_WORKER_HEAP",
+        `--worker-heap must be a whole number of MiB from ${WORKER_HEAP_MB.min} to ` +
+          `${WORKER_HEAP_MB.max}, got "${heap}"`,
+        2,
+      );
+    }
+    workerOptions.heapMb = mb;
+  }
+  const watchdog = values["worker-watchdog"];
+  if (watchdog !== undefined) {
+    if (values.workers === undefined) {
+      throw new CliExit("PLUMB_CLI_WORKER_WATCHDOG", "--worker-watchdog goes with --workers N", 2);
+    }
+    workerOptions.watchdogMs = parseDuration(
+      watchdog,
+      "--worker-watchdog",
+      "PLUMB_CLI_WORKER_WATCHDOG",
+    );
+  }
   return {
     graph: positionals[0],
     options,
     check: values.check ?? false,
     dot: values.dot ?? false,
-    workers,
+    // --workers 1 with --worker-heap or --worker-watchdog: one worker process, restarted when it dies.
+    workers: workers > 1 || heap !== undefined || watchdog !== undefined ? workers : 0,
+    workerOptions,
     ...(values["log-file"] === undefined ? {} : { logFile: values["log-file"] }),
     ...(values.store === undefined ? {} : { store: values.store }),
   };
 }
 
 /** Milliseconds of a duration such as `30s`, `5m`, `500ms` or `1h` (a bare number is seconds). */
-function parseDuration(text: string): number {
+function parseDuration(
+  text: string,
+  flag = "--idle-exit",
+  code: Code = "PLUMB_CLI_IDLE_EXIT",
+): number {
   const match = text.match(/^(\d+(?:\.\d+)?)(ms|s|m|h)?$/);
   if (!match) {
-    throw new CliExit(
-      "PLUMB_CLI_IDLE_EXIT",
-      `--idle-exit takes a duration such as 30s, 5m or 500ms, got "${text}"`,
-      2,
-    );
+    throw new CliExit(code, `${flag} takes a duration such as 30s, 5m or 500ms, got "${text}"`, 2);
   }
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] ?? "s"]!;
   return Number(match[1]) * unit;
@@ -358,17 +396,16 @@ async function main(argv: string[]): Promise<number> {
   const store = command.store === undefined ? undefined : await openStore(command.store);
   if (store !== undefined) options.store = store;
   try {
-    await serveUntilStopped(command);
+    return await serveUntilStopped(command);
   } finally {
     await store?.close();
   }
-  return 0;
 }
 
-/** Serves the command's graph until a signal (or the host itself) stops it. */
-async function serveUntilStopped(command: Command): Promise<void> {
-  const host = command.workers > 1
-    ? await serveWorkers(command.graph, command.workers, command.options)
+/** Serves the command's graph until a signal (or the host itself) stops it; the exit code. */
+async function serveUntilStopped(command: Command): Promise<number> {
+  const host = command.workers > 0
+    ? await serveWorkers(command.graph, command.workers, command.options, command.workerOptions)
     : await serve(command.graph, command.options);
   const stopped = waitForSignal(host); // listen for signals before telling anyone we listen
   if (!command.options.stdio) reloadOnHangup(host);
@@ -380,6 +417,9 @@ async function serveUntilStopped(command: Command): Promise<void> {
     else say("info", "plumb info: ", "PLUMB_ADMIN_LISTENING", `admin on ${host.adminUrl}`);
   }
   await stopped;
+  // Every worker exited too often and was left stopped (the log says so): a failure.
+  if ("workersLeft" in host && host.workersLeft === 0) return 1;
+  return 0;
 }
 
 /**

@@ -39,7 +39,7 @@ export type {
   NodeMetrics,
 } from "./metrics.ts";
 export { readGraphFile } from "./graph_file.ts";
-export { serveWorkers } from "./workers.ts";
+export { serveWorkers, type WorkerOptions, type WorkersServing } from "./workers.ts";
 export { openStore } from "./store_backends.ts";
 export { BUILTIN_SERVLETS } from "./servlet_registry.ts";
 export {

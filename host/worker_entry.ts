@@ -1,7 +1,11 @@
 /**
- * The code a `--workers` worker runs: it serves the graph it is sent with its
- * own servlet instances, on ports it shares with the other workers
- * (`reusePort`), sends its log lines to the main isolate, and closes when told.
+ * The program a `--workers` worker process runs (`deno run worker_entry.ts
+ * N`): it serves the graph it is sent with its own servlet instances, on ports
+ * it shares with the other workers (`reusePort`), sends its log lines to the
+ * supervisor, and closes when told, or when the supervisor is gone (the end
+ * of its standard input). It ignores SIGINT, SIGTERM and SIGHUP: a terminal's
+ * Ctrl-C or systemd's stop reaches every process of the group, and the
+ * supervisor then closes each worker in order.
  * @module
  */
 import { type Host, serve } from "./host.ts";
@@ -11,29 +15,23 @@ import type { Code } from "../kernel/codes.ts";
 import { isUsageError, lineOf, toPlumbError } from "../kernel/errors.ts";
 import type { FromWorker, ToWorker } from "./worker_protocol.ts";
 import { relayStore } from "./store_relay.ts";
+import { parentChannel } from "./_worker_channel.ts";
 // As in the CLI: the built-ins are loaded with the worker, needing no read permission.
 
-/** The worker's global scope, as far as this module uses it. */
-interface WorkerScope {
-  postMessage(message: FromWorker): void;
-  onmessage: ((event: MessageEvent<ToWorker>) => void) | null;
-  addEventListener(
-    type: "unhandledrejection" | "error",
-    listener: (event: Event & { reason?: unknown; error?: unknown }) => void,
-  ): void;
-}
-
-const scope = globalThis as unknown as WorkerScope;
+const channel = parentChannel<ToWorker, FromWorker>();
 let host: Host | undefined;
 
+// A servlet may ask which worker it runs in, as it could of a Web Worker's name.
+(globalThis as { name?: string }).name = `plumb worker ${Deno.args[0] ?? "?"}`;
+
 function post(message: FromWorker): void {
-  scope.postMessage(message);
+  channel.send(message);
 }
 
-/** The worker's store: each operation is a message to the main isolate, which holds the back end. */
+/** The worker's store: each operation is a message to the supervisor, which holds the back end. */
 const store = relayStore(post);
 
-/** A logger that hands each line to the main isolate, which writes it in `format`. */
+/** A logger that hands each line to the supervisor, which writes it in `format`. */
 function forwardingLogger(level: LogLevel, format: LogFormat): Logger {
   const max = LOG_LEVELS.indexOf(level);
   return {
@@ -52,7 +50,7 @@ function forwardingLogger(level: LogLevel, format: LogFormat): Logger {
 }
 
 // As in the CLI: a servlet's stray rejection or exception is logged, and the worker goes on.
-scope.addEventListener("unhandledrejection", (event) => {
+globalThis.addEventListener("unhandledrejection", (event) => {
   event.preventDefault();
   post({
     type: "log",
@@ -61,7 +59,7 @@ scope.addEventListener("unhandledrejection", (event) => {
     message: `unhandled rejection (from a servlet?): ${lineOf(event.reason)}`,
   });
 });
-scope.addEventListener("error", (event) => {
+globalThis.addEventListener("error", (event) => {
   event.preventDefault();
   post({
     type: "log",
@@ -71,8 +69,26 @@ scope.addEventListener("error", (event) => {
   });
 });
 
-scope.onmessage = async (event: MessageEvent<ToWorker>): Promise<void> => {
-  const command = event.data;
+if (Deno.build.os !== "windows") {
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    Deno.addSignalListener(signal, () => {});
+  }
+}
+
+/** Closes the host, tells the supervisor, and ends the process. */
+async function finish(graceMs?: number): Promise<void> {
+  await host?.close(graceMs);
+  post({ type: "finished" });
+  Deno.exit(0);
+}
+
+// The supervisor is gone: stop serving rather than hold the port alone.
+channel.closed.then(() => {
+  store.gone("the supervisor is gone");
+  return finish(0);
+});
+
+channel.onmessage = async (command: ToWorker): Promise<void> => {
   if (command.type === "serve") {
     try {
       const { logLevel, logFormat, ...options } = command.options;
@@ -81,7 +97,8 @@ scope.onmessage = async (event: MessageEvent<ToWorker>): Promise<void> => {
         logger: forwardingLogger(logLevel, logFormat),
         store,
       });
-      host.finished.then(() => post({ type: "finished" }));
+      // The host stops by itself when every listener is done.
+      host.finished.then(() => finish());
       post({ type: "listening", urls: host.urls, graph: host.graph });
     } catch (error) {
       const failure = toPlumbError(error);
@@ -106,8 +123,9 @@ scope.onmessage = async (event: MessageEvent<ToWorker>): Promise<void> => {
     });
   } else if (command.type === "store") {
     store.receive(command);
+  } else if (command.type === "ping") {
+    post({ type: "pong" });
   } else if (command.type === "close") {
-    if (host === undefined) post({ type: "finished" });
-    else await host.close(command.graceMs);
+    await finish(command.graceMs);
   }
 };

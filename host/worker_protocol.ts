@@ -1,6 +1,7 @@
 /**
- * The messages between `--workers`' main isolate and its worker isolates
- * (`workers.ts` and `worker_entry.ts`). Only plain data crosses.
+ * The messages between `--workers`' supervisor and its worker processes
+ * (`workers.ts` and `worker_entry.ts`). Only plain data crosses, as JSON
+ * (`_worker_channel.ts` carries it).
  * @module
  */
 import type { GraphSpec } from "../kernel/graph.ts";
@@ -18,22 +19,24 @@ export interface WorkerServeOptions {
   port?: number;
   ports?: readonly number[];
   logLevel: LogLevel;
-  /** The main isolate's log format: a worker's listeners write their connection lines for it. */
+  /** The supervisor's log format: a worker's listeners write their connection lines for it. */
   logFormat: LogFormat;
   reusePort: true;
-  /** Count, for the main isolate's admin listener. */
+  /** Count, for the supervisor's admin listener. */
   metrics?: true;
 }
 
-/** From the main isolate to a worker. */
+/** From the supervisor to a worker. */
 export type ToWorker =
-  | { type: "serve"; graph: string; options: WorkerServeOptions }
+  | { type: "serve"; graph: string | GraphSpec; options: WorkerServeOptions }
   | { type: "close"; graceMs?: number }
   | { type: "reload"; graph?: string | GraphSpec }
   | { type: "metrics"; id: number }
-  | StoreAnswer;
+  | StoreAnswer
+  /** The supervisor's watchdog: a worker whose event loop runs answers at once. */
+  | { type: "ping" };
 
-/** From a worker to the main isolate. */
+/** From a worker to the supervisor. */
 export type FromWorker =
   | { type: "listening"; urls: readonly string[]; graph: CheckedGraph }
   | { type: "failed"; usage: boolean; code: Code; message: string }
@@ -41,4 +44,5 @@ export type FromWorker =
   | { type: "reloaded"; result: ReloadResult | null }
   | { type: "metrics"; id: number; snapshot: MetricsSnapshot | null; view: GraphView | null }
   | { type: "finished" }
-  | StoreRequest;
+  | StoreRequest
+  | { type: "pong" };

@@ -1,21 +1,30 @@
 /**
- * `--workers N`: one host per Web Worker, all on the same ports. Each worker
- * loads the graph with its own servlet instances and listens with
- * `reusePort` (`SO_REUSEPORT`), so the operating system spreads new
- * connections over the workers and a connection, with its session state,
- * stays on the worker that accepted it. The first worker starts alone and
- * picks the ports (port 0 picks a free one); the others then listen on the
- * same ones. Needs `deno run --unstable-net`.
+ * `--workers N`: one host per worker process, all on the same ports, under
+ * this process as their supervisor. Each worker (`deno run worker_entry.ts`)
+ * loads the graph with its own servlet instances and listens with `reusePort`
+ * (`SO_REUSEPORT`), so the operating system spreads new connections over the
+ * workers and a connection, with its session state, stays on the worker that
+ * accepted it. The first worker starts alone and picks the ports (port 0 picks
+ * a free one); the others then listen on the same ones. A worker that exits
+ * unexpectedly is logged and restarted, after a wait that doubles with each
+ * recent exit; one that exits more than {@linkcode MAX_RESTARTS} times in a
+ * minute is left stopped, and the others go on serving. The supervisor keeps
+ * the admin listener and writes every worker's log.
  * @module
  */
-import { GraphError, PermissionHint, PlumbError, withPlumbErrors } from "../kernel/errors.ts";
+import {
+  GraphError,
+  lineOf,
+  PermissionHint,
+  PlumbError,
+  withPlumbErrors,
+} from "../kernel/errors.ts";
 import type { GraphSpec } from "../kernel/graph.ts";
 import type { Serving } from "./host.ts";
 import type { CheckedGraph } from "./load.ts";
 import type { ServeOptions } from "./serve_options.ts";
 import type { ReloadResult } from "./reload.ts";
 import { createLogger, type Logger } from "../kernel/log.ts";
-import { unstableNetEnabled } from "../modules/tcp.ts";
 import { TCP_MODULES } from "./overrides.ts";
 import type { FromWorker, ToWorker, WorkerServeOptions } from "./worker_protocol.ts";
 import { AdminListener, type AdminSource } from "./admin.ts";
@@ -23,6 +32,8 @@ import type { MetricsSnapshot } from "./metrics.ts";
 import type { GraphView } from "./graph_view.ts";
 import { memoryStore } from "../kernel/store.ts";
 import { type StoreRequest, StoreServer } from "./store_relay.ts";
+import { type Channel, eachLine, processChannel } from "./_worker_channel.ts";
+import { workerPermissionFlags } from "./_worker_permissions.ts";
 
 /** What a worker tells the admin listener: its counters and its graph. */
 interface WorkerMetrics {
@@ -35,59 +46,99 @@ export const MAX_WORKERS = 64;
 /** Extra time a worker may take to close, beyond the grace of its requests, in ms. */
 const CLOSE_SLACK_MS = 7000;
 
-/** One worker and its host's state. */
+/** How a worker process is started: its deno flags and the program it runs. */
+interface Launch {
+  /** `deno run` flags: permissions, `--unstable-net`, the heap limit. */
+  flags: readonly string[];
+  /** `worker_entry.ts`. */
+  entry: string;
+}
+
+/** How a worker process ended, for a log line: `code 1`, `signal SIGKILL`. */
+function describeExit(status: Deno.CommandStatus, outOfMemory = false): string {
+  return (status.signal !== null ? `signal ${status.signal}` : `code ${status.code}`) +
+    (outOfMemory ? " (out of memory)" : "");
+}
+
+/** One worker process and its host's state. */
 class HostWorker {
   readonly id: number;
-  readonly #worker: Worker;
+  readonly #child: Deno.ChildProcess;
+  readonly #channel: Channel<FromWorker, ToWorker>;
   readonly #log: Logger;
   #listening: ((value: { urls: readonly string[]; graph: CheckedGraph }) => void) | undefined;
   #failed: ((error: Error) => void) | undefined;
-  #finished: () => void = () => {};
   /** Reloads sent and not yet answered, oldest first (a worker answers them in order). */
   readonly #reloads: ((result: ReloadResult | null) => void)[] = [];
   /** Metrics asked for and not yet answered, by request id. */
   readonly #metrics = new Map<number, (answer: WorkerMetrics | null) => void>();
   #nextMetrics = 1;
-  /** Resolves once the worker's host has stopped, or the worker is gone. */
-  readonly finished: Promise<void>;
+  /** Resolves with how the process ended, once it has and its output is read. */
+  readonly exited: Promise<Deno.CommandStatus>;
+  /** When the worker last sent anything, in ms of `performance.now()`. */
+  lastHeard = performance.now();
+  /** True once its host listens. */
+  serving = false;
+  /** True once V8 said the worker ran out of heap. */
+  outOfMemory = false;
+  /** True once the worker said its host stopped: its exit is expected. */
+  finishedServing = false;
   #gone = false;
 
-  /** Where the worker's store requests go: the main isolate's store. */
+  /** Where the worker's store requests go: the supervisor's store. */
   readonly #store: (request: StoreRequest) => void;
 
-  constructor(
-    id: number,
-    log: Logger,
-    store: StoreServer,
-    onFailure: (worker: HostWorker, message: string) => void,
-  ) {
+  constructor(id: number, log: Logger, launch: Launch, store: StoreServer) {
     this.id = id;
     this.#store = store.channel((answer) => this.#send(answer));
     this.#log = log;
-    this.finished = new Promise((resolve) => this.#finished = resolve);
-    this.#worker = new Worker(new URL("./worker_entry.ts", import.meta.url), {
-      type: "module",
-      name: `plumb worker ${id}`,
+    this.#child = new Deno.Command(Deno.execPath(), {
+      args: ["run", ...launch.flags, launch.entry, String(id)],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const stdout = new TextEncoder();
+    this.#channel = processChannel(this.#child, (text) => {
+      // A servlet's own output goes where it would have without workers.
+      const bytes = stdout.encode(text);
+      for (let at = 0; at < bytes.length;) at += Deno.stdout.writeSync(bytes.subarray(at));
     });
-    this.#worker.onmessage = (event: MessageEvent<FromWorker>): void => this.#receive(event.data);
-    this.#worker.onerror = (event: ErrorEvent): void => {
-      event.preventDefault();
-      const message = event.message ?? String(event.error);
-      if (this.#failed) {
-        this.#failed(new PlumbError("PLUMB_WORKER_FAILED", `worker ${id}: ${message}`));
-      } else onFailure(this, message);
-    };
+    this.#channel.onmessage = (message): void => this.#receive(message);
+    const stderr = eachLine(this.#child.stderr, (line) => {
+      if (line.trim() === "") return;
+      if (line.includes("Fatal JavaScript out of memory")) this.outOfMemory = true;
+      log.log("warn", "PLUMB_WORKER_STDERR", `worker ${id}: ${line}`, { fields: { worker: id } });
+    });
+    this.exited = Promise.all([this.#child.status, this.#channel.closed, stderr]).then(
+      ([status]) => {
+        this.#gone = true;
+        this.#failed?.(
+          new PlumbError(
+            "PLUMB_WORKER_FAILED",
+            `worker ${id}: exited with ${describeExit(status)} as it started`,
+          ),
+        );
+        for (const answer of this.#reloads.splice(0)) answer(null);
+        for (const answer of this.#metrics.values()) answer(null);
+        this.#metrics.clear();
+        return status;
+      },
+    );
   }
 
   #receive(message: FromWorker): void {
+    this.lastHeard = performance.now();
     if (message.type === "log") {
       const { context } = message;
       this.#log.log(message.level, message.code, `worker ${this.id}: ${message.message}`, {
         ...context,
         fields: { ...context?.fields, worker: this.id },
       });
-    } else if (message.type === "listening") this.#listening?.(message);
-    else if (message.type === "failed") {
+    } else if (message.type === "listening") {
+      this.serving = true;
+      this.#listening?.(message);
+    } else if (message.type === "failed") {
       // A usage error is one the CLI prints as a bad command line or graph (exit 2).
       const error = message.usage
         ? new GraphError(message.code, message.message)
@@ -98,17 +149,22 @@ class HostWorker {
       const { snapshot, view } = message;
       this.#metrics.get(message.id)?.(snapshot && view && { snapshot, view });
       this.#metrics.delete(message.id);
-    } else if (message.type === "finished") this.terminate();
+    } else if (message.type === "finished") this.finishedServing = true;
     else if (message.type === "store") this.#store(message);
   }
 
   #send(message: ToWorker): void {
-    if (!this.#gone) this.#worker.postMessage(message);
+    if (!this.#gone) this.#channel.send(message);
+  }
+
+  /** True while the process runs. */
+  get alive(): boolean {
+    return !this.#gone;
   }
 
   /** Starts the worker's host; resolves once it listens, rejects when it cannot. */
   serve(
-    graph: string,
+    graph: string | GraphSpec,
     options: WorkerServeOptions,
   ): Promise<{ urls: readonly string[]; graph: CheckedGraph }> {
     const started = new Promise<{ urls: readonly string[]; graph: CheckedGraph }>(
@@ -124,11 +180,16 @@ class HostWorker {
     });
   }
 
-  /** Asks the worker's host to close; terminates the worker when it has, or after a bound. */
-  close(graceMs: number): Promise<void> {
+  /** Asks the worker for a sign of life (a `pong`, which sets {@linkcode lastHeard}). */
+  ping(): void {
+    this.#send({ type: "ping" });
+  }
+
+  /** Asks the worker's host to close; kills the process if it has not ended after a bound. */
+  async close(graceMs: number): Promise<void> {
     this.#send({ type: "close", graceMs });
     const timer = setTimeout(() => this.terminate(), graceMs + CLOSE_SLACK_MS);
-    return this.finished.finally(() => clearTimeout(timer));
+    await this.exited.finally(() => clearTimeout(timer));
   }
 
   /**
@@ -155,15 +216,14 @@ class HostWorker {
     return answer;
   }
 
-  /** Stops the worker at once. */
+  /** Kills the process at once. */
   terminate(): void {
     if (this.#gone) return;
-    this.#gone = true;
-    this.#worker.terminate();
-    for (const answer of this.#reloads.splice(0)) answer(null);
-    for (const answer of this.#metrics.values()) answer(null);
-    this.#metrics.clear();
-    this.#finished();
+    try {
+      this.#child.kill("SIGKILL");
+    } catch {
+      // It has just exited.
+    }
   }
 }
 
@@ -205,15 +265,57 @@ function inCode(graph: GraphSpec): boolean {
   return Object.values(graph.nodes ?? {}).some((node) => typeof node.servlet !== "string");
 }
 
+/** How `--workers` runs its worker processes, beyond the host's own options. */
+export interface WorkerOptions {
+  /**
+   * `--worker-heap`: the V8 heap limit of each worker process in MiB
+   * (`--v8-flags=--max-old-space-size=MB`). A worker that reaches it dies and
+   * is restarted; the others go on serving.
+   */
+  heapMb?: number;
+  /**
+   * `--worker-watchdog`: a worker whose event loop has not answered for this
+   * long, in ms (a servlet that never yields), is killed and restarted; 0
+   * turns the watchdog off. Default {@linkcode DEFAULT_WATCHDOG_MS}.
+   */
+  watchdogMs?: number;
+}
+
+/** How long a worker may go without answering the watchdog, unless told, in ms. */
+export const DEFAULT_WATCHDOG_MS = 10_000;
+
+/** What {@linkcode serveWorkers} serves: a {@linkcode Serving}, and how many workers are left. */
+export interface WorkersServing extends Serving {
+  /**
+   * The workers serving or waiting to be restarted: all of them, until one
+   * exits too often and is left stopped. When it is 0, `finished` has
+   * resolved: plumb stopped because no worker was left (the CLI exits 1).
+   */
+  readonly workersLeft: number;
+}
+
+/** Smallest and largest `--worker-heap`, in MiB. */
+export const WORKER_HEAP_MB = { min: 16, max: 1_048_576 } as const;
+/** Exits of one worker within {@linkcode RESTART_WINDOW_MS} after which it is not restarted. */
+export const MAX_RESTARTS = 5;
+/** The window in which {@linkcode MAX_RESTARTS} is counted, in ms. */
+const RESTART_WINDOW_MS = 60_000;
+/** The wait before the first restart of a worker, doubled for each recent exit, in ms. */
+const RESTART_DELAY_MS = 100;
+/** The longest wait before a restart, in ms. */
+const MAX_RESTART_DELAY_MS = 5000;
+
 /**
- * Serves `graph` on `count` workers sharing its ports, and returns one
- * {@linkcode Serving} for all of them.
+ * Serves `graph` on `count` worker processes sharing its ports, under this
+ * process as their supervisor, and returns one {@linkcode Serving} for all of
+ * them. A worker that exits unexpectedly (a crash, V8 out of memory, a kill)
+ * is logged and restarted while the others go on serving.
  *
  * @example
  * ```ts ignore
- * // deno run --unstable-net --allow-net --allow-read
+ * // deno run --allow-net --allow-read --allow-run
  * import { serveWorkers } from "@plumb/plumb/host";
- * const host = await serveWorkers("examples/hello.json", 2, { port: 0 });
+ * const host = await serveWorkers("examples/hello.json", 2, { port: 0 }, { heapMb: 256 });
  * console.log(host.urls); // ["tcp://127.0.0.1:40123"], served by both workers
  * await host.close();
  * ```
@@ -223,32 +325,29 @@ export function serveWorkers(
   graph: string,
   count: number,
   options: ServeOptions = {},
-): Promise<Serving> {
-  return withPlumbErrors(startWorkers(graph, count, options));
+  workerOptions: WorkerOptions = {},
+): Promise<WorkersServing> {
+  return withPlumbErrors(startWorkers(graph, count, options, workerOptions));
 }
 
-async function startWorkers(
-  graph: string,
-  count: number,
-  options: ServeOptions,
-): Promise<Serving> {
-  if (!Number.isInteger(count) || count < 1 || count > MAX_WORKERS) {
+/** The flags and program of every worker process, after checking the supervisor may start them. */
+function launchOf(graph: string, options: ServeOptions, workerOptions: WorkerOptions): Launch {
+  const { heapMb } = workerOptions;
+  if (
+    heapMb !== undefined &&
+    (!Number.isInteger(heapMb) || heapMb < WORKER_HEAP_MB.min || heapMb > WORKER_HEAP_MB.max)
+  ) {
     throw new GraphError(
-      "PLUMB_CLI_WORKERS",
-      `--workers must be a whole number from 1 to ${MAX_WORKERS}, got ${count}`,
+      "PLUMB_CLI_WORKER_HEAP",
+      `--worker-heap must be a whole number of MiB from ${WORKER_HEAP_MB.min} to ` +
+        `${WORKER_HEAP_MB.max}, got ${heapMb}`,
     );
   }
-  if (options.stdio || options.listenFd !== undefined || options.idleExitMs !== undefined) {
+  const { watchdogMs } = workerOptions;
+  if (watchdogMs !== undefined && !(watchdogMs >= 0 && Number.isFinite(watchdogMs))) {
     throw new GraphError(
-      "PLUMB_WORKERS_EXCLUSIVE",
-      "--workers shares listening TCP ports; it cannot be used with --stdio, --listen-fd or " +
-        "--idle-exit",
-    );
-  }
-  if (!unstableNetEnabled()) {
-    throw new GraphError(
-      "PLUMB_WORKERS_UNSTABLE_NET",
-      "--workers needs deno run --unstable-net: the workers share the port with reusePort",
+      "PLUMB_CLI_WORKER_WATCHDOG",
+      `--worker-watchdog takes a duration such as 30s, 5m or 500ms, got "${watchdogMs}ms"`,
     );
   }
   // A worker loads plumb's modules itself: local files need read permission.
@@ -264,6 +363,57 @@ async function startWorkers(
       `--allow-read=${path}`,
     );
   }
+  const deno = Deno.execPath();
+  if (Deno.permissions.querySync({ name: "run", command: deno }).state !== "granted") {
+    throw new PermissionHint(
+      "PLUMB_PERMISSION_WORKERS_RUN",
+      "--workers cannot start its worker processes",
+      `--allow-run=${deno}`,
+    );
+  }
+  const entry = new URL("./worker_entry.ts", import.meta.url);
+  return {
+    flags: [
+      ...workerPermissionFlags(graph, root, options.host, options.port),
+      "--unstable-net",
+      "--no-prompt",
+      ...(heapMb === undefined ? [] : [`--v8-flags=--max-old-space-size=${heapMb}`]),
+    ],
+    entry: entry.protocol === "file:" ? decodeURIComponent(entry.pathname) : entry.href,
+  };
+}
+
+/** One worker's place: the process serving in it now, and its recent exits. */
+interface Slot {
+  readonly id: number;
+  worker: HostWorker;
+  /** When it exited lately, in ms of `performance.now()`. */
+  exits: number[];
+  /** Set once it exited too often: it is not restarted. */
+  givenUp: boolean;
+  restartTimer?: ReturnType<typeof setTimeout>;
+}
+
+async function startWorkers(
+  graph: string,
+  count: number,
+  options: ServeOptions,
+  workerOptions: WorkerOptions,
+): Promise<WorkersServing> {
+  if (!Number.isInteger(count) || count < 1 || count > MAX_WORKERS) {
+    throw new GraphError(
+      "PLUMB_CLI_WORKERS",
+      `--workers must be a whole number from 1 to ${MAX_WORKERS}, got ${count}`,
+    );
+  }
+  if (options.stdio || options.listenFd !== undefined || options.idleExitMs !== undefined) {
+    throw new GraphError(
+      "PLUMB_WORKERS_EXCLUSIVE",
+      "--workers shares listening TCP ports; it cannot be used with --stdio, --listen-fd or " +
+        "--idle-exit",
+    );
+  }
+  const launch = launchOf(graph, options, workerOptions);
   const log = options.logger ??
     createLogger(options.logLevel ?? "info", undefined, options.logFormat);
   const base: WorkerServeOptions = {
@@ -274,37 +424,114 @@ async function startWorkers(
   if (options.admin !== undefined) base.metrics = true;
   if (options.host !== undefined) base.host = options.host;
   if (options.port !== undefined) base.port = options.port;
-  const workers: HostWorker[] = [];
+  const slots: Slot[] = [];
   let closing = false;
   // The one store of every worker (each relays to it); one made here closes with the workers.
   const ownStore = options.store === undefined ? memoryStore() : undefined;
   const store = new StoreServer(options.store ?? ownStore!);
 
-  // A worker's servlet errors are caught and logged in the worker; one that
-  // still fails is stopped and logged, and the others go on serving.
-  const start = (id: number): HostWorker =>
-    new HostWorker(id, log, store, (failed, message) => {
-      failed.terminate();
-      if (!closing) {
+  let started = false;
+  /** What a restarted worker serves: the graph given, or the last one reloaded. */
+  let current: string | GraphSpec = graph;
+  let shared: WorkerServeOptions = base;
+  let allDone: () => void = () => {};
+  const done = new Promise<void>((resolve) => allDone = resolve);
+
+  const watchdogMs = workerOptions.watchdogMs ?? DEFAULT_WATCHDOG_MS;
+  let watchdog: ReturnType<typeof setInterval> | undefined;
+  /** Pings each serving worker, and kills one that has not answered for `watchdogMs`. */
+  const watch = (): void => {
+    const now = performance.now();
+    for (const slot of slots) {
+      const { worker } = slot;
+      if (!worker.alive || !worker.serving) continue;
+      if (now - worker.lastHeard > watchdogMs) {
         log.log(
           "error",
-          "PLUMB_WORKER_STOPPED",
-          `worker ${failed.id} failed and was stopped: ${message}`,
+          "PLUMB_WORKER_UNRESPONSIVE",
+          `worker ${slot.id} has not answered for ${watchdogMs / 1000} s (a servlet that never ` +
+            `yields?); killing it`,
+          { fields: { worker: slot.id } },
         );
+        worker.terminate();
+      } else worker.ping();
+    }
+  };
+
+  const live = (): HostWorker[] => slots.flatMap((s) => s.worker.alive ? [s.worker] : []);
+
+  /** Starts the worker of `slot` afresh, serving what the others serve. */
+  const restart = (slot: Slot): void => {
+    slot.restartTimer = undefined;
+    if (closing) return;
+    slot.worker = spawn(slot.id);
+    slot.worker.serve(current, shared).then(
+      () => log.log("info", "PLUMB_WORKER_RESTARTED", `worker ${slot.id} restarted`),
+      (error) => {
+        if (closing) return; // stopped as it started
+        log.log("error", "PLUMB_WORKER_FAILED", `worker ${slot.id}: ${lineOf(error)}`);
+        slot.worker.terminate();
+      },
+    );
+  };
+
+  /** A worker process ended: restart it unless plumb is closing or it exits too often. */
+  const exited = (worker: HostWorker, status: Deno.CommandStatus): void => {
+    const slot = slots.find((s) => s.worker === worker);
+    if (!started || closing || slot === undefined || worker.finishedServing) return;
+    const now = performance.now();
+    slot.exits = [...slot.exits.filter((t) => now - t < RESTART_WINDOW_MS), now];
+    const recent = slot.exits.length;
+    const how = describeExit(status, worker.outOfMemory);
+    if (recent > MAX_RESTARTS) {
+      slot.givenUp = true;
+      log.log(
+        "error",
+        "PLUMB_WORKER_GAVE_UP",
+        `worker ${slot.id} exited with ${how}, ${recent} times within ` +
+          `${RESTART_WINDOW_MS / 1000} s; it is not restarted; workers left: ` +
+          slots.filter((s) => !s.givenUp).length,
+        { fields: { worker: slot.id } },
+      );
+      if (slots.every((s) => s.givenUp)) {
+        clearInterval(watchdog);
+        allDone();
       }
-    });
+      return;
+    }
+    const delay = Math.min(RESTART_DELAY_MS * 2 ** (recent - 1), MAX_RESTART_DELAY_MS);
+    log.log(
+      "error",
+      "PLUMB_WORKER_EXITED",
+      `worker ${slot.id} exited with ${
+        describeExit(status, worker.outOfMemory)
+      }; restarting it in ${delay} ms`,
+      { fields: { worker: slot.id } },
+    );
+    slot.restartTimer = setTimeout(() => restart(slot), delay);
+  };
+
+  const spawn = (id: number): HostWorker => {
+    const worker = new HostWorker(id, log, launch, store);
+    worker.exited.then((status) => exited(worker, status));
+    return worker;
+  };
 
   let admin: AdminListener | undefined;
   const stopAll = async (graceMs = 5000): Promise<void> => {
     closing = true;
-    await Promise.all(workers.map((w) => w.close(graceMs)));
+    clearInterval(watchdog);
+    for (const slot of slots) clearTimeout(slot.restartTimer);
+    await Promise.all(slots.map((s) => s.worker.close(graceMs)));
     await ownStore?.close();
     await admin?.close();
+    allDone();
   };
 
   /** The admin listener's source: each worker's counters, under its number, and the first's graph. */
   const workersSource = (): AdminSource => {
     const answers = async (): Promise<{ worker: number; metrics: WorkerMetrics }[]> => {
+      const workers = live();
       const all = await Promise.all(workers.map((w) => w.metrics()));
       return all.flatMap((metrics, i) =>
         metrics === null ? [] : [{ worker: workers[i].id, metrics }]
@@ -329,9 +556,14 @@ async function startWorkers(
     };
   };
 
+  const newSlot = (id: number): Slot => {
+    const slot: Slot = { id, worker: spawn(id), exits: [], givenUp: false };
+    slots.push(slot);
+    return slot;
+  };
+
   try {
-    const first = start(1);
-    workers.push(first);
+    const first = newSlot(1).worker;
     const { urls, graph: checked } = await first.serve(graph, base);
     const nonTcp = checked.listeners.findIndex((module) => !TCP_MODULES.includes(module));
     if (nonTcp >= 0) {
@@ -341,12 +573,14 @@ async function startWorkers(
           `${checked.listeners[nonTcp]}`,
       );
     }
-    const shared: WorkerServeOptions = {
+    shared = {
       ...base,
       ports: urls.map((url) => Number(new URL(url.replace(/^(tcp|tls):/, "http:")).port)),
     };
-    for (let id = 2; id <= count; id++) workers.push(start(id));
-    await Promise.all(workers.slice(1).map((w) => w.serve(graph, shared)));
+    for (let id = 2; id <= count; id++) newSlot(id);
+    await Promise.all(slots.slice(1).map((s) => s.worker.serve(graph, shared)));
+    started = true;
+    if (watchdogMs > 0) watchdog = setInterval(watch, Math.max(watchdogMs / 4, 10));
     let closed: Promise<void> | undefined;
     let serving = checked;
     if (options.admin !== undefined) admin = AdminListener.start(options.admin, workersSource());
@@ -356,7 +590,10 @@ async function startWorkers(
       get graph(): CheckedGraph {
         return serving;
       },
-      finished: Promise.all(workers.map((w) => w.finished)).then(async () => {
+      get workersLeft(): number {
+        return slots.filter((s) => !s.givenUp).length;
+      },
+      finished: done.then(async () => {
         await ownStore?.close();
         await admin?.close();
       }),
@@ -364,7 +601,8 @@ async function startWorkers(
         closed ??= stopAll(graceMs);
         return closed;
       },
-      // Each worker reloads its own servlets and logs its own line.
+      // Each worker reloads its own servlets and logs its own line; a worker
+      // restarting meanwhile starts on the graph the others reloaded.
       async reload(next?: string | URL | GraphSpec): Promise<ReloadResult> {
         if (typeof next === "object" && !(next instanceof URL) && inCode(next)) {
           return refusedReload(
@@ -374,10 +612,15 @@ async function startWorkers(
           );
         }
         const sent = next instanceof URL ? next.href : next;
+        const workers = live();
+        if (workers.length === 0) return refusedReload("no worker is serving", serving);
         const result = combineReloads(
           await Promise.all(workers.map((w) => w.reload(sent, serving))),
         );
-        if (result.reloaded) serving = result.graph;
+        if (result.reloaded) {
+          serving = result.graph;
+          if (sent !== undefined) current = sent;
+        }
         return result;
       },
     };

@@ -232,12 +232,18 @@ export const CODES = {
 
   // Workers.
   PLUMB_WORKERS_EXCLUSIVE: "--workers with --stdio, --listen-fd or --idle-exit",
-  PLUMB_WORKERS_UNSTABLE_NET: "--workers needs deno run --unstable-net",
   PLUMB_PERMISSION_WORKERS: "deno may not read plumb's modules for the workers",
   PLUMB_PERMISSION_ISOLATE: "deno may not read plumb's modules for an isolated node's worker",
   PLUMB_WORKERS_NOT_TCP: "--workers with a listener that is not tcp",
   PLUMB_WORKER_FAILED: "a worker failed as it started",
-  PLUMB_WORKER_STOPPED: "a worker failed while serving and was stopped",
+  PLUMB_PERMISSION_WORKERS_RUN: "deno may not start the worker processes of --workers",
+  PLUMB_CLI_WORKER_HEAP: "--worker-heap is not a number of MiB, or comes without --workers",
+  PLUMB_WORKER_EXITED: "a worker process exited unexpectedly and is restarted",
+  PLUMB_WORKER_RESTARTED: "a worker process was restarted and serves again",
+  PLUMB_WORKER_UNRESPONSIVE: "a worker process stopped answering the watchdog and is killed",
+  PLUMB_CLI_WORKER_WATCHDOG: "--worker-watchdog is not a duration",
+  PLUMB_WORKER_GAVE_UP: "a worker process exited too often and is not restarted",
+  PLUMB_WORKER_STDERR: "a line a worker process wrote on standard error",
   PLUMB_ADMIN_NO_WORKER: "the admin page asked the workers for their graph and none answered",
   PLUMB_STORE_RELAY_GONE:
     "a worker's store operation failed: the main side holding the store is gone",

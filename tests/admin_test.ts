@@ -7,7 +7,14 @@
  * @module
  */
 import { assert, assertEquals, assertMatch, assertRejects } from "./assert.ts";
-import { CLI_PERMISSIONS, Client, path, runCli, startHost } from "./helpers.ts";
+import {
+  CLI_PERMISSIONS,
+  Client,
+  path,
+  runCli,
+  startHost,
+  WORKERS_PERMISSIONS,
+} from "./helpers.ts";
 import { defineServlet, INPUT, OUTPUT, PERSIST, type Port } from "../mod.ts";
 import type { GraphSpec } from "../host/mod.ts";
 
@@ -353,8 +360,7 @@ Deno.test("admin: with --workers 2, /metrics has each worker's counts and the pa
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
-      "--unstable-net",
-      ...CLI_PERMISSIONS,
+      ...WORKERS_PERMISSIONS,
       path("main.ts"),
       "examples/hello.json",
       "--port",

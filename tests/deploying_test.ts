@@ -333,8 +333,8 @@ function denoRun(argv: string[]): { flags: string[]; script: string; args: strin
 /**
  * Each way's narrowest permissions (`docs/command-line.md`, "Permissions"): the graph file to
  * read, plus the port for a host that listens itself, `LISTEN_FDS` and
- * `LISTEN_PID` for systemd's socket, and plumb's directory and
- * `--unstable-net` for `--workers`. Nothing broader.
+ * `LISTEN_PID` for systemd's socket, and plumb's directory and the deno
+ * executable to run for `--workers`. Nothing broader.
  */
 function checkPermissions(argv: string[], way: "systemd socket" | "listens" | "inherits"): void {
   const { flags, script, args } = denoRun(argv);
@@ -347,7 +347,7 @@ function checkPermissions(argv: string[], way: "systemd socket" | "listens" | "i
     : way === "inherits"
     ? [`--allow-read=${graph}`]
     : args.includes("--workers")
-    ? ["--unstable-net", `--allow-net=${HOST}:${port}`, "--allow-read=/opt/plumb"]
+    ? [`--allow-net=${HOST}:${port}`, "--allow-read=/opt/plumb", "--allow-run=/usr/local/bin/deno"]
     : [`--allow-net=${HOST}:${port}`, `--allow-read=${graph}`];
   assertEquals(flags, expected, `the narrowest flags for ${argv.join(" ")}`);
 }

@@ -84,6 +84,9 @@ export interface CliResult {
 /** The permission flags the CLI is run with unless a test says otherwise. */
 export const CLI_PERMISSIONS = ["--allow-net=127.0.0.1", "--allow-read"];
 
+/** The permission flags of a CLI run with `--workers`: it starts `deno` processes. */
+export const WORKERS_PERMISSIONS = [...CLI_PERMISSIONS, `--allow-run=${Deno.execPath()}`];
+
 /** Runs `main.ts` with `args` to its end. */
 export async function runCli(args: string[], permissions = CLI_PERMISSIONS): Promise<CliResult> {
   const out = await new Deno.Command(Deno.execPath(), {
@@ -109,7 +112,7 @@ export interface CliHost extends AsyncDisposable {
   waitForStderr(expected: string | RegExp, timeoutMs?: number): Promise<string>;
   /** What the process has printed on standard error so far. */
   stderrSoFar(): string;
-  /** Sends a signal and returns what the process printed and its exit code. */
+  /** Sends a signal (unless it has exited) and returns what the process printed and its exit code. */
   stop(signal?: Deno.Signal): Promise<CliResult>;
 }
 
@@ -159,7 +162,11 @@ export async function spawnCli(args: string[], permissions = CLI_PERMISSIONS): P
   let stopped: Promise<CliResult> | undefined;
   const stop = (signal: Deno.Signal = "SIGTERM"): Promise<CliResult> =>
     stopped ??= (async () => {
-      process.kill(signal);
+      try {
+        process.kill(signal);
+      } catch {
+        // It has exited by itself: what it printed and its status are still to be read.
+      }
       const rest = (async () => {
         let text = "";
         for (;;) {

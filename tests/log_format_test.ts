@@ -6,7 +6,15 @@
  * standard error is the client's socket, writes no line to the client.
  */
 import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { CLI_PERMISSIONS, Client, path, spawnCli, startHost, waitForLog } from "./helpers.ts";
+import {
+  CLI_PERMISSIONS,
+  Client,
+  path,
+  spawnCli,
+  startHost,
+  waitForLog,
+  WORKERS_PERMISSIONS,
+} from "./helpers.ts";
 import { createLogger } from "../host/mod.ts";
 
 const FAIL = "tests/fixtures/graphs/fail.json";
@@ -153,10 +161,7 @@ Deno.test("logFormat json in ServeOptions' logger: a listener's text connection 
 });
 
 Deno.test("--log-format json with --workers: a worker's line says which worker", async () => {
-  const cli = await spawnCli([FAIL, "--workers", "2", "--log-format", "json"], [
-    "--unstable-net",
-    ...CLI_PERMISSIONS,
-  ]);
+  const cli = await spawnCli([FAIL, "--workers", "2", "--log-format", "json"], WORKERS_PERMISSIONS);
   let peer = "";
   {
     await using client = await Client.connect(cli.port);

@@ -7,7 +7,7 @@
  * restart.
  */
 import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { CLI_PERMISSIONS, Client, path, runCli, spawnCli, startHost } from "./helpers.ts";
+import { Client, path, runCli, spawnCli, startHost, WORKERS_PERMISSIONS } from "./helpers.ts";
 import { events } from "./fixtures/lifecycle.ts";
 import type { GraphSpec } from "../host/mod.ts";
 
@@ -157,10 +157,7 @@ Deno.test("SIGHUP: changed listeners need a restart; the socket is kept and the 
 
 Deno.test("SIGHUP with --workers: every worker reloads", async () => {
   const file = await writeGraph("reload_workers", lifecycleGraph("old"));
-  const cli = await spawnCli([file, "--port", "0", "--workers", "2"], [
-    "--unstable-net",
-    ...CLI_PERMISSIONS,
-  ]);
+  const cli = await spawnCli([file, "--port", "0", "--workers", "2"], WORKERS_PERMISSIONS);
   await using before = await Client.connect(cli.port);
   assertEquals(await ask(before, "a"), "old: a\n");
   await writeGraph("reload_workers", lifecycleGraph("new"));
@@ -178,7 +175,7 @@ Deno.test("SIGHUP with --workers: every worker reloads", async () => {
   const result = await cli.stop();
   assertEquals(result.code, 0, result.stderr);
   assertEquals(
-    result.stderr.match(/^unload .*$/gm)?.sort(),
+    result.stderr.match(/(?<=^plumb warn: PLUMB_WORKER_STDERR worker \d: )unload .*$/gm)?.sort(),
     ["unload new", "unload new", "unload old", "unload old"],
   );
 });

@@ -12,13 +12,13 @@
  */
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import {
-  CLI_PERMISSIONS,
   Client,
   path,
   runCli,
   spawnCli,
   startHost,
   waitForLog,
+  WORKERS_PERMISSIONS,
 } from "./helpers.ts";
 import { joined, proxyV2 } from "./proxy_headers.ts";
 import { has, issue, makePki, type Pki, presentedSubject, run, TlsClient } from "./tls_fixture.ts";
@@ -427,7 +427,7 @@ Deno.test({
       output: "n.out",
       listeners: [{ module: "tls", options: { port: 0, cert: "server.crt", key: "server.key" } }],
     });
-    const cli = await spawnCli([file, "--workers", "2"], ["--unstable-net", ...CLI_PERMISSIONS]);
+    const cli = await spawnCli([file, "--workers", "2"], WORKERS_PERMISSIONS);
     const seen = new Set<string>();
     try {
       for (let i = 0; i < 24; i++) {

@@ -309,6 +309,32 @@ const reloadRun = once(async (): Promise<string[]> => {
   return lines;
 });
 
+/**
+ * The log of `--workers 2` serving `worker_name.json` while worker 1 is
+ * killed with SIGKILL and comes back, then closing (each `unload` writes on
+ * its worker's standard error).
+ */
+const workerKillRun = once(async (): Promise<string[]> => {
+  const lines: string[] = [];
+  const host = await serveWorkers("tests/fixtures/graphs/worker_name.json", 2, {
+    logger: createLogger("info", (l) => lines.push(l)),
+  });
+  try {
+    const ps = await new Deno.Command("ps", {
+      args: ["--ppid", String(Deno.pid), "-o", "pid=,args="],
+    }).output();
+    const pid = new TextDecoder().decode(ps.stdout).match(/^\s*(\d+) .*worker_entry\.ts 1$/m);
+    assert(pid !== null, "no worker 1");
+    Deno.kill(Number(pid[1]), "SIGKILL");
+    while (!lines.some((l) => l.includes("PLUMB_WORKER_RESTARTED"))) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  } finally {
+    await host.close();
+  }
+  return lines;
+});
+
 /** The first of `lines` that carries `code`. */
 function withCode(lines: readonly string[], code: Code): string {
   const line = lines.find((l) => l.includes(` ${code} `));
@@ -1368,8 +1394,8 @@ const CASES: Case[] = [
     line: () => thrown(() => serveWorkers("examples/hello.json", 2, { stdio: true })),
   },
   {
-    code: "PLUMB_WORKERS_UNSTABLE_NET",
-    what: "without --unstable-net",
+    code: "PLUMB_PERMISSION_WORKERS_RUN",
+    what: "without --allow-run",
     line: () => cliLine(["examples/hello.json", "--workers", "2"]),
   },
   {
@@ -1388,10 +1414,35 @@ const CASES: Case[] = [
     what: "no read permission for plumb",
     line: () =>
       cliLine(["examples/hello.json", "--workers", "2"], [
-        "--unstable-net",
         "--allow-net=127.0.0.1",
         "--allow-read=examples/hello.json",
+        `--allow-run=${Deno.execPath()}`,
       ]),
+  },
+  {
+    code: "PLUMB_CLI_WORKER_HEAP",
+    what: "8 MiB",
+    line: () => cliLine(["examples/hello.json", "--workers", "2", "--worker-heap", "8"]),
+  },
+  {
+    code: "PLUMB_CLI_WORKER_WATCHDOG",
+    what: "soon",
+    line: () => cliLine(["examples/hello.json", "--workers", "2", "--worker-watchdog", "soon"]),
+  },
+  {
+    code: "PLUMB_WORKER_EXITED",
+    what: "a worker killed",
+    line: async () => withCode(await workerKillRun(), "PLUMB_WORKER_EXITED"),
+  },
+  {
+    code: "PLUMB_WORKER_RESTARTED",
+    what: "a worker killed",
+    line: async () => withCode(await workerKillRun(), "PLUMB_WORKER_RESTARTED"),
+  },
+  {
+    code: "PLUMB_WORKER_STDERR",
+    what: "unload writes on standard error",
+    line: async () => withCode(await workerKillRun(), "PLUMB_WORKER_STDERR"),
   },
 
   // Exec-time API misuse.
@@ -1919,12 +1970,15 @@ const NOT_PROVOKED: Partial<Record<Code, string>> = {
   PLUMB_TLS_EXPIRED: "needs an expired certificate, which tests/tls_test.ts makes with openssl",
   PLUMB_LISTEN_FAILED: "needs an address this machine does not have, which the tests may not use",
   PLUMB_RELOAD_UNEXPECTED: "main.ts logs it only when Host.reload rejects, which is a bug",
-  PLUMB_WORKERS_NOT_TCP: "starts workers under --unstable-net (tests/workers_test.ts)",
-  PLUMB_WORKER_FAILED: "needs a worker isolate that dies as it starts",
+  PLUMB_WORKERS_NOT_TCP: "starts worker processes (tests/workers_test.ts)",
+  PLUMB_WORKER_FAILED: "needs a worker process that dies as it starts",
+  PLUMB_WORKER_UNRESPONSIVE:
+    "needs a worker that spins for the watchdog's time (tests/workers_test.ts spins one)",
+  PLUMB_WORKER_GAVE_UP:
+    "needs a worker killed six times in a minute (tests/workers_test.ts kills one so)",
+  PLUMB_ADMIN_NO_WORKER: "needs every worker process of --workers gone while --admin serves",
   PLUMB_ISOLATE_CRASHED:
     "needs an isolated node's worker that dies outside the servlet's code, or a host unloaded while a request waits for the node",
-  PLUMB_WORKER_STOPPED: "needs a worker isolate that dies while serving",
-  PLUMB_ADMIN_NO_WORKER: "needs every worker isolate of --workers dead while --admin serves",
   PLUMB_EXEC_PASS_ON: "needs the program's output to fail while it runs",
   PLUMB_EXEC_UNLOADING: "needs the host to stop while a program runs (tests/exec_test.ts)",
   PLUMB_EXEC_NO_TURN:
