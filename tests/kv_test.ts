@@ -6,7 +6,15 @@
  * same keys whichever worker serves it, and a claim has one winner.
  */
 import { assert, assertEquals } from "./assert.ts";
-import { CLI_PERMISSIONS, Client, type CliHost, runCli, spawnCli, startHost } from "./helpers.ts";
+import {
+  CLI_PERMISSIONS,
+  Client,
+  type CliHost,
+  runCli,
+  spawnCli,
+  startHost,
+  WORKERS_PERMISSIONS,
+} from "./helpers.ts";
 import { Host } from "../host/mod.ts";
 import { memoryStore, type StoreBackend } from "../kernel/store.ts";
 import { openStore } from "../host/store_backends.ts";
@@ -167,9 +175,9 @@ Deno.test("--store memory (or memory:) serves as the default does; other URLs ar
   assertEquals((await openStore("MEMORY")).name, "memory");
 });
 
-// --- --workers 2: the main isolate holds the store, every worker relays to it ---------
+// --- --workers 2: the supervisor holds the store, every worker relays to it ---------
 
-const UNSTABLE = ["--unstable-net", ...CLI_PERMISSIONS];
+const UNSTABLE = WORKERS_PERMISSIONS;
 
 /**
  * The worker that served each connection, by the client's address, from the
@@ -211,7 +219,7 @@ Deno.test("--workers 2: a SET on one connection is seen on every other, whicheve
     assertEquals(await ask(setter, "SET motd served by both"), "OK\n");
     const readers = await connections(cli.port, 40);
     for (const c of readers) assertEquals(await ask(c, "GET motd"), '"served by both"\n');
-    // SIGHUP: every worker reloads its nodes; the keys are the main isolate's and stay.
+    // SIGHUP: every worker reloads its nodes; the keys are the supervisor's and stay.
     cli.process.kill("SIGHUP");
     await cli.waitForStderr(
       /PLUMB_RELOADED worker 1:[^]*PLUMB_RELOADED worker 2:|PLUMB_RELOADED worker 2:[^]*PLUMB_RELOADED worker 1:/,
