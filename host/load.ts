@@ -92,7 +92,14 @@ export async function load(
     return { module, options: module.parseOptions(l.options ?? {}, where) };
   });
   const rewritten = rewriteFans(file, spec);
-  const nodes = await loadNodes(file, base, rewritten.spec, resolveServlet, options.store);
+  const nodes = await loadNodes(
+    file,
+    base,
+    rewritten.spec,
+    resolveServlet,
+    options.store,
+    options.logger,
+  );
   const { nodes: nodeSpecs, edges, input, output, types } = spec;
   try {
     return {

@@ -24,6 +24,7 @@ import httpRender from "../servlets/http/render.ts";
 import httpRouter from "../servlets/http/router.ts";
 import httpStatic from "../servlets/http/static.ts";
 import chat from "../servlets/chat.ts";
+import natsPublish from "../servlets/nats/publish.ts";
 
 /**
  * The servlets shipped with plumb, by the name a graph uses for them.
@@ -52,6 +53,7 @@ export const BUILTIN_SERVLETS: Readonly<Record<string, Servlet<unknown>>> = Obje
   "http/router": httpRouter,
   "http/static": httpStatic,
   chat,
+  "nats/publish": natsPublish,
 } as Record<string, Servlet<unknown>>);
 
 const SCHEME = /^[a-z][a-z0-9+.-]*:/i;

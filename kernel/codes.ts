@@ -212,6 +212,15 @@ export const CODES = {
   PLUMB_TLS_HANDSHAKE_FAILED: "a client did not complete the TLS handshake",
   PLUMB_TLS_EXPIRED: "a tls listener's certificate has expired",
 
+  // NATS.
+  PLUMB_NATS_URL: "a NATS server URL is not nats://HOST:PORT",
+  PLUMB_NATS_CONNECT: "no NATS server answered as the host started",
+  PLUMB_NATS_SUBJECT: "a NATS subject is not one (empty tokens, spaces, a misplaced wildcard)",
+  PLUMB_NATS_DISCONNECTED: "the host lost its NATS server; it serves local clients and retries",
+  PLUMB_NATS_RECONNECTED: "the host reached its NATS server again",
+  PLUMB_NATS_PUBLISH_ARGS: "nats/publish's arguments are not --servers URL and --subject SUBJECT",
+  PLUMB_STORE_NATS_FAILED: "a NATS KV store operation failed (the server is unreachable)",
+
   // Reload.
   PLUMB_RELOADED: "the graph was reloaded",
   PLUMB_RELOADED_LISTENERS_KEPT: "the graph was reloaded, but changed listeners need a restart",

@@ -1,0 +1,117 @@
+/**
+ * The `nats` module and the `nats/publish` servlet against a real
+ * `nats-server` started by the test: a NATS request answered by the graph,
+ * a queue group sharing requests between two hosts, a message with no reply
+ * subject, publishing what a node reads, and an outage of the server.
+ */
+import { assert, assertEquals, assertRejects } from "./assert.ts";
+import { Client, startHost, waitForLog } from "./helpers.ts";
+import { HAVE_NATS_SERVER, startNatsServer } from "./nats_server.ts";
+import type { GraphSpec } from "../host/mod.ts";
+
+const ignore = !HAVE_NATS_SERVER;
+const text = new TextDecoder();
+
+/** `transform upper` over tcp, and as a NATS service on `subject` (in `queue`, if given). */
+function upperGraph(servers: string, subject: string, queue?: string): GraphSpec {
+  return {
+    nodes: { n: { servlet: "transform", args: ["upper"] } },
+    input: "n.in",
+    output: "n.out",
+    listeners: [
+      { module: "tcp", options: {} },
+      { module: "nats", options: { servers, subject, ...(queue ? { queue } : {}) } },
+    ],
+  };
+}
+
+Deno.test({
+  name: "nats: a request on the subject is answered by the graph",
+  ignore,
+  async fn() {
+    await using server = await startNatsServer();
+    await using h = await startHost(upperGraph(server.url, "plumb.upper"));
+    assertEquals(h.host.urls[1], `${server.url}/plumb.upper`);
+    const nc = await server.client();
+    const reply = await nc.request("plumb.upper", "hello\nworld\n", { timeout: 5000 });
+    assertEquals(reply.string(), "HELLO\nWORLD\n");
+    // The tcp listener serves as before.
+    await using client = await Client.connect(h.port);
+    await client.send("tcp\n");
+    assertEquals(await client.readLine(), "TCP\n");
+  },
+});
+
+Deno.test({
+  name: "nats: hosts in one queue group share the requests, each answered once",
+  ignore,
+  async fn() {
+    await using server = await startNatsServer();
+    const lower = upperGraph(server.url, "plumb.case", "workers");
+    lower.nodes.n.args = ["lower"];
+    await using upper = await startHost(upperGraph(server.url, "plumb.case", "workers"));
+    await using lowerHost = await startHost(lower);
+    const nc = await server.client();
+    const replies: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      replies.push((await nc.request("plumb.case", `Hi ${i}\n`, { timeout: 5000 })).string());
+    }
+    const byUpper = replies.filter((r, i) => r === `HI ${i}\n`).length;
+    const byLower = replies.filter((r, i) => r === `hi ${i}\n`).length;
+    assertEquals(byUpper + byLower, 40);
+    assert(byUpper > 0 && byLower > 0, `one host took all 40 (upper ${byUpper}, lower ${byLower})`);
+    assertEquals(upper.host.urls[1], `${server.url}/plumb.case?queue=workers`);
+    assert(lowerHost.host.urls.length === 2);
+  },
+});
+
+Deno.test({
+  name: "nats: a failing request gets the error reply; the listener serves on",
+  ignore,
+  async fn() {
+    await using server = await startNatsServer();
+    await using h = await startHost({
+      nodes: { n: { servlet: "transform", args: ["upper"] } },
+      input: "n.in",
+      output: "n.out",
+      listeners: [
+        { module: "tcp", options: {} },
+        {
+          module: "nats",
+          options: { servers: server.url, subject: "plumb.up", maxMessageSize: 8 },
+        },
+      ],
+    });
+    const nc = await server.client();
+    const long = await nc.request("plumb.up", "far too long a line\n", { timeout: 5000 });
+    assertEquals(long.string(), "error: line longer than 8 bytes\n");
+    assertEquals((await nc.request("plumb.up", "ok\n", { timeout: 5000 })).string(), "OK\n");
+    await waitForLog(h, "nats:plumb.up");
+  },
+});
+
+Deno.test({
+  name: "nats/publish: each line read is published, and passed on",
+  ignore,
+  async fn() {
+    await using server = await startNatsServer();
+    const nc = await server.client();
+    const subscription = nc.subscribe("plumb.said", { max: 2 });
+    await nc.flush();
+    await using h = await startHost({
+      nodes: {
+        n: { servlet: "nats/publish", args: ["--servers", server.url, "--subject", "plumb.said"] },
+      },
+      input: "n.in",
+      output: "n.out",
+      listeners: [{ module: "tcp", options: {} }],
+    });
+    await using client = await Client.connect(h.port);
+    await client.send("first line\nsecond, é\n");
+    assertEquals(await client.readLine(), "first line\n");
+    assertEquals(await client.readLine(), "second, é\n");
+    const got: string[] = [];
+    for await (const msg of subscription) got.push(msg.string());
+    assertEquals(got, ["first line", "second, é"]);
+  },
+});
