@@ -57,7 +57,7 @@ export const NATS_OPTIONS = {
     doc: "NATS server URL (nats://HOST:PORT), or several separated by commas. It must be " +
       "reachable when the host starts; later outages are logged and retried.",
     schema: { pattern: NATS_SERVERS.source },
-    check: (value: string, where: string, name: string) =>
+    check: (value: string, where: string, name: string): void =>
       void natsAddresses(value, `${where}: option "${name}"`),
   },
   subject: {
@@ -67,7 +67,7 @@ export const NATS_OPTIONS = {
     doc: 'Subject whose messages are requests, for example "plumb.upper"; "*" matches a ' +
       'token and ">" the rest.',
     schema: { pattern: SUBJECT.source },
-    check: (value: string, where: string, name: string) => checkSubject(value, where, name),
+    check: checkSubject,
   },
   queue: {
     type: "string",

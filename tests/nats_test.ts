@@ -4,13 +4,12 @@
  * a queue group sharing requests between two hosts, a message with no reply
  * subject, publishing what a node reads, and an outage of the server.
  */
-import { assert, assertEquals, assertRejects } from "./assert.ts";
+import { assert, assertEquals } from "./assert.ts";
 import { Client, startHost, waitForLog } from "./helpers.ts";
 import { HAVE_NATS_SERVER, startNatsServer } from "./nats_server.ts";
 import type { GraphSpec } from "../host/mod.ts";
 
 const ignore = !HAVE_NATS_SERVER;
-const text = new TextDecoder();
 
 /** `transform upper` over tcp, and as a NATS service on `subject` (in `queue`, if given). */
 function upperGraph(servers: string, subject: string, queue?: string): GraphSpec {
