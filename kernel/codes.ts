@@ -277,7 +277,8 @@ export const CODES = {
   PLUMB_DATAFLOW_ROUTE_NAME_TWICE: "dataflow/demux or http/router is given one route name twice",
   PLUMB_ELIZA_READ: "eliza cannot read its script file",
   PLUMB_ELIZA_SCRIPT: "eliza's script is not a valid ELIZA script",
-  PLUMB_CHAT_ARGS: "chat's arguments are not --idle SECONDS and --max-message BYTES",
+  PLUMB_CHAT_ARGS:
+    "chat's arguments are not --idle SECONDS, --max-message BYTES, --nats URL and --room NAME",
   PLUMB_CHAT_NO_CONNECTION: "chat got a request that has no connection to write to",
   PLUMB_JSON_PARSE_ARGS: "json/parse was given arguments",
   PLUMB_JSON_STRINGIFY_ARG: "json/stringify was given an unknown argument",
