@@ -137,3 +137,80 @@ Deno.test({
     other.close();
   },
 });
+
+Deno.test({
+  name:
+    "chat over NATS: with the server stopped each host chats on locally and logs it; restarted, the room is one again",
+  ignore,
+  async fn() {
+    await using server = await startNatsServer();
+    await using a = await chatHost(server);
+    await using b = await chatHost(server);
+    const [ann] = await join(a, "ann");
+    const [amy] = await join(a, "amy");
+    assertEquals(await next(ann), "* amy has joined");
+    const [bob] = await join(b, "bob");
+    assertEquals([await next(ann), await next(amy)], ["* bob has joined", "* bob has joined"]);
+    const [ben] = await join(b, "ben");
+    assertEquals(await next(bob), "* ben has joined");
+    assertEquals([await next(ann), await next(amy)], ["* ben has joined", "* ben has joined"]);
+    assertEquals(await whoUntil(bob, "amy, ann, ben, bob"), "* in the room: amy, ann, ben, bob");
+
+    await server.stop();
+    const entries = readEntries();
+    const lost =
+      /^plumb warn: PLUMB_NATS_DISCONNECTED node "room": chat: lost the NATS server 127\.0\.0\.1:\d+; serving local clients and reconnecting$/;
+    for (const host of [a, b]) {
+      const line = await waitForLog(host, "PLUMB_NATS_DISCONNECTED");
+      assert(lost.test(line), line);
+      assertDocumented(entries, line, "PLUMB_NATS_DISCONNECTED");
+    }
+    // Each host's users go on talking among themselves.
+    await ann.send("only A hears this\n");
+    assertEquals([await next(ann), await next(amy)], [
+      "<ann> only A hears this",
+      "<ann> only A hears this",
+    ]);
+    await ben.send("/me stays on B\n");
+    assertEquals([await next(ben), await next(bob)], ["* ben stays on B", "* ben stays on B"]);
+    // A new nickname cannot be checked with the other hosts: it waits for the server.
+    const zoe = await Client.connect(a.port);
+    assertEquals(await next(zoe), GREETING);
+    await zoe.send("zoe\n");
+    assertEquals(
+      await next(zoe),
+      'nickname "zoe" cannot be checked with the other hosts now; choose another:',
+    );
+
+    await server.start();
+    const back =
+      /^plumb info: PLUMB_NATS_RECONNECTED node "room": chat: reconnected to the NATS server 127\.0\.0\.1:\d+$/;
+    for (const host of [a, b]) {
+      const line = await waitForLog(host, "PLUMB_NATS_RECONNECTED");
+      assert(back.test(line), line);
+      assertDocumented(entries, line, "PLUMB_NATS_RECONNECTED");
+    }
+    // One room again: the roll call, a new nickname claimed across hosts, lines across hosts.
+    assertEquals(await whoUntil(bob, "amy, ann, ben, bob"), "* in the room: amy, ann, ben, bob");
+    assertEquals(await whoUntil(amy, "amy, ann, ben, bob"), "* in the room: amy, ann, ben, bob");
+    await zoe.send("zoe\n");
+    assertEquals(
+      await next(zoe),
+      `* you are zoe; in the room: amy, ann, ben, bob, zoe. ${HELP}`,
+    );
+    assertEquals([await next(ann), await next(amy)], ["* zoe has joined", "* zoe has joined"]);
+    assertEquals([await next(bob), await next(ben)], ["* zoe has joined", "* zoe has joined"]);
+    await ann.send("back together\n");
+    assertEquals([await next(bob), await next(ben)], [
+      "<ann> back together",
+      "<ann> back together",
+    ]);
+    await bob.send("welcome back\n");
+    assertEquals([await next(ann), await next(zoe)], [
+      "<ann> back together",
+      "<ann> back together",
+    ]);
+    assertEquals([await next(ann), await next(zoe)], ["<bob> welcome back", "<bob> welcome back"]);
+    for (const client of [ann, amy, bob, ben, zoe]) client.close();
+  },
+});

@@ -4,7 +4,8 @@
  * a queue group sharing requests between two hosts, a message with no reply
  * subject, publishing what a node reads, and an outage of the server.
  */
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertEquals, assertMatch } from "./assert.ts";
+import { assertDocumented, readEntries } from "./docs/troubleshooting.ts";
 import { Client, startHost, waitForLog } from "./helpers.ts";
 import { HAVE_NATS_SERVER, startNatsServer } from "./nats_server.ts";
 import type { GraphSpec } from "../host/mod.ts";
@@ -112,5 +113,38 @@ Deno.test({
     const got: string[] = [];
     for await (const msg of subscription) got.push(msg.string());
     assertEquals(got, ["first line", "second, é"]);
+  },
+});
+
+Deno.test({
+  name:
+    "nats: with the server stopped the host serves tcp and logs it; restarted, requests come again",
+  ignore,
+  async fn() {
+    await using server = await startNatsServer();
+    await using h = await startHost(upperGraph(server.url, "plumb.upper", "workers"));
+    const entries = readEntries();
+    await server.stop();
+    const lost = await waitForLog(h, "PLUMB_NATS_DISCONNECTED");
+    assertMatch(
+      lost,
+      /^plumb warn: PLUMB_NATS_DISCONNECTED nats listener on plumb\.upper \(queue workers\): lost the NATS server 127\.0\.0\.1:\d+; serving local clients and reconnecting$/,
+    );
+    assertDocumented(entries, lost, "PLUMB_NATS_DISCONNECTED");
+    {
+      await using client = await Client.connect(h.port);
+      await client.send("still served\n");
+      assertEquals(await client.readLine(), "STILL SERVED\n");
+    }
+    await server.start();
+    const back = await waitForLog(h, "PLUMB_NATS_RECONNECTED");
+    assertMatch(
+      back,
+      /^plumb info: PLUMB_NATS_RECONNECTED nats listener on plumb\.upper \(queue workers\): reconnected to the NATS server 127\.0\.0\.1:\d+$/,
+    );
+    assertDocumented(entries, back, "PLUMB_NATS_RECONNECTED");
+    const nc = await server.client();
+    const reply = await nc.request("plumb.upper", "again\n", { timeout: 5000 });
+    assertEquals(reply.string(), "AGAIN\n");
   },
 });

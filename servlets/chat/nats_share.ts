@@ -83,8 +83,11 @@ export async function natsShare(
   const claims = new Map<string, number>();
   let closed = false;
 
+  // While the server is away nothing is published: what is said meanwhile stays on this host
+  // (the client would otherwise send it late, out of its time), and the roll call on return
+  // tells the other hosts who is here.
   const publish = (wire: Wire): void => {
-    if (closed) return;
+    if (closed || !link.connected) return;
     try {
       link.nc.publish(subject, encoder.encode(JSON.stringify(wire)));
     } catch {
