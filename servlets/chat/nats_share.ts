@@ -15,7 +15,8 @@
  *   nickname at the same moment cannot both succeed. A claim is a lease:
  *   the bucket forgets keys after {@linkcode CLAIM_TTL_MS} and each host
  *   renews its members' claims three times as often, so the nicknames of a
- *   host that died free themselves.
+ *   host that died free themselves. As often, each host tells the others
+ *   who is here, and a host not heard from for a whole lease is forgotten.
  * @module
  */
 import type { KV } from "@nats-io/kv";
@@ -79,6 +80,8 @@ export async function natsShare(
   const subject = `plumb.chat.${room}`;
   /** The other hosts' members, by host. */
   const rosters = new Map<string, Set<string>>();
+  /** When each other host was last heard from (`Date.now()`). */
+  const heard = new Map<string, number>();
   /** This host's claims: the folded nickname and the revision of its key. */
   const claims = new Map<string, number>();
   let closed = false;
@@ -107,6 +110,7 @@ export async function natsShare(
       return; // not one of ours
     }
     if (typeof wire !== "object" || wire === null || wire.from === me) return;
+    heard.set(wire.from, Date.now());
     switch (wire.kind) {
       case "event": {
         const roster = rosterOf(wire.from);
@@ -124,6 +128,7 @@ export async function natsShare(
         return;
       case "bye":
         rosters.delete(wire.from);
+        heard.delete(wire.from);
         return;
     }
   };
@@ -150,10 +155,27 @@ export async function natsShare(
       }
     }
   };
-  const renewal = setInterval(() => void renew(), CLAIM_TTL_MS / 3);
+  /**
+   * Every third of the lease: renews the claims, tells the others who is
+   * here, and forgets the members of a host not heard from for a whole lease
+   * (it died without saying goodbye).
+   */
+  const tick = (): void => {
+    void renew();
+    publish({ from: me, kind: "roster", nicks: localNicks() });
+    const before = Date.now() - CLAIM_TTL_MS;
+    for (const [host, at] of heard) {
+      if (at < before) {
+        heard.delete(host);
+        rosters.delete(host);
+      }
+    }
+  };
+  const renewal = setInterval(tick, CLAIM_TTL_MS / 3);
   link.onReconnect(() => {
     // Who left while this host was away is not known: ask again.
     rosters.clear();
+    heard.clear();
     publish({ from: me, kind: "hello", nicks: localNicks() });
     void renew();
   });
