@@ -75,6 +75,15 @@ export const NATS_OPTIONS = {
     doc: "Queue group: hosts subscribed in the same group share the messages, each going " +
       "to one of them. Absent: every host gets every message.",
   },
+  maxInFlight: {
+    type: "number",
+    integer: true,
+    min: 1,
+    default: 256,
+    what: "messages served at once",
+    doc: "Messages served at once; the next ones wait in the NATS client until one is done, " +
+      "so a host takes on no more than this.",
+  },
   maxMessageSize: SESSION_OPTIONS.maxMessageSize,
   requestTimeout: SESSION_OPTIONS.requestTimeout,
   errorReply: SESSION_OPTIONS.errorReply,
@@ -128,18 +137,49 @@ class NatsListener implements Listener {
   readonly #close: () => Promise<void>;
   #closing: Promise<void> | undefined;
 
+  /** Messages being served. */
+  #inFlight = 0;
+  /** True once closing: no message is served any more. */
+  #stopped = false;
+  /** Wakes the subscription's loop, waiting for room under `maxInFlight`. */
+  #room: (() => void) | undefined;
+
   constructor(
     url: string,
-    pool: SessionPool,
+    options: NatsOptions,
+    context: ListenContext,
     subscription: Subscription,
     close: () => Promise<void>,
   ) {
     this.url = url;
-    this.#pool = pool;
+    // The pool tells the host of each message served and done: counted here as well.
+    const counting: ListenContext = {
+      ...context,
+      connections: (change) => {
+        context.connections(change);
+        this.#inFlight += change;
+        const room = this.#room;
+        this.#room = undefined;
+        room?.();
+      },
+    };
+    const pool = this.#pool = new SessionPool(counting, {
+      maxLineBytes: options.maxMessageSize,
+      open: false,
+      requestTimeout: options.requestTimeout,
+      errorReply: options.errorReply,
+    }, options.requestTimeout);
     this.#subscription = subscription;
     this.#close = close;
+    const max = options.maxInFlight;
     this.done = (async () => {
-      for await (const msg of subscription) pool.serve(messageChannel(msg));
+      for await (const msg of subscription) {
+        while (this.#inFlight >= max && !this.#stopped) {
+          await new Promise<void>((wake) => this.#room = wake);
+        }
+        if (this.#stopped) break;
+        pool.serve(messageChannel(msg));
+      }
     })();
   }
 
@@ -153,9 +193,11 @@ class NatsListener implements Listener {
 
   close(graceMs = 5000): Promise<void> {
     return this.#closing ??= (async () => {
+      this.#stopped = true;
       this.#subscription.unsubscribe();
-      await this.done;
       await this.#pool.close(graceMs);
+      this.#room?.();
+      await this.done;
       await this.#close();
     })();
   }
@@ -176,16 +218,10 @@ export const nats: DeclaredModule<typeof NATS_OPTIONS> = {
     );
     // The subscription is known to the server once it answers a round trip.
     await link.nc.flush();
-    const pool = new SessionPool(context, {
-      maxLineBytes: options.maxMessageSize,
-      open: false,
-      requestTimeout: options.requestTimeout,
-      errorReply: options.errorReply,
-    }, options.requestTimeout);
     const server = options.servers.split(",")[0].trim().replace(/^(?!\w+:\/\/)/, "nats://");
     const url = `${server}/${options.subject}${
       options.queue === undefined ? "" : `?queue=${options.queue}`
     }`;
-    return new NatsListener(url, pool, subscription, () => link.close());
+    return new NatsListener(url, options, context, subscription, () => link.close());
   },
 };

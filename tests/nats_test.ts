@@ -9,6 +9,7 @@ import { assertDocumented, readEntries } from "./docs/troubleshooting.ts";
 import { Client, startHost, waitForLog } from "./helpers.ts";
 import { HAVE_NATS_SERVER, startNatsServer } from "./nats_server.ts";
 import type { GraphSpec } from "../host/mod.ts";
+import { defineServlet } from "../mod.ts";
 
 const ignore = !HAVE_NATS_SERVER;
 
@@ -146,5 +147,44 @@ Deno.test({
     const nc = await server.client();
     const reply = await nc.request("plumb.upper", "again\n", { timeout: 5000 });
     assertEquals(reply.string(), "AGAIN\n");
+  },
+});
+
+Deno.test({
+  name: "nats: maxInFlight bounds the messages served at once; the others wait their turn",
+  ignore,
+  async fn() {
+    await using server = await startNatsServer();
+    let running = 0;
+    let most = 0;
+    const slow = defineServlet({
+      init: (_args, env) => ({ input: env.input("in"), output: env.output("out") }),
+      async exec(ctx, task) {
+        running++;
+        most = Math.max(most, running);
+        const line = await task.readLine(ctx.input);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        running--;
+        await task.write(ctx.output, `done ${line}\n`);
+      },
+    });
+    await using _h = await startHost({
+      nodes: { n: { servlet: slow } },
+      input: "n.in",
+      output: "n.out",
+      listeners: [
+        { module: "tcp", options: {} },
+        { module: "nats", options: { servers: server.url, subject: "plumb.slow", maxInFlight: 2 } },
+      ],
+    });
+    const nc = await server.client();
+    const replies = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => nc.request("plumb.slow", `${i}\n`, { timeout: 5000 })),
+    );
+    assertEquals(
+      replies.map((r) => r.string()),
+      Array.from({ length: 12 }, (_, i) => `done ${i}\n`),
+    );
+    assert(most <= 2, `${most} served at once`);
   },
 });
