@@ -14,6 +14,13 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { GraphError, PermissionHint, PlumbError } from "../kernel/errors.ts";
 import type { Logger } from "../kernel/log.ts";
 
+/**
+ * The npm package, imported when first needed. Named in a variable, not
+ * written in the `import()`, so that Deno does not fetch it as every host
+ * starts: a host whose graph uses no NATS never loads it.
+ */
+const NATS_CLIENT = "@nats-io/transport-node";
+
 /** Milliseconds between two attempts to reach a lost server. */
 export const NATS_RECONNECT_MS = 250;
 
@@ -84,7 +91,7 @@ export async function natsConnect(servers: string, who: string, log: Logger): Pr
       );
     }
   }
-  const { connect } = await import("@nats-io/transport-node");
+  const { connect } = await import(NATS_CLIENT) as typeof import("@nats-io/transport-node");
   let nc: NatsConnection;
   try {
     nc = await connect({

@@ -24,6 +24,13 @@ import { createLogger, type Logger } from "../kernel/log.ts";
 import type { KeyValueStore, StoreBackend } from "../kernel/store.ts";
 import { natsConnect } from "./nats_connection.ts";
 
+/**
+ * The npm package, imported when first needed. Named in a variable, not
+ * written in the `import()`, so that Deno does not fetch it as every host
+ * starts: a host whose graph uses no NATS never loads it.
+ */
+const NATS_KV = "@nats-io/kv";
+
 const encoder = new TextEncoder();
 
 /**
@@ -63,7 +70,7 @@ export async function natsStore(
 ): Promise<StoreBackend> {
   const name = url.replace(/^(?!nats:\/\/)/, "nats://");
   const link = await natsConnect(url, `store ${name}`, options.log ?? createLogger());
-  const { Kvm } = await import("@nats-io/kv");
+  const { Kvm } = await import(NATS_KV) as typeof import("@nats-io/kv");
   const kvm = new Kvm(link.nc);
   const buckets = new Map<string, Promise<KV>>();
   const bucketOf = (bucket: string): Promise<KV> => {

@@ -25,6 +25,13 @@ import type { InitEnv } from "../../mod.ts";
 import { servletNatsConnect, type ServletNatsLink } from "../nats/_connection.ts";
 import type { Claim, RoomEvent, RoomShare } from "./room.ts";
 
+/**
+ * The npm package, imported when first needed. Named in a variable, not
+ * written in the `import()`, so that Deno does not fetch it as every host
+ * starts: a host whose graph uses no NATS never loads it.
+ */
+const NATS_KV = "@nats-io/kv";
+
 /** How long a claim of a nickname lasts unless renewed, in milliseconds. */
 export const CLAIM_TTL_MS = 60_000;
 
@@ -68,7 +75,7 @@ export async function natsShare(
   localNicks: () => string[],
 ): Promise<NatsRoomShare> {
   const link: ServletNatsLink = await servletNatsConnect(servers, "chat", env);
-  const { Kvm } = await import("@nats-io/kv");
+  const { Kvm } = await import(NATS_KV) as typeof import("@nats-io/kv");
   let kv: KV;
   try {
     kv = await new Kvm(link.nc).create(`plumb_chat_${room}`, { history: 1, ttl: CLAIM_TTL_MS });

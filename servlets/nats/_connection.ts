@@ -9,6 +9,13 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { type InitEnv, PermissionHint, PlumbError } from "../../mod.ts";
 
+/**
+ * The npm package, imported when first needed. Named in a variable, not
+ * written in the `import()`, so that Deno does not fetch it as every host
+ * starts: a host whose graph uses no NATS never loads it.
+ */
+const NATS_CLIENT = "@nats-io/transport-node";
+
 /** A servlet's connection to NATS, watched until it is closed. */
 export interface ServletNatsLink {
   /** The client's connection. */
@@ -63,7 +70,7 @@ export async function servletNatsConnect(
       );
     }
   }
-  const { connect } = await import("@nats-io/transport-node");
+  const { connect } = await import(NATS_CLIENT) as typeof import("@nats-io/transport-node");
   let nc: NatsConnection;
   try {
     nc = await connect({
