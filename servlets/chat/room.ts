@@ -316,6 +316,6 @@ export class Room {
 }
 
 /** The form two nicknames are compared in: `Ann` and `ann` are one. */
-export function fold(nick: string): string {
+function fold(nick: string): string {
   return nick.normalize("NFC").toLowerCase();
 }
