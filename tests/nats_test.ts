@@ -36,6 +36,13 @@ Deno.test({
     const nc = await server.client();
     const reply = await nc.request("plumb.upper", "hello\nworld\n", { timeout: 5000 });
     assertEquals(reply.string(), "HELLO\nWORLD\n");
+    // An empty message runs no request: its reply is empty.
+    assertEquals((await nc.request("plumb.upper", "", { timeout: 5000 })).data.length, 0);
+    // The last line needs no newline; the reply is what the graph wrote.
+    assertEquals(
+      (await nc.request("plumb.upper", "no newline", { timeout: 5000 })).string(),
+      "NO NEWLINE\n",
+    );
     // The tcp listener serves as before.
     await using client = await Client.connect(h.port);
     await client.send("tcp\n");
