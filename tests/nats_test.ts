@@ -195,3 +195,59 @@ Deno.test({
     assert(most <= 2, `${most} served at once`);
   },
 });
+
+Deno.test({
+  name: "nats: a plain publish runs the graph on every subscribed host, or on one of a queue group",
+  ignore,
+  async fn() {
+    await using server = await startNatsServer();
+    /** A host whose graph publishes each line it is sent on `plumb.in` to `plumb.seen`. */
+    const relay = (queue?: string): GraphSpec => ({
+      nodes: {
+        n: { servlet: "nats/publish", args: ["--servers", server.url, "--subject", "plumb.seen"] },
+      },
+      input: "n.in",
+      output: "n.out",
+      listeners: [
+        { module: "tcp", options: {} },
+        {
+          module: "nats",
+          options: { servers: server.url, subject: "plumb.in", ...(queue ? { queue } : {}) },
+        },
+      ],
+    });
+    const nc = await server.client();
+    const seen: string[] = [];
+    const watcher = nc.subscribe("plumb.seen", {
+      callback: (_e, msg) => void seen.push(msg.string()),
+    });
+    await nc.flush();
+    {
+      await using _a = await startHost(relay());
+      await using _b = await startHost(relay());
+      nc.publish("plumb.in", "to everyone\n");
+      // A request after the publish, answered by one of them, then both copies are in.
+      await nc.request("plumb.in", "marker\n", { timeout: 5000 });
+      await waitUntil(() => seen.filter((s) => s === "to everyone").length === 2);
+      assertEquals(seen.filter((s) => s === "to everyone").length, 2);
+    }
+    seen.length = 0;
+    {
+      await using _a = await startHost(relay("relays"));
+      await using _b = await startHost(relay("relays"));
+      for (let i = 0; i < 10; i++) nc.publish("plumb.in", `once ${i}\n`);
+      // Then 10 requests, each answered after the publishes before it were taken: had every
+      // host taken every message, the copies would be in by the end.
+      for (let i = 0; i < 10; i++) await nc.request("plumb.in", `asked ${i}\n`, { timeout: 5000 });
+      await waitUntil(() => seen.length >= 20);
+      const expected = Array.from({ length: 10 }, (_, i) => [`once ${i}`, `asked ${i}`]).flat();
+      assertEquals(seen.sort(), expected.sort());
+    }
+    watcher.unsubscribe();
+  },
+});
+
+/** Waits until `done()` holds, for at most 5 s. */
+async function waitUntil(done: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
+}
