@@ -218,7 +218,9 @@ export const CODES = {
   PLUMB_NATS_SUBJECT: "a NATS subject is not one (empty tokens, spaces, a misplaced wildcard)",
   PLUMB_NATS_DISCONNECTED: "the host lost its NATS server; it serves local clients and retries",
   PLUMB_NATS_RECONNECTED: "the host reached its NATS server again",
-  PLUMB_NATS_PUBLISH_ARGS: "nats/publish's arguments are not --servers URL and --subject SUBJECT",
+  PLUMB_NATS_PUBLISH_ARGS:
+    "nats/publish's arguments are not --servers URL, --subject SUBJECT and --request SECONDS",
+  PLUMB_NATS_REQUEST_FAILED: "a nats/publish --request had no reply in time, or no one to answer",
   PLUMB_STORE_NATS_FAILED: "a NATS KV store operation failed (the server is unreachable)",
 
   // Reload.

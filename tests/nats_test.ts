@@ -251,3 +251,39 @@ Deno.test({
 async function waitUntil(done: () => boolean): Promise<void> {
   for (let i = 0; i < 500 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
 }
+
+Deno.test({
+  name: "nats/publish --request: a graph on one host calls the graph another host serves",
+  ignore,
+  async fn() {
+    await using server = await startNatsServer();
+    await using _service = await startHost(upperGraph(server.url, "plumb.upper"));
+    const caller = (subject: string): GraphSpec => ({
+      nodes: {
+        call: {
+          servlet: "nats/publish",
+          args: ["--servers", server.url, "--subject", subject, "--request", "5"],
+        },
+      },
+      input: "call.in",
+      output: "call.out",
+      listeners: [{ module: "tcp", options: {} }],
+    });
+    await using h = await startHost(caller("plumb.upper"));
+    await using client = await Client.connect(h.port);
+    await client.send("from host a\nand again\n");
+    assertEquals(await client.readLines(2), ["FROM HOST A\n", "AND AGAIN\n"]);
+    // No one serves the subject: the request fails with its code, the host goes on.
+    await using lonely = await startHost(caller("plumb.nobody"));
+    await using asker = await Client.connect(lonely.port);
+    await asker.send("anyone?\n");
+    assertEquals(await asker.readLine(), "error: request failed\n");
+    const line = await waitForLog(lonely, "PLUMB_NATS_REQUEST_FAILED");
+    const inner = line.slice(line.indexOf("PLUMB_NATS_REQUEST_FAILED"));
+    assertDocumented(readEntries(), inner, "PLUMB_NATS_REQUEST_FAILED");
+    assertMatch(
+      inner,
+      /^PLUMB_NATS_REQUEST_FAILED nats\/publish: request on plumb\.nobody failed: /,
+    );
+  },
+});

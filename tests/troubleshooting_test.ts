@@ -1874,6 +1874,8 @@ const NOT_PROVOKED: Partial<Record<Code, string>> = {
     "needs a nats-server stopped under a host: tests/store_test.ts and tests/chat_nats_test.ts do it and check the line here",
   PLUMB_NATS_RECONNECTED:
     "needs a nats-server started again: tests/store_test.ts and tests/chat_nats_test.ts do it and check the line here",
+  PLUMB_NATS_REQUEST_FAILED:
+    "needs a nats-server with no one serving the subject: tests/nats_test.ts does it and checks the line here",
   PLUMB_STORE_NATS_FAILED:
     "needs a nats-server stopped under a NATS KV store: tests/store_test.ts does it and checks the line here",
   PLUMB_EXEC_PASS_ON: "needs the program's output to fail while it runs",
