@@ -48,7 +48,8 @@ Options:
   --worker-watchdog TIME  with --workers: kill and restart a worker whose event loop
                       has not answered for TIME (default 10s; 0 turns it off)
   --store URL         where servlets' shared key-value buckets live: memory (the
-                      default: in this process, shared by its nodes and workers)
+                      default: in this process, shared by its nodes and workers) or
+                      nats://HOST:PORT (NATS KV, shared by every host naming it)
   --admin HOST:PORT   serve the admin page (the graph at work), /metrics (Prometheus)
                       and /health there (127.0.0.1:9090; port 0 picks a free one)
   --admin-public      let --admin listen on an address that is not loopback
@@ -393,7 +394,9 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   // A store the command line names is the CLI's to close, once the host has stopped.
-  const store = command.store === undefined ? undefined : await openStore(command.store);
+  const store = command.store === undefined
+    ? undefined
+    : await openStore(command.store, options.logger);
   if (store !== undefined) options.store = store;
   try {
     return await serveUntilStopped(command);

@@ -139,6 +139,7 @@ export class Host implements Serving, AsyncDisposable {
   static async #start(graph: string | URL | GraphSpec, options: ServeOptions): Promise<Host> {
     const log = options.logger ??
       createLogger(options.logLevel ?? "info", undefined, options.logFormat);
+    options = { ...options, logger: log };
     const checked = await load(graph, options);
     if (checked.listeners.length === 0) {
       await unloadNodes(checked.plan.nodes);
@@ -215,6 +216,7 @@ export class Host implements Serving, AsyncDisposable {
   static async #load(graph: string | URL | GraphSpec, options: LoadOptions): Promise<Host> {
     const log = options.logger ??
       createLogger(options.logLevel ?? "info", undefined, options.logFormat);
+    options = { ...options, logger: log };
     const loaded = await load(graph, options, false);
     let session: SessionListenerOptions;
     try {

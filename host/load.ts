@@ -7,6 +7,7 @@ import { GraphError, withPlumbErrors } from "../kernel/errors.ts";
 import { type GraphSpec, validateGraph } from "../kernel/graph.ts";
 import { type LoadedNode, loadNode, unloadNodes } from "../kernel/loader.ts";
 import type { StoreBackend } from "../kernel/store.ts";
+import type { Logger } from "../kernel/log.ts";
 import { compilePlan, type Plan } from "../kernel/plan.ts";
 import { planWarnings } from "../kernel/plan_warnings.ts";
 import { rewriteFans } from "../kernel/rewrite.ts";
@@ -94,7 +95,7 @@ export async function load(
     return { module, options: module.parseOptions(l.options ?? {}, where) };
   });
   const rewritten = rewriteFans(file, spec);
-  const nodes = await loadGraphNodes(file, base, rewritten.spec, options.store);
+  const nodes = await loadGraphNodes(file, base, rewritten.spec, options.store, options.logger);
   const { nodes: nodeSpecs, edges, input, output, types } = spec;
   try {
     return {
@@ -122,6 +123,7 @@ async function loadGraphNodes(
   base: URL,
   graph: GraphSpec,
   store: StoreBackend | undefined,
+  log: Logger | undefined,
 ): Promise<LoadedNode[]> {
   const loaded: LoadedNode[] = [];
   try {
@@ -142,7 +144,7 @@ async function loadGraphNodes(
           return isolatedServlet({ file, specifier, isolate });
         };
       }
-      loaded.push(await loadNode(file, base, name, servlet, args, resolve, store));
+      loaded.push(await loadNode(file, base, name, servlet, args, resolve, store, log));
     }
   } catch (error) {
     await unloadNodes(loaded);

@@ -25,6 +25,7 @@ import httpRouter from "../servlets/http/router.ts";
 import httpStatic from "../servlets/http/static.ts";
 import chat from "../servlets/chat.ts";
 import kv from "../servlets/kv.ts";
+import natsPublish from "../servlets/nats/publish.ts";
 
 /**
  * The servlets shipped with plumb, by the name a graph uses for them.
@@ -54,6 +55,7 @@ export const BUILTIN_SERVLETS: Readonly<Record<string, Servlet<unknown>>> = Obje
   "http/static": httpStatic,
   chat,
   kv,
+  "nats/publish": natsPublish,
 } as Record<string, Servlet<unknown>>);
 
 const SCHEME = /^[a-z][a-z0-9+.-]*:/i;

@@ -4,7 +4,9 @@
  * @module
  */
 import { GraphError, PlumbError } from "../kernel/errors.ts";
+import { createLogger, type Logger } from "../kernel/log.ts";
 import { memoryStore, type StoreBackend } from "../kernel/store.ts";
+import { natsStore } from "../modules/nats_store.ts";
 
 /**
  * Makes the back end a `--store` URL names (it may connect first). It throws
@@ -12,11 +14,12 @@ import { memoryStore, type StoreBackend } from "../kernel/store.ts";
  * that does not answer), or any other error, whose message says what is
  * wrong with the URL, for one it cannot use.
  */
-export type StoreFactory = (url: URL) => StoreBackend | Promise<StoreBackend>;
+export type StoreFactory = (url: URL, log: Logger) => StoreBackend | Promise<StoreBackend>;
 
 /**
  * The back ends by scheme (without its `:`): `memory` holds the buckets in
- * this process (the default); `nats` lands with the NATS KV back end.
+ * this process (the default); `nats` in NATS KV, shared by every host that
+ * names the same server (`nats://HOST:PORT`).
  */
 export const STORE_BACKENDS: Readonly<Record<string, StoreFactory>> = Object.freeze({
   memory: (url: URL): StoreBackend => {
@@ -25,12 +28,13 @@ export const STORE_BACKENDS: Readonly<Record<string, StoreFactory>> = Object.fre
     }
     return memoryStore();
   },
-  // nats: (url) => natsStore(url),
+  nats: (url: URL, log: Logger): Promise<StoreBackend> => natsStore(url.href, { log }),
 });
 
 /**
  * Opens the back end `text` names: a URL whose scheme is in
- * {@linkcode STORE_BACKENDS}, or the scheme alone (`memory` is `memory:`).
+ * {@linkcode STORE_BACKENDS}, or the scheme alone (`memory` is `memory:`);
+ * `log` gets what the back end reports later (a server lost, found again).
  * Throws a `GraphError` naming the URL and the schemes known.
  *
  * @example
@@ -44,7 +48,10 @@ export const STORE_BACKENDS: Readonly<Record<string, StoreFactory>> = Object.fre
  * await assertRejects(() => openStore("redis://127.0.0.1"), Error, 'unknown scheme "redis:"');
  * ```
  */
-export async function openStore(text: string): Promise<StoreBackend> {
+export async function openStore(
+  text: string,
+  log: Logger = createLogger("warn"),
+): Promise<StoreBackend> {
   const known = Object.keys(STORE_BACKENDS).map((scheme) => `${scheme}:`).join(", ");
   const bad = (problem: string): GraphError =>
     new GraphError("PLUMB_STORE_URL", `--store ${JSON.stringify(text)}: ${problem}`);
@@ -63,7 +70,7 @@ export async function openStore(text: string): Promise<StoreBackend> {
     );
   }
   try {
-    return await factory(url);
+    return await factory(url, log);
   } catch (error) {
     if (error instanceof PlumbError) throw error;
     throw bad(error instanceof Error ? error.message : String(error));

@@ -220,6 +220,17 @@ export const CODES = {
   PLUMB_TLS_HANDSHAKE_FAILED: "a client did not complete the TLS handshake",
   PLUMB_TLS_EXPIRED: "a tls listener's certificate has expired",
 
+  // NATS.
+  PLUMB_NATS_URL: "a NATS server URL is not nats://HOST:PORT",
+  PLUMB_NATS_CONNECT: "no NATS server answered as the host started",
+  PLUMB_NATS_SUBJECT: "a NATS subject is not one (empty tokens, spaces, a misplaced wildcard)",
+  PLUMB_NATS_DISCONNECTED: "the host lost its NATS server; it serves local clients and retries",
+  PLUMB_NATS_RECONNECTED: "the host reached its NATS server again",
+  PLUMB_NATS_PUBLISH_ARGS:
+    "nats/publish's arguments are not --servers URL, --subject SUBJECT and --request SECONDS",
+  PLUMB_NATS_REQUEST_FAILED: "a nats/publish --request had no reply in time, or no one to answer",
+  PLUMB_STORE_NATS_FAILED: "a NATS KV store operation failed (the server is unreachable)",
+
   // Reload.
   PLUMB_RELOADED: "the graph was reloaded",
   PLUMB_RELOADED_LISTENERS_KEPT: "the graph was reloaded, but changed listeners need a restart",
@@ -285,7 +296,8 @@ export const CODES = {
   PLUMB_DATAFLOW_ROUTE_NAME_TWICE: "dataflow/demux or http/router is given one route name twice",
   PLUMB_ELIZA_READ: "eliza cannot read its script file",
   PLUMB_ELIZA_SCRIPT: "eliza's script is not a valid ELIZA script",
-  PLUMB_CHAT_ARGS: "chat's arguments are not --idle SECONDS and --max-message BYTES",
+  PLUMB_CHAT_ARGS:
+    "chat's arguments are not --idle SECONDS, --max-message BYTES, --nats URL and --room NAME",
   PLUMB_CHAT_NO_CONNECTION: "chat got a request that has no connection to write to",
   PLUMB_KV_ARGS: "kv's arguments are not --bucket NAME",
   PLUMB_JSON_PARSE_ARGS: "json/parse was given arguments",

@@ -17,6 +17,7 @@ import {
 } from "./flags.ts";
 import { type GraphSpec, shortJson } from "./graph.ts";
 import { filePath } from "./file_path.ts";
+import { createLogger, type Logger, type LogLevel } from "./log.ts";
 import {
   type InitEnv,
   isServlet,
@@ -295,6 +296,7 @@ export async function loadNode(
   args: readonly string[],
   resolve: ServletResolver = resolvePath,
   store: StoreBackend = memoryStore(),
+  log: Logger = createLogger(),
 ): Promise<LoadedNode> {
   const where = `${file}: node "${name}"`;
   const specifier = typeof source === "string" ? source : IN_CODE_SERVLET;
@@ -342,6 +344,9 @@ export async function loadNode(
       checkBucketName(bucket, where);
       return store.open(bucket);
     },
+    log(level: LogLevel, code: Code, message: string): void {
+      log.log(level, code, `node "${name}": ${message}`, { node: name });
+    },
   };
   let ctx: unknown;
   try {
@@ -368,11 +373,14 @@ export async function loadNodes(
   graph: GraphSpec,
   resolve: ServletResolver = resolvePath,
   store: StoreBackend = memoryStore(),
+  log: Logger = createLogger(),
 ): Promise<LoadedNode[]> {
   const loaded: LoadedNode[] = [];
   try {
     for (const [name, spec] of Object.entries(graph.nodes)) {
-      loaded.push(await loadNode(file, base, name, spec.servlet, spec.args ?? [], resolve, store));
+      loaded.push(
+        await loadNode(file, base, name, spec.servlet, spec.args ?? [], resolve, store, log),
+      );
     }
   } catch (error) {
     await unloadNodes(loaded);

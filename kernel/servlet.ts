@@ -5,6 +5,8 @@
  */
 import type { Connection } from "./connection.ts";
 import type { KeyValueStore } from "./store.ts";
+import type { Code } from "./codes.ts";
+import type { LogLevel } from "./log.ts";
 
 /**
  * A port descriptor, returned by {@linkcode InitEnv.input},
@@ -221,6 +223,21 @@ export interface InitEnv {
    * ```
    */
   store(bucket?: string): KeyValueStore;
+  /**
+   * Writes one line to the host's log, naming the node: for what a servlet
+   * holds outside any request (a connection to a message bus) and must say
+   * when it is lost and found again. May be kept and used after `init`.
+   *
+   * @param level how severe: `error`, `warn`, `info` or `debug`
+   * @param code the line's code, with its entry in `docs/troubleshooting.md`
+   * @param message the line, after `node "NAME": `
+   *
+   * @example
+   * ```ts ignore
+   * env.log("warn", "PLUMB_NATS_DISCONNECTED", "lost the NATS server; retrying");
+   * ```
+   */
+  log(level: LogLevel, code: Code, message: string): void;
 }
 
 /**

@@ -7,7 +7,7 @@
  * ```ts
  * import { IO_MODULES } from "@plumb/plumb/modules";
  * import { assertEquals } from "@std/assert";
- * assertEquals(Object.keys(IO_MODULES), ["tcp", "tls", "unix", "stdio", "file"]);
+ * assertEquals(Object.keys(IO_MODULES), ["tcp", "tls", "unix", "stdio", "file", "nats"]);
  * ```
  * @module
  */
@@ -48,6 +48,8 @@ export { tls, TLS_OPTIONS, type TlsOptions } from "./tls.ts";
 export { unix, UNIX_OPTIONS, type UnixOptions } from "./unix.ts";
 export { stdio, STDIO_OPTIONS, type StdioOptions } from "./stdio.ts";
 export { file, FILE_OPTIONS, type FileOptions } from "./file.ts";
+export { nats, NATS_OPTIONS, type NatsOptions } from "./nats.ts";
+export { natsStore, type NatsStoreOptions } from "./nats_store.ts";
 export { SESSION_OPTIONS, type SessionListenerOptions } from "./session_options.ts";
 export {
   CONNECTION_LIMIT_OPTIONS,

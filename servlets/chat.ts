@@ -16,7 +16,11 @@
  * types.
  *
  * Arguments: `--idle SECONDS` (default 600; 0 for never), `--max-message
- * BYTES` (the largest WebSocket message, default 65536).
+ * BYTES` (the largest WebSocket message, default 65536), and to share the
+ * room with other hosts `--nats URL` (a NATS server with JetStream) and
+ * `--room NAME` (default `lobby`): users on every host that names the same
+ * room and server see each other, and nicknames are unique across them
+ * (NATS KV; see `chat/nats_share.ts`).
  *
  * Ports: `in` (input, `PERSIST`), `out` (output).
  *
@@ -29,6 +33,7 @@
 import { type ConnectionHandle, defineServlet, PlumbError } from "../mod.ts";
 import { CHAT_PAGE } from "./chat/page.ts";
 import { type Member, type MemberLink, Room } from "./chat/room.ts";
+import { type NatsRoomShare, natsShare, ROOM_NAME } from "./chat/nats_share.ts";
 import {
   CLOSE,
   closeFrame,
@@ -51,22 +56,32 @@ interface Visitor {
 
 const HTTP_LINE = /^[A-Z]+ \S+ HTTP\/1\.[01]$/;
 
+/** The chat's arguments, checked. */
+interface ChatArgs {
+  idle: number;
+  maxMessage: number;
+  /** The NATS servers to share the room over, if any. */
+  nats?: string;
+  room: string;
+}
+
 /** The arguments, checked. */
-function parseArgs(args: readonly string[]): { idle: number; maxMessage: number } {
-  const out = { idle: 600, maxMessage: 65536 };
+function parseArgs(args: readonly string[]): ChatArgs {
+  const out: ChatArgs = { idle: 600, maxMessage: 65536, room: "lobby" };
   for (let i = 0; i < args.length; i += 2) {
     const name = args[i];
-    const value = Number(args[i + 1]);
+    const text = args[i + 1];
+    const value = Number(text);
     const key = name === "--idle" ? "idle" : name === "--max-message" ? "maxMessage" : undefined;
-    if (key === undefined || args[i + 1] === undefined || !Number.isFinite(value) || value < 0) {
+    if (name === "--nats" && text !== undefined) out.nats = text;
+    else if (name === "--room" && text !== undefined && ROOM_NAME.test(text)) out.room = text;
+    else if (key === undefined || text === undefined || !Number.isFinite(value) || value < 0) {
       throw new PlumbError(
         "PLUMB_CHAT_ARGS",
-        `chat: arguments are --idle SECONDS and --max-message BYTES (numbers >= 0), got ${
-          JSON.stringify(args)
-        }`,
+        `chat: arguments are --idle SECONDS and --max-message BYTES (numbers >= 0), --nats URL ` +
+          `and --room NAME (1-32 letters, digits, "-" or "_"), got ${JSON.stringify(args)}`,
       );
-    }
-    out[key] = value;
+    } else out[key] = value;
   }
   return out;
 }
@@ -101,14 +116,22 @@ function leaveReason(close: WsClose): string {
 
 export default defineServlet({
   description: "a chat room: telnet lines and WebSocket messages to everyone, nicknames, /who",
-  init(args, env) {
-    const { idle, maxMessage } = parseArgs(args);
-    const room = new Room({ idleSeconds: idle });
+  async init(args, env) {
+    const { idle, maxMessage, nats, room: roomName } = parseArgs(args);
+    // The share hears the other hosts from the moment it connects, before the room is made.
+    let made: Room | undefined;
+    const share: NatsRoomShare | undefined = nats === undefined
+      ? undefined
+      : await natsShare(nats, roomName, env, (line) => made?.deliver(line), () => {
+        return made?.localNicks ?? [];
+      });
+    const room = made = new Room({ idleSeconds: idle, share });
     const timer = idle > 0
       ? setInterval(() => room.kickIdle(), Math.min(1000, (idle * 1000) / 4))
       : undefined;
     return {
       room,
+      share,
       timer,
       maxMessage,
       input: env.input("in", { persist: true }),
@@ -152,7 +175,8 @@ export default defineServlet({
           join(visitor, "line");
         }
         if (visitor.mode === "line") {
-          ctx.room.line(visitor.member!, line);
+          const claiming = ctx.room.line(visitor.member!, line);
+          if (claiming) await claiming;
           continue;
         }
         if (line !== "") {
@@ -197,7 +221,10 @@ export default defineServlet({
     for await (const chunk of task.chunks(ctx.input)) {
       for (const event of visitor.parser!.push(chunk)) {
         if (event.kind === "text") {
-          for (const line of (event.data as string).split("\n")) ctx.room.line(member, line);
+          for (const line of (event.data as string).split("\n")) {
+            const claiming = ctx.room.line(member, line);
+            if (claiming) await claiming;
+          }
         } else if (event.kind === "binary") {
           ctx.room.leave(member, "sent binary");
           void handle.write(closeFrame(CLOSE.unsupported, "text messages only"));
@@ -213,7 +240,8 @@ export default defineServlet({
       }
     }
   },
-  unload(ctx) {
+  async unload(ctx) {
     clearInterval(ctx.timer);
+    await ctx.share?.close();
   },
 });

@@ -5,7 +5,7 @@
  * @module
  */
 import { assertEquals } from "@std/assert";
-import { type Member, Room } from "../servlets/chat/room.ts";
+import { type Member, Room, type RoomShare } from "../servlets/chat/room.ts";
 
 function setup(idleSeconds = 0) {
   let now = 0;
@@ -108,4 +108,85 @@ Deno.test("chat room: the idle kick, on the room's clock", () => {
   assertEquals(room.kickIdle(), 2);
   assertEquals(take("b").at(-1), "* idle for 60 s: disconnected");
   assertEquals(room.size, 0);
+});
+
+/**
+ * Two rooms joined as `chat --nats` joins them, with an in-memory bus in
+ * place of NATS: events go to the other room, claims are one shared map,
+ * and `reachable` false makes every claim unreachable.
+ */
+function sharedRooms() {
+  const claims = new Map<string, string>();
+  const rooms: Room[] = [];
+  const rosters = [new Set<string>(), new Set<string>()];
+  const state = { reachable: true };
+  const shareOf = (i: number): RoomShare => ({
+    claim: (folded) => {
+      if (!state.reachable) return Promise.resolve("unreachable");
+      if (claims.has(folded)) return Promise.resolve("taken");
+      claims.set(folded, `room ${i}`);
+      return Promise.resolve("claimed");
+    },
+    release: (folded) => void claims.delete(folded),
+    send: (event) => {
+      const roster = rosters[1 - i];
+      if (event.left) roster.delete(event.left);
+      if (event.joined) roster.add(event.joined);
+      rooms[1 - i].deliver(event.line);
+    },
+    remote: () => rosters[i],
+  });
+  rooms.push(new Room({ idleSeconds: 0, share: shareOf(0) }));
+  rooms.push(new Room({ idleSeconds: 0, share: shareOf(1) }));
+  const seen = new Map<string, string[]>();
+  const members = new Map<string, Member>();
+  const add = (who: string, room: number) => {
+    seen.set(who, []);
+    members.set(
+      who,
+      rooms[room].join({ send: (line) => seen.get(who)!.push(line), close() {} }),
+    );
+    seen.get(who)!.length = 0;
+  };
+  const sayIn = async (who: string, room: number, line: string) =>
+    await rooms[room].line(members.get(who)!, line);
+  const take = (who: string) => seen.get(who)!.splice(0);
+  return { claims, state, add, sayIn, take };
+}
+
+Deno.test("chat room: shared with another host's room: lines, /who, nicknames unique across both", async () => {
+  const { claims, state, add, sayIn, take } = sharedRooms();
+  add("a", 0);
+  add("b", 1);
+  await sayIn("a", 0, "ann");
+  await sayIn("b", 1, "Ann");
+  assertEquals(take("b"), ['nickname "Ann" is taken; choose another:']);
+  await sayIn("b", 1, "bob");
+  assertEquals(take("b"), [
+    "* you are bob; in the room: ann, bob. /who /nick NAME /me ACTION /quit",
+  ]);
+  assertEquals(take("a"), [
+    "* you are ann; in the room: ann. /who /nick NAME /me ACTION /quit",
+    "* bob has joined",
+  ]);
+  await sayIn("a", 0, "/me waves");
+  assertEquals(take("b"), ["* ann waves"]);
+  await sayIn("b", 1, "/nick ANN");
+  assertEquals(take("b"), ['* nickname "ANN" is taken; you are still bob']);
+  await sayIn("b", 1, "/nick Bob");
+  assertEquals(take("a"), ["* ann waves", "* bob is now known as Bob"]);
+  assertEquals([...claims.keys()].sort(), ["ann", "bob"]);
+  await sayIn("b", 1, "/nick bea");
+  assertEquals([...claims.keys()].sort(), ["ann", "bea"]);
+  await sayIn("a", 0, "/who");
+  assertEquals(take("a"), ["* Bob is now known as bea", "* in the room: ann, bea"]);
+  state.reachable = false;
+  add("c", 0);
+  await sayIn("c", 0, "cat");
+  assertEquals(take("c"), [
+    'nickname "cat" cannot be checked with the other hosts now; choose another:',
+  ]);
+  await sayIn("b", 1, "/quit");
+  assertEquals(take("a"), ["* bea has left (quit)"]);
+  assertEquals([...claims.keys()], ["ann"]);
 });

@@ -154,7 +154,8 @@ Deno.test("chat: bad arguments are one clear message", async () => {
   }
   assertEquals(
     message.endsWith(
-      'chat: arguments are --idle SECONDS and --max-message BYTES (numbers >= 0), got ["--idle","soon"]',
+      `chat: arguments are --idle SECONDS and --max-message BYTES (numbers >= 0), --nats URL and ` +
+        `--room NAME (1-32 letters, digits, "-" or "_"), got ["--idle","soon"]`,
     ),
     true,
     message,

@@ -16,7 +16,7 @@ const CASES: Record<string, [Code, string]> = {
     "PLUMB_SERVLET_UNKNOWN",
     `node "greet": unknown servlet "helo" (did you mean "hello"?); built-ins are ` +
     `hello, echo, line, transform, eliza, dataflow/dup, dataflow/firstnonempty, dataflow/demux, ` +
-    `exec, json/parse, json/stringify, http/parser, http/render, http/router, http/static, chat, kv, a ` +
+    `exec, json/parse, json/stringify, http/parser, http/render, http/router, http/static, chat, kv, nats/publish, a ` +
     `file is written "./name.ts" relative to the graph file`,
   ],
   missing_module: [
@@ -80,7 +80,7 @@ const CASES: Record<string, [Code, string]> = {
   ],
   unknown_module: [
     "PLUMB_MODULE_UNKNOWN",
-    `listener 1: unknown module "tpc" (did you mean "tcp"?); modules are tcp, tls, unix, stdio, file`,
+    `listener 1: unknown module "tpc" (did you mean "tcp"?); modules are tcp, tls, unix, stdio, file, nats`,
   ],
   unknown_option: [
     "PLUMB_OPTION_UNKNOWN",

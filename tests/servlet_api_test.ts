@@ -437,3 +437,32 @@ Deno.test("pipeType: a node whose ports are declared with one registers its type
     },
   );
 });
+
+Deno.test("env.log writes a line to the host's log, naming the node, in init and after", async () => {
+  let later: (() => void) | undefined;
+  const bus = defineServlet({
+    init(_args, env) {
+      env.log("warn", "PLUMB_NATS_DISCONNECTED", "lost the bus");
+      later = () => env.log("info", "PLUMB_NATS_RECONNECTED", "found the bus again");
+      return { input: env.input("in"), output: env.output("out") };
+    },
+    async exec(ctx, task) {
+      await task.forward(ctx.input, ctx.output);
+    },
+  });
+  await using h = await startHost({
+    nodes: { bus: { servlet: bus } },
+    input: "bus.in",
+    output: "bus.out",
+    listeners: [{ module: "tcp", options: {} }],
+  });
+  assertEquals(
+    await waitForLog(h, "PLUMB_NATS_DISCONNECTED"),
+    'plumb warn: PLUMB_NATS_DISCONNECTED node "bus": lost the bus',
+  );
+  later!();
+  assertEquals(
+    await waitForLog(h, "PLUMB_NATS_RECONNECTED"),
+    'plumb info: PLUMB_NATS_RECONNECTED node "bus": found the bus again',
+  );
+});

@@ -141,6 +141,16 @@ function listening(options: Record<string, unknown>, servlet = "echo"): GraphSpe
   });
 }
 
+/** A graph of one echo node with a tcp listener and a `nats` listener with `options`. */
+function natsListening(options: Record<string, unknown>): GraphSpec {
+  return oneNode("echo", [], {
+    listeners: [
+      { module: "tcp", options: { host: "127.0.0.1", port: 0 } },
+      { module: "nats", options: { subject: "plumb.echo", ...options } },
+    ],
+  });
+}
+
 /** The line of a graph that does not check. */
 function checks(spec: unknown, options: ServeOptions = {}): Promise<string> {
   return thrown(() => checkGraph(spec as GraphSpec, { base: ROOT, ...options }));
@@ -845,6 +855,26 @@ const CASES: Case[] = [
     what: JSON.stringify(entry),
     line: async () => after(/ entry "[^"]*": /, await checks(listening({ deny: [entry] }))),
   })),
+  {
+    code: "PLUMB_NATS_URL",
+    what: "an http URL",
+    line: () => checks(natsListening({ servers: "http://127.0.0.1:4222" })),
+  },
+  {
+    code: "PLUMB_NATS_SUBJECT",
+    what: "an empty token",
+    line: () => checks(natsListening({ subject: "plumb..upper" })),
+  },
+  {
+    code: "PLUMB_NATS_CONNECT",
+    what: "no server on the port",
+    line: () => {
+      const free = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const port = (free.addr as Deno.NetAddr).port;
+      free.close();
+      return serves(natsListening({ servers: `nats://127.0.0.1:${port}` }));
+    },
+  },
   {
     code: "PLUMB_LISTEN_REUSE_PORT",
     what: "without --unstable-net",
@@ -1689,6 +1719,11 @@ const CASES: Case[] = [
   },
   { code: "PLUMB_KV_ARGS", what: "--bucket alone", line: () => initError("kv", ["--bucket"]) },
   {
+    code: "PLUMB_NATS_PUBLISH_ARGS",
+    what: "no subject",
+    line: () => initError("nats/publish", ["--servers", "nats://127.0.0.1:4222"]),
+  },
+  {
     code: "PLUMB_CHAT_ARGS",
     what: "--idle soon",
     line: () => initError("chat", ["--idle", "soon"]),
@@ -1979,6 +2014,14 @@ const NOT_PROVOKED: Partial<Record<Code, string>> = {
   PLUMB_ADMIN_NO_WORKER: "needs every worker process of --workers gone while --admin serves",
   PLUMB_ISOLATE_CRASHED:
     "needs an isolated node's worker that dies outside the servlet's code, or a host unloaded while a request waits for the node",
+  PLUMB_NATS_DISCONNECTED:
+    "needs a nats-server stopped under a host: tests/store_test.ts and tests/chat_nats_test.ts do it and check the line here",
+  PLUMB_NATS_RECONNECTED:
+    "needs a nats-server started again: tests/store_test.ts and tests/chat_nats_test.ts do it and check the line here",
+  PLUMB_NATS_REQUEST_FAILED:
+    "needs a nats-server with no one serving the subject: tests/nats_test.ts does it and checks the line here",
+  PLUMB_STORE_NATS_FAILED:
+    "needs a nats-server stopped under a NATS KV store: tests/store_test.ts does it and checks the line here",
   PLUMB_EXEC_PASS_ON: "needs the program's output to fail while it runs",
   PLUMB_EXEC_UNLOADING: "needs the host to stop while a program runs (tests/exec_test.ts)",
   PLUMB_EXEC_NO_TURN:

@@ -16,6 +16,36 @@ export interface MemberLink {
   close(): void;
 }
 
+/** What a member's line makes the other hosts' members see, and who joined or left with it. */
+export interface RoomEvent {
+  /** The line, as this host's members see it (`<ann> hi`, `* ann has joined`). */
+  readonly line: string;
+  /** The nickname that came into the room with this line. */
+  readonly joined?: string;
+  /** The nickname that went out of the room with this line. */
+  readonly left?: string;
+}
+
+/** What a claim of a nickname across hosts came to. */
+export type Claim = "claimed" | "taken" | "unreachable";
+
+/**
+ * The same room on other hosts (`chat --nats`): the room tells it each
+ * event, asks it for a nickname before giving it, and shows its members in
+ * `/who`. The room stays usable by its own members when the share cannot
+ * reach the others; only new nicknames wait for it.
+ */
+export interface RoomShare {
+  /** Claims the nickname (in its folded form) for a member of this host, atomically across hosts. */
+  claim(folded: string): Promise<Claim>;
+  /** Gives up a claim (the member left or took another nickname). */
+  release(folded: string): void;
+  /** Tells the other hosts of an event of this room. */
+  send(event: RoomEvent): void;
+  /** The nicknames of the members on other hosts, as last heard. */
+  remote(): Iterable<string>;
+}
+
 /** The room's settings. */
 export interface RoomOptions {
   /** Seconds a member may stay silent before being kicked; 0 for never. */
@@ -24,6 +54,8 @@ export interface RoomOptions {
   maxNickLength?: number;
   /** The clock, in milliseconds (tests give their own). Default `Date.now`. */
   now?: () => number;
+  /** The same room on other hosts; absent, the room is this host's alone. */
+  share?: RoomShare;
 }
 
 /** One member's place in the room. */
@@ -78,15 +110,24 @@ export class Room {
   readonly #idleMs: number;
   readonly #maxNick: number;
   readonly #now: () => number;
+  readonly #share: RoomShare | undefined;
 
   constructor(options: RoomOptions) {
     this.#idleMs = options.idleSeconds * 1000;
     this.#maxNick = options.maxNickLength ?? 24;
     this.#now = options.now ?? Date.now;
+    this.#share = options.share;
   }
 
-  /** Nicknames in the room, sorted. */
+  /** Nicknames in the room, on this host and the others, sorted. */
   get nicks(): string[] {
+    const all = new Set(this.localNicks);
+    for (const nick of this.#share?.remote() ?? []) all.add(nick);
+    return [...all].sort();
+  }
+
+  /** Nicknames of this host's members, sorted. */
+  get localNicks(): string[] {
     return [...this.#byNick.values()].map((m) => m.nick!).sort();
   }
 
@@ -112,18 +153,82 @@ export class Room {
     if (!/^[\p{L}\p{N}_\-.]+$/u.test(nick)) {
       return "a nickname has letters, digits, _ - and . only";
     }
-    const owner = this.#byNick.get(fold(nick));
+    const folded = fold(nick);
+    const owner = this.#byNick.get(folded);
     if (owner !== undefined && owner !== self) return `nickname "${nick}" is taken`;
+    for (const remote of this.#share?.remote() ?? []) {
+      if (fold(remote) === folded) return `nickname "${nick}" is taken`;
+    }
     return null;
   }
 
-  /** Sends `line` to every member with a nickname. */
-  broadcast(line: string): void {
+  /** Sends `line` to every member with a nickname, here and on the other hosts. */
+  broadcast(line: string, event: Omit<RoomEvent, "line"> = {}): void {
+    this.deliver(line);
+    this.#share?.send({ line, ...event });
+  }
+
+  /** Sends `line` to every member with a nickname on this host (a line from another host). */
+  deliver(line: string): void {
     for (const member of this.#byNick.values()) member.link.send(line);
   }
 
-  /** Handles one line from `member`. */
-  line(member: Member, raw: string): void {
+  /**
+   * Claims `nick` across hosts, then runs `then`; tells the member why not
+   * (in the words of `refusal`) when it cannot be had.
+   */
+  async #claim(
+    member: Member,
+    nick: string,
+    refusal: (why: string) => string,
+    then: () => void,
+  ): Promise<void> {
+    const share = this.#share!;
+    const folded = fold(nick);
+    const claim = await share.claim(folded);
+    if (member.gone) {
+      if (claim === "claimed") share.release(folded);
+      return;
+    }
+    if (claim === "claimed") {
+      then();
+      return;
+    }
+    const why = claim === "taken"
+      ? `nickname "${nick}" is taken`
+      : `nickname "${nick}" cannot be checked with the other hosts now`;
+    member.link.send(refusal(why));
+  }
+
+  /** `member` takes `nick` as its first nickname: welcomed, and the others told. */
+  #enter(member: Member, nick: string): void {
+    member.nick = nick;
+    this.#byNick.set(fold(nick), member);
+    member.link.send(
+      `* you are ${nick}; in the room: ${this.nicks.join(", ")}. /who /nick NAME /me ACTION /quit`,
+    );
+    for (const other of this.#byNick.values()) {
+      if (other !== member) other.link.send(`* ${nick} has joined`);
+    }
+    this.#share?.send({ line: `* ${nick} has joined`, joined: nick });
+  }
+
+  /** `member` is known as `nick` from now on. */
+  #rename(member: Member, nick: string): void {
+    const old = member.nick!;
+    this.#byNick.delete(fold(old));
+    member.nick = nick;
+    this.#byNick.set(fold(nick), member);
+    if (fold(old) !== fold(nick)) this.#share?.release(fold(old));
+    this.broadcast(`* ${old} is now known as ${nick}`, { joined: nick, left: old });
+  }
+
+  /**
+   * Handles one line from `member`. A nickname to claim across hosts
+   * (`share`) makes it asynchronous: the caller waits for it before handling
+   * the member's next line.
+   */
+  line(member: Member, raw: string): void | Promise<void> {
     if (member.gone) return;
     member.lastActive = this.#now();
     const text = raw.normalize("NFC").replace(CONTROLS, "").trim();
@@ -133,17 +238,13 @@ export class Room {
         member.link.send(`${problem}; choose another:`);
         return;
       }
-      member.nick = text;
-      this.#byNick.set(fold(text), member);
-      member.link.send(
-        `* you are ${text}; in the room: ${
-          this.nicks.join(", ")
-        }. /who /nick NAME /me ACTION /quit`,
+      if (this.#share === undefined) return this.#enter(member, text);
+      return this.#claim(
+        member,
+        text,
+        (why) => `${why}; choose another:`,
+        () => this.#enter(member, text),
       );
-      for (const other of this.#byNick.values()) {
-        if (other !== member) other.link.send(`* ${text} has joined`);
-      }
-      return;
     }
     if (text === "") return;
     if (!text.startsWith("/")) {
@@ -167,12 +268,15 @@ export class Room {
           member.link.send(`* ${problem}; you are still ${member.nick}`);
           return;
         }
-        const old = member.nick;
-        this.#byNick.delete(fold(old));
-        member.nick = rest;
-        this.#byNick.set(fold(rest), member);
-        this.broadcast(`* ${old} is now known as ${rest}`);
-        return;
+        if (this.#share === undefined || fold(rest) === fold(member.nick)) {
+          return this.#rename(member, rest);
+        }
+        return this.#claim(
+          member,
+          rest,
+          (why) => `* ${why}; you are still ${member.nick}`,
+          () => this.#rename(member, rest),
+        );
       }
       case "/quit":
         member.link.send("* bye");
@@ -191,7 +295,8 @@ export class Room {
     this.#members.delete(member);
     if (member.nick === null) return;
     this.#byNick.delete(fold(member.nick));
-    this.broadcast(`* ${member.nick} has left (${why})`);
+    this.#share?.release(fold(member.nick));
+    this.broadcast(`* ${member.nick} has left (${why})`, { left: member.nick });
   }
 
   /** Kicks the members silent for longer than the idle time; returns how many. */
