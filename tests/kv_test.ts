@@ -3,11 +3,11 @@
  * over real TCP: one host's connections share its keys, keys survive a
  * reload, a store given by the caller is shared and left open, `--store`
  * picks the back end, and under `--workers 2` every connection sees the
- * same keys whichever worker serves it, and a claim has one winner.
+ * same keys whichever worker serves it, and a claim has one winner; two
+ * hosts given one NATS server (`--store nats://`) share their keys too.
  */
 import { assert, assertEquals } from "./assert.ts";
 import {
-  CLI_PERMISSIONS,
   Client,
   type CliHost,
   runCli,
@@ -18,6 +18,7 @@ import {
 import { Host } from "../host/mod.ts";
 import { memoryStore, type StoreBackend } from "../kernel/store.ts";
 import { openStore } from "../host/store_backends.ts";
+import { HAVE_NATS_SERVER, startNatsServer } from "./nats_server.ts";
 
 const KV = "examples/kv.json";
 
@@ -170,7 +171,7 @@ Deno.test("--store memory (or memory:) serves as the default does; other URLs ar
   assertEquals(bad.code, 2);
   assertEquals(
     bad.stderr,
-    'plumb: PLUMB_STORE_URL --store "not a url": not a URL; back ends are memory:\n',
+    'plumb: PLUMB_STORE_URL --store "not a url": not a URL; back ends are memory:, nats:\n',
   );
   assertEquals((await openStore("MEMORY")).name, "memory");
 });
@@ -256,4 +257,47 @@ Deno.test("--workers 2: of 60 connections racing SETNX on both workers, exactly 
     const { code, stderr } = await cli.stop();
     assertEquals(code, 0, stderr);
   }
+});
+
+// --- two hosts, one store: --store nats://... (NATS KV) -------------------------------------
+
+Deno.test({
+  name: "two hosts with --store nats://: a SET on one is read on the other, and one claim wins",
+  ignore: !HAVE_NATS_SERVER,
+  fn: async () => {
+    await using nats = await startNatsServer();
+    const hosts = [
+      await spawnCli([KV, "--port", "0", "--store", nats.url]),
+      await spawnCli([KV, "--port", "0", "--store", nats.url]),
+    ];
+    try {
+      await using a = await Client.connect(hosts[0].port);
+      await using b = await Client.connect(hosts[1].port);
+      assertEquals(await ask(a, "GET city"), "(nil)\n");
+      assertEquals(await ask(a, "SET city Zürich am See"), "OK\n");
+      assertEquals(await ask(b, "GET city"), '"Zürich am See"\n');
+      assertEquals(await ask(b, "DEL city"), "1\n");
+      assertEquals(await ask(a, "GET city"), "(nil)\n");
+      assertEquals(await ask(a, "DEL city"), "0\n");
+      // Twenty connections on each host race for one key: exactly one is told 1.
+      const racers = [
+        ...await connections(hosts[0].port, 20),
+        ...await connections(hosts[1].port, 20),
+      ];
+      try {
+        const answers = await Promise.all(racers.map((c, i) => ask(c, `SETNX lock racer${i}`)));
+        assertEquals(answers.filter((x) => x === "1\n").length, 1, answers.join(""));
+        assertEquals(answers.filter((x) => x === "0\n").length, racers.length - 1);
+        const winner = racers[answers.indexOf("1\n")];
+        assertEquals(await ask(b, "GET lock"), `"racer${racers.indexOf(winner)}"\n`);
+      } finally {
+        for (const c of racers) c.close();
+      }
+    } finally {
+      for (const host of hosts) {
+        const { code, stderr } = await host.stop();
+        assertEquals(code, 0, stderr);
+      }
+    }
+  },
 });
