@@ -1835,6 +1835,8 @@ const NOT_PROVOKED: Partial<Record<Code, string>> = {
   PLUMB_WORKER_FAILED: "needs a worker isolate that dies as it starts",
   PLUMB_WORKER_STOPPED: "needs a worker isolate that dies while serving",
   PLUMB_ADMIN_NO_WORKER: "needs every worker isolate of --workers dead while --admin serves",
+  PLUMB_HTTP_BODY_STREAM:
+    "tests/http_upload_test.ts ends a streamed body early and checks the line the host logs",
   PLUMB_EXEC_PASS_ON: "needs the program's output to fail while it runs",
   PLUMB_EXEC_UNLOADING: "needs the host to stop while a program runs (tests/exec_test.ts)",
   PLUMB_EXEC_NO_TURN:

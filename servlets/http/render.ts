@@ -50,6 +50,8 @@ function utf8Length(text: string): number {
 }
 /** What a response without a parser is rendered as: HTTP/1.1, keep-alive by the flag. */
 const DEFAULT_HEAD: HttpHead = { method: "GET", version: "1.1" };
+/** The interim response to `Expect: 100-continue`. */
+const CONTINUE = "HTTP/1.1 100 Continue\r\n\r\n";
 /** Header fields the renderer writes itself. */
 const OWN_FIELDS = new Set(["content-length", "transfer-encoding", "connection", "date"]);
 const LINE_BREAK = /[\r\n]/;
@@ -137,12 +139,17 @@ export default defineServlet({
   },
   async exec(ctx, task) {
     const exchange = await task.readValue(ctx.head) ?? DEFAULT_HEAD;
-    // The head's pipe ends when the parser has: only then is its PERSIST on the connection.
-    await task.eof(ctx.head);
-    let response: HttpResponse | null;
+    if (exchange.continue === true) {
+      // The interim answer alone: the client sends the body, and the request goes on.
+      await task.write(ctx.output, CONTINUE);
+      return;
+    }
+    let response: HttpResponse;
     let failed = exchange.error !== undefined;
-    if (exchange.error !== undefined) response = exchange.error;
-    else {
+    if (exchange.error !== undefined) {
+      response = exchange.error;
+      task.release(ctx.input);
+    } else {
       try {
         response = await task.readValue<HttpResponse>(ctx.input) ??
           textResponse(404, "no handler answered");
@@ -150,6 +157,22 @@ export default defineServlet({
         // The handler failed (the host logs why): the client is told, and the connection closed.
         response = textResponse(500);
         failed = true;
+      }
+      // A streamed request body that no handler reads (none answered, or one answered whole
+      // without it): the parser is told to read no more of it, and keeps no connection.
+      const stream = exchange.stream;
+      if (stream !== undefined && !stream.locked && (failed || response.body !== undefined)) {
+        stream.cancel().catch(() => {});
+      }
+    }
+    // The head's pipe ends when the parser has: only then is its PERSIST on the connection.
+    // A second head is the parser's late word: the body it streamed could not be read.
+    if (!(await task.eof(ctx.head))) {
+      const late = await task.readValue(ctx.head);
+      if (late?.error !== undefined) {
+        response = late.error;
+        failed = true;
+        task.release(ctx.input);
       }
     }
     const status = response.status;
