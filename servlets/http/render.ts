@@ -88,7 +88,7 @@ function headText(response: HttpResponse): string {
     );
   }
   const reason = response.reason ?? STATUS_TEXT[status] ?? "Unknown";
-  if (LINE_BREAK.test(reason)) {
+  if (response.reason !== undefined && LINE_BREAK.test(reason)) {
     throw new PlumbError(
       "PLUMB_HTTP_RENDER_REASON",
       `http/render: the reason phrase of status ${status} holds a line break`,

@@ -98,8 +98,10 @@ interface Head {
 
 /** Parses a complete head (from the request line through its empty line). */
 function parseHead(bytes: Uint8Array, limits: RequestLimits): Head | ParseOutcome {
-  const lines = decoder.decode(bytes).split("\n");
-  const first = lines[0].endsWith("\r") ? lines[0].slice(0, -1) : lines[0];
+  // One string, its lines found by index: no array of lines, no string per line.
+  const text = decoder.decode(bytes);
+  const eol = text.indexOf("\n");
+  const first = text.slice(0, eol > 0 && text.charCodeAt(eol - 1) === CR ? eol - 1 : eol);
   const match = REQUEST_LINE.exec(first);
   if (match === null) return fail(400, "malformed request line");
   const [, method, target, major, minor] = match;
@@ -109,27 +111,28 @@ function parseHead(bytes: Uint8Array, limits: RequestLimits): Head | ParseOutcom
   // property like any other, and fields are looked up with Object.hasOwn.
   const headers: Record<string, string> = {};
   let hosts = 0;
-  for (let i = 1; i < lines.length - 2; i++) {
-    const line = lines[i];
-    let end = line.length;
-    if (line.charCodeAt(end - 1) === CR) end--;
-    const colon = line.indexOf(":");
-    const name = colon > 0 ? line.slice(0, colon) : "";
+  // Each field line, up to the empty line that ends the head (the head ends with it).
+  for (
+    let at = eol + 1, lf = text.indexOf("\n", at);
+    lf > at + 1 || (lf === at + 1 && text.charCodeAt(at) !== CR);
+    at = lf + 1, lf = text.indexOf("\n", at)
+  ) {
+    let end = text.charCodeAt(lf - 1) === CR ? lf - 1 : lf;
+    const colon = text.indexOf(":", at);
+    const name = colon > at && colon < end ? text.slice(at, colon) : "";
     if (!TOKEN.test(name)) {
-      return fail(
-        400,
-        line[0] === " " || line[0] === "\t" ? "folded header line" : "malformed header line",
-      );
+      const c = text.charCodeAt(at);
+      return fail(400, c === SP || c === HTAB ? "folded header line" : "malformed header line");
     }
     // Optional whitespace around the value is space and tab only (RFC 9110 5.6.3).
     let start = colon + 1;
-    while (start < end && (line.charCodeAt(start) === SP || line.charCodeAt(start) === HTAB)) {
+    while (start < end && (text.charCodeAt(start) === SP || text.charCodeAt(start) === HTAB)) {
       start++;
     }
-    while (end > start && (line.charCodeAt(end - 1) === SP || line.charCodeAt(end - 1) === HTAB)) {
+    while (end > start && (text.charCodeAt(end - 1) === SP || text.charCodeAt(end - 1) === HTAB)) {
       end--;
     }
-    const value = line.slice(start, end);
+    const value = text.slice(start, end);
     if (BAD_VALUE.test(value)) return fail(400, `control character in header "${name}"`);
     const key = name.toLowerCase();
     if (key === "host") hosts++;
