@@ -242,36 +242,12 @@ async function streamBody(
       controller = c;
     },
     async pull(c) {
-      for (;;) {
-        if (ended) return;
-        const pieces = reader.takePieces();
-        for (const p of pieces) c.enqueue(p);
-        if (outcome.kind === "request") {
-          // Its end: the bytes after it start the next request.
-          if (piece !== undefined && outcome.end < piece.length) {
-            task.cntl(ctx.input, EOM, piece, outcome.end);
-          }
-          c.close();
-          finish(true);
-          return;
-        }
-        if (outcome.kind === "error") {
-          const reply = outcome.response;
-          finish(false, reply, typeof reply.body === "string" ? reply.body.trim() : "");
-          return;
-        }
-        if (pieces.length > 0) return;
-        let chunk = await task.read(ctx.input);
-        if (chunk === null && !ended && await task.more(ctx.input) && !ended) {
-          chunk = await task.read(ctx.input);
-        }
-        if (ended) return;
-        if (chunk === null) {
-          finish(false, textResponse(400, "the body ended early"), "the client ended it early");
-          return;
-        }
-        piece = chunk;
-        outcome = reader.feed(chunk);
+      try {
+        await pullBody(c);
+      } catch (error) {
+        // The connection failed under the read: the body cannot be read to its end.
+        const why = error instanceof Error ? error.message : String(error);
+        finish(false, textResponse(400, "the body could not be read"), why);
       }
     },
     cancel() {
@@ -279,6 +255,40 @@ async function streamBody(
       finish(false);
     },
   }, { highWaterMark: 0 });
+  /** Reads until it can hand `c` a piece of the body, or the body's end. */
+  async function pullBody(c: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+    for (;;) {
+      if (ended) return;
+      const pieces = reader.takePieces();
+      for (const p of pieces) c.enqueue(p);
+      if (outcome.kind === "request") {
+        // Its end: the bytes after it start the next request.
+        if (piece !== undefined && outcome.end < piece.length) {
+          task.cntl(ctx.input, EOM, piece, outcome.end);
+        }
+        c.close();
+        finish(true);
+        return;
+      }
+      if (outcome.kind === "error") {
+        const reply = outcome.response;
+        finish(false, reply, typeof reply.body === "string" ? reply.body.trim() : "");
+        return;
+      }
+      if (pieces.length > 0) return;
+      let chunk = await task.read(ctx.input);
+      if (chunk === null && !ended && await task.more(ctx.input) && !ended) {
+        chunk = await task.read(ctx.input);
+      }
+      if (ended) return;
+      if (chunk === null) {
+        finish(false, textResponse(400, "the body ended early"), "the client ended it early");
+        return;
+      }
+      piece = chunk;
+      outcome = reader.feed(chunk);
+    }
+  }
   task.keepAlive(ctx.input, request.keepAlive);
   await task.writeValue(ctx.head, { ...head, stream: request.stream });
   await task.writeValue(ctx.output, request);
