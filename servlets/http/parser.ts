@@ -233,6 +233,7 @@ async function streamBody(
     finished();
   };
   const seconds = ctx.bodyTimeout;
+  // The body's deadline (finish, called only later, clears it).
   const timer = setTimeout(() => {
     const what = `request body took longer than ${seconds} s`;
     finish(false, textResponse(408, what), `${what} (http/parser --body-timeout)`);
@@ -337,16 +338,16 @@ export default defineServlet({
       throw error;
     }
     if (outcome.kind === "more" && !reader.started) return;
-    const request = reader.request;
+    const parsed = reader.request;
     if (
-      outcome.kind === "more" && request !== undefined && !partial.continued &&
-      reader.bodyBytes === 0 && expectsContinue(request)
+      outcome.kind === "more" && parsed !== undefined && !partial.continued &&
+      reader.bodyBytes === 0 && expectsContinue(parsed)
     ) {
       // The head is here and its client waits to be told to send the body: this exchange is
       // the interim 100 alone (render writes it, and it is sent as this request ends).
       partial.continued = true;
       keep(ctx, task, partial);
-      await task.writeValue(ctx.head, { method: request.method, version: "1.1", continue: true });
+      await task.writeValue(ctx.head, { method: parsed.method, version: "1.1", continue: true });
       return;
     }
     if (outcome.kind === "more" && !reader.streaming) {
@@ -365,11 +366,11 @@ export default defineServlet({
       await streamBody(ctx, task, reader, outcome, piece);
       return;
     }
-    const { end } = outcome as { request: HttpRequest; end: number };
-    const done = (outcome as { request: HttpRequest }).request;
+    if (outcome.kind !== "request") return; // not so: one not all here was kept above
+    const { request, end } = outcome;
     if (piece !== undefined && end < piece.length) task.cntl(ctx.input, EOM, piece, end);
-    task.keepAlive(ctx.input, done.keepAlive);
-    await task.writeValue(ctx.head, { method: done.method, version: done.version });
-    await task.writeValue(ctx.output, done);
+    task.keepAlive(ctx.input, request.keepAlive);
+    await task.writeValue(ctx.head, { method: request.method, version: request.version });
+    await task.writeValue(ctx.output, request);
   },
 });
