@@ -8,20 +8,26 @@
  * - `echo`: the request's JSON body back, as
  *   `{"method":"POST","path":"/api/echo","body":...}`; a body that is not
  *   JSON gets 400.
+ * - `upload`: counts and hashes the body, of any size the parser takes:
+ *   `{"bytes":N,"sha256":"<hex>"}`. A body longer than the parser's
+ *   `--max-body-bytes` comes as `request.stream`, and is read piece by piece
+ *   as it arrives, never whole.
  * @module
  */
+import { createHash } from "node:crypto";
 import { defineServlet, PlumbError } from "../mod.ts";
 import { HTTP_REQUEST, HTTP_RESPONSE, jsonResponse, textResponse } from "../servlets/http/types.ts";
 
 const decoder = new TextDecoder();
+const ENDPOINTS = ["hello", "echo", "upload"];
 
 export default defineServlet({
-  description: "a JSON endpoint: hello (a greeting) or echo (the JSON body back)",
+  description: "a JSON endpoint: hello (a greeting), echo (the JSON body back), upload (its size)",
   init(args, env) {
-    if (args.length !== 1 || (args[0] !== "hello" && args[0] !== "echo")) {
+    if (args.length !== 1 || !ENDPOINTS.includes(args[0])) {
       throw new PlumbError(
         "PLUMB_SERVLET_INIT_FAILED",
-        `http_api: args are ["hello"] or ["echo"], got ${JSON.stringify(args)}`,
+        `http_api: args are ["hello"], ["echo"] or ["upload"], got ${JSON.stringify(args)}`,
       );
     }
     return {
@@ -36,6 +42,23 @@ export default defineServlet({
     if (ctx.endpoint === "hello") {
       const name = new URLSearchParams(request.query).get("name") ?? "world";
       await task.writeValue(ctx.output, jsonResponse({ message: `Hello, ${name}!` }));
+      return;
+    }
+    if (ctx.endpoint === "upload") {
+      const hash = createHash("sha256");
+      let bytes = 0;
+      // A large body streams in as it arrives; a small one is all in `body`.
+      for await (const piece of request.stream ?? [request.body]) {
+        hash.update(piece);
+        bytes += piece.length;
+      }
+      await task.writeValue(ctx.output, jsonResponse({ bytes, sha256: hash.digest("hex") }));
+      return;
+    }
+    if (request.stream !== undefined) {
+      // Longer than the parser keeps whole: more than this endpoint echoes.
+      await request.stream.cancel();
+      await task.writeValue(ctx.output, textResponse(413, "the body is too long to echo"));
       return;
     }
     let body: unknown;

@@ -332,6 +332,7 @@ export const CODES = {
   PLUMB_HTTP_RENDER_REASON: "a response's reason phrase holds a line break",
   PLUMB_HTTP_RENDER_HEADER: "a response's header holds a line break",
   PLUMB_HTTP_RENDER_LENGTH: "a streamed body was not as long as its length said",
+  PLUMB_HTTP_BODY_STREAM: "a request body streamed to a handler could not be read to its end",
   PLUMB_JSON_INVALID: "json/parse got a line that is not one JSON value",
   PLUMB_JSON_STRINGIFY_NOT_OBJECT: "json/stringify --field got a value that is not an object",
   PLUMB_EXEC_STATUS: "exec's program exited with a failure status",

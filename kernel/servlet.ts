@@ -308,6 +308,15 @@ export interface Task {
   /** True when the next `read` of the input would return `null`. */
   eof(port: AnyPort): Promise<boolean>;
   /**
+   * Waits for more of an input once this request's reads have taken all that
+   * has arrived: on a connection, whose reads end with what one readiness
+   * brought, the rest of a message cut in two (`http/parser` streams a large
+   * body so). True when the next `read` has bytes, false at the input's end.
+   * On an in-memory pipe, whose reads wait for their writer anyway, it only
+   * says whether the next read has bytes.
+   */
+  more(port: Port<Uint8Array>): Promise<boolean>;
+  /**
    * Writes bytes or a string (as UTF-8) to an output; resolves when the pipe
    * can take more. A port typed by a {@linkcode PipeType} takes bytes only
    * when its type includes `Uint8Array` (the body after an `http/response`),

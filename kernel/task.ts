@@ -146,6 +146,15 @@ export class TaskImpl implements Task {
     }
   }
 
+  more(port: Port): Promise<boolean> {
+    try {
+      const handle = this.#handle(port, false, "more") as InputHandle;
+      return handle.more ? handle.more() : handle.eof().then((end) => !end);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
   readValue<T = unknown>(port: Port): Promise<T | null> {
     try {
       const handle = this.#handle(port, false, "readValue") as InputHandle;

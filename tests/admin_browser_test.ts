@@ -107,7 +107,7 @@ Deno.test("admin: headless Chromium draws examples/http.json and its counters mo
       );
       assertEquals(
         await page.evaluate("document.getElementById('detail-args').textContent"),
-        'arguments: ["GET /api/hello","POST /api/echo","GET /*"]',
+        'arguments: ["GET /api/hello","POST /api/echo","POST /api/upload","GET /*"]',
       );
     } finally {
       await page.close();

@@ -119,19 +119,27 @@ const BUILT: Record<string, () => GraphSpec> = {
       .build(),
   http: () =>
     graph(describe("http"))
-      .node("parse", "http/parser")
-      .node("route", "http/router", ["GET /api/hello", "POST /api/echo", "GET /*"])
+      .node("parse", "http/parser", ["--max-stream-bytes", "1073741824"])
+      .node("route", "http/router", [
+        "GET /api/hello",
+        "POST /api/echo",
+        "POST /api/upload",
+        "GET /*",
+      ])
       .node("hello", "./http_api.ts", ["hello"])
       .node("echo", "./http_api.ts", ["echo"])
+      .node("upload", "./http_api.ts", ["upload"])
       .node("files", "http/static", ["./www"])
       .node("render", "http/render")
       .edge("parse.out", "route.in")
       .edge("parse.head", "render.head")
       .edge("route.out0", "hello.in")
       .edge("route.out1", "echo.in")
-      .edge("route.out2", "files.in")
+      .edge("route.out2", "upload.in")
+      .edge("route.out3", "files.in")
       .edge("hello.out", "render.in")
       .edge("echo.out", "render.in")
+      .edge("upload.out", "render.in")
       .edge("files.out", "render.in")
       .input("parse.in")
       .output("render.out")

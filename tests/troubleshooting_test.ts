@@ -2022,6 +2022,8 @@ const NOT_PROVOKED: Partial<Record<Code, string>> = {
     "needs a nats-server with no one serving the subject: tests/nats_test.ts does it and checks the line here",
   PLUMB_STORE_NATS_FAILED:
     "needs a nats-server stopped under a NATS KV store: tests/store_test.ts does it and checks the line here",
+  PLUMB_HTTP_BODY_STREAM:
+    "tests/http_upload_test.ts ends a streamed body early and checks the line the host logs",
   PLUMB_EXEC_PASS_ON: "needs the program's output to fail while it runs",
   PLUMB_EXEC_UNLOADING: "needs the host to stop while a program runs (tests/exec_test.ts)",
   PLUMB_EXEC_NO_TURN:

@@ -19,6 +19,13 @@
  *   connections together, is bounded by `--max-buffered-bytes` (then 503).
  * - The path is normalised once, here: percent-decoded, dot segments and
  *   empty segments resolved; `http/router` and `http/static` see that path.
+ * - `Expect: 100-continue`: once the head is read and its body is not here
+ *   yet, the client is told `100 Continue` (through `http/render`, told on
+ *   `head`), unless the request is refused first: then it gets that status.
+ * - A body longer than `--max-body-bytes` and no longer than
+ *   `--max-stream-bytes` is streamed: the request is written at once, its
+ *   `stream` giving the body's pieces as they arrive (the connection is read
+ *   only as the stream is read), within `--body-timeout`.
  * - A request it cannot read is answered through `http/render` with 400
  *   (malformed, or framing it will not guess at), 413 (body too large),
  *   414/431 (request line or header too large), 501 (unknown transfer
@@ -26,8 +33,9 @@
  *   the connection is closed.
  *
  * Arguments: `--max-header-bytes N` (default 16384), `--max-body-bytes N`
- * (default 1048576), `--head-timeout S` (default 10), `--body-timeout S`
- * (default 60), `--max-buffered-bytes N` (default 67108864).
+ * (default 1048576), `--max-stream-bytes N` (default 0: none),
+ * `--head-timeout S` (default 10), `--body-timeout S` (default 60),
+ * `--max-buffered-bytes N` (default 67108864).
  *
  * Ports: `in` (input, `PERSIST`, `bytes`: the connection), `out` (output,
  * `http/request`: the request, to a router or handler), `head` (output,
@@ -39,11 +47,31 @@
  * ```
  * @module
  */
-import { DEADLINE, type Deadline, defineServlet, EOM, PlumbError } from "../../mod.ts";
+import {
+  DEADLINE,
+  type Deadline,
+  defineServlet,
+  EOM,
+  PlumbError,
+  type Port,
+  type Task,
+} from "../../mod.ts";
 import { BufferBudget } from "./_buffer_budget.ts";
 import { closingReply } from "./render.ts";
-import { type ParseOutcome, type RequestLimits, RequestReader } from "./request_parser.ts";
-import { HTTP_HEAD, HTTP_REQUEST, textResponse } from "./types.ts";
+import {
+  expectsContinue,
+  type ParseOutcome,
+  type RequestLimits,
+  RequestReader,
+} from "./request_parser.ts";
+import {
+  HTTP_HEAD,
+  HTTP_REQUEST,
+  type HttpHead,
+  type HttpRequest,
+  type HttpResponse,
+  textResponse,
+} from "./types.ts";
 
 /** What an `http/parser` node's arguments say. */
 export interface ParserSettings {
@@ -62,15 +90,18 @@ interface Partial {
   reader: RequestReader;
   /** The part of the request whose deadline is set on the connection, if any. */
   timed: "head" | "body" | undefined;
+  /** True once the client was told `100 Continue`. */
+  continued: boolean;
 }
 
 const USAGE =
-  "args are [--max-header-bytes N] [--max-body-bytes N] [--head-timeout S] [--body-timeout S] [--max-buffered-bytes N]";
+  "args are [--max-header-bytes N] [--max-body-bytes N] [--max-stream-bytes N] [--head-timeout S] [--body-timeout S] [--max-buffered-bytes N]";
 
 /** The options, by flag: the setting each sets, and whether it takes seconds (else bytes). */
 const OPTIONS: Readonly<Record<string, readonly [string, "bytes" | "seconds"]>> = {
   "--max-header-bytes": ["maxHeaderBytes", "bytes"],
   "--max-body-bytes": ["maxBodyBytes", "bytes"],
+  "--max-stream-bytes": ["maxStreamBytes", "bytes"],
   "--head-timeout": ["headTimeout", "seconds"],
   "--body-timeout": ["bodyTimeout", "seconds"],
   "--max-buffered-bytes": ["maxBufferedBytes", "bytes"],
@@ -81,6 +112,7 @@ export function parseParserArgs(args: readonly string[]): ParserSettings {
   const values: Record<string, number> = {
     maxHeaderBytes: 16384,
     maxBodyBytes: 1048576,
+    maxStreamBytes: 0,
     headTimeout: 10,
     bodyTimeout: 60,
     maxBufferedBytes: 64 * 1048576,
@@ -97,10 +129,13 @@ export function parseParserArgs(args: readonly string[]): ParserSettings {
     const [key, unit] = option;
     const text = inline ?? args[++i];
     const n = Number(text);
-    if (unit === "bytes" && (text === undefined || !Number.isSafeInteger(n) || n < 1)) {
+    const least = key === "maxStreamBytes" ? 0 : 1;
+    if (unit === "bytes" && (text === undefined || !Number.isSafeInteger(n) || n < least)) {
       throw new PlumbError(
         "PLUMB_HTTP_PARSER_LIMIT",
-        `http/parser: ${flag} needs a whole number of bytes above 0; ${USAGE}`,
+        `http/parser: ${flag} needs a whole number of bytes ${
+          least === 0 ? "(0 or more)" : "above 0"
+        }; ${USAGE}`,
       );
     }
     if (unit === "seconds" && (text === undefined || !(n > 0) || n > 2_147_483)) {
@@ -112,7 +147,11 @@ export function parseParserArgs(args: readonly string[]): ParserSettings {
     values[key] = n;
   }
   return {
-    limits: { maxHeaderBytes: values.maxHeaderBytes, maxBodyBytes: values.maxBodyBytes },
+    limits: {
+      maxHeaderBytes: values.maxHeaderBytes,
+      maxBodyBytes: values.maxBodyBytes,
+      maxStreamBytes: values.maxStreamBytes,
+    },
     headTimeout: values.headTimeout,
     bodyTimeout: values.bodyTimeout,
     maxBufferedBytes: values.maxBufferedBytes,
@@ -129,12 +168,142 @@ function deadlineOf(part: "head" | "body", seconds: number, flag: string): () =>
   });
 }
 
+/** What the parser's exec works with (its node's context). */
+interface ParserContext {
+  limits: RequestLimits;
+  bodyTimeout: number;
+  deadline: Record<"head" | "body", () => Deadline>;
+  input: Port;
+  output: Port<HttpRequest>;
+  head: Port<HttpHead>;
+}
+
+/** Keeps a request not all here with the connection, under the deadline of the part it is in. */
+function keep(ctx: ParserContext, task: Task, partial: Partial): void {
+  task.pushState<Partial>(ctx.input, partial, (kept) => kept.reader.release());
+  task.keepAlive(ctx.input, true);
+  const part = partial.reader.phase;
+  if (partial.timed !== part) {
+    partial.timed = part;
+    task.cntl(ctx.input, DEADLINE, ctx.deadline[part]());
+  }
+}
+
+/** Why a streamed body could not be read to its end: the stream's error, and the client's reply. */
+function bodyFailure(request: HttpRequest, response: HttpResponse, why: string): PlumbError {
+  return new PlumbError(
+    "PLUMB_HTTP_BODY_STREAM",
+    `http/parser: the body of ${request.method} ${request.path} could not be read to its end: ${why} (${response.status})`,
+  );
+}
+
+/**
+ * Streams a body longer than `--max-body-bytes`: writes the request with its
+ * `stream` at once, then reads the connection only as the stream is read
+ * (its backpressure is the connection's), within `--body-timeout`. The exec
+ * ends when the body has been read to its end, or cannot be: then the
+ * connection is not kept, and render is told the reply to send instead.
+ */
+async function streamBody(
+  ctx: ParserContext,
+  task: Task,
+  reader: RequestReader,
+  first: ParseOutcome,
+  firstPiece: Uint8Array | undefined,
+): Promise<void> {
+  const request = reader.request as HttpRequest;
+  const head: HttpHead = { method: request.method, version: request.version };
+  let outcome = first;
+  let piece = firstPiece;
+  let ended = false;
+  let late: HttpResponse | undefined;
+  let finished!: () => void;
+  const done = new Promise<void>((resolve) => finished = resolve);
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  /** Ends the stream's reads: kept or not, and failed with a reply, or not. */
+  const finish = (keepIt: boolean, failure?: HttpResponse, why?: string): void => {
+    if (ended) return;
+    ended = true;
+    clearTimeout(timer);
+    if (!keepIt) task.keepAlive(ctx.input, false);
+    if (failure !== undefined) {
+      late = failure;
+      controller.error(bodyFailure(request, failure, why ?? ""));
+    }
+    finished();
+  };
+  const seconds = ctx.bodyTimeout;
+  // The body's deadline (finish, called only later, clears it).
+  const timer = setTimeout(() => {
+    const what = `request body took longer than ${seconds} s`;
+    finish(false, textResponse(408, what), `${what} (http/parser --body-timeout)`);
+  }, seconds * 1000);
+  request.stream = new ReadableStream<Uint8Array>({
+    start(c) {
+      controller = c;
+    },
+    async pull(c) {
+      try {
+        await pullBody(c);
+      } catch (error) {
+        // The connection failed under the read: the body cannot be read to its end.
+        const why = error instanceof Error ? error.message : String(error);
+        finish(false, textResponse(400, "the body could not be read"), why);
+      }
+    },
+    cancel() {
+      // Its reader wants no more: what is left of it is not read, so the connection is not kept.
+      finish(false);
+    },
+  }, { highWaterMark: 0 });
+  /** Reads until it can hand `c` a piece of the body, or the body's end. */
+  async function pullBody(c: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+    for (;;) {
+      if (ended) return;
+      const pieces = reader.takePieces();
+      for (const p of pieces) c.enqueue(p);
+      if (outcome.kind === "request") {
+        // Its end: the bytes after it start the next request.
+        if (piece !== undefined && outcome.end < piece.length) {
+          task.cntl(ctx.input, EOM, piece, outcome.end);
+        }
+        c.close();
+        finish(true);
+        return;
+      }
+      if (outcome.kind === "error") {
+        const reply = outcome.response;
+        finish(false, reply, typeof reply.body === "string" ? reply.body.trim() : "");
+        return;
+      }
+      if (pieces.length > 0) return;
+      let chunk = await task.read(ctx.input);
+      if (chunk === null && !ended && await task.more(ctx.input) && !ended) {
+        chunk = await task.read(ctx.input);
+      }
+      if (ended) return;
+      if (chunk === null) {
+        finish(false, textResponse(400, "the body ended early"), "the client ended it early");
+        return;
+      }
+      piece = chunk;
+      outcome = reader.feed(chunk);
+    }
+  }
+  task.keepAlive(ctx.input, request.keepAlive);
+  await task.writeValue(ctx.head, { ...head, stream: request.stream });
+  await task.writeValue(ctx.output, request);
+  await done;
+  if (late !== undefined) await task.writeValue(ctx.head, { ...head, error: late });
+}
+
 export default defineServlet({
   description: "reads HTTP/1.x requests; keep-alive by PERSIST, pipelining by EOM",
   init(args, env) {
     const settings = parseParserArgs(args);
     return {
       limits: settings.limits,
+      bodyTimeout: settings.bodyTimeout,
       // What requests not all here hold, all connections together.
       budget: new BufferBudget(settings.maxBufferedBytes),
       // The deadline of each part of a request, made when it is set.
@@ -149,7 +318,7 @@ export default defineServlet({
   },
   async exec(ctx, task) {
     const partial = task.popState<Partial>(ctx.input) ??
-      { reader: new RequestReader(ctx.limits, ctx.budget), timed: undefined };
+      { reader: new RequestReader(ctx.limits, ctx.budget), timed: undefined, continued: false };
     const reader = partial.reader;
     let outcome: ParseOutcome = { kind: "more" };
     let piece: Uint8Array | undefined;
@@ -162,23 +331,29 @@ export default defineServlet({
       ) {
         piece = chunk;
         outcome = reader.feed(chunk);
-        if (outcome.kind !== "more") break;
+        if (outcome.kind !== "more" || reader.streaming) break;
       }
     } catch (error) {
       reader.release();
       throw error;
     }
-    if (outcome.kind === "more") {
-      if (!reader.started) return;
+    if (outcome.kind === "more" && !reader.started) return;
+    const parsed = reader.request;
+    if (
+      outcome.kind === "more" && parsed !== undefined && !partial.continued &&
+      reader.bodyBytes === 0 && expectsContinue(parsed)
+    ) {
+      // The head is here and its client waits to be told to send the body: this exchange is
+      // the interim 100 alone (render writes it, and it is sent as this request ends).
+      partial.continued = true;
+      keep(ctx, task, partial);
+      await task.writeValue(ctx.head, { method: parsed.method, version: "1.1", continue: true });
+      return;
+    }
+    if (outcome.kind === "more" && !reader.streaming) {
       // Not all here: kept with the connection, and nothing runs until more comes
       // (or the deadline of the part it is in passes).
-      task.pushState<Partial>(ctx.input, partial, (kept) => kept.reader.release());
-      task.keepAlive(ctx.input, true);
-      const part = reader.phase;
-      if (partial.timed !== part) {
-        partial.timed = part;
-        task.cntl(ctx.input, DEADLINE, ctx.deadline[part]());
-      }
+      keep(ctx, task, partial);
       return;
     }
     if (partial.timed !== undefined) task.cntl(ctx.input, DEADLINE, null);
@@ -187,6 +362,11 @@ export default defineServlet({
       await task.writeValue(ctx.head, { method: "GET", version: "1.1", error: outcome.response });
       return;
     }
+    if (reader.streaming) {
+      await streamBody(ctx, task, reader, outcome, piece);
+      return;
+    }
+    if (outcome.kind !== "request") return; // not so: one not all here was kept above
     const { request, end } = outcome;
     if (piece !== undefined && end < piece.length) task.cntl(ctx.input, EOM, piece, end);
     task.keepAlive(ctx.input, request.keepAlive);

@@ -21,7 +21,7 @@
  * ```
  * @module
  */
-import { defineServlet, PlumbError } from "../../mod.ts";
+import { defineServlet, PlumbError, type Port, type Task } from "../../mod.ts";
 import {
   HTTP_HEAD,
   HTTP_RESPONSE,
@@ -50,6 +50,16 @@ function utf8Length(text: string): number {
 }
 /** What a response without a parser is rendered as: HTTP/1.1, keep-alive by the flag. */
 const DEFAULT_HEAD: HttpHead = { method: "GET", version: "1.1" };
+/**
+ * What a connection gathers before it writes (its high-water mark): what is
+ * written before that is joined into one array. A large body's first bytes go
+ * with the head, up to this much, and the rest is written as it is, so the
+ * join copies at most this much of a body, not all of it.
+ */
+const JOINED_BYTES = 65536;
+
+/** The interim response to `Expect: 100-continue`. */
+const CONTINUE = "HTTP/1.1 100 Continue\r\n\r\n";
 /** Header fields the renderer writes itself. */
 const OWN_FIELDS = new Set(["content-length", "transfer-encoding", "connection", "date"]);
 const LINE_BREAK = /[\r\n]/;
@@ -78,7 +88,7 @@ function headText(response: HttpResponse): string {
     );
   }
   const reason = response.reason ?? STATUS_TEXT[status] ?? "Unknown";
-  if (LINE_BREAK.test(reason)) {
+  if (response.reason !== undefined && LINE_BREAK.test(reason)) {
     throw new PlumbError(
       "PLUMB_HTTP_RENDER_REASON",
       `http/render: the reason phrase of status ${status} holds a line break`,
@@ -126,6 +136,22 @@ export function closingReply(response: HttpResponse): string {
   }\r\nconnection: close\r\n\r\n${body}`;
 }
 
+/**
+ * Writes the first bytes of a body after its head: a large one in two
+ * writes, its first `joined` bytes (which the connection joins to the head)
+ * and the rest, uncopied.
+ */
+async function writeBody(
+  task: Task,
+  output: Port<Uint8Array>,
+  body: Uint8Array,
+  joined: number,
+): Promise<void> {
+  if (joined <= 0 || body.length <= 2 * joined) return await task.write(output, body);
+  await task.write(output, body.subarray(0, joined));
+  await task.write(output, body.subarray(joined));
+}
+
 export default defineServlet({
   description: "writes an HTTP response: status, fields, length or chunks, keep-alive by PERSIST",
   init(_args, env) {
@@ -137,12 +163,17 @@ export default defineServlet({
   },
   async exec(ctx, task) {
     const exchange = await task.readValue(ctx.head) ?? DEFAULT_HEAD;
-    // The head's pipe ends when the parser has: only then is its PERSIST on the connection.
-    await task.eof(ctx.head);
-    let response: HttpResponse | null;
+    if (exchange.continue === true) {
+      // The interim answer alone: the client sends the body, and the request goes on.
+      await task.write(ctx.output, CONTINUE);
+      return;
+    }
+    let response: HttpResponse;
     let failed = exchange.error !== undefined;
-    if (exchange.error !== undefined) response = exchange.error;
-    else {
+    if (exchange.error !== undefined) {
+      response = exchange.error;
+      task.release(ctx.input);
+    } else {
       try {
         response = await task.readValue<HttpResponse>(ctx.input) ??
           textResponse(404, "no handler answered");
@@ -150,6 +181,22 @@ export default defineServlet({
         // The handler failed (the host logs why): the client is told, and the connection closed.
         response = textResponse(500);
         failed = true;
+      }
+      // A streamed request body that no handler reads (none answered, or one answered whole
+      // without it): the parser is told to read no more of it, and keeps no connection.
+      const stream = exchange.stream;
+      if (stream !== undefined && !stream.locked && (failed || response.body !== undefined)) {
+        stream.cancel().catch(() => {});
+      }
+    }
+    // The head's pipe ends when the parser has: only then is its PERSIST on the connection.
+    // A second head is the parser's late word: the body it streamed could not be read.
+    if (!(await task.eof(ctx.head))) {
+      const late = await task.readValue(ctx.head);
+      if (late?.error !== undefined) {
+        response = late.error;
+        failed = true;
+        task.release(ctx.input);
       }
     }
     const status = response.status;
@@ -171,7 +218,7 @@ export default defineServlet({
     }
     let persist = !failed && task.keepAlive(ctx.output);
     const text = typeof response.body === "string" ? response.body : undefined;
-    const body = text === undefined ? response.body : undefined;
+    const body = typeof response.body === "string" ? undefined : response.body;
     const length = text !== undefined ? utf8Length(text) : body?.length ?? response.length;
     const chunked = text === undefined && body === undefined && length === undefined && !bodyless &&
       exchange.version === "1.1";
@@ -194,9 +241,10 @@ export default defineServlet({
       await task.write(ctx.output, head + text);
       return;
     }
+    const joined = JOINED_BYTES - head.length;
     await task.write(ctx.output, head);
     if (body !== undefined) {
-      await task.write(ctx.output, body);
+      await writeBody(task, ctx.output, body, joined);
       return;
     }
     let sent = 0;
@@ -208,7 +256,8 @@ export default defineServlet({
         await task.write(ctx.output, `${chunk.length.toString(16)}\r\n`);
         await task.write(ctx.output, chunk);
         await task.write(ctx.output, "\r\n");
-      } else await task.write(ctx.output, chunk);
+      } else if (sent === 0) await writeBody(task, ctx.output, chunk, joined);
+      else await task.write(ctx.output, chunk);
       sent += chunk.length;
     }
     if (signal.aborted) {

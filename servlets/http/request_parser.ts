@@ -26,8 +26,14 @@ export interface RequestLimits {
    * and the header fields (else 431; a request line alone too long: 414).
    */
   maxHeaderBytes: number;
-  /** Longest body, in bytes (else 413). */
+  /** Longest body read whole into `body`, in bytes (else streamed, or 413). */
   maxBodyBytes: number;
+  /**
+   * Longest body streamed, in bytes: a body longer than `maxBodyBytes` and
+   * no longer than this is handed out in pieces as it arrives (see
+   * {@linkcode RequestReader.streaming}); 0 or absent: none is (413).
+   */
+  maxStreamBytes?: number;
 }
 
 /**
@@ -48,6 +54,7 @@ const SEMICOLON = 0x3b;
 const DEL = 0x7f;
 const EMPTY = new Uint8Array(0);
 const MORE: ParseOutcome = Object.freeze({ kind: "more" });
+const NO_PIECES: readonly Uint8Array[] = Object.freeze([]);
 const decoder = new TextDecoder();
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Method, target (visible ASCII only) and version, one space apart. */
@@ -91,8 +98,10 @@ interface Head {
 
 /** Parses a complete head (from the request line through its empty line). */
 function parseHead(bytes: Uint8Array, limits: RequestLimits): Head | ParseOutcome {
-  const lines = decoder.decode(bytes).split("\n");
-  const first = lines[0].endsWith("\r") ? lines[0].slice(0, -1) : lines[0];
+  // One string, its lines found by index: no array of lines, no string per line.
+  const text = decoder.decode(bytes);
+  const eol = text.indexOf("\n");
+  const first = text.slice(0, eol > 0 && text.charCodeAt(eol - 1) === CR ? eol - 1 : eol);
   const match = REQUEST_LINE.exec(first);
   if (match === null) return fail(400, "malformed request line");
   const [, method, target, major, minor] = match;
@@ -102,27 +111,28 @@ function parseHead(bytes: Uint8Array, limits: RequestLimits): Head | ParseOutcom
   // property like any other, and fields are looked up with Object.hasOwn.
   const headers: Record<string, string> = {};
   let hosts = 0;
-  for (let i = 1; i < lines.length - 2; i++) {
-    const line = lines[i];
-    let end = line.length;
-    if (line.charCodeAt(end - 1) === CR) end--;
-    const colon = line.indexOf(":");
-    const name = colon > 0 ? line.slice(0, colon) : "";
+  // Each field line, up to the empty line that ends the head (the head ends with it).
+  for (
+    let at = eol + 1, lf = text.indexOf("\n", at);
+    lf > at + 1 || (lf === at + 1 && text.charCodeAt(at) !== CR);
+    at = lf + 1, lf = text.indexOf("\n", at)
+  ) {
+    let end = text.charCodeAt(lf - 1) === CR ? lf - 1 : lf;
+    const colon = text.indexOf(":", at);
+    const name = colon > at && colon < end ? text.slice(at, colon) : "";
     if (!TOKEN.test(name)) {
-      return fail(
-        400,
-        line[0] === " " || line[0] === "\t" ? "folded header line" : "malformed header line",
-      );
+      const c = text.charCodeAt(at);
+      return fail(400, c === SP || c === HTAB ? "folded header line" : "malformed header line");
     }
     // Optional whitespace around the value is space and tab only (RFC 9110 5.6.3).
     let start = colon + 1;
-    while (start < end && (line.charCodeAt(start) === SP || line.charCodeAt(start) === HTAB)) {
+    while (start < end && (text.charCodeAt(start) === SP || text.charCodeAt(start) === HTAB)) {
       start++;
     }
-    while (end > start && (line.charCodeAt(end - 1) === SP || line.charCodeAt(end - 1) === HTAB)) {
+    while (end > start && (text.charCodeAt(end - 1) === SP || text.charCodeAt(end - 1) === HTAB)) {
       end--;
     }
-    const value = line.slice(start, end);
+    const value = text.slice(start, end);
     if (BAD_VALUE.test(value)) return fail(400, `control character in header "${name}"`);
     const key = name.toLowerCase();
     if (key === "host") hosts++;
@@ -178,10 +188,30 @@ function parseHead(bytes: Uint8Array, limits: RequestLimits): Head | ParseOutcom
   if (cl === undefined) return { request, length: 0 };
   if (!/^\d{1,15}$/.test(cl)) return fail(400, "malformed Content-Length");
   const length = Number(cl);
-  if (length > limits.maxBodyBytes) {
-    return fail(413, `body of ${length} bytes, more than ${limits.maxBodyBytes}`);
-  }
+  const max = Math.max(limits.maxBodyBytes, limits.maxStreamBytes ?? 0);
+  if (length > max) return fail(413, `body of ${length} bytes, more than ${max}`);
   return { request, length };
+}
+
+/**
+ * True when the request's client waits to be told to send its body
+ * (`Expect: 100-continue`, RFC 9110 §10.1.1); an HTTP/1.0 request's
+ * expectation is ignored.
+ *
+ * @example
+ * ```ts
+ * import { expectsContinue } from "./request_parser.ts";
+ * import type { HttpRequest } from "./types.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const request = { version: "1.1", headers: { expect: "100-Continue" } } as unknown as HttpRequest;
+ * assertEquals(expectsContinue(request), true);
+ * ```
+ */
+export function expectsContinue(request: HttpRequest): boolean {
+  const expect = own(request.headers, "expect");
+  return request.version === "1.1" && expect !== undefined &&
+    expect.split(",").some((e) => e.trim().toLowerCase() === "100-continue");
 }
 
 /** A field's value, if the request has that field. */
@@ -247,6 +277,9 @@ export class RequestReader {
   #lineLength = 0;
   #trailerBytes = 0;
   #section = 0;
+  // A body streamed: the pieces not handed out yet (views of what was fed).
+  #streaming = false;
+  #pieces: Uint8Array[] = [];
 
   /**
    * @param limits the size limits
@@ -270,6 +303,39 @@ export class RequestReader {
   /** Bytes held from the budget now. */
   get held(): number {
     return this.#held;
+  }
+
+  /** The request, once its head is parsed (its body may still be coming). */
+  get request(): HttpRequest | undefined {
+    return this.#request;
+  }
+
+  /** Bytes of the body taken so far (de-chunked). */
+  get bodyBytes(): number {
+    return this.#bodyLength;
+  }
+
+  /**
+   * True once the body is known to be longer than `maxBodyBytes` (its
+   * `content-length` says so, or its chunks have added up to more) and the
+   * limits allow streaming it: from then on its bytes are not kept, but
+   * handed out by {@linkcode RequestReader.takePieces}, and the request's
+   * `body` stays empty.
+   */
+  get streaming(): boolean {
+    return this.#streaming;
+  }
+
+  /**
+   * The body's bytes fed since the last call, while {@linkcode
+   * RequestReader.streaming}: views of the pieces fed (copied by nobody),
+   * which the caller hands on.
+   */
+  takePieces(): readonly Uint8Array[] {
+    const pieces = this.#pieces;
+    if (pieces.length === 0) return NO_PIECES;
+    this.#pieces = [];
+    return pieces;
   }
 
   /**
@@ -309,7 +375,9 @@ export class RequestReader {
 
   #complete(end: number): ParseOutcome {
     const request = this.#request as HttpRequest;
-    if (this.#bodyLength > 0) request.body = this.#body.subarray(0, this.#bodyLength);
+    if (this.#bodyLength > 0 && !this.#streaming) {
+      request.body = this.#body.subarray(0, this.#bodyLength);
+    }
     return this.#finish({ kind: "request", request, end });
   }
 
@@ -399,6 +467,7 @@ export class RequestReader {
         else {
           this.#state = LENGTH_BODY;
           this.#length = parsed.length;
+          this.#streaming = parsed.length > this.#limits.maxBodyBytes;
         }
         return lf + 1 - before;
       }
@@ -427,6 +496,13 @@ export class RequestReader {
   #feedLength(chunk: Uint8Array, at: number): number | ParseOutcome {
     const need = this.#length - this.#bodyLength;
     const available = chunk.length - at;
+    if (this.#streaming) {
+      // Handed on as it comes: a view of the piece, kept by nobody here.
+      const take = Math.min(need, available);
+      if (take > 0) this.#pieces.push(chunk.subarray(at, at + take));
+      this.#bodyLength += take;
+      return this.#bodyLength === this.#length ? at + take : -1;
+    }
     if (this.#bodyLength === 0 && available >= need) {
       // All here in one piece: the body is a view of it, copied by nobody.
       this.#body = chunk.subarray(at, at + need);
@@ -441,20 +517,40 @@ export class RequestReader {
     return this.#bodyLength === this.#length ? at + take : -1;
   }
 
+  /**
+   * A chunked body longer than `maxBodyBytes`: streamed from now on, when
+   * the limits allow it (what was kept becomes the first piece); false when
+   * they do not.
+   */
+  #startStreaming(): boolean {
+    if ((this.#limits.maxStreamBytes ?? 0) <= this.#limits.maxBodyBytes) return false;
+    this.#streaming = true;
+    if (this.#bodyLength > 0) this.#pieces.push(this.#body.subarray(0, this.#bodyLength));
+    this.#body = EMPTY;
+    this.release(); // the kept bytes are the reader's of the stream now
+    return true;
+  }
+
   /** A chunked body: the offset in `chunk` where it ends, -1 for more, or an error. */
   #feedChunked(chunk: Uint8Array, at: number): number | ParseOutcome {
-    const maxBody = this.#limits.maxBodyBytes;
-    const bound = 2 * maxBody + FRAMING_SLACK;
+    let maxBody = this.#streaming
+      ? this.#limits.maxStreamBytes as number
+      : this.#limits.maxBodyBytes;
+    let bound = 2 * maxBody + FRAMING_SLACK;
     let i = at;
     while (i < chunk.length) {
       if (this.#state === CHUNK_DATA) {
         const take = Math.min(this.#chunkSize, chunk.length - i);
-        if (!this.#bodyRoom(take, maxBody)) return this.#overBudget();
-        this.#body.set(chunk.subarray(i, i + take), this.#bodyLength);
+        if (this.#streaming) {
+          if (take > 0) this.#pieces.push(chunk.subarray(i, i + take));
+        } else {
+          if (!this.#bodyRoom(take, maxBody)) return this.#overBudget();
+          this.#body.set(chunk.subarray(i, i + take), this.#bodyLength);
+          this.examined += take;
+        }
         this.#bodyLength += take;
         this.#chunkSize -= take;
         this.#section += take;
-        this.examined += take;
         i += take;
         if (this.#chunkSize === 0) this.#state = CHUNK_DATA_CR;
         continue;
@@ -475,7 +571,14 @@ export class RequestReader {
             this.#chunkSize = this.#chunkSize * 16 + digit;
             this.#digits++;
             if (this.#bodyLength + this.#chunkSize > maxBody) {
-              return fail(413, `chunked body of more than ${maxBody} bytes`);
+              if (this.#streaming || !this.#startStreaming()) {
+                return fail(413, `chunked body of more than ${maxBody} bytes`);
+              }
+              maxBody = this.#limits.maxStreamBytes as number;
+              bound = 2 * maxBody + FRAMING_SLACK;
+              if (this.#bodyLength + this.#chunkSize > maxBody) {
+                return fail(413, `chunked body of more than ${maxBody} bytes`);
+              }
             }
           } else if (this.#digits === 0) return fail(400, "malformed chunk size");
           else if (b === SP || b === HTAB) this.#state = CHUNK_BWS;

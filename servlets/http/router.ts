@@ -107,6 +107,7 @@ export function matchRoute(
   if (route.methods !== undefined && !route.methods.has(method)) return undefined;
   const match = route.pattern.exec(path);
   if (match === null) return undefined;
+  if (route.names.length === 0) return {};
   // Own properties, "__proto__" included: a route's ":__proto__" is a parameter like any other.
   return Object.fromEntries(route.names.map((name, i) => [name, match[i + 1] ?? ""]));
 }

@@ -117,8 +117,19 @@ export interface HttpRequest {
    * values joined with `, `.
    */
   headers: Record<string, string>;
-  /** The body, de-chunked; empty when there is none. */
+  /** The body, de-chunked; empty when there is none, or when it is streamed. */
   body: Uint8Array;
+  /**
+   * The body as it arrives, when it is longer than `http/parser`'s
+   * `--max-body-bytes` and no longer than its `--max-stream-bytes` (else
+   * absent): its pieces, de-chunked, with the connection's backpressure (the
+   * parser reads the connection only as this stream is read). Read it to its
+   * end, or cancel it (the connection is then closed after the reply): the
+   * reply is written once the body has been read. It errors when the body
+   * cannot be read to its end (the client went, `--body-timeout` passed, bad
+   * chunk framing, too long); the client then gets the parser's error reply.
+   */
+  stream?: ReadableStream<Uint8Array>;
   /** Whether the client wants the connection kept after this exchange. */
   keepAlive: boolean;
   /**
@@ -157,6 +168,19 @@ export interface HttpHead {
   version: "1.0" | "1.1";
   /** Set when the request could not be read: the response to send instead, and close. */
   error?: HttpResponse;
+  /**
+   * Set when the client waits to be told to send its body (`Expect:
+   * 100-continue`): the exchange is only the interim `100 Continue`, and the
+   * request goes on in the next one.
+   */
+  continue?: boolean;
+  /**
+   * The request's body stream, when it is streamed (`HttpRequest.stream`):
+   * render cancels it when the response is complete and no handler reads it
+   * (no route took the request), so that the parser stops waiting for a
+   * reader.
+   */
+  stream?: ReadableStream<Uint8Array>;
 }
 
 /** The reason phrases of the status codes the servlets use, and the common ones. */
