@@ -468,13 +468,13 @@ export interface Teed {
 export function applyTees(
   node: string,
   ports: readonly Port[],
-  tees: readonly { target: number; shadows: readonly number[] }[],
+  tees: readonly { target: number; shadows: readonly number[]; shadowPorts?: readonly Port[] }[],
   handles: (InputHandle | OutputHandle)[],
 ): Teed | undefined {
   let inputs: TeeInput[] | undefined;
-  for (const { target, shadows } of tees) {
+  for (const { target, shadows, shadowPorts: declared } of tees) {
     const shadowHandles = shadows.map((s) => handles[s] as OutputHandle);
-    const shadowPorts = shadows.map((s) => ports[s]);
+    const shadowPorts = declared ?? shadows.map((s) => ports[s]);
     if (ports[target].flags & OUTPUT) {
       handles[target] = new TeeOutput(
         node,

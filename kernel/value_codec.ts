@@ -9,7 +9,7 @@
  * @module
  */
 import { PipeError } from "./errors.ts";
-import type { InputHandle, OutputHandle } from "./pipe.ts";
+import { type InputHandle, type OutputHandle, RESOLVED } from "./pipe.ts";
 
 const encoder = new TextEncoder();
 
@@ -135,8 +135,12 @@ export async function forwardAll(input: InputHandle, output: OutputHandle): Prom
     const chunk = input.readChunk ? await input.readChunk() : await input.read();
     if (chunk === null) return any;
     any = true;
-    if (chunk instanceof Uint8Array) await output.write(chunk);
-    else if (typeof chunk === "string") await writeTextTo(output, chunk);
-    else await writeValueTo(output, chunk.value);
+    const written = chunk instanceof Uint8Array
+      ? output.write(chunk)
+      : typeof chunk === "string"
+      ? writeTextTo(output, chunk)
+      : writeValueTo(output, chunk.value);
+    // A write the pipe took at once is not waited for: a tick less per chunk.
+    if (written !== RESOLVED) await written;
   }
 }

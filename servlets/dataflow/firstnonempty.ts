@@ -28,7 +28,12 @@ async function copyFirst(
   for (let i = 0; i < inputs.length; i++) {
     // An input whose producer failed before writing anything counts as empty:
     // so an error branch (from __error__) can answer in its place.
-    if (await task.eof(inputs[i]).catch(() => true)) continue;
+    // (A try around the await, not a catch handler: no promise more per input.)
+    try {
+      if (await task.eof(inputs[i])) continue;
+    } catch {
+      continue;
+    }
     for (let j = i + 1; j < inputs.length; j++) task.release(inputs[j]);
     await task.forward(inputs[i], output);
     return true;
