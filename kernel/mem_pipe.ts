@@ -65,6 +65,18 @@ export type Chunk = Uint8Array | string | QueuedValue;
 
 const encoder = new TextEncoder();
 
+/** A reader waiting on a pipe: `then`, when given, maps the chunk (or the end) to its answer. */
+interface Waiting {
+  resolve: (answer: unknown) => void;
+  reject: (reason: unknown) => void;
+  then: ((chunk: Chunk | null) => unknown) | undefined;
+}
+
+/** Settled answers, shared so that a read answered at once allocates no promise of its own. */
+const NULL: Promise<null> = Promise.resolve(null);
+const TRUE: Promise<boolean> = Promise.resolve(true);
+const FALSE: Promise<boolean> = Promise.resolve(false);
+
 function toBytes(chunk: Chunk): Uint8Array {
   if (typeof chunk === "string") return encoder.encode(chunk);
   return chunk instanceof QueuedValue ? encoder.encode(chunk.text()) : chunk;
@@ -89,11 +101,15 @@ export class MemPipe {
   #queued = 0;
   #end = NONE;
   #reason: unknown;
-  /** The reader waiting for a chunk (`pull`) or for anything queued (`ready`). */
-  #reader: { resolve: (chunk: Chunk | null) => void; reject: (e: unknown) => void } | null = null;
-  /** The waiting reader takes text (`ready`), not only bytes (`pull`). */
+  /**
+   * The reader waiting for a chunk (`pull`), or for anything queued (the
+   * others: told of the chunk once it is queued, they take what they want of
+   * it at once, in the writer's call).
+   */
+  #reader: Waiting | null = null;
+  /** The waiting reader takes text (it is told of queued chunks), not only bytes (`pull`). */
   #readerTakesText = false;
-  #writers: { resolve: () => void; reject: (reason: unknown) => void }[] = [];
+  #writers: { resolve: () => void; reject: (reason: unknown) => void }[] | undefined;
   readonly #monitor: WaitMonitor | undefined;
   readonly #onFirstWrite: (() => void) | undefined;
   /** The pipe's number for its monitor (the scheduler's edge index). */
@@ -130,14 +146,14 @@ export class MemPipe {
     if (reader !== null) this.#settleReader(chunk);
     if (this.#queued < this.#highWaterMark) return RESOLVED;
     return new Promise((resolve, reject) => {
-      this.#writers.push({ resolve, reject });
+      (this.#writers ??= []).push({ resolve, reject });
       this.#monitor?.wait(this, true);
     });
   }
 
   /** True while a writer waits for the reader (the queue is at its bound). */
   get stalled(): boolean {
-    return this.#writers.length > 0;
+    return this.#writers !== undefined && this.#writers.length > 0;
   }
 
   /**
@@ -154,7 +170,8 @@ export class MemPipe {
     this.#queued = 0;
     this.#settleReader(null, reason);
     const writers = this.#writers;
-    this.#writers = [];
+    if (writers === undefined) return;
+    this.#writers = undefined;
     for (const writer of writers) {
       this.#monitor?.resume(this, true);
       writer.reject(reason);
@@ -163,7 +180,7 @@ export class MemPipe {
 
   #dequeued(length: number): void {
     this.#queued -= length;
-    if (this.#writers.length > 0 && this.#queued < this.#highWaterMark) this.#wakeWriters();
+    if (this.#writers !== undefined && this.#queued < this.#highWaterMark) this.#wakeWriters();
   }
 
   /** The next chunk as bytes, waiting for the writer; `null` after `close`. Rejects after `error`. */
@@ -180,8 +197,13 @@ export class MemPipe {
    * The next chunk as it was queued (bytes, text or a value), waiting for the
    * writer; `null` after `close`. Rejects after `error`.
    */
-  async pullRaw(): Promise<Chunk | null> {
-    if (this.#chunks.length === 0 && (await this.#wait(true)) === null) return null;
+  pullRaw(): Promise<Chunk | null> {
+    if (this.#chunks.length > 0) return Promise.resolve(this.#shift());
+    return this.#waitThen((chunk) => chunk === null ? null : this.#shift());
+  }
+
+  /** Takes the chunk at the front of the queue. */
+  #shift(): Chunk {
     const chunk = this.#chunks.shift()!;
     this.#dequeued(chunk.length);
     return chunk;
@@ -191,8 +213,10 @@ export class MemPipe {
    * True once the pipe has ended with nothing queued, false as soon as a
    * chunk is queued; takes nothing. Rejects after `error`.
    */
-  async atEnd(): Promise<boolean> {
-    return this.#chunks.length === 0 && (await this.#wait(true)) === null;
+  atEnd(): Promise<boolean> {
+    if (this.#chunks.length > 0) return FALSE;
+    if (this.#end === CLOSED || this.#end === CANCELLED) return TRUE;
+    return this.#waitThen((chunk) => chunk === null);
   }
 
   /** The producer wrote (or touched) the pipe for the first time: its `onFirstWrite`, else its monitor is told. */
@@ -215,11 +239,37 @@ export class MemPipe {
     return this.#wait(true).catch(() => {});
   }
 
+  /**
+   * Waits for a chunk to be queued or the pipe to end (`null`), then answers
+   * with `then` of it, called at once in the writer's (or closer's) call, so
+   * that it can take what it wants off the queue without another wait.
+   * Rejects after `error`.
+   */
+  waitThen<T>(then: (chunk: Chunk | null) => T | PromiseLike<T>): Promise<T> {
+    return this.#waitThen(then);
+  }
+
+  #waitThen<T>(then: (chunk: Chunk | null) => T | PromiseLike<T>): Promise<T> {
+    if (this.#end === ERRORED || this.#end === ABORTED) return Promise.reject(this.#reason);
+    if (this.#end !== NONE) {
+      try {
+        return Promise.resolve(then(null));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return new Promise<T>((resolve, reject) => {
+      this.#reader = { resolve: resolve as (answer: unknown) => void, reject, then };
+      this.#readerTakesText = true;
+      this.#monitor?.wait(this, false);
+    });
+  }
+
   #wait(takesText: boolean): Promise<Chunk | null> {
     if (this.#end === ERRORED || this.#end === ABORTED) return Promise.reject(this.#reason);
-    if (this.#end !== NONE) return Promise.resolve(null);
+    if (this.#end !== NONE) return NULL;
     return new Promise((resolve, reject) => {
-      this.#reader = { resolve, reject };
+      this.#reader = { resolve: resolve as (answer: unknown) => void, reject, then: undefined };
       this.#readerTakesText = takesText;
       this.#monitor?.wait(this, false);
     });
@@ -258,8 +308,8 @@ export class MemPipe {
 
   #wakeWriters(): void {
     const writers = this.#writers;
-    if (writers.length === 0) return;
-    this.#writers = [];
+    if (writers === undefined) return;
+    this.#writers = undefined;
     for (const writer of writers) {
       this.#monitor?.resume(this, true);
       writer.resolve();
@@ -271,8 +321,15 @@ export class MemPipe {
     if (reader === null) return;
     this.#reader = null;
     this.#monitor?.resume(this, false);
-    if (reason === undefined) reader.resolve(chunk);
-    else reader.reject(reason);
+    if (reason !== undefined) reader.reject(reason);
+    else if (reader.then === undefined) reader.resolve(chunk);
+    else {
+      try {
+        reader.resolve(reader.then(chunk));
+      } catch (error) {
+        reader.reject(error);
+      }
+    }
   }
 
   /** Ends the pipe: the reader sees the end after the queued bytes. */
@@ -296,7 +353,7 @@ export class MemPipe {
   /** The reader is done: queued and later bytes are discarded and a waiting writer goes on. */
   cancel(): void {
     if (this.#end === NONE) this.#end = CANCELLED;
-    this.#chunks = [];
+    if (this.#chunks.length > 0) this.#chunks = [];
     this.#queued = 0;
     this.#wakeWriters();
   }
@@ -386,27 +443,35 @@ export class MemInput implements InputHandle {
     const line = this.#textLine();
     if (line !== undefined) return Promise.resolve(line);
     if (this.#pipe.queued === 0 && !this.#bytesBuffered) {
-      return this.#readLineLater();
+      // The end, the usual way a line loop stops: no byte reader to make and pull from.
+      if (this.#pipe.drained) return NULL;
+      return this.#pipe.waitThen(this.#lineNow ??= () => this.#lineAfterWait());
     }
     return this.#bytes.readLine();
   }
-  async #readLineLater(): Promise<string | null> {
-    await this.#pipe.ready();
-    // The end, the usual way a line loop stops: no byte reader to make and pull from.
-    if (this.#pipe.drained && !this.#bytesBuffered) return null;
-    return this.#textLine() ?? this.#bytes.readLine();
+  #lineNow: (() => string | null | Promise<string | null>) | undefined;
+  /** A waiting `readLine` told that a chunk came or the pipe ended: the line, taken at once. */
+  #lineAfterWait(): string | null | Promise<string | null> {
+    return this.#pipe.drained && !this.#bytesBuffered
+      ? null
+      : this.#textLine() ?? this.#bytes.readLine();
   }
   readValue(): Promise<QueuedValue | string | null> {
     // A value is handed over as is while no bytes are buffered ahead of it.
     const value = this.#bytesBuffered ? undefined : this.#pipe.takeValue();
     if (value !== undefined) return Promise.resolve(value);
-    if (this.#pipe.queued === 0 && !this.#bytesBuffered) return this.#readValueLater();
+    if (this.#pipe.queued === 0 && !this.#bytesBuffered) {
+      if (this.#pipe.drained) return NULL;
+      return this.#pipe.waitThen(this.#valueNow ??= () => this.#valueAfterWait());
+    }
     return this.readLine();
   }
-  async #readValueLater(): Promise<QueuedValue | string | null> {
-    await this.#pipe.ready();
-    if (this.#pipe.drained && !this.#bytesBuffered) return null;
-    return this.#pipe.takeValue() ?? this.readLine();
+  #valueNow: (() => QueuedValue | string | null | Promise<QueuedValue | string | null>) | undefined;
+  /** A waiting `readValue` told that a chunk came or the pipe ended: the value, taken at once. */
+  #valueAfterWait(): QueuedValue | string | null | Promise<QueuedValue | string | null> {
+    return this.#pipe.drained && !this.#bytesBuffered
+      ? null
+      : this.#pipe.takeValue() ?? this.readLine();
   }
   readChunk(): Promise<Chunk | null> {
     return this.#bytesBuffered ? this.#bytes.read() : this.#pipe.pullRaw();

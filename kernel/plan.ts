@@ -44,6 +44,8 @@ export interface Tee {
   readonly target: number;
   /** The shadows' descriptors. */
   readonly shadows: readonly number[];
+  /** The shadows' ports, in the same order (made once, not per request). */
+  readonly shadowPorts?: readonly Port[];
 }
 
 /** The tees of a node's ports: every SHADOW grouped under its target. */
@@ -54,7 +56,11 @@ export function teesOf(ports: readonly Port[]): Tee[] {
     const target = port.flags & DESCRIPTOR_MASK;
     byTarget.set(target, [...(byTarget.get(target) ?? []), port.id]);
   }
-  return [...byTarget].map(([target, shadows]) => ({ target, shadows }));
+  return [...byTarget].map(([target, shadows]) => ({
+    target,
+    shadows,
+    shadowPorts: shadows.map((id) => ports[id]),
+  }));
 }
 
 /** An edge as the scheduler runs it. */

@@ -141,43 +141,19 @@ export function copySharedFlags(input: InputHandle, output: OutputHandle): void 
   output.flags = (output.flags & ~copy) | (input.flags & copy);
 }
 
-interface Outcome {
-  failed: boolean;
-  error: unknown;
-}
-
-const SUCCESS: Outcome = { failed: false, error: undefined };
-
-/**
- * Runs a node's exec on a task over `handles` and calls `done` with how it
- * went, once, after ending the task. Not an async function: the request path
- * pays for one promise reaction per node, no more.
- */
+/** Runs a node's exec on a task over `handles`: its promise, a rejected one if it threw. */
 function exec(
   node: PlanNode,
-  handles: Handle[],
-  info: RequestInfo,
-  done: (outcome: Outcome) => void,
+  task: TaskImpl,
   teed: Teed | undefined,
-): void {
-  const task = new TaskImpl(node.name, node.ports, handles, info.event, info);
+): void | Promise<void> {
   let running: void | Promise<void>;
   try {
     running = node.servlet.exec(node.ctx, task);
   } catch (error) {
     running = Promise.reject(error);
   }
-  if (teed !== undefined) running = endTees(running, teed);
-  Promise.resolve(running).then(
-    () => {
-      task.end();
-      done(SUCCESS);
-    },
-    (error) => {
-      task.end();
-      done({ failed: true, error });
-    },
-  );
+  return teed === undefined ? running : endTees(running, teed);
 }
 
 /** After an exec: its input tees carry what its last reads took (or, if it failed, give it back). */
@@ -296,6 +272,7 @@ class RequestRun implements WaitMonitor {
   #deadlock: DeadlockError | undefined;
   #ok = true;
   #done: (ok: boolean) => void = () => {};
+  #pipeOptions: { monitor: WaitMonitor; id: number } | undefined;
 
   constructor(
     plan: Plan,
@@ -334,8 +311,13 @@ class RequestRun implements WaitMonitor {
   #pipe(edge: number): MemPipe {
     let pipe = this.#pipes[edge];
     if (pipe === undefined) {
-      const options = { monitor: this, id: edge };
-      pipe = this.#pipes[edge] = this.#plan.newPipe?.(edge, options) ?? new MemPipe(options);
+      // One options object for the request's pipes: a pipe reads it only as it is made.
+      const options = this.#pipeOptions ??= { monitor: this, id: edge };
+      options.id = edge;
+      const newPipe = this.#plan.newPipe;
+      pipe = this.#pipes[edge] = newPipe === undefined
+        ? new MemPipe(options)
+        : newPipe(edge, { monitor: this, id: edge });
       // Its producer may have settled already (cancelled, or done without writing): then it is empty.
       if (this.#closed[edge]) pipe.close();
     }
@@ -426,23 +408,31 @@ class RequestRun implements WaitMonitor {
     const teed = node.tees.length > 0
       ? applyTees(node.name, node.ports, node.tees, handles)
       : undefined;
-    exec(node, handles, this.#info, (outcome) => {
-      this.#state[index] = SETTLED; // its pipe waits no longer count
-      this.#running--;
-      this.#changes++;
-      if (this.#waits[index] === 0) this.#free--;
-      this.#finish(node, handles, outcome);
-      this.#checkDeadlock();
-    }, teed);
+    const info = this.#info;
+    const task = new TaskImpl(node.name, node.ports, handles, info.event, info);
+    // One promise reaction per node, no async frame.
+    Promise.resolve(exec(node, task, teed)).then(
+      () => this.#ended(node, handles, task, false, undefined),
+      (error) => this.#ended(node, handles, task, true, error),
+    );
   }
 
-  #finish(node: PlanNode, handles: Handle[], outcome: Outcome): void {
+  /** A node's exec is over: its task ends, its outputs end (or fail), its signals fire. */
+  #ended(node: PlanNode, handles: Handle[], task: TaskImpl, failed: boolean, error: unknown): void {
+    task.end();
+    this.#state[node.index] = SETTLED; // its pipe waits no longer count
+    this.#running--;
+    this.#changes++;
+    if (this.#waits[node.index] === 0) this.#free--;
+    this.#finish(node, handles, failed, error);
+    this.#checkDeadlock();
+  }
+
+  #finish(node: PlanNode, handles: Handle[], failed: boolean, error: unknown): void {
     const n = node.ports.length;
-    if (outcome.failed) {
+    if (failed) {
       // A deadlock was reported once, for the whole request.
-      if (outcome.error !== this.#deadlock) {
-        safeReport(this.#report, node, outcome.error, this.#info);
-      }
+      if (error !== this.#deadlock) safeReport(this.#report, node, error, this.#info);
       const reason = new UpstreamError(node.name);
       for (let i = 0; i < n; i++) {
         const slot = node.slots[i];
@@ -455,7 +445,7 @@ class RequestRun implements WaitMonitor {
       // (its errorReply), and goes on or closes as its listener says (onError).
       if (errorEdge === UNBOUND) this.#ok = false;
       else {
-        const message = describeError(outcome.error);
+        const message = describeError(error);
         this.#pipe(errorEdge).output.write(encoder.encode(`${node.name}: ${message}\n`));
       }
     } else {

@@ -103,11 +103,35 @@ function fan(
   return waits === undefined ? RESOLVED : Promise.all(waits).then(() => {});
 }
 
+/** Hands a chunk as it was read to every live shadow; the chunk once all took it. */
+function fanChunk(
+  live: readonly OutputHandle[],
+  chunk: Uint8Array | string | QueuedValue,
+): Uint8Array | string | QueuedValue | Promise<Uint8Array | string | QueuedValue> {
+  let waits: Promise<void>[] | undefined;
+  for (let i = 0; i < live.length; i++) {
+    const sent = sendChunk(live[i], chunk);
+    if (sent !== RESOLVED) (waits ??= []).push(sent);
+  }
+  return waits === undefined ? chunk : Promise.all(waits).then(() => chunk);
+}
+
 /** Writes a chunk as it was read (bytes, text or a value) to a shadow. */
 function sendChunk(handle: OutputHandle, chunk: Uint8Array | string | QueuedValue): Promise<void> {
   if (chunk instanceof Uint8Array) return handle.write(chunk);
   if (typeof chunk === "string") return writeTextTo(handle, chunk);
   return writeValueTo(handle, chunk.value);
+}
+
+const BYTES = 0;
+const TEXT = 1;
+const VALUE = 2;
+
+/** Writes `data` to `handle` as bytes, text or a value (`kind`). */
+function sendAs(handle: OutputHandle, kind: number, data: unknown): Promise<void> {
+  if (kind === BYTES) return handle.write(data as Uint8Array);
+  if (kind === TEXT) return writeTextTo(handle, data as string);
+  return writeValueTo(handle, data);
 }
 
 /** A target output and its shadows, seen as the target's handle. */
@@ -151,35 +175,39 @@ export class TeeOutput implements OutputHandle {
   }
 
   write(chunk: Uint8Array): Promise<void> {
-    return this.#fan((handle) => handle.write(chunk));
+    return this.#fan(BYTES, chunk);
   }
 
   writeText(text: string): Promise<void> {
-    return this.#fan((handle) => writeTextTo(handle, text));
+    return this.#fan(TEXT, text);
   }
 
   writeValue(value: unknown): Promise<void> {
-    return this.#fan((handle) => writeValueTo(handle, value));
+    return this.#fan(VALUE, value);
   }
 
-  /** Sends the same thing to the target and every live shadow; resolves when all took it. */
-  #fan(send: (handle: OutputHandle) => Promise<void>): Promise<void> {
+  /**
+   * Sends the same thing (`kind` says what it is) to the target and every
+   * live shadow; resolves when all took it. No closure per write: a route
+   * writes once per request.
+   */
+  #fan(kind: number, data: unknown): Promise<void> {
     let live: OutputHandle[];
     try {
       live = this.#shadows.live();
     } catch (error) {
       return Promise.reject(error);
     }
-    if (live.length === 0) return send(this.#target);
-    const first = send(this.#target);
+    const first = sendAs(this.#target, kind, data);
+    if (live.length === 0) return first;
     if (live.length === 1) {
       // The usual case (a route): no array, and no Promise.all when both took it at once.
-      const second = send(live[0]);
+      const second = sendAs(live[0], kind, data);
       return first === RESOLVED && second === RESOLVED
         ? RESOLVED
         : Promise.all([first, second]).then(() => {});
     }
-    return Promise.all([first, ...live.map(send)]).then(() => {});
+    return Promise.all([first, ...live.map((handle) => sendAs(handle, kind, data))]).then(() => {});
   }
 
   touch(): void {
@@ -348,11 +376,7 @@ export class TeeInput implements InputHandle, Teed {
     // The usual case (dup): a chunk as it was queued, handed to every shadow as it is.
     const target = this.#target;
     const next = target.readChunk ? target.readChunk() : target.read();
-    return next.then((chunk) => {
-      if (chunk === null) return null;
-      const sent = fan(live, (h) => sendChunk(h, chunk));
-      return sent === RESOLVED ? chunk : sent.then(() => chunk);
-    });
+    return next.then((chunk) => chunk === null ? null : fanChunk(live, chunk));
   }
 
   /** `readChunk` after byte reads: what they took is carried first, then what is buffered. */
@@ -444,13 +468,13 @@ export interface Teed {
 export function applyTees(
   node: string,
   ports: readonly Port[],
-  tees: readonly { target: number; shadows: readonly number[] }[],
+  tees: readonly { target: number; shadows: readonly number[]; shadowPorts?: readonly Port[] }[],
   handles: (InputHandle | OutputHandle)[],
 ): Teed | undefined {
   let inputs: TeeInput[] | undefined;
-  for (const { target, shadows } of tees) {
+  for (const { target, shadows, shadowPorts: declared } of tees) {
     const shadowHandles = shadows.map((s) => handles[s] as OutputHandle);
-    const shadowPorts = shadows.map((s) => ports[s]);
+    const shadowPorts = declared ?? shadows.map((s) => ports[s]);
     if (ports[target].flags & OUTPUT) {
       handles[target] = new TeeOutput(
         node,

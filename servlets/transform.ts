@@ -7,7 +7,7 @@
  * Ports: `in` (input, `PERSIST`), `out` (output).
  * @module
  */
-import { defineServlet, PlumbError } from "../mod.ts";
+import { defineServlet, PlumbError, type Port, type Task } from "../mod.ts";
 
 const TRANSFORMS: Record<string, (line: string) => string> = {
   upper: (line) => line.toUpperCase(),
@@ -15,6 +15,17 @@ const TRANSFORMS: Record<string, (line: string) => string> = {
   reverse: (line) => [...line].reverse().join(""),
   trim: (line) => line.trim(),
 };
+
+/** The lines after the second of a request, each rewritten. */
+async function rest(
+  ctx: { apply: (line: string) => string; input: Port<string>; output: Port<string> },
+  task: Task,
+  first: string,
+): Promise<void> {
+  for (let line: string | null = first; line !== null; line = await task.readLine(ctx.input)) {
+    await task.write(ctx.output, `${ctx.apply(line)}\n`);
+  }
+}
 
 export default defineServlet({
   description: "rewrites each line: upper, lower, reverse or trim",
@@ -34,14 +45,14 @@ export default defineServlet({
     };
   },
   async exec(ctx, task) {
-    // A readLine loop, not task.lines: this is on the hot path, and the
-    // iterator costs about a microsecond more per request.
-    for (
-      let line = await task.readLine(ctx.input);
-      line !== null;
-      line = await task.readLine(ctx.input)
-    ) {
-      await task.write(ctx.output, `${ctx.apply(line)}\n`);
-    }
+    // The usual request, one line, without a loop: V8 keeps much more of a
+    // request alive through a garbage collection when an async function's
+    // loop awaits (pauses of tens of milliseconds with 256 connections).
+    // Nor task.lines: the iterator costs about a microsecond more per request.
+    const line = await task.readLine(ctx.input);
+    if (line === null) return;
+    await task.write(ctx.output, `${ctx.apply(line)}\n`);
+    const next = await task.readLine(ctx.input);
+    if (next !== null) await rest(ctx, task, next);
   },
 });

@@ -8,7 +8,7 @@
 import { assert, assertEquals, assertRejects, assertThrows } from "./assert.ts";
 import { path, runCli } from "./helpers.ts";
 import { type GraphSpec, Host } from "../host/mod.ts";
-import { simulate, type Simulation } from "../testing/mod.ts";
+import { runServlet, simulate, type Simulation } from "../testing/mod.ts";
 import type { Port, Task } from "../mod.ts";
 import {
   jsonErrorIndex,
@@ -301,4 +301,12 @@ Deno.test("toJson and writeJsonLine: a value with no JSON form is a clear error;
   await writeJsonLine(task, port, { a: [1, undefined, () => 2], b: undefined, s: "line\nbreak" });
   await writeJsonLine(task, port, "\u2028\ud800");
   assertEquals(written, ['{"a":[1,null,null],"s":"line\\nbreak"}\n', '"\u2028\\ud800"\n']);
+});
+
+Deno.test("json/stringify: every value of a request in order, one, two or more", async () => {
+  for (const values of [[1], [{ a: 1 }, [2]], [{ a: 1 }, "b", 3, null]]) {
+    const text = values.map((v) => `${JSON.stringify(v)}\n`).join("");
+    const r = await runServlet("json/stringify", { in: text });
+    assertEquals(r.outputs.out, text);
+  }
 });

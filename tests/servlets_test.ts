@@ -49,6 +49,10 @@ Deno.test("transform applies its rewrite to each line", async () => {
   for (const [arg, input, output] of cases) {
     const r = await runServlet(transform, { in: `${input}\n` }, { args: [arg] });
     assertEquals(r.outputs.out, output, arg);
+  } // Several lines in one request: each rewritten, in order (one, two, then the rest).
+  for (const lines of [["a", "b"], ["a", "b", "c", "d"]]) {
+    const r = await runServlet(transform, { in: lines.map((l) => `${l}\n`).join("") });
+    assertEquals(r.outputs.out, lines.map((l) => `${l.toUpperCase()}\n`).join(""));
   }
 });
 
@@ -67,10 +71,16 @@ Deno.test("eliza: greeting on open, replies, per-connection memory, bye clears P
 Deno.test("dataflow/dup writes its input to every output; firstnonempty copies the first written input", async () => {
   const dup = await runServlet("dataflow/dup", { in: "x\n" }, { args: ["3"] });
   assertEquals(dup.outputs, { out0: "x\n", out1: "x\n", out2: "x\n" });
+  const chunks = await runServlet("dataflow/dup", { in: ["x\n", "y\n", "z\n"] });
+  assertEquals(chunks.outputs, { out0: "x\ny\nz\n", out1: "x\ny\nz\n" });
   const first = await runServlet("dataflow/firstnonempty", { in1: "b\n", in2: "c\n" }, {
     args: ["3"],
   });
   assertEquals(first.outputs.out, "b\n");
+  const later = await runServlet("dataflow/firstnonempty", { in2: ["c\n", "d\n", "e\n"] }, {
+    args: ["3"],
+  });
+  assertEquals(later.outputs.out, "c\nd\ne\n");
   const none = await runServlet("dataflow/firstnonempty", {}, { args: ["2"] });
   assertEquals([none.written, none.outputs.out], [["out"], ""]);
 });
