@@ -29,6 +29,7 @@ export type AsyncOp =
   | "read"
   | "readLine"
   | "eof"
+  | "more"
   | "readValue"
   | "write"
   | "writeValue"

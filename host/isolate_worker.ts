@@ -199,6 +199,10 @@ class IsolatedTask implements Task {
     return this.#call("eof", port);
   }
 
+  more(port: Port<Uint8Array>): Promise<boolean> {
+    return this.#call("more", port);
+  }
+
   write(port: Port<Uint8Array | string>, data: Uint8Array | string): Promise<void> {
     if (typeof data === "string") return this.#call("write", port, data);
     const bytes = own(data);

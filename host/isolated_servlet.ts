@@ -500,6 +500,8 @@ function callTask(
       return task.readLine(port as Port<string>);
     case "eof":
       return task.eof(port);
+    case "more":
+      return task.more(port as Port<Uint8Array>);
     case "readValue":
       return task.readValue(port);
     case "write":
