@@ -74,7 +74,7 @@ export interface ServeOptions {
   ports?: readonly number[];
   /**
    * I/O modules of your own, by the name a listener uses, beside (or instead
-   * of) the built-in `tcp`, `unix`, `stdio` and `file`. (To run a graph in
+   * of) the built-in `tcp`, `tls`, `unix`, `stdio`, `file` and `nats`. (To run a graph in
    * memory, with no listener at all, use `Host.load`.)
    */
   modules?: Readonly<Record<string, IoModule<unknown>>>;
@@ -94,7 +94,7 @@ export interface ServeOptions {
   admin?: AdminOptions;
   /**
    * Count requests, failures and exec times per node and bytes per edge, for
-   * `Host.metrics()` (`--workers`' workers do, for the main isolate's admin
+   * `Host.metrics()` (`--workers`' workers do, for the supervisor's admin
    * listener). Off by default: a host not counting does no extra work per request.
    */
   metrics?: boolean;
