@@ -71,6 +71,16 @@ export const NATS_OPTIONS = {
   },
   queue: {
     type: "string",
+    // The server reads a subscription's line by its spaces: one in the name drops the connection.
+    check: (value: string, where: string, name: string): void => {
+      if (!/^[^\s]+$/.test(value)) {
+        throw new GraphError(
+          "PLUMB_NATS_QUEUE",
+          `${where}: option "${name}": ${JSON.stringify(value)} is not a NATS queue group ` +
+            `(one word, no spaces)`,
+        );
+      }
+    },
     what: "queue group that shares the messages",
     doc: "Queue group: hosts subscribed in the same group share the messages, each going " +
       "to one of them. Absent: every host gets every message.",

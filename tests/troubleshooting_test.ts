@@ -866,6 +866,11 @@ const CASES: Case[] = [
     line: () => checks(natsListening({ subject: "plumb..upper" })),
   },
   {
+    code: "PLUMB_NATS_QUEUE",
+    what: "a queue group with a space",
+    line: () => checks(natsListening({ queue: "a b" })),
+  },
+  {
     code: "PLUMB_NATS_CONNECT",
     what: "no server on the port",
     line: () => {
