@@ -48,6 +48,9 @@ export function checkSubject(subject: string, where: string, name: string): void
   }
 }
 
+/** What a queue group may be: one word (the server splits a subscription's line at spaces). */
+const QUEUE = /^\S+$/;
+
 /** The options of a `nats` listener, declared. */
 export const NATS_OPTIONS = {
   servers: {
@@ -73,7 +76,7 @@ export const NATS_OPTIONS = {
     type: "string",
     // The server reads a subscription's line by its spaces: one in the name drops the connection.
     check: (value: string, where: string, name: string): void => {
-      if (!/^[^\s]+$/.test(value)) {
+      if (!QUEUE.test(value)) {
         throw new GraphError(
           "PLUMB_NATS_QUEUE",
           `${where}: option "${name}": ${JSON.stringify(value)} is not a NATS queue group ` +
@@ -82,6 +85,7 @@ export const NATS_OPTIONS = {
       }
     },
     what: "queue group that shares the messages",
+    schema: { pattern: QUEUE.source },
     doc: "Queue group: hosts subscribed in the same group share the messages, each going " +
       "to one of them. Absent: every host gets every message.",
   },
