@@ -101,6 +101,7 @@ export const CODES = {
     "two ports of a node declare pipe types of one name that extend different types",
   PLUMB_PORT_LATE: "a port was defined after init returned",
   PLUMB_STORE_BUCKET_NAME: "a servlet opened a store bucket whose name is not allowed",
+  PLUMB_STORE_KEY: "a store key is empty or longer than 2048 bytes",
 
   // Edges and types.
   PLUMB_EDGES_NOT_ARRAY: `"edges" is not an array`,
@@ -224,10 +225,12 @@ export const CODES = {
   PLUMB_NATS_URL: "a NATS server URL is not nats://HOST:PORT",
   PLUMB_NATS_CONNECT: "no NATS server answered as the host started",
   PLUMB_NATS_SUBJECT: "a NATS subject is not one (empty tokens, spaces, a misplaced wildcard)",
+  PLUMB_NATS_QUEUE: "a nats listener's queue group is not one word",
   PLUMB_NATS_DISCONNECTED: "the host lost its NATS server; it serves local clients and retries",
   PLUMB_NATS_RECONNECTED: "the host reached its NATS server again",
   PLUMB_NATS_PUBLISH_ARGS:
     "nats/publish's arguments are not --servers URL, --subject SUBJECT and --request SECONDS",
+  PLUMB_NATS_REPLY_TOO_LONG: "a nats listener's reply was longer than the server's max_payload",
   PLUMB_NATS_REQUEST_FAILED: "a nats/publish --request had no reply in time, or no one to answer",
   PLUMB_STORE_NATS_FAILED: "a NATS KV store operation failed (the server is unreachable)",
 

@@ -10,8 +10,9 @@
 import { PlumbError } from "./errors.ts";
 
 /**
- * A bucket of string keys to string values. Keys are any non-empty string;
- * a back end that restricts its keys (NATS KV) encodes them.
+ * A bucket of string keys to string values. Keys are any non-empty string
+ * of at most {@linkcode MAX_KEY_BYTES} bytes of UTF-8; a back end that
+ * restricts its keys (NATS KV) encodes them.
  *
  * @example
  * ```ts
@@ -78,6 +79,52 @@ export function checkBucketName(bucket: string, where: string): void {
 }
 
 /**
+ * The longest key, in bytes of UTF-8. NATS KV carries a key (in base64) in
+ * a message's subject, and a NATS server drops a connection whose command
+ * line passes 4 KiB: the connection every node of the host shares. Every
+ * back end refuses a longer key alike, so that a servlet's answers do not
+ * depend on the back end.
+ */
+export const MAX_KEY_BYTES = 2048;
+
+const encoder = new TextEncoder();
+
+/**
+ * Checks a key, naming the bucket it was meant for (`where`): it throws a
+ * one-line `PLUMB_STORE_KEY` error for an empty key or one longer than
+ * {@linkcode MAX_KEY_BYTES}.
+ *
+ * @example
+ * ```ts
+ * import { checkKey } from "./store.ts";
+ * import { assertThrows } from "@std/assert";
+ * checkKey("nick/ada", 'store memory: bucket "kv"');
+ * assertThrows(() => checkKey("k".repeat(3000), 'store memory: bucket "kv"'));
+ * ```
+ */
+export function checkKey(key: string, where: string): void {
+  // A UTF-8 key has at least as many bytes as UTF-16 units, at most three times as many.
+  const bytes = key.length * 3 <= MAX_KEY_BYTES ? key.length : encoder.encode(key).length;
+  if (bytes === 0 || bytes > MAX_KEY_BYTES) {
+    throw new PlumbError(
+      "PLUMB_STORE_KEY",
+      `${where}: a key of ${bytes} bytes; keys are 1 to ${MAX_KEY_BYTES} bytes ` +
+        `(store a long one by its hash)`,
+    );
+  }
+}
+
+/** `body`'s value, settled: a rejection when `key` is not one or `body` throws. */
+function keyed<T>(key: string, where: string, body: () => T): Promise<T> {
+  try {
+    checkKey(key, where);
+    return Promise.resolve(body());
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/**
  * The in-process back end: buckets are `Map`s in this process, shared by
  * every node that opens the same bucket name from it.
  *
@@ -100,18 +147,17 @@ export function memoryStore(): StoreBackend {
       let map = buckets.get(bucket);
       if (map === undefined) buckets.set(bucket, map = new Map());
       const values = map;
+      const where = `store memory: bucket ${JSON.stringify(bucket)}`;
       return {
-        get: (key) => Promise.resolve(values.get(key)),
-        set: (key, value) => {
-          values.set(key, value);
-          return Promise.resolve();
-        },
-        create: (key, value) => {
-          if (values.has(key)) return Promise.resolve(false);
-          values.set(key, value);
-          return Promise.resolve(true);
-        },
-        delete: (key) => Promise.resolve(values.delete(key)),
+        get: (key) => keyed(key, where, () => values.get(key)),
+        set: (key, value) => keyed(key, where, () => void values.set(key, value)),
+        create: (key, value) =>
+          keyed(key, where, () => {
+            if (values.has(key)) return false;
+            values.set(key, value);
+            return true;
+          }),
+        delete: (key) => keyed(key, where, () => values.delete(key)),
       };
     },
     close(): Promise<void> {

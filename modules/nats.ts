@@ -48,6 +48,9 @@ export function checkSubject(subject: string, where: string, name: string): void
   }
 }
 
+/** What a queue group may be: one word (the server splits a subscription's line at spaces). */
+const QUEUE = /^\S+$/;
+
 /** The options of a `nats` listener, declared. */
 export const NATS_OPTIONS = {
   servers: {
@@ -71,7 +74,18 @@ export const NATS_OPTIONS = {
   },
   queue: {
     type: "string",
+    // The server reads a subscription's line by its spaces: one in the name drops the connection.
+    check: (value: string, where: string, name: string): void => {
+      if (!QUEUE.test(value)) {
+        throw new GraphError(
+          "PLUMB_NATS_QUEUE",
+          `${where}: option "${name}": ${JSON.stringify(value)} is not a NATS queue group ` +
+            `(one word, no spaces)`,
+        );
+      }
+    },
     what: "queue group that shares the messages",
+    schema: { pattern: QUEUE.source },
     doc: "Queue group: hosts subscribed in the same group share the messages, each going " +
       "to one of them. Absent: every host gets every message.",
   },
@@ -92,13 +106,27 @@ export const NATS_OPTIONS = {
 /** Options of a `nats` listener, parsed (see {@linkcode NATS_OPTIONS}). */
 export type NatsOptions = OptionsOf<typeof NATS_OPTIONS>;
 
+/** What a message's channel needs of its listener. */
+interface ReplyLimit {
+  /** The longest message the server takes now (its `max_payload`). */
+  maxPayload(): number;
+  /** Tells of a reply that was too long to send; the requester gets `text` instead. */
+  tooLong(subject: string, bytes: number, limit: number): string;
+}
+
+const encoder = new TextEncoder();
+
 /**
  * One message as a channel: reads give its bytes, then the end; writes are
  * kept, and sent to the reply subject when the session closes the channel.
+ * A reply longer than the server takes is not kept: the requester is told
+ * so at once (the server would refuse it, and the requester wait out its
+ * timeout), and the listener logs it.
  */
-function messageChannel(msg: Msg): ByteChannel {
+function messageChannel(msg: Msg, limit: ReplyLimit): ByteChannel {
   let data: Uint8Array | null = msg.data.length > 0 ? msg.data : null;
   const reply: Uint8Array[] = [];
+  let size = 0;
   let closed = false;
   return {
     peer: `nats:${msg.subject}`,
@@ -112,15 +140,25 @@ function messageChannel(msg: Msg): ByteChannel {
     },
     write(bytes: Uint8Array): Promise<number> {
       if (closed) return Promise.reject(new Deno.errors.BrokenPipe("the reply was sent"));
-      reply.push(bytes.slice());
+      size += bytes.length;
+      // Past the limit nothing more is kept: what was is given back.
+      if (size > limit.maxPayload()) reply.length = 0;
+      else reply.push(bytes.slice());
       return Promise.resolve(bytes.length);
     },
     close(): void {
       if (closed) return;
       closed = true;
       if (msg.reply === undefined || msg.reply === "") return;
+      const max = limit.maxPayload();
       try {
-        msg.respond(reply.length === 1 ? reply[0] : reply.reduce(concatBytes, new Uint8Array(0)));
+        msg.respond(
+          size > max
+            ? encoder.encode(limit.tooLong(msg.subject, size, max))
+            : reply.length === 1
+            ? reply[0]
+            : reply.reduce(concatBytes, new Uint8Array(0)),
+        );
       } catch {
         // The connection closed under the reply: the requester's own timeout tells it.
       }
@@ -149,6 +187,7 @@ class NatsListener implements Listener {
     options: NatsOptions,
     context: ListenContext,
     subscription: Subscription,
+    maxPayload: () => number,
     close: () => Promise<void>,
   ) {
     this.url = url;
@@ -172,13 +211,26 @@ class NatsListener implements Listener {
     this.#subscription = subscription;
     this.#close = close;
     const max = options.maxInFlight;
+    const limit: ReplyLimit = {
+      maxPayload,
+      tooLong(subject, bytes, most): string {
+        context.log.log(
+          "warn",
+          "PLUMB_NATS_REPLY_TOO_LONG",
+          `nats listener on ${options.subject}: the reply to a message on ${subject} is ` +
+            `${bytes} bytes, more than the NATS server's max_payload of ${most}; ` +
+            `the requester is told so`,
+        );
+        return `error: reply longer than ${most} bytes\n`;
+      },
+    };
     this.done = (async () => {
       for await (const msg of subscription) {
         while (this.#inFlight >= max && !this.#stopped) {
           await new Promise<void>((wake) => this.#room = wake);
         }
         if (this.#stopped) break;
-        pool.serve(messageChannel(msg));
+        pool.serve(messageChannel(msg, limit));
       }
     })();
   }
@@ -222,6 +274,8 @@ export const nats: DeclaredModule<typeof NATS_OPTIONS> = {
     const url = `${server}/${options.subject}${
       options.queue === undefined ? "" : `?queue=${options.queue}`
     }`;
-    return new NatsListener(url, options, context, subscription, () => link.close());
+    // The server says, as it connects, the longest message it takes (1 MiB unless set).
+    const maxPayload = (): number => link.nc.info?.max_payload ?? Infinity;
+    return new NatsListener(url, options, context, subscription, maxPayload, () => link.close());
   },
 };

@@ -21,7 +21,7 @@
 import type { KV } from "@nats-io/kv";
 import { PlumbError } from "../kernel/errors.ts";
 import { createLogger, type Logger } from "../kernel/log.ts";
-import type { KeyValueStore, StoreBackend } from "../kernel/store.ts";
+import { checkKey, type KeyValueStore, type StoreBackend } from "../kernel/store.ts";
 import { natsConnect } from "./nats_connection.ts";
 
 /**
@@ -93,7 +93,13 @@ export async function natsStore(
     name,
     open(bucket: string): KeyValueStore {
       /** Runs `operation` on the bucket, its failures named. */
-      const run = async <T>(operation: string, body: (kv: KV) => Promise<T>): Promise<T> => {
+      const run = async <T>(
+        operation: string,
+        key: string,
+        body: (kv: KV) => Promise<T>,
+      ): Promise<T> => {
+        // Before the server sees it: a key too long for a subject would drop the connection.
+        checkKey(key, `store ${name}: bucket "${bucket}"`);
         try {
           return await body(await bucketOf(bucket));
         } catch (error) {
@@ -101,15 +107,15 @@ export async function natsStore(
         }
       };
       const get = (key: string): Promise<string | undefined> =>
-        run("get", async (kv) => {
+        run("get", key, async (kv) => {
           const entry = await kv.get(natsKey(key));
           return entry === null || entry.operation !== "PUT" ? undefined : entry.string();
         });
       return {
         get,
-        set: (key, value) => run("set", async (kv) => void await kv.put(natsKey(key), value)),
+        set: (key, value) => run("set", key, async (kv) => void await kv.put(natsKey(key), value)),
         create: (key, value) =>
-          run("create", async (kv) => {
+          run("create", key, async (kv) => {
             try {
               await kv.create(natsKey(key), value);
               return true;
@@ -120,7 +126,7 @@ export async function natsStore(
             }
           }),
         delete: (key) =>
-          run("delete", async (kv) => {
+          run("delete", key, async (kv) => {
             const entry = await kv.get(natsKey(key));
             if (entry === null || entry.operation !== "PUT") return false;
             await kv.delete(natsKey(key));

@@ -14,6 +14,9 @@
  * | `DEL key`         | `1` when the key had a value, else `0`                          |
  * | anything else     | `ERR ` and what is wrong, and the connection stays open          |
  *
+ * A key longer than the store takes (2048 bytes) is answered `ERR` and the
+ * store's `PLUMB_STORE_KEY` message.
+ *
  * A key is one word (no spaces); a value is the rest of the line after one
  * space, spaces and all, and may be empty. `SETNX` is a claim: of many
  * clients racing for one key, on any worker or host, exactly one gets `1`.
@@ -78,6 +81,18 @@ async function run(store: KeyValueStore, line: string): Promise<string> {
       `commands are ${COMMANDS}`;
 }
 
+/** The reply to `line`; a key the store refuses is the client's mistake, answered `ERR`. */
+async function answer(store: KeyValueStore, line: string): Promise<string> {
+  try {
+    return await run(store, line);
+  } catch (error) {
+    if (error instanceof PlumbError && error.code === "PLUMB_STORE_KEY") {
+      return `ERR ${error.code} ${error.message}`;
+    }
+    throw error;
+  }
+}
+
 export default defineServlet({
   description: "a key-value server: SET, SETNX, GET and DEL lines over the host's shared store",
   init(args, env) {
@@ -89,6 +104,6 @@ export default defineServlet({
   },
   async exec(ctx, task) {
     const line = await task.readLine(ctx.input);
-    if (line !== null) await task.write(ctx.output, `${await run(ctx.store, line)}\n`);
+    if (line !== null) await task.write(ctx.output, `${await answer(ctx.store, line)}\n`);
   },
 });

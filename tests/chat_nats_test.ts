@@ -214,3 +214,41 @@ Deno.test({
     for (const client of [ann, amy, bob, ben, zoe]) client.close();
   },
 });
+
+Deno.test({
+  name:
+    "chat over NATS: messages on the room's subject that are not a host's (garbage, nicks not a list) are dropped; the room serves on",
+  ignore,
+  async fn() {
+    await using server = await startNatsServer();
+    await using a = await chatHost(server);
+    const [ann] = await join(a, "ann");
+    const nc = await server.client();
+    for (
+      const text of [
+        "not json",
+        "null",
+        "42",
+        '{"kind":"hello","nicks":["no from"]}',
+        '{"from":"evil","kind":"hello","nicks":5}',
+        '{"from":"evil","kind":"roster","nicks":{"a":1}}',
+        '{"from":"evil","kind":"roster","nicks":["mallory",7,null]}',
+        '{"from":"evil","kind":"event","line":"<mallory> hi"}',
+      ]
+    ) {
+      nc.publish("plumb.chat.lobby", text);
+    }
+    await nc.flush();
+    // The one well-formed line reaches ann; the rest changed nothing but the roster's strings.
+    assertEquals(await next(ann), "<mallory> hi");
+    await using b = await chatHost(server);
+    const [bob] = await join(b, "bob");
+    assertEquals(await next(ann), "* bob has joined");
+    await bob.send("still one room\n");
+    assertEquals(await next(ann), "<bob> still one room");
+    assertEquals(await whoUntil(ann, "ann, bob, mallory"), "* in the room: ann, bob, mallory");
+    for (const line of a.logs) assert(!/PLUMB_(UNCAUGHT|NATS_DISCONNECTED)/.test(line), line);
+    ann.close();
+    bob.close();
+  },
+});

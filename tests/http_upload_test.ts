@@ -217,3 +217,34 @@ Deno.test("upload: a streamed body no route takes is answered 404 at once (not l
   assertEquals(refused.status, "HTTP/1.1 413 Content Too Large");
   assertEquals(refused.headers.connection, "close");
 });
+
+Deno.test("upload: a chunked body past --max-body-bytes with a garbage chunk size mid-stream is answered 400 and closed; the host serves on", async () => {
+  await using sim = await simulate(
+    httpGraph(
+      ["--max-body-bytes", "4096", "--max-stream-bytes", "1000000"],
+      { upload: UPLOAD },
+      ["upload.in", "upload.out"],
+    ),
+    { transport: "tcp", logLevel: "info" },
+  );
+  {
+    await using client = await sim.connect();
+    await client.send("POST /u HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
+    // Past --max-body-bytes in good chunks (so the body streams), then a size that is not hex.
+    const good = chunked(bytesOf(8000, 3), 1000);
+    await client.send(good.subarray(0, good.length - 5)); // without the last chunk "0\r\n\r\n"
+    await client.send("zz\r\nmore garbage\r\n");
+    const reply = await readReply(client);
+    assertEquals(reply.status, "HTTP/1.1 400 Bad Request");
+    assertEquals(reply.headers.connection, "close");
+    assert(await client.closedByServer(), "the host kept the connection");
+  }
+  // Whether the handler had begun to read the body (then PLUMB_HTTP_BODY_STREAM is logged) or
+  // the parser met the garbage first depends on how the bytes arrived: the reply is the same.
+  for (const line of sim.logs.filter((l) => l.includes(" PLUMB_HTTP_BODY_STREAM "))) {
+    assertMatch(line, /the body of POST \/u could not be read to its end: .*malformed chunk size/);
+  }
+  await using other = await sim.connect();
+  await other.send("POST /u HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nok");
+  assertEquals((await readReply(other)).text, uploaded(encoder.encode("ok")));
+});

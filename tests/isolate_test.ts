@@ -289,3 +289,28 @@ Deno.test("isolate: a servlet's stray rejection and exception in its worker are 
   assertEquals(code, 0, stderr);
   assert(!stderr.includes("PLUMB_ISOLATE"), stderr);
 });
+
+Deno.test("isolate: a value that cannot be copied to the host (a function written, a function kept as state) fails that request with PLUMB_ISOLATE_UNSUPPORTED; the worker serves on", async () => {
+  await using h = await startHost(isolated("./tests/fixtures/isolate/uncopyable.ts"));
+  await using c = await Client.connect(h.port);
+  await using other = await Client.connect(h.port);
+  await c.send("one\n");
+  assertEquals(await c.readLine(), "ok: one 1\n");
+  for (const [line, what] of [["fn", "writeValue"], ["state", "setState"]]) {
+    await c.send(`${line}\n`);
+    assertEquals(await c.readLine(), "error: request failed\n", what);
+    await other.send(`after ${line}\n`);
+    assertMatch((await other.readLine())!, new RegExp(`^ok: after ${line} \\d\\n$`));
+  }
+  const failures = h.logs.filter((l) => l.includes(" PLUMB_ISOLATE_UNSUPPORTED "));
+  assertEquals(failures.length, 2, h.logs.join("\n"));
+  for (const line of failures) {
+    assertMatch(
+      line,
+      /PLUMB_ISOLATE_UNSUPPORTED node "n": a value that cannot be copied to the host \(.+\) in an isolated servlet \(it runs in a worker of its own\)$/,
+    );
+  }
+  // The same worker served on: its count went on from 1, not from a fresh worker's 1.
+  await c.send("two\n");
+  assertEquals(await c.readLine(), "ok: two 4\n");
+});

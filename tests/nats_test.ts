@@ -287,3 +287,34 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  name:
+    "nats: a reply past the server's max_payload is not dropped in silence: the requester is told at once, the host logs it, and serves on",
+  ignore,
+  async fn() {
+    await using server = await startNatsServer();
+    await using h = await startHost({
+      nodes: { n: { servlet: "./tests/fixtures/big.ts" } }, // 4 MiB a line
+      input: "n.in",
+      output: "n.out",
+      listeners: [
+        { module: "tcp", options: {} },
+        { module: "nats", options: { servers: server.url, subject: "plumb.big" } },
+      ],
+    });
+    const nc = await server.client();
+    for (let i = 1; i <= 2; i++) {
+      // Without the check the server refuses the reply and the request waits out its timeout.
+      const reply = await nc.request("plumb.big", "x\n", { timeout: 30_000 });
+      assertEquals(reply.string(), "error: reply longer than 1048576 bytes\n");
+      const lines = h.logs.filter((l) => l.includes(" PLUMB_NATS_REPLY_TOO_LONG "));
+      assertEquals(lines.length, i, h.logs.join("\n"));
+      assertDocumented(readEntries(), lines[0], "PLUMB_NATS_REPLY_TOO_LONG");
+      assertMatch(
+        lines[0],
+        /nats listener on plumb\.big: the reply to a message on plumb\.big is 4194305 bytes, more than the NATS server's max_payload of 1048576; the requester is told so$/,
+      );
+    }
+  },
+});

@@ -866,6 +866,11 @@ const CASES: Case[] = [
     line: () => checks(natsListening({ subject: "plumb..upper" })),
   },
   {
+    code: "PLUMB_NATS_QUEUE",
+    what: "a queue group with a space",
+    line: () => checks(natsListening({ queue: "a b" })),
+  },
+  {
     code: "PLUMB_NATS_CONNECT",
     what: "no server on the port",
     line: () => {
@@ -1719,6 +1724,16 @@ const CASES: Case[] = [
   },
   { code: "PLUMB_KV_ARGS", what: "--bucket alone", line: () => initError("kv", ["--bucket"]) },
   {
+    code: "PLUMB_STORE_KEY",
+    what: "a kv GET of a 3000-byte key",
+    line: async () => {
+      await using sim = await simulate(oneNode("kv"), { base: ROOT });
+      await using client = await sim.connect();
+      await client.send(`GET ${"k".repeat(3000)}\n`);
+      return after("ERR ", (await client.readLine() ?? "(closed)").trimEnd());
+    },
+  },
+  {
     code: "PLUMB_NATS_PUBLISH_ARGS",
     what: "no subject",
     line: () => initError("nats/publish", ["--servers", "nats://127.0.0.1:4222"]),
@@ -2018,6 +2033,8 @@ const NOT_PROVOKED: Partial<Record<Code, string>> = {
     "needs a nats-server stopped under a host: tests/store_test.ts and tests/chat_nats_test.ts do it and check the line here",
   PLUMB_NATS_RECONNECTED:
     "needs a nats-server started again: tests/store_test.ts and tests/chat_nats_test.ts do it and check the line here",
+  PLUMB_NATS_REPLY_TOO_LONG:
+    "needs a nats-server and a reply past its max_payload: tests/nats_test.ts does it and checks the line here",
   PLUMB_NATS_REQUEST_FAILED:
     "needs a nats-server with no one serving the subject: tests/nats_test.ts does it and checks the line here",
   PLUMB_STORE_NATS_FAILED:

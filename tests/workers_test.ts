@@ -4,7 +4,7 @@
  * signal closes every worker and calls every `unload`; a worker that dies is
  * logged and restarted while the others serve.
  */
-import { assert, assertEquals, assertRejects } from "./assert.ts";
+import { assert, assertEquals, assertMatch, assertRejects } from "./assert.ts";
 import { Client, path, runCli, spawnCli, WORKERS_PERMISSIONS } from "./helpers.ts";
 
 const GRAPH = "tests/fixtures/graphs/worker_name.json";
@@ -412,4 +412,17 @@ Deno.test("--workers: what a servlet prints on standard output reaches the super
   const [listening, ...printed] = stdout.split(/(?<=\n)/);
   assertEquals(listening, `listening on ${cli.url}\n`);
   assertEquals(printed.sort(), said.sort());
+});
+
+Deno.test("--workers: a servlet that loads in the supervisor but throws as a worker imports it is one line naming the node, and plumb exits", async () => {
+  const graph = "tests/fixtures/graphs/worker_only_crash.json";
+  const { code, stdout, stderr } = await runCli([graph, "--workers", "2"], UNSTABLE);
+  assertEquals(stdout, "");
+  const lines = stderr.trimEnd().split("\n");
+  assertEquals(lines.length, 1, stderr);
+  assertMatch(
+    lines[0],
+    /^plumb: PLUMB_SERVLET_LOAD_FAILED .*node "n": cannot load servlet "\.\.\/worker_only_crash\.ts" .*libfoo\.so: cannot open shared object file/,
+  );
+  assertEquals(code, 2);
 });

@@ -47,6 +47,11 @@ type Wire =
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/** The nicknames of a roster message: its strings, whatever else it holds. */
+function nicksOf(nicks: unknown): Set<string> {
+  return new Set(Array.isArray(nicks) ? nicks.filter((n) => typeof n === "string") : []);
+}
+
 /** A folded nickname as a NATS KV key: its UTF-8 bytes in base64url. */
 function claimKey(folded: string): string {
   let binary = "";
@@ -116,7 +121,9 @@ export async function natsShare(
     } catch {
       return; // not one of ours
     }
-    if (typeof wire !== "object" || wire === null || wire.from === me) return;
+    // Anyone may publish on the subject: what is not a message of a room is dropped.
+    if (typeof wire !== "object" || wire === null || typeof wire.from !== "string") return;
+    if (wire.from === me) return;
     heard.set(wire.from, Date.now());
     switch (wire.kind) {
       case "event": {
@@ -127,11 +134,11 @@ export async function natsShare(
         return;
       }
       case "hello":
-        rosters.set(wire.from, new Set(wire.nicks));
+        rosters.set(wire.from, nicksOf(wire.nicks));
         publish({ from: me, kind: "roster", nicks: localNicks() });
         return;
       case "roster":
-        rosters.set(wire.from, new Set(wire.nicks));
+        rosters.set(wire.from, nicksOf(wire.nicks));
         return;
       case "bye":
         rosters.delete(wire.from);
