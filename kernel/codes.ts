@@ -225,6 +225,7 @@ export const CODES = {
   PLUMB_NATS_URL: "a NATS server URL is not nats://HOST:PORT",
   PLUMB_NATS_CONNECT: "no NATS server answered as the host started",
   PLUMB_NATS_SUBJECT: "a NATS subject is not one (empty tokens, spaces, a misplaced wildcard)",
+  PLUMB_NATS_SUBJECT_LONG: "a nats listener names a subject too long for the server",
   PLUMB_NATS_QUEUE: "a nats listener's queue group is not one word",
   PLUMB_NATS_DISCONNECTED: "the host lost its NATS server; it serves local clients and retries",
   PLUMB_NATS_RECONNECTED: "the host reached its NATS server again",

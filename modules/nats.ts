@@ -21,6 +21,8 @@ import { SessionPool } from "./session_pool.ts";
 import { SESSION_OPTIONS } from "./session_options.ts";
 import type { Msg, Subscription } from "@nats-io/transport-node";
 
+/** The longest subject a listener may name, in bytes of UTF-8: well inside the server's 4 KiB line. */
+const MAX_SUBJECT_BYTES = 1024;
 /**
  * What a NATS subject may be: dot-separated tokens of printable characters,
  * `*` for one token and `>` for the rest (subscriptions only).
@@ -39,6 +41,14 @@ const SUBJECT = /^([^\s.*>]+|\*)(\.([^\s.*>]+|\*))*(\.>)?$|^>$/;
  * ```
  */
 export function checkSubject(subject: string, where: string, name: string): void {
+  const bytes = new TextEncoder().encode(subject).length;
+  if (bytes > MAX_SUBJECT_BYTES) {
+    throw new GraphError(
+      "PLUMB_NATS_SUBJECT_LONG",
+      `${where}: option "${name}": a subject of ${bytes} bytes is longer than ` +
+        `${MAX_SUBJECT_BYTES} (the server drops a client whose command line is over 4 KiB)`,
+    );
+  }
   if (!SUBJECT.test(subject)) {
     throw new GraphError(
       "PLUMB_NATS_SUBJECT",

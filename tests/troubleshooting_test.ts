@@ -866,6 +866,11 @@ const CASES: Case[] = [
     line: () => checks(natsListening({ subject: "plumb..upper" })),
   },
   {
+    code: "PLUMB_NATS_SUBJECT_LONG",
+    what: "a subject of 5,000 bytes",
+    line: () => checks(natsListening({ subject: "s".repeat(5000) })),
+  },
+  {
     code: "PLUMB_NATS_QUEUE",
     what: "a queue group with a space",
     line: () => checks(natsListening({ queue: "a b" })),
