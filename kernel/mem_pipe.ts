@@ -151,6 +151,17 @@ export class MemPipe {
     });
   }
 
+  /**
+   * How a fan-in join sees this pipe as one of its inputs: `"data"` when a
+   * chunk is queued (or the pipe was aborted, so that a read says why),
+   * `"empty"` when it ended with nothing queued or failed (a producer that
+   * failed counts as empty), `"pending"` while neither is known.
+   */
+  get joinState(): "data" | "empty" | "pending" {
+    if (this.#chunks.length > 0 || this.#end === ABORTED) return "data";
+    return this.#end === NONE ? "pending" : "empty";
+  }
+
   /** True while a writer waits for the reader (the queue is at its bound). */
   get stalled(): boolean {
     return this.#writers !== undefined && this.#writers.length > 0;
@@ -371,19 +382,25 @@ export class MemOutput implements OutputHandle {
     this.#pipe = pipe;
   }
 
+  // The chunk is queued before the first write starts the reader, so that the
+  // reader finds it there instead of waiting for it (no wait to register and end).
+
   write(chunk: Uint8Array): Promise<void> {
+    const done = this.#pipe.push(chunk);
     this.touch();
-    return this.#pipe.push(chunk);
+    return done;
   }
 
   writeText(text: string): Promise<void> {
+    const done = this.#pipe.push(text);
     this.touch();
-    return this.#pipe.push(text);
+    return done;
   }
 
   writeValue(value: unknown): Promise<void> {
+    const done = this.#pipe.push(new QueuedValue(value));
     this.touch();
-    return this.#pipe.push(new QueuedValue(value));
+    return done;
   }
 
   touch(): void {

@@ -36,6 +36,11 @@ export interface PlanNode extends LoadedNode {
   readonly tees: readonly Tee[];
   /** Each port's type once generics are bound (undefined: untyped, or a generic left unbound). */
   readonly types: readonly (string | undefined)[];
+  /**
+   * `"dup"` or `"join"` for a node the loader added for a fan-out or a fan-in,
+   * which the scheduler runs itself (`kernel/fan.ts`) instead of its servlet.
+   */
+  readonly fan?: "dup" | "join";
 }
 
 /** An output and the shadow ports that carry its bytes. */
@@ -73,6 +78,22 @@ export interface PlanEdge {
   readonly to: number;
   /** Consuming port descriptor of that node. */
   readonly toPort: number;
+  /**
+   * The node whose exec writes the edge's pipe: `from`, or for a branch of a
+   * fan-out the node that writes the fanned-out output.
+   */
+  readonly writer: number;
+  /**
+   * The node whose exec reads the edge's pipe: `to`, or for a branch of a
+   * fan-in the node that reads the joined input.
+   */
+  readonly reader: number;
+  /**
+   * The edge has no pipe of its own: it feeds a fan-out node (its writer
+   * writes the branches' pipes) or leaves a fan-in node (its reader reads the
+   * branches' pipes). The fan node's index, or -1 for an edge with a pipe.
+   */
+  readonly fan: number;
 }
 
 /** A checked graph, ready to serve. */
@@ -96,6 +117,16 @@ export interface Plan {
    * edges carry (`--admin`); absent, the scheduler makes a plain `MemPipe`.
    */
   readonly newPipe?: (edge: number, options: MemPipeOptions) => MemPipe;
+}
+
+/**
+ * Whether a node is one the loader added for a fan-out (`a~out~dup`) or a
+ * fan-in (`b~in~join`): only the loader makes names with `~`.
+ */
+function fanOf(node: LoadedNode): "dup" | "join" | undefined {
+  if (!node.name.includes("~")) return undefined;
+  if (node.specifier === "dataflow/dup") return "dup";
+  return node.specifier === "dataflow/firstnonempty" ? "join" : undefined;
 }
 
 /** Slot of the `__null__` signal output of a node with `n` declared ports. */
@@ -228,11 +259,19 @@ export function compilePlan(
     raw,
   );
   const index = new Map(order.map((n, i) => [n.name, i]));
-  const edges: PlanEdge[] = raw.map((e) => ({
+  const fans = order.map(fanOf);
+  const fanEdges = raw.map((e) => ({
     from: index.get(e.from.node.name)!,
     fromSlot: e.from.slot,
     to: index.get(e.to.node.name)!,
     toPort: e.to.slot,
+  }));
+  const edges: PlanEdge[] = fanEdges.map((e) => ({
+    ...e,
+    // A fan-out's producer writes its branches, a fan-in's consumer reads them.
+    writer: fans[e.from] === "dup" ? fanEdges.find((into) => into.to === e.from)!.from : e.from,
+    reader: fans[e.to] === "join" ? fanEdges.find((out) => out.from === e.to)!.to : e.to,
+    fan: fans[e.to] === "dup" ? e.to : fans[e.from] === "join" ? e.from : -1,
   }));
   // Each node's input and output edges, in the file's order, found in one pass.
   const inputEdgesOf: number[][] = order.map(() => []);
@@ -249,6 +288,8 @@ export function compilePlan(
     const outputEdges = outputEdgesOf[i];
     for (const k of inputEdges) slots[edges[k].toPort] = k;
     for (const k of outputEdges) slots[edges[k].fromSlot] = k;
+    // A join takes its inputs in the order of its ports (the order of the file's edges).
+    if (fans[i] === "join") inputEdges.sort((a, b) => edges[a].toPort - edges[b].toPort);
     return {
       ...node,
       index: i,
@@ -257,6 +298,7 @@ export function compilePlan(
       outputEdges,
       tees: teesOf(node.ports),
       types: types.get(node)!,
+      ...(fans[i] === undefined ? {} : { fan: fans[i] }),
     };
   });
   return {

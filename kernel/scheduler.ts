@@ -22,6 +22,7 @@ import {
 import { type Handle, TaskImpl } from "./task.ts";
 import { applyTees, type Teed } from "./tee.ts";
 import { MemPipe, type WaitMonitor } from "./mem_pipe.ts";
+import { FanOutput, JoinInput, type RequestPipes } from "./fan.ts";
 import type { Port } from "./servlet.ts";
 import type { RequestInfo } from "./request.ts";
 
@@ -248,7 +249,7 @@ const WAITING = 0;
 const RUNNING = 1;
 const SETTLED = 2;
 
-class RequestRun implements WaitMonitor {
+class RequestRun implements WaitMonitor, RequestPipes {
   readonly #plan: Plan;
   readonly #input: InputHandle;
   readonly #output: OutputHandle;
@@ -308,6 +309,31 @@ class RequestRun implements WaitMonitor {
     return promise;
   }
 
+  pipeOf(edge: number): MemPipe {
+    return this.#pipe(edge);
+  }
+
+  /** The producer's handle of an edge: its pipe's, or a fan-out's over its branches' pipes. */
+  #outputOf(edge: number): OutputHandle {
+    const fan = this.#plan.edges[edge].fan;
+    return fan < 0
+      ? this.#pipe(edge).output
+      : new FanOutput(this, this.#plan.nodes[fan].outputEdges);
+  }
+
+  /** The consumer's handle of an edge: its pipe's, or a fan-in's over its branches' pipes. */
+  #inputOf(edge: number): InputHandle {
+    const fan = this.#plan.edges[edge].fan;
+    return fan < 0 ? this.#pipe(edge).input : new JoinInput(this, this.#plan.nodes[fan].inputEdges);
+  }
+
+  /** Fails what a producer's edge carries: its pipe, or a fan-out's branches. */
+  #failEdge(edge: number, reason: unknown): void {
+    const fan = this.#plan.edges[edge].fan;
+    if (fan < 0) this.#pipes[edge]?.error(reason);
+    else for (const branch of this.#plan.nodes[fan].outputEdges) this.#pipes[branch]?.error(reason);
+  }
+
   #pipe(edge: number): MemPipe {
     let pipe = this.#pipes[edge];
     if (pipe === undefined) {
@@ -326,12 +352,12 @@ class RequestRun implements WaitMonitor {
 
   /** A pipe's first write starts the node that reads it. */
   firstWrite(pipe: MemPipe): void {
-    this.#startNode(this.#plan.edges[pipe.id].to);
+    this.#startNode(this.#plan.edges[pipe.id].reader);
   }
 
   wait(pipe: MemPipe, writer: boolean): void {
     const edge = this.#plan.edges[pipe.id];
-    const node = writer ? edge.from : edge.to;
+    const node = writer ? edge.writer : edge.reader;
     this.#waitingOn[node] = writer ? -1 - pipe.id : pipe.id;
     if (this.#waits[node]++ === 0 && this.#state[node] === RUNNING && --this.#free === 0) {
       this.#checkDeadlock();
@@ -340,7 +366,7 @@ class RequestRun implements WaitMonitor {
 
   resume(pipe: MemPipe, writer: boolean): void {
     const edge = this.#plan.edges[pipe.id];
-    const node = writer ? edge.from : edge.to;
+    const node = writer ? edge.writer : edge.reader;
     if (--this.#waits[node] === 0 && this.#state[node] === RUNNING) this.#free++;
   }
 
@@ -399,8 +425,7 @@ class RequestRun implements WaitMonitor {
       const slot = node.slots[i];
       const port = node.ports[i];
       if (slot >= 0) {
-        const pipe = this.#pipe(slot);
-        handles[i] = bind(port.flags & OUTPUT ? pipe.output : pipe.input, port);
+        handles[i] = bind(port.flags & OUTPUT ? this.#outputOf(slot) : this.#inputOf(slot), port);
       } else if (slot === GRAPH_INPUT) handles[i] = this.#input;
       else if (slot === GRAPH_OUTPUT) handles[i] = this.#output;
       else handles[i] = unboundHandle(port, node, this.#open);
@@ -436,9 +461,8 @@ class RequestRun implements WaitMonitor {
       const reason = new UpstreamError(node.name);
       for (let i = 0; i < n; i++) {
         const slot = node.slots[i];
-        if (slot >= 0 && this.#plan.edges[slot].from === node.index) {
-          this.#pipes[slot]?.error(reason);
-        } else if (slot === GRAPH_OUTPUT) this.#ok = false;
+        if (slot >= 0 && this.#plan.edges[slot].from === node.index) this.#failEdge(slot, reason);
+        else if (slot === GRAPH_OUTPUT) this.#ok = false;
       }
       const errorEdge = node.slots[errorSlot(n)];
       // A failure nobody handles fails the request: the module tells the client
@@ -446,7 +470,7 @@ class RequestRun implements WaitMonitor {
       if (errorEdge === UNBOUND) this.#ok = false;
       else {
         const message = describeError(error);
-        this.#pipe(errorEdge).output.write(encoder.encode(`${node.name}: ${message}\n`));
+        this.#outputOf(errorEdge).write(encoder.encode(`${node.name}: ${message}\n`));
       }
     } else {
       let wrote = false;
@@ -454,7 +478,7 @@ class RequestRun implements WaitMonitor {
         if ((node.ports[i].flags & OUTPUT) && (handles[i] as OutputHandle).written) wrote = true;
       }
       const nullEdge = node.slots[nullSlot(n)];
-      if (!wrote && nullEdge !== UNBOUND) this.#pipe(nullEdge).output.touch();
+      if (!wrote && nullEdge !== UNBOUND) this.#outputOf(nullEdge).touch();
     }
     for (let i = 0; i < n; i++) {
       if (!(node.ports[i].flags & OUTPUT)) (handles[i] as InputHandle).release();
@@ -465,6 +489,8 @@ class RequestRun implements WaitMonitor {
 
   #cancel(index: number): void {
     if (this.#state[index] !== WAITING) return;
+    // A fan node never runs: its producer writes, or its consumer reads, the branches.
+    if (this.#plan.nodes[index].fan !== undefined) return this.#settle(this.#plan.nodes[index]);
     // A connection's opening reaches every node, written to or not, so that any may greet;
     // but a node fed only by signals (`__null__`, `__error__`) runs only when one fires.
     if (this.#info.event === "open" && !this.#signalsOnly(index)) this.#startNode(index);
