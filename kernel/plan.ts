@@ -38,7 +38,7 @@ export interface PlanNode extends LoadedNode {
   readonly types: readonly (string | undefined)[];
   /**
    * `"dup"` or `"join"` for a node the loader added for a fan-out or a fan-in,
-   * which the scheduler runs itself (`kernel/fan.ts`) instead of its servlet.
+   * which the scheduler runs itself (`kernel/edge_handles.ts`) instead of its servlet.
    */
   readonly fan?: "dup" | "join";
 }

@@ -22,7 +22,7 @@ import {
 import { type Handle, TaskImpl } from "./task.ts";
 import { applyTees, type Teed } from "./tee.ts";
 import { MemPipe, type WaitMonitor } from "./mem_pipe.ts";
-import { FanOutput, JoinInput, type RequestPipes } from "./fan.ts";
+import { EdgeOutput, FanOutput, JoinInput, type RequestPipes } from "./edge_handles.ts";
 import type { Port } from "./servlet.ts";
 import type { RequestInfo } from "./request.ts";
 
@@ -311,6 +311,12 @@ class RequestRun implements WaitMonitor, RequestPipes {
 
   pipeOf(edge: number): MemPipe {
     return this.#pipe(edge);
+  }
+
+  joinState(edge: number): "data" | "empty" | "pending" {
+    const pipe = this.#pipes[edge];
+    if (pipe !== undefined) return pipe.joinState;
+    return this.#closed[edge] ? "empty" : "pending";
   }
 
   /** The producer's handle of an edge: its pipe's, or a fan-out's over its branches' pipes. */

@@ -1,5 +1,7 @@
 /**
- * Fan-out and fan-in, run by the kernel itself. The graph loader adds a
+ * A request's handles of its edges, each making its pipe only when it is
+ * first used: a plain edge's output ({@linkcode EdgeOutput}), and fan-out and
+ * fan-in, run by the kernel itself. The graph loader adds a
  * `dataflow/dup` node where an output feeds several inputs and a
  * `dataflow/firstnonempty` node where an input is fed by several outputs
  * (`kernel/rewrite.ts`); the plan keeps them, for messages, `--dot` and
@@ -22,6 +24,77 @@ import { QueuedValue } from "./value_codec.ts";
 export interface RequestPipes {
   /** The pipe of edge `edge` in this request. */
   pipeOf(edge: number): MemPipe;
+  /**
+   * What a join sees of edge `edge` (see {@linkcode MemPipe.joinState}),
+   * without making its pipe: an edge whose producer ended without a write is
+   * `"empty"`.
+   */
+  joinState(edge: number): "data" | "empty" | "pending";
+}
+
+/**
+ * A producer's handle of an edge: its pipe is made on the first write (or
+ * touch), so an output a request never writes (the routes a demux did not
+ * take) costs no pipe.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { MemPipe } from "./mem_pipe.ts";
+ * import { EdgeOutput } from "./edge_handles.ts";
+ *
+ * const pipes: MemPipe[] = [];
+ * const out = new EdgeOutput({
+ *   pipeOf: (edge) => pipes[edge] ??= new MemPipe(),
+ *   joinState: () => "pending",
+ * }, 0);
+ * assertEquals(pipes.length, 0);
+ * await out.writeText("made now\n");
+ * assertEquals(await pipes[0].input.readLine(), "made now");
+ * ```
+ */
+export class EdgeOutput implements OutputHandle {
+  flags = 0;
+  touched = 0;
+  written = false;
+  readonly #pipes: RequestPipes;
+  readonly #edge: number;
+
+  /**
+   * @param pipes the request's pipes
+   * @param edge the edge
+   */
+  constructor(pipes: RequestPipes, edge: number) {
+    this.#pipes = pipes;
+    this.#edge = edge;
+  }
+
+  // The chunk is queued before the first write starts the reader, so that the
+  // reader finds it there instead of waiting for it (no wait to register and end).
+
+  write(chunk: Uint8Array): Promise<void> {
+    const done = this.#pipes.pipeOf(this.#edge).push(chunk);
+    this.touch();
+    return done;
+  }
+
+  writeText(text: string): Promise<void> {
+    const done = this.#pipes.pipeOf(this.#edge).push(text);
+    this.touch();
+    return done;
+  }
+
+  writeValue(value: unknown): Promise<void> {
+    const done = this.#pipes.pipeOf(this.#edge).push(new QueuedValue(value));
+    this.touch();
+    return done;
+  }
+
+  touch(): void {
+    if (this.written) return;
+    this.written = true;
+    this.#pipes.pipeOf(this.#edge).firstWrite();
+  }
 }
 
 /**
@@ -32,10 +105,13 @@ export interface RequestPipes {
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { MemPipe } from "./mem_pipe.ts";
- * import { FanOutput } from "./fan.ts";
+ * import { FanOutput } from "./edge_handles.ts";
  *
  * const pipes = [new MemPipe(), new MemPipe()];
- * const out = new FanOutput({ pipeOf: (edge) => pipes[edge] }, [0, 1]);
+ * const out = new FanOutput({ pipeOf: (edge) => pipes[edge], joinState: () => "pending" }, [
+ *   0,
+ *   1,
+ * ]);
  * await out.writeText!("same\n");
  * assertEquals(await pipes[0].input.readLine(), "same");
  * assertEquals(await pipes[1].input.readLine(), "same");
@@ -78,7 +154,7 @@ export class FanOutput implements OutputHandle {
   touch(): void {
     if (this.written) return;
     this.written = true;
-    for (const edge of this.#edges) this.#pipes.pipeOf(edge).output.touch();
+    for (const edge of this.#edges) this.#pipes.pipeOf(edge).firstWrite();
   }
 
   #push(chunk: Uint8Array | string | QueuedValue): Promise<void> {
@@ -106,10 +182,13 @@ const TRUE: Promise<boolean> = Promise.resolve(true);
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { MemPipe } from "./mem_pipe.ts";
- * import { JoinInput } from "./fan.ts";
+ * import { JoinInput } from "./edge_handles.ts";
  *
  * const pipes = [new MemPipe(), new MemPipe()];
- * const input = new JoinInput({ pipeOf: (edge) => pipes[edge] }, [0, 1]);
+ * const input = new JoinInput({
+ *   pipeOf: (edge) => pipes[edge],
+ *   joinState: (edge) => pipes[edge].joinState,
+ * }, [0, 1]);
  * pipes[0].close(); // the first branch did not run
  * await pipes[1].output.writeText!("second\n");
  * assertEquals(await input.readLine(), "second");
@@ -141,10 +220,9 @@ export class JoinInput implements InputHandle {
     if (this.#taken !== undefined) return this.#taken;
     const edges = this.#edges;
     for (; this.#next < edges.length; this.#next++) {
-      const pipe = this.#pipes.pipeOf(edges[this.#next]);
-      const state = pipe.joinState;
+      const state = this.#pipes.joinState(edges[this.#next]);
       if (state === "pending") return undefined;
-      if (state === "data") return this.#take(pipe);
+      if (state === "data") return this.#take(this.#pipes.pipeOf(edges[this.#next]));
     }
     return this.#unread === undefined ? this.#taken = null : this.#giveBack();
   }
