@@ -281,7 +281,11 @@ export class HostMetrics {
    * timed and each edge's pipes count their bytes.
    */
   observe(plan: Plan): Plan {
+    // The nodes the loader adds for a fan-out or fan-in run no servlet (the
+    // kernel writes and reads their branches' pipes), and the edge into a
+    // fan-out or out of a fan-in has no pipe: neither is counted.
     const nodes = plan.nodes.map((node) => {
+      if (node.fan !== undefined) return node;
       let counters = this.#nodes.get(node.name);
       if (counters === undefined) {
         this.#nodes.set(node.name, counters = new NodeCounters(node.name));
@@ -289,6 +293,7 @@ export class HostMetrics {
       return { ...node, servlet: counted(node.servlet, counters) };
     });
     const edges = plan.edges.map((edge) => {
+      if (edge.fan >= 0) return undefined;
       const from = slotName(plan.nodes[edge.from], edge.fromSlot);
       const to = slotName(plan.nodes[edge.to], edge.toPort);
       const key = `${from}\n${to}`;
@@ -299,7 +304,7 @@ export class HostMetrics {
     return {
       ...plan,
       nodes,
-      newPipe: (edge, options) => new CountingMemPipe(options, edges[edge]),
+      newPipe: (edge, options) => new CountingMemPipe(options, edges[edge]!),
     };
   }
 

@@ -479,12 +479,14 @@ class RequestRun implements WaitMonitor, RequestPipes {
         this.#outputOf(errorEdge).write(encoder.encode(`${node.name}: ${message}\n`));
       }
     } else {
-      let wrote = false;
-      for (let i = 0; i < n; i++) {
-        if ((node.ports[i].flags & OUTPUT) && (handles[i] as OutputHandle).written) wrote = true;
-      }
       const nullEdge = node.slots[nullSlot(n)];
-      if (!wrote && nullEdge !== UNBOUND) this.#outputOf(nullEdge).touch();
+      if (nullEdge !== UNBOUND) {
+        let wrote = false;
+        for (let i = 0; i < n; i++) {
+          if ((node.ports[i].flags & OUTPUT) && (handles[i] as OutputHandle).written) wrote = true;
+        }
+        if (!wrote) this.#outputOf(nullEdge).touch();
+      }
     }
     for (let i = 0; i < n; i++) {
       if (!(node.ports[i].flags & OUTPUT)) (handles[i] as InputHandle).release();
