@@ -29,6 +29,11 @@
  * - `async calls`: N awaited async pass-through functions, the floor of N
  *   asynchronous hops.
  *
+ * A last group runs the example graphs of `deno task bench` (`hello`,
+ * `pipeline`, `router`), 16 requests of `Plumber\n` in flight at once as 16
+ * connections would have them, against `hello`: what the nodes, pipes and
+ * fans of a graph cost per request with no socket in the way.
+ *
  * Before anything is timed, every path is run once and its output compared
  * with the payload, so a broken path fails the run instead of being measured;
  * each timed run also checks the number of bytes that came out.
@@ -53,6 +58,12 @@ import { describeError, runRequest } from "../kernel/scheduler.ts";
 // Static, so the loader's dynamic import of the built-in finds it loaded: no --allow-read.
 import "../servlets/echo.ts";
 import "../servlets/line.ts";
+import "../servlets/hello.ts";
+import "../servlets/transform.ts";
+import "../servlets/dataflow/demux.ts";
+import helloGraph from "../examples/hello.json" with { type: "json" };
+import pipelineGraph from "../examples/pipeline.json" with { type: "json" };
+import routerGraph from "../examples/router.json" with { type: "json" };
 
 /** The chain lengths measured. */
 const CHAINS: readonly number[] = [1, 3, 10];
@@ -154,6 +165,34 @@ async function chain(n: number, servlet = "echo"): Promise<Plan> {
   const rewritten = rewriteFans(file, spec);
   const loaded = await loadNodes(file, new URL(import.meta.url), rewritten.spec, resolveServlet);
   return compilePlan(file, rewritten.spec, loaded, rewritten.labels);
+}
+
+/** An example graph file's graph, compiled as the host does. */
+async function example(file: string, graph: unknown): Promise<Plan> {
+  const spec = validateGraph(file, graph);
+  const rewritten = rewriteFans(file, spec);
+  const base = new URL(`../${file}`, import.meta.url);
+  const loaded = await loadNodes(file, base, rewritten.spec, resolveServlet);
+  return compilePlan(file, rewritten.spec, loaded, rewritten.labels);
+}
+
+/** The example graphs measured, with the reply each gives to `Plumber\n`. */
+const EXAMPLES = [
+  { file: "examples/hello.json", graph: helloGraph, reply: "Hello, Plumber\n" },
+  { file: "examples/pipeline.json", graph: pipelineGraph, reply: "Hello, PLUMBER\n" },
+  { file: "examples/router.json", graph: routerGraph, reply: "Hello, Plumber\n" },
+];
+
+/** Requests in flight at once in the example graphs' group, as 16 connections would have them. */
+const IN_FLIGHT = 16;
+
+/** `IN_FLIGHT` requests through the plan at once; returns the bytes of all the replies. */
+async function concurrentOnce(plan: Plan, chunks: readonly Uint8Array[]): Promise<number> {
+  const runs: Promise<number>[] = [];
+  for (let i = 0; i < IN_FLIGHT; i++) runs.push(plumbOnce(plan, chunks, new CountingOutput()));
+  let bytes = 0;
+  for (const n of await Promise.all(runs)) bytes += n;
+  return bytes;
 }
 
 /** One request through the plan; returns the bytes of the reply. */
@@ -292,4 +331,23 @@ for (const n of CHAINS) {
       },
     });
   }
+}
+
+// The example graphs of `deno task bench`, without sockets: what their nodes
+// and pipes cost per request beyond the one-node hello.
+const small = PAYLOADS[0];
+for (const { file, graph, reply } of EXAMPLES) {
+  const plan = await example(file, graph);
+  const output = new CountingOutput(true);
+  await plumbOnce(plan, small.chunks, output);
+  assertBytes(file, output.chunks!, new TextEncoder().encode(reply));
+  const group = `example graphs, ${IN_FLIGHT} requests in flight`;
+  Deno.bench({
+    name: `plumb ${file}`,
+    group,
+    baseline: file === "examples/hello.json",
+    async fn(): Promise<void> {
+      expectSize(file, await concurrentOnce(plan, small.chunks), IN_FLIGHT * reply.length);
+    },
+  });
 }
