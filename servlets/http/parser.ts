@@ -369,7 +369,10 @@ export default defineServlet({
     if (outcome.kind !== "request") return; // not so: one not all here was kept above
     const { request, end } = outcome;
     if (piece !== undefined && end < piece.length) task.cntl(ctx.input, EOM, piece, end);
-    task.keepAlive(ctx.input, request.keepAlive);
+    // PERSIST is on as the input declares it: only a client that asks to close changes it.
+    if (!request.keepAlive || !task.keepAlive(ctx.input)) {
+      task.keepAlive(ctx.input, request.keepAlive);
+    }
     await task.writeValue(ctx.head, { method: request.method, version: request.version });
     await task.writeValue(ctx.output, request);
   },
