@@ -155,8 +155,30 @@ function parseHead(
   to: number,
   limits: RequestLimits,
 ): Head | ParseOutcome {
-  // The usual request is its piece, whole: decoded as it is, without a view of it.
-  const text = decoder.decode(from === 0 && to === bytes.length ? bytes : bytes.subarray(from, to));
+  return parseHeadText(decoder.decode(bytes.subarray(from, to)), limits);
+}
+
+/**
+ * The text of a piece that is one whole head and nothing more, as most
+ * requests without a body come: its request line first (no empty line
+ * before it), its first empty line last (CRLF), no longer than `max`; else
+ * `undefined`. Such a piece is decoded once, and its lines are not looked
+ * for one by one in its bytes.
+ */
+function wholeHead(chunk: Uint8Array, max: number): string | undefined {
+  const n = chunk.length;
+  if (n > max || n < 4 || chunk[n - 1] !== LF || chunk[n - 2] !== CR || chunk[n - 3] !== LF) {
+    return undefined;
+  }
+  if (chunk[0] === CR || chunk[0] === LF) return undefined;
+  const text = decoder.decode(chunk);
+  // Only ASCII bytes decode to CR and LF: the text's empty lines are the piece's.
+  if (text.indexOf("\n\n") >= 0 || text.indexOf("\n\r\n") !== text.length - 3) return undefined;
+  return text;
+}
+
+/** Parses the text of a complete head, as {@linkcode parseHead}. */
+function parseHeadText(text: string, limits: RequestLimits): Head | ParseOutcome {
   const eol = text.indexOf("\n");
   const lineEnd = eol > 0 && text.charCodeAt(eol - 1) === CR ? eol - 1 : eol;
   // The request line: a token, one space, visible ASCII, one space, HTTP/d.d.
@@ -526,6 +548,13 @@ export class RequestReader {
   #feedHead(chunk: Uint8Array): number | ParseOutcome {
     const max = this.#limits.maxHeaderBytes;
     const before = this.#headLength;
+    if (before === 0 && this.#scanned === 0) {
+      const text = wholeHead(chunk, max);
+      if (text !== undefined) {
+        this.examined += 3 * chunk.length; // scanned, decoded, then split into lines
+        return this.#headed(parseHeadText(text, this.#limits), chunk.length);
+      }
+    }
     let buf = chunk;
     if (before > 0) {
       // Never more than one byte past the limit is kept: that byte says the head is too long.
@@ -554,20 +583,24 @@ export class RequestReader {
         this.#headStart = lf + 1; // an empty line before the request: skipped, but counted
       } else {
         this.examined += 2 * (lf + 1 - this.#headStart); // decoded, then split into lines
-        const parsed = parseHead(buf, this.#headStart, lf + 1, this.#limits);
-        if ("kind" in parsed) return parsed;
-        this.#request = parsed.request;
-        this.#head = EMPTY;
-        this.release(); // what the head held; the body takes its own
-        if (parsed.length < 0) this.#state = CHUNK_SIZE;
-        else {
-          this.#state = LENGTH_BODY;
-          this.#length = parsed.length;
-          this.#streaming = parsed.length > this.#limits.maxBodyBytes;
-        }
-        return lf + 1 - before;
+        return this.#headed(parseHead(buf, this.#headStart, lf + 1, this.#limits), lf + 1 - before);
       }
     }
+  }
+
+  /** The head is parsed (or refused): the body comes next, from `end` in the piece. */
+  #headed(parsed: Head | ParseOutcome, end: number): number | ParseOutcome {
+    if ("kind" in parsed) return parsed;
+    this.#request = parsed.request;
+    this.#head = EMPTY;
+    this.release(); // what the head held; the body takes its own
+    if (parsed.length < 0) this.#state = CHUNK_SIZE;
+    else {
+      this.#state = LENGTH_BODY;
+      this.#length = parsed.length;
+      this.#streaming = parsed.length > this.#limits.maxBodyBytes;
+    }
+    return end;
   }
 
   #headTooLong(): ParseOutcome {
