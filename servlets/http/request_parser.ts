@@ -398,7 +398,7 @@ export class RequestReader {
   #section = 0;
   // A body streamed: the pieces not handed out yet (views of what was fed).
   #streaming = false;
-  #pieces: Uint8Array[] = [];
+  #pieces: Uint8Array[] | undefined; // made when the body is streamed
 
   /**
    * @param limits the size limits
@@ -452,8 +452,8 @@ export class RequestReader {
    */
   takePieces(): readonly Uint8Array[] {
     const pieces = this.#pieces;
-    if (pieces.length === 0) return NO_PIECES;
-    this.#pieces = [];
+    if (pieces === undefined || pieces.length === 0) return NO_PIECES;
+    this.#pieces = undefined;
     return pieces;
   }
 
@@ -628,7 +628,7 @@ export class RequestReader {
     if (this.#streaming) {
       // Handed on as it comes: a view of the piece, kept by nobody here.
       const take = Math.min(need, available);
-      if (take > 0) this.#pieces.push(chunk.subarray(at, at + take));
+      if (take > 0) (this.#pieces ??= []).push(chunk.subarray(at, at + take));
       this.#bodyLength += take;
       return this.#bodyLength === this.#length ? at + take : -1;
     }
@@ -654,7 +654,7 @@ export class RequestReader {
   #startStreaming(): boolean {
     if ((this.#limits.maxStreamBytes ?? 0) <= this.#limits.maxBodyBytes) return false;
     this.#streaming = true;
-    if (this.#bodyLength > 0) this.#pieces.push(this.#body.subarray(0, this.#bodyLength));
+    if (this.#bodyLength > 0) (this.#pieces ??= []).push(this.#body.subarray(0, this.#bodyLength));
     this.#body = EMPTY;
     this.release(); // the kept bytes are the reader's of the stream now
     return true;
@@ -671,7 +671,7 @@ export class RequestReader {
       if (this.#state === CHUNK_DATA) {
         const take = Math.min(this.#chunkSize, chunk.length - i);
         if (this.#streaming) {
-          if (take > 0) this.#pieces.push(chunk.subarray(i, i + take));
+          if (take > 0) (this.#pieces ??= []).push(chunk.subarray(i, i + take));
         } else {
           if (!this.#bodyRoom(take, maxBody)) return this.#overBudget();
           this.#body.set(chunk.subarray(i, i + take), this.#bodyLength);

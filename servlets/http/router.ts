@@ -112,6 +112,13 @@ export function matchRoute(
   return Object.fromEntries(route.names.map((name, i) => [name, match[i + 1] ?? ""]));
 }
 
+/** True when `params` is an object with no own property. */
+function emptyParams(params: Record<string, string> | undefined): boolean {
+  if (typeof params !== "object" || params === null) return false;
+  for (const name in params) if (Object.hasOwn(params, name)) return false;
+  return true;
+}
+
 /** The path of a route without parameters (matched by comparison), else `undefined`. */
 function exactPath(route: Route): string | undefined {
   if (route.names.length > 0) return undefined;
@@ -146,8 +153,9 @@ export default defineServlet({
         ? {}
         : undefined;
       if (params !== undefined) {
-        // A copy with the parameters: a value read is shared, so it is not changed.
-        routed = { ...request, params };
+        // A copy with the parameters: a value read is shared, so it is not changed (a
+        // route without parameters on a request without any has nothing to change).
+        if (exact === undefined || !emptyParams(request.params)) routed = { ...request, params };
         chosen = i;
         break;
       }
