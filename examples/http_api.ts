@@ -40,7 +40,10 @@ export default defineServlet({
     const request = await task.readValue(ctx.input); // an HttpRequest
     if (request === null) return;
     if (ctx.endpoint === "hello") {
-      const name = new URLSearchParams(request.query).get("name") ?? "world";
+      // No query, no name: the usual request makes no URLSearchParams.
+      const name = request.query === ""
+        ? "world"
+        : new URLSearchParams(request.query).get("name") ?? "world";
       await task.writeValue(ctx.output, jsonResponse({ message: `Hello, ${name}!` }));
       return;
     }

@@ -94,6 +94,9 @@ interface Partial {
   continued: boolean;
 }
 
+/** What the parser has before its first piece: nothing yet. */
+const MORE: ParseOutcome = Object.freeze({ kind: "more" });
+
 const USAGE =
   "args are [--max-header-bytes N] [--max-body-bytes N] [--max-stream-bytes N] [--head-timeout S] [--body-timeout S] [--max-buffered-bytes N]";
 
@@ -317,10 +320,11 @@ export default defineServlet({
     };
   },
   async exec(ctx, task) {
-    const partial = task.popState<Partial>(ctx.input) ??
-      { reader: new RequestReader(ctx.limits, ctx.budget), timed: undefined, continued: false };
-    const reader = partial.reader;
-    let outcome: ParseOutcome = { kind: "more" };
+    // What a request not all here left with the connection, if anything (the usual request
+    // comes whole: no Partial is made for it).
+    const kept = task.popState<Partial>(ctx.input);
+    const reader = kept?.reader ?? new RequestReader(ctx.limits, ctx.budget);
+    let outcome: ParseOutcome = MORE;
     let piece: Uint8Array | undefined;
     try {
       // A read loop, not task.chunks: this is on the hot path.
@@ -340,11 +344,12 @@ export default defineServlet({
     if (outcome.kind === "more" && !reader.started) return;
     const parsed = reader.request;
     if (
-      outcome.kind === "more" && parsed !== undefined && !partial.continued &&
+      outcome.kind === "more" && parsed !== undefined && kept?.continued !== true &&
       reader.bodyBytes === 0 && expectsContinue(parsed)
     ) {
       // The head is here and its client waits to be told to send the body: this exchange is
       // the interim 100 alone (render writes it, and it is sent as this request ends).
+      const partial = kept ?? { reader, timed: undefined, continued: false };
       partial.continued = true;
       keep(ctx, task, partial);
       await task.writeValue(ctx.head, { method: parsed.method, version: "1.1", continue: true });
@@ -353,10 +358,10 @@ export default defineServlet({
     if (outcome.kind === "more" && !reader.streaming) {
       // Not all here: kept with the connection, and nothing runs until more comes
       // (or the deadline of the part it is in passes).
-      keep(ctx, task, partial);
+      keep(ctx, task, kept ?? { reader, timed: undefined, continued: false });
       return;
     }
-    if (partial.timed !== undefined) task.cntl(ctx.input, DEADLINE, null);
+    if (kept?.timed !== undefined) task.cntl(ctx.input, DEADLINE, null);
     if (outcome.kind === "error") {
       task.keepAlive(ctx.input, false);
       await task.writeValue(ctx.head, { method: "GET", version: "1.1", error: outcome.response });
@@ -369,7 +374,10 @@ export default defineServlet({
     if (outcome.kind !== "request") return; // not so: one not all here was kept above
     const { request, end } = outcome;
     if (piece !== undefined && end < piece.length) task.cntl(ctx.input, EOM, piece, end);
-    task.keepAlive(ctx.input, request.keepAlive);
+    // PERSIST is on as the input declares it: only a client that asks to close changes it.
+    if (!request.keepAlive || !task.keepAlive(ctx.input)) {
+      task.keepAlive(ctx.input, request.keepAlive);
+    }
     await task.writeValue(ctx.head, { method: request.method, version: request.version });
     await task.writeValue(ctx.output, request);
   },

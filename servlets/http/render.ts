@@ -62,51 +62,96 @@ const JOINED_BYTES = 65536;
 const CONTINUE = "HTTP/1.1 100 Continue\r\n\r\n";
 /** Header fields the renderer writes itself. */
 const OWN_FIELDS = new Set(["content-length", "transfer-encoding", "connection", "date"]);
-const LINE_BREAK = /[\r\n]/;
 
 let dateSecond = -1;
 let dateText = "";
+/**
+ * The status line and `date` field of each status with its standard reason,
+ * made at most once a second: what most responses start with.
+ */
+let statusLines: string[] = [];
 
-/** The `date` field value, made once a second. */
+/** The `date` field value, made once a second (and the status lines with it). */
 function httpDate(): string {
   const now = Date.now();
   const second = Math.floor(now / 1000);
   if (second !== dateSecond) {
     dateSecond = second;
     dateText = new Date(now).toUTCString();
+    statusLines = [];
   }
   return dateText;
+}
+
+/** A header field as the renderer last wrote it: its value, and its line (checked). */
+interface FieldLine {
+  value: string;
+  /** `name: value` and CRLF; empty for a field the renderer writes itself. */
+  line: string;
+}
+
+/**
+ * The last line written of each field name (most responses repeat the same
+ * fields with the same values): a name and value seen before are not checked
+ * again. At most {@linkcode MAX_FIELD_LINES} names are kept, each with a value
+ * of at most {@linkcode MAX_FIELD_VALUE} units.
+ */
+const fieldLines = new Map<string, FieldLine>();
+const MAX_FIELD_LINES = 256;
+const MAX_FIELD_VALUE = 256;
+
+/** True when the text holds a CR or an LF. */
+function hasLineBreak(text: string): boolean {
+  return text.includes("\n") || text.includes("\r");
 }
 
 /** The status line and the handler's fields, checked for line breaks (response splitting). */
 function headText(response: HttpResponse): string {
   const status = response.status;
-  if (!Number.isInteger(status) || status < 100 || status > 999) {
-    throw new PlumbError(
-      "PLUMB_HTTP_RENDER_STATUS",
-      `http/render: status ${status} is not a 3-digit status code`,
-    );
+  const date = httpDate();
+  let text: string;
+  if (
+    response.reason === undefined && typeof status === "number" &&
+    statusLines[status] !== undefined
+  ) {
+    text = statusLines[status];
+  } else {
+    if (!Number.isInteger(status) || status < 100 || status > 999) {
+      throw new PlumbError(
+        "PLUMB_HTTP_RENDER_STATUS",
+        `http/render: status ${status} is not a 3-digit status code`,
+      );
+    }
+    const reason = response.reason ?? STATUS_TEXT[status] ?? "Unknown";
+    if (response.reason !== undefined && hasLineBreak(reason)) {
+      throw new PlumbError(
+        "PLUMB_HTTP_RENDER_REASON",
+        `http/render: the reason phrase of status ${status} holds a line break`,
+      );
+    }
+    text = `HTTP/1.1 ${status} ${reason}\r\ndate: ${date}\r\n`;
+    if (response.reason === undefined) statusLines[status] = text;
   }
-  const reason = response.reason ?? STATUS_TEXT[status] ?? "Unknown";
-  if (response.reason !== undefined && LINE_BREAK.test(reason)) {
-    throw new PlumbError(
-      "PLUMB_HTTP_RENDER_REASON",
-      `http/render: the reason phrase of status ${status} holds a line break`,
-    );
-  }
-  let text = `HTTP/1.1 ${status} ${reason}\r\ndate: ${httpDate()}\r\n`;
   const headers = response.headers;
   if (headers !== undefined) {
     for (const name in headers) {
       const value = String(headers[name]);
-      if (OWN_FIELDS.has(name.toLowerCase())) continue;
-      if (LINE_BREAK.test(name) || LINE_BREAK.test(value)) {
-        throw new PlumbError(
-          "PLUMB_HTTP_RENDER_HEADER",
-          `http/render: header "${name.trim()}" holds a line break`,
-        );
+      let seen = fieldLines.get(name);
+      if (seen === undefined || seen.value !== value) {
+        const own = OWN_FIELDS.has(name.toLowerCase());
+        if (!own && (hasLineBreak(name) || hasLineBreak(value))) {
+          throw new PlumbError(
+            "PLUMB_HTTP_RENDER_HEADER",
+            `http/render: header "${name.trim()}" holds a line break`,
+          );
+        }
+        seen = { value, line: own ? "" : `${name}: ${value}\r\n` };
+        if (
+          value.length <= MAX_FIELD_VALUE &&
+          (fieldLines.size < MAX_FIELD_LINES || fieldLines.has(name))
+        ) fieldLines.set(name, seen);
       }
-      text += `${name}: ${value}\r\n`;
+      text += seen.line;
     }
   }
   return text;

@@ -52,16 +52,30 @@ const SP = 0x20;
 const HTAB = 0x09;
 const SEMICOLON = 0x3b;
 const DEL = 0x7f;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const DOT = 0x2e;
+const SLASH = 0x2f;
+const ZERO = 0x30;
+const ONE = 0x31;
 const EMPTY = new Uint8Array(0);
 const MORE: ParseOutcome = Object.freeze({ kind: "more" });
 const NO_PIECES: readonly Uint8Array[] = Object.freeze([]);
 const decoder = new TextDecoder();
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** Method, target (visible ASCII only) and version, one space apart. */
-const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([\x21-\x7e]+) HTTP\/(\d)\.(\d)$/;
-/** Characters a field value may not hold: controls other than tab, and DEL. */
-// deno-lint-ignore no-control-regex
-const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
+/**
+ * The characters of a token (RFC 9110 5.6.2), by code: 1 for a token
+ * character, 2 for an upper-case letter (a token character too), 0 for the rest.
+ */
+const TOKEN_CHARS: Uint8Array = (() => {
+  const table = new Uint8Array(128);
+  for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz") {
+    table[c.charCodeAt(0)] = 1;
+  }
+  for (let c = 0x41; c <= 0x5a; c++) table[c] = 2;
+  return table;
+})();
+/** The methods most requests use, as constants: their text is not sliced out of each head. */
+const METHODS: readonly string[] = ["GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH"];
 /** Longest chunk-size line, extensions and CRLF included. */
 const MAX_CHUNK_LINE = 1024;
 /** Framing a chunked body may add to twice its length: size lines, extensions, trailers. */
@@ -96,17 +110,107 @@ interface Head {
   length: number;
 }
 
-/** Parses a complete head (from the request line through its empty line). */
-function parseHead(bytes: Uint8Array, limits: RequestLimits): Head | ParseOutcome {
-  // One string, its lines found by index: no array of lines, no string per line.
-  const text = decoder.decode(bytes);
+/** The method of a request line that starts `text` and ends at `end`: a constant when it is a common one. */
+function methodOf(text: string, end: number): string {
+  for (const method of METHODS) {
+    if (method.length === end && text.startsWith(method)) return method;
+  }
+  return text.slice(0, end);
+}
+
+/**
+ * True when `text` from `start` to `end` holds a control character other than
+ * tab, or DEL: what a field value may not hold.
+ */
+function hasBadValueChar(text: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if ((c < SP && c !== HTAB) || c === DEL) return true;
+  }
+  return false;
+}
+
+/** True when `list` (a field value) holds `token` as one of its comma-separated items. */
+function hasItem(list: string, token: string): boolean {
+  const text = list.toLowerCase();
+  for (let at = text.indexOf(token); at >= 0; at = text.indexOf(token, at + 1)) {
+    const before = at === 0 ? SP : text.charCodeAt(at - 1);
+    const after = at + token.length === text.length ? SP : text.charCodeAt(at + token.length);
+    if (
+      (before === SP || before === HTAB || before === COMMA) &&
+      (after === SP || after === HTAB || after === COMMA)
+    ) return true;
+  }
+  return false;
+}
+
+/**
+ * Parses a complete head (from the request line through its empty line):
+ * `bytes` from `from` to `to`. The head is decoded once, and its lines are
+ * found by index in that one string: no array of lines, no string per line.
+ */
+function parseHead(
+  bytes: Uint8Array,
+  from: number,
+  to: number,
+  limits: RequestLimits,
+): Head | ParseOutcome {
+  return parseHeadText(decoder.decode(bytes.subarray(from, to)), limits);
+}
+
+/**
+ * The text of a piece that is one whole head and nothing more, as most
+ * requests without a body come: its request line first (no empty line
+ * before it), its first empty line last (CRLF), no longer than `max`; else
+ * `undefined`. Such a piece is decoded once, and its lines are not looked
+ * for one by one in its bytes.
+ */
+function wholeHead(chunk: Uint8Array, max: number): string | undefined {
+  const n = chunk.length;
+  if (n > max || n < 4 || chunk[n - 1] !== LF || chunk[n - 2] !== CR || chunk[n - 3] !== LF) {
+    return undefined;
+  }
+  if (chunk[0] === CR || chunk[0] === LF) return undefined;
+  const text = decoder.decode(chunk);
+  // Only ASCII bytes decode to CR and LF: the text's empty lines are the piece's.
+  if (text.indexOf("\n\n") >= 0 || text.indexOf("\n\r\n") !== text.length - 3) return undefined;
+  return text;
+}
+
+/** Parses the text of a complete head, as {@linkcode parseHead}. */
+function parseHeadText(text: string, limits: RequestLimits): Head | ParseOutcome {
   const eol = text.indexOf("\n");
-  const first = text.slice(0, eol > 0 && text.charCodeAt(eol - 1) === CR ? eol - 1 : eol);
-  const match = REQUEST_LINE.exec(first);
-  if (match === null) return fail(400, "malformed request line");
-  const [, method, target, major, minor] = match;
-  if (major !== "1") return fail(505, `HTTP/${major}.${minor}`);
-  const version = minor === "0" ? "1.0" : "1.1";
+  const lineEnd = eol > 0 && text.charCodeAt(eol - 1) === CR ? eol - 1 : eol;
+  // The request line: a token, one space, visible ASCII, one space, HTTP/d.d.
+  let sp = 0;
+  while (sp < lineEnd) {
+    const c = text.charCodeAt(sp);
+    if (c >= 128 || TOKEN_CHARS[c] === 0) break;
+    sp++;
+  }
+  if (sp === 0 || sp === lineEnd || text.charCodeAt(sp) !== SP) {
+    return fail(400, "malformed request line");
+  }
+  const versionAt = lineEnd - 8; // "HTTP/d.d"
+  let t = sp + 1;
+  while (t < versionAt) {
+    const c = text.charCodeAt(t);
+    if (c < 0x21 || c > 0x7e) break;
+    t++;
+  }
+  const major = text.charCodeAt(lineEnd - 3);
+  const minor = text.charCodeAt(lineEnd - 1);
+  if (
+    t === sp + 1 || t !== versionAt - 1 || text.charCodeAt(t) !== SP ||
+    !text.startsWith("HTTP/", versionAt) || text.charCodeAt(lineEnd - 2) !== DOT ||
+    !isDigit(major) || !isDigit(minor)
+  ) return fail(400, "malformed request line");
+  if (major !== ONE) {
+    return fail(505, `HTTP/${String.fromCharCode(major)}.${String.fromCharCode(minor)}`);
+  }
+  const method = methodOf(text, sp);
+  const target = text.slice(sp + 1, t);
+  const version = minor === ZERO ? "1.0" : "1.1";
   // Deno has no `__proto__` setter: a field of that name (or "constructor") is an own
   // property like any other, and fields are looked up with Object.hasOwn.
   const headers: Record<string, string> = {};
@@ -118,9 +222,16 @@ function parseHead(bytes: Uint8Array, limits: RequestLimits): Head | ParseOutcom
     at = lf + 1, lf = text.indexOf("\n", at)
   ) {
     let end = text.charCodeAt(lf - 1) === CR ? lf - 1 : lf;
-    const colon = text.indexOf(":", at);
-    const name = colon > at && colon < end ? text.slice(at, colon) : "";
-    if (!TOKEN.test(name)) {
+    // The name: a token up to the colon; upper-case letters seen make it lower-cased.
+    let colon = at;
+    let upper = false;
+    for (; colon < end; colon++) {
+      const c = text.charCodeAt(colon);
+      const kind = c < 128 ? TOKEN_CHARS[c] : 0;
+      if (kind === 0) break;
+      if (kind === 2) upper = true;
+    }
+    if (colon === at || colon === end || text.charCodeAt(colon) !== COLON) {
       const c = text.charCodeAt(at);
       return fail(400, c === SP || c === HTAB ? "folded header line" : "malformed header line");
     }
@@ -132,9 +243,12 @@ function parseHead(bytes: Uint8Array, limits: RequestLimits): Head | ParseOutcom
     while (end > start && (text.charCodeAt(end - 1) === SP || text.charCodeAt(end - 1) === HTAB)) {
       end--;
     }
+    const name = text.slice(at, colon);
+    if (hasBadValueChar(text, start, end)) {
+      return fail(400, `control character in header "${name}"`);
+    }
     const value = text.slice(start, end);
-    if (BAD_VALUE.test(value)) return fail(400, `control character in header "${name}"`);
-    const key = name.toLowerCase();
+    const key = upper ? name.toLowerCase() : name;
     if (key === "host") hosts++;
     headers[key] = Object.hasOwn(headers, key) ? `${headers[key]}, ${value}` : value;
   }
@@ -142,7 +256,7 @@ function parseHead(bytes: Uint8Array, limits: RequestLimits): Head | ParseOutcom
     return fail(400, hosts > 1 ? "more than one Host header" : "missing Host header");
   }
   let rawPath = target;
-  if (!target.startsWith("/")) {
+  if (target.charCodeAt(0) !== SLASH) {
     const absolute = /^https?:\/\/[^/?#]*(.*)$/i.exec(target);
     if (absolute !== null) rawPath = absolute[1].startsWith("/") ? absolute[1] : `/${absolute[1]}`;
     else if (!(target === "*" && method === "OPTIONS")) {
@@ -153,7 +267,7 @@ function parseHead(bytes: Uint8Array, limits: RequestLimits): Head | ParseOutcom
   if (hash >= 0) rawPath = rawPath.slice(0, hash);
   const q = rawPath.indexOf("?");
   let path = q >= 0 ? rawPath.slice(0, q) : rawPath;
-  // Visible ASCII already (the request line's pattern): a path with nothing to decode or
+  // Visible ASCII already (the request line's check): a path with nothing to decode or
   // resolve is normal as it is.
   if (path !== "*" && (path.includes("%") || path.includes("//") || path.includes("/."))) {
     try {
@@ -162,10 +276,10 @@ function parseHead(bytes: Uint8Array, limits: RequestLimits): Head | ParseOutcom
       return fail(400, (error as Error).message);
     }
   }
-  const connection = own(headers, "connection")?.toLowerCase() ?? "";
+  const connection = own(headers, "connection");
   const keepAlive = version === "1.1"
-    ? !/(^|[ \t,])close($|[ \t,])/.test(connection)
-    : /(^|[ \t,])keep-alive($|[ \t,])/.test(connection);
+    ? connection === undefined || !hasItem(connection, "close")
+    : connection !== undefined && hasItem(connection, "keep-alive");
   const request: HttpRequest = {
     method,
     target,
@@ -191,6 +305,11 @@ function parseHead(bytes: Uint8Array, limits: RequestLimits): Head | ParseOutcom
   const max = Math.max(limits.maxBodyBytes, limits.maxStreamBytes ?? 0);
   if (length > max) return fail(413, `body of ${length} bytes, more than ${max}`);
   return { request, length };
+}
+
+/** True for the code of a decimal digit. */
+function isDigit(c: number): boolean {
+  return c >= ZERO && c <= ZERO + 9;
 }
 
 /**
@@ -279,7 +398,7 @@ export class RequestReader {
   #section = 0;
   // A body streamed: the pieces not handed out yet (views of what was fed).
   #streaming = false;
-  #pieces: Uint8Array[] = [];
+  #pieces: Uint8Array[] | undefined; // made when the body is streamed
 
   /**
    * @param limits the size limits
@@ -333,8 +452,8 @@ export class RequestReader {
    */
   takePieces(): readonly Uint8Array[] {
     const pieces = this.#pieces;
-    if (pieces.length === 0) return NO_PIECES;
-    this.#pieces = [];
+    if (pieces === undefined || pieces.length === 0) return NO_PIECES;
+    this.#pieces = undefined;
     return pieces;
   }
 
@@ -429,6 +548,13 @@ export class RequestReader {
   #feedHead(chunk: Uint8Array): number | ParseOutcome {
     const max = this.#limits.maxHeaderBytes;
     const before = this.#headLength;
+    if (before === 0 && this.#scanned === 0) {
+      const text = wholeHead(chunk, max);
+      if (text !== undefined) {
+        this.examined += 3 * chunk.length; // scanned, decoded, then split into lines
+        return this.#headed(parseHeadText(text, this.#limits), chunk.length);
+      }
+    }
     let buf = chunk;
     if (before > 0) {
       // Never more than one byte past the limit is kept: that byte says the head is too long.
@@ -456,22 +582,25 @@ export class RequestReader {
       } else if (this.#lines === 0) {
         this.#headStart = lf + 1; // an empty line before the request: skipped, but counted
       } else {
-        const head = buf.subarray(this.#headStart, lf + 1);
-        this.examined += 2 * head.length; // decoded, then split into lines
-        const parsed = parseHead(head, this.#limits);
-        if ("kind" in parsed) return parsed;
-        this.#request = parsed.request;
-        this.#head = EMPTY;
-        this.release(); // what the head held; the body takes its own
-        if (parsed.length < 0) this.#state = CHUNK_SIZE;
-        else {
-          this.#state = LENGTH_BODY;
-          this.#length = parsed.length;
-          this.#streaming = parsed.length > this.#limits.maxBodyBytes;
-        }
-        return lf + 1 - before;
+        this.examined += 2 * (lf + 1 - this.#headStart); // decoded, then split into lines
+        return this.#headed(parseHead(buf, this.#headStart, lf + 1, this.#limits), lf + 1 - before);
       }
     }
+  }
+
+  /** The head is parsed (or refused): the body comes next, from `end` in the piece. */
+  #headed(parsed: Head | ParseOutcome, end: number): number | ParseOutcome {
+    if ("kind" in parsed) return parsed;
+    this.#request = parsed.request;
+    this.#head = EMPTY;
+    this.release(); // what the head held; the body takes its own
+    if (parsed.length < 0) this.#state = CHUNK_SIZE;
+    else {
+      this.#state = LENGTH_BODY;
+      this.#length = parsed.length;
+      this.#streaming = parsed.length > this.#limits.maxBodyBytes;
+    }
+    return end;
   }
 
   #headTooLong(): ParseOutcome {
@@ -499,7 +628,7 @@ export class RequestReader {
     if (this.#streaming) {
       // Handed on as it comes: a view of the piece, kept by nobody here.
       const take = Math.min(need, available);
-      if (take > 0) this.#pieces.push(chunk.subarray(at, at + take));
+      if (take > 0) (this.#pieces ??= []).push(chunk.subarray(at, at + take));
       this.#bodyLength += take;
       return this.#bodyLength === this.#length ? at + take : -1;
     }
@@ -525,7 +654,7 @@ export class RequestReader {
   #startStreaming(): boolean {
     if ((this.#limits.maxStreamBytes ?? 0) <= this.#limits.maxBodyBytes) return false;
     this.#streaming = true;
-    if (this.#bodyLength > 0) this.#pieces.push(this.#body.subarray(0, this.#bodyLength));
+    if (this.#bodyLength > 0) (this.#pieces ??= []).push(this.#body.subarray(0, this.#bodyLength));
     this.#body = EMPTY;
     this.release(); // the kept bytes are the reader's of the stream now
     return true;
@@ -542,7 +671,7 @@ export class RequestReader {
       if (this.#state === CHUNK_DATA) {
         const take = Math.min(this.#chunkSize, chunk.length - i);
         if (this.#streaming) {
-          if (take > 0) this.#pieces.push(chunk.subarray(i, i + take));
+          if (take > 0) (this.#pieces ??= []).push(chunk.subarray(i, i + take));
         } else {
           if (!this.#bodyRoom(take, maxBody)) return this.#overBudget();
           this.#body.set(chunk.subarray(i, i + take), this.#bodyLength);

@@ -112,6 +112,21 @@ export function matchRoute(
   return Object.fromEntries(route.names.map((name, i) => [name, match[i + 1] ?? ""]));
 }
 
+/** True when `params` is an object with no own property. */
+function emptyParams(params: Record<string, string> | undefined): boolean {
+  if (typeof params !== "object" || params === null) return false;
+  for (const name in params) if (Object.hasOwn(params, name)) return false;
+  return true;
+}
+
+/** The path of a route without parameters (matched by comparison), else `undefined`. */
+function exactPath(route: Route): string | undefined {
+  if (route.names.length > 0) return undefined;
+  // The pattern of a route without parameters is its path, escaped, between ^ and $.
+  const path = route.pattern.source.slice(1, -1).replace(/\\(.)/g, "$1");
+  return route.pattern.test(path) ? path : undefined;
+}
+
 export default defineServlet({
   description: "routes HTTP requests by method and path to DISABLED shadows",
   init(args, env) {
@@ -120,7 +135,8 @@ export default defineServlet({
     const data = env.output("data", { type: HTTP_REQUEST }); // the target every route shadows
     // One output per route, then `default`.
     const outputs = defineRoutes(env, data, names);
-    return { input, data, routes: routes.map(compileRoute), outputs };
+    const compiled = routes.map(compileRoute);
+    return { input, data, routes: compiled, exact: compiled.map(exactPath), outputs };
   },
   async exec(ctx, task) {
     const request = await task.readValue(ctx.input);
@@ -128,10 +144,18 @@ export default defineServlet({
     let chosen = ctx.outputs.length - 1;
     let routed = request;
     for (let i = 0; i < ctx.routes.length; i++) {
-      const params = matchRoute(ctx.routes[i], request.method, request.path);
+      const exact = ctx.exact[i];
+      const route = ctx.routes[i];
+      const params = exact === undefined
+        ? matchRoute(route, request.method, request.path)
+        : exact === request.path &&
+            (route.methods === undefined || route.methods.has(request.method))
+        ? {}
+        : undefined;
       if (params !== undefined) {
-        // A copy with the parameters: a value read is shared, so it is not changed.
-        routed = { ...request, params };
+        // A copy with the parameters: a value read is shared, so it is not changed (a
+        // route without parameters on a request without any has nothing to change).
+        if (exact === undefined || !emptyParams(request.params)) routed = { ...request, params };
         chosen = i;
         break;
       }
