@@ -15,6 +15,17 @@ export interface ByteChannel {
   write(data: Uint8Array): Promise<number>;
   /** Closes both directions. */
   close(): void;
+  /**
+   * Closes after the host's last reply without cutting it (a lingering
+   * close): ends the writing side at once (the client reads the reply and
+   * then the end), reads and drops what the client still sends for at most
+   * {@linkcode LINGER_MS} and {@linkcode LINGER_BYTES}, then closes. Closing
+   * the input the client still sends would answer it with a reset, and a
+   * reset may cost the client the reply not read yet. `close()` cuts it
+   * short. Resolves once closed. Absent: the channel just closes (see
+   * {@linkcode lingerOrClose}).
+   */
+  linger?(): Promise<void>;
   /** Who is at the other end, for logs: `127.0.0.1:5000`, `unix:/run/x.sock`, `stdio`. */
   readonly peer: string;
   /** The peer's IP address without the port (`127.0.0.1`, `::1`); absent when it has none. */
@@ -41,6 +52,33 @@ export function isGone(error: unknown): boolean {
     (error instanceof Error && /EPIPE|ECONNRESET|destroyed|write after end/.test(error.message));
 }
 
+/** Longest a lingering close waits for the client to stop sending, in milliseconds. */
+export const LINGER_MS = 2000;
+
+/**
+ * Most bytes a lingering close reads and drops before it closes anyway: a
+ * few socket buffers' worth, the rest of an upload cut short by an error reply.
+ */
+export const LINGER_BYTES = 262144;
+
+/** What a lingering close reads into: shared, as what is read is dropped. */
+const DROPPED = new Uint8Array(16384);
+
+/**
+ * Closes `channel` after the host's last reply: lingering (see
+ * {@linkcode ByteChannel.linger}) when it can, else at once. Never throws;
+ * resolves once closed.
+ */
+export function lingerOrClose(channel: ByteChannel): Promise<void> {
+  try {
+    if (channel.linger !== undefined) return channel.linger();
+    channel.close();
+  } catch {
+    // Closed already.
+  }
+  return Promise.resolve();
+}
+
 /** Writes all of `data`. */
 export async function writeAll(channel: ByteChannel, data: Uint8Array): Promise<void> {
   let offset = 0;
@@ -61,6 +99,8 @@ class ConnChannel implements ByteChannel {
   readonly #conn: Deno.Conn;
   #peer: string | undefined;
   #module: Readonly<Record<string, unknown>> | undefined;
+  /** Ends a lingering close now; set while one is under way. */
+  #cut: (() => void) | undefined;
 
   constructor(conn: Deno.Conn) {
     this.#conn = conn;
@@ -98,7 +138,37 @@ class ConnChannel implements ByteChannel {
   }
 
   close(): void {
-    this.#conn.close();
+    if (this.#cut !== undefined) this.#cut();
+    else this.#conn.close();
+  }
+
+  linger(): Promise<void> {
+    const conn = this.#conn;
+    const cut = (): void => {
+      if (this.#cut !== cut) return;
+      this.#cut = undefined;
+      clearTimeout(timer);
+      try {
+        conn.close();
+      } catch {
+        // Closed already.
+      }
+    };
+    this.#cut = cut;
+    const timer = setTimeout(cut, LINGER_MS);
+    return (async (): Promise<void> => {
+      try {
+        await conn.closeWrite();
+        for (let left = LINGER_BYTES; left > 0;) {
+          const n = await conn.read(DROPPED);
+          if (n === null) break;
+          left -= n;
+        }
+      } catch {
+        // Reset, or cut short by close(): closed all the same.
+      }
+      cut();
+    })();
   }
 }
 
@@ -164,6 +234,8 @@ export class SocketChannel implements ByteChannel {
   #ended = false;
   #failure: Error | undefined;
   #wake: (() => void) | undefined;
+  /** Ends a lingering close now; set while one is under way. */
+  #cut: (() => void) | undefined;
   readonly #onData = (data: Uint8Array): void => {
     this.#chunks.push(data);
     this.#socket.pause();
@@ -241,6 +313,10 @@ export class SocketChannel implements ByteChannel {
   }
 
   close(): void {
+    if (this.#cut !== undefined) {
+      this.#cut();
+      return;
+    }
     const socket = this.#socket;
     if (this.#graceful && !socket.destroyed && socket.writable) {
       // TLS: end with close_notify (a client that reads to the end of the stream tells a
@@ -254,6 +330,41 @@ export class SocketChannel implements ByteChannel {
     }
     this.#ended = true;
     this.#notify();
+  }
+
+  linger(): Promise<void> {
+    const socket = this.#socket;
+    // Reads see the end from now on: what comes is dropped.
+    socket.off("data", this.#onData);
+    this.#chunks = [];
+    this.#ended = true;
+    this.#notify();
+    if (socket.destroyed) return Promise.resolve();
+    return new Promise((resolve) => {
+      let left = LINGER_BYTES;
+      const cut = (): void => {
+        if (this.#cut !== cut) return;
+        this.#cut = undefined;
+        clearTimeout(timer);
+        socket.off("data", drop);
+        socket.off("end", cut);
+        socket.off("close", cut);
+        socket.destroy();
+        resolve();
+      };
+      const drop = (data: Uint8Array): void => {
+        left -= data.length;
+        if (left <= 0) cut();
+      };
+      this.#cut = cut;
+      const timer = setTimeout(cut, LINGER_MS);
+      socket.on("data", drop);
+      socket.once("end", cut);
+      socket.once("close", cut);
+      // The end of the writing side (after TLS's close_notify, on a TLS socket).
+      socket.end();
+      socket.resume();
+    });
   }
 
   /**

@@ -13,7 +13,7 @@ import {
   type Logger,
   type LogLevel,
 } from "../kernel/log.ts";
-import { type ByteChannel, isGone } from "./channel.ts";
+import { type ByteChannel, isGone, lingerOrClose } from "./channel.ts";
 import type { OptionsOf, OptionSpecs } from "./options.ts";
 import type { Session } from "./session.ts";
 
@@ -133,6 +133,11 @@ export class WatchedChannel implements ByteChannel {
     } catch (error) {
       this.#failure(error);
     }
+  }
+
+  linger(): Promise<void> {
+    this.closedHere = true;
+    return lingerOrClose(this.#inner);
   }
 
   close(): void {

@@ -27,7 +27,7 @@ import {
   parseRange,
 } from "./address_rules.ts";
 import type { Code } from "../kernel/codes.ts";
-import { type ByteChannel, isGone } from "./channel.ts";
+import { type ByteChannel, isGone, lingerOrClose } from "./channel.ts";
 import { ADDRESS_LIST, checkRanges } from "./listener_limits.ts";
 import type { OptionsOf, OptionSpecs } from "./options.ts";
 import { MAX_V2_LENGTH, parseProxyHeader, type ProxyHeader } from "./proxy_header.ts";
@@ -131,6 +131,10 @@ export class ProxiedChannel implements ByteChannel {
 
   close(): void {
     this.inner.close();
+  }
+
+  linger(): Promise<void> {
+    return lingerOrClose(this.inner);
   }
 }
 

@@ -11,7 +11,7 @@ import type { ConnectionLink } from "../kernel/connection.ts";
 import type { PushLink } from "../kernel/connection_handle.ts";
 import { ASYNC, PERSIST } from "../kernel/flags.ts";
 import { type InputHandle, type OutputHandle, RESOLVED } from "../kernel/pipe.ts";
-import { type ByteChannel, isGone, writeAll } from "./channel.ts";
+import { type ByteChannel, isGone, lingerOrClose, writeAll } from "./channel.ts";
 import { KeptState } from "../kernel/kept_state.ts";
 import { LARGE_READ_BUFFER, ReadBuffers } from "./read_buffers.ts";
 import { joinChunks, ReplySlab } from "./reply_slab.ts";
@@ -56,9 +56,6 @@ export interface SessionOptions {
 
 /** Default of {@linkcode SessionOptions.pushBuffer}: 1 MiB. */
 export const DEFAULT_PUSH_BUFFER = 1 << 20;
-
-/** How long the error reply of a timed-out request may take to write before the close, in ms. */
-const TIMEOUT_REPLY_MS = 1000;
 
 /** A deadline set on a session with `DEADLINE`: when (`performance.now()` ms), why, and what to write. */
 interface SessionDeadline {
@@ -303,6 +300,17 @@ export class Session implements ConnectionLink, PushLink {
   closedBecause: string | undefined;
   /** True when the session ended because its last request failed. */
   closedOnFailure = false;
+  /**
+   * The clock's tick when the reply of a time limit (before its close)
+   * started to be written; -1 while none is. The pool bounds that write.
+   */
+  closingSince = -1;
+  /**
+   * Set when the session closed after its last reply by a lingering close
+   * (the channel is still read for what the client sends, for a bounded
+   * time); resolves once the channel is closed.
+   */
+  lingering: Promise<void> | undefined;
   /** Told once the session has closed (`serve`'s `ended`). */
   #ended: ((session: Session) => void) | undefined;
   readonly #errorReply: string;
@@ -513,7 +521,10 @@ export class Session implements ConnectionLink, PushLink {
       this.#ending = true;
       return this.whenClosed();
     }
-    return this.#output.flush().catch(() => {}).finally(() => this.close("closed by the servlet"));
+    return this.#output.flush().then(
+      () => this.#close("closed by the servlet", true),
+      () => this.close("closed by the servlet"),
+    );
   }
 
   /** Resolves when the session has closed. */
@@ -649,8 +660,11 @@ export class Session implements ConnectionLink, PushLink {
 
   async #serve(context: ListenContext, closing: () => boolean): Promise<void> {
     const reader = this.#reader;
+    /** The last request said to close: close after its reply without cutting it. */
+    let linger = false;
     try {
       let go = !this.#open || await this.#request(context, "open");
+      linger = !go;
       while (go) {
         if (this.#canReadIdle()) {
           // The hot path of a keep-alive connection: the session reads the next
@@ -676,7 +690,11 @@ export class Session implements ConnectionLink, PushLink {
           break;
         }
         const consumed = reader.consumed;
-        if (!(await this.#request(context, "data")) || closing()) break;
+        if (!(await this.#request(context, "data"))) {
+          linger = true;
+          break;
+        }
+        if (closing()) break;
         // A request that read nothing leaves the same bytes: wait for new ones
         // rather than run it again on them at once.
         if (reader.consumed === consumed && !(await this.#fillIdle())) break;
@@ -684,6 +702,12 @@ export class Session implements ConnectionLink, PushLink {
       }
       await this.#draining; // what ASYNC requests left to write is written before closing
       await this.#output.flush();
+      // Not when the client has gone or ended its side (nothing more can come), nor when
+      // nothing was written, nor when the host stops.
+      if (
+        linger && this.bytesOut > 0 && !this.#output.gone && this.#goneBecause === undefined &&
+        !reader.ended && !closing()
+      ) this.#close(undefined, true);
     } catch (error) {
       context.log.log(
         "warn",
@@ -729,7 +753,11 @@ export class Session implements ConnectionLink, PushLink {
     this.#closeWith(reason, silent ? undefined : this.#errorBytes(reason));
   }
 
-  /** Closes for `reason`, after writing `reply` (if any) for at most a second. */
+  /**
+   * Closes for `reason`, after writing `reply` (if any: the pool closes the
+   * session if it is not written in time, see {@linkcode closingSince}); a
+   * reply written, the close lingers (see {@linkcode ByteChannel.linger}).
+   */
   #closeWith(reason: string, reply: Uint8Array | undefined): Promise<void> {
     if (this.closed) return RESOLVED;
     this.closedBecause = reason;
@@ -738,15 +766,23 @@ export class Session implements ConnectionLink, PushLink {
       this.close();
       return RESOLVED;
     }
-    const timer = setTimeout(() => this.close(), TIMEOUT_REPLY_MS);
-    return writeAll(this.channel, reply).catch(() => {}).finally(() => {
-      clearTimeout(timer);
-      this.close();
-    });
+    this.closingSince = this.#clock.tick;
+    return writeAll(this.channel, reply).then(
+      () => this.#close(undefined, true),
+      () => this.close(),
+    );
   }
 
   /** Closes the channel and disposes of the session state; `because` says why, for the log. */
   close(because?: string): void {
+    this.#close(because, false);
+  }
+
+  /**
+   * Closes as {@linkcode close}; with `linger`, after the host's last reply:
+   * the channel is closed without cutting that reply (a lingering close).
+   */
+  #close(because: string | undefined, linger: boolean): void {
     if (this.closed) return;
     this.closed = true;
     this.closedBecause ??= because;
@@ -755,10 +791,14 @@ export class Session implements ConnectionLink, PushLink {
     this.#resolveClosed?.();
     for (const resolve of this.#pushWaiters) resolve();
     this.#pushWaiters = [];
-    try {
-      this.channel.close();
-    } catch {
-      // Already closed by the peer or the sweeper.
+    if (linger) {
+      this.lingering = lingerOrClose(this.channel);
+    } else {
+      try {
+        this.channel.close();
+      } catch {
+        // Already closed by the peer or the sweeper.
+      }
     }
     const ended = this.#ended;
     this.#ended = undefined;

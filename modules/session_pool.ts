@@ -7,6 +7,14 @@ import type { ByteChannel } from "./channel.ts";
 import type { ListenContext, Listener, PinnedGraph } from "./module.ts";
 import { type Clock, Session, type SessionOptions } from "./session.ts";
 
+/**
+ * Seconds the reply of a time limit (a 408, an error reply) may take to be
+ * written before its session is closed without it: a client that does not
+ * read. Generous, as a host with thousands of them to write at once on a
+ * loaded machine takes a while to write the last one.
+ */
+const CLOSING_REPLY_SECONDS = 5;
+
 /** Told as each session of a pool starts and ends (connection logs and limits). */
 export interface SessionHooks {
   /** A session starts; returns the context to serve it with (`context`, or a wrapper of it). */
@@ -25,9 +33,17 @@ export class SessionPool {
   readonly #requestTicks: number;
   /** Ticks a write may wait for the peer; 0 for no limit. */
   readonly #writeTicks: number;
+  /**
+   * Ticks the reply of a time limit may take; at least two, so that a host
+   * too busy to turn its event loop for a while (thousands of connections
+   * timing out at once) does not close before the write was even tried.
+   */
+  readonly #closingTicks: number;
   readonly #clock: Clock = { tick: 0 };
   /** The open sessions, each with its pin of the graph it was served. */
   readonly #open = new Map<Session, PinnedGraph | undefined>();
+  /** The channels of ended sessions still closing by a lingering close: cut when the pool closes. */
+  readonly #lingering = new Set<ByteChannel>();
   /** Told once no session is open any more (`close` waiting for the last ones). */
   #emptied: (() => void)[] = [];
   /** The context of the sessions of the graph served now, made once per graph (reload). */
@@ -67,6 +83,7 @@ export class SessionPool {
     this.#ttlTicks = ticks(ttl);
     this.#requestTicks = ticks(options.requestTimeout);
     this.#writeTicks = ticks(options.writeTimeout);
+    this.#closingTicks = Math.max(2, ticks(CLOSING_REPLY_SECONDS));
     this.#sweeper = setInterval(() => this.#sweep(), every);
   }
 
@@ -152,16 +169,39 @@ export class SessionPool {
     this.#context.connections(-1);
     pinned?.release();
     this.#hooks?.ended(session, this.#closing);
+    const lingering = session.lingering;
+    if (lingering !== undefined) {
+      const channel = session.channel;
+      if (this.#closing) this.#cut(channel);
+      else {
+        this.#lingering.add(channel);
+        lingering.then(() => this.#lingering.delete(channel));
+      }
+    }
     if (this.#open.size === 0 && this.#emptied.length > 0) {
       for (const emptied of this.#emptied.splice(0)) emptied();
     }
   };
+
+  /** Ends a lingering close now. */
+  #cut(channel: ByteChannel): void {
+    this.#lingering.delete(channel);
+    try {
+      channel.close();
+    } catch {
+      // Closed already.
+    }
+  }
 
   #sweep(): void {
     const now = ++this.#clock.tick;
     const log = this.#context.log;
     const ms = performance.now();
     for (const session of this.#open.keys()) {
+      if (session.closingSince >= 0) {
+        if (now - session.closingSince >= this.#closingTicks) session.close();
+        continue;
+      }
       const overdue = session.idle ? session.overdue(ms) : undefined;
       if (overdue !== undefined) {
         log.log("warn", "PLUMB_DEADLINE", `${session.channel.peer}: ${overdue}, closing`);
@@ -209,6 +249,7 @@ export class SessionPool {
   async close(graceMs: number): Promise<void> {
     this.#closing = true;
     clearInterval(this.#sweeper);
+    for (const channel of this.#lingering) this.#cut(channel);
     for (const session of this.#open.keys()) if (session.idle) session.close();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const grace = new Promise<void>((resolve) => timer = setTimeout(resolve, graceMs));

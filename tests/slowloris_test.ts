@@ -28,6 +28,20 @@ async function rssMb(pid: number): Promise<number> {
   return kb === null ? NaN : Number(kb[1]) / 1024;
 }
 
+/** Opens `count` connections to `port`, `OPENING` at a time. */
+async function openConnections(port: number, count: number): Promise<Deno.TcpConn[]> {
+  const conns: Deno.TcpConn[] = [];
+  while (conns.length < count) {
+    const batch = Math.min(OPENING, count - conns.length);
+    conns.push(
+      ...await Promise.all(
+        Array.from({ length: batch }, () => Deno.connect({ hostname: "127.0.0.1", port })),
+      ),
+    );
+  }
+  return conns;
+}
+
 /** A trickling client: one byte a second until the host answers or closes; what it read. */
 async function trickle(conn: Deno.TcpConn, deadline: number): Promise<string> {
   let read = "";
@@ -101,18 +115,7 @@ Deno.test({
     const deadline = performance.now() + TIME_LIMIT_MS;
     await using cli = await spawnCli(["tests/fixtures/http_slowloris.json", "--log-level", "warn"]);
     const baseRss = await rssMb(cli.process.pid);
-    const conns: Deno.TcpConn[] = [];
-    while (conns.length < TRICKLERS) {
-      const batch = Math.min(OPENING, TRICKLERS - conns.length);
-      conns.push(
-        ...await Promise.all(
-          Array.from(
-            { length: batch },
-            () => Deno.connect({ hostname: "127.0.0.1", port: cli.port }),
-          ),
-        ),
-      );
-    }
+    const conns = await openConnections(cli.port, TRICKLERS);
     const trickles = conns.map((conn) => trickle(conn, deadline));
     let peakRss = baseRss;
     let sampling = true;
@@ -146,6 +149,56 @@ Deno.test({
     // right after it), and the host said so once for each.
     assert(timedOut >= TRICKLERS * 0.99, `only ${timedOut} of ${TRICKLERS} read their 408`);
     assert(performance.now() < deadline, "over the time limit");
+  },
+});
+
+/** Clients of the stalled-host test: their deadlines pass at once. */
+const STALLED = 5000;
+
+Deno.test({
+  name:
+    "a host stopped for longer than a 408's write bound, again and again, still writes every 408 it started",
+  ignore: Deno.build.os !== "linux",
+  async fn(): Promise<void> {
+    await using cli = await spawnCli([
+      "tests/fixtures/http_slowloris.json",
+      "--log-level",
+      "error",
+    ]);
+    const conns = await openConnections(cli.port, STALLED);
+    // A head begun and never finished: each is cut at the 2 s head deadline, with a 408.
+    await Promise.all(conns.map((conn) => conn.write(encoder.encode("GET / HTTP/1.1\r\n"))));
+    const replies = conns.map(async (conn) => {
+      let read = "";
+      const buffer = new Uint8Array(1024);
+      try {
+        for (;;) {
+          const n = await conn.read(buffer);
+          if (n === null) break;
+          read += decoder.decode(buffer.subarray(0, n));
+        }
+      } finally {
+        conn.close();
+      }
+      return read;
+    });
+    // The host is stopped (as a loaded machine deschedules it) for 1.2 s out of every 1.5 s,
+    // across its deadlines: the 5,000 408s, begun at once, take it a while to write, and
+    // none may be dropped for having waited longer than the bound on a client that does
+    // not read (with a bound of 1 s, thousands were).
+    try {
+      for (let i = 0; i < 5; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        Deno.kill(cli.process.pid, "SIGSTOP");
+        await new Promise((resolve) => setTimeout(resolve, 1200));
+        Deno.kill(cli.process.pid, "SIGCONT");
+      }
+    } finally {
+      Deno.kill(cli.process.pid, "SIGCONT"); // a stopped host would never stop at the end
+    }
+    const read = await Promise.all(replies);
+    const timedOut = read.filter((r) => r.startsWith("HTTP/1.1 408 Request Timeout\r\n")).length;
+    assertEquals(timedOut, STALLED, `${STALLED - timedOut} clients were closed without their 408`);
   },
 });
 
