@@ -56,10 +56,11 @@ export function isGone(error: unknown): boolean {
 export const LINGER_MS = 2000;
 
 /**
- * Most bytes a lingering close reads and drops before it closes anyway: a
- * few socket buffers' worth, the rest of an upload cut short by an error reply.
+ * Most bytes a lingering close reads and drops before it closes anyway:
+ * small, as each costs the host a read; what a client sends after a reply
+ * is mostly a pipelined request or two, not the rest of a large upload.
  */
-export const LINGER_BYTES = 262144;
+export const LINGER_BYTES = 65536;
 
 /** What a lingering close reads into: shared, as what is read is dropped. */
 const DROPPED = new Uint8Array(16384);
