@@ -319,11 +319,11 @@ class RequestRun implements WaitMonitor, RequestPipes {
     return this.#closed[edge] ? "empty" : "pending";
   }
 
-  /** The producer's handle of an edge: its pipe's, or a fan-out's over its branches' pipes. */
+  /** The producer's handle of an edge: one that makes its pipe on the first write, or a fan-out's. */
   #outputOf(edge: number): OutputHandle {
     const fan = this.#plan.edges[edge].fan;
     return fan < 0
-      ? this.#pipe(edge).output
+      ? new EdgeOutput(this, edge)
       : new FanOutput(this, this.#plan.nodes[fan].outputEdges);
   }
 
