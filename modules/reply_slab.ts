@@ -1,6 +1,6 @@
 /**
  * Reply text encoded without an allocation of its own: a session's short
- * ASCII text (a line, a greeting, an HTTP head) is copied into a slab, a
+ * text (a line, a greeting, an HTTP head) is copied into a slab, a
  * 2 KiB buffer borrowed from a pool that every session shares, and written
  * as a view of it; the slab goes back once everything in it is written.
  * Anything else is encoded as usual. A typed array costs Deno as much as
@@ -19,6 +19,13 @@ const SLAB_TEXT_MAX = 512;
  * are made, so every session of a batch of reads holds its slab meanwhile).
  */
 const MAX_FREE_SLABS = 512;
+
+/**
+ * Longest text copied by a loop of `charCodeAt` (a line); longer text goes
+ * through `encodeInto`, which costs more to call but less per character
+ * (measured: 80 ns against 200 ns for 15 characters, 390 ns against 170 ns for 130).
+ */
+const LOOP_TEXT_MAX = 48;
 
 const encoder = new TextEncoder();
 const freeSlabs: Uint8Array[] = [];
@@ -43,13 +50,24 @@ export class ReplySlab {
   #slab: Uint8Array | undefined;
   #at = 0;
 
-  /** `text` as UTF-8: a view of the slab when it is short ASCII, else an array of its own. */
+  /**
+   * `text` as UTF-8: a view of the slab when it is short (and, up to 48
+   * characters, ASCII), else an array of its own.
+   */
   encode(text: string): Uint8Array {
     const n = text.length;
     if (n > SLAB_TEXT_MAX) return encoder.encode(text);
     const slab = this.#slab ??= freeSlabs.pop() ?? new Uint8Array(SLAB_BYTES);
     const at = this.#at;
     if (at + n > slab.length) return encoder.encode(text); // full: until its views are written
+    if (n > LOOP_TEXT_MAX) {
+      // Longer text (an HTTP head): the encoder's own copy is faster than a loop,
+      // and takes any text that fits, ASCII or not.
+      const { read, written } = encoder.encodeInto(text, slab.subarray(at));
+      if (read < n) return encoder.encode(text); // did not fit: the slab's bytes are not kept
+      this.#at = at + written;
+      return slab.subarray(at, at + written);
+    }
     for (let i = 0; i < n; i++) {
       const code = text.charCodeAt(i);
       if (code >= 0x80) return encoder.encode(text);

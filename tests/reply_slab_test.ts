@@ -1,5 +1,5 @@
 /**
- * Short ASCII replies are copied into a reply slab shared through a pool
+ * Short replies are copied into a reply slab shared through a pool
  * (`modules/reply_slab.ts`) and written as views of it: over real TCP, a
  * reply that mixes slab text, text encoded apart and bytes arrives whole and
  * in order, one longer than the slab too, and connections that take turns
@@ -23,7 +23,8 @@ Deno.test("a reply of text and bytes, short and long, past the slab's size, arri
   await using c = await Client.connect(h.port);
   // Lines of about 10 bytes: the first ones fill the slab, the rest are encoded apart.
   const count = Math.ceil((2 * SLAB_BYTES) / 10);
-  for (const word of ["alpha", "b"]) {
+  // Lines past 48 characters are copied by the encoder, ASCII or not: they too fill the slab.
+  for (const word of ["alpha", "b", "w".repeat(60), "語".repeat(50)]) {
     await c.send(`${count} ${word}\n`);
     assertEquals(await c.readLines(count + 1), expected(count, word));
   }
