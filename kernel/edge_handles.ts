@@ -16,7 +16,7 @@
  * a pipe per fan, and two asynchronous hops per chunk.
  * @module
  */
-import { type MemInput, MemPipe } from "./mem_pipe.ts";
+import { type MemInput, type MemOutput, MemPipe } from "./mem_pipe.ts";
 import { type InputHandle, type OutputHandle, RESOLVED } from "./pipe.ts";
 import { QueuedValue } from "./value_codec.ts";
 
@@ -69,31 +69,30 @@ export class EdgeOutput implements OutputHandle {
     this.#edge = edge;
   }
 
-  // The chunk is queued before the first write starts the reader, so that the
-  // reader finds it there instead of waiting for it (no wait to register and end).
+  /** The pipe's own output handle, which queues a chunk before it starts the reader. */
+  #output(): MemOutput {
+    return this.#pipes.pipeOf(this.#edge).output;
+  }
 
   write(chunk: Uint8Array): Promise<void> {
-    const done = this.#pipes.pipeOf(this.#edge).push(chunk);
-    this.touch();
-    return done;
+    this.written = true;
+    return this.#output().write(chunk);
   }
 
   writeText(text: string): Promise<void> {
-    const done = this.#pipes.pipeOf(this.#edge).push(text);
-    this.touch();
-    return done;
+    this.written = true;
+    return this.#output().writeText(text);
   }
 
   writeValue(value: unknown): Promise<void> {
-    const done = this.#pipes.pipeOf(this.#edge).push(new QueuedValue(value));
-    this.touch();
-    return done;
+    this.written = true;
+    return this.#output().writeValue(value);
   }
 
   touch(): void {
     if (this.written) return;
     this.written = true;
-    this.#pipes.pipeOf(this.#edge).firstWrite();
+    this.#output().touch();
   }
 }
 
@@ -154,7 +153,7 @@ export class FanOutput implements OutputHandle {
   touch(): void {
     if (this.written) return;
     this.written = true;
-    for (const edge of this.#edges) this.#pipes.pipeOf(edge).firstWrite();
+    for (const edge of this.#edges) this.#pipes.pipeOf(edge).output.touch();
   }
 
   #push(chunk: Uint8Array | string | QueuedValue): Promise<void> {
