@@ -5,7 +5,7 @@
  * TCP and Unix modules' own operations over real sockets.
  */
 import { assertEquals } from "./assert.ts";
-import { Client, oneNode, startHost } from "./helpers.ts";
+import { Client, concat, oneNode, startHost } from "./helpers.ts";
 import { simulate } from "../testing/mod.ts";
 import framer from "./fixtures/framer.ts";
 
@@ -18,20 +18,10 @@ function frame(text: string): Uint8Array {
   return out;
 }
 
-function join(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 Deno.test("EOM: two length-prefixed messages in one write are two requests, in order", async () => {
   await using sim = await simulate(framer);
   await using c = await sim.connect();
-  await c.send(join(frame("first"), frame("second"), frame("third")));
+  await c.send(concat(frame("first"), frame("second"), frame("third")));
   assertEquals(await c.readLine(), "got first\n");
   assertEquals(await c.readLine(), "got second\n");
   assertEquals(await c.readLine(), "got third\n");
@@ -40,7 +30,7 @@ Deno.test("EOM: two length-prefixed messages in one write are two requests, in o
 Deno.test("EOM: a message split across writes waits for its rest, then the bytes after it go on", async () => {
   await using sim = await simulate(framer);
   await using c = await sim.connect();
-  const both = join(frame("hello, framed world"), frame("next"));
+  const both = concat(frame("hello, framed world"), frame("next"));
   await c.send(both.subarray(0, 7));
   await new Promise((r) => setTimeout(r, 30));
   await c.send(both.subarray(7));

@@ -74,6 +74,17 @@ export async function waitForLog(h: TestHost, text: string | RegExp): Promise<st
 /** A real TCP client reading replies line by line: the testing kit's. */
 export { TcpClient as Client } from "../testing/mod.ts";
 
+/** The byte arrays one after the other, in one new array. */
+export function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
 /** What a finished CLI run printed. */
 export interface CliResult {
   code: number;

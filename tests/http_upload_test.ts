@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import { simulate, type Simulation, type TestClient } from "../testing/mod.ts";
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import { get, httpGraph, readReply } from "./fixtures/http.ts";
-import { path } from "./helpers.ts";
+import { concat, path } from "./helpers.ts";
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
@@ -52,13 +52,7 @@ function chunked(bytes: Uint8Array, size: number): Uint8Array {
     parts.push(encoder.encode(`${chunk.length.toString(16)}\r\n`), chunk, encoder.encode("\r\n"));
   }
   parts.push(encoder.encode("0\r\n\r\n"));
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concat(...parts);
 }
 
 /** The next line, which must be `line` (CRLF included). */
