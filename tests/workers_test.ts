@@ -149,12 +149,12 @@ const MAX_FAILED_IN_A_ROW = 2;
  * workers served throughout. "Throughout" means: every probe is answered by a
  * worker, except the probes whose connection the dying worker had accepted or
  * queued, which end without a reply when it dies. As the probes go one at a
- * time, that is the probe in flight when it dies and, at most, the next one
- * (seen here about one run in five: a dying process's sockets do not all close
- * at once, and it lands on the listening socket in that moment): the failures
- * are one run of at most
- * {@linkcode MAX_FAILED_IN_A_ROW} probes, and the probe after them (the retry)
- * is answered. Each of the last 20 is answered, by both workers between them:
+ * time, that is the probe in flight when it dies and, at most, one more (seen
+ * here about one run in five: a dying process's sockets do not all close at
+ * once, and a probe lands on its listening socket in that moment, sometimes
+ * after the other worker answered one): at most
+ * {@linkcode MAX_FAILED_IN_A_ROW} failures, within that many probes of each
+ * other, and every probe after them is answered. Each of the last 20 is answered, by both workers between them:
  * the restarted one serves again.
  */
 async function probeThroughout(
@@ -173,7 +173,12 @@ async function probeThroughout(
   const why = `failed probes ${failed.join(", ")} of ${replies.length}: ${failures.join("; ")}\n` +
     cli.stderrSoFar();
   assert(failed.length <= MAX_FAILED_IN_A_ROW, why);
-  assert(failed.every((probe, i) => probe === failed[0] + i), `not one run: ${why}`);
+  // Around one death: within MAX_FAILED_IN_A_ROW + 1 probes of each other (the one
+  // in flight, a probe the other worker answers, the one queued on the dying socket).
+  assert(
+    failed.length === 0 || failed[failed.length - 1] - failed[0] <= MAX_FAILED_IN_A_ROW,
+    `not around one death: ${why}`,
+  );
   for (const [i, reply] of replies.entries()) {
     if (reply !== null) assert(/^plumb worker [12] ok\n$/.test(reply), `probe ${i}: ${reply}`);
   }
