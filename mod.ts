@@ -48,6 +48,7 @@ export {
   defineServlet,
   type InitEnv,
   isServlet,
+  type LineOutput,
   type OutputOptions,
   type PipeType,
   pipeType,

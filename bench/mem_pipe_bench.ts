@@ -32,7 +32,10 @@
  * A last group runs the example graphs of `deno task bench` (`hello`,
  * `pipeline`, `router`), 16 requests of `Plumber\n` in flight at once as 16
  * connections would have them, against `hello`: what the nodes, pipes and
- * fans of a graph cost per request with no socket in the way.
+ * fans of a graph cost per request with no socket in the way. Each runs twice:
+ * as a connection runs a line that arrived whole (the kernel's line steps,
+ * `kernel/line_steps.ts`, since every node of these graphs has one), and with
+ * `, exec` through every node's `exec` (tasks, pipes and promises).
  *
  * Before anything is timed, every path is run once and its output compared
  * with the payload, so a broken path fails the run instead of being measured;
@@ -102,26 +105,42 @@ function filled(size: number): Uint8Array {
 class PayloadInput implements InputHandle {
   flags = 0;
   touched = 0;
-  readonly #reader: ByteReader;
+  protected readonly reader: ByteReader;
 
   constructor(chunks: readonly Uint8Array[]) {
     let next = 0;
-    this.#reader = new ByteReader(() => Promise.resolve(chunks[next++] ?? null));
+    this.reader = new ByteReader(() => Promise.resolve(chunks[next++] ?? null));
   }
 
   read(): Promise<Uint8Array | null> {
-    return this.#reader.read();
+    return this.reader.read();
   }
   readLine(): Promise<string | null> {
-    return this.#reader.readLine();
+    return this.reader.readLine();
   }
   eof(): Promise<boolean> {
-    return this.#reader.eof();
+    return this.reader.eof();
   }
   unread(bytes: Uint8Array): void {
-    this.#reader.unread(bytes.slice());
+    this.reader.unread(bytes.slice());
   }
   release(): void {}
+}
+
+/**
+ * The same input with all its chunks already buffered, as a connection's
+ * input is, and which hands them over as one whole line when asked: the
+ * kernel's line steps (`kernel/line_steps.ts`) then run the request.
+ */
+class WholeLineInput extends PayloadInput {
+  constructor(chunks: readonly Uint8Array[]) {
+    super([]);
+    for (const chunk of chunks) this.reader.supply(chunk);
+  }
+
+  wholeLine(): string | undefined {
+    return this.reader.takeWholeLine();
+  }
 }
 
 /** The output companion: counts the bytes of the reply, and keeps them when asked to. */
@@ -187,9 +206,15 @@ const EXAMPLES = [
 const IN_FLIGHT = 16;
 
 /** `IN_FLIGHT` requests through the plan at once; returns the bytes of all the replies. */
-async function concurrentOnce(plan: Plan, chunks: readonly Uint8Array[]): Promise<number> {
+async function concurrentOnce(
+  plan: Plan,
+  chunks: readonly Uint8Array[],
+  whole: boolean,
+): Promise<number> {
   const runs: Promise<number>[] = [];
-  for (let i = 0; i < IN_FLIGHT; i++) runs.push(plumbOnce(plan, chunks, new CountingOutput()));
+  for (let i = 0; i < IN_FLIGHT; i++) {
+    runs.push(plumbOnce(plan, chunks, new CountingOutput(), whole));
+  }
   let bytes = 0;
   for (const n of await Promise.all(runs)) bytes += n;
   return bytes;
@@ -200,8 +225,10 @@ async function plumbOnce(
   plan: Plan,
   chunks: readonly Uint8Array[],
   output: CountingOutput,
+  whole = false,
 ): Promise<number> {
-  const ok = await runRequest(plan, new PayloadInput(chunks), output, report);
+  const input = whole ? new WholeLineInput(chunks) : new PayloadInput(chunks);
+  const ok = await runRequest(plan, input, output, report);
   if (!ok) throw new Error("bench: the request failed");
   return output.bytes;
 }
@@ -338,16 +365,18 @@ for (const n of CHAINS) {
 const small = PAYLOADS[0];
 for (const { file, graph, reply } of EXAMPLES) {
   const plan = await example(file, graph);
-  const output = new CountingOutput(true);
-  await plumbOnce(plan, small.chunks, output);
-  assertBytes(file, output.chunks!, new TextEncoder().encode(reply));
   const group = `example graphs, ${IN_FLIGHT} requests in flight`;
-  Deno.bench({
-    name: `plumb ${file}`,
-    group,
-    baseline: file === "examples/hello.json",
-    async fn(): Promise<void> {
-      expectSize(file, await concurrentOnce(plan, small.chunks), IN_FLIGHT * reply.length);
-    },
-  });
+  for (const whole of [true, false]) {
+    const output = new CountingOutput(true);
+    await plumbOnce(plan, small.chunks, output, whole);
+    assertBytes(file, output.chunks!, new TextEncoder().encode(reply));
+    Deno.bench({
+      name: `plumb ${file}${whole ? "" : ", exec"}`,
+      group,
+      baseline: whole && file === "examples/hello.json",
+      async fn(): Promise<void> {
+        expectSize(file, await concurrentOnce(plan, small.chunks, whole), IN_FLIGHT * reply.length);
+      },
+    });
+  }
 }

@@ -57,6 +57,32 @@ function decodeLine(bytes: Uint8Array, end: number): string {
   return decoder.decode(bytes.subarray(0, end));
 }
 
+const exactDecoder = new TextDecoder("utf-8", { fatal: true });
+
+/** `bytes` as text, or `undefined` when they are not valid UTF-8 (decoding would change them). */
+function decodeExactly(bytes: Uint8Array): string | undefined {
+  if (bytes.length <= SHORT_LINE) {
+    let text = "";
+    for (let i = 0; i < bytes.length; i++) {
+      const byte = bytes[i];
+      if (byte >= 0x80) return decodeFatal(bytes);
+      text += String.fromCharCode(byte);
+    }
+    return text;
+  }
+  return decodeFatal(bytes);
+}
+
+function decodeFatal(bytes: Uint8Array): string | undefined {
+  // A byte order mark: readLine's decoder drops it where forwarding keeps it.
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return undefined;
+  try {
+    return exactDecoder.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Reads chunks and lines from a pull source. A line ends at `\n` or `\r\n`;
  * it is decoded only once complete, so a character split across chunks is
@@ -255,6 +281,24 @@ export class ByteReader {
       return Promise.reject(error);
     }
     return this.#readLineSlow();
+  }
+
+  /**
+   * What is buffered, when it is exactly one line (its only `\n` is its last
+   * byte) of valid UTF-8 within `maxLineBytes`: taken, and returned as text
+   * with its end; otherwise `undefined`, and nothing is taken.
+   */
+  takeWholeLine(): string | undefined {
+    const p = this.#pending;
+    const last = p.length - 1;
+    if (last < 0 || p[last] !== LF || p.indexOf(LF) !== last) return undefined;
+    const end = last > 0 && p[last - 1] === CR ? last - 1 : last;
+    if (end > this.maxLineBytes) return undefined;
+    const text = decodeExactly(p);
+    if (text === undefined) return undefined;
+    this.#pending = EMPTY;
+    this.#consumed += p.length;
+    return text;
   }
 
   /** A complete line from the buffer (searching from `from`), or undefined when there is none yet. */

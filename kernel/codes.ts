@@ -270,6 +270,7 @@ export const CODES = {
   PLUMB_PIPE_UNKNOWN_PORT: "a servlet used a port its node did not declare",
   PLUMB_PIPE_WRONG_DIRECTION: "a servlet wrote an input or read an output",
   PLUMB_PIPE_WRITE_SHADOW: "a servlet wrote a SHADOW port itself",
+  PLUMB_LINE_STEP: "a servlet's line step wrote a port twice, or text that is not one line",
   PLUMB_PIPE_NOT_JSON: "readValue read a line that is not JSON",
   PLUMB_PIPE_NULL_VALUE: "writeValue was given null or undefined",
   PLUMB_VALUE_NOT_JSON: "a value holding a stream or a function had to be written as JSON",

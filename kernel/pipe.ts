@@ -61,6 +61,13 @@ export interface InputHandle extends HandleState {
    * whose `read` waits for its writer (a mem pipe) needs none.
    */
   more?(): Promise<boolean>;
+  /**
+   * When all this request's input is one whole line of valid UTF-8, takes
+   * it and returns it with its end; otherwise `undefined`, and nothing is
+   * taken. Optional:
+   * the kernel then runs a graph of line steps only through `exec`.
+   */
+  wholeLine?(): string | undefined;
   /** Gives bytes back, to be read first (by the next request, for a connection): `EOM`. */
   unread(bytes: Uint8Array): void;
   /** Called by the kernel when the task that reads the handle has ended (or its stream was cancelled). */

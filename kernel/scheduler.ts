@@ -23,6 +23,7 @@ import { type Handle, TaskImpl } from "./task.ts";
 import { applyTees, type Teed } from "./tee.ts";
 import { MemPipe, type WaitMonitor } from "./mem_pipe.ts";
 import { EdgeOutput, FanOutput, JoinInput, type RequestPipes } from "./edge_handles.ts";
+import { lineStepsOf, runLineSteps } from "./line_steps.ts";
 import type { Port } from "./servlet.ts";
 import type { RequestInfo } from "./request.ts";
 
@@ -184,6 +185,19 @@ export function runRequest(
   input.touched = 0;
   output.flags = plan.outputPort.flags;
   output.touched = 0;
+  // One whole line through nodes that all have a line step: plain calls (kernel/line_steps.ts).
+  if (
+    input.wholeLine !== undefined && info.event === "data" && open === undefined &&
+    plan.newPipe === undefined
+  ) {
+    const steps = lineStepsOf(plan);
+    const line = steps === undefined ? undefined : input.wholeLine();
+    if (line !== undefined) {
+      const ran = runLineSteps(steps!, line, input, output, report, info);
+      copySharedFlags(input, output);
+      return ran;
+    }
+  }
   if (plan.single) return runSingle(plan.nodes[0], input, output, report, info, open);
   return new RequestRun(plan, input, output, report, info, open).start();
 }

@@ -443,6 +443,23 @@ export interface Task {
 }
 
 /**
+ * Where a servlet's {@linkcode ServletDefinition.line} step writes: at most
+ * one line per output port, ending `\n`.
+ */
+export interface LineOutput {
+  /**
+   * Writes one line (ending `\n`, with no other `\n`) on an output port, as
+   * `task.write` would. Writing a port twice, or text that is not one line,
+   * fails the request (`PLUMB_LINE_STEP`): such a servlet keeps to `exec`.
+   */
+  write(port: Port<string>, line: string): void;
+  /** Writes the step's input line as it came, with its own end, as `task.forward` would. */
+  forward(port: Port<string>): void;
+  /** Turns a `disabled` shadow on for this request, before its target is written, as `task.enable`. */
+  enable(port: AnyPort, enabled?: boolean): void;
+}
+
+/**
  * What a servlet module describes: `init` once per node, `exec` once per
  * request that reaches the node, `unload` at shutdown. `C` is the context that
  * `init` returns.
@@ -458,6 +475,16 @@ export interface ServletDefinition<C> {
   init(args: readonly string[], env: InitEnv): C | Promise<C>;
   /** Handles one request. Throwing or rejecting fails this request only. */
   exec(ctx: C, task: Task): void | Promise<void>;
+  /**
+   * Optional: the same request as `exec` when its input is one whole line,
+   * as a plain synchronous call. Given the line without its end, it writes
+   * what `exec` would write, through `out`. When every node of a graph has
+   * one and a request's input is exactly one line, the kernel runs the
+   * request as these calls, with no task, pipe or promise per node (fans
+   * included); any other request runs `exec`. Define it only when `exec`,
+   * given that one line, writes the same lines on the same ports.
+   */
+  line?(ctx: C, line: string, out: LineOutput): void;
   /** Releases what `init` acquired. */
   unload?(ctx: C): void | Promise<void>;
 }

@@ -98,6 +98,10 @@ class SessionInput implements InputHandle {
   readLine(): Promise<string | null> {
     return this.empty || this.#reader.buffered === 0 ? NO_LINE : this.#reader.readLine();
   }
+  /** The readiness, when it is exactly one whole line. */
+  wholeLine(): string | undefined {
+    return this.empty ? undefined : this.#reader.takeWholeLine();
+  }
   eof(): Promise<boolean> {
     return Promise.resolve(this.empty || this.#reader.buffered === 0);
   }

@@ -22,4 +22,7 @@ export default defineServlet({
     // pipe to pipe, encoded once where they leave the graph (the hot path).
     await task.forward(ctx.input, ctx.output);
   },
+  line(ctx, _line, out) {
+    out.forward(ctx.output);
+  },
 });

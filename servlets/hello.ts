@@ -20,4 +20,7 @@ export default defineServlet({
     const line = await task.readLine(ctx.input);
     if (line !== null) await task.write(ctx.output, `Hello, ${line}\n`);
   },
+  line(ctx, line, out) {
+    out.write(ctx.output, `Hello, ${line}\n`);
+  },
 });

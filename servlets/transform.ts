@@ -55,4 +55,7 @@ export default defineServlet({
     const next = await task.readLine(ctx.input);
     if (next !== null) await rest(ctx, task, next);
   },
+  line(ctx, line, out) {
+    out.write(ctx.output, `${ctx.apply(line)}\n`);
+  },
 });

@@ -1558,6 +1558,24 @@ const CASES: Case[] = [
     line: () => requestError(misusing((ctx, task) => task.write(ctx.copy, "x")), "x\n"),
   },
   {
+    code: "PLUMB_LINE_STEP",
+    what: "a line step that writes two lines",
+    line: () =>
+      requestError(
+        defineServlet({
+          init: (_args, env) => ({
+            input: env.define("in", INPUT | PERSIST),
+            output: env.define("out", OUTPUT),
+          }),
+          exec(): void {},
+          line(ctx, line, out): void {
+            out.write(ctx.output, `${line}\n${line}\n`);
+          },
+        }),
+        "x\n",
+      ),
+  },
+  {
     code: "PLUMB_PIPE_NOT_JSON",
     what: "readValue of text",
     line: () => requestError(misusing((ctx, task) => task.readValue(ctx.input)), "x\nnot json\n"),

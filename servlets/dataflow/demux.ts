@@ -142,4 +142,9 @@ export default defineServlet({
     task.enable(ctx.routes[index < 0 ? ctx.routes.length - 1 : index]);
     await task.write(ctx.data, `${line}\n`);
   },
+  line(ctx, line, out) {
+    const index = ctx.tests.findIndex((matches) => matches(line));
+    out.enable(ctx.routes[index < 0 ? ctx.routes.length - 1 : index]);
+    out.write(ctx.data, `${line}\n`);
+  },
 });

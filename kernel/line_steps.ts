@@ -1,0 +1,327 @@
+/**
+ * Line steps: a request whose input is one whole line, run through a graph
+ * whose every node has a `line` step (see {@linkcode ServletDefinition.line}),
+ * as one synchronous call per node in topological order. No task, pipe,
+ * promise or settling per node: each edge carries at most one line, held as
+ * a string; a fan-out hands its line to every branch, and a fan-in takes the
+ * first branch, in the file's order, that carries one (what `JoinInput`
+ * does). The same request through `exec` would write the same lines, which
+ * is the promise a servlet makes when it defines `line`.
+ *
+ * The scheduler takes this path only for a `data` request, with no ports
+ * scripted from outside (the testing kit) and no counted pipes (`--admin`),
+ * when the request's input hands over exactly one whole line
+ * ({@linkcode InputHandle.wholeLine}); anything else runs the nodes' `exec`.
+ * @module
+ */
+import { MessageTooLongError, PipeError, PlumbError } from "./errors.ts";
+import { DEFAULT_MAX_LINE_BYTES } from "./byte_reader.ts";
+import { DESCRIPTOR_MASK, DISABLED, OUTPUT, PERSIST, SHADOW } from "./flags.ts";
+import type { InputHandle, OutputHandle } from "./pipe.ts";
+import {
+  errorSlot,
+  GRAPH_INPUT,
+  GRAPH_OUTPUT,
+  nullSlot,
+  type Plan,
+  type PlanNode,
+  UNBOUND,
+} from "./plan.ts";
+import type { RequestInfo } from "./request.ts";
+import type { AnyPort, LineOutput, Port } from "./servlet.ts";
+import { writeTextTo } from "./value_codec.ts";
+
+/** Flags a port of a line step may carry: none that `exec` alone can honour (`ASYNC`). */
+const STEP_FLAGS = OUTPUT | PERSIST | SHADOW | DISABLED | DESCRIPTOR_MASK;
+
+/** The kind of a step: a node's `line`, a fan-out, a fan-in. */
+const LINE = 0;
+const DUP = 1;
+const JOIN = 2;
+
+/** One node of a plan run as line steps. */
+interface Step {
+  readonly kind: typeof LINE | typeof DUP | typeof JOIN;
+  readonly node: PlanNode;
+  /** A line step's input slot (an edge, or `GRAPH_INPUT`); a fan's input edges. */
+  readonly input: number;
+  readonly inputs: readonly number[];
+  /** A fan's output edges. */
+  readonly outputs: readonly number[];
+  /** Per output port of a line step, by descriptor: the descriptors of its shadows. */
+  readonly shadows: readonly (readonly number[] | undefined)[];
+}
+
+/** A plan that can run as line steps: its steps, in topological order. */
+export interface LineSteps {
+  readonly steps: readonly Step[];
+  readonly edges: number;
+}
+
+/** Called when a line step throws: the node, the reason, and the request. */
+export type LineFailure = (node: PlanNode, error: unknown, info: RequestInfo) => void;
+
+/** The line steps of each plan, worked out on its first request (`null`: it has none). */
+const stepsOfPlan = new WeakMap<Plan, LineSteps | null>();
+
+/**
+ * The line steps of a plan, or `undefined` when a node cannot run as one: a
+ * servlet without `line`, more or less than one input, a bound `__null__` or
+ * `__error__`, the shadow of an input, or a flag only `exec` honours.
+ */
+export function lineStepsOf(plan: Plan): LineSteps | undefined {
+  let steps = stepsOfPlan.get(plan);
+  if (steps === undefined) stepsOfPlan.set(plan, steps = stepsOfNodes(plan) ?? null);
+  return steps ?? undefined;
+}
+
+function stepsOfNodes(plan: Plan): LineSteps | undefined {
+  const steps: Step[] = [];
+  for (const node of plan.nodes) {
+    if (node.fan !== undefined) {
+      steps.push({
+        kind: node.fan === "dup" ? DUP : JOIN,
+        node,
+        input: UNBOUND,
+        inputs: node.inputEdges,
+        outputs: node.outputEdges,
+        shadows: [],
+      });
+      continue;
+    }
+    if (typeof node.servlet.line !== "function") return undefined;
+    const n = node.ports.length;
+    if (node.slots[nullSlot(n)] !== UNBOUND || node.slots[errorSlot(n)] !== UNBOUND) {
+      return undefined;
+    }
+    let input = -1;
+    const shadows: (number[] | undefined)[] = new Array(n);
+    for (const port of node.ports) {
+      if ((port.flags & ~STEP_FLAGS) !== 0) return undefined;
+      if (!(port.flags & OUTPUT)) {
+        if (input >= 0) return undefined;
+        input = port.id;
+      } else if (port.flags & SHADOW) {
+        const target = node.ports[port.flags & DESCRIPTOR_MASK];
+        if (target === undefined || !(target.flags & OUTPUT)) return undefined;
+        (shadows[target.id] ??= []).push(port.id);
+      }
+    }
+    if (input < 0) return undefined;
+    steps.push({ kind: LINE, node, input: node.slots[input], inputs: [], outputs: [], shadows });
+  }
+  // No signal edges (refused above): every edge is written by a step.
+  return { steps, edges: plan.edges.length };
+}
+
+/** What a line step may write, for messages. */
+const RULE =
+  `a line step writes one line, ending "\\n", per port (or the servlet writes in exec only)`;
+
+/** True when `text` is one line: ends `\n`, with no other `\n`. */
+function isOneLine(text: string): boolean {
+  const last = text.length - 1;
+  return last >= 0 && text.charCodeAt(last) === 0x0a && text.indexOf("\n") === last;
+}
+
+/** A line taken off an edge, as `readLine` would hand it: without `\n` or `\r\n`. */
+function lineOf(text: string): string {
+  const end = text.length > 1 && text.charCodeAt(text.length - 2) === 0x0d
+    ? text.length - 2
+    : text.length - 1;
+  return text.slice(0, end);
+}
+
+/** UTF-8 bytes of `text`, counted only when its UTF-16 length leaves doubt. */
+function tooLong(text: string): boolean {
+  if (text.length * 3 <= DEFAULT_MAX_LINE_BYTES) return false;
+  return new TextEncoder().encode(text).length > DEFAULT_MAX_LINE_BYTES;
+}
+
+/** The `out` of one request's line steps: one object, pointed at each step in turn. */
+class StepOutput implements LineOutput {
+  readonly values: (string | undefined)[];
+  readonly #output: OutputHandle;
+  #step: Step | undefined;
+  /** The step's input line, with its end. */
+  #input = "";
+  /** Steps begun so far, and the step that last wrote each port (by descriptor). */
+  #stamp = 0;
+  readonly #wrote: number[] = [];
+  /** Per port of the step, when `enable` changed it: true for enabled. */
+  #enabled: (boolean | undefined)[] | undefined;
+  /** The replies written to the request's output, in order. */
+  reply: Promise<void> | undefined;
+  /** The node that wrote them. */
+  replier: PlanNode | undefined;
+
+  constructor(edges: number, output: OutputHandle) {
+    this.values = new Array(edges);
+    this.#output = output;
+  }
+
+  begin(step: Step, input: string): void {
+    this.#step = step;
+    this.#stamp++;
+    this.#input = input;
+    this.#enabled = undefined;
+  }
+
+  #port(port: AnyPort, verb: string): PlanNode {
+    const node = this.#step!.node;
+    if (node.ports[port?.id] !== port) {
+      throw new PipeError(
+        "PLUMB_PIPE_UNKNOWN_PORT",
+        `node "${node.name}": ${verb} on a port this node did not declare; ` +
+          `use the descriptors that init's env.define returned`,
+      );
+    }
+    return node;
+  }
+
+  write(port: Port<string>, line: string): void {
+    const node = this.#port(port, "write");
+    this.#write(node, port, line);
+  }
+
+  forward(port: Port<string>): void {
+    this.#write(this.#port(port, "forward"), port, this.#input);
+  }
+
+  #write(node: PlanNode, port: AnyPort, line: string): void {
+    if (!(port.flags & OUTPUT)) {
+      throw new PipeError(
+        "PLUMB_PIPE_WRONG_DIRECTION",
+        `node "${node.name}": cannot write port "${port.name}", it is an input port`,
+      );
+    }
+    if (port.flags & SHADOW) {
+      throw new PipeError(
+        "PLUMB_PIPE_WRITE_SHADOW",
+        `node "${node.name}": cannot write SHADOW port "${port.name}"; write its target, and the ` +
+          `shadow carries the same bytes`,
+      );
+    }
+    if (typeof line !== "string" || !isOneLine(line)) {
+      throw new PlumbError(
+        "PLUMB_LINE_STEP",
+        `node "${node.name}": its line step wrote ${
+          typeof line === "string" ? JSON.stringify(line.slice(0, 40)) : typeof line
+        } (not one line) on port "${port.name}"; ${RULE}`,
+      );
+    }
+    // The port's last writer, by step: a second write in the same step is refused.
+    if (this.#wrote[port.id] === this.#stamp) {
+      throw new PlumbError(
+        "PLUMB_LINE_STEP",
+        `node "${node.name}": its line step wrote a second line on port "${port.name}"; ${RULE}`,
+      );
+    }
+    this.#wrote[port.id] = this.#stamp;
+    this.#deliver(node, port, line);
+    const shadows = this.#step!.shadows[port.id];
+    if (shadows === undefined) return;
+    for (const id of shadows) {
+      const shadow = node.ports[id];
+      if (this.#enabled?.[id] ?? !(shadow.flags & DISABLED)) this.#deliver(node, shadow, line);
+    }
+  }
+
+  #deliver(node: PlanNode, port: AnyPort, line: string): void {
+    const slot = node.slots[port.id];
+    if (slot >= 0) this.values[slot] = line;
+    else if (slot === GRAPH_OUTPUT) {
+      const output = this.#output;
+      this.replier = node;
+      this.reply = this.reply === undefined
+        ? writeTextTo(output, line)
+        : this.reply.then(() => writeTextTo(output, line));
+    }
+  }
+
+  enable(port: AnyPort, enabled = true): void {
+    const node = this.#port(port, "enable");
+    if (!(port.flags & SHADOW)) {
+      throw new PipeError(
+        "PLUMB_PIPE_ENABLE_NOT_SHADOW",
+        `node "${node.name}": enable on port "${port.name}", which is not a shadow; ` +
+          `declare it with env.output(name, { shadowOf, disabled: true })`,
+      );
+    }
+    (this.#enabled ??= [])[port.id] = enabled;
+  }
+
+  /** Takes back what a failed step wrote on its edges: the nodes after it do not run. */
+  dropOutputs(node: PlanNode): void {
+    for (const edge of node.outputEdges) this.values[edge] = undefined;
+  }
+}
+
+/**
+ * Runs one request as line steps: `line` is the request's input, one line
+ * with its end, already taken off it. Resolves false when a step failed (each failure reported
+ * once, as `exec`'s would be), after the replies were written.
+ */
+export function runLineSteps(
+  plan: LineSteps,
+  line: string,
+  input: InputHandle,
+  output: OutputHandle,
+  report: LineFailure,
+  info: RequestInfo,
+): Promise<boolean> {
+  const out = new StepOutput(plan.edges, output);
+  const values = out.values;
+  let ok = true;
+  const failed = (node: PlanNode, error: unknown): void => {
+    ok = false;
+    try {
+      report(node, error, info);
+    } catch {
+      // Reported or not, the request has failed.
+    }
+  };
+  for (const step of plan.steps) {
+    if (step.kind === DUP) {
+      const value = values[step.inputs[0]];
+      if (value !== undefined) { for (const edge of step.outputs) values[edge] = value; }
+      continue;
+    }
+    if (step.kind === JOIN) {
+      for (const edge of step.inputs) {
+        const value = values[edge];
+        if (value === undefined) continue;
+        values[step.outputs[0]] = value;
+        break;
+      }
+      continue;
+    }
+    const node = step.node;
+    const value = step.input === GRAPH_INPUT
+      ? line
+      : step.input >= 0
+      ? values[step.input]
+      : undefined;
+    if (value === undefined) continue; // nothing reached it: it does not run
+    out.begin(step, value);
+    try {
+      const text = lineOf(value);
+      // The entry's line was measured against the input's own limit.
+      if (step.input !== GRAPH_INPUT && tooLong(text)) {
+        throw new MessageTooLongError(DEFAULT_MAX_LINE_BYTES);
+      }
+      node.servlet.line!(node.ctx, text, out);
+    } catch (error) {
+      out.dropOutputs(node);
+      failed(node, error);
+    }
+  }
+  input.release();
+  const reply = out.reply;
+  if (reply === undefined) return Promise.resolve(ok);
+  // A reply that cannot be written (the client went) fails its writer, as in exec.
+  return reply.then(() => ok, (error) => {
+    failed(out.replier!, error);
+    return false;
+  });
+}
