@@ -54,7 +54,10 @@
  * NAME1,NAME2` (only the targets of these names, in every section), `--profile
  * NAME1,NAME2` (after the rounds, run these keep-alive targets once more under
  * `deno run --cpu-prof` at the first `--conns` and add where their time goes to
- * the report; profiles in `bench/results/prof/`). Except in the
+ * the report; profiles in `bench/results/prof/`), `--interleave` (keep-alive:
+ * start every target's server once and load them in turn each round, so that
+ * the runs a ratio pairs are seconds apart on a machine whose speed drifts).
+ * Ratios are medians over the rounds of the ratio within each round. Except in the
  * workers section, the server runs on processor 0 and the load generator on
  * processor 1 (`taskset`) when the machine allows it, which makes results
  * much steadier; `--no-pin` turns that off.
@@ -274,6 +277,8 @@ interface BenchOptions {
   loadC: boolean;
   /** Targets of the keep-alive section to run once more under `--cpu-prof`. */
   profile: Target[];
+  /** Keep-alive: all servers at once, loaded in turn each round ({@linkcode measureInterleaved}). */
+  interleave: boolean;
 }
 
 /** Processors of the server and of the load generator with `--pin`. */
@@ -283,7 +288,7 @@ const LOAD_CPU = 1;
 const USAGE = "flags are --seconds S --rounds R --warmup W " +
   `--only ${SECTION_IDS.join(",")} --no-eliza --conns C1,C2,... --connect-conns C1,... ` +
   "--idle-conns C1,... --workers-conns C1,... --eliza-conns C1,... --sources N " +
-  "--load c|deno --no-pin --targets NAME1,NAME2,... --profile NAME1,NAME2,...";
+  "--load c|deno --no-pin --targets NAME1,NAME2,... --profile NAME1,NAME2,... --interleave";
 
 function connsFlag(value: string, name: string): number[] {
   return value.split(",").map((c) => numberFlag(c, name, 0, { min: 1, max: 10000, integer: true }));
@@ -310,6 +315,7 @@ function parseOptions(args: string[]): BenchOptions {
       "no-pin": { type: "boolean" },
       targets: { type: "string" },
       profile: { type: "string" },
+      interleave: { type: "boolean" },
     },
   });
   const picked = values.targets?.split(",").map((name) => name.trim());
@@ -377,6 +383,7 @@ function parseOptions(args: string[]): BenchOptions {
   });
   return {
     profile,
+    interleave: values.interleave ?? false,
     seconds: numberFlag(values.seconds, "seconds", 5, { min: 0.1, max: 600 }),
     rounds: numberFlag(values.rounds, "rounds", 2, { min: 1, max: 20, integer: true }),
     warmup: numberFlag(values.warmup, "warmup", 1, { min: 0, max: 60 }),
@@ -604,6 +611,57 @@ async function measure(
   return result;
 }
 
+/**
+ * `--interleave`: every target of a section serves at once (each on a fresh
+ * server, started once), and each round loads them one after another, so
+ * that the runs a ratio pairs are seconds apart, not a whole round.
+ */
+async function measureInterleaved(
+  options: BenchOptions,
+  loadgen: LoadGenerator,
+  section: Section,
+  conns: number,
+  notes: Notes,
+  done: (target: Target, round: number, result: LoadResult | Error) => void,
+): Promise<void> {
+  const pin = options.pin && section.pinned;
+  const servers: { target: Target; server: Awaited<ReturnType<typeof startServer>> }[] = [];
+  try {
+    for (const target of section.targets) {
+      try {
+        servers.push({ target, server: await startServer(...serverCommand(target, pin), ROOT) });
+      } catch (error) {
+        for (let round = 1; round <= options.rounds; round++) done(target, round, error as Error);
+      }
+    }
+    for (let round = 1; round <= options.rounds; round++) {
+      for (const { target, server } of servers) {
+        try {
+          const result = await runLoad(options, loadgen, {
+            section,
+            target,
+            conns,
+            port: server.port,
+            pid: server.pid,
+          }, pin);
+          if (result.errors > 0) {
+            notes.add(
+              `${section.id}: ${target.name} C=${conns}: ${result.errors} load error(s) (see stderr)`,
+            );
+          }
+          done(target, round, result);
+        } catch (error) {
+          done(target, round, error as Error);
+        }
+      }
+    }
+  } finally {
+    for (const { target, server } of servers) {
+      noteExit(target, await server.stop(STOP_GRACE_MS), notes);
+    }
+  }
+}
+
 /** The medians of a cell's runs. */
 interface Cell {
   rps: number;
@@ -638,6 +696,11 @@ function cellOf(runs: LoadResult[]): Cell {
   };
 }
 
+/** A ratio of {@linkcode pairedRatio}, or `n/a`. */
+function formatPaired(ratio: number | null): string {
+  return ratio === null ? "n/a" : `${ratio.toFixed(2)}x`;
+}
+
 function formatRatio(value: number, base: number): string {
   return base > 0 ? `${(value / base).toFixed(2)}x` : "n/a";
 }
@@ -654,7 +717,35 @@ function range(runs: LoadResult[]): string {
 }
 
 /** The runs of a target at a connection count, by section. */
-type Samples = Map<string, LoadResult[]>;
+/** A load run, with the round it was measured in. */
+type RoundResult = LoadResult & { round: number };
+type Samples = Map<string, RoundResult[]>;
+
+/**
+ * The median over the rounds of `pick(run) / pick(base run)`, each run paired
+ * with the base's run of the same round: a machine that is slower in one
+ * round than in another (a shared machine's neighbours) slows both sides of
+ * a pair. `null` when no round has both.
+ */
+function pairedRatio(
+  runs: readonly RoundResult[],
+  baseRuns: readonly RoundResult[],
+  pick: (run: LoadResult) => number,
+): number | null {
+  const ratios: number[] = [];
+  for (const run of runs) {
+    const base = baseRuns.find((b) => b.round === run.round);
+    if (base !== undefined && pick(base) > 0) ratios.push(pick(run) / pick(base));
+  }
+  return ratios.length === 0 ? null : median(ratios);
+}
+
+/** The server's CPU time per request of a run, in µs (0 when not measured). */
+function cpuPerRequest(run: LoadResult): number {
+  return run.server_cpu_ms === undefined || run.requests === 0
+    ? 0
+    : (1000 * run.server_cpu_ms) / run.requests;
+}
 
 function sampleKey(section: Section, target: Target, conns: number): string {
   return `${section.id} ${target.name} ${conns}`;
@@ -706,10 +797,9 @@ function rateTable(section: Section, samples: Samples): string[] {
     (connect ? " ---: | ---: | ---: |" : ""),
   ];
   for (const conns of section.conns) {
-    const of = (target: Target): LoadResult[] =>
+    const of = (target: Target): RoundResult[] =>
       samples.get(sampleKey(section, target, conns)) ?? [];
     const baseTarget = baseOf(section, samples, conns);
-    const baseCell = baseTarget === null ? null : cellOf(of(baseTarget));
     for (const target of targets) {
       const runs = of(target);
       if (runs.length === 0) {
@@ -724,11 +814,13 @@ function rateTable(section: Section, samples: Samples): string[] {
           `${runs.reduce((sum, r) => sum + (r.connect_errors ?? 0), 0)} | ` +
           `${Math.max(...runs.map((r) => r.time_wait_max ?? -1))} |`
         : "";
+      const baseRuns = baseTarget === null ? [] : of(baseTarget);
       rows.push(
         `| ${target.name} | ${conns} | ${Math.round(cell.rps)} | ${range(runs)} | ` +
           `${cell.p99.toFixed(3)} | ` +
-          `${formatRatio(cell.rps, baseCell?.rps ?? 0)} | ` +
-          `${formatRatio(cell.p99, baseCell?.p99 ?? 0)} | ${formatPercent(cell.serverCpu)} | ` +
+          `${formatPaired(pairedRatio(runs, baseRuns, (r) => r.rps))} | ` +
+          `${formatPaired(pairedRatio(runs, baseRuns, (r) => r.p99_ms))} | ` +
+          `${formatPercent(cell.serverCpu)} | ` +
           `${cell.cpuPerRequestUs === null ? "n/a" : cell.cpuPerRequestUs.toFixed(1)} | ` +
           `${formatPercent(cell.loadCpu)} | ${formatPercent(cell.othersCpu)} |${extra}`,
       );
@@ -767,20 +859,21 @@ function goalLines(sections: Section[], samples: Samples): string[] {
       const baseRuns = base === null ? [] : samples.get(sampleKey(section, base, conns)) ?? [];
       if (base === null || runs.length === 0 || baseRuns.length === 0) continue;
       const cell = cellOf(runs);
-      const baseCell = cellOf(baseRuns);
-      const rps = cell.rps / baseCell.rps;
-      const p99 = cell.p99 / baseCell.p99;
+      const rps = pairedRatio(runs, baseRuns, (r) => r.rps);
+      const p99 = pairedRatio(runs, baseRuns, (r) => r.p99_ms);
+      const cpu = pairedRatio(runs, baseRuns, cpuPerRequest);
+      if (rps === null || p99 === null) continue;
       const met = rps >= goal.min && (goal.maxP99 === undefined || p99 <= goal.maxP99);
       lines.push(
         `- ${section.id} C=${conns}: ${goal.target.name} ${rps.toFixed(2)}x ${base.name} ` +
           `(at least ${goal.min}x)` +
           (goal.maxP99 === undefined ? "" : `, p99 ${p99.toFixed(2)}x (at most ${goal.maxP99}x)`) +
           `: ${met ? "met" : "MISSED"}` +
-          (cell.cpuPerRequestUs === null || baseCell.cpuPerRequestUs === null
+          (cpu === null || cell.cpuPerRequestUs === null
             ? ""
-            : ` (server CPU per request ${
-              (cell.cpuPerRequestUs / baseCell.cpuPerRequestUs).toFixed(2)
-            }x; others CPU ${formatPercent(cell.othersCpu)})`),
+            : ` (server CPU per request ${cpu.toFixed(2)}x; others CPU ${
+              formatPercent(cell.othersCpu)
+            })`),
       );
     }
   }
@@ -811,7 +904,7 @@ function idleTable(section: Section, samples: Samples): string[] {
     return values.length === 0 ? null : median(values);
   };
   for (const conns of section.conns) {
-    const of = (target: Target): LoadResult[] =>
+    const of = (target: Target): RoundResult[] =>
       samples.get(sampleKey(section, target, conns)) ?? [];
     const basePerConn = perConn(of(section.targets[0]));
     for (const target of section.targets) {
@@ -966,8 +1059,12 @@ async function header(context: Context, args: string[]): Promise<string[]> {
     `${Deno.build.os} ${Deno.build.arch}`,
     `- Command: \`${command}\``,
     `- Run: ${options.warmup} s warmup + ${options.seconds} s measured per cell, ` +
-    `${options.rounds} round(s), each cell the median over rounds, each measurement on a fresh ` +
-    `server; load generator ${context.loadgen.description}; CPU % is of one core (server and ` +
+    `${options.rounds} round(s), each cell the median over rounds, ` +
+    (options.interleave
+      ? "keep-alive interleaved (every target's server started once and loaded in turn each " +
+        "round; the other sections on a fresh server per measurement)"
+      : "each measurement on a fresh server") +
+    `; load generator ${context.loadgen.description}; CPU % is of one core (server and ` +
     `load generator are separate processes); ${date}`,
     "- `others CPU %`: the busy time of all processors in the window (/proc/stat) less the " +
     "server's and the load generator's, that is what other processes of this shared machine " +
@@ -981,7 +1078,9 @@ async function header(context: Context, args: string[]): Promise<string[]> {
     "module, each line decoded to a string and its reply awaited in a write of its own) and " +
     "`node net` (`bench/node_net_server.mjs`, Node's `net`, bytes, one write per `data` event, " +
     "run with the machine's `node`). `vs fastest raw`: against whichever of the raw Deno " +
-    "servers had the higher median rate in that row group.",
+    "servers had the higher median rate in that row group; each ratio is the median over the " +
+    "rounds of the ratio within a round (a round's two runs paired), as are the ratios of the " +
+    "targets below.",
     "",
   ];
 }
@@ -1204,22 +1303,46 @@ async function main(args: string[]): Promise<number> {
   const estimate = Math.ceil(cells * (options.warmup + options.seconds + 1.5));
   console.error(`bench: ${cells} runs, about ${estimate} s`);
   const samples: Samples = new Map();
+  const record = (section: Section, target: Target, conns: number, result: RoundResult): void => {
+    const key = sampleKey(section, target, conns);
+    samples.set(key, [...(samples.get(key) ?? []), result]);
+  };
+  const failed = (
+    where: string,
+    section: Section,
+    target: Target,
+    conns: number,
+    error: unknown,
+  ) => {
+    const message = (error as Error).message.split("\n").map((line) => line.trim())
+      .filter((line) => line !== "").join(" / ");
+    const short = message.length > 300 ? `${message.slice(0, 300)}...` : message;
+    console.error(`  ${where}: failed: ${short}`);
+    notes.add(`${section.id}: ${target.name} C=${conns} failed: ${short}`);
+  };
+  const interleaved = options.sections.filter((s) => options.interleave && s.id === "keepalive");
+  for (const section of interleaved) {
+    for (const conns of section.conns) {
+      await measureInterleaved(options, loadgen, section, conns, notes, (target, round, result) => {
+        const where = `round ${round}/${options.rounds} ${section.id} C=${conns} ${target.name}`;
+        if (result instanceof Error) return failed(where, section, target, conns, result);
+        record(section, target, conns, { ...result, round });
+        console.error(`  ${where}: ${progress(section, result)}`);
+      });
+    }
+  }
   for (let round = 1; round <= options.rounds; round++) {
     for (const section of options.sections) {
+      if (interleaved.includes(section)) continue;
       for (const conns of section.conns) {
         for (const target of section.targets) {
           const where = `round ${round}/${options.rounds} ${section.id} C=${conns} ${target.name}`;
           try {
             const result = await measure(options, loadgen, section, target, conns, notes);
-            const key = sampleKey(section, target, conns);
-            samples.set(key, [...(samples.get(key) ?? []), result]);
+            record(section, target, conns, { ...result, round });
             console.error(`  ${where}: ${progress(section, result)}`);
           } catch (error) {
-            const message = (error as Error).message.split("\n").map((line) => line.trim())
-              .filter((line) => line !== "").join(" / ");
-            const short = message.length > 300 ? `${message.slice(0, 300)}...` : message;
-            console.error(`  ${where}: failed: ${short}`);
-            notes.add(`${section.id}: ${target.name} C=${conns} failed: ${short}`);
+            failed(where, section, target, conns, error);
           }
         }
       }

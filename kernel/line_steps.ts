@@ -17,7 +17,7 @@
 import { MessageTooLongError, PipeError, PlumbError } from "./errors.ts";
 import { DEFAULT_MAX_LINE_BYTES } from "./byte_reader.ts";
 import { DESCRIPTOR_MASK, DISABLED, OUTPUT, PERSIST, SHADOW } from "./flags.ts";
-import type { InputHandle, OutputHandle } from "./pipe.ts";
+import { type InputHandle, type OutputHandle, RESOLVED } from "./pipe.ts";
 import {
   errorSlot,
   GRAPH_INPUT,
@@ -117,6 +117,9 @@ function stepsOfNodes(plan: Plan): LineSteps | undefined {
 /** What a line step may write, for messages. */
 const RULE =
   `a line step writes one line, ending "\\n", per port (or the servlet writes in exec only)`;
+
+const TRUE = Promise.resolve(true);
+const FALSE = Promise.resolve(false);
 
 /** True when `text` is one line: ends `\n`, with no other `\n`. */
 function isOneLine(text: string): boolean {
@@ -318,7 +321,8 @@ export function runLineSteps(
   }
   input.release();
   const reply = out.reply;
-  if (reply === undefined) return Promise.resolve(ok);
+  // The usual reply, taken by the output at once: no promise of its own.
+  if (reply === undefined || reply === RESOLVED) return ok ? TRUE : FALSE;
   // A reply that cannot be written (the client went) fails its writer, as in exec.
   return reply.then(() => ok, (error) => {
     failed(out.replier!, error);

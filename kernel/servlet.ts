@@ -445,6 +445,34 @@ export interface Task {
 /**
  * Where a servlet's {@linkcode ServletDefinition.line} step writes: at most
  * one line per output port, ending `\n`.
+ *
+ * @example
+ * ```ts
+ * import { defineServlet, type LineOutput, type Port } from "@plumb/plumb";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const shout = defineServlet({
+ *   init(_args, env) {
+ *     return {
+ *       input: env.input("in", { persist: true, type: "text/line" }),
+ *       output: env.output("out", { type: "text/line" }),
+ *     };
+ *   },
+ *   async exec(ctx, task) {
+ *     const line = await task.readLine(ctx.input);
+ *     if (line !== null) await task.write(ctx.output, `${line.toUpperCase()}\n`);
+ *   },
+ *   line(ctx, line, out) {
+ *     out.write(ctx.output, `${line.toUpperCase()}\n`);
+ *   },
+ * });
+ * // The kernel passes its own out; this one records what the step writes.
+ * const written: string[] = [];
+ * const out: LineOutput = { write: (_port, line) => void written.push(line), forward() {}, enable() {} };
+ * const port = {} as Port;
+ * shout.line!({ input: port, output: port }, "hi", out);
+ * assertEquals(written, ["HI\n"]);
+ * ```
  */
 export interface LineOutput {
   /**

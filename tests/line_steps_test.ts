@@ -99,7 +99,11 @@ Deno.test("line steps: the example graphs answer the same through steps and thro
       // Twice in one write: the first through exec, the second through the steps.
       const [viaExec, viaSteps] = await ask(c, `${line}\n${line}\n`, 2);
       assertEquals(viaSteps, viaExec, `${file}: ${JSON.stringify(line)}`);
-      assertEquals(await ask(c, `${line}\r\n`), [viaExec], `${file}: ${JSON.stringify(line)}\\r\\n`);
+      assertEquals(
+        await ask(c, `${line}\r\n`),
+        [viaExec],
+        `${file}: ${JSON.stringify(line)}\\r\\n`,
+      );
     }
     const pipeline = file.includes("pipeline");
     assertEquals(await ask(c, "Plumber\n"), [pipeline ? "Hello, PLUMBER\n" : "Hello, Plumber\n"]);
