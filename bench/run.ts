@@ -560,6 +560,30 @@ function noteExit(target: Target, exit: ServerExit, notes: Notes): void {
   }
 }
 
+/** Loads a running server once; load errors go to the notes. */
+async function loadServer(
+  options: BenchOptions,
+  loadgen: LoadGenerator,
+  run: { section: Section; target: Target; conns: number; server: { port: number; pid: number } },
+  pin: boolean,
+  notes: Notes,
+): Promise<LoadResult> {
+  const { section, target, conns, server } = run;
+  const result = await runLoad(options, loadgen, {
+    section,
+    target,
+    conns,
+    port: server.port,
+    pid: server.pid,
+  }, pin);
+  if (result.errors > 0) {
+    notes.add(
+      `${section.id}: ${target.name} C=${conns}: ${result.errors} load error(s) (see stderr)`,
+    );
+  }
+  return result;
+}
+
 /** Measures one target at one connection count on a fresh server. */
 async function measure(
   options: BenchOptions,
@@ -582,20 +606,9 @@ async function measure(
         );
       }
     }
-    result = await runLoad(options, loadgen, {
-      section,
-      target,
-      conns,
-      port: server.port,
-      pid: server.pid,
-    }, pin);
+    result = await loadServer(options, loadgen, { section, target, conns, server }, pin, notes);
   } finally {
     noteExit(target, await server.stop(STOP_GRACE_MS), notes);
-  }
-  if (result.errors > 0) {
-    notes.add(
-      `${section.id}: ${target.name} C=${conns}: ${result.errors} load error(s) (see stderr)`,
-    );
   }
   if (section.mode === "idle" && (result.idle_conns ?? 0) < conns) {
     notes.add(
@@ -637,19 +650,8 @@ async function measureInterleaved(
     for (let round = 1; round <= options.rounds; round++) {
       for (const { target, server } of servers) {
         try {
-          const result = await runLoad(options, loadgen, {
-            section,
-            target,
-            conns,
-            port: server.port,
-            pid: server.pid,
-          }, pin);
-          if (result.errors > 0) {
-            notes.add(
-              `${section.id}: ${target.name} C=${conns}: ${result.errors} load error(s) (see stderr)`,
-            );
-          }
-          done(target, round, result);
+          const run = { section, target, conns, server };
+          done(target, round, await loadServer(options, loadgen, run, pin, notes));
         } catch (error) {
           done(target, round, error as Error);
         }
