@@ -27,7 +27,7 @@ import {
   type PlanNode,
   UNBOUND,
 } from "./plan.ts";
-import type { RequestInfo } from "./request.ts";
+import { ANSWERED_FAILED, ANSWERED_OK, type RequestInfo } from "./request.ts";
 import type { AnyPort, LineOutput, Port } from "./servlet.ts";
 import { writeTextTo } from "./value_codec.ts";
 
@@ -117,9 +117,6 @@ function stepsOfNodes(plan: Plan): LineSteps | undefined {
 /** What a line step may write, for messages. */
 const RULE =
   `a line step writes one line, ending "\\n", per port (or the servlet writes in exec only)`;
-
-const TRUE = Promise.resolve(true);
-const FALSE = Promise.resolve(false);
 
 /** True when `text` is one line: ends `\n`, with no other `\n`. */
 function isOneLine(text: string): boolean {
@@ -322,7 +319,7 @@ export function runLineSteps(
   input.release();
   const reply = out.reply;
   // The usual reply, taken by the output at once: no promise of its own.
-  if (reply === undefined || reply === RESOLVED) return ok ? TRUE : FALSE;
+  if (reply === undefined || reply === RESOLVED) return ok ? ANSWERED_OK : ANSWERED_FAILED;
   // A reply that cannot be written (the client went) fails its writer, as in exec.
   return reply.then(() => ok, (error) => {
     failed(out.replier!, error);

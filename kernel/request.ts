@@ -36,3 +36,12 @@ export type RequestHandler = (
   output: OutputHandle,
   info: RequestInfo,
 ) => Promise<boolean>;
+
+/**
+ * A handler's answer when it is known as the handler returns (a request of
+ * line steps whose reply the output took at once): a module may compare a
+ * handler's promise with these and skip waiting a microtask for it.
+ */
+export const ANSWERED_OK: Promise<boolean> = Promise.resolve(true);
+/** The failed counterpart of {@linkcode ANSWERED_OK}. */
+export const ANSWERED_FAILED: Promise<boolean> = Promise.resolve(false);

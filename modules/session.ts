@@ -11,6 +11,7 @@ import type { ConnectionLink } from "../kernel/connection.ts";
 import type { PushLink } from "../kernel/connection_handle.ts";
 import { ASYNC, PERSIST } from "../kernel/flags.ts";
 import { type InputHandle, type OutputHandle, RESOLVED } from "../kernel/pipe.ts";
+import { ANSWERED_FAILED, ANSWERED_OK } from "../kernel/request.ts";
 import { type ByteChannel, isGone, lingerOrClose, writeAll } from "./channel.ts";
 import { KeptState } from "../kernel/kept_state.ts";
 import { LARGE_READ_BUFFER, ReadBuffers } from "./read_buffers.ts";
@@ -595,13 +596,15 @@ export class Session implements ConnectionLink, PushLink {
     if (this.#votes !== undefined && this.#votes.size > 0) this.#votes.clear();
     this.#abort = undefined;
     this.#input.empty = event === "open";
-    const ok = await context.handle(
+    const answer = context.handle(
       this.#input,
       output,
       event === "open"
         ? this.#openInfo ??= new SessionRequestInfo(this, "open")
         : this.#dataInfo ??= new SessionRequestInfo(this, "data"),
     );
+    // An answer known at once (line steps) is not waited for.
+    const ok = answer === ANSWERED_OK || (answer !== ANSWERED_FAILED && await answer);
     this.#abort = undefined; // the request is over: nothing more aborts its signal
     this.#reader.endReaders(); // a read the request left waiting must not take the next one's bytes
     if (!ok && !output.written && !this.closed && this.#errorReply !== "") {
