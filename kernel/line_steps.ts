@@ -145,6 +145,8 @@ class StepOutput implements LineOutput {
   #step: Step | undefined;
   /** The step's input line, with its end. */
   #input = "";
+  /** The request is over: an `out` kept past it writes nothing. */
+  #ended = false;
   /** Steps begun so far, and the step that last wrote each port (by descriptor). */
   #stamp = 0;
   readonly #wrote: number[] = [];
@@ -160,6 +162,11 @@ class StepOutput implements LineOutput {
     this.#output = output;
   }
 
+  /** The request's steps are over. */
+  end(): void {
+    this.#ended = true;
+  }
+
   begin(step: Step, input: string): void {
     this.#step = step;
     this.#stamp++;
@@ -169,6 +176,13 @@ class StepOutput implements LineOutput {
 
   #port(port: AnyPort, verb: string): PlanNode {
     const node = this.#step!.node;
+    if (this.#ended) {
+      throw new PipeError(
+        "PLUMB_PIPE_AFTER_END",
+        `node "${node.name}": ${verb} on port "${port?.name}" after its task ended; ` +
+          `write through out before the line step returns`,
+      );
+    }
     if (node.ports[port?.id] !== port) {
       throw new PipeError(
         "PLUMB_PIPE_UNKNOWN_PORT",
@@ -250,11 +264,6 @@ class StepOutput implements LineOutput {
     }
     (this.#enabled ??= [])[port.id] = enabled;
   }
-
-  /** Takes back what a failed step wrote on its edges: the nodes after it do not run. */
-  dropOutputs(node: PlanNode): void {
-    for (const edge of node.outputEdges) this.values[edge] = undefined;
-  }
 }
 
 /**
@@ -312,10 +321,11 @@ export function runLineSteps(
       }
       node.servlet.line!(node.ctx, text, out);
     } catch (error) {
-      out.dropOutputs(node);
+      // What it wrote before it threw stays written, as exec's writes reach their pipes.
       failed(node, error);
     }
   }
+  out.end();
   input.release();
   const reply = out.reply;
   // The usual reply, taken by the output at once: no promise of its own.
