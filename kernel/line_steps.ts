@@ -89,7 +89,9 @@ function stepsOfNodes(plan: Plan): LineSteps | undefined {
       });
       continue;
     }
-    if (typeof node.servlet.line !== "function") return undefined;
+    const line = node.servlet.line;
+    // An async line step could not fail its request in time: such a node runs exec.
+    if (typeof line !== "function" || line.constructor.name === "AsyncFunction") return undefined;
     const n = node.ports.length;
     if (node.slots[nullSlot(n)] !== UNBOUND || node.slots[errorSlot(n)] !== UNBOUND) {
       return undefined;
@@ -115,8 +117,8 @@ function stepsOfNodes(plan: Plan): LineSteps | undefined {
 }
 
 /** What a line step may write, for messages. */
-const RULE =
-  `a line step writes one line, ending "\\n", per port (or the servlet writes in exec only)`;
+const RULE = `a line step writes one line, ending "\\n", per port, before it returns ` +
+  `(or the servlet writes in exec only)`;
 
 /** True when `text` is one line: ends `\n`, with no other `\n`. */
 function isOneLine(text: string): boolean {
@@ -138,20 +140,10 @@ function tooLong(text: string): boolean {
   return new TextEncoder().encode(text).length > DEFAULT_MAX_LINE_BYTES;
 }
 
-/** The `out` of one request's line steps: one object, pointed at each step in turn. */
-class StepOutput implements LineOutput {
+/** What one request's steps wrote: each edge's line, and the reply. */
+class StepRun {
   readonly values: (string | undefined)[];
-  readonly #output: OutputHandle;
-  #step: Step | undefined;
-  /** The step's input line, with its end. */
-  #input = "";
-  /** The request is over: an `out` kept past it writes nothing. */
-  #ended = false;
-  /** Steps begun so far, and the step that last wrote each port (by descriptor). */
-  #stamp = 0;
-  readonly #wrote: number[] = [];
-  /** Per port of the step, when `enable` changed it: true for enabled. */
-  #enabled: (boolean | undefined)[] | undefined;
+  readonly output: OutputHandle;
   /** The replies written to the request's output, in order. */
   reply: Promise<void> | undefined;
   /** The node that wrote them. */
@@ -159,23 +151,48 @@ class StepOutput implements LineOutput {
 
   constructor(edges: number, output: OutputHandle) {
     this.values = new Array(edges);
-    this.#output = output;
+    this.output = output;
   }
 
-  /** The request's steps are over. */
+  /** A line on a port's slot: an edge's value, or the request's reply. */
+  deliver(node: PlanNode, port: AnyPort, line: string): void {
+    const slot = node.slots[port.id];
+    if (slot >= 0) this.values[slot] = line;
+    else if (slot === GRAPH_OUTPUT) {
+      const output = this.output;
+      this.replier = node;
+      this.reply = this.reply === undefined
+        ? writeTextTo(output, line)
+        : this.reply.then(() => writeTextTo(output, line));
+    }
+  }
+}
+
+/** The `out` of one step: refused once the step has returned, as a task after its exec. */
+class StepOutput implements LineOutput {
+  readonly #run: StepRun;
+  readonly #step: Step;
+  /** The step's input line, with its end. */
+  readonly #input: string;
+  #ended = false;
+  /** The ports written, by descriptor: a second write is refused. */
+  #wrote: boolean[] | undefined;
+  /** Per port, when `enable` changed it: true for enabled. */
+  #enabled: (boolean | undefined)[] | undefined;
+
+  constructor(run: StepRun, step: Step, input: string) {
+    this.#run = run;
+    this.#step = step;
+    this.#input = input;
+  }
+
+  /** The step has returned. */
   end(): void {
     this.#ended = true;
   }
 
-  begin(step: Step, input: string): void {
-    this.#step = step;
-    this.#stamp++;
-    this.#input = input;
-    this.#enabled = undefined;
-  }
-
   #port(port: AnyPort, verb: string): PlanNode {
-    const node = this.#step!.node;
+    const node = this.#step.node;
     if (this.#ended) {
       throw new PipeError(
         "PLUMB_PIPE_AFTER_END",
@@ -183,7 +200,7 @@ class StepOutput implements LineOutput {
           `write through out before the line step returns`,
       );
     }
-    if (node.ports[port?.id] !== port) {
+    if (port == null || node.ports[port.id] !== port) {
       throw new PipeError(
         "PLUMB_PIPE_UNKNOWN_PORT",
         `node "${node.name}": ${verb} on a port this node did not declare; ` +
@@ -194,8 +211,7 @@ class StepOutput implements LineOutput {
   }
 
   write(port: Port<string>, line: string): void {
-    const node = this.#port(port, "write");
-    this.#write(node, port, line);
+    this.#write(this.#port(port, "write"), port, line);
   }
 
   forward(port: Port<string>): void {
@@ -224,32 +240,21 @@ class StepOutput implements LineOutput {
         } (not one line) on port "${port.name}"; ${RULE}`,
       );
     }
-    // The port's last writer, by step: a second write in the same step is refused.
-    if (this.#wrote[port.id] === this.#stamp) {
+    const wrote = this.#wrote ??= [];
+    if (wrote[port.id]) {
       throw new PlumbError(
         "PLUMB_LINE_STEP",
         `node "${node.name}": its line step wrote a second line on port "${port.name}"; ${RULE}`,
       );
     }
-    this.#wrote[port.id] = this.#stamp;
-    this.#deliver(node, port, line);
-    const shadows = this.#step!.shadows[port.id];
+    wrote[port.id] = true;
+    const run = this.#run;
+    run.deliver(node, port, line);
+    const shadows = this.#step.shadows[port.id];
     if (shadows === undefined) return;
     for (const id of shadows) {
       const shadow = node.ports[id];
-      if (this.#enabled?.[id] ?? !(shadow.flags & DISABLED)) this.#deliver(node, shadow, line);
-    }
-  }
-
-  #deliver(node: PlanNode, port: AnyPort, line: string): void {
-    const slot = node.slots[port.id];
-    if (slot >= 0) this.values[slot] = line;
-    else if (slot === GRAPH_OUTPUT) {
-      const output = this.#output;
-      this.replier = node;
-      this.reply = this.reply === undefined
-        ? writeTextTo(output, line)
-        : this.reply.then(() => writeTextTo(output, line));
+      if (this.#enabled?.[id] ?? !(shadow.flags & DISABLED)) run.deliver(node, shadow, line);
     }
   }
 
@@ -279,8 +284,8 @@ export function runLineSteps(
   report: LineFailure,
   info: RequestInfo,
 ): Promise<boolean> {
-  const out = new StepOutput(plan.edges, output);
-  const values = out.values;
+  const run = new StepRun(plan.edges, output);
+  const values = run.values;
   let ok = true;
   const failed = (node: PlanNode, error: unknown): void => {
     ok = false;
@@ -312,27 +317,34 @@ export function runLineSteps(
       ? values[step.input]
       : undefined;
     if (value === undefined) continue; // nothing reached it: it does not run
-    out.begin(step, value);
+    const out = new StepOutput(run, step, value);
     try {
       const text = lineOf(value);
       // The entry's line was measured against the input's own limit.
       if (step.input !== GRAPH_INPUT && tooLong(text)) {
         throw new MessageTooLongError(DEFAULT_MAX_LINE_BYTES);
       }
-      node.servlet.line!(node.ctx, text, out);
+      const returned: unknown = node.servlet.line!(node.ctx, text, out);
+      if (typeof (returned as PromiseLike<unknown> | undefined)?.then === "function") {
+        Promise.resolve(returned).catch(() => {}); // this step's failure, reported below
+        throw new PlumbError(
+          "PLUMB_LINE_STEP",
+          `node "${node.name}": its line step returned a promise; ${RULE}`,
+        );
+      }
     } catch (error) {
       // What it wrote before it threw stays written, as exec's writes reach their pipes.
       failed(node, error);
     }
+    out.end();
   }
-  out.end();
   input.release();
-  const reply = out.reply;
+  const reply = run.reply;
   // The usual reply, taken by the output at once: no promise of its own.
   if (reply === undefined || reply === RESOLVED) return ok ? ANSWERED_OK : ANSWERED_FAILED;
   // A reply that cannot be written (the client went) fails its writer, as in exec.
   return reply.then(() => ok, (error) => {
-    failed(out.replier!, error);
+    failed(run.replier!, error);
     return false;
   });
 }

@@ -510,7 +510,9 @@ export interface ServletDefinition<C> {
    * one and a request's input is exactly one line, the kernel runs the
    * request as these calls, with no task, pipe or promise per node (fans
    * included); any other request runs `exec`. Define it only when `exec`,
-   * given that one line, writes the same lines on the same ports.
+   * given that one line, writes the same lines on the same ports. It is
+   * synchronous: an `async` one is never run as a step (the node runs
+   * `exec`), and one that returns a promise fails its request.
    */
   line?(ctx: C, line: string, out: LineOutput): void;
   /** Releases what `init` acquired. */

@@ -114,7 +114,7 @@ export class TaskImpl implements Task {
           `await every read and write before exec returns`,
       );
     }
-    if (this.#ports[port?.id] !== port) {
+    if (port == null || this.#ports[port.id] !== port) {
       throw new PipeError(
         "PLUMB_PIPE_UNKNOWN_PORT",
         `node "${this.#node}": ${verb} on a port this node did not declare; ` +
@@ -413,7 +413,7 @@ export class TaskImpl implements Task {
   }
 
   enable(port: Port, enabled = true): void {
-    if (this.#ports[port?.id] === port && !(port.flags & SHADOW)) {
+    if (port != null && this.#ports[port.id] === port && !(port.flags & SHADOW)) {
       throw new PipeError(
         "PLUMB_PIPE_ENABLE_NOT_SHADOW",
         `node "${this.#node}": enable on port "${port.name}", which is not a shadow; ` +

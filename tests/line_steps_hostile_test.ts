@@ -203,11 +203,8 @@ Deno.test("line steps vs exec: a sibling branch that fails does not spoil the re
 
 Deno.test({
   name: "line steps vs exec: a step that writes and then throws still feeds the node after it",
-  // BUG (kernel/line_steps.ts, runLineSteps): on a throw, out.dropOutputs(node)
-  // takes back what the step wrote on its edges, so transform never runs and
-  // the client gets "error: request failed\n"; exec's write had reached the
-  // pipe, transform answers "EXEC: THEN-THROW\n" and no error reply is written.
-  ignore: true,
+  // Exec's write reaches the pipe before the throw, so transform answers and no error reply is
+  // written; the step's write stays written too.
   fn: async () => {
     const graph = chain([ABUSE, []], ["transform", ["upper"]]);
     const { exec, steps } = await viaBoth(graph, "then-throw\n", 1);
@@ -218,11 +215,7 @@ Deno.test({
 
 Deno.test({
   name: "line steps vs exec: an out kept past its step is refused, as a task past its exec",
-  // BUG (kernel/line_steps.ts, StepOutput): it has no end, so a write through
-  // an out kept after the request goes to the connection's output and comes
-  // out ahead of the next reply: "late\nline: ping\n" where exec's kept task
-  // throws PLUMB_PIPE_AFTER_END and the next reply is "exec: ping\n" alone.
-  ignore: true,
+  // A write through a kept out would otherwise come out ahead of the next reply.
   fn: async () => {
     await using sim = await simulate(chain([ABUSE, []]), { transport: "tcp", logLevel: "info" });
     await using c = await sim.connect();
@@ -238,11 +231,8 @@ Deno.test({
 
 Deno.test({
   name: "demux: a /g regular expression matches every line it matches, not every other one",
-  // BUG (servlets/dataflow/demux.ts, test): RegExp.prototype.test of a `g` (or
-  // `y`) expression starts at the lastIndex its previous match left, so the
-  // same route misses every other request, on both paths (exec and line steps
-  // share ctx.tests): "A3\n", "4a\n", "A5\n", "6a\n".
-  ignore: true,
+  // RegExp.prototype.test of a `g` (or `y`) expression starts where its last match ended: the
+  // same route missed every other request, on both paths ("A3\n", "4a\n", "A5\n", "6a\n").
   fn: async () => {
     await using sim = await simulate({
       nodes: {
@@ -270,15 +260,8 @@ Deno.test({
 
 Deno.test({
   name: "line steps: an async line step (a user's mistake) fails its request, not the host",
-  // BUG (kernel/line_steps.ts, runLineSteps): the promise an `async line`
-  // returns is dropped. Its rejection ("boom") is unhandled: no reply, no
-  // PLUMB_REQUEST_FAILED, and a host started from a library (or this test)
-  // dies of the uncaught error; the CLI logs PLUMB_UNHANDLED_REJECTION
-  // without the node. Exec answers "error: request failed\n" and logs it.
-  // Proposed: lineStepsOf refuses a node whose `line` is an AsyncFunction
-  // (the node runs exec, as one without `line`), and runLineSteps fails a
-  // step whose `line` returned a thenable, handling its rejection.
-  ignore: true,
+  // Its promise would be dropped and its rejection unhandled: an AsyncFunction line is not taken
+  // as a step (the node runs exec).
   fn: async () => {
     const graph = chain(["./tests/fixtures/line_step_async.ts", []]);
     await using sim = await simulate(graph, { transport: "tcp", logLevel: "info" });

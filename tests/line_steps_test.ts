@@ -160,6 +160,7 @@ Deno.test("line steps: a step that breaks the rules fails with one line naming n
     ["lines", "PLUMB_LINE_STEP", `wrote "line: x\\nand more\\n" (not one line) on port "out"`],
     ["unended", "PLUMB_LINE_STEP", `wrote "line: x" (not one line) on port "out"`],
     ["shadow", "PLUMB_PIPE_WRITE_SHADOW", `node "n": cannot write SHADOW port "copy"`],
+    ["promise", "PLUMB_LINE_STEP", `node "n": its line step returned a promise; `],
   ];
   for (const [how, code, text] of cases) {
     await using sim = await simulate(fixture(how), tcp);

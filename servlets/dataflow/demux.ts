@@ -26,7 +26,11 @@ function test(arg: string): (line: string) => boolean {
   if (regex === null) return (line) => line === arg;
   try {
     const re = new RegExp(regex[1], regex[2]);
-    return (line) => re.test(line);
+    // A g or y flag makes test() go on from the last match: each line is tested from its start.
+    return (line) => {
+      re.lastIndex = 0;
+      return re.test(line);
+    };
   } catch (error) {
     throw new PlumbError(
       "PLUMB_DATAFLOW_REGEXP",
