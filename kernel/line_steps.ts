@@ -134,7 +134,7 @@ function lineOf(text: string): string {
   return text.slice(0, end);
 }
 
-/** UTF-8 bytes of `text`, counted only when its UTF-16 length leaves doubt. */
+/** True when `text` is over the line limit in UTF-8 bytes (counted only when its length leaves doubt). */
 function tooLong(text: string): boolean {
   if (text.length * 3 <= DEFAULT_MAX_LINE_BYTES) return false;
   return new TextEncoder().encode(text).length > DEFAULT_MAX_LINE_BYTES;
