@@ -693,7 +693,7 @@ function cellOf(runs: LoadResult[]): Cell {
       : null,
     othersCpu: others.every((v) => v !== null) ? median(others as number[]) : null,
     cpuPerRequestUs: serverCpus.every((ms) => ms !== undefined) && runs.every((r) => r.requests > 0)
-      ? median(runs.map((r) => (1000 * r.server_cpu_ms!) / r.requests))
+      ? median(runs.map(cpuPerRequest))
       : null,
   };
 }

@@ -14,7 +14,8 @@
  * ({@linkcode InputHandle.wholeLine}); anything else runs the nodes' `exec`.
  * @module
  */
-import { MessageTooLongError, PipeError, PlumbError } from "./errors.ts";
+import { MessageTooLongError, PlumbError } from "./errors.ts";
+import { checkNotShadow, checkPort, checkShadow, WRITE_BEFORE_RETURN } from "./_port_checks.ts";
 import { DEFAULT_MAX_LINE_BYTES } from "./byte_reader.ts";
 import { DESCRIPTOR_MASK, DISABLED, OUTPUT, PERSIST, SHADOW } from "./flags.ts";
 import { type InputHandle, type OutputHandle, RESOLVED } from "./pipe.ts";
@@ -27,7 +28,13 @@ import {
   type PlanNode,
   UNBOUND,
 } from "./plan.ts";
-import { ANSWERED_FAILED, ANSWERED_OK, type RequestInfo } from "./request.ts";
+import {
+  ANSWERED_FAILED,
+  ANSWERED_OK,
+  type FailureReport,
+  type RequestInfo,
+  safeReport,
+} from "./request.ts";
 import type { AnyPort, LineOutput, Port } from "./servlet.ts";
 import { writeTextTo } from "./value_codec.ts";
 
@@ -43,11 +50,8 @@ const JOIN = 2;
 interface Step {
   readonly kind: typeof LINE | typeof DUP | typeof JOIN;
   readonly node: PlanNode;
-  /** A line step's input slot (an edge, or `GRAPH_INPUT`); a fan's input edges. */
+  /** A line step's input slot: an edge, or `GRAPH_INPUT` (a fan's edges are its node's). */
   readonly input: number;
-  readonly inputs: readonly number[];
-  /** A fan's output edges. */
-  readonly outputs: readonly number[];
   /** Per output port of a line step, by descriptor: the descriptors of its shadows. */
   readonly shadows: readonly (readonly number[] | undefined)[];
 }
@@ -57,9 +61,6 @@ export interface LineSteps {
   readonly steps: readonly Step[];
   readonly edges: number;
 }
-
-/** Called when a line step throws: the node, the reason, and the request. */
-export type LineFailure = (node: PlanNode, error: unknown, info: RequestInfo) => void;
 
 /** The line steps of each plan, worked out on its first request (`null`: it has none). */
 const stepsOfPlan = new WeakMap<Plan, LineSteps | null>();
@@ -79,14 +80,7 @@ function stepsOfNodes(plan: Plan): LineSteps | undefined {
   const steps: Step[] = [];
   for (const node of plan.nodes) {
     if (node.fan !== undefined) {
-      steps.push({
-        kind: node.fan === "dup" ? DUP : JOIN,
-        node,
-        input: UNBOUND,
-        inputs: node.inputEdges,
-        outputs: node.outputEdges,
-        shadows: [],
-      });
+      steps.push({ kind: node.fan === "dup" ? DUP : JOIN, node, input: UNBOUND, shadows: [] });
       continue;
     }
     const line = node.servlet.line;
@@ -110,7 +104,7 @@ function stepsOfNodes(plan: Plan): LineSteps | undefined {
       }
     }
     if (input < 0) return undefined;
-    steps.push({ kind: LINE, node, input: node.slots[input], inputs: [], outputs: [], shadows });
+    steps.push({ kind: LINE, node, input: node.slots[input], shadows });
   }
   // No signal edges (refused above): every edge is written by a step.
   return { steps, edges: plan.edges.length };
@@ -191,47 +185,25 @@ class StepOutput implements LineOutput {
     this.#ended = true;
   }
 
-  #port(port: AnyPort, verb: string): PlanNode {
+  /** The step's node, once `port` passed the checks a task's call goes through. */
+  #checked(port: AnyPort, output: boolean | undefined, verb: string): PlanNode {
     const node = this.#step.node;
-    if (this.#ended) {
-      throw new PipeError(
-        "PLUMB_PIPE_AFTER_END",
-        `node "${node.name}": ${verb} on port "${port?.name}" after its task ended; ` +
-          `write through out before the line step returns`,
-      );
-    }
-    if (port == null || node.ports[port.id] !== port) {
-      throw new PipeError(
-        "PLUMB_PIPE_UNKNOWN_PORT",
-        `node "${node.name}": ${verb} on a port this node did not declare; ` +
-          `use the descriptors that init's env.define returned`,
-      );
-    }
+    const ended = this.#ended ? WRITE_BEFORE_RETURN : undefined;
+    checkPort(node.name, node.ports, port, output, verb, ended);
     return node;
   }
 
   write(port: Port<string>, line: string): void {
-    this.#write(this.#port(port, "write"), port, line);
+    this.#write(port, line, "write");
   }
 
   forward(port: Port<string>): void {
-    this.#write(this.#port(port, "forward"), port, this.#input);
+    this.#write(port, this.#input, "forward");
   }
 
-  #write(node: PlanNode, port: AnyPort, line: string): void {
-    if (!(port.flags & OUTPUT)) {
-      throw new PipeError(
-        "PLUMB_PIPE_WRONG_DIRECTION",
-        `node "${node.name}": cannot write port "${port.name}", it is an input port`,
-      );
-    }
-    if (port.flags & SHADOW) {
-      throw new PipeError(
-        "PLUMB_PIPE_WRITE_SHADOW",
-        `node "${node.name}": cannot write SHADOW port "${port.name}"; write its target, and the ` +
-          `shadow carries the same bytes`,
-      );
-    }
+  #write(port: AnyPort, line: string, verb: string): void {
+    const node = this.#checked(port, true, verb);
+    checkNotShadow(node.name, port, verb);
     if (typeof line !== "string" || !isOneLine(line)) {
       throw new PlumbError(
         "PLUMB_LINE_STEP",
@@ -259,14 +231,7 @@ class StepOutput implements LineOutput {
   }
 
   enable(port: AnyPort, enabled = true): void {
-    const node = this.#port(port, "enable");
-    if (!(port.flags & SHADOW)) {
-      throw new PipeError(
-        "PLUMB_PIPE_ENABLE_NOT_SHADOW",
-        `node "${node.name}": enable on port "${port.name}", which is not a shadow; ` +
-          `declare it with env.output(name, { shadowOf, disabled: true })`,
-      );
-    }
+    checkShadow(this.#checked(port, undefined, "enable").name, port);
     (this.#enabled ??= [])[port.id] = enabled;
   }
 }
@@ -281,7 +246,7 @@ export function runLineSteps(
   line: string,
   input: InputHandle,
   output: OutputHandle,
-  report: LineFailure,
+  report: FailureReport,
   info: RequestInfo,
 ): Promise<boolean> {
   const run = new StepRun(plan.edges, output);
@@ -289,28 +254,24 @@ export function runLineSteps(
   let ok = true;
   const failed = (node: PlanNode, error: unknown): void => {
     ok = false;
-    try {
-      report(node, error, info);
-    } catch {
-      // Reported or not, the request has failed.
-    }
+    safeReport(report, node, error, info);
   };
   for (const step of plan.steps) {
+    const node = step.node;
     if (step.kind === DUP) {
-      const value = values[step.inputs[0]];
-      if (value !== undefined) { for (const edge of step.outputs) values[edge] = value; }
+      const value = values[node.inputEdges[0]];
+      if (value !== undefined) { for (const edge of node.outputEdges) values[edge] = value; }
       continue;
     }
     if (step.kind === JOIN) {
-      for (const edge of step.inputs) {
+      for (const edge of node.inputEdges) {
         const value = values[edge];
         if (value === undefined) continue;
-        values[step.outputs[0]] = value;
+        values[node.outputEdges[0]] = value;
         break;
       }
       continue;
     }
-    const node = step.node;
     const value = step.input === GRAPH_INPUT
       ? line
       : step.input >= 0

@@ -5,6 +5,7 @@
  */
 import type { ConnectionLink } from "./connection.ts";
 import type { InputHandle, OutputHandle } from "./pipe.ts";
+import type { PlanNode } from "./plan.ts";
 import type { RequestEvent } from "./servlet.ts";
 
 /** Facts about a request that servlets and logs may use. */
@@ -45,3 +46,20 @@ export type RequestHandler = (
 export const ANSWERED_OK: Promise<boolean> = Promise.resolve(true);
 /** The failed counterpart of {@linkcode ANSWERED_OK}. */
 export const ANSWERED_FAILED: Promise<boolean> = Promise.resolve(false);
+
+/** Called when a node's exec (or line step) fails: the node, the reason, and the request. */
+export type FailureReport = (node: PlanNode, error: unknown, info: RequestInfo) => void;
+
+/** Reports a failure without letting a report that throws (an odd thrown value) escape. */
+export function safeReport(
+  report: FailureReport,
+  node: PlanNode,
+  error: unknown,
+  info: RequestInfo,
+): void {
+  try {
+    report(node, error, info);
+  } catch {
+    // The failure is still handled: outputs errored, request failed.
+  }
+}

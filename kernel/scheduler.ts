@@ -25,7 +25,7 @@ import { MemPipe, type WaitMonitor } from "./mem_pipe.ts";
 import { EdgeOutput, FanOutput, JoinInput, type RequestPipes } from "./edge_handles.ts";
 import { lineStepsOf, runLineSteps } from "./line_steps.ts";
 import type { Port } from "./servlet.ts";
-import type { RequestInfo } from "./request.ts";
+import { type FailureReport, type RequestInfo, safeReport } from "./request.ts";
 
 /** A one-line description of a thrown value, whatever it is. */
 export function describeError(error: unknown): string {
@@ -35,9 +35,6 @@ export function describeError(error: unknown): string {
     return Object.prototype.toString.call(error);
   }
 }
-
-/** Called when a node's exec fails: the node, the reason, and the request. */
-export type FailureReport = (node: PlanNode, error: unknown, info: RequestInfo) => void;
 
 const DEFAULT_INFO: RequestInfo = Object.freeze({ peer: "?", event: "data" });
 
@@ -121,20 +118,6 @@ function bind<H extends Handle>(handle: H, port: Port): H {
   handle.flags = port.flags;
   handle.touched = 0;
   return handle;
-}
-
-/** Reports a failure without letting a report that throws (an odd thrown value) escape. */
-function safeReport(
-  report: FailureReport,
-  node: PlanNode,
-  error: unknown,
-  info: RequestInfo,
-): void {
-  try {
-    report(node, error, info);
-  } catch {
-    // The failure is still handled: outputs errored, request failed.
-  }
 }
 
 /** Copies the shared flags of a request's input handle to its output companion, unless exec set them there. */

@@ -5,6 +5,7 @@
  */
 import { type Connection, NEVER_ABORTED, NodeConnection } from "./connection.ts";
 import { PipeError } from "./errors.ts";
+import { AWAIT_BEFORE_RETURN, checkNotShadow, checkPort, checkShadow } from "./_port_checks.ts";
 import {
   CLR_FLAG,
   type CntlOp,
@@ -107,28 +108,14 @@ export class TaskImpl implements Task {
   }
 
   #handle(port: Port, output: boolean, verb: string): Handle {
-    if (this.#ended) {
-      throw new PipeError(
-        "PLUMB_PIPE_AFTER_END",
-        `node "${this.#node}": ${verb} on port "${port?.name}" after its task ended; ` +
-          `await every read and write before exec returns`,
-      );
-    }
-    if (port == null || this.#ports[port.id] !== port) {
-      throw new PipeError(
-        "PLUMB_PIPE_UNKNOWN_PORT",
-        `node "${this.#node}": ${verb} on a port this node did not declare; ` +
-          `use the descriptors that init's env.define returned`,
-      );
-    }
-    if (((port.flags & OUTPUT) !== 0) !== output) {
-      throw new PipeError(
-        "PLUMB_PIPE_WRONG_DIRECTION",
-        `node "${this.#node}": cannot ${verb} port "${port.name}", it is an ${
-          output ? "input" : "output"
-        } port`,
-      );
-    }
+    checkPort(
+      this.#node,
+      this.#ports,
+      port,
+      output,
+      verb,
+      this.#ended ? AWAIT_BEFORE_RETURN : undefined,
+    );
     return this.#handles[port.id];
   }
 
@@ -213,13 +200,7 @@ export class TaskImpl implements Task {
   /** The handle of an output to write, refusing a SHADOW port. */
   #writable(port: Port, verb: string): OutputHandle {
     const handle = this.#handle(port, true, verb) as OutputHandle;
-    if (port.flags & SHADOW) {
-      throw new PipeError(
-        "PLUMB_PIPE_WRITE_SHADOW",
-        `node "${this.#node}": cannot ${verb} SHADOW port "${port.name}"; write its target, and the ` +
-          `shadow carries the same bytes`,
-      );
-    }
+    checkNotShadow(this.#node, port, verb);
     return handle;
   }
 
@@ -413,13 +394,7 @@ export class TaskImpl implements Task {
   }
 
   enable(port: Port, enabled = true): void {
-    if (port != null && this.#ports[port.id] === port && !(port.flags & SHADOW)) {
-      throw new PipeError(
-        "PLUMB_PIPE_ENABLE_NOT_SHADOW",
-        `node "${this.#node}": enable on port "${port.name}", which is not a shadow; ` +
-          `declare it with env.output(name, { shadowOf, disabled: true })`,
-      );
-    }
+    if (port != null && this.#ports[port.id] === port) checkShadow(this.#node, port);
     this.cntl(port, enabled ? CLR_FLAG : SET_FLAG, DISABLED);
   }
 }
