@@ -57,6 +57,7 @@ export {
   type RequestEvent,
   type Servlet,
   type ServletDefinition,
+  type StepTask,
   type Task,
 } from "./kernel/servlet.ts";
 export type { Connection } from "./kernel/connection.ts";

@@ -16,7 +16,14 @@
  */
 import { createHash } from "node:crypto";
 import { defineServlet, PlumbError } from "../mod.ts";
-import { HTTP_REQUEST, HTTP_RESPONSE, jsonResponse, textResponse } from "../servlets/http/types.ts";
+import {
+  HTTP_REQUEST,
+  HTTP_RESPONSE,
+  type HttpRequest,
+  type HttpResponse,
+  jsonResponse,
+  textResponse,
+} from "../servlets/http/types.ts";
 
 const decoder = new TextDecoder();
 const ENDPOINTS = ["hello", "echo", "upload"];
@@ -39,39 +46,53 @@ export default defineServlet({
   async exec(ctx, task) {
     const request = await task.readValue(ctx.input); // an HttpRequest
     if (request === null) return;
-    if (ctx.endpoint === "hello") {
-      // No query, no name: the usual request makes no URLSearchParams.
-      const name = request.query === ""
-        ? "world"
-        : new URLSearchParams(request.query).get("name") ?? "world";
-      await task.writeValue(ctx.output, jsonResponse({ message: `Hello, ${name}!` }));
-      return;
-    }
-    if (ctx.endpoint === "upload") {
+    const stream = request.stream;
+    if (stream !== undefined && ctx.endpoint === "upload") {
+      // A large body streams in as it arrives, and is hashed piece by piece.
       const hash = createHash("sha256");
       let bytes = 0;
-      // A large body streams in as it arrives; a small one is all in `body`.
-      for await (const piece of request.stream ?? [request.body]) {
+      for await (const piece of stream) {
         hash.update(piece);
         bytes += piece.length;
       }
       await task.writeValue(ctx.output, jsonResponse({ bytes, sha256: hash.digest("hex") }));
       return;
     }
-    if (request.stream !== undefined) {
+    if (stream !== undefined && ctx.endpoint === "echo") {
       // Longer than the parser keeps whole: more than this endpoint echoes.
-      await request.stream.cancel();
+      await stream.cancel();
       await task.writeValue(ctx.output, textResponse(413, "the body is too long to echo"));
       return;
     }
-    let body: unknown;
-    try {
-      body = JSON.parse(decoder.decode(request.body));
-    } catch {
-      await task.writeValue(ctx.output, textResponse(400, "the body is not JSON"));
-      return;
-    }
-    const echo = { method: request.method, path: request.path, body };
-    await task.writeValue(ctx.output, jsonResponse(echo));
+    await task.writeValue(ctx.output, answer(ctx.endpoint, request));
+  },
+  // The same answers as a plain call (see ServletDefinition.step): a request whose body is
+  // all here is answered at once; a streamed one (which the parser's step never makes) runs exec.
+  step(ctx, task) {
+    const request = task.value(ctx.input);
+    if (request === undefined || request.stream !== undefined) return false;
+    task.write(ctx.output, answer(ctx.endpoint, request));
   },
 });
+
+/** The answer of an endpoint to a request whose body is all in `body`. */
+function answer(endpoint: string, request: HttpRequest): HttpResponse {
+  if (endpoint === "hello") {
+    // No query, no name: the usual request makes no URLSearchParams.
+    const name = request.query === ""
+      ? "world"
+      : new URLSearchParams(request.query).get("name") ?? "world";
+    return jsonResponse({ message: `Hello, ${name}!` });
+  }
+  if (endpoint === "upload") {
+    const hash = createHash("sha256").update(request.body);
+    return jsonResponse({ bytes: request.body.length, sha256: hash.digest("hex") });
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(decoder.decode(request.body));
+  } catch {
+    return textResponse(400, "the body is not JSON");
+  }
+  return jsonResponse({ method: request.method, path: request.path, body });
+}

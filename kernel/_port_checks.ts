@@ -11,6 +11,8 @@ import type { AnyPort } from "./servlet.ts";
 export const AWAIT_BEFORE_RETURN = "await every read and write before exec returns";
 /** What a line step's `out` used after the step returned should have done. */
 export const WRITE_BEFORE_RETURN = "write through out before the line step returns";
+/** What a value step's task used after the step returned should have done. */
+export const STEP_BEFORE_RETURN = "use the task before the step returns";
 
 /**
  * Throws unless node `node` may `verb` `port` now: the call is still allowed

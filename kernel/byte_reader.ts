@@ -246,6 +246,22 @@ export class ByteReader {
     return this.#volatile ? p.slice() : p;
   }
 
+  /**
+   * What is buffered, without taking it; `undefined` when nothing is. A
+   * view, never a copy: for a volatile source it is valid only until the
+   * next pull, so the caller copies what it keeps.
+   */
+  peekBuffered(): Uint8Array | undefined {
+    const p = this.#pending;
+    return p.length === 0 ? undefined : p;
+  }
+
+  /** Takes what is buffered, unread: what a {@linkcode ByteReader.peekBuffered} showed. */
+  dropBuffered(): void {
+    this.#consumed += this.#pending.length;
+    this.#pending = EMPTY;
+  }
+
   /** The next chunk: what is buffered, else one pulled from the source; `null` at the end. */
   read(): Promise<Uint8Array | null> {
     if (this.#pending.length > 0) return Promise.resolve(this.takeBuffered());

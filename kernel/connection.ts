@@ -27,6 +27,12 @@ export interface ConnectionLink {
    */
   stateOf(node: string): KeptState;
   /**
+   * True when a node keeps a value in its state slot now. Optional: without
+   * it the kernel asks {@linkcode ConnectionLink.stateOf}, which makes the slot.
+   * @param node the node's name
+   */
+  keepsState?(node: string): boolean;
+  /**
    * A node's word on keeping the connection after the current request: its
    * last word counts; one node saying `false` closes it, else one saying
    * `true` keeps it, else the flags decide (`PERSIST` on the output companion).

@@ -4,6 +4,7 @@
  * {@linkcode Task}, which checks ports, direction and task lifetime.
  * @module
  */
+import { SHARED_FLAGS } from "./flags.ts";
 import type { QueuedValue } from "./value_codec.ts";
 
 /**
@@ -68,6 +69,16 @@ export interface InputHandle extends HandleState {
    * the kernel then runs a graph of line steps only through `exec`.
    */
   wholeLine?(): string | undefined;
+  /**
+   * All this request's input, when it is here: what `read` would hand out,
+   * without taking it; `undefined` when nothing is buffered. A view of the
+   * handle's buffer, valid until the request ends (the kernel copies what
+   * outlives it). Optional: the kernel then runs a graph of value steps
+   * only through `exec`.
+   */
+  peekReadiness?(): Uint8Array | undefined;
+  /** Takes what {@linkcode InputHandle.peekReadiness} showed, as reads would have. */
+  takeReadiness?(): void;
   /** Gives bytes back, to be read first (by the next request, for a connection): `EOM`. */
   unread(bytes: Uint8Array): void;
   /** Called by the kernel when the task that reads the handle has ended (or its stream was cancelled). */
@@ -135,4 +146,26 @@ export class DiscardOutput implements OutputHandle {
   touch(): void {
     this.written = true;
   }
+}
+
+/**
+ * Copies the shared flags (`PERSIST`) of a request's input handle to its
+ * output companion, unless the request set them on the output itself.
+ *
+ * @example
+ * ```ts
+ * import { copySharedFlags, DiscardOutput, EmptyInput } from "./pipe.ts";
+ * import { PERSIST } from "./flags.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const input = new EmptyInput();
+ * const output = new DiscardOutput();
+ * input.flags = PERSIST;
+ * copySharedFlags(input, output);
+ * assertEquals(output.flags & PERSIST, PERSIST);
+ * ```
+ */
+export function copySharedFlags(input: InputHandle, output: OutputHandle): void {
+  const copy = SHARED_FLAGS & ~output.touched;
+  output.flags = (output.flags & ~copy) | (input.flags & copy);
 }

@@ -8,8 +8,14 @@
  * @module
  */
 import { PlumbError } from "./errors.ts";
-import { OUTPUT, SHARED_FLAGS } from "./flags.ts";
-import { DiscardOutput, EmptyInput, type InputHandle, type OutputHandle } from "./pipe.ts";
+import { OUTPUT } from "./flags.ts";
+import {
+  copySharedFlags,
+  DiscardOutput,
+  EmptyInput,
+  type InputHandle,
+  type OutputHandle,
+} from "./pipe.ts";
 import {
   errorSlot,
   GRAPH_INPUT,
@@ -24,6 +30,7 @@ import { applyTees, type Teed } from "./tee.ts";
 import { MemPipe, type WaitMonitor } from "./mem_pipe.ts";
 import { EdgeOutput, FanOutput, JoinInput, type RequestPipes } from "./edge_handles.ts";
 import { lineStepsOf, runLineSteps } from "./line_steps.ts";
+import { runValueSteps, valueStepsOf } from "./value_steps.ts";
 import type { Port } from "./servlet.ts";
 import { type FailureReport, type RequestInfo, safeReport } from "./request.ts";
 
@@ -120,12 +127,6 @@ function bind<H extends Handle>(handle: H, port: Port): H {
   return handle;
 }
 
-/** Copies the shared flags of a request's input handle to its output companion, unless exec set them there. */
-export function copySharedFlags(input: InputHandle, output: OutputHandle): void {
-  const copy = SHARED_FLAGS & ~output.touched;
-  output.flags = (output.flags & ~copy) | (input.flags & copy);
-}
-
 /** Runs a node's exec on a task over `handles`: its promise, a rejected one if it threw. */
 function exec(
   node: PlanNode,
@@ -168,21 +169,42 @@ export function runRequest(
   input.touched = 0;
   output.flags = plan.outputPort.flags;
   output.touched = 0;
-  // One whole line through nodes that all have a line step: plain calls (kernel/line_steps.ts).
-  if (
-    input.wholeLine !== undefined && info.event === "data" && open === undefined &&
-    plan.newPipe === undefined
-  ) {
-    const steps = lineStepsOf(plan);
-    const line = steps === undefined ? undefined : input.wholeLine();
+  // A request that arrived whole may run as plain calls: not one scripted from outside (the
+  // testing kit), nor one whose pipes are counted (--admin).
+  if (info.event === "data" && open === undefined && plan.newPipe === undefined) {
+    // One whole line through nodes that all have a line step (kernel/line_steps.ts).
+    const steps = input.wholeLine === undefined ? undefined : lineStepsOf(plan);
+    const line = steps === undefined ? undefined : input.wholeLine!();
     if (line !== undefined) {
       const ran = runLineSteps(steps!, line, input, output, report, info);
       copySharedFlags(input, output);
       return ran;
     }
+    // All the request's bytes through nodes with a value step, all or nothing
+    // (kernel/value_steps.ts): a run thrown away leaves the request to exec.
+    const values = input.peekReadiness === undefined ? undefined : valueStepsOf(plan);
+    const bytes = values === undefined || keepsState(plan, info)
+      ? undefined
+      : input.peekReadiness!();
+    if (bytes !== undefined) {
+      const ran = runValueSteps(values!, bytes, input, output, report, info);
+      if (ran !== undefined) return ran;
+    }
   }
   if (plan.single) return runSingle(plan.nodes[0], input, output, report, info, open);
   return new RequestRun(plan, input, output, report, info, open).start();
+}
+
+/** True when the request's connection keeps a state for a node of the plan (`PUSH_STATE`). */
+function keepsState(plan: Plan, info: RequestInfo): boolean {
+  const connection = info.connection;
+  if (connection === undefined) return false;
+  for (const node of plan.nodes) {
+    if (
+      connection.keepsState?.(node.name) ?? connection.stateOf(node.name).value !== undefined
+    ) return true;
+  }
+  return false;
 }
 
 function runSingle(

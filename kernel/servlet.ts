@@ -488,6 +488,69 @@ export interface LineOutput {
 }
 
 /**
+ * What a value step is handed (see {@linkcode ServletDefinition.step}): the
+ * values that reached the node's inputs, and its writes, as a task in small.
+ * Nothing it does takes effect until every step of the request has returned:
+ * a step that declines (returns `false`), throws or returns a promise, or a
+ * value that reaches a node without a step, sends the whole request to
+ * `exec`, as if no step had run.
+ *
+ * @example
+ * ```ts
+ * import { defineServlet, type Port, type StepTask } from "@plumb/plumb";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const double = defineServlet({
+ *   init(_args, env) {
+ *     return { input: env.input("in") as Port<number>, output: env.output("out") as Port<number> };
+ *   },
+ *   async exec(ctx, task) {
+ *     const n = await task.readValue(ctx.input);
+ *     if (n !== null) await task.writeValue(ctx.output, n * 2);
+ *   },
+ *   step(ctx, task) {
+ *     const n = task.value(ctx.input);
+ *     if (n === undefined) return false; // nothing to double: exec decides
+ *     task.write(ctx.output, n * 2);
+ *   },
+ * });
+ * // The kernel passes its own task; this one hands over 21 and records the write.
+ * const written: unknown[] = [];
+ * const task: StepTask = {
+ *   value: <T>() => 21 as T,
+ *   write: (_port, value) => void written.push(value),
+ *   enable() {},
+ *   keepAlive: () => true,
+ * };
+ * const port = {} as Port<number>;
+ * double.step!({ input: port, output: port }, task);
+ * assertEquals(written, [42]);
+ * ```
+ */
+export interface StepTask {
+  /**
+   * What reached an input port: the value its producer wrote, or, on the
+   * graph's input, the request's bytes (all of them, as one `Uint8Array`);
+   * `undefined` when nothing did. The request's bytes are a view of the
+   * connection's read buffer, reused once the request has ended: a value
+   * that keeps some of them past the run holds a copy (`slice()`). The
+   * replies are copied for you.
+   */
+  value<T>(port: Port<T>): T | undefined;
+  /**
+   * Writes one value on an output port, as `task.writeValue` (or, for the
+   * graph's output, `task.write` with text or bytes) would. Writing a port
+   * twice, or the graph's output with anything but text or bytes, sends the
+   * request to `exec`.
+   */
+  write<T>(port: Port<T>, value: T): void;
+  /** Turns a `disabled` shadow on for this request, before its target is written, as `task.enable`. */
+  enable(port: AnyPort, enabled?: boolean): void;
+  /** Reads, or sets, `PERSIST` on a port for this request, as `task.keepAlive`. */
+  keepAlive(port: AnyPort, keep?: boolean): boolean;
+}
+
+/**
  * What a servlet module describes: `init` once per node, `exec` once per
  * request that reaches the node, `unload` at shutdown. `C` is the context that
  * `init` returns.
@@ -515,6 +578,21 @@ export interface ServletDefinition<C> {
    * `exec`), and one that returns a promise fails its request.
    */
   line?(ctx: C, line: string, out: LineOutput): void;
+  /**
+   * Optional: the same request as `exec` over values, as a plain synchronous
+   * call, for the requests it can answer at once. It reads what reached its
+   * inputs (`task.value`) and writes what `exec` would write; it returns
+   * `false` to decline a request, which then runs through `exec` from its
+   * start. When the graph's entry node has one and a request's input is
+   * all here, the kernel runs the nodes' steps in topological order, with no
+   * task, pipe or promise per node, and commits their writes only when all
+   * have returned; a node reached without a step, a step that declines,
+   * throws or returns a promise, or a connection that keeps a node's state
+   * (`PUSH_STATE`) sends the request to `exec` instead, with nothing of the
+   * steps kept. So a step must do nothing but through `task`: it may run and
+   * be thrown away.
+   */
+  step?(ctx: C, task: StepTask): boolean | void;
   /** Releases what `init` acquired. */
   unload?(ctx: C): void | Promise<void>;
 }

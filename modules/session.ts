@@ -103,6 +103,13 @@ class SessionInput implements InputHandle {
   wholeLine(): string | undefined {
     return this.empty ? undefined : this.#reader.takeWholeLine();
   }
+  /** The readiness, without taking it. */
+  peekReadiness(): Uint8Array | undefined {
+    return this.empty ? undefined : this.#reader.peekBuffered();
+  }
+  takeReadiness(): void {
+    this.#reader.dropBuffered();
+  }
   eof(): Promise<boolean> {
     return Promise.resolve(this.empty || this.#reader.buffered === 0);
   }
@@ -390,6 +397,10 @@ export class Session implements ConnectionLink, PushLink {
       slots.set(node, slot);
     }
     return slot;
+  }
+
+  keepsState(node: string): boolean {
+    return this.#slots?.get(node)?.value !== undefined;
   }
 
   keepAlive(node: string, keep: boolean): void {

@@ -12,6 +12,8 @@
  *   is kept with the connection (writing nothing, so nothing else runs), and
  *   the next bytes go on from where parsing stopped: each byte is parsed
  *   once, however the request is cut.
+ * - A step (see `ServletDefinition.step`) for the usual request: all of it in
+ *   one read, and nothing after it.
  * - Deadlines through `DEADLINE`: the head must be all here within
  *   `--head-timeout` of its first byte, the body within `--body-timeout` of
  *   the head; else the client gets a 408, the host logs why, and the
@@ -380,5 +382,24 @@ export default defineServlet({
     }
     await task.writeValue(ctx.head, { method: request.method, version: request.version });
     await task.writeValue(ctx.output, request);
+  },
+  // The usual request as a step: whole, alone in its bytes, its body (if any) whole. Anything
+  // else (a request cut, pipelined, refused, streamed, or waiting on 100-continue) runs exec.
+  step(ctx, task) {
+    const bytes = task.value(ctx.input);
+    if (!(bytes instanceof Uint8Array)) return false;
+    const reader = new RequestReader(ctx.limits);
+    const outcome = reader.feed(bytes);
+    if (outcome.kind !== "request" || outcome.end !== bytes.length || reader.streaming) {
+      return false;
+    }
+    const request = outcome.request;
+    // A body read whole is a view of the connection's buffer: the request keeps a copy.
+    if (request.body.length > 0) request.body = request.body.slice();
+    if (!request.keepAlive || !task.keepAlive(ctx.input)) {
+      task.keepAlive(ctx.input, request.keepAlive);
+    }
+    task.write(ctx.head, { method: request.method, version: request.version });
+    task.write(ctx.output, request);
   },
 });

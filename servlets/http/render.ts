@@ -197,6 +197,56 @@ async function writeBody(
   await task.write(output, body.subarray(joined));
 }
 
+/** How a response goes out: its head, whole, and what follows it. */
+interface Framing {
+  /** The status line and every field, and the empty line. */
+  head: string;
+  /** False when the connection is to close after it. */
+  persist: boolean;
+  /** True when no body follows the head (`HEAD`, 1xx, 204, 304). */
+  bodyless: boolean;
+  /** A body given as text. */
+  text: string | undefined;
+  /** A body given as bytes. */
+  body: Uint8Array | undefined;
+  /** The body's length in bytes, when known. */
+  length: number | undefined;
+  /** True when the body is streamed in chunks (its length unknown, HTTP/1.1). */
+  chunked: boolean;
+}
+
+/**
+ * Frames a response for the exchange: status line, fields, `content-length`
+ * or chunks, `connection`. `persist` is whether the connection is kept so
+ * far; the framing may close it (a body of unknown length in HTTP/1.0).
+ * @throws {PlumbError} when the response cannot be written as it is
+ */
+function frame(exchange: HttpHead, response: HttpResponse, persist: boolean): Framing {
+  let head = headText(response);
+  const status = response.status;
+  const bodyless = exchange.method === "HEAD" || status < 200 || status === 204 || status === 304;
+  const text = typeof response.body === "string" ? response.body : undefined;
+  const body = typeof response.body === "string" ? undefined : response.body;
+  const length = text !== undefined ? utf8Length(text) : body?.length ?? response.length;
+  const chunked = text === undefined && body === undefined && length === undefined && !bodyless &&
+    exchange.version === "1.1";
+  if (length === undefined && !bodyless && !chunked) persist = false;
+  if (length !== undefined && status !== 204 && status !== 304 && status >= 200) {
+    head += `content-length: ${length}\r\n`;
+  }
+  if (chunked) head += "transfer-encoding: chunked\r\n";
+  if (!persist) {
+    if (exchange.version === "1.1") head += "connection: close\r\n";
+  } else if (exchange.version === "1.0") head += "connection: keep-alive\r\n";
+  head += "\r\n";
+  return { head, persist, bodyless, text, body, length, chunked };
+}
+
+/** The response when no handler answered: the router found no route to one. */
+function unanswered(): HttpResponse {
+  return textResponse(404, "no handler answered");
+}
+
 export default defineServlet({
   description: "writes an HTTP response: status, fields, length or chunks, keep-alive by PERSIST",
   init(_args, env) {
@@ -220,8 +270,7 @@ export default defineServlet({
       task.release(ctx.input);
     } else {
       try {
-        response = await task.readValue<HttpResponse>(ctx.input) ??
-          textResponse(404, "no handler answered");
+        response = await task.readValue<HttpResponse>(ctx.input) ?? unanswered();
       } catch {
         // The handler failed (the host logs why): the client is told, and the connection closed.
         response = textResponse(500);
@@ -244,11 +293,9 @@ export default defineServlet({
         task.release(ctx.input);
       }
     }
-    const status = response.status;
-    const bodyless = exchange.method === "HEAD" || status < 200 || status === 204 || status === 304;
-    let head: string;
+    let framing: Framing;
     try {
-      head = headText(response);
+      framing = frame(exchange, response, !failed && task.keepAlive(ctx.output));
     } catch (error) {
       // A response that cannot be written as it is: the client gets a 500, the host logs why.
       task.keepAlive(ctx.output, false);
@@ -261,22 +308,8 @@ export default defineServlet({
       );
       throw error;
     }
-    let persist = !failed && task.keepAlive(ctx.output);
-    const text = typeof response.body === "string" ? response.body : undefined;
-    const body = typeof response.body === "string" ? undefined : response.body;
-    const length = text !== undefined ? utf8Length(text) : body?.length ?? response.length;
-    const chunked = text === undefined && body === undefined && length === undefined && !bodyless &&
-      exchange.version === "1.1";
-    if (length === undefined && !bodyless && !chunked) persist = false;
-    if (length !== undefined && status !== 204 && status !== 304 && status >= 200) {
-      head += `content-length: ${length}\r\n`;
-    }
-    if (chunked) head += "transfer-encoding: chunked\r\n";
-    if (!persist) {
-      task.keepAlive(ctx.output, false);
-      if (exchange.version === "1.1") head += "connection: close\r\n";
-    } else if (exchange.version === "1.0") head += "connection: keep-alive\r\n";
-    head += "\r\n";
+    const { head, bodyless, text, body, length, chunked } = framing;
+    if (!framing.persist) task.keepAlive(ctx.output, false);
     if (bodyless) {
       await task.write(ctx.output, head);
       return;
@@ -318,6 +351,30 @@ export default defineServlet({
         "PLUMB_HTTP_RENDER_LENGTH",
         `http/render: the body was ${sent} bytes, its length said ${length}`,
       );
+    }
+  },
+  // A whole response as a step. The parser's odd words (an error, 100 Continue, a streamed
+  // body) and a streamed response run exec; so does one headText refuses (exec writes the 500).
+  step(ctx, task) {
+    const exchange = task.value(ctx.head) ?? DEFAULT_HEAD;
+    if (exchange.continue === true || exchange.error !== undefined || exchange.stream) return false;
+    const response = task.value(ctx.input) ?? unanswered();
+    if (response instanceof Uint8Array) return false; // bytes before a response: exec's to refuse
+    const framing = frame(exchange, response, task.keepAlive(ctx.output));
+    const { head, text, body } = framing;
+    if (!framing.bodyless && text === undefined && body === undefined) return false;
+    if (!framing.persist) task.keepAlive(ctx.output, false);
+    if (framing.bodyless) task.write(ctx.output, head);
+    else if (text !== undefined) task.write(ctx.output, head + text);
+    else {
+      // As exec's writeBody: a large body's first bytes go with the head, the rest uncopied.
+      const joined = JOINED_BYTES - head.length;
+      task.write(ctx.output, head);
+      if (joined <= 0 || body!.length <= 2 * joined) task.write(ctx.output, body!);
+      else {
+        task.write(ctx.output, body!.subarray(0, joined));
+        task.write(ctx.output, body!.subarray(joined));
+      }
     }
   },
 });

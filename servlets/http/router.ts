@@ -33,7 +33,7 @@
 import { defineServlet, PlumbError } from "../../mod.ts";
 import { defineRoutes, splitRouteNames } from "../dataflow/demux.ts";
 import { normalizePath } from "./path.ts";
-import { HTTP_REQUEST } from "./types.ts";
+import { HTTP_REQUEST, type HttpRequest } from "./types.ts";
 
 /** One route: the methods it takes and its path as a regular expression. */
 export interface Route {
@@ -127,6 +127,33 @@ function exactPath(route: Route): string | undefined {
   return route.pattern.test(path) ? path : undefined;
 }
 
+/** What a router node routes by: its routes, compiled, and each one's exact path, if it has one. */
+interface RouterContext {
+  routes: readonly Route[];
+  exact: readonly (string | undefined)[];
+  outputs: readonly unknown[];
+}
+
+/** The output a request goes to (the last, `default`, when no route takes it), and the request as routed. */
+function route(ctx: RouterContext, request: HttpRequest): [number, HttpRequest] {
+  for (let i = 0; i < ctx.routes.length; i++) {
+    const exact = ctx.exact[i];
+    const route = ctx.routes[i];
+    const params = exact === undefined
+      ? matchRoute(route, request.method, request.path)
+      : exact === request.path &&
+          (route.methods === undefined || route.methods.has(request.method))
+      ? {}
+      : undefined;
+    if (params === undefined) continue;
+    // A copy with the parameters: a value read is shared, so it is not changed (a route
+    // without parameters on a request without any has nothing to change).
+    if (exact === undefined || !emptyParams(request.params)) return [i, { ...request, params }];
+    return [i, request];
+  }
+  return [ctx.outputs.length - 1, request];
+}
+
 export default defineServlet({
   description: "routes HTTP requests by method and path to DISABLED shadows",
   init(args, env) {
@@ -141,26 +168,15 @@ export default defineServlet({
   async exec(ctx, task) {
     const request = await task.readValue(ctx.input);
     if (request === null) return;
-    let chosen = ctx.outputs.length - 1;
-    let routed = request;
-    for (let i = 0; i < ctx.routes.length; i++) {
-      const exact = ctx.exact[i];
-      const route = ctx.routes[i];
-      const params = exact === undefined
-        ? matchRoute(route, request.method, request.path)
-        : exact === request.path &&
-            (route.methods === undefined || route.methods.has(request.method))
-        ? {}
-        : undefined;
-      if (params !== undefined) {
-        // A copy with the parameters: a value read is shared, so it is not changed (a
-        // route without parameters on a request without any has nothing to change).
-        if (exact === undefined || !emptyParams(request.params)) routed = { ...request, params };
-        chosen = i;
-        break;
-      }
-    }
+    const [chosen, routed] = route(ctx, request);
     task.enable(ctx.outputs[chosen]);
     await task.writeValue(ctx.data, routed);
+  },
+  step(ctx, task) {
+    const request = task.value(ctx.input);
+    if (request === undefined) return;
+    const [chosen, routed] = route(ctx, request);
+    task.enable(ctx.outputs[chosen]);
+    task.write(ctx.data, routed);
   },
 });

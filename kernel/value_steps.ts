@@ -1,0 +1,355 @@
+/**
+ * Value steps: a request whose input is all here, run through the `step`s of
+ * its nodes (see {@linkcode ServletDefinition.step}) as one synchronous call
+ * per node in topological order. Each edge carries at most one value, held as
+ * it was written; a fan-out hands it to every branch, and a fan-in takes the
+ * first branch, in the file's order, that carries one (what `JoinInput`
+ * does). No task, pipe, promise or settling per node.
+ *
+ * A run is all or nothing. The steps' writes, `PERSIST` votes and the
+ * request's input are committed only once every step has returned; a step
+ * that declines (returns `false`), throws or returns a promise, or a value
+ * that reaches a node without a step, throws the run away, and the request
+ * runs through `exec` from its start, as if no step had run. So `exec` alone
+ * answers and reports anything unusual.
+ *
+ * The scheduler tries this path only for a `data` request, with no ports
+ * scripted from outside (the testing kit) and no counted pipes (`--admin`),
+ * on an input that can show its bytes without taking them
+ * ({@linkcode InputHandle.peekReadiness}), and on a connection that keeps
+ * no node's state.
+ * @module
+ */
+import { checkNotShadow, checkPort, checkShadow, STEP_BEFORE_RETURN } from "./_port_checks.ts";
+import { ASYNC, DESCRIPTOR_MASK, DISABLED, OUTPUT, PERSIST, SHADOW } from "./flags.ts";
+import { copySharedFlags, type InputHandle, type OutputHandle, RESOLVED } from "./pipe.ts";
+import {
+  errorSlot,
+  GRAPH_INPUT,
+  GRAPH_OUTPUT,
+  nullSlot,
+  type Plan,
+  type PlanNode,
+  UNBOUND,
+} from "./plan.ts";
+import {
+  ANSWERED_FAILED,
+  ANSWERED_OK,
+  type FailureReport,
+  type RequestInfo,
+  safeReport,
+} from "./request.ts";
+import type { AnyPort, Port, StepTask } from "./servlet.ts";
+import { writeTextTo } from "./value_codec.ts";
+
+/** The kind of a node: a step, a fan-out, a fan-in, or a node that only `exec` runs. */
+const STEP = 0;
+const DUP = 1;
+const JOIN = 2;
+const EXEC = 3;
+
+/** One node of a plan run as value steps. */
+interface ValueStep {
+  readonly kind: typeof STEP | typeof DUP | typeof JOIN | typeof EXEC;
+  readonly node: PlanNode;
+  /** True for the graph's entry node: when it has run, its input's `PERSIST` is the output's. */
+  readonly entry: boolean;
+  /** The edges of its input ports (the entry runs anyway). */
+  readonly inputs: readonly number[];
+  /** Per output port of a step, by descriptor: the descriptors of its shadows. */
+  readonly shadows: readonly (readonly number[] | undefined)[];
+}
+
+/** A plan that can run as value steps: its nodes, in topological order. */
+export interface ValueSteps {
+  readonly steps: readonly ValueStep[];
+  readonly edges: number;
+}
+
+/** The value steps of each plan, worked out on its first request (`null`: it has none). */
+const stepsOfPlan = new WeakMap<Plan, ValueSteps | null>();
+
+/**
+ * The value steps of a plan, or `undefined` when it cannot run as steps:
+ * its entry node has no step, a node's `__null__` or `__error__` is bound,
+ * or a step's node has the shadow of an input or an `ASYNC` output. Other
+ * nodes without a step are allowed: a request that reaches one runs `exec`.
+ */
+export function valueStepsOf(plan: Plan): ValueSteps | undefined {
+  let steps = stepsOfPlan.get(plan);
+  if (steps === undefined) stepsOfPlan.set(plan, steps = stepsOfNodes(plan) ?? null);
+  return steps ?? undefined;
+}
+
+function stepsOfNodes(plan: Plan): ValueSteps | undefined {
+  const steps: ValueStep[] = [];
+  for (const node of plan.nodes) {
+    if (node.fan !== undefined) {
+      steps.push({
+        kind: node.fan === "dup" ? DUP : JOIN,
+        node,
+        entry: false,
+        inputs: [],
+        shadows: [],
+      });
+      continue;
+    }
+    const n = node.ports.length;
+    // A signal edge carries no value: such a graph runs exec.
+    if (node.slots[nullSlot(n)] !== UNBOUND || node.slots[errorSlot(n)] !== UNBOUND) {
+      return undefined;
+    }
+    const entry = node.index === plan.entry;
+    const inputs = node.ports.filter((port) => !(port.flags & OUTPUT) && node.slots[port.id] >= 0)
+      .map((port) => node.slots[port.id]);
+    const step = node.servlet.step;
+    // An async step could not answer in time: its node runs exec, and so do its requests.
+    if (typeof step !== "function" || step.constructor.name === "AsyncFunction") {
+      if (entry) return undefined;
+      steps.push({ kind: EXEC, node, entry, inputs, shadows: [] });
+      continue;
+    }
+    const shadows: (number[] | undefined)[] = new Array(n);
+    let stepped = true;
+    for (const port of node.ports) {
+      if (port.flags & ASYNC) stepped = false;
+      if (!(port.flags & SHADOW)) continue;
+      const target = node.ports[port.flags & DESCRIPTOR_MASK];
+      if (target === undefined || !(target.flags & OUTPUT)) stepped = false;
+      else (shadows[target.id] ??= []).push(port.id);
+    }
+    if (!stepped && entry) return undefined;
+    steps.push({ kind: stepped ? STEP : EXEC, node, entry, inputs, shadows });
+  }
+  return { steps, edges: plan.edges.length };
+}
+
+/** Thrown inside a run to throw it away: the request runs exec. */
+const DECLINED = Symbol("declined");
+
+/** What one request's steps wrote: each edge's value, the replies, the `PERSIST` votes. */
+class StepRun {
+  readonly values: unknown[];
+  readonly written: boolean[];
+  readonly input: InputHandle;
+  readonly output: OutputHandle;
+  /** The entry's bytes. */
+  readonly bytes: Uint8Array;
+  /** The replies written to the request's output, in order. */
+  readonly replies: (string | Uint8Array)[] = [];
+  /** The node that wrote them. */
+  replier: PlanNode | undefined;
+  /** Nodes that set `PERSIST` at exec time, and their word. */
+  votes: [string, boolean][] | undefined;
+
+  constructor(edges: number, input: InputHandle, output: OutputHandle, bytes: Uint8Array) {
+    this.values = new Array(edges);
+    this.written = new Array(edges);
+    this.input = input;
+    this.output = output;
+    this.bytes = bytes;
+  }
+
+  /** A value on a port's slot: an edge's, or a reply. */
+  deliver(node: PlanNode, port: AnyPort, value: unknown): void {
+    const slot = node.slots[port.id];
+    if (slot >= 0) {
+      if (this.written[slot]) throw DECLINED; // a second value: exec carries a stream of them
+      this.written[slot] = true;
+      this.values[slot] = value;
+    } else if (slot === GRAPH_OUTPUT) {
+      if (typeof value !== "string" && !(value instanceof Uint8Array)) throw DECLINED;
+      this.replier = node;
+      this.replies.push(value);
+    }
+  }
+}
+
+/** The task of one step: refused once the step has returned, as a task after its exec. */
+class StepTaskImpl implements StepTask {
+  readonly #run: StepRun;
+  readonly #step: ValueStep;
+  #ended = false;
+  /** Per port, when `enable` changed it: true for enabled. */
+  #enabled: (boolean | undefined)[] | undefined;
+  /** Per port bound to an edge, when `keepAlive` changed it: its `PERSIST`. */
+  #persist: (boolean | undefined)[] | undefined;
+
+  constructor(run: StepRun, step: ValueStep) {
+    this.#run = run;
+    this.#step = step;
+  }
+
+  /** The step has returned. */
+  end(): void {
+    this.#ended = true;
+  }
+
+  /** The step's node, once `port` passed the checks a task's call goes through. */
+  #checked(port: AnyPort, output: boolean | undefined, verb: string): PlanNode {
+    const node = this.#step.node;
+    checkPort(
+      node.name,
+      node.ports,
+      port,
+      output,
+      verb,
+      this.#ended ? STEP_BEFORE_RETURN : undefined,
+    );
+    return node;
+  }
+
+  value<T>(port: Port<T>): T | undefined {
+    const node = this.#checked(port as AnyPort, false, "read");
+    const slot = node.slots[port.id];
+    if (slot >= 0) return this.#run.values[slot] as T | undefined;
+    return slot === GRAPH_INPUT ? this.#run.bytes as T : undefined;
+  }
+
+  write<T>(port: Port<T>, value: T): void {
+    const node = this.#checked(port as AnyPort, true, "write");
+    checkNotShadow(node.name, port as AnyPort, "write");
+    const run = this.#run;
+    run.deliver(node, port as AnyPort, value);
+    const shadows = this.#step.shadows[port.id];
+    if (shadows === undefined) return;
+    for (const id of shadows) {
+      const shadow = node.ports[id];
+      if (this.#enabled?.[id] ?? !(shadow.flags & DISABLED)) run.deliver(node, shadow, value);
+    }
+  }
+
+  enable(port: AnyPort, enabled = true): void {
+    checkShadow(this.#checked(port, undefined, "enable").name, port);
+    (this.#enabled ??= [])[port.id] = enabled;
+  }
+
+  keepAlive(port: AnyPort, keep?: boolean): boolean {
+    const node = this.#checked(port, undefined, "keepAlive");
+    const slot = node.slots[port.id];
+    const run = this.#run;
+    const handle = slot === GRAPH_INPUT
+      ? run.input
+      : slot === GRAPH_OUTPUT
+      ? run.output
+      : undefined;
+    if (keep === undefined) {
+      if (handle !== undefined) return (handle.flags & PERSIST) !== 0;
+      return this.#persist?.[port.id] ?? (port.flags & PERSIST) !== 0;
+    }
+    if (handle !== undefined) {
+      handle.flags = keep ? handle.flags | PERSIST : handle.flags & ~PERSIST;
+      handle.touched |= PERSIST;
+    } else (this.#persist ??= [])[port.id] = keep;
+    // As with exec: PERSIST set at exec time, on any port, is the node's word on the connection.
+    (run.votes ??= []).push([node.name, keep]);
+    return keep;
+  }
+}
+
+/** True when a value reached one of the step's inputs: the entry, or an edge written. */
+function reached(written: readonly boolean[], step: ValueStep): boolean {
+  if (step.entry) return true;
+  for (const edge of step.inputs) if (written[edge]) return true;
+  return false;
+}
+
+/** Runs a step; throws `DECLINED` when it declines, throws or returns a promise. */
+function runStep(run: StepRun, step: ValueStep): void {
+  const node = step.node;
+  const task = new StepTaskImpl(run, step);
+  let returned: unknown;
+  try {
+    returned = node.servlet.step!(node.ctx, task);
+  } catch {
+    // exec will run the request, and report what it throws.
+    throw DECLINED;
+  } finally {
+    task.end();
+  }
+  if (returned === false) throw DECLINED;
+  if (typeof (returned as PromiseLike<unknown> | undefined)?.then === "function") {
+    Promise.resolve(returned).catch(() => {}); // thrown away with the run
+    throw DECLINED;
+  }
+}
+
+/**
+ * Runs one request as value steps, over `bytes`, the request's input as
+ * {@linkcode InputHandle.peekReadiness} showed it. Returns `undefined` when
+ * the run was thrown away: nothing was taken or written, and the handles'
+ * flags are as the steps found them; the caller runs `exec`. Otherwise the
+ * input is taken and the replies written: resolves false when a reply could
+ * not be written.
+ */
+export function runValueSteps(
+  plan: ValueSteps,
+  bytes: Uint8Array,
+  input: InputHandle,
+  output: OutputHandle,
+  report: FailureReport,
+  info: RequestInfo,
+): Promise<boolean> | undefined {
+  const flags = [input.flags, input.touched, output.flags, output.touched];
+  const run = new StepRun(plan.edges, input, output, bytes);
+  const { values, written } = run;
+  try {
+    for (const step of plan.steps) {
+      const node = step.node;
+      if (step.kind === DUP) {
+        const edge = node.inputEdges[0];
+        if (!written[edge]) continue;
+        for (const out of node.outputEdges) {
+          written[out] = true;
+          values[out] = values[edge];
+        }
+        continue;
+      }
+      if (step.kind === JOIN) {
+        for (const edge of node.inputEdges) {
+          if (!written[edge]) continue;
+          written[node.outputEdges[0]] = true;
+          values[node.outputEdges[0]] = values[edge];
+          break;
+        }
+        continue;
+      }
+      if (!reached(written, step)) continue; // nothing reached it: it does not run
+      if (step.kind === EXEC) throw DECLINED;
+      runStep(run, step);
+      // The entry has ended: its input's PERSIST is the output's, as in exec.
+      if (step.entry) copySharedFlags(input, output);
+    }
+  } catch (error) {
+    if (error !== DECLINED) throw error;
+    [input.flags, input.touched, output.flags, output.touched] = flags;
+    return undefined;
+  }
+  return commit(run, report, info);
+}
+
+/** Takes the request's input, tells the connection the nodes' words, and writes the replies. */
+function commit(run: StepRun, report: FailureReport, info: RequestInfo): Promise<boolean> {
+  const { input, output } = run;
+  input.takeReadiness!();
+  if (run.votes !== undefined) {
+    for (const [node, keep] of run.votes) info.connection?.keepAlive(node, keep);
+  }
+  let reply: Promise<void> | undefined;
+  const buffer = run.bytes.buffer;
+  for (let chunk of run.replies) {
+    // A reply of the input's bytes: the buffer is read into again once the request ends.
+    if (typeof chunk !== "string" && chunk.buffer === buffer) chunk = chunk.slice();
+    const write = () =>
+      typeof chunk === "string" ? writeTextTo(output, chunk) : output.write(chunk);
+    reply = reply === undefined ? write() : reply.then(write);
+  }
+  input.release();
+  // The usual reply, taken by the output at once: no promise of its own.
+  if (reply === undefined || reply === RESOLVED) return ANSWERED_OK;
+  // A reply that cannot be written (the client went) fails its writer, as in exec.
+  return reply.then(() => true, (error) => {
+    safeReport(report, run.replier!, error, info);
+    return false;
+  });
+}
