@@ -33,7 +33,6 @@ import {
   UNBOUND,
 } from "./plan.ts";
 import {
-  ANSWERED_FAILED,
   ANSWERED_OK,
   type FailureReport,
   type RequestInfo,
