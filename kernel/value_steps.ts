@@ -32,12 +32,7 @@ import {
   type PlanNode,
   UNBOUND,
 } from "./plan.ts";
-import {
-  ANSWERED_OK,
-  type FailureReport,
-  type RequestInfo,
-  safeReport,
-} from "./request.ts";
+import { ANSWERED_OK, type FailureReport, type RequestInfo, safeReport } from "./request.ts";
 import type { AnyPort, Port, StepTask } from "./servlet.ts";
 import { writeTextTo } from "./value_codec.ts";
 
