@@ -27,11 +27,11 @@ export interface ConnectionLink {
    */
   stateOf(node: string): KeptState;
   /**
-   * True when a node keeps a value in its state slot now. Optional: without
-   * it the kernel asks {@linkcode ConnectionLink.stateOf}, which makes the slot.
-   * @param node the node's name
+   * True when any node keeps a value in its state slot now. Optional: without
+   * it the kernel asks {@linkcode ConnectionLink.stateOf} for each node, which
+   * makes the slots.
    */
-  keepsState?(node: string): boolean;
+  keepsState?(): boolean;
   /**
    * A node's word on keeping the connection after the current request: its
    * last word counts; one node saying `false` closes it, else one saying

@@ -199,12 +199,8 @@ export function runRequest(
 function keepsState(plan: Plan, info: RequestInfo): boolean {
   const connection = info.connection;
   if (connection === undefined) return false;
-  for (const node of plan.nodes) {
-    if (
-      connection.keepsState?.(node.name) ?? connection.stateOf(node.name).value !== undefined
-    ) return true;
-  }
-  return false;
+  if (connection.keepsState !== undefined) return connection.keepsState();
+  return plan.nodes.some((node) => connection.stateOf(node.name).value !== undefined);
 }
 
 function runSingle(

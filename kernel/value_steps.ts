@@ -182,6 +182,11 @@ class StepTaskImpl implements StepTask {
   /** The step's node, once `port` passed the checks a task's call goes through. */
   #checked(port: AnyPort, output: boolean | undefined, verb: string): PlanNode {
     const node = this.#step.node;
+    // The usual call passes at once; checkPort says what is wrong with any other.
+    if (
+      !this.#ended && port != null && node.ports[port.id] === port &&
+      (output === undefined || ((port.flags & OUTPUT) !== 0) === output)
+    ) return node;
     checkPort(
       node.name,
       node.ports,

@@ -399,8 +399,11 @@ export class Session implements ConnectionLink, PushLink {
     return slot;
   }
 
-  keepsState(node: string): boolean {
-    return this.#slots?.get(node)?.value !== undefined;
+  keepsState(): boolean {
+    const slots = this.#slots;
+    if (slots === undefined) return false;
+    for (const slot of slots.values()) if (slot.value !== undefined) return true;
+    return false;
   }
 
   keepAlive(node: string, keep: boolean): void {

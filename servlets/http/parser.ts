@@ -65,6 +65,7 @@ import {
   type ParseOutcome,
   type RequestLimits,
   RequestReader,
+  wholeRequest,
 } from "./request_parser.ts";
 import {
   HTTP_HEAD,
@@ -388,12 +389,8 @@ export default defineServlet({
   step(ctx, task) {
     const bytes = task.value(ctx.input);
     if (!(bytes instanceof Uint8Array)) return false;
-    const reader = new RequestReader(ctx.limits);
-    const outcome = reader.feed(bytes);
-    if (outcome.kind !== "request" || outcome.end !== bytes.length || reader.streaming) {
-      return false;
-    }
-    const request = outcome.request;
+    const request = wholeRequest(bytes, ctx.limits);
+    if (request === undefined) return false;
     // A body read whole is a view of the connection's buffer: the request keeps a copy.
     if (request.body.length > 0) request.body = request.body.slice();
     if (!request.keepAlive || !task.keepAlive(ctx.input)) {

@@ -762,6 +762,42 @@ export class RequestReader {
 }
 
 /**
+ * The request that `bytes` are, when they are one whole request and nothing
+ * more, its body (if any) framed by `content-length` and no longer than
+ * `maxBodyBytes`: what a {@linkcode RequestReader} fed `bytes` would give,
+ * without one for the usual request (a head alone). Otherwise `undefined`:
+ * a request cut or followed by more, chunked, streamed or refused is a
+ * reader's to read. A body is a view of `bytes`.
+ *
+ * @example
+ * ```ts
+ * import { wholeRequest } from "./request_parser.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const limits = { maxHeaderBytes: 8192, maxBodyBytes: 1024 };
+ * const bytes = new TextEncoder().encode("GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+ * assertEquals(wholeRequest(bytes, limits)?.path, "/a");
+ * assertEquals(wholeRequest(bytes.subarray(0, 20), limits), undefined); // cut
+ * ```
+ */
+export function wholeRequest(
+  bytes: Uint8Array,
+  limits: RequestLimits,
+): HttpRequest | undefined {
+  const text = wholeHead(bytes, limits.maxHeaderBytes);
+  if (text !== undefined) {
+    // A head alone, as most requests without a body come: the reader would parse it so.
+    const head = parseHeadText(text, limits);
+    return "kind" in head || head.length !== 0 ? undefined : head.request;
+  }
+  const reader = new RequestReader(limits);
+  const outcome = reader.feed(bytes);
+  return outcome.kind !== "request" || outcome.end !== bytes.length || reader.streaming
+    ? undefined
+    : outcome.request;
+}
+
+/**
  * Parses one request from the start of `buf`: a {@linkcode RequestReader}
  * given the whole buffer at once.
  *
