@@ -41,8 +41,12 @@
  * with the payload, so a broken path fails the run instead of being measured;
  * each timed run also checks the number of bytes that came out.
  *
- * No permission is needed: `echo` is imported statically here, so the
- * loader's dynamic `import()` of it finds it loaded and reads no file.
+ * A last group runs `examples/http.json` on `GET /api/hello`, through the
+ * value steps of its nodes (`kernel/value_steps.ts`) and through their `exec`.
+ *
+ * The servlets are imported statically here, so the loader's dynamic
+ * `import()` of each finds it loaded and reads no file; only `http/static`'s
+ * init reads its root, `examples/www` (`--allow-read=examples/www`).
  *
  * ```sh
  * deno task bench:pipe
@@ -64,6 +68,12 @@ import "../servlets/line.ts";
 import "../servlets/hello.ts";
 import "../servlets/transform.ts";
 import "../servlets/dataflow/demux.ts";
+import "../servlets/http/parser.ts";
+import "../servlets/http/router.ts";
+import "../servlets/http/static.ts";
+import "../servlets/http/render.ts";
+import "../examples/http_api.ts";
+import httpGraph from "../examples/http.json" with { type: "json" };
 import helloGraph from "../examples/hello.json" with { type: "json" };
 import pipelineGraph from "../examples/pipeline.json" with { type: "json" };
 import routerGraph from "../examples/router.json" with { type: "json" };
@@ -129,10 +139,11 @@ class PayloadInput implements InputHandle {
 
 /**
  * The same input with all its chunks already buffered, as a connection's
- * input is, and which hands them over as one whole line when asked: the
- * kernel's line steps (`kernel/line_steps.ts`) then run the request.
+ * input is, and which hands them over as one whole line, or shows them all,
+ * when asked: the kernel's line steps (`kernel/line_steps.ts`) or value
+ * steps (`kernel/value_steps.ts`) then run the request.
  */
-class WholeLineInput extends PayloadInput {
+class WholeInput extends PayloadInput {
   constructor(chunks: readonly Uint8Array[]) {
     super([]);
     for (const chunk of chunks) this.reader.supply(chunk);
@@ -140,6 +151,14 @@ class WholeLineInput extends PayloadInput {
 
   wholeLine(): string | undefined {
     return this.reader.takeWholeLine();
+  }
+
+  peekReadiness(): Uint8Array | undefined {
+    return this.reader.peekBuffered();
+  }
+
+  takeReadiness(): void {
+    this.reader.dropBuffered();
   }
 }
 
@@ -227,7 +246,7 @@ async function plumbOnce(
   output: CountingOutput,
   whole = false,
 ): Promise<number> {
-  const input = whole ? new WholeLineInput(chunks) : new PayloadInput(chunks);
+  const input = whole ? new WholeInput(chunks) : new PayloadInput(chunks);
   const ok = await runRequest(plan, input, output, report);
   if (!ok) throw new Error("bench: the request failed");
   return output.bytes;
@@ -379,4 +398,27 @@ for (const { file, graph, reply } of EXAMPLES) {
       },
     });
   }
+}
+
+// examples/http.json answering `GET /api/hello`, without sockets: what the value steps
+// (kernel/value_steps.ts) save over the same nodes' exec.
+const http = await example("examples/http.json", httpGraph);
+const get = new TextEncoder().encode("GET /api/hello HTTP/1.1\r\nHost: bench\r\n\r\n");
+const answer = /^HTTP\/1\.1 200 OK\r\ndate: [^\r]+\r\ncontent-type: application\/json\r\n/;
+for (const whole of [true, false]) {
+  const output = new CountingOutput(true);
+  await plumbOnce(http, [get], output, whole);
+  const text = new TextDecoder().decode(output.chunks![0]);
+  if (!answer.test(text) || !text.endsWith('\r\n\r\n{"message":"Hello, world!"}')) {
+    throw new Error(`bench: examples/http.json answered ${JSON.stringify(text)}`);
+  }
+  const size = output.bytes;
+  Deno.bench({
+    name: `plumb examples/http.json GET /api/hello${whole ? "" : ", exec"}`,
+    group: `examples/http.json, ${IN_FLIGHT} requests in flight`,
+    baseline: whole,
+    async fn(): Promise<void> {
+      expectSize("examples/http.json", await concurrentOnce(http, [get], whole), IN_FLIGHT * size);
+    },
+  });
 }
