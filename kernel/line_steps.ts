@@ -19,15 +19,7 @@ import { checkNotShadow, checkPort, checkShadow, WRITE_BEFORE_RETURN } from "./_
 import { DEFAULT_MAX_LINE_BYTES } from "./byte_reader.ts";
 import { DESCRIPTOR_MASK, DISABLED, OUTPUT, PERSIST, SHADOW } from "./flags.ts";
 import { type InputHandle, type OutputHandle, RESOLVED } from "./pipe.ts";
-import {
-  errorSlot,
-  GRAPH_INPUT,
-  GRAPH_OUTPUT,
-  nullSlot,
-  type Plan,
-  type PlanNode,
-  UNBOUND,
-} from "./plan.ts";
+import { GRAPH_INPUT, GRAPH_OUTPUT, type Plan, type PlanNode, UNBOUND } from "./plan.ts";
 import {
   ANSWERED_FAILED,
   ANSWERED_OK,
@@ -37,18 +29,24 @@ import {
 } from "./request.ts";
 import type { AnyPort, LineOutput, Port } from "./servlet.ts";
 import { writeTextTo } from "./value_codec.ts";
+import {
+  eachShadowOn,
+  fanKind,
+  NODE,
+  passFan,
+  perPlan,
+  shadowsOf,
+  signalBound,
+  type StepKind,
+} from "./_steps.ts";
 
 /** Flags a port of a line step may carry: none that `exec` alone can honour (`ASYNC`). */
 const STEP_FLAGS = OUTPUT | PERSIST | SHADOW | DISABLED | DESCRIPTOR_MASK;
 
-/** The kind of a step: a node's `line`, a fan-out, a fan-in. */
-const LINE = 0;
-const DUP = 1;
-const JOIN = 2;
-
 /** One node of a plan run as line steps. */
 interface Step {
-  readonly kind: typeof LINE | typeof DUP | typeof JOIN;
+  /** `NODE`, `DUP` or `JOIN` (never `EXEC`: such a plan has no line steps). */
+  readonly kind: StepKind;
   readonly node: PlanNode;
   /** A line step's input slot: an edge, or `GRAPH_INPUT` (a fan's edges are its node's). */
   readonly input: number;
@@ -62,49 +60,35 @@ export interface LineSteps {
   readonly edges: number;
 }
 
-/** The line steps of each plan, worked out on its first request (`null`: it has none). */
-const stepsOfPlan = new WeakMap<Plan, LineSteps | null>();
-
 /**
  * The line steps of a plan, or `undefined` when a node cannot run as one: a
  * servlet without `line`, more or less than one input, a bound `__null__` or
  * `__error__`, the shadow of an input, or a flag only `exec` honours.
  */
-export function lineStepsOf(plan: Plan): LineSteps | undefined {
-  let steps = stepsOfPlan.get(plan);
-  if (steps === undefined) stepsOfPlan.set(plan, steps = stepsOfNodes(plan) ?? null);
-  return steps ?? undefined;
-}
+export const lineStepsOf: (plan: Plan) => LineSteps | undefined = perPlan(stepsOfNodes);
 
 function stepsOfNodes(plan: Plan): LineSteps | undefined {
   const steps: Step[] = [];
   for (const node of plan.nodes) {
-    if (node.fan !== undefined) {
-      steps.push({ kind: node.fan === "dup" ? DUP : JOIN, node, input: UNBOUND, shadows: [] });
+    const fan = fanKind(node);
+    if (fan !== undefined) {
+      steps.push({ kind: fan, node, input: UNBOUND, shadows: [] });
       continue;
     }
     const line = node.servlet.line;
     // An async line step could not fail its request in time: such a node runs exec.
     if (typeof line !== "function" || line.constructor.name === "AsyncFunction") return undefined;
-    const n = node.ports.length;
-    if (node.slots[nullSlot(n)] !== UNBOUND || node.slots[errorSlot(n)] !== UNBOUND) {
-      return undefined;
-    }
+    const shadows = shadowsOf(node);
+    if (signalBound(node) || shadows === undefined) return undefined;
     let input = -1;
-    const shadows: (number[] | undefined)[] = new Array(n);
     for (const port of node.ports) {
       if ((port.flags & ~STEP_FLAGS) !== 0) return undefined;
-      if (!(port.flags & OUTPUT)) {
-        if (input >= 0) return undefined;
-        input = port.id;
-      } else if (port.flags & SHADOW) {
-        const target = node.ports[port.flags & DESCRIPTOR_MASK];
-        if (target === undefined || !(target.flags & OUTPUT)) return undefined;
-        (shadows[target.id] ??= []).push(port.id);
-      }
+      if (port.flags & OUTPUT) continue;
+      if (input >= 0) return undefined;
+      input = port.id;
     }
     if (input < 0) return undefined;
-    steps.push({ kind: LINE, node, input: node.slots[input], shadows });
+    steps.push({ kind: NODE, node, input: node.slots[input], shadows });
   }
   // No signal edges (refused above): every edge is written by a step.
   return { steps, edges: plan.edges.length };
@@ -222,12 +206,12 @@ class StepOutput implements LineOutput {
     wrote[port.id] = true;
     const run = this.#run;
     run.deliver(node, port, line);
-    const shadows = this.#step.shadows[port.id];
-    if (shadows === undefined) return;
-    for (const id of shadows) {
-      const shadow = node.ports[id];
-      if (this.#enabled?.[id] ?? !(shadow.flags & DISABLED)) run.deliver(node, shadow, line);
-    }
+    eachShadowOn(
+      node,
+      this.#step.shadows[port.id],
+      this.#enabled,
+      (shadow) => run.deliver(node, shadow, line),
+    );
   }
 
   enable(port: AnyPort, enabled = true): void {
@@ -258,18 +242,8 @@ export function runLineSteps(
   };
   for (const step of plan.steps) {
     const node = step.node;
-    if (step.kind === DUP) {
-      const value = values[node.inputEdges[0]];
-      if (value !== undefined) { for (const edge of node.outputEdges) values[edge] = value; }
-      continue;
-    }
-    if (step.kind === JOIN) {
-      for (const edge of node.inputEdges) {
-        const value = values[edge];
-        if (value === undefined) continue;
-        values[node.outputEdges[0]] = value;
-        break;
-      }
+    if (step.kind !== NODE) {
+      passFan(node, values);
       continue;
     }
     const value = step.input === GRAPH_INPUT

@@ -21,30 +21,29 @@
  * @module
  */
 import { checkNotShadow, checkPort, checkShadow, STEP_BEFORE_RETURN } from "./_port_checks.ts";
-import { ASYNC, DESCRIPTOR_MASK, DISABLED, OUTPUT, PERSIST, SHADOW } from "./flags.ts";
-import { copySharedFlags, type InputHandle, type OutputHandle, RESOLVED } from "./pipe.ts";
 import {
-  errorSlot,
-  GRAPH_INPUT,
-  GRAPH_OUTPUT,
-  nullSlot,
-  type Plan,
-  type PlanNode,
-  UNBOUND,
-} from "./plan.ts";
+  DUP,
+  eachShadowOn,
+  EXEC,
+  fanKind,
+  JOIN,
+  NODE,
+  passFan,
+  perPlan,
+  shadowsOf,
+  signalBound,
+  type StepKind,
+} from "./_steps.ts";
+import { ASYNC, OUTPUT, PERSIST } from "./flags.ts";
+import { copySharedFlags, type InputHandle, type OutputHandle, RESOLVED } from "./pipe.ts";
+import { GRAPH_INPUT, GRAPH_OUTPUT, type Plan, type PlanNode } from "./plan.ts";
 import { ANSWERED_OK, type FailureReport, type RequestInfo, safeReport } from "./request.ts";
 import type { AnyPort, Port, StepTask } from "./servlet.ts";
 import { writeTextTo } from "./value_codec.ts";
 
-/** The kind of a node: a step, a fan-out, a fan-in, or a node that only `exec` runs. */
-const STEP = 0;
-const DUP = 1;
-const JOIN = 2;
-const EXEC = 3;
-
 /** One node of a plan run as value steps. */
 interface ValueStep {
-  readonly kind: typeof STEP | typeof DUP | typeof JOIN | typeof EXEC;
+  readonly kind: StepKind;
   readonly node: PlanNode;
   /** True for the graph's entry node: when it has run, its input's `PERSIST` is the output's. */
   readonly entry: boolean;
@@ -60,60 +59,36 @@ export interface ValueSteps {
   readonly edges: number;
 }
 
-/** The value steps of each plan, worked out on its first request (`null`: it has none). */
-const stepsOfPlan = new WeakMap<Plan, ValueSteps | null>();
-
 /**
  * The value steps of a plan, or `undefined` when it cannot run as steps:
  * its entry node has no step, a node's `__null__` or `__error__` is bound,
- * or a step's node has the shadow of an input or an `ASYNC` output. Other
- * nodes without a step are allowed: a request that reaches one runs `exec`.
+ * or the entry has the shadow of an input or an `ASYNC` output. Other nodes
+ * without a step (or with such ports) are allowed: a request that reaches
+ * one runs `exec`.
  */
-export function valueStepsOf(plan: Plan): ValueSteps | undefined {
-  let steps = stepsOfPlan.get(plan);
-  if (steps === undefined) stepsOfPlan.set(plan, steps = stepsOfNodes(plan) ?? null);
-  return steps ?? undefined;
-}
+export const valueStepsOf: (plan: Plan) => ValueSteps | undefined = perPlan(stepsOfNodes);
 
 function stepsOfNodes(plan: Plan): ValueSteps | undefined {
   const steps: ValueStep[] = [];
   for (const node of plan.nodes) {
-    if (node.fan !== undefined) {
-      steps.push({
-        kind: node.fan === "dup" ? DUP : JOIN,
-        node,
-        entry: false,
-        inputs: [],
-        shadows: [],
-      });
+    const fan = fanKind(node);
+    if (fan !== undefined) {
+      steps.push({ kind: fan, node, entry: false, inputs: [], shadows: [] });
       continue;
     }
-    const n = node.ports.length;
     // A signal edge carries no value: such a graph runs exec.
-    if (node.slots[nullSlot(n)] !== UNBOUND || node.slots[errorSlot(n)] !== UNBOUND) {
-      return undefined;
-    }
+    if (signalBound(node)) return undefined;
     const entry = node.index === plan.entry;
     const inputs = node.ports.filter((port) => !(port.flags & OUTPUT) && node.slots[port.id] >= 0)
       .map((port) => node.slots[port.id]);
     const step = node.servlet.step;
-    // An async step could not answer in time: its node runs exec, and so do its requests.
-    if (typeof step !== "function" || step.constructor.name === "AsyncFunction") {
-      if (entry) return undefined;
-      steps.push({ kind: EXEC, node, entry, inputs, shadows: [] });
-      continue;
-    }
-    const shadows: (number[] | undefined)[] = new Array(n);
-    let stepped = true;
-    for (const port of node.ports) {
-      if (port.flags & ASYNC) stepped = false;
-      if (!(port.flags & SHADOW)) continue;
-      const target = node.ports[port.flags & DESCRIPTOR_MASK];
-      if (target === undefined || !(target.flags & OUTPUT)) stepped = false;
-      else (shadows[target.id] ??= []).push(port.id);
-    }
+    const shadows = shadowsOf(node);
+    // An async step could not answer in time: such a node runs exec, as do the requests that
+    // reach it; so does one with a port only exec honours.
+    const stepped = typeof step === "function" && step.constructor.name !== "AsyncFunction" &&
+      shadows !== undefined && node.ports.every((port) => !(port.flags & ASYNC));
     if (!stepped && entry) return undefined;
-    steps.push({ kind: stepped ? STEP : EXEC, node, entry, inputs, shadows });
+    steps.push({ kind: stepped ? NODE : EXEC, node, entry, inputs, shadows: shadows ?? [] });
   }
   return { steps, edges: plan.edges.length };
 }
@@ -123,8 +98,8 @@ const DECLINED = Symbol("declined");
 
 /** What one request's steps wrote: each edge's value, the replies, the `PERSIST` votes. */
 class StepRun {
+  /** Each edge's value; `undefined` while nothing is on it. */
   readonly values: unknown[];
-  readonly written: boolean[];
   readonly input: InputHandle;
   readonly output: OutputHandle;
   /** The entry's bytes. */
@@ -138,7 +113,6 @@ class StepRun {
 
   constructor(edges: number, input: InputHandle, output: OutputHandle, bytes: Uint8Array) {
     this.values = new Array(edges);
-    this.written = new Array(edges);
     this.input = input;
     this.output = output;
     this.bytes = bytes;
@@ -148,8 +122,8 @@ class StepRun {
   deliver(node: PlanNode, port: AnyPort, value: unknown): void {
     const slot = node.slots[port.id];
     if (slot >= 0) {
-      if (this.written[slot]) throw DECLINED; // a second value: exec carries a stream of them
-      this.written[slot] = true;
+      // A second value (exec carries a stream of them), or none: exec's to write.
+      if (this.values[slot] !== undefined || value === undefined) throw DECLINED;
       this.values[slot] = value;
     } else if (slot === GRAPH_OUTPUT) {
       if (typeof value !== "string" && !(value instanceof Uint8Array)) throw DECLINED;
@@ -210,12 +184,12 @@ class StepTaskImpl implements StepTask {
     checkNotShadow(node.name, port as AnyPort, "write");
     const run = this.#run;
     run.deliver(node, port as AnyPort, value);
-    const shadows = this.#step.shadows[port.id];
-    if (shadows === undefined) return;
-    for (const id of shadows) {
-      const shadow = node.ports[id];
-      if (this.#enabled?.[id] ?? !(shadow.flags & DISABLED)) run.deliver(node, shadow, value);
-    }
+    eachShadowOn(
+      node,
+      this.#step.shadows[port.id],
+      this.#enabled,
+      (shadow) => run.deliver(node, shadow, value),
+    );
   }
 
   enable(port: AnyPort, enabled = true): void {
@@ -247,9 +221,9 @@ class StepTaskImpl implements StepTask {
 }
 
 /** True when a value reached one of the step's inputs: the entry, or an edge written. */
-function reached(written: readonly boolean[], step: ValueStep): boolean {
+function reached(values: readonly unknown[], step: ValueStep): boolean {
   if (step.entry) return true;
-  for (const edge of step.inputs) if (written[edge]) return true;
+  for (const edge of step.inputs) if (values[edge] !== undefined) return true;
   return false;
 }
 
@@ -291,29 +265,15 @@ export function runValueSteps(
 ): Promise<boolean> | undefined {
   const flags = [input.flags, input.touched, output.flags, output.touched];
   const run = new StepRun(plan.edges, input, output, bytes);
-  const { values, written } = run;
+  const values = run.values;
   try {
     for (const step of plan.steps) {
       const node = step.node;
-      if (step.kind === DUP) {
-        const edge = node.inputEdges[0];
-        if (!written[edge]) continue;
-        for (const out of node.outputEdges) {
-          written[out] = true;
-          values[out] = values[edge];
-        }
+      if (step.kind === DUP || step.kind === JOIN) {
+        passFan(node, values);
         continue;
       }
-      if (step.kind === JOIN) {
-        for (const edge of node.inputEdges) {
-          if (!written[edge]) continue;
-          written[node.outputEdges[0]] = true;
-          values[node.outputEdges[0]] = values[edge];
-          break;
-        }
-        continue;
-      }
-      if (!reached(written, step)) continue; // nothing reached it: it does not run
+      if (!reached(values, step)) continue; // nothing reached it: it does not run
       if (step.kind === EXEC) throw DECLINED;
       runStep(run, step);
       // The entry has ended: its input's PERSIST is the output's, as in exec.
