@@ -227,7 +227,7 @@ function reached(values: readonly unknown[], step: ValueStep): boolean {
   return false;
 }
 
-/** Runs a step; throws `DECLINED` when it declines, throws or returns a promise. */
+/** Runs a step; throws `DECLINED` when it declines, throws, or returns anything but `true` or nothing. */
 function runStep(run: StepRun, step: ValueStep): void {
   const node = step.node;
   const task = new StepTaskImpl(run, step);
@@ -240,11 +240,16 @@ function runStep(run: StepRun, step: ValueStep): void {
   } finally {
     task.end();
   }
-  if (returned === false) throw DECLINED;
-  if (typeof (returned as PromiseLike<unknown> | undefined)?.then === "function") {
-    Promise.resolve(returned).catch(() => {}); // thrown away with the run
-    throw DECLINED;
+  if (returned === undefined || returned === true) return;
+  // false declines; anything else (a promise, say) is no step's answer, and declines too.
+  try {
+    const then = (returned as PromiseLike<unknown> | null)?.then;
+    // Thrown away with the run: a rejection must not go unhandled.
+    if (typeof then === "function") Promise.resolve(returned).catch(() => {});
+  } catch {
+    // A `then` that throws when read: nothing to wait for.
   }
+  throw DECLINED;
 }
 
 /**
