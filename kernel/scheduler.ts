@@ -30,7 +30,7 @@ import { applyTees, type Teed } from "./tee.ts";
 import { MemPipe, type WaitMonitor } from "./mem_pipe.ts";
 import { EdgeOutput, FanOutput, JoinInput, type RequestPipes } from "./edge_handles.ts";
 import { lineStepsOf, runLineSteps } from "./line_steps.ts";
-import { runValueSteps, valueStepsOf } from "./value_steps.ts";
+import { runValueSteps, stepsAwake, valueStepsOf } from "./value_steps.ts";
 import type { Port } from "./servlet.ts";
 import { type FailureReport, type RequestInfo, safeReport } from "./request.ts";
 
@@ -183,7 +183,7 @@ export function runRequest(
     // All the request's bytes through nodes with a value step, all or nothing
     // (kernel/value_steps.ts): a run thrown away leaves the request to exec.
     const values = input.peekReadiness === undefined ? undefined : valueStepsOf(plan);
-    const bytes = values === undefined || keepsState(plan, info)
+    const bytes = values === undefined || !stepsAwake(values) || keepsState(plan, info)
       ? undefined
       : input.peekReadiness!();
     if (bytes !== undefined) {

@@ -530,7 +530,9 @@ export interface LineOutput {
 export interface StepTask {
   /**
    * What reached an input port: the value its producer wrote, or, on the
-   * graph's input, the request's bytes (all of them, as one `Uint8Array`);
+   * graph's input, the request's bytes as one `Uint8Array` (what exec's
+   * reads would get: the bytes buffered for this request, which may be part
+   * of a message or several; a step declines what is not exactly one);
    * `undefined` when nothing did. The request's bytes are a view of the
    * connection's read buffer, reused once the request has ended: a value
    * that keeps some of them past the run holds a copy (`slice()`). The
@@ -538,10 +540,12 @@ export interface StepTask {
    */
   value<T>(port: Port<T>): T | undefined;
   /**
-   * Writes one value on an output port, as `task.writeValue` (or, for the
-   * graph's output, `task.write` with text or bytes) would. Writing a port
-   * twice, or the graph's output with anything but text or bytes, sends the
-   * request to `exec`.
+   * Writes a value on an output port, as `task.writeValue` (or, for the
+   * graph's output, `task.write` with text or bytes) would. An edge takes
+   * one value; the graph's output takes any number of writes of text or
+   * bytes, in order. A second value on an edge, `undefined`, or anything but
+   * text or bytes on the graph's output sends the request to `exec` (even if
+   * the step catches what this throws).
    */
   write<T>(port: Port<T>, value: T): void;
   /** Turns a `disabled` shadow on for this request, before its target is written, as `task.enable`. */
@@ -583,14 +587,16 @@ export interface ServletDefinition<C> {
    * call, for the requests it can answer at once. It reads what reached its
    * inputs (`task.value`) and writes what `exec` would write; it returns
    * `false` to decline a request, which then runs through `exec` from its
-   * start. When the graph's entry node has one and a request's input is
-   * all here, the kernel runs the nodes' steps in topological order, with no
+   * start. When the graph's entry node has one and a request's bytes are
+   * buffered, the kernel runs the nodes' steps in topological order, with no
    * task, pipe or promise per node, and commits their writes only when all
    * have returned; a node reached without a step, a step that declines,
-   * throws or returns a promise, or a connection that keeps a node's state
-   * (`PUSH_STATE`) sends the request to `exec` instead, with nothing of the
-   * steps kept. So a step must do nothing but through `task`: it may run and
-   * be thrown away.
+   * throws or returns anything but `true` or nothing, a write `exec` must
+   * make (see {@linkcode StepTask.write}), or a connection that keeps a
+   * node's state (`PUSH_STATE`, `connection.setState`) sends the request to
+   * `exec` instead, with nothing of the steps kept. So a step must do
+   * nothing but through `task`: it may run and be thrown away. After 32
+   * runs in a row thrown away, a graph's steps rest for 4,096 requests.
    */
   step?(ctx: C, task: StepTask): boolean | void;
   /** Releases what `init` acquired. */

@@ -1,5 +1,5 @@
 /**
- * Value steps: a request whose input is all here, run through the `step`s of
+ * Value steps: a request whose bytes are buffered, run through the `step`s of
  * its nodes (see {@linkcode ServletDefinition.step}) as one synchronous call
  * per node in topological order. Each edge carries at most one value, held as
  * it was written; a fan-out hands it to every branch, and a fan-in takes the
@@ -7,11 +7,15 @@
  * does). No task, pipe, promise or settling per node.
  *
  * A run is all or nothing. The steps' writes, `PERSIST` votes and the
- * request's input are committed only once every step has returned; a step
- * that declines (returns `false`), throws or returns a promise, or a value
- * that reaches a node without a step, throws the run away, and the request
- * runs through `exec` from its start, as if no step had run. So `exec` alone
- * answers and reports anything unusual.
+ * request's input are committed only once every step has returned. The run
+ * is thrown away, and the request runs through `exec` from its start as if
+ * no step had run, when a step declines (returns `false`), throws, or
+ * returns anything but `true` or nothing (a promise, say); when it writes a
+ * second value on an edge, `undefined`, or anything but text or bytes on the
+ * graph's output; or when a value reaches a node without a step. So `exec`
+ * alone answers and reports anything unusual. A plan whose runs keep being
+ * thrown away ({@linkcode DECLINES_TO_REST} in a row) rests: its next
+ * {@linkcode REST_REQUESTS} requests run `exec` without trying.
  *
  * The scheduler tries this path only for a `data` request, with no ports
  * scripted from outside (the testing kit) and no counted pipes (`--admin`),
@@ -53,10 +57,30 @@ interface ValueStep {
   readonly shadows: readonly (readonly number[] | undefined)[];
 }
 
+/** Runs thrown away in a row after which a plan's steps rest. */
+export const DECLINES_TO_REST = 32;
+/** Requests a resting plan runs through exec before its steps are tried again. */
+export const REST_REQUESTS = 4096;
+
 /** A plan that can run as value steps: its nodes, in topological order. */
 export interface ValueSteps {
   readonly steps: readonly ValueStep[];
   readonly edges: number;
+  /** Runs thrown away since the last one kept. */
+  declines: number;
+  /**
+   * Requests left to run through exec without trying the steps: a graph
+   * whose requests keep reaching a node without a step (say, every handler
+   * written with `exec` only) pays for the attempts only now and then.
+   */
+  resting: number;
+}
+
+/** True when the plan's steps are worth trying on this request (and counts a rest down). */
+export function stepsAwake(plan: ValueSteps): boolean {
+  if (plan.resting === 0) return true;
+  plan.resting--;
+  return false;
 }
 
 /**
@@ -90,7 +114,7 @@ function stepsOfNodes(plan: Plan): ValueSteps | undefined {
     if (!stepped && entry) return undefined;
     steps.push({ kind: stepped ? NODE : EXEC, node, entry, inputs, shadows: shadows ?? [] });
   }
-  return { steps, edges: plan.edges.length };
+  return { steps, edges: plan.edges.length, declines: 0, resting: 0 };
 }
 
 /** Thrown inside a run to throw it away: the request runs exec. */
@@ -110,6 +134,8 @@ class StepRun {
   replier: PlanNode | undefined;
   /** Nodes that set `PERSIST` at exec time, and their word. */
   votes: [string, boolean][] | undefined;
+  /** Set when a write was exec's to make: the run is thrown away, even if the step caught why. */
+  declined = false;
 
   constructor(edges: number, input: InputHandle, output: OutputHandle, bytes: Uint8Array) {
     this.values = new Array(edges);
@@ -118,15 +144,21 @@ class StepRun {
     this.bytes = bytes;
   }
 
+  /** Throws the run away: the write that says so throws, and the run stays declined. */
+  decline(): never {
+    this.declined = true;
+    throw DECLINED;
+  }
+
   /** A value on a port's slot: an edge's, or a reply. */
   deliver(node: PlanNode, port: AnyPort, value: unknown): void {
     const slot = node.slots[port.id];
     if (slot >= 0) {
       // A second value (exec carries a stream of them), or none: exec's to write.
-      if (this.values[slot] !== undefined || value === undefined) throw DECLINED;
+      if (this.values[slot] !== undefined || value === undefined) this.decline();
       this.values[slot] = value;
     } else if (slot === GRAPH_OUTPUT) {
-      if (typeof value !== "string" && !(value instanceof Uint8Array)) throw DECLINED;
+      if (typeof value !== "string" && !(value instanceof Uint8Array)) this.decline();
       this.replier = node;
       this.replies.push(value);
     }
@@ -240,6 +272,8 @@ function runStep(run: StepRun, step: ValueStep): void {
   } finally {
     task.end();
   }
+  // A write declined the run, whatever the step made of its throw.
+  if (run.declined) throw DECLINED;
   if (returned === undefined || returned === true) return;
   // false declines; anything else (a promise, say) is no step's answer, and declines too.
   try {
@@ -287,8 +321,13 @@ export function runValueSteps(
   } catch (error) {
     if (error !== DECLINED) throw error;
     [input.flags, input.touched, output.flags, output.touched] = flags;
+    if (++plan.declines >= DECLINES_TO_REST) {
+      plan.declines = 0;
+      plan.resting = REST_REQUESTS;
+    }
     return undefined;
   }
+  plan.declines = 0;
   return commit(run, report, info);
 }
 
@@ -304,8 +343,13 @@ function commit(run: StepRun, report: FailureReport, info: RequestInfo): Promise
   for (let chunk of run.replies) {
     // A reply of the input's bytes: the buffer is read into again once the request ends.
     if (typeof chunk !== "string" && chunk.buffer === buffer) chunk = chunk.slice();
-    const write = () =>
-      typeof chunk === "string" ? writeTextTo(output, chunk) : output.write(chunk);
+    const write = (): Promise<void> => {
+      try {
+        return typeof chunk === "string" ? writeTextTo(output, chunk) : output.write(chunk);
+      } catch (error) {
+        return Promise.reject(error); // fails its writer, as below
+      }
+    };
     reply = reply === undefined ? write() : reply.then(write);
   }
   input.release();

@@ -12,6 +12,7 @@
 import { assert, assertEquals } from "./assert.ts";
 import { simulate, TcpClient, type TestClient } from "../testing/mod.ts";
 import { serve } from "../host/mod.ts";
+import { DECLINES_TO_REST, REST_REQUESTS } from "../kernel/value_steps.ts";
 import type { GraphSpec } from "../kernel/graph.ts";
 
 const tcp = { transport: "tcp", logLevel: "info" } as const;
@@ -50,7 +51,7 @@ Deno.test("value steps: a step that declines, throws or returns a promise leaves
   await using sim = await simulate(single, tcp);
   await using c = await sim.connect();
   await using other = await sim.connect();
-  for (const text of ["decline", "throw", "promise", "reject", "object"]) {
+  for (const text of ["decline", "throw", "promise", "reject", "object", "caught"]) {
     assertEquals(await ask(c, text), [`exec: ${text}\n`], text);
   }
   // Nothing of the thrown-away runs was reported: exec answered each, and the host goes on.
@@ -81,6 +82,22 @@ Deno.test("value steps: a run thrown away leaves no PERSIST vote; one kept close
   assertEquals(await c.readToEnd(), "");
 });
 
+Deno.test("value steps: a graph whose runs keep being thrown away rests, then tries again", async () => {
+  await using sim = await simulate(single, tcp);
+  await using c = await sim.connect();
+  for (let i = 0; i < DECLINES_TO_REST; i++) {
+    assertEquals(await ask(c, "decline"), ["exec: decline\n"]);
+  }
+  // Resting: exec answers without the steps being tried, then they are tried again.
+  for (let i = 0; i < REST_REQUESTS; i++) assertEquals(await ask(c, "hi"), ["exec: hi\n"]);
+  assertEquals(await ask(c, "awake"), ["step: awake\n"]);
+  // A run kept starts the count again.
+  for (let i = 1; i < DECLINES_TO_REST; i++) await ask(c, "decline");
+  assertEquals(await ask(c, "kept"), ["step: kept\n"]);
+  assertEquals(await ask(c, "decline"), ["exec: decline\n"]);
+  assertEquals(await ask(c, "still"), ["step: still\n"]);
+});
+
 Deno.test("value steps: a node without a step, or an edge written twice, runs the whole request through exec", async () => {
   await using sim = await simulate(withTail("./tests/fixtures/exec_tail.ts"), tcp);
   await using c = await sim.connect();
@@ -88,6 +105,8 @@ Deno.test("value steps: a node without a step, or an edge written twice, runs th
   assertEquals(await ask(c, "hi"), ["tail exec: exec: hi\n"]);
   await using chained = await simulate(withTail("./tests/fixtures/step_tail.ts"), tcp);
   await using d = await chained.connect();
+  // undefined on an edge is exec's to write, even when the step catches the throw.
+  assertEquals(await ask(d, "caught"), ["tail exec: exec: caught\n"]);
   // Twice through exec too: the tail's exec reads one value.
   assertEquals(await ask(d, "twice"), ["tail exec: exec: twice\n"]);
   assertEquals(await ask(d, "once"), ["tail step: step: once\n"]);
@@ -155,4 +174,22 @@ Deno.test("value steps: examples/http.json answers the same through steps and th
     assertEquals(replies.length, 3, `${request}: ${replies.join("|")}`);
     assertEquals(replies[1], replies[0], JSON.stringify(request));
   }
+});
+
+Deno.test("value steps: http/parser's step keeps to --max-buffered-bytes, as its exec does", async () => {
+  const graph = JSON.parse(await Deno.readTextFile("examples/http.json")) as GraphSpec;
+  delete graph.listeners;
+  graph.nodes.parse.args = ["--max-buffered-bytes", "16"];
+  graph.nodes.files.args = ["./examples/www"];
+  graph.nodes.hello.servlet =
+    graph.nodes.echo.servlet =
+    graph.nodes.upload.servlet =
+      "./examples/http_api.ts";
+  await using sim = await simulate(graph, tcp);
+  await using c = await sim.connect();
+  // A chunked body of 20 bytes, all in one write: more than the budget, whichever path reads it.
+  const body = "14\r\n" + "x".repeat(20) + "\r\n0\r\n\r\n";
+  await c.send(`POST /api/upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${body}`);
+  const reply = await c.readToEnd();
+  assert(reply.startsWith("HTTP/1.1 503 Service Unavailable\r\n"), reply);
 });

@@ -389,10 +389,10 @@ export default defineServlet({
   step(ctx, task) {
     const bytes = task.value(ctx.input);
     if (!(bytes instanceof Uint8Array)) return false;
-    const request = wholeRequest(bytes, ctx.limits);
+    const request = wholeRequest(bytes, ctx.limits, ctx.budget);
     if (request === undefined) return false;
-    // A body read whole is a view of the connection's buffer: the request keeps a copy.
-    if (request.body.length > 0) request.body = request.body.slice();
+    // A body that is a view of the connection's buffer: the request keeps a copy.
+    if (request.body.buffer === bytes.buffer) request.body = request.body.slice();
     if (!request.keepAlive || !task.keepAlive(ctx.input)) {
       task.keepAlive(ctx.input, request.keepAlive);
     }

@@ -763,11 +763,12 @@ export class RequestReader {
 
 /**
  * The request that `bytes` are, when they are one whole request and nothing
- * more, its body (if any) framed by `content-length` and no longer than
- * `maxBodyBytes`: what a {@linkcode RequestReader} fed `bytes` would give,
- * without one for the usual request (a head alone). Otherwise `undefined`:
- * a request cut or followed by more, chunked, streamed or refused is a
- * reader's to read. A body is a view of `bytes`.
+ * more, its body (if any) read whole: what a {@linkcode RequestReader} fed
+ * `bytes` would give, without making one for the usual request (a head
+ * alone). Otherwise `undefined`: a request cut or followed by more, streamed
+ * or refused is a reader's to read, piece by piece. A body framed by
+ * `content-length` is a view of `bytes`; a chunked one, de-chunked, is the
+ * reader's own (taken from `budget` while it is read, as the reader takes it).
  *
  * @example
  * ```ts
@@ -783,6 +784,7 @@ export class RequestReader {
 export function wholeRequest(
   bytes: Uint8Array,
   limits: RequestLimits,
+  budget?: BufferBudget,
 ): HttpRequest | undefined {
   const text = wholeHead(bytes, limits.maxHeaderBytes);
   if (text !== undefined) {
@@ -790,7 +792,7 @@ export function wholeRequest(
     const head = parseHeadText(text, limits);
     return "kind" in head || head.length !== 0 ? undefined : head.request;
   }
-  const reader = new RequestReader(limits);
+  const reader = new RequestReader(limits, budget);
   const outcome = reader.feed(bytes);
   return outcome.kind !== "request" || outcome.end !== bytes.length || reader.streaming
     ? undefined

@@ -138,11 +138,11 @@ interface RouterContext {
 function route(ctx: RouterContext, request: HttpRequest): [number, HttpRequest] {
   for (let i = 0; i < ctx.routes.length; i++) {
     const exact = ctx.exact[i];
-    const route = ctx.routes[i];
+    const candidate = ctx.routes[i];
     const params = exact === undefined
-      ? matchRoute(route, request.method, request.path)
+      ? matchRoute(candidate, request.method, request.path)
       : exact === request.path &&
-          (route.methods === undefined || route.methods.has(request.method))
+          (candidate.methods === undefined || candidate.methods.has(request.method))
       ? {}
       : undefined;
     if (params === undefined) continue;
@@ -174,7 +174,7 @@ export default defineServlet({
   },
   step(ctx, task) {
     const request = task.value(ctx.input);
-    if (request === undefined) return;
+    if (request === undefined) return false;
     const [chosen, routed] = route(ctx, request);
     task.enable(ctx.outputs[chosen]);
     task.write(ctx.data, routed);
