@@ -18,12 +18,12 @@
  * @module
  */
 import { assert, assertEquals } from "./assert.ts";
-import { path, ROOT, startHost, type TestHost } from "./helpers.ts";
+import { Client, path, ROOT, startHost, type TestHost } from "./helpers.ts";
 import { has } from "./tls_fixture.ts";
 import type { GraphSpec } from "../host/mod.ts";
-import { ServletHarness } from "../testing/mod.ts";
+import { ServletHarness, simulate } from "../testing/mod.ts";
 import { rendered } from "./fixtures/value_step_spy.ts";
-import { late } from "./fixtures/value_step_abuse.ts";
+import { echoed, late } from "./fixtures/value_step_abuse.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -714,4 +714,324 @@ Deno.test("value steps vs exec: examples/http.json answers every byte sequence a
     'HTTP/1.1 200 OK\r\ndate: *\r\ncontent-type: application/json\r\ncontent-length: 27\r\n\r\n{"message":"Hello, world!"}',
     PROBE_REPLY,
   ]);
+});
+
+/** A graph of the abuse fixture alone, or with `edges`/`nodes` behind it; replies `oops` on a failure. */
+function abuseGraph(
+  nodes: GraphSpec["nodes"] = {},
+  edges: GraphSpec["edges"] = [],
+  output = "a.out",
+): GraphSpec {
+  return {
+    nodes: { a: { servlet: ABUSE }, ...nodes },
+    edges,
+    input: "a.in",
+    output,
+    listeners: [{ module: "tcp", options: { errorReply: "oops\n" } }],
+  };
+}
+
+/** Sends each line on `client` and reads its one-line reply. */
+async function ask(client: Client, lines: readonly string[]): Promise<string[]> {
+  const replies: string[] = [];
+  for (const line of lines) {
+    await client.send(`${line}\n`);
+    replies.push((await client.readLine()) ?? "<closed>");
+  }
+  return replies;
+}
+
+/** The log lines that report a failure: any but the debug lines of connections and the graph's warnings. */
+function failures(h: TestHost): string[] {
+  return h.logs.filter((line) =>
+    !line.startsWith("plumb debug:") && !line.includes("PLUMB_CHECK_WARNING")
+  );
+}
+
+Deno.test("value steps: a step that declines, throws an odd value or misuses a port leaves the request to exec, unreported", async () => {
+  await using h = await startHost(abuseGraph());
+  await using c = await Client.connect(h.port);
+  await using other = await Client.connect(h.port);
+  const lines = [
+    "ok",
+    "decline",
+    "throw-null",
+    "throw-undefined",
+    "throw-string",
+    "throw-getter",
+    "object",
+    "write-input",
+    "unknown-port",
+    "shadow",
+    "enable-out",
+    // `side` is bound to nothing: a second write there is no second value on an edge.
+    "twice",
+    "ok",
+  ];
+  const replies = await ask(c, lines);
+  assertEquals(replies, [
+    "step: ok\n",
+    "exec: decline\n",
+    "exec: throw-null\n",
+    "exec: throw-undefined\n",
+    "exec: throw-string\n",
+    "exec: throw-getter\n",
+    "exec: object\n",
+    "exec: write-input\n",
+    "exec: unknown-port\n",
+    "exec: shadow\n",
+    "exec: enable-out\n",
+    "step: twice\n",
+    "step: ok\n",
+  ]);
+  assertEquals(await ask(other, ["ok"]), ["step: ok\n"]);
+  assertEquals(failures(h), []);
+});
+
+Deno.test("value steps: a step that returns a promise, a rejected one or a thenable is thrown away; exec answers", async () => {
+  await using h = await startHost(abuseGraph());
+  await using c = await Client.connect(h.port);
+  late.length = 0;
+  assertEquals(await ask(c, ["promise", "reject", "then-throws", "then-late", "ok"]), [
+    "exec: promise\n",
+    "exec: reject\n",
+    "exec: then-throws\n",
+    "exec: then-late\n",
+    "step: ok\n",
+  ]);
+  // The thenable's then ran after the run was thrown away: its write was refused.
+  assertEquals(late, ["PLUMB_PIPE_AFTER_END"]);
+  assertEquals(failures(h), []);
+});
+
+Deno.test({
+  name:
+    "value steps: a step that returns an object whose then getter throws is thrown away; exec answers",
+  // BUG (kernel/value_steps.ts:270, runStep): `returned?.then` is read outside the try, so a
+  // `then` getter that throws (or a revoked Proxy) escapes runValueSteps and runRequest: the
+  // connection fails (PLUMB_CONN_FAILED "a hostile getter"), the client gets no reply and is
+  // closed, though exec would have answered.
+  ignore: true,
+  fn: async () => {
+    await using h = await startHost(abuseGraph());
+    await using c = await Client.connect(h.port);
+    await using other = await Client.connect(h.port);
+    assertEquals(await ask(c, ["then-getter", "ok"]), ["exec: then-getter\n", "step: ok\n"]);
+    assertEquals(await ask(other, ["ok"]), ["step: ok\n"]);
+    assertEquals(failures(h), []);
+  },
+});
+
+/** True when the host closed `client`: a request more gets no reply. */
+async function closed(client: Client): Promise<boolean> {
+  try {
+    await client.send("ok\n");
+    return (await client.readLine()) === null;
+  } catch {
+    return true; // the host had closed: the write or the read failed
+  }
+}
+
+Deno.test("value steps: a vote to close that the step then declines does not stick; exec's word counts", async () => {
+  await using h = await startHost(abuseGraph());
+  for (const line of ["vote-decline", "vote-out-decline"]) {
+    await using c = await Client.connect(h.port);
+    assertEquals(await ask(c, [line, "ok"]), [`exec: ${line}\n`, "step: ok\n"], line);
+    assertEquals(await closed(c), false, line);
+  }
+  // A vote the steps commit closes the connection, as exec's does.
+  await using c = await Client.connect(h.port);
+  assertEquals(await ask(c, ["vote"]), ["step: vote\n"]);
+  assertEquals(await closed(c), true);
+  assertEquals(failures(h), []);
+});
+
+Deno.test("value steps: a task kept past its step is refused, and the next requests are not spoiled", async () => {
+  await using h = await startHost(abuseGraph());
+  await using c = await Client.connect(h.port);
+  await using other = await Client.connect(h.port);
+  late.length = 0;
+  assertEquals(await ask(c, ["keep"]), ["step: keep\n"]);
+  while (late.length < 4) await new Promise((resolve) => setTimeout(resolve, 5));
+  // write, value, keepAlive and enable, each after the step returned.
+  assertEquals(late, Array(4).fill("PLUMB_PIPE_AFTER_END"));
+  assertEquals(await ask(c, ["ok", "decline"]), ["step: ok\n", "exec: decline\n"]);
+  assertEquals(await ask(other, ["ok"]), ["step: ok\n"]);
+  assertEquals(await closed(c), false);
+  assertEquals(failures(h), []);
+});
+
+Deno.test("value steps: a reply of the request's own bytes stays intact while the read buffer is reused", async () => {
+  const graphs = [
+    abuseGraph(),
+    // The bytes go on an edge first, and the node behind replies them.
+    abuseGraph({ t: { servlet: TAIL, args: ["t: "] } }, [{ from: "a.side", to: "t.in" }], "t.out"),
+  ];
+  for (const graph of graphs) {
+    await using h = await startHost(graph);
+    await using c = await Client.connect(h.port);
+    await using other = await Client.connect(h.port);
+    const prefix = graph.output === "t.out" ? "t: " : "";
+    // `sub` replies with its bytes: a reply that kept a view would show the next request's.
+    const seen: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      seen.push(...await ask(c, ["sub", "alternate"]));
+      seen.push(...await ask(other, [`ok${"!".repeat(i)}`]));
+    }
+    seen.sort((a, b) => a.includes("ok") === b.includes("ok") ? 0 : a.includes("ok") ? 1 : -1);
+    assertEquals(seen, [
+      `${prefix}step: sub\n`,
+      `${prefix}step: alternate\n`,
+      `${prefix}step: sub\n`,
+      `${prefix}exec: alternate\n`,
+      `${prefix}step: sub\n`,
+      `${prefix}step: alternate\n`,
+      `${prefix}step: ok\n`,
+      `${prefix}step: ok!\n`,
+      `${prefix}step: ok!!\n`,
+    ]);
+    assertEquals(failures(h), []);
+  }
+});
+
+Deno.test("value steps: replies that are views of the read buffer come out intact under backpressure", async () => {
+  await using h = await startHost({
+    ...abuseGraph(),
+    nodes: { a: { servlet: ABUSE, args: ["echo"] } },
+  });
+  // Two clients each send 2 MiB of their own pattern at once and read only when all is sent:
+  // the host's replies queue while it reads on into the same buffers.
+  const pattern = (seed: number): Uint8Array =>
+    Uint8Array.from({ length: 2 << 20 }, (_, i) => (i * seed + (i >> 8)) & 255);
+  const run = async (seed: number): Promise<void> => {
+    const sent = pattern(seed);
+    await using wire = await Wire.open(h.port);
+    const reading = wire.exactly(sent.length);
+    for (let at = 0; at < sent.length; at += 65536) await wire.send(sent.subarray(at, at + 65536));
+    const echoed = await guard(reading, () => `seed ${seed}`);
+    assertEquals(echoed.length, sent.length);
+    const first = echoed.findIndex((b, i) => b !== sent[i]);
+    assertEquals(first, -1, `seed ${seed}: first differing byte`);
+  };
+  const before = echoed.steps;
+  await Promise.all([run(7), run(13)]);
+  assert(echoed.steps > before, "the steps answered none of the reads");
+  assertEquals(failures(h), []);
+});
+
+Deno.test({
+  name:
+    "value steps: a step that writes into the request's bytes and declines leaves exec the bytes as they came",
+  // BUG (kernel/value_steps.ts runValueSteps, StepTask.value in kernel/servlet.ts): the step is
+  // handed a view of the connection's read buffer (ByteReader.peekBuffered), not a copy; what
+  // a step writes into it before it declines is what exec then reads, so the request does not
+  // run "as if no step had run" (exec answers "exec: !!!!!!" here).
+  ignore: true,
+  fn: async () => {
+    await using h = await startHost(abuseGraph());
+    await using c = await Client.connect(h.port);
+    assertEquals(await ask(c, ["mutate", "ok"]), ["exec: mutate\n", "step: ok\n"]);
+  },
+});
+
+Deno.test("value steps: a step and exec that both throw: the failure is reported once, by exec", async () => {
+  await using h = await startHost(abuseGraph());
+  await using c = await Client.connect(h.port);
+  await using other = await Client.connect(h.port);
+  assertEquals(await ask(c, ["both-throw", "ok"]), ["oops\n", "step: ok\n"]);
+  assertEquals(await ask(other, ["ok"]), ["step: ok\n"]);
+  const reported = failures(h);
+  assertEquals(reported.length, 1, reported.join("\n"));
+  assert(
+    reported[0].includes("PLUMB_REQUEST_FAILED") && reported[0].includes(`node "a"`),
+    reported[0],
+  );
+});
+
+Deno.test("value steps: a connection that keeps a node's state runs exec; once exec pops it, the steps answer again", async () => {
+  await using h = await startHost(abuseGraph());
+  await using c = await Client.connect(h.port);
+  await using other = await Client.connect(h.port);
+  assertEquals(await ask(c, ["push"]), ["exec: push\n"]);
+  // Another connection keeps no state: its requests run the steps meanwhile.
+  assertEquals(await ask(other, ["ok"]), ["step: ok\n"]);
+  assertEquals(await ask(c, ["ok", "ok"]), ["exec: ok (kept state)\n", "step: ok\n"]);
+  assertEquals(failures(h), []);
+});
+
+/** The abuse fixture with the tail fixture behind it on `side`, answered by the tail. */
+function tailGraph(tailArgs: string[] = ["t: "]): GraphSpec {
+  return abuseGraph(
+    { t: { servlet: TAIL, args: tailArgs } },
+    [{ from: "a.side", to: "t.in" }],
+    "t.out",
+  );
+}
+
+Deno.test("value steps: an edge written twice, or a node behind that declines, sends the whole request to exec", async () => {
+  await using h = await startHost(tailGraph());
+  await using c = await Client.connect(h.port);
+  assertEquals(await ask(c, ["ok", "twice", "decline", "throw-null", "ok"]), [
+    "t: step: ok\n",
+    "t: exec: twice\n",
+    "t: exec: decline\n",
+    "t: exec: throw-null\n",
+    "t: step: ok\n",
+  ]);
+  await using declining = await startHost(tailGraph(["t: ", "--decline"]));
+  await using d = await Client.connect(declining.port);
+  // The entry's step answered, but the node behind declined: nothing of the entry's step is kept.
+  assertEquals(await ask(d, ["ok", "vote"]), ["t: exec: ok\n", "t: exec: vote\n"]);
+  assertEquals(await closed(d), true);
+  assertEquals([...failures(h), ...failures(declining)], []);
+});
+
+Deno.test("value steps: a fan-out to two steps joined again takes the first branch, as exec's join does", async () => {
+  const fan = (second: string[]): GraphSpec =>
+    abuseGraph(
+      {
+        t1: { servlet: TAIL, args: ["1:", "--value"] },
+        t2: { servlet: TAIL, args: second },
+        r: { servlet: TAIL, args: ["r:"] },
+      },
+      [
+        { from: "a.side", to: "t1.in" },
+        { from: "a.side", to: "t2.in" },
+        { from: "t1.out", to: "r.in" },
+        { from: "t2.out", to: "r.in" },
+      ],
+      "r.out",
+    );
+  await using h = await startHost(fan(["2:", "--value"]));
+  await using c = await Client.connect(h.port);
+  assertEquals(await ask(c, ["ok", "decline", "ok"]), [
+    "r:1:step: ok\n",
+    "r:1:exec: decline\n",
+    "r:1:step: ok\n",
+  ]);
+  // A branch that declines (the one not taken) sends the request to exec all the same.
+  await using declining = await startHost(fan(["2:", "--value", "--decline"]));
+  await using d = await Client.connect(declining.port);
+  assertEquals(await ask(d, ["ok"]), ["r:1:exec: ok\n"]);
+  assertEquals([...failures(h), ...failures(declining)], []);
+});
+
+Deno.test("value steps: the testing kit's ServletHarness runs exec, simulate's connections run the steps", async () => {
+  await using harness = await ServletHarness.start(ABUSE);
+  for (const line of ["ok", "twice", "vote"]) {
+    const result = await harness.exec({ in: `${line}\n` });
+    // `side` carries a value: the harness shows it as a line of JSON.
+    assertEquals(result.outputs, {
+      out: `exec: ${line}\n`,
+      side: `${JSON.stringify(`exec: ${line}\n`)}\n`,
+      mirror: "",
+    });
+  }
+  // A simulated connection, in memory, is served by the session code: the steps answer.
+  await using sim = await simulate(abuseGraph(), { logLevel: "error" });
+  await using c = await sim.connect();
+  await c.send("ok\n");
+  assertEquals(await c.readLine(), "step: ok\n");
+  await c.send("decline\n");
+  assertEquals(await c.readLine(), "exec: decline\n");
 });
