@@ -243,28 +243,40 @@ async function exchange(port: number, c: HttpCase): Promise<string[]> {
 
 /**
  * The host's log lines, sorted, with what differs between two hosts (ports,
- * durations, who closed: the probe says that) taken out: a connection's
- * end says its requests and its bytes in and out.
+ * durations, who closed: the probe says that; the spy's path) taken out: a
+ * connection's end says its requests and its bytes in and out, a failure
+ * its node and error.
  */
-function connectionEnds(h: TestHost): string[] {
+function logShape(h: TestHost): string[] {
   return h.logs.map((line) =>
-    line.replace(/127\.0\.0\.1:\d+/g, "*").replace(/ended: .* after \d+\.\d+ s/, "ended after * s")
+    line.replace(/127\.0\.0\.1:\d+/g, "*").replace(`(${SPY})`, "(http/render)").replace(/ended: .* after \d+\.\d+ s/, "ended after * s")
   ).sort();
 }
 
-/** examples/http.json, as the plain host serves it: render counts what the steps answered. */
-async function httpGraph(): Promise<GraphSpec> {
-  const graph = JSON.parse(await Deno.readTextFile(path("examples/http.json")));
-  graph.nodes.render.servlet = SPY;
-  delete graph.$schema;
-  return graph;
+/** Two hosts of one graph: `exec` counts (so every request runs exec), `steps` does not. */
+interface Hosts {
+  exec: TestHost;
+  steps: TestHost;
 }
 
-/** examples/http.json served through exec (counting) and through steps: `[exec, steps]`. */
-async function httpHosts(): Promise<[TestHost, TestHost]> {
-  const exec = await startHost("examples/http.json", { metrics: true });
-  const steps = await startHost(await httpGraph(), { base: new URL("examples/", ROOT) });
-  return [exec, steps];
+/**
+ * Serves `graph` (with relative servlets under `base`) twice: counting, and
+ * plain with `http/render` wrapped by the spy, which counts what the steps
+ * answered.
+ */
+async function bothHosts(graph: GraphSpec, base: URL): Promise<Hosts> {
+  const spied = structuredClone(graph);
+  spied.nodes.render.servlet = SPY;
+  const exec = await startHost(graph, { metrics: true, base });
+  const steps = await startHost(spied, { base });
+  return { exec, steps };
+}
+
+/** examples/http.json, served by {@linkcode bothHosts}. */
+async function exampleHosts(): Promise<Hosts> {
+  const graph = JSON.parse(await Deno.readTextFile(path("examples/http.json")));
+  delete graph.$schema;
+  return await bothHosts(graph, new URL("examples/", ROOT));
 }
 
 /**
@@ -272,8 +284,11 @@ async function httpHosts(): Promise<[TestHost, TestHost]> {
  * same close, the same log codes and the steps' count; returns the exec
  * host's transcripts, by name.
  */
-async function differential(cases: readonly HttpCase[]): Promise<Map<string, string[]>> {
-  const [exec, steps] = await httpHosts();
+async function differential(
+  hosts: Hosts,
+  cases: readonly HttpCase[],
+): Promise<Map<string, string[]>> {
+  const { exec, steps } = hosts;
   const out = new Map<string, string[]>();
   try {
     for (const c of cases) {
@@ -296,8 +311,8 @@ async function differential(cases: readonly HttpCase[]): Promise<Map<string, str
     await exec.host.close(1000);
     await steps.host.close(1000);
   }
-  // Each connection's end alike: its requests and its bytes in and out.
-  assertEquals(connectionEnds(steps), connectionEnds(exec));
+  // The same log lines: each failure reported once, each connection's requests and bytes.
+  assertEquals(logShape(steps), logShape(exec));
   return out;
 }
 
@@ -709,7 +724,7 @@ const HTTP_CASES: HttpCase[] = [
 ];
 
 Deno.test("value steps vs exec: examples/http.json answers every byte sequence alike", async () => {
-  const seen = await differential(HTTP_CASES);
+  const seen = await differential(await exampleHosts(), HTTP_CASES);
   assertEquals(seen.get("plain GET"), [
     'HTTP/1.1 200 OK\r\ndate: *\r\ncontent-type: application/json\r\ncontent-length: 27\r\n\r\n{"message":"Hello, world!"}',
     PROBE_REPLY,
@@ -1034,4 +1049,93 @@ Deno.test("value steps: the testing kit's ServletHarness runs exec, simulate's c
   assertEquals(await c.readLine(), "step: ok\n");
   await c.send("decline\n");
   assertEquals(await c.readLine(), "exec: decline\n");
+});
+
+/** parser → router (`GET /r/:kind`) → the responder fixture → render. */
+const RESPONDER_GRAPH: GraphSpec = {
+  nodes: {
+    parse: { servlet: "http/parser" },
+    route: { servlet: "http/router", args: ["GET /r/:kind"] },
+    answer: { servlet: path("tests/fixtures/value_step_responder.ts") },
+    render: { servlet: "http/render" },
+  },
+  edges: [
+    { from: "parse.out", to: "route.in" },
+    { from: "parse.head", to: "render.head" },
+    { from: "route.out0", to: "answer.in" },
+    { from: "answer.out", to: "render.in" },
+  ],
+  input: "parse.in",
+  output: "render.out",
+  listeners: [{ module: "tcp", options: {} }],
+};
+
+const RESPONSE_KINDS = [
+  "text",
+  "bytes",
+  "big",
+  "big-text",
+  "edge-bytes",
+  "empty",
+  "empty-bytes",
+  "204",
+  "304",
+  "101",
+  "999",
+  "reason",
+  "bad-reason",
+  "bad-header",
+  "bad-name",
+  "status-0",
+  "status-text",
+  "status-float",
+  "own-fields",
+  "number-header",
+  "many-headers",
+  "a-string",
+  "a-number",
+  "no-status",
+  "nothing",
+  "throw",
+  "length",
+  "chunked",
+];
+
+/** Each kind asked with GET, HEAD, HTTP/1.0 and HTTP/1.0 keep-alive. */
+function responseCases(kinds: readonly string[]): HttpCase[] {
+  return kinds.flatMap((kind) => [
+    { name: `GET ${kind}`, writes: [get(`/r/${kind}`)], replies: 1 },
+    {
+      name: `HEAD ${kind}`,
+      writes: [`HEAD /r/${kind} HTTP/1.1\r\nHost: test\r\n\r\n`],
+      replies: 1,
+      heads: [0],
+    },
+    { name: `1.0 ${kind}`, writes: [get(`/r/${kind}`, "", "1.0")], replies: 1 },
+    {
+      name: `1.0 keep-alive ${kind}`,
+      writes: [get(`/r/${kind}`, "Connection: keep-alive\r\n", "1.0")],
+      replies: 1,
+    },
+  ]);
+}
+
+Deno.test("value steps vs exec: http/render frames every kind of response alike, for GET, HEAD and HTTP/1.0", async () => {
+  await differential(await bothHosts(RESPONDER_GRAPH, ROOT), responseCases(RESPONSE_KINDS));
+});
+
+Deno.test({
+  name: "value steps vs exec: a handler that writes null or undefined as its response fails alike",
+  // BUG (kernel/value_steps.ts StepTaskImpl.write, ~line 205): exec's task.writeValue refuses
+  // null and undefined (PLUMB_PIPE_NULL_VALUE: the handler fails, the host logs it, render
+  // answers 500 and closes); a step's task.write takes them onto the edge, so render's step
+  // sees no response and answers 404 "no handler answered", keeps the connection, and
+  // nothing is logged.
+  ignore: true,
+  fn: async () => {
+    await differential(
+      await bothHosts(RESPONDER_GRAPH, ROOT),
+      responseCases(["null", "undefined"]),
+    );
+  },
 });
