@@ -249,7 +249,10 @@ async function exchange(port: number, c: HttpCase): Promise<string[]> {
  */
 function logShape(h: TestHost): string[] {
   return h.logs.map((line) =>
-    line.replace(/127\.0\.0\.1:\d+/g, "*").replace(`(${SPY})`, "(http/render)").replace(/ended: .* after \d+\.\d+ s/, "ended after * s")
+    line.replace(/127\.0\.0\.1:\d+/g, "*").replace(`(${SPY})`, "(http/render)").replace(
+      /ended: .* after \d+\.\d+ s/,
+      "ended after * s",
+    )
   ).sort();
 }
 
@@ -272,10 +275,11 @@ async function bothHosts(graph: GraphSpec, base: URL): Promise<Hosts> {
   return { exec, steps };
 }
 
-/** examples/http.json, served by {@linkcode bothHosts}. */
-async function exampleHosts(): Promise<Hosts> {
+/** examples/http.json, served by {@linkcode bothHosts}; its parser with `parserArgs`, if given. */
+async function exampleHosts(parserArgs?: string[]): Promise<Hosts> {
   const graph = JSON.parse(await Deno.readTextFile(path("examples/http.json")));
   delete graph.$schema;
+  if (parserArgs !== undefined) graph.nodes.parse.args = parserArgs;
   return await bothHosts(graph, new URL("examples/", ROOT));
 }
 
@@ -1137,5 +1141,46 @@ Deno.test({
       await bothHosts(RESPONDER_GRAPH, ROOT),
       responseCases(["null", "undefined"]),
     );
+  },
+});
+
+Deno.test("value steps vs exec: the parser's size limits bite alike", async () => {
+  const cases: HttpCase[] = [
+    {
+      name: "head at the limit",
+      writes: [get("/api/hello", `x-p: ${"p".repeat(150)}\r\n`)],
+      replies: 1,
+    },
+    {
+      name: "head over the limit",
+      writes: [get("/api/hello", `x-p: ${"p".repeat(300)}\r\n`)],
+      replies: 1,
+    },
+    { name: "body at the limit", writes: [post("/api/echo", `"${"b".repeat(98)}"`)], replies: 1 },
+    { name: "body over the limit", writes: [post("/api/echo", `"${"b".repeat(99)}"`)], replies: 1 },
+    {
+      name: "chunked over the limit",
+      writes: [chunked("/api/echo", ['"', "c".repeat(99), '"'])],
+      replies: 1,
+    },
+  ];
+  await differential(
+    await exampleHosts(["--max-header-bytes", "200", "--max-body-bytes", "100"]),
+    cases,
+  );
+});
+
+Deno.test({
+  name:
+    "value steps vs exec: a whole chunked request under a small --max-buffered-bytes gets the same answer",
+  // BUG (servlets/http/parser.ts step, `new RequestReader(ctx.limits)` without ctx.budget):
+  // exec's reader takes a chunked body's buffer (16 KiB at least) from the --max-buffered-bytes
+  // budget and answers 503 when it is not there; the step's reader has no budget and answers
+  // 200, so the same bytes get 503 through exec and 200 through the steps.
+  ignore: true,
+  fn: async () => {
+    await differential(await exampleHosts(["--max-buffered-bytes", "10000"]), [
+      { name: "chunked, whole", writes: [chunked("/api/echo", ["[1,", "2]"])], replies: 1 },
+    ]);
   },
 });
