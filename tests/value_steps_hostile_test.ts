@@ -19,7 +19,7 @@
  */
 import { assert, assertEquals } from "./assert.ts";
 import { Client, path, ROOT, startHost, type TestHost } from "./helpers.ts";
-import { has } from "./tls_fixture.ts";
+import { has, run } from "./tls_fixture.ts";
 import type { GraphSpec } from "../host/mod.ts";
 import { ServletHarness, simulate } from "../testing/mod.ts";
 import { rendered } from "./fixtures/value_step_spy.ts";
@@ -1182,5 +1182,89 @@ Deno.test({
     await differential(await exampleHosts(["--max-buffered-bytes", "10000"]), [
       { name: "chunked, whole", writes: [chunked("/api/echo", ["[1,", "2]"])], replies: 1 },
     ]);
+  },
+});
+
+const CURL = await has("curl");
+const SOCAT = await has("socat");
+
+/** Makes the `date:` values of `text` `*`. */
+function undated(text: string): string {
+  return text.replace(/^date: .*$/gim, "date: *");
+}
+
+Deno.test({
+  name: "value steps vs exec: curl and socat see the same bytes from both",
+  ignore: !CURL || !SOCAT,
+  fn: async () => {
+    const { exec, steps } = await exampleHosts();
+    const seen: string[][] = [];
+    try {
+      for (const h of [exec, steps]) {
+        const base = `http://127.0.0.1:${h.port}`;
+        const out: string[] = [];
+        // One connection, kept alive between the requests (curl says so on standard error).
+        const curl = await run("curl", [
+          "-sS",
+          "-i",
+          "-v",
+          `${base}/api/hello?name=curl`,
+          "--next",
+          "-i",
+          "--data-binary",
+          '{"x":[1,"\u00e9"]}',
+          "-H",
+          "content-type: application/json",
+          `${base}/api/echo`,
+          "--next",
+          "-i",
+          "-H",
+          "Transfer-Encoding: chunked",
+          "--data-binary",
+          "chunked upload",
+          `${base}/api/upload`,
+          "--next",
+          "-i",
+          "-I",
+          `${base}/api/hello`,
+          "--next",
+          "-i",
+          "--http1.0",
+          `${base}/api/hello?name=ten`,
+        ]);
+        assertEquals(curl.code, 0, curl.stderr);
+        out.push(undated(curl.stdout));
+        out.push(String(curl.stderr.match(/Re-using existing connection/g)?.length));
+        // Three requests in one write, then the end of input: socat prints the replies.
+        const socat = await run(
+          "socat",
+          ["-t", "10", "-", `TCP:127.0.0.1:${h.port}`],
+          get("/api/hello?name=s1") + post("/api/echo", "[1]") + get("/api/hello?name=s3"),
+        );
+        assertEquals(socat.code, 0, socat.stderr);
+        out.push(undated(socat.stdout));
+        seen.push(out);
+      }
+    } finally {
+      await exec.host.close(1000);
+      await steps.host.close(1000);
+    }
+    assertEquals(seen[1], seen[0]);
+    const [curled, reused, socatted] = seen[1];
+    assertEquals(reused, "4"); // every request after the first on the first connection
+    assert(curled.includes('{"message":"Hello, curl!"}'), curled);
+    assert(
+      curled.includes('{"method":"POST","path":"/api/echo","body":{"x":[1,"\u00e9"]}}'),
+      curled,
+    );
+    assert(curled.includes('"bytes":14,'), curled);
+    assertEquals(
+      socatted,
+      [
+        'HTTP/1.1 200 OK\r\ndate: *\r\ncontent-type: application/json\r\ncontent-length: 24\r\n\r\n{"message":"Hello, s1!"}',
+        'HTTP/1.1 200 OK\r\ndate: *\r\ncontent-type: application/json\r\ncontent-length: 47\r\n\r\n{"method":"POST","path":"/api/echo","body":[1]}',
+        'HTTP/1.1 200 OK\r\ndate: *\r\ncontent-type: application/json\r\ncontent-length: 24\r\n\r\n{"message":"Hello, s3!"}',
+      ].join(""),
+    );
   },
 });
