@@ -190,11 +190,11 @@ const PROBE_REPLY = "HTTP/1.1 200 OK\r\ndate: *\r\ncontent-type: application/jso
 
 /**
  * One exchange: the bytes sent (one write each, a moment apart; a number `n`
- * reads `n` replies there), and the replies they get.
+ * reads `n` replies there; `null` half-closes), and the replies they get.
  */
 interface HttpCase {
   readonly name: string;
-  readonly writes: readonly (string | Uint8Array | number)[];
+  readonly writes: readonly (string | Uint8Array | number | null)[];
   /** How many responses the writes get (a `100 Continue` counts). */
   readonly replies: number;
   /** Indexes of the replies that answer a `HEAD`. */
@@ -225,6 +225,10 @@ async function exchange(port: number, c: HttpCase): Promise<string[]> {
         return true;
       };
       for (const [i, write] of c.writes.entries()) {
+        if (write === null) {
+          await wire.conn.closeWrite();
+          continue;
+        }
         if (typeof write === "number") {
           if (!(await read(write))) return seen.push("<closed>");
           continue;
@@ -233,7 +237,7 @@ async function exchange(port: number, c: HttpCase): Promise<string[]> {
         if (!(await wire.send(write))) break;
       }
       if (!(await read(c.replies - seen.length))) return seen.push("<closed>");
-      const sent = await wire.send(PROBE);
+      const sent = !c.writes.includes(null) && await wire.send(PROBE);
       seen.push(sent ? (await readResponse(wire)) ?? "<closed>" : "<closed>");
     })(),
     () => `${c.name}: ${JSON.stringify(wire.seen)}`,
@@ -707,6 +711,95 @@ const HTTP_CASES: HttpCase[] = [
     writes: [get("/api/hello?name=crlf") + "\r\n"],
     replies: 1,
     stepped: 0,
+  },
+  { name: "whole, then EOF", writes: [get("/api/hello?name=eof"), null], replies: 1 },
+  {
+    name: "pipelined, then EOF",
+    writes: [get("/api/hello?name=1") + get("/api/hello?name=2"), null],
+    replies: 2,
+  },
+  {
+    name: "head cut, then EOF",
+    writes: ["GET /api/hello HTTP/1.1\r\nHost: a\r\n", null],
+    replies: 0,
+  },
+  {
+    name: "body short, then EOF",
+    writes: ["POST /api/echo HTTP/1.1\r\nHost: a\r\ncontent-length: 9\r\n\r\n[1]", null],
+    replies: 1,
+  },
+  {
+    name: "chunks short, then EOF",
+    writes: [
+      "POST /api/echo HTTP/1.1\r\nHost: a\r\ntransfer-encoding: chunked\r\n\r\n3\r\n[1]\r\n",
+      null,
+    ],
+    replies: 1,
+  },
+  {
+    name: "pipelined 50",
+    writes: [Array.from({ length: 50 }, (_, i) => get(`/api/hello?name=${i}`)).join("")],
+    replies: 50,
+    // Not `stepped`: the host's first read takes 1 KiB, and a request that ends there is alone.
+  },
+  {
+    name: "pipelined, HEAD and static between",
+    writes: [
+      get("/api/hello?name=a") + "HEAD /api/hello HTTP/1.1\r\nHost: a\r\n\r\n" + get("/style.css") +
+      "HEAD /style.css HTTP/1.1\r\nHost: a\r\n\r\n" + post("/api/echo", "[9]"),
+    ],
+    replies: 5,
+    heads: [1, 3],
+    stepped: 2,
+  },
+  {
+    name: "a request in the body",
+    writes: [post("/api/echo", JSON.stringify(get("/api/hello?name=inner")))],
+    replies: 1,
+    stepped: 2,
+  },
+  {
+    name: "Upgrade asked",
+    writes: [get("/api/hello", "Connection: Upgrade\r\nUpgrade: websocket\r\n")],
+    replies: 1,
+    stepped: 2,
+  },
+  { name: "empty Host", writes: ["GET /api/hello HTTP/1.1\r\nHost:\r\n\r\n"], replies: 1 },
+  { name: "fragment in the target", writes: [get("/api/hello?name=f#frag")], replies: 1 },
+  { name: "? alone", writes: [get("/api/hello?")], replies: 1 },
+  { name: "%00 in the path", writes: [get("/api/hello%00")], replies: 1 },
+  { name: "lower-case method", writes: ["get /api/hello HTTP/1.1\r\nHost: a\r\n\r\n"], replies: 1 },
+  { name: "unknown method", writes: ["BREW /api/hello HTTP/1.1\r\nHost: a\r\n\r\n"], replies: 1 },
+  {
+    name: "500 header fields",
+    writes: [get("/api/hello", Array.from({ length: 500 }, (_, i) => `x-${i}: ${i}\r\n`).join(""))],
+    replies: 1,
+  },
+  {
+    name: "Expect with another case",
+    writes: [
+      "POST /api/echo HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\ncontent-length: 2\r\n\r\n",
+      "[]",
+    ],
+    replies: 2,
+  },
+  {
+    name: "Expect something else",
+    writes: ["POST /api/echo HTTP/1.1\r\nHost: a\r\nExpect: 42-tea\r\ncontent-length: 2\r\n\r\n[]"],
+    replies: 1,
+  },
+  {
+    name: "Connection: close, then more",
+    writes: [get("/api/hello?name=1", "Connection: close\r\n") + get("/api/hello?name=2")],
+    replies: 1,
+  },
+  {
+    name: "HTTP/1.0 keep-alive, pipelined",
+    writes: [
+      get("/api/hello?name=1", "Connection: keep-alive\r\n", "1.0") +
+      get("/api/hello?name=2", "", "1.0"),
+    ],
+    replies: 2,
   },
   {
     name: "streamed upload",
