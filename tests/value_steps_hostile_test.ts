@@ -1383,3 +1383,57 @@ Deno.test({
     assertEquals(replies, ["exec: one\n", "exec: two\n"]);
   },
 });
+
+Deno.test("value steps vs exec: 30 connections at once, steps and exec interleaved, each sees the same bytes", async () => {
+  const cases: HttpCase[] = Array.from({ length: 30 }, (_, i) => ({
+    name: `connection ${i}`,
+    writes: [
+      get(`/api/hello?name=c${i}`),
+      1,
+      post("/api/echo", `[${i},"${"x".repeat(i * 20)}"]`),
+      1,
+      get(i % 3 === 0 ? "/style.css" : `/api/hello?name=d${i}`) + get(`/api/hello?name=e${i}`),
+      2,
+      chunked("/api/upload", [`u${i}`, "v".repeat(i * 30)]),
+    ],
+    replies: 5,
+  }));
+  const { exec, steps } = await exampleHosts();
+  try {
+    const count = rendered.count;
+    const byExec = await Promise.all(cases.map((c) => exchange(exec.port, c)));
+    const bySteps = await Promise.all(cases.map((c) => exchange(steps.port, c)));
+    assertEquals(bySteps, byExec);
+    // Each connection's first request and its probe, at least, were the steps'.
+    assert(rendered.count - count >= 60, `${rendered.count - count} stepped`);
+    assertEquals(
+      byExec[7][1].replace(/^.*\r\n\r\n/s, ""),
+      `{"method":"POST","path":"/api/echo","body":[7,"${"x".repeat(140)}"]}`,
+    );
+  } finally {
+    await exec.host.close(1000);
+    await steps.host.close(1000);
+  }
+  assertEquals(logShape(steps), logShape(exec));
+});
+
+Deno.test({
+  name: "value steps: a step that catches what its write threw still sends the request to exec",
+  // BUG (kernel/value_steps.ts StepRun.deliver, ~line 150): a second value on an edge, or a
+  // reply that is not text or bytes, throws the private DECLINED symbol out of task.write; a
+  // step that catches errors around its writes swallows it and returns, and the run is
+  // committed: the edge keeps its first value ("t: step: catch-twice"), and the object
+  // reply is dropped, so the client gets no reply at all. The decline should be recorded on
+  // the run (and checked once the step returns), not only thrown.
+  ignore: true,
+  fn: async () => {
+    await using h = await startHost(tailGraph());
+    await using c = await Client.connect(h.port);
+    const replies = await guard(ask(c, ["catch-twice"]), () => "no reply to catch-twice");
+    assertEquals(replies, ["t: exec: catch-twice\n"]);
+    await using single = await startHost(abuseGraph());
+    await using d = await Client.connect(single.port);
+    const reply = await guard(ask(d, ["catch-object"]), () => "no reply to catch-object");
+    assertEquals(reply, [`${JSON.stringify({ reply: "exec: catch-object\n" })}\n`]);
+  },
+});
