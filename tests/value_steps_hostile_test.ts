@@ -1437,3 +1437,18 @@ Deno.test({
     assertEquals(reply, [`${JSON.stringify({ reply: "exec: catch-object\n" })}\n`]);
   },
 });
+
+Deno.test("value steps vs exec: an isolated handler (run in a worker, no step) leaves its requests to exec", async () => {
+  const graph = JSON.parse(await Deno.readTextFile(path("examples/http.json")));
+  delete graph.$schema;
+  graph.nodes.hello.isolate = { deadline: 2 };
+  await differential(await bothHosts(graph, new URL("examples/", ROOT)), [
+    { name: "isolated hello", writes: [get("/api/hello?name=iso")], replies: 1, stepped: 0 },
+    {
+      name: "echo beside it",
+      writes: [post("/api/echo", "[1]"), 1, get("/api/hello")],
+      replies: 2,
+      stepped: 1,
+    },
+  ]);
+});
