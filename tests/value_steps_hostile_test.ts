@@ -25,9 +25,6 @@ import { ServletHarness, simulate } from "../testing/mod.ts";
 import { rendered } from "./fixtures/value_step_spy.ts";
 import { echoed, late } from "./fixtures/value_step_abuse.ts";
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
 const ABUSE = path("tests/fixtures/value_step_abuse.ts");
 const TAIL = path("tests/fixtures/value_step_tail.ts");
 const SPY = path("tests/fixtures/value_step_spy.ts");
