@@ -1258,6 +1258,34 @@ Deno.test("value steps vs exec: the parser's size limits bite alike", async () =
     await exampleHosts(["--max-header-bytes", "200", "--max-body-bytes", "100"]),
     cases,
   );
+  // A body over --max-body-bytes but within --max-stream-bytes is streamed, whole or not.
+  await differential(
+    await exampleHosts(["--max-body-bytes", "100", "--max-stream-bytes", "100000"]),
+    [
+      {
+        name: "upload streamed",
+        writes: [post("/api/upload", "s".repeat(500))],
+        replies: 1,
+        stepped: 1,
+      },
+      {
+        name: "echo streamed (413)",
+        writes: [post("/api/echo", `"${"s".repeat(500)}"`)],
+        replies: 1,
+      },
+      {
+        name: "chunked upload streamed",
+        writes: [chunked("/api/upload", ["a".repeat(80), "b".repeat(80)])],
+        replies: 1,
+        stepped: 1,
+      },
+      {
+        name: "upload streamed, pipelined",
+        writes: [post("/api/upload", "s".repeat(500)) + get("/api/hello")],
+        replies: 2,
+      },
+    ],
+  );
 });
 
 Deno.test({
@@ -1448,4 +1476,19 @@ Deno.test("value steps vs exec: an isolated handler (run in a worker, no step) l
       stepped: 1,
     },
   ]);
+});
+
+Deno.test("value steps: a connection's opening runs exec; its data then runs the steps", async () => {
+  const graph = abuseGraph();
+  graph.listeners = [{ module: "tcp", options: { open: true } }];
+  await using h = await startHost(graph);
+  await using c = await Client.connect(h.port);
+  // The opening reads nothing: exec greets with an empty line.
+  assertEquals(await c.readLine(), "exec: \n");
+  assertEquals(await ask(c, ["ok", "decline", "ok"]), [
+    "step: ok\n",
+    "exec: decline\n",
+    "step: ok\n",
+  ]);
+  assertEquals(failures(h), []);
 });
