@@ -18,7 +18,16 @@
  * @module
  */
 import { assert, assertEquals } from "./assert.ts";
-import { Client, path, ROOT, startHost, type TestHost } from "./helpers.ts";
+import {
+  CLI_PERMISSIONS,
+  Client,
+  path,
+  ROOT,
+  spawnCli,
+  startHost,
+  type TestHost,
+  WORKERS_PERMISSIONS,
+} from "./helpers.ts";
 import { has, run } from "./tls_fixture.ts";
 import type { GraphSpec } from "../host/mod.ts";
 import { ServletHarness, simulate } from "../testing/mod.ts";
@@ -1491,4 +1500,41 @@ Deno.test("value steps: a connection's opening runs exec; its data then runs the
     "step: ok\n",
   ]);
   assertEquals(failures(h), []);
+});
+
+Deno.test("value steps vs exec: the CLI with --admin (exec only), plain, and with --workers 2 answer alike", async () => {
+  const names = new Set([
+    "plain GET",
+    "HEAD",
+    "/index.html",
+    "POST echo JSON",
+    "POST echo chunked",
+    "Connection: close",
+    "HTTP/1.0",
+    "pipelined 3",
+    "cut into pieces",
+    "100-continue, body later",
+    "malformed request line",
+    "non-UTF-8 in a header",
+  ]);
+  const cases = HTTP_CASES.filter((c) => names.has(c.name));
+  assertEquals(cases.length, names.size);
+  const runs = [
+    { args: ["--admin", "127.0.0.1:0"], permissions: CLI_PERMISSIONS },
+    { args: [], permissions: CLI_PERMISSIONS },
+    { args: ["--workers", "2"], permissions: WORKERS_PERMISSIONS },
+  ];
+  const seen: string[][][] = [];
+  for (const { args, permissions } of runs) {
+    await using cli = await spawnCli(["examples/http.json", "--port", "0", ...args], permissions);
+    const transcripts: string[][] = [];
+    for (const c of cases) transcripts.push(await exchange(cli.port, c));
+    seen.push(transcripts);
+  }
+  assertEquals(seen[1], seen[0]);
+  assertEquals(seen[2], seen[0]);
+  assertEquals(seen[0][0], [
+    'HTTP/1.1 200 OK\r\ndate: *\r\ncontent-type: application/json\r\ncontent-length: 27\r\n\r\n{"message":"Hello, world!"}',
+    PROBE_REPLY,
+  ]);
 });
