@@ -1538,3 +1538,29 @@ Deno.test("value steps vs exec: the CLI with --admin (exec only), plain, and wit
     PROBE_REPLY,
   ]);
 });
+
+Deno.test("value steps vs exec: --stdio (a pipe, not a socket) answers alike with and without --admin", async () => {
+  const input = get("/api/hello?name=pipe") + post("/api/echo", "[1]") + get("/style.css") +
+    chunked("/api/upload", ["ab", "cd"]) + get("/api/hello?name=last", "Connection: close\r\n");
+  const outputs: string[] = [];
+  for (const admin of [["--admin", "127.0.0.1:0"], []]) {
+    const out = await run(Deno.execPath(), [
+      "run",
+      ...CLI_PERMISSIONS,
+      path("main.ts"),
+      path("examples/http.json"),
+      "--stdio",
+      ...admin,
+    ], input);
+    assertEquals(out.code, 0, out.stderr);
+    outputs.push(undated(out.stdout));
+  }
+  assertEquals(outputs[1], outputs[0]);
+  assert(
+    outputs[0].startsWith(
+      'HTTP/1.1 200 OK\r\ndate: *\r\ncontent-type: application/json\r\ncontent-length: 26\r\n\r\n{"message":"Hello, pipe!"}',
+    ),
+    outputs[0],
+  );
+  assert(outputs[0].endsWith('connection: close\r\n\r\n{"message":"Hello, last!"}'), outputs[0]);
+});
