@@ -722,6 +722,32 @@ const HTTP_CASES: HttpCase[] = [
     replies: 1,
     stepped: 0,
   },
+  {
+    name: "chunked twice",
+    writes: [
+      "POST /api/echo HTTP/1.1\r\nHost: a\r\ntransfer-encoding: chunked, chunked\r\n\r\n2\r\n[]\r\n0\r\n\r\n",
+    ],
+    replies: 1,
+  },
+  {
+    name: "identity, then chunked",
+    writes: [
+      "POST /api/echo HTTP/1.1\r\nHost: a\r\ntransfer-encoding: identity\r\ntransfer-encoding: chunked\r\n\r\n2\r\n[]\r\n0\r\n\r\n",
+    ],
+    replies: 1,
+  },
+  {
+    name: "length listed twice",
+    writes: ["POST /api/echo HTTP/1.1\r\nHost: a\r\ncontent-length: 2, 2\r\n\r\n[]"],
+    replies: 1,
+  },
+  {
+    name: "chunk size with leading zeros and upper case",
+    writes: [
+      "POST /api/echo HTTP/1.1\r\nHost: a\r\ntransfer-encoding: chunked\r\n\r\n000A\r\n[1,2,3,45]\r\n0\r\n\r\n",
+    ],
+    replies: 1,
+  },
   { name: "whole, then EOF", writes: [get("/api/hello?name=eof"), null], replies: 1 },
   {
     name: "pipelined, then EOF",
