@@ -50,9 +50,15 @@ function latin(bytes: Uint8Array): string {
   return text;
 }
 
-/** A string of one char per byte back to its bytes. */
+/** A string of one char per byte back to its bytes (a char past `\xff` is a test's mistake). */
 function bytesOf(text: string): Uint8Array {
-  return Uint8Array.from(text, (c) => c.charCodeAt(0));
+  return Uint8Array.from(text, (c) => {
+    const code = c.charCodeAt(0);
+    if (code > 0xff) {
+      throw new Error(`not one byte: ${JSON.stringify(c)} in ${JSON.stringify(text)}`);
+    }
+    return code;
+  });
 }
 
 /** Fails with `what` (and what was read so far) when `promise` takes more than 10 s: a hang guard. */
