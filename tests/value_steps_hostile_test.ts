@@ -1006,7 +1006,12 @@ Deno.test("value steps: a task kept past its step is refused, and the next reque
   await using other = await Client.connect(h.port);
   late.length = 0;
   assertEquals(await ask(c, ["keep"]), ["step: keep\n"]);
-  while (late.length < 4) await new Promise((resolve) => setTimeout(resolve, 5));
+  await guard(
+    (async () => {
+      while (late.length < 4) await new Promise((resolve) => setTimeout(resolve, 5));
+    })(),
+    () => `late: ${late}`,
+  );
   // write, value, keepAlive and enable, each after the step returned.
   assertEquals(late, Array(4).fill("PLUMB_PIPE_AFTER_END"));
   assertEquals(await ask(c, ["ok", "decline"]), ["step: ok\n", "exec: decline\n"]);
