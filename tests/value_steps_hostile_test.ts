@@ -960,17 +960,20 @@ Deno.test("value steps: a step that returns a promise, a rejected one or a thena
 
 Deno.test({
   name:
-    "value steps: a step that returns an object whose then getter throws is thrown away; exec answers",
+    "value steps: a step that returns an object whose then getter (or a promise whose own then) throws is thrown away; exec answers",
   // BUG (kernel/value_steps.ts:270, runStep): `returned?.then` is read outside the try, so a
   // `then` getter that throws (or a revoked Proxy) escapes runValueSteps and runRequest: the
   // connection fails (PLUMB_CONN_FAILED "a hostile getter"), the client gets no reply and is
-  // closed, though exec would have answered.
+  // closed, though exec would have answered. So does a native promise whose own `then` throws:
+  // Promise.resolve hands it back as it is, and `.catch` calls that `then` (line 271).
   ignore: true,
   fn: async () => {
     await using h = await startHost(abuseGraph());
     await using c = await Client.connect(h.port);
     await using other = await Client.connect(h.port);
     assertEquals(await ask(c, ["then-getter", "ok"]), ["exec: then-getter\n", "step: ok\n"]);
+    await using d = await Client.connect(h.port);
+    assertEquals(await ask(d, ["then-own", "ok"]), ["exec: then-own\n", "step: ok\n"]);
     assertEquals(await ask(other, ["ok"]), ["step: ok\n"]);
     assertEquals(failures(h), []);
   },
