@@ -535,15 +535,16 @@ export interface StepTask {
    * of a message or several; a step declines what is not exactly one);
    * `undefined` when nothing did. The request's bytes are a view of the
    * connection's read buffer, reused once the request has ended: a value
-   * that keeps some of them past the run holds a copy (`slice()`). The
-   * replies are copied for you.
+   * that keeps some of them past the run holds a copy (`slice()`), and
+   * nothing writes into them (exec reads them as they came if the run is
+   * thrown away). The replies are copied for you.
    */
   value<T>(port: Port<T>): T | undefined;
   /**
    * Writes a value on an output port, as `task.writeValue` (or, for the
    * graph's output, `task.write` with text or bytes) would. An edge takes
    * one value; the graph's output takes any number of writes of text or
-   * bytes, in order. A second value on an edge, `undefined`, or anything but
+   * bytes, in order. A second value on an edge, `null` or `undefined`, or anything but
    * text or bytes on the graph's output sends the request to `exec` (even if
    * the step catches what this throws).
    */

