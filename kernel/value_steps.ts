@@ -221,12 +221,9 @@ class StepTaskImpl implements StepTask {
     checkNotShadow(node.name, port as AnyPort, "write");
     const run = this.#run;
     run.deliver(node, port as AnyPort, value);
-    eachShadowOn(
-      node,
-      this.#step.shadows[port.id],
-      this.#enabled,
-      (shadow) => run.deliver(node, shadow, value),
-    );
+    const shadows = this.#step.shadows[port.id];
+    if (shadows === undefined) return;
+    eachShadowOn(node, shadows, this.#enabled, (shadow) => run.deliver(node, shadow, value));
   }
 
   enable(port: AnyPort, enabled = true): void {
@@ -307,7 +304,9 @@ export function runValueSteps(
   report: FailureReport,
   info: RequestInfo,
 ): Promise<boolean> | undefined {
-  const flags = [input.flags, input.touched, output.flags, output.touched];
+  // The handles' flags as the steps found them: put back if the run is thrown away.
+  const inFlags = input.flags, inTouched = input.touched;
+  const outFlags = output.flags, outTouched = output.touched;
   const run = new StepRun(plan.edges, input, output, bytes);
   const values = run.values;
   try {
@@ -325,7 +324,10 @@ export function runValueSteps(
     }
   } catch (error) {
     if (error !== DECLINED) throw error;
-    [input.flags, input.touched, output.flags, output.touched] = flags;
+    input.flags = inFlags;
+    input.touched = inTouched;
+    output.flags = outFlags;
+    output.touched = outTouched;
     if (++plan.declines >= DECLINES_TO_REST) {
       plan.declines = 0;
       plan.resting = REST_REQUESTS;
@@ -336,6 +338,24 @@ export function runValueSteps(
   return commit(run, report, info);
 }
 
+/**
+ * Writes one reply to the output; a throw is a rejection (it fails its writer).
+ * A reply of the input's bytes (`buffer`) is copied: the buffer is read into
+ * again once the request ends.
+ */
+function writeReply(
+  output: OutputHandle,
+  chunk: string | Uint8Array,
+  buffer: ArrayBufferLike,
+): Promise<void> {
+  try {
+    if (typeof chunk === "string") return writeTextTo(output, chunk);
+    return output.write(chunk.buffer === buffer ? chunk.slice() : chunk);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
 /** Takes the request's input, tells the connection the nodes' words, and writes the replies. */
 function commit(run: StepRun, report: FailureReport, info: RequestInfo): Promise<boolean> {
   const { input, output } = run;
@@ -343,19 +363,12 @@ function commit(run: StepRun, report: FailureReport, info: RequestInfo): Promise
   if (run.votes !== undefined) {
     for (const [node, keep] of run.votes) info.connection?.keepAlive(node, keep);
   }
-  let reply: Promise<void> | undefined;
+  const replies = run.replies;
   const buffer = run.bytes.buffer;
-  for (let chunk of run.replies) {
-    // A reply of the input's bytes: the buffer is read into again once the request ends.
-    if (typeof chunk !== "string" && chunk.buffer === buffer) chunk = chunk.slice();
-    const write = (): Promise<void> => {
-      try {
-        return typeof chunk === "string" ? writeTextTo(output, chunk) : output.write(chunk);
-      } catch (error) {
-        return Promise.reject(error); // fails its writer, as below
-      }
-    };
-    reply = reply === undefined ? write() : reply.then(write);
+  let reply = replies.length === 0 ? undefined : writeReply(output, replies[0], buffer);
+  for (let i = 1; i < replies.length; i++) {
+    const chunk = replies[i];
+    reply = reply!.then(() => writeReply(output, chunk, buffer));
   }
   input.release();
   // The usual reply, taken by the output at once: no promise of its own.
