@@ -7,7 +7,11 @@
  */
 import { assertEquals } from "./assert.ts";
 import { Client, startHost } from "./helpers.ts";
-import { LARGE_READ_BUFFER, SMALL_READ_BUFFER } from "../modules/read_buffers.ts";
+import {
+  GROWN_READ_BUFFER,
+  LARGE_READ_BUFFER,
+  SMALL_READ_BUFFER,
+} from "../modules/read_buffers.ts";
 
 /** A line of `n` bytes made of `letter`. */
 function line(letter: string, n: number): string {
@@ -61,4 +65,28 @@ Deno.test("hello: connections taking turns on the shared buffers keep their own 
   } finally {
     for (const c of clients) await c[Symbol.asyncDispose]();
   }
+});
+
+Deno.test("a connection whose own buffer was filled reads a little more at once from then on", async () => {
+  // tests/fixtures/step_or_exec.ts answers each read's bytes as one message (`step: ...`), so
+  // the replies show how the bytes were read.
+  await using h = await startHost({
+    nodes: { n: { servlet: "./tests/fixtures/step_or_exec.ts" } },
+    input: "n.in",
+    output: "n.out",
+  });
+  await using c = await Client.connect(h.port);
+  const size = 2 * SMALL_READ_BUFFER;
+  // The first time, the small buffer takes what it can, and a large one the rest.
+  await c.send(`${"a".repeat(size - 1)}\n`);
+  assertEquals(await c.readLine(), `step: ${"a".repeat(SMALL_READ_BUFFER)}\n`);
+  assertEquals(await c.readLine(), `step: ${"a".repeat(size - 1 - SMALL_READ_BUFFER)}\n`);
+  // From then on its own buffer holds such a message whole; a larger one is still cut.
+  for (const letter of "bcd") {
+    await c.send(`${letter.repeat(size - 1)}\n`);
+    assertEquals(await c.readLine(), `step: ${letter.repeat(size - 1)}\n`);
+  }
+  await c.send(`${"e".repeat(GROWN_READ_BUFFER)}\n`);
+  assertEquals(await c.readLine(), `step: ${"e".repeat(GROWN_READ_BUFFER)}\n`);
+  assertEquals(await c.readLine(), "step: \n");
 });
