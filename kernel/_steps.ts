@@ -1,12 +1,13 @@
 /**
  * What line steps (`line_steps.ts`) and value steps (`value_steps.ts`) share:
- * a plan's steps worked out once, the fans' moves between edges, and the
- * shadows of a step's output ports.
+ * a plan's steps worked out once, the fans' moves between edges, the
+ * shadows of a step's output ports, and the calls a step makes.
  * @module
  */
 import { DESCRIPTOR_MASK, DISABLED, OUTPUT, SHADOW } from "./flags.ts";
 import { errorSlot, nullSlot, type Plan, type PlanNode, UNBOUND } from "./plan.ts";
 import type { AnyPort } from "./servlet.ts";
+import { checkPort, checkShadow } from "./_port_checks.ts";
 
 /** The kind of a step: a node's own step, a fan-out, a fan-in, a node only `exec` runs. */
 export const NODE = 0;
@@ -75,18 +76,56 @@ export function passFan(node: PlanNode, values: unknown[]): void {
 }
 
 /**
- * Calls `deliver` with each shadow of an output port that is on for this
- * request: as `enable` left it (`enabled`, by descriptor), else as declared.
+ * What a line step's `out` and a value step's `task` share: the checks each
+ * call goes through (refused once the step has returned, as a task after its
+ * exec), `enable`, and a write that reaches the shadows of its port that are
+ * on for this request.
  */
-export function eachShadowOn(
-  node: PlanNode,
-  ids: readonly number[] | undefined,
-  enabled: readonly (boolean | undefined)[] | undefined,
-  deliver: (shadow: AnyPort) => void,
-): void {
-  if (ids === undefined) return;
-  for (const id of ids) {
-    const shadow = node.ports[id];
-    if (enabled?.[id] ?? !(shadow.flags & DISABLED)) deliver(shadow);
+export abstract class StepCalls<V> {
+  /** The step's node. */
+  protected readonly node: PlanNode;
+  /** Per output port, by descriptor: the descriptors of its shadows. */
+  readonly #shadows: readonly (readonly number[] | undefined)[];
+  /** What a call made after the step returned should have done, for its message. */
+  readonly #late: string;
+  #ended = false;
+  /** Per port, when `enable` changed it: true for enabled. */
+  #enabled: (boolean | undefined)[] | undefined;
+
+  constructor(node: PlanNode, shadows: readonly (readonly number[] | undefined)[], late: string) {
+    this.node = node;
+    this.#shadows = shadows;
+    this.#late = late;
+  }
+
+  /** The step has returned: every later call is refused. */
+  end(): void {
+    this.#ended = true;
+  }
+
+  /** Puts `value` on the port's slot, wherever the run keeps it. */
+  protected abstract deliver(port: AnyPort, value: V): void;
+
+  /** Throws unless the node may `verb` `port` now (an output when `output`, an input when false). */
+  protected check(port: AnyPort, output: boolean | undefined, verb: string): void {
+    const node = this.node;
+    checkPort(node.name, node.ports, port, output, verb, this.#ended ? this.#late : undefined);
+  }
+
+  /** Delivers `value` on `port` and on each of its shadows that is on for this request. */
+  protected send(port: AnyPort, value: V): void {
+    this.deliver(port, value);
+    const ids = this.#shadows[port.id];
+    if (ids === undefined) return;
+    for (const id of ids) {
+      const shadow = this.node.ports[id];
+      if (this.#enabled?.[id] ?? !(shadow.flags & DISABLED)) this.deliver(shadow, value);
+    }
+  }
+
+  enable(port: AnyPort, enabled = true): void {
+    this.check(port, undefined, "enable");
+    checkShadow(this.node.name, port);
+    (this.#enabled ??= [])[port.id] = enabled;
   }
 }

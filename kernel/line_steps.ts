@@ -15,7 +15,7 @@
  * @module
  */
 import { MessageTooLongError, PlumbError } from "./errors.ts";
-import { checkNotShadow, checkPort, checkShadow, WRITE_BEFORE_RETURN } from "./_port_checks.ts";
+import { checkNotShadow, WRITE_BEFORE_RETURN } from "./_port_checks.ts";
 import { DEFAULT_MAX_LINE_BYTES } from "./byte_reader.ts";
 import { DESCRIPTOR_MASK, DISABLED, OUTPUT, PERSIST, SHADOW } from "./flags.ts";
 import { type InputHandle, type OutputHandle, RESOLVED } from "./pipe.ts";
@@ -30,13 +30,13 @@ import {
 import type { AnyPort, LineOutput, Port } from "./servlet.ts";
 import { writeTextTo } from "./value_codec.ts";
 import {
-  eachShadowOn,
   fanKind,
   NODE,
   passFan,
   perPlan,
   shadowsOf,
   signalBound,
+  StepCalls,
   type StepKind,
 } from "./_steps.ts";
 
@@ -147,34 +147,21 @@ class StepRun {
 }
 
 /** The `out` of one step: refused once the step has returned, as a task after its exec. */
-class StepOutput implements LineOutput {
+class StepOutput extends StepCalls<string> implements LineOutput {
   readonly #run: StepRun;
-  readonly #step: Step;
   /** The step's input line, with its end. */
   readonly #input: string;
-  #ended = false;
   /** The ports written, by descriptor: a second write is refused. */
   #wrote: boolean[] | undefined;
-  /** Per port, when `enable` changed it: true for enabled. */
-  #enabled: (boolean | undefined)[] | undefined;
 
   constructor(run: StepRun, step: Step, input: string) {
+    super(step.node, step.shadows, WRITE_BEFORE_RETURN);
     this.#run = run;
-    this.#step = step;
     this.#input = input;
   }
 
-  /** The step has returned. */
-  end(): void {
-    this.#ended = true;
-  }
-
-  /** The step's node, once `port` passed the checks a task's call goes through. */
-  #checked(port: AnyPort, output: boolean | undefined, verb: string): PlanNode {
-    const node = this.#step.node;
-    const ended = this.#ended ? WRITE_BEFORE_RETURN : undefined;
-    checkPort(node.name, node.ports, port, output, verb, ended);
-    return node;
+  protected deliver(port: AnyPort, line: string): void {
+    this.#run.deliver(this.node, port, line);
   }
 
   write(port: Port<string>, line: string): void {
@@ -186,7 +173,8 @@ class StepOutput implements LineOutput {
   }
 
   #write(port: AnyPort, line: string, verb: string): void {
-    const node = this.#checked(port, true, verb);
+    const node = this.node;
+    this.check(port, true, verb);
     checkNotShadow(node.name, port, verb);
     if (typeof line !== "string" || !isOneLine(line)) {
       throw new PlumbError(
@@ -204,19 +192,7 @@ class StepOutput implements LineOutput {
       );
     }
     wrote[port.id] = true;
-    const run = this.#run;
-    run.deliver(node, port, line);
-    eachShadowOn(
-      node,
-      this.#step.shadows[port.id],
-      this.#enabled,
-      (shadow) => run.deliver(node, shadow, line),
-    );
-  }
-
-  enable(port: AnyPort, enabled = true): void {
-    checkShadow(this.#checked(port, undefined, "enable").name, port);
-    (this.#enabled ??= [])[port.id] = enabled;
+    this.send(port, line);
   }
 }
 

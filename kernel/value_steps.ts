@@ -24,10 +24,9 @@
  * no node's state.
  * @module
  */
-import { checkNotShadow, checkPort, checkShadow, STEP_BEFORE_RETURN } from "./_port_checks.ts";
+import { checkNotShadow, STEP_BEFORE_RETURN } from "./_port_checks.ts";
 import {
   DUP,
-  eachShadowOn,
   EXEC,
   fanKind,
   JOIN,
@@ -36,6 +35,7 @@ import {
   perPlan,
   shadowsOf,
   signalBound,
+  StepCalls,
   type StepKind,
 } from "./_steps.ts";
 import { ASYNC, OUTPUT, PERSIST } from "./flags.ts";
@@ -171,68 +171,36 @@ class StepRun {
 }
 
 /** The task of one step: refused once the step has returned, as a task after its exec. */
-class StepTaskImpl implements StepTask {
+class StepTaskImpl extends StepCalls<unknown> implements StepTask {
   readonly #run: StepRun;
-  readonly #step: ValueStep;
-  #ended = false;
-  /** Per port, when `enable` changed it: true for enabled. */
-  #enabled: (boolean | undefined)[] | undefined;
   /** Per port bound to an edge, when `keepAlive` changed it: its `PERSIST`. */
   #persist: (boolean | undefined)[] | undefined;
 
   constructor(run: StepRun, step: ValueStep) {
+    super(step.node, step.shadows, STEP_BEFORE_RETURN);
     this.#run = run;
-    this.#step = step;
   }
 
-  /** The step has returned. */
-  end(): void {
-    this.#ended = true;
-  }
-
-  /** The step's node, once `port` passed the checks a task's call goes through. */
-  #checked(port: AnyPort, output: boolean | undefined, verb: string): PlanNode {
-    const node = this.#step.node;
-    // The usual call passes at once; checkPort says what is wrong with any other.
-    if (
-      !this.#ended && port != null && node.ports[port.id] === port &&
-      (output === undefined || ((port.flags & OUTPUT) !== 0) === output)
-    ) return node;
-    checkPort(
-      node.name,
-      node.ports,
-      port,
-      output,
-      verb,
-      this.#ended ? STEP_BEFORE_RETURN : undefined,
-    );
-    return node;
+  protected deliver(port: AnyPort, value: unknown): void {
+    this.#run.deliver(this.node, port, value);
   }
 
   value<T>(port: Port<T>): T | undefined {
-    const node = this.#checked(port as AnyPort, false, "read");
-    const slot = node.slots[port.id];
+    this.check(port as AnyPort, false, "read");
+    const slot = this.node.slots[port.id];
     if (slot >= 0) return this.#run.values[slot] as T | undefined;
     return slot === GRAPH_INPUT ? this.#run.bytes as T : undefined;
   }
 
   write<T>(port: Port<T>, value: T): void {
-    const node = this.#checked(port as AnyPort, true, "write");
-    checkNotShadow(node.name, port as AnyPort, "write");
-    const run = this.#run;
-    run.deliver(node, port as AnyPort, value);
-    const shadows = this.#step.shadows[port.id];
-    if (shadows === undefined) return;
-    eachShadowOn(node, shadows, this.#enabled, (shadow) => run.deliver(node, shadow, value));
-  }
-
-  enable(port: AnyPort, enabled = true): void {
-    checkShadow(this.#checked(port, undefined, "enable").name, port);
-    (this.#enabled ??= [])[port.id] = enabled;
+    this.check(port as AnyPort, true, "write");
+    checkNotShadow(this.node.name, port as AnyPort, "write");
+    this.send(port as AnyPort, value);
   }
 
   keepAlive(port: AnyPort, keep?: boolean): boolean {
-    const node = this.#checked(port, undefined, "keepAlive");
+    this.check(port, undefined, "keepAlive");
+    const node = this.node;
     const slot = node.slots[port.id];
     const run = this.#run;
     const handle = slot === GRAPH_INPUT
