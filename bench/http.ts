@@ -100,7 +100,7 @@ const LOAD_CPU = 1;
 const WRK_THREADS = 1;
 
 /** A server to measure: its name, and the program and arguments that start it from the root. */
-interface Target {
+export interface Target {
   name: string;
   program: "deno" | "node";
   args: string[];
@@ -150,8 +150,21 @@ const NODE_HTTP: Target = {
     WWW,
   ],
 };
+/** The least a JavaScript server on `Deno.listen` does: a floor row, for `/api/hello` only. */
+const RAW_HTTP: Target = {
+  name: "raw Deno.listen",
+  program: "deno",
+  args: ["run", "--allow-net=127.0.0.1", "bench/raw_http_server.ts", "--port", "0"],
+};
+/** The path the raw server answers (whatever the request): what plumb's example answers there. */
+const HELLO = "/api/hello";
 /** Every target, in the order of the tables; the baselines after plumb. */
-const TARGETS: readonly Target[] = [PLUMB, DENO_SERVE, NODE_HTTP];
+export const TARGETS: readonly Target[] = [PLUMB, DENO_SERVE, NODE_HTTP];
+
+/** The targets measured on `path`: {@linkcode TARGETS}, and the raw floor on `/api/hello`. */
+export function targetsFor(path: string): readonly Target[] {
+  return path === HELLO ? [...TARGETS, RAW_HTTP] : TARGETS;
+}
 /** The baselines every target is compared with. */
 const BASES: readonly Target[] = [DENO_SERVE, NODE_HTTP];
 /** plumb with the CPU profiler on. */
@@ -180,6 +193,8 @@ interface HttpBenchOptions {
   conns: number;
   /** The request path, with its query if any. */
   path: string;
+  /** The servers measured, in the order of the tables. */
+  targets: readonly Target[];
   /** Server on processor 0, wrk on processor 1. */
   pin: boolean;
   profile: boolean;
@@ -213,6 +228,7 @@ function parseOptions(args: string[]): HttpBenchOptions {
     rounds: numberFlag(values.rounds, "rounds", 3, { min: 1, max: 20, integer: true }),
     conns: numberFlag(values.conns, "conns", 50, { min: 1, max: 10000, integer: true }),
     path,
+    targets: targetsFor(path),
     pin: !values["no-pin"] && (values.pin || canPin()),
     profile: values.profile ?? false,
   };
@@ -302,7 +318,7 @@ function shown(body: Uint8Array): string {
  */
 async function checkCorrectness(options: HttpBenchOptions, notes: Notes): Promise<boolean> {
   const answers: Answer[] = [];
-  for (const target of TARGETS) {
+  for (const target of options.targets) {
     try {
       answers.push(await fetchOnce(target, options, notes));
     } catch (error) {
@@ -315,7 +331,7 @@ async function checkCorrectness(options: HttpBenchOptions, notes: Notes): Promis
   }
   const plumb = answers[0];
   const problems: string[] = [];
-  TARGETS.forEach((target, i) => {
+  options.targets.forEach((target, i) => {
     const answer = answers[i];
     if (answer.status !== 200) problems.push(`${target.name} answered ${answer.status}`);
     if (i === 0) return;
@@ -336,7 +352,9 @@ async function checkCorrectness(options: HttpBenchOptions, notes: Notes): Promis
     return false;
   }
   notes.add(
-    `correctness: GET ${options.path} (\`fetch()\`): ${TARGETS.map((t) => t.name).join(", ")} ` +
+    `correctness: GET ${options.path} (\`fetch()\`): ${
+      options.targets.map((t) => t.name).join(", ")
+    } ` +
       `answered 200 with identical bodies (${plumb.body.length} bytes) and content-type ` +
       `\`${plumb.contentType}\``,
   );
@@ -537,8 +555,8 @@ function metricOf(m: Measurement, metric: Metric): number | null {
 async function runRounds(options: HttpBenchOptions, notes: Notes): Promise<Samples> {
   const samples: Samples = { runs: new Map(), ratios: new Map() };
   for (let round = 1; round <= options.rounds; round++) {
-    const shift = (round - 1) % TARGETS.length;
-    const order = [...TARGETS.slice(shift), ...TARGETS.slice(0, shift)];
+    const shift = (round - 1) % options.targets.length;
+    const order = [...options.targets.slice(shift), ...options.targets.slice(0, shift)];
     const got = new Map<string, Measurement>();
     for (const target of order) {
       const where = `round ${round}/${options.rounds} ${target.name}`;
@@ -552,7 +570,7 @@ async function runRounds(options: HttpBenchOptions, notes: Notes): Promise<Sampl
         notes.add(`${target.name} failed: ${oneLine(error)}`);
       }
     }
-    for (const target of TARGETS) {
+    for (const target of options.targets) {
       for (const base of BASES) {
         const a = got.get(target.name);
         const b = got.get(base.name);
@@ -593,7 +611,7 @@ function ratio(values: number[]): string {
 }
 
 /** The rate table: medians over the rounds, ratios as medians of per-round ratios. */
-function rateTable(samples: Samples): string[] {
+function rateTable(samples: Samples, targets: readonly Target[]): string[] {
   const rows = [
     "| target | req/s | range | p50 ms | p99 ms | req/s vs Deno.serve | p99 vs Deno.serve | " +
     "server µs/req | µs/req vs Deno.serve | µs/req vs node:http | server CPU % | wrk CPU % | " +
@@ -602,7 +620,7 @@ function rateTable(samples: Samples): string[] {
   ];
   const of = (target: Target, metric: Metric, base: Target): string =>
     ratio(samples.ratios.get(ratioKey(target, metric, base)) ?? []);
-  for (const target of TARGETS) {
+  for (const target of targets) {
     const runs = samples.runs.get(target.name) ?? [];
     if (runs.length === 0) {
       rows.push(`| ${target.name} | failed | | | | | | | | | | | |`);
@@ -664,7 +682,7 @@ async function header(
     `- Command: \`${command}\``,
     `- Load: \`wrk ${wrkArgs(options, "PORT", options.seconds).join(" ")}\` (keep-alive), ` +
     `after a \`wrk\` warmup of ${options.warmup} s on the same server; ${where}.`,
-    `- Servers: ${TARGETS.map((t) => `${t.name} ${commandOf(t)}`).join("; ")}; from the ` +
+    `- Servers: ${options.targets.map((t) => `${t.name} ${commandOf(t)}`).join("; ")}; from the ` +
     "repository root, a fresh process per measurement, stopped with SIGTERM. `Deno.serve` " +
     "(`bench/deno_serve.ts`) and `node:http` (`bench/node_http_server.mjs`, Node's own HTTP " +
     "server, run with the machine's `node`) answer what `examples/http.json` answers: the " +
@@ -754,7 +772,7 @@ function profileReport(options: HttpBenchOptions, result: ProfileResult): string
 // --- main ------------------------------------------------------------------
 
 /** Writes `bytes` to `path` (under `bench/results/`) through a child process allowed to write there only. */
-async function saveFile(path: string, bytes: Uint8Array): Promise<void> {
+export async function saveFile(path: string, bytes: Uint8Array): Promise<void> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-write=bench/results", "bench/save_results.ts", path],
     cwd: ROOT,
@@ -783,7 +801,7 @@ async function filesOf(dir: string, under = ""): Promise<string[]> {
  * `examples/http.json` with its `http/static` node on that copy (and its
  * servlet files where they are).
  */
-async function prepareFiles(): Promise<void> {
+export async function prepareFiles(): Promise<void> {
   for (const file of await filesOf("examples/www")) {
     await saveFile(`${WWW}/${file}`, await Deno.readFile(`${ROOT}examples/www/${file}`));
   }
@@ -830,7 +848,7 @@ async function main(args: string[]): Promise<number> {
   }
   const notes = new Notes();
   if (!options.pin) notes.add("not pinned to processors: server and wrk share both");
-  const runs = TARGETS.length * options.rounds + (options.profile ? 1 : 0);
+  const runs = options.targets.length * options.rounds + (options.profile ? 1 : 0);
   console.error(
     `bench:http: correctness check, then ${runs} runs, about ` +
       `${Math.ceil(runs * (options.warmup + options.seconds + 1.5) + 4)} s`,
@@ -852,7 +870,7 @@ async function main(args: string[]): Promise<number> {
   const goals = goalLines(options, samples);
   const report = [
     ...(await header(options, args, wrk, samples)),
-    ...rateTable(samples),
+    ...rateTable(samples, options.targets),
     ...(goals.length > 0 ? ["", "## Targets (issue 18)", "", ...goals] : []),
     ...(profile === null ? [] : profileReport(options, profile)),
     ...(noteLines.length > 0 ? ["", "Notes:", "", ...noteLines] : []),

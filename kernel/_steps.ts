@@ -109,6 +109,11 @@ export abstract class StepCalls<V> {
   /** Throws unless the node may `verb` `port` now (an output when `output`, an input when false). */
   protected check(port: AnyPort, output: boolean | undefined, verb: string): void {
     const node = this.node;
+    // The usual call, a declared port in its direction during the step, in a few comparisons.
+    if (
+      !this.#ended && port != null && node.ports[port.id] === port &&
+      (output === undefined || ((port.flags & OUTPUT) !== 0) === output)
+    ) return;
     checkPort(node.name, node.ports, port, output, verb, this.#ended ? this.#late : undefined);
   }
 

@@ -30,6 +30,7 @@ import { applyTees, type Teed } from "./tee.ts";
 import { MemPipe, type WaitMonitor } from "./mem_pipe.ts";
 import { EdgeOutput, FanOutput, JoinInput, type RequestPipes } from "./edge_handles.ts";
 import { lineStepsOf, runLineSteps } from "./line_steps.ts";
+import { perPlan } from "./_steps.ts";
 import { runValueSteps, stepsAwake, valueStepsOf } from "./value_steps.ts";
 import type { Port } from "./servlet.ts";
 import { type FailureReport, type RequestInfo, safeReport } from "./request.ts";
@@ -172,20 +173,22 @@ export function runRequest(
   // A request that arrived whole may run as plain calls: not one scripted from outside (the
   // testing kit), nor one whose pipes are counted (--admin).
   if (info.event === "data" && open === undefined && plan.newPipe === undefined) {
+    const { line: lines, value: values } = stepsOf(plan)!;
     // One whole line through nodes that all have a line step (kernel/line_steps.ts).
-    const steps = input.wholeLine === undefined ? undefined : lineStepsOf(plan);
-    const line = steps === undefined ? undefined : input.wholeLine!();
+    const line = lines === undefined || input.wholeLine === undefined
+      ? undefined
+      : input.wholeLine();
     if (line !== undefined) {
-      const ran = runLineSteps(steps!, line, input, output, report, info);
+      const ran = runLineSteps(lines!, line, input, output, report, info);
       copySharedFlags(input, output);
       return ran;
     }
     // All the request's bytes through nodes with a value step, all or nothing
     // (kernel/value_steps.ts): a run thrown away leaves the request to exec.
-    const values = input.peekReadiness === undefined ? undefined : valueStepsOf(plan);
-    const bytes = values === undefined || !stepsAwake(values) || keepsState(plan, info)
+    const bytes = values === undefined || input.peekReadiness === undefined ||
+        !stepsAwake(values) || keepsState(plan, info)
       ? undefined
-      : input.peekReadiness!();
+      : input.peekReadiness();
     if (bytes !== undefined) {
       const ran = runValueSteps(values!, bytes, input, output, report, info);
       if (ran !== undefined) return ran;
@@ -194,6 +197,9 @@ export function runRequest(
   if (plan.single) return runSingle(plan.nodes[0], input, output, report, info, open);
   return new RequestRun(plan, input, output, report, info, open).start();
 }
+
+/** A plan's line steps and value steps: one lookup per request for both. */
+const stepsOf = perPlan((plan) => ({ line: lineStepsOf(plan), value: valueStepsOf(plan) }));
 
 /** True when the request's connection keeps a state for a node of the plan (`PUSH_STATE`). */
 function keepsState(plan: Plan, info: RequestInfo): boolean {

@@ -335,6 +335,11 @@ export class Session implements ConnectionLink, PushLink {
   readonly #open: boolean;
   readonly #keepAlways: boolean;
   #draining: Promise<void> = RESOLVED;
+  /**
+   * The last request's reply while it is written behind the next read (see
+   * `#replyBehind`); settles, never rejecting, once it is out.
+   */
+  #replying: Promise<void> | undefined;
   #openInfo: RequestInfo | undefined;
   #dataInfo: RequestInfo | undefined;
   /** Each node's state on this connection, by node name; made when first used. */
@@ -601,7 +606,12 @@ export class Session implements ConnectionLink, PushLink {
       !this.closed;
   }
 
-  async #request(context: ListenContext, event: RequestEvent): Promise<boolean> {
+  /**
+   * Runs one request; resolves whether to keep the connection. An answer
+   * known at once (line and value steps) gives its word at once, not as a
+   * promise: the usual keep-alive request costs no promise of the session's.
+   */
+  #request(context: ListenContext, event: RequestEvent): boolean | Promise<boolean> {
     const output = this.#output;
     this.idle = false;
     this.requests++;
@@ -617,16 +627,30 @@ export class Session implements ConnectionLink, PushLink {
         ? this.#openInfo ??= new SessionRequestInfo(this, "open")
         : this.#dataInfo ??= new SessionRequestInfo(this, "data"),
     );
-    // An answer known at once (line steps) is not waited for.
-    const ok = answer === ANSWERED_OK || (answer !== ANSWERED_FAILED && await answer);
+    // An answer known at once (line and value steps) is not waited for.
+    if (answer === ANSWERED_OK) return this.#answered(context, true);
+    if (answer === ANSWERED_FAILED) return this.#answered(context, false);
+    return answer.then((ok) => this.#answered(context, ok));
+  }
+
+  /** The request's nodes are done (`ok`: it succeeded): its error reply, if it needs one. */
+  #answered(context: ListenContext, ok: boolean): boolean | Promise<boolean> {
     this.#abort = undefined; // the request is over: nothing more aborts its signal
     this.#reader.endReaders(); // a read the request left waiting must not take the next one's bytes
+    const output = this.#output;
     if (!ok && !output.written && !this.closed && this.#errorReply !== "") {
       const reason = this.#reader.overflowed
         ? `line longer than ${this.#reader.maxLineBytes} bytes`
         : "request failed";
-      await output.write(this.#errorBytes(reason));
+      const written = output.write(this.#errorBytes(reason));
+      if (written !== RESOLVED) return written.then(() => this.#over(context, ok));
     }
+    return this.#over(context, ok);
+  }
+
+  /** The request is over: its reply is written (or on its way), and the connection kept or not. */
+  #over(context: ListenContext, ok: boolean): boolean {
+    const output = this.#output;
     if (output.pending) {
       // ASYNC: the request is over before its reply is written; the next one may
       // start, and its bytes queue behind (order kept, memory bounded by write()).
@@ -639,7 +663,7 @@ export class Session implements ConnectionLink, PushLink {
             { peer: this.channel.peer },
           )
         );
-      } else await output.flush();
+      } else this.#replyBehind();
     }
     if (this.#pushedBytes > 0) this.#sendPushed();
     this.idle = true;
@@ -652,6 +676,40 @@ export class Session implements ConnectionLink, PushLink {
     const keep = (ok || !(this.#closeOnError || this.#reader.overflowed)) && this.#keep(output);
     this.closedOnFailure = !ok && !keep;
     return keep;
+  }
+
+  /**
+   * Writes the request's reply without waiting for the write to end: the
+   * next read starts at once, and the next request runs only once the reply
+   * is out (`#serve` waits for it), so one reply is in flight at a time, as
+   * if it were awaited here. A write takes one system call, but its end comes
+   * back an event-loop turn later: the connection's next read need not wait
+   * for that turn. A write that fails with the peer still there closes the
+   * session; `#serve` reports it.
+   */
+  #replyBehind(): void {
+    this.#replying = this.#output.flush().then(
+      () => {
+        this.#replying = undefined;
+        // The wait for the next request starts now: the ttl counts from here.
+        if (this.reading) this.readingSince = this.#clock.tick;
+      },
+      () => {
+        this.#replying = undefined;
+        this.close();
+      },
+    );
+  }
+
+  /** True while the last request's reply is written behind the next read. */
+  get replying(): boolean {
+    return this.#replying !== undefined;
+  }
+
+  /** Closes the session once the reply written behind the next read is out (now if none is). */
+  closeAfterReply(): void {
+    if (this.#replying === undefined) this.close();
+    else this.#replying.then(() => this.close());
   }
 
   /** Whether to keep the connection after a request: the nodes' words, else `PERSIST`. */
@@ -702,6 +760,11 @@ export class Session implements ConnectionLink, PushLink {
           }
           if (!reader.supply(chunk)) break;
         } else if (reader.buffered === 0 && !(await this.#fillIdle())) break;
+        // The last reply is out before anything else happens on the connection.
+        if (this.#replying !== undefined) {
+          await this.#replying;
+          if (this.closed) break;
+        }
         if (closing()) break;
         const overdue = this.#deadline === undefined ? undefined : this.overdue(performance.now());
         if (overdue !== undefined) {
@@ -711,7 +774,8 @@ export class Session implements ConnectionLink, PushLink {
           break;
         }
         const consumed = reader.consumed;
-        if (!(await this.#request(context, "data"))) {
+        const kept = this.#request(context, "data");
+        if (!(kept === true || (kept !== false && await kept))) {
           linger = true;
           break;
         }

@@ -102,7 +102,8 @@ export class SessionPool {
     let closed = 0;
     for (const session of this.#open.keys()) {
       if (
-        session.idle && !session.closed && session.bytesOut === 0 && session.startedAt <= before
+        session.idle && !session.closed && session.bytesOut === 0 && !session.replying &&
+        session.startedAt <= before
       ) {
         session.close("no reply while the listener was full");
         closed++;
@@ -202,11 +203,15 @@ export class SessionPool {
         if (now - session.closingSince >= this.#closingTicks) session.close();
         continue;
       }
-      const overdue = session.idle ? session.overdue(ms) : undefined;
+      // A reply written behind the next read is part of its request (see Session.replying).
+      const busy = !session.idle || session.replying;
+      const overdue = busy ? undefined : session.overdue(ms);
       if (overdue !== undefined) {
         log.log("warn", "PLUMB_DEADLINE", `${session.channel.peer}: ${overdue}, closing`);
         session.expire();
-      } else if (session.reading && now - session.readingSince >= this.#ttlTicks) {
+      } else if (
+        session.reading && !session.replying && now - session.readingSince >= this.#ttlTicks
+      ) {
         log.log(
           "debug",
           "PLUMB_TIMEOUT_IDLE",
@@ -226,7 +231,7 @@ export class SessionPool {
         );
         session.close("writeTimeout");
       } else if (
-        this.#requestTicks > 0 && !session.idle && now - session.requestSince >= this.#requestTicks
+        this.#requestTicks > 0 && busy && now - session.requestSince >= this.#requestTicks
       ) {
         log.log(
           "warn",
@@ -250,7 +255,7 @@ export class SessionPool {
     this.#closing = true;
     clearInterval(this.#sweeper);
     for (const channel of this.#lingering) this.#cut(channel);
-    for (const session of this.#open.keys()) if (session.idle) session.close();
+    for (const session of this.#open.keys()) if (session.idle) session.closeAfterReply();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const grace = new Promise<void>((resolve) => timer = setTimeout(resolve, graceMs));
     await Promise.race([this.emptied(), grace]);

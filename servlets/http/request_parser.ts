@@ -56,6 +56,9 @@ const COMMA = 0x2c;
 const COLON = 0x3a;
 const DOT = 0x2e;
 const SLASH = 0x2f;
+const HASH = 0x23;
+const QUESTION = 0x3f;
+const PERCENT = 0x25;
 const ZERO = 0x30;
 const ONE = 0x31;
 const EMPTY = new Uint8Array(0);
@@ -75,7 +78,44 @@ const TOKEN_CHARS: Uint8Array = (() => {
   return table;
 })();
 /** The methods most requests use, as constants: their text is not sliced out of each head. */
-const METHODS: readonly string[] = ["GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH"];
+/** The common methods, by length. */
+const METHODS_BY_LENGTH: readonly (readonly string[] | undefined)[] = byLength([
+  "GET",
+  "POST",
+  "HEAD",
+  "PUT",
+  "DELETE",
+  "OPTIONS",
+  "PATCH",
+]);
+/** Common field names, lower-case, by length (see {@linkcode knownField}). */
+const FIELDS_BY_LENGTH: readonly (readonly string[] | undefined)[] = byLength([
+  "host",
+  "accept",
+  "accept-encoding",
+  "accept-language",
+  "authorization",
+  "cache-control",
+  "connection",
+  "content-length",
+  "content-type",
+  "cookie",
+  "expect",
+  "if-modified-since",
+  "if-none-match",
+  "origin",
+  "referer",
+  "transfer-encoding",
+  "upgrade",
+  "user-agent",
+]);
+
+/** `words` grouped by their length, in their order. */
+function byLength(words: readonly string[]): (string[] | undefined)[] {
+  const table: (string[] | undefined)[] = [];
+  for (const word of words) (table[word.length] ??= []).push(word);
+  return table;
+}
 /** Longest chunk-size line, extensions and CRLF included. */
 const MAX_CHUNK_LINE = 1024;
 /** Framing a chunked body may add to twice its length: size lines, extensions, trailers. */
@@ -112,10 +152,31 @@ interface Head {
 
 /** The method of a request line that starts `text` and ends at `end`: a constant when it is a common one. */
 function methodOf(text: string, end: number): string {
-  for (const method of METHODS) {
-    if (method.length === end && text.startsWith(method)) return method;
+  const known = end < METHODS_BY_LENGTH.length ? METHODS_BY_LENGTH[end] : undefined;
+  if (known !== undefined) {
+    for (const method of known) if (text.startsWith(method)) return method;
   }
   return text.slice(0, end);
+}
+
+/**
+ * The lower-cased name of the field whose name is `text` from `at` to `end`
+ * (token characters) when it is a common one: a constant, so neither a slice
+ * nor a lower-cased copy is made, and the headers object is keyed by an
+ * interned string. `undefined` for any other name.
+ */
+function knownField(text: string, at: number, end: number): string | undefined {
+  const length = end - at;
+  const names = length < FIELDS_BY_LENGTH.length ? FIELDS_BY_LENGTH[length] : undefined;
+  if (names === undefined) return undefined;
+  for (const name of names) {
+    let i = 0;
+    // A token character ORed with 0x20 is a lower-case letter only if it was that
+    // letter in either case; the names hold only lower-case letters and "-".
+    while (i < length && (text.charCodeAt(at + i) | 0x20) === name.charCodeAt(i)) i++;
+    if (i === length) return name;
+  }
+  return undefined;
 }
 
 /**
@@ -125,7 +186,9 @@ function methodOf(text: string, end: number): string {
 function hasBadValueChar(text: string, start: number, end: number): boolean {
   for (let i = start; i < end; i++) {
     const c = text.charCodeAt(i);
-    if ((c < SP && c !== HTAB) || c === DEL) return true;
+    // Visible ASCII and space, the usual, in one comparison.
+    if (c - SP >>> 0 < DEL - SP) continue;
+    if (c !== HTAB && c <= DEL) return true;
   }
   return false;
 }
@@ -193,9 +256,24 @@ function parseHeadText(text: string, limits: RequestLimits): Head | ParseOutcome
   }
   const versionAt = lineEnd - 8; // "HTTP/d.d"
   let t = sp + 1;
+  // An origin-form target's query ("?", before any "#"), fragment ("#"), and whether its
+  // path has anything to decode or resolve ("%", "//", "/."), found in the same scan.
+  let query = -1;
+  let fragment = -1;
+  let plain = true;
+  let previous = SP;
   while (t < versionAt) {
     const c = text.charCodeAt(t);
     if (c < 0x21 || c > 0x7e) break;
+    if (c === HASH) {
+      if (fragment < 0) fragment = t;
+    } else if (c === QUESTION) {
+      if (query < 0 && fragment < 0) query = t;
+    } else if (
+      query < 0 && fragment < 0 &&
+      (c === PERCENT || (previous === SLASH && (c === SLASH || c === DOT)))
+    ) plain = false;
+    previous = c;
     t++;
   }
   const major = text.charCodeAt(lineEnd - 3);
@@ -243,11 +321,19 @@ function parseHeadText(text: string, limits: RequestLimits): Head | ParseOutcome
     while (end > start && (text.charCodeAt(end - 1) === SP || text.charCodeAt(end - 1) === HTAB)) {
       end--;
     }
-    const name = text.slice(at, colon);
     if (hasBadValueChar(text, start, end)) {
-      return fail(400, `control character in header "${name}"`);
+      return fail(400, `control character in header "${text.slice(at, colon)}"`);
     }
     const value = text.slice(start, end);
+    const known = knownField(text, at, colon);
+    if (known !== undefined) {
+      // No common name is a property of Object.prototype: a plain read tells if it is here.
+      const before = headers[known];
+      headers[known] = before === undefined ? value : `${before}, ${value}`;
+      if (known === "host") hosts++;
+      continue;
+    }
+    const name = text.slice(at, colon);
     const key = upper ? name.toLowerCase() : name;
     if (key === "host") hosts++;
     headers[key] = Object.hasOwn(headers, key) ? `${headers[key]}, ${value}` : value;
@@ -255,28 +341,38 @@ function parseHeadText(text: string, limits: RequestLimits): Head | ParseOutcome
   if (hosts > 1 || (version === "1.1" && hosts === 0)) {
     return fail(400, hosts > 1 ? "more than one Host header" : "missing Host header");
   }
-  let rawPath = target;
-  if (target.charCodeAt(0) !== SLASH) {
+  let path: string;
+  let q: string;
+  if (target.charCodeAt(0) === SLASH) {
+    // Origin form, as almost every request comes: the scan above found its parts.
+    const pathEnd = query >= 0 ? query : fragment >= 0 ? fragment : t;
+    path = pathEnd === t ? target : text.slice(sp + 1, pathEnd);
+    q = query < 0 ? "" : text.slice(query + 1, fragment >= 0 ? fragment : t);
+  } else {
+    let rawPath = target;
     const absolute = /^https?:\/\/[^/?#]*(.*)$/i.exec(target);
     if (absolute !== null) rawPath = absolute[1].startsWith("/") ? absolute[1] : `/${absolute[1]}`;
     else if (!(target === "*" && method === "OPTIONS")) {
       return fail(400, "malformed request target");
     }
+    const hash = rawPath.indexOf("#");
+    if (hash >= 0) rawPath = rawPath.slice(0, hash);
+    const at = rawPath.indexOf("?");
+    path = at >= 0 ? rawPath.slice(0, at) : rawPath;
+    q = at >= 0 ? rawPath.slice(at + 1) : "";
+    plain = !(path.includes("%") || path.includes("//") || path.includes("/."));
   }
-  const hash = rawPath.indexOf("#");
-  if (hash >= 0) rawPath = rawPath.slice(0, hash);
-  const q = rawPath.indexOf("?");
-  let path = q >= 0 ? rawPath.slice(0, q) : rawPath;
   // Visible ASCII already (the request line's check): a path with nothing to decode or
   // resolve is normal as it is.
-  if (path !== "*" && (path.includes("%") || path.includes("//") || path.includes("/."))) {
+  if (path !== "*" && !plain) {
     try {
       path = normalizePath(path);
     } catch (error) {
       return fail(400, (error as Error).message);
     }
   }
-  const connection = own(headers, "connection");
+  // Common names (see knownField), none a property of Object.prototype: read as they are.
+  const connection: string | undefined = headers.connection;
   const keepAlive = version === "1.1"
     ? connection === undefined || !hasItem(connection, "close")
     : connection !== undefined && hasItem(connection, "keep-alive");
@@ -284,15 +380,15 @@ function parseHeadText(text: string, limits: RequestLimits): Head | ParseOutcome
     method,
     target,
     path,
-    query: q >= 0 ? rawPath.slice(q + 1) : "",
+    query: q,
     version,
     headers,
     body: EMPTY,
     keepAlive,
     params: {},
   };
-  const te = own(headers, "transfer-encoding");
-  const cl = own(headers, "content-length");
+  const te: string | undefined = headers["transfer-encoding"];
+  const cl: string | undefined = headers["content-length"];
   if (te !== undefined) {
     if (version === "1.0") return fail(400, "Transfer-Encoding in an HTTP/1.0 request");
     if (cl !== undefined) return fail(400, "both Transfer-Encoding and Content-Length");

@@ -1,0 +1,230 @@
+/**
+ * User-space instructions per HTTP request, counted by Valgrind: the same
+ * servers as `bench/http.ts` (plumb on `examples/http.json`, `Deno.serve`,
+ * `node:http`, and on `/api/hello` the raw `Deno.listen` floor), each run under `valgrind --tool=callgrind`, which counts every
+ * instruction the process executes in user space (JavaScript, V8, the
+ * runtime, the GC's threads), and none of the kernel's.
+ *
+ * Timings on a shared machine move by 10-30 % from run to run; an
+ * instruction count moves by about 1 %. So this is the measure to tell two
+ * versions of plumb apart (`--compare DIR`, a second checkout), or to see how
+ * much of the gap to a baseline is plumb's own code. It is not CPU time: the
+ * system calls' kernel work (on loopback, most of a small request's cost) is
+ * left out, and an instruction may cost more in one program than another.
+ *
+ * Each server serves `--requests` requests twice, in two runs: first `N1`
+ * then `N2` (default 10000 and 50000) `GET --path` requests over `--conns`
+ * keep-alive connections (default 16), sent by a client in this process, one
+ * request in flight per connection. Start-up, JIT warm-up and exit are the
+ * same in both runs, so the difference of their counts over `N2 - N1` is
+ * what a request costs once the server is warm. A server runs 30 to 60 times
+ * slower under Valgrind: each run takes tens of seconds.
+ *
+ * ```sh
+ * deno task bench:instructions
+ * deno task bench:instructions --targets plumb --compare ../plumb-before
+ * ```
+ *
+ * Needs `valgrind` (Debian: `apt-get install valgrind`) and, for `node:http`,
+ * `node`. The report is printed and saved to `bench/results/instructions.md`.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { numberFlag } from "./flags.ts";
+import { prepareFiles, saveFile, type Target, targetsFor } from "./http.ts";
+import { startServer } from "./server_process.ts";
+
+/** The repository root: the servers run there, with paths relative to it. */
+const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname);
+/** Where the report is saved, relative to the repository root. */
+const RESULTS_FILE = "bench/results/instructions.md";
+/** How long a server may take to start under Valgrind, in ms. */
+const START_MS = 180_000;
+/** How long a server may take to exit under Valgrind after SIGTERM, in ms. */
+const STOP_MS = 120_000;
+/** What callgrind prints at exit: the instructions it counted. */
+const COLLECTED = /Collected : (\d+)/;
+const USAGE =
+  "flags are --requests N1,N2 --conns C --path /P --targets NAME,... --compare DIR (repeatable)";
+
+/** What to measure. */
+interface Options {
+  requests: [number, number];
+  conns: number;
+  path: string;
+  targets: Target[];
+}
+
+function parse(args: string[]): Options {
+  const { values } = parseArgs({
+    args,
+    options: {
+      requests: { type: "string" },
+      conns: { type: "string" },
+      path: { type: "string" },
+      targets: { type: "string" },
+      compare: { type: "string", multiple: true },
+    },
+    strict: true,
+  });
+  const counts = (values.requests ?? "10000,50000").split(",").map(Number);
+  if (counts.length !== 2 || !counts.every((n) => Number.isInteger(n) && n > 0)) {
+    throw new Error(`--requests takes two counts, N1,N2 (${USAGE})`);
+  }
+  if (counts[1] <= counts[0]) throw new Error("--requests: N2 must be more than N1");
+  const path = values.path ?? "/api/hello";
+  const all = targetsFor(path);
+  const names = values.targets?.split(",").map((name) => name.trim());
+  const targets = all.filter((target) => names === undefined || names.includes(target.name));
+  const unknown = names?.filter((name) => !all.some((target) => target.name === name)) ?? [];
+  if (unknown.length > 0) {
+    throw new Error(`--targets: no target ${unknown.join(", ")} (${all.map((t) => t.name)})`);
+  }
+  const plumb = all[0];
+  for (const dir of values.compare ?? []) {
+    // The other checkout's host, on this checkout's graph and files.
+    const main = `${dir.replace(/\/$/, "")}/main.ts`;
+    const args = plumb.args.map((arg) => arg === "main.ts" ? main : arg);
+    targets.push({ ...plumb, name: `plumb ${dir}`, args });
+  }
+  return {
+    requests: [counts[0], counts[1]],
+    conns: numberFlag(values.conns, "conns", 16, { min: 1, max: 1000, integer: true }),
+    path,
+    targets,
+  };
+}
+
+/** The program a target's `program` names: this Deno, or the `node` on the PATH. */
+function programOf(target: Target): string {
+  return target.program === "deno" ? Deno.execPath() : "node";
+}
+
+/** Sends `total` requests over `conns` keep-alive connections; resolves once all are answered. */
+async function load(port: number, path: string, total: number, conns: number): Promise<void> {
+  const request = new TextEncoder().encode(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+  let sent = 0;
+  const connection = async (): Promise<void> => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    try {
+      const buffer = new Uint8Array(65536);
+      while (sent < total) {
+        sent++;
+        await conn.write(request);
+        await readResponse(conn, buffer);
+      }
+    } finally {
+      conn.close();
+    }
+  };
+  await Promise.all(Array.from({ length: conns }, connection));
+}
+
+/** Reads one response with a `content-length` (the servers' replies all have one). */
+async function readResponse(conn: Deno.Conn, buffer: Uint8Array): Promise<void> {
+  let text = "";
+  for (;;) {
+    const n = await conn.read(buffer);
+    if (n === null) throw new Error("the server closed the connection");
+    // Latin-1 keeps byte offsets: the body's length is in bytes.
+    for (let i = 0; i < n; i++) text += String.fromCharCode(buffer[i]);
+    const end = text.indexOf("\r\n\r\n");
+    if (end < 0) continue;
+    const length = /\r\ncontent-length: *(\d+)/i.exec(text.slice(0, end));
+    if (length === null) throw new Error("a response without content-length");
+    const whole = end + 4 + Number(length[1]);
+    if (text.length > whole) throw new Error("more bytes than one response");
+    if (text.length === whole) return;
+  }
+}
+
+/** The instructions a target's process executed serving `requests` requests. */
+async function count(target: Target, options: Options, requests: number): Promise<number> {
+  // The total is all that is read, from standard error: the profile itself goes nowhere.
+  const server = await startServer(
+    "valgrind",
+    ["--tool=callgrind", "--callgrind-out-file=/dev/null", programOf(target), ...target.args],
+    ROOT,
+    START_MS,
+  );
+  const loaded = load(server.port, options.path, requests, options.conns).then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  const failed = await loaded;
+  const exit = await server.stop(STOP_MS);
+  if (failed !== undefined) throw new Error(`${target.name}: ${(failed as Error).message}`);
+  const collected = COLLECTED.exec(exit.stderr);
+  if (collected === null) {
+    throw new Error(`${target.name}: no instruction count (exit ${exit.code})`);
+  }
+  return Number(collected[1]);
+}
+
+/** A target's counts for the two runs, and the instructions per request between them. */
+interface Row {
+  target: Target;
+  counts: [number, number];
+  perRequest: number;
+}
+
+function report(options: Options, rows: Row[]): string {
+  const [n1, n2] = options.requests;
+  const base = (name: string): number | undefined =>
+    rows.find((row) => row.target.name === name)?.perRequest;
+  const serve = base("Deno.serve");
+  const node = base("node:http");
+  const ratio = (value: number, of: number | undefined): string =>
+    of === undefined ? "-" : `${(value / of).toFixed(2)}x`;
+  return [
+    `# User-space instructions per request (callgrind)`,
+    "",
+    `- \`${["deno task bench:instructions", ...Deno.args].join(" ")}\`, ${
+      new Date().toISOString()
+    }`,
+    `- GET ${options.path}, ${options.conns} keep-alive connections; each server run twice, ` +
+    `for ${n1} and ${n2} requests; per request: the difference over ${n2 - n1}`,
+    "",
+    "| server | instructions, N1 | instructions, N2 | per request | vs Deno.serve | vs node:http |",
+    "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ...rows.map((row) =>
+      `| ${row.target.name} | ${row.counts[0]} | ${row.counts[1]} | ${
+        Math.round(row.perRequest)
+      } | ${ratio(row.perRequest, serve)} | ${ratio(row.perRequest, node)} |`
+    ),
+    "",
+  ].join("\n");
+}
+
+async function main(args: string[]): Promise<number> {
+  const options = parse(args);
+  await prepareFiles();
+  const rows: Row[] = [];
+  for (const target of options.targets) {
+    // The two runs at once, on the two processors a machine has at least: counting does not
+    // depend on timing.
+    console.error(`${target.name}: ${options.requests.join(" and ")} requests under valgrind`);
+    const counts = await Promise.all(options.requests.map((n) => count(target, options, n))) as [
+      number,
+      number,
+    ];
+    const perRequest = (counts[1] - counts[0]) / (options.requests[1] - options.requests[0]);
+    rows.push({ target, counts, perRequest });
+  }
+  const text = report(options, rows);
+  console.log(text);
+  await saveFile(RESULTS_FILE, new TextEncoder().encode(text));
+  console.error(`bench:instructions: wrote ${RESULTS_FILE}`);
+  return 0;
+}
+
+if (import.meta.main) {
+  let status: number;
+  try {
+    status = await main(Deno.args);
+  } catch (error) {
+    console.error(`bench:instructions: ${(error as Error).message}`);
+    status = 1;
+  }
+  Deno.exit(status);
+}
