@@ -763,7 +763,9 @@ export class Session implements ConnectionLink, PushLink {
         // The last reply is out before anything else happens on the connection.
         if (this.#replying !== undefined) {
           await this.#replying;
-          if (this.closed) break;
+          // A reply that could not be written (the peer is gone) ends the session, as
+          // when it was awaited in `#over`: a request pipelined behind it is not run.
+          if (this.closed || this.#output.gone) break;
         }
         if (closing()) break;
         const overdue = this.#deadline === undefined ? undefined : this.overdue(performance.now());
