@@ -5,64 +5,238 @@
  * Each case tries to break it over real connections and asserts the exact
  * bytes the client gets: pipelined requests, replies larger than the socket
  * buffers to a client that reads slowly or not at all, the host stopping
- * mid-reply, server push, half-closes and resets, and the time limits.
+ * mid-reply, a half-close and a reset, the time limits, and the other
+ * transports. Where a case waits for the host's writes to stick, it waits
+ * for the host's own byte count to stop short of what it replied.
  */
 import { assert, assertEquals } from "./assert.ts";
-import { defineServlet, INPUT, OUTPUT, PERSIST } from "../mod.ts";
-import { simulate } from "../testing/mod.ts";
+import { concat, oneNode, startHost, type TestHost, waitForLog } from "./helpers.ts";
+import { behindReply, behindRuns } from "./fixtures/behind.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+const BEHIND = "./tests/fixtures/behind.ts";
+/** A reply size under the 64 KiB a write buffers: the whole reply is written behind. */
+const SIXTY = 60000;
 
 /** Writes all of `data`; false once the connection was reset or closed. */
-async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<boolean> {
+async function writeAll(conn: Deno.Conn, data: Uint8Array | string): Promise<boolean> {
+  const bytes = typeof data === "string" ? encoder.encode(data) : data;
   try {
-    for (let sent = 0; sent < data.length;) sent += await conn.write(data.subarray(sent));
+    for (let sent = 0; sent < bytes.length;) sent += await conn.write(bytes.subarray(sent));
     return true;
   } catch {
     return false;
   }
 }
 
-/** Resolves once `value()` has not changed for `quietMs` (a write stuck on a client that does not read). */
-async function settled(value: () => number, quietMs = 300): Promise<number> {
-  let last = value();
-  for (let quiet = 0; quiet < quietMs; quiet += 20) {
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    if (value() !== last) {
-      last = value();
-      quiet = 0;
-    }
+/** Reads exactly `n` bytes (fewer only when the connection ends first). */
+async function readExactly(conn: Deno.Conn, n: number): Promise<Uint8Array> {
+  const out = new Uint8Array(n);
+  let got = 0;
+  while (got < n) {
+    const read = await conn.read(out.subarray(got));
+    if (read === null) return out.subarray(0, got);
+    got += read;
   }
-  return last;
+  return out;
 }
 
-/** Requests run by {@linkcode sixty}. */
-let sixtyRuns = 0;
-/** Replies 60000 bytes of "y" to each line: under the write high-water mark, so all written behind. */
-const sixty = defineServlet({
-  init: (_args, env) => ({
-    input: env.define("in", INPUT | PERSIST),
-    output: env.define("out", OUTPUT),
-  }),
-  async exec(ctx, task): Promise<void> {
-    await task.readLine(ctx.input);
-    sixtyRuns++;
-    await task.write(ctx.output, new Uint8Array(60000).fill(0x79));
-  },
+/** Everything until the end; `reset` when the end was a reset. */
+async function readToEnd(conn: Deno.Conn): Promise<{ bytes: Uint8Array; reset: boolean }> {
+  const parts: Uint8Array[] = [];
+  const buffer = new Uint8Array(65536);
+  try {
+    for (;;) {
+      const n = await conn.read(buffer);
+      if (n === null) return { bytes: concat(...parts), reset: false };
+      parts.push(buffer.slice(0, n));
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.ConnectionReset)) throw error;
+    return { bytes: concat(...parts), reset: true };
+  }
+}
+
+/**
+ * Asserts `actual` is `expected` byte for byte; on a difference says its
+ * length or first differing offset (a diff of megabytes would take minutes).
+ */
+function assertBytes(actual: Uint8Array, expected: Uint8Array, what = "reply bytes"): void {
+  assertEquals(actual.length, expected.length, `${what}: length`);
+  const at = actual.findIndex((b, i) => b !== expected[i]);
+  assertEquals(at, -1, `${what}: first difference at offset ${at}`);
+}
+
+/** Polls `ok` every 5 ms; false after `ms`. */
+async function within(ms: number, ok: () => boolean): Promise<boolean> {
+  for (let waited = 0; waited < ms; waited += 5) {
+    if (ok()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  return ok();
+}
+
+/** Bytes the host has written on its first listener (`metrics` on). */
+function bytesOut(h: TestHost): number {
+  return h.host.metrics()!.listeners[0].bytesOut;
+}
+
+/** The replies of requests `from`..`to` of the `behind` fixture, each to `n`. */
+function replies(from: number, to: number, n = SIXTY): Uint8Array {
+  const parts: Uint8Array[] = [];
+  for (let k = from; k <= to; k++) parts.push(behindReply(k, n));
+  return concat(...parts);
+}
+
+/**
+ * Sends `60000` lines one at a time, each once the last reply is written,
+ * until a reply sticks (the client reads nothing: the socket buffers fill).
+ * Then the session waits for the next request with that reply written
+ * behind. Returns how many requests ran.
+ */
+async function fillUntilStuck(h: TestHost, conn: Deno.Conn): Promise<number> {
+  const start = bytesOut(h);
+  for (let k = 1; k <= 1000; k++) {
+    assert(await writeAll(conn, `${SIXTY}\n`));
+    assert(await within(5000, () => behindRuns.count === k), `request ${k} did not run`);
+    // Into socket buffers with room a write ends at once: a second is generous.
+    if (!(await within(1000, () => bytesOut(h) - start === k * (SIXTY + 1)))) return k;
+  }
+  throw new Error("no reply stuck after 60 MB: the client's socket buffers did not fill");
+}
+
+Deno.test("pipelined lines to hello.json (line steps): every reply, in order, byte for byte", async () => {
+  await using h = await startHost("examples/hello.json");
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: h.port });
+  const names = Array.from({ length: 2000 }, (_, i) => `name ${i}`);
+  const expected = encoder.encode(names.map((n) => `Hello, ${n}\n`).join(""));
+  assert(await writeAll(conn, names.map((n) => `${n}\n`).join("")));
+  assertEquals(decoder.decode(await readExactly(conn, expected.length)), decoder.decode(expected));
+  conn.close();
+});
+
+Deno.test("pipelined lines to an exec servlet, read 1 KiB at a time: 200 replies of 60000 bytes, in order", async () => {
+  await using h = await startHost(oneNode(BEHIND));
+  behindRuns.count = 0;
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: h.port });
+  assert(await writeAll(conn, `${SIXTY}\n`.repeat(200)));
+  const expected = replies(1, 200);
+  const got = new Uint8Array(expected.length);
+  for (let at = 0; at < got.length;) {
+    const n = await conn.read(got.subarray(at, Math.min(at + 1024, got.length)));
+    assert(n !== null, `the connection ended after ${at} bytes`);
+    at += n;
+  }
+  assertBytes(got, expected);
+  // The connection is still served.
+  assert(await writeAll(conn, "3\n"));
+  assertEquals(await readExactly(conn, 4), behindReply(201, 3));
+  conn.close();
 });
 
 Deno.test("a client reset while its reply is written behind: the request it pipelined after is not run", async () => {
-  await using sim = await simulate(sixty, { transport: "tcp" });
-  sixtyRuns = 0;
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: sim.port });
-  // 400 requests in one write, 24 MB of replies the client does not read: the host's
-  // writes stick once the socket buffers are full, with a reply being written behind
-  // and the next requests buffered.
-  assert(await writeAll(conn, encoder.encode("go\n".repeat(400))));
-  const ran = await settled(() => sixtyRuns);
-  assert(ran > 0 && ran < 400, `${ran} requests ran`);
-  conn.close(); // bytes unread: a reset
-  await sim.waitForLog("PLUMB_CONN_ENDED");
-  assertEquals(sixtyRuns, ran, "a request ran after its connection was reset");
+  await using h = await startHost(oneNode(BEHIND), { metrics: true });
+  behindRuns.count = 0;
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: h.port });
+  const ran = await fillUntilStuck(h, conn);
+  // The next request comes while the last reply is stuck: the host has read it and waits.
+  assert(await writeAll(conn, `${SIXTY}\n`));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  conn.close(); // replies unread: a reset
+  await waitForLog(h, "PLUMB_CONN_ENDED");
+  assertEquals(behindRuns.count, ran, "a request ran after its connection was reset");
+  // The host serves others.
+  const other = await Deno.connect({ hostname: "127.0.0.1", port: h.port });
+  assert(await writeAll(other, "2\n"));
+  assertEquals(await readExactly(other, 3), behindReply(ran + 1, 2));
+  other.close();
+});
+
+Deno.test("ttl: a session whose reply is stuck behind its next read is not idle; once the client reads, it is served", async () => {
+  await using h = await startHost(oneNode(BEHIND, [], { ttl: 0.2 }), { metrics: true });
+  behindRuns.count = 0;
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: h.port });
+  const ran = await fillUntilStuck(h, conn);
+  // Five ttls with the reply stuck: the session waits for the next request, but its last
+  // reply is not out, so the ttl does not close it (a close would cut that reply).
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  assertBytes(await readExactly(conn, ran * (SIXTY + 1)), replies(1, ran));
+  assert(await writeAll(conn, "4\n"));
+  assertEquals(await readExactly(conn, 5), behindReply(ran + 1, 4));
+  assert(!h.logs.some((l) => l.includes("(ttl), closing")), h.logs.join("\n"));
+  // Idle now: the ttl closes it.
+  await waitForLog(h, "(ttl), closing");
+  assertEquals(await readToEnd(conn), { bytes: new Uint8Array(0), reset: false });
+  conn.close();
+});
+
+Deno.test("writeTimeout: a client that never reads a reply written behind is closed for writeTimeout, not the shorter ttl", async () => {
+  await using h = await startHost(oneNode(BEHIND, [], { ttl: 0.2, writeTimeout: 0.6 }), {
+    metrics: true,
+  });
+  behindRuns.count = 0;
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: h.port });
+  await fillUntilStuck(h, conn);
+  const line = await waitForLog(h, "(writeTimeout), closing");
+  assert(line.includes("did not read its reply for 0.6 s"), line);
+  assert(!h.logs.some((l) => l.includes("(ttl), closing")), h.logs.join("\n"));
+  await waitForLog(h, "timed out (writeTimeout)");
+  conn.close();
+});
+
+Deno.test("requestTimeout: a reply stuck behind the next read counts as its request's, as when it was awaited", async () => {
+  await using h = await startHost(oneNode(BEHIND, [], { ttl: 60, requestTimeout: 0.6 }), {
+    metrics: true,
+  });
+  behindRuns.count = 0;
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: h.port });
+  await fillUntilStuck(h, conn);
+  await waitForLog(h, "(requestTimeout), closing");
+  await waitForLog(h, "timed out (request took longer than 0.6 s)");
+  conn.close();
+});
+
+Deno.test("the host stops while a reply is stuck behind the next read: the client gets every reply whole, then a clean end", async () => {
+  const h = await startHost(oneNode(BEHIND), { metrics: true });
+  behindRuns.count = 0;
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: h.port });
+  const ran = await fillUntilStuck(h, conn);
+  const stopped = h.host.close(5000);
+  // The stop waits for the reply: read it now, slowly at first.
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const { bytes, reset } = await readToEnd(conn);
+  await stopped;
+  conn.close();
+  assertEquals(reset, false);
+  assertBytes(bytes, replies(1, ran));
+});
+
+Deno.test("the host stops with requests pipelined behind a stuck reply: the replies written so far arrive whole, the rest are not run", async () => {
+  const h = await startHost(oneNode(BEHIND), { metrics: true });
+  behindRuns.count = 0;
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: h.port });
+  const ran = await fillUntilStuck(h, conn);
+  assert(await writeAll(conn, `${SIXTY}\n`.repeat(5)));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const stopped = h.host.close(5000);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const { bytes, reset } = await readToEnd(conn);
+  await stopped;
+  conn.close();
+  assertEquals(reset, false);
+  assertEquals(behindRuns.count, ran, "a request ran after the host started to stop");
+  assertBytes(bytes, replies(1, ran));
+});
+
+Deno.test("a client that half-closes right after its pipelined requests gets every reply, then a clean end", async () => {
+  await using h = await startHost(oneNode(BEHIND));
+  behindRuns.count = 0;
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: h.port });
+  assert(await writeAll(conn, `${SIXTY}\n`.repeat(100)));
+  await conn.closeWrite();
+  const { bytes, reset } = await readToEnd(conn);
+  conn.close();
+  assertEquals(reset, false);
+  assertBytes(bytes, replies(1, 100));
 });
