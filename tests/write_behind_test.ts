@@ -10,7 +10,18 @@
  * for the host's own byte count to stop short of what it replied.
  */
 import { assert, assertEquals } from "./assert.ts";
-import { concat, oneNode, startHost, type TestHost, waitForLog } from "./helpers.ts";
+import {
+  CLI_PERMISSIONS,
+  concat,
+  oneNode,
+  path,
+  runCli,
+  spawnCli,
+  startHost,
+  type TestHost,
+  waitForLog,
+  WORKERS_PERMISSIONS,
+} from "./helpers.ts";
 import { behindReply, behindRuns } from "./fixtures/behind.ts";
 
 const encoder = new TextEncoder();
@@ -239,4 +250,184 @@ Deno.test("a client that half-closes right after its pipelined requests gets eve
   conn.close();
   assertEquals(reset, false);
   assertBytes(bytes, replies(1, 100));
+});
+
+/** `GET target` as HTTP/1.1, with `extra` header lines. */
+function get(target: string, extra = ""): string {
+  return `GET ${target} HTTP/1.1\r\nHost: a\r\n${extra}\r\n`;
+}
+
+/** The response of examples/http.json to `GET /api/hello?name=NAME`, without its date. */
+function helloResponse(name: string, extra = ""): string {
+  const body = `{"message":"Hello, ${name}!"}`;
+  return `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n` +
+    `${extra}\r\n${body}`;
+}
+
+Deno.test("examples/http.json: 300 requests pipelined in one write, the last with Connection: close: 300 responses, exact", async () => {
+  await using h = await startHost("examples/http.json");
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: h.port });
+  const names = Array.from({ length: 300 }, (_, i) => `n${i}`);
+  const requests = names.map((n, i) =>
+    get(`/api/hello?name=${n}`, i === names.length - 1 ? "Connection: close\r\n" : "")
+  );
+  assert(await writeAll(conn, requests.join("")));
+  const { bytes, reset } = await readToEnd(conn);
+  conn.close();
+  assertEquals(reset, false);
+  const expected = names.map((n, i) =>
+    helloResponse(n, i === names.length - 1 ? "connection: close\r\n" : "")
+  );
+  assertEquals(decoder.decode(bytes).replace(/date: [^\r]*\r\n/g, ""), expected.join(""));
+});
+
+Deno.test("ASYNC output: pipelined replies of 2, 1 and 3 MiB read slowly arrive whole and in order", async () => {
+  const { bulkEvents } = await import("./fixtures/bulk.ts");
+  for (const mode of [["async"], []]) {
+    await using h = await startHost(oneNode("./tests/fixtures/bulk.ts", mode));
+    bulkEvents.length = 0;
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: h.port });
+    assert(await writeAll(conn, "2\n1\n3\n"));
+    const mib = 1 << 20;
+    const expected = concat(
+      ...[2, 1, 3].map((n, i) => {
+        const part = new Uint8Array(n * mib + 1).fill(0x31 + i);
+        part[n * mib] = 10;
+        return part;
+      }),
+    );
+    const got = new Uint8Array(expected.length);
+    for (let at = 0, reads = 0; at < got.length; reads++) {
+      const n = await conn.read(got.subarray(at, Math.min(at + 16384, got.length)));
+      assert(n !== null, `${mode}: the connection ended after ${at} bytes`);
+      at += n;
+      // A pause now and then: the host's writes wait on full socket buffers.
+      if (reads % 64 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    assertBytes(got, expected, mode.join("") || "not ASYNC");
+    assertEquals(bulkEvents, ["start 1", "end 1", "start 2", "end 2", "start 3", "end 3"]);
+    conn.close();
+  }
+});
+
+Deno.test("unix socket: 100 pipelined replies of 60000 bytes to a client that half-closes after sending", async () => {
+  const socket = "/tmp/plumb-test.sock";
+  await using h = await startHost({
+    nodes: { n: { servlet: BEHIND } },
+    input: "n.in",
+    output: "n.out",
+    listeners: [{ module: "unix", options: { path: socket } }],
+  }, { port: undefined, host: undefined });
+  assertEquals(h.host.urls, [`unix://${socket}`]);
+  behindRuns.count = 0;
+  const conn = await Deno.connect({ transport: "unix", path: socket });
+  assert(await writeAll(conn, `${SIXTY}\n`.repeat(100)));
+  await conn.closeWrite();
+  const { bytes, reset } = await readToEnd(conn);
+  conn.close();
+  assertEquals(reset, false);
+  assertBytes(bytes, replies(1, 100));
+});
+
+const BEHIND_GRAPH = "tests/fixtures/graphs/behind.json";
+
+/** Whole replies of the `behind` fixture to `60000`, their digits counting up by one from `first`'s. */
+function assertCountingReplies(bytes: Uint8Array, count: number, what: string): void {
+  assertEquals(bytes.length, count * (SIXTY + 1), `${what}: length`);
+  const first = bytes[0] - 0x30;
+  assertBytes(
+    bytes,
+    concat(...Array.from({ length: count }, (_, i) => behindReply(first + i, SIXTY))),
+    what,
+  );
+}
+
+Deno.test("CLI, SIGTERM while replies are stuck behind the next read: every reply written arrives whole, then a clean end; exit 0", async () => {
+  const cli = await spawnCli([BEHIND_GRAPH]);
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: cli.port });
+  assert(await writeAll(conn, `${SIXTY}\n`.repeat(400)));
+  // 24 MB of replies the client does not read: the host's writes stick.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const stopping = cli.stop("SIGTERM");
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const { bytes, reset } = await readToEnd(conn);
+  conn.close();
+  const { code, stderr } = await stopping;
+  assertEquals(code, 0, stderr);
+  assertEquals(reset, false);
+  const count = Math.floor(bytes.length / (SIXTY + 1));
+  assert(count > 0 && count < 400, `${count} replies`);
+  assertBytes(bytes, replies(1, count));
+});
+
+Deno.test("--workers 2: pipelined replies written behind, on connection after connection, whole and in order", async () => {
+  await using cli = await spawnCli([BEHIND_GRAPH, "--workers", "2"], WORKERS_PERMISSIONS);
+  for (let c = 0; c < 6; c++) {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: cli.port });
+    assert(await writeAll(conn, `${SIXTY}\n`.repeat(50)));
+    await conn.closeWrite();
+    const { bytes, reset } = await readToEnd(conn);
+    conn.close();
+    assertEquals(reset, false);
+    assertCountingReplies(bytes, 50, `connection ${c}`);
+  }
+  const { code, stderr } = await cli.stop("SIGTERM");
+  assertEquals(code, 0, stderr);
+});
+
+/** Runs the CLI with `args`, `input` on its standard input; returns its standard output and status. */
+async function pipeThroughCli(
+  args: string[],
+  input: string,
+  permissions = CLI_PERMISSIONS,
+): Promise<{ stdout: Uint8Array; code: number; stderr: string }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...permissions, path("main.ts"), ...args],
+    cwd: path("."),
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(encoder.encode(input));
+  await writer.close();
+  const out = await child.output();
+  return { stdout: out.stdout, code: out.code, stderr: decoder.decode(out.stderr) };
+}
+
+Deno.test("stdio: lines piped into the CLI (printf | plumb --stdio) get every reply on standard output", async () => {
+  const names = Array.from({ length: 5000 }, (_, i) => `s${i}`);
+  const hello = await pipeThroughCli(
+    ["examples/hello.json", "--stdio"],
+    names.map((n) => `${n}\n`).join(""),
+  );
+  assertEquals(hello.code, 0, hello.stderr);
+  assertEquals(decoder.decode(hello.stdout), names.map((n) => `Hello, ${n}\n`).join(""));
+  // Replies larger than the pipe's buffer, written behind the next read.
+  const big = await pipeThroughCli([BEHIND_GRAPH, "--stdio"], `${SIXTY}\n`.repeat(100));
+  assertEquals(big.code, 0, big.stderr);
+  assertBytes(big.stdout, replies(1, 100));
+});
+
+Deno.test("file module: a request per line, every reply appended to the output file", async () => {
+  const dir = path("tests/.tmp/write_behind");
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.writeTextFile(`${dir}/in.txt`, `${SIXTY}\n`.repeat(100) + "5\n");
+  await Deno.writeTextFile(
+    `${dir}/graph.json`,
+    JSON.stringify({
+      nodes: { n: { servlet: "../../fixtures/behind.ts" } },
+      input: "n.in",
+      output: "n.out",
+      listeners: [{ module: "file", options: { input: "in.txt", output: "out.txt" } }],
+    }),
+  );
+  const { code, stderr } = await runCli(
+    [`${dir}/graph.json`],
+    [...CLI_PERMISSIONS, "--allow-write=tests/.tmp"],
+  );
+  assertEquals(code, 0, stderr);
+  assertBytes(await Deno.readFile(`${dir}/out.txt`), concat(replies(1, 100), behindReply(101, 5)));
 });
