@@ -15,6 +15,7 @@ import {
   concat,
   oneNode,
   path,
+  ROOT,
   runCli,
   spawnCli,
   startHost,
@@ -23,6 +24,9 @@ import {
   WORKERS_PERMISSIONS,
 } from "./helpers.ts";
 import { behindReply, behindRuns } from "./fixtures/behind.ts";
+import { type ConnectionHandle, defineServlet, INPUT, OUTPUT, PERSIST } from "../mod.ts";
+import { simulate } from "../testing/mod.ts";
+import { chatHost, joinAs, nextLine } from "./chat_host.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -155,8 +159,10 @@ Deno.test("a client reset while its reply is written behind: the request it pipe
   assert(await writeAll(conn, `${SIXTY}\n`));
   await new Promise((resolve) => setTimeout(resolve, 100));
   conn.close(); // replies unread: a reset
-  await waitForLog(h, "PLUMB_CONN_ENDED");
+  const ended = await waitForLog(h, "PLUMB_CONN_ENDED");
   assertEquals(behindRuns.count, ran, "a request ran after its connection was reset");
+  // Logged as before the reply was written behind: the peer closed, after the requests run.
+  assert(new RegExp(`ended: closed by peer after [\\d.]+ s, ${ran} requests, `).test(ended), ended);
   // The host serves others.
   const other = await Deno.connect({ hostname: "127.0.0.1", port: h.port });
   assert(await writeAll(other, "2\n"));
@@ -206,6 +212,21 @@ Deno.test("requestTimeout: a reply stuck behind the next read counts as its requ
   await waitForLog(h, "(requestTimeout), closing");
   await waitForLog(h, "timed out (request took longer than 0.6 s)");
   conn.close();
+});
+
+Deno.test("DEADLINE: one that passes while a reply is stuck behind the next read waits for it; then its reply and the close", async () => {
+  await using h = await startHost(oneNode(BEHIND, ["deadline"], { ttl: 60 }), { metrics: true });
+  behindRuns.count = 0;
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: h.port });
+  const ran = await fillUntilStuck(h, conn);
+  // Past the deadline (0.5 s) with the reply stuck: the connection is not between requests.
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  assert(!h.logs.some((l) => l.includes("deadline passed, closing")), h.logs.join("\n"));
+  const { bytes, reset } = await readToEnd(conn);
+  conn.close();
+  assertEquals(reset, false);
+  assertBytes(bytes, concat(replies(1, ran), encoder.encode("late\n")));
+  await waitForLog(h, "deadline passed, closing");
 });
 
 Deno.test("the host stops while a reply is stuck behind the next read: the client gets every reply whole, then a clean end", async () => {
@@ -430,4 +451,114 @@ Deno.test("file module: a request per line, every reply appended to the output f
   );
   assertEquals(code, 0, stderr);
   assertBytes(await Deno.readFile(`${dir}/out.txt`), concat(replies(1, 100), behindReply(101, 5)));
+});
+
+Deno.test("TLS (examples/https.json): 200 requests pipelined in one write get 200 responses, exact", async () => {
+  const graph = JSON.parse(await Deno.readTextFile(path("examples/https.json")));
+  delete graph.$schema;
+  await using h = await startHost(graph, { base: new URL("examples/", ROOT) });
+  const tcp = await Deno.connect({ hostname: "127.0.0.1", port: h.port });
+  const conn = await Deno.startTls(tcp, {
+    hostname: "localhost",
+    caCerts: [await Deno.readTextFile(path("examples/tls/ca.crt"))],
+  });
+  const names = Array.from({ length: 200 }, (_, i) => `t${i}`);
+  const last = names.length - 1;
+  assert(
+    await writeAll(
+      conn,
+      names.map((n, i) => get(`/api/hello?name=${n}`, i === last ? "Connection: close\r\n" : ""))
+        .join(""),
+    ),
+  );
+  const { bytes } = await readToEnd(conn);
+  conn.close();
+  assertEquals(
+    decoder.decode(bytes).replace(/date: [^\r]*\r\n/g, ""),
+    names.map((n, i) => helloResponse(n, i === last ? "connection: close\r\n" : "")).join(""),
+  );
+});
+
+Deno.test("examples/chat.json: 300 pipelined commands while 300 long lines are pushed: every line whole, both in order", async () => {
+  await using h = await chatHost();
+  await using ann = await joinAs(h.port, "ann");
+  await using bob = await joinAs(h.port, "bob");
+  assertEquals(await nextLine(ann), "* bob has joined");
+  const text = "z".repeat(1000);
+  // Bob's 300 requests (each a reply to him) in one write while 300 of ann's lines are
+  // pushed to him.
+  await Promise.all([
+    bob.send("/who\r\n".repeat(300)),
+    ann.send(Array.from({ length: 300 }, (_, i) => `${i} ${text}\r\n`).join("")),
+  ]);
+  const who: string[] = [];
+  const said: string[] = [];
+  while (who.length < 300 || said.length < 300) {
+    const line = await nextLine(bob);
+    if (line === null) throw new Error(`bob closed after ${who.length} + ${said.length} lines`);
+    if (line.startsWith("<ann> ")) said.push(line);
+    else who.push(line);
+  }
+  assertEquals(who, Array(300).fill("* in the room: ann, bob"));
+  assertEquals(said, Array.from({ length: 300 }, (_, i) => `<ann> ${i} ${text}`));
+});
+
+/** The connections of {@linkcode pusher}, by peer. */
+const pushTo = new Map<string, ConnectionHandle>();
+/**
+ * `push N` writes `p 0` .. `p N-1` to every other connection of the host
+ * (server push, not awaited); any other line gets a reply of 60000 "r".
+ */
+const pusher = defineServlet({
+  init: (_args, env) => ({
+    input: env.define("in", INPUT | PERSIST),
+    output: env.define("out", OUTPUT),
+  }),
+  async exec(ctx, task): Promise<void> {
+    const line = await task.readLine(ctx.input);
+    const connection = task.connection!;
+    if (connection.state<boolean>() === undefined) {
+      connection.setState(true);
+      pushTo.set(connection.peer, connection.handle());
+    }
+    const push = line?.match(/^push (\d+)\n?$/);
+    if (push === null || push === undefined) {
+      await task.write(ctx.output, `${"r".repeat(SIXTY)}\n`);
+      return;
+    }
+    for (let i = 0; i < Number(push[1]); i++) {
+      for (const [peer, handle] of pushTo) if (peer !== connection.peer) handle.write(`p ${i}\n`);
+    }
+  },
+});
+
+Deno.test("server push (task.connection) while replies are written behind: no pushed byte inside a reply, nothing lost", async () => {
+  await using sim = await simulate(pusher, { transport: "tcp" });
+  pushTo.clear();
+  const bob = await Deno.connect({ hostname: "127.0.0.1", port: sim.port });
+  const ann = await Deno.connect({ hostname: "127.0.0.1", port: sim.port });
+  // Both connections known to the servlet before the pushes.
+  assert(await writeAll(bob, "hi\n"));
+  assertEquals((await readExactly(bob, SIXTY + 1)).length, SIXTY + 1);
+  assert(await writeAll(ann, "hi\n"));
+  assertEquals((await readExactly(ann, SIXTY + 1)).length, SIXTY + 1);
+  // Bob's 100 requests of 60000-byte replies in one write, as 5 x 200 lines are pushed to him.
+  const sending = Promise.all([
+    writeAll(bob, "big\n".repeat(100)),
+    writeAll(ann, "push 200\n".repeat(5)),
+  ]);
+  const expectedBytes = 100 * (SIXTY + 1) + 5 * Array.from({ length: 200 }, (_, i) => `p ${i}\n`)
+        .join("").length;
+  const bytes = await readExactly(bob, expectedBytes);
+  assertEquals(await sending, [true, true]);
+  const lines = decoder.decode(bytes).split("\n").slice(0, -1);
+  const reply = "r".repeat(SIXTY);
+  const pushed = lines.filter((l) => l !== reply);
+  assertEquals(lines.length - pushed.length, 100, "whole replies");
+  assertEquals(
+    pushed,
+    Array.from({ length: 5 }, () => Array.from({ length: 200 }, (_, i) => `p ${i}`)).flat(),
+  );
+  bob.close();
+  ann.close();
 });
