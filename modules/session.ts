@@ -706,10 +706,15 @@ export class Session implements ConnectionLink, PushLink {
     return this.#replying !== undefined;
   }
 
-  /** Closes the session once the reply written behind the next read is out (now if none is). */
+  /**
+   * Closes the session once its replies are out (now if none is being
+   * written): the one written behind the next read, and an ASYNC one its
+   * request left being written (on host stop, as a request in flight would).
+   */
   closeAfterReply(): void {
-    if (this.#replying === undefined) this.close();
-    else this.#replying.then(() => this.close());
+    const replying = this.#replying;
+    if (replying === undefined && this.#draining === RESOLVED) this.close();
+    else Promise.all([replying, this.#draining]).then(() => this.close());
   }
 
   /** Whether to keep the connection after a request: the nodes' words, else `PERSIST`. */

@@ -244,6 +244,20 @@ Deno.test("the host stops while a reply is stuck behind the next read: the clien
   assertBytes(bytes, replies(1, ran));
 });
 
+Deno.test("the host stops while an ASYNC reply is stuck after its request: the client gets every reply whole, then a clean end", async () => {
+  const h = await startHost(oneNode(BEHIND, ["async"]), { metrics: true });
+  behindRuns.count = 0;
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: h.port });
+  const ran = await fillUntilStuck(h, conn);
+  const stopped = h.host.close(5000);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const { bytes, reset } = await readToEnd(conn);
+  await stopped;
+  conn.close();
+  assertEquals(reset, false);
+  assertBytes(bytes, replies(1, ran));
+});
+
 Deno.test("the host stops with requests pipelined behind a stuck reply: the replies written so far arrive whole, the rest are not run", async () => {
   const h = await startHost(oneNode(BEHIND), { metrics: true });
   behindRuns.count = 0;
