@@ -23,7 +23,7 @@ import {
   waitForLog,
   WORKERS_PERMISSIONS,
 } from "./helpers.ts";
-import { behindReply, behindRuns } from "./fixtures/behind.ts";
+import behind, { behindReply, behindRuns } from "./fixtures/behind.ts";
 import { type ConnectionHandle, defineServlet, INPUT, OUTPUT, PERSIST } from "../mod.ts";
 import { simulate } from "../testing/mod.ts";
 import { chatHost, joinAs, nextLine } from "./chat_host.ts";
@@ -129,6 +129,18 @@ Deno.test("pipelined lines to hello.json (line steps): every reply, in order, by
   assert(await writeAll(conn, names.map((n) => `${n}\n`).join("")));
   assertEquals(decoder.decode(await readExactly(conn, expected.length)), decoder.decode(expected));
   conn.close();
+});
+
+Deno.test("the memory transport (simulate): pipelined lines and replies written behind, every one, in order", async () => {
+  await using sim = await simulate(behind);
+  behindRuns.count = 0;
+  const names = Array.from({ length: 1000 }, (_, i) => `m${i}`);
+  await using hello = await simulate("examples/hello.json");
+  assertEquals(
+    await hello.exchange(names.map((n) => `${n}\n`).join("")),
+    names.map((n) => `Hello, ${n}\n`).join(""),
+  );
+  assertEquals(await sim.exchange(`${SIXTY}\n`.repeat(50)), decoder.decode(replies(1, 50)));
 });
 
 Deno.test("pipelined lines to an exec servlet, read 1 KiB at a time: 200 replies of 60000 bytes, in order", async () => {
