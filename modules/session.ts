@@ -58,9 +58,6 @@ export interface SessionOptions {
 /** Default of {@linkcode SessionOptions.pushBuffer}: 1 MiB. */
 export const DEFAULT_PUSH_BUFFER = 1 << 20;
 
-/** Told when a write ends: `failed` for one that failed with the peer still there, and why. */
-type WriteSettled = (failed: boolean, error?: unknown) => void;
-
 /** A deadline set on a session with `DEADLINE`: when (`performance.now()` ms), why, and what to write. */
 interface SessionDeadline {
   readonly at: number;
@@ -204,18 +201,9 @@ class SessionOutput implements OutputHandle {
     return this.#size > 0 || this.#inFlight > 0;
   }
 
-  /**
-   * Writes out what is buffered; a gone peer is recorded, never thrown. Given
-   * `settled`, the end of this write is told to it (`failed` for a write
-   * that failed with the peer still there, with the error) and the promise
-   * never rejects: a caller that does not wait for the write needs no promise
-   * of its own.
-   */
-  flush(settled?: WriteSettled): Promise<void> {
-    if (this.#size === 0) {
-      if (settled === undefined) return this.#flushing;
-      return this.#flushing.then(() => settled(false), (error) => settled(true, error));
-    }
+  /** Writes out what is buffered; a gone peer is recorded, never thrown. */
+  flush(): Promise<void> {
+    if (this.#size === 0) return this.#flushing;
     const chunks = this.#chunks;
     const data = joinChunks(chunks, this.#size);
     chunks.length = 0;
@@ -223,26 +211,18 @@ class SessionOutput implements OutputHandle {
     this.#inFlight += data.length;
     // Behind any earlier flush not yet done, including one chained but not yet
     // started: a flush that skipped it would write its bytes out of order.
-    if (this.#inFlight === data.length) return this.#flushing = this.#send(data, settled);
-    return this.#flushing = this.#flushing.then(
-      () => this.#send(data, settled),
-      (error) => {
-        // The earlier write failed (its writer was told): this one is not made.
-        this.#sent(data, false);
-        if (settled === undefined) throw error;
-        settled(true, error);
-      },
-    );
+    return this.#flushing = this.#inFlight > data.length
+      ? this.#flushing.then(() => this.#send(data))
+      : this.#send(data);
   }
 
   /**
    * Writes `data` in one write when the channel takes it all (the usual case,
    * without an async frame of its own), else in as many as it takes.
    */
-  #send(data: Uint8Array, settled: WriteSettled | undefined): Promise<void> {
+  #send(data: Uint8Array): Promise<void> {
     if (this.gone) {
       this.#sent(data, false);
-      settled?.(false);
       return RESOLVED;
     }
     this.writing = true;
@@ -255,20 +235,12 @@ class SessionOutput implements OutputHandle {
     }
     return written.then(
       (n) =>
-        n === data.length
-          ? this.#done(data, settled)
-          : writeAll(this.#channel, data.subarray(n)).then(
-            () => this.#done(data, settled),
-            (error) => this.#failed(data, error, settled),
-          ),
-      (error) => this.#failed(data, error, settled),
+        n === data.length ? this.#sent(data, true) : writeAll(this.#channel, data.subarray(n)).then(
+          () => this.#sent(data, true),
+          (error) => this.#failed(data, error),
+        ),
+      (error) => this.#failed(data, error),
     );
-  }
-
-  /** A send of `data` wrote all of it. */
-  #done(data: Uint8Array, settled: WriteSettled | undefined): void {
-    this.#sent(data, true);
-    settled?.(false);
   }
 
   /** A send of `data` is over (`written`: all of it went out). */
@@ -280,17 +252,12 @@ class SessionOutput implements OutputHandle {
     if (this.#inFlight === 0 && this.#size === 0) this.#slab?.release();
   }
 
-  /** A send of `data` failed: a gone peer is recorded, any other error thrown (or told to `settled`). */
-  #failed(data: Uint8Array, error: unknown, settled: WriteSettled | undefined): void {
+  /** A send of `data` failed: a gone peer is recorded, any other error thrown. */
+  #failed(data: Uint8Array, error: unknown): void {
     this.#sent(data, false);
-    if (!isGone(error)) {
-      if (settled === undefined) throw error;
-      settled(true, error);
-      return;
-    }
+    if (!isGone(error)) throw error;
     this.gone = true;
     this.#onGone();
-    settled?.(false);
   }
 
   /** Prepares the handle for the next request. */
@@ -372,9 +339,7 @@ export class Session implements ConnectionLink, PushLink {
    * The last request's reply while it is written behind the next read (see
    * `#replyBehind`); settles, never rejecting, once it is out.
    */
-  #replying = false;
-  /** `#replyBehind`'s word when the write ends, made at the first. */
-  #replied: WriteSettled | undefined;
+  #replying: Promise<void> | undefined;
   #openInfo: RequestInfo | undefined;
   #dataInfo: RequestInfo | undefined;
   /** Each node's state on this connection, by node name; made when first used. */
@@ -723,29 +688,22 @@ export class Session implements ConnectionLink, PushLink {
    * session; `#serve` reports it.
    */
   #replyBehind(): void {
-    this.#replying = true;
-    this.#output.flush(
-      this.#replied ??= (failed, error) => {
-        this.#replying = false;
-        if (failed) {
-          this.#log?.log(
-            "warn",
-            "PLUMB_CONN_FAILED",
-            `${this.channel.peer}: connection failed: ${(error as Error)?.message ?? error}`,
-            { peer: this.channel.peer },
-          );
-          this.close();
-          return;
-        }
+    this.#replying = this.#output.flush().then(
+      () => {
+        this.#replying = undefined;
         // The wait for the next request starts now: the ttl counts from here.
         if (this.reading) this.readingSince = this.#clock.tick;
+      },
+      () => {
+        this.#replying = undefined;
+        this.close();
       },
     );
   }
 
   /** True while the last request's reply is written behind the next read. */
   get replying(): boolean {
-    return this.#replying;
+    return this.#replying !== undefined;
   }
 
   /**
@@ -754,11 +712,9 @@ export class Session implements ConnectionLink, PushLink {
    * request left being written (on host stop, as a request in flight would).
    */
   closeAfterReply(): void {
-    if (!this.#replying && this.#draining === RESOLVED) this.close();
-    else {
-      const replying = this.#replying ? this.#output.flush() : RESOLVED;
-      Promise.allSettled([replying, this.#draining]).then(() => this.close());
-    }
+    const replying = this.#replying;
+    if (replying === undefined && this.#draining === RESOLVED) this.close();
+    else Promise.all([replying, this.#draining]).then(() => this.close());
   }
 
   /** Whether to keep the connection after a request: the nodes' words, else `PERSIST`. */
@@ -810,9 +766,8 @@ export class Session implements ConnectionLink, PushLink {
           if (!reader.supply(chunk)) break;
         } else if (reader.buffered === 0 && !(await this.#fillIdle())) break;
         // The last reply is out before anything else happens on the connection.
-        if (this.#replying) {
-          // Written behind: this flush never rejects (its end goes to #replied).
-          await this.#output.flush();
+        if (this.#replying !== undefined) {
+          await this.#replying;
           // A reply that could not be written (the peer is gone) ends the session, as
           // when it was awaited in `#over`: a request pipelined behind it is not run.
           if (this.closed || this.#output.gone) break;
