@@ -51,3 +51,21 @@ export async function nodeVersion(): Promise<string | null> {
     return null;
   }
 }
+
+/**
+ * Runs a benchmark script's `main` with the command line and exits with its
+ * status; an error is one line, `NAME: message`, and status 1.
+ */
+export async function runMain(
+  name: string,
+  main: (args: string[]) => Promise<number>,
+): Promise<never> {
+  let status: number;
+  try {
+    status = await main(Deno.args);
+  } catch (error) {
+    console.error(`${name}: ${(error as Error).message}`);
+    status = 1;
+  }
+  Deno.exit(status);
+}

@@ -59,7 +59,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { canPin, median, nodeVersion, Notes } from "./common.ts";
+import { canPin, median, nodeVersion, Notes, runMain } from "./common.ts";
 import {
   byPart,
   type CpuProfile,
@@ -881,13 +881,4 @@ async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) {
-  let status: number;
-  try {
-    status = await main(Deno.args);
-  } catch (error) {
-    console.error(`bench:http: ${(error as Error).message}`);
-    status = 1;
-  }
-  Deno.exit(status);
-}
+if (import.meta.main) await runMain("bench:http", main);

@@ -30,6 +30,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { runMain } from "./common.ts";
 import { numberFlag } from "./flags.ts";
 import { prepareFiles, saveFile, type Target, targetsFor } from "./http.ts";
 import { startServer } from "./server_process.ts";
@@ -218,13 +219,4 @@ async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) {
-  let status: number;
-  try {
-    status = await main(Deno.args);
-  } catch (error) {
-    console.error(`bench:instructions: ${(error as Error).message}`);
-    status = 1;
-  }
-  Deno.exit(status);
-}
+if (import.meta.main) await runMain("bench:instructions", main);

@@ -72,7 +72,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { canPin, median, nodeVersion, Notes } from "./common.ts";
+import { canPin, median, nodeVersion, Notes, runMain } from "./common.ts";
 import { numberFlag } from "./flags.ts";
 import type { LoadMode, LoadResult } from "./load.ts";
 import {
@@ -1380,13 +1380,4 @@ async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) {
-  let status: number;
-  try {
-    status = await main(Deno.args);
-  } catch (error) {
-    console.error(`bench: ${(error as Error).message}`);
-    status = 1;
-  }
-  Deno.exit(status);
-}
+if (import.meta.main) await runMain("bench", main);

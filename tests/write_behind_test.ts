@@ -241,8 +241,13 @@ Deno.test("DEADLINE: one that passes while a reply is stuck behind the next read
   await waitForLog(h, "deadline passed, closing");
 });
 
-Deno.test("the host stops while a reply is stuck behind the next read: the client gets every reply whole, then a clean end", async () => {
-  const h = await startHost(oneNode(BEHIND), { metrics: true });
+/**
+ * Stops the host while a reply of the `behind` servlet (with `args`) is stuck
+ * after its request; the client then reads slowly at first, and must get every
+ * reply whole, then a clean end.
+ */
+async function stopWhileStuck(args: string[]): Promise<void> {
+  const h = await startHost(oneNode(BEHIND, args), { metrics: true });
   behindRuns.count = 0;
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: h.port });
   const ran = await fillUntilStuck(h, conn);
@@ -254,20 +259,14 @@ Deno.test("the host stops while a reply is stuck behind the next read: the clien
   conn.close();
   assertEquals(reset, false);
   assertBytes(bytes, replies(1, ran));
+}
+
+Deno.test("the host stops while a reply is stuck behind the next read: the client gets every reply whole, then a clean end", async () => {
+  await stopWhileStuck([]);
 });
 
 Deno.test("the host stops while an ASYNC reply is stuck after its request: the client gets every reply whole, then a clean end", async () => {
-  const h = await startHost(oneNode(BEHIND, ["async"]), { metrics: true });
-  behindRuns.count = 0;
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: h.port });
-  const ran = await fillUntilStuck(h, conn);
-  const stopped = h.host.close(5000);
-  await new Promise((resolve) => setTimeout(resolve, 200));
-  const { bytes, reset } = await readToEnd(conn);
-  await stopped;
-  conn.close();
-  assertEquals(reset, false);
-  assertBytes(bytes, replies(1, ran));
+  await stopWhileStuck(["async"]);
 });
 
 Deno.test("the host stops with requests pipelined behind a stuck reply: the replies written so far arrive whole, the rest are not run", async () => {
@@ -392,8 +391,11 @@ function assertCountingReplies(bytes: Uint8Array, count: number, what: string): 
 Deno.test("CLI, SIGTERM while replies are stuck behind the next read: every reply written arrives whole, then a clean end; exit 0", async () => {
   const cli = await spawnCli([BEHIND_GRAPH]);
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: cli.port });
-  assert(await writeAll(conn, `${SIXTY}\n`.repeat(400)));
-  // 24 MB of replies the client does not read: the host's writes stick.
+  // 150 requests in 900 bytes, all in the host's first read (1 KiB): a request left unread
+  // in the socket when the host closes makes the kernel reset the connection, and the reset
+  // drops what it had not sent yet (see docs/command-line.md, Signals).
+  assert(await writeAll(conn, `${SIXTY}\n`.repeat(150)));
+  // 9 MB of replies the client does not read: the host's writes stick.
   await new Promise((resolve) => setTimeout(resolve, 300));
   const stopping = cli.stop("SIGTERM");
   await new Promise((resolve) => setTimeout(resolve, 200));
@@ -403,7 +405,7 @@ Deno.test("CLI, SIGTERM while replies are stuck behind the next read: every repl
   assertEquals(code, 0, stderr);
   assertEquals(reset, false);
   const count = Math.floor(bytes.length / (SIXTY + 1));
-  assert(count > 0 && count < 400, `${count} replies`);
+  assert(count > 0 && count < 150, `${count} replies`);
   assertBytes(bytes, replies(1, count));
 });
 
