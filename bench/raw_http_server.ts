@@ -28,8 +28,9 @@ let head = "";
 /** The reply's head, its `date` made once a second. */
 function replyHead(): string {
   const now = Date.now();
-  if (Math.floor(now / 1000) !== second) {
-    second = Math.floor(now / 1000);
+  const current = Math.floor(now / 1000);
+  if (current !== second) {
+    second = current;
     head = `HTTP/1.1 200 OK\r\ndate: ${new Date(now).toUTCString()}\r\n` +
       `content-type: application/json\r\ncontent-length: ${BODY.length}\r\n\r\n`;
   }

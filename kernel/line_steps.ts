@@ -33,7 +33,6 @@ import {
   fanKind,
   NODE,
   passFan,
-  perPlan,
   shadowsOf,
   signalBound,
   StepCalls,
@@ -64,10 +63,9 @@ export interface LineSteps {
  * The line steps of a plan, or `undefined` when a node cannot run as one: a
  * servlet without `line`, more or less than one input, a bound `__null__` or
  * `__error__`, the shadow of an input, or a flag only `exec` honours.
+ * Worked out anew at each call: the scheduler keeps them per plan.
  */
-export const lineStepsOf: (plan: Plan) => LineSteps | undefined = perPlan(stepsOfNodes);
-
-function stepsOfNodes(plan: Plan): LineSteps | undefined {
+export function lineStepsOf(plan: Plan): LineSteps | undefined {
   const steps: Step[] = [];
   for (const node of plan.nodes) {
     const fan = fanKind(node);

@@ -198,7 +198,7 @@ export function runRequest(
   return new RequestRun(plan, input, output, report, info, open).start();
 }
 
-/** A plan's line steps and value steps: one lookup per request for both. */
+/** A plan's line steps and value steps, worked out at its first request: one lookup per request. */
 const stepsOf = perPlan((plan) => ({ line: lineStepsOf(plan), value: valueStepsOf(plan) }));
 
 /** True when the request's connection keeps a state for a node of the plan (`PUSH_STATE`). */

@@ -32,7 +32,6 @@ import {
   JOIN,
   NODE,
   passFan,
-  perPlan,
   shadowsOf,
   signalBound,
   StepCalls,
@@ -83,19 +82,18 @@ export function stepsAwake(plan: ValueSteps): boolean {
   return false;
 }
 
+/** Kinds of function that do not answer when called: never taken for a step. */
+const NOT_STEPS = new Set(["AsyncFunction", "GeneratorFunction", "AsyncGeneratorFunction"]);
+
 /**
  * The value steps of a plan, or `undefined` when it cannot run as steps:
  * its entry node has no step, a node's `__null__` or `__error__` is bound,
  * or the entry has the shadow of an input or an `ASYNC` output. Other nodes
  * without a step (or with such ports) are allowed: a request that reaches
- * one runs `exec`.
+ * one runs `exec`. Worked out anew at each call: the scheduler keeps them
+ * per plan (with their back-off counters).
  */
-export const valueStepsOf: (plan: Plan) => ValueSteps | undefined = perPlan(stepsOfNodes);
-
-/** Kinds of function that do not answer when called: never taken for a step. */
-const NOT_STEPS = new Set(["AsyncFunction", "GeneratorFunction", "AsyncGeneratorFunction"]);
-
-function stepsOfNodes(plan: Plan): ValueSteps | undefined {
+export function valueStepsOf(plan: Plan): ValueSteps | undefined {
   const steps: ValueStep[] = [];
   for (const node of plan.nodes) {
     const fan = fanKind(node);

@@ -77,8 +77,7 @@ const TOKEN_CHARS: Uint8Array = (() => {
   for (let c = 0x41; c <= 0x5a; c++) table[c] = 2;
   return table;
 })();
-/** The methods most requests use, as constants: their text is not sliced out of each head. */
-/** The common methods, by length. */
+/** The methods most requests use, by length, as constants: their text is not sliced out of each head. */
 const METHODS_BY_LENGTH: readonly (readonly string[] | undefined)[] = byLength([
   "GET",
   "POST",
@@ -333,9 +332,9 @@ function parseHeadText(text: string, limits: RequestLimits): Head | ParseOutcome
       if (known === "host") hosts++;
       continue;
     }
+    // Any other name (`host` is a common one: counted above).
     const name = text.slice(at, colon);
     const key = upper ? name.toLowerCase() : name;
-    if (key === "host") hosts++;
     headers[key] = Object.hasOwn(headers, key) ? `${headers[key]}, ${value}` : value;
   }
   if (hosts > 1 || (version === "1.1" && hosts === 0)) {
