@@ -11,6 +11,8 @@
  * 404; when the handler failed, 500 and the connection is closed. A request
  * the parser could not read is answered with the parser's error reply.
  * `HEAD` gets the header fields of the body it would get, without the body.
+ * A reply with a text body made twice in a row is kept as bytes, and written
+ * from them while it stays the same.
  *
  * Ports: `head` (input, `http/head`, from `http/parser`), `in` (input,
  * `http/response`), `out` (output, `bytes`: the connection).
@@ -66,13 +68,27 @@ const OWN_FIELDS = new Set(["content-length", "transfer-encoding", "connection",
 let dateSecond = -1;
 let dateText = "";
 /**
+ * True while the clock was read in this turn of the event loop: the replies
+ * of one turn (a batch of reads) share one reading, and the next turn reads
+ * it again. Reading the clock costs about as much as parsing a short head.
+ */
+let dateRead = false;
+/**
  * The status line and `date` field of each status with its standard reason,
  * made at most once a second: what most responses start with.
  */
 let statusLines: string[] = [];
 
+/** The clock is to be read again: queued as a microtask, run once the turn's work is done. */
+function dateStale(): void {
+  dateRead = false;
+}
+
 /** The `date` field value, made once a second (and the status lines with it). */
 function httpDate(): string {
+  if (dateRead) return dateText;
+  dateRead = true;
+  queueMicrotask(dateStale);
   const now = Date.now();
   const second = Math.floor(now / 1000);
   if (second !== dateSecond) {
@@ -105,8 +121,18 @@ function hasLineBreak(text: string): boolean {
   return text.includes("\n") || text.includes("\r");
 }
 
-/** The status line and the handler's fields, checked for line breaks (response splitting). */
-function headText(response: HttpResponse): string {
+/**
+ * A head's lines as {@linkcode headLines} leaves them: the status line (with
+ * `date`), then each field's line, the same strings from one response to the
+ * next while they are the same (they are kept above).
+ */
+const lines: string[] = [];
+
+/**
+ * Puts the status line and the handler's fields, checked for line breaks
+ * (response splitting), in {@linkcode lines}; returns how many.
+ */
+function headLines(response: HttpResponse): number {
   const status = response.status;
   const date = httpDate();
   let text: string;
@@ -132,6 +158,8 @@ function headText(response: HttpResponse): string {
     text = `HTTP/1.1 ${status} ${reason}\r\ndate: ${date}\r\n`;
     if (response.reason === undefined) statusLines[status] = text;
   }
+  lines[0] = text;
+  let count = 1;
   const headers = response.headers;
   if (headers !== undefined) {
     for (const name in headers) {
@@ -151,9 +179,17 @@ function headText(response: HttpResponse): string {
           (fieldLines.size < MAX_FIELD_LINES || fieldLines.has(name))
         ) fieldLines.set(name, seen);
       }
-      text += seen.line;
+      lines[count++] = seen.line;
     }
   }
+  return count;
+}
+
+/** The status line and the handler's fields, checked for line breaks (response splitting). */
+function headText(response: HttpResponse): string {
+  const count = headLines(response);
+  let text = lines[0];
+  for (let i = 1; i < count; i++) text += lines[i];
   return text;
 }
 
@@ -197,10 +233,72 @@ async function writeBody(
   await task.write(output, body.subarray(joined));
 }
 
+/** The longest reply a render node keeps as bytes, in UTF-16 units. */
+const MAX_KEPT_REPLY = 16384;
+
+const encoder = new TextEncoder();
+
+/**
+ * The last reply with a text body that a render node made, and its bytes once
+ * it made the same reply twice in a row: the same status line and `date`
+ * (made once a second), the same fields, framing and text. A node that keeps
+ * answering the same (a health check, a fixed JSON answer) writes those bytes
+ * again, without making and encoding the head each time; a node whose replies
+ * differ keeps only the last one's parts. The bytes are never changed once
+ * made: they may be written to several connections at once.
+ */
+class LastReply {
+  readonly #lines: string[] = [];
+  /** The framing's choices: see {@linkcode shapeOf}. */
+  #shape = -1;
+  #text = "";
+  #bytes: Uint8Array | undefined;
+
+  /** True when the reply of these parts ({@linkcode lines}, `shape`, `text`) is the last one. */
+  #same(count: number, shape: number, text: string): boolean {
+    const kept = this.#lines;
+    if (shape !== this.#shape || count !== kept.length || text !== this.#text) return false;
+    for (let i = 0; i < count; i++) if (lines[i] !== kept[i]) return false;
+    return true;
+  }
+
+  /** The bytes of the reply of these parts, when it is the last one and they were made. */
+  match(count: number, shape: number, text: string): Uint8Array | undefined {
+    const bytes = this.#bytes;
+    return bytes !== undefined && this.#same(count, shape, text) ? bytes : undefined;
+  }
+
+  /**
+   * A reply made anew, whole (`reply`): its bytes when it is the last one
+   * made again (they are kept), else undefined (the reply is written as text).
+   */
+  made(count: number, shape: number, text: string, reply: string): Uint8Array | undefined {
+    if (this.#same(count, shape, text)) {
+      if (reply.length > MAX_KEPT_REPLY) return undefined;
+      return this.#bytes = encoder.encode(reply);
+    }
+    const kept = this.#lines;
+    kept.length = count;
+    for (let i = 0; i < count; i++) kept[i] = lines[i];
+    this.#shape = shape;
+    this.#text = text;
+    this.#bytes = undefined;
+    return undefined;
+  }
+}
+
+/** The framing's choices that shape a head after its fields, as bits. */
+function shapeOf(exchange: HttpHead, persist: boolean, bodyless: boolean): number {
+  const version = exchange.version === "1.1" ? 1 : exchange.version === "1.0" ? 2 : 0;
+  return version | (persist ? 4 : 0) | (bodyless ? 8 : 0);
+}
+
 /** How a response goes out: its head, whole, and what follows it. */
 interface Framing {
-  /** The status line and every field, and the empty line. */
+  /** The status line and every field, and the empty line (empty when `reply` is set). */
   head: string;
+  /** The whole reply, head and text body, as the node's {@linkcode LastReply} kept it. */
+  reply: Uint8Array | undefined;
   /** False when the connection is to close after it. */
   persist: boolean;
   /** True when no body follows the head (`HEAD`, 1xx, 204, 304). */
@@ -218,14 +316,39 @@ interface Framing {
 /**
  * Frames a response for the exchange: status line, fields, `content-length`
  * or chunks, `connection`. `persist` is whether the connection is kept so
- * far; the framing may close it (a body of unknown length in HTTP/1.0).
+ * far; the framing may close it (a body of unknown length in HTTP/1.0). A
+ * reply with a text body the node made just before comes as the bytes
+ * `last` kept of it.
  * @throws {PlumbError} when the response cannot be written as it is
  */
-function frame(exchange: HttpHead, response: HttpResponse, persist: boolean): Framing {
-  let head = headText(response);
+function frame(
+  exchange: HttpHead,
+  response: HttpResponse,
+  persist: boolean,
+  last: LastReply,
+): Framing {
+  const count = headLines(response);
   const status = response.status;
   const bodyless = exchange.method === "HEAD" || status < 200 || status === 204 || status === 304;
   const text = typeof response.body === "string" ? response.body : undefined;
+  if (text !== undefined) {
+    // A text body has a length: the framing keeps persist as it is.
+    const reply = last.match(count, shapeOf(exchange, persist, bodyless), text);
+    if (reply !== undefined) {
+      return {
+        head: "",
+        reply,
+        persist,
+        bodyless,
+        text,
+        body: undefined,
+        length: undefined,
+        chunked: false,
+      };
+    }
+  }
+  let head = lines[0];
+  for (let i = 1; i < count; i++) head += lines[i];
   const body = typeof response.body === "string" ? undefined : response.body;
   const length = text !== undefined ? utf8Length(text) : body?.length ?? response.length;
   const chunked = text === undefined && body === undefined && length === undefined && !bodyless &&
@@ -239,7 +362,10 @@ function frame(exchange: HttpHead, response: HttpResponse, persist: boolean): Fr
     if (exchange.version === "1.1") head += "connection: close\r\n";
   } else if (exchange.version === "1.0") head += "connection: keep-alive\r\n";
   head += "\r\n";
-  return { head, persist, bodyless, text, body, length, chunked };
+  const reply = text === undefined
+    ? undefined
+    : last.made(count, shapeOf(exchange, persist, bodyless), text, bodyless ? head : head + text);
+  return { head, reply, persist, bodyless, text, body, length, chunked };
 }
 
 /** The response when no handler answered: the router found no route to one. */
@@ -254,6 +380,7 @@ export default defineServlet({
       head: env.input("head", { type: HTTP_HEAD }), // the exchange, from the parser
       input: env.input("in", { type: HTTP_RESPONSE }),
       output: env.output("out", { type: "bytes" }), // the connection
+      last: new LastReply(), // the last reply with a text body, and its bytes
     };
   },
   async exec(ctx, task) {
@@ -295,7 +422,7 @@ export default defineServlet({
     }
     let framing: Framing;
     try {
-      framing = frame(exchange, response, !failed && task.keepAlive(ctx.output));
+      framing = frame(exchange, response, !failed && task.keepAlive(ctx.output), ctx.last);
     } catch (error) {
       // A response that cannot be written as it is: the client gets a 500, the host logs why.
       task.keepAlive(ctx.output, false);
@@ -308,8 +435,12 @@ export default defineServlet({
       );
       throw error;
     }
-    const { head, bodyless, text, body, length, chunked } = framing;
+    const { head, reply, bodyless, text, body, length, chunked } = framing;
     if (!framing.persist) task.keepAlive(ctx.output, false);
+    if (reply !== undefined) {
+      await task.write(ctx.output, reply);
+      return;
+    }
     if (bodyless) {
       await task.write(ctx.output, head);
       return;
@@ -360,11 +491,12 @@ export default defineServlet({
     if (exchange.continue === true || exchange.error !== undefined || exchange.stream) return false;
     const response = task.value(ctx.input) ?? unanswered();
     if (response instanceof Uint8Array) return false; // bytes before a response: exec's to refuse
-    const framing = frame(exchange, response, task.keepAlive(ctx.output));
-    const { head, text, body } = framing;
+    const framing = frame(exchange, response, task.keepAlive(ctx.output), ctx.last);
+    const { head, reply, text, body } = framing;
     if (!framing.bodyless && text === undefined && body === undefined) return false;
     if (!framing.persist) task.keepAlive(ctx.output, false);
-    if (framing.bodyless) task.write(ctx.output, head);
+    if (reply !== undefined) task.write(ctx.output, reply);
+    else if (framing.bodyless) task.write(ctx.output, head);
     else if (text !== undefined) task.write(ctx.output, head + text);
     else {
       // As exec's writeBody: a large body's first bytes go with the head, the rest uncopied.
