@@ -58,6 +58,9 @@ export interface SessionOptions {
 /** Default of {@linkcode SessionOptions.pushBuffer}: 1 MiB. */
 export const DEFAULT_PUSH_BUFFER = 1 << 20;
 
+/** Told when a write behind ends: `error` for one that failed with the peer still there. */
+type WriteSettled = (error?: unknown) => void;
+
 /** A deadline set on a session with `DEADLINE`: when (`performance.now()` ms), why, and what to write. */
 interface SessionDeadline {
   readonly at: number;
@@ -140,6 +143,10 @@ class SessionOutput implements OutputHandle {
   /** Bytes handed to a flush and not yet written. */
   #inFlight = 0;
   #flushing: Promise<void> = RESOLVED;
+  /** The bytes of the send under way (sends go one at a time, each behind the last). */
+  #sending: Uint8Array | undefined;
+  /** Told when the send under way ends, for a flush behind ({@linkcode flushBehind}). */
+  #settled: WriteSettled | undefined;
   /** Bytes written to the channel so far, over every request of the session. */
   bytesOut = 0;
   /** True while a write to the channel is under way. */
@@ -217,47 +224,92 @@ class SessionOutput implements OutputHandle {
   }
 
   /**
+   * Writes out what is buffered, as `flush` does, and tells `settled` when
+   * the write ends instead of rejecting: for a reply written behind the next
+   * read, which nobody awaits. The usual reply, the only bytes waiting, costs
+   * one promise (the write's) and no closure.
+   */
+  flushBehind(settled: WriteSettled): void {
+    if (this.#inFlight === 0 && this.#size > 0) {
+      this.#settled = settled;
+      this.flush();
+      return;
+    }
+    this.flush().then(() => settled(), settled);
+  }
+
+  /**
    * Writes `data` in one write when the channel takes it all (the usual case,
-   * without an async frame of its own), else in as many as it takes.
+   * without an async frame of its own), else in as many as it takes. One
+   * send at a time: the next starts once this one has ended.
    */
   #send(data: Uint8Array): Promise<void> {
     if (this.gone) {
       this.#sent(data, false);
+      this.#tell();
       return RESOLVED;
     }
     this.writing = true;
     this.writingSince = this.#clock.tick;
+    this.#sending = data;
     let written: Promise<number>;
     try {
       written = this.#channel.write(data);
     } catch (error) {
       written = Promise.reject(error);
     }
-    return written.then(
-      (n) =>
-        n === data.length ? this.#sent(data, true) : writeAll(this.#channel, data.subarray(n)).then(
-          () => this.#sent(data, true),
-          (error) => this.#failed(data, error),
-        ),
-      (error) => this.#failed(data, error),
-    );
+    return written.then(this.#onWritten, this.#onFailed);
+  }
+
+  /** The channel took `n` bytes of the send under way: the rest, if any, goes in more writes. */
+  readonly #onWritten = (n: number): void | Promise<void> => {
+    const data = this.#sending!;
+    if (n === data.length) {
+      this.#sent(data, true);
+      this.#tell();
+      return;
+    }
+    return writeAll(this.#channel, data.subarray(n)).then(() => {
+      this.#sent(data, true);
+      this.#tell();
+    }, this.#onFailed);
+  };
+
+  /** The send under way failed. */
+  readonly #onFailed = (error: unknown): void => this.#failed(this.#sending!, error);
+
+  /** Tells the flush behind, if the send under way was one, that it ended (`error`: how it failed). */
+  #tell(error?: unknown): void {
+    const settled = this.#settled;
+    if (settled === undefined) return;
+    this.#settled = undefined;
+    settled(error);
   }
 
   /** A send of `data` is over (`written`: all of it went out). */
   #sent(data: Uint8Array, written: boolean): void {
     if (written) this.bytesOut += data.length;
+    this.#sending = undefined;
     this.writing = false;
     this.#inFlight -= data.length;
     // Nothing written from the reply slab waits any more: another session may have it.
     if (this.#inFlight === 0 && this.#size === 0) this.#slab?.release();
   }
 
-  /** A send of `data` failed: a gone peer is recorded, any other error thrown. */
+  /**
+   * A send of `data` failed: a gone peer is recorded, any other error thrown
+   * (or told to the flush behind, whose send never rejects).
+   */
   #failed(data: Uint8Array, error: unknown): void {
     this.#sent(data, false);
-    if (!isGone(error)) throw error;
+    if (!isGone(error)) {
+      if (this.#settled === undefined) throw error;
+      this.#tell(error);
+      return;
+    }
     this.gone = true;
     this.#onGone();
+    this.#tell();
   }
 
   /** Prepares the handle for the next request. */
@@ -335,11 +387,8 @@ export class Session implements ConnectionLink, PushLink {
   readonly #open: boolean;
   readonly #keepAlways: boolean;
   #draining: Promise<void> = RESOLVED;
-  /**
-   * The last request's reply while it is written behind the next read (see
-   * `#replyBehind`); settles, never rejecting, once it is out.
-   */
-  #replying: Promise<void> | undefined;
+  /** True while the last request's reply is written behind the next read (see `#replyBehind`). */
+  #replying = false;
   #openInfo: RequestInfo | undefined;
   #dataInfo: RequestInfo | undefined;
   /** Each node's state on this connection, by node name; made when first used. */
@@ -688,22 +737,30 @@ export class Session implements ConnectionLink, PushLink {
    * session; `#serve` reports it.
    */
   #replyBehind(): void {
-    this.#replying = this.#output.flush().then(
-      () => {
-        this.#replying = undefined;
-        // The wait for the next request starts now: the ttl counts from here.
-        if (this.reading) this.readingSince = this.#clock.tick;
-      },
-      () => {
-        this.#replying = undefined;
-        this.close();
-      },
-    );
+    this.#replying = true;
+    this.#output.flushBehind(this.#replied);
   }
+
+  /** The reply written behind is out (or failed, `error` saying why, with the peer still there). */
+  readonly #replied = (error?: unknown): void => {
+    this.#replying = false;
+    if (error !== undefined) {
+      this.#log?.log(
+        "warn",
+        "PLUMB_CONN_FAILED",
+        `${this.channel.peer}: connection failed: ${(error as Error)?.message ?? error}`,
+        { peer: this.channel.peer },
+      );
+      this.close();
+      return;
+    }
+    // The wait for the next request starts now: the ttl counts from here.
+    if (this.reading) this.readingSince = this.#clock.tick;
+  };
 
   /** True while the last request's reply is written behind the next read. */
   get replying(): boolean {
-    return this.#replying !== undefined;
+    return this.#replying;
   }
 
   /**
@@ -712,9 +769,12 @@ export class Session implements ConnectionLink, PushLink {
    * request left being written (on host stop, as a request in flight would).
    */
   closeAfterReply(): void {
-    const replying = this.#replying;
-    if (replying === undefined && this.#draining === RESOLVED) this.close();
-    else Promise.all([replying, this.#draining]).then(() => this.close());
+    if (!this.#replying && this.#draining === RESOLVED) this.close();
+    else {
+      // The reply written behind ends with the output's flush (told to #replied, never thrown).
+      const replying = this.#replying ? this.#output.flush() : RESOLVED;
+      Promise.allSettled([replying, this.#draining]).then(() => this.close());
+    }
   }
 
   /** Whether to keep the connection after a request: the nodes' words, else `PERSIST`. */
@@ -766,8 +826,9 @@ export class Session implements ConnectionLink, PushLink {
           if (!reader.supply(chunk)) break;
         } else if (reader.buffered === 0 && !(await this.#fillIdle())) break;
         // The last reply is out before anything else happens on the connection.
-        if (this.#replying !== undefined) {
-          await this.#replying;
+        if (this.#replying) {
+          // The reply written behind ends with the output's flush (told to #replied, never thrown).
+          await this.#output.flush();
           // A reply that could not be written (the peer is gone) ends the session, as
           // when it was awaited in `#over`: a request pipelined behind it is not run.
           if (this.closed || this.#output.gone) break;
