@@ -24,6 +24,7 @@ import {
 } from "../servlets/http/types.ts";
 import { assert, assertEquals } from "./assert.ts";
 import { httpGraph } from "./fixtures/http.ts";
+import { path, startHost } from "./helpers.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -584,5 +585,52 @@ Deno.test("written behind: the host stops while kept replies are stuck behind th
     } finally {
       conn.close();
     }
+  }
+});
+
+Deno.test("written behind: one kept reply written at once to TCP, TLS and unix clients, pipelined, every byte right on each", async () => {
+  const socket = "/tmp/plumb-test.sock";
+  const spec = graph("step");
+  spec.listeners = [
+    { module: "tcp", options: { host: "127.0.0.1", port: 0 } },
+    {
+      module: "tls",
+      options: {
+        host: "127.0.0.1",
+        port: 0,
+        cert: "examples/tls/localhost.crt",
+        key: "examples/tls/localhost.key",
+      },
+    },
+    { module: "unix", options: { path: socket } },
+  ];
+  await using h = await startHost(spec, { port: undefined, host: undefined });
+  const portOf = (scheme: string): number =>
+    Number(new URL(h.host.urls.find((u) => u.startsWith(scheme))!.replace(/^\w+:/, "http:")).port);
+  const caCerts = [await Deno.readTextFile(path("examples/tls/ca.crt"))];
+  const conns: Deno.Conn[] = [
+    await Deno.connect({ hostname: "127.0.0.1", port: portOf("tcp:") }),
+    await Deno.startTls(await Deno.connect({ hostname: "127.0.0.1", port: portOf("tls:") }), {
+      hostname: "localhost",
+      caCerts,
+    }),
+    await Deno.connect({ transport: "unix", path: socket }),
+  ];
+  const sent = (BIG + req("/") + BIG + BIG + req("/?say=other") + BIG).repeat(30) +
+    req("/", "GET", 1, "Connection: close\r\n");
+  const expected =
+    (BIG_REPLY + rep("same") + BIG_REPLY + BIG_REPLY + rep("other") + BIG_REPLY).repeat(30) +
+    rep("same", { connection: "close" });
+  const results = await Promise.all(conns.map(async (conn) => {
+    try {
+      const [, got] = await Promise.all([send(conn, sent), readToEnd(conn)]);
+      return got;
+    } finally {
+      conn.close();
+    }
+  }));
+  for (const [i, { bytes, reset }] of results.entries()) {
+    assertEquals(reset, false, `client ${i}`);
+    assertEquals(undated(decoder.decode(bytes), 181, `client ${i}`), expected, `client ${i}`);
   }
 });
