@@ -2,7 +2,8 @@
  * Value steps: a request whose bytes are buffered, run through the `step`s of
  * its nodes (see {@linkcode ServletDefinition.step}) as one synchronous call
  * per node in topological order. Each edge carries at most one value, held as
- * it was written; a fan-out hands it to every branch, and a fan-in takes the
+ * it was written (bytes as a copy: the next node may change what it reads, and
+ * the step may write the same bytes again); a fan-out hands it to every branch, and a fan-in takes the
  * first branch, in the file's order, that carries one (what `JoinInput`
  * does). No task, pipe, promise or settling per node.
  *
@@ -159,7 +160,9 @@ class StepRun {
       // A second value (exec carries a stream of them), or none (exec refuses null and
       // undefined): exec's to write.
       if (this.values[slot] !== undefined || value == null) this.decline();
-      this.values[slot] = value;
+      // Bytes go on as a copy: the node behind may change what it reads, and a step may
+      // write bytes it keeps and writes again (http/render's last reply).
+      this.values[slot] = value instanceof Uint8Array ? value.slice() : value;
     } else if (slot === GRAPH_OUTPUT) {
       if (typeof value !== "string" && !(value instanceof Uint8Array)) this.decline();
       this.replier = node;

@@ -389,6 +389,8 @@ export class Session implements ConnectionLink, PushLink {
   #draining: Promise<void> = RESOLVED;
   /** True while the last request's reply is written behind the next read (see `#replyBehind`). */
   #replying = false;
+  /** The failure `#logFailure` logged last. */
+  #loggedFailure: unknown;
   #openInfo: RequestInfo | undefined;
   #dataInfo: RequestInfo | undefined;
   /** Each node's state on this connection, by node name; made when first used. */
@@ -745,18 +747,29 @@ export class Session implements ConnectionLink, PushLink {
   readonly #replied = (error?: unknown): void => {
     this.#replying = false;
     if (error !== undefined) {
-      this.#log?.log(
-        "warn",
-        "PLUMB_CONN_FAILED",
-        `${this.channel.peer}: connection failed: ${(error as Error)?.message ?? error}`,
-        { peer: this.channel.peer },
-      );
+      if (this.#log !== undefined) this.#logFailure(this.#log, error);
       this.close();
       return;
     }
     // The wait for the next request starts now: the ttl counts from here.
     if (this.reading) this.readingSince = this.#clock.tick;
   };
+
+  /**
+   * Logs that the connection failed, once per error: a write behind that
+   * failed is told to `#replied`, and may reach `#serve` too (through a flush
+   * chained behind it).
+   */
+  #logFailure(log: ListenContext["log"], error: unknown): void {
+    if (error === this.#loggedFailure) return;
+    this.#loggedFailure = error;
+    log.log(
+      "warn",
+      "PLUMB_CONN_FAILED",
+      `${this.channel.peer}: connection failed: ${(error as Error)?.message ?? error}`,
+      { peer: this.channel.peer },
+    );
+  }
 
   /** True while the last request's reply is written behind the next read. */
   get replying(): boolean {
@@ -862,12 +875,7 @@ export class Session implements ConnectionLink, PushLink {
         !reader.ended && !closing()
       ) this.#close(undefined, true);
     } catch (error) {
-      context.log.log(
-        "warn",
-        "PLUMB_CONN_FAILED",
-        `${this.channel.peer}: connection failed: ${(error as Error)?.message ?? error}`,
-        { peer: this.channel.peer },
-      );
+      this.#logFailure(context.log, error);
     } finally {
       this.close();
       // No read into the buffers is under way now (unless a servlet left one

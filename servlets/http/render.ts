@@ -12,7 +12,7 @@
  * the parser could not read is answered with the parser's error reply.
  * `HEAD` gets the header fields of the body it would get, without the body.
  * A reply with a text body made twice in a row is kept as bytes, and written
- * from them while it stays the same.
+ * from them while it stays the same (by the step, the usual path).
  *
  * Ports: `head` (input, `http/head`, from `http/parser`), `in` (input,
  * `http/response`), `out` (output, `bytes`: the connection).
@@ -245,7 +245,9 @@ const encoder = new TextEncoder();
  * answering the same (a health check, a fixed JSON answer) writes those bytes
  * again, without making and encoding the head each time; a node whose replies
  * differ keeps only the last one's parts. The bytes are never changed once
- * made: they may be written to several connections at once.
+ * made: they may be written to several connections at once. Only the step
+ * writes them: the kernel hands a step's bytes to a node behind it as a copy
+ * (a node may change the bytes it reads), where exec's go on as they are.
  */
 class LastReply {
   readonly #lines: string[] = [];
@@ -325,13 +327,13 @@ function frame(
   exchange: HttpHead,
   response: HttpResponse,
   persist: boolean,
-  last: LastReply,
+  last: LastReply | undefined,
 ): Framing {
   const count = headLines(response);
   const status = response.status;
   const bodyless = exchange.method === "HEAD" || status < 200 || status === 204 || status === 304;
   const text = typeof response.body === "string" ? response.body : undefined;
-  if (text !== undefined) {
+  if (text !== undefined && last !== undefined) {
     // A text body has a length: the framing keeps persist as it is.
     const reply = last.match(count, shapeOf(exchange, persist, bodyless), text);
     if (reply !== undefined) {
@@ -362,7 +364,7 @@ function frame(
     if (exchange.version === "1.1") head += "connection: close\r\n";
   } else if (exchange.version === "1.0") head += "connection: keep-alive\r\n";
   head += "\r\n";
-  const reply = text === undefined
+  const reply = text === undefined || last === undefined
     ? undefined
     : last.made(count, shapeOf(exchange, persist, bodyless), text, bodyless ? head : head + text);
   return { head, reply, persist, bodyless, text, body, length, chunked };
@@ -422,7 +424,8 @@ export default defineServlet({
     }
     let framing: Framing;
     try {
-      framing = frame(exchange, response, !failed && task.keepAlive(ctx.output), ctx.last);
+      // Not the kept bytes: exec writes on a pipe, whose reader may change what it reads.
+      framing = frame(exchange, response, !failed && task.keepAlive(ctx.output), undefined);
     } catch (error) {
       // A response that cannot be written as it is: the client gets a 500, the host logs why.
       task.keepAlive(ctx.output, false);
@@ -435,12 +438,8 @@ export default defineServlet({
       );
       throw error;
     }
-    const { head, reply, bodyless, text, body, length, chunked } = framing;
+    const { head, bodyless, text, body, length, chunked } = framing;
     if (!framing.persist) task.keepAlive(ctx.output, false);
-    if (reply !== undefined) {
-      await task.write(ctx.output, reply);
-      return;
-    }
     if (bodyless) {
       await task.write(ctx.output, head);
       return;
