@@ -16,14 +16,10 @@
 import { defineServlet } from "../mod.ts";
 import { type GraphSpec, Host, type NodeSpec } from "../host/mod.ts";
 import { simulate, type TestClient } from "../testing/mod.ts";
-import {
-  HTTP_REQUEST,
-  HTTP_RESPONSE,
-  type HttpRequest,
-  type HttpResponse,
-} from "../servlets/http/types.ts";
+import type { HttpRequest, HttpResponse } from "../servlets/http/types.ts";
 import { assert, assertEquals } from "./assert.ts";
 import { httpGraph } from "./fixtures/http.ts";
+import { httpHandler } from "./fixtures/http_handler.ts";
 import { path, startHost } from "./helpers.ts";
 
 const encoder = new TextEncoder();
@@ -77,28 +73,11 @@ function answer(request: HttpRequest): HttpResponse {
   };
 }
 
-/** The handler as a servlet: with `exec` only, or with a step too. */
-function handler(mode: "step" | "exec") {
-  return defineServlet({
-    description: "answers what the query asks for",
-    init: (_args, env) => ({
-      input: env.input("in", { type: HTTP_REQUEST }),
-      output: env.output("out", { type: HTTP_RESPONSE }),
-    }),
-    async exec(ctx, task) {
-      const request = await task.readValue(ctx.input);
-      if (request !== null) await task.writeValue(ctx.output, answer(request));
-    },
-    step(ctx, task) {
-      const request = task.value(ctx.input);
-      if (mode === "exec" || request === undefined || request.stream !== undefined) return false;
-      task.write(ctx.output, answer(request));
-    },
-  });
-}
+/** The handler as a servlet: given the argument `exec`, its step declines. */
+const handler = httpHandler(answer);
 
 function graph(mode: "step" | "exec", parserArgs: string[] = []): GraphSpec {
-  const nodes: Record<string, NodeSpec> = { answer: { servlet: handler(mode) } };
+  const nodes: Record<string, NodeSpec> = { answer: { servlet: handler, args: [mode] } };
   return httpGraph(parserArgs, nodes, ["answer.in", "answer.out"]);
 }
 
