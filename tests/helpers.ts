@@ -98,14 +98,29 @@ export const CLI_PERMISSIONS = ["--allow-net=127.0.0.1", "--allow-read"];
 /** The permission flags of a CLI run with `--workers`: it starts `deno` processes. */
 export const WORKERS_PERMISSIONS = [...CLI_PERMISSIONS, `--allow-run=${Deno.execPath()}`];
 
-/** Runs `main.ts` with `args` to its end. */
-export async function runCli(args: string[], permissions = CLI_PERMISSIONS): Promise<CliResult> {
-  const out = await new Deno.Command(Deno.execPath(), {
+/** Runs `main.ts` with `args` to its end; `input`, if given, on its standard input. */
+export async function runCli(
+  args: string[],
+  permissions = CLI_PERMISSIONS,
+  input?: string,
+): Promise<CliResult> {
+  const command = new Deno.Command(Deno.execPath(), {
     args: ["run", ...permissions, path("main.ts"), ...args],
     cwd: path("."),
-    stdin: "null",
+    stdin: input === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
     env: { NO_COLOR: "1" },
-  }).output();
+  });
+  let out: Deno.CommandOutput;
+  if (input === undefined) out = await command.output();
+  else {
+    const child = command.spawn();
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(input));
+    await writer.close();
+    out = await child.output();
+  }
   return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
 }
 

@@ -10,6 +10,7 @@ import {
   CLI_PERMISSIONS,
   Client,
   path,
+  runCli,
   spawnCli,
   startHost,
   waitForLog,
@@ -285,21 +286,10 @@ Deno.test({
 });
 
 Deno.test("--stdio with standard error apart from the conversation (a terminal, tcpserver): errors are written there", async () => {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "main.ts", FAIL, "--stdio"],
-    cwd: path("."),
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode("boom\n"));
-  await writer.close();
-  const out = await child.output();
-  assertEquals(new TextDecoder().decode(out.stdout), "error: request failed\n");
+  const out = await runCli([FAIL, "--stdio"], ["--allow-read"], "boom\n");
+  assertEquals(out.stdout, "error: request failed\n");
   assertEquals(
-    new TextDecoder().decode(out.stderr),
+    out.stderr,
     'plumb error: PLUMB_REQUEST_FAILED node "f" (../fail.ts) failed a request from stdio: ' +
       "Error: boom requested\n",
   );

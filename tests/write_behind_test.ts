@@ -105,18 +105,22 @@ function replies(from: number, to: number, n = SIXTY): Uint8Array {
 }
 
 /**
- * Sends `60000` lines one at a time, each once the last reply is written,
- * until a reply sticks (the client reads nothing: the socket buffers fill).
- * Then the session waits for the next request with that reply written
- * behind. Returns how many requests ran.
+ * Connects to `h` and sends `60000` lines one at a time, each once the last
+ * reply is written, until a reply sticks (the client reads nothing: the
+ * socket buffers fill). Then the session waits for the next request with
+ * that reply written behind. Returns the connection and how many requests ran.
  */
-async function fillUntilStuck(h: TestHost, conn: Deno.Conn): Promise<number> {
+async function stuckConnection(h: TestHost): Promise<{ conn: Deno.Conn; ran: number }> {
+  behindRuns.count = 0;
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: h.port });
   const start = bytesOut(h);
   for (let k = 1; k <= 1000; k++) {
     assert(await writeAll(conn, `${SIXTY}\n`));
     assert(await within(5000, () => behindRuns.count === k), `request ${k} did not run`);
     // Into socket buffers with room a write ends at once: a second is generous.
-    if (!(await within(1000, () => bytesOut(h) - start === k * (SIXTY + 1)))) return k;
+    if (!(await within(1000, () => bytesOut(h) - start === k * (SIXTY + 1)))) {
+      return { conn, ran: k };
+    }
   }
   throw new Error("no reply stuck after 60 MB: the client's socket buffers did not fill");
 }
@@ -164,9 +168,7 @@ Deno.test("pipelined lines to an exec servlet, read 1 KiB at a time: 200 replies
 
 Deno.test("a client reset while its reply is written behind: the request it pipelined after is not run", async () => {
   await using h = await startHost(oneNode(BEHIND), { metrics: true });
-  behindRuns.count = 0;
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: h.port });
-  const ran = await fillUntilStuck(h, conn);
+  const { conn, ran } = await stuckConnection(h);
   // The next request comes while the last reply is stuck: the host has read it and waits.
   assert(await writeAll(conn, `${SIXTY}\n`));
   await new Promise((resolve) => setTimeout(resolve, 100));
@@ -184,9 +186,7 @@ Deno.test("a client reset while its reply is written behind: the request it pipe
 
 Deno.test("ttl: a session whose reply is stuck behind its next read is not idle; once the client reads, it is served", async () => {
   await using h = await startHost(oneNode(BEHIND, [], { ttl: 0.2 }), { metrics: true });
-  behindRuns.count = 0;
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: h.port });
-  const ran = await fillUntilStuck(h, conn);
+  const { conn, ran } = await stuckConnection(h);
   // Five ttls with the reply stuck: the session waits for the next request, but its last
   // reply is not out, so the ttl does not close it (a close would cut that reply).
   await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -204,9 +204,7 @@ Deno.test("writeTimeout: a client that never reads a reply written behind is clo
   await using h = await startHost(oneNode(BEHIND, [], { ttl: 0.2, writeTimeout: 0.6 }), {
     metrics: true,
   });
-  behindRuns.count = 0;
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: h.port });
-  await fillUntilStuck(h, conn);
+  const { conn } = await stuckConnection(h);
   const line = await waitForLog(h, "(writeTimeout), closing");
   assert(line.includes("did not read its reply for 0.6 s"), line);
   assert(!h.logs.some((l) => l.includes("(ttl), closing")), h.logs.join("\n"));
@@ -218,9 +216,7 @@ Deno.test("requestTimeout: a reply stuck behind the next read counts as its requ
   await using h = await startHost(oneNode(BEHIND, [], { ttl: 60, requestTimeout: 0.6 }), {
     metrics: true,
   });
-  behindRuns.count = 0;
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: h.port });
-  await fillUntilStuck(h, conn);
+  const { conn } = await stuckConnection(h);
   await waitForLog(h, "(requestTimeout), closing");
   await waitForLog(h, "timed out (request took longer than 0.6 s)");
   conn.close();
@@ -228,9 +224,7 @@ Deno.test("requestTimeout: a reply stuck behind the next read counts as its requ
 
 Deno.test("DEADLINE: one that passes while a reply is stuck behind the next read waits for it; then its reply and the close", async () => {
   await using h = await startHost(oneNode(BEHIND, ["deadline"], { ttl: 60 }), { metrics: true });
-  behindRuns.count = 0;
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: h.port });
-  const ran = await fillUntilStuck(h, conn);
+  const { conn, ran } = await stuckConnection(h);
   // Past the deadline (0.5 s) with the reply stuck: the connection is not between requests.
   await new Promise((resolve) => setTimeout(resolve, 1500));
   assert(!h.logs.some((l) => l.includes("deadline passed, closing")), h.logs.join("\n"));
@@ -243,14 +237,17 @@ Deno.test("DEADLINE: one that passes while a reply is stuck behind the next read
 
 /**
  * Stops the host while a reply of the `behind` servlet (with `args`) is stuck
- * after its request; the client then reads slowly at first, and must get every
- * reply whole, then a clean end.
+ * after its request, with `pipelined` more requests sent behind it; the
+ * client then reads slowly at first, and must get every reply written so far
+ * whole, then a clean end, and no request may run once the stop began.
  */
-async function stopWhileStuck(args: string[]): Promise<void> {
+async function stopWhileStuck(args: string[], pipelined = 0): Promise<void> {
   const h = await startHost(oneNode(BEHIND, args), { metrics: true });
-  behindRuns.count = 0;
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: h.port });
-  const ran = await fillUntilStuck(h, conn);
+  const { conn, ran } = await stuckConnection(h);
+  if (pipelined > 0) {
+    assert(await writeAll(conn, `${SIXTY}\n`.repeat(pipelined)));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
   const stopped = h.host.close(5000);
   // The stop waits for the reply: read it now, slowly at first.
   await new Promise((resolve) => setTimeout(resolve, 200));
@@ -258,6 +255,7 @@ async function stopWhileStuck(args: string[]): Promise<void> {
   await stopped;
   conn.close();
   assertEquals(reset, false);
+  assertEquals(behindRuns.count, ran, "a request ran after the host started to stop");
   assertBytes(bytes, replies(1, ran));
 }
 
@@ -270,32 +268,28 @@ Deno.test("the host stops while an ASYNC reply is stuck after its request: the c
 });
 
 Deno.test("the host stops with requests pipelined behind a stuck reply: the replies written so far arrive whole, the rest are not run", async () => {
-  const h = await startHost(oneNode(BEHIND), { metrics: true });
-  behindRuns.count = 0;
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: h.port });
-  const ran = await fillUntilStuck(h, conn);
-  assert(await writeAll(conn, `${SIXTY}\n`.repeat(5)));
-  await new Promise((resolve) => setTimeout(resolve, 100));
-  const stopped = h.host.close(5000);
-  await new Promise((resolve) => setTimeout(resolve, 100));
-  const { bytes, reset } = await readToEnd(conn);
-  await stopped;
-  conn.close();
-  assertEquals(reset, false);
-  assertEquals(behindRuns.count, ran, "a request ran after the host started to stop");
-  assertBytes(bytes, replies(1, ran));
+  await stopWhileStuck([], 5);
 });
 
-Deno.test("a client that half-closes right after its pipelined requests gets every reply, then a clean end", async () => {
-  await using h = await startHost(oneNode(BEHIND));
-  behindRuns.count = 0;
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: h.port });
-  assert(await writeAll(conn, `${SIXTY}\n`.repeat(100)));
+/**
+ * Sends `n` lines of 60,000 bytes pipelined on a new connection to `port`,
+ * half-closes it, and returns everything the host wrote back, which must end
+ * cleanly (no reset).
+ */
+async function sendAndHalfClose(port: number, n: number): Promise<Uint8Array> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  assert(await writeAll(conn, `${SIXTY}\n`.repeat(n)));
   await conn.closeWrite();
   const { bytes, reset } = await readToEnd(conn);
   conn.close();
   assertEquals(reset, false);
-  assertBytes(bytes, replies(1, 100));
+  return bytes;
+}
+
+Deno.test("a client that half-closes right after its pipelined requests gets every reply, then a clean end", async () => {
+  await using h = await startHost(oneNode(BEHIND));
+  behindRuns.count = 0;
+  assertBytes(await sendAndHalfClose(h.port, 100), replies(1, 100));
 });
 
 /** `GET target` as HTTP/1.1, with `extra` header lines. */
@@ -412,51 +406,25 @@ Deno.test("CLI, SIGTERM while replies are stuck behind the next read: every repl
 Deno.test("--workers 2: pipelined replies written behind, on connection after connection, whole and in order", async () => {
   await using cli = await spawnCli([BEHIND_GRAPH, "--workers", "2"], WORKERS_PERMISSIONS);
   for (let c = 0; c < 6; c++) {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port: cli.port });
-    assert(await writeAll(conn, `${SIXTY}\n`.repeat(50)));
-    await conn.closeWrite();
-    const { bytes, reset } = await readToEnd(conn);
-    conn.close();
-    assertEquals(reset, false);
-    assertCountingReplies(bytes, 50, `connection ${c}`);
+    assertCountingReplies(await sendAndHalfClose(cli.port, 50), 50, `connection ${c}`);
   }
   const { code, stderr } = await cli.stop("SIGTERM");
   assertEquals(code, 0, stderr);
 });
 
-/** Runs the CLI with `args`, `input` on its standard input; returns its standard output and status. */
-async function pipeThroughCli(
-  args: string[],
-  input: string,
-  permissions = CLI_PERMISSIONS,
-): Promise<{ stdout: Uint8Array; code: number; stderr: string }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...permissions, path("main.ts"), ...args],
-    cwd: path("."),
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(encoder.encode(input));
-  await writer.close();
-  const out = await child.output();
-  return { stdout: out.stdout, code: out.code, stderr: decoder.decode(out.stderr) };
-}
-
 Deno.test("stdio: lines piped into the CLI (printf | plumb --stdio) get every reply on standard output", async () => {
   const names = Array.from({ length: 5000 }, (_, i) => `s${i}`);
-  const hello = await pipeThroughCli(
+  const hello = await runCli(
     ["examples/hello.json", "--stdio"],
+    CLI_PERMISSIONS,
     names.map((n) => `${n}\n`).join(""),
   );
   assertEquals(hello.code, 0, hello.stderr);
-  assertEquals(decoder.decode(hello.stdout), names.map((n) => `Hello, ${n}\n`).join(""));
+  assertEquals(hello.stdout, names.map((n) => `Hello, ${n}\n`).join(""));
   // Replies larger than the pipe's buffer, written behind the next read.
-  const big = await pipeThroughCli([BEHIND_GRAPH, "--stdio"], `${SIXTY}\n`.repeat(100));
+  const big = await runCli([BEHIND_GRAPH, "--stdio"], CLI_PERMISSIONS, `${SIXTY}\n`.repeat(100));
   assertEquals(big.code, 0, big.stderr);
-  assertBytes(big.stdout, replies(1, 100));
+  assertBytes(encoder.encode(big.stdout), replies(1, 100));
 });
 
 Deno.test("file module: a request per line, every reply appended to the output file", async () => {
