@@ -1,9 +1,13 @@
 /**
- * User-space instructions per HTTP request, counted by Valgrind: the same
- * servers as `bench/http.ts` (plumb on `examples/http.json`, `Deno.serve`,
- * `node:http`, and on `/api/hello` the raw `Deno.listen` floor), each run under `valgrind --tool=callgrind`, which counts every
- * instruction the process executes in user space (JavaScript, V8, the
- * runtime, the GC's threads), and none of the kernel's.
+ * User-space instructions per request, counted by Valgrind: for HTTP the
+ * same servers as `bench/http.ts` (plumb on `examples/http.json`,
+ * `Deno.serve`, `node:http`, and on `/api/hello` the raw `Deno.listen`
+ * floor); with `--line`, the line servers of `bench/run.ts`'s keep-alive
+ * section (`hello`, `raw bytes`, `raw lines`, `node net`), each request
+ * `Plumber\n` and its reply one line. Each server runs under `valgrind
+ * --tool=callgrind`, which counts every instruction the process executes in
+ * user space (JavaScript, V8, the runtime, the GC's threads), and none of the
+ * kernel's.
  *
  * Timings on a shared machine move by 10-30 % from run to run; an
  * instruction count moves by about 1 %. So this is the measure to tell two
@@ -13,7 +17,7 @@
  * left out, and an instruction may cost more in one program than another.
  *
  * Each server serves `--requests` requests twice, in two runs: first `N1`
- * then `N2` (default 10000 and 50000) `GET --path` requests over `--conns`
+ * then `N2` (default 10000 and 50000) `GET --path` requests (or lines) over `--conns`
  * keep-alive connections (default 16), sent by a client in this process, one
  * request in flight per connection. Start-up, JIT warm-up and exit are the
  * same in both runs, so the difference of their counts over `N2 - N1` is
@@ -23,36 +27,41 @@
  * ```sh
  * deno task bench:instructions
  * deno task bench:instructions --targets plumb --compare ../plumb-before
+ * deno task bench:instructions --line --conns 64
  * ```
  *
  * Needs `valgrind` (Debian: `apt-get install valgrind`) and, for `node:http`,
- * `node`. The report is printed and saved to `bench/results/instructions.md`.
+ * `node`. The report is printed and saved to `bench/results/instructions.md`
+ * (`instructions_line.md` with `--line`).
  * @module
  */
 import { parseArgs } from "node:util";
 import { runMain } from "./common.ts";
 import { numberFlag } from "./flags.ts";
 import { prepareFiles, saveFile, type Target, targetsFor } from "./http.ts";
+import { lineServers } from "./run.ts";
 import { startServer } from "./server_process.ts";
 
 /** The repository root: the servers run there, with paths relative to it. */
 const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname);
-/** Where the report is saved, relative to the repository root. */
+/** Where the report is saved, relative to the repository root (with `--line`, the second). */
 const RESULTS_FILE = "bench/results/instructions.md";
+const LINE_RESULTS_FILE = "bench/results/instructions_line.md";
 /** How long a server may take to start under Valgrind, in ms. */
 const START_MS = 180_000;
 /** How long a server may take to exit under Valgrind after SIGTERM, in ms. */
 const STOP_MS = 120_000;
 /** What callgrind prints at exit: the instructions it counted. */
 const COLLECTED = /Collected : (\d+)/;
-const USAGE =
-  "flags are --requests N1,N2 --conns C --path /P --targets NAME,... --compare DIR (repeatable)";
+const USAGE = "flags are --requests N1,N2 --conns C --path /P (or --line) --targets NAME,... " +
+  "--compare DIR (repeatable)";
 
 /** What to measure. */
 interface Options {
   requests: [number, number];
   conns: number;
-  path: string;
+  /** The HTTP path requested; `null` with `--line`. */
+  path: string | null;
   targets: Target[];
 }
 
@@ -63,6 +72,7 @@ function parse(args: string[]): Options {
       requests: { type: "string" },
       conns: { type: "string" },
       path: { type: "string" },
+      line: { type: "boolean" },
       targets: { type: "string" },
       compare: { type: "string", multiple: true },
     },
@@ -73,8 +83,9 @@ function parse(args: string[]): Options {
     throw new Error(`--requests takes two counts, N1,N2 (${USAGE})`);
   }
   if (counts[1] <= counts[0]) throw new Error("--requests: N2 must be more than N1");
-  const path = values.path ?? "/api/hello";
-  const all = targetsFor(path);
+  if (values.line && values.path !== undefined) throw new Error("--path is for HTTP, not --line");
+  const path = values.line ? null : values.path ?? "/api/hello";
+  const all = path === null ? lineServers() : targetsFor(path);
   const names = values.targets?.split(",").map((name) => name.trim());
   const targets = all.filter((target) => names === undefined || names.includes(target.name));
   const unknown = names?.filter((name) => !all.some((target) => target.name === name)) ?? [];
@@ -101,9 +112,21 @@ function programOf(target: Target): string {
   return target.program === "deno" ? Deno.execPath() : "node";
 }
 
-/** Sends `total` requests over `conns` keep-alive connections; resolves once all are answered. */
-async function load(port: number, path: string, total: number, conns: number): Promise<void> {
-  const request = new TextEncoder().encode(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+/**
+ * Sends `total` requests (`GET path`, or with `path` null the line
+ * `Plumber\n`) over `conns` keep-alive connections; resolves once all are
+ * answered.
+ */
+async function load(
+  port: number,
+  path: string | null,
+  total: number,
+  conns: number,
+): Promise<void> {
+  const request = new TextEncoder().encode(
+    path === null ? "Plumber\n" : `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`,
+  );
+  const readReply = path === null ? readLine : readResponse;
   let sent = 0;
   const connection = async (): Promise<void> => {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port });
@@ -112,13 +135,26 @@ async function load(port: number, path: string, total: number, conns: number): P
       while (sent < total) {
         sent++;
         await conn.write(request);
-        await readResponse(conn, buffer);
+        await readReply(conn, buffer);
       }
     } finally {
       conn.close();
     }
   };
   await Promise.all(Array.from({ length: conns }, connection));
+}
+
+/** Reads one reply line: `Hello, Plumber\n` and nothing after it. */
+async function readLine(conn: Deno.Conn, buffer: Uint8Array): Promise<void> {
+  let text = "";
+  for (;;) {
+    const n = await conn.read(buffer);
+    if (n === null) throw new Error("the server closed the connection");
+    for (let i = 0; i < n; i++) text += String.fromCharCode(buffer[i]);
+    if (!text.includes("\n")) continue;
+    if (text !== "Hello, Plumber\n") throw new Error(`unexpected reply ${JSON.stringify(text)}`);
+    return;
+  }
 }
 
 /** Reads one response with a `content-length` (the servers' replies all have one). */
@@ -173,8 +209,12 @@ function report(options: Options, rows: Row[]): string {
   const [n1, n2] = options.requests;
   const base = (name: string): number | undefined =>
     rows.find((row) => row.target.name === name)?.perRequest;
-  const serve = base("Deno.serve");
-  const node = base("node:http");
+  // The strongest Deno baseline and Node's, for the protocol measured.
+  const [first, second] = options.path === null
+    ? ["raw bytes", "node net"]
+    : ["Deno.serve", "node:http"];
+  const deno = base(first);
+  const node = base(second);
   const ratio = (value: number, of: number | undefined): string =>
     of === undefined ? "-" : `${(value / of).toFixed(2)}x`;
   return [
@@ -183,15 +223,17 @@ function report(options: Options, rows: Row[]): string {
     `- \`${["deno task bench:instructions", ...Deno.args].join(" ")}\`, ${
       new Date().toISOString()
     }`,
-    `- GET ${options.path}, ${options.conns} keep-alive connections; each server run twice, ` +
+    `- ${
+      options.path === null ? "the line `Plumber`" : `GET ${options.path}`
+    }, ${options.conns} keep-alive connections; each server run twice, ` +
     `for ${n1} and ${n2} requests; per request: the difference over ${n2 - n1}`,
     "",
-    "| server | instructions, N1 | instructions, N2 | per request | vs Deno.serve | vs node:http |",
+    `| server | instructions, N1 | instructions, N2 | per request | vs ${first} | vs ${second} |`,
     "| --- | ---: | ---: | ---: | ---: | ---: |",
     ...rows.map((row) =>
       `| ${row.target.name} | ${row.counts[0]} | ${row.counts[1]} | ${
         Math.round(row.perRequest)
-      } | ${ratio(row.perRequest, serve)} | ${ratio(row.perRequest, node)} |`
+      } | ${ratio(row.perRequest, deno)} | ${ratio(row.perRequest, node)} |`
     ),
     "",
   ].join("\n");
@@ -214,8 +256,9 @@ async function main(args: string[]): Promise<number> {
   }
   const text = report(options, rows);
   console.log(text);
-  await saveFile(RESULTS_FILE, new TextEncoder().encode(text));
-  console.error(`bench:instructions: wrote ${RESULTS_FILE}`);
+  const file = options.path === null ? LINE_RESULTS_FILE : RESULTS_FILE;
+  await saveFile(file, new TextEncoder().encode(text));
+  console.error(`bench:instructions: wrote ${file}`);
   return 0;
 }
 

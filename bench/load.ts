@@ -11,7 +11,7 @@
  * prints one JSON line:
  *
  * ```json
- * {"requests":1,"seconds":5,"rps":1,"p50_ms":1,"p99_ms":1,"errors":0,"cpu_ms":1,"conns":16}
+ * {"requests":1,"seconds":5,"rps":1,"p50_ms":1,"p99_ms":1,"p999_ms":1,"max_ms":1,"errors":0,"cpu_ms":1,"conns":16}
  * ```
  *
  * `--mode connect`: each of C slots opens a new connection per request
@@ -114,6 +114,10 @@ export interface LoadResult {
   p50_ms: number;
   /** 99th percentile latency, in ms. */
   p99_ms: number;
+  /** 99.9th percentile latency, in ms. */
+  p999_ms: number;
+  /** The slowest request, in ms (the middle of its histogram bucket). */
+  max_ms: number;
   /** Failed connects, dropped connections and wrong replies, warmup included. */
   errors: number;
   /** This process's user+system CPU time in the measured window, in ms. */
@@ -507,6 +511,8 @@ function result(run: Run, window: Window, conns: number, rps = true): LoadResult
     rps: rps ? Math.round(run.requests / window.seconds) : 0,
     p50_ms: round3(run.latencies.percentileMs(0.5)),
     p99_ms: round3(run.latencies.percentileMs(0.99)),
+    p999_ms: round3(run.latencies.percentileMs(0.999)),
+    max_ms: round3(run.latencies.percentileMs(1)),
     errors: run.errors,
     cpu_ms: Math.round(window.cpuMs),
     conns,

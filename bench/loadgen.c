@@ -960,6 +960,8 @@ int main(int argc, char **argv) {
   printf(",\"rps\":%.0f", mode == IDLE ? 0 : (double)requests / seconds);
   print_number("p50_ms", percentile_ms(0.5));
   print_number("p99_ms", percentile_ms(0.99));
+  print_number("p999_ms", percentile_ms(0.999));
+  print_number("max_ms", percentile_ms(1.0));
   printf(",\"errors\":%ld,\"cpu_ms\":%.0f,\"conns\":%d", errors, cpu_ms, reported_conns);
   if (server_start >= 0 && server_end >= 0) print_number("server_cpu_ms", server_end - server_start);
   if (machine_start >= 0 && machine_end >= 0) {

@@ -493,6 +493,18 @@ function serverCommand(target: Target, pin: boolean, denoFlags: string[] = []): 
     : pinned(server.program, server.args, pin, SERVER_CPU);
 }
 
+/**
+ * The keep-alive line servers as `bench:instructions --line` runs them, plumb's
+ * `hello` first (the one `--compare` swaps for another checkout's), each as
+ * the program to start (this Deno or `node`) and its arguments.
+ */
+export function lineServers(): { name: string; program: "deno" | "node"; args: string[] }[] {
+  return [HELLO, RAW_BYTES, RAW_LINES, NODE_NET].map((target) => {
+    const [program, args] = serverCommand(target, false);
+    return { name: target.name, program: program === Deno.execPath() ? "deno" : "node", args };
+  });
+}
+
 /** One load run: what to load and how. */
 interface LoadRun {
   section: Section;
@@ -668,6 +680,9 @@ async function measureInterleaved(
 interface Cell {
   rps: number;
   p99: number;
+  /** The 99.9th percentile latency and the slowest request, in ms (medians over the rounds). */
+  p999: number;
+  max: number;
   /** CPU time as a percentage of one core over the measured window. */
   loadCpu: number;
   serverCpu: number | null;
@@ -687,6 +702,8 @@ function cellOf(runs: LoadResult[]): Cell {
   return {
     rps: median(runs.map((r) => r.rps)),
     p99: median(runs.map((r) => r.p99_ms)),
+    p999: median(runs.map((r) => r.p999_ms)),
+    max: median(runs.map((r) => r.max_ms)),
     loadCpu: median(runs.map((r) => (100 * r.cpu_ms) / (r.seconds * 1000))),
     serverCpu: serverCpus.every((ms) => ms !== undefined)
       ? median(runs.map((r) => (100 * r.server_cpu_ms!) / (r.seconds * 1000)))
@@ -792,10 +809,10 @@ function rateTable(section: Section, samples: Samples): string[] {
   const rows = [
     `| target | C | ${
       connect ? "conn/s" : "req/s"
-    } | range | p99 ms | ratio vs ${base} (req/s) | ` +
+    } | range | p99 ms | p99.9 ms | max ms | ratio vs ${base} (req/s) | ` +
     `p99 vs ${base} | server CPU % | server µs/req | load CPU % | others CPU % |` +
     (connect ? " slowest 1 s | connect errors | TIME_WAIT max |" : ""),
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |" +
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |" +
     (connect ? " ---: | ---: | ---: |" : ""),
   ];
   for (const conns of section.conns) {
@@ -806,7 +823,7 @@ function rateTable(section: Section, samples: Samples): string[] {
       const runs = of(target);
       if (runs.length === 0) {
         rows.push(
-          `| ${target.name} | ${conns} | failed | | | | | | | | |` + (connect ? " | | |" : ""),
+          `| ${target.name} | ${conns} | failed | | | | | | | | | | |` + (connect ? " | | |" : ""),
         );
         continue;
       }
@@ -819,7 +836,7 @@ function rateTable(section: Section, samples: Samples): string[] {
       const baseRuns = baseTarget === null ? [] : of(baseTarget);
       rows.push(
         `| ${target.name} | ${conns} | ${Math.round(cell.rps)} | ${range(runs)} | ` +
-          `${cell.p99.toFixed(3)} | ` +
+          `${cell.p99.toFixed(3)} | ${cell.p999.toFixed(3)} | ${cell.max.toFixed(1)} | ` +
           `${formatPaired(pairedRatio(runs, baseRuns, (r) => r.rps))} | ` +
           `${formatPaired(pairedRatio(runs, baseRuns, (r) => r.p99_ms))} | ` +
           `${formatPercent(cell.serverCpu)} | ` +
