@@ -126,7 +126,7 @@ async function load(
   const request = new TextEncoder().encode(
     path === null ? "Plumber\n" : `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`,
   );
-  const readReply = path === null ? readLine : readResponse;
+  const whole = path === null ? wholeLine : wholeResponse;
   let sent = 0;
   const connection = async (): Promise<void> => {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port });
@@ -135,7 +135,7 @@ async function load(
       while (sent < total) {
         sent++;
         await conn.write(request);
-        await readReply(conn, buffer);
+        await readUntil(conn, buffer, whole);
       }
     } finally {
       conn.close();
@@ -144,35 +144,39 @@ async function load(
   await Promise.all(Array.from({ length: conns }, connection));
 }
 
-/** Reads one reply line: `Hello, Plumber\n` and nothing after it. */
-async function readLine(conn: Deno.Conn, buffer: Uint8Array): Promise<void> {
+/**
+ * Reads one reply: bytes as Latin-1 text (which keeps byte offsets) until
+ * `whole(text)` says the reply is complete; it throws on a wrong reply.
+ */
+async function readUntil(
+  conn: Deno.Conn,
+  buffer: Uint8Array,
+  whole: (text: string) => boolean,
+): Promise<void> {
   let text = "";
-  for (;;) {
+  do {
     const n = await conn.read(buffer);
     if (n === null) throw new Error("the server closed the connection");
     for (let i = 0; i < n; i++) text += String.fromCharCode(buffer[i]);
-    if (!text.includes("\n")) continue;
-    if (text !== "Hello, Plumber\n") throw new Error(`unexpected reply ${JSON.stringify(text)}`);
-    return;
-  }
+  } while (!whole(text));
 }
 
-/** Reads one response with a `content-length` (the servers' replies all have one). */
-async function readResponse(conn: Deno.Conn, buffer: Uint8Array): Promise<void> {
-  let text = "";
-  for (;;) {
-    const n = await conn.read(buffer);
-    if (n === null) throw new Error("the server closed the connection");
-    // Latin-1 keeps byte offsets: the body's length is in bytes.
-    for (let i = 0; i < n; i++) text += String.fromCharCode(buffer[i]);
-    const end = text.indexOf("\r\n\r\n");
-    if (end < 0) continue;
-    const length = /\r\ncontent-length: *(\d+)/i.exec(text.slice(0, end));
-    if (length === null) throw new Error("a response without content-length");
-    const whole = end + 4 + Number(length[1]);
-    if (text.length > whole) throw new Error("more bytes than one response");
-    if (text.length === whole) return;
-  }
+/** True once `text` is the reply line `Hello, Plumber\n`; throws on anything else. */
+function wholeLine(text: string): boolean {
+  if (!text.includes("\n")) return false;
+  if (text !== "Hello, Plumber\n") throw new Error(`unexpected reply ${JSON.stringify(text)}`);
+  return true;
+}
+
+/** True once `text` is one response with a `content-length` (the servers' replies all have one). */
+function wholeResponse(text: string): boolean {
+  const end = text.indexOf("\r\n\r\n");
+  if (end < 0) return false;
+  const length = /\r\ncontent-length: *(\d+)/i.exec(text.slice(0, end));
+  if (length === null) throw new Error("a response without content-length");
+  const whole = end + 4 + Number(length[1]);
+  if (text.length > whole) throw new Error("more bytes than one response");
+  return text.length === whole;
 }
 
 /** The instructions a target's process executed serving `requests` requests. */
