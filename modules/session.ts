@@ -771,6 +771,16 @@ export class Session implements ConnectionLink, PushLink {
     );
   }
 
+  /**
+   * Settles once the reply written behind is out: the output's flush, which
+   * the write ends. A failure was told to `#replied`, which logged it; when
+   * it also rejects here (a flush chained behind an earlier one), `#logFailure`
+   * does not log it twice.
+   */
+  #replyOut(): Promise<void> {
+    return this.#output.flush();
+  }
+
   /** True while the last request's reply is written behind the next read. */
   get replying(): boolean {
     return this.#replying;
@@ -784,8 +794,7 @@ export class Session implements ConnectionLink, PushLink {
   closeAfterReply(): void {
     if (!this.#replying && this.#draining === RESOLVED) this.close();
     else {
-      // The reply written behind ends with the output's flush (told to #replied, never thrown).
-      const replying = this.#replying ? this.#output.flush() : RESOLVED;
+      const replying = this.#replying ? this.#replyOut() : RESOLVED;
       Promise.allSettled([replying, this.#draining]).then(() => this.close());
     }
   }
@@ -840,8 +849,7 @@ export class Session implements ConnectionLink, PushLink {
         } else if (reader.buffered === 0 && !(await this.#fillIdle())) break;
         // The last reply is out before anything else happens on the connection.
         if (this.#replying) {
-          // The reply written behind ends with the output's flush (told to #replied, never thrown).
-          await this.#output.flush();
+          await this.#replyOut();
           // A reply that could not be written (the peer is gone) ends the session, as
           // when it was awaited in `#over`: a request pipelined behind it is not run.
           if (this.closed || this.#output.gone) break;

@@ -185,12 +185,16 @@ function headLines(response: HttpResponse): number {
   return count;
 }
 
-/** The status line and the handler's fields, checked for line breaks (response splitting). */
-function headText(response: HttpResponse): string {
-  const count = headLines(response);
+/** The first `count` of {@linkcode lines}, joined. */
+function joinLines(count: number): string {
   let text = lines[0];
   for (let i = 1; i < count; i++) text += lines[i];
   return text;
+}
+
+/** The status line and the handler's fields, checked for line breaks (response splitting). */
+function headText(response: HttpResponse): string {
+  return joinLines(headLines(response));
 }
 
 /**
@@ -333,9 +337,10 @@ function frame(
   const status = response.status;
   const bodyless = exchange.method === "HEAD" || status < 200 || status === 204 || status === 304;
   const text = typeof response.body === "string" ? response.body : undefined;
+  // A text body has a length: the framing keeps persist as it is, and the shape holds to the end.
+  const shape = text === undefined || last === undefined ? 0 : shapeOf(exchange, persist, bodyless);
   if (text !== undefined && last !== undefined) {
-    // A text body has a length: the framing keeps persist as it is.
-    const reply = last.match(count, shapeOf(exchange, persist, bodyless), text);
+    const reply = last.match(count, shape, text);
     if (reply !== undefined) {
       return {
         head: "",
@@ -349,8 +354,7 @@ function frame(
       };
     }
   }
-  let head = lines[0];
-  for (let i = 1; i < count; i++) head += lines[i];
+  let head = joinLines(count);
   const body = typeof response.body === "string" ? undefined : response.body;
   const length = text !== undefined ? utf8Length(text) : body?.length ?? response.length;
   const chunked = text === undefined && body === undefined && length === undefined && !bodyless &&
@@ -366,7 +370,7 @@ function frame(
   head += "\r\n";
   const reply = text === undefined || last === undefined
     ? undefined
-    : last.made(count, shapeOf(exchange, persist, bodyless), text, bodyless ? head : head + text);
+    : last.made(count, shape, text, bodyless ? head : head + text);
   return { head, reply, persist, bodyless, text, body, length, chunked };
 }
 
