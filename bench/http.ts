@@ -150,7 +150,7 @@ const NODE_HTTP: Target = {
     WWW,
   ],
 };
-/** The least a JavaScript server on `Deno.listen` does: a floor row, for `/api/hello` only. */
+/** The least a JavaScript server on `Deno.listen` does: a floor row for `/api/hello`. */
 const RAW_HTTP: Target = {
   name: "raw Deno.listen",
   program: "deno",
@@ -158,12 +158,35 @@ const RAW_HTTP: Target = {
 };
 /** The path the raw server answers (whatever the request): what plumb's example answers there. */
 const HELLO = "/api/hello";
+/** The raw server as the floor for the large file: it answers that file, from a buffer it keeps. */
+const RAW_FILE: Target = {
+  name: "raw Deno.listen",
+  program: "deno",
+  args: [
+    ...RAW_HTTP.args.slice(0, 2),
+    `--allow-read=${WWW}`,
+    ...RAW_HTTP.args.slice(2),
+    "--file",
+    `${WWW}/${BIG_FILE}`,
+  ],
+};
+/** The same with a new buffer for each reply, as a server must that hands its bytes on. */
+const RAW_FILE_FRESH: Target = {
+  name: "raw, new buffers",
+  program: "deno",
+  args: [...RAW_FILE.args, "--fresh"],
+};
 /** Every target, in the order of the tables; the baselines after plumb. */
 export const TARGETS: readonly Target[] = [PLUMB, DENO_SERVE, NODE_HTTP];
 
-/** The targets measured on `path`: {@linkcode TARGETS}, and the raw floor on `/api/hello`. */
+/**
+ * The targets measured on `path`: {@linkcode TARGETS}, and the raw floor on
+ * `/api/hello` and on the large file.
+ */
 export function targetsFor(path: string): readonly Target[] {
-  return path === HELLO ? [...TARGETS, RAW_HTTP] : TARGETS;
+  if (path === HELLO) return [...TARGETS, RAW_HTTP];
+  if (path === `/${BIG_FILE}`) return [...TARGETS, RAW_FILE, RAW_FILE_FRESH];
+  return TARGETS;
 }
 /** The baselines every target is compared with. */
 const BASES: readonly Target[] = [DENO_SERVE, NODE_HTTP];

@@ -1,5 +1,6 @@
 /**
- * A floor for `bench/http.ts` on `GET /api/hello`: the least a JavaScript
+ * A floor for `bench/http.ts` on `GET /api/hello` (and, below, on a large
+ * file): the least a JavaScript
  * HTTP server on `Deno.listen` does. Each connection reads into one buffer;
  * every request head in a read (up to its empty line) is answered with
  * `{"message":"Hello, world!"}` as `application/json`, with `date` (made once
@@ -9,8 +10,17 @@
  * server anyone should run; it shows what the socket and Deno's event loop
  * cost, under everything `Deno.serve`, `node:http` and plumb do.
  *
+ * With `--file PATH` it is the floor for a large file instead: every request
+ * head is answered with that file (`application/octet-stream`, with
+ * `content-length` and `last-modified`), opened and read at each request as
+ * the other servers do, the head and the file's bytes in one write from a
+ * buffer of 1 MiB that the connection keeps (it can: nothing else holds the
+ * bytes once the write is done). `--fresh` takes a new buffer for each reply
+ * instead, as a server must that hands the bytes on to code it does not own.
+ *
  * ```sh
  * deno run --allow-net=127.0.0.1 bench/raw_http_server.ts --port 0
+ * deno run --allow-net=127.0.0.1 --allow-read bench/raw_http_server.ts --port 0 --file bench/results/www/1mb.bin
  * ```
  * Prints `listening on tcp://127.0.0.1:PORT` once it accepts connections, and
  * exits 0 on SIGTERM or SIGINT.
@@ -48,14 +58,48 @@ function heads(bytes: Uint8Array, n: number): number {
   return count;
 }
 
-async function serve(conn: Deno.Conn): Promise<void> {
+/** A reply's buffer, and the most file bytes one write takes, in the file floor. */
+const FILE_BUFFER_BYTES = 1048576;
+/** Room for the head in front of the file's bytes. */
+const HEAD_ROOM = 512;
+
+/** Answers `count` requests with the file at `path`, from `kept` or (`fresh`) a new buffer. */
+async function sendFile(conn: Deno.Conn, path: string, kept: Uint8Array, fresh: boolean) {
+  using file = await Deno.open(path);
+  const info = await file.stat();
+  const head = `HTTP/1.1 200 OK\r\ndate: ${new Date().toUTCString()}\r\n` +
+    `content-type: application/octet-stream\r\ncontent-length: ${info.size}\r\n` +
+    `last-modified: ${(info.mtime ?? new Date(0)).toUTCString()}\r\n\r\n`;
+  const buffer = fresh ? new Uint8Array(HEAD_ROOM + FILE_BUFFER_BYTES) : kept;
+  let start = encoder.encodeInto(head, buffer).written;
+  let left = info.size;
+  while (left > 0) {
+    let end = start;
+    while (end < buffer.length && left > 0) {
+      const n = await file.read(buffer.subarray(end, Math.min(buffer.length, end + left)));
+      if (n === null) throw new Error(`${path}: shorter than its size`);
+      end += n;
+      left -= n;
+    }
+    let at = 0;
+    while (at < end) at += await conn.write(buffer.subarray(at, end));
+    start = 0;
+  }
+}
+
+async function serve(conn: Deno.Conn, file: string | undefined, fresh: boolean): Promise<void> {
   const buffer = new Uint8Array(16384);
+  const kept = file === undefined || fresh ? buffer : new Uint8Array(HEAD_ROOM + FILE_BUFFER_BYTES);
   try {
     for (;;) {
       const n = await conn.read(buffer);
       if (n === null) break;
       const count = heads(buffer, n);
       if (count === 0) continue;
+      if (file !== undefined) {
+        for (let i = 0; i < count; i++) await sendFile(conn, file, kept, fresh);
+        continue;
+      }
       const reply = replyHead() + BODY;
       await conn.write(encoder.encode(count === 1 ? reply : reply.repeat(count)));
     }
@@ -70,7 +114,10 @@ async function serve(conn: Deno.Conn): Promise<void> {
   }
 }
 
-const { values } = parseArgs({ args: Deno.args, options: { port: { type: "string" } } });
+const { values } = parseArgs({
+  args: Deno.args,
+  options: { port: { type: "string" }, file: { type: "string" }, fresh: { type: "boolean" } },
+});
 const listener = Deno.listen({ hostname: HOSTNAME, port: Number(values.port ?? 0) });
 const stop = (): void => {
   listener.close();
@@ -79,4 +126,4 @@ const stop = (): void => {
 Deno.addSignalListener("SIGTERM", stop);
 Deno.addSignalListener("SIGINT", stop);
 console.log(`listening on tcp://${HOSTNAME}:${(listener.addr as Deno.NetAddr).port}`);
-for await (const conn of listener) serve(conn);
+for await (const conn of listener) serve(conn, values.file, values.fresh === true);

@@ -180,6 +180,9 @@ class SessionOutput implements OutputHandle {
   }
 
   #push(chunk: Uint8Array): Promise<void> {
+    // A chunk of at least the high-water mark (a file's body) is written as it is, in a
+    // write of its own: joined with the bytes before it (a head) it would be copied.
+    if (chunk.length >= WRITE_HIGH_WATER && this.#size > 0) this.flush();
     this.#chunks.push(chunk);
     this.#size += chunk.length;
     // Bounded: past the high-water mark (counting bytes still being written by an

@@ -257,7 +257,7 @@ const sizer = defineServlet({
       return;
     }
     if (request.path === "/big" || request.path === "/big-stream") {
-      // 300000 bytes, numbered: larger than what the connection joins to the head.
+      // 300000 bytes, numbered: past the connection's high-water mark, so written apart from the head.
       const big = new Uint8Array(300000).map((_, i) => i % 251);
       if (request.path === "/big") {
         await task.writeValue(ctx.output, { status: 200, body: big });
@@ -282,7 +282,7 @@ function sizerGraph(parserArgs: string[]): GraphSpec {
   return httpGraph(parserArgs, { size: { servlet: sizer } }, ["size.in", "size.out"]);
 }
 
-Deno.test("http: a large body, given whole or streamed, arrives whole and in order (its first bytes join the head, the rest goes as it is)", async () => {
+Deno.test("http: a large body, given whole or streamed, arrives whole and in order after its head (written in a write of its own, uncopied)", async () => {
   await using sim = await simulate(sizerGraph([]), { transport: "tcp" });
   const expected = new Uint8Array(300000).map((_, i) => i % 251);
   await using client = await sim.connect();

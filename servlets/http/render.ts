@@ -52,13 +52,6 @@ function utf8Length(text: string): number {
 }
 /** What a response without a parser is rendered as: HTTP/1.1, keep-alive by the flag. */
 const DEFAULT_HEAD: HttpHead = { method: "GET", version: "1.1" };
-/**
- * What a connection gathers before it writes (its high-water mark): what is
- * written before that is joined into one array. A large body's first bytes go
- * with the head, up to this much, and the rest is written as it is, so the
- * join copies at most this much of a body, not all of it.
- */
-const JOINED_BYTES = 65536;
 
 /** The interim response to `Expect: 100-continue`. */
 const CONTINUE = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -219,22 +212,6 @@ export function closingReply(response: HttpResponse): string {
   return `${headText(response)}content-length: ${
     utf8Length(body)
   }\r\nconnection: close\r\n\r\n${body}`;
-}
-
-/**
- * Writes the first bytes of a body after its head: a large one in two
- * writes, its first `joined` bytes (which the connection joins to the head)
- * and the rest, uncopied.
- */
-async function writeBody(
-  task: Task,
-  output: Port<Uint8Array>,
-  body: Uint8Array,
-  joined: number,
-): Promise<void> {
-  if (joined <= 0 || body.length <= 2 * joined) return await task.write(output, body);
-  await task.write(output, body.subarray(0, joined));
-  await task.write(output, body.subarray(joined));
 }
 
 /** The longest reply a render node keeps as bytes, in UTF-16 units. */
@@ -453,10 +430,11 @@ export default defineServlet({
       await task.write(ctx.output, head + text);
       return;
     }
-    const joined = JOINED_BYTES - head.length;
+    // The head, then the body as it is: a connection joins a short body to its head, and
+    // writes a large one (a file's 1 MiB) in a write of its own, uncopied.
     await task.write(ctx.output, head);
     if (body !== undefined) {
-      await writeBody(task, ctx.output, body, joined);
+      await task.write(ctx.output, body);
       return;
     }
     let sent = 0;
@@ -468,8 +446,7 @@ export default defineServlet({
         await task.write(ctx.output, `${chunk.length.toString(16)}\r\n`);
         await task.write(ctx.output, chunk);
         await task.write(ctx.output, "\r\n");
-      } else if (sent === 0) await writeBody(task, ctx.output, chunk, joined);
-      else await task.write(ctx.output, chunk);
+      } else await task.write(ctx.output, chunk);
       sent += chunk.length;
     }
     if (signal.aborted) {
@@ -502,14 +479,8 @@ export default defineServlet({
     else if (framing.bodyless) task.write(ctx.output, head);
     else if (text !== undefined) task.write(ctx.output, head + text);
     else {
-      // As exec's writeBody: a large body's first bytes go with the head, the rest uncopied.
-      const joined = JOINED_BYTES - head.length;
       task.write(ctx.output, head);
-      if (joined <= 0 || body!.length <= 2 * joined) task.write(ctx.output, body!);
-      else {
-        task.write(ctx.output, body!.subarray(0, joined));
-        task.write(ctx.output, body!.subarray(joined));
-      }
+      task.write(ctx.output, body!);
     }
   },
 });
