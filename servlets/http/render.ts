@@ -23,7 +23,7 @@
  * ```
  * @module
  */
-import { defineServlet, PlumbError, type Port, type Task } from "../../mod.ts";
+import { defineServlet, PlumbError } from "../../mod.ts";
 import {
   HTTP_HEAD,
   HTTP_RESPONSE,
