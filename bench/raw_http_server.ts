@@ -1,14 +1,14 @@
 /**
  * A floor for `bench/http.ts` on `GET /api/hello` (and, below, on a large
- * file): the least a JavaScript
- * HTTP server on `Deno.listen` does. Each connection reads into one buffer;
- * every request head in a read (up to its empty line) is answered with
- * `{"message":"Hello, world!"}` as `application/json`, with `date` (made once
- * a second) and `content-length`, and the replies of one read go out in one
- * write. It parses nothing: the method, target and fields are not looked at,
- * bodies are not read, a head cut across two reads is dropped. It is not a
- * server anyone should run; it shows what the socket and Deno's event loop
- * cost, under everything `Deno.serve`, `node:http` and plumb do.
+ * file): the least a JavaScript HTTP server on `Deno.listen` does. Each
+ * connection reads into one buffer; every request head in a read (up to its
+ * empty line) is answered with `{"message":"Hello, world!"}` as
+ * `application/json`, with `date` (made once a second) and `content-length`,
+ * and the replies of one read go out in one write. It parses nothing: the
+ * method, target and fields are not looked at, bodies are not read, a head
+ * cut across two reads is dropped. It is not a server anyone should run; it
+ * shows what the socket and Deno's event loop cost, under everything
+ * `Deno.serve`, `node:http` and plumb do.
  *
  * With `--file PATH` it is the floor for a large file instead: every request
  * head is answered with that file (`application/octet-stream`, with
@@ -63,14 +63,17 @@ const FILE_BUFFER_BYTES = 1048576;
 /** Room for the head in front of the file's bytes. */
 const HEAD_ROOM = 512;
 
-/** Answers `count` requests with the file at `path`, from `kept` or (`fresh`) a new buffer. */
-async function sendFile(conn: Deno.Conn, path: string, kept: Uint8Array, fresh: boolean) {
+/**
+ * Answers one request with the file at `path`, from `kept` (a buffer the
+ * connection keeps) or, without it, a new buffer.
+ */
+async function sendFile(conn: Deno.Conn, path: string, kept?: Uint8Array): Promise<void> {
   using file = await Deno.open(path);
   const info = await file.stat();
   const head = `HTTP/1.1 200 OK\r\ndate: ${new Date().toUTCString()}\r\n` +
     `content-type: application/octet-stream\r\ncontent-length: ${info.size}\r\n` +
     `last-modified: ${(info.mtime ?? new Date(0)).toUTCString()}\r\n\r\n`;
-  const buffer = fresh ? new Uint8Array(HEAD_ROOM + FILE_BUFFER_BYTES) : kept;
+  const buffer = kept ?? new Uint8Array(HEAD_ROOM + FILE_BUFFER_BYTES);
   let start = encoder.encodeInto(head, buffer).written;
   let left = info.size;
   while (left > 0) {
@@ -89,7 +92,9 @@ async function sendFile(conn: Deno.Conn, path: string, kept: Uint8Array, fresh: 
 
 async function serve(conn: Deno.Conn, file: string | undefined, fresh: boolean): Promise<void> {
   const buffer = new Uint8Array(16384);
-  const kept = file === undefined || fresh ? buffer : new Uint8Array(HEAD_ROOM + FILE_BUFFER_BYTES);
+  const kept = file !== undefined && !fresh
+    ? new Uint8Array(HEAD_ROOM + FILE_BUFFER_BYTES)
+    : undefined;
   try {
     for (;;) {
       const n = await conn.read(buffer);
@@ -97,7 +102,7 @@ async function serve(conn: Deno.Conn, file: string | undefined, fresh: boolean):
       const count = heads(buffer, n);
       if (count === 0) continue;
       if (file !== undefined) {
-        for (let i = 0; i < count; i++) await sendFile(conn, file, kept, fresh);
+        for (let i = 0; i < count; i++) await sendFile(conn, file, kept);
         continue;
       }
       const reply = replyHead() + BODY;
