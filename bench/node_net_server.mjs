@@ -1,11 +1,14 @@
 // deno-lint-ignore-file explicit-function-return-type -- plain JavaScript for Node 20, no types
-// A baseline of `bench/run.ts` (`node net`): Node's `net` module answering
-// each line `X\n` (or `X\r\n`) with `Hello, X\n`, run with the `node` on the
-// machine. Lines are split on bytes; all the replies to the lines of one
-// `data` event go out in one `socket.write`; no delay. Node reads into
-// buffers of its own pool, so an idle connection holds no read buffer.
+// A baseline of `bench/run.ts`: Node's `net` module answering each line `X\n`
+// (or `X\r\n`) with `Hello, X\n`, run with the `node` on the machine (`node
+// net`) and by Deno (`deno node net`: Deno's `node:net` reads and writes its
+// sockets natively, without an async op per read). Lines are split on bytes;
+// all the replies to the lines of one `data` event go out in one
+// `socket.write`; no delay. Node reads into buffers of its own pool, so an
+// idle connection holds no read buffer.
 //
 //   node bench/node_net_server.mjs --port 0
+//   deno run --allow-net=127.0.0.1 --allow-read bench/node_net_server.mjs --port 0
 //
 // Prints `listening on tcp://127.0.0.1:PORT` once it accepts connections and
 // exits 0 on SIGTERM or SIGINT. Plain JavaScript (no types): Node 20 runs it

@@ -6,8 +6,9 @@
  * (`raw_bytes_server.ts`: lines split on bytes, all the replies of one read in
  * one write; `raw bytes 1 KiB` the same with a 1 KiB read buffer), `raw lines`
  * (`raw_server.ts`: in the style of plumb's tcp module, a string and an
- * awaited write per line) and `node net` (`node_net_server.mjs`, Node's `net`,
- * run with the `node` on the machine). Rates are compared with the fastest raw
+ * awaited write per line), `node net` (`node_net_server.mjs`, Node's `net`,
+ * run with the `node` on the machine) and `deno node net` (the same program run
+ * by Deno, whose `node:net` reads natively). Rates are compared with the fastest raw
  * Deno server of the same cell (`vs fastest raw`), and the report closes with
  * the targets of issue 18, met or missed. Every cell of every table is
  * the median over the rounds; within a round the targets of each section run
@@ -16,7 +17,7 @@
  *
  * - `keepalive`: `examples/hello.json` (also with `--admin`, which counts
  *   every request), `examples/pipeline.json` and `examples/router.json`
- *   against `raw bytes`, `raw lines` and `node net`; C keep-alive connections
+ *   against `raw bytes`, `raw lines`, `node net` and `deno node net`; C keep-alive connections
  *   with one `Plumber\n` in flight each.
  * - `connect`: the same baselines and `hello` with a new connection per
  *   request (connect, one line, its reply, close, repeat) in each of C slots.
@@ -28,7 +29,7 @@
  * - `idle`: the server's resident memory (VmRSS) per idle connection: after a
  *   warmup, `--idle-conns` connections each send one request, read the reply
  *   and stay open for `--seconds`; `raw bytes` (16 KiB and 1 KiB read
- *   buffers), `node net` and `hello`.
+ *   buffers), `node net`, `deno node net` and `hello`.
  * - `workers`: `raw bytes`, `hello` and `hello --workers 2` (Web Workers
  *   sharing the port), keep-alive, not pinned to processors, so a server may
  *   use every core.
@@ -175,6 +176,17 @@ const NODE_NET: Target = {
   server: { program: "node", args: ["bench/node_net_server.mjs", "--port", "0"] },
   expect: "Hello, Plumber",
 };
+/**
+ * The same program as `node net`, run by Deno: Deno's `node:net`, whose
+ * sockets are read and written natively (no async op per read, unlike
+ * `conn.read`). A raw Deno server, so a base of `vs fastest raw`.
+ */
+const DENO_NODE_NET: Target = {
+  name: "deno node net",
+  server: { script: ["bench/node_net_server.mjs"] },
+  expect: "Hello, Plumber",
+  baseline: true,
+};
 const HELLO: Target = {
   name: "hello",
   server: { script: ["main.ts", "examples/hello.json"] },
@@ -202,15 +214,16 @@ const KEEPALIVE_TARGETS: readonly Target[] = [
   RAW_BYTES,
   RAW_LINES,
   NODE_NET,
+  DENO_NODE_NET,
   HELLO,
   HELLO_ADMIN,
   PIPELINE,
   ROUTER,
 ];
 
-const CONNECT_TARGETS: readonly Target[] = [RAW_BYTES, RAW_LINES, NODE_NET, HELLO];
+const CONNECT_TARGETS: readonly Target[] = [RAW_BYTES, RAW_LINES, NODE_NET, DENO_NODE_NET, HELLO];
 
-const IDLE_TARGETS: readonly Target[] = [RAW_BYTES, RAW_BYTES_1K, NODE_NET, HELLO];
+const IDLE_TARGETS: readonly Target[] = [RAW_BYTES, RAW_BYTES_1K, NODE_NET, DENO_NODE_NET, HELLO];
 
 /** How many workers the multi-core section gives plumb. */
 const WORKERS = 2;
@@ -499,7 +512,7 @@ function serverCommand(target: Target, pin: boolean, denoFlags: string[] = []): 
  * the program to start (this Deno or `node`) and its arguments.
  */
 export function lineServers(): { name: string; program: "deno" | "node"; args: string[] }[] {
-  return [HELLO, RAW_BYTES, RAW_LINES, NODE_NET].map((target) => {
+  return [HELLO, RAW_BYTES, RAW_LINES, NODE_NET, DENO_NODE_NET].map((target) => {
     const [program, args] = serverCommand(target, false);
     return { name: target.name, program: program === Deno.execPath() ? "deno" : "node", args };
   });
@@ -1094,9 +1107,10 @@ async function header(context: Context, args: string[]): Promise<string[]> {
     "- Baselines: `raw bytes` (`bench/raw_bytes_server.ts`: lines split on bytes, never a " +
     "string, all the replies of one read in one write; `raw bytes 1 KiB` with a 1 KiB read " +
     "buffer instead of 16 KiB), `raw lines` (`bench/raw_server.ts`: in the style of plumb's tcp " +
-    "module, each line decoded to a string and its reply awaited in a write of its own) and " +
+    "module, each line decoded to a string and its reply awaited in a write of its own), " +
     "`node net` (`bench/node_net_server.mjs`, Node's `net`, bytes, one write per `data` event, " +
-    "run with the machine's `node`). `vs fastest raw`: against whichever of the raw Deno " +
+    "run with the machine's `node`) and `deno node net` (the same program run by Deno, whose " +
+    "`node:net` reads and writes natively). `vs fastest raw`: against whichever of the raw Deno " +
     "servers had the higher median rate in that row group; each ratio is the median over the " +
     "rounds of the ratio within a round (a round's two runs paired), as are the ratios of the " +
     "targets below.",
