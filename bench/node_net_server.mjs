@@ -5,7 +5,8 @@
 // sockets natively, without an async op per read). Lines are split on bytes;
 // all the replies to the lines of one `data` event go out in one
 // `socket.write`; no delay. Node reads into buffers of its own pool, so an
-// idle connection holds no read buffer.
+// idle connection holds no read buffer (about 3.5 KiB per idle connection
+// under either runtime).
 //
 //   node bench/node_net_server.mjs --port 0
 //   deno run --allow-net=127.0.0.1 --allow-read bench/node_net_server.mjs --port 0

@@ -147,8 +147,8 @@ interface Target {
 }
 
 /**
- * The strongest Deno baseline: lines split on bytes, never a string, all the
- * replies of one read in one write (`raw_bytes_server.ts`).
+ * The strongest `Deno.listen` baseline: lines split on bytes, never a string,
+ * all the replies of one read in one write (`raw_bytes_server.ts`).
  */
 const RAW_BYTES: Target = {
   name: "raw bytes",
@@ -1111,7 +1111,7 @@ async function header(context: Context, args: string[]): Promise<string[]> {
     "`node net` (`bench/node_net_server.mjs`, Node's `net`, bytes, one write per `data` event, " +
     "run with the machine's `node`) and `deno node net` (the same program run by Deno, whose " +
     "`node:net` reads and writes natively). `vs fastest raw`: against whichever of the raw Deno " +
-    "servers had the higher median rate in that row group; each ratio is the median over the " +
+    "servers had the highest median rate in that row group; each ratio is the median over the " +
     "rounds of the ratio within a round (a round's two runs paired), as are the ratios of the " +
     "targets below.",
     "",
