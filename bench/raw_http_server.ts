@@ -27,6 +27,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { writeAll } from "./raw_listen.ts";
 
 const HOSTNAME = "127.0.0.1";
 const BODY = JSON.stringify({ message: "Hello, world!" });
@@ -84,8 +85,7 @@ async function sendFile(conn: Deno.Conn, path: string, kept?: Uint8Array): Promi
       end += n;
       left -= n;
     }
-    let at = 0;
-    while (at < end) at += await conn.write(buffer.subarray(at, end));
+    await writeAll(conn, buffer.subarray(0, end));
     start = 0;
   }
 }

@@ -2,7 +2,8 @@
  * What the raw baselines of `bench/run.ts` (`raw_server.ts`,
  * `raw_bytes_server.ts`) share: their command line (`--port P`,
  * `--read-buffer BYTES`), the listener on 127.0.0.1, the `listening on` line
- * and the exit on SIGTERM or SIGINT.
+ * and the exit on SIGTERM or SIGINT; and, with `raw_http_server.ts`, the
+ * write of a whole buffer.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -15,6 +16,12 @@ export const MAX_LINE_BYTES = 65536;
 
 /** Serves one connection until the peer closes it; `readBuffer` is the read buffer's size. */
 export type ServeConnection = (conn: Deno.TcpConn, readBuffer: number) => Promise<void>;
+
+/** Writes all of `data` to `conn`, in as many writes as it takes. */
+export async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < data.length) offset += await conn.write(data.subarray(offset));
+}
 
 /** Closes `conn`, ignoring that it may be closed already. */
 export function closeQuietly(conn: Deno.Conn): void {

@@ -13,18 +13,13 @@
  * exits 0 on SIGTERM or SIGINT.
  * @module
  */
-import { closeQuietly, MAX_LINE_BYTES, serveRaw } from "./raw_listen.ts";
+import { closeQuietly, MAX_LINE_BYTES, serveRaw, writeAll } from "./raw_listen.ts";
 
 const LF = 0x0a;
 const CR = 0x0d;
 const EMPTY = new Uint8Array(0);
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
-
-async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < data.length) offset += await conn.write(data.subarray(offset));
-}
 
 function joinBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
   const out = new Uint8Array(a.length + b.length);
