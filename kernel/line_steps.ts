@@ -210,10 +210,6 @@ export function runLineSteps(
   const run = new StepRun(plan.edges, output);
   const values = run.values;
   let ok = true;
-  const failed = (node: PlanNode, error: unknown): void => {
-    ok = false;
-    safeReport(report, node, error, info);
-  };
   for (const step of plan.steps) {
     const node = step.node;
     if (step.kind !== NODE) {
@@ -243,7 +239,8 @@ export function runLineSteps(
       }
     } catch (error) {
       // What it wrote before it threw stays written, as exec's writes reach their pipes.
-      failed(node, error);
+      ok = false;
+      safeReport(report, node, error, info);
     }
     out.end();
   }
@@ -253,7 +250,7 @@ export function runLineSteps(
   if (reply === undefined || reply === RESOLVED) return ok ? ANSWERED_OK : ANSWERED_FAILED;
   // A reply that cannot be written (the client went) fails its writer, as in exec.
   return reply.then(() => ok, (error) => {
-    failed(run.replier!, error);
+    safeReport(report, run.replier!, error, info);
     return false;
   });
 }

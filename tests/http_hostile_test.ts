@@ -203,6 +203,8 @@ Deno.test("header whitespace is SP and HTAB only; framing a proxy might read oth
     ],
     ["GET  / HTTP/1.1\r\nHost: a\r\n\r\n", "400 Bad Request", "malformed request line"],
     ["GET /\x01 HTTP/1.1\r\nHost: a\r\n\r\n", "400 Bad Request", "malformed request line"],
+    // A byte order mark is no empty line: what it starts is no request line.
+    ["\ufeffGET / HTTP/1.1\r\nHost: a\r\n\r\n", "400 Bad Request", "malformed request line"],
   ];
   for (const [request, status, detail] of cases) {
     await using client = await sim.connect();

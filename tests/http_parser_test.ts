@@ -5,7 +5,7 @@
  * @module
  */
 import { BufferBudget } from "../servlets/http/_buffer_budget.ts";
-import { type ParseOutcome, RequestReader } from "../servlets/http/request_parser.ts";
+import { type ParseOutcome, RequestReader, wholeRequest } from "../servlets/http/request_parser.ts";
 import { assert, assertEquals } from "./assert.ts";
 
 const encoder = new TextEncoder();
@@ -86,6 +86,64 @@ Deno.test("http/parser: a request cut anywhere parses the same as whole, and the
     const rest = first.kind === "more" ? bytes.subarray(cut) : bytes;
     assertEquals(new TextDecoder().decode(rest.subarray(outcome.end)), "GET /next", `cut ${cut}`);
   }
+});
+
+/** What a reader fed `bytes` whole gives, and the same fed one byte then the rest (the line by line scan). */
+function wholeAndSplit(bytes: Uint8Array): [ParseOutcome, ParseOutcome] {
+  const whole = new RequestReader(LIMITS).feed(bytes);
+  const reader = new RequestReader(LIMITS);
+  const first = reader.feed(bytes.subarray(0, 1));
+  let split = first.kind === "more" ? reader.feed(bytes.subarray(1)) : first;
+  // The split reader's end is in the second piece.
+  if (split.kind === "request") split = { ...split, end: split.end + 1 };
+  return [whole, split];
+}
+
+Deno.test("http/parser: a piece that starts with a whole head parses as its lines scanned one by one would", () => {
+  const cases: [string, (number | string)[], string | undefined][] = [
+    // [request bytes (as latin1 codes where a byte is not ASCII), what follows it, wholeRequest's path]
+    ["GET /a HTTP/1.1\r\nHost: h\r\n\r\n", ["GET /b HTTP/1.1\r\nHost: h\r\n\r\n"], undefined],
+    ["POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 6\r\n\r\nab\r\n\r\n", [], "/p"],
+    [
+      "GET /a HTTP/1.1\r\nHost: h\r\nX-N: caf\u00e9\r\n\r\n",
+      ["GET /b HTTP/1.1\r\nHost: h\r\n\r\n"],
+      undefined,
+    ],
+    ["POST /p HTTP/1.1\r\nHost: h\r\nX-N: \u00e9\r\nContent-Length: 5\r\n\r\na\r\n\r\n", [], "/p"],
+    ["GET /a HTTP/1.1\r\nHost: h\r\nX-B: ", [
+      0xff,
+      0xfe,
+      "\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n",
+    ], undefined],
+    ["GET /a HTTP/1.1\r\nHost: h\r\n\n", ["GET /b HTTP/1.1\r\nHost: h\r\n\r\n"], undefined],
+  ];
+  for (const [request, after, path] of cases) {
+    const parts = [encoder.encode(request)];
+    for (const part of after) {
+      parts.push(typeof part === "number" ? new Uint8Array([part]) : encoder.encode(part));
+    }
+    const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    parts.reduce((at, p) => (bytes.set(p, at), at + p.length), 0);
+    const [whole, split] = wholeAndSplit(bytes);
+    assertEquals(whole, split, JSON.stringify(request));
+    assertEquals(whole.kind, "request", JSON.stringify(request));
+    if (whole.kind !== "request") continue;
+    assertEquals(whole.request.path, request.startsWith("GET") ? "/a" : "/p");
+    // What follows the request starts where the reader says it ends (a byte offset).
+    const rest = new TextDecoder().decode(bytes.subarray(whole.end));
+    assertEquals(
+      rest,
+      after.length === 0 ? "" : "GET /b HTTP/1.1\r\nHost: h\r\n\r\n",
+      JSON.stringify(request),
+    );
+    assertEquals(wholeRequest(bytes, LIMITS)?.path, path, JSON.stringify(request));
+  }
+  // A head that starts with a byte order mark is no request line: refused, either way.
+  const bom = encoder.encode("\ufeffGET / HTTP/1.1\r\nHost: h\r\n\r\n");
+  const [whole, split] = wholeAndSplit(bom);
+  assertEquals(whole, split);
+  assertEquals(whole.kind === "error" && whole.response.status, 400);
+  assertEquals(wholeRequest(bom, LIMITS), undefined);
 });
 
 Deno.test("http/parser: what a request holds between pieces comes from the budget, and goes back", () => {

@@ -15,6 +15,7 @@
  * @module
  */
 import type { BufferBudget } from "./_buffer_budget.ts";
+import { decodeUtf8 } from "./_utf8.ts";
 import { normalizePath } from "./path.ts";
 import type { HttpRequest, HttpResponse } from "./types.ts";
 import { textResponse } from "./types.ts";
@@ -64,7 +65,6 @@ const ONE = 0x31;
 const EMPTY = new Uint8Array(0);
 const MORE: ParseOutcome = Object.freeze({ kind: "more" });
 const NO_PIECES: readonly Uint8Array[] = Object.freeze([]);
-const decoder = new TextDecoder();
 /**
  * The characters of a token (RFC 9110 5.6.2), by code: 1 for a token
  * character, 2 for an upper-case letter (a token character too), 0 for the rest.
@@ -147,6 +147,8 @@ interface Head {
   request: HttpRequest;
   /** The body's length (`content-length`, 0 when there is none), or -1 when it is chunked. */
   length: number;
+  /** Where the head's first empty line ends in the text: its length, for a text that is one head. */
+  end: number;
 }
 
 /** The method of a request line that starts `text` and ends at `end`: a constant when it is a common one. */
@@ -217,15 +219,17 @@ function parseHead(
   to: number,
   limits: RequestLimits,
 ): Head | ParseOutcome {
-  return parseHeadText(decoder.decode(bytes.subarray(from, to)), limits);
+  return parseHeadText(decodeUtf8(bytes.subarray(from, to)), limits);
 }
 
 /**
- * The text of a piece that is one whole head and nothing more, as most
- * requests without a body come: its request line first (no empty line
- * before it), its first empty line last (CRLF), no longer than `max`; else
- * `undefined`. Such a piece is decoded once, and its lines are not looked
- * for one by one in its bytes.
+ * The text of a piece that starts with a whole head, as most requests come:
+ * its request line first (no empty line before it), an empty line (CRLF)
+ * last, no longer than `max`; else `undefined`. Such a piece is decoded
+ * once, and its lines are not looked for one by one in its bytes. The head
+ * ends at the piece's first empty line ({@linkcode Head.end}, where the parse
+ * of the text stops): the piece's end when it is one head alone; earlier
+ * when a body or a pipelined request follows.
  */
 function wholeHead(chunk: Uint8Array, max: number): string | undefined {
   const n = chunk.length;
@@ -233,10 +237,7 @@ function wholeHead(chunk: Uint8Array, max: number): string | undefined {
     return undefined;
   }
   if (chunk[0] === CR || chunk[0] === LF) return undefined;
-  const text = decoder.decode(chunk);
-  // Only ASCII bytes decode to CR and LF: the text's empty lines are the piece's.
-  if (text.indexOf("\n\n") >= 0 || text.indexOf("\n\r\n") !== text.length - 3) return undefined;
-  return text;
+  return decodeUtf8(chunk);
 }
 
 /** Parses the text of a complete head, as {@linkcode parseHead}. */
@@ -293,8 +294,10 @@ function parseHeadText(text: string, limits: RequestLimits): Head | ParseOutcome
   const headers: Record<string, string> = {};
   let hosts = 0;
   // Each field line, up to the empty line that ends the head (the head ends with it).
+  let at = eol + 1;
+  let lf = text.indexOf("\n", at);
   for (
-    let at = eol + 1, lf = text.indexOf("\n", at);
+    ;
     lf > at + 1 || (lf === at + 1 && text.charCodeAt(at) !== CR);
     at = lf + 1, lf = text.indexOf("\n", at)
   ) {
@@ -392,14 +395,14 @@ function parseHeadText(text: string, limits: RequestLimits): Head | ParseOutcome
     if (version === "1.0") return fail(400, "Transfer-Encoding in an HTTP/1.0 request");
     if (cl !== undefined) return fail(400, "both Transfer-Encoding and Content-Length");
     if (te.toLowerCase() !== "chunked") return fail(501, `transfer coding "${te}"`);
-    return { request, length: -1 };
+    return { request, length: -1, end: lf + 1 };
   }
-  if (cl === undefined) return { request, length: 0 };
+  if (cl === undefined) return { request, length: 0, end: lf + 1 };
   if (!/^\d{1,15}$/.test(cl)) return fail(400, "malformed Content-Length");
   const length = Number(cl);
   const max = Math.max(limits.maxBodyBytes, limits.maxStreamBytes ?? 0);
   if (length > max) return fail(413, `body of ${length} bytes, more than ${max}`);
-  return { request, length };
+  return { request, length, end: lf + 1 };
 }
 
 /** True for the code of a decimal digit. */
@@ -645,9 +648,18 @@ export class RequestReader {
     const before = this.#headLength;
     if (before === 0 && this.#scanned === 0) {
       const text = wholeHead(chunk, max);
-      if (text !== undefined) {
-        this.examined += 3 * chunk.length; // scanned, decoded, then split into lines
-        return this.#headed(parseHeadText(text, this.#limits), chunk.length);
+      const head = text === undefined ? undefined : parseHeadText(text, this.#limits);
+      // Where the head ends in the piece: the text's index is the byte's when the head is the
+      // whole piece, or when each byte decoded to one unit. A head refused is refused alike by
+      // the scan below, which finds the same first empty line; any other goes to that scan.
+      const end = head === undefined || "kind" in head
+        ? chunk.length
+        : head.end === text!.length || text!.length === chunk.length
+        ? head.end
+        : -1;
+      if (head !== undefined && end >= 0) {
+        this.examined += 3 * end; // scanned, decoded, then split into lines
+        return this.#headed(head, end);
       }
     }
     let buf = chunk;
@@ -883,10 +895,13 @@ export function wholeRequest(
   budget?: BufferBudget,
 ): HttpRequest | undefined {
   const text = wholeHead(bytes, limits.maxHeaderBytes);
-  if (text !== undefined) {
+  const head = text === undefined ? undefined : parseHeadText(text, limits);
+  if (head !== undefined) {
     // A head alone, as most requests without a body come: the reader would parse it so.
-    const head = parseHeadText(text, limits);
-    return "kind" in head || head.length !== 0 ? undefined : head.request;
+    if ("kind" in head) return undefined;
+    if (head.end === text!.length) return head.length === 0 ? head.request : undefined;
+    // A request pipelined behind a head without a body: not one request.
+    if (head.length === 0) return undefined;
   }
   const reader = new RequestReader(limits, budget);
   const outcome = reader.feed(bytes);
