@@ -8,7 +8,8 @@
  * is read or refused, never thrown on, and consistently for its prefixes)
  * and through a real `proxyProtocol` host; random and mutated graph files
  * through the loader, whose every refusal must be a one-line `GraphError`
- * naming the file.
+ * naming the file; HTTP requests, generated and mutated, through the
+ * parser's reader whole and in random pieces (the same outcome either way).
  *
  * Each run draws a fresh base seed, and each case its own seed from it; every
  * assertion message names both. To replay a whole run:
@@ -29,6 +30,7 @@ import { parseAddress } from "../modules/address_rules.ts";
 import { parseProxyHeader, type ProxyEndpoint } from "../modules/proxy_header.ts";
 import { ProxiedChannel, readProxyHeader } from "../modules/proxy_protocol.ts";
 import { type HeaderSpec, joined, proxyV1, proxyV2 } from "./proxy_headers.ts";
+import { type ParseOutcome, RequestReader, wholeRequest } from "../servlets/http/request_parser.ts";
 
 const BASE_SEED = Number(Deno.env.get("PLUMB_FUZZ_SEED") ?? Math.floor(Math.random() * 2 ** 32));
 const decoder = new TextDecoder();
@@ -670,4 +672,144 @@ Deno.test("fuzz: mutated and random graphs are loaded and checked, or refused wi
     }
   }
   assert(cases >= Math.min(50, seeds.length), `only ${cases} graph(s) checked in time (${tag()})`);
+});
+
+// --- HTTP requests through the parser's reader ---------------------------------------------
+
+const encoder = new TextEncoder();
+/** Limits under which no generated body is streamed. */
+const HTTP_LIMITS = { maxHeaderBytes: 4096, maxBodyBytes: 65536 };
+
+/** One generated piece of a request head or body: text (as UTF-8) or raw bytes. */
+type HttpPart = string | number[];
+
+/** A field value: ASCII, UTF-8, bytes that are not UTF-8, a byte order mark, odd whitespace. */
+function fieldValue(random: Random): HttpPart {
+  return random.pick<HttpPart>([
+    "v",
+    "127.0.0.1:8080",
+    "caf\u00e9",
+    "\u4e16\u754c",
+    [0xff, 0xfe],
+    [0x80],
+    [0xc3],
+    "\ufeffx",
+    " \tpadded\t ",
+    "a\x0bb",
+    "",
+  ]);
+}
+
+/**
+ * A request as a client might send it, or get it wrong: empty lines before
+ * it, a common or odd method and target, CRLF or bare LF line ends, fields
+ * with all sorts of values, a body by `content-length` or chunks (which may
+ * hold an empty line), and perhaps a second request or stray bytes behind.
+ */
+function httpRequest(random: Random): HttpPart[] {
+  const eol = (): string => (random.chance(0.9) ? "\r\n" : "\n");
+  const parts: HttpPart[] = [];
+  if (random.chance(0.1)) parts.push(eol());
+  const method = random.pick(["GET", "POST", "HEAD", "PUT", "X-CUSTOM"]);
+  const target = random.pick([
+    "/",
+    "/a",
+    "/a/b?q=1",
+    "/%41/./b",
+    "//x#f",
+    "*",
+    "http://h/p",
+    "/\u00e9",
+  ]);
+  parts.push(`${method} ${target} ${random.chance(0.9) ? "HTTP/1.1" : "HTTP/1.0"}${eol()}`);
+  if (random.chance(0.95)) parts.push(`Host: h${eol()}`);
+  for (let n = random.int(4); n > 0; n--) {
+    parts.push(
+      `${random.pick(["X-A", "Accept", "Connection", "x-b"])}: `,
+      fieldValue(random),
+      eol(),
+    );
+  }
+  const body = random.pick(["", "ab", "a\r\n\r\n", "x".repeat(300), "\u00e9\r\n"]);
+  const chunked = body !== "" && random.chance(0.3);
+  if (chunked) parts.push(`Transfer-Encoding: chunked${eol()}`);
+  else if (body !== "" || random.chance(0.2)) {
+    parts.push(`Content-Length: ${new TextEncoder().encode(body).length}${eol()}`);
+  }
+  parts.push(eol());
+  if (chunked) {
+    const bytes = new TextEncoder().encode(body).length;
+    parts.push(`${bytes.toString(16)}\r\n`, body, "\r\n0\r\n\r\n");
+  } else parts.push(body);
+  if (random.chance(0.3)) parts.push("GET /next HTTP/1.1\r\nHost: h\r\n\r\n");
+  else if (random.chance(0.1)) parts.push([0x00, 0xff, 0x0a]);
+  return parts;
+}
+
+/** The parts as bytes, perhaps mutated: a byte changed, dropped or added. */
+function requestBytes(random: Random, parts: HttpPart[]): Uint8Array {
+  const bytes: number[] = [];
+  for (const part of parts) bytes.push(...(typeof part === "string" ? encoder.encode(part) : part));
+  for (let n = random.chance(0.3) ? 1 + random.int(3) : 0; n > 0 && bytes.length > 0; n--) {
+    const at = random.int(bytes.length);
+    const byte = random.chance(0.5) ? random.pick([0x0a, 0x0d, 0x20, 0x3a]) : random.int(256);
+    const how = random.int(3);
+    if (how === 0) bytes[at] = byte;
+    else if (how === 1) bytes.splice(at, 1);
+    else bytes.splice(at, 0, byte);
+  }
+  return new Uint8Array(bytes);
+}
+
+/** What a reader's outcome says, comparable across readers: the request's parts and where it ends. */
+function outcomeOf(outcome: ParseOutcome, offset: number): unknown {
+  if (outcome.kind === "more") return "more";
+  if (outcome.kind === "error") return [outcome.response.status, outcome.response.body];
+  const { method, target, path, query, version, headers, body, keepAlive } = outcome.request;
+  return {
+    method,
+    target,
+    path,
+    query,
+    version,
+    headers,
+    body: [...body],
+    keepAlive,
+    end: outcome.end + offset,
+  };
+}
+
+/** Feeds `pieces` to a new reader until it answers; the outcome, with `end` counted from the first piece. */
+function feedPieces(pieces: Uint8Array[]): unknown {
+  const reader = new RequestReader(HTTP_LIMITS);
+  let offset = 0;
+  let outcome: ParseOutcome = { kind: "more" };
+  for (const piece of pieces) {
+    outcome = reader.feed(piece);
+    if (outcome.kind !== "more") break;
+    offset += piece.length;
+  }
+  return outcomeOf(outcome, offset);
+}
+
+Deno.test("fuzz: HTTP requests, generated and mutated, parse alike whole and in any pieces; wholeRequest agrees", () => {
+  for (const seed of caseSeeds("http requests", 3000)) {
+    const random = new Random(seed);
+    const bytes = requestBytes(random, httpRequest(random));
+    const whole = feedPieces([bytes]);
+    assertEquals(feedPieces(randomChunks(random, bytes)), whole, tag(seed));
+    const cut = 1 + random.int(Math.max(1, bytes.length - 1));
+    assertEquals(feedPieces([bytes.subarray(0, cut), bytes.subarray(cut)]), whole, tag(seed));
+    // One whole request and nothing more: wholeRequest gives it; anything else is a reader's.
+    const one = wholeRequest(bytes, HTTP_LIMITS);
+    const isOne = typeof whole === "object" && whole !== null && !Array.isArray(whole) &&
+      (whole as { end: number }).end === bytes.length;
+    assertEquals(
+      one === undefined
+        ? undefined
+        : outcomeOf({ kind: "request", request: one, end: bytes.length }, 0),
+      isOne ? whole : undefined,
+      tag(seed),
+    );
+  }
 });

@@ -110,6 +110,7 @@ Deno.test("http/parser: a piece that starts with a whole head parses as its line
       undefined,
     ],
     ["POST /p HTTP/1.1\r\nHost: h\r\nX-N: \u00e9\r\nContent-Length: 5\r\n\r\na\r\n\r\n", [], "/p"],
+    ["GET /a HTTP/1.1\r\nHost: h\r\nX-N: \u4e16\u754c\r\n\r\n", [], "/a"],
     ["GET /a HTTP/1.1\r\nHost: h\r\nX-B: ", [
       0xff,
       0xfe,

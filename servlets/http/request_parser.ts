@@ -649,12 +649,13 @@ export class RequestReader {
     if (before === 0 && this.#scanned === 0) {
       const text = wholeHead(chunk, max);
       const head = text === undefined ? undefined : parseHeadText(text, this.#limits);
-      // Where the head ends in the piece: the text's index is the byte's when the head is the
-      // whole piece, or when each byte decoded to one unit. A head refused is refused alike by
-      // the scan below, which finds the same first empty line; any other goes to that scan.
-      const end = head === undefined || "kind" in head
+      // Where the head ends in the piece: its end when the head is the whole piece, else the
+      // text's index, which is the byte's only when each byte decoded to one unit. A head
+      // refused is refused alike by the scan below, which finds the same first empty line;
+      // any other goes to that scan.
+      const end = head === undefined || "kind" in head || head.end === text!.length
         ? chunk.length
-        : head.end === text!.length || text!.length === chunk.length
+        : text!.length === chunk.length
         ? head.end
         : -1;
       if (head !== undefined && end >= 0) {
