@@ -117,9 +117,8 @@ function programOf(target: Target): string {
  * V8 compiles on the thread that runs the program, not on threads of its
  * own: under Valgrind, which runs one thread at a time, a background
  * compiler falls behind, and code runs unoptimised for longer than it would
- * natively (plumb's count fell by 3 % with a change that took 6 % of its own
- * work away, then by 0.7 % without these flags). Both programs take V8's
- * flags on the command line.
+ * natively: a change to plumb counted -3 % with these flags, -0.7 % without.
+ * Both programs take V8's flags on the command line.
  */
 const V8_FLAGS = ["--no-concurrent-recompilation", "--no-concurrent-sparkplug"];
 
