@@ -131,6 +131,7 @@ export abstract class StepCalls<V> {
   enable(port: AnyPort, enabled = true): void {
     this.check(port, undefined, "enable");
     checkShadow(this.node.name, port);
-    (this.#enabled ??= [])[port.id] = enabled;
+    // Sized once: an empty array grown to a port's index would take twice the room.
+    (this.#enabled ??= new Array(this.node.ports.length))[port.id] = enabled;
   }
 }

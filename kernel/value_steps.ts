@@ -132,8 +132,10 @@ class StepRun {
   readonly output: OutputHandle;
   /** The entry's bytes. */
   readonly bytes: Uint8Array;
-  /** The replies written to the request's output, in order. */
-  readonly replies: (string | Uint8Array)[] = [];
+  /** The first reply written to the request's output (most runs write one). */
+  reply: string | Uint8Array | undefined;
+  /** The replies after the first, in order. */
+  more: (string | Uint8Array)[] | undefined;
   /** The node that wrote them. */
   replier: PlanNode | undefined;
   /** Nodes that set `PERSIST` at exec time, and their word. */
@@ -167,7 +169,8 @@ class StepRun {
     } else if (slot === GRAPH_OUTPUT) {
       if (typeof value !== "string" && !(value instanceof Uint8Array)) this.decline();
       this.replier = node;
-      this.replies.push(value);
+      if (this.reply === undefined) this.reply = value;
+      else (this.more ??= []).push(value);
     }
   }
 }
@@ -333,12 +336,10 @@ function commit(run: StepRun, report: FailureReport, info: RequestInfo): Promise
   if (run.votes !== undefined) {
     for (const [node, keep] of run.votes) info.connection?.keepAlive(node, keep);
   }
-  const replies = run.replies;
   const buffer = run.bytes.buffer;
-  let reply = replies.length === 0 ? undefined : writeReply(output, replies[0], buffer);
-  for (let i = 1; i < replies.length; i++) {
-    const chunk = replies[i];
-    reply = reply!.then(() => writeReply(output, chunk, buffer));
+  let reply = run.reply === undefined ? undefined : writeReply(output, run.reply, buffer);
+  if (run.more !== undefined) {
+    for (const chunk of run.more) reply = reply!.then(() => writeReply(output, chunk, buffer));
   }
   input.release();
   // The usual reply, taken by the output at once: no promise of its own.

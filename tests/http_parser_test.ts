@@ -147,6 +147,45 @@ Deno.test("http/parser: a piece that starts with a whole head parses as its line
   assertEquals(wholeRequest(bom, LIMITS), undefined);
 });
 
+Deno.test("http/parser: a field value is its bytes decoded as TextDecoder decodes them, whatever else the piece holds", () => {
+  const reference = new TextDecoder("utf-8", { ignoreBOM: true });
+  // Values as bytes: UTF-8, bytes that are not UTF-8, a sequence cut at the value's end, a
+  // byte order mark inside, and ASCII.
+  const values: number[][] = [
+    [...encoder.encode("caf\u00e9 \u4e16\u754c")],
+    [0x61, 0xff, 0xfe, 0x62],
+    [0x61, 0xe2, 0x82],
+    [0xc3],
+    [...encoder.encode("a\ufeffb")],
+    [...encoder.encode("plain")],
+  ];
+  // What follows the head in the same piece: nothing, a body in UTF-8, a body not UTF-8.
+  const bodies: number[][] = [[], [...encoder.encode("\u00e9t\u00e9")], [0xff, 0x80, 0x41]];
+  for (const value of values) {
+    for (const body of bodies) {
+      const bytes = new Uint8Array([
+        ...encoder.encode("POST /p?q= HTTP/1.1\r\nHost: h\r\nX-V: "),
+        ...value,
+        ...encoder.encode(`\r\nContent-Length: ${body.length}\r\n\r\n`),
+        ...body,
+      ]);
+      const label = JSON.stringify([value, body]);
+      const expected = reference.decode(new Uint8Array(value));
+      for (const outcome of wholeAndSplit(bytes)) {
+        assertEquals(outcome.kind, "request", label);
+        if (outcome.kind !== "request") continue;
+        assertEquals(outcome.request.headers["x-v"], expected, label);
+        assertEquals(outcome.request.headers.host, "h", label);
+        assertEquals(outcome.request.target, "/p?q=", label);
+        assertEquals(outcome.request.query, "q=", label);
+        assertEquals([...outcome.request.body], body, label);
+        assertEquals(outcome.end, bytes.length, label);
+      }
+      assertEquals(wholeRequest(bytes, LIMITS)?.headers["x-v"], expected, label);
+    }
+  }
+});
+
 Deno.test("http/parser: what a request holds between pieces comes from the budget, and goes back", () => {
   const budget = new BufferBudget(30000);
   const head = "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 30000\r\n\r\n";

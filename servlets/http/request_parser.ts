@@ -147,26 +147,38 @@ interface Head {
   request: HttpRequest;
   /** The body's length (`content-length`, 0 when there is none), or -1 when it is chunked. */
   length: number;
-  /** Where the head's first empty line ends in the text: its length, for a text that is one head. */
+  /** Where the head's first empty line ends in the bytes parsed. */
   end: number;
 }
 
-/** The method of a request line that starts `text` and ends at `end`: a constant when it is a common one. */
-function methodOf(text: string, end: number): string {
-  const known = end < METHODS_BY_LENGTH.length ? METHODS_BY_LENGTH[end] : undefined;
+/** The method of a request line that starts at `from` in `bytes`, `length` bytes long: a constant when it is a common one. */
+function methodOf(
+  bytes: Uint8Array,
+  from: number,
+  length: number,
+  text: string | undefined,
+): string {
+  const known = length < METHODS_BY_LENGTH.length ? METHODS_BY_LENGTH[length] : undefined;
   if (known !== undefined) {
-    for (const method of known) if (text.startsWith(method)) return method;
+    for (const method of known) if (startsWith(bytes, from, method)) return method;
   }
-  return text.slice(0, end);
+  return textOf(text, from, bytes, from, from + length);
+}
+
+/** True when `bytes` from `at` hold the ASCII `word`. */
+function startsWith(bytes: Uint8Array, at: number, word: string): boolean {
+  if (at + word.length > bytes.length) return false;
+  for (let i = 0; i < word.length; i++) if (bytes[at + i] !== word.charCodeAt(i)) return false;
+  return true;
 }
 
 /**
- * The lower-cased name of the field whose name is `text` from `at` to `end`
- * (token characters) when it is a common one: a constant, so neither a slice
+ * The lower-cased name of the field whose name is `bytes` from `at` to `end`
+ * (token characters) when it is a common one: a constant, so neither a string
  * nor a lower-cased copy is made, and the headers object is keyed by an
  * interned string. `undefined` for any other name.
  */
-function knownField(text: string, at: number, end: number): string | undefined {
+function knownField(bytes: Uint8Array, at: number, end: number): string | undefined {
   const length = end - at;
   const names = length < FIELDS_BY_LENGTH.length ? FIELDS_BY_LENGTH[length] : undefined;
   if (names === undefined) return undefined;
@@ -174,24 +186,10 @@ function knownField(text: string, at: number, end: number): string | undefined {
     let i = 0;
     // A token character ORed with 0x20 is a lower-case letter only if it was that
     // letter in either case; the names hold only lower-case letters and "-".
-    while (i < length && (text.charCodeAt(at + i) | 0x20) === name.charCodeAt(i)) i++;
+    while (i < length && (bytes[at + i] | 0x20) === name.charCodeAt(i)) i++;
     if (i === length) return name;
   }
   return undefined;
-}
-
-/**
- * True when `text` from `start` to `end` holds a control character other than
- * tab, or DEL: what a field value may not hold.
- */
-function hasBadValueChar(text: string, start: number, end: number): boolean {
-  for (let i = start; i < end; i++) {
-    const c = text.charCodeAt(i);
-    // Visible ASCII and space, the usual, in one comparison.
-    if (c - SP >>> 0 < DEL - SP) continue;
-    if (c !== HTAB && c <= DEL) return true;
-  }
-  return false;
 }
 
 /** True when `list` (a field value) holds `token` as one of its comma-separated items. */
@@ -209,9 +207,45 @@ function hasItem(list: string, token: string): boolean {
 }
 
 /**
- * Parses a complete head (from the request line through its empty line):
- * `bytes` from `from` to `to`. The head is decoded once, and its lines are
- * found by index in that one string: no array of lines, no string per line.
+ * The decode of `bytes` from `start` to `end` (both next to ASCII bytes): a
+ * slice of `text`, the decode of the bytes from `from` on, when each of those
+ * bytes decoded to one unit (so a byte's index is its unit's); else
+ * (`text` undefined) a decode of its own.
+ */
+function textOf(
+  text: string | undefined,
+  from: number,
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+): string {
+  return text === undefined
+    ? decodeUtf8(bytes.subarray(start, end))
+    : text.slice(start - from, end - from);
+}
+
+/**
+ * True when `chunk` may be a head whole, as most requests come: its request
+ * line first (no empty line before it), an empty line (CRLF) last, no longer
+ * than `max`. Such a piece is parsed as it is, its lines not looked for one
+ * by one first. The head ends at the piece's first empty line
+ * ({@linkcode Head.end}, where the parse stops): the piece's end when it is
+ * one head alone; earlier when a body or a pipelined request follows.
+ */
+function wholeHead(chunk: Uint8Array, max: number): boolean {
+  const n = chunk.length;
+  return n <= max && n >= 4 && chunk[n - 1] === LF && chunk[n - 2] === CR &&
+    chunk[n - 3] === LF && chunk[0] !== CR && chunk[0] !== LF;
+}
+
+/**
+ * Parses a complete head: `bytes` from `from` (its request line) through its
+ * first empty line, which ends at or before `to`. The structure is read from
+ * the bytes; the range is decoded once, and each string (the target, a
+ * value) is a slice of that text, or decoded from its own bytes when a
+ * byte's index is not its unit's (see {@linkcode textOf}). Every byte that
+ * delimits (space, colon, CR, LF) is ASCII, and UTF-8 never holds an ASCII
+ * byte inside a sequence, so the two decodes agree.
  */
 function parseHead(
   bytes: Uint8Array,
@@ -219,42 +253,17 @@ function parseHead(
   to: number,
   limits: RequestLimits,
 ): Head | ParseOutcome {
-  return parseHeadText(decodeUtf8(bytes.subarray(from, to)), limits);
-}
-
-/**
- * The text of a piece that starts with a whole head, as most requests come:
- * its request line first (no empty line before it), an empty line (CRLF)
- * last, no longer than `max`; else `undefined`. Such a piece is decoded
- * once, and its lines are not looked for one by one in its bytes. The head
- * ends at the piece's first empty line ({@linkcode Head.end}, where the parse
- * of the text stops): the piece's end when it is one head alone; earlier
- * when a body or a pipelined request follows.
- */
-function wholeHead(chunk: Uint8Array, max: number): string | undefined {
-  const n = chunk.length;
-  if (n > max || n < 4 || chunk[n - 1] !== LF || chunk[n - 2] !== CR || chunk[n - 3] !== LF) {
-    return undefined;
-  }
-  if (chunk[0] === CR || chunk[0] === LF) return undefined;
-  return decodeUtf8(chunk);
-}
-
-/** Parses the text of a complete head, as {@linkcode parseHead}. */
-function parseHeadText(text: string, limits: RequestLimits): Head | ParseOutcome {
-  const eol = text.indexOf("\n");
-  const lineEnd = eol > 0 && text.charCodeAt(eol - 1) === CR ? eol - 1 : eol;
-  // The request line: a token, one space, visible ASCII, one space, HTTP/d.d.
-  let sp = 0;
-  while (sp < lineEnd) {
-    const c = text.charCodeAt(sp);
+  const whole = decodeUtf8(bytes.subarray(from, to));
+  const text = whole.length === to - from ? whole : undefined;
+  // The request line: a token, one space, visible ASCII, one space, HTTP/d.d, CRLF or LF.
+  // Every loop below stops at the head's empty line, which ends before `to`.
+  let sp = from;
+  while (sp < to) {
+    const c = bytes[sp];
     if (c >= 128 || TOKEN_CHARS[c] === 0) break;
     sp++;
   }
-  if (sp === 0 || sp === lineEnd || text.charCodeAt(sp) !== SP) {
-    return fail(400, "malformed request line");
-  }
-  const versionAt = lineEnd - 8; // "HTTP/d.d"
+  if (sp === from || bytes[sp] !== SP) return fail(400, "malformed request line");
   let t = sp + 1;
   // An origin-form target's query ("?", before any "#"), fragment ("#"), and whether its
   // path has anything to decode or resolve ("%", "//", "/."), found in the same scan.
@@ -262,8 +271,8 @@ function parseHeadText(text: string, limits: RequestLimits): Head | ParseOutcome
   let fragment = -1;
   let plain = true;
   let previous = SP;
-  while (t < versionAt) {
-    const c = text.charCodeAt(t);
+  while (t < to) {
+    const c = bytes[t];
     if (c < 0x21 || c > 0x7e) break;
     if (c === HASH) {
       if (fragment < 0) fragment = t;
@@ -276,58 +285,70 @@ function parseHeadText(text: string, limits: RequestLimits): Head | ParseOutcome
     previous = c;
     t++;
   }
-  const major = text.charCodeAt(lineEnd - 3);
-  const minor = text.charCodeAt(lineEnd - 1);
+  const versionAt = t + 1; // "HTTP/d.d"
+  const major = bytes[versionAt + 5];
+  const minor = bytes[versionAt + 7];
+  const afterVersion = versionAt + 8;
+  const eol = bytes[afterVersion] === LF
+    ? afterVersion
+    : bytes[afterVersion] === CR && bytes[afterVersion + 1] === LF
+    ? afterVersion + 1
+    : -1;
   if (
-    t === sp + 1 || t !== versionAt - 1 || text.charCodeAt(t) !== SP ||
-    !text.startsWith("HTTP/", versionAt) || text.charCodeAt(lineEnd - 2) !== DOT ||
-    !isDigit(major) || !isDigit(minor)
+    t === sp + 1 || bytes[t] !== SP || !startsWith(bytes, versionAt, "HTTP/") ||
+    bytes[versionAt + 6] !== DOT || !isDigit(major) || !isDigit(minor) || eol < 0
   ) return fail(400, "malformed request line");
   if (major !== ONE) {
     return fail(505, `HTTP/${String.fromCharCode(major)}.${String.fromCharCode(minor)}`);
   }
-  const method = methodOf(text, sp);
-  const target = text.slice(sp + 1, t);
+  const method = methodOf(bytes, from, sp - from, text);
+  const target = textOf(text, from, bytes, sp + 1, t);
   const version = minor === ZERO ? "1.0" : "1.1";
   // Deno has no `__proto__` setter: a field of that name (or "constructor") is an own
   // property like any other, and fields are looked up with Object.hasOwn.
   const headers: Record<string, string> = {};
   let hosts = 0;
-  // Each field line, up to the empty line that ends the head (the head ends with it).
+  // Each field line, up to the empty line (CRLF or LF) that ends the head.
   let at = eol + 1;
-  let lf = text.indexOf("\n", at);
-  for (
-    ;
-    lf > at + 1 || (lf === at + 1 && text.charCodeAt(at) !== CR);
-    at = lf + 1, lf = text.indexOf("\n", at)
-  ) {
-    let end = text.charCodeAt(lf - 1) === CR ? lf - 1 : lf;
+  for (;;) {
+    const first = bytes[at];
+    if (first === LF || (first === CR && bytes[at + 1] === LF)) {
+      at += first === LF ? 1 : 2;
+      break;
+    }
     // The name: a token up to the colon; upper-case letters seen make it lower-cased.
     let colon = at;
     let upper = false;
-    for (; colon < end; colon++) {
-      const c = text.charCodeAt(colon);
+    for (; colon < to; colon++) {
+      const c = bytes[colon];
       const kind = c < 128 ? TOKEN_CHARS[c] : 0;
       if (kind === 0) break;
       if (kind === 2) upper = true;
     }
-    if (colon === at || colon === end || text.charCodeAt(colon) !== COLON) {
-      const c = text.charCodeAt(at);
-      return fail(400, c === SP || c === HTAB ? "folded header line" : "malformed header line");
+    if (colon === at || bytes[colon] !== COLON) {
+      return fail(
+        400,
+        first === SP || first === HTAB ? "folded header line" : "malformed header line",
+      );
     }
+    // The value, to its line's end (CRLF or LF): no control character but tab, nor DEL.
+    let end = colon + 1;
+    for (; end < to; end++) {
+      const c = bytes[end];
+      // Visible ASCII and space, and the bytes of UTF-8 beyond ASCII, the usual.
+      if ((c >= SP && c !== DEL) || c === HTAB) continue;
+      if (c === LF || (c === CR && bytes[end + 1] === LF)) break;
+      return fail(400, `control character in header "${textOf(text, from, bytes, at, colon)}"`);
+    }
+    const lf = bytes[end] === LF ? end : end + 1;
     // Optional whitespace around the value is space and tab only (RFC 9110 5.6.3).
     let start = colon + 1;
-    while (start < end && (text.charCodeAt(start) === SP || text.charCodeAt(start) === HTAB)) {
-      start++;
-    }
-    while (end > start && (text.charCodeAt(end - 1) === SP || text.charCodeAt(end - 1) === HTAB)) {
-      end--;
-    }
-    if (hasBadValueChar(text, start, end)) {
-      return fail(400, `control character in header "${text.slice(at, colon)}"`);
-    }
-    const value = text.slice(start, end);
-    const known = knownField(text, at, colon);
+    while (start < end && (bytes[start] === SP || bytes[start] === HTAB)) start++;
+    while (end > start && (bytes[end - 1] === SP || bytes[end - 1] === HTAB)) end--;
+    const value = textOf(text, from, bytes, start, end);
+    const known = knownField(bytes, at, colon);
+    const name = known ?? textOf(text, from, bytes, at, colon);
+    at = lf + 1;
     if (known !== undefined) {
       // No common name is a property of Object.prototype: a plain read tells if it is here.
       const before = headers[known];
@@ -336,7 +357,6 @@ function parseHeadText(text: string, limits: RequestLimits): Head | ParseOutcome
       continue;
     }
     // Any other name (`host` is a common one: counted above).
-    const name = text.slice(at, colon);
     const key = upper ? name.toLowerCase() : name;
     headers[key] = Object.hasOwn(headers, key) ? `${headers[key]}, ${value}` : value;
   }
@@ -345,11 +365,11 @@ function parseHeadText(text: string, limits: RequestLimits): Head | ParseOutcome
   }
   let path: string;
   let q: string;
-  if (target.charCodeAt(0) === SLASH) {
+  if (bytes[sp + 1] === SLASH) {
     // Origin form, as almost every request comes: the scan above found its parts.
     const pathEnd = query >= 0 ? query : fragment >= 0 ? fragment : t;
-    path = pathEnd === t ? target : text.slice(sp + 1, pathEnd);
-    q = query < 0 ? "" : text.slice(query + 1, fragment >= 0 ? fragment : t);
+    path = pathEnd === t ? target : textOf(text, from, bytes, sp + 1, pathEnd);
+    q = query < 0 ? "" : textOf(text, from, bytes, query + 1, fragment >= 0 ? fragment : t);
   } else {
     let rawPath = target;
     const absolute = /^https?:\/\/[^/?#]*(.*)$/i.exec(target);
@@ -395,14 +415,14 @@ function parseHeadText(text: string, limits: RequestLimits): Head | ParseOutcome
     if (version === "1.0") return fail(400, "Transfer-Encoding in an HTTP/1.0 request");
     if (cl !== undefined) return fail(400, "both Transfer-Encoding and Content-Length");
     if (te.toLowerCase() !== "chunked") return fail(501, `transfer coding "${te}"`);
-    return { request, length: -1, end: lf + 1 };
+    return { request, length: -1, end: at };
   }
-  if (cl === undefined) return { request, length: 0, end: lf + 1 };
+  if (cl === undefined) return { request, length: 0, end: at };
   if (!/^\d{1,15}$/.test(cl)) return fail(400, "malformed Content-Length");
   const length = Number(cl);
   const max = Math.max(limits.maxBodyBytes, limits.maxStreamBytes ?? 0);
   if (length > max) return fail(413, `body of ${length} bytes, more than ${max}`);
-  return { request, length, end: lf + 1 };
+  return { request, length, end: at };
 }
 
 /** True for the code of a decimal digit. */
@@ -647,18 +667,12 @@ export class RequestReader {
     const max = this.#limits.maxHeaderBytes;
     const before = this.#headLength;
     if (before === 0 && this.#scanned === 0) {
-      const text = wholeHead(chunk, max);
-      const head = text === undefined ? undefined : parseHeadText(text, this.#limits);
-      // Where the head ends in the piece: its end when the head is the whole piece, else the
-      // text's index, which is the byte's only when each byte decoded to one unit. A head
-      // refused is refused alike by the scan below, which finds the same first empty line;
-      // any other goes to that scan.
-      const end = head === undefined || "kind" in head || head.end === text!.length
-        ? chunk.length
-        : text!.length === chunk.length
-        ? head.end
-        : -1;
-      if (head !== undefined && end >= 0) {
+      if (wholeHead(chunk, max)) {
+        const head = parseHead(chunk, 0, chunk.length, this.#limits);
+        // Where the head ends in the piece: the piece's end, or where a body or the next
+        // request starts. A head refused is refused alike by the scan below, which would
+        // find the same first empty line.
+        const end = "kind" in head ? chunk.length : head.end;
         this.examined += 3 * end; // scanned, decoded, then split into lines
         return this.#headed(head, end);
       }
@@ -895,12 +909,11 @@ export function wholeRequest(
   limits: RequestLimits,
   budget?: BufferBudget,
 ): HttpRequest | undefined {
-  const text = wholeHead(bytes, limits.maxHeaderBytes);
-  const head = text === undefined ? undefined : parseHeadText(text, limits);
-  if (head !== undefined) {
+  if (wholeHead(bytes, limits.maxHeaderBytes)) {
+    const head = parseHead(bytes, 0, bytes.length, limits);
     // A head alone, as most requests without a body come: the reader would parse it so.
     if ("kind" in head) return undefined;
-    if (head.end === text!.length) return head.length === 0 ? head.request : undefined;
+    if (head.end === bytes.length) return head.length === 0 ? head.request : undefined;
     // A request pipelined behind a head without a body: not one request.
     if (head.length === 0) return undefined;
   }

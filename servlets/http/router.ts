@@ -139,17 +139,14 @@ function route(ctx: RouterContext, request: HttpRequest): [number, HttpRequest] 
   for (let i = 0; i < ctx.routes.length; i++) {
     const exact = ctx.exact[i];
     const candidate = ctx.routes[i];
-    const params = exact === undefined
-      ? matchRoute(candidate, request.method, request.path)
-      : exact === request.path &&
-          (candidate.methods === undefined || candidate.methods.has(request.method))
-      ? {}
-      : undefined;
-    if (params === undefined) continue;
-    // A copy with the parameters: a value read is shared, so it is not changed (a route
-    // without parameters on a request without any has nothing to change).
-    if (exact === undefined || !emptyParams(request.params)) return [i, { ...request, params }];
-    return [i, request];
+    if (exact !== undefined) {
+      if (exact !== request.path) continue;
+      if (candidate.methods !== undefined && !candidate.methods.has(request.method)) continue;
+      // A value read is shared, so it is not changed: a copy when it has parameters to drop.
+      return [i, emptyParams(request.params) ? request : { ...request, params: {} }];
+    }
+    const params = matchRoute(candidate, request.method, request.path);
+    if (params !== undefined) return [i, { ...request, params }];
   }
   return [ctx.outputs.length - 1, request];
 }
