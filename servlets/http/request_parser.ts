@@ -147,26 +147,26 @@ interface Head {
   request: HttpRequest;
   /** The body's length (`content-length`, 0 when there is none), or -1 when it is chunked. */
   length: number;
-  /** Where the head's first empty line ends in the bytes parsed. */
+  /** Where the head's first empty line ends: an index into the bytes parsed (not from the head's start). */
   end: number;
 }
 
-/** The method of a request line that starts at `from` in `bytes`, `length` bytes long: a constant when it is a common one. */
-function methodOf(
-  bytes: Uint8Array,
-  from: number,
-  length: number,
-  text: string | undefined,
-): string {
+/**
+ * The method of a request line that starts at `from` in `bytes` and whose
+ * method ends at `end` (`text` as for {@linkcode textOf}): a constant when it
+ * is a common one.
+ */
+function methodOf(text: string | undefined, from: number, bytes: Uint8Array, end: number): string {
+  const length = end - from;
   const known = length < METHODS_BY_LENGTH.length ? METHODS_BY_LENGTH[length] : undefined;
   if (known !== undefined) {
-    for (const method of known) if (startsWith(bytes, from, method)) return method;
+    for (const method of known) if (hasAsciiAt(bytes, from, method)) return method;
   }
-  return textOf(text, from, bytes, from, from + length);
+  return textOf(text, from, bytes, from, end);
 }
 
 /** True when `bytes` from `at` hold the ASCII `word`. */
-function startsWith(bytes: Uint8Array, at: number, word: string): boolean {
+function hasAsciiAt(bytes: Uint8Array, at: number, word: string): boolean {
   if (at + word.length > bytes.length) return false;
   for (let i = 0; i < word.length; i++) if (bytes[at + i] !== word.charCodeAt(i)) return false;
   return true;
@@ -222,6 +222,22 @@ function textOf(
   return text === undefined
     ? decodeUtf8(bytes.subarray(start, end))
     : text.slice(start - from, end - from);
+}
+
+/**
+ * Where the field value that starts at `at` ends: the index of its line's
+ * CRLF or LF, or -1 when a control character other than tab, or DEL, comes
+ * first (what a value may not hold); `to` when neither comes before it
+ * (never, in a head: its empty line ends before `to`).
+ */
+function valueEnd(bytes: Uint8Array, at: number, to: number): number {
+  for (let i = at; i < to; i++) {
+    const c = bytes[i];
+    // Visible ASCII and space, and the bytes of UTF-8 beyond ASCII, the usual.
+    if ((c >= SP && c !== DEL) || c === HTAB) continue;
+    return c === LF || (c === CR && bytes[i + 1] === LF) ? i : -1;
+  }
+  return to;
 }
 
 /**
@@ -295,13 +311,13 @@ function parseHead(
     ? afterVersion + 1
     : -1;
   if (
-    t === sp + 1 || bytes[t] !== SP || !startsWith(bytes, versionAt, "HTTP/") ||
+    t === sp + 1 || bytes[t] !== SP || !hasAsciiAt(bytes, versionAt, "HTTP/") ||
     bytes[versionAt + 6] !== DOT || !isDigit(major) || !isDigit(minor) || eol < 0
   ) return fail(400, "malformed request line");
   if (major !== ONE) {
     return fail(505, `HTTP/${String.fromCharCode(major)}.${String.fromCharCode(minor)}`);
   }
-  const method = methodOf(bytes, from, sp - from, text);
+  const method = methodOf(text, from, bytes, sp);
   const target = textOf(text, from, bytes, sp + 1, t);
   const version = minor === ZERO ? "1.0" : "1.1";
   // Deno has no `__proto__` setter: a field of that name (or "constructor") is an own
@@ -331,13 +347,9 @@ function parseHead(
         first === SP || first === HTAB ? "folded header line" : "malformed header line",
       );
     }
-    // The value, to its line's end (CRLF or LF): no control character but tab, nor DEL.
-    let end = colon + 1;
-    for (; end < to; end++) {
-      const c = bytes[end];
-      // Visible ASCII and space, and the bytes of UTF-8 beyond ASCII, the usual.
-      if ((c >= SP && c !== DEL) || c === HTAB) continue;
-      if (c === LF || (c === CR && bytes[end + 1] === LF)) break;
+    // The value, to its line's end.
+    let end = valueEnd(bytes, colon + 1, to);
+    if (end < 0) {
       return fail(400, `control character in header "${textOf(text, from, bytes, at, colon)}"`);
     }
     const lf = bytes[end] === LF ? end : end + 1;
@@ -673,7 +685,7 @@ export class RequestReader {
         // request starts. A head refused is refused alike by the scan below, which would
         // find the same first empty line.
         const end = "kind" in head ? chunk.length : head.end;
-        this.examined += 3 * end; // scanned, decoded, then split into lines
+        this.examined += 3 * end; // decoded, then parsed: as the scan below counts a head
         return this.#headed(head, end);
       }
     }
