@@ -4,7 +4,8 @@
  * (compiled on demand with `cc -O2` into `bench/results/loadgen`; without a C
  * compiler `load.ts` stands in, with a note). The baselines: `raw bytes`
  * (`raw_bytes_server.ts`: lines split on bytes, all the replies of one read in
- * one write; `raw bytes 1 KiB` the same with a 1 KiB read buffer), `raw lines`
+ * one write from a pooled buffer; `raw bytes 1 KiB` the same with a 1 KiB read
+ * buffer; `raw strings` the same with each line and reply a string), `raw lines`
  * (`raw_server.ts`: in the style of plumb's tcp module, a string and an
  * awaited write per line), `node net` (`node_net_server.mjs`, Node's `net`,
  * run with the `node` on the machine) and `deno node net` (the same program run
@@ -17,7 +18,7 @@
  *
  * - `keepalive`: `examples/hello.json` (also with `--admin`, which counts
  *   every request), `examples/pipeline.json` and `examples/router.json`
- *   against `raw bytes`, `raw lines`, `node net` and `deno node net`; C keep-alive connections
+ *   against `raw bytes`, `raw strings`, `raw lines`, `node net` and `deno node net`; C keep-alive connections
  *   with one `Plumber\n` in flight each.
  * - `connect`: the same baselines and `hello` with a new connection per
  *   request (connect, one line, its reply, close, repeat) in each of C slots.
@@ -148,7 +149,7 @@ interface Target {
 
 /**
  * The strongest `Deno.listen` baseline: lines split on bytes, never a string,
- * all the replies of one read in one write (`raw_bytes_server.ts`).
+ * all the replies of one read in one write, from a pooled buffer (`raw_bytes_server.ts`).
  */
 const RAW_BYTES: Target = {
   name: "raw bytes",
@@ -160,6 +161,16 @@ const RAW_BYTES: Target = {
 const RAW_BYTES_1K: Target = {
   name: "raw bytes 1 KiB",
   server: { script: ["bench/raw_bytes_server.ts", "--read-buffer", "1024"] },
+  expect: "Hello, Plumber",
+  baseline: true,
+};
+/**
+ * `raw bytes` with each line decoded to a string and its reply made as one
+ * and encoded: the least a server of text handlers (as plumb's) adds to it.
+ */
+const RAW_STRINGS: Target = {
+  name: "raw strings",
+  server: { script: ["bench/raw_bytes_server.ts", "--strings"] },
   expect: "Hello, Plumber",
   baseline: true,
 };
@@ -212,6 +223,7 @@ const ROUTER: Target = {
 
 const KEEPALIVE_TARGETS: readonly Target[] = [
   RAW_BYTES,
+  RAW_STRINGS,
   RAW_LINES,
   NODE_NET,
   DENO_NODE_NET,
