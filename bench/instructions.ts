@@ -3,7 +3,7 @@
  * same servers as `bench/http.ts` (plumb on `examples/http.json`,
  * `Deno.serve`, `node:http`, and on `/api/hello` the raw `Deno.listen`
  * floor); with `--line`, the line servers of `bench/run.ts`'s keep-alive
- * section (`hello`, `raw bytes`, `raw lines`, `node net`, `deno node net`), each request
+ * section (`hello`, `raw bytes`, `raw strings`, `raw lines`, `node net`, `deno node net`), each request
  * `Plumber\n` and its reply one line. Each server runs under `valgrind
  * --tool=callgrind`, which counts every instruction the process executes in
  * user space (JavaScript, V8, the runtime, the GC's threads), and none of the

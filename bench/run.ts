@@ -524,7 +524,7 @@ function serverCommand(target: Target, pin: boolean, denoFlags: string[] = []): 
  * the program to start (this Deno or `node`) and its arguments.
  */
 export function lineServers(): { name: string; program: "deno" | "node"; args: string[] }[] {
-  return [HELLO, RAW_BYTES, RAW_LINES, NODE_NET, DENO_NODE_NET].map((target) => {
+  return [HELLO, RAW_BYTES, RAW_STRINGS, RAW_LINES, NODE_NET, DENO_NODE_NET].map((target) => {
     const [program, args] = serverCommand(target, false);
     return { name: target.name, program: program === Deno.execPath() ? "deno" : "node", args };
   });
