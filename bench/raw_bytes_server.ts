@@ -4,8 +4,9 @@
  * `Hello, X\n` without ever making a string: lines are split on bytes, each
  * reply is copied byte by byte into one buffer, and all the replies to the
  * lines of one read go out in a single write. Each connection has a read
- * buffer of its own (16 KiB unless `--read-buffer`), allocated once, and no
- * delay. The replies are copied into a 2 KiB buffer taken from a pool the
+ * buffer of its own (16 KiB unless `--read-buffer`) while it is open, taken
+ * from a pool and given back when it closes (a new one costs a connection
+ * about a tenth of its time when each request has its own), and no delay. The replies are copied into a 2 KiB buffer taken from a pool the
  * connections share and given back once written (only larger replies get a
  * buffer of their own): a typed array made for each write costs Deno's
  * `write` about a tenth of the request (measured: 7.0 against 6.4 µs of
@@ -36,6 +37,8 @@ const HELLO = encoder.encode("Hello, ");
 const REPLY_BUFFER = 2048;
 /** Reply buffers not in use; as many as connections write at once. */
 const freeReplyBuffers: Uint8Array[] = [];
+/** Read buffers of closed connections, for the next ones. */
+const freeReadBuffers: Uint8Array[] = [];
 
 function joinBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
   const out = new Uint8Array(a.length + b.length);
@@ -109,7 +112,7 @@ const answer = Deno.args.includes(STRINGS) ? stringReplies : replies;
 
 /** Answers every line of one connection until the peer closes it. */
 async function serveConnection(conn: Deno.TcpConn, readBuffer: number): Promise<void> {
-  const buffer = new Uint8Array(readBuffer);
+  const buffer = freeReadBuffers.pop() ?? new Uint8Array(readBuffer);
   /** Bytes of an incomplete line, copied out of `buffer`. */
   let partial = EMPTY;
   try {
@@ -134,6 +137,7 @@ async function serveConnection(conn: Deno.TcpConn, readBuffer: number): Promise<
     // The peer is gone or the server is stopping: drop the connection.
   } finally {
     closeQuietly(conn);
+    freeReadBuffers.push(buffer);
   }
 }
 
