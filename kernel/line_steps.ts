@@ -149,8 +149,13 @@ class StepOutput extends StepCalls<string> implements LineOutput {
   readonly #run: StepRun;
   /** The step's input line, with its end. */
   readonly #input: string;
-  /** The ports written, by descriptor: a second write is refused. */
-  #wrote: boolean[] | undefined;
+  /**
+   * The ports written, by descriptor, a bit each below 31 (a step's usual
+   * ports: no array to make per step), past that in `#wroteHigh`: a second
+   * write is refused.
+   */
+  #wrote = 0;
+  #wroteHigh: boolean[] | undefined;
 
   constructor(run: StepRun, step: Step, input: string) {
     super(step.node, step.shadows, WRITE_BEFORE_RETURN);
@@ -182,15 +187,27 @@ class StepOutput extends StepCalls<string> implements LineOutput {
         } (not one line) on port "${port.name}"; ${RULE}`,
       );
     }
-    const wrote = this.#wrote ??= [];
-    if (wrote[port.id]) {
+    if (!this.#mark(port.id)) {
       throw new PlumbError(
         "PLUMB_LINE_STEP",
         `node "${node.name}": its line step wrote a second line on port "${port.name}"; ${RULE}`,
       );
     }
-    wrote[port.id] = true;
     this.send(port, line);
+  }
+
+  /** Records a write on port `id`: false when the step wrote on it already. */
+  #mark(id: number): boolean {
+    if (id < 31) {
+      const bit = 1 << id;
+      if (this.#wrote & bit) return false;
+      this.#wrote |= bit;
+      return true;
+    }
+    const high = this.#wroteHigh ??= [];
+    if (high[id]) return false;
+    high[id] = true;
+    return true;
   }
 }
 
