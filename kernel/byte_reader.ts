@@ -73,6 +73,23 @@ function decodeExactly(bytes: Uint8Array): string | undefined {
   return decodeFatal(bytes);
 }
 
+/**
+ * The bytes of a short line, `last` its line feed's index, as text in one
+ * pass that also looks for an earlier line feed (`Uint8Array.indexOf` costs
+ * more than the whole loop): `null` when there is one, `undefined` when a
+ * byte is not ASCII (the caller decodes), else the text.
+ */
+function shortAsciiLine(bytes: Uint8Array, last: number): string | null | undefined {
+  let text = "";
+  for (let i = 0; i < last; i++) {
+    const byte = bytes[i];
+    if (byte === LF) return null;
+    if (byte >= 0x80) return undefined;
+    text += String.fromCharCode(byte);
+  }
+  return text + "\n";
+}
+
 function decodeFatal(bytes: Uint8Array): string | undefined {
   // A byte order mark: readLine's decoder drops it where forwarding keeps it.
   if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return undefined;
@@ -307,11 +324,16 @@ export class ByteReader {
   takeWholeLine(): string | undefined {
     const p = this.#pending;
     const last = p.length - 1;
-    if (last < 0 || p[last] !== LF || p.indexOf(LF) !== last) return undefined;
+    if (last < 0 || p[last] !== LF) return undefined;
     const end = last > 0 && p[last - 1] === CR ? last - 1 : last;
     if (end > this.maxLineBytes) return undefined;
-    const text = decodeExactly(p);
-    if (text === undefined) return undefined;
+    let text = last < SHORT_LINE ? shortAsciiLine(p, last) : undefined;
+    if (text === null) return undefined; // a line feed before the last byte
+    if (text === undefined) {
+      if (p.indexOf(LF) !== last) return undefined;
+      text = decodeExactly(p);
+      if (text === undefined) return undefined;
+    }
     this.#pending = EMPTY;
     this.#consumed += p.length;
     return text;
