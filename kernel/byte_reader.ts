@@ -43,54 +43,33 @@ export function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
  */
 const SHORT_LINE = 12;
 
-/** The first `end` bytes of `bytes` as text (UTF-8). */
-function decodeLine(bytes: Uint8Array, end: number): string {
-  if (end <= SHORT_LINE) {
-    let text = "";
-    for (let i = 0; i < end; i++) {
-      const byte = bytes[i];
-      if (byte >= 0x80) return decoder.decode(bytes.subarray(0, end));
-      text += String.fromCharCode(byte);
-    }
-    return text;
+/**
+ * The first `end` bytes of `bytes` as text when they are ASCII and hold no
+ * line feed, built in one pass (`Uint8Array.indexOf` alone costs more than
+ * the loop): `null` at a line feed, `undefined` at a byte beyond ASCII (the
+ * caller decodes). For short text only (see {@linkcode SHORT_LINE}).
+ */
+function shortAscii(bytes: Uint8Array, end: number): string | null | undefined {
+  let text = "";
+  for (let i = 0; i < end; i++) {
+    const byte = bytes[i];
+    if (byte === LF) return null;
+    if (byte >= 0x80) return undefined;
+    text += String.fromCharCode(byte);
   }
-  return decoder.decode(bytes.subarray(0, end));
+  return text;
+}
+
+/** The first `end` bytes of `bytes` (no line feed among them) as text (UTF-8). */
+function decodeLine(bytes: Uint8Array, end: number): string {
+  const text = end <= SHORT_LINE ? shortAscii(bytes, end) : undefined;
+  return typeof text === "string" ? text : decoder.decode(bytes.subarray(0, end));
 }
 
 const exactDecoder = new TextDecoder("utf-8", { fatal: true });
 
 /** `bytes` as text, or `undefined` when they are not valid UTF-8 (decoding would change them). */
 function decodeExactly(bytes: Uint8Array): string | undefined {
-  if (bytes.length <= SHORT_LINE) {
-    let text = "";
-    for (let i = 0; i < bytes.length; i++) {
-      const byte = bytes[i];
-      if (byte >= 0x80) return decodeFatal(bytes);
-      text += String.fromCharCode(byte);
-    }
-    return text;
-  }
-  return decodeFatal(bytes);
-}
-
-/**
- * The bytes of a short line, `last` its line feed's index, as text in one
- * pass that also looks for an earlier line feed (`Uint8Array.indexOf` costs
- * more than the whole loop): `null` when there is one, `undefined` when a
- * byte is not ASCII (the caller decodes), else the text.
- */
-function shortAsciiLine(bytes: Uint8Array, last: number): string | null | undefined {
-  let text = "";
-  for (let i = 0; i < last; i++) {
-    const byte = bytes[i];
-    if (byte === LF) return null;
-    if (byte >= 0x80) return undefined;
-    text += String.fromCharCode(byte);
-  }
-  return text + "\n";
-}
-
-function decodeFatal(bytes: Uint8Array): string | undefined {
   // A byte order mark: readLine's decoder drops it where forwarding keeps it.
   if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return undefined;
   try {
@@ -327,9 +306,12 @@ export class ByteReader {
     if (last < 0 || p[last] !== LF) return undefined;
     const end = last > 0 && p[last - 1] === CR ? last - 1 : last;
     if (end > this.maxLineBytes) return undefined;
-    let text = last < SHORT_LINE ? shortAsciiLine(p, last) : undefined;
-    if (text === null) return undefined; // a line feed before the last byte
-    if (text === undefined) {
+    // A short ASCII line is checked for an earlier line feed as it is decoded.
+    const ascii = last < SHORT_LINE ? shortAscii(p, last) : undefined;
+    if (ascii === null) return undefined; // a line feed before the last byte
+    let text: string | undefined;
+    if (ascii !== undefined) text = ascii + "\n";
+    else {
       if (p.indexOf(LF) !== last) return undefined;
       text = decodeExactly(p);
       if (text === undefined) return undefined;
